@@ -1,0 +1,171 @@
+"""Spec → compiled scorecard, and the pure text → ``Ruleset`` pipeline.
+
+parse YAML (with a source map) → validate the schema → semantic checks → build. Every issue from
+each stage is collected; a ruleset with any error raises one ``RulesetError`` listing them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+import attrs
+
+from kpi_engine._validation import validate_model
+from kpi_engine._yaml import SourceMap, load_yaml
+from kpi_engine.checks import BUILTIN_EVENT_FIELDS, check_ruleset, expr_type, metric_unit
+from kpi_engine.errors import Issue, RulesetError
+from kpi_engine.expr import Expression, Type, parse_expression
+from kpi_engine.model import Adjustment, Band, Gate, Grade, Input, Kpi, Metric, Scorecard, Section
+from kpi_engine.spec import RulesetSpec, known_keys
+
+DEFAULT_SECTION = "main"
+
+
+@attrs.frozen
+class Ruleset:
+    """A loaded, valid ruleset: its spec, compiled scorecard, provenance and warnings."""
+
+    spec: RulesetSpec
+    scorecard: Scorecard
+    file: str
+    sha256: str
+    warnings: tuple[Issue, ...] = ()
+    source_map: SourceMap | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def id(self) -> str:
+        """The ruleset id."""
+        return self.spec.ruleset
+
+    @property
+    def version(self) -> str:
+        """The ruleset version."""
+        return self.spec.version
+
+
+def _input_rollup(kind: str, declared: str | None) -> str:
+    if declared is not None:
+        return declared
+    return "sum" if kind in {"count", "money"} else "none"
+
+
+def build_scorecard(spec: RulesetSpec) -> Scorecard:
+    """Compile a spec that passed ``check_ruleset`` into a ``Scorecard``."""
+    names: dict[str, Type] = {n: expr_type(i.type) for n, i in spec.inputs.items()}
+    names.update(dict.fromkeys(spec.metrics, "number"))
+    events: dict[str, Type] = {n: expr_type(t) for n, t in {**BUILTIN_EVENT_FIELDS, **spec.event_fields}.items()}
+
+    def ex(text: str, table: dict[str, Type], want: Type) -> Expression:
+        return parse_expression(text, table, want)
+
+    inputs = {
+        n: Input(n, i.type, i.min, i.max, i.required, _input_rollup(i.type, i.rollup))  # type: ignore[arg-type]
+        for n, i in spec.inputs.items()
+    }
+    metrics: dict[str, Metric] = {n: Metric(n, "input", unit=i.type) for n, i in spec.inputs.items()}
+    for name, m in spec.metrics.items():
+        unit = metric_unit(spec, name)
+        if m.formula is not None:
+            metrics[name] = Metric(name, "formula", unit, expr=ex(m.formula, names, "number"), rollup=m.rollup)
+        elif m.aggregate is not None:
+            a = m.aggregate
+            where = ex(a.where, events, "bool") if a.where else None
+            metrics[name] = Metric(name, "aggregate", unit, where=where, fn=a.fn, field=a.field)
+        elif m.previous is not None:
+            metrics[name] = Metric(name, "previous", unit, of=m.previous.metric, compare=m.previous.compare)
+        elif m.streak is not None:
+            metrics[name] = Metric(name, "streak", unit or "count", expr=ex(m.streak, names, "bool"))
+        elif m.members is not None:
+            among = ex(m.members.among, names, "bool") if m.members.among else None
+            metrics[name] = Metric(name, "members", unit, expr=ex(m.members.where, names, "bool"), among=among)
+    sections = tuple(Section(s, v.title, v.weight) for s, v in spec.sections.items()) or (
+        Section(DEFAULT_SECTION, None, Decimal(1)),
+    )
+    kpis = tuple(
+        Kpi(
+            id=k.id,
+            title=k.title,
+            metric=k.metric,
+            section=k.section or DEFAULT_SECTION,
+            direction=k.direction,
+            method=k.method,
+            target=k.target or (),
+            floor=k.floor or (),
+            cap=k.cap,
+            strict=k.strict,
+            pass_score=k.pass_score,
+            fail_score=k.fail_score,
+            bands=tuple(Band(b.id, b.min, b.max, b.score) for b in k.bands or ()),
+            score_expr=ex(k.score, {**names, "value": "number"}, "number") if k.score else None,
+            weight=k.weight,
+            on_missing=k.on_missing,
+        )
+        for k in spec.kpis
+    )
+    gate_names: dict[str, Type] = {**names, "total": "number"}
+    gates = []
+    for g in spec.gates:
+        if g.cap_total is not None:
+            action, value = "cap_total", g.cap_total
+        elif g.zero_section is not None:
+            action, value = "zero_section", g.zero_section
+        else:
+            action, value = "force_grade", g.force_grade or ""
+        gates.append(Gate(g.id, ex(g.when, gate_names, "bool"), action, value, g.reason))  # type: ignore[arg-type]
+    return Scorecard(
+        id=spec.ruleset,
+        version=spec.version,
+        title=spec.title,
+        subject=spec.subject,
+        period=spec.period,
+        timezone=spec.timezone,
+        inputs=inputs,
+        event_fields=dict(spec.event_fields),
+        metrics=metrics,
+        sections=sections,
+        kpis=kpis,
+        gates=tuple(gates),
+        adjustments=tuple(Adjustment(a.id, a.kpi, ex(a.when, names, "bool"), a.score, a.reason) for a in spec.adjustments),
+        grades=tuple(Grade(g.grade, g.min, g.title, g.bonus_multiplier) for g in spec.grades),
+        places=spec.rounding.places,
+        rounding=spec.rounding.mode,
+    )
+
+
+def _timezone_issue(spec: RulesetSpec, smap: SourceMap) -> list[Issue]:
+    from kpi_engine._time import zone  # noqa: PLC0415 - avoid a cycle at import time
+
+    try:
+        zone(spec.timezone)
+    except ValueError as exc:
+        return [Issue("bad_timezone", str(exc), "timezone", smap.locate(("timezone",)))]
+    return []
+
+
+def check_text(text: str, file: str = "<string>") -> tuple[RulesetSpec | None, SourceMap, list[Issue]]:
+    """Run every stage but the build and return the spec (if schema-valid) and all issues."""
+    data, smap, issues = load_yaml(text, file)
+    if data is None and not issues:
+        issues = [Issue("empty", "the ruleset is empty", "", smap.locate(()))]
+    if data is None:
+        return None, smap, issues
+    spec, schema_issues = validate_model(RulesetSpec, data, smap, known_keys())
+    issues += schema_issues
+    if spec is not None:
+        issues += check_ruleset(spec, smap)
+        issues += _timezone_issue(spec, smap)
+    return spec, smap, issues
+
+
+def parse_ruleset(text: str, file: str = "<string>") -> Ruleset:
+    """Parse ruleset YAML text into a ``Ruleset``.
+
+    Raises:
+        RulesetError: listing every problem, each located as ``file:line:col: path``.
+    """
+    spec, smap, issues = check_text(text, file)
+    if spec is None or any(i.severity == "error" for i in issues):
+        raise RulesetError.from_issues(issues, file)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Ruleset(spec, build_scorecard(spec), file, digest, tuple(issues), smap)

@@ -1,0 +1,93 @@
+"""Ruleset tests kept as data: run a ruleset's embedded ``cases`` and compare with expectations.
+
+Expected numbers compare with the reported (rounded) values, so an author writes what the
+appraisal shows: ``total: 83.33``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from kpi_engine._numbers import quantize
+from kpi_engine.build import Ruleset
+from kpi_engine.errors import KpiError
+from kpi_engine.evaluate import evaluate
+from kpi_engine.records import Table
+
+
+@attrs.frozen
+class Mismatch:
+    subject: str
+    what: str
+    expected: str
+    actual: str
+
+
+@attrs.frozen
+class CaseResult:
+    """The outcome of one case: passed, or the mismatches (or the error) found."""
+
+    name: str
+    mismatches: tuple[Mismatch, ...] = ()
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """True when the case ran and every expectation held."""
+        return self.error is None and not self.mismatches
+
+
+def _show(value: Decimal | None, places: int, mode: str) -> str:
+    return "N/A" if value is None else format(quantize(value, places, mode), "f")
+
+
+def run_cases(ruleset: Ruleset) -> list[CaseResult]:
+    """Run every case embedded in the ruleset and report each."""
+    out: list[CaseResult] = []
+    card = ruleset.scorecard
+    for case in ruleset.spec.cases:
+        label = f"{ruleset.file}#cases.{case.name}"
+        try:
+            appraisal = evaluate(
+                ruleset,
+                Table.from_rows(case.records, f"{label}.records"),
+                period=case.period,
+                members=Table.from_rows(case.members, f"{label}.members"),
+                events=Table.from_rows(case.events, f"{label}.events"),
+                strict=case.strict,
+            )
+        except KpiError as exc:
+            out.append(CaseResult(case.name, error=exc.render()))
+            continue
+        mismatches: list[Mismatch] = []
+        for subject, expect in case.expect.items():
+            try:
+                result = appraisal.result(subject)
+            except KeyError:
+                mismatches.append(Mismatch(subject, "subject", "appraised", "not appraised"))
+                continue
+            if expect.total is not None:
+                actual = _show(result.total, card.places, card.rounding)
+                if result.total is None or quantize(result.total, card.places, card.rounding) != expect.total:
+                    mismatches.append(Mismatch(subject, "total", format(expect.total, "f"), actual))
+            if expect.grade is not None and expect.grade != result.grade:
+                mismatches.append(Mismatch(subject, "grade", expect.grade, str(result.grade)))
+            if expect.rank is not None and expect.rank != result.rank:
+                mismatches.append(Mismatch(subject, "rank", str(expect.rank), str(result.rank)))
+            for kpi_id, want in expect.kpis.items():
+                try:
+                    k = result.kpi(kpi_id)
+                except KeyError:
+                    mismatches.append(Mismatch(subject, f"kpis.{kpi_id}", str(want), "no such KPI"))
+                    continue
+                got = "excluded" if k.status == "excluded" else _show(k.score, card.places, card.rounding)
+                if str(want) == "excluded" or k.status == "excluded" or k.score is None:
+                    ok = str(want) == got
+                else:
+                    ok = quantize(k.score, card.places, card.rounding) == Decimal(str(want).rstrip("%") or "x")
+                if not ok:
+                    mismatches.append(Mismatch(subject, f"kpis.{kpi_id}.score", str(want), got))
+        out.append(CaseResult(case.name, tuple(mismatches)))
+    return out

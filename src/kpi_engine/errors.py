@@ -1,0 +1,127 @@
+"""The one error hierarchy of kpi_engine, and the located ``Issue`` every error carries.
+
+Everything the library raises on a bad ruleset, policy, record or event is a ``KpiError``.
+Errors that concern a file collect *every* problem found as ``Issue`` values and are raised
+once, so an author sees all mistakes at the same time.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+import attrs
+
+Severity = Literal["error", "warning"]
+
+
+@attrs.frozen
+class Location:
+    """A place in a source file: 1-based line and column; ``line == 0`` means unknown."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        if self.col <= 0:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@attrs.frozen
+class Issue:
+    """One problem found in a ruleset, policy, record file or event log."""
+
+    code: str
+    message: str
+    path: str = ""
+    location: Location | None = None
+    severity: Severity = "error"
+    suggestion: str | None = None
+
+    def render(self) -> str:
+        """Render as ``FILE:LINE:COL: PATH: message; did you mean 'x'? [code]``."""
+        parts: list[str] = []
+        if self.location is not None:
+            parts.append(str(self.location))
+        if self.path:
+            parts.append(self.path)
+        text = self.message
+        if self.severity == "warning":
+            text = f"warning: {text}"
+        if self.suggestion:
+            text = f"{text}; {self.suggestion}"
+        parts.append(f"{text} [{self.code}]")
+        return ": ".join(parts)
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready mapping of this issue."""
+        loc = self.location
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "path": self.path,
+            "file": loc.file if loc else None,
+            "line": loc.line if loc else None,
+            "column": loc.col if loc else None,
+            "suggestion": self.suggestion,
+        }
+
+
+class KpiError(Exception):
+    """Base class of every error kpi_engine raises on bad rulesets, policies or data."""
+
+    def __init__(self, message: str, issues: Sequence[Issue] = ()) -> None:
+        self.issues: tuple[Issue, ...] = tuple(issues)
+        super().__init__(message)
+
+    def render(self) -> str:
+        """Render the error as one located line per issue (or its message if it has none)."""
+        if not self.issues:
+            return str(self)
+        return "\n".join(issue.render() for issue in self.issues)
+
+
+class RulesetError(KpiError):
+    """A ruleset or policy file is invalid; ``issues`` lists every problem found."""
+
+    @classmethod
+    def from_issues(cls, issues: Iterable[Issue], what: str = "ruleset") -> RulesetError:
+        """Build the error from issues, counting errors in the message."""
+        collected = tuple(issues)
+        errors = sum(1 for i in collected if i.severity == "error")
+        return cls(f"{what} is invalid: {errors} error(s)\n" + "\n".join(i.render() for i in collected), collected)
+
+
+class ExpressionError(KpiError):
+    """An expression does not parse, uses something outside the safe subset, or mistypes."""
+
+    def __init__(self, message: str, column: int = 0, suggestion: str | None = None) -> None:
+        self.column = column
+        self.suggestion = suggestion
+        super().__init__(message)
+
+
+class DataError(KpiError):
+    """Input records, membership rows or events are invalid; ``issues`` names each row."""
+
+    @classmethod
+    def from_issues(cls, issues: Iterable[Issue], what: str = "input data") -> DataError:
+        """Build the error from issues, counting them in the message."""
+        collected = tuple(issues)
+        return cls(f"{what} is invalid: {len(collected)} problem(s)\n" + "\n".join(i.render() for i in collected), collected)
+
+
+class EvaluationError(KpiError):
+    """Evaluation cannot proceed: a strict run met N/A, or a KPI with ``on_missing: error`` had no value."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """Return ``did you mean 'x'?`` for the closest candidate, or ``None`` if nothing is close."""
+    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean '{matches[0]}'?" if matches else None

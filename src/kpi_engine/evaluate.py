@@ -1,0 +1,511 @@
+"""The pure evaluator: compiled scorecard + validated inputs → ``Appraisal``.
+
+No clock, no I/O, no global state. Metrics are computed lazily per (subject, period) and
+memoised. Teams and higher subjects roll up from membership rows (DOMAIN §5): inputs by their
+``rollup`` (sum for counts and money), formulas on the rolled-up inputs (ratio of sums), events
+pooled over all reps below the subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, localcontext
+from typing import Any
+
+import attrs
+
+from kpi_engine import scoring
+from kpi_engine._numbers import CONTEXT, ZERO, canonical
+from kpi_engine.build import Ruleset
+from kpi_engine.errors import DataError, EvaluationError
+from kpi_engine.expr import Expression, Value
+from kpi_engine.model import Kpi, Metric, Scorecard
+from kpi_engine.periods import Period
+from kpi_engine.records import Inputs, Table, as_table, prepare_events, prepare_members, prepare_records
+from kpi_engine.results import Appraisal, GateResult, KpiResult, SectionResult, SubjectResult
+
+LEVELS = ("rep", "team", "department", "company")
+MAX_STREAK = 240
+
+RowsLike = Table | Iterable[Mapping[str, Any] | object]
+
+
+class _Metrics:
+    """Lazy, memoised metric values over the subject hierarchy."""
+
+    def __init__(self, card: Scorecard, data: Inputs) -> None:
+        self.card = card
+        self.data = data
+        self.memo: dict[tuple[str, Period, str], Value] = {}
+        self.heights: dict[tuple[str, Period], int] = {}
+
+    def children(self, node: str, period: Period) -> tuple[str, ...]:
+        return self.data.children.get((node, period), ())
+
+    def height(self, node: str, period: Period) -> int:
+        key = (node, period)
+        if key not in self.heights:
+            kids = self.children(node, period)
+            self.heights[key] = 1 + max(self.height(k, period) for k in kids) if kids else 0
+        return self.heights[key]
+
+    def exists(self, node: str, period: Period) -> bool:
+        return (node, period) in self.data.records or bool(self.children(node, period))
+
+    def leaves(self, node: str, period: Period) -> list[str]:
+        kids = self.children(node, period)
+        if not kids:
+            return [node]
+        out: list[str] = []
+        for k in kids:
+            out.extend(self.leaves(k, period))
+        return out
+
+    def value(self, node: str, period: Period, name: str) -> Value:
+        key = (node, period, name)
+        if key not in self.memo:
+            self.memo[key] = self._compute(node, period, self.card.metrics[name])
+        return self.memo[key]
+
+    def env(self, node: str, period: Period, names: Iterable[str]) -> dict[str, Value]:
+        return {n: self.value(node, period, n) for n in names}
+
+    def input_source(self, node: str, period: Period, name: str) -> str:
+        record = self.data.records.get((node, period))
+        if record is not None and record.values.get(name) is not None:
+            return f"record {record.origin}"
+        kids = self.children(node, period)
+        if kids:
+            return f"{self.card.inputs[name].rollup} over {len(kids)} members ({', '.join(kids)})"
+        return "no record" if record is None else "empty in the record"
+
+    def _compute(self, node: str, period: Period, m: Metric) -> Value:  # noqa: PLR0911 - one per kind
+        kids = self.children(node, period)
+        if m.kind == "input":
+            return self._input(node, period, m.name, kids)
+        if m.kind == "formula":
+            assert m.expr is not None  # noqa: S101
+            if kids and m.rollup == "mean":
+                return _mean([self.value(k, period, m.name) for k in kids])
+            return m.expr.evaluate(self.env(node, period, m.expr.names))
+        if m.kind == "aggregate":
+            return self._aggregate(node, period, m)
+        if m.kind == "previous":
+            return self._previous(node, period, m)
+        if m.kind == "streak":
+            assert m.expr is not None  # noqa: S101
+            count, p = 0, period
+            while count < MAX_STREAK and self.exists(node, p):
+                if m.expr.evaluate(self.env(node, p, m.expr.names)) is not True:
+                    break
+                count += 1
+                p = p.previous()
+            return Decimal(count)
+        return self._members(node, period, m, kids)
+
+    def _input(self, node: str, period: Period, name: str, kids: tuple[str, ...]) -> Value:
+        record = self.data.records.get((node, period))
+        own = record.values.get(name) if record is not None else None
+        if own is not None or not kids:
+            return own
+        how = self.card.inputs[name].rollup
+        if how == "none":
+            return None
+        values = [v for k in kids if isinstance(v := self.value(k, period, name), Decimal)]
+        if not values:
+            return None
+        if how == "sum":
+            return sum(values, ZERO)
+        if how == "mean":
+            return _mean(values)
+        return min(values) if how == "min" else max(values)
+
+    def _aggregate(self, node: str, period: Period, m: Metric) -> Value:
+        events = [e for leaf in self.leaves(node, period) for e in self.data.events.get((leaf, period), ())]
+        if m.where is not None:
+            where = m.where
+            events = [e for e in events if where.evaluate(e.fields) is True]
+        if m.fn == "count":
+            return Decimal(len(events))
+        assert m.field is not None  # noqa: S101
+        values = [e.fields[m.field] for e in events if e.fields.get(m.field) is not None]
+        if m.fn == "count_distinct":
+            return Decimal(len(set(values)))
+        numbers = [v for v in values if isinstance(v, Decimal)]
+        if m.fn == "sum":
+            return sum(numbers, ZERO)
+        if not numbers:
+            return None
+        if m.fn == "mean":
+            return _mean(numbers)
+        return min(numbers) if m.fn == "min" else max(numbers)
+
+    def _previous(self, node: str, period: Period, m: Metric) -> Value:
+        assert m.of is not None  # noqa: S101
+        now = self.value(node, period, m.of)
+        before = self.value(node, period.previous(), m.of)
+        if m.compare == "value":
+            return before
+        if not isinstance(now, Decimal) or not isinstance(before, Decimal):
+            return None
+        if m.compare == "change":
+            return now - before
+        if before == 0:
+            return None
+        diff = now - before if m.compare == "growth" else before - now
+        return CONTEXT.divide(diff, before)
+
+    def _members(self, node: str, period: Period, m: Metric, kids: tuple[str, ...]) -> Value:
+        assert m.expr is not None  # noqa: S101
+        counted = met = 0
+        for k in kids:
+            if m.among is not None and m.among.evaluate(self.env(k, period, m.among.names)) is not True:
+                continue
+            counted += 1
+            if m.expr.evaluate(self.env(k, period, m.expr.names)) is True:
+                met += 1
+        return None if counted == 0 else CONTEXT.divide(Decimal(met), Decimal(counted))
+
+
+def _mean(values: Iterable[Value]) -> Decimal | None:
+    numbers = [v for v in values if isinstance(v, Decimal)]
+    return CONTEXT.divide(sum(numbers, ZERO), Decimal(len(numbers))) if numbers else None
+
+
+def _leaf_inputs(card: Scorecard, name: str, seen: set[str] | None = None) -> list[str]:
+    """Inputs and event aggregates a metric reads, transitively, in first-use order."""
+    seen = set() if seen is None else seen
+    if name in seen:
+        return []
+    seen.add(name)
+    m = card.metrics[name]
+    if m.kind in {"input", "aggregate"}:
+        return [name]
+    deps: list[str] = []
+    for e in (m.expr, m.among):
+        if e is not None:
+            deps.extend(sorted(e.names))
+    if m.of is not None:
+        deps.append(m.of)
+    out: list[str] = []
+    for d in deps:
+        out.extend(x for x in _leaf_inputs(card, d, seen) if x not in out)
+    return out
+
+
+class _Evaluator:
+    def __init__(self, card: Scorecard, metrics: _Metrics, period: Period, *, strict: bool) -> None:
+        self.card = card
+        self.m = metrics
+        self.period = period
+        self.strict = strict
+
+    def subjects(self) -> list[str]:
+        level = LEVELS.index(self.card.subject)
+        nodes = {s for (s, p) in self.m.data.records if p == self.period}
+        nodes |= {s for (s, p) in self.m.data.children if p == self.period}
+        return sorted(n for n in nodes if self.m.height(n, self.period) == level)
+
+    def trace_metric(self, subject: str, name: str) -> dict[str, Any]:
+        metric = self.card.metrics[name]
+        inputs: dict[str, Any] = {}
+        for leaf in _leaf_inputs(self.card, name):
+            leaf_metric = self.card.metrics[leaf]
+            if leaf_metric.kind == "input":
+                source = self.m.input_source(subject, self.period, leaf)
+            else:
+                source = leaf_metric.describe()
+            inputs[leaf] = {"value": self.m.value(subject, self.period, leaf), "source": source}
+        trace: dict[str, Any] = {"metric": name, "definition": metric.describe(), "inputs": inputs}
+        if metric.kind == "previous" and metric.of:
+            prev = self.period.previous()
+            trace["previous"] = {"period": str(prev), metric.of: self.m.value(subject, prev, metric.of)}
+        return trace
+
+    def score_kpi(self, subject: str, kpi: Kpi) -> tuple[Value, Decimal | None, list[str], dict[str, Any]]:
+        value = self.m.value(subject, self.period, kpi.metric)
+        explanation = self.trace_metric(subject, kpi.metric)
+        explanation.update(method=kpi.method, parameters=kpi.parameters())
+        flags: list[str] = []
+        if value is None:
+            if self.strict or kpi.on_missing == "error":
+                why = "strict run" if self.strict else "on_missing: error"
+                msg = f"{subject}: KPI '{kpi.id}' has no value (N/A) for {self.period} ({why})"
+                raise EvaluationError(msg)
+            if kpi.on_missing == "zero":
+                flags.append("missing_scored_zero")
+                explanation["rule"] = "value is N/A; on_missing: zero"
+                return value, ZERO, flags, explanation
+            flags.append("excluded_na")
+            explanation["rule"] = "value is N/A; on_missing: exclude — weight renormalised over the other KPIs"
+            return value, None, flags, explanation
+        assert isinstance(value, Decimal)  # noqa: S101 - KPI metrics are numbers (checked at load)
+        score: Decimal | None
+        if kpi.method == "threshold":
+            score, note = scoring.threshold(kpi, value)
+        elif kpi.method == "linear":
+            score, note = scoring.linear(kpi, value)
+        elif kpi.method == "attainment":
+            score, note = scoring.attainment(kpi, value)
+        elif kpi.method == "bands":
+            score, note, band = scoring.bands(kpi, value)
+            explanation["band"] = f"kpis.{kpi.id}.bands.{band}" if band else None
+            if band is None:
+                flags.append("no_band_matched")
+        else:
+            assert kpi.score_expr is not None  # noqa: S101
+            env = self.m.env(subject, self.period, kpi.score_expr.names - {"value"})
+            score, note = scoring.expression(kpi, value, env)
+            if score is None:
+                flags.append("excluded_na")
+        explanation["rule"] = note
+        explanation["raw_score"] = score
+        return value, score, flags, explanation
+
+    def condition(self, subject: str, expr: Expression, extra: Mapping[str, Value] | None = None) -> Value:
+        env = self.m.env(subject, self.period, expr.names - set(extra or {}))
+        env.update(extra or {})
+        result = expr.evaluate(env)
+        if result is None and self.strict:
+            msg = f"{subject}: condition '{expr.text}' is N/A for {self.period} (strict run)"
+            raise EvaluationError(msg)
+        return result
+
+    def appraise(self, subject: str) -> SubjectResult:  # noqa: C901, PLR0912, PLR0915 - the pipeline in one place
+        card = self.card
+        scored: dict[str, tuple[Value, Decimal | None, list[str], dict[str, Any]]] = {}
+        adjustments: list[dict[str, Any]] = []
+        for kpi in card.kpis:
+            scored[kpi.id] = self.score_kpi(subject, kpi)
+        for adj in card.adjustments:
+            value, score, flags, explanation = scored[adj.kpi]
+            if score is None:
+                continue
+            holds = self.condition(subject, adj.when)
+            record = {"id": adj.id, "kpi": adj.kpi, "condition": adj.when.text, "holds": holds, "reason": adj.reason}
+            adjustments.append(record)
+            if holds is True and "adjusted" not in flags:
+                explanation["adjustment"] = {"id": adj.id, "from": score, "to": adj.score, "reason": adj.reason}
+                flags.append("adjusted")
+                scored[adj.kpi] = (value, adj.score, flags, explanation)
+        gates: list[GateResult] = []
+        zeroed: set[str] = set()
+        for gate in card.gates:
+            if gate.action != "zero_section":
+                continue
+            holds = self.condition(subject, gate.when, {"total": None}) if "total" not in gate.when.names else None
+            if holds is True:
+                zeroed.add(str(gate.value))
+        # Section scores, renormalised over KPIs that apply, then the total over sections that apply.
+        section_scores: dict[str, Decimal | None] = {}
+        kpi_share: dict[str, Decimal] = {}
+        for section in card.sections:
+            members = [k for k in card.kpis if k.section == section.id and scored[k.id][1] is not None]
+            wsum = sum((k.weight for k in members), ZERO)
+            if not members or wsum == 0:
+                section_scores[section.id] = None
+                continue
+            for k in members:
+                kpi_share[k.id] = CONTEXT.divide(k.weight, wsum)
+            raw = CONTEXT.divide(sum((k.weight * scored[k.id][1] for k in members), ZERO), wsum)  # type: ignore[operator]
+            section_scores[section.id] = ZERO if section.id in zeroed else raw
+        live = [s for s in card.sections if section_scores[s.id] is not None]
+        swsum = sum((s.weight for s in live), ZERO)
+        section_share = {s.id: CONTEXT.divide(s.weight, swsum) for s in live} if swsum else {}
+        total: Decimal | None = None
+        if live:
+            total = sum((section_share[s.id] * section_scores[s.id] for s in live), ZERO)  # type: ignore[operator]
+        before_gates = total
+        forced: str | None = None
+        subject_flags: list[str] = []
+        for gate in card.gates:
+            holds = self.condition(subject, gate.when, {"total": before_gates})
+            outcome = "not_evaluated" if holds is None else ("applied" if holds else "not_applied")
+            if holds is True:
+                if gate.action == "cap_total" and total is not None:
+                    assert isinstance(gate.value, Decimal)  # noqa: S101
+                    total = min(total, gate.value)
+                elif gate.action == "force_grade" and forced is None:
+                    forced = str(gate.value)
+                subject_flags.append(f"gate:{gate.id}")
+            gates.append(
+                GateResult(gate.id, gate.when.text, outcome, gate.action, canonical(gate.value) if isinstance(gate.value, Decimal) else gate.value, gate.reason)  # type: ignore[arg-type]
+            )
+        grade, bonus = None, None
+        if total is not None:
+            for g in card.grades:
+                if g.min is None or total >= g.min:
+                    grade, bonus = g.grade, g.bonus_multiplier
+                    break
+        if forced is not None:
+            grade = forced
+            bonus = next((g.bonus_multiplier for g in card.grades if g.grade == forced), None)
+        if total is None:
+            subject_flags.append("no_kpi_applies")
+        kpi_results = []
+        for kpi in card.kpis:
+            value, score, flags, explanation = scored[kpi.id]
+            share = kpi_share.get(kpi.id, ZERO) * section_share.get(kpi.section, ZERO)
+            contribution = ZERO if score is None or kpi.section in zeroed else share * score
+            if kpi.section in zeroed:
+                flags = [*flags, "section_zeroed"]
+            explanation["weight"] = {"declared": kpi.weight, "effective": share, "contribution": contribution}
+            kpi_results.append(
+                KpiResult(
+                    kpi.id,
+                    kpi.title,
+                    kpi.section,
+                    kpi.metric,
+                    value,
+                    "excluded" if score is None else "scored",
+                    score,
+                    kpi.weight,
+                    share,
+                    contribution,
+                    tuple(flags),
+                    explanation,
+                )
+            )
+        sections = tuple(
+            SectionResult(
+                s.id,
+                s.title,
+                s.weight,
+                section_scores[s.id],
+                section_share.get(s.id, ZERO),
+                ("zeroed_by_gate",) if s.id in zeroed else (("excluded_na",) if section_scores[s.id] is None else ()),
+            )
+            for s in card.sections
+        )
+        return SubjectResult(
+            subject=subject,
+            level=card.subject,
+            parent=self.m.data.parent.get((subject, self.period)),
+            total=total,
+            grade=grade,
+            bonus_multiplier=bonus,
+            rank=None,
+            rank_in_parent=None,
+            kpis=tuple(kpi_results),
+            sections=sections,
+            gates=tuple(gates),
+            adjustments=tuple(adjustments),
+            flags=tuple(subject_flags),
+            total_before_gates=before_gates,
+        )
+
+
+def _rank(results: list[SubjectResult]) -> list[SubjectResult]:
+    """Competition ranking by exact total (1, 1, 3); subjects without a total get no rank."""
+
+    def ranks(group: list[SubjectResult]) -> dict[str, int]:
+        totals = sorted((r.total for r in group if r.total is not None), reverse=True)
+        first: dict[Decimal, int] = {}
+        for i, t in enumerate(totals, start=1):
+            first.setdefault(t, i)
+        return {r.subject: first[r.total] for r in group if r.total is not None}
+
+    overall = ranks(results)
+    by_parent: dict[str | None, list[SubjectResult]] = {}
+    for r in results:
+        by_parent.setdefault(r.parent, []).append(r)
+    within: dict[str, int] = {}
+    for parent, group in by_parent.items():
+        if parent is not None:
+            within.update(ranks(group))
+    ranked = [attrs.evolve(r, rank=overall.get(r.subject), rank_in_parent=within.get(r.subject)) for r in results]
+    return sorted(ranked, key=lambda r: (r.rank is None, r.rank or 0, r.subject))
+
+
+def prepare_inputs(
+    card: Scorecard, records: RowsLike, members: RowsLike | None = None, events: RowsLike | None = None
+) -> Inputs:
+    """Validate all inputs of one evaluation, reporting every bad row across all tables at once.
+
+    Raises:
+        DataError: listing every problem, each with its file, row and column.
+    """
+    problems: list[DataError] = []
+    recs: dict[Any, Any] = {}
+    parent: dict[Any, Any] = {}
+    children: dict[Any, Any] = {}
+    evs: dict[Any, Any] = {}
+    try:
+        recs = prepare_records(card, as_table(records, "records"))
+    except DataError as exc:
+        problems.append(exc)
+    try:
+        parent, children = prepare_members(card, as_table(members, "members"))
+    except DataError as exc:
+        problems.append(exc)
+    try:
+        evs = prepare_events(card, as_table(events, "events"))
+    except DataError as exc:
+        problems.append(exc)
+    if problems:
+        if len(problems) == 1:
+            raise problems[0]
+        raise DataError.from_issues([i for p in problems for i in p.issues])
+    return Inputs(recs, parent, children, evs)
+
+
+def evaluate(
+    ruleset: Ruleset,
+    records: RowsLike,
+    *,
+    period: str | None = None,
+    members: RowsLike | None = None,
+    events: RowsLike | None = None,
+    strict: bool = False,
+) -> Appraisal:
+    """Appraise every subject of the ruleset's level for one period.
+
+    Args:
+        ruleset: a loaded ruleset (``load_ruleset``).
+        records: rows with ``subject``, ``period`` and the ruleset's inputs: a ``Table`` read from a
+            file, or Python dicts / objects. Rows of earlier periods serve as history (growth, streaks).
+        period: the period to appraise (``2026-03``, ``2026-Q1`` …); default: the latest in ``records``.
+        members: membership rows ``member, parent, period`` (rep → team → department → company).
+        events: event rows ``event_id, type, at, rep`` plus the ruleset's ``event_fields``.
+        strict: turn every N/A KPI value or condition into an error.
+
+    Returns:
+        The ``Appraisal``: one result per subject, ranked, with traces.
+
+    Raises:
+        DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
+    """
+    card = ruleset.scorecard
+    with localcontext(CONTEXT):
+        data = prepare_inputs(card, records, members, events)
+        if period is not None:
+            try:
+                chosen = Period.parse(period, card.period)
+            except ValueError as exc:
+                raise DataError(str(exc)) from None
+        else:
+            known = sorted({p for (_, p) in data.records} | {p for (_, p) in data.children})
+            if not known:
+                msg = "no records to evaluate"
+                raise DataError(msg)
+            chosen = known[-1]
+        metrics = _Metrics(card, data)
+        ev = _Evaluator(card, metrics, chosen, strict=strict)
+        subjects = ev.subjects()
+        if not subjects:
+            msg = f"no {card.subject} has data for period {chosen}"
+            raise DataError(msg)
+        results = _rank([ev.appraise(s) for s in subjects])
+    return Appraisal(
+        ruleset_id=ruleset.id,
+        version=ruleset.version,
+        sha256=ruleset.sha256,
+        title=card.title,
+        period=str(chosen),
+        level=card.subject,
+        places=card.places,
+        rounding=card.rounding,
+        strict=strict,
+        results=tuple(results),
+    )
+

@@ -1,0 +1,77 @@
+"""Readable traces: why each number of a subject's appraisal is what it is."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from kpi_engine._numbers import canonical, quantize
+from kpi_engine.results import Appraisal, SubjectResult
+
+
+def _v(value: object) -> str:
+    if value is None:
+        return "N/A"
+    if isinstance(value, Decimal):
+        return canonical(value)
+    return str(value)
+
+
+def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
+    """Render the trace of one subject as indented text."""
+
+    def r(value: Decimal | None) -> str:
+        return "N/A" if value is None else format(quantize(value, appraisal.places, appraisal.rounding), "f")
+
+    out: list[str] = [
+        f"{result.subject} — {appraisal.title} ({appraisal.ruleset_id} {appraisal.version}), period {appraisal.period}",
+        f"ruleset sha256 {appraisal.sha256}",
+    ]
+    rank = f"rank {result.rank}" if result.rank else "unranked"
+    if result.parent:
+        rank += f"; in {result.parent}: rank {result.rank_in_parent}"
+    bonus = f", bonus multiplier {_v(result.bonus_multiplier)}" if result.bonus_multiplier is not None else ""
+    out.append(f"total {r(result.total)} → grade {result.grade or '-'}{bonus}, {rank}")
+    if result.total_before_gates != result.total:
+        out.append(f"  (total before gates {r(result.total_before_gates)})")
+    for section in result.sections:
+        title = f" ({section.title})" if section.title else ""
+        out.append("")
+        out.append(
+            f"section {section.id}{title}: weight {canonical(section.weight * 100)}%, "
+            f"effective {r(section.effective_weight * 100)}% → score {r(section.score)}"
+            + (f" [{', '.join(section.flags)}]" if section.flags else "")
+        )
+        for k in result.kpis:
+            if k.section != section.id:
+                continue
+            ex: dict[str, Any] = k.explanation
+            title = f" {k.title}" if k.title else ""
+            out.append(f"  {k.id}{title} [{k.status}{'; ' + ', '.join(k.flags) if k.flags else ''}]")
+            out.append(f"    metric {ex['metric']} = {ex['definition']} = {_v(k.value)}")
+            for name, item in ex["inputs"].items():
+                if name != ex["metric"] or len(ex["inputs"]) > 1:
+                    out.append(f"      {name} = {_v(item['value'])}  ({item['source']})")
+            if "previous" in ex:
+                prev = dict(ex["previous"])
+                period = prev.pop("period")
+                out.extend(f"      previous period {period}: {n} = {_v(v)}" for n, v in prev.items())
+            out.append(f"    method {ex['method']}: {ex.get('rule', '')} → {r(k.score) if k.status == 'scored' else 'excluded'}")
+            if "adjustment" in ex:
+                adj = ex["adjustment"]
+                out.append(f"    adjustment {adj['id']}: {r(adj['from'])} → {r(adj['to'])} ({adj['reason']})")
+            out.append(
+                f"    weight {canonical(k.weight * 100)}% → effective {r(k.effective_weight * 100)}% "
+                f"→ contributes {r(k.contribution)}"
+            )
+    if result.gates:
+        out.append("")
+        out.append("gates:")
+        for g in result.gates:
+            reason = f" — {g.reason}" if g.reason else ""
+            out.append(f"  {g.id}: when {g.condition} → {g.outcome} ({g.action} {g.value}){reason}")
+    if result.adjustments:
+        out.append("adjustments:")
+        for a in result.adjustments:
+            out.append(f"  {a['id']} on {a['kpi']}: when {a['condition']} → {_v(a['holds'])} — {a['reason']}")
+    return "\n".join(out) + "\n"

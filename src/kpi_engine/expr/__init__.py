@@ -1,0 +1,52 @@
+"""Safe expressions: parsed and type-checked once, evaluated exactly many times.
+
+``Expression.evaluate`` is the compiled fast path; ``Expression.evaluate_reference`` is the
+simpleeval oracle the tests compare it with. Both share the IR in ``node``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import attrs
+
+from kpi_engine.expr._compile import compile_ir
+from kpi_engine.expr._ir import Node, Type, Value, names_in
+from kpi_engine.expr._parse import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, parse_to_ir
+from kpi_engine.expr._reference import evaluate_reference
+
+__all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "Expression", "Type", "Value", "parse_expression"]
+
+
+@attrs.frozen
+class Expression:
+    """A checked expression: its text, IR, result type, the names it reads, and compiled form."""
+
+    text: str
+    source: str
+    node: Node
+    names: frozenset[str]
+    _fn: Callable[[Mapping[str, Value]], Value] = attrs.field(repr=False, eq=False)
+
+    @property
+    def type(self) -> Type:
+        """The result type: ``number``, ``text`` or ``bool``."""
+        return self.node.type
+
+    def evaluate(self, env: Mapping[str, Value]) -> Value:
+        """Evaluate with the compiled fast path; ``None`` means N/A."""
+        return self._fn(env)
+
+    def evaluate_reference(self, env: Mapping[str, Value]) -> Value:
+        """Evaluate with the simpleeval reference evaluator (slow; for tests and audits)."""
+        return evaluate_reference(self.source, env)
+
+
+def parse_expression(text: str, names: Mapping[str, Type], want: Type | None = None) -> Expression:
+    """Parse, type-check against ``names`` and compile ``text``.
+
+    Raises:
+        ExpressionError: with the 1-based column and a suggestion where one helps.
+    """
+    source, node = parse_to_ir(text, names, want)
+    return Expression(text, source, node, names_in(node), compile_ir(node))

@@ -1,0 +1,162 @@
+"""Runtime objects built from a checked spec: the compiled scorecard every evaluator consumes.
+
+These are frozen attrs values with expressions already parsed and compiled. They hold no
+file names or YAML shapes; a row evaluator and a columnar evaluator can both walk them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+import attrs
+
+from kpi_engine.expr import Expression
+from kpi_engine.spec import InputType, Level, PeriodKind
+
+MetricKind = Literal["input", "formula", "aggregate", "previous", "streak", "members"]
+
+
+@attrs.frozen
+class Input:
+    name: str
+    type: InputType
+    min: Decimal | None
+    max: Decimal | None
+    required: bool
+    rollup: Literal["sum", "mean", "min", "max", "none"]
+
+
+@attrs.frozen
+class Metric:
+    """One metric; the fields used depend on ``kind``."""
+
+    name: str
+    kind: MetricKind
+    unit: str | None = None
+    expr: Expression | None = None  # formula, streak condition, or members' where
+    among: Expression | None = None  # members: who counts in the denominator
+    where: Expression | None = None  # aggregate: event filter
+    fn: str | None = None  # aggregate function
+    field: str | None = None  # aggregate field
+    of: str | None = None  # previous: the compared metric
+    compare: str | None = None  # previous: growth, reduction, change, value
+    rollup: Literal["pooled", "mean"] = "pooled"
+
+    def describe(self) -> str:
+        """A one-line description for traces."""
+        if self.kind == "input":
+            return f"record field {self.name}"
+        if self.kind == "formula" and self.expr:
+            return self.expr.text
+        if self.kind == "aggregate":
+            what = f"{self.fn}({self.field})" if self.field else f"{self.fn}(events)"
+            return f"{what} where {self.where.text}" if self.where else what
+        if self.kind == "previous":
+            return f"{self.compare} of {self.of} versus the previous period"
+        if self.kind == "streak" and self.expr:
+            return f"consecutive periods where {self.expr.text}"
+        if self.kind == "members" and self.expr:
+            among = f" among members where {self.among.text}" if self.among else " among all members"
+            return f"share of members where {self.expr.text}{among}"
+        return self.kind  # pragma: no cover
+
+
+@attrs.frozen
+class Band:
+    id: str
+    min: Decimal | None
+    max: Decimal | None
+    score: Decimal
+
+
+@attrs.frozen
+class Kpi:
+    id: str
+    title: str | None
+    metric: str
+    section: str
+    direction: Literal["higher", "lower", "range"]
+    method: Literal["threshold", "linear", "attainment", "bands", "expression"]
+    target: tuple[Decimal, ...]
+    floor: tuple[Decimal, ...]
+    cap: Decimal
+    strict: bool
+    pass_score: Decimal
+    fail_score: Decimal
+    bands: tuple[Band, ...]
+    score_expr: Expression | None
+    weight: Decimal
+    on_missing: Literal["exclude", "zero", "error"]
+
+    def parameters(self) -> dict[str, object]:
+        """The method's parameters, for traces."""
+        params: dict[str, object] = {"direction": self.direction}
+        if self.target:
+            params["target"] = list(self.target) if len(self.target) > 1 else self.target[0]
+        if self.method == "linear":
+            params["floor"] = list(self.floor) if len(self.floor) > 1 else self.floor[0]
+        if self.method in {"linear", "attainment", "expression"}:
+            params["cap"] = self.cap
+        if self.method == "threshold":
+            params.update(pass_score=self.pass_score, fail_score=self.fail_score, inclusive=not self.strict)
+        if self.method == "bands":
+            params["bands"] = [{"id": b.id, "min": b.min, "max": b.max, "score": b.score} for b in self.bands]
+        if self.score_expr is not None:
+            params["score"] = self.score_expr.text
+        return params
+
+
+@attrs.frozen
+class Section:
+    id: str
+    title: str | None
+    weight: Decimal
+
+
+@attrs.frozen
+class Gate:
+    id: str
+    when: Expression
+    action: Literal["cap_total", "zero_section", "force_grade"]
+    value: Decimal | str
+    reason: str | None
+
+
+@attrs.frozen
+class Adjustment:
+    id: str
+    kpi: str
+    when: Expression
+    score: Decimal
+    reason: str
+
+
+@attrs.frozen
+class Grade:
+    grade: str
+    min: Decimal | None
+    title: str | None
+    bonus_multiplier: Decimal | None
+
+
+@attrs.frozen
+class Scorecard:
+    """The compiled form of a ruleset."""
+
+    id: str
+    version: str
+    title: str
+    subject: Level
+    period: PeriodKind
+    timezone: str
+    inputs: dict[str, Input]
+    event_fields: dict[str, InputType]
+    metrics: dict[str, Metric]
+    sections: tuple[Section, ...]
+    kpis: tuple[Kpi, ...]
+    gates: tuple[Gate, ...]
+    adjustments: tuple[Adjustment, ...]
+    grades: tuple[Grade, ...]
+    places: int
+    rounding: str

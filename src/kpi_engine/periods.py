@@ -1,0 +1,99 @@
+"""Periods: day ``2026-03-05``, ISO week ``2026-W05``, month ``2026-03``, quarter ``2026-Q1``,
+half-year ``2026-H1`` and year ``2026``. A period is identified by its kind and first day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import attrs
+
+from kpi_engine.spec import PeriodKind
+
+_PATTERNS: dict[PeriodKind, re.Pattern[str]] = {
+    "day": re.compile(r"(\d{4})-(\d{2})-(\d{2})"),
+    "week": re.compile(r"(\d{4})-W(\d{2})"),
+    "month": re.compile(r"(\d{4})-(\d{2})"),
+    "quarter": re.compile(r"(\d{4})-Q([1-4])"),
+    "half": re.compile(r"(\d{4})-H([12])"),
+    "year": re.compile(r"(\d{4})"),
+}
+_MONTHS_PER: dict[PeriodKind, int] = {"month": 1, "quarter": 3, "half": 6, "year": 12}
+EXAMPLES: dict[PeriodKind, str] = {
+    "day": "2026-03-05",
+    "week": "2026-W05",
+    "month": "2026-03",
+    "quarter": "2026-Q1",
+    "half": "2026-H1",
+    "year": "2026",
+}
+
+
+@attrs.frozen(order=True)
+class Period:
+    """One period of a kind, ordered by its first day."""
+
+    kind: PeriodKind = attrs.field(order=False)
+    start: dt.date
+
+    @classmethod
+    def parse(cls, text: str, kind: PeriodKind) -> Period:
+        """Parse period text of the given kind.
+
+        Raises:
+            ValueError: if the text is not a period of that kind.
+        """
+        m = _PATTERNS[kind].fullmatch(text.strip())
+        if not m:
+            msg = f"{text!r} is not a {kind} period (like {EXAMPLES[kind]})"
+            raise ValueError(msg)
+        year = int(m.group(1))
+        try:
+            if kind == "day":
+                start = dt.date(year, int(m.group(2)), int(m.group(3)))
+            elif kind == "week":
+                start = dt.date.fromisocalendar(year, int(m.group(2)), 1)
+            elif kind == "month":
+                start = dt.date(year, int(m.group(2)), 1)
+            elif kind == "year":
+                start = dt.date(year, 1, 1)
+            else:
+                start = dt.date(year, (int(m.group(2)) - 1) * _MONTHS_PER[kind] + 1, 1)
+        except ValueError as exc:
+            msg = f"{text!r} is not a valid {kind} period: {exc}"
+            raise ValueError(msg) from None
+        return cls(kind, start)
+
+    @classmethod
+    def containing(cls, day: dt.date, kind: PeriodKind) -> Period:
+        """Return the period of ``kind`` that contains ``day``."""
+        if kind == "day":
+            return cls(kind, day)
+        if kind == "week":
+            return cls(kind, day - dt.timedelta(days=day.weekday()))
+        months = _MONTHS_PER[kind]
+        return cls(kind, dt.date(day.year, (day.month - 1) // months * months + 1, 1))
+
+    def previous(self) -> Period:
+        """The period just before this one."""
+        if self.kind == "day":
+            return Period(self.kind, self.start - dt.timedelta(days=1))
+        if self.kind == "week":
+            return Period(self.kind, self.start - dt.timedelta(days=7))
+        index = self.start.year * 12 + self.start.month - 1 - _MONTHS_PER[self.kind]
+        return Period(self.kind, dt.date(index // 12, index % 12 + 1, 1))
+
+    def __str__(self) -> str:
+        s = self.start
+        if self.kind == "day":
+            return s.isoformat()
+        if self.kind == "week":
+            year, week, _ = s.isocalendar()
+            return f"{year}-W{week:02d}"
+        if self.kind == "month":
+            return f"{s.year}-{s.month:02d}"
+        if self.kind == "quarter":
+            return f"{s.year}-Q{(s.month - 1) // 3 + 1}"
+        if self.kind == "half":
+            return f"{s.year}-H{(s.month - 1) // 6 + 1}"
+        return str(s.year)

@@ -1,0 +1,332 @@
+"""Input data: rep-period records, membership rows and events, checked at the door.
+
+A ``Table`` is rows with their origin (file and row number). ``prepare_*`` turn tables into
+typed, exact values for one scorecard, collecting every bad row — missing required field,
+wrong type, negative count, NaN, out-of-bounds value, unknown column, duplicate subject-period —
+into one ``DataError``. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from kpi_engine._numbers import NumberFormatError, canonical, to_decimal
+from kpi_engine._time import local_date, parse_instant, zone
+from kpi_engine.checks import BUILTIN_EVENT_FIELDS
+from kpi_engine.errors import DataError, Issue, Location, did_you_mean
+from kpi_engine.expr import Value
+from kpi_engine.model import Scorecard
+from kpi_engine.periods import Period
+from kpi_engine.spec import InputType
+
+RECORD_KEYS = ("subject", "period")
+RECORD_META = frozenset({"name", "note"})
+MEMBER_KEYS = ("member", "parent", "period")
+_TRUE = {"true", "yes", "1", "y"}
+_FALSE = {"false", "no", "0", "n"}
+
+
+@attrs.frozen
+class Table:
+    """Rows of input data with where each came from; ``header_row`` is 1 for CSV files."""
+
+    name: str
+    rows: tuple[tuple[int, Mapping[str, Any]], ...]
+    columns: dict[str, int] = attrs.field(factory=dict)  # column name → 1-based position (CSV)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, Any] | object], name: str = "records") -> Table:
+        """Wrap Python rows (dicts, attrs/dataclass instances or pydantic models); row numbers start at 1."""
+        out: list[tuple[int, Mapping[str, Any]]] = []
+        for i, row in enumerate(rows, start=1):
+            out.append((i, _as_mapping(row)))
+        return cls(name, tuple(out))
+
+    def where(self, row: int, column: str | None = None) -> Location:
+        """Location of a row (and column): ``file:row:col`` for CSV, ``name:row`` otherwise."""
+        return Location(self.name, row, self.columns.get(column, 0) if column else 0)
+
+
+def _as_mapping(row: object) -> Mapping[str, Any]:
+    if isinstance(row, Mapping):
+        return row
+    if attrs.has(type(row)):
+        return attrs.asdict(row)  # type: ignore[arg-type]
+    dump = getattr(row, "model_dump", None)
+    if callable(dump):
+        result = dump()
+        if isinstance(result, dict):
+            return result
+    if hasattr(row, "__dict__"):
+        return dict(vars(row))
+    msg = f"a record must be a mapping or an object with fields, not {type(row).__name__}"
+    raise DataError(msg)
+
+
+def as_table(data: Table | Iterable[Mapping[str, Any] | object] | None, name: str) -> Table:
+    """Accept a ``Table`` or Python rows."""
+    if data is None:
+        return Table(name, ())
+    if isinstance(data, Table):
+        return data
+    return Table.from_rows(data, name)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def coerce(value: object, kind: InputType) -> Value:
+    """Convert one raw cell to the exact value of its input type.
+
+    Raises:
+        ValueError: naming why the cell is not a value of that type.
+    """
+    if kind == "text":
+        return value if isinstance(value, str) else str(value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        msg = f"{value!r} is not true or false"
+        raise ValueError(msg)
+    if kind == "date":
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        try:
+            return dt.date.fromisoformat(str(value).strip()).isoformat()
+        except ValueError:
+            msg = f"{value!r} is not an ISO date (YYYY-MM-DD)"
+            raise ValueError(msg) from None
+    try:
+        number = to_decimal(value, allow_percent=kind in {"ratio", "number", "score"})
+    except NumberFormatError as exc:
+        raise ValueError(str(exc)) from None
+    if kind == "count":
+        if number != number.to_integral_value():
+            msg = f"a count must be a whole number, not {canonical(number)}"
+            raise ValueError(msg)
+        if number < 0:
+            msg = f"a count cannot be negative ({canonical(number)})"
+            raise ValueError(msg)
+    return number
+
+
+@attrs.frozen
+class Record:
+    subject: str
+    period: Period
+    values: dict[str, Value]
+    origin: Location
+
+
+@attrs.frozen
+class Event:
+    event_id: str
+    rep: str
+    at: dt.datetime
+    period: Period
+    fields: dict[str, Value]
+    origin: Location
+
+
+@attrs.frozen
+class Inputs:
+    """Everything an evaluation reads, validated: records, membership and events."""
+
+    records: dict[tuple[str, Period], Record]
+    parent: dict[tuple[str, Period], str]
+    children: dict[tuple[str, Period], tuple[str, ...]]
+    events: dict[tuple[str, Period], tuple[Event, ...]]
+
+
+def _check_columns(table: Table, row: int, keys: Iterable[str], known: set[str], issues: list[Issue]) -> None:
+    for key in keys:
+        if key not in known:
+            issues.append(
+                Issue(
+                    "unknown_column",
+                    f"column '{key}' is not an input of this ruleset",
+                    key,
+                    table.where(row, key),
+                    suggestion=did_you_mean(key, known),
+                )
+            )
+
+
+def _period(text: object, card: Scorecard, table: Table, row: int, col: str, issues: list[Issue]) -> Period | None:
+    if _blank(text):
+        issues.append(Issue("missing_field", f"'{col}' is required", col, table.where(row, col)))
+        return None
+    try:
+        return Period.parse(str(text), card.period)
+    except ValueError as exc:
+        issues.append(Issue("bad_period", str(exc), col, table.where(row, col)))
+        return None
+
+
+def prepare_records(card: Scorecard, table: Table) -> dict[tuple[str, Period], Record]:
+    """Validate rep-period (or subject-period) records against the scorecard's inputs.
+
+    Raises:
+        DataError: listing every bad row and cell.
+    """
+    issues: list[Issue] = []
+    out: dict[tuple[str, Period], Record] = {}
+    known = set(card.inputs) | set(RECORD_KEYS) | RECORD_META
+    reported_columns = False
+    for row, raw in table.rows:
+        if not reported_columns:
+            _check_columns(table, row, raw, known, issues)
+            reported_columns = bool(table.columns)  # a CSV header is checked once
+        subject = raw.get("subject")
+        if _blank(subject):
+            issues.append(Issue("missing_field", "'subject' is required", "subject", table.where(row, "subject")))
+        period = _period(raw.get("period"), card, table, row, "period", issues)
+        values: dict[str, Value] = {}
+        for name, spec in card.inputs.items():
+            cell = raw.get(name)
+            if _blank(cell):
+                if spec.required:
+                    why = "is empty" if name in raw else "is missing"
+                    issues.append(Issue("missing_field", f"required field '{name}' {why}", name, table.where(row, name)))
+                values[name] = None
+                continue
+            try:
+                value = coerce(cell, spec.type)
+            except ValueError as exc:
+                issues.append(Issue("bad_value", f"'{name}': {exc}", name, table.where(row, name)))
+                continue
+            if isinstance(value, Decimal):
+                if spec.min is not None and value < spec.min:
+                    issues.append(Issue("out_of_bounds", f"'{name}' is {canonical(value)}, below its minimum {canonical(spec.min)}", name, table.where(row, name)))
+                if spec.max is not None and value > spec.max:
+                    issues.append(Issue("out_of_bounds", f"'{name}' is {canonical(value)}, above its maximum {canonical(spec.max)}", name, table.where(row, name)))
+            values[name] = value
+        if _blank(subject) or period is None:
+            continue
+        key = (str(subject).strip(), period)
+        if key in out:
+            first = out[key].origin
+            issues.append(
+                Issue(
+                    "duplicate_row",
+                    f"subject '{key[0]}' has a second record for period {period} (first at {first})",
+                    "subject",
+                    table.where(row, "subject"),
+                )
+            )
+            continue
+        out[key] = Record(key[0], period, values, table.where(row))
+    if issues:
+        raise DataError.from_issues(issues, table.name)
+    return out
+
+
+def prepare_members(
+    card: Scorecard, table: Table
+) -> tuple[dict[tuple[str, Period], str], dict[tuple[str, Period], tuple[str, ...]]]:
+    """Validate membership rows (``member, parent, period``): one parent per member and period.
+
+    Raises:
+        DataError: listing every bad row.
+    """
+    issues: list[Issue] = []
+    parent: dict[tuple[str, Period], str] = {}
+    origin: dict[tuple[str, Period], Location] = {}
+    for row, raw in table.rows:
+        _check_columns(table, row, raw, set(MEMBER_KEYS), issues)
+        member, up = raw.get("member"), raw.get("parent")
+        for col, cell in (("member", member), ("parent", up)):
+            if _blank(cell):
+                issues.append(Issue("missing_field", f"'{col}' is required", col, table.where(row, col)))
+        period = _period(raw.get("period"), card, table, row, "period", issues)
+        if _blank(member) or _blank(up) or period is None:
+            continue
+        key = (str(member).strip(), period)
+        if key in parent:
+            issues.append(
+                Issue(
+                    "duplicate_row",
+                    f"'{key[0]}' already belongs to '{parent[key]}' in {period} (at {origin[key]}); "
+                    "a member belongs to one parent per period",
+                    "member",
+                    table.where(row, "member"),
+                )
+            )
+            continue
+        if str(up).strip() == key[0]:
+            issues.append(Issue("bad_member", f"'{key[0]}' cannot be its own parent", "parent", table.where(row, "parent")))
+            continue
+        parent[key] = str(up).strip()
+        origin[key] = table.where(row)
+    if issues:
+        raise DataError.from_issues(issues, table.name)
+    children: dict[tuple[str, Period], list[str]] = {}
+    for (member, period), up in sorted(parent.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        children.setdefault((up, period), []).append(member)
+    return parent, {k: tuple(v) for k, v in children.items()}
+
+
+def prepare_events(card: Scorecard, table: Table) -> dict[tuple[str, Period], tuple[Event, ...]]:
+    """Validate events (``event_id, type, at, rep`` plus declared event fields), keyed by rep and period.
+
+    Raises:
+        DataError: listing every bad row.
+    """
+    issues: list[Issue] = []
+    tz = zone(card.timezone)
+    types: dict[str, InputType] = {**BUILTIN_EVENT_FIELDS, **card.event_fields}
+    known = set(types) | {"at"}
+    seen: dict[str, Location] = {}
+    grouped: dict[tuple[str, Period], list[Event]] = {}
+    for row, raw in table.rows:
+        _check_columns(table, row, raw, known, issues)
+        bad = False
+        for col in ("event_id", "type", "at", "rep"):
+            if _blank(raw.get(col)):
+                issues.append(Issue("missing_field", f"'{col}' is required", col, table.where(row, col)))
+                bad = True
+        if bad:
+            continue
+        try:
+            at = parse_instant(str(raw["at"]), tz)
+        except ValueError as exc:
+            issues.append(Issue("bad_value", str(exc), "at", table.where(row, "at")))
+            continue
+        fields: dict[str, Value] = {}
+        for name, kind in types.items():
+            cell = raw.get(name)
+            if _blank(cell):
+                fields[name] = None
+                continue
+            try:
+                fields[name] = coerce(cell, kind)
+            except ValueError as exc:
+                issues.append(Issue("bad_value", f"'{name}': {exc}", name, table.where(row, name)))
+                bad = True
+        event_id = str(raw["event_id"]).strip()
+        if event_id in seen:
+            issues.append(
+                Issue("duplicate_row", f"event_id '{event_id}' repeats (first at {seen[event_id]})", "event_id", table.where(row, "event_id"))
+            )
+            continue
+        seen[event_id] = table.where(row)
+        if bad:
+            continue
+        rep = str(raw["rep"]).strip()
+        period = Period.containing(local_date(at, tz), card.period)
+        event = Event(event_id, rep, at, period, fields, table.where(row))
+        grouped.setdefault((rep, period), []).append(event)
+    if issues:
+        raise DataError.from_issues(issues, table.name)
+    return {k: tuple(sorted(v, key=lambda e: (e.at, e.event_id))) for k, v in grouped.items()}

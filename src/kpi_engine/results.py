@@ -1,0 +1,187 @@
+"""Appraisal results and their canonical serialisation.
+
+Values are kept exact. ``to_dict`` rounds scores, weights, contributions and totals to the
+ruleset's places and mode (only here, where they are reported); metric values are written
+exactly. Decimals are JSON strings so no digit is lost; order is stable, so the same run
+always serialises to the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Literal
+
+import attrs
+
+from kpi_engine._numbers import canonical, quantize
+from kpi_engine.expr import Value
+
+
+def jsonable(value: object) -> Any:
+    """Turn decimals into canonical strings, recursively; leave other JSON values alone."""
+    if isinstance(value, Decimal):
+        return canonical(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+@attrs.frozen
+class KpiResult:
+    """One KPI of one subject: value → score → weighted contribution, with its explanation."""
+
+    id: str
+    title: str | None
+    section: str
+    metric: str
+    value: Value
+    status: Literal["scored", "excluded"]
+    score: Decimal | None
+    weight: Decimal
+    effective_weight: Decimal
+    contribution: Decimal
+    flags: tuple[str, ...]
+    explanation: dict[str, Any]
+
+
+@attrs.frozen
+class SectionResult:
+    id: str
+    title: str | None
+    weight: Decimal
+    score: Decimal | None
+    effective_weight: Decimal
+    flags: tuple[str, ...]
+
+
+@attrs.frozen
+class GateResult:
+    id: str
+    condition: str
+    outcome: Literal["applied", "not_applied", "not_evaluated"]
+    action: str
+    value: str
+    reason: str | None
+
+
+@attrs.frozen
+class SubjectResult:
+    """The appraisal of one subject."""
+
+    subject: str
+    level: str
+    parent: str | None
+    total: Decimal | None
+    grade: str | None
+    bonus_multiplier: Decimal | None
+    rank: int | None
+    rank_in_parent: int | None
+    kpis: tuple[KpiResult, ...]
+    sections: tuple[SectionResult, ...]
+    gates: tuple[GateResult, ...]
+    adjustments: tuple[dict[str, Any], ...]
+    flags: tuple[str, ...]
+    total_before_gates: Decimal | None
+
+    def kpi(self, kpi_id: str) -> KpiResult:
+        """The result of one KPI.
+
+        Raises:
+            KeyError: if the scorecard has no such KPI.
+        """
+        for k in self.kpis:
+            if k.id == kpi_id:
+                return k
+        raise KeyError(kpi_id)
+
+
+@attrs.frozen
+class Appraisal:
+    """The result of evaluating a scorecard for one period."""
+
+    ruleset_id: str
+    version: str
+    sha256: str
+    title: str
+    period: str
+    level: str
+    places: int
+    rounding: str
+    strict: bool
+    results: tuple[SubjectResult, ...]
+
+    def result(self, subject: str) -> SubjectResult:
+        """The result of one subject.
+
+        Raises:
+            KeyError: if the subject was not appraised.
+        """
+        for r in self.results:
+            if r.subject == subject:
+                return r
+        raise KeyError(subject)
+
+    def _r(self, value: Decimal | None) -> str | None:
+        return None if value is None else format(quantize(value, self.places, self.rounding), "f")
+
+    def _kpi(self, k: KpiResult) -> dict[str, Any]:
+        return {
+            "id": k.id,
+            "title": k.title,
+            "section": k.section,
+            "metric": k.metric,
+            "value": jsonable(k.value),
+            "status": k.status,
+            "score": self._r(k.score),
+            "weight": canonical(k.weight),
+            "effective_weight": self._r(k.effective_weight * 100),
+            "contribution": self._r(k.contribution),
+            "flags": list(k.flags),
+            "explanation": jsonable(k.explanation),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A canonical, JSON-ready mapping (decimals as strings, reported numbers rounded)."""
+        return {
+            "ruleset": {"id": self.ruleset_id, "version": self.version, "sha256": self.sha256, "title": self.title},
+            "period": self.period,
+            "level": self.level,
+            "rounding": {"places": self.places, "mode": self.rounding},
+            "strict": self.strict,
+            "results": [
+                {
+                    "subject": r.subject,
+                    "level": r.level,
+                    "parent": r.parent,
+                    "total": self._r(r.total),
+                    "total_before_gates": self._r(r.total_before_gates),
+                    "grade": r.grade,
+                    "bonus_multiplier": jsonable(r.bonus_multiplier),
+                    "rank": r.rank,
+                    "rank_in_parent": r.rank_in_parent,
+                    "flags": list(r.flags),
+                    "sections": [
+                        {
+                            "id": s.id,
+                            "title": s.title,
+                            "weight": canonical(s.weight),
+                            "score": self._r(s.score),
+                            "effective_weight": self._r(s.effective_weight * 100),
+                            "flags": list(s.flags),
+                        }
+                        for s in r.sections
+                    ],
+                    "kpis": [self._kpi(k) for k in r.kpis],
+                    "gates": [jsonable(attrs.asdict(g)) for g in r.gates],
+                    "adjustments": jsonable(list(r.adjustments)),
+                }
+                for r in self.results
+            ],
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The canonical JSON text of ``to_dict`` (UTF-8 safe, Chinese kept as is)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)

@@ -1,0 +1,270 @@
+"""Pydantic models mirroring the ruleset YAML: shape and types only, no behaviour.
+
+Every model forbids unknown keys. Numbers accept ``90%`` (exactly 0.9), integers and decimal
+text; binary floats are refused. ``*Spec`` classes are YAML-shaped input; runtime objects are
+built from them in ``build``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+
+from kpi_engine._numbers import NumberFormatError, to_decimal
+
+
+def _number(value: object) -> Decimal:
+    try:
+        return to_decimal(value)
+    except NumberFormatError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _number_or_pair(value: object) -> tuple[Decimal, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(_number(v) for v in value)
+    return (_number(value),)
+
+
+def _text(value: object) -> object:
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _formula_shorthand(value: object) -> object:
+    return {"formula": value} if isinstance(value, str) else value
+
+
+Number = Annotated[Decimal, BeforeValidator(_number)]
+NumberOrPair = Annotated[tuple[Decimal, ...], BeforeValidator(_number_or_pair)]
+Text = Annotated[str, BeforeValidator(_text)]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+InputType = Literal["count", "money", "ratio", "score", "number", "date", "text", "bool"]
+Level = Literal["rep", "team", "department", "company"]
+PeriodKind = Literal["day", "week", "month", "quarter", "half", "year"]
+RoundingMode = Literal["half_up", "half_even", "half_down", "up", "down", "ceiling", "floor"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class InputSpec(_Spec):
+    """A record field the ruleset reads, with its type and bounds (checked at the door)."""
+
+    type: InputType = Field("number", description="count (whole, ≥ 0), money, ratio, score, number, date, text or bool")
+    title: str | None = None
+    min: Number | None = Field(None, description="smallest allowed value (inclusive)")
+    max: Number | None = Field(None, description="largest allowed value (inclusive)")
+    required: bool = Field(default=True, description="a record without this field is an error; if false it is N/A")
+    rollup: Literal["sum", "mean", "min", "max", "none"] | None = Field(
+        None,
+        description="how members' values combine for a team or higher subject; "
+        "default sum for count and money, none (must be given directly) otherwise",
+    )
+
+
+class AggregateSpec(_Spec):
+    """An aggregation over event records of the subject in the period."""
+
+    fn: Literal["count", "sum", "mean", "min", "max", "count_distinct"]
+    field: Identifier | None = Field(None, description="event field to aggregate (not for count)")
+    where: str | None = Field(None, description="filter over event fields, e.g. type == 'visit'")
+
+
+class PreviousSpec(_Spec):
+    """A comparison of a metric with its value in the previous period."""
+
+    metric: Identifier
+    compare: Literal["growth", "reduction", "change", "value"] = Field(
+        "growth",
+        description="growth: (now − before) ÷ before; reduction: (before − now) ÷ before; "
+        "change: now − before; value: the previous value itself",
+    )
+
+
+class MembersSpec(_Spec):
+    """Share of members meeting a condition, e.g. members with attainment ≥ 100 %."""
+
+    where: str = Field(description="condition over each member's metrics")
+    among: str | None = Field(None, description="which members count in the denominator (default: all)")
+
+
+class MetricSpec(_Spec):
+    """A named value per subject and period; exactly one of the kinds below."""
+
+    title: str | None = None
+    unit: Literal["count", "money", "ratio", "score", "number", "days"] | None = None
+    formula: str | None = Field(None, description="expression over inputs and other metrics")
+    aggregate: AggregateSpec | None = None
+    previous: PreviousSpec | None = None
+    streak: str | None = Field(None, description="consecutive periods, ending with this one, where the condition holds")
+    members: MembersSpec | None = None
+    rollup: Literal["pooled", "mean"] = Field(
+        "pooled",
+        description="for team and higher subjects: pooled computes the formula on rolled-up inputs "
+        "(ratio of sums); mean averages the members' values",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MetricSpec:
+        kinds = [k for k in ("formula", "aggregate", "previous", "streak", "members") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            msg = "a metric needs exactly one of formula, aggregate, previous, streak, members"
+            if kinds:
+                msg += f" (found {', '.join(kinds)})"
+            raise ValueError(msg)
+        return self
+
+
+class SectionSpec(_Spec):
+    """A group of KPIs with a weight inside the scorecard."""
+
+    title: str | None = None
+    weight: Number
+
+
+class BandSpec(_Spec):
+    """One row of a bands table: ``min`` ≤ value < ``max`` gives ``score`` (either bound may be open)."""
+
+    id: Identifier
+    min: Number | None = None
+    max: Number | None = None
+    score: Number
+    title: str | None = None
+
+
+class KpiSpec(_Spec):
+    """A scored metric."""
+
+    id: Identifier
+    title: str | None = None
+    metric: Identifier
+    section: Identifier | None = None
+    direction: Literal["higher", "lower", "range"] = "higher"
+    method: Literal["threshold", "linear", "attainment", "bands", "expression"]
+    target: NumberOrPair | None = Field(None, description="the bar; for direction range a pair [lo, hi]")
+    floor: NumberOrPair | None = Field(None, description="linear: the worst acceptable value (score 0)")
+    cap: Number = Field(Decimal(100), description="highest score; above 100 allows over-achievement")
+    strict: bool = Field(default=False, description="threshold: the bound itself fails (< or > instead of ≤ or ≥)")
+    pass_score: Number = Decimal(100)
+    fail_score: Number = Decimal(0)
+    bands: list[BandSpec] | None = None
+    score: str | None = Field(None, description="expression method: the score, over metrics and `value`")
+    weight: Number
+    on_missing: Literal["exclude", "zero", "error"] = "exclude"
+
+
+class GateSpec(_Spec):
+    """A condition that caps the total, zeroes a section or forces a grade."""
+
+    id: Identifier
+    when: str
+    cap_total: Number | None = None
+    zero_section: Identifier | None = None
+    force_grade: Text | None = None
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> GateSpec:
+        actions = [a for a in ("cap_total", "zero_section", "force_grade") if getattr(self, a) is not None]
+        if len(actions) != 1:
+            msg = "a gate needs exactly one of cap_total, zero_section, force_grade"
+            raise ValueError(msg)
+        return self
+
+
+class AdjustmentSpec(_Spec):
+    """A context rule that overrides a KPI's score when its condition holds."""
+
+    id: Identifier
+    kpi: Identifier
+    when: str
+    score: Number
+    reason: str
+
+
+class GradeSpec(_Spec):
+    """A grade band over the total: the first band whose ``min`` the total reaches wins."""
+
+    grade: Text
+    min: Number | None = Field(None, description="lowest total for this grade; omit on the last band")
+    title: str | None = None
+    bonus_multiplier: Number | None = None
+
+
+class RoundingSpec(_Spec):
+    """How reported numbers are rounded; computation is never rounded."""
+
+    places: int = Field(2, ge=0, le=12)
+    mode: RoundingMode = "half_up"
+
+
+class EffectiveSpec(_Spec):
+    """Dates between which the ruleset applies."""
+
+    from_: dt.date = Field(alias="from")
+    until: dt.date | None = None
+
+
+class ExpectSpec(_Spec):
+    """What a case expects for one subject; values compare at reported precision."""
+
+    total: Number | None = None
+    grade: Text | None = None
+    rank: int | None = None
+    kpis: dict[Identifier, Annotated[Any, BeforeValidator(lambda v: v)]] = Field(
+        default_factory=dict, description="KPI id → expected score, or the word excluded"
+    )
+
+
+class CaseSpec(_Spec):
+    """A ruleset test kept next to the rules: given these records, expect these results."""
+
+    name: str
+    period: Text | None = None
+    strict: bool = False
+    records: list[dict[str, Any]]
+    members: list[dict[str, Any]] = Field(default_factory=list)
+    events: list[dict[str, Any]] = Field(default_factory=list)
+    expect: dict[Text, ExpectSpec]
+
+
+class RulesetSpec(_Spec):
+    """A versioned scorecard ruleset."""
+
+    ruleset: Identifier = Field(description="stable id of the ruleset")
+    version: Text
+    title: str
+    description: str | None = None
+    effective: EffectiveSpec | None = None
+    subject: Level = "rep"
+    period: PeriodKind = "month"
+    timezone: str = Field("Asia/Shanghai", description="zone in which event timestamps fall into periods")
+    normalize: bool = Field(default=False, description="allow weights that do not add up to 100%")
+    inputs: dict[Identifier, InputSpec] = Field(default_factory=dict)
+    event_fields: dict[Identifier, InputType] = Field(default_factory=dict)
+    metrics: dict[Identifier, Annotated[MetricSpec, BeforeValidator(_formula_shorthand)]] = Field(default_factory=dict)
+    sections: dict[Identifier, SectionSpec] = Field(default_factory=dict)
+    kpis: list[KpiSpec]
+    gates: list[GateSpec] = Field(default_factory=list)
+    adjustments: list[AdjustmentSpec] = Field(default_factory=list)
+    grades: list[GradeSpec] = Field(default_factory=list)
+    rounding: RoundingSpec = Field(default_factory=RoundingSpec)
+    cases: list[CaseSpec] = Field(default_factory=list)
+
+
+def known_keys() -> frozenset[str]:
+    """Every key the language knows, for "did you mean" on unknown keys."""
+    keys: set[str] = set()
+    for model in (
+        InputSpec, AggregateSpec, PreviousSpec, MembersSpec, MetricSpec, SectionSpec, BandSpec, KpiSpec,
+        GateSpec, AdjustmentSpec, GradeSpec, RoundingSpec, EffectiveSpec, ExpectSpec, CaseSpec, RulesetSpec,
+    ):  # fmt: skip
+        for name, field in model.model_fields.items():
+            keys.add(field.alias or name)
+    return frozenset(keys)
