@@ -126,8 +126,11 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         sections=sections,
         kpis=kpis,
         gates=tuple(gates),
-        adjustments=tuple(Adjustment(a.id, a.kpi, ex(a.when, names, "bool"), a.score, a.reason) for a in spec.adjustments),
+        adjustments=tuple(
+            Adjustment(a.id, a.kpi, ex(a.when, names, "bool"), a.score, a.reason) for a in spec.adjustments
+        ),
         grades=tuple(Grade(g.grade, g.min, g.title, g.bonus_multiplier) for g in spec.grades),
+        report=tuple(spec.report),
         places=spec.rounding.places,
         rounding=spec.rounding.mode,
     )
@@ -155,6 +158,7 @@ def check_text(text: str, file: str = "<string>") -> tuple[RulesetSpec | None, S
     if spec is not None:
         issues += check_ruleset(spec, smap)
         issues += _timezone_issue(spec, smap)
+    issues.sort(key=lambda i: (i.location.line, i.location.col) if i.location else (0, 0))
     return spec, smap, issues
 
 

@@ -37,7 +37,9 @@ def metric_unit(spec: RulesetSpec, name: str) -> str | None:
         return None
     if metric.unit:
         return metric.unit
-    if metric.members is not None or (metric.previous is not None and metric.previous.compare in {"growth", "reduction"}):
+    if metric.members is not None or (
+        metric.previous is not None and metric.previous.compare in {"growth", "reduction"}
+    ):
         return "ratio"
     return None
 
@@ -54,7 +56,14 @@ class _Checker:
         }
 
     def add(
-        self, code: str, message: str, path: PathKey, suggestion: str | None = None, *, key: bool = False, warn: bool = False
+        self,
+        code: str,
+        message: str,
+        path: PathKey,
+        suggestion: str | None = None,
+        *,
+        key: bool = False,
+        warn: bool = False,
     ) -> None:
         self.issues.append(
             Issue(
@@ -108,7 +117,9 @@ class _Checker:
         seen: dict[str, int] = {}
         for i, kpi in enumerate(self.spec.kpis):
             if kpi.id in seen:
-                self.add("duplicate_id", f"KPI id '{kpi.id}' is already used by kpis[{seen[kpi.id]}]", ("kpis", i, "id"))
+                self.add(
+                    "duplicate_id", f"KPI id '{kpi.id}' is already used by kpis[{seen[kpi.id]}]", ("kpis", i, "id")
+                )
             seen.setdefault(kpi.id, i)
         for name in self.spec.event_fields:
             if name in BUILTIN_EVENT_FIELDS:
@@ -168,7 +179,9 @@ class _Checker:
                     cycle = [*stack[stack.index(dep) :], dep]
                     if frozenset(cycle) not in reported:
                         reported.add(frozenset(cycle))
-                        self.add("circular_metric", "circular metric definition: " + " → ".join(cycle), ("metrics", dep))
+                        self.add(
+                            "circular_metric", "circular metric definition: " + " → ".join(cycle), ("metrics", dep)
+                        )
                 elif dep not in state:
                     visit(dep, stack)
             stack.pop()
@@ -210,7 +223,9 @@ class _Checker:
             if floor is None:
                 self.add("missing_floor", "method linear needs a floor (the worst acceptable value, scored 0)", base)
             elif len(floor) != (2 if pair else 1):
-                self.add("bad_floor", f"direction {d} needs floor as {'a pair' if pair else 'one number'}", (*base, "floor"))
+                self.add(
+                    "bad_floor", f"direction {d} needs floor as {'a pair' if pair else 'one number'}", (*base, "floor")
+                )
             elif target is not None:
                 self.contradiction(kpi, target, floor, base)
         if pair and target is not None and target[0] > target[1]:
@@ -240,7 +255,9 @@ class _Checker:
                 f"did you mean {shown}%?",
             )
 
-    def contradiction(self, kpi: KpiSpec, target: tuple[Decimal, ...], floor: tuple[Decimal, ...], base: PathKey) -> None:
+    def contradiction(
+        self, kpi: KpiSpec, target: tuple[Decimal, ...], floor: tuple[Decimal, ...], base: PathKey
+    ) -> None:
         if kpi.direction == "higher" and floor[0] >= target[0]:
             self.add(
                 "contradiction",
@@ -269,7 +286,11 @@ class _Checker:
                 self.add("duplicate_id", f"band id '{band.id}' is used twice", (*path, "id"))
             ids.add(band.id)
             if band.min is not None and band.max is not None and band.min >= band.max:
-                self.add("empty_band", f"band '{band.id}' is empty: min {canonical(band.min)} ≥ max {canonical(band.max)}", path)
+                self.add(
+                    "empty_band",
+                    f"band '{band.id}' is empty: min {canonical(band.min)} ≥ max {canonical(band.max)}",
+                    path,
+                )
                 continue
             if band.score < 0 or band.score > kpi.cap:
                 self.add("bad_score", f"band score must lie in [0, cap {canonical(kpi.cap)}]", (*path, "score"))
@@ -312,7 +333,9 @@ class _Checker:
             total = sum((s.weight for s in self.spec.sections.values()), Decimal(0))
             if total != ONE:
                 last = list(self.spec.sections)[-1]
-                self.add("weights_sum", f"section weights add up to {_pct(total)}, not 100%", ("sections", last, "weight"))
+                self.add(
+                    "weights_sum", f"section weights add up to {_pct(total)}, not 100%", ("sections", last, "weight")
+                )
 
     def rules(self) -> None:
         names = {**self.metric_types, "total": "number"}
@@ -336,6 +359,8 @@ class _Checker:
                     self.add("bad_score", f"score must lie in [0, cap {canonical(cap)}]", (*base, "score"))
 
     def grades(self) -> None:
+        for i, name in enumerate(self.spec.report):
+            self.reference(name, self.metric_types, ("report", i), "metric")
         previous: Decimal | None = None
         seen: set[str] = set()
         bands = self.spec.grades

@@ -57,7 +57,22 @@ def format_appraisal(appraisal: Appraisal, fmt: str) -> str:
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["period", "subject", "parent", "total", "grade", "rank", "kpi", "value", "score", "weight", "contribution", "status"])
+        writer.writerow(
+            [
+                "period",
+                "subject",
+                "parent",
+                "total",
+                "grade",
+                "rank",
+                "kpi",
+                "value",
+                "score",
+                "weight",
+                "contribution",
+                "status",
+            ]
+        )
         for r in data["results"]:
             for k in r["kpis"]:
                 writer.writerow([data["period"], r["subject"], r["parent"] or "", r["total"] or "", r["grade"] or "", r["rank"] or "",
@@ -67,13 +82,17 @@ def format_appraisal(appraisal: Appraisal, fmt: str) -> str:
     rows = [["rank", "subject", "parent", "total", "grade", *kpi_ids]]
     for r in data["results"]:
         scores = [k["score"] if k["status"] == "scored" else "n/a" for k in r["kpis"]]
-        rows.append([str(r["rank"] or "-"), r["subject"], r["parent"] or "-", r["total"] or "n/a", r["grade"] or "-", *scores])
-    head = f"{data['ruleset']['title']} — {data['ruleset']['id']} {data['ruleset']['version']} — period {data['period']}\n"
+        rows.append(
+            [str(r["rank"] or "-"), r["subject"], r["parent"] or "-", r["total"] or "n/a", r["grade"] or "-", *scores]
+        )
+    head = (
+        f"{data['ruleset']['title']} — {data['ruleset']['id']} {data['ruleset']['version']} — period {data['period']}\n"
+    )
     return head + _table(rows)
 
 
 def _inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
-    records = read_table(args.records)
+    records = [read_table(path) for path in args.records]
     extra = {}
     if getattr(args, "policy", None):
         from kpi_engine.attribution import attribute, load_policy, read_events  # noqa: PLC0415 - optional path
@@ -189,7 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("ruleset", metavar="RULESET")
-        p.add_argument("--records", required=True, metavar="FILE", help="CSV, JSON or JSONL records")
+        p.add_argument(
+            "--records", required=True, metavar="FILE", nargs="+", action="extend",
+            help="CSV, JSON or JSONL records (several files allowed, e.g. reps and teams)",
+        )  # fmt: skip
         p.add_argument("--members", metavar="FILE", help="membership rows: member,parent,period")
         p.add_argument("--events", metavar="FILE", help="event rows for aggregate metrics")
         p.add_argument("--period", metavar="P", help="period to appraise (default: the latest in the records)")

@@ -114,7 +114,9 @@ class DataError(KpiError):
     def from_issues(cls, issues: Iterable[Issue], what: str = "input data") -> DataError:
         """Build the error from issues, counting them in the message."""
         collected = tuple(issues)
-        return cls(f"{what} is invalid: {len(collected)} problem(s)\n" + "\n".join(i.render() for i in collected), collected)
+        return cls(
+            f"{what} is invalid: {len(collected)} problem(s)\n" + "\n".join(i.render() for i in collected), collected
+        )
 
 
 class EvaluationError(KpiError):

@@ -17,17 +17,18 @@ import attrs
 from kpi_engine import scoring
 from kpi_engine._numbers import CONTEXT, ZERO, canonical
 from kpi_engine.build import Ruleset
-from kpi_engine.errors import DataError, EvaluationError
+from kpi_engine.errors import DataError, EvaluationError, Issue, Location
 from kpi_engine.expr import Expression, Value
 from kpi_engine.model import Kpi, Metric, Scorecard
 from kpi_engine.periods import Period
-from kpi_engine.records import Inputs, Table, as_table, prepare_events, prepare_members, prepare_records
+from kpi_engine.records import Inputs, Table, as_table, as_tables, prepare_events, prepare_members, prepare_records
 from kpi_engine.results import Appraisal, GateResult, KpiResult, SectionResult, SubjectResult
 
 LEVELS = ("rep", "team", "department", "company")
 MAX_STREAK = 240
 
 RowsLike = Table | Iterable[Mapping[str, Any] | object]
+RecordsLike = Table | Iterable[Table] | Iterable[Mapping[str, Any] | object]
 
 
 class _Metrics:
@@ -206,6 +207,26 @@ class _Evaluator:
         nodes |= {s for (s, p) in self.m.data.children if p == self.period}
         return sorted(n for n in nodes if self.m.height(n, self.period) == level)
 
+    def check_required(self, subjects: list[str]) -> None:
+        """Every required input has a value (own or rolled up) for every appraised subject."""
+        issues: list[Issue] = []
+        for subject in subjects:
+            record = self.m.data.records.get((subject, self.period))
+            for name, spec in self.card.inputs.items():
+                if spec.required and self.m.value(subject, self.period, name) is None:
+                    where = record.table.where(record.origin.line, name) if record is not None else Location("records")
+                    how = "" if spec.rollup == "none" or record is not None else " and its members have none to roll up"
+                    issues.append(
+                        Issue(
+                            "missing_field",
+                            f"'{subject}' has no value for required input '{name}' in {self.period}{how}",
+                            name,
+                            where,
+                        )
+                    )
+        if issues:
+            raise DataError.from_issues(issues, "records")
+
     def trace_metric(self, subject: str, name: str) -> dict[str, Any]:
         metric = self.card.metrics[name]
         inputs: dict[str, Any] = {}
@@ -329,7 +350,14 @@ class _Evaluator:
                     forced = str(gate.value)
                 subject_flags.append(f"gate:{gate.id}")
             gates.append(
-                GateResult(gate.id, gate.when.text, outcome, gate.action, canonical(gate.value) if isinstance(gate.value, Decimal) else gate.value, gate.reason)  # type: ignore[arg-type]
+                GateResult(
+                    gate.id,
+                    gate.when.text,
+                    outcome,
+                    gate.action,
+                    canonical(gate.value) if isinstance(gate.value, Decimal) else gate.value,
+                    gate.reason,
+                )  # type: ignore[arg-type]
             )
         grade, bonus = None, None
         if total is not None:
@@ -392,6 +420,7 @@ class _Evaluator:
             adjustments=tuple(adjustments),
             flags=tuple(subject_flags),
             total_before_gates=before_gates,
+            metrics={name: self.m.value(subject, self.period, name) for name in card.report},
         )
 
 
@@ -418,7 +447,7 @@ def _rank(results: list[SubjectResult]) -> list[SubjectResult]:
 
 
 def prepare_inputs(
-    card: Scorecard, records: RowsLike, members: RowsLike | None = None, events: RowsLike | None = None
+    card: Scorecard, records: RecordsLike, members: RowsLike | None = None, events: RowsLike | None = None
 ) -> Inputs:
     """Validate all inputs of one evaluation, reporting every bad row across all tables at once.
 
@@ -431,7 +460,7 @@ def prepare_inputs(
     children: dict[Any, Any] = {}
     evs: dict[Any, Any] = {}
     try:
-        recs = prepare_records(card, as_table(records, "records"))
+        recs = prepare_records(card, as_tables(records, "records"))
     except DataError as exc:
         problems.append(exc)
     try:
@@ -451,7 +480,7 @@ def prepare_inputs(
 
 def evaluate(
     ruleset: Ruleset,
-    records: RowsLike,
+    records: RecordsLike,
     *,
     period: str | None = None,
     members: RowsLike | None = None,
@@ -463,7 +492,7 @@ def evaluate(
     Args:
         ruleset: a loaded ruleset (``load_ruleset``).
         records: rows with ``subject``, ``period`` and the ruleset's inputs: a ``Table`` read from a
-            file, or Python dicts / objects. Rows of earlier periods serve as history (growth, streaks).
+            file, several tables, or Python dicts / objects. Rows of earlier periods serve as history (growth, streaks).
         period: the period to appraise (``2026-03``, ``2026-Q1`` …); default: the latest in ``records``.
         members: membership rows ``member, parent, period`` (rep → team → department → company).
         events: event rows ``event_id, type, at, rep`` plus the ruleset's ``event_fields``.
@@ -495,6 +524,7 @@ def evaluate(
         if not subjects:
             msg = f"no {card.subject} has data for period {chosen}"
             raise DataError(msg)
+        ev.check_required(subjects)
         results = _rank([ev.appraise(s) for s in subjects])
     return Appraisal(
         ruleset_id=ruleset.id,
@@ -508,4 +538,3 @@ def evaluate(
         strict=strict,
         results=tuple(results),
     )
-

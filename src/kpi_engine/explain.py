@@ -56,7 +56,9 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
                 prev = dict(ex["previous"])
                 period = prev.pop("period")
                 out.extend(f"      previous period {period}: {n} = {_v(v)}" for n, v in prev.items())
-            out.append(f"    method {ex['method']}: {ex.get('rule', '')} → {r(k.score) if k.status == 'scored' else 'excluded'}")
+            out.append(
+                f"    method {ex['method']}: {ex.get('rule', '')} → {r(k.score) if k.status == 'scored' else 'excluded'}"
+            )
             if "adjustment" in ex:
                 adj = ex["adjustment"]
                 out.append(f"    adjustment {adj['id']}: {r(adj['from'])} → {r(adj['to'])} ({adj['reason']})")

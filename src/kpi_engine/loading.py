@@ -106,7 +106,12 @@ def read_csv_text(text: str, label: str) -> Table:
                 continue
             if len(cells) > len(names):
                 issues.append(
-                    Issue("bad_csv", f"row has {len(cells)} cells but the header has {len(names)}", "", Location(label, line, len(names) + 1))
+                    Issue(
+                        "bad_csv",
+                        f"row has {len(cells)} cells but the header has {len(names)}",
+                        "",
+                        Location(label, line, len(names) + 1),
+                    )
                 )
                 continue
             rows.append((line, dict(zip(names, cells, strict=False))))
@@ -119,7 +124,9 @@ def read_csv_text(text: str, label: str) -> Table:
 
 def _row(value: Any, label: str, line: int) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise DataError.from_issues([Issue("bad_json", "each row must be a JSON object", "", Location(label, line))], label)
+        raise DataError.from_issues(
+            [Issue("bad_json", "each row must be a JSON object", "", Location(label, line))], label
+        )
     return value
 
 

@@ -158,5 +158,6 @@ class Scorecard:
     gates: tuple[Gate, ...]
     adjustments: tuple[Adjustment, ...]
     grades: tuple[Grade, ...]
+    report: tuple[str, ...]
     places: int
     rounding: str

@@ -77,6 +77,16 @@ def as_table(data: Table | Iterable[Mapping[str, Any] | object] | None, name: st
     return Table.from_rows(data, name)
 
 
+def as_tables(data: Table | Iterable[Table] | Iterable[Mapping[str, Any] | object] | None, name: str) -> list[Table]:
+    """Accept one ``Table``, several tables, or Python rows."""
+    if isinstance(data, Table) or data is None:
+        return [as_table(data, name)]
+    items = list(data)
+    if items and all(isinstance(t, Table) for t in items):
+        return items  # type: ignore[return-value]
+    return [as_table(items, name)]
+
+
 def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -127,6 +137,7 @@ class Record:
     period: Period
     values: dict[str, Value]
     origin: Location
+    table: Table = attrs.field(eq=False, repr=False)
 
 
 @attrs.frozen
@@ -174,14 +185,26 @@ def _period(text: object, card: Scorecard, table: Table, row: int, col: str, iss
         return None
 
 
-def prepare_records(card: Scorecard, table: Table) -> dict[tuple[str, Period], Record]:
-    """Validate rep-period (or subject-period) records against the scorecard's inputs.
+def prepare_records(card: Scorecard, tables: Iterable[Table]) -> dict[tuple[str, Period], Record]:
+    """Validate subject-period records (from one or more tables) against the scorecard's inputs.
+
+    Types, bounds, unknown columns and duplicates are checked here; whether a *required* input
+    has a value is checked for the subjects being appraised (a team's fields may sit on the
+    team's own row while its reps' rows leave them empty).
 
     Raises:
         DataError: listing every bad row and cell.
     """
     issues: list[Issue] = []
     out: dict[tuple[str, Period], Record] = {}
+    for table in tables:
+        _prepare_table(card, table, out, issues)
+    if issues:
+        raise DataError.from_issues(issues, "records")
+    return out
+
+
+def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], Record], issues: list[Issue]) -> None:
     known = set(card.inputs) | set(RECORD_KEYS) | RECORD_META
     reported_columns = False
     for row, raw in table.rows:
@@ -196,10 +219,7 @@ def prepare_records(card: Scorecard, table: Table) -> dict[tuple[str, Period], R
         for name, spec in card.inputs.items():
             cell = raw.get(name)
             if _blank(cell):
-                if spec.required:
-                    why = "is empty" if name in raw else "is missing"
-                    issues.append(Issue("missing_field", f"required field '{name}' {why}", name, table.where(row, name)))
-                values[name] = None
+                values[name] = None  # required inputs are checked for the appraised subjects
                 continue
             try:
                 value = coerce(cell, spec.type)
@@ -208,9 +228,23 @@ def prepare_records(card: Scorecard, table: Table) -> dict[tuple[str, Period], R
                 continue
             if isinstance(value, Decimal):
                 if spec.min is not None and value < spec.min:
-                    issues.append(Issue("out_of_bounds", f"'{name}' is {canonical(value)}, below its minimum {canonical(spec.min)}", name, table.where(row, name)))
+                    issues.append(
+                        Issue(
+                            "out_of_bounds",
+                            f"'{name}' is {canonical(value)}, below its minimum {canonical(spec.min)}",
+                            name,
+                            table.where(row, name),
+                        )
+                    )
                 if spec.max is not None and value > spec.max:
-                    issues.append(Issue("out_of_bounds", f"'{name}' is {canonical(value)}, above its maximum {canonical(spec.max)}", name, table.where(row, name)))
+                    issues.append(
+                        Issue(
+                            "out_of_bounds",
+                            f"'{name}' is {canonical(value)}, above its maximum {canonical(spec.max)}",
+                            name,
+                            table.where(row, name),
+                        )
+                    )
             values[name] = value
         if _blank(subject) or period is None:
             continue
@@ -226,10 +260,7 @@ def prepare_records(card: Scorecard, table: Table) -> dict[tuple[str, Period], R
                 )
             )
             continue
-        out[key] = Record(key[0], period, values, table.where(row))
-    if issues:
-        raise DataError.from_issues(issues, table.name)
-    return out
+        out[key] = Record(key[0], period, values, table.where(row), table)
 
 
 def prepare_members(
@@ -265,7 +296,9 @@ def prepare_members(
             )
             continue
         if str(up).strip() == key[0]:
-            issues.append(Issue("bad_member", f"'{key[0]}' cannot be its own parent", "parent", table.where(row, "parent")))
+            issues.append(
+                Issue("bad_member", f"'{key[0]}' cannot be its own parent", "parent", table.where(row, "parent"))
+            )
             continue
         parent[key] = str(up).strip()
         origin[key] = table.where(row)
@@ -317,7 +350,12 @@ def prepare_events(card: Scorecard, table: Table) -> dict[tuple[str, Period], tu
         event_id = str(raw["event_id"]).strip()
         if event_id in seen:
             issues.append(
-                Issue("duplicate_row", f"event_id '{event_id}' repeats (first at {seen[event_id]})", "event_id", table.where(row, "event_id"))
+                Issue(
+                    "duplicate_row",
+                    f"event_id '{event_id}' repeats (first at {seen[event_id]})",
+                    "event_id",
+                    table.where(row, "event_id"),
+                )
             )
             continue
         seen[event_id] = table.where(row)

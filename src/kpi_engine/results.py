@@ -85,6 +85,7 @@ class SubjectResult:
     adjustments: tuple[dict[str, Any], ...]
     flags: tuple[str, ...]
     total_before_gates: Decimal | None
+    metrics: dict[str, Value] = attrs.field(factory=dict)
 
     def kpi(self, kpi_id: str) -> KpiResult:
         """The result of one KPI.
@@ -163,6 +164,7 @@ class Appraisal:
                     "rank": r.rank,
                     "rank_in_parent": r.rank_in_parent,
                     "flags": list(r.flags),
+                    "metrics": jsonable(r.metrics),
                     "sections": [
                         {
                             "id": s.id,

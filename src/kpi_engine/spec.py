@@ -254,6 +254,9 @@ class RulesetSpec(_Spec):
     gates: list[GateSpec] = Field(default_factory=list)
     adjustments: list[AdjustmentSpec] = Field(default_factory=list)
     grades: list[GradeSpec] = Field(default_factory=list)
+    report: list[Identifier] = Field(
+        default_factory=list, description="metrics shown in every result without being scored (e.g. a streak)"
+    )
     rounding: RoundingSpec = Field(default_factory=RoundingSpec)
     cases: list[CaseSpec] = Field(default_factory=list)
 

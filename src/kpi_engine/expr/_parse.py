@@ -183,9 +183,12 @@ class _Builder:
 
     def _call(self, node: ast.Call, d: int) -> Node:
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            called = node.func.id if isinstance(node.func, ast.Name) else _describe(node.func)
-            hint = did_you_mean(called, FUNCTIONS) if isinstance(node.func, ast.Name) else None
-            raise self.fail(node, f"calling {called!r} is not allowed; only min, max, abs, round", hint)
+            if not isinstance(node.func, ast.Name):
+                raise self.fail(node, f"{_describe(node.func)} is not allowed; only min, max, abs, round may be called")
+            called = node.func.id
+            raise self.fail(
+                node, f"calling {called!r} is not allowed; only min, max, abs, round", did_you_mean(called, FUNCTIONS)
+            )
         if node.keywords:
             raise self.fail(node, "keyword arguments are not allowed")
         func: FuncName = node.func.id  # type: ignore[assignment]  # checked against FUNCTIONS above
