@@ -93,17 +93,17 @@ def format_appraisal(appraisal: Appraisal, fmt: str) -> str:
 
 def _inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
     records = [read_table(path) for path in args.records]
-    extra = {}
-    if getattr(args, "policy", None):
-        from kpi_engine.attribution import attribute, load_policy, read_events  # noqa: PLC0415 - optional path
+    if args.policy or args.lead_events:
+        from kpi_engine.attribution import attribute, load_policy, merge_records, read_events  # noqa: PLC0415
 
-        if not args.lead_events:
-            raise KpiError("--policy needs --lead-events FILE")
+        if not (args.policy and args.lead_events):
+            raise KpiError("--policy and --lead-events go together")
         policy = load_policy(args.policy)
-        result = attribute(policy, read_events(args.lead_events))
-        extra["records"] = result.merge_into(records, ruleset.scorecard.period)
+        result = attribute(policy, read_events(args.lead_events, policy))
+        card = ruleset.scorecard
+        records = merge_records(records, result, set(card.inputs), card.period)
     return {
-        "records": extra.get("records", records),
+        "records": records,
         "members": read_table(args.members) if args.members else None,
         "events": read_table(args.events) if args.events else None,
     }

@@ -1,0 +1,150 @@
+"""Lead registration and deal credit (S3): policy, event log, engine, output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from kpi_engine.attribution._engine import (
+    EVENT_TYPES,
+    REASONS,
+    Attribution,
+    Credit,
+    FollowUp,
+    LeadEvent,
+    attribute,
+    parse_events,
+)
+from kpi_engine.attribution._policy import PolicySpec, parse_policy, policy_schema
+from kpi_engine.errors import DataError, Issue
+from kpi_engine.loading import _read_text, read_table
+from kpi_engine.records import Table
+
+__all__ = [
+    "EVENT_TYPES",
+    "REASONS",
+    "Attribution",
+    "Credit",
+    "FollowUp",
+    "LeadEvent",
+    "PolicySpec",
+    "attribute",
+    "format_attribution",
+    "load_policy",
+    "merge_records",
+    "parse_events",
+    "parse_policy",
+    "policy_schema",
+    "read_events",
+]
+
+
+def load_policy(path_or_text: str | Path) -> PolicySpec:
+    """Load a policy from a file, or from YAML text (a ``str`` containing a newline).
+
+    Raises:
+        RulesetError: listing every problem with ``file:line:col``.
+    """
+    if isinstance(path_or_text, str) and "\n" in path_or_text:
+        return parse_policy(path_or_text)
+    return parse_policy(_read_text(Path(path_or_text)), str(path_or_text))
+
+
+def read_events(path: str | Path, policy: PolicySpec | None = None) -> Table | list[LeadEvent]:
+    """Read a lead log (CSV or JSONL); with a policy, validate it into sorted events at once.
+
+    Raises:
+        DataError: naming each bad row.
+    """
+    table = read_table(path)
+    return parse_events(policy, table) if policy is not None else table
+
+
+def merge_records(tables: list[Table], attribution: Attribution, fields: set[str], period: Any) -> list[Table]:
+    """Add attribution fields (only those in ``fields``) to the matching subject-period rows.
+
+    Reps with credits but no record get a row of their own. A field already filled in a record
+    is a conflict, reported as an error rather than overwritten.
+
+    Raises:
+        DataError: on conflicts, or when the ruleset declares none of the attribution fields.
+    """
+    from kpi_engine.periods import Period  # noqa: PLC0415
+
+    extra = attribution.to_rows(period)
+    wanted = sorted(fields & {"credited_deals", "credited_amount", "lead_registrations", "timely_follow_ups"})
+    if not wanted:
+        msg = "the ruleset declares none of the attribution inputs: credited_deals, credited_amount, lead_registrations, timely_follow_ups"
+        raise DataError(msg)
+    by_key = {(r["subject"], r["period"]): r for r in extra}
+    used: set[tuple[str, str]] = set()
+    issues: list[Issue] = []
+    out: list[Table] = []
+    for table in tables:
+        rows = []
+        for line, raw in table.rows:
+            try:
+                key = (str(raw.get("subject", "")).strip(), str(Period.parse(str(raw.get("period", "")), period)))
+            except ValueError:
+                rows.append((line, raw))
+                continue
+            add = by_key.get(key)
+            if add is None:
+                rows.append((line, raw))
+                continue
+            used.add(key)
+            merged = dict(raw)
+            for f in wanted:
+                if str(merged.get(f) or "").strip():
+                    issues.append(
+                        Issue(
+                            "conflict",
+                            f"'{f}' is given in the record and also computed by attribution",
+                            f,
+                            table.where(line, f),
+                        )
+                    )
+                merged[f] = add[f]
+            rows.append((line, merged))
+        out.append(Table(table.name, tuple(rows), table.columns))
+    if issues:
+        raise DataError.from_issues(issues, "records")
+    rest = [
+        {k: v for k, v in r.items() if k in {"subject", "period", *wanted}}
+        for k2, r in by_key.items()
+        if k2 not in used
+    ]
+    if rest:
+        out.append(Table.from_rows(rest, "attribution"))
+    return out
+
+
+def format_attribution(result: Attribution, fmt: str) -> str:
+    """Render as ``json`` (credits and violations), ``csv`` (credits) or a ``table``."""
+    data = result.to_dict()
+    if fmt == "json":
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    columns = ["deal_id", "customer", "closer", "credited_to", "amount", "reason", "date", "owner", "decided_by"]
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        for c in data["credits"]:
+            writer.writerow([" ".join(c[k]) if k == "decided_by" else (c[k] or "") for k in columns])
+        return buf.getvalue()
+    lines = ["credits:"]
+    rows = [columns] + [
+        [" ".join(c[k]) if k == "decided_by" else str(c[k] or "-") for k in columns] for c in data["credits"]
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
+    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.append(f"violations (R3, first follow-up due within {result.policy.first_follow_up_days} days):")
+    if not data["violations"]:
+        lines.append("  none")
+    for v in data["violations"]:
+        lines.append(f"  {v['owner']} registered {v['customer']} on {v['registration_date']} ({v['registration_event']}), "
+                     f"due {v['due_date']}, first follow-up {v['first_follow_up'] or 'none'}")  # fmt: skip
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,564 @@
+"""The deal-credit engine (S3, rules R1–R15 with the default semantics of DOMAIN §6).
+
+The whole log is validated first — nothing is credited from a half-read log — then events are
+grouped per customer (after R10 merging) and walked in time order (``at``, then ``event_id``),
+keeping the protection state of DOMAIN §6. Each deal gets exactly one credit with a reason code
+and the ids of the events that decided it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Literal
+
+import attrs
+
+from kpi_engine._numbers import NumberFormatError, canonical, to_decimal
+from kpi_engine.attribution._policy import PolicySpec
+from kpi_engine.errors import DataError, Issue, Location
+from kpi_engine.periods import Period
+from kpi_engine.records import Table, as_table
+from kpi_engine.spec import PeriodKind
+
+EVENT_TYPES = frozenset(
+    {"registration", "reception", "follow_up", "deal", "claim", "override", "void_register", "same_customer"}
+)
+COLUMNS = frozenset(
+    {"event_id", "type", "at", "rep", "customer", "deal_id", "amount", "related_customer", "courtesy", "note"}
+)
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "registration": ("rep", "customer"),
+    "reception": ("rep", "customer"),
+    "follow_up": ("rep", "customer"),
+    "deal": ("rep", "customer", "deal_id", "amount"),
+    "claim": ("rep", "deal_id"),
+    "override": ("rep", "deal_id"),
+    "void_register": ("rep",),
+    "same_customer": ("customer", "related_customer"),
+}
+_UTC = dt.UTC
+_TRUE = {"true", "1", "yes", "y"}
+_FALSE = {"false", "0", "no", "n", ""}
+
+Reason = Literal["owner", "claim", "late_claim", "no_claim", "expired", "unregistered", "void", "override", "courtesy"]
+REASONS: dict[str, str] = {
+    "owner": "the closer owns the customer",
+    "claim": "the owner claimed the deal in time (R5)",
+    "late_claim": "the owner claimed the deal after the claim window (R5)",
+    "no_claim": "the owner did not claim the deal (R5)",
+    "expired": "the owner's protection had ended (R4, R6)",
+    "unregistered": "the customer was never registered (R6)",
+    "void": "the owner's register was falsified (R7)",
+    "override": "a manager decided the credit (R15)",
+    "courtesy": "a courtesy reception; the credit stays with the owner (R11, R14)",
+}
+
+
+@attrs.frozen(slots=True)
+class LeadEvent:
+    """One validated event of the lead log; ``at`` is in UTC, ``date`` in the policy's zone."""
+
+    event_id: str
+    type: str
+    at: dt.datetime
+    date: dt.date
+    rep: str | None
+    customer: str | None
+    deal_id: str | None
+    amount: Decimal | None
+    related_customer: str | None
+    courtesy: bool
+    note: str | None
+    origin: Location
+
+
+@attrs.frozen
+class Credit:
+    """Which rep a deal is credited to, why, and the events that decided it."""
+
+    deal_id: str
+    customer: str
+    closer: str
+    credited_to: str
+    amount: Decimal
+    reason: Reason
+    decided_by: tuple[str, ...]
+    date: dt.date
+    owner: str | None = None
+    protected_through: dt.date | None = None
+    claim_date: dt.date | None = None
+    claim_deadline: dt.date | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (decimals and dates as strings)."""
+        return {
+            "deal_id": self.deal_id,
+            "customer": self.customer,
+            "closer": self.closer,
+            "credited_to": self.credited_to,
+            "amount": canonical(self.amount),
+            "reason": self.reason,
+            "decided_by": list(self.decided_by),
+            "date": self.date.isoformat(),
+            "owner": self.owner,
+            "protected_through": _iso(self.protected_through),
+            "claim_date": _iso(self.claim_date),
+            "claim_deadline": _iso(self.claim_deadline),
+        }
+
+
+@attrs.frozen
+class FollowUp:
+    """R3 timeliness of one registration that started a protection."""
+
+    owner: str
+    customer: str
+    registration_event: str
+    registration_date: dt.date
+    due_date: dt.date
+    first_follow_up: dt.date | None
+    follow_up_event: str | None
+
+    @property
+    def on_time(self) -> bool:
+        """True when the first follow-up came on or before the due date."""
+        return self.first_follow_up is not None and self.first_follow_up <= self.due_date
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping."""
+        return {
+            "owner": self.owner,
+            "customer": self.customer,
+            "registration_event": self.registration_event,
+            "registration_date": self.registration_date.isoformat(),
+            "due_date": self.due_date.isoformat(),
+            "first_follow_up": _iso(self.first_follow_up),
+            "follow_up_event": self.follow_up_event,
+        }
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _text(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def parse_events(policy: PolicySpec, table: Table) -> list[LeadEvent]:  # noqa: C901, PLR0912, PLR0915 - one check per rule
+    """Validate every row of a lead log; return the events sorted by (``at``, ``event_id``).
+
+    Raises:
+        DataError: naming each bad row and why (unknown type, missing field, bad timestamp,
+            negative amount, duplicate id, a claim or override for an unknown deal, …).
+    """
+    tz = policy.tz
+    issues: list[Issue] = []
+    events: list[LeadEvent] = []
+    seen: dict[str, Location] = {}
+    deals: dict[str, LeadEvent] = {}
+    checked_columns = False
+    for row, raw in table.rows:
+        if not checked_columns or not table.columns:
+            for key in raw:
+                if key not in COLUMNS:
+                    issues.append(
+                        Issue(
+                            "unknown_column", f"column '{key}' is not part of the event log", key, table.where(row, key)
+                        )
+                    )
+            checked_columns = True
+        kind = _text(raw, "type")
+        event_id = _text(raw, "event_id")
+        where = table.where(row)
+        if event_id is None:
+            issues.append(Issue("missing_field", "'event_id' is required", "event_id", table.where(row, "event_id")))
+            continue
+        if event_id in seen:
+            issues.append(
+                Issue(
+                    "duplicate_row",
+                    f"event_id '{event_id}' repeats (first at {seen[event_id]})",
+                    "event_id",
+                    table.where(row, "event_id"),
+                )
+            )
+            continue
+        seen[event_id] = where
+        if kind not in EVENT_TYPES:
+            shown = "missing" if kind is None else f"'{kind}' is unknown"
+            issues.append(
+                Issue(
+                    "bad_type",
+                    f"event type {shown}; use one of {', '.join(sorted(EVENT_TYPES))}",
+                    "type",
+                    table.where(row, "type"),
+                )
+            )
+            continue
+        bad = False
+        for key in _NEEDS[kind]:
+            if _text(raw, key) is None:
+                issues.append(Issue("missing_field", f"a {kind} event needs '{key}'", key, table.where(row, key)))
+                bad = True
+        at_text = _text(raw, "at")
+        at: dt.datetime | None = None
+        if at_text is None:
+            issues.append(Issue("missing_field", "'at' is required", "at", table.where(row, "at")))
+            bad = True
+        else:
+            try:
+                at = dt.datetime.fromisoformat(at_text)
+            except ValueError:
+                issues.append(
+                    Issue("bad_value", f"'at': {at_text!r} is not an ISO-8601 timestamp", "at", table.where(row, "at"))
+                )
+                bad = True
+        amount: Decimal | None = None
+        if kind == "deal" and _text(raw, "amount") is not None:
+            try:
+                amount = to_decimal(raw["amount"], allow_percent=False)
+            except NumberFormatError as exc:
+                issues.append(Issue("bad_value", f"'amount': {exc}", "amount", table.where(row, "amount")))
+                bad = True
+            else:
+                if amount < 0:
+                    issues.append(
+                        Issue(
+                            "bad_value",
+                            f"'amount' cannot be negative ({canonical(amount)})",
+                            "amount",
+                            table.where(row, "amount"),
+                        )
+                    )
+                    bad = True
+        courtesy_text = (_text(raw, "courtesy") or "").lower()
+        if courtesy_text not in _TRUE and courtesy_text not in _FALSE:
+            issues.append(
+                Issue(
+                    "bad_value",
+                    f"'courtesy' must be true or false, not {raw.get('courtesy')!r}",
+                    "courtesy",
+                    table.where(row, "courtesy"),
+                )
+            )
+            bad = True
+        if bad or at is None:
+            continue
+        if at.tzinfo is None:
+            local = at.date()
+            at = at.replace(tzinfo=tz).astimezone(_UTC)
+        else:
+            at = at.astimezone(_UTC)
+            local = at.astimezone(tz).date()
+        event = LeadEvent(
+            event_id, kind, at, local, _text(raw, "rep"), _text(raw, "customer"), _text(raw, "deal_id"), amount,
+            _text(raw, "related_customer"), courtesy_text in _TRUE, _text(raw, "note"), where,
+        )  # fmt: skip
+        if kind == "deal":
+            assert event.deal_id is not None  # noqa: S101 - checked by _NEEDS
+            if event.deal_id in deals:
+                issues.append(
+                    Issue(
+                        "duplicate_row",
+                        f"deal '{event.deal_id}' is closed twice (first at {deals[event.deal_id].origin})",
+                        "deal_id",
+                        table.where(row, "deal_id"),
+                    )
+                )
+                continue
+            deals[event.deal_id] = event
+        events.append(event)
+    for e in events:
+        if e.type in {"claim", "override"}:
+            deal = deals.get(e.deal_id or "")
+            if deal is None:
+                issues.append(
+                    Issue(
+                        "unknown_deal",
+                        f"{e.type} for deal '{e.deal_id}', which no deal event closes",
+                        "deal_id",
+                        e.origin,
+                    )
+                )
+            elif e.type == "claim" and (e.at, e.event_id) < (deal.at, deal.event_id):
+                issues.append(
+                    Issue(
+                        "bad_claim", f"claim '{e.event_id}' comes before deal '{e.deal_id}' is closed", "at", e.origin
+                    )
+                )
+    if issues:
+        raise DataError.from_issues(issues, table.name)
+    events.sort(key=lambda e: (e.at, e.event_id))
+    return events
+
+
+class _Union:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        root = x
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while x != root:
+            self.parent[x], x = root, self.parent.get(x, x)
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+@attrs.define
+class _State:
+    owner: str | None = None
+    until: dt.date | None = None
+    events: list[str] = attrs.field(factory=list)
+    void_owner: str | None = None
+    void_until: dt.date | None = None
+    void_events: tuple[str, ...] = ()
+    follow_up: dict[str, Any] | None = None
+
+
+def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | list[LeadEvent]) -> Attribution:  # noqa: C901, PLR0912, PLR0915 - the rules in one walk
+    """Credit every deal of the log according to the policy.
+
+    Args:
+        policy: a loaded policy (``load_policy``).
+        events: a lead log: a ``Table`` (``read_events``), Python dicts, or validated events.
+
+    Returns:
+        The ``Attribution``: one credit per deal and the R3 follow-up records.
+
+    Raises:
+        DataError: on any malformed event; nothing is credited from a half-read log.
+    """
+    if isinstance(events, list) and (not events or isinstance(events[0], LeadEvent)):
+        log: list[LeadEvent] = events  # type: ignore[assignment]
+    else:
+        log = parse_events(policy, as_table(events, "events"))  # type: ignore[arg-type]
+    merged = _Union()
+    for e in log:
+        if e.type == "same_customer":
+            merged.union(e.customer or "", e.related_customer or "")
+    voided: dict[str, tuple[dt.datetime, str]] = {}
+    claims: dict[str, list[LeadEvent]] = defaultdict(list)
+    overrides: dict[str, LeadEvent] = {}
+    by_customer: dict[str, list[LeadEvent]] = defaultdict(list)
+    first_reg: dict[str, LeadEvent] = {}
+    for e in log:
+        t = e.type
+        if t == "void_register":
+            voided[e.rep or ""] = (e.at, e.event_id)  # the log is sorted: the last void wins
+        elif t == "claim":
+            claims[e.deal_id or ""].append(e)
+        elif t == "override":
+            overrides[e.deal_id or ""] = e  # sorted: the latest override decides
+        elif t != "same_customer":
+            root = merged.find(e.customer or "")
+            by_customer[root].append(e)
+            if t == "registration" and root not in first_reg:
+                first_reg[root] = e
+    credits: list[Credit] = []
+    follow_ups: list[FollowUp] = []
+    protection = policy.protection_days
+    extend = policy.extend_on_contact
+    deadline = policy.deadline
+    for root, stream in by_customer.items():
+        name = first_reg[root].customer or root if root in first_reg else root
+        s = _State()
+
+        def close_follow_up(state: _State) -> None:
+            if state.follow_up is not None:
+                follow_ups.append(FollowUp(**state.follow_up))
+                state.follow_up = None
+
+        for e in stream:
+            t, rep, day = e.type, e.rep, e.date
+            active = s.until is not None and day <= s.until
+            if t == "registration":
+                void = rep in voided and (e.at, e.event_id) <= voided[rep or ""]
+                if void:
+                    if not active:
+                        s.void_owner, s.void_until = rep, deadline(day, protection)
+                        s.void_events = (e.event_id, voided[rep or ""][1])
+                    continue
+                if active and s.owner == rep:
+                    if extend:
+                        s.until = max(s.until or day, deadline(day, protection))
+                        s.events.append(e.event_id)
+                elif not active:
+                    close_follow_up(s)
+                    s.owner, s.until, s.events = rep, deadline(day, protection), [e.event_id]
+                    s.void_owner, s.void_until, s.void_events = None, None, ()
+                    s.follow_up = {
+                        "owner": rep, "customer": name, "registration_event": e.event_id, "registration_date": day,
+                        "due_date": deadline(day, policy.first_follow_up_days), "first_follow_up": None,
+                        "follow_up_event": None,
+                    }  # fmt: skip
+                continue  # R8: another rep's registration while protected changes nothing
+            if t in {"reception", "follow_up"}:
+                if (
+                    t == "follow_up"
+                    and s.follow_up is not None
+                    and rep == s.owner
+                    and s.follow_up["first_follow_up"] is None
+                ):
+                    s.follow_up["first_follow_up"] = day
+                    s.follow_up["follow_up_event"] = e.event_id
+                if active and rep == s.owner and not e.courtesy and extend:
+                    s.until = max(s.until or day, deadline(day, protection))
+                    s.events.append(e.event_id)
+                continue
+            # a deal
+            assert e.deal_id is not None and e.amount is not None and rep is not None  # noqa: S101 - validated
+            credits.append(_decide(policy, e, s, active, name, claims.get(e.deal_id, ()), overrides.get(e.deal_id)))
+            if active and rep == s.owner and extend:
+                s.until = max(s.until or day, deadline(day, protection))
+                s.events.append(e.event_id)
+        close_follow_up(s)
+    credits.sort(key=lambda c: c.deal_id)
+    follow_ups.sort(key=lambda f: (f.registration_date, f.registration_event))
+    return Attribution(policy, tuple(credits), tuple(follow_ups))
+
+
+def _decide(
+    policy: PolicySpec,
+    deal: LeadEvent,
+    s: _State,
+    active: bool,  # noqa: FBT001 - private helper
+    customer: str,
+    deal_claims: Iterable[LeadEvent],
+    override: LeadEvent | None,
+) -> Credit:
+    closer = deal.rep or ""
+    base = {
+        "deal_id": deal.deal_id or "",
+        "customer": customer,
+        "closer": closer,
+        "amount": deal.amount or Decimal(0),
+        "date": deal.date,
+        "owner": s.owner,
+        "protected_through": s.until,
+    }
+    if override is not None:
+        return Credit(
+            **base, credited_to=override.rep or "", reason="override", decided_by=(deal.event_id, override.event_id)
+        )
+    if active and s.owner is not None:
+        protected_by = (*s.events, deal.event_id)
+        if s.owner == closer:
+            return Credit(**base, credited_to=closer, reason="owner", decided_by=protected_by)
+        if deal.courtesy:
+            return Credit(**base, credited_to=s.owner, reason="courtesy", decided_by=protected_by)
+        limit = policy.deadline(deal.date, policy.claim_days)
+        mine = [c for c in deal_claims if c.rep == s.owner]
+        if not mine:
+            return Credit(**base, credited_to=closer, reason="no_claim", decided_by=protected_by, claim_deadline=limit)
+        claim = mine[0]
+        reason: Reason = "claim" if claim.date <= limit else "late_claim"
+        return Credit(
+            **base,
+            credited_to=s.owner if reason == "claim" else closer,
+            reason=reason,
+            decided_by=(*protected_by, claim.event_id),
+            claim_date=claim.date,
+            claim_deadline=limit,
+        )
+    if s.void_owner is not None and s.void_until is not None and deal.date <= s.void_until:
+        return Credit(
+            **{**base, "owner": s.void_owner, "protected_through": None},
+            credited_to=closer,
+            reason="void",
+            decided_by=(*s.void_events, deal.event_id),
+        )
+    if s.owner is not None:
+        if s.owner == closer:
+            return Credit(**base, credited_to=closer, reason="owner", decided_by=(*s.events, deal.event_id))
+        return Credit(**base, credited_to=closer, reason="expired", decided_by=(*s.events, deal.event_id))
+    return Credit(**base, credited_to=closer, reason="unregistered", decided_by=(deal.event_id,))
+
+
+@attrs.frozen
+class Attribution:
+    """The credits of every deal and the R3 follow-up records of every protection started."""
+
+    policy: PolicySpec
+    credits: tuple[Credit, ...]
+    follow_ups: tuple[FollowUp, ...]
+
+    @property
+    def violations(self) -> tuple[FollowUp, ...]:
+        """Registrations whose first follow-up was late or missing (R3)."""
+        return tuple(f for f in self.follow_ups if not f.on_time)
+
+    def credit(self, deal_id: str) -> Credit:
+        """The credit of one deal.
+
+        Raises:
+            KeyError: for an unknown deal.
+        """
+        for c in self.credits:
+            if c.deal_id == deal_id:
+                return c
+        raise KeyError(deal_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"policy": …, "credits": […], "violations": […]}`` with decimals as strings."""
+        p = self.policy
+        return {
+            "policy": {"id": p.policy, "version": p.version, "timezone": p.timezone},
+            "credits": [c.to_dict() for c in self.credits],
+            "violations": [v.to_dict() for v in self.violations],
+        }
+
+    def explain(self, deal_id: str) -> str:
+        """A readable account of why a deal is credited as it is."""
+        c = self.credit(deal_id)
+        lines = [
+            f"deal {c.deal_id}: closed by {c.closer} on {c.date} for customer {c.customer}, amount {canonical(c.amount)}"
+        ]
+        if c.owner is not None and c.reason not in {"unregistered"}:
+            through = f", protected through {c.protected_through}" if c.protected_through else ""
+            lines.append(f"  owner: {c.owner}{through}")
+        if c.claim_deadline is not None:
+            claim = f"claimed on {c.claim_date}" if c.claim_date else "not claimed"
+            lines.append(f"  claim window: through {c.claim_deadline}; {claim}")
+        lines.append(f"  → credited to {c.credited_to}: {c.reason} — {REASONS[c.reason]}")
+        lines.append(f"  decided by events: {', '.join(c.decided_by)}")
+        return "\n".join(lines) + "\n"
+
+    def to_rows(self, period: PeriodKind) -> list[dict[str, Any]]:
+        """Per rep and period: ``credited_deals``, ``credited_amount``, ``lead_registrations``, ``timely_follow_ups``.
+
+        These are the fields a scorecard declares to use attribution without glue code.
+        """
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def row(rep: str, day: dt.date) -> dict[str, Any]:
+            key = (rep, str(Period.containing(day, period)))
+            if key not in rows:
+                rows[key] = {"subject": rep, "period": key[1], "credited_deals": 0, "credited_amount": Decimal(0),
+                             "lead_registrations": 0, "timely_follow_ups": 0}  # fmt: skip
+            return rows[key]
+
+        for c in self.credits:
+            if c.credited_to == self.policy.house:
+                continue  # the house account is not a rep
+            r = row(c.credited_to, c.date)
+            r["credited_deals"] += 1
+            r["credited_amount"] += c.amount
+        for f in self.follow_ups:
+            r = row(f.owner, f.registration_date)
+            r["lead_registrations"] += 1
+            r["timely_follow_ups"] += int(f.on_time)
+        return [rows[k] for k in sorted(rows)]

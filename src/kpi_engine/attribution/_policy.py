@@ -1,0 +1,100 @@
+"""The attribution policy: YAML keys, defaults, validation with located errors, and day arithmetic."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kpi_engine._time import zone
+from kpi_engine._validation import validate_model
+from kpi_engine._yaml import load_yaml
+from kpi_engine.errors import Issue, RulesetError
+
+
+class PolicySpec(BaseModel):
+    """A deal-credit policy (DOMAIN §6). Every window counts days after the trigger day (day 0)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: str = Field(description="policy id")
+    version: str = "1"
+    title: str | None = None
+    timezone: str = Field("Asia/Shanghai", description="zone in which event dates are taken")
+    first_follow_up_days: int = Field(3, ge=0, le=365, description="R3: first follow-up due within N days")
+    protection_days: int = Field(7, ge=0, le=3650, description="R4: protection lasts N days after the reception day")
+    extend_on_contact: bool = Field(
+        default=True, description="each follow-up, reception or deal by the owner restarts the protection period"
+    )
+    claim_days: int = Field(3, ge=0, le=365, description="R5: the owner must claim another rep's deal within N days")
+    day_basis: Literal["calendar", "business"] = Field(
+        "calendar", description="count windows in calendar days, or in business days (Mon–Fri less holidays)"
+    )
+    holidays: list[dt.date] = Field(default_factory=list, description="business basis: extra non-working days")
+    workdays: list[dt.date] = Field(default_factory=list, description="business basis: weekend days that are worked")
+    house: str = Field("house", description="the account a manager's override may credit instead of a rep (R15)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @cached_property
+    def tz(self) -> dt.tzinfo:
+        """The policy's time zone."""
+        return zone(self.timezone)
+
+    @cached_property
+    def _holidays(self) -> frozenset[dt.date]:
+        return frozenset(self.holidays)
+
+    @cached_property
+    def _workdays(self) -> frozenset[dt.date]:
+        return frozenset(self.workdays)
+
+    def is_business_day(self, day: dt.date) -> bool:
+        """Mon–Fri unless a holiday, or a listed working weekend day."""
+        if day in self._workdays:
+            return True
+        return day.weekday() < 5 and day not in self._holidays  # noqa: PLR2004 - Saturday is 5
+
+    def deadline(self, day: dt.date, days: int) -> dt.date:
+        """The last date of a window of ``days`` counted after ``day`` (day 0 is not counted)."""
+        if self.day_basis == "calendar":
+            return day + dt.timedelta(days=days)
+        current, left = day, days
+        while left > 0:
+            current += dt.timedelta(days=1)
+            if self.is_business_day(current):
+                left -= 1
+        return current
+
+
+def _policy_keys() -> frozenset[str]:
+    return frozenset(PolicySpec.model_fields)
+
+
+def parse_policy(text: str, file: str = "<string>") -> PolicySpec:
+    """Parse policy YAML text.
+
+    Raises:
+        RulesetError: listing every problem with ``file:line:col``.
+    """
+    data, smap, issues = load_yaml(text, file)
+    if data is None and not issues:
+        issues = [Issue("empty", "the policy is empty", "", smap.locate(()))]
+    spec = None
+    if data is not None:
+        spec, schema_issues = validate_model(PolicySpec, data, smap, _policy_keys())
+        issues += schema_issues
+    if spec is None or any(i.severity == "error" for i in issues):
+        raise RulesetError.from_issues(issues, file)
+    return spec
+
+
+def policy_schema() -> dict[str, object]:
+    """The JSON Schema of a policy file."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **PolicySpec.model_json_schema()}
