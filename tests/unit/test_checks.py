@@ -1,0 +1,104 @@
+from kpi_engine.build import check_text, parse_ruleset
+from kpi_engine.cli import main
+
+BASE = """\
+ruleset: t
+version: "1"
+title: t
+inputs:
+  renewed: {type: count}
+  due: {type: count}
+metrics:
+  rate: {formula: renewed / due, unit: ratio}
+kpis:
+"""
+
+
+def codes(text):
+    _, _, issues = check_text(text, "t.yaml")
+    return [i.code for i in issues if i.severity == "error"]
+
+
+def test_planted_mistakes_are_all_reported_with_locations(root, capsys):
+    """kpi validate on the planted file reports every mistake, matching the golden output."""
+    path = "tests/cases/invalid/planted.yaml"
+    import os
+
+    os.chdir(root)
+    assert main(["validate", path]) == 1
+    expected = (root / "tests/cases/invalid/planted.expected").read_text(encoding="utf-8")
+    assert capsys.readouterr().err == expected
+
+
+def test_valid_minimal_ruleset_has_no_errors():
+    """A well-formed ruleset passes every check."""
+    assert codes(BASE + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 100%}\n") == []
+
+
+def test_percent_slip_is_flagged_with_the_fix():
+    """A ratio threshold written as 90 instead of 90% is an error suggesting 90%."""
+    _, _, issues = check_text(BASE + "  - {id: r, metric: rate, method: threshold, target: 90, weight: 100%}\n")
+    slip = [i for i in issues if i.code == "percent_slip"]
+    assert slip
+    assert slip[0].suggestion == "did you mean 90%?"
+
+
+def test_weights_written_as_points_get_a_hint():
+    """Weights that add up to 100 (not 100%) are an error with a hint to use percents."""
+    _, _, issues = check_text(
+        BASE
+        + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 60}\n"
+        + "  - {id: s, metric: due, method: threshold, target: 1, weight: 40}\n"
+    )
+    weights = [i for i in issues if i.code == "weights_sum"]
+    assert weights
+    assert "10000%" in weights[0].message
+    assert weights[0].suggestion is not None
+
+
+def test_normalize_allows_any_weights():
+    """normalize: true accepts weights that do not add up to 100%."""
+    text = BASE.replace("kpis:\n", "normalize: true\nkpis:\n")
+    assert codes(text + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 3}\n") == []
+
+
+def test_linear_needs_a_floor_and_a_consistent_direction():
+    """linear without floor, and a higher-is-better floor above target, are errors."""
+    assert "missing_floor" in codes(BASE + "  - {id: r, metric: rate, method: linear, target: 90%, weight: 100%}\n")
+    assert "contradiction" in codes(
+        BASE + "  - {id: r, metric: rate, method: linear, target: 50%, floor: 90%, weight: 100%}\n"
+    )
+
+
+def test_unknown_gate_section_and_grade_are_reported():
+    """Gates referring to an unknown section or grade are errors with suggestions."""
+    text = (
+        BASE
+        + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 100%}\n"
+        + "grades: [{grade: A, min: 90}, {grade: B}]\n"
+        + "gates:\n  - {id: g, when: rate < 50%, force_grade: Z}\n  - {id: h, when: rate < 50%, zero_section: x}\n"
+    )
+    assert {"unknown_grade", "unknown_section"} <= set(codes(text))
+
+
+def test_gate_needs_exactly_one_action():
+    """A gate with two actions is a schema error."""
+    text = BASE + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 100%}\n"
+    text += "gates:\n  - {id: g, when: rate < 50%, cap_total: 60, force_grade: A}\n"
+    assert "bad_value" in codes(text)
+
+
+def test_chinese_titles_and_labels_load():
+    """Titles and labels in Chinese are accepted as they are."""
+    ruleset = parse_ruleset(
+        BASE.replace("title: t", "title: 销售代表月度考核")
+        + "  - {id: r, title: 战略客户续约率, metric: rate, method: threshold, target: 90%, weight: 100%}\n"
+    )
+    assert ruleset.spec.title == "销售代表月度考核"
+    assert ruleset.scorecard.kpis[0].title == "战略客户续约率"
+
+
+def test_unknown_timezone_is_reported():
+    """An unknown IANA zone is an error at its location."""
+    text = BASE.replace("title: t", "title: t\ntimezone: Mars/Olympus")
+    assert "bad_timezone" in codes(text + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 100%}\n")

@@ -1,0 +1,250 @@
+from decimal import Decimal
+
+import pytest
+
+from kpi_engine import EvaluationError, evaluate, parse_ruleset
+from kpi_engine._numbers import CONTEXT
+
+HEAD = """\
+ruleset: t
+version: "1"
+title: t
+"""
+
+
+def ruleset(body, head=HEAD):
+    return parse_ruleset(head + body)
+
+
+TEAM = ruleset(
+    """\
+subject: team
+inputs:
+  won: {type: count}
+  leads: {type: count}
+metrics:
+  conversion: {formula: won / leads, unit: ratio}
+  mean_conversion: {formula: won / leads, rollup: mean}
+  on_target: {members: {where: conversion >= 50%}}
+kpis:
+  - {id: conv, metric: conversion, method: attainment, target: 100%, weight: 100%}
+report: [mean_conversion, on_target]
+"""
+)
+MEMBERS = [
+    {"member": "a", "parent": "T", "period": "2026-03"},
+    {"member": "b", "parent": "T", "period": "2026-03"},
+]
+
+
+def test_team_rate_is_ratio_of_sums_not_mean_of_rates():
+    """Conversion 1/1 and 1/9 pool to 2/10 = 20%, not the mean 55.6%."""
+    records = [
+        {"subject": "a", "period": "2026-03", "won": 1, "leads": 1},
+        {"subject": "b", "period": "2026-03", "won": 1, "leads": 9},
+    ]
+    result = evaluate(TEAM, records, members=MEMBERS).result("T")
+    assert result.kpi("conv").value == Decimal("0.2")
+    assert result.metrics["mean_conversion"] == CONTEXT.divide(Decimal(1) + CONTEXT.divide(Decimal(1), Decimal(9)), Decimal(2))
+    assert result.metrics["on_target"] == Decimal("0.5")
+
+
+def test_membership_rows_decide_the_team_not_the_current_team():
+    """A rep counts for the team its membership row names in that period."""
+    records = [
+        {"subject": "a", "period": "2026-03", "won": 1, "leads": 1},
+        {"subject": "b", "period": "2026-03", "won": 0, "leads": 1},
+    ]
+    members = [*MEMBERS[:1], {"member": "b", "parent": "U", "period": "2026-03"}]
+    appraisal = evaluate(TEAM, records, members=members)
+    assert appraisal.result("T").kpi("conv").value == 1
+    assert appraisal.result("U").kpi("conv").value == 0
+
+
+TWO = ruleset(
+    """\
+inputs:
+  x: {type: number, required: false}
+  y: {type: number, required: false}
+kpis:
+  - {id: kx, metric: x, method: linear, floor: 0, target: 100, weight: 75%}
+  - {id: ky, metric: y, method: linear, floor: 0, target: 100, weight: 25%, on_missing: zero}
+"""
+)
+
+
+def test_excluded_kpi_renormalises_the_remaining_weights():
+    """With x N/A (excluded) the total is y's score alone, and kx is flagged."""
+    r = evaluate(TWO, [{"subject": "a", "period": "2026-03", "y": 40}]).result("a")
+    assert r.total == 40
+    assert r.kpi("kx").status == "excluded"
+    assert "excluded_na" in r.kpi("kx").flags
+    assert r.kpi("ky").effective_weight == 1
+
+
+def test_on_missing_zero_scores_zero_and_keeps_the_weight():
+    """With y N/A and on_missing zero, y scores 0 at its full weight."""
+    r = evaluate(TWO, [{"subject": "a", "period": "2026-03", "x": 100}]).result("a")
+    assert r.total == 75
+    assert "missing_scored_zero" in r.kpi("ky").flags
+
+
+def test_strict_run_turns_na_into_an_error():
+    """A strict run refuses an N/A KPI value."""
+    with pytest.raises(EvaluationError, match="strict"):
+        evaluate(TWO, [{"subject": "a", "period": "2026-03", "x": 100}], strict=True)
+
+
+def test_on_missing_error_raises():
+    """on_missing: error refuses an N/A value even in a lenient run."""
+    rs = ruleset(
+        """\
+inputs: {x: {type: number, required: false}}
+kpis: [{id: k, metric: x, method: threshold, target: 1, weight: 100%, on_missing: error}]
+"""
+    )
+    with pytest.raises(EvaluationError, match="on_missing"):
+        evaluate(rs, [{"subject": "a", "period": "2026-03"}])
+
+
+def test_ties_share_a_rank():
+    """Equal totals share a rank and the next rank is skipped (1, 1, 3)."""
+    records = [{"subject": s, "period": "2026-03", "x": v, "y": v} for s, v in (("a", 50), ("b", 50), ("c", 10))]
+    ranks = {r.subject: r.rank for r in evaluate(TWO, records).results}
+    assert ranks == {"a": 1, "b": 1, "c": 3}
+
+
+def test_rounding_happens_only_when_reported():
+    """The exact total keeps every digit; to_dict rounds half-up to the declared places."""
+    r = evaluate(TWO, [{"subject": "a", "period": "2026-03", "x": "33.335", "y": "33.335"}])
+    assert r.results[0].total == Decimal("33.335")
+    assert r.to_dict()["results"][0]["total"] == "33.34"
+
+
+def test_survey_mean_is_exact_and_passes_its_bound():
+    """Surveys 4.3, 4.6, 4.6 average exactly 4.5, which passes >= 4.5."""
+    rs = ruleset(
+        """\
+event_fields: {score: score}
+metrics:
+  satisfaction: {aggregate: {fn: mean, field: score, where: type == 'survey'}}
+kpis: [{id: s, metric: satisfaction, method: threshold, target: 4.5, weight: 100%}]
+"""
+    )
+    events = [
+        {"event_id": str(i), "type": "survey", "at": "2026-03-10T10:00:00", "rep": "a", "score": v}
+        for i, v in enumerate(["4.3", "4.6", "4.6"])
+    ]
+    events.append({"event_id": "x", "type": "call", "at": "2026-03-10T10:00:00", "rep": "a", "score": "1"})
+    result = evaluate(rs, [{"subject": "a", "period": "2026-03"}], events=events).result("a")
+    assert result.kpi("s").value == Decimal("4.5")
+    assert result.kpi("s").score == 100
+
+
+def test_events_fall_into_periods_in_the_ruleset_time_zone():
+    """An event at 16:30 UTC on 31 March is 1 April in Shanghai: not a March event."""
+    rs = ruleset(
+        """\
+metrics:
+  calls: {aggregate: {fn: count, where: type == 'call'}}
+kpis: [{id: c, metric: calls, method: linear, floor: 0, target: 2, weight: 100%}]
+"""
+    )
+    events = [
+        {"event_id": "1", "type": "call", "at": "2026-03-31T16:30:00Z", "rep": "a"},
+        {"event_id": "2", "type": "call", "at": "2026-03-31T15:59:00Z", "rep": "a"},
+    ]
+    result = evaluate(rs, [{"subject": "a", "period": "2026-03"}], events=events).result("a")
+    assert result.kpi("c").value == 1
+
+
+def test_previous_period_growth_and_reduction():
+    """Growth is (now - before)/before; a cycle of 60 → 45 days is a 25% reduction."""
+    rs = ruleset(
+        """\
+inputs: {cycle: {type: number}}
+metrics:
+  reduction: {previous: {metric: cycle, compare: reduction}}
+  growth: {previous: {metric: cycle, compare: growth}}
+kpis: [{id: r, metric: reduction, method: threshold, target: 25%, weight: 100%}]
+report: [growth]
+"""
+    )
+    records = [{"subject": "a", "period": "2026-02", "cycle": 60}, {"subject": "a", "period": "2026-03", "cycle": 45}]
+    result = evaluate(rs, records).result("a")
+    assert result.kpi("r").value == Decimal("0.25")
+    assert result.kpi("r").score == 100
+    assert result.metrics["growth"] == Decimal("-0.25")
+
+
+def test_streak_counts_consecutive_periods_on_target():
+    """Two consecutive quarters on target give a streak of 2; a miss resets it."""
+    rs = ruleset(
+        """\
+period: quarter
+inputs: {att: {type: ratio}}
+metrics: {streak: {streak: att >= 100%}}
+kpis: [{id: s, metric: streak, method: threshold, target: 2, weight: 100%}]
+"""
+    )
+    rows = [("2025-Q3", "1.2"), ("2025-Q4", "0.9"), ("2026-Q1", "1"), ("2026-Q2", "1.1")]
+    records = [{"subject": "a", "period": p, "att": v} for p, v in rows]
+    result = evaluate(rs, records).result("a")
+    assert result.kpi("s").value == 2
+    assert result.kpi("s").score == 100
+
+
+def test_zero_section_gate_and_force_grade():
+    """A zero_section gate zeroes that section's contribution; force_grade overrides the band."""
+    rs = ruleset(
+        """\
+inputs: {x: {type: number}, y: {type: number}}
+sections: {s1: {weight: 50%}, s2: {weight: 50%}}
+kpis:
+  - {id: kx, metric: x, section: s1, method: linear, floor: 0, target: 100, weight: 100%}
+  - {id: ky, metric: y, section: s2, method: linear, floor: 0, target: 100, weight: 100%}
+gates:
+  - {id: z, when: y < 10, zero_section: s1}
+  - {id: f, when: x < 10, force_grade: C}
+grades: [{grade: A, min: 90}, {grade: B, min: 40}, {grade: C}]
+"""
+    )
+    zeroed = evaluate(rs, [{"subject": "a", "period": "2026-03", "x": 100, "y": 5}]).result("a")
+    assert zeroed.total == Decimal("2.5")
+    assert "section_zeroed" in zeroed.kpi("kx").flags
+    forced = evaluate(rs, [{"subject": "a", "period": "2026-03", "x": 5, "y": 100}]).result("a")
+    assert forced.total == Decimal("52.5")
+    assert forced.grade == "C"
+
+
+def test_adjustment_overrides_a_score_with_its_reason():
+    """The declining-market style rule replaces the KPI score and records why."""
+    rs = ruleset(
+        """\
+inputs: {att: {type: ratio}, declining: {type: bool}}
+kpis: [{id: a, metric: att, method: attainment, target: 100%, weight: 100%}]
+adjustments:
+  - {id: dm, kpi: a, when: declining and att >= 80%, score: 100, reason: declining market}
+"""
+    )
+    result = evaluate(rs, [{"subject": "r", "period": "2026-03", "att": "85%", "declining": "true"}]).result("r")
+    assert result.kpi("a").score == 100
+    assert result.kpi("a").explanation["adjustment"]["from"] == 85
+    assert "adjusted" in result.kpi("a").flags
+
+
+def test_same_run_serialises_to_the_same_bytes():
+    """Two evaluations of the same inputs give byte-identical JSON."""
+    records = [{"subject": s, "period": "2026-03", "x": v, "y": "1"} for s, v in (("b", "7"), ("a", "9"))]
+    first = evaluate(TWO, records).to_json()
+    assert first == evaluate(TWO, records).to_json()
+    assert '"total": "7.00"' in first
+
+
+def test_trace_names_the_record_each_input_came_from():
+    """The explanation of a KPI lists its inputs with their source row."""
+    from kpi_engine.loading import read_csv_text
+
+    appraisal = evaluate(TWO, read_csv_text("subject,period,x,y\na,2026-03,50,\n", "r.csv"))
+    inputs = appraisal.result("a").kpi("kx").explanation["inputs"]
+    assert inputs == {"x": {"value": Decimal(50), "source": "record r.csv:2"}}
