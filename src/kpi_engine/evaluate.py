@@ -333,9 +333,13 @@ class _Evaluator:
         live = [s for s in card.sections if section_scores[s.id] is not None]
         swsum = sum((s.weight for s in live), ZERO)
         section_share = {s.id: CONTEXT.divide(s.weight, swsum) for s in live} if swsum else {}
-        total: Decimal | None = None
-        if live:
-            total = sum((section_share[s.id] * section_scores[s.id] for s in live), ZERO)  # type: ignore[operator]
+        # The total is exactly the sum of the KPI contributions an auditor sees.
+        contributions: dict[str, Decimal] = {}
+        for kpi in card.kpis:
+            score = scored[kpi.id][1]
+            share = kpi_share.get(kpi.id, ZERO) * section_share.get(kpi.section, ZERO)
+            contributions[kpi.id] = ZERO if score is None or kpi.section in zeroed else share * score
+        total: Decimal | None = sum(contributions.values(), ZERO) if live else None
         before_gates = total
         forced: str | None = None
         subject_flags: list[str] = []
@@ -374,7 +378,7 @@ class _Evaluator:
         for kpi in card.kpis:
             value, score, flags, explanation = scored[kpi.id]
             share = kpi_share.get(kpi.id, ZERO) * section_share.get(kpi.section, ZERO)
-            contribution = ZERO if score is None or kpi.section in zeroed else share * score
+            contribution = contributions[kpi.id]
             if kpi.section in zeroed:
                 flags = [*flags, "section_zeroed"]
             explanation["weight"] = {"declared": kpi.weight, "effective": share, "contribution": contribution}

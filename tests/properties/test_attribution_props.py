@@ -1,0 +1,148 @@
+import datetime as dt
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kpi_engine.attribution import attribute, parse_policy
+from kpi_engine.loading import read_table
+
+POLICY = parse_policy("policy: p\n")
+REPS = ["A", "B", "C"]
+CUSTOMERS = ["c1", "c2", "c3"]
+START = dt.datetime(2026, 3, 1, 9, 0)
+
+
+@st.composite
+def logs(draw, max_events=25):
+    events = []
+    deals = []
+    n = draw(st.integers(1, max_events))
+    for i in range(n):
+        kind = draw(st.sampled_from(["registration", "registration", "follow_up", "reception", "deal", "claim", "same_customer"]))
+        at = START + dt.timedelta(hours=draw(st.integers(0, 24 * 30)))
+        row = {"event_id": f"e{i:03d}", "type": kind, "at": at.isoformat(), "rep": draw(st.sampled_from(REPS)),
+               "customer": draw(st.sampled_from(CUSTOMERS))}  # fmt: skip
+        if kind == "deal":
+            row["deal_id"] = f"D{i}"
+            row["amount"] = str(draw(st.integers(0, 10**6)))
+            deals.append(row)
+        elif kind == "claim":
+            if not deals:
+                continue
+            deal = draw(st.sampled_from(deals))
+            row = {**row, "deal_id": deal["deal_id"], "customer": None,
+                   "at": (dt.datetime.fromisoformat(deal["at"]) + dt.timedelta(hours=draw(st.integers(0, 24 * 6)))).isoformat()}  # fmt: skip
+        elif kind == "same_customer":
+            row["related_customer"] = draw(st.sampled_from(CUSTOMERS))
+            row["rep"] = None
+        events.append(row)
+    return events
+
+
+def credits(result):
+    return {c.deal_id: (c.credited_to, c.reason) for c in result.credits}
+
+
+@given(st.integers(0, 60), st.dates(dt.date(2000, 1, 1), dt.date(2090, 1, 1)))
+def test_a_window_of_n_days_admits_day_n_and_rejects_day_n_plus_1(n, start):
+    """The claim window admits a claim on deal day + N and rejects one on + N + 1, for any N and start."""
+    policy = parse_policy(f"policy: p\nclaim_days: {n}\nprotection_days: 400\n")
+    base = dt.datetime.combine(start, dt.time(10))
+
+    def run(offset):
+        events = [
+            {"event_id": "1r", "type": "registration", "at": base.isoformat(), "rep": "A", "customer": "C"},
+            {"event_id": "2d", "type": "deal", "at": base.isoformat(), "rep": "B", "customer": "C", "deal_id": "D", "amount": "1"},
+            {"event_id": "3c", "type": "claim", "at": (base + dt.timedelta(days=offset)).isoformat(), "rep": "A", "deal_id": "D"},
+        ]  # fmt: skip
+        return attribute(policy, events).credit("D").reason
+
+    assert run(n) == "claim"
+    assert run(n + 1) == "late_claim"
+
+
+@given(st.integers(0, 30), st.dates(dt.date(2000, 1, 1), dt.date(2090, 1, 1)))
+def test_protection_admits_day_n_and_rejects_day_n_plus_1(n, start):
+    """A deal by another rep on registration day + N is protected; on + N + 1 it has expired."""
+    policy = parse_policy(f"policy: p\nprotection_days: {n}\n")
+    base = dt.datetime.combine(start, dt.time(10))
+
+    def run(offset):
+        events = [
+            {"event_id": "1r", "type": "registration", "at": base.isoformat(), "rep": "A", "customer": "C"},
+            {"event_id": "2d", "type": "deal", "at": (base + dt.timedelta(days=offset)).isoformat(), "rep": "B",
+             "customer": "C", "deal_id": "D", "amount": "1"},
+        ]  # fmt: skip
+        return attribute(policy, events).credit("D").reason
+
+    assert run(n) == "no_claim"
+    assert run(n + 1) == "expired"
+
+
+@given(st.integers(0, 59))
+def test_dates_are_taken_in_the_policy_zone(minute):
+    """16:30 UTC on 1 March is 2 March in Shanghai: day 1 of the protection, not day 0."""
+    events = [
+        {"event_id": "r", "type": "registration", "at": "2026-03-01T09:00:00+08:00", "rep": "A", "customer": "C"},
+        {"event_id": "d", "type": "deal", "at": f"2026-03-08T16:{30 + minute % 30:02d}:00Z", "rep": "B", "customer": "C",
+         "deal_id": "D", "amount": "1"},
+    ]  # fmt: skip
+    credit = attribute(POLICY, events).credit("D")
+    assert credit.date == dt.date(2026, 3, 9)
+    assert credit.reason == "expired"
+
+
+@given(logs(), st.randoms(use_true_random=False))
+def test_shuffling_events_changes_no_credit(events, rnd):
+    """Events may arrive in any order: the credits are the same."""
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    assert credits(attribute(POLICY, events)) == credits(attribute(POLICY, shuffled))
+
+
+@given(logs())
+def test_every_deal_gets_exactly_one_credit(events):
+    """Each deal id appears once among the credits, credited to the closer, the owner or the house."""
+    result = attribute(POLICY, events)
+    deal_ids = [e["deal_id"] for e in events if e["type"] == "deal"]
+    assert sorted(c.deal_id for c in result.credits) == sorted(deal_ids)
+
+
+@given(logs(), st.integers(0, 24 * 30))
+def test_adding_an_owner_follow_up_never_takes_a_credit_from_the_owner(events, hours):
+    """A follow-up by the rep a deal is credited to (as owner) never moves that credit away."""
+    before = attribute(POLICY, events)
+    for c in before.credits:
+        if c.reason not in {"owner", "claim", "courtesy"} or c.owner != c.credited_to:
+            continue
+        at = (START + dt.timedelta(hours=hours)).isoformat()
+        extra = {"event_id": "zz_follow", "type": "follow_up", "at": at, "rep": c.credited_to, "customer": c.customer}
+        after = attribute(POLICY, [*events, extra])
+        assert after.credit(c.deal_id).credited_to == c.credited_to
+
+
+@given(logs(), st.integers(0, 24 * 6))
+def test_adding_a_claim_never_takes_a_credit_from_the_claimant(events, hours):
+    """Filing an extra claim never moves a deal away from the rep who files it."""
+    before = attribute(POLICY, events)
+    deals = {e["deal_id"]: e for e in events if e["type"] == "deal"}
+    for c in before.credits:
+        at = (dt.datetime.fromisoformat(deals[c.deal_id]["at"]) + dt.timedelta(hours=hours)).isoformat()
+        extra = {"event_id": "zz_claim", "type": "claim", "at": at, "rep": c.credited_to, "deal_id": c.deal_id}
+        after = attribute(POLICY, [*events, extra])
+        assert after.credit(c.deal_id).credited_to == c.credited_to
+
+
+@given(logs())
+def test_csv_and_jsonl_logs_give_the_same_result(tmp_path_factory, events):
+    """The same log read from CSV or JSONL credits every deal identically."""
+    folder = tmp_path_factory.mktemp("log")
+    columns = ["event_id", "type", "at", "rep", "customer", "deal_id", "amount", "related_customer"]
+    csv_path, jsonl_path = folder / "log.csv", folder / "log.jsonl"
+    lines = [",".join(columns)] + [",".join(str(e.get(c) or "") for c in columns) for e in events]
+    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    jsonl_path.write_text("\n".join(json.dumps({k: v for k, v in e.items() if v is not None}) for e in events) + "\n", encoding="utf-8")
+    a = attribute(POLICY, read_table(csv_path))
+    b = attribute(POLICY, read_table(jsonl_path))
+    assert a.to_dict() == b.to_dict()
