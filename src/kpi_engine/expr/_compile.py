@@ -146,7 +146,7 @@ def _call(func: str, fns: tuple[Fn, ...]) -> Fn:
         return round_
     if func == "abs":
         fx = fns[0]
-        return lambda env: None if (v := fx(env)) is None else abs(v)  # type: ignore[arg-type]
+        return lambda env: None if (v := fx(env)) is None else CONTEXT.abs(v)  # type: ignore[arg-type]
     pick = min if func == "min" else max
 
     def minmax(env: Env) -> Value:
