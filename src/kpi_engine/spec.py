@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
 from kpi_engine._numbers import NumberFormatError, to_decimal
 
@@ -39,8 +39,19 @@ def _formula_shorthand(value: object) -> object:
     return {"formula": value} if isinstance(value, str) else value
 
 
-Number = Annotated[Decimal, BeforeValidator(_number)]
-NumberOrPair = Annotated[tuple[Decimal, ...], BeforeValidator(_number_or_pair)]
+_NUMBER_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "number"},
+        {"type": "string", "pattern": r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*%?\s*$"},
+    ],
+    "description": "an exact number: 12, 0.9, '1e3' or a percent such as 90% (exactly 0.9)",
+}
+Number = Annotated[Decimal, BeforeValidator(_number), WithJsonSchema(_NUMBER_SCHEMA)]
+NumberOrPair = Annotated[
+    tuple[Decimal, ...],
+    BeforeValidator(_number_or_pair),
+    WithJsonSchema({"anyOf": [_NUMBER_SCHEMA, {"type": "array", "items": _NUMBER_SCHEMA, "minItems": 2, "maxItems": 2}]}),
+]
 Text = Annotated[str, BeforeValidator(_text)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 InputType = Literal["count", "money", "ratio", "score", "number", "date", "text", "bool"]

@@ -248,3 +248,14 @@ def test_trace_names_the_record_each_input_came_from():
     appraisal = evaluate(TWO, read_csv_text("subject,period,x,y\na,2026-03,50,\n", "r.csv"))
     inputs = appraisal.result("a").kpi("kx").explanation["inputs"]
     assert inputs == {"x": {"value": Decimal(50), "source": "record r.csv:2"}}
+
+
+def test_results_do_not_depend_on_the_callers_decimal_context():
+    """A caller's low-precision decimal context changes no digit of the appraisal."""
+    from decimal import localcontext
+
+    records = [{"subject": "a", "period": "2026-03", "x": "33.333333333", "y": "1"}]
+    expected = evaluate(TWO, records).to_json()
+    with localcontext() as ctx:
+        ctx.prec = 5
+        assert evaluate(TWO, records).to_json() == expected

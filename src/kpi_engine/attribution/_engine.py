@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import attrs
 
-from kpi_engine._numbers import NumberFormatError, canonical, to_decimal
+from kpi_engine._numbers import CONTEXT, NumberFormatError, canonical, to_decimal
 from kpi_engine.attribution._policy import PolicySpec
 from kpi_engine.errors import DataError, Issue, Location
 from kpi_engine.periods import Period
@@ -556,7 +556,7 @@ class Attribution:
                 continue  # the house account is not a rep
             r = row(c.credited_to, c.date)
             r["credited_deals"] += 1
-            r["credited_amount"] += c.amount
+            r["credited_amount"] = CONTEXT.add(r["credited_amount"], c.amount)
         for f in self.follow_ups:
             r = row(f.owner, f.registration_date)
             r["lead_registrations"] += 1
