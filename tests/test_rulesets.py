@@ -16,7 +16,11 @@ SHIPPED = sorted((ROOT / "rulesets").glob("*.yaml"))
 
 def test_the_three_seed_rulesets_are_shipped():
     """S1, S2 and S4/S5 rulesets are in rulesets/."""
-    assert {p.name for p in SHIPPED} >= {"sales_rep_monthly.yaml", "sales_supervisor_quarterly.yaml", "sales_department.yaml"}
+    assert {p.name for p in SHIPPED} >= {
+        "sales_rep_monthly.yaml",
+        "sales_supervisor_quarterly.yaml",
+        "sales_department.yaml",
+    }
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)

@@ -42,6 +42,7 @@ ROUNDING_MODES: dict[str, str] = {
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _PERCENT = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%")
 _MAX_DIGITS = 60
+_MAX_EXPONENT = 100
 
 
 class NumberFormatError(ValueError):
@@ -66,7 +67,7 @@ def parse_decimal(text: str, *, allow_percent: bool = True) -> Decimal:
         msg = f"{text!r} is not a number"
         raise NumberFormatError(msg)
     value = Decimal(s)
-    if abs(value.adjusted()) > 100:
+    if abs(value.adjusted()) > _MAX_EXPONENT:
         msg = f"{text!r} is out of range"
         raise NumberFormatError(msg)
     return value
@@ -103,5 +104,4 @@ def canonical(value: Decimal) -> str:
     """Canonical text of an exact value: no exponent, no trailing zeros (``0.90`` → ``0.9``)."""
     if value == 0:
         return "0"
-    text = format(value.normalize(CONTEXT), "f")
-    return text
+    return format(value.normalize(CONTEXT), "f")

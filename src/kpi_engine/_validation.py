@@ -20,9 +20,7 @@ def _message(err: Any) -> str:
     if kind == "extra_forbidden":
         return f"unknown key '{err['loc'][-1]}'"
     msg = str(err["msg"])
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    return msg
+    return msg.removeprefix("Value error, ")
 
 
 def _without(data: Any, path: PathKey) -> Any:

@@ -101,7 +101,7 @@ class _Composer:
             self._issue("yaml_tag", f"tag {node.tag!r} is not allowed", node, path)
             return None
         if isinstance(node, ScalarNode):
-            return self._scalar(node, path)
+            return self._scalar(node)
         if isinstance(node, SequenceNode):
             return [self.convert(child, (*path, i)) for i, child in enumerate(node.value)]
         if isinstance(node, MappingNode):
@@ -130,7 +130,7 @@ class _Composer:
             out[key] = self.convert(value_node, child)
         return out
 
-    def _scalar(self, node: ScalarNode, path: PathKey) -> Any:
+    def _scalar(self, node: ScalarNode) -> Any:
         text = node.value
         if node.style is not None and node.style != "":
             return text  # quoted or block scalar: always text

@@ -105,6 +105,7 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
     )
     gate_names: dict[str, Type] = {**names, "total": "number"}
     gates = []
+    value: Decimal | str
     for g in spec.gates:
         if g.cap_total is not None:
             action, value = "cap_total", g.cap_total

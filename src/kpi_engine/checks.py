@@ -7,6 +7,7 @@ percent slips (a ratio target of 90 where 90% is meant), grades and gates.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
@@ -208,7 +209,7 @@ class _Checker:
                 self.add("bad_cap", "cap must be above 0", (*base, "cap"))
             self.method(kpi, base)
 
-    def method(self, kpi: KpiSpec, base: PathKey) -> None:  # noqa: C901, PLR0912 - one rule per method
+    def method(self, kpi: KpiSpec, base: PathKey) -> None:
         m, d = kpi.method, kpi.direction
         target, floor = kpi.target, kpi.floor
         pair = d == "range"
@@ -231,7 +232,7 @@ class _Checker:
         if pair and target is not None and target[0] > target[1]:
             self.add("bad_target", "range target [lo, hi] has lo above hi", (*base, "target"))
         if m == "attainment":
-            if d != "higher" and d != "lower":
+            if d not in {"higher", "lower"}:
                 self.add("bad_method", "attainment needs direction higher or lower", (*base, "direction"))
             if target is not None and target[0] <= 0:
                 self.add("bad_target", "attainment needs a target above 0", (*base, "target"))
@@ -296,7 +297,7 @@ class _Checker:
                 self.add("bad_score", f"band score must lie in [0, cap {canonical(kpi.cap)}]", (*path, "score"))
             rows.append((band, j))
         rows.sort(key=lambda r: (r[0].min is not None, r[0].min or 0))
-        for (a, _), (b, jb) in zip(rows, rows[1:], strict=False):
+        for (a, _), (b, jb) in itertools.pairwise(rows):
             if a.max is None or b.min is None:
                 self.add("band_overlap", f"bands '{a.id}' and '{b.id}' overlap (an open bound)", (*base, "bands", jb))
             elif a.max > b.min:

@@ -81,9 +81,19 @@ def format_appraisal(appraisal: Appraisal, fmt: str) -> str:
             ]
         )
         for r in data["results"]:
+            subject = [
+                data["period"],
+                r["subject"],
+                r["parent"] or "",
+                r["total"] or "",
+                r["grade"] or "",
+                r["rank"] or "",
+            ]
             for k in r["kpis"]:
-                writer.writerow([data["period"], r["subject"], r["parent"] or "", r["total"] or "", r["grade"] or "", r["rank"] or "",
-                                 k["id"], k["value"] if k["value"] is not None else "", k["score"] or "", k["weight"], k["contribution"], k["status"]])  # fmt: skip
+                value = "" if k["value"] is None else k["value"]
+                writer.writerow(
+                    [*subject, k["id"], value, k["score"] or "", k["weight"], k["contribution"], k["status"]]
+                )
         return buf.getvalue()
     kpi_ids = [k["id"] for k in data["results"][0]["kpis"]] if data["results"] else []
     rows = [["rank", "subject", "parent", "total", "grade", *kpi_ids]]

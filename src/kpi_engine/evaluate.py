@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, localcontext
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -80,12 +80,12 @@ class _Metrics:
             return f"{self.card.inputs[name].rollup} over {len(kids)} members ({', '.join(kids)})"
         return "no record" if record is None else "empty in the record"
 
-    def _compute(self, node: str, period: Period, m: Metric) -> Value:  # noqa: PLR0911 - one per kind
+    def _compute(self, node: str, period: Period, m: Metric) -> Value:
         kids = self.children(node, period)
         if m.kind == "input":
             return self._input(node, period, m.name, kids)
         if m.kind == "formula":
-            assert m.expr is not None  # noqa: S101
+            assert m.expr is not None
             if kids and m.rollup == "mean":
                 return _mean([self.value(k, period, m.name) for k in kids])
             return m.expr.evaluate(self.env(node, period, m.expr.names))
@@ -94,7 +94,7 @@ class _Metrics:
         if m.kind == "previous":
             return self._previous(node, period, m)
         if m.kind == "streak":
-            assert m.expr is not None  # noqa: S101
+            assert m.expr is not None
             count, p = 0, period
             while count < MAX_STREAK and self.exists(node, p):
                 if m.expr.evaluate(self.env(node, p, m.expr.names)) is not True:
@@ -102,7 +102,7 @@ class _Metrics:
                 count += 1
                 p = p.previous()
             return Decimal(count)
-        return self._members(node, period, m, kids)
+        return self._members(period, m, kids)
 
     def _input(self, node: str, period: Period, name: str, kids: tuple[str, ...]) -> Value:
         record = self.data.records.get((node, period))
@@ -128,7 +128,7 @@ class _Metrics:
             events = [e for e in events if where.evaluate(e.fields) is True]
         if m.fn == "count":
             return Decimal(len(events))
-        assert m.field is not None  # noqa: S101
+        assert m.field is not None
         values = [e.fields[m.field] for e in events if e.fields.get(m.field) is not None]
         if m.fn == "count_distinct":
             return Decimal(len(set(values)))
@@ -142,7 +142,7 @@ class _Metrics:
         return min(numbers) if m.fn == "min" else max(numbers)
 
     def _previous(self, node: str, period: Period, m: Metric) -> Value:
-        assert m.of is not None  # noqa: S101
+        assert m.of is not None
         now = self.value(node, period, m.of)
         before = self.value(node, period.previous(), m.of)
         if m.compare == "value":
@@ -156,8 +156,8 @@ class _Metrics:
         diff = now - before if m.compare == "growth" else before - now
         return CONTEXT.divide(diff, before)
 
-    def _members(self, node: str, period: Period, m: Metric, kids: tuple[str, ...]) -> Value:
-        assert m.expr is not None  # noqa: S101
+    def _members(self, period: Period, m: Metric, kids: tuple[str, ...]) -> Value:
+        assert m.expr is not None
         counted = met = 0
         for k in kids:
             if m.among is not None and m.among.evaluate(self.env(k, period, m.among.names)) is not True:
@@ -260,7 +260,7 @@ class _Evaluator:
             flags.append("excluded_na")
             explanation["rule"] = "value is N/A; on_missing: exclude — weight renormalised over the other KPIs"
             return value, None, flags, explanation
-        assert isinstance(value, Decimal)  # noqa: S101 - KPI metrics are numbers (checked at load)
+        assert isinstance(value, Decimal)
         score: Decimal | None
         if kpi.method == "threshold":
             score, note = scoring.threshold(kpi, value)
@@ -274,7 +274,7 @@ class _Evaluator:
             if band is None:
                 flags.append("no_band_matched")
         else:
-            assert kpi.score_expr is not None  # noqa: S101
+            assert kpi.score_expr is not None
             env = self.m.env(subject, self.period, kpi.score_expr.names - {"value"})
             score, note = scoring.expression(kpi, value, env)
             if score is None:
@@ -292,7 +292,7 @@ class _Evaluator:
             raise EvaluationError(msg)
         return result
 
-    def appraise(self, subject: str) -> SubjectResult:  # noqa: C901, PLR0912, PLR0915 - the pipeline in one place
+    def appraise(self, subject: str) -> SubjectResult:
         card = self.card
         scored: dict[str, tuple[Value, Decimal | None, list[str], dict[str, Any]]] = {}
         adjustments: list[dict[str, Any]] = []
@@ -345,10 +345,12 @@ class _Evaluator:
         subject_flags: list[str] = []
         for gate in card.gates:
             holds = self.condition(subject, gate.when, {"total": before_gates})
-            outcome = "not_evaluated" if holds is None else ("applied" if holds else "not_applied")
+            outcome: Literal["applied", "not_applied", "not_evaluated"] = (
+                "not_evaluated" if holds is None else ("applied" if holds else "not_applied")
+            )
             if holds is True:
                 if gate.action == "cap_total" and total is not None:
-                    assert isinstance(gate.value, Decimal)  # noqa: S101
+                    assert isinstance(gate.value, Decimal)
                     total = min(total, gate.value)
                 elif gate.action == "force_grade" and forced is None:
                     forced = str(gate.value)
@@ -361,7 +363,7 @@ class _Evaluator:
                     gate.action,
                     canonical(gate.value) if isinstance(gate.value, Decimal) else gate.value,
                     gate.reason,
-                )  # type: ignore[arg-type]
+                )
             )
         grade, bonus = None, None
         if total is not None:

@@ -56,9 +56,8 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
                 prev = dict(ex["previous"])
                 period = prev.pop("period")
                 out.extend(f"      previous period {period}: {n} = {_v(v)}" for n, v in prev.items())
-            out.append(
-                f"    method {ex['method']}: {ex.get('rule', '')} → {r(k.score) if k.status == 'scored' else 'excluded'}"
-            )
+            outcome = r(k.score) if k.status == "scored" else "excluded"
+            out.append(f"    method {ex['method']}: {ex.get('rule', '')} → {outcome}")
             if "adjustment" in ex:
                 adj = ex["adjustment"]
                 out.append(f"    adjustment {adj['id']}: {r(adj['from'])} → {r(adj['to'])} ({adj['reason']})")
@@ -74,6 +73,8 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
             out.append(f"  {g.id}: when {g.condition} → {g.outcome} ({g.action} {g.value}){reason}")
     if result.adjustments:
         out.append("adjustments:")
-        for a in result.adjustments:
-            out.append(f"  {a['id']} on {a['kpi']}: when {a['condition']} → {_v(a['holds'])} — {a['reason']}")
+        out.extend(
+            f"  {a['id']} on {a['kpi']}: when {a['condition']} → {_v(a['holds'])} — {a['reason']}"
+            for a in result.adjustments
+        )
     return "\n".join(out) + "\n"

@@ -89,8 +89,8 @@ def read_csv_text(text: str, label: str) -> Table:
         raise DataError.from_issues([Issue("bad_csv", str(exc), "", Location(label, 1))], label) from None
     issues: list[Issue] = []
     columns: dict[str, int] = {}
-    for i, col in enumerate(header, start=1):
-        col = col.strip()
+    for i, cell in enumerate(header, start=1):
+        col = cell.strip()
         if not col:
             issues.append(Issue("bad_header", f"column {i} has no name", "", Location(label, 1, i)))
         elif col in columns:

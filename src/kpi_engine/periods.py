@@ -1,5 +1,8 @@
-"""Periods: day ``2026-03-05``, ISO week ``2026-W05``, month ``2026-03``, quarter ``2026-Q1``,
-half-year ``2026-H1`` and year ``2026``. A period is identified by its kind and first day."""
+"""Periods of every kind, each identified by its kind and first day.
+
+Day ``2026-03-05``, ISO week ``2026-W05``, month ``2026-03``, quarter ``2026-Q1``, half-year
+``2026-H1`` and year ``2026``.
+"""
 
 from __future__ import annotations
 

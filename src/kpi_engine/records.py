@@ -161,17 +161,17 @@ class Inputs:
 
 
 def _check_columns(table: Table, row: int, keys: Iterable[str], known: set[str], issues: list[Issue]) -> None:
-    for key in keys:
-        if key not in known:
-            issues.append(
-                Issue(
-                    "unknown_column",
-                    f"column '{key}' is not an input of this ruleset",
-                    key,
-                    table.where(row, key),
-                    suggestion=did_you_mean(key, known),
-                )
-            )
+    issues.extend(
+        Issue(
+            "unknown_column",
+            f"column '{key}' is not an input of this ruleset",
+            key,
+            table.where(row, key),
+            suggestion=did_you_mean(key, known),
+        )
+        for key in keys
+        if key not in known
+    )
 
 
 def _period(text: object, card: Scorecard, table: Table, row: int, col: str, issues: list[Issue]) -> Period | None:

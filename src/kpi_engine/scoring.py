@@ -83,9 +83,9 @@ def bands(kpi: Kpi, v: Decimal) -> tuple[Decimal, str, str | None]:
 
 def expression(kpi: Kpi, v: Decimal, env: Mapping[str, Value]) -> tuple[Decimal | None, str]:
     """The KPI's score expression over metrics and ``value``, clipped to ``[0, cap]``; N/A stays N/A."""
-    assert kpi.score_expr is not None  # noqa: S101 - guaranteed by the checks
+    assert kpi.score_expr is not None
     result = kpi.score_expr.evaluate({**env, "value": v})
     if result is None:
         return None, f"{kpi.score_expr.text} is N/A"
-    assert isinstance(result, Decimal)  # noqa: S101 - type-checked at load
+    assert isinstance(result, Decimal)
     return clip(result, kpi.cap), f"{kpi.score_expr.text}, clipped to [0, {_c(kpi.cap)}]"

@@ -50,7 +50,9 @@ Number = Annotated[Decimal, BeforeValidator(_number), WithJsonSchema(_NUMBER_SCH
 NumberOrPair = Annotated[
     tuple[Decimal, ...],
     BeforeValidator(_number_or_pair),
-    WithJsonSchema({"anyOf": [_NUMBER_SCHEMA, {"type": "array", "items": _NUMBER_SCHEMA, "minItems": 2, "maxItems": 2}]}),
+    WithJsonSchema(
+        {"anyOf": [_NUMBER_SCHEMA, {"type": "array", "items": _NUMBER_SCHEMA, "minItems": 2, "maxItems": 2}]}
+    ),
 ]
 Text = Annotated[str, BeforeValidator(_text)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]

@@ -17,6 +17,7 @@ Requires ``hypothesis`` (installed with the ``test`` extra).
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,9 @@ __all__ = [
 
 def exact_decimals(min_value: str = "0", max_value: str = "1000", places: int = 2) -> st.SearchStrategy[Decimal]:
     """Finite decimals with at most ``places`` decimal places, between the bounds."""
-    return st.decimals(min_value=Decimal(min_value), max_value=Decimal(max_value), places=places, allow_nan=False, allow_infinity=False)
+    return st.decimals(
+        min_value=Decimal(min_value), max_value=Decimal(max_value), places=places, allow_nan=False, allow_infinity=False
+    )
 
 
 def _split_100(draw: st.DrawFn, n: int) -> list[int]:
@@ -47,7 +50,7 @@ def _split_100(draw: st.DrawFn, n: int) -> list[int]:
         return [100]
     cuts = sorted(draw(st.lists(st.integers(1, 99), min_size=n - 1, max_size=n - 1, unique=True)))
     bounds = [0, *cuts, 100]
-    return [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(bounds)]
 
 
 @st.composite
@@ -111,7 +114,9 @@ def rulesets(max_kpis: int = 5) -> st.SearchStrategy[Ruleset]:
 
 
 @st.composite
-def rulesets_with_records(draw: st.DrawFn, max_kpis: int = 5, max_subjects: int = 6) -> tuple[Ruleset, list[dict[str, Any]]]:
+def rulesets_with_records(
+    draw: st.DrawFn, max_kpis: int = 5, max_subjects: int = 6
+) -> tuple[Ruleset, list[dict[str, Any]]]:
     """A valid ruleset and matching records for one month (values may be missing, i.e. N/A)."""
     ruleset = draw(rulesets(max_kpis))
     count = draw(st.integers(1, max_subjects))

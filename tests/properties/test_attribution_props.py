@@ -10,7 +10,7 @@ from kpi_engine.loading import read_table
 POLICY = parse_policy("policy: p\n")
 REPS = ["A", "B", "C"]
 CUSTOMERS = ["c1", "c2", "c3"]
-START = dt.datetime(2026, 3, 1, 9, 0)
+START = dt.datetime(2026, 3, 1, 9, 0)  # noqa: DTZ001 - naive on purpose: read in the policy zone
 
 
 @st.composite
@@ -19,7 +19,11 @@ def logs(draw, max_events=25):
     deals = []
     n = draw(st.integers(1, max_events))
     for i in range(n):
-        kind = draw(st.sampled_from(["registration", "registration", "follow_up", "reception", "deal", "claim", "same_customer"]))
+        kind = draw(
+            st.sampled_from(
+                ["registration", "registration", "follow_up", "reception", "deal", "claim", "same_customer"]
+            )
+        )
         at = START + dt.timedelta(hours=draw(st.integers(0, 24 * 30)))
         row = {"event_id": f"e{i:03d}", "type": kind, "at": at.isoformat(), "rep": draw(st.sampled_from(REPS)),
                "customer": draw(st.sampled_from(CUSTOMERS))}  # fmt: skip
@@ -40,7 +44,7 @@ def logs(draw, max_events=25):
     return events
 
 
-def credits(result):
+def credit_map(result):
     return {c.deal_id: (c.credited_to, c.reason) for c in result.credits}
 
 
@@ -98,7 +102,7 @@ def test_shuffling_events_changes_no_credit(events, rnd):
     """Events may arrive in any order: the credits are the same."""
     shuffled = list(events)
     rnd.shuffle(shuffled)
-    assert credits(attribute(POLICY, events)) == credits(attribute(POLICY, shuffled))
+    assert credit_map(attribute(POLICY, events)) == credit_map(attribute(POLICY, shuffled))
 
 
 @given(logs())
@@ -142,7 +146,9 @@ def test_csv_and_jsonl_logs_give_the_same_result(tmp_path_factory, events):
     csv_path, jsonl_path = folder / "log.csv", folder / "log.jsonl"
     lines = [",".join(columns)] + [",".join(str(e.get(c) or "") for c in columns) for e in events]
     csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    jsonl_path.write_text("\n".join(json.dumps({k: v for k, v in e.items() if v is not None}) for e in events) + "\n", encoding="utf-8")
+    jsonl_path.write_text(
+        "\n".join(json.dumps({k: v for k, v in e.items() if v is not None}) for e in events) + "\n", encoding="utf-8"
+    )
     a = attribute(POLICY, read_table(csv_path))
     b = attribute(POLICY, read_table(jsonl_path))
     assert a.to_dict() == b.to_dict()

@@ -24,7 +24,9 @@ reps = st.lists(
 @given(reps)
 def test_team_rate_equals_the_rate_of_pooled_records(rows):
     """A team's conversion is Σ won ÷ Σ leads over its members (N/A when Σ leads is 0)."""
-    records = [{"subject": f"r{i}", "period": "2026-03", "won": w, "leads": w + extra} for i, (_, w, extra) in enumerate(rows)]
+    records = [
+        {"subject": f"r{i}", "period": "2026-03", "won": w, "leads": w + extra} for i, (_, w, extra) in enumerate(rows)
+    ]
     members = [{"member": f"r{i}", "parent": team, "period": "2026-03"} for i, (team, _, _) in enumerate(rows)]
     appraisal = evaluate(TEAM, records, members=members)
     for team in {t for t, _, _ in rows}:

@@ -2,13 +2,13 @@ from decimal import Decimal, localcontext
 
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.strategies import exact_decimals, rulesets_with_records
 
 from kpi_engine import evaluate
 from kpi_engine._numbers import CONTEXT
 from kpi_engine.build import build_scorecard
-from kpi_engine.spec import KpiSpec, RulesetSpec
 from kpi_engine.scoring import attainment, bands, linear, threshold
-from tests.strategies import exact_decimals, rulesets_with_records
+from kpi_engine.spec import RulesetSpec
 
 values = exact_decimals("-50", "250", 3)
 

@@ -48,13 +48,17 @@ def test_domain_worked_examples(case, events, expected):
 
 def test_owner_closing_is_credited_to_the_owner():
     """A deal closed by the protecting owner is the owner's, no claim needed."""
-    events = log(("r", "registration", "2026-03-01T10:00", "A", "C", None), ("d", "deal", "2026-03-03T10:00", "A", "C", "D"))
+    events = log(
+        ("r", "registration", "2026-03-01T10:00", "A", "C", None), ("d", "deal", "2026-03-03T10:00", "A", "C", "D")
+    )
     assert credit(events) == ("A", "owner")
 
 
 def test_no_claim_inside_protection_goes_to_the_closer():
     """Inside protection without a claim by the owner, the closer gets it (R5)."""
-    events = log(("r", "registration", "2026-03-01T10:00", "A", "C", None), ("d", "deal", "2026-03-03T10:00", "B", "C", "D"))
+    events = log(
+        ("r", "registration", "2026-03-01T10:00", "A", "C", None), ("d", "deal", "2026-03-03T10:00", "B", "C", "D")
+    )
     assert credit(events) == ("B", "no_claim")
 
 

@@ -45,7 +45,9 @@ def test_team_rate_is_ratio_of_sums_not_mean_of_rates():
     ]
     result = evaluate(TEAM, records, members=MEMBERS).result("T")
     assert result.kpi("conv").value == Decimal("0.2")
-    assert result.metrics["mean_conversion"] == CONTEXT.divide(CONTEXT.add(Decimal(1), CONTEXT.divide(Decimal(1), Decimal(9))), Decimal(2))
+    assert result.metrics["mean_conversion"] == CONTEXT.divide(
+        CONTEXT.add(Decimal(1), CONTEXT.divide(Decimal(1), Decimal(9))), Decimal(2)
+    )
     assert result.metrics["on_target"] == Decimal("0.5")
 
 

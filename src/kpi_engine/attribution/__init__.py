@@ -77,7 +77,10 @@ def merge_records(tables: list[Table], attribution: Attribution, fields: set[str
     extra = attribution.to_rows(period)
     wanted = sorted(fields & {"credited_deals", "credited_amount", "lead_registrations", "timely_follow_ups"})
     if not wanted:
-        msg = "the ruleset declares none of the attribution inputs: credited_deals, credited_amount, lead_registrations, timely_follow_ups"
+        msg = (
+            "the ruleset declares none of the attribution inputs: "
+            "credited_deals, credited_amount, lead_registrations, timely_follow_ups"
+        )
         raise DataError(msg)
     by_key = {(r["subject"], r["period"]): r for r in extra}
     used: set[tuple[str, str]] = set()
@@ -144,7 +147,9 @@ def format_attribution(result: Attribution, fmt: str) -> str:
     lines.append(f"violations (R3, first follow-up due within {result.policy.first_follow_up_days} days):")
     if not data["violations"]:
         lines.append("  none")
-    for v in data["violations"]:
-        lines.append(f"  {v['owner']} registered {v['customer']} on {v['registration_date']} ({v['registration_event']}), "
-                     f"due {v['due_date']}, first follow-up {v['first_follow_up'] or 'none'}")  # fmt: skip
+    lines.extend(
+        f"  {v['owner']} registered {v['customer']} on {v['registration_date']} ({v['registration_event']}), "
+        f"due {v['due_date']}, first follow-up {v['first_follow_up'] or 'none'}"
+        for v in data["violations"]
+    )
     return "\n".join(lines) + "\n"

@@ -152,7 +152,7 @@ def _text(raw: Mapping[str, Any], key: str) -> str | None:
     return text or None
 
 
-def parse_events(policy: PolicySpec, table: Table) -> list[LeadEvent]:  # noqa: C901, PLR0912, PLR0915 - one check per rule
+def parse_events(policy: PolicySpec, table: Table) -> list[LeadEvent]:
     """Validate every row of a lead log; return the events sorted by (``at``, ``event_id``).
 
     Raises:
@@ -167,13 +167,11 @@ def parse_events(policy: PolicySpec, table: Table) -> list[LeadEvent]:  # noqa: 
     checked_columns = False
     for row, raw in table.rows:
         if not checked_columns or not table.columns:
-            for key in raw:
-                if key not in COLUMNS:
-                    issues.append(
-                        Issue(
-                            "unknown_column", f"column '{key}' is not part of the event log", key, table.where(row, key)
-                        )
-                    )
+            issues.extend(
+                Issue("unknown_column", f"column '{key}' is not part of the event log", key, table.where(row, key))
+                for key in raw
+                if key not in COLUMNS
+            )
             checked_columns = True
         kind = _text(raw, "type")
         event_id = _text(raw, "event_id")
@@ -263,7 +261,7 @@ def parse_events(policy: PolicySpec, table: Table) -> list[LeadEvent]:  # noqa: 
             _text(raw, "related_customer"), courtesy_text in _TRUE, _text(raw, "note"), where,
         )  # fmt: skip
         if kind == "deal":
-            assert event.deal_id is not None  # noqa: S101 - checked by _NEEDS
+            assert event.deal_id is not None
             if event.deal_id in deals:
                 issues.append(
                     Issue(
@@ -329,7 +327,7 @@ class _State:
     follow_up: dict[str, Any] | None = None
 
 
-def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | list[LeadEvent]) -> Attribution:  # noqa: C901, PLR0912, PLR0915 - the rules in one walk
+def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | list[LeadEvent]) -> Attribution:
     """Credit every deal of the log according to the policy.
 
     Args:
@@ -343,9 +341,9 @@ def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | 
         DataError: on any malformed event; nothing is credited from a half-read log.
     """
     if isinstance(events, list) and (not events or isinstance(events[0], LeadEvent)):
-        log: list[LeadEvent] = events  # type: ignore[assignment]
+        log: list[LeadEvent] = events
     else:
-        log = parse_events(policy, as_table(events, "events"))  # type: ignore[arg-type]
+        log = parse_events(policy, as_table(events, "events"))
     merged = _Union()
     for e in log:
         if e.type == "same_customer":
@@ -368,7 +366,7 @@ def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | 
             by_customer[root].append(e)
             if t == "registration" and root not in first_reg:
                 first_reg[root] = e
-    credits: list[Credit] = []
+    out: list[Credit] = []
     follow_ups: list[FollowUp] = []
     protection = policy.protection_days
     extend = policy.extend_on_contact
@@ -420,15 +418,17 @@ def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | 
                     s.events.append(e.event_id)
                 continue
             # a deal
-            assert e.deal_id is not None and e.amount is not None and rep is not None  # noqa: S101 - validated
-            credits.append(_decide(policy, e, s, active, name, claims.get(e.deal_id, ()), overrides.get(e.deal_id)))
+            assert e.deal_id is not None
+            assert e.amount is not None
+            assert rep is not None
+            out.append(_decide(policy, e, s, active, name, claims.get(e.deal_id, ()), overrides.get(e.deal_id)))
             if active and rep == s.owner and extend:
                 s.until = max(s.until or day, deadline(day, protection))
                 s.events.append(e.event_id)
         close_follow_up(s)
-    credits.sort(key=lambda c: c.deal_id)
+    out.sort(key=lambda c: c.deal_id)
     follow_ups.sort(key=lambda f: (f.registration_date, f.registration_event))
-    return Attribution(policy, tuple(credits), tuple(follow_ups))
+    return Attribution(policy, tuple(out), tuple(follow_ups))
 
 
 def _decide(
@@ -441,51 +441,51 @@ def _decide(
     override: LeadEvent | None,
 ) -> Credit:
     closer = deal.rep or ""
-    base = {
-        "deal_id": deal.deal_id or "",
-        "customer": customer,
-        "closer": closer,
-        "amount": deal.amount or Decimal(0),
-        "date": deal.date,
-        "owner": s.owner,
-        "protected_through": s.until,
-    }
+    base = Credit(
+        deal_id=deal.deal_id or "",
+        customer=customer,
+        closer=closer,
+        credited_to=closer,
+        amount=deal.amount or Decimal(0),
+        reason="unregistered",
+        decided_by=(deal.event_id,),
+        date=deal.date,
+        owner=s.owner,
+        protected_through=s.until,
+    )
+    evolve = attrs.evolve
     if override is not None:
-        return Credit(
-            **base, credited_to=override.rep or "", reason="override", decided_by=(deal.event_id, override.event_id)
+        return evolve(
+            base, credited_to=override.rep or "", reason="override", decided_by=(deal.event_id, override.event_id)
         )
     if active and s.owner is not None:
         protected_by = (*s.events, deal.event_id)
         if s.owner == closer:
-            return Credit(**base, credited_to=closer, reason="owner", decided_by=protected_by)
+            return evolve(base, reason="owner", decided_by=protected_by)
         if deal.courtesy:
-            return Credit(**base, credited_to=s.owner, reason="courtesy", decided_by=protected_by)
+            return evolve(base, credited_to=s.owner, reason="courtesy", decided_by=protected_by)
         limit = policy.deadline(deal.date, policy.claim_days)
         mine = [c for c in deal_claims if c.rep == s.owner]
         if not mine:
-            return Credit(**base, credited_to=closer, reason="no_claim", decided_by=protected_by, claim_deadline=limit)
+            return evolve(base, reason="no_claim", decided_by=protected_by, claim_deadline=limit)
         claim = mine[0]
-        reason: Reason = "claim" if claim.date <= limit else "late_claim"
-        return Credit(
-            **base,
-            credited_to=s.owner if reason == "claim" else closer,
-            reason=reason,
+        in_time = claim.date <= limit
+        return evolve(
+            base,
+            credited_to=s.owner if in_time else closer,
+            reason="claim" if in_time else "late_claim",
             decided_by=(*protected_by, claim.event_id),
             claim_date=claim.date,
             claim_deadline=limit,
         )
     if s.void_owner is not None and s.void_until is not None and deal.date <= s.void_until:
-        return Credit(
-            **{**base, "owner": s.void_owner, "protected_through": None},
-            credited_to=closer,
-            reason="void",
-            decided_by=(*s.void_events, deal.event_id),
+        return evolve(
+            base, owner=s.void_owner, protected_through=None, reason="void", decided_by=(*s.void_events, deal.event_id)
         )
     if s.owner is not None:
-        if s.owner == closer:
-            return Credit(**base, credited_to=closer, reason="owner", decided_by=(*s.events, deal.event_id))
-        return Credit(**base, credited_to=closer, reason="expired", decided_by=(*s.events, deal.event_id))
-    return Credit(**base, credited_to=closer, reason="unregistered", decided_by=(deal.event_id,))
+        reason: Reason = "owner" if s.owner == closer else "expired"
+        return evolve(base, reason=reason, decided_by=(*s.events, deal.event_id))
+    return base
 
 
 @attrs.frozen
@@ -524,10 +524,9 @@ class Attribution:
     def explain(self, deal_id: str) -> str:
         """A readable account of why a deal is credited as it is."""
         c = self.credit(deal_id)
-        lines = [
-            f"deal {c.deal_id}: closed by {c.closer} on {c.date} for customer {c.customer}, amount {canonical(c.amount)}"
-        ]
-        if c.owner is not None and c.reason not in {"unregistered"}:
+        amount = canonical(c.amount)
+        lines = [f"deal {c.deal_id}: closed by {c.closer} on {c.date} for customer {c.customer}, amount {amount}"]
+        if c.owner is not None and c.reason != "unregistered":
             through = f", protected through {c.protected_through}" if c.protected_through else ""
             lines.append(f"  owner: {c.owner}{through}")
         if c.claim_deadline is not None:

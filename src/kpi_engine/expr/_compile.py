@@ -48,7 +48,7 @@ def round_half_up(value: Decimal, places: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=CONTEXT)
 
 
-def compile_ir(node: Node) -> Fn:  # noqa: C901 - one branch per node kind
+def compile_ir(node: Node) -> Fn:
     """Compile IR into a function of an environment mapping names to values."""
     match node:
         case Const(value=v):

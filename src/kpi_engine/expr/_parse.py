@@ -13,6 +13,7 @@ import io
 import tokenize
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Literal
 
 from kpi_engine._numbers import parse_decimal
 from kpi_engine.errors import ExpressionError, did_you_mean
@@ -95,7 +96,7 @@ class _Builder:
     def fail(self, node: ast.AST, message: str, suggestion: str | None = None) -> ExpressionError:
         return ExpressionError(message, getattr(node, "col_offset", 0) + 1, suggestion)
 
-    def build(self, node: ast.AST, depth: int = 0) -> Node:  # noqa: C901, PLR0911, PLR0912 - one case per node kind
+    def build(self, node: ast.AST, depth: int = 0) -> Node:
         self.count += 1
         if depth > MAX_DEPTH:
             raise self.fail(node, f"expression is nested more than {MAX_DEPTH} levels deep")
@@ -127,7 +128,7 @@ class _Builder:
                     return BinOp(name, left, self._exponent(b))
                 return BinOp(name, left, self._expect(b, "number", d, f"'{name}' needs numbers"))
             case ast.BoolOp(op=op, values=vals):
-                word = "and" if isinstance(op, ast.And) else "or"
+                word: Literal["and", "or"] = "and" if isinstance(op, ast.And) else "or"
                 return BoolOp(word, tuple(self._expect(v, "bool", d, f"'{word}' needs conditions") for v in vals))
             case ast.Compare(left=first, ops=ops, comparators=rest):
                 return self._compare(node, first, ops, rest, d)
