@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from kpi_engine._perf import paused_gc
 from kpi_engine.build import Ruleset, parse_ruleset
 from kpi_engine.errors import DataError, Issue, KpiError, Location
 from kpi_engine.records import Table
@@ -63,6 +64,11 @@ def read_table(path: str | Path, name: str | None = None) -> Table:
     Raises:
         DataError: for a malformed file, naming the row. KpiError: if the file cannot be read.
     """
+    with paused_gc():
+        return _read_table(path, name)
+
+
+def _read_table(path: str | Path, name: str | None = None) -> Table:
     path = Path(path)
     label = name or str(path)
     text = _read_text(path)
@@ -75,7 +81,9 @@ def read_table(path: str | Path, name: str | None = None) -> Table:
 
 
 def read_csv_text(text: str, label: str) -> Table:
-    """Parse CSV text with a header row; cells stay text (exact), row numbers are file lines.
+    """Parse CSV text with a header row; cells stay text (exact), stripped, ``None`` when empty.
+
+    Row numbers are file lines.
 
     Raises:
         DataError: for duplicate or blank headers and rows with too many cells.
@@ -97,12 +105,14 @@ def read_csv_text(text: str, label: str) -> Table:
             issues.append(Issue("duplicate_column", f"column '{col}' appears twice", col, Location(label, 1, i)))
         else:
             columns[col] = i
-    names = [c.strip() for c in header]
-    rows: list[tuple[int, dict[str, Any]]] = []
+    names = tuple(c.strip() for c in header)
+    width = len(names)
+    pad = (None,) * (width + 1)
+    rows: list[tuple[int, tuple[str | None, ...]]] = []
     try:
         for cells in reader:
             line = reader.line_num
-            if not any(c.strip() for c in cells):
+            if not "".join(cells).strip():
                 continue
             if len(cells) > len(names):
                 issues.append(
@@ -114,12 +124,13 @@ def read_csv_text(text: str, label: str) -> Table:
                     )
                 )
                 continue
-            rows.append((line, dict(zip(names, cells, strict=False))))
+            values = tuple([c.strip() or None for c in cells])
+            rows.append((line, values + pad[len(values) :]))
     except csv.Error as exc:
         issues.append(Issue("bad_csv", str(exc), "", Location(label, reader.line_num)))
     if issues:
         raise DataError.from_issues(issues, label)
-    return Table(label, tuple(rows), columns)
+    return Table(label, (), columns, clean=True, header=names, cells=tuple(rows))
 
 
 def _row(value: Any, label: str, line: int) -> dict[str, Any]:

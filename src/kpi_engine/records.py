@@ -33,19 +33,34 @@ _FALSE = {"false", "no", "0", "n"}
 
 @attrs.frozen
 class Table:
-    """Rows of input data with where each came from; ``header_row`` is 1 for CSV files."""
+    """Rows of input data with where each came from (row numbers are file lines for CSV and JSONL).
+
+    ``clean`` is true when every value is already stripped text or ``None`` for an empty cell
+    (as the CSV reader produces), which lets hot paths skip per-cell cleaning.
+    """
 
     name: str
-    rows: tuple[tuple[int, Mapping[str, Any]], ...]
+    dict_rows: tuple[tuple[int, Mapping[str, Any]], ...] = ()
     columns: dict[str, int] = attrs.field(factory=dict)  # column name → 1-based position (CSV)
+    clean: bool = False
+    header: tuple[str, ...] = ()
+    cells: tuple[tuple[int, tuple[str | None, ...]], ...] = ()  # CSV rows, each padded with a final None
+
+    @property
+    def rows(self) -> tuple[tuple[int, Mapping[str, Any]], ...]:
+        """Every row as (row number, mapping of column to value); built on demand for CSV tables."""
+        if not self.header:
+            return self.dict_rows
+        header = self.header
+        return tuple((line, dict(zip(header, values, strict=False))) for line, values in self.cells)
+
+    def __len__(self) -> int:
+        return len(self.cells) if self.header else len(self.dict_rows)
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any] | object], name: str = "records") -> Table:
         """Wrap Python rows (dicts, attrs/dataclass instances or pydantic models); row numbers start at 1."""
-        out: list[tuple[int, Mapping[str, Any]]] = []
-        for i, row in enumerate(rows, start=1):
-            out.append((i, _as_mapping(row)))
-        return cls(name, tuple(out))
+        return cls(name, tuple((i, _as_mapping(row)) for i, row in enumerate(rows, start=1)))
 
     def where(self, row: int, column: str | None = None) -> Location:
         """Location of a row (and column): ``file:row:col`` for CSV, ``name:row`` otherwise."""

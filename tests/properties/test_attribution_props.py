@@ -4,7 +4,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpi_engine.attribution import attribute, parse_policy
+from kpi_engine.attribution import attribute, parse_policy, read_events
 from kpi_engine.loading import read_table
 
 POLICY = parse_policy("policy: p\n")
@@ -139,8 +139,8 @@ def test_adding_a_claim_never_takes_a_credit_from_the_claimant(events, hours):
 
 
 @given(logs())
-def test_csv_and_jsonl_logs_give_the_same_result(tmp_path_factory, events):
-    """The same log read from CSV or JSONL credits every deal identically."""
+def test_csv_jsonl_and_streamed_logs_give_the_same_result(tmp_path_factory, events):
+    """The same log read from CSV, JSONL, or streamed from CSV credits every deal identically."""
     folder = tmp_path_factory.mktemp("log")
     columns = ["event_id", "type", "at", "rep", "customer", "deal_id", "amount", "related_customer"]
     csv_path, jsonl_path = folder / "log.csv", folder / "log.jsonl"
@@ -151,4 +151,5 @@ def test_csv_and_jsonl_logs_give_the_same_result(tmp_path_factory, events):
     )
     a = attribute(POLICY, read_table(csv_path))
     b = attribute(POLICY, read_table(jsonl_path))
-    assert a.to_dict() == b.to_dict()
+    c = attribute(POLICY, read_events(csv_path, POLICY))  # streamed line by line
+    assert a.to_dict() == b.to_dict() == c.to_dict()

@@ -226,3 +226,25 @@ def test_explain_tells_the_story_of_a_deal():
     assert "claim window: through 2026-03-09; claimed on 2026-03-08" in text
     assert "credited to A: claim" in text
     assert "r, d, c" in text
+
+
+def test_streamed_csv_errors_name_file_line_and_column(tmp_path):
+    """A streamed CSV log reports every bad row with its line and column, and credits nothing."""
+    from kpi_engine.attribution import read_events
+
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "event_id,type,at,rep,customer,deal_id,amount\n"
+        "e1,registration,2026-03-01T10:00,A,C,,\n"
+        "e2,deal,2026-03-02T10:00,B,C,D,-5\n"
+        "e3,visit,2026-03-02T10:00,B,C,,\n"
+        "e4,deal,2026-03-02T10:00,B,C,D2,5,extra\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError) as info:
+        read_events(path, POLICY)
+    assert [(i.code, str(i.location)) for i in info.value.issues] == [
+        ("bad_value", f"{path}:3:7"),
+        ("bad_type", f"{path}:4:2"),
+        ("bad_csv", f"{path}:5:8"),
+    ]

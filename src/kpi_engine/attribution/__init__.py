@@ -19,7 +19,8 @@ from kpi_engine.attribution._engine import (
     parse_events,
 )
 from kpi_engine.attribution._policy import PolicySpec, parse_policy, policy_schema
-from kpi_engine.errors import DataError, Issue
+from kpi_engine.attribution._reading import stream_csv
+from kpi_engine.errors import DataError, Issue, KpiError
 from kpi_engine.loading import _read_text, read_table
 from kpi_engine.records import Table
 
@@ -56,11 +57,23 @@ def load_policy(path_or_text: str | Path) -> PolicySpec:
 def read_events(path: str | Path, policy: PolicySpec | None = None) -> Table | list[LeadEvent]:
     """Read a lead log (CSV or JSONL); with a policy, validate it into sorted events at once.
 
+    With a policy, a CSV log is streamed line by line into validated events, so the whole table
+    is never held in memory.
+
     Raises:
-        DataError: naming each bad row.
+        DataError: naming each bad row. KpiError: if the file cannot be read.
     """
-    table = read_table(path)
-    return parse_events(policy, table) if policy is not None else table
+    path = Path(path)
+    if policy is None or path.suffix.lower() in {".json", ".jsonl", ".ndjson"}:
+        table = read_table(path)
+        return parse_events(policy, table) if policy is not None else table
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return stream_csv(policy, fh, str(path))
+    except FileNotFoundError:
+        raise KpiError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise KpiError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def merge_records(tables: list[Table], attribution: Attribution, fields: set[str], period: Any) -> list[Table]:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
-from typing import Any, Literal
+from operator import attrgetter, itemgetter
+from typing import Any, Literal, NamedTuple
 
 import attrs
 
 from kpi_engine._numbers import CONTEXT, NumberFormatError, canonical, to_decimal
+from kpi_engine._perf import paused_gc
 from kpi_engine.attribution._policy import PolicySpec
 from kpi_engine.errors import DataError, Issue, Location
 from kpi_engine.periods import Period
@@ -57,9 +59,11 @@ REASONS: dict[str, str] = {
 }
 
 
-@attrs.frozen(slots=True)
-class LeadEvent:
-    """One validated event of the lead log; ``at`` is in UTC, ``date`` in the policy's zone."""
+class LeadEvent(NamedTuple):
+    """One validated event of the lead log; ``at`` is naive UTC, ``date`` the date in the policy's zone.
+
+    A named tuple rather than an attrs class: a log holds millions of them.
+    """
 
     event_id: str
     type: str
@@ -72,7 +76,7 @@ class LeadEvent:
     related_customer: str | None
     courtesy: bool
     note: str | None
-    origin: Location
+    row: int
 
 
 @attrs.frozen
@@ -144,12 +148,32 @@ def _iso(day: dt.date | None) -> str | None:
     return None if day is None else day.isoformat()
 
 
-def _text(raw: Mapping[str, Any], key: str) -> str | None:
-    value = raw.get(key)
+_TYPES = {t: t for t in EVENT_TYPES}
+KEYS = ("event_id", "type", "at", "rep", "customer", "deal_id", "amount", "related_customer", "courtesy", "note")
+
+
+_UNKNOWN = dt.timedelta(days=-999)
+
+
+def _fixed_offset(tz: dt.tzinfo, day: dt.date) -> dt.timedelta | None:
+    """The zone's UTC offset if it is the same all day, else ``None`` (a transition day).
+
+    Zones change offset at most a few times a year and never twice within a day, so equal
+    offsets at the first and last instant of a day mean one offset for all of it.
+    """
+    first = dt.datetime.combine(day, dt.time.min, tz).utcoffset()
+    last = dt.datetime.combine(day, dt.time.max, tz).utcoffset()
+    return first if first == last else None
+
+
+def _clean(value: object) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = value.strip() if isinstance(value, str) else str(value).strip()
     return text or None
+
+
+Values = tuple[str | None, ...]  # the cells of KEYS, stripped, None when empty
 
 
 def parse_events(policy: PolicySpec, table: Table) -> list[LeadEvent]:
@@ -159,143 +183,137 @@ def parse_events(policy: PolicySpec, table: Table) -> list[LeadEvent]:
         DataError: naming each bad row and why (unknown type, missing field, bad timestamp,
             negative amount, duplicate id, a claim or override for an unknown deal, …).
     """
-    tz = policy.tz
     issues: list[Issue] = []
+    with paused_gc():
+        return parse_values(policy, table.name, table.columns, _table_values(table, issues), issues)
+
+
+def _table_values(table: Table, issues: list[Issue]) -> Iterator[tuple[int, Values]]:
+    if table.header:
+        issues.extend(
+            Issue("unknown_column", f"column '{key}' is not part of the event log", key, table.where(1, key))
+            for key in table.header
+            if key not in COLUMNS
+        )
+        index = {name: i for i, name in enumerate(table.header)}
+        picks = itemgetter(*(index.get(k, len(table.header)) for k in KEYS))  # the pad None for absent columns
+        for row, cells in table.cells:
+            yield row, picks(cells)
+        return
+    for row, raw in table.dict_rows:
+        issues.extend(
+            Issue("unknown_column", f"column '{key}' is not part of the event log", key, table.where(row, key))
+            for key in raw
+            if key not in COLUMNS
+        )
+        yield row, tuple(_clean(raw.get(k)) for k in KEYS)
+
+
+def parse_values(
+    policy: PolicySpec, name: str, columns: dict[str, int], source: Iterator[tuple[int, Values]], issues: list[Issue]
+) -> list[LeadEvent]:
+    tz = policy.tz
     events: list[LeadEvent] = []
-    seen: dict[str, Location] = {}
+    seen: dict[str, int] = {}
     deals: dict[str, LeadEvent] = {}
-    checked_columns = False
-    for row, raw in table.rows:
-        if not checked_columns or not table.columns:
-            issues.extend(
-                Issue("unknown_column", f"column '{key}' is not part of the event log", key, table.where(row, key))
-                for key in raw
-                if key not in COLUMNS
-            )
-            checked_columns = True
-        kind = _text(raw, "type")
-        event_id = _text(raw, "event_id")
-        where = table.where(row)
+    fromiso = dt.datetime.fromisoformat
+    day_offset: dict[dt.date, dt.timedelta | None] = {}
+    interned: dict[str, str] = {}
+    intern = interned.setdefault
+
+    def where(row: int, column: str | None = None) -> Location:
+        return Location(name, row, columns.get(column, 0) if column else 0)
+
+    def bad(code: str, message: str, row: int, column: str) -> None:
+        issues.append(Issue(code, message, column, where(row, column)))
+
+    for row, (event_id, kind, at_text, rep, customer, deal_id, amount_text, related, courtesy_raw, note) in source:
         if event_id is None:
-            issues.append(Issue("missing_field", "'event_id' is required", "event_id", table.where(row, "event_id")))
+            bad("missing_field", "'event_id' is required", row, "event_id")
             continue
         if event_id in seen:
-            issues.append(
-                Issue(
-                    "duplicate_row",
-                    f"event_id '{event_id}' repeats (first at {seen[event_id]})",
-                    "event_id",
-                    table.where(row, "event_id"),
-                )
-            )
+            bad("duplicate_row", f"event_id '{event_id}' repeats (first at {where(seen[event_id])})", row, "event_id")
             continue
-        seen[event_id] = where
-        if kind not in EVENT_TYPES:
+        seen[event_id] = row
+        known_kind = _TYPES.get(kind or "")  # the canonical string, shared by every event
+        if known_kind is None:
             shown = "missing" if kind is None else f"'{kind}' is unknown"
-            issues.append(
-                Issue(
-                    "bad_type",
-                    f"event type {shown}; use one of {', '.join(sorted(EVENT_TYPES))}",
-                    "type",
-                    table.where(row, "type"),
-                )
-            )
+            bad("bad_type", f"event type {shown}; use one of {', '.join(sorted(EVENT_TYPES))}", row, "type")
             continue
-        bad = False
+        kind = known_kind  # noqa: PLW2901
+        ok = True
+        fields = {
+            "rep": rep,
+            "customer": customer,
+            "deal_id": deal_id,
+            "amount": amount_text,
+            "related_customer": related,
+        }
         for key in _NEEDS[kind]:
-            if _text(raw, key) is None:
-                issues.append(Issue("missing_field", f"a {kind} event needs '{key}'", key, table.where(row, key)))
-                bad = True
-        at_text = _text(raw, "at")
+            if fields[key] is None:
+                bad("missing_field", f"a {kind} event needs '{key}'", row, key)
+                ok = False
         at: dt.datetime | None = None
         if at_text is None:
-            issues.append(Issue("missing_field", "'at' is required", "at", table.where(row, "at")))
-            bad = True
+            bad("missing_field", "'at' is required", row, "at")
+            ok = False
         else:
             try:
-                at = dt.datetime.fromisoformat(at_text)
+                at = fromiso(at_text)
             except ValueError:
-                issues.append(
-                    Issue("bad_value", f"'at': {at_text!r} is not an ISO-8601 timestamp", "at", table.where(row, "at"))
-                )
-                bad = True
+                bad("bad_value", f"'at': {at_text!r} is not an ISO-8601 timestamp", row, "at")
+                ok = False
         amount: Decimal | None = None
-        if kind == "deal" and _text(raw, "amount") is not None:
+        if kind == "deal" and amount_text is not None:
             try:
-                amount = to_decimal(raw["amount"], allow_percent=False)
+                amount = to_decimal(amount_text, allow_percent=False)
             except NumberFormatError as exc:
-                issues.append(Issue("bad_value", f"'amount': {exc}", "amount", table.where(row, "amount")))
-                bad = True
+                bad("bad_value", f"'amount': {exc}", row, "amount")
+                ok = False
             else:
                 if amount < 0:
-                    issues.append(
-                        Issue(
-                            "bad_value",
-                            f"'amount' cannot be negative ({canonical(amount)})",
-                            "amount",
-                            table.where(row, "amount"),
-                        )
-                    )
-                    bad = True
-        courtesy_text = (_text(raw, "courtesy") or "").lower()
-        if courtesy_text not in _TRUE and courtesy_text not in _FALSE:
-            issues.append(
-                Issue(
-                    "bad_value",
-                    f"'courtesy' must be true or false, not {raw.get('courtesy')!r}",
-                    "courtesy",
-                    table.where(row, "courtesy"),
-                )
-            )
-            bad = True
-        if bad or at is None:
+                    bad("bad_value", f"'amount' cannot be negative ({canonical(amount)})", row, "amount")
+                    ok = False
+        courtesy_text = (courtesy_raw or "").lower()
+        if courtesy_text and courtesy_text not in _TRUE and courtesy_text not in _FALSE:
+            bad("bad_value", f"'courtesy' must be true or false, not {courtesy_raw!r}", row, "courtesy")
+            ok = False
+        if not ok or at is None:
             continue
         if at.tzinfo is None:
             local = at.date()
-            at = at.replace(tzinfo=tz).astimezone(_UTC)
+            offset = day_offset.get(local, _UNKNOWN)
+            if offset is _UNKNOWN:
+                offset = day_offset[local] = _fixed_offset(tz, local)
+            at = at - offset if offset is not None else at.replace(tzinfo=tz).astimezone(_UTC).replace(tzinfo=None)
         else:
-            at = at.astimezone(_UTC)
             local = at.astimezone(tz).date()
+            at = at.astimezone(_UTC).replace(tzinfo=None)
         event = LeadEvent(
-            event_id, kind, at, local, _text(raw, "rep"), _text(raw, "customer"), _text(raw, "deal_id"), amount,
-            _text(raw, "related_customer"), courtesy_text in _TRUE, _text(raw, "note"), where,
+            event_id, kind, at, local, rep and intern(rep, rep), customer, deal_id, amount, related,
+            courtesy_text in _TRUE, note, row,
         )  # fmt: skip
-        if kind == "deal":
-            assert event.deal_id is not None
-            if event.deal_id in deals:
-                issues.append(
-                    Issue(
-                        "duplicate_row",
-                        f"deal '{event.deal_id}' is closed twice (first at {deals[event.deal_id].origin})",
-                        "deal_id",
-                        table.where(row, "deal_id"),
-                    )
-                )
+        if deal_id is not None and kind == "deal":
+            if deal_id in deals:
+                first = where(deals[deal_id].row)
+                bad("duplicate_row", f"deal '{deal_id}' is closed twice (first at {first})", row, "deal_id")
                 continue
-            deals[event.deal_id] = event
+            deals[deal_id] = event
         events.append(event)
     for e in events:
         if e.type in {"claim", "override"}:
             deal = deals.get(e.deal_id or "")
             if deal is None:
-                issues.append(
-                    Issue(
-                        "unknown_deal",
-                        f"{e.type} for deal '{e.deal_id}', which no deal event closes",
-                        "deal_id",
-                        e.origin,
-                    )
-                )
+                bad("unknown_deal", f"{e.type} for deal '{e.deal_id}', which no deal event closes", e.row, "deal_id")
             elif e.type == "claim" and (e.at, e.event_id) < (deal.at, deal.event_id):
-                issues.append(
-                    Issue(
-                        "bad_claim", f"claim '{e.event_id}' comes before deal '{e.deal_id}' is closed", "at", e.origin
-                    )
-                )
+                bad("bad_claim", f"claim '{e.event_id}' comes before deal '{e.deal_id}' is closed", e.row, "at")
     if issues:
-        raise DataError.from_issues(issues, table.name)
-    events.sort(key=lambda e: (e.at, e.event_id))
+        raise DataError.from_issues(issues, name)
+    events.sort(key=_order)
     return events
+
+
+_order = attrgetter("at", "event_id")
 
 
 class _Union:
@@ -340,6 +358,11 @@ def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | 
     Raises:
         DataError: on any malformed event; nothing is credited from a half-read log.
     """
+    with paused_gc():
+        return _attribute(policy, events)
+
+
+def _attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | list[LeadEvent]) -> Attribution:
     if isinstance(events, list) and (not events or isinstance(events[0], LeadEvent)):
         log: list[LeadEvent] = events
     else:
@@ -353,6 +376,7 @@ def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | 
     overrides: dict[str, LeadEvent] = {}
     by_customer: dict[str, list[LeadEvent]] = defaultdict(list)
     first_reg: dict[str, LeadEvent] = {}
+    find = merged.find if merged.parent else str
     for e in log:
         t = e.type
         if t == "void_register":
@@ -362,7 +386,7 @@ def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | 
         elif t == "override":
             overrides[e.deal_id or ""] = e  # sorted: the latest override decides
         elif t != "same_customer":
-            root = merged.find(e.customer or "")
+            root = find(e.customer or "")
             by_customer[root].append(e)
             if t == "registration" and root not in first_reg:
                 first_reg[root] = e
@@ -370,7 +394,13 @@ def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | 
     follow_ups: list[FollowUp] = []
     protection = policy.protection_days
     extend = policy.extend_on_contact
-    deadline = policy.deadline
+    deadline: Callable[[dt.date, int], dt.date] = policy.deadline
+    if policy.day_basis == "calendar":
+        deltas = {n: dt.timedelta(days=n) for n in {protection, policy.first_follow_up_days}}
+
+        def deadline(day: dt.date, n: int) -> dt.date:
+            return day + deltas[n]
+
     for root, stream in by_customer.items():
         name = first_reg[root].customer or root if root in first_reg else root
         s = _State()
@@ -441,51 +471,36 @@ def _decide(
     override: LeadEvent | None,
 ) -> Credit:
     closer = deal.rep or ""
-    base = Credit(
-        deal_id=deal.deal_id or "",
-        customer=customer,
-        closer=closer,
-        credited_to=closer,
-        amount=deal.amount or Decimal(0),
-        reason="unregistered",
-        decided_by=(deal.event_id,),
-        date=deal.date,
-        owner=s.owner,
-        protected_through=s.until,
-    )
-    evolve = attrs.evolve
+    owner, through = s.owner, s.until
+    credited = closer
+    reason: Reason = "unregistered"
+    decided: tuple[str, ...] = (deal.event_id,)
+    claim_date = limit = None
     if override is not None:
-        return evolve(
-            base, credited_to=override.rep or "", reason="override", decided_by=(deal.event_id, override.event_id)
-        )
-    if active and s.owner is not None:
-        protected_by = (*s.events, deal.event_id)
-        if s.owner == closer:
-            return evolve(base, reason="owner", decided_by=protected_by)
-        if deal.courtesy:
-            return evolve(base, credited_to=s.owner, reason="courtesy", decided_by=protected_by)
-        limit = policy.deadline(deal.date, policy.claim_days)
-        mine = [c for c in deal_claims if c.rep == s.owner]
-        if not mine:
-            return evolve(base, reason="no_claim", decided_by=protected_by, claim_deadline=limit)
-        claim = mine[0]
-        in_time = claim.date <= limit
-        return evolve(
-            base,
-            credited_to=s.owner if in_time else closer,
-            reason="claim" if in_time else "late_claim",
-            decided_by=(*protected_by, claim.event_id),
-            claim_date=claim.date,
-            claim_deadline=limit,
-        )
-    if s.void_owner is not None and s.void_until is not None and deal.date <= s.void_until:
-        return evolve(
-            base, owner=s.void_owner, protected_through=None, reason="void", decided_by=(*s.void_events, deal.event_id)
-        )
-    if s.owner is not None:
-        reason: Reason = "owner" if s.owner == closer else "expired"
-        return evolve(base, reason=reason, decided_by=(*s.events, deal.event_id))
-    return base
+        credited, reason, decided = override.rep or "", "override", (deal.event_id, override.event_id)
+    elif active and owner is not None:
+        decided = (*s.events, deal.event_id)
+        if owner == closer:
+            reason = "owner"
+        elif deal.courtesy:
+            credited, reason = owner, "courtesy"
+        else:
+            limit = policy.deadline(deal.date, policy.claim_days)
+            claim = next((c for c in deal_claims if c.rep == owner), None)
+            if claim is None:
+                reason = "no_claim"
+            else:
+                claim_date, decided = claim.date, (*decided, claim.event_id)
+                in_time = claim.date <= limit
+                credited, reason = (owner, "claim") if in_time else (closer, "late_claim")
+    elif s.void_owner is not None and s.void_until is not None and deal.date <= s.void_until:
+        owner, through, reason, decided = s.void_owner, None, "void", (*s.void_events, deal.event_id)
+    elif owner is not None:
+        reason, decided = ("owner" if owner == closer else "expired"), (*s.events, deal.event_id)
+    return Credit(
+        deal.deal_id or "", customer, closer, credited, deal.amount or Decimal(0), reason, decided, deal.date,
+        owner, through, claim_date, limit,
+    )  # fmt: skip
 
 
 @attrs.frozen
