@@ -1,7 +1,7 @@
 import datetime as dt
 import json
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kpi_engine.attribution import attribute, parse_policy, read_events
@@ -153,3 +153,26 @@ def test_csv_jsonl_and_streamed_logs_give_the_same_result(tmp_path_factory, even
     b = attribute(POLICY, read_table(jsonl_path))
     c = attribute(POLICY, read_events(csv_path, POLICY))  # streamed line by line
     assert a.to_dict() == b.to_dict() == c.to_dict()
+
+
+@given(
+    st.sampled_from(["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Shanghai"]),
+    st.datetimes(dt.datetime(2020, 1, 1), dt.datetime(2030, 12, 31)),  # noqa: DTZ001 - naive local times
+)
+@example("America/New_York", dt.datetime(2026, 3, 8, 2, 30))  # noqa: DTZ001 - a local time that does not exist
+@example("America/New_York", dt.datetime(2026, 11, 1, 1, 30))  # noqa: DTZ001 - a local time that occurs twice
+@example("America/New_York", dt.datetime(2026, 3, 8, 23, 0))  # noqa: DTZ001 - after the change, same day
+@example("Australia/Lord_Howe", dt.datetime(2026, 10, 4, 2, 15))  # noqa: DTZ001 - a half-hour transition
+def test_naive_timestamps_convert_like_zoneinfo_even_on_transition_days(zone, local):
+    """The per-day offset cache gives the instant zoneinfo gives, DST transition days included."""
+    from kpi_engine._time import zone as get_zone
+
+    policy = parse_policy(f"policy: p\ntimezone: {zone}\n")
+    events = [{"event_id": "1", "type": "registration", "at": local.isoformat(), "rep": "A", "customer": "C"}]
+    from kpi_engine.attribution import parse_events
+    from kpi_engine.records import Table
+
+    [event] = parse_events(policy, Table.from_rows(events))
+    expected = local.replace(tzinfo=get_zone(zone)).astimezone(dt.UTC).replace(tzinfo=None)
+    assert event.at == expected
+    assert event.date == local.date()
