@@ -63,3 +63,10 @@ def test_example_policy_matches_its_schema():
     """The shipped attribution policy validates against the policy schema."""
     data, _, _ = load_yaml((ROOT / "examples/attribution/policy.yaml").read_text(encoding="utf-8"))
     jsonschema.validate(data, policy_schema())
+
+
+def test_generated_reference_is_fresh():
+    """docs/reference.md equals what `python -m kpi_engine.schema` generates now."""
+    from kpi_engine.schema import reference_markdown
+
+    assert (ROOT / "docs/reference.md").read_text(encoding="utf-8") == reference_markdown()

@@ -73,7 +73,10 @@ class InputSpec(_Spec):
     title: str | None = None
     min: Number | None = Field(None, description="smallest allowed value (inclusive)")
     max: Number | None = Field(None, description="largest allowed value (inclusive)")
-    required: bool = Field(default=True, description="a record without this field is an error; if false it is N/A")
+    required: bool = Field(
+        default=True,
+        description="an appraised subject with no value (own or rolled up) is an error; if false the value is N/A",
+    )
     rollup: Literal["sum", "mean", "min", "max", "none"] | None = Field(
         None,
         description="how members' values combine for a team or higher subject; "
@@ -154,12 +157,14 @@ class BandSpec(_Spec):
 class KpiSpec(_Spec):
     """A scored metric."""
 
-    id: Identifier
+    id: Identifier = Field(description="stable id, used in traces as kpis.<id>")
     title: str | None = None
-    metric: Identifier
-    section: Identifier | None = None
-    direction: Literal["higher", "lower", "range"] = "higher"
-    method: Literal["threshold", "linear", "attainment", "bands", "expression"]
+    metric: Identifier = Field(description="the input or metric scored")
+    section: Identifier | None = Field(None, description="required when the scorecard has sections")
+    direction: Literal["higher", "lower", "range"] = Field("higher", description="which values are better")
+    method: Literal["threshold", "linear", "attainment", "bands", "expression"] = Field(
+        description="how the value becomes a score (DOMAIN §4)"
+    )
     target: NumberOrPair | None = Field(None, description="the bar; for direction range a pair [lo, hi]")
     floor: NumberOrPair | None = Field(None, description="linear: the worst acceptable value (score 0)")
     cap: Number = Field(Decimal(100), description="highest score; above 100 allows over-achievement")
@@ -168,8 +173,10 @@ class KpiSpec(_Spec):
     fail_score: Number = Decimal(0)
     bands: list[BandSpec] | None = None
     score: str | None = Field(None, description="expression method: the score, over metrics and `value`")
-    weight: Number
-    on_missing: Literal["exclude", "zero", "error"] = "exclude"
+    weight: Number = Field(description="weight inside the section; weights add up to 100% unless normalize")
+    on_missing: Literal["exclude", "zero", "error"] = Field(
+        "exclude", description="an N/A value: drop the KPI and renormalise, score 0, or fail"
+    )
 
 
 class GateSpec(_Spec):
@@ -251,27 +258,31 @@ class RulesetSpec(_Spec):
     """A versioned scorecard ruleset."""
 
     ruleset: Identifier = Field(description="stable id of the ruleset")
-    version: Text
-    title: str
+    version: Text = Field(description="version of the ruleset, reported with every appraisal")
+    title: str = Field(description="title in any language")
     description: str | None = None
-    effective: EffectiveSpec | None = None
-    subject: Level = "rep"
-    period: PeriodKind = "month"
+    effective: EffectiveSpec | None = Field(None, description="dates between which the ruleset applies")
+    subject: Level = Field("rep", description="who is appraised; teams and above roll up from membership rows")
+    period: PeriodKind = Field("month", description="the kind of period records and results belong to")
     timezone: str = Field("Asia/Shanghai", description="zone in which event timestamps fall into periods")
     normalize: bool = Field(default=False, description="allow weights that do not add up to 100%")
-    inputs: dict[Identifier, InputSpec] = Field(default_factory=dict)
-    event_fields: dict[Identifier, InputType] = Field(default_factory=dict)
-    metrics: dict[Identifier, Annotated[MetricSpec, BeforeValidator(_formula_shorthand)]] = Field(default_factory=dict)
-    sections: dict[Identifier, SectionSpec] = Field(default_factory=dict)
-    kpis: list[KpiSpec]
-    gates: list[GateSpec] = Field(default_factory=list)
-    adjustments: list[AdjustmentSpec] = Field(default_factory=list)
-    grades: list[GradeSpec] = Field(default_factory=list)
+    inputs: dict[Identifier, InputSpec] = Field(default_factory=dict, description="record fields, checked at the door")
+    event_fields: dict[Identifier, InputType] = Field(
+        default_factory=dict, description="extra event columns (besides event_id, type, at, rep, customer)"
+    )
+    metrics: dict[Identifier, Annotated[MetricSpec, BeforeValidator(_formula_shorthand)]] = Field(
+        default_factory=dict, description="named values; a bare string is a formula"
+    )
+    sections: dict[Identifier, SectionSpec] = Field(default_factory=dict, description="weighted groups of KPIs")
+    kpis: list[KpiSpec] = Field(description="the scored metrics")
+    gates: list[GateSpec] = Field(default_factory=list, description="conditions that cap, zero or force a grade")
+    adjustments: list[AdjustmentSpec] = Field(default_factory=list, description="context rules overriding a score")
+    grades: list[GradeSpec] = Field(default_factory=list, description="grade bands over the total, highest first")
     report: list[Identifier] = Field(
         default_factory=list, description="metrics shown in every result without being scored (e.g. a streak)"
     )
-    rounding: RoundingSpec = Field(default_factory=RoundingSpec)
-    cases: list[CaseSpec] = Field(default_factory=list)
+    rounding: RoundingSpec = Field(default_factory=RoundingSpec, description="how reported numbers are rounded")
+    cases: list[CaseSpec] = Field(default_factory=list, description="tests kept next to the rules (`kpi test`)")
 
 
 def known_keys() -> frozenset[str]:
