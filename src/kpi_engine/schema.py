@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from kpi_engine.spec import RulesetSpec
 
 SCHEMA_ID = "https://kpi-engine.invalid/schema/ruleset.json"
@@ -39,7 +41,7 @@ def _json_type(prop: dict[str, Any]) -> str:
     if kind == "array":
         return f"list of {_json_type(prop.get('items', {}))}"
     if kind == "object":
-        values = prop.get("additionalProperties") or next(iter(prop.get("patternProperties", {}).values()), {})
+        values: Any = prop.get("additionalProperties") or next(iter(prop.get("patternProperties", {}).values()), {})
         return f"map of name → {_json_type(values)}" if isinstance(values, dict) and values else "map"
     if prop.get("format") == "date":
         return "date"
@@ -63,7 +65,7 @@ def reference_markdown() -> str:
     from kpi_engine import spec  # noqa: PLC0415
     from kpi_engine.attribution._policy import PolicySpec  # noqa: PLC0415 - avoid an import cycle
 
-    models = [
+    models: list[type[BaseModel]] = [
         spec.RulesetSpec, spec.InputSpec, spec.MetricSpec, spec.AggregateSpec, spec.PreviousSpec, spec.MembersSpec,
         spec.SectionSpec, spec.KpiSpec, spec.BandSpec, spec.GateSpec, spec.AdjustmentSpec, spec.GradeSpec,
         spec.RoundingSpec, spec.EffectiveSpec, spec.CaseSpec, spec.ExpectSpec, PolicySpec,
