@@ -344,9 +344,13 @@ class _Checker:
         grades = [g.grade for g in self.spec.grades]
         for i, gate in enumerate(self.spec.gates):
             base: PathKey = ("gates", i)
-            self.expression(gate.when, (*base, "when"), names, "bool")
+            when = self.expression(gate.when, (*base, "when"), names, "bool")
             if gate.zero_section is not None:
                 self.reference(gate.zero_section, self.spec.sections, (*base, "zero_section"), "section")
+                if when is not None and "total" in when.names:
+                    self.add(
+                        "bad_gate", "a zero_section gate cannot read total: the total depends on it", (*base, "when")
+                    )
             if gate.force_grade is not None:
                 self.reference(gate.force_grade, grades, (*base, "force_grade"), "grade")
             if gate.cap_total is not None and gate.cap_total < 0:

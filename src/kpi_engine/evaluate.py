@@ -314,8 +314,7 @@ class _Evaluator:
         for gate in card.gates:
             if gate.action != "zero_section":
                 continue
-            holds = self.condition(subject, gate.when, {"total": None}) if "total" not in gate.when.names else None
-            if holds is True:
+            if self.condition(subject, gate.when) is True:  # checked at load: never reads total
                 zeroed.add(str(gate.value))
         # Section scores, renormalised over KPIs that apply, then the total over sections that apply.
         section_scores: dict[str, Decimal | None] = {}

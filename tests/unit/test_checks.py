@@ -102,3 +102,13 @@ def test_unknown_timezone_is_reported():
     """An unknown IANA zone is an error at its location."""
     text = BASE.replace("title: t", "title: t\ntimezone: Mars/Olympus")
     assert "bad_timezone" in codes(text + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 100%}\n")
+
+
+def test_zero_section_gate_cannot_read_the_total():
+    """A zero_section gate whose condition reads total is an error (the total depends on it)."""
+    text = BASE + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 100%}\n"
+    text = text.replace("kpis:\n", "sections: {s: {weight: 100%}}\nkpis:\n").replace(
+        "weight: 100%}\n", "weight: 100%, section: s}\n"
+    )
+    text += "gates:\n  - {id: g, when: total < 50, zero_section: s}\n"
+    assert "bad_gate" in codes(text)
