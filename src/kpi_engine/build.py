@@ -157,7 +157,7 @@ def check_text(text: str, file: str = "<string>") -> tuple[RulesetSpec | None, S
     spec, schema_issues = validate_model(RulesetSpec, data, smap, known_keys())
     issues += schema_issues
     if spec is not None:
-        issues += check_ruleset(spec, smap)
+        issues += check_ruleset(spec, smap, data)
         issues += _timezone_issue(spec, smap)
     issues.sort(key=lambda i: (i.location.line, i.location.col) if i.location else (0, 0))
     return spec, smap, issues

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Any
 
 from kpi_engine._numbers import ONE, canonical
 from kpi_engine._yaml import PathKey, SourceMap, format_path
@@ -46,9 +47,10 @@ def metric_unit(spec: RulesetSpec, name: str) -> str | None:
 
 
 class _Checker:
-    def __init__(self, spec: RulesetSpec, smap: SourceMap) -> None:
+    def __init__(self, spec: RulesetSpec, smap: SourceMap, raw: Any = None) -> None:
         self.spec = spec
         self.smap = smap
+        self.raw = raw
         self.issues: list[Issue] = []
         self.metric_types: dict[str, Type] = {n: expr_type(i.type) for n, i in spec.inputs.items()}
         self.metric_types.update(dict.fromkeys(spec.metrics, "number"))
@@ -94,6 +96,16 @@ class _Checker:
                 )
             )
             return None
+
+    def raw_at(self, path: PathKey) -> Any:
+        """The value as written in the YAML (before conversion), or None."""
+        node = self.raw
+        for part in path:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return node
 
     def reference(self, name: str, known: Iterable[str], path: PathKey, what: str) -> bool:
         known = list(known)
@@ -247,7 +259,8 @@ class _Checker:
                 names = {**self.metric_types, "value": "number"}
                 self.expression(kpi.score, (*base, "score"), names, "number")
         unit = metric_unit(self.spec, kpi.metric)
-        if unit == "ratio" and target is not None and any(t > ONE for t in target) and kpi.method != "bands":
+        written_as_percent = "%" in str(self.raw_at((*base, "target")))
+        if unit == "ratio" and target is not None and any(t > ONE for t in target) and not written_as_percent:
             shown = canonical(max(target))
             self.add(
                 "percent_slip",
@@ -393,7 +406,11 @@ def _pct(value: Decimal) -> str:
     return canonical(value * 100) + "%"
 
 
-def check_ruleset(spec: RulesetSpec, smap: SourceMap) -> list[Issue]:
-    """Run every semantic check and return the issues (errors and warnings), in file order."""
-    issues = _Checker(spec, smap).run()
+def check_ruleset(spec: RulesetSpec, smap: SourceMap, raw: Any = None) -> list[Issue]:
+    """Run every semantic check and return the issues (errors and warnings), in file order.
+
+    ``raw`` is the data as loaded from YAML; with it, a ratio target written as a percent
+    (``110%``) is known to be meant and is not flagged as a percent slip.
+    """
+    issues = _Checker(spec, smap, raw).run()
     return sorted(issues, key=lambda i: (i.location.line if i.location else 0, i.location.col if i.location else 0))

@@ -19,6 +19,7 @@ from typing import Any
 
 from kpi_engine.build import Ruleset, check_text
 from kpi_engine.cases import run_cases
+from kpi_engine.diff import compare
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluate import evaluate
 from kpi_engine.explain import explain_subject
@@ -168,6 +169,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    before, after = load_ruleset(args.before), load_ruleset(args.after)
+    a = evaluate(before, period=args.period, **_inputs(args, before))
+    b = evaluate(after, period=a.period, **_inputs(args, after))
+    report = compare(a, b)
+    if args.format == "json":
+        _write(json.dumps(report, ensure_ascii=False, indent=2) + "\n", args.out)
+        return 0
+    count = len(report["changes"])
+    lines = [
+        f"{args.before} → {args.after}, period {a.period}: {count} subject(s) change, {report['unchanged']} unchanged"
+    ]
+    for change in report["changes"]:
+        lines.append(f"  {change['subject']}")
+        lines.extend(f"    {k}: {v[0]} → {v[1]}" for k, v in change.items() if k != "subject")
+    _write("\n".join(lines) + "\n", args.out)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     if args.policy:
         from kpi_engine.attribution import policy_schema  # noqa: PLC0415
@@ -222,9 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, text in (
         ("evaluate", cmd_evaluate, "appraise every subject for a period"),
         ("explain", cmd_explain, "show the readable trace of one subject"),
+        ("diff", cmd_diff, "compare two versions of a ruleset on the same records"),
     ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("ruleset", metavar="RULESET")
+        if name == "diff":
+            p.add_argument("before", metavar="RULESET")
+            p.add_argument("after", metavar="CHANGED_RULESET")
+        else:
+            p.add_argument("ruleset", metavar="RULESET")
         p.add_argument(
             "--records", required=True, metavar="FILE", nargs="+", action="extend",
             help="CSV, JSON or JSONL records (several files allowed, e.g. reps and teams)",
@@ -238,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
         if name == "evaluate":
             p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+        elif name == "diff":
+            p.add_argument("--format", choices=("table", "json"), default="table")
         else:
             p.add_argument("--subject", required=True, metavar="ID")
         p.set_defaults(func=func)

@@ -112,3 +112,9 @@ def test_zero_section_gate_cannot_read_the_total():
     )
     text += "gates:\n  - {id: g, when: total < 50, zero_section: s}\n"
     assert "bad_gate" in codes(text)
+
+
+def test_a_ratio_target_above_100_percent_written_as_percent_is_meant():
+    """target: 110% on a ratio is intended (no percent slip); target: 1.1 is flagged."""
+    assert codes(BASE + "  - {id: r, metric: rate, method: attainment, target: 110%, cap: 120, weight: 100%}\n") == []
+    assert "percent_slip" in codes(BASE + "  - {id: r, metric: rate, method: attainment, target: 1.1, weight: 100%}\n")

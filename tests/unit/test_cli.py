@@ -154,3 +154,21 @@ def test_attribute_json_and_evaluate_with_attribution(capsys):
     zhao = next(r for r in json.loads(out)["results"] if r["subject"] == "zhao_lei")
     follow = next(k for k in zhao["kpis"] if k["id"] == "follow_up")
     assert follow["value"] == "0.5"
+
+
+def test_diff_shows_what_a_ruleset_change_changes(capsys, tmp_path):
+    """kpi diff lists the subjects and KPIs whose reported numbers change."""
+    from pathlib import Path
+
+    changed = tmp_path / "changed.yaml"
+    text = Path("rulesets/sales_rep_monthly.yaml").read_text(encoding="utf-8")
+    changed.write_text(
+        text.replace("target: 100%, cap: 120, weight: 60%}", "target: 110%, cap: 120, weight: 60%}"), encoding="utf-8"
+    )
+    code, out, _ = run(capsys, "diff", "rulesets/sales_rep_monthly.yaml", str(changed), "--records",
+                       "examples/sales_rep_monthly/records.csv", "--format", "json")  # fmt: skip
+    assert code == 0
+    report = json.loads(out)
+    zhang = next(c for c in report["changes"] if c["subject"] == "zhang_wei")
+    assert zhang["kpis.target_completion"] == ["104.50", "95.00"]
+    assert report["unchanged"] == 0
