@@ -132,6 +132,8 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         ),
         grades=tuple(Grade(g.grade, g.min, g.title, g.bonus_multiplier) for g in spec.grades),
         report=tuple(spec.report),
+        rank_by=spec.ranking.by,
+        rank_lower_first=spec.ranking.order == "lower_first",
         places=spec.rounding.places,
         rounding=spec.rounding.mode,
     )

@@ -379,6 +379,10 @@ class _Checker:
     def grades(self) -> None:
         for i, name in enumerate(self.spec.report):
             self.reference(name, self.metric_types, ("report", i), "metric")
+        by = self.spec.ranking.by
+        known = by == "total" or self.reference(by, [*self.metric_types, "total"], ("ranking", "by"), "metric")
+        if known and by != "total" and self.metric_types[by] != "number":
+            self.add("bad_ranking", f"cannot rank by '{by}': it is not a number", ("ranking", "by"))
         previous: Decimal | None = None
         seen: set[str] = set()
         bands = self.spec.grades

@@ -429,15 +429,15 @@ class _Evaluator:
         )
 
 
-def _rank(results: list[SubjectResult]) -> list[SubjectResult]:
-    """Competition ranking by exact total (1, 1, 3); subjects without a total get no rank."""
+def _rank(results: list[SubjectResult], keys: dict[str, Value], *, lower_first: bool) -> list[SubjectResult]:
+    """Competition ranking (1, 1, 3) by exact key; subjects whose key is N/A get no rank."""
 
     def ranks(group: list[SubjectResult]) -> dict[str, int]:
-        totals = sorted((r.total for r in group if r.total is not None), reverse=True)
+        values = sorted((v for r in group if isinstance(v := keys[r.subject], Decimal)), reverse=not lower_first)
         first: dict[Decimal, int] = {}
-        for i, t in enumerate(totals, start=1):
+        for i, t in enumerate(values, start=1):
             first.setdefault(t, i)
-        return {r.subject: first[r.total] for r in group if r.total is not None}
+        return {r.subject: first[k] for r in group if isinstance(k := keys[r.subject], Decimal)}
 
     overall = ranks(results)
     by_parent: dict[str | None, list[SubjectResult]] = {}
@@ -530,7 +530,10 @@ def evaluate(
             msg = f"no {card.subject} has data for period {chosen}"
             raise DataError(msg)
         ev.check_required(subjects)
-        results = _rank([ev.appraise(s) for s in subjects])
+        appraised = [ev.appraise(s) for s in subjects]
+        by = card.rank_by
+        keys = {r.subject: r.total if by == "total" else metrics.value(r.subject, chosen, by) for r in appraised}
+        results = _rank(appraised, keys, lower_first=card.rank_lower_first)
     return Appraisal(
         ruleset_id=ruleset.id,
         version=ruleset.version,

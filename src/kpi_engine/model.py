@@ -159,5 +159,7 @@ class Scorecard:
     adjustments: tuple[Adjustment, ...]
     grades: tuple[Grade, ...]
     report: tuple[str, ...]
+    rank_by: str
+    rank_lower_first: bool
     places: int
     rounding: str

@@ -224,6 +224,13 @@ class RoundingSpec(_Spec):
     mode: RoundingMode = "half_up"
 
 
+class RankingSpec(_Spec):
+    """How subjects are ranked (overall and within their parent); ties share a rank (1, 1, 3)."""
+
+    by: Identifier = Field("total", description="`total`, or the name of a metric to rank by")
+    order: Literal["higher_first", "lower_first"] = Field("higher_first", description="which end ranks 1")
+
+
 class EffectiveSpec(_Spec):
     """Dates between which the ruleset applies."""
 
@@ -281,6 +288,7 @@ class RulesetSpec(_Spec):
     report: list[Identifier] = Field(
         default_factory=list, description="metrics shown in every result without being scored (e.g. a streak)"
     )
+    ranking: RankingSpec = Field(default_factory=RankingSpec, description="how subjects are ranked")
     rounding: RoundingSpec = Field(default_factory=RoundingSpec, description="how reported numbers are rounded")
     cases: list[CaseSpec] = Field(default_factory=list, description="tests kept next to the rules (`kpi test`)")
 

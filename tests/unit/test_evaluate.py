@@ -261,3 +261,20 @@ def test_results_do_not_depend_on_the_callers_decimal_context():
     with localcontext() as ctx:
         ctx.prec = 5
         assert evaluate(TWO, records).to_json() == expected
+
+
+def test_ranking_by_a_metric_lowest_first():
+    """ranking: {by: metric, order: lower_first} ranks on that metric, ties shared."""
+    rs = ruleset(
+        """\
+inputs: {x: {type: number}, days: {type: number}}
+kpis: [{id: k, metric: x, method: linear, floor: 0, target: 100, weight: 100%}]
+ranking: {by: days, order: lower_first}
+"""
+    )
+    records = [
+        {"subject": s, "period": "2026-03", "x": x, "days": d}
+        for s, x, d in (("a", 90, 30), ("b", 10, 20), ("c", 50, 20))
+    ]
+    ranks = {r.subject: r.rank for r in evaluate(rs, records).results}
+    assert ranks == {"b": 1, "c": 1, "a": 3}
