@@ -36,6 +36,9 @@ _STANDARD_TAGS = {
     "tag:yaml.org,2002:timestamp",
 }
 MAX_NODES = 200_000
+MAX_DEPTH = 64
+MAX_BYTES = 4 * 1024 * 1024
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed: same marks, faster
 
 
 def format_path(path: PathKey) -> str:
@@ -90,6 +93,9 @@ class _Composer:
         self.count += 1
         if self.count > MAX_NODES:
             msg = f"document has more than {MAX_NODES} nodes"
+            raise _TooLargeError(msg)
+        if len(path) > MAX_DEPTH:
+            msg = f"document is nested more than {MAX_DEPTH} levels deep"
             raise _TooLargeError(msg)
         if id(node) in self.seen:
             self._issue("yaml_alias", "anchors and aliases are not allowed; write the value out", node, path)
@@ -159,8 +165,14 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap, list[I
     A document that does not parse yields ``None`` data and one located ``yaml_syntax`` issue.
     """
     composer = _Composer(file)
+    if len(text) > MAX_BYTES:
+        return (
+            None,
+            composer.smap,
+            [Issue("yaml_size", f"document is larger than {MAX_BYTES} bytes", "", Location(file))],
+        )
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
@@ -168,6 +180,9 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap, list[I
         return None, composer.smap, [Issue("yaml_syntax", f"YAML syntax: {problem}", "", loc)]
     except yaml.YAMLError as exc:
         return None, composer.smap, [Issue("yaml_syntax", f"YAML syntax: {exc}", "", Location(file))]
+    except RecursionError:
+        msg = f"document is nested more than {MAX_DEPTH} levels deep"
+        return None, composer.smap, [Issue("yaml_size", msg, "", Location(file))]
     if node is None:
         return None, composer.smap, []
     try:

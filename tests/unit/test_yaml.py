@@ -43,3 +43,13 @@ def test_source_map_locates_nested_values():
     _, smap, _ = load_yaml("kpis:\n  - id: a\n    weight: 40%\n")
     loc = smap.locate(("kpis", 0, "weight"))
     assert (loc.line, loc.col) == (3, 13)
+
+
+def test_hostile_documents_fail_fast_with_an_issue():
+    """Deep nesting, an oversized document and alias fan-out give located issues, not crashes."""
+    _, _, deep = load_yaml("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    _, _, big = load_yaml("x: " + "y" * 5_000_000 + "\n")
+    _, _, fan = load_yaml("a: &a [1, 2]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n")
+    assert [i.code for i in deep] == ["yaml_size"]
+    assert [i.code for i in big] == ["yaml_size"]
+    assert {i.code for i in fan} == {"yaml_alias"}
