@@ -21,10 +21,20 @@ from kpi_engine.errors import DataError, EvaluationError, Issue, Location
 from kpi_engine.expr import Expression, Value
 from kpi_engine.model import Kpi, Metric, Scorecard
 from kpi_engine.periods import Period
-from kpi_engine.records import Inputs, Table, as_table, as_tables, prepare_events, prepare_members, prepare_records
+from kpi_engine.records import (
+    Event,
+    Inputs,
+    Table,
+    as_table,
+    as_tables,
+    prepare_events,
+    prepare_members,
+    prepare_records,
+)
 from kpi_engine.results import Appraisal, GateResult, KpiResult, SectionResult, SubjectResult
 
 LEVELS = ("rep", "team", "department", "company")
+TRACE_EVENTS = 100  # event ids listed in a trace; the count is always complete
 MAX_STREAK = 240
 
 RowsLike = Table | Iterable[Mapping[str, Any] | object]
@@ -121,11 +131,16 @@ class _Metrics:
             return _mean(values)
         return min(values) if how == "min" else max(values)
 
-    def _aggregate(self, node: str, period: Period, m: Metric) -> Value:
+    def matching_events(self, node: str, period: Period, m: Metric) -> list[Event]:
+        """The events an aggregate metric reads: all reps below the subject, filtered."""
         events = [e for leaf in self.leaves(node, period) for e in self.data.events.get((leaf, period), ())]
         if m.where is not None:
             where = m.where
             events = [e for e in events if where.evaluate(e.fields) is True]
+        return events
+
+    def _aggregate(self, node: str, period: Period, m: Metric) -> Value:
+        events = self.matching_events(node, period, m)
         if m.fn == "count":
             return Decimal(len(events))
         assert m.field is not None
@@ -230,7 +245,9 @@ class _Evaluator:
     def trace_metric(self, subject: str, name: str) -> dict[str, Any]:
         metric = self.card.metrics[name]
         inputs: dict[str, Any] = {}
-        for leaf in _leaf_inputs(self.card, name):
+        # A member share reads each member's own values (listed below), not the subject's rollup.
+        leaves = [] if metric.kind == "members" else _leaf_inputs(self.card, name)
+        for leaf in leaves:
             leaf_metric = self.card.metrics[leaf]
             if leaf_metric.kind == "input":
                 source = self.m.input_source(subject, self.period, leaf)
@@ -238,6 +255,18 @@ class _Evaluator:
                 source = leaf_metric.describe()
             inputs[leaf] = {"value": self.m.value(subject, self.period, leaf), "source": source}
         trace: dict[str, Any] = {"metric": name, "definition": metric.describe(), "inputs": inputs}
+        if metric.kind == "aggregate":
+            events = self.m.matching_events(subject, self.period, metric)
+            trace["events"] = {"matched": len(events), "ids": [e.event_id for e in events[:TRACE_EVENTS]]}
+        if metric.kind == "members" and metric.expr is not None:
+            detail = {}
+            for kid in self.m.children(subject, self.period):
+                counted = metric.among is None or metric.among.evaluate(
+                    self.m.env(kid, self.period, metric.among.names)
+                )
+                meets = metric.expr.evaluate(self.m.env(kid, self.period, metric.expr.names))
+                detail[kid] = {"counted": counted is True, "meets": meets}
+            trace["members"] = detail
         if metric.kind == "previous" and metric.of:
             prev = self.period.previous()
             trace["previous"] = {"period": str(prev), metric.of: self.m.value(subject, prev, metric.of)}

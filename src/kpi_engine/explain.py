@@ -52,6 +52,16 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
             for name, item in ex["inputs"].items():
                 if name != ex["metric"] or len(ex["inputs"]) > 1:
                     out.append(f"      {name} = {_v(item['value'])}  ({item['source']})")
+            if "events" in ex:
+                ids = ex["events"]["ids"]
+                more = ex["events"]["matched"] - len(ids)
+                listed = ", ".join(ids) + (f" and {more} more" if more > 0 else "")
+                out.append(f"      {ex['events']['matched']} event(s) matched" + (f": {listed}" if ids else ""))
+            if "members" in ex:
+                for kid, item in ex["members"].items():
+                    status = "meets" if item["meets"] is True else "does not meet"
+                    counted = "" if item["counted"] else " (not counted)"
+                    out.append(f"      member {kid}: {status} the condition{counted}")
             if "previous" in ex:
                 prev = dict(ex["previous"])
                 period = prev.pop("period")

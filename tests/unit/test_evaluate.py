@@ -278,3 +278,32 @@ ranking: {by: days, order: lower_first}
     ]
     ranks = {r.subject: r.rank for r in evaluate(rs, records).results}
     assert ranks == {"b": 1, "c": 1, "a": 3}
+
+
+def test_traces_list_matched_events_and_member_outcomes():
+    """An aggregate's trace lists the events it counted; a member share lists each member."""
+    rs = ruleset(
+        """\
+subject: team
+inputs: {won: {type: count}, leads: {type: count}}
+metrics:
+  conversion: {formula: won / leads, unit: ratio}
+  on_target: {members: {where: conversion >= 50%}}
+  calls: {aggregate: {fn: count, where: type == 'call'}}
+kpis:
+  - {id: share, metric: on_target, method: linear, floor: 0, target: 100%, weight: 50%}
+  - {id: calls, metric: calls, method: linear, floor: 0, target: 10, weight: 50%}
+"""
+    )
+    records = [
+        {"subject": "a", "period": "2026-03", "won": 1, "leads": 1},
+        {"subject": "b", "period": "2026-03", "won": 0, "leads": 1},
+    ]
+    events = [{"event_id": "x1", "type": "call", "at": "2026-03-02T10:00", "rep": "b"},
+              {"event_id": "x2", "type": "visit", "at": "2026-03-02T11:00", "rep": "a"}]  # fmt: skip
+    result = evaluate(rs, records, members=MEMBERS, events=events).result("T")
+    assert result.kpi("calls").explanation["events"] == {"matched": 1, "ids": ["x1"]}
+    assert result.kpi("share").explanation["members"] == {
+        "a": {"counted": True, "meets": True},
+        "b": {"counted": True, "meets": False},
+    }
