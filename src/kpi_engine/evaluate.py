@@ -222,6 +222,48 @@ class _Evaluator:
         nodes |= {s for (s, p) in self.m.data.children if p == self.period}
         return sorted(n for n in nodes if self.m.height(n, self.period) == level)
 
+    def _reaches(self, node: str, appraised: set[str]) -> bool:
+        up, seen = node, set()
+        while up not in appraised and (up, self.period) in self.m.data.parent and up not in seen:
+            seen.add(up)
+            up = self.m.data.parent[(up, self.period)]
+        return up in appraised
+
+    def check_orphans(self, subjects: list[str]) -> None:
+        """Every record and event of the period belongs to an appraised subject or rolls up into one."""
+        appraised = set(subjects)
+        issues: list[Issue] = []
+        for (rep, period), events in sorted(self.m.data.events.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+            if period == self.period and not self._reaches(rep, appraised):
+                issues.append(
+                    Issue(
+                        "orphan_event",
+                        f"{len(events)} event(s) of '{rep}' in {period} belong to no appraised {self.card.subject} "
+                        "(add a record or membership row for it)",
+                        "rep",
+                        events[0].origin,
+                    )
+                )
+        if LEVELS.index(self.card.subject) == 0:
+            if issues:
+                raise DataError.from_issues(issues, "events")
+            return
+        for (node, period), record in sorted(self.m.data.records.items(), key=lambda kv: str(kv[1].origin)):
+            if period != self.period or node in appraised:
+                continue
+            if not self._reaches(node, appraised):
+                issues.append(
+                    Issue(
+                        "orphan_record",
+                        f"'{node}' has a record for {period} but is not a {self.card.subject} and belongs to none "
+                        "(add its membership row)",
+                        "subject",
+                        record.table.where(record.origin.line, "subject"),
+                    )
+                )
+        if issues:
+            raise DataError.from_issues(issues, "records")
+
     def check_required(self, subjects: list[str]) -> None:
         """Every required input has a value (own or rolled up) for every appraised subject."""
         issues: list[Issue] = []
@@ -558,6 +600,7 @@ def evaluate(
         if not subjects:
             msg = f"no {card.subject} has data for period {chosen}"
             raise DataError(msg)
+        ev.check_orphans(subjects)
         ev.check_required(subjects)
         appraised = [ev.appraise(s) for s in subjects]
         by = card.rank_by

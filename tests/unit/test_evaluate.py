@@ -307,3 +307,34 @@ kpis:
         "a": {"counted": True, "meets": True},
         "b": {"counted": True, "meets": False},
     }
+
+
+def test_a_record_outside_every_team_is_an_error_not_ignored():
+    """In a team ruleset, a rep with a record but no membership row is reported, not dropped."""
+    from kpi_engine import DataError
+
+    records = [
+        {"subject": "a", "period": "2026-03", "won": 1, "leads": 1},
+        {"subject": "b", "period": "2026-03", "won": 1, "leads": 1},
+        {"subject": "stray", "period": "2026-03", "won": 5, "leads": 5},
+    ]
+    with pytest.raises(DataError) as info:
+        evaluate(TEAM, records, members=MEMBERS)
+    assert [i.code for i in info.value.issues] == ["orphan_record"]
+    assert "'stray'" in info.value.issues[0].message
+
+
+def test_events_of_a_rep_without_a_record_are_an_error_not_ignored():
+    """An event whose rep is not appraised in the period is reported with its row."""
+    from kpi_engine import DataError
+
+    rs = ruleset(
+        """\
+metrics: {calls: {aggregate: {fn: count}}}
+kpis: [{id: c, metric: calls, method: linear, floor: 0, target: 2, weight: 100%}]
+"""
+    )
+    events = [{"event_id": "1", "type": "call", "at": "2026-03-02T10:00", "rep": "ghost"}]
+    with pytest.raises(DataError) as info:
+        evaluate(rs, [{"subject": "a", "period": "2026-03"}], events=events)
+    assert [(i.code, str(i.location)) for i in info.value.issues] == [("orphan_event", "events:1")]
