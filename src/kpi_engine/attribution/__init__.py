@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kpi_engine.attribution import _columnar
 from kpi_engine.attribution._engine import (
     EVENT_TYPES,
     REASONS,
@@ -57,8 +58,9 @@ def load_policy(path_or_text: str | Path) -> PolicySpec:
 def read_events(path: str | Path, policy: PolicySpec | None = None) -> Table | list[LeadEvent]:
     """Read a lead log (CSV or JSONL); with a policy, validate it into sorted events at once.
 
-    With a policy, a CSV log is streamed line by line into validated events, so the whole table
-    is never held in memory.
+    With a policy, a CSV log is read column-wise by Polars when it is installed (the ``columnar``
+    extra), else streamed line by line; either way the whole table is never held as Python rows.
+    Any problem sends the log through the exact row-by-row parser, which reports every bad row.
 
     Raises:
         DataError: naming each bad row. KpiError: if the file cannot be read.
@@ -67,6 +69,10 @@ def read_events(path: str | Path, policy: PolicySpec | None = None) -> Table | l
     if policy is None or path.suffix.lower() in {".json", ".jsonl", ".ndjson"}:
         table = read_table(path)
         return parse_events(policy, table) if policy is not None else table
+    if _columnar.available() and path.is_file():
+        events = _columnar.parse_csv_columnar(policy, path)
+        if events is not None:
+            return events
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             return stream_csv(policy, fh, str(path))

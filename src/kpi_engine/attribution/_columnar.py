@@ -1,0 +1,157 @@
+"""Optional fast ingest of large CSV lead logs with Polars (``pip install 'kpi_engine[columnar]'``).
+
+Only the happy path is vectorised: reading, stripping, validating, converting timestamps to UTC
+instants and local dates, and sorting. Whenever anything is unusual — a bad or missing value, a
+timestamp in a form other than the common ISO ones, a local time that falls in a DST gap, a
+claim before its deal — it returns ``None`` and the caller runs the exact row-by-row parser,
+which reports every problem with its line and column. Both paths give identical events (a
+property test checks this).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from kpi_engine._numbers import NumberFormatError, to_decimal
+from kpi_engine._perf import paused_gc
+from kpi_engine.attribution._engine import COLUMNS, EVENT_TYPES, KEYS, LeadEvent
+from kpi_engine.attribution._policy import PolicySpec
+
+_NEEDS_COLUMNS = {
+    "registration": ("rep", "customer"),
+    "reception": ("rep", "customer"),
+    "follow_up": ("rep", "customer"),
+    "deal": ("rep", "customer", "deal_id", "amount"),
+    "claim": ("rep", "deal_id"),
+    "override": ("rep", "deal_id"),
+    "void_register": ("rep",),
+    "same_customer": ("customer", "related_customer"),
+}
+_STAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?"
+_NAIVE = _STAMP + "$"
+_OFFSET = _STAMP + r"[+-]\d{2}:\d{2}$"
+_AMOUNT = r"^\d+(\.\d+)?$"
+
+
+def available() -> bool:
+    """True when Polars can be imported."""
+    try:
+        import polars as pl  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return True
+
+
+def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None:
+    """Validated, sorted events from a CSV log, or ``None`` to defer to the row-by-row parser."""
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    try:
+        df = pl.read_csv(path, infer_schema=False, encoding="utf8")
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError):
+        return None  # the exact parser reports what is wrong with the file
+    if not set(df.columns) <= COLUMNS or len(set(df.columns)) != len(df.columns):
+        return None
+    df = df.with_columns(
+        [pl.col(c).str.strip_chars().replace("", None) for c in df.columns]
+        + [pl.lit(None, dtype=pl.Utf8).alias(c) for c in KEYS if c not in df.columns]
+    ).with_row_index("row", offset=2)
+    typ = pl.col("type")
+    # Z and a space separator are common spellings of the same instants.
+    at = pl.col("at").str.replace(r"Z$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
+    at = (
+        pl.when(at.str.contains(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}([+-]|$)"))
+        .then(at.str.replace(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})", "${1}:00"))
+        .otherwise(at)
+    )
+    df = df.with_columns(at.alias("at_norm"))
+    bad = (
+        pl.col("event_id").is_null()
+        | pl.col("event_id").is_duplicated()
+        | ~typ.is_in(list(EVENT_TYPES))
+        | typ.is_null()
+        | ~(pl.col("at_norm").str.contains(_NAIVE) | pl.col("at_norm").str.contains(_OFFSET))
+        | (pl.col("at_norm").is_null())
+        | ~pl.col("courtesy")
+        .fill_null("")
+        .str.to_lowercase()
+        .is_in(["", "true", "1", "yes", "y", "false", "0", "no", "n"])
+        | ((typ == "deal") & ~pl.col("amount").fill_null("x").str.contains(_AMOUNT))
+    )
+    for kind, needed in _NEEDS_COLUMNS.items():
+        for column in needed:
+            bad = bad | ((typ == kind) & pl.col(column).is_null())
+    if df.select(bad.any()).item():
+        return None
+    tz = policy.timezone
+    naive = pl.col("at_norm").str.contains(_NAIVE)
+    local_naive = pl.col("at_norm").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+    utc_offset = pl.col("at_norm").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
+    df = df.with_columns(
+        pl.when(naive)
+        .then(
+            local_naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+            .dt.replace_time_zone(None)
+        )
+        .otherwise(utc_offset.dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+        .alias("utc"),
+        pl.when(naive)
+        .then(local_naive.dt.date())
+        .otherwise(utc_offset.dt.convert_time_zone(tz).dt.date())
+        .alias("local"),
+    )
+    if df.select(pl.col("utc").is_null().any() | pl.col("local").is_null().any()).item():
+        return None  # a DST gap or an unusual timestamp: the exact parser decides
+    deals = df.filter(typ == "deal")
+    if deals.select(pl.col("deal_id").is_duplicated().any()).item():
+        return None
+    refs = df.filter(typ.is_in(["claim", "override"])).join(
+        deals.select("deal_id", pl.col("utc").alias("deal_utc"), pl.col("event_id").alias("deal_event")),
+        on="deal_id",
+        how="left",
+    )
+    early = (pl.col("utc") < pl.col("deal_utc")) | (
+        (pl.col("utc") == pl.col("deal_utc")) & (pl.col("event_id") < pl.col("deal_event"))
+    )
+    if refs.select(pl.col("deal_utc").is_null().any() | ((pl.col("type") == "claim") & early).any()).item():
+        return None
+    df = df.sort(["utc", "event_id"])
+    return _events(df)
+
+
+def _events(df: Any) -> list[LeadEvent] | None:
+    """Build the events column by column; tuples are made by C code, not a Python loop."""
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    types = {t: t for t in EVENT_TYPES}
+    interned: dict[str | None, str | None] = {}
+    n = df.height
+    amounts: list[Decimal | None] = [None] * n
+    deals = df.with_row_index("i").filter(pl.col("type") == "deal").select("i", "amount")
+    try:
+        for i, text in zip(deals.get_column("i").to_list(), deals.get_column("amount").to_list(), strict=True):
+            amounts[i] = to_decimal(text, allow_percent=False)
+    except NumberFormatError:
+        return None
+    courtesy = df.select(pl.col("courtesy").fill_null("").str.to_lowercase().is_in(["true", "1", "yes", "y"]))
+    reps = df.get_column("rep").to_list()
+    with paused_gc():
+        columns = (
+            df.get_column("event_id").to_list(),
+            list(map(types.__getitem__, df.get_column("type").to_list())),
+            df.get_column("utc").to_list(),
+            df.get_column("local").to_list(),
+            list(map(interned.setdefault, reps, reps)),
+            df.get_column("customer").to_list(),
+            df.get_column("deal_id").to_list(),
+            amounts,
+            df.get_column("related_customer").to_list(),
+            courtesy.to_series().to_list(),
+            df.get_column("note").to_list(),
+            df.get_column("row").to_list(),
+        )
+        return list(map(partial(tuple.__new__, LeadEvent), zip(*columns, strict=True)))
