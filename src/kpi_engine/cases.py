@@ -10,10 +10,11 @@ from decimal import Decimal
 
 import attrs
 
-from kpi_engine._numbers import quantize
+from kpi_engine._numbers import NumberFormatError, quantize, to_decimal
 from kpi_engine.build import Ruleset
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluate import evaluate
+from kpi_engine.model import Scorecard
 from kpi_engine.records import Table
 
 
@@ -41,6 +42,13 @@ class CaseResult:
 
 def _show(value: Decimal | None, places: int, mode: str) -> str:
     return "N/A" if value is None else format(quantize(value, places, mode), "f")
+
+
+def _same(score: Decimal, want: object, card: Scorecard) -> bool:
+    try:
+        return quantize(score, card.places, card.rounding) == to_decimal(want, allow_percent=False)
+    except NumberFormatError:
+        return False
 
 
 def run_cases(ruleset: Ruleset) -> list[CaseResult]:
@@ -83,10 +91,7 @@ def run_cases(ruleset: Ruleset) -> list[CaseResult]:
                     mismatches.append(Mismatch(subject, f"kpis.{kpi_id}", str(want), "no such KPI"))
                     continue
                 got = "excluded" if k.status == "excluded" else _show(k.score, card.places, card.rounding)
-                if str(want) == "excluded" or k.status == "excluded" or k.score is None:
-                    ok = str(want) == got
-                else:
-                    ok = quantize(k.score, card.places, card.rounding) == Decimal(str(want).rstrip("%") or "x")
+                ok = str(want) == got if str(want) == "excluded" or k.score is None else _same(k.score, want, card)
                 if not ok:
                     mismatches.append(Mismatch(subject, f"kpis.{kpi_id}.score", str(want), got))
         out.append(CaseResult(case.name, tuple(mismatches)))

@@ -130,7 +130,7 @@ def read_csv_text(text: str, label: str) -> Table:
         issues.append(Issue("bad_csv", str(exc), "", Location(label, reader.line_num)))
     if issues:
         raise DataError.from_issues(issues, label)
-    return Table(label, (), columns, clean=True, header=names, cells=tuple(rows))
+    return Table(label, (), columns, header=names, cells=tuple(rows))
 
 
 def _row(value: Any, label: str, line: int) -> dict[str, Any]:

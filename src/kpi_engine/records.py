@@ -35,14 +35,13 @@ _FALSE = {"false", "no", "0", "n"}
 class Table:
     """Rows of input data with where each came from (row numbers are file lines for CSV and JSONL).
 
-    ``clean`` is true when every value is already stripped text or ``None`` for an empty cell
-    (as the CSV reader produces), which lets hot paths skip per-cell cleaning.
+    A CSV table keeps its ``header`` and compact ``cells`` (stripped text, ``None`` when empty);
+    ``rows`` builds mappings from them on demand. Other tables hold ``dict_rows``.
     """
 
     name: str
     dict_rows: tuple[tuple[int, Mapping[str, Any]], ...] = ()
     columns: dict[str, int] = attrs.field(factory=dict)  # column name → 1-based position (CSV)
-    clean: bool = False
     header: tuple[str, ...] = ()
     cells: tuple[tuple[int, tuple[str | None, ...]], ...] = ()  # CSV rows, each padded with a final None
 

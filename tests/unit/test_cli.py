@@ -118,14 +118,22 @@ kpis: [{id: k, metric: x, method: linear, floor: 0, target: 10, weight: 100%}]
 cases:
   - name: wrong on purpose
     records: [{subject: a, period: 2026-03, x: 5}]
-    expect: {a: {total: 60}}
+    expect: {a: {total: 60, kpis: {k: excluded}}}
+  - name: also wrong
+    records: [{subject: a, period: 2026-03, x: 5}]
+    expect: {a: {kpis: {k: 40}}}
+  - name: right
+    records: [{subject: a, period: 2026-03, x: 5}]
+    expect: {a: {total: 50, kpis: {k: 50}}}
 """
     path = tmp_path / "t.yaml"
     path.write_text(text, encoding="utf-8")
     code, out, _ = run(capsys, "test", str(path))
     assert code == 1
     assert "a total: expected 60, got 50.00" in out
-    assert "0 passed, 1 failed" in out
+    assert "a kpis.k.score: expected excluded, got 50.00" in out
+    assert "a kpis.k.score: expected 40, got 50.00" in out
+    assert "1 passed, 2 failed" in out
 
 
 def test_schema_prints_json_schema(capsys):

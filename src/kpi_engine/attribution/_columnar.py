@@ -17,19 +17,9 @@ from typing import Any
 
 from kpi_engine._numbers import NumberFormatError, to_decimal
 from kpi_engine._perf import paused_gc
-from kpi_engine.attribution._engine import COLUMNS, EVENT_TYPES, KEYS, LeadEvent
+from kpi_engine.attribution._engine import COLUMNS, EVENT_TYPES, KEYS, NEEDS, LeadEvent
 from kpi_engine.attribution._policy import PolicySpec
 
-_NEEDS_COLUMNS = {
-    "registration": ("rep", "customer"),
-    "reception": ("rep", "customer"),
-    "follow_up": ("rep", "customer"),
-    "deal": ("rep", "customer", "deal_id", "amount"),
-    "claim": ("rep", "deal_id"),
-    "override": ("rep", "deal_id"),
-    "void_register": ("rep",),
-    "same_customer": ("customer", "related_customer"),
-}
 _STAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?"
 _NAIVE = _STAMP + "$"
 _OFFSET = _STAMP + r"[+-]\d{2}:\d{2}$"
@@ -81,7 +71,7 @@ def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None
         .is_in(["", "true", "1", "yes", "y", "false", "0", "no", "n"])
         | ((typ == "deal") & ~pl.col("amount").fill_null("x").str.contains(_AMOUNT))
     )
-    for kind, needed in _NEEDS_COLUMNS.items():
+    for kind, needed in NEEDS.items():
         for column in needed:
             bad = bad | ((typ == kind) & pl.col(column).is_null())
     if df.select(bad.any()).item():

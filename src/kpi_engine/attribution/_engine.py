@@ -31,7 +31,7 @@ EVENT_TYPES = frozenset(
 COLUMNS = frozenset(
     {"event_id", "type", "at", "rep", "customer", "deal_id", "amount", "related_customer", "courtesy", "note"}
 )
-_NEEDS: dict[str, tuple[str, ...]] = {
+NEEDS: dict[str, tuple[str, ...]] = {
     "registration": ("rep", "customer"),
     "reception": ("rep", "customer"),
     "follow_up": ("rep", "customer"),
@@ -249,7 +249,7 @@ def parse_values(
             "amount": amount_text,
             "related_customer": related,
         }
-        for key in _NEEDS[kind]:
+        for key in NEEDS[kind]:
             if fields[key] is None:
                 bad("missing_field", f"a {kind} event needs '{key}'", row, key)
                 ok = False
