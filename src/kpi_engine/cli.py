@@ -127,6 +127,15 @@ def _inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
     }
 
 
+def _is_policy(text: str) -> bool:
+    """A file whose first top-level key is ``policy:`` is an attribution policy."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return line.startswith("policy:")
+    return False
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for path in args.rulesets:
@@ -136,7 +145,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{path}: cannot read: {exc}", file=sys.stderr)
             failed = True
             continue
-        _, _, issues = check_text(text, path)
+        if _is_policy(text):
+            from kpi_engine.attribution._policy import check_policy_text  # noqa: PLC0415
+
+            issues = check_policy_text(text, path)[1]
+        else:
+            issues = check_text(text, path)[2]
         errors = [i for i in issues if i.severity == "error"]
         for issue in issues:
             print(issue.render(), file=sys.stderr)
@@ -235,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpi", description="Exact, explainable sales scorecards and deal credit.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("validate", help="check rulesets; report every problem with file:line:col")
+    p = sub.add_parser("validate", help="check rulesets and policies; report every problem with file:line:col")
     p.add_argument("rulesets", nargs="+", metavar="RULESET")
     p.set_defaults(func=cmd_validate)
 

@@ -184,9 +184,16 @@ stamps = st.tuples(
     st.sampled_from(["", ":ss", ":ss.f", ":ss.ffffff"]),
     st.sampled_from(["", "Z", "+08:00", "-05:00", "+05:45"]),
 ).map(
-    lambda t: t[0].strftime(f"%Y-%m-%d{t[1]}%H:%M")
-    + {"": "", ":ss": t[0].strftime(":%S"), ":ss.f": t[0].strftime(":%S.") + "5", ":ss.ffffff": t[0].strftime(":%S.%f")}[t[2]]
-    + t[3]
+    lambda t: (
+        t[0].strftime(f"%Y-%m-%d{t[1]}%H:%M")
+        + {
+            "": "",
+            ":ss": t[0].strftime(":%S"),
+            ":ss.f": t[0].strftime(":%S.") + "5",
+            ":ss.ffffff": t[0].strftime(":%S.%f"),
+        }[t[2]]
+        + t[3]
+    )
 )
 
 
@@ -222,7 +229,10 @@ def test_columnar_ingest_credits_every_log_like_the_exact_parser(tmp_path_factor
     folder = tmp_path_factory.mktemp("log")
     columns = ["event_id", "type", "at", "rep", "customer", "deal_id", "amount", "related_customer"]
     path = folder / "log.csv"
-    path.write_text("\n".join([",".join(columns)] + [",".join(str(e.get(c) or "") for c in columns) for e in events]) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join([",".join(columns)] + [",".join(str(e.get(c) or "") for c in columns) for e in events]) + "\n",
+        encoding="utf-8",
+    )
     fast = _columnar.parse_csv_columnar(POLICY, path)
     assert fast is not None  # generated logs are always valid and ordinary
     assert attribute(POLICY, fast).to_dict() == attribute(POLICY, read_table(path)).to_dict()

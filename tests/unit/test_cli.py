@@ -180,3 +180,14 @@ def test_diff_shows_what_a_ruleset_change_changes(capsys, tmp_path):
     zhang = next(c for c in report["changes"] if c["subject"] == "zhang_wei")
     assert zhang["kpis.target_completion"] == ["104.50", "95.00"]
     assert report["unchanged"] == 0
+
+
+def test_validate_checks_policies_too(capsys, tmp_path):
+    """kpi validate accepts the example policy and locates mistakes in a broken one."""
+    bad = tmp_path / "p.yaml"
+    bad.write_text("policy: p\nclaim_dayz: 3\nprotection_days: -1\n", encoding="utf-8")
+    code, out, err = run(capsys, "validate", "examples/attribution/policy.yaml", str(bad))
+    assert code == 1
+    assert "examples/attribution/policy.yaml: ok" in out
+    assert f"{bad}:2:1: claim_dayz: unknown key 'claim_dayz'; did you mean 'claim_days'?" in err
+    assert f"{bad}:3:18: protection_days:" in err

@@ -77,12 +77,8 @@ def _policy_keys() -> frozenset[str]:
     return frozenset(PolicySpec.model_fields)
 
 
-def parse_policy(text: str, file: str = "<string>") -> PolicySpec:
-    """Parse policy YAML text.
-
-    Raises:
-        RulesetError: listing every problem with ``file:line:col``.
-    """
+def check_policy_text(text: str, file: str = "<string>") -> tuple[PolicySpec | None, list[Issue]]:
+    """Parse and validate policy YAML text; return the policy (if valid) and every issue."""
     data, smap, issues = load_yaml(text, file)
     if data is None and not issues:
         issues = [Issue("empty", "the policy is empty", "", smap.locate(()))]
@@ -90,6 +86,16 @@ def parse_policy(text: str, file: str = "<string>") -> PolicySpec:
     if data is not None:
         spec, schema_issues = validate_model(PolicySpec, data, smap, _policy_keys())
         issues += schema_issues
+    return spec, issues
+
+
+def parse_policy(text: str, file: str = "<string>") -> PolicySpec:
+    """Parse policy YAML text.
+
+    Raises:
+        RulesetError: listing every problem with ``file:line:col``.
+    """
+    spec, issues = check_policy_text(text, file)
     if spec is None or any(i.severity == "error" for i in issues):
         raise RulesetError.from_issues(issues, file)
     return spec
