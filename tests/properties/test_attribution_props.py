@@ -236,3 +236,20 @@ def test_columnar_ingest_credits_every_log_like_the_exact_parser(tmp_path_factor
     fast = _columnar.parse_csv_columnar(POLICY, path)
     assert fast is not None  # generated logs are always valid and ordinary
     assert attribute(POLICY, fast).to_dict() == attribute(POLICY, read_table(path)).to_dict()
+
+
+@given(st.integers(0, 30), st.dates(dt.date(2000, 1, 1), dt.date(2090, 1, 1)))
+def test_first_follow_up_on_day_n_is_on_time_and_day_n_plus_1_is_late(n, start):
+    """R3: a first follow-up on registration day + N is on time; on + N + 1 it is a violation."""
+    policy = parse_policy(f"policy: p\nfirst_follow_up_days: {n}\n")
+    base = dt.datetime.combine(start, dt.time(23, 59))
+
+    def on_time(offset):
+        events = [
+            {"event_id": "1r", "type": "registration", "at": base.isoformat(), "rep": "A", "customer": "C"},
+            {"event_id": "2f", "type": "follow_up", "at": (base + dt.timedelta(days=offset)).isoformat(), "rep": "A", "customer": "C"},
+        ]  # fmt: skip
+        return not attribute(policy, events).violations
+
+    assert on_time(n)
+    assert not on_time(n + 1)
