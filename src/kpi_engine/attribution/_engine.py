@@ -334,15 +334,13 @@ class _Union:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-@attrs.define
-class _State:
-    owner: str | None = None
-    until: dt.date | None = None
-    events: list[str] = attrs.field(factory=list)
-    void_owner: str | None = None
-    void_until: dt.date | None = None
-    void_events: tuple[str, ...] = ()
-    follow_up: dict[str, Any] | None = None
+class _State(NamedTuple):
+    """The protection state a deal is judged against."""
+
+    owner: str | None
+    until: dt.date | None
+    events: list[str]
+    void: tuple[str, dt.date, tuple[str, ...]] | None
 
 
 def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | list[LeadEvent]) -> Attribution:
@@ -392,70 +390,53 @@ def _attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] |
                 first_reg[root] = e
     out: list[Credit] = []
     follow_ups: list[FollowUp] = []
-    protection = policy.protection_days
+    add_credit, add_follow_up = out.append, follow_ups.append
+    protection, follow_days = policy.protection_days, policy.first_follow_up_days
     extend = policy.extend_on_contact
     deadline: Callable[[dt.date, int], dt.date] = policy.deadline
     if policy.day_basis == "calendar":
-        deltas = {n: dt.timedelta(days=n) for n in {protection, policy.first_follow_up_days}}
+        deltas = {n: dt.timedelta(days=n) for n in {protection, follow_days}}
 
         def deadline(day: dt.date, n: int) -> dt.date:
             return day + deltas[n]
 
+    protect = dict.fromkeys(("reception", "follow_up", "deal"), True)
     for root, stream in by_customer.items():
         name = first_reg[root].customer or root if root in first_reg else root
-        s = _State()
-
-        def close_follow_up(state: _State) -> None:
-            if state.follow_up is not None:
-                follow_ups.append(FollowUp(**state.follow_up))
-                state.follow_up = None
-
+        # The protection state of this customer (DOMAIN §6), kept in locals: this loop is hot.
+        owner: str | None = None
+        until: dt.date | None = None
+        decided: list[str] = []
+        void: tuple[str, dt.date, tuple[str, ...]] | None = None  # owner, would-be end, event ids
+        follow: list[Any] | None = None  # FollowUp fields; [5] and [6] fill on the first follow-up
         for e in stream:
             t, rep, day = e.type, e.rep, e.date
-            active = s.until is not None and day <= s.until
+            active = until is not None and day <= until
             if t == "registration":
-                void = rep in voided and (e.at, e.event_id) <= voided[rep or ""]
-                if void:
+                last_void = voided.get(rep or "")
+                if last_void is not None and (e.at, e.event_id) <= last_void:
                     if not active:
-                        s.void_owner, s.void_until = rep, deadline(day, protection)
-                        s.void_events = (e.event_id, voided[rep or ""][1])
-                    continue
-                if active and s.owner == rep:
-                    if extend:
-                        s.until = max(s.until or day, deadline(day, protection))
-                        s.events.append(e.event_id)
+                        void = (rep or "", deadline(day, protection), (e.event_id, last_void[1]))
                 elif not active:
-                    close_follow_up(s)
-                    s.owner, s.until, s.events = rep, deadline(day, protection), [e.event_id]
-                    s.void_owner, s.void_until, s.void_events = None, None, ()
-                    s.follow_up = {
-                        "owner": rep, "customer": name, "registration_event": e.event_id, "registration_date": day,
-                        "due_date": deadline(day, policy.first_follow_up_days), "first_follow_up": None,
-                        "follow_up_event": None,
-                    }  # fmt: skip
+                    if follow is not None:
+                        add_follow_up(FollowUp(*follow))
+                    owner, until, decided, void = rep, deadline(day, protection), [e.event_id], None
+                    follow = [rep, name, e.event_id, day, deadline(day, follow_days), None, None]
+                elif owner == rep and extend:
+                    until = max(until, deadline(day, protection))  # type: ignore[type-var]
+                    decided.append(e.event_id)
                 continue  # R8: another rep's registration while protected changes nothing
-            if t in {"reception", "follow_up"}:
-                if (
-                    t == "follow_up"
-                    and s.follow_up is not None
-                    and rep == s.owner
-                    and s.follow_up["first_follow_up"] is None
-                ):
-                    s.follow_up["first_follow_up"] = day
-                    s.follow_up["follow_up_event"] = e.event_id
-                if active and rep == s.owner and not e.courtesy and extend:
-                    s.until = max(s.until or day, deadline(day, protection))
-                    s.events.append(e.event_id)
-                continue
-            # a deal
-            assert e.deal_id is not None
-            assert e.amount is not None
-            assert rep is not None
-            out.append(_decide(policy, e, s, active, name, claims.get(e.deal_id, ()), overrides.get(e.deal_id)))
-            if active and rep == s.owner and extend:
-                s.until = max(s.until or day, deadline(day, protection))
-                s.events.append(e.event_id)
-        close_follow_up(s)
+            if t == "deal":
+                assert e.deal_id is not None
+                state = _State(owner, until, decided, void)
+                add_credit(_decide(policy, e, state, active, name, claims.get(e.deal_id, ()), overrides.get(e.deal_id)))
+            elif t == "follow_up" and follow is not None and rep == owner and follow[5] is None:
+                follow[5], follow[6] = day, e.event_id
+            if active and rep == owner and extend and t in protect and not (t == "reception" and e.courtesy):
+                until = max(until, deadline(day, protection))  # type: ignore[type-var]
+                decided.append(e.event_id)
+        if follow is not None:
+            add_follow_up(FollowUp(*follow))
     out.sort(key=lambda c: c.deal_id)
     follow_ups.sort(key=lambda f: (f.registration_date, f.registration_event))
     return Attribution(policy, tuple(out), tuple(follow_ups))
@@ -493,8 +474,8 @@ def _decide(
                 claim_date, decided = claim.date, (*decided, claim.event_id)
                 in_time = claim.date <= limit
                 credited, reason = (owner, "claim") if in_time else (closer, "late_claim")
-    elif s.void_owner is not None and s.void_until is not None and deal.date <= s.void_until:
-        owner, through, reason, decided = s.void_owner, None, "void", (*s.void_events, deal.event_id)
+    elif s.void is not None and deal.date <= s.void[1]:
+        owner, through, reason, decided = s.void[0], None, "void", (*s.void[2], deal.event_id)
     elif owner is not None:
         reason, decided = ("owner" if owner == closer else "expired"), (*s.events, deal.event_id)
     return Credit(
