@@ -16,6 +16,8 @@ from kpi_engine._numbers import ONE, canonical
 from kpi_engine._yaml import PathKey, SourceMap, format_path
 from kpi_engine.errors import ExpressionError, Issue, did_you_mean
 from kpi_engine.expr import Expression, Type, parse_expression
+from kpi_engine.expr._ir import BinOp, Name
+from kpi_engine.expr._parse import parse_to_ir
 from kpi_engine.spec import InputType, KpiSpec, MetricSpec, RulesetSpec
 
 BUILTIN_EVENT_FIELDS: dict[str, InputType] = {"event_id": "text", "type": "text", "rep": "text", "customer": "text"}
@@ -43,7 +45,23 @@ def metric_unit(spec: RulesetSpec, name: str) -> str | None:
         metric.previous is not None and metric.previous.compare in {"growth", "reduction"}
     ):
         return "ratio"
+    if metric.formula is not None and _is_share(spec, metric.formula):
+        return "ratio"
     return None
+
+
+def _is_share(spec: RulesetSpec, formula: str) -> bool:
+    """``a / b`` of two counts, or of two money amounts, is a ratio (renewed / due, sales / target)."""
+    try:
+        _, node = parse_to_ir(formula, dict.fromkeys([*spec.inputs, *spec.metrics], "number"))
+    except ExpressionError:
+        return False
+    if not (
+        isinstance(node, BinOp) and node.op == "/" and isinstance(node.left, Name) and isinstance(node.right, Name)
+    ):
+        return False
+    left, right = spec.inputs.get(node.left.id), spec.inputs.get(node.right.id)
+    return left is not None and right is not None and left.type == right.type and left.type in {"count", "money"}
 
 
 class _Checker:

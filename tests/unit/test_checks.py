@@ -118,3 +118,10 @@ def test_a_ratio_target_above_100_percent_written_as_percent_is_meant():
     """target: 110% on a ratio is intended (no percent slip); target: 1.1 is flagged."""
     assert codes(BASE + "  - {id: r, metric: rate, method: attainment, target: 110%, cap: 120, weight: 100%}\n") == []
     assert "percent_slip" in codes(BASE + "  - {id: r, metric: rate, method: attainment, target: 1.1, weight: 100%}\n")
+
+
+def test_a_share_of_two_counts_is_a_ratio_without_declaring_a_unit():
+    """renewed / due (two counts) is recognised as a ratio: a target of 90 is a percent slip."""
+    text = BASE.replace("rate: {formula: renewed / due, unit: ratio}", "rate: renewed / due")
+    assert "percent_slip" in codes(text + "  - {id: r, metric: rate, method: threshold, target: 90, weight: 100%}\n")
+    assert codes(text + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 100%}\n") == []
