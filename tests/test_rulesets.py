@@ -70,3 +70,14 @@ def test_generated_reference_is_fresh():
     from kpi_engine.schema import reference_markdown
 
     assert (ROOT / "docs/reference.md").read_text(encoding="utf-8") == reference_markdown()
+
+
+def test_readme_tutorial_ruleset_is_valid_and_its_case_passes():
+    """The ruleset in the README's tutorial loads and its embedded case passes."""
+    from kpi_engine import parse_ruleset
+    from kpi_engine.cases import run_cases
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Five-minute tutorial", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    results = run_cases(parse_ruleset(block, "README.md"))
+    assert [r.passed for r in results] == [True]
