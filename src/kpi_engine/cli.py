@@ -57,11 +57,11 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_appraisal(appraisal: Appraisal, fmt: str) -> str:
+def format_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False) -> str:
     """Render an appraisal as ``json``, ``csv`` (one row per subject and KPI) or a ``table``."""
-    data = appraisal.to_dict()
     if fmt == "json":
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        return appraisal.to_json(indent=None if compact else 2) + "\n"
+    data = appraisal.to_dict()
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -166,7 +166,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(args.ruleset)
     appraisal = evaluate(ruleset, period=args.period, strict=args.strict, **_inputs(args, ruleset))
-    _write(format_appraisal(appraisal, args.format), args.out)
+    _write(format_appraisal(appraisal, args.format, compact=args.compact), args.out)
     return 0
 
 
@@ -277,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
         if name == "evaluate":
             p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+            p.add_argument("--compact", action="store_true", help="json on one line (much faster for big outputs)")
         elif name == "diff":
             p.add_argument("--format", choices=("table", "json"), default="table")
         else:

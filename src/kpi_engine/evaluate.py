@@ -215,6 +215,7 @@ class _Evaluator:
         self.m = metrics
         self.period = period
         self.strict = strict
+        self.leaves: dict[str, tuple[str, ...]] = {}  # per metric: static, so computed once
 
     def subjects(self) -> list[str]:
         level = LEVELS.index(self.card.subject)
@@ -288,7 +289,9 @@ class _Evaluator:
         metric = self.card.metrics[name]
         inputs: dict[str, Any] = {}
         # A member share reads each member's own values (listed below), not the subject's rollup.
-        leaves = [] if metric.kind == "members" else _leaf_inputs(self.card, name)
+        if name not in self.leaves:
+            self.leaves[name] = () if metric.kind == "members" else tuple(_leaf_inputs(self.card, name))
+        leaves = self.leaves[name]
         for leaf in leaves:
             leaf_metric = self.card.metrics[leaf]
             if leaf_metric.kind == "input":

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-
-import attrs
+from typing import NamedTuple
 
 from kpi_engine.spec import PeriodKind
 
@@ -32,11 +31,13 @@ EXAMPLES: dict[PeriodKind, str] = {
 }
 
 
-@attrs.frozen(order=True)
-class Period:
-    """One period of a kind, ordered by its first day."""
+class Period(NamedTuple):
+    """One period of a kind, identified by its first day; periods of one kind order by time.
 
-    kind: PeriodKind = attrs.field(order=False)
+    A named tuple: periods key every record and memo table, and tuples hash in C.
+    """
+
+    kind: PeriodKind
     start: dt.date
 
     @classmethod

@@ -184,6 +184,11 @@ class Appraisal:
             ],
         }
 
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """The canonical JSON text of ``to_dict`` (UTF-8 safe, Chinese kept as is)."""
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The canonical JSON text of ``to_dict`` (UTF-8 safe, Chinese kept as is).
+
+        Compact by default (and fast: the C encoder); ``indent=2`` for people.
+        """
+        if indent is None:
+            return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
