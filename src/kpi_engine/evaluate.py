@@ -216,6 +216,12 @@ class _Evaluator:
         self.period = period
         self.strict = strict
         self.leaves: dict[str, tuple[str, ...]] = {}  # per metric: static, so computed once
+        self.na_issues: list[Issue] = []  # every N/A a strict run (or on_missing: error) refuses
+
+    def na(self, subject: str, path: str, message: str) -> None:
+        record = self.m.data.records.get((subject, self.period))
+        where = record.origin if record is not None else Location("records")
+        self.na_issues.append(Issue("not_applicable", f"{message} in {self.period}", path, where))
 
     def subjects(self) -> list[str]:
         level = LEVELS.index(self.card.subject)
@@ -325,8 +331,7 @@ class _Evaluator:
         if value is None:
             if self.strict or kpi.on_missing == "error":
                 why = "strict run" if self.strict else "on_missing: error"
-                msg = f"{subject}: KPI '{kpi.id}' has no value (N/A) for {self.period} ({why})"
-                raise EvaluationError(msg)
+                self.na(subject, f"kpis.{kpi.id}", f"'{subject}': KPI '{kpi.id}' has no value (N/A) ({why})")
             if kpi.on_missing == "zero":
                 flags.append("missing_scored_zero")
                 explanation["rule"] = "value is N/A; on_missing: zero"
@@ -362,8 +367,7 @@ class _Evaluator:
         env.update(extra or {})
         result = expr.evaluate(env)
         if result is None and self.strict:
-            msg = f"{subject}: condition '{expr.text}' is N/A for {self.period} (strict run)"
-            raise EvaluationError(msg)
+            self.na(subject, "", f"'{subject}': condition '{expr.text}' is N/A (strict run)")
         return result
 
     def appraise(self, subject: str) -> SubjectResult:
@@ -606,6 +610,10 @@ def evaluate(
         ev.check_orphans(subjects)
         ev.check_required(subjects)
         appraised = [ev.appraise(s) for s in subjects]
+        if ev.na_issues:
+            count = len(ev.na_issues)
+            lines = "\n".join(i.render() for i in ev.na_issues)
+            raise EvaluationError(f"{count} value(s) are N/A where they may not be\n{lines}", ev.na_issues)
         by = card.rank_by
         keys = {r.subject: r.total if by == "total" else metrics.value(r.subject, chosen, by) for r in appraised}
         results = _rank(appraised, keys, lower_first=card.rank_lower_first)

@@ -92,9 +92,13 @@ def test_on_missing_zero_scores_zero_and_keeps_the_weight():
 
 
 def test_strict_run_turns_na_into_an_error():
-    """A strict run refuses an N/A KPI value."""
-    with pytest.raises(EvaluationError, match="strict"):
-        evaluate(TWO, [{"subject": "a", "period": "2026-03", "x": 100}], strict=True)
+    """A strict run refuses every N/A KPI value at once, naming subject and KPI."""
+    records = [{"subject": "a", "period": "2026-03", "x": 100}, {"subject": "b", "period": "2026-03"}]
+    with pytest.raises(EvaluationError) as info:
+        evaluate(TWO, records, strict=True)
+    found = sorted((i.path, i.message.split(":")[0]) for i in info.value.issues)
+    assert found == [("kpis.kx", "'b'"), ("kpis.ky", "'a'"), ("kpis.ky", "'b'")]
+    assert "strict run" in info.value.render()
 
 
 def test_on_missing_error_raises():
