@@ -133,6 +133,7 @@ class _Checker:
         return False
 
     def run(self) -> list[Issue]:
+        self.dates()
         self.names()
         self.metrics()
         self.kpis()
@@ -140,6 +141,11 @@ class _Checker:
         self.rules()
         self.grades()
         return self.issues
+
+    def dates(self) -> None:
+        eff = self.spec.effective
+        if eff is not None and eff.until is not None and eff.until < eff.from_:
+            self.add("bad_dates", f"effective until {eff.until} is before from {eff.from_}", ("effective", "until"))
 
     def names(self) -> None:
         for name in self.spec.metrics:

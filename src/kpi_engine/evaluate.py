@@ -8,6 +8,7 @@ pooled over all reps below the subject.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, localcontext
 from typing import Any, Literal
@@ -529,6 +530,19 @@ def _rank(results: list[SubjectResult], keys: dict[str, Value], *, lower_first: 
     return sorted(ranked, key=lambda r: (r.rank is None, r.rank or 0, r.subject))
 
 
+def _check_effective(ruleset: Ruleset, period: Period) -> None:
+    """Refuse a period that ends before the ruleset takes effect or starts after it lapses."""
+    effective = ruleset.spec.effective
+    if effective is None:
+        return
+    end = period.next_start() - dt.timedelta(days=1)
+    if end < effective.from_ or (effective.until is not None and period.start > effective.until):
+        until = f" until {effective.until}" if effective.until else ""
+        name = f"{ruleset.id} {ruleset.version}"
+        msg = f"ruleset {name} is effective from {effective.from_}{until}; period {period} is outside"
+        raise DataError(msg)
+
+
 def prepare_inputs(
     card: Scorecard, records: RecordsLike, members: RowsLike | None = None, events: RowsLike | None = None
 ) -> Inputs:
@@ -601,6 +615,7 @@ def evaluate(
                 msg = "no records to evaluate"
                 raise DataError(msg)
             chosen = known[-1]
+        _check_effective(ruleset, chosen)
         metrics = _Metrics(card, data)
         ev = _Evaluator(card, metrics, chosen, strict=strict)
         subjects = ev.subjects()

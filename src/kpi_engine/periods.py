@@ -78,6 +78,15 @@ class Period(NamedTuple):
         months = _MONTHS_PER[kind]
         return cls(kind, dt.date(day.year, (day.month - 1) // months * months + 1, 1))
 
+    def next_start(self) -> dt.date:
+        """The first day of the next period."""
+        if self.kind == "day":
+            return self.start + dt.timedelta(days=1)
+        if self.kind == "week":
+            return self.start + dt.timedelta(days=7)
+        index = self.start.year * 12 + self.start.month - 1 + _MONTHS_PER[self.kind]
+        return dt.date(index // 12, index % 12 + 1, 1)
+
     def previous(self) -> Period:
         """The period just before this one."""
         if self.kind == "day":

@@ -342,3 +342,19 @@ kpis: [{id: c, metric: calls, method: linear, floor: 0, target: 2, weight: 100%}
     with pytest.raises(DataError) as info:
         evaluate(rs, [{"subject": "a", "period": "2026-03"}], events=events)
     assert [(i.code, str(i.location)) for i in info.value.issues] == [("orphan_event", "events:1")]
+
+
+def test_a_period_outside_the_effective_dates_is_refused():
+    """A ruleset effective from 2026-04 does not appraise March; April is fine."""
+    from kpi_engine import DataError
+
+    rs = ruleset(
+        """\
+effective: {from: 2026-04-01}
+inputs: {x: {type: number}}
+kpis: [{id: k, metric: x, method: linear, floor: 0, target: 100, weight: 100%}]
+"""
+    )
+    with pytest.raises(DataError, match="effective from 2026-04-01; period 2026-03 is outside"):
+        evaluate(rs, [{"subject": "a", "period": "2026-03", "x": 1}])
+    assert evaluate(rs, [{"subject": "a", "period": "2026-04", "x": 1}]).period == "2026-04"
