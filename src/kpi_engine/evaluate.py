@@ -17,6 +17,7 @@ import attrs
 
 from kpi_engine import scoring
 from kpi_engine._numbers import CONTEXT, ZERO, canonical
+from kpi_engine._perf import paused_gc
 from kpi_engine.build import Ruleset
 from kpi_engine.errors import DataError, EvaluationError, Issue, Location
 from kpi_engine.expr import Expression, Value
@@ -602,7 +603,7 @@ def evaluate(
         DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
     """
     card = ruleset.scorecard
-    with localcontext(CONTEXT):
+    with localcontext(CONTEXT), paused_gc():
         data = prepare_inputs(card, records, members, events)
         if period is not None:
             try:

@@ -9,12 +9,14 @@ always serialises to the same bytes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal
 
 import attrs
 
 from kpi_engine._numbers import canonical, quantize
+from kpi_engine._perf import paused_gc
 from kpi_engine.expr import Value
 
 
@@ -27,6 +29,17 @@ def jsonable(value: object) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _encode(value: object) -> str:
+    if isinstance(value, Decimal):
+        return canonical(value)
+    msg = f"{type(value).__name__} is not JSON serialisable"
+    raise TypeError(msg)
 
 
 @attrs.frozen
@@ -128,7 +141,7 @@ class Appraisal:
     def _r(self, value: Decimal | None) -> str | None:
         return None if value is None else format(quantize(value, self.places, self.rounding), "f")
 
-    def _kpi(self, k: KpiResult) -> dict[str, Any]:
+    def _kpi(self, k: KpiResult, jsonable: Callable[[Any], Any]) -> dict[str, Any]:
         return {
             "id": k.id,
             "title": k.title,
@@ -146,6 +159,10 @@ class Appraisal:
 
     def to_dict(self) -> dict[str, Any]:
         """A canonical, JSON-ready mapping (decimals as strings, reported numbers rounded)."""
+        return self._build(jsonable)
+
+    def _build(self, jsonable: Callable[[Any], Any]) -> dict[str, Any]:
+        """The mapping of ``to_dict``; ``jsonable`` converts traces (identity lets the encoder do it)."""
         return {
             "ruleset": {"id": self.ruleset_id, "version": self.version, "sha256": self.sha256, "title": self.title},
             "period": self.period,
@@ -176,7 +193,7 @@ class Appraisal:
                         }
                         for s in r.sections
                     ],
-                    "kpis": [self._kpi(k) for k in r.kpis],
+                    "kpis": [self._kpi(k, jsonable) for k in r.kpis],
                     "gates": [jsonable(attrs.asdict(g)) for g in r.gates],
                     "adjustments": jsonable(list(r.adjustments)),
                 }
@@ -189,6 +206,9 @@ class Appraisal:
 
         Compact by default (and fast: the C encoder); ``indent=2`` for people.
         """
-        if indent is None:
-            return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+        # The C encoder walks the traces and turns each Decimal into its canonical text.
+        with paused_gc():
+            data = self._build(_same)
+            if indent is None:
+                return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_encode)
+            return json.dumps(data, ensure_ascii=False, indent=indent, default=_encode)

@@ -1,3 +1,4 @@
+import json
 from decimal import Decimal
 
 import pytest
@@ -242,8 +243,11 @@ adjustments:
 def test_same_run_serialises_to_the_same_bytes():
     """Two evaluations of the same inputs give byte-identical JSON."""
     records = [{"subject": s, "period": "2026-03", "x": v, "y": "1"} for s, v in (("b", "7"), ("a", "9"))]
-    first = evaluate(TWO, records).to_json()
+    appraisal = evaluate(TWO, records)
+    first = appraisal.to_json()
     assert first == evaluate(TWO, records).to_json()
+    assert json.loads(first) == appraisal.to_dict()
+    assert json.loads(appraisal.to_json(indent=2)) == appraisal.to_dict()
     assert '"total":"7.00"' in first
 
 
