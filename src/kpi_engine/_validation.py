@@ -61,8 +61,12 @@ def validate_model(
             stripped = _without(stripped, path)
         try:
             return model.model_validate(stripped), issues
-        except ValidationError:
-            return None, issues
+        except ValidationError as again:  # e.g. a model-level rule that only runs once fields pass
+            return None, sorted(issues + _issues(again, smap, known_keys), key=_position)
+
+
+def _position(issue: Issue) -> tuple[int, int]:
+    return (issue.location.line, issue.location.col) if issue.location else (0, 0)
 
 
 def _issues(exc: ValidationError, smap: SourceMap, known_keys: Collection[str]) -> list[Issue]:

@@ -125,3 +125,12 @@ def test_a_share_of_two_counts_is_a_ratio_without_declaring_a_unit():
     text = BASE.replace("rate: {formula: renewed / due, unit: ratio}", "rate: renewed / due")
     assert "percent_slip" in codes(text + "  - {id: r, metric: rate, method: threshold, target: 90, weight: 100%}\n")
     assert codes(text + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 100%}\n") == []
+
+
+def test_an_unknown_key_does_not_hide_a_model_rule_error():
+    """A gate with an unknown key and two actions reports both problems."""
+    text = BASE + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 100%}\n"
+    text += "gates:\n  - {id: g, when: rate < 50%, cap_total: 60, force_grade: A, colour: red}\n"
+    found = codes(text)
+    assert "unknown_key" in found
+    assert "bad_value" in found
