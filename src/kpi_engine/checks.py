@@ -158,6 +158,13 @@ class _Checker:
                     "duplicate_id", f"KPI id '{kpi.id}' is already used by kpis[{seen[kpi.id]}]", ("kpis", i, "id")
                 )
             seen.setdefault(kpi.id, i)
+        rule_ids = {"gates": [g.id for g in self.spec.gates], "adjustments": [a.id for a in self.spec.adjustments]}
+        for key, ids in rule_ids.items():
+            first: dict[str, int] = {}
+            for i, ident in enumerate(ids):
+                if ident in first:
+                    self.add("duplicate_id", f"id '{ident}' is already used by {key}[{first[ident]}]", (key, i, "id"))
+                first.setdefault(ident, i)
         for name in self.spec.event_fields:
             if name in BUILTIN_EVENT_FIELDS:
                 self.add("duplicate_name", f"'{name}' is a built-in event field", ("event_fields", name), key=True)

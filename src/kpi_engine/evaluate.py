@@ -390,12 +390,9 @@ class _Evaluator:
                 flags.append("adjusted")
                 scored[adj.kpi] = (value, adj.score, flags, explanation)
         gates: list[GateResult] = []
-        zeroed: set[str] = set()
-        for gate in card.gates:
-            if gate.action != "zero_section":
-                continue
-            if self.condition(subject, gate.when) is True:  # checked at load: never reads total
-                zeroed.add(str(gate.value))
+        # zero_section gates run first (the total depends on them) and never read the total.
+        early = {g.id: self.condition(subject, g.when) for g in card.gates if g.action == "zero_section"}
+        zeroed = {str(g.value) for g in card.gates if early.get(g.id) is True}
         # Section scores, renormalised over KPIs that apply, then the total over sections that apply.
         section_scores: dict[str, Decimal | None] = {}
         kpi_share: dict[str, Decimal] = {}
@@ -423,7 +420,7 @@ class _Evaluator:
         forced: str | None = None
         subject_flags: list[str] = []
         for gate in card.gates:
-            holds = self.condition(subject, gate.when, {"total": before_gates})
+            holds = early[gate.id] if gate.id in early else self.condition(subject, gate.when, {"total": before_gates})
             outcome: Literal["applied", "not_applied", "not_evaluated"] = (
                 "not_evaluated" if holds is None else ("applied" if holds else "not_applied")
             )

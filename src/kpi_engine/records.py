@@ -53,9 +53,6 @@ class Table:
         header = self.header
         return tuple((line, dict(zip(header, values, strict=False))) for line, values in self.cells)
 
-    def __len__(self) -> int:
-        return len(self.cells) if self.header else len(self.dict_rows)
-
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any] | object], name: str = "records") -> Table:
         """Wrap Python rows (dicts, attrs/dataclass instances or pydantic models); row numbers start at 1."""

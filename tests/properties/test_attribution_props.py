@@ -48,6 +48,29 @@ def credit_map(result):
     return {c.deal_id: (c.credited_to, c.reason) for c in result.credits}
 
 
+def window_log(base, *, deal=None, claim=None, follow_up=None):
+    """A registration by A at ``base``, and optionally B's deal, A's claim and A's follow-up, N days later."""
+    at = lambda days: (base + dt.timedelta(days=days)).isoformat()  # noqa: E731
+    events = [{"event_id": "1r", "type": "registration", "at": at(0), "rep": "A", "customer": "C"}]
+    if deal is not None:
+        events.append(
+            {
+                "event_id": "2d",
+                "type": "deal",
+                "at": at(deal),
+                "rep": "B",
+                "customer": "C",
+                "deal_id": "D",
+                "amount": "1",
+            }
+        )
+    if claim is not None:
+        events.append({"event_id": "3c", "type": "claim", "at": at(claim), "rep": "A", "deal_id": "D"})
+    if follow_up is not None:
+        events.append({"event_id": "2f", "type": "follow_up", "at": at(follow_up), "rep": "A", "customer": "C"})
+    return events
+
+
 @given(st.integers(0, 60), st.dates(dt.date(2000, 1, 1), dt.date(2090, 1, 1)))
 def test_a_window_of_n_days_admits_day_n_and_rejects_day_n_plus_1(n, start):
     """The claim window admits a claim on deal day + N and rejects one on + N + 1, for any N and start."""
@@ -55,12 +78,7 @@ def test_a_window_of_n_days_admits_day_n_and_rejects_day_n_plus_1(n, start):
     base = dt.datetime.combine(start, dt.time(10))
 
     def run(offset):
-        events = [
-            {"event_id": "1r", "type": "registration", "at": base.isoformat(), "rep": "A", "customer": "C"},
-            {"event_id": "2d", "type": "deal", "at": base.isoformat(), "rep": "B", "customer": "C", "deal_id": "D", "amount": "1"},
-            {"event_id": "3c", "type": "claim", "at": (base + dt.timedelta(days=offset)).isoformat(), "rep": "A", "deal_id": "D"},
-        ]  # fmt: skip
-        return attribute(policy, events).credit("D").reason
+        return attribute(policy, window_log(base, deal=0, claim=offset)).credit("D").reason
 
     assert run(n) == "claim"
     assert run(n + 1) == "late_claim"
@@ -73,12 +91,7 @@ def test_protection_admits_day_n_and_rejects_day_n_plus_1(n, start):
     base = dt.datetime.combine(start, dt.time(10))
 
     def run(offset):
-        events = [
-            {"event_id": "1r", "type": "registration", "at": base.isoformat(), "rep": "A", "customer": "C"},
-            {"event_id": "2d", "type": "deal", "at": (base + dt.timedelta(days=offset)).isoformat(), "rep": "B",
-             "customer": "C", "deal_id": "D", "amount": "1"},
-        ]  # fmt: skip
-        return attribute(policy, events).credit("D").reason
+        return attribute(policy, window_log(base, deal=offset)).credit("D").reason
 
     assert run(n) == "no_claim"
     assert run(n + 1) == "expired"
@@ -245,11 +258,7 @@ def test_first_follow_up_on_day_n_is_on_time_and_day_n_plus_1_is_late(n, start):
     base = dt.datetime.combine(start, dt.time(23, 59))
 
     def on_time(offset):
-        events = [
-            {"event_id": "1r", "type": "registration", "at": base.isoformat(), "rep": "A", "customer": "C"},
-            {"event_id": "2f", "type": "follow_up", "at": (base + dt.timedelta(days=offset)).isoformat(), "rep": "A", "customer": "C"},
-        ]  # fmt: skip
-        return not attribute(policy, events).violations
+        return not attribute(policy, window_log(base, follow_up=offset)).violations
 
     assert on_time(n)
     assert not on_time(n + 1)

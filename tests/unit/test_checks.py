@@ -134,3 +134,10 @@ def test_an_unknown_key_does_not_hide_a_model_rule_error():
     found = codes(text)
     assert "unknown_key" in found
     assert "bad_value" in found
+
+
+def test_gate_ids_must_be_unique():
+    """Two gates with one id are an error at the second."""
+    text = BASE + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 100%}\n"
+    text += "gates:\n  - {id: g, when: rate < 50%, cap_total: 60}\n  - {id: g, when: rate < 20%, cap_total: 40}\n"
+    assert "duplicate_id" in codes(text)

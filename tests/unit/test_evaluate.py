@@ -362,3 +362,18 @@ kpis: [{id: k, metric: x, method: linear, floor: 0, target: 100, weight: 100%}]
     with pytest.raises(DataError, match="effective from 2026-04-01; period 2026-03 is outside"):
         evaluate(rs, [{"subject": "a", "period": "2026-03", "x": 1}])
     assert evaluate(rs, [{"subject": "a", "period": "2026-04", "x": 1}]).period == "2026-04"
+
+
+def test_strict_run_reports_an_na_section_gate_once():
+    """A zero_section gate whose condition is N/A is reported once in a strict run, not twice."""
+    rs = ruleset(
+        """\
+inputs: {x: {type: number}, y: {type: number, required: false}}
+sections: {s: {weight: 100%}}
+kpis: [{id: k, metric: x, section: s, method: linear, floor: 0, target: 100, weight: 100%}]
+gates: [{id: z, when: y < 10, zero_section: s}]
+"""
+    )
+    with pytest.raises(EvaluationError) as info:
+        evaluate(rs, [{"subject": "a", "period": "2026-03", "x": 50}], strict=True)
+    assert len(info.value.issues) == 1
