@@ -5,9 +5,9 @@ import jsonschema
 import pytest
 
 from kpi_engine import load_ruleset
-from kpi_engine._yaml import load_yaml
 from kpi_engine.attribution import policy_schema
-from kpi_engine.schema import ruleset_schema
+from kpi_engine.language._yaml import load_yaml
+from kpi_engine.language.schema import ruleset_schema
 from kpi_engine.testing import assert_cases_pass
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,8 +66,8 @@ def test_example_policy_matches_its_schema():
 
 
 def test_generated_reference_is_fresh():
-    """docs/reference.md equals what `python -m kpi_engine.schema` generates now."""
-    from kpi_engine.schema import reference_markdown
+    """docs/reference.md equals what `kpi schema --reference` generates now."""
+    from kpi_engine.language.schema import reference_markdown
 
     assert (ROOT / "docs/reference.md").read_text(encoding="utf-8") == reference_markdown()
 
@@ -75,7 +75,7 @@ def test_generated_reference_is_fresh():
 def test_readme_tutorial_ruleset_is_valid_and_its_case_passes():
     """The ruleset in the README's tutorial loads and its embedded case passes."""
     from kpi_engine import parse_ruleset
-    from kpi_engine.cases import run_cases
+    from kpi_engine.evaluation.cases import run_cases
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("## Five-minute tutorial", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]

@@ -3,7 +3,6 @@
 The public API. Everything else is internal and may change.
 """
 
-from kpi_engine.build import Ruleset, parse_ruleset
 from kpi_engine.errors import (
     DataError,
     EvaluationError,
@@ -13,10 +12,11 @@ from kpi_engine.errors import (
     Location,
     RulesetError,
 )
-from kpi_engine.evaluate import evaluate
-from kpi_engine.loading import load_ruleset, read_table
-from kpi_engine.records import Table
-from kpi_engine.results import Appraisal, KpiResult, SubjectResult
+from kpi_engine.evaluation.engine import evaluate
+from kpi_engine.evaluation.records import Table
+from kpi_engine.evaluation.results import Appraisal, KpiResult, SubjectResult
+from kpi_engine.io.loading import load_ruleset, read_table
+from kpi_engine.language.build import Ruleset, parse_ruleset
 
 __all__ = [
     "Appraisal",

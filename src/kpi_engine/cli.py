@@ -17,15 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kpi_engine.build import Ruleset, check_text
-from kpi_engine.cases import run_cases
-from kpi_engine.diff import compare
+from kpi_engine.audit.diff import compare
 from kpi_engine.errors import KpiError
-from kpi_engine.evaluate import evaluate
-from kpi_engine.explain import explain_subject
-from kpi_engine.loading import load_ruleset, read_table
-from kpi_engine.results import Appraisal
-from kpi_engine.schema import ruleset_schema
+from kpi_engine.evaluation.cases import run_cases
+from kpi_engine.evaluation.engine import evaluate
+from kpi_engine.evaluation.explain import explain_subject
+from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.io.loading import load_ruleset, read_table
+from kpi_engine.language.build import Ruleset, check_text
+from kpi_engine.language.schema import reference_markdown, ruleset_schema
 
 
 def _write(text: str, out: str | None) -> None:
@@ -203,6 +203,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    if args.reference:
+        _write(reference_markdown(), args.out)
+        return 0
     if args.policy:
         from kpi_engine.attribution import policy_schema  # noqa: PLC0415
 
@@ -286,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of the ruleset language")
     p.add_argument("--policy", action="store_true", help="the schema of attribution policies instead")
+    p.add_argument("--reference", action="store_true", help="the Markdown language reference (docs/reference.md)")
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_schema)
 

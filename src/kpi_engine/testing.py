@@ -25,9 +25,9 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from kpi_engine.build import Ruleset, parse_ruleset
-from kpi_engine.cases import CaseResult, run_cases
-from kpi_engine.loading import load_ruleset
+from kpi_engine.evaluation.cases import CaseResult, run_cases
+from kpi_engine.io.loading import load_ruleset
+from kpi_engine.language.build import Ruleset, parse_ruleset
 
 __all__ = [
     "assert_cases_pass",

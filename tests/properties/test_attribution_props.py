@@ -5,7 +5,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kpi_engine.attribution import attribute, parse_policy, read_events
-from kpi_engine.loading import read_table
+from kpi_engine.io.loading import read_table
 
 POLICY = parse_policy("policy: p\n")
 REPS = ["A", "B", "C"]
@@ -178,12 +178,12 @@ def test_csv_jsonl_and_streamed_logs_give_the_same_result(tmp_path_factory, even
 @example("Australia/Lord_Howe", dt.datetime(2026, 10, 4, 2, 15))  # noqa: DTZ001 - a half-hour transition
 def test_naive_timestamps_convert_like_zoneinfo_even_on_transition_days(zone, local):
     """The per-day offset cache gives the instant zoneinfo gives, DST transition days included."""
-    from kpi_engine._time import zone as get_zone
+    from kpi_engine.time.zones import zone as get_zone
 
     policy = parse_policy(f"policy: p\ntimezone: {zone}\n")
     events = [{"event_id": "1", "type": "registration", "at": local.isoformat(), "rep": "A", "customer": "C"}]
     from kpi_engine.attribution import parse_events
-    from kpi_engine.records import Table
+    from kpi_engine.evaluation.records import Table
 
     [event] = parse_events(policy, Table.from_rows(events))
     expected = local.replace(tzinfo=get_zone(zone)).astimezone(dt.UTC).replace(tzinfo=None)

@@ -1,5 +1,5 @@
-from kpi_engine.build import check_text, parse_ruleset
 from kpi_engine.cli import main
+from kpi_engine.language.build import check_text, parse_ruleset
 
 BASE = """\
 ruleset: t

@@ -253,7 +253,7 @@ def test_same_run_serialises_to_the_same_bytes():
 
 def test_trace_names_the_record_each_input_came_from():
     """The explanation of a KPI lists its inputs with their source row."""
-    from kpi_engine.loading import read_csv_text
+    from kpi_engine.io.loading import read_csv_text
 
     appraisal = evaluate(TWO, read_csv_text("subject,period,x,y\na,2026-03,50,\n", "r.csv"))
     inputs = appraisal.result("a").kpi("kx").explanation["inputs"]

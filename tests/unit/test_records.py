@@ -1,7 +1,7 @@
 import pytest
 
 from kpi_engine import DataError, evaluate, parse_ruleset
-from kpi_engine.loading import read_csv_text
+from kpi_engine.io.loading import read_csv_text
 
 RULESET = parse_ruleset("""\
 ruleset: t

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from kpi_engine._yaml import load_yaml
+from kpi_engine.language._yaml import load_yaml
 
 
 def test_plain_numbers_are_exact_decimals_and_percents_stay_text():

@@ -22,8 +22,8 @@ from kpi_engine.attribution._engine import (
 from kpi_engine.attribution._policy import PolicySpec, parse_policy, policy_schema
 from kpi_engine.attribution._reading import stream_csv
 from kpi_engine.errors import DataError, Issue, KpiError
-from kpi_engine.loading import _read_text, read_table
-from kpi_engine.records import Table
+from kpi_engine.evaluation.records import Table
+from kpi_engine.io.loading import _read_text, read_table
 
 __all__ = [
     "EVENT_TYPES",
@@ -91,7 +91,7 @@ def merge_records(tables: list[Table], attribution: Attribution, fields: set[str
     Raises:
         DataError: on conflicts, or when the ruleset declares none of the attribution fields.
     """
-    from kpi_engine.periods import Period  # noqa: PLC0415
+    from kpi_engine.time.periods import Period  # noqa: PLC0415
 
     extra = attribution.to_rows(period)
     wanted = sorted(fields & {"credited_deals", "credited_amount", "lead_registrations", "timely_follow_ups"})

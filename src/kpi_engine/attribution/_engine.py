@@ -21,9 +21,9 @@ from kpi_engine._numbers import CONTEXT, NumberFormatError, canonical, to_decima
 from kpi_engine._perf import paused_gc
 from kpi_engine.attribution._policy import PolicySpec
 from kpi_engine.errors import DataError, Issue, Location
-from kpi_engine.periods import Period
-from kpi_engine.records import Table, as_table
-from kpi_engine.spec import PeriodKind
+from kpi_engine.evaluation.records import Table, as_table
+from kpi_engine.language.spec import PeriodKind
+from kpi_engine.time.periods import Period
 
 EVENT_TYPES = frozenset(
     {"registration", "reception", "follow_up", "deal", "claim", "override", "void_register", "same_customer"}

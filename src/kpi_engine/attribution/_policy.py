@@ -8,10 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kpi_engine._time import zone
-from kpi_engine._validation import validate_model
-from kpi_engine._yaml import load_yaml
 from kpi_engine.errors import Issue, RulesetError
+from kpi_engine.language._validation import validate_model
+from kpi_engine.language._yaml import load_yaml
+from kpi_engine.time.zones import zone
 
 
 class PolicySpec(BaseModel):

@@ -15,15 +15,11 @@ from typing import Any, Literal
 
 import attrs
 
-from kpi_engine import scoring
 from kpi_engine._numbers import CONTEXT, ZERO, canonical
 from kpi_engine._perf import paused_gc
-from kpi_engine.build import Ruleset
 from kpi_engine.errors import DataError, EvaluationError, Issue, Location
-from kpi_engine.expr import Expression, Value
-from kpi_engine.model import Kpi, Metric, Scorecard
-from kpi_engine.periods import Period
-from kpi_engine.records import (
+from kpi_engine.evaluation import scoring
+from kpi_engine.evaluation.records import (
     Event,
     Inputs,
     Table,
@@ -33,7 +29,11 @@ from kpi_engine.records import (
     prepare_members,
     prepare_records,
 )
-from kpi_engine.results import Appraisal, GateResult, KpiResult, SectionResult, SubjectResult
+from kpi_engine.evaluation.results import Appraisal, GateResult, KpiResult, SectionResult, SubjectResult
+from kpi_engine.expr import Expression, Value
+from kpi_engine.language.build import Ruleset
+from kpi_engine.language.model import Kpi, Metric, Scorecard
+from kpi_engine.time.periods import Period
 
 LEVELS = ("rep", "team", "department", "company")
 TRACE_EVENTS = 100  # event ids listed in a trace; the count is always complete

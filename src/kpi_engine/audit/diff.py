@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kpi_engine.results import Appraisal
+from kpi_engine.evaluation.results import Appraisal
 
 
 def compare(before: Appraisal, after: Appraisal) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from kpi_engine._yaml import PathKey, SourceMap, format_path
 from kpi_engine.errors import Issue, did_you_mean
+from kpi_engine.language._yaml import PathKey, SourceMap, format_path
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from kpi_engine._numbers import canonical, quantize
-from kpi_engine.results import Appraisal, SubjectResult
+from kpi_engine.evaluation.results import Appraisal, SubjectResult
 
 
 def _v(value: object) -> str:

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from kpi_engine._numbers import CONTEXT, HUNDRED, ZERO, canonical
 from kpi_engine.expr import Value
-from kpi_engine.model import Kpi
+from kpi_engine.language.model import Kpi
 
 
 def _c(value: Decimal) -> str:

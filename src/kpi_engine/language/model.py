@@ -12,7 +12,7 @@ from typing import Literal
 import attrs
 
 from kpi_engine.expr import Expression
-from kpi_engine.spec import InputType, Level, PeriodKind
+from kpi_engine.language.spec import InputType, Level, PeriodKind
 
 MetricKind = Literal["input", "formula", "aggregate", "previous", "streak", "members"]
 

@@ -11,11 +11,11 @@ from decimal import Decimal
 import attrs
 
 from kpi_engine._numbers import NumberFormatError, quantize, to_decimal
-from kpi_engine.build import Ruleset
 from kpi_engine.errors import KpiError
-from kpi_engine.evaluate import evaluate
-from kpi_engine.model import Scorecard
-from kpi_engine.records import Table
+from kpi_engine.evaluation.engine import evaluate
+from kpi_engine.evaluation.records import Table
+from kpi_engine.language.build import Ruleset
+from kpi_engine.language.model import Scorecard
 
 
 @attrs.frozen

@@ -11,13 +11,13 @@ from decimal import Decimal
 
 import attrs
 
-from kpi_engine._validation import validate_model
-from kpi_engine._yaml import SourceMap, load_yaml
-from kpi_engine.checks import BUILTIN_EVENT_FIELDS, check_ruleset, expr_type, metric_unit
 from kpi_engine.errors import Issue, RulesetError
 from kpi_engine.expr import Expression, Type, parse_expression
-from kpi_engine.model import Adjustment, Band, Gate, Grade, Input, Kpi, Metric, Scorecard, Section
-from kpi_engine.spec import RulesetSpec, known_keys
+from kpi_engine.language._validation import validate_model
+from kpi_engine.language._yaml import SourceMap, load_yaml
+from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS, check_ruleset, expr_type, metric_unit
+from kpi_engine.language.model import Adjustment, Band, Gate, Grade, Input, Kpi, Metric, Scorecard, Section
+from kpi_engine.language.spec import RulesetSpec, known_keys
 
 DEFAULT_SECTION = "main"
 
@@ -140,7 +140,7 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
 
 
 def _timezone_issue(spec: RulesetSpec, smap: SourceMap) -> list[Issue]:
-    from kpi_engine._time import zone  # noqa: PLC0415 - avoid a cycle at import time
+    from kpi_engine.time.zones import zone  # noqa: PLC0415 - avoid a cycle at import time
 
     try:
         zone(spec.timezone)

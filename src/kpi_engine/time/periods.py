@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from typing import NamedTuple
 
-from kpi_engine.spec import PeriodKind
+from kpi_engine.language.spec import PeriodKind
 
 _PATTERNS: dict[PeriodKind, re.Pattern[str]] = {
     "day": re.compile(r"(\d{4})-(\d{2})-(\d{2})"),

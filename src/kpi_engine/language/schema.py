@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from kpi_engine.spec import RulesetSpec
+from kpi_engine.language.spec import RulesetSpec
 
 SCHEMA_ID = "https://kpi-engine.invalid/schema/ruleset.json"
 
@@ -62,8 +62,8 @@ def _default(value: object) -> str:
 
 def reference_markdown() -> str:
     """The language reference, generated from the models (``docs/reference.md``)."""
-    from kpi_engine import spec  # noqa: PLC0415
     from kpi_engine.attribution._policy import PolicySpec  # noqa: PLC0415 - avoid an import cycle
+    from kpi_engine.language import spec  # noqa: PLC0415
 
     models: list[type[BaseModel]] = [
         spec.RulesetSpec, spec.InputSpec, spec.MetricSpec, spec.AggregateSpec, spec.PreviousSpec, spec.MembersSpec,
@@ -73,7 +73,7 @@ def reference_markdown() -> str:
     lines = [
         "# Language reference",
         "",
-        "Generated from the models by `python -m kpi_engine.schema`; a test keeps it fresh.",
+        "Generated from the models by `kpi schema --reference`; a test keeps it fresh.",
         "Semantics and the choices behind them: [language.md](language.md).",
     ]
     for model in models:
@@ -88,9 +88,3 @@ def reference_markdown() -> str:
             meaning = (field.description or "").replace("|", "\\|")
             lines.append(f"| `{key}` | {_json_type(properties[key])} | {default} | {meaning} |")
     return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    sys.stdout.write(reference_markdown())

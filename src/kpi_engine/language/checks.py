@@ -13,12 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from kpi_engine._numbers import ONE, canonical
-from kpi_engine._yaml import PathKey, SourceMap, format_path
 from kpi_engine.errors import ExpressionError, Issue, did_you_mean
 from kpi_engine.expr import Expression, Type, parse_expression
 from kpi_engine.expr._ir import BinOp, Name
 from kpi_engine.expr._parse import parse_to_ir
-from kpi_engine.spec import InputType, KpiSpec, MetricSpec, RulesetSpec
+from kpi_engine.language._yaml import PathKey, SourceMap, format_path
+from kpi_engine.language.spec import InputType, KpiSpec, MetricSpec, RulesetSpec
 
 BUILTIN_EVENT_FIELDS: dict[str, InputType] = {"event_id": "text", "type": "text", "rep": "text", "customer": "text"}
 

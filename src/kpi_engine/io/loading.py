@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from kpi_engine._perf import paused_gc
-from kpi_engine.build import Ruleset, parse_ruleset
 from kpi_engine.errors import DataError, Issue, KpiError, Location
-from kpi_engine.records import Table
+from kpi_engine.evaluation.records import Table
+from kpi_engine.language.build import Ruleset, parse_ruleset
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 

@@ -16,13 +16,13 @@ from typing import Any
 import attrs
 
 from kpi_engine._numbers import NumberFormatError, canonical, to_decimal
-from kpi_engine._time import local_date, parse_instant, zone
-from kpi_engine.checks import BUILTIN_EVENT_FIELDS
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.expr import Value
-from kpi_engine.model import Scorecard
-from kpi_engine.periods import Period
-from kpi_engine.spec import InputType
+from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS
+from kpi_engine.language.model import Scorecard
+from kpi_engine.language.spec import InputType
+from kpi_engine.time.periods import Period
+from kpi_engine.time.zones import local_date, parse_instant, zone
 
 RECORD_KEYS = ("subject", "period")
 RECORD_META = frozenset({"name", "note"})

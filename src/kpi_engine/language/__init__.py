@@ -1,0 +1,1 @@
+"""The ruleset language: YAML with a source map → pydantic spec → semantic checks → compiled ``Scorecard``."""

@@ -1,0 +1,1 @@
+"""Time: periods of every kind, explicit time zones and instants. No clock is ever read."""
