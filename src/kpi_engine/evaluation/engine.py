@@ -581,6 +581,7 @@ def evaluate(
     members: RowsLike | None = None,
     events: RowsLike | None = None,
     strict: bool = False,
+    engine: Literal["auto", "row", "columnar"] = "auto",
 ) -> Appraisal:
     """Appraise every subject of the ruleset's level for one period.
 
@@ -592,13 +593,37 @@ def evaluate(
         members: membership rows ``member, parent, period`` (rep → team → department → company).
         events: event rows ``event_id, type, at, rep`` plus the ruleset's ``event_fields``.
         strict: turn every N/A KPI value or condition into an error.
+        engine: ``row`` (the reference evaluator), ``columnar`` (the compiled kernel, extra
+            ``columnar``; also takes Polars/Arrow/pandas frames and DuckDB relations), or ``auto``
+            (the kernel for large inputs when it is installed and supports the scorecard). Both
+            give the same appraisal; the kernel's traces are lean (``kpi explain`` builds full ones).
 
     Returns:
         The ``Appraisal``: one result per subject, ranked, with traces.
 
     Raises:
         DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
+        KpiError: for ``engine="columnar"`` on a scorecard feature the kernel does not evaluate.
     """
+    if engine != "row" or not isinstance(records, Table | list | tuple):
+        from kpi_engine.evaluation.columnar import dispatch  # noqa: PLC0415 - optional kernel
+
+        return dispatch(
+            ruleset, records, period=period, members=members, events=events, strict=strict, engine=engine, rows=_rows
+        )
+    return _rows(ruleset, records, period=period, members=members, events=events, strict=strict)
+
+
+def _rows(
+    ruleset: Ruleset,
+    records: RecordsLike,
+    *,
+    period: str | None = None,
+    members: RowsLike | None = None,
+    events: RowsLike | None = None,
+    strict: bool = False,
+) -> Appraisal:
+    """The row evaluator behind ``evaluate``."""
     card = ruleset.scorecard
     with localcontext(CONTEXT), paused_gc():
         data = prepare_inputs(card, records, members, events)

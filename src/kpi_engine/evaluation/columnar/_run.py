@@ -1,0 +1,358 @@
+"""Orchestration of a columnar evaluation: ingest, validate, aggregate, score, build the results."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from kpi_engine._numbers import CONTEXT, ZERO, canonical
+from kpi_engine._perf import paused_gc
+from kpi_engine.errors import DataError
+from kpi_engine.evaluation.columnar._columns import Bool, Column, Ctx, Num, Text
+from kpi_engine.evaluation.columnar._events import aggregate
+from kpi_engine.evaluation.columnar._exprs import evaluate
+from kpi_engine.evaluation.columnar._ingest import UnusualError, to_polars, typed_column
+from kpi_engine.evaluation.columnar._kernel import Scored, competition_ranks, grades, run
+from kpi_engine.evaluation.results import Appraisal, GateResult, KpiResult, SectionResult, SubjectResult
+from kpi_engine.expr import Value
+from kpi_engine.language.build import Ruleset
+from kpi_engine.language.model import Scorecard
+from kpi_engine.time.periods import Period
+
+_KEYS = {"subject", "period", "name", "note"}
+
+
+class FallbackError(Exception):
+    """Hand the whole evaluation to the row path."""
+
+
+def run_columnar(
+    ruleset: Ruleset, records: Any, period: str | None, members: Any, events: Any, *, strict: bool
+) -> Appraisal:
+    """Evaluate on the kernel; raises ``FallbackError`` when the row path must take the run."""
+    try:
+        with paused_gc():
+            return _evaluate(ruleset, records, period, members, events, strict=strict)
+    except UnusualError as exc:
+        raise FallbackError(str(exc)) from None
+
+
+def _periods(values: Any, card: Scorecard) -> tuple[Any, dict[str, Period]]:
+    import polars as pl  # noqa: PLC0415
+
+    s = values.cast(pl.Utf8).str.strip_chars()
+    if (s.is_null() | (s == "")).any():
+        raise FallbackError
+    parsed: dict[str, Period] = {}
+    for text in s.unique().to_list():
+        try:
+            parsed[text] = Period.parse(text, card.period)
+        except ValueError:
+            raise FallbackError from None
+    return s, parsed
+
+
+def _evaluate(
+    ruleset: Ruleset, records: Any, period: str | None, members: Any, events: Any, *, strict: bool
+) -> Appraisal:
+    import polars as pl  # noqa: PLC0415
+
+    from kpi_engine.evaluation.engine import _check_effective  # noqa: PLC0415 - engine imports this package
+
+    card = ruleset.scorecard
+    df = to_polars(records)
+    if not set(df.columns) <= set(card.inputs) | _KEYS or "subject" not in df.columns or "period" not in df.columns:
+        raise FallbackError
+    subj = df["subject"].cast(pl.Utf8).str.strip_chars()
+    if (subj.is_null() | (subj == "")).any():
+        raise FallbackError
+    period_text, parsed = _periods(df["period"], card)
+    canon = {t: str(p) for t, p in parsed.items()}
+    key = period_text.replace_strict(canon, return_dtype=pl.Utf8) if canon else period_text
+    if pl.DataFrame({"s": subj, "p": key}).is_duplicated().any():
+        raise FallbackError
+    parent: dict[str, str] = {}
+    has_kids: set[str] = set()
+    known_periods = set(parsed.values())
+    chosen_members: Any = None
+    if members is not None:
+        mf = to_polars(members)
+        if not set(mf.columns) <= {"member", "parent", "period"} or "period" not in mf.columns:
+            raise FallbackError
+        for col in ("member", "parent"):
+            if col not in mf.columns:
+                raise FallbackError
+        m_sub = mf["member"].cast(pl.Utf8).str.strip_chars()
+        m_up = mf["parent"].cast(pl.Utf8).str.strip_chars()
+        if (m_sub.is_null() | (m_sub == "") | m_up.is_null() | (m_up == "") | (m_sub == m_up)).any():
+            raise FallbackError
+        m_text, m_parsed = _periods(mf["period"], card)
+        m_key = m_text.replace_strict({t: str(p) for t, p in m_parsed.items()}, return_dtype=pl.Utf8)
+        if pl.DataFrame({"s": m_sub, "p": m_key}).is_duplicated().any():
+            raise FallbackError
+        known_periods |= set(m_parsed.values())
+        chosen_members = (m_sub, m_up, m_key)
+    if period is not None:
+        try:
+            chosen = Period.parse(period, card.period)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+    else:
+        if not known_periods:
+            raise FallbackError
+        chosen = max(known_periods)
+    _check_effective(ruleset, chosen)
+    if chosen_members is not None:
+        m_sub, m_up, m_key = chosen_members
+        sel = (m_key == str(chosen)).to_numpy()
+        for member, up in zip(m_sub.to_numpy()[sel], m_up.to_numpy()[sel], strict=True):
+            parent[member] = up
+            has_kids.add(up)
+    # Every column of every row is validated (the row path refuses a bad cell in any period).
+    columns: dict[str, Column] = {}
+    for name, spec in card.inputs.items():
+        if name in df.columns:
+            columns[name] = typed_column(df[name], spec.type, (spec.min, spec.max))
+    rows = (key == str(chosen)).to_numpy()
+    subjects_all = subj.to_numpy().astype(object)
+    idx = np.flatnonzero(rows)
+    keep = np.array([s not in has_kids for s in subjects_all[idx]], dtype=bool) if has_kids else np.ones(len(idx), bool)
+    idx = idx[keep]
+    order = np.argsort(subjects_all[idx], kind="stable")
+    idx = idx[order]
+    subjects = [str(s) for s in subjects_all[idx]]
+    n = len(subjects)
+    if n == 0:
+        raise FallbackError
+    ctx = Ctx(n)
+    env: dict[str, Column] = {}
+    for name, spec in card.inputs.items():
+        col = _take(columns[name], idx) if name in columns else Num(0, 1, np.ones(n, dtype=bool))
+        if spec.type in {"text", "date"} and name not in columns:
+            col = Text(np.full(n, None, dtype=object), np.ones(n, dtype=bool))
+        if spec.type == "bool" and name not in columns:
+            col = Bool(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+        if spec.required and col.na is not None and col.na.any():
+            raise FallbackError
+        env[name] = col
+    aggregates = [m for m in card.metrics.values() if m.kind == "aggregate"]
+    if aggregates:
+        if events is None:
+            from kpi_engine.evaluation.records import Table  # noqa: PLC0415
+
+            events = Table("events", ())
+        ef = to_polars(events)
+        if ef.height == 0:
+            for m in aggregates:
+                env[m.name] = Num(0, 1, None) if m.fn in {"count", "count_distinct", "sum"} else _all_na(n)
+        else:
+            env.update(aggregate(card, ef, chosen, subjects, aggregates))
+    elif events is not None and to_polars(events).height:
+        raise FallbackError  # events nobody reads: the row path validates them and reports orphans
+    _formulas(card, ctx, env)
+    scored = run(card, ctx, env, strict=strict)
+    if scored.strict_na or scored.na_error or ctx.bad.any():
+        raise FallbackError
+    return _materialise(ruleset, chosen, strict, subjects, parent, env, scored, ctx)
+
+
+def _all_na(n: int) -> Num:
+    return Num(0, 1, np.ones(n, dtype=bool))
+
+
+def _take(col: Column, sel: Any) -> Column:
+    na = None if col.na is None else col.na[sel]
+    if isinstance(col, Num):
+        num = col.num if isinstance(col.num, int) else col.num[sel]
+        den = col.den if isinstance(col.den, int) else col.den[sel]
+        return Num(num, den, na if na is not None and na.any() else None)
+    return type(col)(col.val[sel], na)
+
+
+def _formulas(card: Scorecard, ctx: Ctx, env: dict[str, Column]) -> None:
+    pending = [m for m in card.metrics.values() if m.kind == "formula"]
+    while pending:
+        progressed = False
+        for m in list(pending):
+            assert m.expr is not None
+            if m.expr.names <= env.keys():
+                env[m.name] = evaluate(ctx, m.expr.node, env)
+                pending.remove(m)
+                progressed = True
+        if not progressed:  # pragma: no cover - the checks refuse cycles
+            raise FallbackError
+
+
+def _decimal(num: int, den: int) -> Decimal:
+    if den == 1:
+        return Decimal(num)
+    return CONTEXT.divide(Decimal(num), Decimal(den))
+
+
+def _values(col: Num, n: int) -> list[Decimal | None]:
+    nums = [col.num] * n if isinstance(col.num, int) else col.num.tolist()
+    dens = [col.den] * n if isinstance(col.den, int) else col.den.tolist()
+    na = [False] * n if col.na is None else col.na.tolist()
+    return [None if x else _decimal(a, b) for a, b, x in zip(nums, dens, na, strict=True)]
+
+
+def _fractions(col: Num, n: int) -> list[Fraction | int | None]:
+    na = [False] * n if col.na is None else col.na.tolist()
+    nums = [col.num] * n if isinstance(col.num, int) else col.num.tolist()
+    if isinstance(col.den, int):  # one denominator: the numerators order the values
+        return [None if x else a for a, x in zip(nums, na, strict=True)]
+    dens = col.den.tolist()
+    return [None if x else Fraction(a, b) for a, b, x in zip(nums, dens, na, strict=True)]
+
+
+def _column_values(col: Column, n: int) -> list[Value]:
+    if isinstance(col, Num):
+        return list(_values(col, n))
+    na = [False] * n if col.na is None else col.na.tolist()
+    vals = col.val.tolist()
+    return [None if x else v for v, x in zip(vals, na, strict=True)]
+
+
+def _materialise(
+    ruleset: Ruleset,
+    chosen: Period,
+    strict: bool,  # noqa: FBT001
+    subjects: list[str],
+    parent: dict[str, str],
+    env: dict[str, Column],
+    scored: Scored,
+    ctx: Ctx,
+) -> Appraisal:
+    card = ruleset.scorecard
+    n = len(subjects)
+    grade, bonus = grades(card, ctx, scored.total, scored.forced)
+    if card.rank_by == "total":
+        key_col = scored.total
+    else:
+        key_col = env[card.rank_by]  # type: ignore[assignment]
+    keys = _fractions(key_col, n) if isinstance(key_col, Num) else [None] * n
+    parents = np.array([parent.get(s) for s in subjects], dtype=object)
+    rank = competition_ranks(keys, None, lower_first=card.rank_lower_first).tolist()
+    rank_in = competition_ranks(keys, parents, lower_first=card.rank_lower_first).tolist()
+    totals = _values(scored.total, n)
+    befores = _values(scored.before, n)
+    kpi_cols = []
+    for kpi in card.kpis:
+        col = scored.kpis[kpi.id]
+        assert col.share is not None
+        assert col.contribution is not None
+        flag_rows = [(name, rows.tolist()) for name, rows in col.flags]
+        kpi_cols.append(
+            (
+                kpi,
+                _column_values(col.value, n),
+                _values(col.score, n),
+                _values(col.share, n),
+                _values(col.contribution, n),
+                flag_rows,
+                col.band,
+                {"method": kpi.method, "parameters": kpi.parameters()},
+            )
+        )
+    section_cols = []
+    for s in card.sections:
+        score, share, live, zeroed = scored.sections[s.id]
+        section_cols.append((s, _values(score, n), _values(share, n), live.tolist(), zeroed.tolist()))
+    gate_cols = []
+    for g in card.gates:
+        holds = scored.gates[g.id]
+        na = [False] * n if holds.na is None else holds.na.tolist()
+        value = canonical(g.value) if isinstance(g.value, Decimal) else g.value
+        gate_cols.append((g, holds.val.tolist(), na, value))
+    adj_cols = []
+    for adj_id, present, holds in scored.adjustments:
+        adj = next(a for a in card.adjustments if a.id == adj_id)
+        na = [False] * n if holds.na is None else holds.na.tolist()
+        adj_cols.append((adj, present.tolist(), holds.val.tolist(), na))
+    report = {name: _column_values(env[name], n) for name in card.report}
+    results: list[SubjectResult] = []
+    for i, subject in enumerate(subjects):
+        kpis = []
+        for kpi, values, scores, shares, contribs, flag_rows, bands, base in kpi_cols:
+            flags = tuple(name for name, rows in flag_rows if rows[i])
+            explanation: dict[str, Any] = dict(base)
+            if bands is not None and values[i] is not None:
+                explanation["band"] = f"kpis.{kpi.id}.bands.{bands[i]}" if bands[i] else None
+            score = scores[i]
+            explanation["weight"] = {"declared": kpi.weight, "effective": shares[i], "contribution": contribs[i]}
+            kpis.append(
+                KpiResult(
+                    kpi.id,
+                    kpi.title,
+                    kpi.section,
+                    kpi.metric,
+                    values[i],
+                    "excluded" if score is None else "scored",
+                    score,
+                    kpi.weight,
+                    shares[i] if shares[i] is not None else ZERO,
+                    contribs[i] if contribs[i] is not None else ZERO,
+                    flags,
+                    explanation,
+                )
+            )
+        sections = tuple(
+            SectionResult(
+                s.id,
+                s.title,
+                s.weight,
+                sscores[i],
+                sshares[i] if sshares[i] is not None else ZERO,
+                ("zeroed_by_gate",) if zeroed[i] else (("excluded_na",) if not live[i] else ()),
+            )
+            for s, sscores, sshares, live, zeroed in section_cols
+        )
+        gates = []
+        subject_flags = []
+        for g, val, na, value in gate_cols:
+            outcome = "not_evaluated" if na[i] else ("applied" if val[i] else "not_applied")
+            if outcome == "applied":
+                subject_flags.append(f"gate:{g.id}")
+            gates.append(GateResult(g.id, g.when.text, outcome, g.action, value, g.reason))  # type: ignore[arg-type]
+        if totals[i] is None:
+            subject_flags.append("no_kpi_applies")
+        adjustments = tuple(
+            {"id": a.id, "kpi": a.kpi, "condition": a.when.text, "holds": None if na[i] else val[i], "reason": a.reason}
+            for a, present, val, na in adj_cols
+            if present[i]
+        )
+        results.append(
+            SubjectResult(
+                subject=subject,
+                level=card.subject,
+                parent=parent.get(subject),
+                total=totals[i],
+                grade=grade[i],
+                bonus_multiplier=bonus[i],
+                rank=rank[i] or None,
+                rank_in_parent=rank_in[i] or None,
+                kpis=tuple(kpis),
+                sections=sections,
+                gates=tuple(gates),
+                adjustments=adjustments,
+                flags=tuple(subject_flags),
+                total_before_gates=befores[i],
+                metrics={name: values[i] for name, values in report.items()},
+            )
+        )
+    results.sort(key=lambda r: (r.rank is None, r.rank or 0, r.subject))
+    return Appraisal(
+        ruleset_id=ruleset.id,
+        version=ruleset.version,
+        sha256=ruleset.sha256,
+        title=card.title,
+        period=str(chosen),
+        level=card.subject,
+        places=card.places,
+        rounding=card.rounding,
+        strict=strict,
+        results=tuple(results),
+    )
