@@ -141,14 +141,15 @@ def edge_cases(draw: st.DrawFn, max_subjects: int = 8) -> tuple[Ruleset, list[di
             else:
                 row[name] = draw(value)
         records.append(row)
-    events = []
-    for e in range(draw(st.integers(0, 12))):
-        events.append({
+    events = [
+        {
             "event_id": f"e{e}", "type": draw(st.sampled_from(["visit", "call"])),
             "at": draw(st.sampled_from(["2026-03-01T00:30:00+08:00", "2026-03-31T16:30:00Z", "2026-03-15", "2026-02-28T23:00:00"])),
             "rep": f"rep{draw(st.integers(0, count - 1)):02d}", "customer": draw(st.sampled_from(["c1", "c2", "c3", None])),
             "amount": draw(st.none() | st.sampled_from(["0", "1.005", "2.5", "100"]) | exact_decimals("0", "500", 2).map(str)),
-        })  # fmt: skip
+        }
+        for e in range(draw(st.integers(0, 12)))
+    ]  # fmt: skip
     return ruleset, records, events
 
 

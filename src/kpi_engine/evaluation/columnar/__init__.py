@@ -37,7 +37,7 @@ def available() -> bool:
     """True when the ``columnar`` extra (polars and numpy) is installed."""
     try:
         import numpy  # noqa: F401, PLC0415, ICN001
-        import polars  # noqa: F401, PLC0415
+        import polars  # noqa: F401, PLC0415, ICN001
     except ImportError:
         return False
     return True

@@ -47,7 +47,7 @@ def mul(ctx: Ctx, a: IntLike, b: IntLike) -> IntLike:
         return a * b  # Python ints: exact; range-checked when they meet a column
     if _absmax(a) * _absmax(b) < LIMIT:
         return np.multiply(a, b, dtype=np.int64)
-    if isinstance(a, int) and abs(a) >= LIMIT or isinstance(b, int) and abs(b) >= LIMIT:
+    if (isinstance(a, int) and abs(a) >= LIMIT) or (isinstance(b, int) and abs(b) >= LIMIT):
         ctx.bad[:] = True
         return np.zeros(ctx.n, dtype=np.int64)
     risk = np.abs(np.multiply(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))) >= _FLIMIT / 2
@@ -61,7 +61,7 @@ def add(ctx: Ctx, a: IntLike, b: IntLike) -> IntLike:
     """``a + b`` for operands below 2**62; results at or above 2**62 are marked bad and give 0."""
     if isinstance(a, int) and isinstance(b, int):
         return a + b
-    if isinstance(a, int) and abs(a) >= LIMIT or isinstance(b, int) and abs(b) >= LIMIT:
+    if (isinstance(a, int) and abs(a) >= LIMIT) or (isinstance(b, int) and abs(b) >= LIMIT):
         ctx.bad[:] = True
         return np.zeros(ctx.n, dtype=np.int64)
     out = np.add(a, b, dtype=np.int64)
@@ -105,9 +105,9 @@ class Num:
                 return Num(self.num // g, self.den // g, self.na)
             g = gcd(self.den, int(np.gcd.reduce(self.num))) if self.num.size else 1
             return self if g <= 1 else Num(self.num // g, self.den // g, self.na)
-        g = np.gcd(self.num, self.den)
-        g = np.where(g == 0, 1, g)
-        return Num(self.num // g, self.den // g, self.na)
+        common = np.gcd(self.num, self.den)
+        common = np.where(common == 0, 1, common)
+        return Num(self.num // common, self.den // common, self.na)
 
 
 def na_or(*masks: Arr | None) -> Arr | None:
@@ -147,8 +147,8 @@ def n_div(ctx: Ctx, a: Num, b: Num) -> Num:
     if isinstance(bnum, int):
         if bnum == 0:
             return Num(0, 1, np.ones(ctx.n, dtype=bool))
-        sign = -1 if bnum < 0 else 1
-        return Num(mul(ctx, a.num, sign * b.den), mul(ctx, a.den, abs(bnum)), na_or(a.na, b.na)).reduced()
+        flip = -1 if bnum < 0 else 1
+        return Num(mul(ctx, a.num, flip * b.den), mul(ctx, a.den, abs(bnum)), na_or(a.na, b.na)).reduced()
     zero = bnum == 0
     safe = np.where(zero, 1, bnum)
     sign = np.where(safe < 0, -1, 1)
@@ -192,10 +192,8 @@ def n_where(ctx: Ctx, cond: Arr, a: Num, b: Num) -> Num:
     else:
         den = np.where(cond, a.den, b.den).astype(np.int64)
     num = np.where(cond, a.num, b.num).astype(np.int64)
-    if a.na is None and b.na is None:
-        na = None
-    else:
-        na = np.where(cond, _mask(ctx, a.na), _mask(ctx, b.na))
+    both = a.na is None and b.na is None
+    na = None if both else np.where(cond, _mask(ctx, a.na), _mask(ctx, b.na))
     return Num(num, den, na)
 
 

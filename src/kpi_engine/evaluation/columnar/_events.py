@@ -111,9 +111,10 @@ def aggregate(
         present = mask & (~field.na if field.na is not None else True)
         g = rep_index[present]
         if m.fn == "count_distinct":
-            vals = field.num[present] if isinstance(field, Num) else field.val[present]
-            if isinstance(field, Num) and isinstance(field.num, int):
-                vals = np.full(len(g), field.num)
+            if isinstance(field, Num):
+                vals = np.broadcast_to(np.asarray(field.num, dtype=np.int64), (len(sel),))[present]
+            else:
+                vals = field.val[present]
             df = pl.DataFrame({"g": g, "v": list(vals) if isinstance(field, Text) else vals})
             agg = df.group_by("g").agg(pl.col("v").n_unique().alias("c"))
             counts = np.zeros(n, dtype=np.int64)

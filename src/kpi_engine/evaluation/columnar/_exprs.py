@@ -13,6 +13,7 @@ from fractions import Fraction
 import numpy as np
 
 from kpi_engine.evaluation.columnar._columns import (
+    Arr,
     Bool,
     Column,
     Ctx,
@@ -32,7 +33,7 @@ from kpi_engine.evaluation.columnar._plan import UnsupportedError
 from kpi_engine.expr._ir import BinOp, BoolOp, Call, Compare, Const, IfExp, Name, Neg, Node, Not
 
 
-def _na_any(ctx: Ctx, mask: object) -> object:
+def _na_any(ctx: Ctx, mask: Arr | None) -> Arr:
     return np.zeros(ctx.n, dtype=bool) if mask is None else mask
 
 
@@ -125,8 +126,8 @@ def _where(ctx: Ctx, cond: Bool, body: Column, orelse: Column) -> Column:
     assert isinstance(body, Bool | Text)
     assert isinstance(orelse, Bool | Text)
     val = np.where(c, body.val, orelse.val)
-    na = np.where(c, _na_any(ctx, body.na), _na_any(ctx, orelse.na))
-    na = na_or(na, cond.na)
+    picked: Arr = np.where(c, _na_any(ctx, body.na), _na_any(ctx, orelse.na))
+    na = na_or(picked, cond.na)
     return Bool(val, na) if isinstance(body, Bool) else Text(val, na)
 
 

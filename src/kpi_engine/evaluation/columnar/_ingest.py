@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from kpi_engine.evaluation.columnar._plan import Frame
 from kpi_engine.evaluation.columnar._columns import Bool, Column, Num, Text
+from kpi_engine.evaluation.columnar._plan import Frame
 from kpi_engine.evaluation.records import Table
 from kpi_engine.language.spec import InputType
 
@@ -46,7 +46,7 @@ def to_polars(data: Any) -> Any:
         return data.collect()
     module = type(data).__module__.split(".")[0]
     if module == "pyarrow":
-        import pyarrow as pa  # noqa: PLC0415
+        import pyarrow as pa  # type: ignore[import-untyped]  # noqa: PLC0415
 
         table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
         return pl.from_arrow(table)
@@ -134,8 +134,8 @@ def number_column(series: Any, kind: InputType, bounds: tuple[Decimal | None, De
         body = body.str.strip_chars_start("+-")
         whole = body.str.extract(r"^(\d*)", 1).fill_null("")
         frac = body.str.extract(r"\.(\d*)$", 1).fill_null("")
-        scale = int(frac.str.len_chars().max() or 0)
-        width = int(whole.str.len_chars().max() or 0)
+        scale = _int(frac.str.len_chars().max())
+        width = _int(whole.str.len_chars().max())
         if width + scale + (2 if has_pct else 0) > _MAX_DIGITS:
             raise UnusualError("a number too long for the vectorised path")
         digits = whole + frac.str.pad_end(scale, "0")
@@ -156,6 +156,10 @@ def number_column(series: Any, kind: InputType, bounds: tuple[Decimal | None, De
     if high is not None and (values[known] > min(floor(Fraction(high) * unit), 2**62)).any():
         raise UnusualError("a value above its maximum")
     return Num(np.where(na, 0, values).astype(np.int64), unit, na if na.any() else None)
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
 
 
 def bool_column(series: Any) -> Bool:

@@ -8,6 +8,7 @@ the row evaluator's result objects.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from fractions import Fraction
 from math import lcm
 from typing import Any
@@ -67,8 +68,8 @@ def _mask(n: int, m: Arr | None) -> Arr:
     return np.zeros(n, dtype=bool) if m is None else m
 
 
-def _const(value: object) -> Num:
-    return Num.const(Fraction(value))  # type: ignore[arg-type]
+def _const(value: Decimal | str) -> Num:
+    return Num.const(Fraction(value))
 
 
 def _ratio(ctx: Ctx, num: Num, den: Num) -> Num:
@@ -269,12 +270,16 @@ def run(card: Scorecard, ctx: Ctx, env: dict[str, Column], *, strict: bool) -> S
             capped = n_where(ctx, yes & over & any_live, _const(g.value), total)
             total = Num(capped.num, capped.den, total.na)
         elif g.action == "force_grade":
-            forced = np.where(yes & np.equal(forced, None), str(g.value), forced)
+            forced = np.where(yes & _is_none(forced), str(g.value), forced)
     if strict:
         for holds in gates.values():
             if holds.na is not None and holds.na.any():
                 strict_na = True
     return Scored(n, kpis, sections, gates, adjustments, total, before, forced, strict_na, na_error)
+
+
+def _is_none(values: Arr) -> Arr:
+    return np.array([v is None for v in values.tolist()], dtype=bool)
 
 
 def grades(card: Scorecard, ctx: Ctx, total: Num, forced: Arr) -> tuple[Arr, Arr]:
@@ -284,14 +289,11 @@ def grades(card: Scorecard, ctx: Ctx, total: Num, forced: Arr) -> tuple[Arr, Arr
     bonus = np.full(n, None, dtype=object)
     decided = _mask(n, total.na).copy()
     for g in card.grades:
-        if g.min is None:
-            hit = ~decided
-        else:
-            hit = n_cmp(ctx, total, _const(g.min), ">=")[0] & ~decided
+        hit = ~decided if g.min is None else n_cmp(ctx, total, _const(g.min), ">=")[0] & ~decided
         grade = np.where(hit, g.grade, grade)
-        bonus = np.where(hit, g.bonus_multiplier, bonus)
+        bonus = np.where(hit, np.array(g.bonus_multiplier, dtype=object), bonus)
         decided |= hit
-    has_forced = ~np.equal(forced, None)
+    has_forced = ~_is_none(forced)
     if has_forced.any():
         bonus_of = {g.grade: g.bonus_multiplier for g in card.grades}
         grade = np.where(has_forced, forced, grade)

@@ -130,14 +130,14 @@ def _evaluate(
     ctx = Ctx(n)
     env: dict[str, Column] = {}
     for name, spec in card.inputs.items():
-        col = _take(columns[name], idx) if name in columns else Num(0, 1, np.ones(n, dtype=bool))
+        column: Column = _take(columns[name], idx) if name in columns else Num(0, 1, np.ones(n, dtype=bool))
         if spec.type in {"text", "date"} and name not in columns:
-            col = Text(np.full(n, None, dtype=object), np.ones(n, dtype=bool))
+            column = Text(np.full(n, None, dtype=object), np.ones(n, dtype=bool))
         if spec.type == "bool" and name not in columns:
-            col = Bool(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
-        if spec.required and col.na is not None and col.na.any():
+            column = Bool(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+        if spec.required and column.na is not None and column.na.any():
             raise FallbackError
-        env[name] = col
+        env[name] = column
     aggregates = [m for m in card.metrics.values() if m.kind == "aggregate"]
     if aggregates:
         if events is None:
@@ -216,6 +216,10 @@ def _column_values(col: Column, n: int) -> list[Value]:
     return [None if x else v for v, x in zip(vals, na, strict=True)]
 
 
+def _z(value: Decimal | None) -> Decimal:
+    return ZERO if value is None else value
+
+
 def _materialise(
     ruleset: Ruleset,
     chosen: Period,
@@ -229,10 +233,7 @@ def _materialise(
     card = ruleset.scorecard
     n = len(subjects)
     grade, bonus = grades(card, ctx, scored.total, scored.forced)
-    if card.rank_by == "total":
-        key_col = scored.total
-    else:
-        key_col = env[card.rank_by]  # type: ignore[assignment]
+    key_col = scored.total if card.rank_by == "total" else env[card.rank_by]
     keys = _fractions(key_col, n) if isinstance(key_col, Num) else [None] * n
     parents = np.array([parent.get(s) for s in subjects], dtype=object)
     rank = competition_ranks(keys, None, lower_first=card.rank_lower_first).tolist()
@@ -281,7 +282,7 @@ def _materialise(
             explanation: dict[str, Any] = dict(base)
             if bands is not None and values[i] is not None:
                 explanation["band"] = f"kpis.{kpi.id}.bands.{bands[i]}" if bands[i] else None
-            score = scores[i]
+            kscore = scores[i]
             explanation["weight"] = {"declared": kpi.weight, "effective": shares[i], "contribution": contribs[i]}
             kpis.append(
                 KpiResult(
@@ -290,11 +291,11 @@ def _materialise(
                     kpi.section,
                     kpi.metric,
                     values[i],
-                    "excluded" if score is None else "scored",
-                    score,
+                    "excluded" if kscore is None else "scored",
+                    kscore,
                     kpi.weight,
-                    shares[i] if shares[i] is not None else ZERO,
-                    contribs[i] if contribs[i] is not None else ZERO,
+                    _z(shares[i]),
+                    _z(contribs[i]),
                     flags,
                     explanation,
                 )
@@ -305,7 +306,7 @@ def _materialise(
                 s.title,
                 s.weight,
                 sscores[i],
-                sshares[i] if sshares[i] is not None else ZERO,
+                _z(sshares[i]),
                 ("zeroed_by_gate",) if zeroed[i] else (("excluded_na",) if not live[i] else ()),
             )
             for s, sscores, sshares, live, zeroed in section_cols
