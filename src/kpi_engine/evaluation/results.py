@@ -9,7 +9,7 @@ always serialises to the same bytes.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -125,7 +125,8 @@ class Appraisal:
     places: int
     rounding: str
     strict: bool
-    results: tuple[SubjectResult, ...]
+    # A tuple from the row path; the columnar kernel passes a sequence that builds each result when read.
+    results: Sequence[SubjectResult]
 
     def result(self, subject: str) -> SubjectResult:
         """The result of one subject.

@@ -189,6 +189,11 @@ def n_where(ctx: Ctx, cond: Arr, a: Num, b: Num) -> Num:
     """Row by row: ``a`` where ``cond`` else ``b``."""
     if _same_den(a, b):
         den: IntLike = a.den
+    elif isinstance(a.den, int) and isinstance(b.den, int) and lcm(a.den, b.den) < LIMIT:
+        common = lcm(a.den, b.den)
+        a = Num(mul(ctx, a.num, common // a.den), common, a.na)
+        b = Num(mul(ctx, b.num, common // b.den), common, b.na)
+        den = common
     else:
         den = np.where(cond, a.den, b.den).astype(np.int64)
     num = np.where(cond, a.num, b.num).astype(np.int64)

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
 from math import lcm
-from typing import Any
 
 import attrs
 import numpy as np
@@ -302,22 +301,75 @@ def grades(card: Scorecard, ctx: Ctx, total: Num, forced: Arr) -> tuple[Arr, Arr
     return grade, bonus
 
 
-def competition_ranks(keys: list[Any], groups: Arr | None, *, lower_first: bool) -> Arr:
-    """Competition ranks (1, 1, 3) of exact keys (``None``: unranked, 0), optionally within groups."""
-    n = len(keys)
+def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bool) -> Arr:
+    """Competition ranks (1, 1, 3) by exact key (0: unranked, the key is N/A), optionally within groups.
+
+    Rows are ordered by a float64 approximation first; every run of neighbours whose
+    approximations are close is then ordered and compared exactly, so float error never decides.
+    """
+    n = ctx.n
+    num, den = key.array(ctx)
+    approx = num / den
+    if not lower_first:
+        approx = -approx
+    known = ~_mask(n, key.na)
+    if groups is not None:
+        known &= ~_is_none(groups)
+        codes = np.unique(groups[known].astype(str), return_inverse=True)[1]
+        gcode = np.full(n, -1, dtype=np.int64)
+        gcode[known] = codes
+    else:
+        gcode = np.zeros(n, dtype=np.int64)
+    idx = np.flatnonzero(known)
     out = np.zeros(n, dtype=np.int64)
-    buckets: dict[Any, list[int]] = {}
-    for i in range(n):
-        if keys[i] is not None:
-            buckets.setdefault(None if groups is None else groups[i], []).append(i)
-    for group, idx in buckets.items():
-        if groups is not None and group is None:
-            continue
-        ordered = sorted(idx, key=lambda i: keys[i], reverse=not lower_first)
-        rank = 0
-        prev: Any = object()
-        for pos, i in enumerate(ordered, start=1):
-            if keys[i] != prev:
-                rank, prev = pos, keys[i]
-            out[i] = rank
+    if not len(idx):
+        return out
+    if isinstance(key.den, int):  # one denominator: the numerators order the rows exactly
+        signed = num if lower_first else -num
+        order = idx[np.lexsort((signed[idx], gcode[idx]))]
+        sk, sg = signed[order], gcode[order]
+        at = np.arange(len(order))
+        new_group = np.r_[True, sg[1:] != sg[:-1]]
+        new_value = new_group | np.r_[True, sk[1:] != sk[:-1]]
+        group_start = np.maximum.accumulate(np.where(new_group, at, 0))
+        run_start = np.maximum.accumulate(np.where(new_value, at, 0))
+        out[order] = run_start - group_start + 1
+        return out
+    order = idx[np.lexsort((approx[idx], gcode[idx]))]
+    a = approx[order]
+    g = gcode[order]
+    close = (np.abs(np.diff(a)) <= 1e-9 * np.maximum(1.0, np.abs(a[1:]))) & (g[1:] == g[:-1])
+    # Exact keys only where neighbours are close: a few rows, Python ints or Fractions.
+    exact = dict.fromkeys(order[1:][close].tolist()) | dict.fromkeys(order[:-1][close].tolist())
+    ordered = order.tolist()
+    if exact:
+        nums, dens = num.tolist(), den.tolist()
+        sign = 1 if lower_first else -1
+        pos = 0
+        while pos < len(ordered):
+            end = pos + 1
+            while end < len(ordered) and end - 1 < len(close) and close[end - 1]:
+                end += 1
+            if end - pos > 1:
+                run = ordered[pos:end]
+                ordered[pos:end] = sorted(run, key=lambda i: sign * Fraction(nums[i], dens[i]))
+            pos = end
+    group = g.tolist()
+    rank = 0
+    start_of_group = 0
+    prev: Fraction | None = None
+    nums_l = num.tolist()
+    dens_l = den.tolist()
+    for pos, i in enumerate(ordered):
+        if pos == 0 or group[pos] != group[pos - 1]:
+            start_of_group = pos
+            prev = None
+        value = Fraction(nums_l[i], dens_l[i]) if exact and i in exact else None
+        same = False
+        if prev is not None and value is not None and pos > 0 and ordered[pos - 1] in exact:
+            same = value == prev
+        if not same:
+            rank = pos - start_of_group + 1
+        out[i] = rank
+        prev = value
     return out

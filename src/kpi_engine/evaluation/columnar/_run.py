@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from kpi_engine._numbers import CONTEXT, ZERO, canonical
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import DataError
 from kpi_engine.evaluation.columnar._columns import Bool, Column, Ctx, Num, Text
@@ -16,8 +13,8 @@ from kpi_engine.evaluation.columnar._events import aggregate
 from kpi_engine.evaluation.columnar._exprs import evaluate
 from kpi_engine.evaluation.columnar._ingest import UnusualError, to_polars, typed_column
 from kpi_engine.evaluation.columnar._kernel import Scored, competition_ranks, grades, run
-from kpi_engine.evaluation.results import Appraisal, GateResult, KpiResult, SectionResult, SubjectResult
-from kpi_engine.expr import Value
+from kpi_engine.evaluation.columnar._results import ColumnarResults
+from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
 from kpi_engine.time.periods import Period
@@ -186,40 +183,6 @@ def _formulas(card: Scorecard, ctx: Ctx, env: dict[str, Column]) -> None:
             raise FallbackError
 
 
-def _decimal(num: int, den: int) -> Decimal:
-    if den == 1:
-        return Decimal(num)
-    return CONTEXT.divide(Decimal(num), Decimal(den))
-
-
-def _values(col: Num, n: int) -> list[Decimal | None]:
-    nums = [col.num] * n if isinstance(col.num, int) else col.num.tolist()
-    dens = [col.den] * n if isinstance(col.den, int) else col.den.tolist()
-    na = [False] * n if col.na is None else col.na.tolist()
-    return [None if x else _decimal(a, b) for a, b, x in zip(nums, dens, na, strict=True)]
-
-
-def _fractions(col: Num, n: int) -> list[Fraction | int | None]:
-    na = [False] * n if col.na is None else col.na.tolist()
-    nums = [col.num] * n if isinstance(col.num, int) else col.num.tolist()
-    if isinstance(col.den, int):  # one denominator: the numerators order the values
-        return [None if x else a for a, x in zip(nums, na, strict=True)]
-    dens = col.den.tolist()
-    return [None if x else Fraction(a, b) for a, b, x in zip(nums, dens, na, strict=True)]
-
-
-def _column_values(col: Column, n: int) -> list[Value]:
-    if isinstance(col, Num):
-        return list(_values(col, n))
-    na = [False] * n if col.na is None else col.na.tolist()
-    vals = col.val.tolist()
-    return [None if x else v for v, x in zip(vals, na, strict=True)]
-
-
-def _z(value: Decimal | None) -> Decimal:
-    return ZERO if value is None else value
-
-
 def _materialise(
     ruleset: Ruleset,
     chosen: Period,
@@ -234,117 +197,13 @@ def _materialise(
     n = len(subjects)
     grade, bonus = grades(card, ctx, scored.total, scored.forced)
     key_col = scored.total if card.rank_by == "total" else env[card.rank_by]
-    keys = _fractions(key_col, n) if isinstance(key_col, Num) else [None] * n
     parents = np.array([parent.get(s) for s in subjects], dtype=object)
-    rank = competition_ranks(keys, None, lower_first=card.rank_lower_first).tolist()
-    rank_in = competition_ranks(keys, parents, lower_first=card.rank_lower_first).tolist()
-    totals = _values(scored.total, n)
-    befores = _values(scored.before, n)
-    kpi_cols = []
-    for kpi in card.kpis:
-        col = scored.kpis[kpi.id]
-        assert col.share is not None
-        assert col.contribution is not None
-        flag_rows = [(name, rows.tolist()) for name, rows in col.flags]
-        kpi_cols.append(
-            (
-                kpi,
-                _column_values(col.value, n),
-                _values(col.score, n),
-                _values(col.share, n),
-                _values(col.contribution, n),
-                flag_rows,
-                col.band,
-                {"method": kpi.method, "parameters": kpi.parameters()},
-            )
-        )
-    section_cols = []
-    for s in card.sections:
-        score, share, live, zeroed = scored.sections[s.id]
-        section_cols.append((s, _values(score, n), _values(share, n), live.tolist(), zeroed.tolist()))
-    gate_cols = []
-    for g in card.gates:
-        holds = scored.gates[g.id]
-        na = [False] * n if holds.na is None else holds.na.tolist()
-        value = canonical(g.value) if isinstance(g.value, Decimal) else g.value
-        gate_cols.append((g, holds.val.tolist(), na, value))
-    adj_cols = []
-    for adj_id, present, holds in scored.adjustments:
-        adj = next(a for a in card.adjustments if a.id == adj_id)
-        na = [False] * n if holds.na is None else holds.na.tolist()
-        adj_cols.append((adj, present.tolist(), holds.val.tolist(), na))
-    report = {name: _column_values(env[name], n) for name in card.report}
-    results: list[SubjectResult] = []
-    for i, subject in enumerate(subjects):
-        kpis = []
-        for kpi, values, scores, shares, contribs, flag_rows, bands, base in kpi_cols:
-            flags = tuple(name for name, rows in flag_rows if rows[i])
-            explanation: dict[str, Any] = dict(base)
-            if bands is not None and values[i] is not None:
-                explanation["band"] = f"kpis.{kpi.id}.bands.{bands[i]}" if bands[i] else None
-            kscore = scores[i]
-            explanation["weight"] = {"declared": kpi.weight, "effective": shares[i], "contribution": contribs[i]}
-            kpis.append(
-                KpiResult(
-                    kpi.id,
-                    kpi.title,
-                    kpi.section,
-                    kpi.metric,
-                    values[i],
-                    "excluded" if kscore is None else "scored",
-                    kscore,
-                    kpi.weight,
-                    _z(shares[i]),
-                    _z(contribs[i]),
-                    flags,
-                    explanation,
-                )
-            )
-        sections = tuple(
-            SectionResult(
-                s.id,
-                s.title,
-                s.weight,
-                sscores[i],
-                _z(sshares[i]),
-                ("zeroed_by_gate",) if zeroed[i] else (("excluded_na",) if not live[i] else ()),
-            )
-            for s, sscores, sshares, live, zeroed in section_cols
-        )
-        gates = []
-        subject_flags = []
-        for g, val, na, value in gate_cols:
-            outcome = "not_evaluated" if na[i] else ("applied" if val[i] else "not_applied")
-            if outcome == "applied":
-                subject_flags.append(f"gate:{g.id}")
-            gates.append(GateResult(g.id, g.when.text, outcome, g.action, value, g.reason))  # type: ignore[arg-type]
-        if totals[i] is None:
-            subject_flags.append("no_kpi_applies")
-        adjustments = tuple(
-            {"id": a.id, "kpi": a.kpi, "condition": a.when.text, "holds": None if na[i] else val[i], "reason": a.reason}
-            for a, present, val, na in adj_cols
-            if present[i]
-        )
-        results.append(
-            SubjectResult(
-                subject=subject,
-                level=card.subject,
-                parent=parent.get(subject),
-                total=totals[i],
-                grade=grade[i],
-                bonus_multiplier=bonus[i],
-                rank=rank[i] or None,
-                rank_in_parent=rank_in[i] or None,
-                kpis=tuple(kpis),
-                sections=sections,
-                gates=tuple(gates),
-                adjustments=adjustments,
-                flags=tuple(subject_flags),
-                total_before_gates=befores[i],
-                metrics={name: values[i] for name, values in report.items()},
-            )
-        )
-    results.sort(key=lambda r: (r.rank is None, r.rank or 0, r.subject))
+    if isinstance(key_col, Num):
+        rank = competition_ranks(ctx, key_col, None, lower_first=card.rank_lower_first)
+        rank_in = competition_ranks(ctx, key_col, parents, lower_first=card.rank_lower_first)
+    else:
+        rank = rank_in = np.zeros(n, dtype=np.int64)
+    results = ColumnarResults(card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in)
     return Appraisal(
         ruleset_id=ruleset.id,
         version=ruleset.version,
@@ -355,5 +214,5 @@ def _materialise(
         places=card.places,
         rounding=card.rounding,
         strict=strict,
-        results=tuple(results),
+        results=results,
     )

@@ -1,0 +1,301 @@
+"""Results of a columnar run: the row path's ``SubjectResult`` objects, built only when read.
+
+``ColumnarResults`` is a sequence in ranked order over the kernel's columns. Indexing or
+iterating builds each ``SubjectResult`` (equal to the row path's) on demand, so a run that only
+writes a table never holds 1.2 million Python objects; ``long_table`` gives the reported
+(rounded) figures as a Polars frame straight from the columns, rounded exactly from the
+rationals. Traces are lean (method, parameters, weights); ``kpi explain`` builds the full one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any, overload
+
+import numpy as np
+
+from kpi_engine._numbers import CONTEXT, ZERO, canonical
+from kpi_engine.evaluation.columnar._columns import Arr, Bool, Column, Ctx, Num, Text, mul
+from kpi_engine.evaluation.columnar._kernel import Scored
+from kpi_engine.evaluation.results import GateResult, KpiResult, SectionResult, SubjectResult
+from kpi_engine.expr import Value
+from kpi_engine.language.model import Scorecard
+
+
+def _num_at(col: Num, j: int) -> Decimal | None:
+    if col.na is not None and col.na[j]:
+        return None
+    num = col.num if isinstance(col.num, int) else int(col.num[j])
+    den = col.den if isinstance(col.den, int) else int(col.den[j])
+    return Decimal(num) if den == 1 else CONTEXT.divide(Decimal(num), Decimal(den))
+
+
+def _at(col: Column, j: int) -> Value:
+    if isinstance(col, Num):
+        return _num_at(col, j)
+    if col.na is not None and col.na[j]:
+        return None
+    value = col.val[j]
+    return bool(value) if isinstance(col, Bool) else value
+
+
+def _z(value: Decimal | None) -> Decimal:
+    return ZERO if value is None else value
+
+
+class ColumnarResults(Sequence[SubjectResult]):
+    """The subjects' results in ranked order, each built from the columns when it is read."""
+
+    def __init__(
+        self,
+        card: Scorecard,
+        ctx: Ctx,
+        subjects: list[str],
+        parent: dict[str, str],
+        env: dict[str, Column],
+        scored: Scored,
+        grade: Arr,
+        bonus: Arr,
+        rank: Arr,
+        rank_in: Arr,
+    ) -> None:
+        self.card = card
+        self.ctx = ctx
+        self.subjects = subjects
+        self.parent = parent
+        self.env = env
+        self.scored = scored
+        self.grade = grade
+        self.bonus = bonus
+        self.rank = rank
+        self.rank_in = rank_in
+        unranked = rank == 0
+        names = np.array(subjects, dtype=object)
+        self.order = np.lexsort((names, rank, unranked)) if len(subjects) else np.zeros(0, dtype=np.int64)
+        self._params = {k.id: k.parameters() for k in card.kpis}
+
+    def __len__(self) -> int:
+        return len(self.subjects)
+
+    @overload
+    def __getitem__(self, i: int) -> SubjectResult: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[SubjectResult]: ...
+    def __getitem__(self, i: int | slice) -> SubjectResult | Sequence[SubjectResult]:
+        if isinstance(i, slice):
+            return tuple(self.build(int(j)) for j in self.order[i])
+        return self.build(int(self.order[i]))
+
+    def __iter__(self) -> Iterator[SubjectResult]:
+        for j in self.order.tolist():
+            yield self.build(j)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking sequence, like a list
+
+    def __repr__(self) -> str:
+        return f"ColumnarResults({len(self)} subjects)"
+
+    def build(self, j: int) -> SubjectResult:
+        """The result of the subject in row ``j`` (alphabetical position), as the row path makes it."""
+        card, sc = self.card, self.scored
+        kpis = []
+        for kpi in card.kpis:
+            col = sc.kpis[kpi.id]
+            assert col.share is not None
+            assert col.contribution is not None
+            value = _at(col.value, j)
+            score = _num_at(col.score, j)
+            share = _z(_num_at(col.share, j))
+            contribution = _z(_num_at(col.contribution, j))
+            explanation: dict[str, Any] = {"method": kpi.method, "parameters": self._params[kpi.id]}
+            if col.band is not None and value is not None:
+                band = col.band[j]
+                explanation["band"] = f"kpis.{kpi.id}.bands.{band}" if band else None
+            explanation["weight"] = {"declared": kpi.weight, "effective": share, "contribution": contribution}
+            flags = tuple(name for name, rows in col.flags if rows[j])
+            kpis.append(
+                KpiResult(
+                    kpi.id,
+                    kpi.title,
+                    kpi.section,
+                    kpi.metric,
+                    value,
+                    "excluded" if score is None else "scored",
+                    score,
+                    kpi.weight,
+                    share,
+                    contribution,
+                    flags,
+                    explanation,
+                )
+            )
+        sections = []
+        for s in card.sections:
+            sscore, sshare, live, zeroed = sc.sections[s.id]
+            flags = ("zeroed_by_gate",) if zeroed[j] else (("excluded_na",) if not live[j] else ())
+            sections.append(SectionResult(s.id, s.title, s.weight, _num_at(sscore, j), _z(_num_at(sshare, j)), flags))
+        gates = []
+        subject_flags = []
+        for g in card.gates:
+            holds = sc.gates[g.id]
+            na = holds.na is not None and holds.na[j]
+            outcome = "not_evaluated" if na else ("applied" if holds.val[j] else "not_applied")
+            if outcome == "applied":
+                subject_flags.append(f"gate:{g.id}")
+            value = canonical(g.value) if isinstance(g.value, Decimal) else g.value
+            gates.append(GateResult(g.id, g.when.text, outcome, g.action, value, g.reason))  # type: ignore[arg-type]
+        total = _num_at(sc.total, j)
+        if total is None:
+            subject_flags.append("no_kpi_applies")
+        adjustments = []
+        for adj_id, present, holds in sc.adjustments:
+            if not present[j]:
+                continue
+            adj = next(a for a in card.adjustments if a.id == adj_id)
+            held = None if holds.na is not None and holds.na[j] else bool(holds.val[j])
+            adjustments.append(
+                {"id": adj.id, "kpi": adj.kpi, "condition": adj.when.text, "holds": held, "reason": adj.reason}
+            )
+        subject = self.subjects[j]
+        return SubjectResult(
+            subject=subject,
+            level=card.subject,
+            parent=self.parent.get(subject),
+            total=total,
+            grade=self.grade[j],
+            bonus_multiplier=self.bonus[j],
+            rank=int(self.rank[j]) or None,
+            rank_in_parent=int(self.rank_in[j]) or None,
+            kpis=tuple(kpis),
+            sections=tuple(sections),
+            gates=tuple(gates),
+            adjustments=tuple(adjustments),
+            flags=tuple(subject_flags),
+            total_before_gates=_num_at(sc.before, j),
+            metrics={name: _at(self.env[name], j) for name in card.report},
+        )
+
+    def long_table(self, period: str) -> Any:
+        """The CSV layout of ``kpi evaluate`` (one row per subject and KPI) as a Polars frame of text.
+
+        Reported figures are rounded exactly from the rationals with the ruleset's places and mode.
+        """
+        import polars as pl  # noqa: PLC0415
+
+        card, sc, ctx = self.card, self.scored, self.ctx
+        order = self.order
+        n = len(order)
+        places, mode = card.places, card.rounding
+        total = rounded_text(ctx, sc.total, places, mode)[order]
+        base = {
+            "period": np.full(n, period, dtype=object),
+            "subject": np.array(self.subjects, dtype=object)[order],
+            "parent": np.array([self.parent.get(s) or "" for s in self.subjects], dtype=object)[order],
+            "total": total,
+            "grade": np.array([g or "" for g in self.grade.tolist()], dtype=object)[order],
+            "rank": np.array([str(r) if r else "" for r in self.rank.tolist()], dtype=object)[order],
+        }
+        frames = []
+        for pos, kpi in enumerate(card.kpis):
+            col = sc.kpis[kpi.id]
+            assert col.contribution is not None
+            score = rounded_text(ctx, col.score, places, mode)[order]
+            value = col.value
+            if isinstance(value, Num):
+                text = exact_text(ctx, value)[order]
+            else:
+                cells = (_at(value, j) for j in range(ctx.n))
+                text = np.array(["" if v is None else str(v) for v in cells], dtype=object)[order]
+            status = np.where(_mask(col.score.na, ctx.n)[order], "excluded", "scored").astype(object)
+            frame = {
+                **base,
+                "kpi": np.full(n, kpi.id, dtype=object),
+                "value": text,
+                "score": score,
+                "weight": np.full(n, canonical(kpi.weight), dtype=object),
+                "contribution": rounded_text(ctx, col.contribution, places, mode)[order],
+                "status": status,
+                "_s": np.arange(n) * len(card.kpis) + pos,
+            }
+            frames.append(
+                pl.DataFrame({k: pl.Series(k, v, dtype=pl.Int64 if k == "_s" else pl.Utf8) for k, v in frame.items()})
+            )
+        return pl.concat(frames).sort("_s").drop("_s")
+
+
+_POWERS = {10**k: k for k in range(19)}
+
+
+def _mask(m: Arr | None, n: int) -> Arr:
+    return np.zeros(n, dtype=bool) if m is None else m
+
+
+def _digits(q: Arr, places: int) -> Arr:
+    """Signed integers ``q`` read with ``places`` decimals, as text (``-12345``, 2 → ``-123.45``)."""
+    import polars as pl  # noqa: PLC0415
+
+    s = pl.Series(np.abs(q)).cast(pl.Utf8)
+    if places:
+        s = s.str.zfill(places + 1)
+        s = s.str.slice(0, s.str.len_chars() - places) + "." + s.str.slice(-places)
+    out = s.to_numpy().astype(object)
+    return np.where(q < 0, np.char.add("-", out.astype(str)).astype(object), out)
+
+
+def rounded_text(ctx: Ctx, col: Num, places: int, mode: str) -> Arr:
+    """Each row correctly rounded to ``places`` with ``mode`` (``ROUNDING_MODES``), as text; N/A → ``""``."""
+    num, den = col.array(ctx)
+    mag = mul(ctx, np.abs(num), 10**places)
+    q, r = np.divmod(mag, den)
+    negative = num < 0
+    twice = 2 * r
+    if mode == "half_up":
+        up = twice >= den
+    elif mode == "half_down":
+        up = twice > den
+    elif mode == "half_even":
+        up = (twice > den) | ((twice == den) & (q % 2 == 1))
+    elif mode == "up":
+        up = r > 0
+    elif mode == "down":
+        up = np.zeros(ctx.n, dtype=bool)
+    elif mode == "ceiling":
+        up = (r > 0) & ~negative
+    else:  # floor
+        up = (r > 0) & negative
+    q = q + up
+    text = _digits(np.where(negative, -q, q), places)
+    # Decimal keeps the sign of a negative value rounded to zero ("-0.00"); so does the row path.
+    if negative.any():
+        zero = negative & (q == 0)
+        if zero.any():
+            text = np.where(zero, "-" + ("0." + "0" * places if places else "0"), text)
+    if col.na is not None:
+        text = np.where(col.na, "", text)
+    return text
+
+
+def exact_text(ctx: Ctx, col: Num) -> Arr:
+    """Canonical text of exact values (no exponent, no trailing zeros); N/A → ``""``."""
+    den = col.den
+    if isinstance(den, int) and den in _POWERS:
+        import polars as pl  # noqa: PLC0415
+
+        num = np.broadcast_to(np.asarray(col.num, dtype=np.int64), (ctx.n,))
+        text = pl.Series(_digits(num, _POWERS[den]), dtype=pl.Utf8)
+        if _POWERS[den]:
+            text = text.str.replace(r"0+$", "").str.replace(r"\.$", "")
+        out = text.to_numpy().astype(object)
+        out = np.where(out == "-0", "0", out)
+        return out if col.na is None else np.where(col.na, "", out)
+    values = [_num_at(col, j) for j in range(ctx.n)]
+    return np.array(["" if v is None else canonical(v) for v in values], dtype=object)
+
+
+_ = Text
