@@ -122,30 +122,43 @@ def number_column(series: Any, kind: InputType, bounds: tuple[Decimal | None, De
     else:
         if dtype.is_float() or dtype == pl.Boolean:
             raise UnusualError(f"a {dtype} column")
-        s = series.cast(pl.Utf8).str.strip_chars()
-        na_s = s.is_null() | (s == "")
-        s = pl.select(pl.when(na_s).then(pl.lit("0")).otherwise(s)).to_series()
-        pct = s.str.ends_with("%") if kind in {"ratio", "number", "score"} else s.str.ends_with("\x00")
-        has_pct = bool(pct.any())
-        body = s.str.strip_suffix("%").str.strip_chars_end() if has_pct else s
-        if not body.str.contains(_DEC).all():
+        allow = kind in {"ratio", "number", "score"}
+        s = pl.col("v").cast(pl.Utf8).str.strip_chars()
+        blank = s.is_null() | (s == "")
+        pct = s.str.ends_with("%") if allow else pl.lit(value=False)
+        body = pl.when(pct).then(s.str.strip_suffix("%").str.strip_chars_end()).otherwise(s)
+        body = pl.when(blank).then(pl.lit("0")).otherwise(body)
+        unsigned = body.str.strip_chars_start("+-")
+        split = unsigned.str.split_exact(".", 1)
+        whole = split.struct.field("field_0").fill_null("")
+        frac = split.struct.field("field_1").fill_null("")
+        parts = pl.DataFrame({"v": series}).select(
+            blank.alias("na"),
+            pct.alias("pct"),
+            body.str.contains(_DEC).alias("ok"),
+            body.str.starts_with("-").alias("neg"),
+            whole.alias("whole"),
+            frac.alias("frac"),
+        )
+        stats = parts.select(
+            pl.col("ok").all(),
+            pl.col("pct").any(),
+            pl.col("frac").str.len_chars().max(),
+            pl.col("whole").str.len_chars().max(),
+        ).row(0)
+        if not stats[0]:
             raise UnusualError("a number in an unusual form")
-        negative = body.str.starts_with("-").to_numpy()
-        body = body.str.strip_chars_start("+-")
-        whole = body.str.extract(r"^(\d*)", 1).fill_null("")
-        frac = body.str.extract(r"\.(\d*)$", 1).fill_null("")
-        scale = _int(frac.str.len_chars().max())
-        width = _int(whole.str.len_chars().max())
+        has_pct, scale, width = bool(stats[1]), _int(stats[2]), _int(stats[3])
         if width + scale + (2 if has_pct else 0) > _MAX_DIGITS:
             raise UnusualError("a number too long for the vectorised path")
-        digits = whole + frac.str.pad_end(scale, "0")
-        digits = pl.select(pl.when(digits == "").then(pl.lit("0")).otherwise(digits)).to_series()
-        values = digits.cast(pl.Int64).to_numpy()
-        values = np.where(negative, -values, values)
+        digits = pl.col("whole") + pl.col("frac").str.pad_end(scale, "0")
+        number = pl.when(digits == "").then(pl.lit("0")).otherwise(digits).cast(pl.Int64)
+        number = pl.when(pl.col("neg")).then(-number).otherwise(number)
         if has_pct:
-            values = np.where(pct.to_numpy(), values, values * 100)
+            number = pl.when(pl.col("pct")).then(number).otherwise(number * 100)
             scale += 2
-        na = na_s.to_numpy()
+        values = parts.select(number).to_series().to_numpy()
+        na = parts["na"].to_numpy()
     unit = 10**scale
     known = ~na
     if kind == "count" and ((values[known] % unit != 0).any() or (values[known] < 0).any()):

@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 
 from kpi_engine.evaluation.columnar._columns import (
+    LIMIT,
     Arr,
     Bool,
     Column,
@@ -35,6 +36,7 @@ from kpi_engine.language.model import Kpi, Scorecard
 
 HUNDRED = Num.const(Fraction(100))
 ZERO = Num.const(Fraction(0))
+_FEW_DENOMINATORS = 64
 
 
 @attrs.define
@@ -301,6 +303,21 @@ def grades(card: Scorecard, ctx: Ctx, total: Num, forced: Arr) -> tuple[Arr, Arr
     return grade, bonus
 
 
+def _common_den(ctx: Ctx, key: Num) -> Num:
+    """The same values over one denominator when their few denominators have a small lcm."""
+    if isinstance(key.den, int):
+        return key
+    dens = np.unique(key.den if key.na is None else key.den[~key.na])
+    common = lcm(*dens.tolist()) if len(dens) <= _FEW_DENOMINATORS else LIMIT
+    if common >= LIMIT:
+        return key
+    trial = Ctx(ctx.n)
+    scaled = mul(trial, key.num, common // key.den)
+    if trial.bad.any():
+        return key
+    return Num(scaled, common, key.na)
+
+
 def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bool) -> Arr:
     """Competition ranks (1, 1, 3) by exact key (0: unranked, the key is N/A), optionally within groups.
 
@@ -308,6 +325,7 @@ def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bo
     approximations are close is then ordered and compared exactly, so float error never decides.
     """
     n = ctx.n
+    key = _common_den(ctx, key)
     num, den = key.array(ctx)
     approx = num / den
     if not lower_first:

@@ -200,7 +200,11 @@ def _materialise(
     parents = np.array([parent.get(s) for s in subjects], dtype=object)
     if isinstance(key_col, Num):
         rank = competition_ranks(ctx, key_col, None, lower_first=card.rank_lower_first)
-        rank_in = competition_ranks(ctx, key_col, parents, lower_first=card.rank_lower_first)
+        rank_in = (
+            competition_ranks(ctx, key_col, parents, lower_first=card.rank_lower_first)
+            if parent
+            else np.zeros(n, dtype=np.int64)
+        )
     else:
         rank = rank_in = np.zeros(n, dtype=np.int64)
     results = ColumnarResults(card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in)
