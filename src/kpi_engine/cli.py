@@ -20,8 +20,10 @@ from typing import Any
 from kpi_engine.audit.diff import compare
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.cases import run_cases
+from kpi_engine.evaluation.columnar import available as columnar_available
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.explain import explain_subject
+from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.io.loading import load_ruleset, read_table
 from kpi_engine.language.build import Ruleset, check_text
@@ -109,8 +111,24 @@ def format_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False) -
     return head + _table(rows)
 
 
+def _read_records(args: argparse.Namespace, path: str) -> Any:
+    """A file as columns when the columnar kernel may run (or it is Parquet), else the row reader's table."""
+    engine = getattr(args, "engine", "row")
+    wants = engine != "row" or Path(path).suffix.lower() in {".parquet", ".pq"}
+    if wants and columnar_available():
+        from kpi_engine.io.frames import read_records  # noqa: PLC0415 - optional extra
+
+        return read_records(path)
+    return read_table(path)
+
+
 def _inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
-    records = [read_table(path) for path in args.records]
+    if args.policy or args.lead_events:  # credits are merged into row tables
+        records: Any = [read_table(path) for path in args.records]
+    else:
+        records = [_read_records(args, path) for path in args.records]
+    if len(records) == 1 and not isinstance(records[0], Table):
+        records = records[0]
     if args.policy or args.lead_events:
         from kpi_engine.attribution import attribute, load_policy, merge_records, read_events  # noqa: PLC0415
 
@@ -123,7 +141,7 @@ def _inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
     return {
         "records": records,
         "members": read_table(args.members) if args.members else None,
-        "events": read_table(args.events) if args.events else None,
+        "events": _read_records(args, args.events) if args.events else None,
     }
 
 
@@ -165,7 +183,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(args.ruleset)
-    appraisal = evaluate(ruleset, period=args.period, strict=args.strict, **_inputs(args, ruleset))
+    appraisal = evaluate(ruleset, period=args.period, strict=args.strict, engine=args.engine, **_inputs(args, ruleset))
+    long_table = getattr(appraisal.results, "long_table", None)
+    if args.format == "csv" and long_table is not None and appraisal.results:
+        from kpi_engine.io.frames import long_csv  # noqa: PLC0415 - columnar results: straight from the columns
+
+        _write(long_csv(long_table(appraisal.period)), args.out)
+        return 0
     _write(format_appraisal(appraisal, args.format, compact=args.compact), args.out)
     return 0
 
@@ -281,6 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "evaluate":
             p.add_argument("--format", choices=("table", "json", "csv"), default="table")
             p.add_argument("--compact", action="store_true", help="json on one line (much faster for big outputs)")
+            p.add_argument(
+                "--engine", choices=("auto", "row", "columnar"), default="auto",
+                help="row: reference evaluator; columnar: compiled kernel (extra 'columnar'); auto: kernel when large",
+            )  # fmt: skip
         elif name == "diff":
             p.add_argument("--format", choices=("table", "json"), default="table")
         else:
