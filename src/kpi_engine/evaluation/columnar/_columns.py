@@ -20,6 +20,7 @@ import numpy as np
 
 LIMIT = 1 << 62
 _FLIMIT = float(LIMIT)
+_REDUCE_ABOVE = 1 << 31  # smaller denominators are left as they are: a gcd pass costs more than it saves
 
 Arr = Any  # a NumPy array (int64 or bool); typed loosely: NumPy's generics add nothing here
 IntLike = int | Arr
@@ -98,7 +99,9 @@ class Num:
         return num, den
 
     def reduced(self) -> Num:
-        """Divide out common factors (keeps magnitudes small for the next product)."""
+        """Divide out common factors when the denominator has grown (keeps the next products in range)."""
+        if _absmax(self.den) < _REDUCE_ABOVE:
+            return self
         if isinstance(self.den, int):
             if isinstance(self.num, int):
                 g = gcd(self.num, self.den)

@@ -53,7 +53,7 @@ def to_polars(data: Any) -> Any:
     if module == "pandas":
         return pl.from_pandas(data)
     if module in {"duckdb", "_duckdb"}:
-        return pl.from_arrow(data.arrow())
+        return pl.from_arrow(data.to_arrow_table() if hasattr(data, "to_arrow_table") else data.arrow())
     if isinstance(data, Table):
         if data.header:
             columns = list(zip(*(cells[: len(data.header)] for _, cells in data.cells), strict=False))
@@ -119,46 +119,35 @@ def number_column(series: Any, kind: InputType, bounds: tuple[Decimal | None, De
         scale = 0
     elif dtype == pl.Null:
         return Num(0, 1, np.ones(len(series), dtype=bool))
+    elif isinstance(dtype, pl.Decimal):
+        values, scale, na = _decimal_numerators(series)
     else:
         if dtype.is_float() or dtype == pl.Boolean:
             raise UnusualError(f"a {dtype} column")
-        allow = kind in {"ratio", "number", "score"}
-        s = pl.col("v").cast(pl.Utf8).str.strip_chars()
-        blank = s.is_null() | (s == "")
-        pct = s.str.ends_with("%") if allow else pl.lit(value=False)
-        body = pl.when(pct).then(s.str.strip_suffix("%").str.strip_chars_end()).otherwise(s)
-        body = pl.when(blank).then(pl.lit("0")).otherwise(body)
-        unsigned = body.str.strip_chars_start("+-")
-        split = unsigned.str.split_exact(".", 1)
-        whole = split.struct.field("field_0").fill_null("")
-        frac = split.struct.field("field_1").fill_null("")
-        parts = pl.DataFrame({"v": series}).select(
-            blank.alias("na"),
-            pct.alias("pct"),
-            body.str.contains(_DEC).alias("ok"),
-            body.str.starts_with("-").alias("neg"),
-            whole.alias("whole"),
-            frac.alias("frac"),
-        )
-        stats = parts.select(
-            pl.col("ok").all(),
-            pl.col("pct").any(),
-            pl.col("frac").str.len_chars().max(),
-            pl.col("whole").str.len_chars().max(),
-        ).row(0)
-        if not stats[0]:
-            raise UnusualError("a number in an unusual form")
-        has_pct, scale, width = bool(stats[1]), _int(stats[2]), _int(stats[3])
-        if width + scale + (2 if has_pct else 0) > _MAX_DIGITS:
-            raise UnusualError("a number too long for the vectorised path")
-        digits = pl.col("whole") + pl.col("frac").str.pad_end(scale, "0")
-        number = pl.when(digits == "").then(pl.lit("0")).otherwise(digits).cast(pl.Int64)
-        number = pl.when(pl.col("neg")).then(-number).otherwise(number)
-        if has_pct:
-            number = pl.when(pl.col("pct")).then(number).otherwise(number * 100)
-            scale += 2
-        values = parts.select(number).to_series().to_numpy()
-        na = parts["na"].to_numpy()
+        name = series.name or "v"
+        values, scale, na = text_numbers(pl.DataFrame({name: series}), {name: kind})[name]
+    return _checked(values, scale, na, kind, bounds)
+
+
+def _decimal_numerators(series: Any) -> tuple[Any, int, Any]:
+    """Numerators of an Arrow decimal128 column, read from its buffer (no per-cell objects)."""
+    arr = series.to_arrow()
+    if hasattr(arr, "combine_chunks"):
+        arr = arr.combine_chunks()
+    scale = int(arr.type.scale)
+    if scale < 0:
+        raise UnusualError("a decimal column with a negative scale")
+    n = len(arr)
+    na = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    words = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=2 * (arr.offset + n))[2 * arr.offset :]
+    low, high = words[0::2], words[1::2]
+    # A value fits in int64 when the high word is the low word's sign extension.
+    if not (high == (low >> 63))[~na].all():
+        raise UnusualError("a decimal beyond the int64 range")
+    return np.where(na, 0, low), scale, na
+
+
+def _checked(values: Any, scale: int, na: Any, kind: InputType, bounds: tuple[Decimal | None, Decimal | None]) -> Num:
     unit = 10**scale
     known = ~na
     if kind == "count" and ((values[known] % unit != 0).any() or (values[known] < 0).any()):
@@ -169,6 +158,72 @@ def number_column(series: Any, kind: InputType, bounds: tuple[Decimal | None, De
     if high is not None and (values[known] > min(floor(Fraction(high) * unit), 2**62)).any():
         raise UnusualError("a value above its maximum")
     return Num(np.where(na, 0, values).astype(np.int64), unit, na if na.any() else None)
+
+
+def text_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any, int, Any]]:
+    """Numerators, scale and blank mask of text number columns, all columns in two Polars passes."""
+    import polars as pl  # noqa: PLC0415
+
+    parts = []
+    for name, kind in kinds.items():
+        s = pl.col(name).cast(pl.Utf8).str.strip_chars()
+        blank = s.is_null() | (s == "")
+        pct = s.str.ends_with("%") if kind in {"ratio", "number", "score"} else pl.lit(value=False)
+        body = pl.when(pct).then(s.str.strip_suffix("%").str.strip_chars_end()).otherwise(s)
+        body = pl.when(blank).then(pl.lit("0")).otherwise(body)
+        split = body.str.strip_chars_start("+-").str.split_exact(".", 1)
+        parts += [
+            blank.alias(f"{name}\0na"),
+            pct.alias(f"{name}\0pct"),
+            body.str.contains(_DEC).alias(f"{name}\0ok"),
+            body.str.starts_with("-").alias(f"{name}\0neg"),
+            split.struct.field("field_0").fill_null("").alias(f"{name}\0whole"),
+            split.struct.field("field_1").fill_null("").alias(f"{name}\0frac"),
+        ]
+    table = frame.select(parts)
+    stats = table.select(
+        [
+            e
+            for name in kinds
+            for e in (
+                pl.col(f"{name}\0ok").all(),
+                pl.col(f"{name}\0pct").any(),
+                pl.col(f"{name}\0frac").str.len_chars().max(),
+                pl.col(f"{name}\0whole").str.len_chars().max(),
+            )
+        ]
+    ).row(0)
+    numbers = []
+    scales: dict[str, int] = {}
+    for i, name in enumerate(kinds):
+        ok, has_pct, scale, width = (
+            bool(stats[4 * i]),
+            bool(stats[4 * i + 1]),
+            _int(stats[4 * i + 2]),
+            _int(stats[4 * i + 3]),
+        )
+        if not ok:
+            raise UnusualError("a number in an unusual form")
+        if width + scale + (2 if has_pct else 0) > _MAX_DIGITS:
+            raise UnusualError("a number too long for the vectorised path")
+        digits = pl.col(f"{name}\0whole") + pl.col(f"{name}\0frac").str.pad_end(scale, "0")
+        number = pl.when(digits == "").then(pl.lit("0")).otherwise(digits).cast(pl.Int64)
+        number = pl.when(pl.col(f"{name}\0neg")).then(-number).otherwise(number)
+        if has_pct:
+            number = pl.when(pl.col(f"{name}\0pct")).then(number).otherwise(number * 100)
+            scale += 2
+        scales[name] = scale
+        numbers.append(number.alias(name))
+    values = table.select(numbers)
+    return {name: (values[name].to_numpy(), scales[name], table[f"{name}\0na"].to_numpy()) for name in kinds}
+
+
+def text_number_columns(
+    frame: Any, specs: dict[str, tuple[InputType, tuple[Decimal | None, Decimal | None]]]
+) -> dict[str, Num]:
+    """Exact number columns for every text column of ``frame`` named in ``specs`` (in one batch)."""
+    raw = text_numbers(frame, {name: kind for name, (kind, _) in specs.items()})
+    return {name: _checked(*raw[name], *specs[name]) for name in specs}
 
 
 def _int(value: Any) -> int:

@@ -11,7 +11,7 @@ from kpi_engine.errors import DataError
 from kpi_engine.evaluation.columnar._columns import Bool, Column, Ctx, Num, Text
 from kpi_engine.evaluation.columnar._events import aggregate
 from kpi_engine.evaluation.columnar._exprs import evaluate
-from kpi_engine.evaluation.columnar._ingest import UnusualError, to_polars, typed_column
+from kpi_engine.evaluation.columnar._ingest import UnusualError, text_number_columns, to_polars, typed_column
 from kpi_engine.evaluation.columnar._kernel import Scored, competition_ranks, grades, run
 from kpi_engine.evaluation.columnar._results import ColumnarResults
 from kpi_engine.evaluation.results import Appraisal
@@ -110,8 +110,15 @@ def _evaluate(
             has_kids.add(up)
     # Every column of every row is validated (the row path refuses a bad cell in any period).
     columns: dict[str, Column] = {}
+    batch = {
+        name: (spec.type, (spec.min, spec.max))
+        for name, spec in card.inputs.items()
+        if name in df.columns and spec.type not in {"bool", "text", "date"} and df[name].dtype == pl.Utf8
+    }
+    if batch:
+        columns.update(text_number_columns(df, batch))
     for name, spec in card.inputs.items():
-        if name in df.columns:
+        if name in df.columns and name not in batch:
             columns[name] = typed_column(df[name], spec.type, (spec.min, spec.max))
     rows = (key == str(chosen)).to_numpy()
     subjects_all = subj.to_numpy().astype(object)
