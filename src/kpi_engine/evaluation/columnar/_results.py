@@ -16,7 +16,7 @@ from typing import Any, overload
 import numpy as np
 
 from kpi_engine._numbers import CONTEXT, ZERO, canonical
-from kpi_engine.evaluation.columnar._columns import Arr, Bool, Column, Ctx, Num, Text, mul
+from kpi_engine.evaluation.columnar._columns import Arr, Bool, Column, Ctx, Num, mul
 from kpi_engine.evaluation.columnar._kernel import Scored
 from kpi_engine.evaluation.results import GateResult, KpiResult, SectionResult, SubjectResult
 from kpi_engine.expr import Value
@@ -184,49 +184,67 @@ class ColumnarResults(Sequence[SubjectResult]):
     def long_table(self, period: str) -> Any:
         """The CSV layout of ``kpi evaluate`` (one row per subject and KPI) as a Polars frame of text.
 
-        Reported figures are rounded exactly from the rationals with the ruleset's places and mode.
+        Reported figures are rounded exactly from the rationals with the ruleset's places and mode;
+        all formatting runs in Polars expressions.
         """
         import polars as pl  # noqa: PLC0415
 
         card, sc, ctx = self.card, self.scored, self.ctx
         order = self.order
-        n = len(order)
+        n, k = len(order), len(card.kpis)
         places, mode = card.places, card.rounding
-        total = rounded_text(ctx, sc.total, places, mode)[order]
-        base = {
-            "period": np.full(n, period, dtype=object),
-            "subject": np.array(self.subjects, dtype=object)[order],
-            "parent": np.array([self.parent.get(s) or "" for s in self.subjects], dtype=object)[order],
-            "total": total,
-            "grade": np.array([g or "" for g in self.grade.tolist()], dtype=object)[order],
-            "rank": np.array([str(r) if r else "" for r in self.rank.tolist()], dtype=object)[order],
-        }
+        total = _round_parts(ctx, sc.total, places, mode)
+        subjects = pl.DataFrame(
+            {
+                "subject": np.array(self.subjects, dtype=object)[order].tolist(),
+                "parent": [self.parent.get(self.subjects[j]) or "" for j in order.tolist()],
+                "t_q": total[0][order],
+                "t_neg": total[1][order],
+                "t_na": total[2][order],
+                "grade": [g or "" for g in self.grade[order].tolist()],
+                "rank": self.rank[order],
+            }
+        ).select(
+            pl.lit(period).alias("period"),
+            "subject",
+            "parent",
+            _fmt("t", places).alias("total"),
+            "grade",
+            pl.when(pl.col("rank") > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")).alias("rank"),
+        )
         frames = []
-        for pos, kpi in enumerate(card.kpis):
+        for kpi in card.kpis:
             col = sc.kpis[kpi.id]
             assert col.contribution is not None
-            score = rounded_text(ctx, col.score, places, mode)[order]
+            sq, sneg, sna = _round_parts(ctx, col.score, places, mode)
+            cq, cneg, cna = _round_parts(ctx, col.contribution, places, mode)
+            data: dict[str, Any] = {
+                "s_q": sq[order], "s_neg": sneg[order], "s_na": sna[order],
+                "c_q": cq[order], "c_neg": cneg[order], "c_na": cna[order],
+            }  # fmt: skip
             value = col.value
-            if isinstance(value, Num):
-                text = exact_text(ctx, value)[order]
+            if isinstance(value, Num) and isinstance(value.den, int) and value.den in _POWERS:
+                num = np.broadcast_to(np.asarray(value.num, dtype=np.int64), (ctx.n,))
+                data |= {"v_q": num[order], "v_neg": num[order] < 0, "v_na": _mask(value.na, ctx.n)[order]}
+                text = _fmt("v", _POWERS[value.den], canonical=True)
             else:
-                cells = (_at(value, j) for j in range(ctx.n))
-                text = np.array(["" if v is None else str(v) for v in cells], dtype=object)[order]
-            status = np.where(_mask(col.score.na, ctx.n)[order], "excluded", "scored").astype(object)
-            frame = {
-                **base,
-                "kpi": np.full(n, kpi.id, dtype=object),
-                "value": text,
-                "score": score,
-                "weight": np.full(n, canonical(kpi.weight), dtype=object),
-                "contribution": rounded_text(ctx, col.contribution, places, mode)[order],
-                "status": status,
-                "_s": np.arange(n) * len(card.kpis) + pos,
-            }
+                cells = (_at(value, j) for j in order.tolist())
+                data["v"] = ["" if v is None else canonical(v) if isinstance(v, Decimal) else str(v) for v in cells]
+                text = pl.col("v")
             frames.append(
-                pl.DataFrame({k: pl.Series(k, v, dtype=pl.Int64 if k == "_s" else pl.Utf8) for k, v in frame.items()})
+                pl.DataFrame(data).select(
+                    pl.lit(kpi.id).alias("kpi"),
+                    text.alias("value"),
+                    _fmt("s", places).alias("score"),
+                    pl.lit(canonical(kpi.weight)).alias("weight"),
+                    _fmt("c", places).alias("contribution"),
+                    pl.when(pl.col("s_na")).then(pl.lit("excluded")).otherwise(pl.lit("scored")).alias("status"),
+                )
             )
-        return pl.concat(frames).sort("_s").drop("_s")
+        # KPI-major frames interleaved into subject-major rows (row r: subject r // k, KPI r % k).
+        rows = np.arange(n * k)
+        kpi_rows = pl.concat(frames)[(rows % k) * n + rows // k]
+        return pl.concat([subjects[np.repeat(np.arange(n), k)], kpi_rows], how="horizontal")
 
 
 _POWERS = {10**k: k for k in range(19)}
@@ -236,20 +254,30 @@ def _mask(m: Arr | None, n: int) -> Arr:
     return np.zeros(n, dtype=bool) if m is None else m
 
 
-def _digits(q: Arr, places: int) -> Arr:
-    """Signed integers ``q`` read with ``places`` decimals, as text (``-12345``, 2 → ``-123.45``)."""
+def _fmt(prefix: str, places: int, *, canonical: bool = False) -> Any:
+    """Polars text of ``{prefix}_q`` read with ``places`` decimals (``-12345``, 2 → ``-123.45``).
+
+    ``{prefix}_neg`` marks negative values (Decimal writes a negative value rounded to zero as
+    ``-0.00``); ``{prefix}_na`` gives empty text. ``canonical`` drops trailing zeros (exact values).
+    """
     import polars as pl  # noqa: PLC0415
 
-    s = pl.Series(np.abs(q)).cast(pl.Utf8)
+    text = pl.col(f"{prefix}_q").abs().cast(pl.Utf8)
     if places:
-        s = s.str.zfill(places + 1)
-        s = s.str.slice(0, s.str.len_chars() - places) + "." + s.str.slice(-places)
-    out = s.to_numpy().astype(object)
-    return np.where(q < 0, np.char.add("-", out.astype(str)).astype(object), out)
+        text = text.str.zfill(places + 1)
+        text = text.str.slice(0, text.str.len_chars() - places) + pl.lit(".") + text.str.slice(-places)
+        if canonical:
+            text = text.str.replace(r"\.?0+$", "")
+            text = pl.when(text == "").then(pl.lit("0")).otherwise(text)
+    negative = pl.col(f"{prefix}_neg")
+    if canonical:
+        negative = negative & (pl.col(f"{prefix}_q") != 0)
+    text = pl.when(negative).then(pl.lit("-") + text).otherwise(text)
+    return pl.when(pl.col(f"{prefix}_na")).then(pl.lit("")).otherwise(text)
 
 
-def rounded_text(ctx: Ctx, col: Num, places: int, mode: str) -> Arr:
-    """Each row correctly rounded to ``places`` with ``mode`` (``ROUNDING_MODES``), as text; N/A → ``""``."""
+def _round_parts(ctx: Ctx, col: Num, places: int, mode: str) -> tuple[Arr, Arr, Arr]:
+    """Magnitudes correctly rounded to ``places`` with ``mode`` (``ROUNDING_MODES``), signs and N/A masks."""
     num, den = col.array(ctx)
     mag = mul(ctx, np.abs(num), 10**places)
     q, r = np.divmod(mag, den)
@@ -269,33 +297,4 @@ def rounded_text(ctx: Ctx, col: Num, places: int, mode: str) -> Arr:
         up = (r > 0) & ~negative
     else:  # floor
         up = (r > 0) & negative
-    q = q + up
-    text = _digits(np.where(negative, -q, q), places)
-    # Decimal keeps the sign of a negative value rounded to zero ("-0.00"); so does the row path.
-    if negative.any():
-        zero = negative & (q == 0)
-        if zero.any():
-            text = np.where(zero, "-" + ("0." + "0" * places if places else "0"), text)
-    if col.na is not None:
-        text = np.where(col.na, "", text)
-    return text
-
-
-def exact_text(ctx: Ctx, col: Num) -> Arr:
-    """Canonical text of exact values (no exponent, no trailing zeros); N/A → ``""``."""
-    den = col.den
-    if isinstance(den, int) and den in _POWERS:
-        import polars as pl  # noqa: PLC0415
-
-        num = np.broadcast_to(np.asarray(col.num, dtype=np.int64), (ctx.n,))
-        text = pl.Series(_digits(num, _POWERS[den]), dtype=pl.Utf8)
-        if _POWERS[den]:
-            text = text.str.replace(r"0+$", "").str.replace(r"\.$", "")
-        out = text.to_numpy().astype(object)
-        out = np.where(out == "-0", "0", out)
-        return out if col.na is None else np.where(col.na, "", out)
-    values = [_num_at(col, j) for j in range(ctx.n)]
-    return np.array(["" if v is None else canonical(v) for v in values], dtype=object)
-
-
-_ = Text
+    return q + up, negative, _mask(col.na, ctx.n)
