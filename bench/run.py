@@ -327,7 +327,7 @@ def w2_duckdb(folder: Path) -> dict[str, object]:
     sql = f"""
         WITH e AS (SELECT * FROM read_parquet('{folder / "events.parquet"}')),
         m AS (
-            SELECT rep, date_trunc('quarter', at) AS quarter,
+            SELECT rep, date_trunc('quarter', "at") AS quarter,
                    count(*) FILTER (WHERE type = 'visit') AS visits,
                    coalesce(sum(CAST(amount AS DECIMAL(18, 2))) FILTER (WHERE type = 'deal'), 0) AS revenue,
                    avg(CAST(score AS DECIMAL(18, 2))) FILTER (WHERE type = 'survey') AS satisfaction,

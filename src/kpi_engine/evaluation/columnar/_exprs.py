@@ -46,7 +46,7 @@ def evaluate(ctx: Ctx, node: Node, env: Mapping[str, Column]) -> Column:
         case Const(value=v, type="bool"):
             return Bool(np.full(ctx.n, bool(v)), None)
         case Const(value=v):
-            return Text(np.full(ctx.n, str(v), dtype=object), None)
+            return Text(np.array(str(v), dtype=object), None)  # a 0-d array broadcasts against any column
         case Name(id=ident):
             return env[ident]
         case Neg(operand=x):

@@ -130,21 +130,15 @@ def number_column(series: Any, kind: InputType, bounds: tuple[Decimal | None, De
 
 
 def _decimal_numerators(series: Any) -> tuple[Any, int, Any]:
-    """Numerators of an Arrow decimal128 column, read from its buffer (no per-cell objects)."""
-    arr = series.to_arrow()
-    if hasattr(arr, "combine_chunks"):
-        arr = arr.combine_chunks()
-    scale = int(arr.type.scale)
-    if scale < 0:
-        raise UnusualError("a decimal column with a negative scale")
-    n = len(arr)
-    na = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    words = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=2 * (arr.offset + n))[2 * arr.offset :]
-    low, high = words[0::2], words[1::2]
-    # A value fits in int64 when the high word is the low word's sign extension.
-    if not (high == (low >> 63))[~na].all():
+    """Numerators of a Polars decimal column: its physical integers, checked to fit in int64."""
+    import polars as pl  # noqa: PLC0415
+
+    scale = int(series.dtype.scale or 0)
+    na = series.is_null().to_numpy()
+    ints = series.to_physical().cast(pl.Int64, strict=False)
+    if ints.null_count() != int(na.sum()):
         raise UnusualError("a decimal beyond the int64 range")
-    return np.where(na, 0, low), scale, na
+    return ints.fill_null(0).to_numpy(), scale, na
 
 
 def _checked(values: Any, scale: int, na: Any, kind: InputType, bounds: tuple[Decimal | None, Decimal | None]) -> Num:
@@ -161,7 +155,45 @@ def _checked(values: Any, scale: int, na: Any, kind: InputType, bounds: tuple[De
 
 
 def text_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any, int, Any]]:
-    """Numerators, scale and blank mask of text number columns, all columns in two Polars passes."""
+    """Numerators, scale and blank mask of text number columns.
+
+    Plain decimals (``-12.50``) go through Polars' decimal parser at the column's largest scale;
+    columns with percents or other forms take a string-splitting path.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    stripped = {name: pl.col(name).cast(pl.Utf8).str.strip_chars() for name in kinds}
+    stats = frame.select(
+        [
+            e
+            for name, s in stripped.items()
+            for e in (
+                (s.is_null() | (s == "") | s.str.contains(_DEC)).all().alias(f"{name}\0plain"),
+                (s.str.len_chars() - s.str.find(".", literal=True) - 1).max().alias(f"{name}\0scale"),
+            )
+        ]
+    ).row(0)
+    plain = {name: _int(stats[2 * i + 1]) for i, name in enumerate(kinds) if stats[2 * i]}
+    out: dict[str, tuple[Any, int, Any]] = {}
+    if plain:
+        decimals = frame.select(
+            [stripped[name].replace("", None).str.to_decimal(scale=scale).alias(name) for name, scale in plain.items()]
+            + [(stripped[name].is_null() | (stripped[name] == "")).alias(f"{name}\0na") for name in plain]
+        )
+        for name in plain:
+            na = decimals[f"{name}\0na"].to_numpy()
+            if decimals[name].null_count() != int(na.sum()):
+                raise UnusualError("a number Polars does not read")
+            values, scale, _ = _decimal_numerators(decimals[name])
+            out[name] = (values, scale, na)
+    rest = {name: kind for name, kind in kinds.items() if name not in plain}
+    if rest:
+        out.update(_split_numbers(frame, rest))
+    return out
+
+
+def _split_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any, int, Any]]:
+    """Numerators of text number columns with percents, by splitting the text in Polars."""
     import polars as pl  # noqa: PLC0415
 
     parts = []
@@ -207,7 +239,7 @@ def text_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any
         if width + scale + (2 if has_pct else 0) > _MAX_DIGITS:
             raise UnusualError("a number too long for the vectorised path")
         digits = pl.col(f"{name}\0whole") + pl.col(f"{name}\0frac").str.pad_end(scale, "0")
-        number = pl.when(digits == "").then(pl.lit("0")).otherwise(digits).cast(pl.Int64)
+        number = pl.when(digits == "").then(pl.lit("0")).otherwise(digits).cast(pl.Int64, strict=False)
         number = pl.when(pl.col(f"{name}\0neg")).then(-number).otherwise(number)
         if has_pct:
             number = pl.when(pl.col(f"{name}\0pct")).then(number).otherwise(number * 100)
@@ -215,6 +247,8 @@ def text_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any
         scales[name] = scale
         numbers.append(number.alias(name))
     values = table.select(numbers)
+    if any(values[name].null_count() for name in kinds):
+        raise UnusualError("digits Polars does not read")
     return {name: (values[name].to_numpy(), scales[name], table[f"{name}\0na"].to_numpy()) for name in kinds}
 
 
