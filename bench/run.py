@@ -15,7 +15,7 @@ Workloads (issue 6 §4):
   E2E `kpi evaluate --engine columnar --format csv` on a Parquet file of the W1 reps.
 
 Each child reports the seconds of its measured step (data already in memory in the contender's
-own form; E2E: the whole command) and its own peak RSS (ru_maxrss of RUSAGE_SELF). Ratios, not
+own form; E2E: the whole command) and its own peak RSS (VmHWM from /proc/self/status). Ratios, not
 verdicts: the parent prints each figure against the Polars (W1) or DuckDB (W2) baseline.
 """
 
@@ -366,6 +366,17 @@ CHILDREN = {
 }
 
 
+def peak_mb() -> float:
+    """This process's peak RSS: VmHWM (ru_maxrss would carry the parent's peak across exec on Linux)."""
+    try:
+        for text in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if text.startswith("VmHWM:"):
+                return int(text.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(name: str, folder: Path, reps: int) -> None:
     if name == "w1_kpi_per_rep":
         result = w1_kpi_per_rep(folder, reps)
@@ -373,7 +384,7 @@ def child(name: str, folder: Path, reps: int) -> None:
         result = w1_zen_per_rep(folder, reps)
     else:
         result = CHILDREN[name](folder)
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_mb"] = peak_mb()
     print(json.dumps(result))
 
 

@@ -27,16 +27,27 @@ IntLike = int | Arr
 
 
 class Ctx:
-    """Per-evaluation state: the row count and the rows that must take the exact path."""
+    """Per-evaluation state: the row count and the rows whose int64 values might not be exact.
 
-    def __init__(self, n: int) -> None:
+    With ``exact=True`` every product and sum is formed in Python integers (NumPy object arrays):
+    slower, never out of range, and never marks a row.
+    """
+
+    def __init__(self, n: int, *, exact: bool = False) -> None:
         self.n = n
+        self.exact = exact
         self.bad = np.zeros(n, dtype=bool)
+
+
+def _big(x: IntLike) -> IntLike:
+    return x if isinstance(x, int) or x.dtype == object else x.astype(object)
 
 
 def _absmax(x: IntLike) -> int:
     if isinstance(x, int):
         return abs(x)
+    if x.dtype == object:
+        return max((abs(v) for v in x.tolist()), default=0)
     if x.size == 0:
         return 0
     return max(int(x.max()), -int(x.min()))
@@ -46,6 +57,8 @@ def mul(ctx: Ctx, a: IntLike, b: IntLike) -> IntLike:
     """``a * b`` exactly where it fits; rows where it might not are marked bad and give 0."""
     if isinstance(a, int) and isinstance(b, int):
         return a * b  # Python ints: exact; range-checked when they meet a column
+    if ctx.exact:
+        return _big(a) * _big(b)
     if _absmax(a) * _absmax(b) < LIMIT:
         return np.multiply(a, b, dtype=np.int64)
     if (isinstance(a, int) and abs(a) >= LIMIT) or (isinstance(b, int) and abs(b) >= LIMIT):
@@ -62,6 +75,8 @@ def add(ctx: Ctx, a: IntLike, b: IntLike) -> IntLike:
     """``a + b`` for operands below 2**62; results at or above 2**62 are marked bad and give 0."""
     if isinstance(a, int) and isinstance(b, int):
         return a + b
+    if ctx.exact:
+        return _big(a) + _big(b)
     if (isinstance(a, int) and abs(a) >= LIMIT) or (isinstance(b, int) and abs(b) >= LIMIT):
         ctx.bad[:] = True
         return np.zeros(ctx.n, dtype=np.int64)
@@ -90,6 +105,11 @@ class Num:
     def array(self, ctx: Ctx) -> tuple[Arr, Arr]:
         """Numerators and denominators as full int64 arrays."""
         num, den = self.num, self.den
+        if ctx.exact:
+            return (
+                np.full(ctx.n, num, dtype=object) if isinstance(num, int) else _big(num),
+                np.full(ctx.n, den, dtype=object) if isinstance(den, int) else _big(den),
+            )
         if isinstance(num, int) or isinstance(den, int):
             if _absmax(num) >= LIMIT or _absmax(den) >= LIMIT:
                 ctx.bad[:] = True
@@ -133,9 +153,13 @@ def n_add(ctx: Ctx, a: Num, b: Num, sign: int = 1) -> Num:
             left = mul(ctx, a.num, common // a.den)
             right = mul(ctx, b.num, sign * (common // b.den))
             return Num(add(ctx, left, right), common, na_or(a.na, b.na))
-    left = mul(ctx, a.num, b.den)
-    right = mul(ctx, b.num, a.den if sign == 1 else -a.den if isinstance(a.den, int) else np.negative(a.den))
-    den = mul(ctx, a.den, b.den)
+    # Over the row-wise lcm of the denominators: they usually share factors (powers of ten, weight sums).
+    g = np.gcd(a.den, b.den)
+    b_part = b.den // g
+    a_part = a.den // g
+    left = mul(ctx, a.num, b_part)
+    right = mul(ctx, b.num, a_part if sign == 1 else -a_part if isinstance(a_part, int) else np.negative(a_part))
+    den = mul(ctx, a.den, b_part)
     return Num(add(ctx, left, right), den, na_or(a.na, b.na)).reduced()
 
 
@@ -155,7 +179,7 @@ def n_div(ctx: Ctx, a: Num, b: Num) -> Num:
     zero = bnum == 0
     safe = np.where(zero, 1, bnum)
     sign = np.where(safe < 0, -1, 1)
-    num = mul(ctx, a.num, np.multiply(sign, b.den, dtype=np.int64))
+    num = mul(ctx, a.num, mul(ctx, sign, b.den))
     den = mul(ctx, a.den, np.abs(safe))
     na = na_or(a.na, b.na, zero if zero.any() else None)
     return Num(num, den, na).reduced()
@@ -198,11 +222,27 @@ def n_where(ctx: Ctx, cond: Arr, a: Num, b: Num) -> Num:
         b = Num(mul(ctx, b.num, common // b.den), common, b.na)
         den = common
     else:
-        den = np.where(cond, a.den, b.den).astype(np.int64)
-    num = np.where(cond, a.num, b.num).astype(np.int64)
+        den = _as_column(ctx, np.where(cond, _operand(ctx, a.den), _operand(ctx, b.den)))
+    num = _as_column(ctx, np.where(cond, _operand(ctx, a.num), _operand(ctx, b.num)))
     both = a.na is None and b.na is None
     na = None if both else np.where(cond, _mask(ctx, a.na), _mask(ctx, b.na))
     return Num(num, den, na)
+
+
+def _operand(ctx: Ctx, x: IntLike) -> IntLike:
+    """In exact mode, Python integers and int64 columns alike as object arrays (no C long conversion)."""
+    if not ctx.exact:
+        if isinstance(x, int) and abs(x) >= LIMIT:
+            ctx.bad[:] = True  # a constant beyond int64: the exact pass takes every row
+            return 1
+        return x
+    return np.array(x, dtype=object) if isinstance(x, int) else _big(x)
+
+
+def _as_column(ctx: Ctx, x: Arr) -> Arr:
+    if ctx.exact or x.dtype == object:
+        return _big(x)
+    return x.astype(np.int64)
 
 
 def _mask(ctx: Ctx, m: Arr | None) -> Arr:

@@ -305,7 +305,7 @@ def grades(card: Scorecard, ctx: Ctx, total: Num, forced: Arr) -> tuple[Arr, Arr
 
 def _common_den(ctx: Ctx, key: Num) -> Num:
     """The same values over one denominator when their few denominators have a small lcm."""
-    if isinstance(key.den, int):
+    if isinstance(key.den, int) or key.den.dtype == object:
         return key
     dens = np.unique(key.den if key.na is None else key.den[~key.na])
     common = lcm(*dens.tolist()) if len(dens) <= _FEW_DENOMINATORS else LIMIT
@@ -327,7 +327,7 @@ def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bo
     n = ctx.n
     key = _common_den(ctx, key)
     num, den = key.array(ctx)
-    approx = num / den
+    approx = np.asarray(num / den, dtype=np.float64)
     if not lower_first:
         approx = -approx
     known = ~_mask(n, key.na)
@@ -342,7 +342,7 @@ def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bo
     out = np.zeros(n, dtype=np.int64)
     if not len(idx):
         return out
-    if isinstance(key.den, int):  # one denominator: the numerators order the rows exactly
+    if isinstance(key.den, int) and num.dtype != object:  # one denominator: the numerators order the rows exactly
         signed = num if lower_first else -num
         order = idx[np.lexsort((signed[idx], gcode[idx]))]
         sk, sg = signed[order], gcode[order]

@@ -280,7 +280,7 @@ def _round_parts(ctx: Ctx, col: Num, places: int, mode: str) -> tuple[Arr, Arr, 
     """Magnitudes correctly rounded to ``places`` with ``mode`` (``ROUNDING_MODES``), signs and N/A masks."""
     num, den = col.array(ctx)
     mag = mul(ctx, np.abs(num), 10**places)
-    q, r = np.divmod(mag, den)
+    q, r = mag // den, mag % den
     negative = num < 0
     twice = 2 * r
     if mode == "half_up":
@@ -297,4 +297,4 @@ def _round_parts(ctx: Ctx, col: Num, places: int, mode: str) -> tuple[Arr, Arr, 
         up = (r > 0) & ~negative
     else:  # floor
         up = (r > 0) & negative
-    return q + up, negative, _mask(col.na, ctx.n)
+    return (q + up).astype(np.int64), negative, _mask(col.na, ctx.n)

@@ -156,9 +156,16 @@ def _evaluate(
             env.update(aggregate(card, ef, chosen, subjects, aggregates))
     elif events is not None and to_polars(events).height:
         raise FallbackError  # events nobody reads: the row path validates them and reports orphans
+    base = dict(env)
     _formulas(card, ctx, env)
     scored = run(card, ctx, env, strict=strict)
-    if scored.strict_na or scored.na_error or ctx.bad.any():
+    if ctx.bad.any():
+        # Some row's exact value does not fit int64: the same kernel over Python integers.
+        ctx = Ctx(n, exact=True)
+        env = base
+        _formulas(card, ctx, env)
+        scored = run(card, ctx, env, strict=strict)
+    if scored.strict_na or scored.na_error:
         raise FallbackError
     return _materialise(ruleset, chosen, strict, subjects, parent, env, scored, ctx)
 
