@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 import attrs
 
-from kpi_engine._numbers import CONTEXT, ZERO, canonical
+from kpi_engine import _numbers as num
+from kpi_engine._numbers import CONTEXT, ZERO, Number, canonical, is_number
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import DataError, EvaluationError, Issue, Location
 from kpi_engine.evaluation import scoring
@@ -124,13 +125,13 @@ class _Metrics:
         how = self.card.inputs[name].rollup
         if how == "none":
             return None
-        values = [v for k in kids if isinstance(v := self.value(k, period, name), Decimal)]
+        values = [v for k in kids if is_number(v := self.value(k, period, name))]
         if not values:
             return None
         if how == "sum":
-            return sum(values, ZERO)
+            return num.total(values)
         if how == "mean":
-            return _mean(values)
+            return num.mean(values)
         return min(values) if how == "min" else max(values)
 
     def matching_events(self, node: str, period: Period, m: Metric) -> list[Event]:
@@ -149,13 +150,13 @@ class _Metrics:
         values = [e.fields[m.field] for e in events if e.fields.get(m.field) is not None]
         if m.fn == "count_distinct":
             return Decimal(len(set(values)))
-        numbers = [v for v in values if isinstance(v, Decimal)]
+        numbers = [v for v in values if is_number(v)]
         if m.fn == "sum":
-            return sum(numbers, ZERO)
+            return num.total(numbers)
         if not numbers:
             return None
         if m.fn == "mean":
-            return _mean(numbers)
+            return num.mean(numbers)
         return min(numbers) if m.fn == "min" else max(numbers)
 
     def _previous(self, node: str, period: Period, m: Metric) -> Value:
@@ -164,14 +165,14 @@ class _Metrics:
         before = self.value(node, period.previous(), m.of)
         if m.compare == "value":
             return before
-        if not isinstance(now, Decimal) or not isinstance(before, Decimal):
+        if not is_number(now) or not is_number(before):
             return None
         if m.compare == "change":
-            return now - before
+            return num.sub(now, before)
         if before == 0:
             return None
-        diff = now - before if m.compare == "growth" else before - now
-        return CONTEXT.divide(diff, before)
+        diff = num.sub(now, before) if m.compare == "growth" else num.sub(before, now)
+        return num.div(diff, before)
 
     def _members(self, period: Period, m: Metric, kids: tuple[str, ...]) -> Value:
         assert m.expr is not None
@@ -182,12 +183,12 @@ class _Metrics:
             counted += 1
             if m.expr.evaluate(self.env(k, period, m.expr.names)) is True:
                 met += 1
-        return None if counted == 0 else CONTEXT.divide(Decimal(met), Decimal(counted))
+        return None if counted == 0 else num.div(Decimal(met), Decimal(counted))
 
 
-def _mean(values: Iterable[Value]) -> Decimal | None:
-    numbers = [v for v in values if isinstance(v, Decimal)]
-    return CONTEXT.divide(sum(numbers, ZERO), Decimal(len(numbers))) if numbers else None
+def _mean(values: Iterable[Value]) -> Number | None:
+    numbers = [v for v in values if is_number(v)]
+    return num.mean(numbers) if numbers else None
 
 
 def _leaf_inputs(card: Scorecard, name: str, seen: set[str] | None = None) -> list[str]:
@@ -325,7 +326,7 @@ class _Evaluator:
             trace["previous"] = {"period": str(prev), metric.of: self.m.value(subject, prev, metric.of)}
         return trace
 
-    def score_kpi(self, subject: str, kpi: Kpi) -> tuple[Value, Decimal | None, list[str], dict[str, Any]]:
+    def score_kpi(self, subject: str, kpi: Kpi) -> tuple[Value, Number | None, list[str], dict[str, Any]]:
         value = self.m.value(subject, self.period, kpi.metric)
         explanation = self.trace_metric(subject, kpi.metric)
         explanation.update(method=kpi.method, parameters=kpi.parameters())
@@ -341,8 +342,8 @@ class _Evaluator:
             flags.append("excluded_na")
             explanation["rule"] = "value is N/A; on_missing: exclude — weight renormalised over the other KPIs"
             return value, None, flags, explanation
-        assert isinstance(value, Decimal)
-        score: Decimal | None
+        assert is_number(value)
+        score: Number | None
         if kpi.method == "threshold":
             score, note = scoring.threshold(kpi, value)
         elif kpi.method == "linear":
@@ -374,7 +375,7 @@ class _Evaluator:
 
     def appraise(self, subject: str) -> SubjectResult:
         card = self.card
-        scored: dict[str, tuple[Value, Decimal | None, list[str], dict[str, Any]]] = {}
+        scored: dict[str, tuple[Value, Number | None, list[str], dict[str, Any]]] = {}
         adjustments: list[dict[str, Any]] = []
         for kpi in card.kpis:
             scored[kpi.id] = self.score_kpi(subject, kpi)
@@ -394,28 +395,32 @@ class _Evaluator:
         early = {g.id: self.condition(subject, g.when) for g in card.gates if g.action == "zero_section"}
         zeroed = {str(g.value) for g in card.gates if early.get(g.id) is True}
         # Section scores, renormalised over KPIs that apply, then the total over sections that apply.
-        section_scores: dict[str, Decimal | None] = {}
-        kpi_share: dict[str, Decimal] = {}
+        # Every step below is exact (``_numbers``): shares such as 1/3 stay rational and nothing is
+        # rounded before it is reported.
+        section_scores: dict[str, Number | None] = {}
+        kpi_share: dict[str, Number] = {}
         for section in card.sections:
             members = [k for k in card.kpis if k.section == section.id and scored[k.id][1] is not None]
-            wsum = sum((k.weight for k in members), ZERO)
+            wsum = num.total([k.weight for k in members])
             if not members or wsum == 0:
                 section_scores[section.id] = None
                 continue
             for k in members:
-                kpi_share[k.id] = CONTEXT.divide(k.weight, wsum)
-            raw = CONTEXT.divide(sum((k.weight * scored[k.id][1] for k in members), ZERO), wsum)  # type: ignore[operator]
-            section_scores[section.id] = ZERO if section.id in zeroed else raw
+                kpi_share[k.id] = num.div(k.weight, wsum)
+            weighted = num.total([num.mul(k.weight, scored[k.id][1]) for k in members])  # type: ignore[arg-type]
+            section_scores[section.id] = ZERO if section.id in zeroed else num.div(weighted, wsum)
         live = [s for s in card.sections if section_scores[s.id] is not None]
-        swsum = sum((s.weight for s in live), ZERO)
-        section_share = {s.id: CONTEXT.divide(s.weight, swsum) for s in live} if swsum else {}
+        swsum = num.total([s.weight for s in live])
+        section_share = {s.id: num.div(s.weight, swsum) for s in live} if swsum else {}
         # The total is exactly the sum of the KPI contributions an auditor sees.
-        contributions: dict[str, Decimal] = {}
+        shares: dict[str, Number] = {}
+        contributions: dict[str, Number] = {}
         for kpi in card.kpis:
             score = scored[kpi.id][1]
-            share = kpi_share.get(kpi.id, ZERO) * section_share.get(kpi.section, ZERO)
-            contributions[kpi.id] = ZERO if score is None or kpi.section in zeroed else share * score
-        total: Decimal | None = sum(contributions.values(), ZERO) if live else None
+            share = num.mul(kpi_share.get(kpi.id, ZERO), section_share.get(kpi.section, ZERO))
+            shares[kpi.id] = share
+            contributions[kpi.id] = ZERO if score is None or kpi.section in zeroed else num.mul(share, score)
+        total: Number | None = num.total(list(contributions.values())) if live else None
         before_gates = total
         forced: str | None = None
         subject_flags: list[str] = []
@@ -455,7 +460,7 @@ class _Evaluator:
         kpi_results = []
         for kpi in card.kpis:
             value, score, flags, explanation = scored[kpi.id]
-            share = kpi_share.get(kpi.id, ZERO) * section_share.get(kpi.section, ZERO)
+            share = shares[kpi.id]
             contribution = contributions[kpi.id]
             if kpi.section in zeroed:
                 flags = [*flags, "section_zeroed"]
@@ -510,11 +515,11 @@ def _rank(results: list[SubjectResult], keys: dict[str, Value], *, lower_first: 
     """Competition ranking (1, 1, 3) by exact key; subjects whose key is N/A get no rank."""
 
     def ranks(group: list[SubjectResult]) -> dict[str, int]:
-        values = sorted((v for r in group if isinstance(v := keys[r.subject], Decimal)), reverse=not lower_first)
-        first: dict[Decimal, int] = {}
+        values = sorted((v for r in group if is_number(v := keys[r.subject])), reverse=not lower_first)
+        first: dict[Number, int] = {}
         for i, t in enumerate(values, start=1):
             first.setdefault(t, i)
-        return {r.subject: first[k] for r in group if isinstance(k := keys[r.subject], Decimal)}
+        return {r.subject: first[k] for r in group if is_number(k := keys[r.subject])}
 
     overall = ranks(results)
     by_parent: dict[str | None, list[SubjectResult]] = {}

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from kpi_engine._numbers import canonical, quantize
+from kpi_engine import _numbers as num
+from kpi_engine._numbers import HUNDRED, Number, canonical, is_number, quantize
 from kpi_engine.evaluation.results import Appraisal, SubjectResult
 
 
 def _v(value: object) -> str:
     if value is None:
         return "N/A"
-    if isinstance(value, Decimal):
+    if is_number(value):
         return canonical(value)
     return str(value)
 
@@ -20,7 +20,7 @@ def _v(value: object) -> str:
 def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
     """Render the trace of one subject as indented text."""
 
-    def r(value: Decimal | None) -> str:
+    def r(value: Number | None) -> str:
         return "N/A" if value is None else format(quantize(value, appraisal.places, appraisal.rounding), "f")
 
     out: list[str] = [
@@ -38,8 +38,8 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
         title = f" ({section.title})" if section.title else ""
         out.append("")
         out.append(
-            f"section {section.id}{title}: weight {canonical(section.weight * 100)}%, "
-            f"effective {r(section.effective_weight * 100)}% → score {r(section.score)}"
+            f"section {section.id}{title}: weight {canonical(num.mul(section.weight, HUNDRED))}%, "
+            f"effective {r(num.mul(section.effective_weight, HUNDRED))}% → score {r(section.score)}"
             + (f" [{', '.join(section.flags)}]" if section.flags else "")
         )
         for k in result.kpis:
@@ -72,7 +72,8 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
                 adj = ex["adjustment"]
                 out.append(f"    adjustment {adj['id']}: {r(adj['from'])} → {r(adj['to'])} ({adj['reason']})")
             out.append(
-                f"    weight {canonical(k.weight * 100)}% → effective {r(k.effective_weight * 100)}% "
+                f"    weight {canonical(num.mul(k.weight, HUNDRED))}% "
+                f"→ effective {r(num.mul(k.effective_weight, HUNDRED))}% "
                 f"→ contributes {r(k.contribution)}"
             )
     if result.gates:

@@ -15,14 +15,15 @@ from typing import Any, Literal
 
 import attrs
 
-from kpi_engine._numbers import canonical, quantize
+from kpi_engine import _numbers as num
+from kpi_engine._numbers import HUNDRED, Number, canonical, is_number, quantize
 from kpi_engine._perf import paused_gc
 from kpi_engine.expr import Value
 
 
 def jsonable(value: object) -> Any:
     """Turn decimals into canonical strings, recursively; leave other JSON values alone."""
-    if isinstance(value, Decimal):
+    if is_number(value):
         return canonical(value)
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
@@ -36,7 +37,7 @@ def _same(value: Any) -> Any:
 
 
 def _encode(value: object) -> str:
-    if isinstance(value, Decimal):
+    if is_number(value):
         return canonical(value)
     msg = f"{type(value).__name__} is not JSON serialisable"
     raise TypeError(msg)
@@ -52,10 +53,10 @@ class KpiResult:
     metric: str
     value: Value
     status: Literal["scored", "excluded"]
-    score: Decimal | None
+    score: Number | None
     weight: Decimal
-    effective_weight: Decimal
-    contribution: Decimal
+    effective_weight: Number
+    contribution: Number
     flags: tuple[str, ...]
     explanation: dict[str, Any]
 
@@ -65,8 +66,8 @@ class SectionResult:
     id: str
     title: str | None
     weight: Decimal
-    score: Decimal | None
-    effective_weight: Decimal
+    score: Number | None
+    effective_weight: Number
     flags: tuple[str, ...]
 
 
@@ -87,7 +88,7 @@ class SubjectResult:
     subject: str
     level: str
     parent: str | None
-    total: Decimal | None
+    total: Number | None
     grade: str | None
     bonus_multiplier: Decimal | None
     rank: int | None
@@ -97,7 +98,7 @@ class SubjectResult:
     gates: tuple[GateResult, ...]
     adjustments: tuple[dict[str, Any], ...]
     flags: tuple[str, ...]
-    total_before_gates: Decimal | None
+    total_before_gates: Number | None
     metrics: dict[str, Value] = attrs.field(factory=dict)
 
     def kpi(self, kpi_id: str) -> KpiResult:
@@ -138,7 +139,7 @@ class Appraisal:
                 return r
         raise KeyError(subject)
 
-    def _r(self, value: Decimal | None) -> str | None:
+    def _r(self, value: Number | None) -> str | None:
         return None if value is None else format(quantize(value, self.places, self.rounding), "f")
 
     def _kpi(self, k: KpiResult, jsonable: Callable[[Any], Any]) -> dict[str, Any]:
@@ -151,7 +152,7 @@ class Appraisal:
             "status": k.status,
             "score": self._r(k.score),
             "weight": canonical(k.weight),
-            "effective_weight": self._r(k.effective_weight * 100),
+            "effective_weight": self._r(num.mul(k.effective_weight, HUNDRED)),
             "contribution": self._r(k.contribution),
             "flags": list(k.flags),
             "explanation": jsonable(k.explanation),
@@ -188,7 +189,7 @@ class Appraisal:
                             "title": s.title,
                             "weight": canonical(s.weight),
                             "score": self._r(s.score),
-                            "effective_weight": self._r(s.effective_weight * 100),
+                            "effective_weight": self._r(num.mul(s.effective_weight, HUNDRED)),
                             "flags": list(s.flags),
                         }
                         for s in r.sections

@@ -9,25 +9,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from kpi_engine._numbers import CONTEXT, HUNDRED, ZERO, canonical
+from kpi_engine import _numbers as num
+from kpi_engine._numbers import HUNDRED, ZERO, Number, canonical
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Kpi
 
 
-def _c(value: Decimal) -> str:
+def _c(value: Number) -> str:
     return f"({canonical(value)})" if value < 0 else canonical(value)
 
 
-def clip(score: Decimal, cap: Decimal) -> Decimal:
-    """Clip a score to ``[0, cap]``."""
-    return max(ZERO, min(cap, score))
+def clip(score: Number, cap: Decimal) -> Number:
+    """Clip a score to ``[0, cap]`` (exact comparisons)."""
+    if score < 0:
+        return ZERO
+    return min(score, cap)
 
 
-def _ratio(num: Decimal, den: Decimal) -> Decimal:
-    return CONTEXT.multiply(HUNDRED, CONTEXT.divide(num, den))
+def _ratio(a: Number, b: Number) -> Number:
+    """``100 × a / b`` exactly (``b`` is never 0: the checks forbid target = floor)."""
+    return num.div(num.mul(HUNDRED, a), b)
 
 
-def threshold(kpi: Kpi, v: Decimal) -> tuple[Decimal, str]:
+def threshold(kpi: Kpi, v: Number) -> tuple[Number, str]:
     """Pass → ``pass_score``, fail → ``fail_score``; the bound passes unless ``strict``."""
     t = kpi.target
     if kpi.direction == "range":
@@ -42,20 +46,20 @@ def threshold(kpi: Kpi, v: Decimal) -> tuple[Decimal, str]:
     return (kpi.pass_score if ok else kpi.fail_score), f"{'pass' if ok else 'fail'}: {rule}"
 
 
-def linear(kpi: Kpi, v: Decimal) -> tuple[Decimal, str]:
+def linear(kpi: Kpi, v: Number) -> tuple[Number, str]:
     """``100 × (v − floor) / (target − floor)`` (mirrored for lower), clipped to ``[0, cap]``."""
     t, f = kpi.target, kpi.floor
     if kpi.direction == "higher":
-        raw = _ratio(v - f[0], t[0] - f[0])
+        raw = _ratio(num.sub(v, f[0]), num.sub(t[0], f[0]))
         note = f"100 × (value − {_c(f[0])}) / ({_c(t[0])} − {_c(f[0])})"
     elif kpi.direction == "lower":
-        raw = _ratio(f[0] - v, f[0] - t[0])
+        raw = _ratio(num.sub(f[0], v), num.sub(f[0], t[0]))
         note = f"100 × ({_c(f[0])} − value) / ({_c(f[0])} − {_c(t[0])})"
     elif v < t[0]:
-        raw = _ratio(v - f[0], t[0] - f[0])
+        raw = _ratio(num.sub(v, f[0]), num.sub(t[0], f[0]))
         note = f"below range: 100 × (value − {_c(f[0])}) / ({_c(t[0])} − {_c(f[0])})"
     elif v > t[1]:
-        raw = _ratio(f[1] - v, f[1] - t[1])
+        raw = _ratio(num.sub(f[1], v), num.sub(f[1], t[1]))
         note = f"above range: 100 × ({_c(f[1])} − value) / ({_c(f[1])} − {_c(t[1])})"
     else:
         raw = HUNDRED
@@ -63,7 +67,7 @@ def linear(kpi: Kpi, v: Decimal) -> tuple[Decimal, str]:
     return clip(raw, kpi.cap), f"{note}, clipped to [0, {_c(kpi.cap)}]"
 
 
-def attainment(kpi: Kpi, v: Decimal) -> tuple[Decimal, str]:
+def attainment(kpi: Kpi, v: Number) -> tuple[Number, str]:
     """``100 × v / target`` (``100 × target / v`` for lower-is-better), clipped to ``[0, cap]``."""
     t = kpi.target[0]
     if kpi.direction == "lower":
@@ -73,7 +77,7 @@ def attainment(kpi: Kpi, v: Decimal) -> tuple[Decimal, str]:
     return clip(_ratio(v, t), kpi.cap), f"100 × value / {_c(t)}, clipped to [0, {_c(kpi.cap)}]"
 
 
-def bands(kpi: Kpi, v: Decimal) -> tuple[Decimal, str, str | None]:
+def bands(kpi: Kpi, v: Number) -> tuple[Number, str, str | None]:
     """The first band with ``min ≤ v < max`` gives the score; no band gives ``fail_score``."""
     for band in kpi.bands:
         if (band.min is None or v >= band.min) and (band.max is None or v < band.max):
@@ -81,11 +85,11 @@ def bands(kpi: Kpi, v: Decimal) -> tuple[Decimal, str, str | None]:
     return kpi.fail_score, "no band matches the value", None
 
 
-def expression(kpi: Kpi, v: Decimal, env: Mapping[str, Value]) -> tuple[Decimal | None, str]:
+def expression(kpi: Kpi, v: Number, env: Mapping[str, Value]) -> tuple[Number | None, str]:
     """The KPI's score expression over metrics and ``value``, clipped to ``[0, cap]``; N/A stays N/A."""
     assert kpi.score_expr is not None
     result = kpi.score_expr.evaluate({**env, "value": v})
     if result is None:
         return None, f"{kpi.score_expr.text} is N/A"
-    assert isinstance(result, Decimal)
+    assert num.is_number(result)
     return clip(result, kpi.cap), f"{kpi.score_expr.text}, clipped to [0, {_c(kpi.cap)}]"
