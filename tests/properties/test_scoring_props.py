@@ -22,12 +22,12 @@ def kpi(**kw):
 
 def score(k, v):
     if k.method == "threshold":
-        return threshold(k, v)[0]
+        return threshold(k, v)
     if k.method == "linear":
-        return linear(k, v)[0]
+        return linear(k, v)
     if k.method == "bands":
-        return bands(k, v)[0]
-    return attainment(k, v)[0]
+        return bands(k, v)
+    return attainment(k, v)
 
 
 @st.composite
@@ -66,8 +66,8 @@ def test_scores_stay_within_zero_and_cap(k, v):
 @given(exact_decimals("-100", "100", 4), st.sampled_from(["higher", "lower"]))
 def test_thresholds_include_their_bound_unless_strict(t, direction):
     """A value exactly on the threshold passes; with strict: true it fails."""
-    assert threshold(kpi(method="threshold", direction=direction, target=str(t)), t)[0] == 100
-    assert threshold(kpi(method="threshold", direction=direction, target=str(t), strict=True), t)[0] == 0
+    assert threshold(kpi(method="threshold", direction=direction, target=str(t)), t) == 100
+    assert threshold(kpi(method="threshold", direction=direction, target=str(t), strict=True), t) == 0
 
 
 @given(rulesets_with_records())

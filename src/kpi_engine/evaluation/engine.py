@@ -9,7 +9,7 @@ pooled over all reps below the subject.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, localcontext
 from typing import Any, Literal
 
@@ -30,7 +30,14 @@ from kpi_engine.evaluation.records import (
     prepare_members,
     prepare_records,
 )
-from kpi_engine.evaluation.results import Appraisal, GateResult, KpiResult, SectionResult, SubjectResult
+from kpi_engine.evaluation.results import (
+    AdjustmentResult,
+    Appraisal,
+    GateResult,
+    KpiResult,
+    SectionResult,
+    SubjectResult,
+)
 from kpi_engine.expr import Expression, Value
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Kpi, Metric, Scorecard
@@ -40,6 +47,7 @@ LEVELS = ("rep", "team", "department", "company")
 TRACE_EVENTS = 100  # event ids listed in a trace; the count is always complete
 MAX_STREAK = 240
 
+_Scored = tuple[Value, "Number | None", list[str], dict[str, Any]]  # value, score, flags, explanation
 RowsLike = Table | Iterable[Mapping[str, Any] | object]
 RecordsLike = Table | Iterable[Table] | Iterable[Mapping[str, Any] | object]
 
@@ -220,6 +228,22 @@ class _Evaluator:
         self.strict = strict
         self.leaves: dict[str, tuple[str, ...]] = {}  # per metric: static, so computed once
         self.na_issues: list[Issue] = []  # every N/A a strict run (or on_missing: error) refuses
+        self.tracer = _Tracer(self)
+        # A gate's result is one of three values shared by every subject (lean results).
+        self.gate_results = {
+            g.id: {
+                outcome: GateResult(
+                    g.id,
+                    g.when.text,
+                    outcome,
+                    g.action,
+                    canonical(g.value) if isinstance(g.value, Decimal) else g.value,
+                    g.reason,
+                )
+                for outcome in ("applied", "not_applied", "not_evaluated")
+            }
+            for g in card.gates
+        }
 
     def na(self, subject: str, path: str, message: str) -> None:
         record = self.m.data.records.get((subject, self.period))
@@ -326,10 +350,13 @@ class _Evaluator:
             trace["previous"] = {"period": str(prev), metric.of: self.m.value(subject, prev, metric.of)}
         return trace
 
-    def score_kpi(self, subject: str, kpi: Kpi) -> tuple[Value, Number | None, list[str], dict[str, Any]]:
+    def score_kpi(self, subject: str, kpi: Kpi, *, trace: bool) -> _Scored:
+        """Value → score of one KPI; the explanation dict is filled only when ``trace`` is set."""
         value = self.m.value(subject, self.period, kpi.metric)
-        explanation = self.trace_metric(subject, kpi.metric)
-        explanation.update(method=kpi.method, parameters=kpi.parameters())
+        explanation: dict[str, Any] = {}
+        if trace:
+            explanation = self.trace_metric(subject, kpi.metric)
+            explanation.update(method=kpi.method, parameters=kpi.parameters())
         flags: list[str] = []
         if value is None:
             if self.strict or kpi.on_missing == "error":
@@ -337,32 +364,29 @@ class _Evaluator:
                 self.na(subject, f"kpis.{kpi.id}", f"'{subject}': KPI '{kpi.id}' has no value (N/A) ({why})")
             if kpi.on_missing == "zero":
                 flags.append("missing_scored_zero")
-                explanation["rule"] = "value is N/A; on_missing: zero"
+                if trace:
+                    explanation["rule"] = "value is N/A; on_missing: zero"
                 return value, ZERO, flags, explanation
             flags.append("excluded_na")
-            explanation["rule"] = "value is N/A; on_missing: exclude — weight renormalised over the other KPIs"
+            if trace:
+                explanation["rule"] = "value is N/A; on_missing: exclude — weight renormalised over the other KPIs"
             return value, None, flags, explanation
         assert is_number(value)
-        score: Number | None
-        if kpi.method == "threshold":
-            score, note = scoring.threshold(kpi, value)
-        elif kpi.method == "linear":
-            score, note = scoring.linear(kpi, value)
-        elif kpi.method == "attainment":
-            score, note = scoring.attainment(kpi, value)
-        elif kpi.method == "bands":
-            score, note, band = scoring.bands(kpi, value)
-            explanation["band"] = f"kpis.{kpi.id}.bands.{band}" if band else None
-            if band is None:
-                flags.append("no_band_matched")
-        else:
-            assert kpi.score_expr is not None
+        env: Mapping[str, Value] = {}
+        if kpi.score_expr is not None:
             env = self.m.env(subject, self.period, kpi.score_expr.names - {"value"})
-            score, note = scoring.expression(kpi, value, env)
-            if score is None:
-                flags.append("excluded_na")
-        explanation["rule"] = note
-        explanation["raw_score"] = score
+        score = scoring.score(kpi, value, env)
+        if kpi.method == "bands":
+            matched = scoring.band(kpi, value)
+            if matched is None:
+                flags.append("no_band_matched")
+            if trace:
+                explanation["band"] = f"kpis.{kpi.id}.bands.{matched.id}" if matched else None
+        elif score is None:
+            flags.append("excluded_na")
+        if trace:
+            explanation["rule"] = scoring.rule(kpi, value, score)
+            explanation["raw_score"] = score
         return value, score, flags, explanation
 
     def condition(self, subject: str, expr: Expression, extra: Mapping[str, Value] | None = None) -> Value:
@@ -373,28 +397,28 @@ class _Evaluator:
             self.na(subject, "", f"'{subject}': condition '{expr.text}' is N/A (strict run)")
         return result
 
-    def appraise(self, subject: str) -> SubjectResult:
+    def appraise(self, subject: str, *, trace: bool = False) -> SubjectResult:
+        """The numbers of one subject; with ``trace``, also each KPI's explanation (same code path)."""
         card = self.card
-        scored: dict[str, tuple[Value, Number | None, list[str], dict[str, Any]]] = {}
-        adjustments: list[dict[str, Any]] = []
+        scored: dict[str, _Scored] = {}
+        adjustments: list[AdjustmentResult] = []
         for kpi in card.kpis:
-            scored[kpi.id] = self.score_kpi(subject, kpi)
+            scored[kpi.id] = self.score_kpi(subject, kpi, trace=trace)
         for adj in card.adjustments:
             value, score, flags, explanation = scored[adj.kpi]
             if score is None:
                 continue
             holds = self.condition(subject, adj.when)
-            record = {"id": adj.id, "kpi": adj.kpi, "condition": adj.when.text, "holds": holds, "reason": adj.reason}
-            adjustments.append(record)
+            adjustments.append(AdjustmentResult(adj.id, adj.kpi, holds))
             if holds is True and "adjusted" not in flags:
-                explanation["adjustment"] = {"id": adj.id, "from": score, "to": adj.score, "reason": adj.reason}
+                if trace:
+                    explanation["adjustment"] = {"id": adj.id, "from": score, "to": adj.score, "reason": adj.reason}
                 flags.append("adjusted")
                 scored[adj.kpi] = (value, adj.score, flags, explanation)
         gates: list[GateResult] = []
         # zero_section gates run first (the total depends on them) and never read the total.
         early = {g.id: self.condition(subject, g.when) for g in card.gates if g.action == "zero_section"}
         zeroed = {str(g.value) for g in card.gates if early.get(g.id) is True}
-        # Section scores, renormalised over KPIs that apply, then the total over sections that apply.
         # Every step below is exact (``_numbers``): shares such as 1/3 stay rational and nothing is
         # rounded before it is reported.
         section_scores: dict[str, Number | None] = {}
@@ -436,16 +460,7 @@ class _Evaluator:
                 elif gate.action == "force_grade" and forced is None:
                     forced = str(gate.value)
                 subject_flags.append(f"gate:{gate.id}")
-            gates.append(
-                GateResult(
-                    gate.id,
-                    gate.when.text,
-                    outcome,
-                    gate.action,
-                    canonical(gate.value) if isinstance(gate.value, Decimal) else gate.value,
-                    gate.reason,
-                )
-            )
+            gates.append(self.gate_results[gate.id][outcome])
         grade, bonus = None, None
         if total is not None:
             for g in card.grades:
@@ -464,7 +479,8 @@ class _Evaluator:
             contribution = contributions[kpi.id]
             if kpi.section in zeroed:
                 flags = [*flags, "section_zeroed"]
-            explanation["weight"] = {"declared": kpi.weight, "effective": share, "contribution": contribution}
+            if trace:
+                explanation["weight"] = {"declared": kpi.weight, "effective": share, "contribution": contribution}
             kpi_results.append(
                 KpiResult(
                     kpi.id,
@@ -478,7 +494,9 @@ class _Evaluator:
                     share,
                     contribution,
                     tuple(flags),
-                    explanation,
+                    explanation if trace else None,
+                    subject,
+                    self.tracer,
                 )
             )
         sections = tuple(
@@ -509,6 +527,35 @@ class _Evaluator:
             total_before_gates=before_gates,
             metrics={name: self.m.value(subject, self.period, name) for name in card.report},
         )
+
+
+class _Tracer:
+    """Builds a subject's explanations on demand, from the same code that computed its numbers.
+
+    The metric memo is dropped once every subject is appraised (it is the bulk of an evaluation's
+    memory); a trace recomputes the few values of its subject. A small cache keeps the last
+    subjects' traces, so walking one subject's KPIs computes its trace once.
+    """
+
+    CACHED = 64
+
+    def __init__(self, evaluator: _Evaluator) -> None:
+        self.evaluator = evaluator
+        self.cache: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def explanation(self, subject: str, kpi_id: str) -> dict[str, Any]:
+        traces = self.cache.get(subject)
+        if traces is None:
+            ev = self.evaluator
+            with localcontext(CONTEXT), paused_gc():
+                result = ev.appraise(subject, trace=True)
+            ev.m.memo.clear()
+            ev.na_issues.clear()
+            traces = {k.id: k.trace or {} for k in result.kpis}
+            if len(self.cache) >= self.CACHED:
+                self.cache.pop(next(iter(self.cache)))
+            self.cache[subject] = traces
+        return traces[kpi_id]
 
 
 def _rank(results: list[SubjectResult], keys: dict[str, Value], *, lower_first: bool) -> list[SubjectResult]:
@@ -586,6 +633,7 @@ def evaluate(
     members: RowsLike | None = None,
     events: RowsLike | None = None,
     strict: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Appraisal:
     """Appraise every subject of the ruleset's level for one period.
 
@@ -597,6 +645,7 @@ def evaluate(
         members: membership rows ``member, parent, period`` (rep → team → department → company).
         events: event rows ``event_id, type, at, rep`` plus the ruleset's ``event_fields``.
         strict: turn every N/A KPI value or condition into an error.
+        progress: called as ``progress(done, total)`` about a hundred times while subjects are appraised.
 
     Returns:
         The ``Appraisal``: one result per subject, ranked, with traces.
@@ -627,7 +676,12 @@ def evaluate(
             raise DataError(msg)
         ev.check_orphans(subjects)
         ev.check_required(subjects)
-        appraised = [ev.appraise(s) for s in subjects]
+        appraised = []
+        step = max(1, len(subjects) // 100)
+        for i, s in enumerate(subjects, start=1):
+            appraised.append(ev.appraise(s))
+            if progress is not None and (i % step == 0 or i == len(subjects)):
+                progress(i, len(subjects))
         if ev.na_issues:
             count = len(ev.na_issues)
             lines = "\n".join(i.render() for i in ev.na_issues)
@@ -635,6 +689,7 @@ def evaluate(
         by = card.rank_by
         keys = {r.subject: r.total if by == "total" else metrics.value(r.subject, chosen, by) for r in appraised}
         results = _rank(appraised, keys, lower_first=card.rank_lower_first)
+        metrics.memo.clear()  # the bulk of the memory; a trace recomputes its own subject's values
     return Appraisal(
         ruleset_id=ruleset.id,
         version=ruleset.version,
@@ -646,4 +701,6 @@ def evaluate(
         rounding=card.rounding,
         strict=strict,
         results=tuple(results),
+        contributions=card.contributions,
+        scorecard=card,
     )

@@ -34,6 +34,12 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
     out.append(f"total {r(result.total)} → grade {result.grade or '-'}{bonus}, {rank}")
     if result.total_before_gates != result.total:
         out.append(f"  (total before gates {r(result.total_before_gates)})")
+    parts, residue = appraisal.reported_contributions(result)
+    if residue:
+        out.append(
+            f"  (the KPI contributions below are each rounded: they add up to {num.total(list(parts.values()))}, "
+            f"a rounding residue of {residue} against the total before gates)"
+        )
     for section in result.sections:
         title = f" ({section.title})" if section.title else ""
         out.append("")
@@ -82,10 +88,11 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
         for g in result.gates:
             reason = f" — {g.reason}" if g.reason else ""
             out.append(f"  {g.id}: when {g.condition} → {g.outcome} ({g.action} {g.value}){reason}")
-    if result.adjustments:
+    if result.adjustments and appraisal.scorecard is not None:
+        rules = {a.id: a for a in appraisal.scorecard.adjustments}
         out.append("adjustments:")
         out.extend(
-            f"  {a['id']} on {a['kpi']}: when {a['condition']} → {_v(a['holds'])} — {a['reason']}"
+            f"  {a.id} on {a.kpi}: when {rules[a.id].when.text} → {_v(a.holds)} — {rules[a.id].reason}"
             for a in result.adjustments
         )
     return "\n".join(out) + "\n"

@@ -137,6 +137,7 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         rank_lower_first=spec.ranking.order == "lower_first",
         places=spec.rounding.places,
         rounding=spec.rounding.mode,
+        contributions=spec.rounding.contributions,
     )
 
 

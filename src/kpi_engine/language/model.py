@@ -163,3 +163,4 @@ class Scorecard:
     rank_lower_first: bool
     places: int
     rounding: str
+    contributions: str = "rounded"  # or "largest_remainder"
