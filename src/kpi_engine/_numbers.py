@@ -118,7 +118,8 @@ def to_decimal(value: object, *, allow_percent: bool = True) -> Decimal:
 
 def is_number(value: object) -> TypeGuard[Number]:
     """True for a ``Decimal`` or ``Fraction`` (the two forms of an exact quantity), not for bool or text."""
-    return isinstance(value, Decimal | Fraction)
+    kind = type(value)  # not isinstance: Fraction's ABC metaclass makes that slow on the hot path
+    return kind is Decimal or kind is Fraction or isinstance(value, Decimal | Fraction)
 
 
 def as_fraction(value: Number | int) -> Fraction:
@@ -233,6 +234,9 @@ def mean(values: list[Number]) -> Number:
     return div(total(values), Decimal(len(values)))
 
 
+_UNITS = {places: Decimal(1).scaleb(-places) for places in range(13)}  # rounding.places is 0–12
+
+
 def _round_fraction(value: Fraction, places: int, mode: str) -> Decimal:
     scaled = value * 10**places
     q, r = divmod(scaled.numerator, scaled.denominator)  # floor division: 0 ≤ r < den
@@ -266,10 +270,11 @@ def quantize(value: Number, places: int, mode: str) -> Decimal:
     The result is the correctly rounded value of the exact number (a ``Fraction`` is never first
     rounded to 34 digits); zero is reported without a sign.
     """
-    if isinstance(value, Fraction):
+    if type(value) is not Decimal and isinstance(value, Fraction):
         rounded = _round_fraction(value, places, mode)
     else:
-        rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUNDING_MODES[mode], context=_WIDE)
+        unit = _UNITS.get(places) or Decimal(1).scaleb(-places)
+        rounded = value.quantize(unit, rounding=ROUNDING_MODES[mode], context=_WIDE)
     return rounded or rounded.copy_abs()  # a reported zero has no sign: never "-0.00"
 
 
@@ -284,7 +289,7 @@ def canonical(value: Number) -> str:
     A ``Fraction`` without a finite decimal expansion is shown to 34 significant digits (the
     value itself stays exact wherever it decides anything).
     """
-    if isinstance(value, Fraction):
+    if type(value) is not Decimal and isinstance(value, Fraction):
         settled = settle(value)
         if isinstance(settled, Fraction):
             approx = CONTEXT.divide(Decimal(value.numerator), Decimal(value.denominator))
