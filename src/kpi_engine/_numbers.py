@@ -30,6 +30,7 @@ from decimal import (
     Inexact,
     InvalidOperation,
     Overflow,
+    Underflow,
 )
 from fractions import Fraction
 from typing import TypeGuard
@@ -38,7 +39,16 @@ from typing import TypeGuard
 # reporting and displaying a Fraction; never for a decision.
 CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 # The exact context: any operation whose result would be rounded raises Inexact instead.
-EXACT = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
+# Magnitudes are bounded: a result beyond 1e±999 signals Overflow/Underflow (an error, never a
+# thousand-digit number or a silent zero); the Fraction path applies the same bound in ``settle``.
+EXACT = Context(
+    prec=34,
+    rounding=ROUND_HALF_EVEN,
+    Emax=999,
+    Emin=-999,
+    traps=[Inexact, InvalidOperation, DivisionByZero, Overflow, Underflow],
+)
+_MAX_BITS = 3319  # 2**3319 < 1e999 < 2**3320: the bound of EXACT, in bits
 _WIDE = Context(prec=100_000, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 
 Number = Decimal | Fraction
@@ -128,8 +138,17 @@ def as_fraction(value: Number | int) -> Fraction:
 
 
 def settle(value: Fraction) -> Number:
-    """A ``Fraction`` whose value has a short decimal expansion becomes a ``Decimal`` again."""
+    """A ``Fraction`` whose value has a short decimal expansion becomes a ``Decimal`` again.
+
+    Raises:
+        Overflow: beyond 1e999 in magnitude. Underflow: non-zero and below 1e-999 in magnitude.
+    """
     den = value.denominator
+    top = abs(value.numerator).bit_length()
+    if top - den.bit_length() > _MAX_BITS:
+        raise Overflow
+    if value and den.bit_length() - top > _MAX_BITS:
+        raise Underflow
     if den == 1:
         return Decimal(value.numerator)
     twos = (den & -den).bit_length() - 1
