@@ -41,8 +41,8 @@ ROUNDING_MODES: dict[str, str] = {
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _PERCENT = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%")
-_MAX_DIGITS = 60
-_MAX_EXPONENT = 100
+MAX_DIGITS = 60  # characters of a number written in text (records, rulesets, expressions)
+MAX_EXPONENT = 100  # |adjusted exponent| of a number written in text
 
 
 class NumberFormatError(ValueError):
@@ -56,7 +56,7 @@ def parse_decimal(text: str, *, allow_percent: bool = True) -> Decimal:
         NumberFormatError: for anything else, including ``NaN``, ``inf`` and over-long digit strings.
     """
     s = text.strip().replace("_", "") if "_" in text else text.strip()
-    if len(s) > _MAX_DIGITS:
+    if len(s) > MAX_DIGITS:
         msg = f"number {text[:20]!r}... is too long"
         raise NumberFormatError(msg)
     if allow_percent:
@@ -67,7 +67,7 @@ def parse_decimal(text: str, *, allow_percent: bool = True) -> Decimal:
         msg = f"{text!r} is not a number"
         raise NumberFormatError(msg)
     value = Decimal(s)
-    if abs(value.adjusted()) > _MAX_EXPONENT:
+    if abs(value.adjusted()) > MAX_EXPONENT:
         msg = f"{text!r} is out of range"
         raise NumberFormatError(msg)
     return value
