@@ -2,11 +2,22 @@
 
 No binary float ever enters a quantity: text is parsed straight to ``Decimal``; ``float``
 inputs are refused because their digits are already lost.
+
+The caller's decimal context is never read nor changed. Every public entry point computes inside
+``exact()`` (a thread-local copy of ``CONTEXT`` installed with ``decimal.localcontext``), and the
+helpers here (``parse_decimal``, ``quantize``, ``canonical``) do not depend on any context. ``CONTEXT``
+itself is a template that is never computed with, so no thread records flags on a shared object.
+Magnitudes are bounded (``Emax``/``Emin``, with ``Overflow`` and ``Underflow`` trapped): a value
+beyond 1e±999 is an error rather than a thousand-digit number or a silent zero.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import (
     ROUND_CEILING,
     ROUND_DOWN,
@@ -20,10 +31,60 @@ from decimal import (
     DivisionByZero,
     InvalidOperation,
     Overflow,
+    Underflow,
+    getcontext,
+    localcontext,
 )
+from typing import ParamSpec, TypeVar
 
 # 34 significant digits (IEEE decimal128): more than the 28 DOMAIN §3 asks for.
-CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+CONTEXT = Context(
+    prec=34,
+    rounding=ROUND_HALF_EVEN,
+    Emax=999,
+    Emin=-999,
+    traps=[InvalidOperation, DivisionByZero, Overflow, Underflow],
+)
+_ACTIVE: ContextVar[bool] = ContextVar("kpi_engine_exact", default=False)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+@contextmanager
+def exact() -> Iterator[Context]:
+    """Compute in a private copy of ``CONTEXT`` (re-entrant; the caller's context is restored after).
+
+    Decimal operators inside use it; the caller's ``getcontext()`` is neither read nor changed,
+    in whatever thread this runs.
+    """
+    if _ACTIVE.get():
+        yield getcontext()
+        return
+    token = _ACTIVE.set(True)
+    try:
+        with localcontext(CONTEXT) as ctx:
+            yield ctx
+    finally:
+        _ACTIVE.reset(token)
+
+
+def in_exact() -> bool:
+    """True inside ``exact()`` (a cheap check for hot public methods)."""
+    return _ACTIVE.get()
+
+
+def exactly(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorate a public entry point so that it runs inside ``exact()``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if _ACTIVE.get():
+            return fn(*args, **kwargs)
+        with exact():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -62,7 +123,7 @@ def parse_decimal(text: str, *, allow_percent: bool = True) -> Decimal:
     if allow_percent:
         m = _PERCENT.fullmatch(s)
         if m:
-            return CONTEXT.divide(Decimal(m.group(1)), HUNDRED)
+            return Decimal(f"{m.group(1)}e-2")  # exact, whatever the context
     if not _NUMBER.fullmatch(s):
         msg = f"{text!r} is not a number"
         raise NumberFormatError(msg)
@@ -95,13 +156,32 @@ def to_decimal(value: object, *, allow_percent: bool = True) -> Decimal:
 
 
 def quantize(value: Decimal, places: int, mode: str) -> Decimal:
-    """Round ``value`` to ``places`` decimals with a mode named in ``ROUNDING_MODES``."""
-    exp = Decimal(1).scaleb(-places)
-    return value.quantize(exp, rounding=ROUNDING_MODES[mode], context=CONTEXT)
+    """Round ``value`` to ``places`` decimals with a mode named in ``ROUNDING_MODES``.
+
+    Exact whatever the size of ``value`` (the precision used grows with its integer digits) and
+    whatever the caller's context.
+    """
+    return _quantize(value, places, ROUNDING_MODES[mode])
+
+
+_EXPONENTS = {n: Decimal(1).scaleb(-n) for n in range(-64, 65)}
+
+
+def _quantize(value: Decimal, places: int, rounding: str) -> Decimal:
+    exp = _EXPONENTS.get(places) or Decimal(f"1e{-places}")
+    digits = max(value.adjusted(), 0) + places + 2  # integer digits, places and a carry
+    ctx = Context(prec=max(digits, 34), rounding=rounding, Emax=999_999, Emin=-999_999, traps=[InvalidOperation])
+    return value.quantize(exp, context=ctx)
+
+
+def round_half_up(value: Decimal, places: int) -> Decimal:
+    """``round(x, n)`` in expressions: half-up, as appraisal tables round; exact for any size of ``x``."""
+    return _quantize(value, places, ROUND_HALF_UP)
 
 
 def canonical(value: Decimal) -> str:
     """Canonical text of an exact value: no exponent, no trailing zeros (``0.90`` → ``0.9``)."""
-    if value == 0:
+    if not value:
         return "0"
-    return format(value.normalize(CONTEXT), "f")
+    text = format(value, "f")  # no rounding: every digit of value, whatever the context
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -17,7 +17,7 @@ from typing import Any, Literal, NamedTuple
 
 import attrs
 
-from kpi_engine._numbers import CONTEXT, NumberFormatError, canonical, to_decimal
+from kpi_engine._numbers import NumberFormatError, canonical, exact, exactly, to_decimal
 from kpi_engine._perf import paused_gc
 from kpi_engine.attribution._policy import PolicySpec
 from kpi_engine.errors import DataError, Issue, Location
@@ -356,7 +356,7 @@ def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | 
     Raises:
         DataError: on any malformed event; nothing is credited from a half-read log.
     """
-    with paused_gc():
+    with exact(), paused_gc():
         return _attribute(policy, events)
 
 
@@ -532,6 +532,7 @@ class Attribution:
         lines.append(f"  decided by events: {', '.join(c.decided_by)}")
         return "\n".join(lines) + "\n"
 
+    @exactly
     def to_rows(self, period: PeriodKind) -> list[dict[str, Any]]:
         """Per rep and period: ``credited_deals``, ``credited_amount``, ``lead_registrations``, ``timely_follow_ups``.
 
@@ -551,7 +552,7 @@ class Attribution:
                 continue  # the house account is not a rep
             r = row(c.credited_to, c.date)
             r["credited_deals"] += 1
-            r["credited_amount"] = CONTEXT.add(r["credited_amount"], c.amount)
+            r["credited_amount"] += c.amount
         for f in self.follow_ups:
             r = row(f.owner, f.registration_date)
             r["lead_registrations"] += 1

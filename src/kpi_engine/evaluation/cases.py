@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import attrs
 
-from kpi_engine._numbers import NumberFormatError, quantize, to_decimal
+from kpi_engine._numbers import NumberFormatError, exactly, quantize, to_decimal
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.records import Table
@@ -51,6 +51,7 @@ def _same(score: Decimal, want: object, card: Scorecard) -> bool:
         return False
 
 
+@exactly
 def run_cases(ruleset: Ruleset) -> list[CaseResult]:
     """Run every case embedded in the ruleset and report each."""
     out: list[CaseResult] = []

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any, Literal
 
 import attrs
 
-from kpi_engine._numbers import CONTEXT, ZERO, canonical
+from kpi_engine._numbers import ZERO, canonical, exact
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import DataError, EvaluationError, Issue, Location
 from kpi_engine.evaluation import scoring
@@ -171,7 +171,7 @@ class _Metrics:
         if before == 0:
             return None
         diff = now - before if m.compare == "growth" else before - now
-        return CONTEXT.divide(diff, before)
+        return diff / before
 
     def _members(self, period: Period, m: Metric, kids: tuple[str, ...]) -> Value:
         assert m.expr is not None
@@ -182,12 +182,12 @@ class _Metrics:
             counted += 1
             if m.expr.evaluate(self.env(k, period, m.expr.names)) is True:
                 met += 1
-        return None if counted == 0 else CONTEXT.divide(Decimal(met), Decimal(counted))
+        return None if counted == 0 else Decimal(met) / Decimal(counted)
 
 
 def _mean(values: Iterable[Value]) -> Decimal | None:
     numbers = [v for v in values if isinstance(v, Decimal)]
-    return CONTEXT.divide(sum(numbers, ZERO), Decimal(len(numbers))) if numbers else None
+    return sum(numbers, ZERO) / Decimal(len(numbers)) if numbers else None
 
 
 def _leaf_inputs(card: Scorecard, name: str, seen: set[str] | None = None) -> list[str]:
@@ -219,6 +219,17 @@ class _Evaluator:
         self.strict = strict
         self.leaves: dict[str, tuple[str, ...]] = {}  # per metric: static, so computed once
         self.na_issues: list[Issue] = []  # every N/A a strict run (or on_missing: error) refuses
+        self.current: tuple[str, str] = ("", "")  # (subject, path) being computed, to locate an ArithmeticError
+
+    def out_of_range(self, exc: ArithmeticError) -> EvaluationError:
+        """A decimal signal (a value beyond 1e±999, or undefined) as a located error of the current step."""
+        subject, path = self.current
+        record = self.m.data.records.get((subject, self.period))
+        where = record.origin if record is not None else Location("records")
+        what = type(exc).__name__
+        message = f"'{subject}': a value is out of the exact range (1e±999) or undefined ({what}) in {self.period}"
+        issue = Issue("out_of_range", message, path, where)
+        return EvaluationError(issue.render(), [issue])
 
     def na(self, subject: str, path: str, message: str) -> None:
         record = self.m.data.records.get((subject, self.period))
@@ -279,6 +290,7 @@ class _Evaluator:
         for subject in subjects:
             record = self.m.data.records.get((subject, self.period))
             for name, spec in self.card.inputs.items():
+                self.current = (subject, f"inputs.{name}")
                 if spec.required and self.m.value(subject, self.period, name) is None:
                     where = record.table.where(record.origin.line, name) if record is not None else Location("records")
                     how = "" if spec.rollup == "none" or record is not None else " and its members have none to roll up"
@@ -326,6 +338,7 @@ class _Evaluator:
         return trace
 
     def score_kpi(self, subject: str, kpi: Kpi) -> tuple[Value, Decimal | None, list[str], dict[str, Any]]:
+        self.current = (subject, f"kpis.{kpi.id}")
         value = self.m.value(subject, self.period, kpi.metric)
         explanation = self.trace_metric(subject, kpi.metric)
         explanation.update(method=kpi.method, parameters=kpi.parameters())
@@ -365,6 +378,7 @@ class _Evaluator:
         return value, score, flags, explanation
 
     def condition(self, subject: str, expr: Expression, extra: Mapping[str, Value] | None = None) -> Value:
+        self.current = (subject, expr.text)
         env = self.m.env(subject, self.period, expr.names - set(extra or {}))
         env.update(extra or {})
         result = expr.evaluate(env)
@@ -394,6 +408,7 @@ class _Evaluator:
         early = {g.id: self.condition(subject, g.when) for g in card.gates if g.action == "zero_section"}
         zeroed = {str(g.value) for g in card.gates if early.get(g.id) is True}
         # Section scores, renormalised over KPIs that apply, then the total over sections that apply.
+        self.current = (subject, "total")
         section_scores: dict[str, Decimal | None] = {}
         kpi_share: dict[str, Decimal] = {}
         for section in card.sections:
@@ -403,12 +418,12 @@ class _Evaluator:
                 section_scores[section.id] = None
                 continue
             for k in members:
-                kpi_share[k.id] = CONTEXT.divide(k.weight, wsum)
-            raw = CONTEXT.divide(sum((k.weight * scored[k.id][1] for k in members), ZERO), wsum)  # type: ignore[operator]
+                kpi_share[k.id] = k.weight / wsum
+            raw = sum((k.weight * scored[k.id][1] for k in members), ZERO) / wsum  # type: ignore[operator]
             section_scores[section.id] = ZERO if section.id in zeroed else raw
         live = [s for s in card.sections if section_scores[s.id] is not None]
         swsum = sum((s.weight for s in live), ZERO)
-        section_share = {s.id: CONTEXT.divide(s.weight, swsum) for s in live} if swsum else {}
+        section_share = {s.id: s.weight / swsum for s in live} if swsum else {}
         # The total is exactly the sum of the KPI contributions an auditor sees.
         contributions: dict[str, Decimal] = {}
         for kpi in card.kpis:
@@ -600,7 +615,7 @@ def evaluate(
         DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
     """
     card = ruleset.scorecard
-    with localcontext(CONTEXT), paused_gc():
+    with exact(), paused_gc():
         data = prepare_inputs(card, records, members, events)
         if period is not None:
             try:
@@ -621,14 +636,20 @@ def evaluate(
             msg = f"no {card.subject} has data for period {chosen}"
             raise DataError(msg)
         ev.check_orphans(subjects)
-        ev.check_required(subjects)
-        appraised = [ev.appraise(s) for s in subjects]
+        try:
+            ev.check_required(subjects)
+            appraised = [ev.appraise(s) for s in subjects]
+        except ArithmeticError as exc:  # decimal signals: Overflow, Underflow, InvalidOperation
+            raise ev.out_of_range(exc) from None
         if ev.na_issues:
             count = len(ev.na_issues)
             lines = "\n".join(i.render() for i in ev.na_issues)
             raise EvaluationError(f"{count} value(s) are N/A where they may not be\n{lines}", ev.na_issues)
         by = card.rank_by
-        keys = {r.subject: r.total if by == "total" else metrics.value(r.subject, chosen, by) for r in appraised}
+        try:
+            keys = {r.subject: r.total if by == "total" else metrics.value(r.subject, chosen, by) for r in appraised}
+        except ArithmeticError as exc:
+            raise ev.out_of_range(exc) from None
         results = _rank(appraised, keys, lower_first=card.rank_lower_first)
     return Appraisal(
         ruleset_id=ruleset.id,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import attrs
 
-from kpi_engine._numbers import canonical, quantize
+from kpi_engine._numbers import canonical, exactly, quantize
 from kpi_engine._perf import paused_gc
 from kpi_engine.expr import Value
 
@@ -157,6 +157,7 @@ class Appraisal:
             "explanation": jsonable(k.explanation),
         }
 
+    @exactly  # the caller's decimal context never leaks in
     def to_dict(self) -> dict[str, Any]:
         """A canonical, JSON-ready mapping (decimals as strings, reported numbers rounded)."""
         return self._build(jsonable)
@@ -201,6 +202,7 @@ class Appraisal:
             ],
         }
 
+    @exactly
     def to_json(self, *, indent: int | None = None) -> str:
         """The canonical JSON text of ``to_dict`` (UTF-8 safe, Chinese kept as is).
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from kpi_engine._numbers import CONTEXT, HUNDRED, ZERO, canonical
+from kpi_engine._numbers import HUNDRED, ZERO, canonical
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Kpi
 
@@ -24,7 +24,7 @@ def clip(score: Decimal, cap: Decimal) -> Decimal:
 
 
 def _ratio(num: Decimal, den: Decimal) -> Decimal:
-    return CONTEXT.multiply(HUNDRED, CONTEXT.divide(num, den))
+    return HUNDRED * (num / den)  # in the evaluator's exact() context
 
 
 def threshold(kpi: Kpi, v: Decimal) -> tuple[Decimal, str]:

@@ -2,14 +2,18 @@
 
 N/A (``None``) propagates: arithmetic or comparison with N/A is N/A; a zero denominator is N/A;
 ``and``/``or``/``not`` follow three-valued (Kleene) logic, so ``false and N/A`` is ``false``.
+``x ** 0`` is 1 for every ``x`` (also 0, as in Python). Arithmetic uses the current decimal
+context, which ``Expression.evaluate`` makes the library's own (``_numbers.exact``).
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from typing import cast
 
-from kpi_engine._numbers import CONTEXT
+from kpi_engine._numbers import ONE, round_half_up
 from kpi_engine.expr._ir import BinOp, BoolOp, Call, Compare, Const, IfExp, Name, Neg, Node, Not, Value
 
 Env = Mapping[str, Value]
@@ -17,19 +21,21 @@ Fn = Callable[[Env], Value]
 
 
 def _div(a: Decimal, b: Decimal) -> Decimal | None:
-    return None if b == 0 else CONTEXT.divide(a, b)
+    return None if b == 0 else a / b
 
 
 def _pow(a: Decimal, b: Decimal) -> Decimal | None:
+    if b == 0:
+        return ONE  # 0 ** 0 too (decimal would signal InvalidOperation)
     if a == 0 and b < 0:
         return None
-    return CONTEXT.power(a, b)
+    return a**b
 
 
 _ARITH: dict[str, Callable[[Decimal, Decimal], Decimal | None]] = {
-    "+": CONTEXT.add,
-    "-": CONTEXT.subtract,
-    "*": CONTEXT.multiply,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
     "/": _div,
     "**": _pow,
 }
@@ -41,11 +47,6 @@ _CMP: dict[str, Callable[[Value, Value], bool]] = {
     ">": lambda a, b: a > b,  # type: ignore[operator]
     ">=": lambda a, b: a >= b,  # type: ignore[operator]
 }
-
-
-def round_half_up(value: Decimal, places: int) -> Decimal:
-    """``round(x, n)`` in expressions: half-up, as appraisal tables round."""
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=CONTEXT)
 
 
 def compile_ir(node: Node) -> Fn:
@@ -60,7 +61,7 @@ def compile_ir(node: Node) -> Fn:
 
             def neg(env: Env) -> Value:
                 v = fx(env)
-                return None if v is None else CONTEXT.minus(v)  # type: ignore[arg-type]
+                return None if v is None else -cast("Decimal", v)  # type-checked as a number
 
             return neg
         case Not(operand=x):
@@ -146,7 +147,7 @@ def _call(func: str, fns: tuple[Fn, ...]) -> Fn:
         return round_
     if func == "abs":
         fx = fns[0]
-        return lambda env: None if (v := fx(env)) is None else CONTEXT.abs(v)  # type: ignore[arg-type]
+        return lambda env: None if (v := fx(env)) is None else abs(cast("Decimal", v))
     pick = min if func == "min" else max
 
     def minmax(env: Env) -> Value:

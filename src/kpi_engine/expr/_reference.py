@@ -9,12 +9,12 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal
 from typing import Any
 
 import simpleeval
 
-from kpi_engine._numbers import CONTEXT
+from kpi_engine._numbers import exact, round_half_up
 from kpi_engine.expr._ir import Value
 
 
@@ -33,8 +33,7 @@ def _na(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _round(x: Decimal | None, places: Decimal | None = None) -> Decimal | None:
     if x is None:
         return None
-    n = 0 if places is None else int(places)
-    return x.quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP)
+    return round_half_up(x, 0 if places is None else int(places))
 
 
 class _Kleene(simpleeval.SimpleEval):  # type: ignore[misc]  # simpleeval is untyped
@@ -44,7 +43,7 @@ class _Kleene(simpleeval.SimpleEval):  # type: ignore[misc]  # simpleeval is unt
             ast.Sub: _na(operator.sub),
             ast.Mult: _na(operator.mul),
             ast.Div: _na(lambda a, b: None if b == 0 else a / b),
-            ast.Pow: _na(lambda a, b: None if (a == 0 and b < 0) else a**b),
+            ast.Pow: _na(lambda a, b: Decimal(1) if b == 0 else None if (a == 0 and b < 0) else a**b),
             ast.USub: _na(operator.neg),
             ast.UAdd: _na(operator.pos),
             ast.Not: _na(operator.not_),
@@ -90,7 +89,7 @@ class _Kleene(simpleeval.SimpleEval):  # type: ignore[misc]  # simpleeval is unt
 
 def evaluate_reference(source: str, env: Mapping[str, Value]) -> Value:
     """Evaluate already-checked (percent-rewritten) expression text with simpleeval."""
-    with localcontext(CONTEXT):
+    with exact():
         evaluator = _Kleene(source, env)
         result: Value = evaluator.eval(source)
     return result
