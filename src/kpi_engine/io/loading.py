@@ -35,6 +35,12 @@ def _read_text(path: Path) -> str:
     except IsADirectoryError:
         msg = f"{path}: is a directory, not a file"
         raise KpiError(msg) from None
+    except OSError as exc:  # permission denied, a device that cannot be read, …
+        msg = f"{path}: cannot read: {exc.strerror or exc}"
+        raise KpiError(msg) from None
+    except MemoryError:
+        msg = f"{path}: not enough memory to read the file"
+        raise KpiError(msg) from None
 
 
 def load_ruleset(path_or_text: str | Path) -> Ruleset:
