@@ -574,7 +574,8 @@ def prepare_inputs(
     except DataError as exc:
         problems.append(exc)
     try:
-        parent, children = prepare_members(card, as_table(members, "members"))
+        known = {subject for (subject, _) in recs} if recs or not problems else None  # None: records failed
+        parent, children = prepare_members(card, as_table(members, "members"), known)
     except DataError as exc:
         problems.append(exc)
     try:
