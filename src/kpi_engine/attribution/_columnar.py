@@ -19,6 +19,7 @@ from kpi_engine._numbers import NumberFormatError, to_decimal
 from kpi_engine._perf import paused_gc
 from kpi_engine.attribution._engine import COLUMNS, EVENT_TYPES, KEYS, NEEDS, LeadEvent
 from kpi_engine.attribution._policy import PolicySpec
+from kpi_engine.time.zones import MAX_YEAR, MIN_YEAR
 
 _STAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?"
 _NAIVE = _STAMP + "$"
@@ -96,6 +97,9 @@ def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None
     )
     if df.select(pl.col("utc").is_null().any() | pl.col("local").is_null().any()).item():
         return None  # a DST gap or an unusual timestamp: the exact parser decides
+    years = pl.col("utc").dt.year(), pl.col("local").dt.year()
+    if df.select(pl.any_horizontal(~y.is_between(MIN_YEAR, MAX_YEAR) for y in years).any()).item():
+        return None  # near the calendar's edges: the exact parser reports it
     deals = df.filter(typ == "deal")
     if deals.select(pl.col("deal_id").is_duplicated().any()).item():
         return None
