@@ -10,12 +10,19 @@ operation's exact result would need rounding (``1/3``, a 70-digit product). The 
 *traps* ``Inexact`` and fall back to ``Fraction`` arithmetic when it fires, so no operation ever
 rounds. Rounding happens once, in ``quantize``, where a number is reported; comparisons between
 ``Decimal`` and ``Fraction`` are exact in Python. The library never reads or changes the
-caller's decimal context: every operation names its context explicitly.
+caller's decimal context: every operation names its context explicitly, and every public entry
+point also runs inside ``exact()`` (a thread-local copy of ``CONTEXT`` installed with
+``decimal.localcontext``), so that any operator on a ``Decimal`` that is left in the code uses the
+library's context, never the caller's, in whatever thread.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import (
     ROUND_CEILING,
     ROUND_DOWN,
@@ -31,14 +38,23 @@ from decimal import (
     InvalidOperation,
     Overflow,
     Underflow,
+    getcontext,
+    localcontext,
 )
 from fractions import Fraction
-from typing import TypeGuard
+from typing import ParamSpec, TypeGuard, TypeVar
 
 # 34 significant digits (IEEE decimal128): more than the 28 DOMAIN §3 asks for. Used for parsing,
 # reporting and displaying a Fraction; never for a decision.
-CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
-# The exact context: any operation whose result would be rounded raises Inexact instead.
+CONTEXT = Context(
+    prec=34,
+    rounding=ROUND_HALF_EVEN,
+    Emax=999,
+    Emin=-999,
+    traps=[InvalidOperation, DivisionByZero, Overflow, Underflow],
+)
+# The exact context: any operation whose result would be rounded raises Inexact instead. Its
+# flags are never read (a trap decides), so sharing it between threads is safe.
 # Magnitudes are bounded: a result beyond 1e±999 signals Overflow/Underflow (an error, never a
 # thousand-digit number or a silent zero); the Fraction path applies the same bound in ``settle``.
 EXACT = Context(
@@ -53,6 +69,46 @@ _WIDE = Context(prec=100_000, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation,
 
 Number = Decimal | Fraction
 _MAX_SETTLED = 10**34
+_ACTIVE: ContextVar[bool] = ContextVar("kpi_engine_exact", default=False)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+@contextmanager
+def exact() -> Iterator[Context]:
+    """Compute in a private copy of ``CONTEXT`` (re-entrant; the caller's context is restored after).
+
+    Decimal operators inside use it; the caller's ``getcontext()`` is neither read nor changed,
+    in whatever thread this runs.
+    """
+    if _ACTIVE.get():
+        yield getcontext()
+        return
+    token = _ACTIVE.set(True)
+    try:
+        with localcontext(CONTEXT) as ctx:
+            yield ctx
+    finally:
+        _ACTIVE.reset(token)
+
+
+def in_exact() -> bool:
+    """True inside ``exact()`` (a cheap check for hot public methods)."""
+    return _ACTIVE.get()
+
+
+def exactly(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorate a public entry point so that it runs inside ``exact()``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if _ACTIVE.get():
+            return fn(*args, **kwargs)
+        with exact():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -70,8 +126,8 @@ ROUNDING_MODES: dict[str, str] = {
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _PERCENT = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%")
-_MAX_DIGITS = 60
-_MAX_EXPONENT = 100
+MAX_DIGITS = 60  # characters of a number written in text (records, rulesets, expressions)
+MAX_EXPONENT = 100  # |adjusted exponent| of a number written in text
 
 
 class NumberFormatError(ValueError):
@@ -85,18 +141,18 @@ def parse_decimal(text: str, *, allow_percent: bool = True) -> Decimal:
         NumberFormatError: for anything else, including ``NaN``, ``inf`` and over-long digit strings.
     """
     s = text.strip().replace("_", "") if "_" in text else text.strip()
-    if len(s) > _MAX_DIGITS:
+    if len(s) > MAX_DIGITS:
         msg = f"number {text[:20]!r}... is too long"
         raise NumberFormatError(msg)
     if allow_percent:
         m = _PERCENT.fullmatch(s)
         if m:
-            return CONTEXT.divide(Decimal(m.group(1)), HUNDRED)
+            return Decimal(f"{m.group(1)}e-2")  # exact, whatever the context
     if not _NUMBER.fullmatch(s):
         msg = f"{text!r} is not a number"
         raise NumberFormatError(msg)
     value = Decimal(s)
-    if abs(value.adjusted()) > _MAX_EXPONENT:
+    if abs(value.adjusted()) > MAX_EXPONENT:
         msg = f"{text!r} is out of range"
         raise NumberFormatError(msg)
     return value
@@ -311,8 +367,9 @@ def canonical(value: Number) -> str:
     if type(value) is not Decimal and isinstance(value, Fraction):
         settled = settle(value)
         if isinstance(settled, Fraction):
-            approx = CONTEXT.divide(Decimal(value.numerator), Decimal(value.denominator))
-            return format(approx.normalize(CONTEXT), "f")
+            ctx = CONTEXT.copy()  # CONTEXT is a template: no flags are ever recorded on it
+            approx = ctx.divide(Decimal(value.numerator), Decimal(value.denominator))
+            return format(approx.normalize(ctx), "f")
         value = settled
     if value == 0:
         return "0"

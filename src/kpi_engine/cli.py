@@ -1,7 +1,9 @@
 """The ``kpi`` command: the only module that prints or exits.
 
-Exit codes: 0 success; 1 invalid ruleset, bad data or a failing case; 2 usage errors.
-Results go to stdout or ``--out`` (written atomically); errors go to stderr.
+Exit codes: 0 success; 1 invalid ruleset, bad data or a failing case; 2 usage errors;
+70 an internal error (one line asking for a report; ``KPI_DEBUG=1`` shows the traceback);
+130 interrupted (Ctrl-C). Results go to stdout or ``--out`` (``io.output.write_file``: atomic for
+regular files, through for devices and FIFOs); errors go to stderr.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -26,34 +28,20 @@ from kpi_engine.evaluation.cases import run_cases
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.explain import explain_subject
 from kpi_engine.evaluation.results import Appraisal, jsonable
-from kpi_engine.io.loading import load_ruleset, read_table
+from kpi_engine.io.loading import _read_text, load_ruleset, read_table
+from kpi_engine.io.output import write_file
 from kpi_engine.language.build import Ruleset, check_text
 from kpi_engine.language.schema import reference_markdown, ruleset_schema
 
 
 def _write(text: str | Iterable[str], out: str | None) -> None:
-    """Write text (or pieces of it, streamed) to stdout, or atomically to ``out`` (a temp file renamed into place)."""
+    """Write text (or pieces of it, streamed) to stdout, or to ``out`` through ``write_file`` (atomic, mode kept)."""
     pieces = [text] if isinstance(text, str) else text
     if out is None:
         for piece in pieces:
             sys.stdout.write(piece)
         return
-    target = Path(out)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise KpiError(f"cannot write {out}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            for piece in pieces:
-                fh.write(piece)
-        umask = os.umask(0)
-        os.umask(umask)
-        Path(tmp).chmod(0o666 & ~umask)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_file(out, pieces)
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -160,9 +148,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for path in args.rulesets:
         try:
-            text = Path(path).read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            print(f"{path}: cannot read: {exc}", file=sys.stderr)
+            text = _read_text(Path(path))  # the same size cap and messages as evaluate
+        except KpiError as exc:
+            print(str(exc), file=sys.stderr)
             failed = True
             continue
         if _is_policy(text):
@@ -371,6 +359,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:  # pragma: no cover - e.g. `kpi evaluate ... | head`
         return 0
+    except KeyboardInterrupt:
+        return _fail("kpi: interrupted", 130)
+    except OSError as exc:  # the environment, not a bug: unreadable file, full disk, …
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"kpi: {where}{exc.strerror or exc}", 1)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 70
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        message = f"kpi: internal error ({type(exc).__name__}): {first} — please report this with the command and input"
+        return _fail(message, 70)
+    return code
+
+
+def _fail(message: str, code: int) -> int:
+    """Print one line (the traceback too when ``KPI_DEBUG=1``) and return the exit code."""
+    if os.environ.get("KPI_DEBUG") == "1":
+        traceback.print_exc()
+    print(message, file=sys.stderr)
     return code
 
 

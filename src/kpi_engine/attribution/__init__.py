@@ -80,6 +80,10 @@ def read_events(path: str | Path, policy: PolicySpec | None = None) -> Table | l
         raise KpiError(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:
         raise KpiError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except IsADirectoryError:
+        raise KpiError(f"{path}: is a directory, not a file") from None
+    except OSError as exc:
+        raise KpiError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def merge_records(tables: list[Table], attribution: Attribution, fields: set[str], period: Any) -> list[Table]:

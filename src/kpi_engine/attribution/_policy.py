@@ -26,7 +26,9 @@ class PolicySpec(BaseModel):
     first_follow_up_days: int = Field(3, ge=0, le=365, description="R3: first follow-up due within N days")
     protection_days: int = Field(7, ge=0, le=3650, description="R4: protection lasts N days after the reception day")
     extend_on_contact: bool = Field(
-        default=True, description="each follow-up, reception or deal by the owner restarts the protection period"
+        strict=True,
+        default=True,
+        description="each follow-up, reception or deal by the owner restarts the protection period",
     )
     claim_days: int = Field(3, ge=0, le=365, description="R5: the owner must claim another rep's deal within N days")
     day_basis: Literal["calendar", "business"] = Field(

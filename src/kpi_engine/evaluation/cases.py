@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import attrs
 
-from kpi_engine._numbers import Number, NumberFormatError, quantize, to_decimal
+from kpi_engine._numbers import Number, NumberFormatError, exactly, quantize, to_decimal
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.records import Table
@@ -49,6 +49,7 @@ def _same(score: Number, want: object, card: Scorecard) -> bool:
         return False
 
 
+@exactly
 def run_cases(ruleset: Ruleset) -> list[CaseResult]:
     """Run every case embedded in the ruleset and report each."""
     out: list[CaseResult] = []

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any, Literal
 
 import attrs
 
 from kpi_engine import _numbers as num
-from kpi_engine._numbers import CONTEXT, ZERO, Number, canonical, is_number
+from kpi_engine._numbers import ZERO, Number, canonical, exact, is_number
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import DataError, EvaluationError, Issue, Location
 from kpi_engine.evaluation import scoring
@@ -245,6 +245,17 @@ class _Evaluator:
             }
             for g in card.gates
         }
+        self.current: tuple[str, str] = ("", "")  # (subject, path) being computed, to locate an ArithmeticError
+
+    def out_of_range(self, exc: ArithmeticError) -> EvaluationError:
+        """A decimal signal (a value beyond 1e±999, or undefined) as a located error of the current step."""
+        subject, path = self.current
+        record = self.m.data.records.get((subject, self.period))
+        where = record.origin if record is not None else Location("records")
+        what = type(exc).__name__
+        message = f"'{subject}': a value is out of the exact range (1e±999) or undefined ({what}) in {self.period}"
+        issue = Issue("out_of_range", message, path, where)
+        return EvaluationError(issue.render(), [issue])
 
     def na(self, subject: str, path: str, message: str) -> None:
         record = self.m.data.records.get((subject, self.period))
@@ -305,6 +316,7 @@ class _Evaluator:
         for subject in subjects:
             record = self.m.data.records.get((subject, self.period))
             for name, spec in self.card.inputs.items():
+                self.current = (subject, f"inputs.{name}")
                 if spec.required and self.m.value(subject, self.period, name) is None:
                     where = record.table.where(record.origin.line, name) if record is not None else Location("records")
                     how = "" if spec.rollup == "none" or record is not None else " and its members have none to roll up"
@@ -353,6 +365,7 @@ class _Evaluator:
 
     def score_kpi(self, subject: str, kpi: Kpi, *, trace: bool) -> _Scored:
         """Value → score of one KPI; the explanation dict is filled only when ``trace`` is set."""
+        self.current = (subject, f"kpis.{kpi.id}")
         value = self.m.value(subject, self.period, kpi.metric)
         explanation: dict[str, Any] = {}
         if trace:
@@ -418,6 +431,7 @@ class _Evaluator:
         return self.share_cache[applies][2]
 
     def condition(self, subject: str, expr: Expression, extra: Mapping[str, Value] | None = None) -> Value:
+        self.current = (subject, expr.text)
         env = self.m.env(subject, self.period, expr.names - set(extra or {}))
         env.update(extra or {})
         result = expr.evaluate(env)
@@ -449,6 +463,7 @@ class _Evaluator:
         zeroed = {str(g.value) for g in card.gates if early.get(g.id) is True}
         # Every step below is exact (``_numbers``): shares such as 1/3 stay rational and nothing is
         # rounded before it is reported.
+        self.current = (subject, "total")
         # The effective shares depend only on which KPIs apply: computed once per pattern.
         applies = tuple(scored[k.id][1] is not None for k in card.kpis)
         shares, wsums = self.shares(applies)
@@ -572,7 +587,7 @@ class _Tracer:
         traces = self.cache.get(subject)
         if traces is None:
             ev = self.evaluator
-            with localcontext(CONTEXT), paused_gc():
+            with exact(), paused_gc():
                 result = ev.appraise(subject, trace=True)
             ev.m.memo.clear()
             ev.na_issues.clear()
@@ -636,7 +651,8 @@ def prepare_inputs(
     except DataError as exc:
         problems.append(exc)
     try:
-        parent, children = prepare_members(card, as_table(members, "members"))
+        known = {subject for (subject, _) in recs} if recs or not problems else None  # None: records failed
+        parent, children = prepare_members(card, as_table(members, "members"), known)
     except DataError as exc:
         problems.append(exc)
     try:
@@ -679,7 +695,7 @@ def evaluate(
         DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
     """
     card = ruleset.scorecard
-    with localcontext(CONTEXT), paused_gc():
+    with exact(), paused_gc():
         data = prepare_inputs(card, records, members, events)
         if period is not None:
             try:
@@ -700,19 +716,25 @@ def evaluate(
             msg = f"no {card.subject} has data for period {chosen}"
             raise DataError(msg)
         ev.check_orphans(subjects)
-        ev.check_required(subjects)
-        appraised = []
-        step = max(1, len(subjects) // 100)
-        for i, s in enumerate(subjects, start=1):
-            appraised.append(ev.appraise(s))
-            if progress is not None and (i % step == 0 or i == len(subjects)):
-                progress(i, len(subjects))
+        try:
+            ev.check_required(subjects)
+            appraised = []
+            step = max(1, len(subjects) // 100)
+            for i, s in enumerate(subjects, start=1):
+                appraised.append(ev.appraise(s))
+                if progress is not None and (i % step == 0 or i == len(subjects)):
+                    progress(i, len(subjects))
+        except ArithmeticError as exc:  # decimal signals: Overflow, Underflow, InvalidOperation
+            raise ev.out_of_range(exc) from None
         if ev.na_issues:
             count = len(ev.na_issues)
             lines = "\n".join(i.render() for i in ev.na_issues)
             raise EvaluationError(f"{count} value(s) are N/A where they may not be\n{lines}", ev.na_issues)
         by = card.rank_by
-        keys = {r.subject: r.total if by == "total" else metrics.value(r.subject, chosen, by) for r in appraised}
+        try:
+            keys = {r.subject: r.total if by == "total" else metrics.value(r.subject, chosen, by) for r in appraised}
+        except ArithmeticError as exc:
+            raise ev.out_of_range(exc) from None
         results = _rank(appraised, keys, lower_first=card.rank_lower_first)
         metrics.memo.clear()  # the bulk of the memory; a trace recomputes its own subject's values
     return Appraisal(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kpi_engine import _numbers as num
-from kpi_engine._numbers import HUNDRED, Number, canonical, is_number, quantize
+from kpi_engine._numbers import HUNDRED, Number, canonical, exactly, is_number, quantize
 from kpi_engine.evaluation.results import Appraisal, SubjectResult
 
 
@@ -17,6 +17,7 @@ def _v(value: object) -> str:
     return str(value)
 
 
+@exactly
 def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
     """Render the trace of one subject as indented text."""
 

@@ -27,6 +27,7 @@ from kpi_engine.time.zones import local_date, parse_instant, zone
 RECORD_KEYS = ("subject", "period")
 RECORD_META = frozenset({"name", "note"})
 MEMBER_KEYS = ("member", "parent", "period")
+MAX_HIERARCHY_DEPTH = 16  # membership levels above a rep; the language has four (rep → company)
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n"}
 
@@ -275,9 +276,15 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
 
 
 def prepare_members(
-    card: Scorecard, table: Table
+    card: Scorecard, table: Table, known: set[str] | None = None
 ) -> tuple[dict[tuple[str, Period], str], dict[tuple[str, Period], tuple[str, ...]]]:
     """Validate membership rows (``member, parent, period``): one parent per member and period.
+
+    The hierarchy must be a forest: a cycle is an error naming its members, and a chain deeper
+    than ``MAX_HIERARCHY_DEPTH`` levels is an error (both found with a loop, not recursion). With
+    ``known`` (the subjects that have a record in any period), a member that has no record in any
+    period and no members of its own is an ``unknown_member`` error (most likely a misspelt id);
+    a parent needs no record: its members define it.
 
     Raises:
         DataError: listing every bad row.
@@ -313,12 +320,63 @@ def prepare_members(
             continue
         parent[key] = str(up).strip()
         origin[key] = table.where(row)
+    issues.extend(_hierarchy_issues(parent, origin))
+    if known is not None:
+        parents = set(parent.values())
+        for (member, _), where in origin.items():
+            if member not in known and member not in parents:
+                hint = did_you_mean(member, known)
+                message = f"member '{member}' has no record in any period and no members of its own"
+                issues.append(Issue("unknown_member", message, "member", _at(where, table, "member"), suggestion=hint))
     if issues:
         raise DataError.from_issues(issues, table.name)
     children: dict[tuple[str, Period], list[str]] = {}
     for (member, period), up in sorted(parent.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         children.setdefault((up, period), []).append(member)
     return parent, {k: tuple(v) for k, v in children.items()}
+
+
+def _at(where: Location, table: Table, column: str) -> Location:
+    return table.where(where.line, column)
+
+
+def _hierarchy_issues(parent: dict[tuple[str, Period], str], origin: dict[tuple[str, Period], Location]) -> list[Issue]:
+    """Cycles and over-deep chains of membership rows, found by walking up with a loop."""
+    issues: list[Issue] = []
+    depth: dict[tuple[str, Period], int] = {}  # levels above; -1 once judged bad (reported once)
+    for start in sorted(parent, key=lambda k: (k[1], k[0])):
+        path: list[tuple[str, Period]] = []
+        on_path: dict[tuple[str, Period], int] = {}
+        node = start
+        while node in parent and node not in depth:
+            if node in on_path:
+                cycle = [n for n, _ in path[on_path[node] :]]
+                shown = " → ".join([*cycle, cycle[0]])
+                first = min(path[on_path[node] :], key=lambda k: (origin[k].line, k[0]))
+                message = f"membership rows form a cycle in {node[1]}: {shown}"
+                issues.append(Issue("member_cycle", message, "parent", origin[first]))
+                break
+            on_path[node] = len(path)
+            path.append(node)
+            node = (parent[node], node[1])
+        else:
+            base = depth.get(node, 0)
+            if base >= 0:
+                for i, n in enumerate(reversed(path), start=1):
+                    depth[n] = base + i
+                if depth[start] > MAX_HIERARCHY_DEPTH:
+                    top = node[0]
+                    message = (
+                        f"'{start[0]}' is {depth[start]} membership levels below '{top}' in {start[1]}; "
+                        f"at most {MAX_HIERARCHY_DEPTH} are allowed"
+                    )
+                    issues.append(Issue("member_depth", message, "parent", origin[start]))
+                    for n in path:
+                        depth[n] = -1
+                continue
+        for n in path:
+            depth[n] = -1
+    return issues
 
 
 def prepare_events(card: Scorecard, table: Table) -> dict[tuple[str, Period], tuple[Event, ...]]:

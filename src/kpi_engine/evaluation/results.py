@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 import attrs
 
 from kpi_engine import _numbers as num
-from kpi_engine._numbers import HUNDRED, Number, canonical, is_number, quantize
+from kpi_engine._numbers import HUNDRED, Number, canonical, exactly, is_number, quantize
 from kpi_engine._perf import paused_gc
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Scorecard
@@ -314,6 +314,7 @@ class Appraisal:
             "adjustments": {a.id: a.holds for a in r.adjustments},
         }
 
+    @exactly  # the caller's decimal context never leaks in
     def to_dict(self, *, traces: bool = False) -> dict[str, Any]:
         """A canonical, JSON-ready mapping (decimals as strings, reported numbers rounded).
 
@@ -353,6 +354,7 @@ class Appraisal:
                 item = self._subject(r, traces=traces, convert=_same)
                 yield json.dumps(item, ensure_ascii=False, separators=(",", ":"), default=_encode) + "\n"
 
+    @exactly
     def to_json(self, *, traces: bool = False, indent: int | None = None) -> str:
         """The canonical JSON text of ``to_dict`` (UTF-8 safe, Chinese kept as is).
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from kpi_engine._numbers import exact, in_exact
 from kpi_engine.expr._compile import compile_ir
 from kpi_engine.expr._ir import Node, Type, Value, names_in
 from kpi_engine.expr._parse import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, parse_to_ir
@@ -34,8 +35,16 @@ class Expression:
         return self.node.type
 
     def evaluate(self, env: Mapping[str, Value]) -> Value:
-        """Evaluate with the compiled fast path; ``None`` means N/A."""
-        return self._fn(env)
+        """Evaluate with the compiled fast path; ``None`` means N/A.
+
+        Raises:
+            decimal.DecimalException: when a value leaves the library's range (beyond 1e±999);
+                the evaluator turns it into a located ``EvaluationError``.
+        """
+        if in_exact():
+            return self._fn(env)
+        with exact():
+            return self._fn(env)
 
     def evaluate_reference(self, env: Mapping[str, Value]) -> Value:
         """Evaluate with the simpleeval reference evaluator (slow; for tests and audits)."""

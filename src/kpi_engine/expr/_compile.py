@@ -5,6 +5,7 @@ Arithmetic never rounds: it uses the exact operations of ``_numbers`` (``Decimal
 
 N/A (``None``) propagates: arithmetic or comparison with N/A is N/A; a zero denominator is N/A;
 ``and``/``or``/``not`` follow three-valued (Kleene) logic, so ``false and N/A`` is ``false``.
+``x ** 0`` is 1 for every ``x`` (also 0, as in Python).
 """
 
 from __future__ import annotations

@@ -35,6 +35,12 @@ def _read_text(path: Path) -> str:
     except IsADirectoryError:
         msg = f"{path}: is a directory, not a file"
         raise KpiError(msg) from None
+    except OSError as exc:  # permission denied, a device that cannot be read, …
+        msg = f"{path}: cannot read: {exc.strerror or exc}"
+        raise KpiError(msg) from None
+    except MemoryError:
+        msg = f"{path}: not enough memory to read the file"
+        raise KpiError(msg) from None
 
 
 def load_ruleset(path_or_text: str | Path) -> Ruleset:
@@ -55,7 +61,16 @@ def _reject_constant(name: str) -> Any:
 
 
 def _json_loads(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    """``json.loads`` with exact decimals; a document nested too deep is a ``ValueError``.
+
+    The C scanner guards each level with the interpreter's recursion limit (no C-stack risk), so
+    a document nested 100,000 deep ends in ``RecursionError`` after about 1,000 levels, cheaply.
+    """
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError:
+        msg = "nested too deeply"
+        raise ValueError(msg) from None
 
 
 def read_table(path: str | Path, name: str | None = None) -> Table:

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import attrs
 
+from kpi_engine._numbers import exactly
 from kpi_engine.errors import Issue, RulesetError
 from kpi_engine.expr import Expression, Type, parse_expression
 from kpi_engine.language._validation import validate_model
@@ -151,6 +152,7 @@ def _timezone_issue(spec: RulesetSpec, smap: SourceMap) -> list[Issue]:
     return []
 
 
+@exactly  # the caller's decimal context never leaks in (issue 10)
 def check_text(text: str, file: str = "<string>") -> tuple[RulesetSpec | None, SourceMap, list[Issue]]:
     """Run every stage but the build and return the spec (if schema-valid) and all issues."""
     data, smap, issues = load_yaml(text, file)
@@ -167,6 +169,7 @@ def check_text(text: str, file: str = "<string>") -> tuple[RulesetSpec | None, S
     return spec, smap, issues
 
 
+@exactly
 def parse_ruleset(text: str, file: str = "<string>") -> Ruleset:
     """Parse ruleset YAML text into a ``Ruleset``.
 

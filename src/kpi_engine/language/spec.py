@@ -74,6 +74,7 @@ class InputSpec(_Spec):
     min: Number | None = Field(None, description="smallest allowed value (inclusive)")
     max: Number | None = Field(None, description="largest allowed value (inclusive)")
     required: bool = Field(
+        strict=True,
         default=True,
         description="an appraised subject with no value (own or rolled up) is an error; if false the value is N/A",
     )
@@ -168,7 +169,9 @@ class KpiSpec(_Spec):
     target: NumberOrPair | None = Field(None, description="the bar; for direction range a pair [lo, hi]")
     floor: NumberOrPair | None = Field(None, description="linear: the worst acceptable value (score 0)")
     cap: Number = Field(Decimal(100), description="highest score; above 100 allows over-achievement")
-    strict: bool = Field(default=False, description="threshold: the bound itself fails (< or > instead of ≤ or ≥)")
+    strict: bool = Field(
+        strict=True, default=False, description="threshold: the bound itself fails (< or > instead of ≤ or ≥)"
+    )
     pass_score: Number = Decimal(100)
     fail_score: Number = Decimal(0)
     bands: list[BandSpec] | None = None
@@ -259,7 +262,7 @@ class CaseSpec(_Spec):
 
     name: str
     period: Text | None = None
-    strict: bool = False
+    strict: bool = Field(default=False, strict=True)  # only true/false, never yes/on/1
     records: list[dict[str, Any]]
     members: list[dict[str, Any]] = Field(default_factory=list)
     events: list[dict[str, Any]] = Field(default_factory=list)
@@ -277,7 +280,7 @@ class RulesetSpec(_Spec):
     subject: Level = Field("rep", description="who is appraised; teams and above roll up from membership rows")
     period: PeriodKind = Field("month", description="the kind of period records and results belong to")
     timezone: str = Field("Asia/Shanghai", description="zone in which event timestamps fall into periods")
-    normalize: bool = Field(default=False, description="allow weights that do not add up to 100%")
+    normalize: bool = Field(strict=True, default=False, description="allow weights that do not add up to 100%")
     inputs: dict[Identifier, InputSpec] = Field(default_factory=dict, description="record fields, checked at the door")
     event_fields: dict[Identifier, InputType] = Field(
         default_factory=dict, description="extra event columns (besides event_id, type, at, rep, customer)"
