@@ -17,6 +17,7 @@ import attrs
 
 from kpi_engine._numbers import canonical, quantize
 from kpi_engine._perf import paused_gc
+from kpi_engine.errors import Issue
 from kpi_engine.expr import Value
 
 
@@ -126,6 +127,7 @@ class Appraisal:
     rounding: str
     strict: bool
     results: tuple[SubjectResult, ...]
+    warnings: tuple[Issue, ...] = ()  # e.g. roster members without a record; printed on stderr by the CLI
 
     def result(self, subject: str) -> SubjectResult:
         """The result of one subject.
@@ -200,6 +202,26 @@ class Appraisal:
                 for r in self.results
             ],
         }
+
+    # Frames (issue 7): the conversions live in ``evaluation.frames``; each library is imported on demand.
+
+    def to_arrow(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
+        """A ``pyarrow.Table``: one row per subject × KPI (``level="kpi"``) or per subject; decimal128 numbers."""
+        from kpi_engine.evaluation.frames import to_arrow  # noqa: PLC0415 - frames imports optional libraries
+
+        return to_arrow(self, level)
+
+    def to_polars(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
+        """A ``polars.DataFrame`` of ``to_arrow`` (Decimal columns)."""
+        from kpi_engine.evaluation.frames import to_polars  # noqa: PLC0415 - frames imports optional libraries
+
+        return to_polars(self, level)
+
+    def to_pandas(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
+        """A ``pandas.DataFrame`` with ``decimal.Decimal`` values in the number columns."""
+        from kpi_engine.evaluation.frames import to_pandas  # noqa: PLC0415 - frames imports optional libraries
+
+        return to_pandas(self, level)
 
     def to_json(self, *, indent: int | None = None) -> str:
         """The canonical JSON text of ``to_dict`` (UTF-8 safe, Chinese kept as is).

@@ -136,6 +136,9 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         rank_lower_first=spec.ranking.order == "lower_first",
         places=spec.rounding.places,
         rounding=spec.rounding.mode,
+        columns=dict(spec.columns),
+        allow_extra_columns=spec.allow_extra_columns,
+        reads_history=any(m.kind in {"previous", "streak"} for m in metrics.values()),
     )
 
 

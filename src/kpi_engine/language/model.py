@@ -163,3 +163,6 @@ class Scorecard:
     rank_lower_first: bool
     places: int
     rounding: str
+    columns: dict[str, str] = attrs.field(factory=dict)  # data column name → name used by the ruleset
+    allow_extra_columns: bool = False
+    reads_history: bool = False  # a previous or streak metric reads earlier periods
