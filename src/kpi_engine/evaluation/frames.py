@@ -76,11 +76,13 @@ class _Builder:
 
     def __init__(self, name: str, header: Sequence[object]) -> None:
         self.name = name
-        self.header = tuple(str(h).strip() for h in header)
+        self.header = tuple("" if h is None else str(h).strip() for h in header)
         self.columns: dict[str, int] = {}
         self.issues: list[Issue] = []
         for i, col in enumerate(self.header, start=1):
-            if col in self.columns:
+            if not col:
+                self.issues.append(Issue("bad_header", f"column {i} has no name", "", Location(name, 1, i)))
+            elif col in self.columns:
                 self.issues.append(
                     Issue("duplicate_column", f"column '{col}' appears twice", col, Location(name, 1, i))
                 )
@@ -89,22 +91,24 @@ class _Builder:
         self.line = 1
 
     def add(self, columns: Sequence[Sequence[object]]) -> None:
-        """Add a batch given column-wise (each column a list of Python values)."""
-        header = self.header
+        """Add a batch given column-wise (each column a list of Python values), numbering rows on."""
         for values in zip(*columns, strict=True):
-            self.line += 1
-            cells: list[str | None] = []
-            for i, value in enumerate(values):
-                try:
-                    cells.append(cell_text(value))
-                except ValueError as exc:
-                    col = header[i]
-                    self.issues.append(
-                        Issue("bad_value", f"'{col}': {exc}", col, Location(self.name, self.line, i + 1))
-                    )
-                    cells.append(None)
-            cells.append(None)  # the pad every compact row ends with
-            self.rows.append((self.line, tuple(cells)))
+            self.add_row(self.line + 1, values)
+
+    def add_row(self, line: int, values: Sequence[object]) -> None:
+        """Add one row found at ``line`` (a spreadsheet skips blank rows, keeping its row numbers)."""
+        self.line = line
+        header = self.header
+        cells: list[str | None] = []
+        for i, value in enumerate(values):
+            try:
+                cells.append(cell_text(value))
+            except ValueError as exc:
+                col = header[i] if i < len(header) else str(i + 1)
+                self.issues.append(Issue("bad_value", f"'{col}': {exc}", col, Location(self.name, line, i + 1)))
+                cells.append(None)
+        cells.extend([None] * (len(header) + 1 - len(cells)))  # short rows padded, plus the final pad
+        self.rows.append((line, tuple(cells)))
 
     def table(self) -> Table:
         if self.issues:
@@ -130,9 +134,15 @@ def frame_table(data: Any, name: str) -> Table:
     if module == "pyarrow" and kind in {"Table", "RecordBatch", "RecordBatchReader"}:
         return arrow_table(data, name)
     if module == "duckdb":
-        return arrow_table(data.fetch_record_batch(), name)
+        return arrow_table(duckdb_reader(data), name)
     msg = f"{name}: a {module} {kind} is not a supported table (give a DataFrame, an Arrow table or rows)"
     raise DataError(msg)
+
+
+def duckdb_reader(result: Any) -> Any:
+    """The Arrow record-batch reader of a DuckDB relation or query result (old and new duckdb spellings)."""
+    reader = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
+    return reader()
 
 
 def arrow_table(data: Any, name: str) -> Table:
@@ -149,9 +159,31 @@ def arrow_table(data: Any, name: str) -> Table:
         batches = [data]
     else:
         batches = data
-    builder = _Builder(name, list(data.schema.names))
+    return batches_table(list(data.schema.names), batches, name)
+
+
+def batches_table(names: Sequence[str], batches: Iterable[Any], name: str) -> Table:
+    """A ``Table`` from Arrow record batches consumed one at a time (a Parquet file, a query result).
+
+    Raises:
+        DataError: naming each bad cell.
+    """
+    builder = _Builder(name, names)
     for batch in batches:
         builder.add([batch.column(i).to_pylist() for i in range(batch.num_columns)])
+    return builder.table()
+
+
+def rows_table(header: Sequence[object], rows: Iterable[tuple[int, Sequence[object]]], name: str) -> Table:
+    """A ``Table`` from numbered rows of Python values (a spreadsheet); blank rows are skipped.
+
+    Raises:
+        DataError: naming each bad cell, a blank or a repeated header.
+    """
+    builder = _Builder(name, header)
+    for line, values in rows:
+        if any(v is not None and (not isinstance(v, str) or v.strip()) for v in values):
+            builder.add_row(line, values)
     return builder.table()
 
 
