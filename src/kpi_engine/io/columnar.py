@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from kpi_engine.errors import KpiError
-from kpi_engine.evaluation.frames import batches_table, duckdb_reader
+from kpi_engine.evaluation.frames import Level, batches_table, duckdb_reader, to_arrow
 from kpi_engine.evaluation.records import Table
+from kpi_engine.evaluation.results import Appraisal
 
 DUCKDB_PREFIX = "duckdb:"
 
@@ -68,3 +69,23 @@ def read_sql(database: str | Path, query: str, name: str | None = None) -> Table
             return batches_table(list(reader.schema.names), reader, name or str(path))
     except duckdb.Error as exc:
         raise KpiError(f"{database}: query failed: {exc}") from None
+
+
+def write_parquet(appraisal: Appraisal, path: str | Path, level: Level = "kpi") -> None:
+    """Write the appraisal's rows (``Appraisal.to_arrow``) to a Parquet file, atomically.
+
+    Raises:
+        KpiError: when pyarrow is missing or the file cannot be written.
+    """
+    try:
+        import pyarrow.parquet as pq  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        raise KpiError("writing Parquet needs pyarrow: pip install 'kpi_engine[arrow]'") from None
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        pq.write_table(to_arrow(appraisal, level), tmp)
+        tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise KpiError(f"cannot write {path}: {exc.strerror or exc}") from None
