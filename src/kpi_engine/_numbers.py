@@ -1,10 +1,19 @@
-"""Exact decimal arithmetic: the fixed context, parsing of text numbers and percents, rounding.
+"""Exact arithmetic: parsing of text numbers and percents, exact operations, correct rounding.
 
 No binary float ever enters a quantity: text is parsed straight to ``Decimal``. A ``float``
 cell (from a data frame, Arrow, Excel or Python rows) is read through its shortest repr, and only
 when that repr has at most 15 significant digits: every decimal of 15 digits or fewer survives the
 trip to a double and back, so such a float stands for exactly one short decimal (``0.1`` → 0.1).
 A float needing 16-17 digits (``0.1 + 0.2``), NaN or infinity is refused (``float_text``).
+
+Every quantity is an exact rational held as a ``Number``: a ``Decimal`` while the value has a
+short decimal expansion (the common case, computed at C speed) and a ``Fraction`` as soon as an
+operation's exact result would need rounding (``1/3``, a 70-digit product). The ``add``, ``sub``,
+``mul``, ``div``, ``power`` and ``mean`` functions below try the operation in a context that
+*traps* ``Inexact`` and fall back to ``Fraction`` arithmetic when it fires, so no operation ever
+rounds. Rounding happens once, in ``quantize``, where a number is reported; comparisons between
+``Decimal`` and ``Fraction`` are exact in Python. The library never reads or changes the
+caller's decimal context: every operation names its context explicitly.
 """
 
 from __future__ import annotations
@@ -21,12 +30,22 @@ from decimal import (
     Context,
     Decimal,
     DivisionByZero,
+    Inexact,
     InvalidOperation,
     Overflow,
 )
+from fractions import Fraction
+from typing import TypeGuard
 
-# 34 significant digits (IEEE decimal128): more than the 28 DOMAIN §3 asks for.
+# 34 significant digits (IEEE decimal128): more than the 28 DOMAIN §3 asks for. Used for parsing,
+# reporting and displaying a Fraction; never for a decision.
 CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+# The exact context: any operation whose result would be rounded raises Inexact instead.
+EXACT = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
+_WIDE = Context(prec=100_000, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+Number = Decimal | Fraction
+_MAX_SETTLED = 10**34
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -121,14 +140,183 @@ def to_decimal(value: object, *, allow_percent: bool = True) -> Decimal:
     raise NumberFormatError(msg)
 
 
-def quantize(value: Decimal, places: int, mode: str) -> Decimal:
-    """Round ``value`` to ``places`` decimals with a mode named in ``ROUNDING_MODES``."""
-    exp = Decimal(1).scaleb(-places)
-    return value.quantize(exp, rounding=ROUNDING_MODES[mode], context=CONTEXT)
+# --- exact arithmetic ------------------------------------------------------------------------
 
 
-def canonical(value: Decimal) -> str:
-    """Canonical text of an exact value: no exponent, no trailing zeros (``0.90`` → ``0.9``)."""
+def is_number(value: object) -> TypeGuard[Number]:
+    """True for a ``Decimal`` or ``Fraction`` (the two forms of an exact quantity), not for bool or text."""
+    return isinstance(value, Decimal | Fraction)
+
+
+def as_fraction(value: Number | int) -> Fraction:
+    """The same value as a ``Fraction`` (exact for every finite ``Decimal``)."""
+    return value if isinstance(value, Fraction) else Fraction(value)
+
+
+def settle(value: Fraction) -> Number:
+    """A ``Fraction`` whose value has a short decimal expansion becomes a ``Decimal`` again."""
+    den = value.denominator
+    if den == 1:
+        return Decimal(value.numerator)
+    twos = (den & -den).bit_length() - 1
+    rest = den >> twos
+    fives = 0
+    while rest % 5 == 0:
+        rest //= 5
+        fives += 1
+    if rest != 1:
+        return value
+    places = max(twos, fives)
+    if places > CONTEXT.prec:  # keep giant expansions as fractions
+        return value
+    scaled = value.numerator * 10**places // den
+    if abs(scaled) >= _MAX_SETTLED:  # more than 34 digits: stay exact as a Fraction
+        return value
+    return Decimal(scaled).scaleb(-places, EXACT)
+
+
+def add(a: Number, b: Number) -> Number:
+    """``a + b`` exactly."""
+    if type(a) is Decimal and type(b) is Decimal:
+        try:
+            return EXACT.add(a, b)
+        except Inexact:
+            pass
+    return settle(as_fraction(a) + as_fraction(b))
+
+
+def sub(a: Number, b: Number) -> Number:
+    """``a − b`` exactly."""
+    if type(a) is Decimal and type(b) is Decimal:
+        try:
+            return EXACT.subtract(a, b)
+        except Inexact:
+            pass
+    return settle(as_fraction(a) - as_fraction(b))
+
+
+def mul(a: Number, b: Number) -> Number:
+    """``a × b`` exactly."""
+    if type(a) is Decimal and type(b) is Decimal:
+        try:
+            return EXACT.multiply(a, b)
+        except Inexact:
+            pass
+    return settle(as_fraction(a) * as_fraction(b))
+
+
+def div(a: Number, b: Number) -> Number:
+    """``a ÷ b`` exactly; the caller handles ``b == 0`` (N/A).
+
+    Raises:
+        ZeroDivisionError: if ``b`` is zero.
+    """
+    if type(a) is Decimal and type(b) is Decimal:
+        if not b:
+            raise ZeroDivisionError
+        try:
+            return EXACT.divide(a, b)
+        except Inexact:
+            pass
+    return settle(as_fraction(a) / as_fraction(b))
+
+
+def neg(a: Number) -> Number:
+    """``−a`` exactly."""
+    return EXACT.minus(a) if isinstance(a, Decimal) else -a
+
+
+def absolute(a: Number) -> Number:
+    """``|a|`` exactly."""
+    return EXACT.abs(a) if isinstance(a, Decimal) else abs(a)
+
+
+def power(a: Number, n: int) -> Number:
+    """``a ** n`` for an integer ``n``, exactly.
+
+    Raises:
+        ZeroDivisionError: for ``0 ** n`` with ``n < 0``.
+    """
+    if type(a) is Decimal and n >= 0:
+        try:
+            return EXACT.power(a, n)
+        except Inexact:
+            pass
+        except InvalidOperation:  # 0 ** 0
+            return Decimal(1)
+    return settle(as_fraction(a) ** n)
+
+
+def total(values: list[Number]) -> Number:
+    """The exact sum of ``values`` (0 for none)."""
+    result: Number = ZERO
+    for v in values:
+        result = add(result, v)
+    return result
+
+
+def mean(values: list[Number]) -> Number:
+    """The exact mean of a non-empty list."""
+    return div(total(values), Decimal(len(values)))
+
+
+def _round_fraction(value: Fraction, places: int, mode: str) -> Decimal:
+    scaled = value * 10**places
+    q, r = divmod(scaled.numerator, scaled.denominator)  # floor division: 0 ≤ r < den
+    den = scaled.denominator
+    if r:
+        negative = scaled < 0
+        twice = 2 * r
+        if mode == "floor":
+            up = False
+        elif mode == "ceiling":
+            up = True
+        elif mode == "down":  # toward zero
+            up = negative
+        elif mode == "up":  # away from zero
+            up = not negative
+        elif twice != den:
+            up = twice > den
+        elif mode == "half_even":
+            up = q % 2 == 1
+        elif mode == "half_up":  # ties away from zero
+            up = not negative
+        else:  # half_down: ties toward zero
+            up = negative
+        q += up
+    return Decimal(q).scaleb(-places, _WIDE)
+
+
+def quantize(value: Number, places: int, mode: str) -> Decimal:
+    """Round an exact ``value`` to ``places`` decimals with a mode named in ``ROUNDING_MODES``.
+
+    The result is the correctly rounded value of the exact number (a ``Fraction`` is never first
+    rounded to 34 digits); zero is reported without a sign.
+    """
+    if isinstance(value, Fraction):
+        rounded = _round_fraction(value, places, mode)
+    else:
+        rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUNDING_MODES[mode], context=_WIDE)
+    return rounded or rounded.copy_abs()  # a reported zero has no sign: never "-0.00"
+
+
+def round_half_up(value: Number, places: int) -> Number:
+    """``round(x, n)`` in expressions: half-up, as appraisal tables round."""
+    return quantize(value, places, "half_up")
+
+
+def canonical(value: Number) -> str:
+    """Canonical text of an exact value: no exponent, no trailing zeros (``0.90`` → ``0.9``).
+
+    A ``Fraction`` without a finite decimal expansion is shown to 34 significant digits (the
+    value itself stays exact wherever it decides anything).
+    """
+    if isinstance(value, Fraction):
+        settled = settle(value)
+        if isinstance(settled, Fraction):
+            approx = CONTEXT.divide(Decimal(value.numerator), Decimal(value.denominator))
+            return format(approx.normalize(CONTEXT), "f")
+        value = settled
     if value == 0:
         return "0"
-    return format(value.normalize(CONTEXT), "f")
+    return format(value.normalize(_WIDE), "f")

@@ -7,14 +7,17 @@ Results go to stdout or ``--out`` (written atomically); errors go to stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import os
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from kpi_engine.evaluation.cases import run_cases
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.explain import explain_subject
 from kpi_engine.evaluation.records import Table
-from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.evaluation.results import Appraisal, jsonable
 from kpi_engine.io.columnar import write_parquet
 from kpi_engine.io.loading import load_ruleset, read_table
 from kpi_engine.io.scaffold import TEMPLATES, scaffold
@@ -33,10 +36,12 @@ from kpi_engine.language.build import Ruleset, check_text
 from kpi_engine.language.schema import reference_markdown, ruleset_schema
 
 
-def _write(text: str, out: str | None) -> None:
-    """Write to stdout, or atomically to ``out`` (a temporary file renamed into place)."""
+def _write(text: str | Iterable[str], out: str | None) -> None:
+    """Write text (or pieces of it, streamed) to stdout, or atomically to ``out`` (a temp file renamed into place)."""
+    pieces = [text] if isinstance(text, str) else text
     if out is None:
-        sys.stdout.write(text)
+        for piece in pieces:
+            sys.stdout.write(piece)
         return
     target = Path(out)
     try:
@@ -45,7 +50,8 @@ def _write(text: str, out: str | None) -> None:
         raise KpiError(f"cannot write {out}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+            for piece in pieces:
+                fh.write(piece)
         umask = os.umask(0)
         os.umask(umask)
         Path(tmp).chmod(0o666 & ~umask)
@@ -62,45 +68,50 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False) -> str:
-    """Render an appraisal as ``json``, ``csv`` (one row per subject and KPI) or a ``table``."""
+def format_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False, traces: bool = False) -> str:
+    """Render an appraisal as ``json``, ``jsonl``, ``csv`` (one row per subject and KPI) or a ``table``."""
+    return "".join(stream_appraisal(appraisal, fmt, compact=compact, traces=traces))
+
+
+def stream_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False, traces: bool = False) -> Iterator[str]:
+    """The text of ``format_appraisal`` in pieces, one subject at a time for json, jsonl and csv."""
     if fmt == "json":
-        return appraisal.to_json(indent=None if compact else 2) + "\n"
-    data = appraisal.to_dict()
+        yield from appraisal.iter_json(traces=traces, indent=None if compact else 2)
+        yield "\n"
+        return
+    if fmt == "jsonl":
+        yield from appraisal.iter_jsonl(traces=traces)
+        return
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(
-            [
-                "period",
-                "subject",
-                "parent",
-                "total",
-                "grade",
-                "rank",
-                "kpi",
-                "value",
-                "score",
-                "weight",
-                "contribution",
-                "status",
-            ]
-        )
-        for r in data["results"]:
-            subject = [
-                data["period"],
-                r["subject"],
-                r["parent"] or "",
-                r["total"] or "",
-                r["grade"] or "",
-                r["rank"] or "",
-            ]
-            for k in r["kpis"]:
-                value = "" if k["value"] is None else k["value"]
-                writer.writerow(
-                    [*subject, k["id"], value, k["score"] or "", k["weight"], k["contribution"], k["status"]]
-                )
-        return buf.getvalue()
+        yield from _csv(appraisal)
+        return
+    yield _table_text(appraisal)
+
+
+def _csv(appraisal: Appraisal) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(
+        ["period", "subject", "parent", "total", "grade", "rank", "kpi", "value", "score", "weight", "contribution",
+         "status", "total_before_gates", "contributions_residue"]
+    )  # fmt: skip
+    for r in appraisal.results:
+        parts, residue = appraisal.reported_contributions(r)
+        total = appraisal.reported(r.total) or ""
+        subject = [appraisal.period, r.subject, r.parent or "", total, r.grade or "", r.rank or ""]
+        tail = [appraisal.reported(r.total_before_gates) or "", format(residue, "f")]
+        for k in r.kpis:
+            value = "" if k.value is None else jsonable(k.value)
+            score = appraisal.reported(k.score) or ""
+            weight = jsonable(k.weight)
+            writer.writerow([*subject, k.id, value, score, weight, format(parts[k.id], "f"), k.status, *tail])
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+
+
+def _table_text(appraisal: Appraisal) -> str:
+    data = appraisal.to_dict()
     kpi_ids = [k["id"] for k in data["results"][0]["kpis"]] if data["results"] else []
     rows = [["rank", "subject", "parent", "total", "grade", *kpi_ids]]
     for r in data["results"]:
@@ -111,7 +122,16 @@ def format_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False) -
     head = (
         f"{data['ruleset']['title']} — {data['ruleset']['id']} {data['ruleset']['version']} — period {data['period']}\n"
     )
-    return head + _table(rows)
+    residues = [r for r in data["results"] if r["contributions_residue"].strip("-0.")]
+    foot = ""
+    if residues:
+        worst = max(residues, key=lambda r: abs(Decimal(r["contributions_residue"])))
+        foot = (
+            f"note: KPI contributions are each rounded; for {len(residues)} subject(s) they differ from the rounded "
+            f"total before gates by up to {worst['contributions_residue']} (e.g. {worst['subject']}); "
+            "`rounding: {contributions: largest_remainder}` makes them add up\n"
+        )
+    return head + _table(rows) + foot
 
 
 def _read(args: argparse.Namespace, path: str) -> Table:
@@ -208,14 +228,48 @@ def _validate_json(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(args.ruleset)
-    appraisal = _warn(evaluate(ruleset, period=args.period, strict=args.strict, **_inputs(args, ruleset)))
+    with _progress("appraising") as progress:
+        appraisal = evaluate(
+            ruleset, period=args.period, strict=args.strict, progress=progress, **_inputs(args, ruleset)
+        )
+    _warn(appraisal)
     if args.format == "parquet":
         if args.out is None:
             raise KpiError("--format parquet writes a file: name it with --out FILE.parquet")
         write_parquet(appraisal, args.out)
         return 0
-    _write(format_appraisal(appraisal, args.format, compact=args.compact), args.out)
+    _write(stream_appraisal(appraisal, args.format, compact=args.compact, traces=args.traces), args.out)
     return 0
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for runs longer than about a second; nothing when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    try:
+        from rich.progress import Progress  # noqa: PLC0415 - only a terminal run needs it
+    except ImportError:  # pragma: no cover - rich is a dependency; a stripped install just shows no bar
+        yield None
+        return
+    started = time.monotonic()
+    bar = Progress(transient=True, console=None)
+    task: list[Any] = []
+
+    def update(done: int, total: int) -> None:
+        if not task:
+            if time.monotonic() - started < 1:
+                return
+            bar.start()
+            task.append(bar.add_task(label, total=total))
+        bar.update(task[0], completed=done)
+
+    try:
+        yield update
+    finally:
+        if task:
+            bar.stop()
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -382,8 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--lead-events", metavar="FILE", help="lead event log for --policy")
         p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
         if name == "evaluate":
-            p.add_argument("--format", choices=("table", "json", "csv", "parquet"), default="table")
+            p.add_argument("--format", choices=("table", "json", "jsonl", "csv", "parquet"), default="table")
             p.add_argument("--compact", action="store_true", help="json on one line (much faster for big outputs)")
+            p.add_argument("--traces", action="store_true", help="json/jsonl: include every KPI's explanation")
         elif name == "diff":
             p.add_argument("--format", choices=("table", "json"), default="table")
         else:

@@ -1,12 +1,13 @@
 """Real usage of the public API; mypy --strict checks this file (it is not run by pytest)."""
 
 from decimal import Decimal
+from fractions import Fraction
 
 from kpi_engine import Appraisal, KpiError, Ruleset, evaluate, load_ruleset, read_table
 from kpi_engine.attribution import Attribution, attribute, load_policy, read_events
 
 
-def appraise(path: str, records_path: str) -> list[tuple[str, Decimal | None, str | None]]:
+def appraise(path: str, records_path: str) -> list[tuple[str, Decimal | Fraction | None, str | None]]:
     ruleset: Ruleset = load_ruleset(path)
     appraisal: Appraisal = evaluate(ruleset, read_table(records_path), period="2026-03", strict=False)
     return [(r.subject, r.total, r.grade) for r in appraisal.results]

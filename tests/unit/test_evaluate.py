@@ -1,10 +1,10 @@
 import json
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
 from kpi_engine import EvaluationError, evaluate, parse_ruleset
-from kpi_engine._numbers import CONTEXT
 
 HEAD = """\
 ruleset: t
@@ -46,9 +46,7 @@ def test_team_rate_is_ratio_of_sums_not_mean_of_rates():
     ]
     result = evaluate(TEAM, records, members=MEMBERS).result("T")
     assert result.kpi("conv").value == Decimal("0.2")
-    assert result.metrics["mean_conversion"] == CONTEXT.divide(
-        CONTEXT.add(Decimal(1), CONTEXT.divide(Decimal(1), Decimal(9))), Decimal(2)
-    )
+    assert result.metrics["mean_conversion"] == Fraction(5, 9)  # (1 + 1/9) / 2, exactly
     assert result.metrics["on_target"] == Decimal("0.5")
 
 

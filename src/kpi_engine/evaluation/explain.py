@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from kpi_engine._numbers import canonical, quantize
+from kpi_engine import _numbers as num
+from kpi_engine._numbers import HUNDRED, Number, canonical, is_number, quantize
 from kpi_engine.evaluation.results import Appraisal, SubjectResult
 
 
 def _v(value: object) -> str:
     if value is None:
         return "N/A"
-    if isinstance(value, Decimal):
+    if is_number(value):
         return canonical(value)
     return str(value)
 
@@ -20,7 +20,7 @@ def _v(value: object) -> str:
 def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
     """Render the trace of one subject as indented text."""
 
-    def r(value: Decimal | None) -> str:
+    def r(value: Number | None) -> str:
         return "N/A" if value is None else format(quantize(value, appraisal.places, appraisal.rounding), "f")
 
     out: list[str] = [
@@ -34,12 +34,18 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
     out.append(f"total {r(result.total)} → grade {result.grade or '-'}{bonus}, {rank}")
     if result.total_before_gates != result.total:
         out.append(f"  (total before gates {r(result.total_before_gates)})")
+    parts, residue = appraisal.reported_contributions(result)
+    if residue:
+        out.append(
+            f"  (the KPI contributions below are each rounded: they add up to {num.total(list(parts.values()))}, "
+            f"a rounding residue of {residue} against the total before gates)"
+        )
     for section in result.sections:
         title = f" ({section.title})" if section.title else ""
         out.append("")
         out.append(
-            f"section {section.id}{title}: weight {canonical(section.weight * 100)}%, "
-            f"effective {r(section.effective_weight * 100)}% → score {r(section.score)}"
+            f"section {section.id}{title}: weight {canonical(num.mul(section.weight, HUNDRED))}%, "
+            f"effective {r(num.mul(section.effective_weight, HUNDRED))}% → score {r(section.score)}"
             + (f" [{', '.join(section.flags)}]" if section.flags else "")
         )
         for k in result.kpis:
@@ -72,7 +78,8 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
                 adj = ex["adjustment"]
                 out.append(f"    adjustment {adj['id']}: {r(adj['from'])} → {r(adj['to'])} ({adj['reason']})")
             out.append(
-                f"    weight {canonical(k.weight * 100)}% → effective {r(k.effective_weight * 100)}% "
+                f"    weight {canonical(num.mul(k.weight, HUNDRED))}% "
+                f"→ effective {r(num.mul(k.effective_weight, HUNDRED))}% "
                 f"→ contributes {r(k.contribution)}"
             )
     if result.gates:
@@ -81,10 +88,11 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
         for g in result.gates:
             reason = f" — {g.reason}" if g.reason else ""
             out.append(f"  {g.id}: when {g.condition} → {g.outcome} ({g.action} {g.value}){reason}")
-    if result.adjustments:
+    if result.adjustments and appraisal.scorecard is not None:
+        rules = {a.id: a for a in appraisal.scorecard.adjustments}
         out.append("adjustments:")
         out.extend(
-            f"  {a['id']} on {a['kpi']}: when {a['condition']} → {_v(a['holds'])} — {a['reason']}"
+            f"  {a.id} on {a.kpi}: when {rules[a.id].when.text} → {_v(a.holds)} — {rules[a.id].reason}"
             for a in result.adjustments
         )
     return "\n".join(out) + "\n"

@@ -24,12 +24,12 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from kpi_engine._numbers import NumberFormatError, canonical, float_text, quantize
+from kpi_engine._numbers import HUNDRED, Number, NumberFormatError, canonical, float_text, is_number, mul, quantize
 from kpi_engine.errors import DataError, Issue, Location
 from kpi_engine.evaluation.records import Table
 
 if TYPE_CHECKING:
-    from kpi_engine.evaluation.results import Appraisal
+    from kpi_engine.evaluation.results import Appraisal, SubjectResult
 
 FRAME_MODULES = frozenset({"pandas", "polars", "pyarrow", "duckdb"})
 Level = Literal["kpi", "subject"]
@@ -218,7 +218,7 @@ _WEIGHT_PLACES = 6
 def _value_text(value: object) -> str | None:
     if value is None:
         return None
-    if isinstance(value, Decimal):
+    if is_number(value):
         return canonical(value)
     return str(value).lower() if isinstance(value, bool) else str(value)
 
@@ -230,8 +230,11 @@ def appraisal_rows(appraisal: Appraisal, level: Level = "kpi") -> tuple[tuple[st
     declared value); KPI values are exact text (``None`` when N/A); flags are joined with ``;``.
     """
 
-    def r(value: Decimal | None) -> Decimal | None:
+    def r(value: Number | None) -> Decimal | None:
         return None if value is None else quantize(value, appraisal.places, appraisal.rounding)
+
+    def contributions(s: SubjectResult) -> dict[str, Decimal]:
+        return appraisal.reported_contributions(s)[0]  # as the JSON reports them
 
     if level == "subject":
         return SUBJECT_COLUMNS, [
@@ -244,10 +247,11 @@ def appraisal_rows(appraisal: Appraisal, level: Level = "kpi") -> tuple[tuple[st
     rows: list[tuple[object, ...]] = [
         (
             appraisal.period, s.subject, s.parent, r(s.total), s.grade, s.rank, k.id, k.section,
-            _value_text(k.value), k.status, r(k.score), k.weight, r(k.effective_weight * 100),
-            r(k.contribution), ";".join(k.flags),
+            _value_text(k.value), k.status, r(k.score), k.weight, r(mul(k.effective_weight, HUNDRED)),
+            parts[k.id], ";".join(k.flags),
         )
         for s in appraisal.results
+        for parts in (contributions(s),)
         for k in s.kpis
     ]  # fmt: skip
     return KPI_COLUMNS, rows

@@ -32,6 +32,7 @@ class Ruleset:
     sha256: str
     warnings: tuple[Issue, ...] = ()
     source_map: SourceMap | None = attrs.field(default=None, eq=False, repr=False)
+    text: str = attrs.field(default="", eq=False, repr=False)  # the YAML source, for records and audits
 
     @property
     def id(self) -> str:
@@ -136,6 +137,7 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         rank_lower_first=spec.ranking.order == "lower_first",
         places=spec.rounding.places,
         rounding=spec.rounding.mode,
+        contributions=spec.rounding.contributions,
         columns=dict(spec.columns),
         allow_extra_columns=spec.allow_extra_columns,
         reads_history=any(m.kind in {"previous", "streak"} for m in metrics.values()),
@@ -178,4 +180,4 @@ def parse_ruleset(text: str, file: str = "<string>") -> Ruleset:
     if spec is None or any(i.severity == "error" for i in issues):
         raise RulesetError.from_issues(issues, file)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Ruleset(spec, build_scorecard(spec), file, digest, tuple(issues), smap)
+    return Ruleset(spec, build_scorecard(spec), file, digest, tuple(issues), smap, text)

@@ -222,6 +222,11 @@ class RoundingSpec(_Spec):
 
     places: int = Field(2, ge=0, le=12)
     mode: RoundingMode = "half_up"
+    contributions: Literal["rounded", "largest_remainder"] = Field(
+        "rounded",
+        description="`rounded`: each contribution is correctly rounded and the residue against the rounded total "
+        "is shown; `largest_remainder`: contributions are apportioned so that they add up to the shown total",
+    )
 
 
 class RankingSpec(_Spec):
