@@ -385,7 +385,7 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     from kpi_engine.attribution import attribute, format_attribution, load_policy, read_events  # noqa: PLC0415
 
     policy = load_policy(args.policy)
-    result = attribute(policy, read_events(args.events, policy))
+    result = attribute(policy, read_events(args.events, policy, encoding=args.encoding))
     _write(format_attribution(result, args.format), args.out)
     return 0
 
@@ -463,7 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("attribute", help="decide which rep each deal is credited to")
     p.add_argument("policy", metavar="POLICY")
-    p.add_argument("--events", required=True, metavar="FILE", help="lead event log (CSV or JSONL)")
+    p.add_argument("--events", required=True, metavar="FILE", help="lead log: CSV, JSONL, XLSX, Parquet, duckdb:")
+    p.add_argument("--encoding", metavar="NAME", help="of a text log (default UTF-8), e.g. gb18030")
     p.add_argument("--format", choices=("json", "csv", "table"), default="json")
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_attribute)
