@@ -180,3 +180,35 @@ def test_read_table_streams_the_file_instead_of_reading_all_text(tmp_path, monke
 
     monkeypatch.setattr(Path, "open", open_without_read)
     assert read_table(path).cells[0][1][:3] == ("a", "2026-03", "1")
+
+
+def test_percent_formatted_excel_cells_read_as_the_user_sees_them(tmp_path):
+    """A cell formatted 0% holding 0.95 reads as 95%: exact in a ratio column, an error in a score column."""
+    openpyxl = pytest.importorskip("openpyxl")
+    pytest.importorskip("python_calamine")
+    rs = parse_ruleset(
+        "ruleset: x\nversion: '1'\ntitle: x\ninputs: {conduct: {type: score, min: 0, max: 100}, renewal: {type: ratio}}\n"
+        "kpis:\n  - {id: c, metric: conduct, method: expression, score: value, weight: 50%}\n"
+        "  - {id: r, metric: renewal, method: threshold, target: 90%, weight: 50%}\n"
+    )
+
+    def book(score_format):
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(["subject", "period", "conduct", "renewal"])
+        ws.append(["a", "2026-03", 0.95 if score_format else 95, 0.925])
+        ws["D2"].number_format = "0.0%"
+        if score_format:
+            ws["C2"].number_format = "0%"
+        path = tmp_path / f"b{int(score_format)}.xlsx"
+        wb.save(path)
+        return path
+
+    good = evaluate(rs, read_table(book(score_format=False)))
+    assert str(good.results[0].kpi("r").value) == "0.925"
+    assert good.results[0].kpi("c").value == 95
+    with pytest.raises(DataError) as info:
+        evaluate(rs, read_table(book(score_format=True)))
+    (issue,) = info.value.issues
+    assert str(issue.location).endswith("[Sheet]:2:3")
+    assert "'95%' has a percent sign" in issue.message
