@@ -212,7 +212,7 @@ SUBJECT_COLUMNS = (
 )  # fmt: skip
 _REPORTED = frozenset({"total", "score", "effective_weight", "contribution", "total_before_gates"})
 _INTS = frozenset({"rank", "rank_in_parent"})
-_WEIGHT_PLACES = 6
+_WEIGHT_PLACES = 6  # at least; more when a declared weight has more decimals
 
 
 def _value_text(value: object) -> str | None:
@@ -257,6 +257,18 @@ def appraisal_rows(appraisal: Appraisal, level: Level = "kpi") -> tuple[tuple[st
     return KPI_COLUMNS, rows
 
 
+def _weight_places(rows: list[tuple[object, ...]], index: int) -> int:
+    """Decimal places that hold every declared weight exactly (weights are short decimals from the YAML)."""
+    places = _WEIGHT_PLACES
+    for row in rows:
+        weight = row[index]
+        if isinstance(weight, Decimal):
+            exponent = weight.as_tuple().exponent
+            if isinstance(exponent, int):
+                places = max(places, -exponent)
+    return min(places, 30)
+
+
 def to_arrow(appraisal: Appraisal, level: Level = "kpi") -> Any:
     """The appraisal as a ``pyarrow.Table`` (reported numbers as ``decimal128`` with the ruleset's places).
 
@@ -272,7 +284,7 @@ def to_arrow(appraisal: Appraisal, level: Level = "kpi") -> Any:
         if name in _REPORTED:
             kind = pa.decimal128(38, places)
         elif name == "weight":
-            kind = pa.decimal128(38, _WEIGHT_PLACES)
+            kind = pa.decimal128(38, _weight_places(rows, columns.index(name)))
         elif name in _INTS:
             kind = pa.int64()
         else:
