@@ -115,6 +115,10 @@ def test_roster_member_without_a_record_is_listed_as_a_warning(s1):
     assert warning.severity == "warning"
     assert "'sun_li' is a member of 'team_east' in 2026-03 but has no record" in warning.message
     assert "sun_li" not in [r.subject for r in appraisal.results]
+    import json
+
+    assert json.loads(appraisal.to_json())["warnings"][0]["code"] == "no_record"  # kept in the record of the run
+    assert "warnings" not in json.loads(evaluate(s1, read_table(RECORDS)).to_json())
 
 
 def test_roster_member_without_a_record_is_an_error_in_a_strict_run():

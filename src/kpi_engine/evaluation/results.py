@@ -221,6 +221,8 @@ class Appraisal:
             "rounding": {"places": self.places, "mode": self.rounding, "contributions": self.contributions},
             "strict": self.strict,
         }
+        if self.warnings:  # written only when there are some, so runs without warnings keep their bytes
+            head["warnings"] = [w.to_dict() for w in self.warnings]
         card = self.scorecard
         if card is not None:
             head["scorecard"] = {
