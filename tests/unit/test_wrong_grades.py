@@ -77,6 +77,7 @@ def test_a_stray_row_dated_next_month_does_not_move_the_run(s1):
     with pytest.raises(DataError) as info:
         evaluate(s1, read_csv_text("\n".join([*lines, stray]) + "\n", "r.csv"))
     message = str(info.value)
+    assert [(i.code, str(i.location)) for i in info.value.issues] == [("stray_period", "r.csv:10:2")]
     assert "2026-02, 2026-03, 2026-04" in message
     assert "3 of the 4 rep(s) of 2026-03 have no data" in message
     assert "li_na" in message

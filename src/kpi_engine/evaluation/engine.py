@@ -749,7 +749,13 @@ def _latest_period(card: Scorecard, data: Inputs) -> Period:
             f"but {len(gone)} of the {len(before)} {card.subject}(s) of {known[-2]} have no data in it ({names}); "
             "a row dated in the wrong period? choose the period to appraise (--period, or evaluate(..., period=...))"
         )
-        raise DataError(msg)
+        rows = sorted((r for (_, p), r in data.records.items() if p == latest), key=lambda r: str(r.origin))
+        if not rows:
+            raise DataError(msg)
+        first, *rest = [r.table.where(r.origin.line, "period") for r in rows[:20]]
+        issues = [Issue("stray_period", msg, "period", first)]
+        issues += [Issue("stray_period", f"a record for {latest}", "period", where) for where in rest]
+        raise DataError.from_issues(issues, "records")
     return latest
 
 
