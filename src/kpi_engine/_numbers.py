@@ -33,6 +33,7 @@ from decimal import (
     Inexact,
     InvalidOperation,
     Overflow,
+    Underflow,
 )
 from fractions import Fraction
 from typing import TypeGuard
@@ -41,7 +42,16 @@ from typing import TypeGuard
 # reporting and displaying a Fraction; never for a decision.
 CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 # The exact context: any operation whose result would be rounded raises Inexact instead.
-EXACT = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[Inexact, InvalidOperation, DivisionByZero, Overflow])
+# Magnitudes are bounded: a result beyond 1e±999 signals Overflow/Underflow (an error, never a
+# thousand-digit number or a silent zero); the Fraction path applies the same bound in ``settle``.
+EXACT = Context(
+    prec=34,
+    rounding=ROUND_HALF_EVEN,
+    Emax=999,
+    Emin=-999,
+    traps=[Inexact, InvalidOperation, DivisionByZero, Overflow, Underflow],
+)
+_MAX_BITS = 3319  # 2**3319 < 1e999 < 2**3320: the bound of EXACT, in bits
 _WIDE = Context(prec=100_000, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 
 Number = Decimal | Fraction
@@ -145,7 +155,8 @@ def to_decimal(value: object, *, allow_percent: bool = True) -> Decimal:
 
 def is_number(value: object) -> TypeGuard[Number]:
     """True for a ``Decimal`` or ``Fraction`` (the two forms of an exact quantity), not for bool or text."""
-    return isinstance(value, Decimal | Fraction)
+    kind = type(value)  # not isinstance: Fraction's ABC metaclass makes that slow on the hot path
+    return kind is Decimal or kind is Fraction or isinstance(value, Decimal | Fraction)
 
 
 def as_fraction(value: Number | int) -> Fraction:
@@ -154,8 +165,17 @@ def as_fraction(value: Number | int) -> Fraction:
 
 
 def settle(value: Fraction) -> Number:
-    """A ``Fraction`` whose value has a short decimal expansion becomes a ``Decimal`` again."""
+    """A ``Fraction`` whose value has a short decimal expansion becomes a ``Decimal`` again.
+
+    Raises:
+        Overflow: beyond 1e999 in magnitude. Underflow: non-zero and below 1e-999 in magnitude.
+    """
     den = value.denominator
+    top = abs(value.numerator).bit_length()
+    if top - den.bit_length() > _MAX_BITS:
+        raise Overflow
+    if value and den.bit_length() - top > _MAX_BITS:
+        raise Underflow
     if den == 1:
         return Decimal(value.numerator)
     twos = (den & -den).bit_length() - 1
@@ -260,6 +280,9 @@ def mean(values: list[Number]) -> Number:
     return div(total(values), Decimal(len(values)))
 
 
+_UNITS = {places: Decimal(1).scaleb(-places) for places in range(13)}  # rounding.places is 0–12
+
+
 def _round_fraction(value: Fraction, places: int, mode: str) -> Decimal:
     scaled = value * 10**places
     q, r = divmod(scaled.numerator, scaled.denominator)  # floor division: 0 ≤ r < den
@@ -293,10 +316,11 @@ def quantize(value: Number, places: int, mode: str) -> Decimal:
     The result is the correctly rounded value of the exact number (a ``Fraction`` is never first
     rounded to 34 digits); zero is reported without a sign.
     """
-    if isinstance(value, Fraction):
+    if type(value) is not Decimal and isinstance(value, Fraction):
         rounded = _round_fraction(value, places, mode)
     else:
-        rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUNDING_MODES[mode], context=_WIDE)
+        unit = _UNITS.get(places) or Decimal(1).scaleb(-places)
+        rounded = value.quantize(unit, rounding=ROUNDING_MODES[mode], context=_WIDE)
     return rounded or rounded.copy_abs()  # a reported zero has no sign: never "-0.00"
 
 
@@ -311,7 +335,7 @@ def canonical(value: Number) -> str:
     A ``Fraction`` without a finite decimal expansion is shown to 34 significant digits (the
     value itself stays exact wherever it decides anything).
     """
-    if isinstance(value, Fraction):
+    if type(value) is not Decimal and isinstance(value, Fraction):
         settled = settle(value)
         if isinstance(settled, Fraction):
             approx = CONTEXT.divide(Decimal(value.numerator), Decimal(value.denominator))

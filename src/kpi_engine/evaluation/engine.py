@@ -229,6 +229,7 @@ class _Evaluator:
         self.leaves: dict[str, tuple[str, ...]] = {}  # per metric: static, so computed once
         self.na_issues: list[Issue] = []  # every N/A a strict run (or on_missing: error) refuses
         self.tracer = _Tracer(self)
+        self.share_cache: dict[tuple[bool, ...], tuple[dict[str, Number], dict[str, Number], dict[str, Number]]] = {}
         # A gate's result is one of three values shared by every subject (lean results).
         self.gate_results = {
             g.id: {
@@ -389,6 +390,33 @@ class _Evaluator:
             explanation["raw_score"] = score
         return value, score, flags, explanation
 
+    def shares(self, applies: tuple[bool, ...]) -> tuple[dict[str, Number], dict[str, Number]]:
+        """Each KPI's exact effective weight, and each live section's weight sum, for a pattern of applicable KPIs."""
+        cached = self.share_cache.get(applies)
+        if cached is None:
+            card = self.card
+            live_kpis = [k for k, ok in zip(card.kpis, applies, strict=True) if ok]
+            wsums: dict[str, Number] = {}
+            for section in card.sections:
+                wsum = num.total([k.weight for k in live_kpis if k.section == section.id])
+                if wsum != 0:
+                    wsums[section.id] = wsum
+            swsum = num.total([s.weight for s in card.sections if s.id in wsums])
+            section_share = {s.id: num.div(s.weight, swsum) for s in card.sections if s.id in wsums} if swsum else {}
+            shares = {
+                k.id: num.mul(num.div(k.weight, wsums[k.section]), section_share.get(k.section, ZERO))
+                if ok and k.section in wsums
+                else ZERO
+                for k, ok in zip(card.kpis, applies, strict=True)
+            }
+            cached = self.share_cache[applies] = (shares, wsums, section_share)
+        return cached[0], cached[1]
+
+    def section_shares(self, applies: tuple[bool, ...]) -> dict[str, Number]:
+        """Each live section's exact share of the total for a pattern of applicable KPIs."""
+        self.shares(applies)
+        return self.share_cache[applies][2]
+
     def condition(self, subject: str, expr: Expression, extra: Mapping[str, Value] | None = None) -> Value:
         env = self.m.env(subject, self.period, expr.names - set(extra or {}))
         env.update(extra or {})
@@ -421,28 +449,25 @@ class _Evaluator:
         zeroed = {str(g.value) for g in card.gates if early.get(g.id) is True}
         # Every step below is exact (``_numbers``): shares such as 1/3 stay rational and nothing is
         # rounded before it is reported.
+        # The effective shares depend only on which KPIs apply: computed once per pattern.
+        applies = tuple(scored[k.id][1] is not None for k in card.kpis)
+        shares, wsums = self.shares(applies)
         section_scores: dict[str, Number | None] = {}
-        kpi_share: dict[str, Number] = {}
         for section in card.sections:
-            members = [k for k in card.kpis if k.section == section.id and scored[k.id][1] is not None]
-            wsum = num.total([k.weight for k in members])
-            if not members or wsum == 0:
+            wsum = wsums.get(section.id)
+            if wsum is None:
                 section_scores[section.id] = None
                 continue
-            for k in members:
-                kpi_share[k.id] = num.div(k.weight, wsum)
+            members = [k for k in card.kpis if k.section == section.id and scored[k.id][1] is not None]
             weighted = num.total([num.mul(k.weight, scored[k.id][1]) for k in members])  # type: ignore[arg-type]
             section_scores[section.id] = ZERO if section.id in zeroed else num.div(weighted, wsum)
         live = [s for s in card.sections if section_scores[s.id] is not None]
-        swsum = num.total([s.weight for s in live])
-        section_share = {s.id: num.div(s.weight, swsum) for s in live} if swsum else {}
+        section_share = self.section_shares(applies)
         # The total is exactly the sum of the KPI contributions an auditor sees.
-        shares: dict[str, Number] = {}
         contributions: dict[str, Number] = {}
         for kpi in card.kpis:
             score = scored[kpi.id][1]
-            share = num.mul(kpi_share.get(kpi.id, ZERO), section_share.get(kpi.section, ZERO))
-            shares[kpi.id] = share
+            share = shares[kpi.id]
             contributions[kpi.id] = ZERO if score is None or kpi.section in zeroed else num.mul(share, score)
         total: Number | None = num.total(list(contributions.values())) if live else None
         before_gates = total
