@@ -212,3 +212,13 @@ def test_percent_formatted_excel_cells_read_as_the_user_sees_them(tmp_path):
     (issue,) = info.value.issues
     assert str(issue.location).endswith("[Sheet]:2:3")
     assert "'95%' has a percent sign" in issue.message
+
+
+def test_a_mapped_column_that_clashes_with_an_existing_one_is_an_error():
+    """Data holding both 销售额 and sales, with 销售额 mapped to sales, is refused rather than one silently winning."""
+    from kpi_engine.io.loading import read_csv_text
+
+    text = CN_CSV.replace("目标\n", "目标,sales\n").replace("100000\n", "100000,1\n")
+    with pytest.raises(DataError) as info:
+        evaluate(parse_ruleset(CN), read_csv_text(text, "r.csv"))
+    assert [(i.code, str(i.location)) for i in info.value.issues] == [("duplicate_column", "r.csv:1:4")]

@@ -74,6 +74,19 @@ class Table:
         """The same rows with columns renamed by ``mapping`` (source name → name); locations unchanged."""
         if not mapping:
             return self
+        names = self.header or (tuple(self.dict_rows[0][1]) if self.dict_rows else ())
+        clashes = [(source, mapping[source]) for source in names if source in mapping and mapping[source] in names]
+        if clashes:
+            issues = [
+                Issue(
+                    "duplicate_column",
+                    f"columns '{source}' and '{target}' both give '{target}' (columns: maps '{source}' to it)",
+                    source,
+                    self.where(1, source),
+                )
+                for source, target in clashes
+            ]
+            raise DataError.from_issues(issues, self.name)
         if self.header:
             header = tuple(mapping.get(c, c) for c in self.header)
             columns = {mapping.get(c, c): i for c, i in self.columns.items()}
