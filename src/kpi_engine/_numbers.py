@@ -1,7 +1,10 @@
 """Exact arithmetic: parsing of text numbers and percents, exact operations, correct rounding.
 
-No binary float ever enters a quantity: text is parsed straight to ``Decimal``; ``float``
-inputs are refused because their digits are already lost.
+No binary float ever enters a quantity: text is parsed straight to ``Decimal``. A ``float``
+cell (from a data frame, Arrow, Excel or Python rows) is read through its shortest repr, and only
+when that repr has at most 15 significant digits: every decimal of 15 digits or fewer survives the
+trip to a double and back, so such a float stands for exactly one short decimal (``0.1`` → 0.1).
+A float needing 16-17 digits (``0.1 + 0.2``), NaN or infinity is refused (``float_text``).
 
 Every quantity is an exact rational held as a ``Number``: a ``Decimal`` while the value has a
 short decimal expansion (the common case, computed at C speed) and a ``Fraction`` as soon as an
@@ -156,6 +159,30 @@ def parse_decimal(text: str, *, allow_percent: bool = True) -> Decimal:
         msg = f"{text!r} is out of range"
         raise NumberFormatError(msg)
     return value
+
+
+FLOAT_DIGITS = 15  # DBL_DIG: decimals of up to 15 significant digits round-trip through a double
+
+
+def float_text(value: float) -> str:
+    """The exact decimal text a binary float stands for, by its shortest repr.
+
+    Raises:
+        NumberFormatError: for NaN, infinities, and floats whose shortest repr needs more than
+            15 significant digits (the float is not the image of a short decimal: ``0.1 + 0.2``).
+    """
+    if value != value or value in {float("inf"), float("-inf")}:  # noqa: PLR0124 - NaN test without math
+        msg = f"{value!r} is not a finite number"
+        raise NumberFormatError(msg)
+    text = repr(value)
+    significant = text.split("e")[0].lstrip("-").replace(".", "").strip("0")
+    if len(significant) > FLOAT_DIGITS:
+        msg = (
+            f"binary float {value!r} is not a short decimal (its shortest form needs more than {FLOAT_DIGITS} digits): "
+            "give the number as text or Decimal so no digit is lost"
+        )
+        raise NumberFormatError(msg)
+    return text.removesuffix(".0")
 
 
 def to_decimal(value: object, *, allow_percent: bool = True) -> Decimal:

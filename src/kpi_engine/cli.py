@@ -17,19 +17,24 @@ import os
 import sys
 import time
 import traceback
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from kpi_engine.audit.diff import compare
-from kpi_engine.errors import KpiError
+from kpi_engine.errors import Issue, KpiError, Location
 from kpi_engine.evaluation.cases import run_cases
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.explain import explain_subject
+from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal, jsonable
+from kpi_engine.io.columnar import write_parquet
 from kpi_engine.io.loading import _read_text, load_ruleset, read_table
 from kpi_engine.io.output import write_file
+from kpi_engine.io.scaffold import TEMPLATES, scaffold
 from kpi_engine.language.build import Ruleset, check_text
 from kpi_engine.language.schema import reference_markdown, ruleset_schema
 
@@ -117,21 +122,34 @@ def _table_text(appraisal: Appraisal) -> str:
     return head + _table(rows) + foot
 
 
+def _read(args: argparse.Namespace, path: str) -> Table:
+    """Read one table with the reading options of the command (``--encoding``, ``--sheet``)."""
+    return read_table(path, encoding=args.encoding, sheet=args.sheet)
+
+
+def _warn(appraisal: Appraisal) -> Appraisal:
+    """Print the appraisal's warnings (e.g. roster members without a record) on stderr."""
+    for issue in appraisal.warnings:
+        print(issue.render(), file=sys.stderr)
+    return appraisal
+
+
 def _inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
-    records = [read_table(path) for path in args.records]
+    records = [_read(args, path) for path in args.records]
     if args.policy or args.lead_events:
         from kpi_engine.attribution import attribute, load_policy, merge_records, read_events  # noqa: PLC0415
 
         if not (args.policy and args.lead_events):
             raise KpiError("--policy and --lead-events go together")
         policy = load_policy(args.policy)
-        result = attribute(policy, read_events(args.lead_events, policy))
+        result = attribute(policy, read_events(args.lead_events, policy, encoding=args.encoding))
         card = ruleset.scorecard
         records = merge_records(records, result, set(card.inputs), card.period)
     return {
         "records": records,
-        "members": read_table(args.members) if args.members else None,
-        "events": read_table(args.events) if args.events else None,
+        "members": _read(args, args.members) if args.members else None,
+        "events": _read(args, args.events) if args.events else None,
+        "allow_extra_columns": args.allow_extra_columns,
     }
 
 
@@ -145,6 +163,8 @@ def _is_policy(text: str) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    if args.format == "json":
+        return _validate_json(args)
     failed = False
     for path in args.rulesets:
         try:
@@ -171,12 +191,41 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _validate_json(args: argparse.Namespace) -> int:
+    """``kpi validate --format json``: one JSON document listing every file and its issues."""
+    files: list[dict[str, Any]] = []
+    for path in args.rulesets:
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            issue = Issue("unreadable", f"cannot read: {exc}", "", Location(path))
+            files.append({"file": path, "valid": False, "issues": [issue.to_dict()]})
+            continue
+        if _is_policy(text):
+            from kpi_engine.attribution._policy import check_policy_text  # noqa: PLC0415
+
+            issues = check_policy_text(text, path)[1]
+        else:
+            issues = check_text(text, path)[2]
+        valid = not any(i.severity == "error" for i in issues)
+        files.append({"file": path, "valid": valid, "issues": [i.to_dict() for i in issues]})
+    valid = all(f["valid"] for f in files)
+    _write(json.dumps({"valid": valid, "files": files}, ensure_ascii=False, indent=2) + "\n", None)
+    return 0 if valid else 1
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(args.ruleset)
     with _progress("appraising") as progress:
         appraisal = evaluate(
             ruleset, period=args.period, strict=args.strict, progress=progress, **_inputs(args, ruleset)
         )
+    _warn(appraisal)
+    if args.format == "parquet":
+        if args.out is None:
+            raise KpiError("--format parquet writes a file: name it with --out FILE.parquet")
+        write_parquet(appraisal, args.out)
+        return 0
     _write(stream_appraisal(appraisal, args.format, compact=args.compact, traces=args.traces), args.out)
     return 0
 
@@ -213,7 +262,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(args.ruleset)
-    appraisal = evaluate(ruleset, period=args.period, strict=args.strict, **_inputs(args, ruleset))
+    appraisal = _warn(evaluate(ruleset, period=args.period, strict=args.strict, **_inputs(args, ruleset)))
     try:
         result = appraisal.result(args.subject)
     except KeyError:
@@ -226,8 +275,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     before, after = load_ruleset(args.before), load_ruleset(args.after)
-    a = evaluate(before, period=args.period, **_inputs(args, before))
-    b = evaluate(after, period=a.period, **_inputs(args, after))
+    a = _warn(evaluate(before, period=args.period, strict=args.strict, **_inputs(args, before)))
+    b = evaluate(after, period=a.period, strict=args.strict, **_inputs(args, after))
     report = compare(a, b)
     if args.format == "json":
         _write(json.dumps(report, ensure_ascii=False, indent=2) + "\n", args.out)
@@ -262,39 +311,89 @@ def cmd_test(args: argparse.Namespace) -> int:
     for p in map(Path, args.paths):
         files.extend(sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")) if p.is_dir() else [p])
     failed = total = 0
+    suites: list[tuple[str, list[tuple[str, str | None]]]] = []  # file → (case, failure text or None)
     for f in files:
-        ruleset = load_ruleset(f)
-        for case in run_cases(ruleset):
+        outcomes: list[tuple[str, str | None]] = []
+        suites.append((str(f), outcomes))
+        try:
+            cases = run_cases(load_ruleset(f))
+        except KpiError as exc:  # one broken file does not hide the others' results
+            failed += 1
+            total += 1
+            text = exc.render()
+            outcomes.append(("(load)", text))
+            print(f"FAIL {f}: cannot load\n  " + text.replace("\n", "\n  "))
+            continue
+        if not cases:
+            print(f"NONE {f}: no cases")
+        for case in cases:
             total += 1
             if case.passed:
+                outcomes.append((case.name, None))
                 print(f"PASS {f}::{case.name}")
                 continue
             failed += 1
+            lines = (["error: " + case.error] if case.error else []) + [
+                f"{m.subject} {m.what}: expected {m.expected}, got {m.actual}" for m in case.mismatches
+            ]
+            outcomes.append((case.name, "\n".join(lines)))
             print(f"FAIL {f}::{case.name}")
-            if case.error:
-                print("  error: " + case.error.replace("\n", "\n  "))
-            for m in case.mismatches:
-                print(f"  {m.subject} {m.what}: expected {m.expected}, got {m.actual}")
-    print(f"{total - failed} passed, {failed} failed")
+            for line in lines:
+                print("  " + line.replace("\n", "\n  "))
+    print(f"{total - failed} passed, {failed} failed in {len(files)} file(s)")
+    if args.junit:
+        _write(junit_xml(suites), args.junit)
+    if total == 0:
+        print("kpi test: no case ran (add `cases:` to the ruleset)", file=sys.stderr)
+        return 1
     return 1 if failed else 0
+
+
+def junit_xml(suites: list[tuple[str, list[tuple[str, str | None]]]]) -> str:
+    """JUnit XML of ``kpi test``: one testsuite per ruleset file, one testcase per case."""
+    root = ET.Element("testsuites", name="kpi test")
+    for name, outcomes in suites:
+        failures = sum(1 for _, text in outcomes if text is not None)
+        suite = ET.SubElement(root, "testsuite", name=name, tests=str(len(outcomes)), failures=str(failures))
+        for case, text in outcomes:
+            node = ET.SubElement(suite, "testcase", classname=name, name=case)
+            if text is not None:
+                ET.SubElement(node, "failure", message=text.splitlines()[0] if text else "failed").text = text
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    for path in scaffold(args.directory, args.template):
+        print(f"wrote {path}")
+    print(f"next: cd {args.directory} && kpi test ruleset.yaml")
+    return 0
 
 
 def cmd_attribute(args: argparse.Namespace) -> int:
     from kpi_engine.attribution import attribute, format_attribution, load_policy, read_events  # noqa: PLC0415
 
     policy = load_policy(args.policy)
-    result = attribute(policy, read_events(args.events, policy))
+    result = attribute(policy, read_events(args.events, policy, encoding=args.encoding))
     _write(format_attribution(result, args.format), args.out)
     return 0
+
+
+def _version() -> str:
+    try:
+        return metadata.version("kpi_engine")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``kpi``."""
     parser = argparse.ArgumentParser(prog="kpi", description="Exact, explainable sales scorecards and deal credit.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check rulesets and policies; report every problem with file:line:col")
     p.add_argument("rulesets", nargs="+", metavar="RULESET")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="json: every issue, for editors and CI")
     p.set_defaults(func=cmd_validate)
 
     for name, func, text in (
@@ -310,8 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("ruleset", metavar="RULESET")
         p.add_argument(
             "--records", required=True, metavar="FILE", nargs="+", action="extend",
-            help="CSV, JSON or JSONL records (several files allowed, e.g. reps and teams)",
+            help="records: CSV, JSON, JSONL, XLSX, Parquet or duckdb:DB::SQL (several allowed, e.g. reps and teams)",
         )  # fmt: skip
+        p.add_argument("--encoding", metavar="NAME", help="of text files (default UTF-8), e.g. gb18030")
+        p.add_argument("--sheet", metavar="NAME", help="sheet of an Excel workbook (default: the first)")
+        p.add_argument(
+            "--allow-extra-columns", action="store_true", help="ignore data columns the ruleset does not use"
+        )
         p.add_argument("--members", metavar="FILE", help="membership rows: member,parent,period")
         p.add_argument("--events", metavar="FILE", help="event rows for aggregate metrics")
         p.add_argument("--period", metavar="P", help="period to appraise (default: the latest in the records)")
@@ -320,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--lead-events", metavar="FILE", help="lead event log for --policy")
         p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
         if name == "evaluate":
-            p.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
+            p.add_argument("--format", choices=("table", "json", "jsonl", "csv", "parquet"), default="table")
             p.add_argument("--compact", action="store_true", help="json on one line (much faster for big outputs)")
             p.add_argument("--traces", action="store_true", help="json/jsonl: include every KPI's explanation")
         elif name == "diff":
@@ -337,11 +441,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("test", help="run the cases embedded in rulesets")
     p.add_argument("paths", nargs="+", metavar="PATH", help="ruleset files or folders of them")
+    p.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML for CI")
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("init", help="scaffold a ruleset, example data and cases from a template")
+    p.add_argument("directory", metavar="DIR")
+    p.add_argument("--template", choices=tuple(TEMPLATES), default="s1", help="s1 rep monthly, s2 supervisor, s5 dept")
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("attribute", help="decide which rep each deal is credited to")
     p.add_argument("policy", metavar="POLICY")
-    p.add_argument("--events", required=True, metavar="FILE", help="lead event log (CSV or JSONL)")
+    p.add_argument("--events", required=True, metavar="FILE", help="lead log: CSV, JSONL, XLSX, Parquet, duckdb:")
+    p.add_argument("--encoding", metavar="NAME", help="of a text log (default UTF-8), e.g. gb18030")
     p.add_argument("--format", choices=("json", "csv", "table"), default="json")
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_attribute)

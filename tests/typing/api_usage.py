@@ -20,3 +20,15 @@ def credits_by_deal(policy_path: str, log_path: str) -> dict[str, str]:
     except KpiError as exc:
         return {"error": exc.render()}
     return {c.deal_id: c.credited_to for c in result.credits}
+
+
+def from_other_containers(path: str, workbook: str) -> list[str]:
+    ruleset = load_ruleset(path)
+    excel = evaluate(ruleset, read_table(workbook, sheet="三月", encoding=None), allow_extra_columns=True)
+    rows = [{"subject": "r1", "period": "2026-03", "sales": 1.5}]
+    python_rows = evaluate(ruleset, rows)
+    issues = [w.render() for w in excel.warnings + python_rows.warnings]
+    excel.to_arrow(level="subject")
+    excel.to_pandas()
+    excel.to_polars(level="kpi")
+    return issues

@@ -187,7 +187,7 @@ def test_streak_counts_consecutive_periods_on_target():
     rs = ruleset(
         """\
 period: quarter
-inputs: {att: {type: ratio}}
+inputs: {att: {type: ratio, max: 2}}
 metrics: {streak: {streak: att >= 100%}}
 kpis: [{id: s, metric: streak, method: threshold, target: 2, weight: 100%}]
 """

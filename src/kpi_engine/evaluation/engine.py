@@ -674,6 +674,7 @@ def evaluate(
     members: RowsLike | None = None,
     events: RowsLike | None = None,
     strict: bool = False,
+    allow_extra_columns: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Appraisal:
     """Appraise every subject of the ruleset's level for one period.
@@ -685,7 +686,8 @@ def evaluate(
         period: the period to appraise (``2026-03``, ``2026-Q1`` …); default: the latest in ``records``.
         members: membership rows ``member, parent, period`` (rep → team → department → company).
         events: event rows ``event_id, type, at, rep`` plus the ruleset's ``event_fields``.
-        strict: turn every N/A KPI value or condition into an error.
+        strict: turn every N/A KPI value or condition into an error, and every warning too.
+        allow_extra_columns: ignore data columns the ruleset does not use (as ``allow_extra_columns: true``).
         progress: called as ``progress(done, total)`` about a hundred times while subjects are appraised.
 
     Returns:
@@ -695,6 +697,8 @@ def evaluate(
         DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
     """
     card = ruleset.scorecard
+    if allow_extra_columns:
+        card = attrs.evolve(card, allow_extra_columns=True)
     with exact(), paused_gc():
         data = prepare_inputs(card, records, members, events)
         if period is not None:
@@ -703,11 +707,7 @@ def evaluate(
             except ValueError as exc:
                 raise DataError(str(exc)) from None
         else:
-            known = sorted({p for (_, p) in data.records} | {p for (_, p) in data.children})
-            if not known:
-                msg = "no records to evaluate"
-                raise DataError(msg)
-            chosen = known[-1]
+            chosen = _latest_period(card, data)
         _check_effective(ruleset, chosen)
         metrics = _Metrics(card, data)
         ev = _Evaluator(card, metrics, chosen, strict=strict)
@@ -718,6 +718,9 @@ def evaluate(
         ev.check_orphans(subjects)
         try:
             ev.check_required(subjects)
+            warnings = _roster_without_records(data, chosen)
+            if warnings and strict:
+                raise DataError.from_issues([attrs.evolve(w, severity="error") for w in warnings], "members")
             appraised = []
             step = max(1, len(subjects) // 100)
             for i, s in enumerate(subjects, start=1):
@@ -748,6 +751,72 @@ def evaluate(
         rounding=card.rounding,
         strict=strict,
         results=tuple(results),
+        warnings=tuple(warnings),
         contributions=card.contributions,
         scorecard=card,
     )
+
+
+# Data at the door (issue 7): the period a run appraises, and roster members without a record.
+
+
+def _latest_period(card: Scorecard, data: Inputs) -> Period:
+    """The period to appraise when none is given: the latest, unless that would mislead.
+
+    Records of several periods are history only if the ruleset reads history (a ``previous`` or
+    ``streak`` metric); otherwise several periods is an error listing them. With history, the
+    latest period must keep every subject of the period before it: a stray row dated a month
+    ahead would otherwise move the run to that month and drop everybody else without a word.
+
+    Raises:
+        DataError: naming the periods (and the subjects that would disappear).
+    """
+    known = sorted({p for (_, p) in data.records} | {p for (_, p) in data.children})
+    if not known:
+        msg = "no records to evaluate"
+        raise DataError(msg)
+    latest = known[-1]
+    if len(known) == 1:
+        return latest
+    shown = ", ".join(str(p) for p in known)
+    if not card.reads_history:
+        msg = (
+            f"the records hold {len(known)} periods ({shown}) and the ruleset reads no history; "
+            "choose the period to appraise (--period, or evaluate(..., period=...))"
+        )
+        raise DataError(msg)
+    metrics = _Metrics(card, data)
+    now = set(_Evaluator(card, metrics, latest, strict=False).subjects())
+    before = _Evaluator(card, metrics, known[-2], strict=False).subjects()
+    gone = [s for s in before if s not in now]
+    if gone:
+        names = ", ".join(gone[:20]) + (" …" if len(gone) > 20 else "")  # noqa: PLR2004 - enough to recognise
+        msg = (
+            f"the records hold periods {shown}; without --period the latest, {latest}, would be appraised, "
+            f"but {len(gone)} of the {len(before)} {card.subject}(s) of {known[-2]} have no data in it ({names}); "
+            "a row dated in the wrong period? choose the period to appraise (--period, or evaluate(..., period=...))"
+        )
+        rows = sorted((r for (_, p), r in data.records.items() if p == latest), key=lambda r: str(r.origin))
+        if not rows:
+            raise DataError(msg)
+        first, *rest = [r.table.where(r.origin.line, "period") for r in rows[:20]]
+        issues = [Issue("stray_period", msg, "period", first)]
+        issues += [Issue("stray_period", f"a record for {latest}", "period", where) for where in rest]
+        raise DataError.from_issues(issues, "records")
+    return latest
+
+
+def _roster_without_records(data: Inputs, period: Period) -> list[Issue]:
+    """Warnings for members on the period's roster with neither a record nor members of their own."""
+    return [
+        Issue(
+            "no_record",
+            f"'{member}' is a member of '{up}' in {period} but has no record: not appraised, "
+            "and nothing of theirs rolls up",
+            "member",
+            Location("members"),
+            "warning",
+        )
+        for (member, p), up in sorted(data.parent.items(), key=lambda kv: kv[0][0])
+        if p == period and (member, p) not in data.records and (member, p) not in data.children
+    ]

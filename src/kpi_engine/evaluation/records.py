@@ -8,6 +8,7 @@ into one ``DataError``. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -15,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from kpi_engine._numbers import NumberFormatError, canonical, to_decimal
+from kpi_engine._numbers import NumberFormatError, canonical, float_text, to_decimal
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.expr import Value
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS
@@ -56,19 +57,60 @@ class Table:
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any] | object], name: str = "records") -> Table:
-        """Wrap Python rows (dicts, attrs/dataclass instances or pydantic models); row numbers start at 1."""
-        return cls(name, tuple((i, _as_mapping(row)) for i, row in enumerate(rows, start=1)))
+        """Wrap Python rows; row numbers start at 1.
+
+        A row is a mapping, a dataclass (slots too), an attrs instance, a named tuple, a pydantic
+        model or an object with attributes. A float is read by its shortest repr (``float_text``).
+
+        Raises:
+            DataError: naming each row that is none of these, and each float that is not a short decimal.
+        """
+        issues: list[Issue] = []
+        out = tuple((i, _as_mapping(row, name, i, issues)) for i, row in enumerate(rows, start=1))
+        if issues:
+            raise DataError.from_issues(issues, name)
+        return cls(name, out)
+
+    def renamed(self, mapping: Mapping[str, str]) -> Table:
+        """The same rows with columns renamed by ``mapping`` (source name → name); locations unchanged."""
+        if not mapping:
+            return self
+        names = self.header or (tuple(self.dict_rows[0][1]) if self.dict_rows else ())
+        clashes = [(source, mapping[source]) for source in names if source in mapping and mapping[source] in names]
+        if clashes:
+            issues = [
+                Issue(
+                    "duplicate_column",
+                    f"columns '{source}' and '{target}' both give '{target}' (columns: maps '{source}' to it)",
+                    source,
+                    self.where(1, source),
+                )
+                for source, target in clashes
+            ]
+            raise DataError.from_issues(issues, self.name)
+        if self.header:
+            header = tuple(mapping.get(c, c) for c in self.header)
+            columns = {mapping.get(c, c): i for c, i in self.columns.items()}
+            return attrs.evolve(self, header=header, columns=columns)
+        rows = tuple((row, {mapping.get(k, k): v for k, v in raw.items()}) for row, raw in self.dict_rows)
+        return attrs.evolve(self, dict_rows=rows)
 
     def where(self, row: int, column: str | None = None) -> Location:
         """Location of a row (and column): ``file:row:col`` for CSV, ``name:row`` otherwise."""
         return Location(self.name, row, self.columns.get(column, 0) if column else 0)
 
 
-def _as_mapping(row: object) -> Mapping[str, Any]:
+def _fields(row: object) -> Mapping[str, Any] | None:
     if isinstance(row, Mapping):
         return row
     if attrs.has(type(row)):
-        return attrs.asdict(row)  # type: ignore[arg-type]
+        return attrs.asdict(row, recurse=False)  # type: ignore[arg-type]
+    if dataclasses.is_dataclass(row) and not isinstance(row, type):
+        return {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}  # slots dataclasses have no __dict__
+    as_dict = getattr(row, "_asdict", None)
+    if isinstance(row, tuple) and callable(as_dict):  # a named tuple
+        result = as_dict()
+        return result if isinstance(result, dict) else None
     dump = getattr(row, "model_dump", None)
     if callable(dump):
         result = dump()
@@ -76,26 +118,52 @@ def _as_mapping(row: object) -> Mapping[str, Any]:
             return result
     if hasattr(row, "__dict__"):
         return dict(vars(row))
-    msg = f"a record must be a mapping or an object with fields, not {type(row).__name__}"
-    raise DataError(msg)
+    return None
+
+
+def _as_mapping(row: object, name: str, line: int, issues: list[Issue]) -> Mapping[str, Any]:
+    fields = _fields(row)
+    if fields is None:
+        message = (
+            "a record must be a mapping, a dataclass, an attrs instance, a named tuple or an object with fields, "
+            f"not {type(row).__name__}"
+        )
+        issues.append(Issue("bad_row", message, "", Location(name, line)))
+        return {}
+    if not any(type(v) is float for v in fields.values()):
+        return fields
+    out = dict(fields)
+    for key, value in fields.items():
+        if type(value) is float:
+            try:
+                out[key] = float_text(value)
+            except NumberFormatError as exc:
+                issues.append(Issue("bad_value", f"'{key}': {exc}", str(key), Location(name, line)))
+    return out
 
 
 def as_table(data: Table | Iterable[Mapping[str, Any] | object] | None, name: str) -> Table:
-    """Accept a ``Table`` or Python rows."""
+    """Accept a ``Table``, a data frame / Arrow table / DuckDB relation, or Python rows."""
     if data is None:
         return Table(name, ())
     if isinstance(data, Table):
         return data
+    from kpi_engine.evaluation.frames import frame_table, is_frame  # noqa: PLC0415 - frames imports this module
+
+    if is_frame(data):
+        return frame_table(data, name)
     return Table.from_rows(data, name)
 
 
 def as_tables(data: Table | Iterable[Table] | Iterable[Mapping[str, Any] | object] | None, name: str) -> list[Table]:
-    """Accept one ``Table``, several tables, or Python rows."""
-    if isinstance(data, Table) or data is None:
+    """Accept one table (a ``Table`` or a frame), several tables, or Python rows."""
+    from kpi_engine.evaluation.frames import frame_table, is_frame  # noqa: PLC0415 - frames imports this module
+
+    if isinstance(data, Table) or data is None or is_frame(data):
         return [as_table(data, name)]
     items = list(data)
-    if items and all(isinstance(t, Table) for t in items):
-        return items  # type: ignore[return-value]
+    if items and all(isinstance(t, Table) or is_frame(t) for t in items):
+        return [t if isinstance(t, Table) else frame_table(t, name) for t in items]
     return [as_table(items, name)]
 
 
@@ -129,8 +197,12 @@ def coerce(value: object, kind: InputType) -> Value:
         except ValueError:
             msg = f"{value!r} is not an ISO date (YYYY-MM-DD)"
             raise ValueError(msg) from None
+    if kind != "ratio" and isinstance(value, str) and "%" in value:
+        bare = value.strip().rstrip("%").strip()
+        msg = f"{value!r} has a percent sign, but only ratio inputs take percents; a {kind} is written {bare}"
+        raise ValueError(msg)
     try:
-        number = to_decimal(value, allow_percent=kind in {"ratio", "number", "score"})
+        number = to_decimal(value, allow_percent=kind == "ratio")
     except NumberFormatError as exc:
         raise ValueError(str(exc)) from None
     if kind == "count":
@@ -217,8 +289,9 @@ def prepare_records(card: Scorecard, tables: Iterable[Table]) -> dict[tuple[str,
 
 
 def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], Record], issues: list[Issue]) -> None:
+    table = table.renamed(card.columns)
     known = set(card.inputs) | set(RECORD_KEYS) | RECORD_META
-    reported_columns = False
+    reported_columns = card.allow_extra_columns
     for row, raw in table.rows:
         if not reported_columns:
             _check_columns(table, row, raw, known, issues)
@@ -239,6 +312,18 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
                 issues.append(Issue("bad_value", f"'{name}': {exc}", name, table.where(row, name)))
                 continue
             if isinstance(value, Decimal):
+                if spec.type == "ratio" and spec.max is None and value > 1 and "%" not in str(cell):
+                    issues.append(
+                        Issue(
+                            "suspect_ratio",
+                            f"'{name}' is a ratio but the cell is {str(cell).strip()} (that is "
+                            f"{canonical(value * 100)}%); write percents with a % sign, or declare the input's max",
+                            name,
+                            table.where(row, name),
+                            suggestion=f"did you mean {str(cell).strip()}%?",
+                        )
+                    )
+                    continue
                 if spec.min is not None and value < spec.min:
                     issues.append(
                         Issue(
@@ -292,8 +377,10 @@ def prepare_members(
     issues: list[Issue] = []
     parent: dict[tuple[str, Period], str] = {}
     origin: dict[tuple[str, Period], Location] = {}
+    table = table.renamed(card.columns)
     for row, raw in table.rows:
-        _check_columns(table, row, raw, set(MEMBER_KEYS), issues)
+        if not card.allow_extra_columns:
+            _check_columns(table, row, raw, set(MEMBER_KEYS), issues)
         member, up = raw.get("member"), raw.get("parent")
         for col, cell in (("member", member), ("parent", up)):
             if _blank(cell):
@@ -391,8 +478,10 @@ def prepare_events(card: Scorecard, table: Table) -> dict[tuple[str, Period], tu
     known = set(types) | {"at"}
     seen: dict[str, Location] = {}
     grouped: dict[tuple[str, Period], list[Event]] = {}
+    table = table.renamed(card.columns)
     for row, raw in table.rows:
-        _check_columns(table, row, raw, known, issues)
+        if not card.allow_extra_columns:
+            _check_columns(table, row, raw, known, issues)
         bad = False
         for col in ("event_id", "type", "at", "rep"):
             if _blank(raw.get(col)):

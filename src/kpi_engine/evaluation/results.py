@@ -24,6 +24,7 @@ import attrs
 from kpi_engine import _numbers as num
 from kpi_engine._numbers import HUNDRED, Number, canonical, exactly, is_number, quantize
 from kpi_engine._perf import paused_gc
+from kpi_engine.errors import Issue
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Scorecard
 
@@ -164,6 +165,7 @@ class Appraisal:
     results: tuple[SubjectResult, ...]
     contributions: str = "rounded"
     scorecard: Scorecard | None = attrs.field(default=None, eq=False, repr=False)
+    warnings: tuple[Issue, ...] = ()  # e.g. roster members without a record; printed on stderr by the CLI
 
     def result(self, subject: str) -> SubjectResult:
         """The result of one subject.
@@ -219,6 +221,8 @@ class Appraisal:
             "rounding": {"places": self.places, "mode": self.rounding, "contributions": self.contributions},
             "strict": self.strict,
         }
+        if self.warnings:  # written only when there are some, so runs without warnings keep their bytes
+            head["warnings"] = [w.to_dict() for w in self.warnings]
         card = self.scorecard
         if card is not None:
             head["scorecard"] = {
@@ -353,6 +357,26 @@ class Appraisal:
             for r in self.results:
                 item = self._subject(r, traces=traces, convert=_same)
                 yield json.dumps(item, ensure_ascii=False, separators=(",", ":"), default=_encode) + "\n"
+
+    # Frames (issue 7): the conversions live in ``evaluation.frames``; each library is imported on demand.
+
+    def to_arrow(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
+        """A ``pyarrow.Table``: one row per subject × KPI (``level="kpi"``) or per subject; decimal128 numbers."""
+        from kpi_engine.evaluation.frames import to_arrow  # noqa: PLC0415 - frames imports optional libraries
+
+        return to_arrow(self, level)
+
+    def to_polars(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
+        """A ``polars.DataFrame`` of ``to_arrow`` (Decimal columns)."""
+        from kpi_engine.evaluation.frames import to_polars  # noqa: PLC0415 - frames imports optional libraries
+
+        return to_polars(self, level)
+
+    def to_pandas(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
+        """A ``pandas.DataFrame`` with ``decimal.Decimal`` values in the number columns."""
+        from kpi_engine.evaluation.frames import to_pandas  # noqa: PLC0415 - frames imports optional libraries
+
+        return to_pandas(self, level)
 
     @exactly
     def to_json(self, *, traces: bool = False, indent: int | None = None) -> str:

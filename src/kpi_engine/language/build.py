@@ -139,6 +139,9 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         places=spec.rounding.places,
         rounding=spec.rounding.mode,
         contributions=spec.rounding.contributions,
+        columns=dict(spec.columns),
+        allow_extra_columns=spec.allow_extra_columns,
+        reads_history=any(m.kind in {"previous", "streak"} for m in metrics.values()),
     )
 
 

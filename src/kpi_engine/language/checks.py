@@ -140,7 +140,20 @@ class _Checker:
         self.weights()
         self.rules()
         self.grades()
+        self.columns()
         return self.issues
+
+    def columns(self) -> None:
+        """Every column mapping names a column the data may have; no two columns map to one name."""
+        known = {*self.spec.inputs, "subject", "period", "name", "note", "member", "parent", "at"}
+        known |= {*BUILTIN_EVENT_FIELDS, *self.spec.event_fields}
+        seen: dict[str, str] = {}
+        for source, target in self.spec.columns.items():
+            path = ("columns", source)
+            if target in seen:
+                self.add("duplicate_column", f"'{source}' and '{seen[target]}' both map to '{target}'", path)
+            elif self.reference(target, sorted(known), path, "column"):
+                seen[target] = source
 
     def dates(self) -> None:
         eff = self.spec.effective

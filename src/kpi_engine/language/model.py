@@ -164,3 +164,6 @@ class Scorecard:
     places: int
     rounding: str
     contributions: str = "rounded"  # or "largest_remainder"
+    columns: dict[str, str] = attrs.field(factory=dict)  # data column name → name used by the ruleset
+    allow_extra_columns: bool = False
+    reads_history: bool = False  # a previous or streak metric reads earlier periods

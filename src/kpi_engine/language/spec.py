@@ -299,6 +299,14 @@ class RulesetSpec(_Spec):
     ranking: RankingSpec = Field(default_factory=RankingSpec, description="how subjects are ranked")
     rounding: RoundingSpec = Field(default_factory=RoundingSpec, description="how reported numbers are rounded")
     cases: list[CaseSpec] = Field(default_factory=list, description="tests kept next to the rules (`kpi test`)")
+    # Data at the door (issue 7): headers as HR and CRM exports write them.
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="column names of the data mapped to the names the ruleset uses, e.g. {姓名: name, 销售额: sales}",
+    )
+    allow_extra_columns: bool = Field(
+        default=False, description="ignore data columns the ruleset does not use instead of reporting them"
+    )
 
 
 def known_keys() -> frozenset[str]:
