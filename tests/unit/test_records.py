@@ -109,3 +109,11 @@ def test_json_nan_is_rejected(tmp_path):
     path.write_text('[{"subject": "a", "period": "2026-03", "calls": NaN, "sales": 1}]', encoding="utf-8")
     with pytest.raises(DataError, match="not a number"):
         read_table(path)
+
+
+def test_a_file_name_given_as_records_is_refused_clearly(tmp_path):
+    """A path passed where rows are expected names read_table instead of failing per character."""
+    with pytest.raises(DataError, match=r"is a file name, not rows; read it with read_table\(path\)"):
+        evaluate(RULESET, "records.parquet")
+    with pytest.raises(DataError, match="is a file name"):
+        evaluate(RULESET, tmp_path / "records.csv")

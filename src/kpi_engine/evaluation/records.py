@@ -152,6 +152,9 @@ def as_table(data: Table | Iterable[Mapping[str, Any] | object] | None, name: st
 
     if is_frame(data):
         return frame_table(data, name)
+    if isinstance(data, str | bytes) or hasattr(data, "__fspath__"):
+        msg = f"{name}: {str(data)[:80]!r} is a file name, not rows; read it with read_table(path) first"
+        raise DataError(msg)
     return Table.from_rows(data, name)
 
 
@@ -159,7 +162,7 @@ def as_tables(data: Table | Iterable[Table] | Iterable[Mapping[str, Any] | objec
     """Accept one table (a ``Table`` or a frame), several tables, or Python rows."""
     from kpi_engine.evaluation.frames import frame_table, is_frame  # noqa: PLC0415 - frames imports this module
 
-    if isinstance(data, Table) or data is None or is_frame(data):
+    if isinstance(data, Table | str | bytes) or data is None or is_frame(data) or hasattr(data, "__fspath__"):
         return [as_table(data, name)]
     items = list(data)
     if items and all(isinstance(t, Table) or is_frame(t) for t in items):
