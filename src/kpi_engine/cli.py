@@ -7,8 +7,6 @@ Results go to stdout or ``--out`` (written atomically); errors go to stderr.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import sys
@@ -26,11 +24,33 @@ from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.io.loading import load_ruleset, read_table
 from kpi_engine.language.build import Ruleset, check_text
 from kpi_engine.language.schema import reference_markdown, ruleset_schema
+from kpi_engine.report import (
+    LANGS,
+    Lang,
+    Messages,
+    language_from_env,
+    messages,
+    names_from_tables,
+    render,
+    render_issue,
+)
+
+_LANG: list[Lang] = ["en"]  # the language of this run, set once by main()
 
 
-def _write(text: str, out: str | None) -> None:
+def _msg() -> Messages:
+    return messages(_LANG[0])
+
+
+def _write(text: str | bytes, out: str | None) -> None:
     """Write to stdout, or atomically to ``out`` (a temporary file renamed into place)."""
     if out is None:
+        if isinstance(text, bytes):
+            if sys.stdout.isatty():
+                raise KpiError(_msg().t("binary output (xlsx) goes to a file: add --out FILE"))
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+            return
         sys.stdout.write(text)
         return
     target = Path(out)
@@ -39,8 +59,8 @@ def _write(text: str, out: str | None) -> None:
     except OSError as exc:
         raise KpiError(f"cannot write {out}: {exc.strerror}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text if isinstance(text, bytes) else text.encode("utf-8"))
         umask = os.umask(0)
         os.umask(umask)
         Path(tmp).chmod(0o666 & ~umask)
@@ -50,63 +70,11 @@ def _write(text: str, out: str | None) -> None:
         raise
 
 
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n"
-
-
-def format_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False) -> str:
-    """Render an appraisal as ``json``, ``csv`` (one row per subject and KPI) or a ``table``."""
+def format_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False, **options: Any) -> str | bytes:
+    """Render an appraisal as ``json`` here, or through ``kpi_engine.report`` (table, csv, html, xlsx)."""
     if fmt == "json":
         return appraisal.to_json(indent=None if compact else 2) + "\n"
-    data = appraisal.to_dict()
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(
-            [
-                "period",
-                "subject",
-                "parent",
-                "total",
-                "grade",
-                "rank",
-                "kpi",
-                "value",
-                "score",
-                "weight",
-                "contribution",
-                "status",
-            ]
-        )
-        for r in data["results"]:
-            subject = [
-                data["period"],
-                r["subject"],
-                r["parent"] or "",
-                r["total"] or "",
-                r["grade"] or "",
-                r["rank"] or "",
-            ]
-            for k in r["kpis"]:
-                value = "" if k["value"] is None else k["value"]
-                writer.writerow(
-                    [*subject, k["id"], value, k["score"] or "", k["weight"], k["contribution"], k["status"]]
-                )
-        return buf.getvalue()
-    kpi_ids = [k["id"] for k in data["results"][0]["kpis"]] if data["results"] else []
-    rows = [["rank", "subject", "parent", "total", "grade", *kpi_ids]]
-    for r in data["results"]:
-        scores = [k["score"] if k["status"] == "scored" else "n/a" for k in r["kpis"]]
-        rows.append(
-            [str(r["rank"] or "-"), r["subject"], r["parent"] or "-", r["total"] or "n/a", r["grade"] or "-", *scores]
-        )
-    head = (
-        f"{data['ruleset']['title']} — {data['ruleset']['id']} {data['ruleset']['version']} — period {data['period']}\n"
-    )
-    return head + _table(rows)
+    return render(appraisal, fmt, **options)
 
 
 def _inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
@@ -142,7 +110,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             text = Path(path).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            print(f"{path}: cannot read: {exc}", file=sys.stderr)
+            print(_msg().t("{path}: cannot read: {error}", path=path, error=exc), file=sys.stderr)
             failed = True
             continue
         if _is_policy(text):
@@ -153,20 +121,37 @@ def cmd_validate(args: argparse.Namespace) -> int:
             issues = check_text(text, path)[2]
         errors = [i for i in issues if i.severity == "error"]
         for issue in issues:
-            print(issue.render(), file=sys.stderr)
+            print(render_issue(issue, _msg()), file=sys.stderr)
         if errors:
             failed = True
-            print(f"{path}: {len(errors)} error(s)", file=sys.stderr)
+            print(_msg().t("{path}: {count} error(s)", path=path, count=len(errors)), file=sys.stderr)
         else:
             warn = len(issues)
-            print(f"{path}: ok" + (f" ({warn} warning(s))" if warn else ""))
+            ok = _msg().t("{path}: ok", path=path)
+            print(ok + (_msg().t(" ({count} warning(s))", count=warn) if warn else ""))
     return 1 if failed else 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(args.ruleset)
-    appraisal = evaluate(ruleset, period=args.period, strict=args.strict, **_inputs(args, ruleset))
-    _write(format_appraisal(appraisal, args.format, compact=args.compact), args.out)
+    inputs = _inputs(args, ruleset)
+    appraisal = evaluate(ruleset, period=args.period, strict=args.strict, **inputs)
+    if args.format == "json":
+        _write(format_appraisal(appraisal, "json", compact=args.compact), args.out)
+        return 0
+    history = [evaluate(ruleset, period=p, strict=args.strict, **inputs) for p in args.history or ()]
+    bom = args.bom if args.bom is not None else (args.format == "csv" and args.out is not None)
+    output = format_appraisal(
+        appraisal,
+        args.format,
+        ruleset=ruleset,
+        names=names_from_tables(inputs["records"], appraisal.period),
+        lang=_LANG[0],
+        ids=args.ids,
+        bom=bom,
+        history=[h for h in history if h.period != appraisal.period],
+    )
+    _write(output, args.out)
     return 0
 
 
@@ -177,7 +162,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
         result = appraisal.result(args.subject)
     except KeyError:
         known = ", ".join(r.subject for r in appraisal.results)
-        print(f"subject '{args.subject}' was not appraised in {appraisal.period}; appraised: {known}", file=sys.stderr)
+        text = _msg().t(
+            "subject '{subject}' was not appraised in {period}; appraised: {known}",
+            subject=args.subject,
+            period=appraisal.period,
+            known=known,
+        )
+        print(text, file=sys.stderr)
         return 1
     _write(explain_subject(appraisal, result), args.out)
     return 0
@@ -247,21 +238,31 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``kpi``."""
-    parser = argparse.ArgumentParser(prog="kpi", description="Exact, explainable sales scorecards and deal credit.")
+def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``kpi``, its help in ``msg``'s language (default English)."""
+    t = (msg or messages("en")).t
+    lang = argparse.ArgumentParser(add_help=False)
+    lang.add_argument(
+        "--lang", choices=LANGS, default=argparse.SUPPRESS,
+        help=t("language of messages and reports (default: from LC_ALL, LC_MESSAGES or LANG)"),
+    )  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="kpi", description=t("Exact, explainable sales scorecards and deal credit."), parents=[lang]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("validate", help="check rulesets and policies; report every problem with file:line:col")
+    p = sub.add_parser(
+        "validate", parents=[lang], help=t("check rulesets and policies; report every problem with file:line:col")
+    )
     p.add_argument("rulesets", nargs="+", metavar="RULESET")
     p.set_defaults(func=cmd_validate)
 
     for name, func, text in (
-        ("evaluate", cmd_evaluate, "appraise every subject for a period"),
-        ("explain", cmd_explain, "show the readable trace of one subject"),
-        ("diff", cmd_diff, "compare two versions of a ruleset on the same records"),
+        ("evaluate", cmd_evaluate, t("appraise every subject for a period")),
+        ("explain", cmd_explain, t("show the readable trace of one subject")),
+        ("diff", cmd_diff, t("compare two versions of a ruleset on the same records")),
     ):
-        p = sub.add_parser(name, help=text)
+        p = sub.add_parser(name, parents=[lang], help=text)
         if name == "diff":
             p.add_argument("before", metavar="RULESET")
             p.add_argument("after", metavar="CHANGED_RULESET")
@@ -269,51 +270,79 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("ruleset", metavar="RULESET")
         p.add_argument(
             "--records", required=True, metavar="FILE", nargs="+", action="extend",
-            help="CSV, JSON or JSONL records (several files allowed, e.g. reps and teams)",
+            help=t("CSV, JSON or JSONL records (several files allowed, e.g. reps and teams)"),
         )  # fmt: skip
-        p.add_argument("--members", metavar="FILE", help="membership rows: member,parent,period")
-        p.add_argument("--events", metavar="FILE", help="event rows for aggregate metrics")
-        p.add_argument("--period", metavar="P", help="period to appraise (default: the latest in the records)")
-        p.add_argument("--strict", action="store_true", help="every N/A is an error")
-        p.add_argument("--policy", metavar="POLICY", help="attribution policy: add credit and follow-up fields")
-        p.add_argument("--lead-events", metavar="FILE", help="lead event log for --policy")
-        p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+        p.add_argument("--members", metavar="FILE", help=t("membership rows: member,parent,period"))
+        p.add_argument("--events", metavar="FILE", help=t("event rows for aggregate metrics"))
+        p.add_argument("--period", metavar="P", help=t("period to appraise (default: the latest in the records)"))
+        p.add_argument("--strict", action="store_true", help=t("every N/A is an error"))
+        p.add_argument("--policy", metavar="POLICY", help=t("attribution policy: add credit and follow-up fields"))
+        p.add_argument("--lead-events", metavar="FILE", help=t("lead event log for --policy"))
+        p.add_argument("--out", metavar="FILE", help=t("write here instead of stdout"))
         if name == "evaluate":
-            p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-            p.add_argument("--compact", action="store_true", help="json on one line (much faster for big outputs)")
+            p.add_argument(
+                "--format", choices=("table", "json", "csv", "html", "xlsx"), default="table",
+                help=t("output format (default: table)"),
+            )  # fmt: skip
+            p.add_argument("--compact", action="store_true", help=t("json on one line (much faster for big outputs)"))
+            p.add_argument("--ids", action="store_true", help=t("show KPI ids instead of their titles"))
+            p.add_argument(
+                "--bom", action=argparse.BooleanOptionalAction, default=None,
+                help=t("start CSV with a UTF-8 byte-order mark for Excel (default: on with --out)"),
+            )  # fmt: skip
+            p.add_argument(
+                "--history", metavar="P", nargs="+", action="extend",
+                help=t("earlier periods to appraise from the same records, drawn as trends in the HTML report"),
+            )  # fmt: skip
         elif name == "diff":
             p.add_argument("--format", choices=("table", "json"), default="table")
         else:
             p.add_argument("--subject", required=True, metavar="ID")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of the ruleset language")
-    p.add_argument("--policy", action="store_true", help="the schema of attribution policies instead")
-    p.add_argument("--reference", action="store_true", help="the Markdown language reference (docs/reference.md)")
+    p = sub.add_parser("schema", parents=[lang], help=t("print the JSON Schema of the ruleset language"))
+    p.add_argument("--policy", action="store_true", help=t("the schema of attribution policies instead"))
+    p.add_argument("--reference", action="store_true", help=t("the Markdown language reference (docs/reference.md)"))
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_schema)
 
-    p = sub.add_parser("test", help="run the cases embedded in rulesets")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="ruleset files or folders of them")
+    p = sub.add_parser("test", parents=[lang], help=t("run the cases embedded in rulesets"))
+    p.add_argument("paths", nargs="+", metavar="PATH", help=t("ruleset files or folders of them"))
     p.set_defaults(func=cmd_test)
 
-    p = sub.add_parser("attribute", help="decide which rep each deal is credited to")
+    p = sub.add_parser("attribute", parents=[lang], help=t("decide which rep each deal is credited to"))
     p.add_argument("policy", metavar="POLICY")
-    p.add_argument("--events", required=True, metavar="FILE", help="lead event log (CSV or JSONL)")
+    p.add_argument("--events", required=True, metavar="FILE", help=t("lead event log (CSV or JSONL)"))
     p.add_argument("--format", choices=("json", "csv", "table"), default="json")
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_attribute)
     return parser
 
 
+def _requested_lang(argv: Sequence[str]) -> Lang:
+    """The ``--lang`` of the command line (read before parsing, so help is translated), else the locale's."""
+    for i, arg in enumerate(argv):
+        value = arg.partition("=")[2] if arg.startswith("--lang=") else None
+        if arg == "--lang" and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value == "zh":
+            return "zh"
+        if value == "en":
+            return "en"
+    return language_from_env(os.environ)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``kpi`` with ``argv``; return the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    _LANG[0] = _requested_lang(args_list)
+    parser = build_parser(_msg())
+    args = parser.parse_args(args_list)
     try:
         code: int = args.func(args)
     except KpiError as exc:
-        print(exc.render() if exc.issues else str(exc), file=sys.stderr)
+        msg = _msg()
+        print("\n".join(render_issue(i, msg) for i in exc.issues) if exc.issues else str(exc), file=sys.stderr)
         return 1
     except BrokenPipeError:  # pragma: no cover - e.g. `kpi evaluate ... | head`
         return 0
