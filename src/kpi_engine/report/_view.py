@@ -241,3 +241,15 @@ def display_width(text: str) -> int:
 
 # The flags the engine sets on a KPI result (translated in the catalogue under context "flag").
 KPI_FLAGS = ("adjusted", "excluded_na", "missing_scored_zero", "no_band_matched", "section_zeroed")
+
+
+def clip(text: str, cells: int) -> str:
+    """``text`` cut to at most ``cells`` display cells, with ``…`` when cut (labels in charts)."""
+    if display_width(text) <= cells:
+        return text
+    out = ""
+    for char in text:
+        if display_width(out + char) > cells - 1:
+            break
+        out += char
+    return out + "…"

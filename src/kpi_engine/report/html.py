@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from kpi_engine.evaluation.results import Appraisal, KpiResult, SubjectResult
-from kpi_engine.report._view import View, applied_adjustments, exact_text, fired_gates, markers, reported
+from kpi_engine.report._view import View, applied_adjustments, clip, exact_text, fired_gates, markers, reported
 
 _PALETTE = ("#2e7d32", "#1565c0", "#ef6c00", "#c62828", "#6a1b9a", "#00838f", "#5d4037", "#455a64")
 _LINES = ("#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#5d4037", "#455a64", "#9e9d24")
@@ -228,12 +228,13 @@ class _Html:
         sections = [(s.id, s.title) for s in results[0].sections] if results else []
         if not sections:
             return "", ""
-        label_w, cell_w, row_h = 200, 110, 24
+        label_w, cell_w, row_h = 200, 120, 24
         parts = []
         for j, (sid, title) in enumerate(sections):
+            full = self.v.section_title(sid, title)
             parts.append(
                 f'<text x="{label_w + j * cell_w + cell_w / 2}" y="14" text-anchor="middle">'
-                f"{_e(self.v.section_title(sid, title)[:12])}</text>"
+                f"<title>{_e(full)}</title>{_e(clip(full, 16))}</text>"
             )
         for i, r in enumerate(results):
             y = 22 + i * row_h
@@ -303,7 +304,7 @@ class _Html:
         for i, k in enumerate(kpis):
             y = i * row_h
             title = self.v.kpi_title(k)
-            short = title if len(title) <= 22 else title[:21] + "…"  # noqa: PLR2004
+            short = clip(title, 36)
             parts.append(
                 f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end"><title>{_e(title)}</title>{_e(short)}</text>'
             )

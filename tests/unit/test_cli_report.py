@@ -1,0 +1,118 @@
+import csv
+import io
+import os
+
+import pytest
+
+from kpi_engine.cli import main
+
+S2 = [
+    "rulesets/sales_supervisor_quarterly.yaml",
+    "--records",
+    "examples/sales_supervisor_quarterly/reps.csv",
+    "examples/sales_supervisor_quarterly/teams.csv",
+    "--members",
+    "examples/sales_supervisor_quarterly/members.csv",
+    "--events",
+    "examples/sales_supervisor_quarterly/events.csv",
+]
+NAMED = ["rulesets/sales_rep_monthly.yaml", "--records", "examples/attribution/records.csv"]
+
+
+@pytest.fixture(autouse=True)
+def at_root(root, monkeypatch):
+    os.chdir(root)
+    for key in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_table_shows_titles_names_and_grade_titles(capsys):
+    """The default table shows KPI titles, names from the records and grade titles."""
+    code, out, _ = run(capsys, "evaluate", *NAMED)
+    assert code == 0
+    assert "销售目标完成率" in out
+    assert "张伟" in out
+    assert "A 优秀" in out
+    assert "target_completion" not in out
+    code, out, _ = run(capsys, "evaluate", *NAMED, "--ids")
+    assert "target_completion" in out
+
+
+def test_lang_follows_the_locale_and_the_option_wins(capsys, monkeypatch):
+    """LANG=zh_CN gives Chinese headers; --lang en overrides it; no locale gives English."""
+    code, out, _ = run(capsys, "evaluate", *NAMED)
+    assert code == 0
+    assert out.splitlines()[1].startswith("rank")
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    code, out, _ = run(capsys, "evaluate", *NAMED)
+    assert code == 0
+    assert out.splitlines()[1].startswith("排名")
+    code, out, _ = run(capsys, "evaluate", *NAMED, "--lang", "en")
+    assert code == 0
+    assert out.splitlines()[1].startswith("rank")
+
+
+def test_validate_speaks_chinese_and_golden_english_is_unchanged(capsys, root):
+    """kpi validate --lang zh translates every planted issue; without it the golden English output holds."""
+    code, _, err = run(capsys, "validate", "tests/cases/invalid/planted.yaml", "--lang", "zh")
+    assert code == 1
+    assert "未知键 'mn'; 是否想写 'min'？ [unknown_key]" in err
+    assert err.rstrip().endswith("tests/cases/invalid/planted.yaml：14 个错误")
+    code, _, err = run(capsys, "validate", "tests/cases/invalid/planted.yaml")
+    assert err == (root / "tests/cases/invalid/planted.expected").read_text(encoding="utf-8")
+
+
+def test_help_is_translated(capsys):
+    """--lang zh --help prints the Chinese help of a subcommand."""
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--lang", "zh", "--help"])
+    out = capsys.readouterr().out
+    assert "显示指标 ID 而非名称" in out
+
+
+def test_csv_to_a_file_has_a_bom_by_default_and_stdout_has_none(capsys, tmp_path):
+    """--format csv --out writes a UTF-8 BOM (Excel reads Chinese); stdout and --no-bom do not."""
+    target = tmp_path / "r.csv"
+    code, out, _ = run(capsys, "evaluate", *NAMED, "--format", "csv", "--out", str(target))
+    assert code == 0
+    assert out == ""
+    data = target.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert {r["name"] for r in rows} >= {"张伟", "李娜"}
+    code, out, _ = run(capsys, "evaluate", *NAMED, "--format", "csv")
+    assert not out.startswith("\ufeff")
+    code, out, _ = run(capsys, "evaluate", *NAMED, "--format", "csv", "--no-bom", "--out", str(target))
+    assert not target.read_bytes().startswith(b"\xef\xbb\xbf")
+    code, out, _ = run(capsys, "evaluate", *NAMED, "--format", "csv", "--bom")
+    assert out.startswith("\ufeff")
+
+
+def test_html_and_xlsx_are_written_to_files(capsys, tmp_path):
+    """--format html and --format xlsx write a report file each; the HTML has the trend when --history is given."""
+    html = tmp_path / "report.html"
+    code, out, _ = run(capsys, "evaluate", *S2, "--format", "html", "--history", "2026-Q1", "--out", str(html))
+    assert code == 0
+    assert out == ""
+    text = html.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    assert "Trend of totals" in text
+    assert "2026-Q1" in text
+    xlsx = tmp_path / "r.xlsx"
+    code, _, _ = run(capsys, "evaluate", *S2, "--format", "xlsx", "--out", str(xlsx))
+    assert code == 0
+    assert xlsx.read_bytes().startswith(b"PK")
+
+
+def test_unknown_history_period_is_a_located_error(capsys):
+    """--history with a period that has no records exits 1 with a message, not a traceback."""
+    code, out, err = run(capsys, "evaluate", *S2, "--format", "html", "--history", "2025-Q1")
+    assert code == 1
+    assert out == ""
+    assert err.strip()
