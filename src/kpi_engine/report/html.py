@@ -71,7 +71,7 @@ dl.trace { margin: 4px 0 4px 8px; display: grid; grid-template-columns: max-cont
 dl.trace dt { color: var(--muted); } dl.trace dd { margin: 0; word-break: break-all; }
 svg.chart { display: block; width: 100%; height: auto; }
 svg text { font-family: inherit; font-size: 12px; fill: var(--ink); }
-.two { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
+.two { display: grid; grid-template-columns: auto minmax(0, 1fr); gap: 28px; }
 .legend span { display: inline-block; margin-right: 12px; font-size: 12px; }
 .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; border-radius: 2px; }
 a { color: var(--accent); text-decoration: none; }
@@ -121,11 +121,13 @@ class _Html:
         titles = {"G": self.t("a gate applied"), "A": self.t("an adjustment applied"), "N": self.t("a KPI is N/A")}
         return "".join(f'<span class="mark {m}" title="{_e(titles[m])}">{m}</span>' for m in markers(r))
 
-    def svg(self, width: int, height: int, body: str, label: str) -> str:
+    def svg(self, width: int, height: int, body: str, label: str, *, fixed: bool = False) -> str:
+        """An SVG chart: scales down to the page width, never up (``fixed``: keeps its own width)."""
         self.charts += 1
+        style = f"width:{width}px;max-width:100%" if fixed else f"max-width:{width}px"
         return (
             f'<svg class="chart" role="img" aria-label="{_e(label)}" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}" style="max-width:{width}px" '
+            f'width="{width}" height="{height}" style="{style}" '
             f'xmlns="http://www.w3.org/2000/svg">{body}</svg>'
         )
 
@@ -190,7 +192,7 @@ class _Html:
             parts.append(f'<text x="{x + (col_w - 30) / 2}" y="{_f(chart_h - h + 14)}" text-anchor="middle">{c}</text>')
             mid = x + (col_w - 30) / 2
             parts.append(f'<text x="{mid}" y="{chart_h + 38}" text-anchor="middle">{_e(self.v.grade_title(g))}</text>')
-        return self.svg(40 + col_w * len(items), chart_h + 50, "".join(parts), self.t("Grade distribution"))
+        return self.svg(40 + col_w * len(items), chart_h + 50, "".join(parts), self.t("Grade distribution"), fixed=True)
 
     def team_chart(self, results: Sequence[SubjectResult]) -> tuple[str, str]:
         """(heading, chart): mean total by parent, or each subject's section scores without parents."""
@@ -200,7 +202,7 @@ class _Html:
                 if r.total is not None:
                     groups.setdefault(r.parent or "-", []).append(r.total)
             rows = sorted(groups.items(), key=lambda kv: -sum(kv[1]) / len(kv[1]))
-            label_w, bar_w, row_h = 200, 560, 26
+            label_w, bar_w, row_h = 150, 330, 26
             parts = []
             top = max([Decimal(100), *(t for _, ts in rows for t in ts)])
             for i, (parent, totals) in enumerate(rows):
@@ -223,12 +225,12 @@ class _Html:
                 parts.append(f'<text x="{_f(max(w, x_hi - label_w) + label_w + 8)}" y="{y + 17}">{_e(text)}</text>')
             body = "".join(parts)
             return self.t("Team comparison"), self.svg(
-                label_w + bar_w + 220, row_h * len(rows) + 6, body, self.t("Team comparison")
+                label_w + bar_w + 170, row_h * len(rows) + 6, body, self.t("Team comparison")
             )
         sections = [(s.id, s.title) for s in results[0].sections] if results else []
         if not sections:
             return "", ""
-        label_w, cell_w, row_h = 200, 120, 24
+        label_w, cell_w, row_h = 150, 120, 24
         parts = []
         for j, (sid, title) in enumerate(sections):
             full = self.v.section_title(sid, title)
