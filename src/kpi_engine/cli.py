@@ -57,7 +57,7 @@ def _write(text: str | bytes, out: str | None) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
-        raise KpiError(f"cannot write {out}: {exc.strerror}") from None
+        raise KpiError(_msg().t("cannot write {path}: {error}", path=out, error=exc.strerror)) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(text if isinstance(text, bytes) else text.encode("utf-8"))
@@ -83,7 +83,7 @@ def _inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
         from kpi_engine.attribution import attribute, load_policy, merge_records, read_events  # noqa: PLC0415
 
         if not (args.policy and args.lead_events):
-            raise KpiError("--policy and --lead-events go together")
+            raise KpiError(_msg().t("--policy and --lead-events go together"))
         policy = load_policy(args.policy)
         result = attribute(policy, read_events(args.lead_events, policy))
         card = ruleset.scorecard
@@ -184,7 +184,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
         return 0
     count = len(report["changes"])
     lines = [
-        f"{args.before} → {args.after}, period {a.period}: {count} subject(s) change, {report['unchanged']} unchanged"
+        _msg().t(
+            "{before} → {after}, period {period}: {count} subject(s) change, {unchanged} unchanged",
+            before=args.before,
+            after=args.after,
+            period=a.period,
+            count=count,
+            unchanged=report["unchanged"],
+        )
     ]
     for change in report["changes"]:
         lines.append(f"  {change['subject']}")
@@ -222,10 +229,19 @@ def cmd_test(args: argparse.Namespace) -> int:
             failed += 1
             print(f"FAIL {f}::{case.name}")
             if case.error:
-                print("  error: " + case.error.replace("\n", "\n  "))
+                print("  " + _msg().t("error: ") + case.error.replace("\n", "\n  "))
             for m in case.mismatches:
-                print(f"  {m.subject} {m.what}: expected {m.expected}, got {m.actual}")
-    print(f"{total - failed} passed, {failed} failed")
+                print(
+                    "  "
+                    + _msg().t(
+                        "{subject} {what}: expected {expected}, got {actual}",
+                        subject=m.subject,
+                        what=m.what,
+                        expected=m.expected,
+                        actual=m.actual,
+                    )
+                )
+    print(_msg().t("{passed} passed, {failed} failed", passed=total - failed, failed=failed))
     return 1 if failed else 0
 
 

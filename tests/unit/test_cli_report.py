@@ -116,3 +116,18 @@ def test_unknown_history_period_is_a_located_error(capsys):
     assert code == 1
     assert out == ""
     assert err.strip()
+
+
+def test_data_errors_and_case_summaries_speak_chinese(capsys, tmp_path):
+    """A record error keeps its location and code with a Chinese message; kpi test sums up in Chinese."""
+    bad = tmp_path / "bad.csv"
+    head = "subject,period,sales_target,sales_actual,weekly_orders,new_customers,visits_existing,phone_calls"
+    head += ",lost_customers,conduct_score,plans_due,plans_done,resource_requests,resource_replies,colr\n"
+    bad.write_text(head + "a,2026-03,100,90,3,1,1,1,1,90,1,1,1,1,x\n", encoding="utf-8")
+    code, out, err = run(capsys, "evaluate", "rulesets/sales_rep_monthly.yaml", "--records", str(bad), "--lang", "zh")
+    assert code == 1
+    assert out == ""
+    assert f"{bad}:2:15: colr: 列 'colr' 不是本规则集的输入 [unknown_column]" in err
+    code, out, _ = run(capsys, "test", "rulesets/sales_rep_monthly.yaml", "--lang", "zh")
+    assert code == 0
+    assert out.splitlines()[-1].endswith("个通过，0 个失败")

@@ -81,6 +81,22 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "bad_aggregate": ("count takes no field (it counts events)", "{fn} needs a number field", "{fn} needs a field"),
     "bad_metric": ("a members metric needs a team or higher subject",),
     "unused_bands": ("bands are only read by method bands, not {method}",),
+    # data: records, membership rows, events
+    "unknown_column": ("column '{column}' is not an input of this ruleset",),
+    "missing_field": ("'{field}' is required",),
+    "out_of_bounds": (
+        "'{field}' is {value}, below its minimum {bound}",
+        "'{field}' is {value}, above its maximum {bound}",
+    ),
+    "duplicate_row": (
+        "subject '{subject}' has a second record for period {period} (first at {first})",
+        "event_id '{id}' repeats (first at {first})",
+    ),
+    "bad_member": ("'{member}' cannot be its own parent",),
+    "bad_header": ("column {index} has no name",),
+    "duplicate_column": ("column '{column}' appears twice",),
+    "bad_csv": ("row has {cells} cells but the header has {header}",),
+    "bad_json": ("each row must be a JSON object", "expected an array of objects", "not valid JSON: {detail}"),
 }
 SUGGESTIONS = (
     "did you mean '{name}'?",
