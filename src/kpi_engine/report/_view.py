@@ -120,22 +120,25 @@ class View:
                     return f"{grade} {g.title}"
         return grade
 
-    @property
-    def has_bonus(self) -> bool:
-        """Whether any grade of the ruleset (or any result) has a bonus multiplier."""
+    def _any_bonus(self) -> bool:
         if self.scorecard is not None and any(g.bonus_multiplier is not None for g in self.scorecard.grades):
             return True
         return any(r.bonus_multiplier is not None for r in self.appraisal.results)
 
-    @property
-    def has_parent(self) -> bool:
-        """Whether any subject belongs to a parent (a team, a department)."""
-        return any(r.parent for r in self.appraisal.results)
-
-    @property
-    def has_names(self) -> bool:
-        """Whether any appraised subject has a name."""
-        return any(r.subject in self.names for r in self.appraisal.results)
+    # Computed once (renderers ask per row): which optional columns the appraisal needs.
+    has_bonus: bool = attrs.field(init=False, default=attrs.Factory(_any_bonus, takes_self=True))
+    """Whether any grade of the ruleset (or any result) has a bonus multiplier."""
+    has_parent: bool = attrs.field(
+        init=False, default=attrs.Factory(lambda self: any(r.parent for r in self.appraisal.results), takes_self=True)
+    )
+    """Whether any subject belongs to a parent (a team, a department)."""
+    has_names: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda self: any(r.subject in self.names for r in self.appraisal.results), takes_self=True
+        ),
+    )
+    """Whether any appraised subject has a name."""
 
     def name(self, subject: str) -> str:
         """The subject's name from the records, or an empty string."""
