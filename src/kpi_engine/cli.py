@@ -33,6 +33,7 @@ from kpi_engine.report import (
     names_from_tables,
     render,
     render_issue,
+    terminal_safe,
 )
 
 _LANG: list[Lang] = ["en"]  # the language of this run, set once by main()
@@ -68,6 +69,11 @@ def _write(text: str | bytes, out: str | None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _readable(text: str) -> str:
+    """Text for people: control, escape and bidi characters from data shown as visible escapes."""
+    return "\n".join(terminal_safe(line) for line in text.split("\n"))
 
 
 def format_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False, **options: Any) -> str | bytes:
@@ -170,7 +176,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
         print(text, file=sys.stderr)
         return 1
-    _write(explain_subject(appraisal, result), args.out)
+    _write(_readable(explain_subject(appraisal, result)), args.out)
     return 0
 
 
@@ -196,7 +202,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     for change in report["changes"]:
         lines.append(f"  {change['subject']}")
         lines.extend(f"    {k}: {v[0]} → {v[1]}" for k, v in change.items() if k != "subject")
-    _write("\n".join(lines) + "\n", args.out)
+    _write(_readable("\n".join(lines) + "\n"), args.out)
     return 0
 
 

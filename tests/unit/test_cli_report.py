@@ -131,3 +131,17 @@ def test_data_errors_and_case_summaries_speak_chinese(capsys, tmp_path):
     code, out, _ = run(capsys, "test", "rulesets/sales_rep_monthly.yaml", "--lang", "zh")
     assert code == 0
     assert out.splitlines()[-1].endswith("个通过，0 个失败")
+
+
+def test_explain_escapes_control_characters_from_the_records(capsys, tmp_path, root):
+    """kpi explain shows an escape sequence hidden in a subject id as text, never raw."""
+    source = (tmp_path / "r.csv").as_posix()
+    lines = (root / "examples/sales_rep_monthly/records.csv").read_text(encoding="utf-8").splitlines()
+    hostile = [lines[0]] + [line.replace("li_na", "li_na\x1b[2J") for line in lines[1:]]
+    (tmp_path / "r.csv").write_text("\n".join(hostile) + "\n", encoding="utf-8")
+    code, out, _ = run(
+        capsys, "explain", "rulesets/sales_rep_monthly.yaml", "--records", source, "--subject", "li_na\x1b[2J"
+    )
+    assert code == 0
+    assert "\x1b" not in out
+    assert "li_na\\x1b[2J" in out
