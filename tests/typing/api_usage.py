@@ -19,3 +19,19 @@ def credits_by_deal(policy_path: str, log_path: str) -> dict[str, str]:
     except KpiError as exc:
         return {"error": exc.render()}
     return {c.deal_id: c.credited_to for c in result.credits}
+
+
+def report_html(path: str, records_path: str) -> str:
+    from kpi_engine.report import language_from_env, names_from_tables, render
+
+    ruleset = load_ruleset(path)
+    table = read_table(records_path)
+    appraisal = evaluate(ruleset, table)
+    out = render(
+        appraisal,
+        "html",
+        ruleset=ruleset,
+        names=names_from_tables([table], appraisal.period),
+        lang=language_from_env({"LANG": "zh_CN.UTF-8"}),
+    )
+    return out if isinstance(out, str) else out.decode("utf-8")

@@ -122,3 +122,28 @@ def test_console_check_sees_an_error_on_a_broken_page(tmp_path):
     page.write_text("<!DOCTYPE html><html><body><script>undefined_function();</script></body></html>", encoding="utf-8")
     done = run_browser(browser, "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri(), profile=tmp_path / "p")
     assert any(":CONSOLE" in line and "undefined_function" in line for line in done.stderr.splitlines())
+
+
+def test_hostile_names_stay_text_in_the_browser(root, tmp_path):
+    """Names carrying HTML and script stay text in Chromium: no request, no script, no console message."""
+    from kpi_engine import evaluate, load_ruleset, read_table
+    from kpi_engine.report import render
+
+    browser = chromium()
+    ruleset = load_ruleset(root / "rulesets/sales_rep_monthly.yaml")
+    appraisal = evaluate(ruleset, read_table(root / "examples/sales_rep_monthly/records.csv"))
+    hostile = {
+        "li_na": "<img src=x onerror=alert(1)>",
+        "zhang_wei": "</svg><script>document.title='pwned'</script>",
+        "wang_fang": '" onmouseover="alert(2)',
+    }
+    page = tmp_path / "hostile.html"
+    text = render(appraisal, "html", ruleset=ruleset, names=hostile)
+    assert isinstance(text, str)
+    page.write_text(text, encoding="utf-8")
+    done = run_browser(browser, "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri(), profile=tmp_path / "p")
+    assert "<body" in done.stdout
+    assert not [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    assert "pwned" not in re.search(r"<title>(.*?)</title>", done.stdout, re.DOTALL).group(1)
+    assert "<img" not in done.stdout
+    assert "&lt;img src=x onerror=alert(1)&gt;" in done.stdout
