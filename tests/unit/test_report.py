@@ -289,7 +289,9 @@ def test_reported_keeps_decimals_and_none():
         ({"LANG": "zh_CN.UTF-8"}, "zh"),
         ({"LANG": "zh_CN.UTF-8", "LC_ALL": "C"}, "en"),
         ({"LANG": "en_US.UTF-8", "LC_MESSAGES": "zh_TW.UTF-8"}, "zh"),
-        ({"LANGUAGE": "zh_CN:en", "LANG": "C.UTF-8"}, "zh"),
+        ({"LANGUAGE": "zh_CN:en", "LANG": "en_GB.UTF-8"}, "zh"),
+        ({"LANGUAGE": "zh_CN:en", "LANG": "C.UTF-8"}, "en"),
+        ({"LANGUAGE": "zh_CN:en"}, "en"),
         ({"LC_ALL": "", "LANG": "C"}, "en"),
     ],
 )

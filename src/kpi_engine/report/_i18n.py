@@ -27,8 +27,8 @@ _LOCALE_DIRS: dict[Lang, str] = {"zh": "zh_CN"}
 def language_from_env(environ: Mapping[str, str]) -> Lang:
     """The language the locale environment asks for: ``zh`` for a Chinese locale, else ``en``.
 
-    Follows POSIX precedence: the first non-empty of ``LC_ALL``, ``LC_MESSAGES``, ``LANG``
-    (``LANGUAGE`` is a GNU list of preferences and is read first when set).
+    Follows POSIX precedence: the first non-empty of ``LC_ALL``, ``LC_MESSAGES``, ``LANG``. As GNU
+    gettext does, ``LANGUAGE`` (a list of preferences) wins unless the locale is unset, ``C`` or ``POSIX``.
 
     Args:
         environ: the environment (e.g. ``os.environ``).
@@ -36,12 +36,11 @@ def language_from_env(environ: Mapping[str, str]) -> Lang:
     Returns:
         ``"zh"`` if the chosen locale starts with ``zh`` (``zh_CN.UTF-8``, ``zh_TW``, ``zh``), else ``"en"``.
     """
-    for key in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
-        value = environ.get(key, "").strip()
-        if value:
-            first = value.split(":")[0].lower()
-            return "zh" if first.startswith("zh") else "en"
-    return "en"
+    locale = next((environ[k].strip() for k in ("LC_ALL", "LC_MESSAGES", "LANG") if environ.get(k, "").strip()), "")
+    preferred = environ.get("LANGUAGE", "").strip()
+    if preferred and locale and locale.split(".")[0] not in {"C", "POSIX"}:
+        locale = preferred.split(":")[0]
+    return "zh" if locale.lower().startswith("zh") else "en"
 
 
 class Messages:
