@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import io
 import json
 import os
 import sys
@@ -19,7 +17,6 @@ import time
 import traceback
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,96 +27,71 @@ from kpi_engine.evaluation.cases import run_cases
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.explain import explain_subject
 from kpi_engine.evaluation.records import Table
-from kpi_engine.evaluation.results import Appraisal, jsonable
+from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.io.columnar import write_parquet
 from kpi_engine.io.loading import _read_text, load_ruleset, read_table
 from kpi_engine.io.output import write_file
 from kpi_engine.io.scaffold import TEMPLATES, scaffold
 from kpi_engine.language.build import Ruleset, check_text
 from kpi_engine.language.schema import reference_markdown, ruleset_schema
+from kpi_engine.report import (
+    LANGS,
+    Lang,
+    Messages,
+    language_from_env,
+    messages,
+    names_from_tables,
+    render,
+    render_issue,
+    terminal_safe,
+)
+
+_LANG: list[Lang] = ["en"]  # the language of this run, set once by main()
 
 
-def _write(text: str | Iterable[str], out: str | None) -> None:
-    """Write text (or pieces of it, streamed) to stdout, or to ``out`` through ``write_file`` (atomic, mode kept)."""
-    pieces = [text] if isinstance(text, str) else text
+def _msg() -> Messages:
+    return messages(_LANG[0])
+
+
+def _write(text: str | bytes | Iterable[str], out: str | None) -> None:
+    """Write text (or pieces of it, streamed; or bytes) to stdout, or to ``out`` through ``write_file``.
+
+    ``write_file`` replaces a regular file atomically, keeps its mode and writes through to devices.
+    """
     if out is None:
-        for piece in pieces:
+        if isinstance(text, bytes):
+            if sys.stdout.isatty():
+                raise KpiError(_msg().t("binary output (xlsx) goes to a file: add --out FILE"))
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+            return
+        for piece in [text] if isinstance(text, str) else text:
             sys.stdout.write(piece)
         return
-    write_file(out, pieces)
+    write_file(out, text)
 
 
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n"
+def _readable(text: str) -> str:
+    """Text for people: control, escape and bidi characters from data shown as visible escapes."""
+    return "\n".join(terminal_safe(line) for line in text.split("\n"))
 
 
-def format_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False, traces: bool = False) -> str:
-    """Render an appraisal as ``json``, ``jsonl``, ``csv`` (one row per subject and KPI) or a ``table``."""
-    return "".join(stream_appraisal(appraisal, fmt, compact=compact, traces=traces))
+def format_appraisal(
+    appraisal: Appraisal, fmt: str, *, compact: bool = False, traces: bool = False, **options: Any
+) -> str | bytes:
+    """Render an appraisal as ``json``/``jsonl`` here, or through ``kpi_engine.report`` (table, csv, html, xlsx)."""
+    if fmt in {"json", "jsonl"}:
+        return "".join(stream_appraisal(appraisal, fmt, compact=compact, traces=traces))
+    return render(appraisal, fmt, **options)
 
 
 def stream_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False, traces: bool = False) -> Iterator[str]:
-    """The text of ``format_appraisal`` in pieces, one subject at a time for json, jsonl and csv."""
-    if fmt == "json":
-        yield from appraisal.iter_json(traces=traces, indent=None if compact else 2)
-        yield "\n"
-        return
+    """JSON (``json``) or JSON Lines (``jsonl``) text in pieces, one subject at a time."""
     if fmt == "jsonl":
         yield from appraisal.iter_jsonl(traces=traces)
         return
-    if fmt == "csv":
-        yield from _csv(appraisal)
-        return
-    yield _table_text(appraisal)
-
-
-def _csv(appraisal: Appraisal) -> Iterator[str]:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(
-        ["period", "subject", "parent", "total", "grade", "rank", "kpi", "value", "score", "weight", "contribution",
-         "status", "total_before_gates", "contributions_residue"]
-    )  # fmt: skip
-    for r in appraisal.results:
-        parts, residue = appraisal.reported_contributions(r)
-        total = appraisal.reported(r.total) or ""
-        subject = [appraisal.period, r.subject, r.parent or "", total, r.grade or "", r.rank or ""]
-        tail = [appraisal.reported(r.total_before_gates) or "", format(residue, "f")]
-        for k in r.kpis:
-            value = "" if k.value is None else jsonable(k.value)
-            score = appraisal.reported(k.score) or ""
-            weight = jsonable(k.weight)
-            writer.writerow([*subject, k.id, value, score, weight, format(parts[k.id], "f"), k.status, *tail])
-        yield buf.getvalue()
-        buf.seek(0)
-        buf.truncate()
-
-
-def _table_text(appraisal: Appraisal) -> str:
-    data = appraisal.to_dict()
-    kpi_ids = [k["id"] for k in data["results"][0]["kpis"]] if data["results"] else []
-    rows = [["rank", "subject", "parent", "total", "grade", *kpi_ids]]
-    for r in data["results"]:
-        scores = [k["score"] if k["status"] == "scored" else "n/a" for k in r["kpis"]]
-        rows.append(
-            [str(r["rank"] or "-"), r["subject"], r["parent"] or "-", r["total"] or "n/a", r["grade"] or "-", *scores]
-        )
-    head = (
-        f"{data['ruleset']['title']} — {data['ruleset']['id']} {data['ruleset']['version']} — period {data['period']}\n"
-    )
-    residues = [r for r in data["results"] if r["contributions_residue"].strip("-0.")]
-    foot = ""
-    if residues:
-        worst = max(residues, key=lambda r: abs(Decimal(r["contributions_residue"])))
-        foot = (
-            f"note: KPI contributions are each rounded; for {len(residues)} subject(s) they differ from the rounded "
-            f"total before gates by up to {worst['contributions_residue']} (e.g. {worst['subject']}); "
-            "`rounding: {contributions: largest_remainder}` makes them add up\n"
-        )
-    return head + _table(rows) + foot
+    yield from appraisal.iter_json(traces=traces, indent=None if compact else 2)
+    yield "\n"
 
 
 def _read(args: argparse.Namespace, path: str) -> Table:
@@ -140,7 +112,7 @@ def _inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
         from kpi_engine.attribution import attribute, load_policy, merge_records, read_events  # noqa: PLC0415
 
         if not (args.policy and args.lead_events):
-            raise KpiError("--policy and --lead-events go together")
+            raise KpiError(_msg().t("--policy and --lead-events go together"))
         policy = load_policy(args.policy)
         result = attribute(policy, read_events(args.lead_events, policy, encoding=args.encoding))
         card = ruleset.scorecard
@@ -181,13 +153,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
             issues = check_text(text, path)[2]
         errors = [i for i in issues if i.severity == "error"]
         for issue in issues:
-            print(issue.render(), file=sys.stderr)
+            print(render_issue(issue, _msg()), file=sys.stderr)
         if errors:
             failed = True
-            print(f"{path}: {len(errors)} error(s)", file=sys.stderr)
+            print(_msg().t("{path}: {count} error(s)", path=path, count=len(errors)), file=sys.stderr)
         else:
             warn = len(issues)
-            print(f"{path}: ok" + (f" ({warn} warning(s))" if warn else ""))
+            ok = _msg().t("{path}: ok", path=path)
+            print(ok + (_msg().t(" ({count} warning(s))", count=warn) if warn else ""))
     return 1 if failed else 0
 
 
@@ -216,17 +189,31 @@ def _validate_json(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     ruleset = load_ruleset(args.ruleset)
+    inputs = _inputs(args, ruleset)
     with _progress("appraising") as progress:
-        appraisal = evaluate(
-            ruleset, period=args.period, strict=args.strict, progress=progress, **_inputs(args, ruleset)
-        )
+        appraisal = evaluate(ruleset, period=args.period, strict=args.strict, progress=progress, **inputs)
     _warn(appraisal)
     if args.format == "parquet":
         if args.out is None:
             raise KpiError("--format parquet writes a file: name it with --out FILE.parquet")
         write_parquet(appraisal, args.out)
         return 0
-    _write(stream_appraisal(appraisal, args.format, compact=args.compact, traces=args.traces), args.out)
+    if args.format in {"json", "jsonl"}:
+        _write(stream_appraisal(appraisal, args.format, compact=args.compact, traces=args.traces), args.out)
+        return 0
+    history = [evaluate(ruleset, period=p, strict=args.strict, **inputs) for p in args.history or ()]
+    bom = args.bom if args.bom is not None else (args.format == "csv" and args.out is not None)
+    output = format_appraisal(
+        appraisal,
+        args.format,
+        ruleset=ruleset,
+        names=names_from_tables(inputs["records"], appraisal.period),
+        lang=_LANG[0],
+        ids=args.ids,
+        bom=bom,
+        history=[h for h in history if h.period != appraisal.period],
+    )
+    _write(output, args.out)
     return 0
 
 
@@ -267,9 +254,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
         result = appraisal.result(args.subject)
     except KeyError:
         known = ", ".join(r.subject for r in appraisal.results)
-        print(f"subject '{args.subject}' was not appraised in {appraisal.period}; appraised: {known}", file=sys.stderr)
+        text = _msg().t(
+            "subject '{subject}' was not appraised in {period}; appraised: {known}",
+            subject=args.subject,
+            period=appraisal.period,
+            known=known,
+        )
+        print(text, file=sys.stderr)
         return 1
-    _write(explain_subject(appraisal, result), args.out)
+    _write(_readable(explain_subject(appraisal, result)), args.out)
     return 0
 
 
@@ -283,12 +276,19 @@ def cmd_diff(args: argparse.Namespace) -> int:
         return 0
     count = len(report["changes"])
     lines = [
-        f"{args.before} → {args.after}, period {a.period}: {count} subject(s) change, {report['unchanged']} unchanged"
+        _msg().t(
+            "{before} → {after}, period {period}: {count} subject(s) change, {unchanged} unchanged",
+            before=args.before,
+            after=args.after,
+            period=a.period,
+            count=count,
+            unchanged=report["unchanged"],
+        )
     ]
     for change in report["changes"]:
         lines.append(f"  {change['subject']}")
         lines.extend(f"    {k}: {v[0]} → {v[1]}" for k, v in change.items() if k != "subject")
-    _write("\n".join(lines) + "\n", args.out)
+    _write(_readable("\n".join(lines) + "\n"), args.out)
     return 0
 
 
@@ -333,14 +333,17 @@ def cmd_test(args: argparse.Namespace) -> int:
                 print(f"PASS {f}::{case.name}")
                 continue
             failed += 1
-            lines = (["error: " + case.error] if case.error else []) + [
-                f"{m.subject} {m.what}: expected {m.expected}, got {m.actual}" for m in case.mismatches
-            ]
+            t = _msg().t
+            lines = ([t("error: ") + case.error] if case.error else []) + [
+                t("{subject} {what}: expected {expected}, got {actual}", subject=m.subject, what=m.what,
+                  expected=m.expected, actual=m.actual)
+                for m in case.mismatches
+            ]  # fmt: skip
             outcomes.append((case.name, "\n".join(lines)))
             print(f"FAIL {f}::{case.name}")
             for line in lines:
                 print("  " + line.replace("\n", "\n  "))
-    print(f"{total - failed} passed, {failed} failed in {len(files)} file(s)")
+    print(_msg().t("{passed} passed, {failed} failed", passed=total - failed, failed=failed))
     if args.junit:
         _write(junit_xml(suites), args.junit)
     if total == 0:
@@ -385,23 +388,33 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``kpi``."""
-    parser = argparse.ArgumentParser(prog="kpi", description="Exact, explainable sales scorecards and deal credit.")
+def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``kpi``, its help in ``msg``'s language (default English)."""
+    t = (msg or messages("en")).t
+    lang = argparse.ArgumentParser(add_help=False)
+    lang.add_argument(
+        "--lang", choices=LANGS, default=argparse.SUPPRESS,
+        help=t("language of messages and reports (default: from LC_ALL, LC_MESSAGES or LANG)"),
+    )  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="kpi", description=t("Exact, explainable sales scorecards and deal credit."), parents=[lang]
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("validate", help="check rulesets and policies; report every problem with file:line:col")
+    p = sub.add_parser(
+        "validate", parents=[lang], help=t("check rulesets and policies; report every problem with file:line:col")
+    )
     p.add_argument("rulesets", nargs="+", metavar="RULESET")
     p.add_argument("--format", choices=("text", "json"), default="text", help="json: every issue, for editors and CI")
     p.set_defaults(func=cmd_validate)
 
     for name, func, text in (
-        ("evaluate", cmd_evaluate, "appraise every subject for a period"),
-        ("explain", cmd_explain, "show the readable trace of one subject"),
-        ("diff", cmd_diff, "compare two versions of a ruleset on the same records"),
+        ("evaluate", cmd_evaluate, t("appraise every subject for a period")),
+        ("explain", cmd_explain, t("show the readable trace of one subject")),
+        ("diff", cmd_diff, t("compare two versions of a ruleset on the same records")),
     ):
-        p = sub.add_parser(name, help=text)
+        p = sub.add_parser(name, parents=[lang], help=text)
         if name == "diff":
             p.add_argument("before", metavar="RULESET")
             p.add_argument("after", metavar="CHANGED_RULESET")
@@ -409,64 +422,94 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("ruleset", metavar="RULESET")
         p.add_argument(
             "--records", required=True, metavar="FILE", nargs="+", action="extend",
-            help="records: CSV, JSON, JSONL, XLSX, Parquet or duckdb:DB::SQL (several allowed, e.g. reps and teams)",
+            help=t("records: CSV, JSON, JSONL, XLSX, Parquet or duckdb:DB::SQL (several allowed, e.g. reps and teams)"),
         )  # fmt: skip
-        p.add_argument("--encoding", metavar="NAME", help="of text files (default UTF-8), e.g. gb18030")
-        p.add_argument("--sheet", metavar="NAME", help="sheet of an Excel workbook (default: the first)")
+        p.add_argument("--encoding", metavar="NAME", help=t("of text files (default UTF-8), e.g. gb18030"))
+        p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first)"))
         p.add_argument(
-            "--allow-extra-columns", action="store_true", help="ignore data columns the ruleset does not use"
+            "--allow-extra-columns", action="store_true", help=t("ignore data columns the ruleset does not use")
         )
-        p.add_argument("--members", metavar="FILE", help="membership rows: member,parent,period")
-        p.add_argument("--events", metavar="FILE", help="event rows for aggregate metrics")
-        p.add_argument("--period", metavar="P", help="period to appraise (default: the latest in the records)")
-        p.add_argument("--strict", action="store_true", help="every N/A is an error")
-        p.add_argument("--policy", metavar="POLICY", help="attribution policy: add credit and follow-up fields")
-        p.add_argument("--lead-events", metavar="FILE", help="lead event log for --policy")
-        p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+        p.add_argument("--members", metavar="FILE", help=t("membership rows: member,parent,period"))
+        p.add_argument("--events", metavar="FILE", help=t("event rows for aggregate metrics"))
+        p.add_argument("--period", metavar="P", help=t("period to appraise (default: the latest in the records)"))
+        p.add_argument("--strict", action="store_true", help=t("every N/A is an error"))
+        p.add_argument("--policy", metavar="POLICY", help=t("attribution policy: add credit and follow-up fields"))
+        p.add_argument("--lead-events", metavar="FILE", help=t("lead event log for --policy"))
+        p.add_argument("--out", metavar="FILE", help=t("write here instead of stdout"))
         if name == "evaluate":
-            p.add_argument("--format", choices=("table", "json", "jsonl", "csv", "parquet"), default="table")
-            p.add_argument("--compact", action="store_true", help="json on one line (much faster for big outputs)")
-            p.add_argument("--traces", action="store_true", help="json/jsonl: include every KPI's explanation")
+            p.add_argument(
+                "--format", choices=("table", "json", "jsonl", "csv", "html", "xlsx", "parquet"), default="table",
+                help=t("output format (default: table)"),
+            )  # fmt: skip
+            p.add_argument("--compact", action="store_true", help=t("json on one line (much faster for big outputs)"))
+            p.add_argument("--traces", action="store_true", help=t("json/jsonl: include every KPI's explanation"))
+            p.add_argument("--ids", action="store_true", help=t("show KPI ids instead of their titles"))
+            p.add_argument(
+                "--bom", action=argparse.BooleanOptionalAction, default=None,
+                help=t("start CSV with a UTF-8 byte-order mark for Excel (default: on with --out)"),
+            )  # fmt: skip
+            p.add_argument(
+                "--history", metavar="P", nargs="+", action="extend",
+                help=t("earlier periods to appraise from the same records, drawn as trends in the HTML report"),
+            )  # fmt: skip
         elif name == "diff":
             p.add_argument("--format", choices=("table", "json"), default="table")
         else:
             p.add_argument("--subject", required=True, metavar="ID")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of the ruleset language")
-    p.add_argument("--policy", action="store_true", help="the schema of attribution policies instead")
-    p.add_argument("--reference", action="store_true", help="the Markdown language reference (docs/reference.md)")
+    p = sub.add_parser("schema", parents=[lang], help=t("print the JSON Schema of the ruleset language"))
+    p.add_argument("--policy", action="store_true", help=t("the schema of attribution policies instead"))
+    p.add_argument("--reference", action="store_true", help=t("the Markdown language reference (docs/reference.md)"))
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_schema)
 
-    p = sub.add_parser("test", help="run the cases embedded in rulesets")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="ruleset files or folders of them")
-    p.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML for CI")
+    p = sub.add_parser("test", parents=[lang], help=t("run the cases embedded in rulesets"))
+    p.add_argument("paths", nargs="+", metavar="PATH", help=t("ruleset files or folders of them"))
+    p.add_argument("--junit", metavar="FILE", help=t("also write the results as JUnit XML for CI"))
     p.set_defaults(func=cmd_test)
 
-    p = sub.add_parser("init", help="scaffold a ruleset, example data and cases from a template")
+    p = sub.add_parser("init", parents=[lang], help=t("scaffold a ruleset, example data and cases from a template"))
     p.add_argument("directory", metavar="DIR")
-    p.add_argument("--template", choices=tuple(TEMPLATES), default="s1", help="s1 rep monthly, s2 supervisor, s5 dept")
+    p.add_argument(
+        "--template", choices=tuple(TEMPLATES), default="s1", help=t("s1 rep monthly, s2 supervisor, s5 dept")
+    )
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("attribute", help="decide which rep each deal is credited to")
+    p = sub.add_parser("attribute", parents=[lang], help=t("decide which rep each deal is credited to"))
     p.add_argument("policy", metavar="POLICY")
-    p.add_argument("--events", required=True, metavar="FILE", help="lead log: CSV, JSONL, XLSX, Parquet, duckdb:")
-    p.add_argument("--encoding", metavar="NAME", help="of a text log (default UTF-8), e.g. gb18030")
+    p.add_argument("--events", required=True, metavar="FILE", help=t("lead log: CSV, JSONL, XLSX, Parquet, duckdb:"))
+    p.add_argument("--encoding", metavar="NAME", help=t("of a text log (default UTF-8), e.g. gb18030"))
     p.add_argument("--format", choices=("json", "csv", "table"), default="json")
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_attribute)
     return parser
 
 
+def _requested_lang(argv: Sequence[str]) -> Lang:
+    """The ``--lang`` of the command line (read before parsing, so help is translated), else the locale's."""
+    for i, arg in enumerate(argv):
+        value = arg.partition("=")[2] if arg.startswith("--lang=") else None
+        if arg == "--lang" and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value == "zh":
+            return "zh"
+        if value == "en":
+            return "en"
+    return language_from_env(os.environ)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``kpi`` with ``argv``; return the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    _LANG[0] = _requested_lang(args_list)
+    parser = build_parser(_msg())
+    args = parser.parse_args(args_list)
     try:
         code: int = args.func(args)
     except KpiError as exc:
-        print(exc.render() if exc.issues else str(exc), file=sys.stderr)
+        msg = _msg()
+        print("\n".join(render_issue(i, msg) for i in exc.issues) if exc.issues else str(exc), file=sys.stderr)
         return 1
     except BrokenPipeError:  # pragma: no cover - e.g. `kpi evaluate ... | head`
         return 0

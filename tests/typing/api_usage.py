@@ -32,3 +32,19 @@ def from_other_containers(path: str, workbook: str) -> list[str]:
     excel.to_pandas()
     excel.to_polars(level="kpi")
     return issues
+
+
+def report_html(path: str, records_path: str) -> str:
+    from kpi_engine.report import language_from_env, names_from_tables, render
+
+    ruleset = load_ruleset(path)
+    table = read_table(records_path)
+    appraisal = evaluate(ruleset, table)
+    out = render(
+        appraisal,
+        "html",
+        ruleset=ruleset,
+        names=names_from_tables([table], appraisal.period),
+        lang=language_from_env({"LANG": "zh_CN.UTF-8"}),
+    )
+    return out if isinstance(out, str) else out.decode("utf-8")

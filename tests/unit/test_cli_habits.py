@@ -143,7 +143,9 @@ def test_warnings_go_to_stderr_and_the_run_succeeds(capsys, tmp_path):
     rows = (ROOT / "examples/sales_rep_monthly/records.csv").read_text(encoding="utf-8").splitlines()
     li_na = next(r for r in rows if r.startswith("li_na,2026-02"))
     records.write_text("\n".join([*rows, li_na.replace("li_na", "sun_li", 1)]) + "\n", encoding="utf-8")
-    code, out, err = run(capsys, "evaluate", REP[0], "--records", str(records), "--members", str(members), "--period", "2026-03")
+    code, out, err = run(
+        capsys, "evaluate", REP[0], "--records", str(records), "--members", str(members), "--period", "2026-03"
+    )
     assert code == 0
     assert "warning: 'sun_li' is a member of 'team_east'" in err
     assert "[no_record]" in err

@@ -111,3 +111,27 @@ def test_the_callers_decimal_context_does_not_change_reported_numbers():
         ctx.prec = 2
         ctx.rounding = ROUND_DOWN
         assert evaluate(ruleset, read_table(RECORDS)).to_json() == expected
+
+
+def test_reports_show_the_residue_and_the_same_parts_as_json():
+    """Table, CSV and HTML show li_na's −0.01 rounding residue and the parts the JSON reports."""
+    from kpi_engine.report import render
+
+    ruleset = load_ruleset(S1)
+    appraisal = evaluate(ruleset, read_table(RECORDS))
+    table = render(appraisal, "table", ruleset=ruleset)
+    assert "differ from the total by -0.01" in table
+    csv_text = render(appraisal, "csv", ruleset=ruleset)
+    assert isinstance(csv_text, str)
+    li_na = [line for line in csv_text.splitlines() if ",li_na," in line]
+    assert li_na
+    assert all(line.endswith(",82.51,-0.01") for line in li_na)
+    html = render(appraisal, "html", ruleset=ruleset)
+    assert isinstance(html, str)
+    assert "differ from the total before gates by -0.01" in html
+    parts = {k["id"]: k["contribution"] for k in appraisal.to_dict()["results"][2]["kpis"]}
+    assert appraisal.to_dict()["results"][2]["subject"] == "li_na"
+    import csv
+
+    rows = [row for row in csv.DictReader(csv_text.splitlines()) if row["subject"] == "li_na"]
+    assert {row["kpi"]: row["contribution"] for row in rows} == parts

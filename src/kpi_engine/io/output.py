@@ -28,7 +28,7 @@ from kpi_engine.errors import KpiError
 _TMP_SUFFIX = ".tmp"
 
 
-def write_file(path: str | os.PathLike[str], text: str | Iterable[str]) -> None:
+def write_file(path: str | os.PathLike[str], text: str | bytes | Iterable[str]) -> None:
     """Write ``text`` (UTF-8) to ``path``: atomically for a regular file, through for a device or FIFO.
 
     ``text`` may be an iterable of pieces (a streamed appraisal): they are written as they come,
@@ -39,7 +39,10 @@ def write_file(path: str | os.PathLike[str], text: str | Iterable[str]) -> None:
             an existing regular file is then unchanged and no temporary file is left.
     """
     shown = os.fspath(path)
-    data = (piece.encode("utf-8") for piece in ([text] if isinstance(text, str) else text))
+    if isinstance(text, bytes):
+        data: Iterable[bytes] = [text]
+    else:
+        data = (piece.encode("utf-8") for piece in ([text] if isinstance(text, str) else text))
     try:
         target = Path(os.path.realpath(path))  # a link: write to what it points to, keep the link
         try:
