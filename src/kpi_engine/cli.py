@@ -193,13 +193,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     before, _ = _load_version(args.before, args.period)
     after, _ = _load_version(args.after, args.period)
-    rules = ruleset_changes(before.scorecard, after.scorecard)
+    rules = ruleset_changes(before, after)
     report: dict[str, Any] = {"rules": [attrs.asdict(c) for c in rules]}
     lines = [f"{args.before} → {args.after}: {len(rules)} rule change(s)"]
     lines.extend(f"  {c.text}" for c in rules)
     if args.records:
-        a = evaluate(before, period=args.period, **_inputs(args, before))
-        b = evaluate(after, period=a.period, **_inputs(args, after))
+        from kpi_engine.audit.impact import undated  # noqa: PLC0415
+
+        a = evaluate(undated(before), period=args.period, **_inputs(args, before))
+        b = evaluate(undated(after), period=a.period, **_inputs(args, after))
         report.update(compare(a, b))
         count = len(report["changes"])
         lines.append(f"outcomes, period {a.period}: {count} subject(s) change, {report['unchanged']} unchanged")
@@ -404,12 +406,12 @@ def format_impact(result: Any, fmt: str, before: str, after: str) -> str:
 
 
 def cmd_impact(args: argparse.Namespace) -> int:
-    from kpi_engine.audit.impact import impact  # noqa: PLC0415
+    from kpi_engine.audit.impact import impact, undated  # noqa: PLC0415
 
     before, _ = _load_version(args.before, args.period)
     after, _ = _load_version(args.after, args.period)
-    a = evaluate(before, period=args.period, **_inputs(args, before))
-    b = evaluate(after, period=a.period, **_inputs(args, after))
+    a = evaluate(undated(before), period=args.period, **_inputs(args, before))
+    b = evaluate(undated(after), period=a.period, **_inputs(args, after))
     result = impact(a, b, before.scorecard, after.scorecard)
     _write(format_impact(result, args.format, args.before, args.after), args.out)
     return 0

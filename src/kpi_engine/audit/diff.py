@@ -13,6 +13,7 @@ import attrs
 
 from kpi_engine._numbers import canonical
 from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Gate, Grade, Kpi, Scorecard
 
 
@@ -149,13 +150,27 @@ def _gate_text(g: Gate) -> str:
     return f"when {g.when.text} → {g.action} {value}"
 
 
+def _bound_text(g: Grade) -> str:
+    return f"total ≥ {canonical(g.min)}" if g.min is not None else "otherwise"
+
+
+def _bonus(g: Grade) -> str:
+    return canonical(g.bonus_multiplier) if g.bonus_multiplier is not None else "none"
+
+
 def _grade_text(g: Grade) -> str:
-    bound = f"total ≥ {canonical(g.min)}" if g.min is not None else "otherwise"
     bonus = f", bonus × {canonical(g.bonus_multiplier)}" if g.bonus_multiplier is not None else ""
-    return f"{bound}{bonus}"
+    return f"{_bound_text(g)}{bonus}"
 
 
-def _keyed(out: _Changes, group: str, what: str, old: dict[str, str], new: dict[str, str], *, moved: str = "") -> None:
+def _effective(ruleset: Ruleset) -> str:
+    eff = ruleset.spec.effective
+    if eff is None:
+        return "always"
+    return f"from {eff.from_} until {eff.until}" if eff.until else f"from {eff.from_}"
+
+
+def _keyed(out: _Changes, group: str, what: str, old: dict[str, str], new: dict[str, str]) -> None:
     for key in [*old, *(k for k in new if k not in old)]:
         path, name = f"{group}.{key}", f"{what} {key}"
         if key not in new:
@@ -163,21 +178,26 @@ def _keyed(out: _Changes, group: str, what: str, old: dict[str, str], new: dict[
         elif key not in old:
             out.added(path, name, new[key])
         else:
-            out.changed(path, f"{name}{moved}", old[key], new[key])
+            out.changed(path, name, old[key], new[key])
 
 
-def ruleset_changes(old: Scorecard, new: Scorecard) -> list[RuleChange]:
+def ruleset_changes(old: Scorecard | Ruleset, new: Scorecard | Ruleset) -> list[RuleChange]:
     """What changed from one compiled scorecard to another, in the ruleset's own terms.
 
     KPIs added or removed; each KPI's weight, threshold or target, floor, cap, method, direction,
     bands, score expression and missing-data policy; sections and their weights; gates;
     adjustments; grade bands and bonus multipliers; inputs, metrics, ranking and rounding.
-    Ratios are shown as percentages (``90 % → 85 %``).
+    Ratios are shown as percentages (``90 % → 85 %``). Given two ``Ruleset`` values, their
+    effective dates are compared too.
 
     Returns:
         The changes in scorecard order; empty when the two rule the same way.
     """
     out = _Changes()
+    if isinstance(old, Ruleset) and isinstance(new, Ruleset):
+        out.changed("effective", "effective", _effective(old), _effective(new))
+    old = old.scorecard if isinstance(old, Ruleset) else old
+    new = new.scorecard if isinstance(new, Ruleset) else new
     out.changed("version", "version", old.version, new.version)
     out.changed("title", "title", old.title, new.title)
     out.changed("subject", "subject level", old.subject, new.subject)
@@ -223,14 +243,18 @@ def ruleset_changes(old: Scorecard, new: Scorecard) -> list[RuleChange]:
         {a.id: f"when {a.when.text} → {a.kpi} scores {canonical(a.score)}" for a in old.adjustments},
         {a.id: f"when {a.when.text} → {a.kpi} scores {canonical(a.score)}" for a in new.adjustments},
     )
-    _keyed(
-        out,
-        "grades",
-        "grade",
-        {g.grade: _grade_text(g) for g in old.grades},
-        {g.grade: _grade_text(g) for g in new.grades},
-        moved=" band moved",
-    )
+    ga = {g.grade: g for g in old.grades}
+    gb = {g.grade: g for g in new.grades}
+    for grade in [*ga, *(g for g in gb if g not in ga)]:
+        path, name = f"grades.{grade}", f"grade {grade}"
+        if grade not in gb:
+            out.removed(path, name, _grade_text(ga[grade]))
+        elif grade not in ga:
+            out.added(path, name, _grade_text(gb[grade]))
+        else:
+            a, b = ga[grade], gb[grade]
+            out.changed(f"{path}.min", f"{name} band moved", _bound_text(a), _bound_text(b))
+            out.changed(f"{path}.bonus_multiplier", f"{name} bonus multiplier", _bonus(a), _bonus(b))
     out.changed(
         "ranking",
         "ranking",

@@ -13,8 +13,9 @@ from typing import Any
 
 import attrs
 
-from kpi_engine._numbers import ZERO, canonical
+from kpi_engine._numbers import CONTEXT, ZERO, canonical, quantize
 from kpi_engine.evaluation.results import Appraisal, SubjectResult
+from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
 
 
@@ -52,7 +53,9 @@ class Impact:
         def num(value: Decimal | None) -> str | None:
             if value is None:
                 return None
-            return canonical(value) if places is None else format(round(value, places), "f")
+            if places is None:
+                return canonical(value)
+            return format(quantize(value, places, self.after.rounding), "f")
 
         return {
             "before": {"ruleset": self.before.ruleset_id, "version": self.before.version, "sha256": self.before.sha256},
@@ -67,7 +70,7 @@ class Impact:
                 "bonus_multiplier_total": {
                     "before": num(self.bonus_before),
                     "after": num(self.bonus_after),
-                    "change": num(self.bonus_after - self.bonus_before),
+                    "change": num(CONTEXT.subtract(self.bonus_after, self.bonus_before)),
                 },
             },
             "changes": [
@@ -85,6 +88,13 @@ class Impact:
                 for c in self.changes
             ],
         }
+
+
+def undated(ruleset: Ruleset) -> Ruleset:
+    """The same rules without effective dates: to apply a draft or an old version to any period's records."""
+    if ruleset.spec.effective is None:
+        return ruleset
+    return attrs.evolve(ruleset, spec=ruleset.spec.model_copy(update={"effective": None}))
 
 
 def _grade_order(old: Scorecard, new: Scorecard) -> dict[str, Decimal]:
@@ -110,7 +120,7 @@ def _top_kpi(a: SubjectResult | None, b: SubjectResult | None) -> tuple[str | No
         x.id for x in a.kpis}]  # fmt: skip
     best: tuple[str | None, Decimal | None] = (None, None)
     for kid in ids:
-        delta = _contribution(b, kid) - _contribution(a, kid)
+        delta = CONTEXT.subtract(_contribution(b, kid), _contribution(a, kid))
         if delta != 0 and (best[1] is None or abs(delta) > abs(best[1])):
             best = (kid, delta)
     return best
@@ -146,7 +156,7 @@ def impact(before: Appraisal, after: Appraisal, old: Scorecard, new: Scorecard) 
             unchanged += 1
             continue
         total, grade, rank, bonus = pair
-        delta = total[1] - total[0] if total[0] is not None and total[1] is not None else None
+        delta = CONTEXT.subtract(total[1], total[0]) if total[0] is not None and total[1] is not None else None
         move = 0
         if grade[0] != grade[1] and grade[0] in order and grade[1] in order:
             move = (order[grade[1]] > order[grade[0]]) - (order[grade[1]] < order[grade[0]])
@@ -155,6 +165,9 @@ def impact(before: Appraisal, after: Appraisal, old: Scorecard, new: Scorecard) 
         kid, kdelta = _top_kpi(ra, rb)
         changes.append(SubjectImpact(subject, total, grade, rank, bonus, delta, move, kid, kdelta))
     changes.sort(key=lambda c: (c.delta_total is not None, -abs(c.delta_total or ZERO), c.subject))
-    bonus_a = sum((r.bonus_multiplier or ZERO for r in before.results), ZERO)
-    bonus_b = sum((r.bonus_multiplier or ZERO for r in after.results), ZERO)
+    bonus_a = bonus_b = ZERO
+    for r in before.results:
+        bonus_a = CONTEXT.add(bonus_a, r.bonus_multiplier or ZERO)
+    for r in after.results:
+        bonus_b = CONTEXT.add(bonus_b, r.bonus_multiplier or ZERO)
     return Impact(before, after, tuple(changes), unchanged, up, down, bonus_a, bonus_b)
