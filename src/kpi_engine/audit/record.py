@@ -165,7 +165,8 @@ def appraisal_values(appraisal: Appraisal) -> dict[str, Any]:
             "gates": {g.id: g.outcome for g in r.gates},
             "metrics": {name: exact_text(v) for name, v in r.metrics.items()},
         }
-    return {"period": appraisal.period, "subjects": subjects}
+    ruleset = {"id": appraisal.ruleset_id, "version": appraisal.version, "sha256": appraisal.sha256}
+    return {"ruleset": ruleset, "period": appraisal.period, "subjects": subjects}
 
 
 def attribution_values(result: Attribution) -> dict[str, Any]:
