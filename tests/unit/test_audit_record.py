@@ -253,6 +253,8 @@ def test_numbers_compare_by_exact_value():
     """0.90 equals 0.9, a 34-digit recorded quotient equals the exact fraction it rounds, 1 differs from 1.0001."""
     assert same_value("0.90", "0.9")
     assert same_value("0.3333333333333333333333333333333333", "1/3")
+    assert same_value("79.5712962962962962962962962962963", "85937/1080")  # trailing zero dropped when recorded
+    assert not same_value("0.3333333333333333333333333333333333", "1/4")
     assert not same_value("1", "1.0001")
     assert not same_value("A", "B")
     assert [d.path for d in tree_diff({"x": ["a", "b"]}, {"x": ["a", "c", "d"]})] == ["x[1]", "x[2]"]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import attrs
 
-from kpi_engine._numbers import canonical
+from kpi_engine._numbers import CONTEXT, canonical
 
 _ID_KEYS = ("subject", "id", "deal_id", "registration_event", "name")
 
@@ -96,8 +96,9 @@ def _as_number(value: object) -> Fraction | None:
 def same_value(recorded: object, computed: object) -> bool:
     """Equal leaves; numbers compare by exact value (``0.90`` equals ``0.9``, ``1/3`` equals ``1/3``).
 
-    A recorded decimal of 34 significant digits (the engine's context) equals an exact value
-    that rounds to it, so a later engine computing in exact fractions still reproduces it.
+    A recorded decimal also equals an exact value that rounds to it at the engine's precision
+    (34 significant digits, half-even), so a later engine computing in exact fractions still
+    reproduces a quotient recorded as ``0.3333…3``.
     """
     if recorded == computed:
         return True
@@ -108,11 +109,7 @@ def same_value(recorded: object, computed: object) -> bool:
         return True
     if "/" in str(recorded):
         return False
-    digits = len(Decimal(str(recorded)).as_tuple().digits)
-    if digits >= 34:  # noqa: PLR2004 - the engine's decimal precision: the recorded value was rounded there
-        context = Context(prec=digits, rounding=ROUND_HALF_EVEN)
-        return context.divide(Decimal(b.numerator), Decimal(b.denominator)) == Decimal(str(recorded))
-    return False
+    return CONTEXT.divide(Decimal(b.numerator), Decimal(b.denominator)) == Decimal(str(recorded))
 
 
 def _key_of(items: list[Any]) -> str | None:
