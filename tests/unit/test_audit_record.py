@@ -165,6 +165,12 @@ def test_tampered_options_and_meta_are_named(s1):
     assert [f.part for f in report.tampered] == ["meta"]
 
 
+def test_an_added_field_is_named(s1):
+    """A top-level field that no record has is named as added."""
+    report = tampered(s1[1], lambda d: d.update(approved_by="me"))
+    assert [f.part for f in report.tampered] == ["approved_by"]
+
+
 def test_unknown_format_names_both_versions(s1):
     """A record of an unknown format fails with a message naming its writer and this version."""
     data = json.loads(s1[1].to_bytes())

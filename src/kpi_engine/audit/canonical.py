@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -57,9 +56,9 @@ def canonical_bytes(tree: object) -> bytes:
     return json.dumps(tree, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default).encode()
 
 
-def pretty_bytes(tree: object) -> bytes:
-    """Indented JSON with sorted keys and a final newline: deterministic, and readable in a diff tool."""
-    return (json.dumps(tree, sort_keys=True, ensure_ascii=False, indent=1, default=_default) + "\n").encode()
+def file_bytes(tree: object) -> bytes:
+    """The canonical bytes and a final newline: what a record file holds (pipe it to ``jq .`` to read it)."""
+    return canonical_bytes(tree) + b"\n"
 
 
 def digest(tree: object) -> str:
@@ -114,7 +113,7 @@ def same_value(recorded: object, computed: object) -> bool:
 
 def _key_of(items: list[Any]) -> str | None:
     """The identifying key shared by every object of a list (unique values), if any."""
-    if not items or not all(isinstance(i, Mapping) for i in items):
+    if not items or not all(isinstance(i, dict) for i in items):
         return None
     for key in _ID_KEYS:
         values = [i.get(key) for i in items]
@@ -124,7 +123,7 @@ def _key_of(items: list[Any]) -> str | None:
 
 
 def _keyed(items: list[Any], key: str) -> bool:
-    return all(isinstance(i, Mapping) and isinstance(i.get(key), str) for i in items)
+    return all(isinstance(i, dict) and isinstance(i.get(key), str) for i in items)
 
 
 def _join(path: str, part: str) -> str:
@@ -141,12 +140,13 @@ def tree_diff(recorded: object, computed: object, path: str = "", *, numeric: bo
         numeric: compare numeric leaves by exact value (``same_value``) rather than by text.
     """
     out: list[Difference] = []
-    _diff(recorded, computed, path, out, numeric=numeric)
+    if canonical_bytes(recorded) != canonical_bytes(computed):  # the C encoder settles the common case fast
+        _diff(recorded, computed, path, out, numeric=numeric)
     return out
 
 
 def _diff(a: object, b: object, path: str, out: list[Difference], *, numeric: bool) -> None:
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
+    if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(set(a) | set(b), key=str):
             sub = _join(path, str(key))
             if key not in a:
@@ -195,7 +195,7 @@ def shape(tree: object, path: str = "") -> frozenset[str]:
 
 
 def _shape(tree: object, path: str, found: set[str]) -> None:
-    if isinstance(tree, Mapping):
+    if isinstance(tree, dict):
         for key, value in tree.items():
             sub = _join(path, str(key))
             found.add(sub)

@@ -13,6 +13,7 @@ records, and the row numbers in the recorded traces point into the record's own 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -23,7 +24,7 @@ import attrs
 from kpi_engine._version import __version__
 from kpi_engine.attribution._engine import Attribution, attribute
 from kpi_engine.attribution._policy import parse_policy
-from kpi_engine.audit.canonical import canonical_bytes, digest, exact_text, pretty_bytes, text_digest
+from kpi_engine.audit.canonical import canonical_bytes, digest, exact_text, file_bytes, text_digest
 from kpi_engine.errors import DataError
 from kpi_engine.evaluation.engine import RecordsLike, RowsLike, evaluate
 from kpi_engine.evaluation.records import Table, as_table, as_tables
@@ -52,8 +53,8 @@ class RunRecord:
         return value
 
     def to_bytes(self) -> bytes:
-        """The file bytes: indented JSON, sorted keys, UTF-8, final newline (deterministic)."""
-        return pretty_bytes(self.data)
+        """The file bytes: compact JSON, sorted keys, UTF-8, a final newline (deterministic)."""
+        return file_bytes(self.data)
 
     def canonical(self) -> bytes:
         """The compact canonical bytes the digest covers."""
@@ -116,8 +117,17 @@ def table_from_entry(entry: Mapping[str, Any], rows: list[dict[str, Any]]) -> Ta
 def _seal(data: dict[str, Any]) -> RunRecord:
     """Add the per-part digests and the record digest."""
     data["digests"] = {part: digest(part_tree(data, part)) for part in DIGESTED_PARTS}
-    data["sha256"] = digest({k: v for k, v in data.items() if k != "sha256"})
+    data["sha256"] = record_digest(data)
     return RunRecord(data)
+
+
+def record_digest(data: Mapping[str, Any]) -> str:
+    """The record's own digest: SHA-256 over its part digests and its top-level keys (a two-level hash tree).
+
+    Each part digest covers the canonical bytes of its part, so this covers every byte of the
+    record but the ``sha256`` field itself.
+    """
+    return digest({"digests": data.get("digests"), "keys": sorted(k for k in data if k != "sha256")})
 
 
 def part_tree(data: Mapping[str, Any], part: str) -> Any:
@@ -127,6 +137,11 @@ def part_tree(data: Mapping[str, Any], part: str) -> Any:
     if part == "ruleset":
         return data.get("policy" if data.get("kind") == "attribution" else "ruleset")
     return data.get(part)
+
+
+def appraisal_tree(appraisal: Appraisal) -> Any:
+    """The appraisal's canonical JSON mapping (as ``to_dict``), built through the fast C encoder."""
+    return json.loads(appraisal.to_json())
 
 
 def appraisal_values(appraisal: Appraisal) -> dict[str, Any]:
@@ -260,7 +275,7 @@ def record_appraisal(
     }
     data["inputs"] = {"records": record_entries, "members": member_entry, "events": event_entry}
     data["options"] = {"period": appraisal.period, "strict": strict}
-    data["results"] = {"appraisal": appraisal.to_dict(), "values": appraisal_values(appraisal)}
+    data["results"] = {"appraisal": appraisal_tree(appraisal), "values": appraisal_values(appraisal)}
     data["summary"] = {"subjects": len(appraisal.results), "kpis": sum(len(r.kpis) for r in appraisal.results)}
     return appraisal, _seal(data)
 

@@ -21,15 +21,17 @@ import attrs
 from kpi_engine._version import __version__
 from kpi_engine.attribution._engine import attribute
 from kpi_engine.attribution._policy import parse_policy
-from kpi_engine.audit.canonical import ABSENT, Difference, digest, shape, text_digest, tree_diff
+from kpi_engine.audit.canonical import ABSENT, Difference, canonical_bytes, digest, shape, text_digest, tree_diff
 from kpi_engine.audit.record import (
     DIGESTED_PARTS,
     FORMAT,
     READABLE_FORMATS,
+    appraisal_tree,
     appraisal_values,
     attribution_values,
     canonical_rows,
     part_tree,
+    record_digest,
     rows_digest,
     table_from_entry,
 )
@@ -201,12 +203,17 @@ def check_digests(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, A
         if actual == recorded.get(part):
             continue
         restored = {**data, "digests": {**recorded, part: actual}}
-        if digest({k: v for k, v in restored.items() if k != "sha256"}) == data.get("sha256"):
+        if record_digest(restored) == data.get("sha256"):
             found.append(Finding(f"digests.{part}", f"the recorded digest of '{part}' was altered; the part is intact"))
         elif not any(f.part.startswith(_prefix(part, data.get("kind"))) for f in found):
             label = "format, kind, engine, created or summary" if part == "meta" else part
             found.append(Finding(_prefix(part, data.get("kind")), f"{label} changed: does not match digests.{part}"))
-    whole = digest({k: v for k, v in data.items() if k != "sha256"})
+    known = {"format", "kind", "engine", "created", "summary", source, "inputs", "options", "results", "digests"}
+    found.extend(
+        Finding(key, "this field is not part of a run record: it was added")
+        for key in sorted(set(data) - known - {"sha256"})
+    )
+    whole = record_digest(data)
     if whole != data.get("sha256") and not found:
         found.append(Finding("sha256", "the record digest was altered: every part matches its own digest"))
     return found
@@ -297,7 +304,9 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
     mismatches = tree_diff(results.get("values"), recomputed_values, numeric=True)
     recorded_tree = results.get(tree_key)
     traces: list[Difference] = []
-    if shape(recorded_tree) == shape(recomputed_tree):
+    if canonical_bytes(recorded_tree) == canonical_bytes(recomputed_tree):
+        pass
+    elif shape(recorded_tree) == shape(recomputed_tree):
         traces = tree_diff(recorded_tree, recomputed_tree, f"results.{tree_key}")
     else:
         notes.append(
@@ -337,7 +346,7 @@ def _appraisal(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]
         events=events,
         strict=bool(options.get("strict", False)),
     )
-    return appraisal.to_dict(), appraisal_values(appraisal), "appraisal"
+    return appraisal_tree(appraisal), appraisal_values(appraisal), "appraisal"
 
 
 def _attribution(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) -> tuple[Any, Any, str]:
