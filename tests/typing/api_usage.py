@@ -19,3 +19,12 @@ def credits_by_deal(policy_path: str, log_path: str) -> dict[str, str]:
     except KpiError as exc:
         return {"error": exc.render()}
     return {c.deal_id: c.credited_to for c in result.credits}
+
+
+def record_and_replay(ruleset_text: str, records_path: str) -> tuple[bytes, bool, list[str]]:
+    from kpi_engine.audit import ReplayReport, RunRecord, record_appraisal, replay
+
+    record: RunRecord
+    appraisal, record = record_appraisal(ruleset_text, read_table(records_path), period="2026-03", inputs="inline")
+    report: ReplayReport = replay(record.to_bytes())
+    return record.to_bytes(), report.reproduced and len(appraisal.results) > 0, [f.part for f in report.tampered]

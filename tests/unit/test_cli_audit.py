@@ -1,6 +1,7 @@
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +157,33 @@ def test_impact_table_and_json(capsys):
     data = json.loads(out)
     assert data["changes"][0]["total"] == ["82.50586419753086419753086419753086", "79.5712962962962962962962962962963"]
     assert data["summary"]["grades_down"] == 1
+
+
+def test_evaluate_with_a_policy_records_the_merged_records(capsys, tmp_path):
+    """With --policy the record holds the records as evaluated (credit fields merged) and replays."""
+    record = tmp_path / "r.json"
+    code, _, _ = run(
+        capsys, "evaluate", "rulesets/sales_rep_monthly.yaml", "--records", "examples/attribution/records.csv",
+        "--policy", "examples/attribution/policy.yaml", "--lead-events", "examples/attribution/events.csv",
+        "--record", str(record),
+    )  # fmt: skip
+    assert code == 0
+    rows = json.loads(record.read_bytes())["inputs"]["records"][0]["rows"]
+    assert (
+        "lead_registrations"
+        not in (Path("examples/attribution/records.csv").read_text(encoding="utf-8").splitlines()[0])
+    )
+    assert any(r.get("lead_registrations") for r in rows)
+    assert run(capsys, "replay", str(record))[0] == 0
+
+
+def test_replay_of_an_unknown_format_exits_one_naming_both_versions(capsys, tmp_path):
+    """A record format this version cannot read exits 1 with the writer's and this version."""
+    import kpi_engine
+
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps({"format": "kpi_engine.run-record/9", "engine": {"version": "3.0.0"}}), encoding="utf-8")
+    code, _, err = run(capsys, "replay", str(path))
+    assert code == 1
+    assert "3.0.0" in err
+    assert kpi_engine.__version__ in err
