@@ -149,6 +149,11 @@ def _readable(diffs: tuple[Difference, ...]) -> list[str]:
     return lines
 
 
+def _writer(data: Mapping[str, Any]) -> str:
+    engine = data.get("engine")
+    return str(engine.get("version", "?")) if isinstance(engine, Mapping) else "?"
+
+
 def load_record(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     """Parse a record's bytes (or take a mapping) and check its format.
 
@@ -166,8 +171,8 @@ def load_record(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(data, dict) or "format" not in data:
         raise KpiError("not a run record: no 'format' field")
     fmt = data["format"]
-    writer = data.get("engine", {}).get("version", "?") if isinstance(data.get("engine"), dict) else "?"
-    if fmt not in READABLE_FORMATS:
+    writer = _writer(data)
+    if not isinstance(fmt, str) or fmt not in READABLE_FORMATS:
         raise KpiError(
             f"run record format {fmt!r} (written by kpi_engine {writer}) cannot be read by kpi_engine "
             f"{__version__}, which reads {', '.join(sorted(READABLE_FORMATS))}; replay it with kpi_engine {writer}"
@@ -259,6 +264,9 @@ def _rows(entry: Mapping[str, Any], place: str, resolve: Resolver | None) -> lis
     rows = entry.get("rows")
     if not isinstance(rows, list):
         raise KpiError(f"{place}: no rows")
+    for i, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise KpiError(f"{place}: row {i} is not an object")
     return rows
 
 
@@ -278,11 +286,11 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
     """
     data = load_record(record)
     kind = data["kind"]
-    writer = str(data.get("engine", {}).get("version", "?"))
+    writer = _writer(data)
     summary: Mapping[str, Any] = data["summary"] if isinstance(data.get("summary"), Mapping) else {}
     names = ("deals", "follow_ups") if kind == "attribution" else ("subjects", "kpis")
-    counts = (summary.get(names[0], 0), summary.get(names[1], 0))
-    base = ReplayReport(kind, writer, __version__, int(counts[0]), int(counts[1]))
+    counts = [c if isinstance(c := summary.get(n), int) else 0 for n in names]
+    base = ReplayReport(kind, writer, __version__, counts[0], counts[1])
     notes: list[str] = []
     if writer != __version__:
         notes.append(f"recorded by kpi_engine {writer}, replayed by kpi_engine {__version__}")
@@ -300,6 +308,10 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
             recomputed_tree, recomputed_values, tree_key = _appraisal(data, tables)
     except KpiError as exc:
         return attrs.evolve(base, tampered=tuple(tampered), error=exc.render(), notes=tuple(notes))
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        # A hand-edited record can break any shape; say so instead of failing inside the engine.
+        error = f"the record is malformed ({type(exc).__name__}: {exc})"
+        return attrs.evolve(base, tampered=tuple(tampered), error=error, notes=tuple(notes))
     results: Mapping[str, Any] = data["results"] if isinstance(data.get("results"), Mapping) else {}
     mismatches = tree_diff(results.get("values"), recomputed_values, numeric=True)
     recorded_tree = results.get(tree_key)
@@ -331,7 +343,7 @@ def _appraisal(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]
     if unknown:
         raise KpiError(
             f"the record uses options {', '.join(sorted(unknown))} that kpi_engine {__version__} does not know "
-            f"(written by kpi_engine {data.get('engine', {}).get('version', '?')})"
+            f"(written by kpi_engine {_writer(data)})"
         )
     records = [
         table_from_entry(entry, tables[f"inputs.records[{i}]"]) for i, entry in enumerate(inputs.get("records") or [])
