@@ -130,3 +130,17 @@ def test_impact_of_identical_versions_is_empty():
     result = impact(a, a, ruleset.scorecard, ruleset.scorecard)
     assert result.changes == ()
     assert result.unchanged == 4
+
+
+def test_inputs_and_metrics_changes_are_listed_field_by_field():
+    """A bound moved, an input added and a formula changed each give one plain line."""
+    text = (ROOT / "rulesets" / "sales_rep_monthly.yaml").read_text(encoding="utf-8")
+    changed = text.replace("sales_actual:      {type: money, min: 0,", "sales_actual:      {type: money, min: 1,")
+    changed = changed.replace("\nmetrics:\n", "\n  extra: {type: number, required: false}\n\nmetrics:\n")
+    changed = changed.replace("formula: plans_done / plans_due,", "formula: plans_done / (plans_due + 1),")
+    texts = [c.text for c in ruleset_changes(parse_ruleset(text).scorecard, parse_ruleset(changed).scorecard)]
+    assert texts == [
+        "input sales_actual min: 0 → 1",
+        "input extra added: number, optional",
+        "metric plan_completion: plans_done / plans_due → plans_done / (plans_due + 1)",
+    ]

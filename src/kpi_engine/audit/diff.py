@@ -203,15 +203,7 @@ def ruleset_changes(old: Scorecard | Ruleset, new: Scorecard | Ruleset) -> list[
     out.changed("subject", "subject level", old.subject, new.subject)
     out.changed("period", "period kind", old.period, new.period)
     out.changed("timezone", "time zone", old.timezone, new.timezone)
-    _keyed(
-        out,
-        "inputs",
-        "input",
-        {n: f"{i.type} min {_num(i.min)} max {_num(i.max)} required {i.required} rollup {i.rollup}"
-         for n, i in old.inputs.items()},
-        {n: f"{i.type} min {_num(i.min)} max {_num(i.max)} required {i.required} rollup {i.rollup}"
-         for n, i in new.inputs.items()},
-    )  # fmt: skip
+    _inputs(out, old, new)
     _keyed(
         out,
         "metrics",
@@ -263,6 +255,22 @@ def ruleset_changes(old: Scorecard | Ruleset, new: Scorecard | Ruleset) -> list[
     )
     out.changed("rounding", "rounding", f"{old.places} places {old.rounding}", f"{new.places} places {new.rounding}")
     return out.items
+
+
+def _inputs(out: _Changes, old: Scorecard, new: Scorecard) -> None:
+    for name in [*old.inputs, *(n for n in new.inputs if n not in old.inputs)]:
+        ia, ib = old.inputs.get(name), new.inputs.get(name)
+        if ia is None or ib is None:
+            one = ib if ia is None else ia
+            assert one is not None
+            text = f"{one.type}" + ("" if one.required else ", optional")
+            (out.added if ia is None else out.removed)(f"inputs.{name}", f"input {name}", text)
+            continue
+        for field in ("type", "min", "max", "required", "rollup"):
+            va, vb = getattr(ia, field), getattr(ib, field)
+            if field in {"min", "max"}:
+                va, vb = _num(va), _num(vb)
+            out.changed(f"inputs.{name}.{field}", f"input {name} {field}", str(va), str(vb))
 
 
 def _unit(card: Scorecard, kpi: Kpi) -> str | None:
