@@ -265,3 +265,14 @@ def test_numbers_compare_by_exact_value():
     assert not same_value("A", "B")
     assert [d.path for d in tree_diff({"x": ["a", "b"]}, {"x": ["a", "c", "d"]})] == ["x[1]", "x[2]"]
     assert [d.path for d in tree_diff({"l": [{"id": "k", "v": "1"}]}, {"l": [{"id": "k", "v": "2"}]})] == ["l.k.v"]
+
+
+def test_long_reports_are_cut_to_a_screenful_with_a_count():
+    """The readable report shows 40 subjects and says how many more differ."""
+    from kpi_engine.audit.canonical import Difference
+    from kpi_engine.audit.replay import ReplayReport
+
+    diffs = tuple(Difference(f"subjects.r{i:02d}.total", "1", "2") for i in range(45))
+    text = ReplayReport("appraisal", "0.1.0", "0.1.0", 45, 45, mismatches=diffs).render()
+    assert text.count("  subject r") == 40
+    assert "… and 5 more" in text

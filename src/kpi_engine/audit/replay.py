@@ -41,6 +41,7 @@ from kpi_engine.evaluation.records import Table
 from kpi_engine.language.build import parse_ruleset
 
 Resolver = Callable[[str], Table]
+MAX_SHOWN = 40  # subjects (or trace lines) in the readable report; the JSON report lists all
 
 
 @attrs.frozen
@@ -96,9 +97,10 @@ class ReplayReport:
             lines.extend(_readable(self.mismatches))
         if self.trace_differences:
             lines.append(f"full results with traces: {len(self.trace_differences)} difference(s)")
-            lines.extend(f"  {d.path}: {_show(d.recorded)} → {_show(d.computed)}" for d in self.trace_differences[:50])
-            if len(self.trace_differences) > 50:  # noqa: PLR2004 - a screenful
-                lines.append(f"  … and {len(self.trace_differences) - 50} more")
+            shown = self.trace_differences[:MAX_SHOWN]
+            lines.extend(f"  {d.path}: {_show(d.recorded)} → {_show(d.computed)}" for d in shown)
+            if len(self.trace_differences) > MAX_SHOWN:
+                lines.append(f"  … and {len(self.trace_differences) - MAX_SHOWN} more")
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,6 +133,7 @@ def _readable(diffs: tuple[Difference, ...]) -> list[str]:
     """Group exact-value differences under their subject (or deal) and KPI."""
     lines: list[str] = []
     current = None
+    heads: list[str] = []
     for d in diffs:
         parts = d.path.split(".")
         if len(parts) >= 2 and parts[0] in {"subjects", "credits", "follow_ups"}:  # noqa: PLR2004
@@ -138,14 +141,21 @@ def _readable(diffs: tuple[Difference, ...]) -> list[str]:
         else:
             head, rest = "", parts
         if head != current:
+            heads.append(head)
+            current = head
+            if len(heads) > MAX_SHOWN:
+                continue
             if head:
                 lines.append(f"  {head}")
-            current = head
+        if len(heads) > MAX_SHOWN:
+            continue
         if len(rest) >= 3 and rest[0] == "kpis":  # noqa: PLR2004
             label = f"KPI {rest[1]} {'.'.join(rest[2:])}"
         else:
             label = ".".join(rest) or "(whole)"
         lines.append(f"    {label}: recorded {_show(d.recorded)}, computed now {_show(d.computed)}")
+    if len(heads) > MAX_SHOWN:
+        lines.append(f"  … and {len(heads) - MAX_SHOWN} more (kpi replay --format json lists every difference)")
     return lines
 
 
