@@ -187,3 +187,10 @@ def test_replay_of_an_unknown_format_exits_one_naming_both_versions(capsys, tmp_
     assert code == 1
     assert "3.0.0" in err
     assert kpi_engine.__version__ in err
+
+
+def test_a_folder_without_rulesets_is_refused(capsys, tmp_path):
+    """An empty folder given as a ruleset says it holds no ruleset files."""
+    code, _, err = run(capsys, "evaluate", str(tmp_path), *S1, "--period", "2026-03")
+    assert code == 1
+    assert "no ruleset files" in err
