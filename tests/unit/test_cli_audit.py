@@ -1,5 +1,4 @@
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -12,8 +11,8 @@ V = "examples/versions/sales_rep_monthly"
 
 
 @pytest.fixture(autouse=True)
-def at_root(root):
-    os.chdir(root)
+def at_root(root, monkeypatch):
+    monkeypatch.chdir(root)  # restored after each test
 
 
 def run(capsys, *argv):
@@ -53,12 +52,12 @@ def test_replay_of_a_tampered_record_exits_one_and_says_what_differs(capsys, tmp
     assert json.loads(out)["reproduced"] is False
 
 
-def test_digest_inputs_are_read_relative_to_the_record(capsys, tmp_path):
+def test_digest_inputs_are_read_relative_to_the_record(capsys, tmp_path, monkeypatch):
     """With --record-inputs digest the record names the files relatively; moving both together still replays."""
     work = tmp_path / "q"
     shutil.copytree("examples/sales_supervisor_quarterly", work / "data")
     shutil.copy("rulesets/sales_supervisor_quarterly.yaml", work)
-    os.chdir(work)
+    monkeypatch.chdir(work)
     args = [
         "--records",
         "data/reps.csv",
