@@ -276,3 +276,21 @@ def test_long_reports_are_cut_to_a_screenful_with_a_count():
     text = ReplayReport("appraisal", "0.1.0", "0.1.0", 45, 45, mismatches=diffs).render()
     assert text.count("  subject r") == 40
     assert "… and 5 more" in text
+
+
+def test_a_record_with_traces_in_another_layout_replays_by_exact_values(s1):
+    """Traces laid out as another version wrote them are not compared key by key; exact values still are."""
+    from kpi_engine.audit.record import _seal
+
+    data = json.loads(s1[1].to_bytes())
+    for subject in data["results"]["appraisal"]["results"]:
+        for kpi in subject["kpis"]:
+            kpi["trace"] = kpi.pop("explanation")  # as if an older release named it differently
+    del data["digests"], data["sha256"]
+    report = replay(_seal(data).to_bytes())
+    assert report.reproduced, report.render()
+    assert any("laid out differently" in n for n in report.notes)
+    data["results"]["values"]["subjects"]["li_na"]["grade"] = "A"
+    del data["digests"], data["sha256"]
+    report = replay(_seal(data).to_bytes())
+    assert [(d.path, d.recorded, d.computed) for d in report.mismatches] == [("subjects.li_na.grade", "A", "B")]
