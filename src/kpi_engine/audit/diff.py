@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 import attrs
 
-from kpi_engine._numbers import canonical
-from kpi_engine.evaluation.results import Appraisal
+from kpi_engine._numbers import canonical, quantize
+from kpi_engine.evaluation.results import Appraisal, SubjectResult
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Gate, Grade, Kpi, Scorecard
 
@@ -25,8 +25,8 @@ def compare(before: Appraisal, after: Appraisal) -> dict[str, Any]:
         names the subject and lists ``field: [before, after]`` pairs, KPIs included as
         ``kpis.<id>`` (``None`` where a KPI or subject exists on one side only).
     """
-    old = {r["subject"]: r for r in before.to_dict()["results"]}
-    new = {r["subject"]: r for r in after.to_dict()["results"]}
+    old = {r.subject: _reported(before, r) for r in before.results}
+    new = {r.subject: _reported(after, r) for r in after.results}
     changes: list[dict[str, Any]] = []
     unchanged = 0
     for subject in sorted(old.keys() | new.keys()):
@@ -35,8 +35,8 @@ def compare(before: Appraisal, after: Appraisal) -> dict[str, Any]:
         for key in ("total", "grade", "rank"):
             if a.get(key) != b.get(key):
                 fields[key] = [a.get(key), b.get(key)]
-        ka = {k["id"]: k for k in a.get("kpis", [])}
-        kb = {k["id"]: k for k in b.get("kpis", [])}
+        ka = a.get("kpis", {})
+        kb = b.get("kpis", {})
         for kpi in sorted(ka.keys() | kb.keys()):
             sa = ka.get(kpi, {}).get("score") if kpi in ka else None
             sb = kb.get(kpi, {}).get("score") if kpi in kb else None
@@ -47,6 +47,20 @@ def compare(before: Appraisal, after: Appraisal) -> dict[str, Any]:
         else:
             unchanged += 1
     return {"before": _side(before), "after": _side(after), "changes": changes, "unchanged": unchanged}
+
+
+def _reported(appraisal: Appraisal, r: SubjectResult) -> dict[str, Any]:
+    """A subject's total, grade, rank and KPI scores at the reported precision, read through the objects."""
+
+    def rounded(value: Decimal | None) -> str | None:
+        return None if value is None else format(quantize(value, appraisal.places, appraisal.rounding), "f")
+
+    return {
+        "total": rounded(r.total),
+        "grade": r.grade,
+        "rank": r.rank,
+        "kpis": {k.id: {"score": rounded(k.score)} for k in r.kpis},
+    }
 
 
 def _side(appraisal: Appraisal) -> dict[str, str]:
