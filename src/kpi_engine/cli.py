@@ -21,6 +21,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from kpi_engine.audit.diff import compare
 from kpi_engine.errors import Issue, KpiError, Location
 from kpi_engine.evaluation.cases import run_cases
@@ -45,6 +47,7 @@ from kpi_engine.report import (
     render_issue,
     terminal_safe,
 )
+from kpi_engine.report.table import aligned
 
 _LANG: list[Lang] = ["en"]  # the language of this run, set once by main()
 
@@ -188,11 +191,13 @@ def _validate_json(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    ruleset = load_ruleset(args.ruleset)
+    ruleset, text = _load_version(args.ruleset, args.period)
     inputs = _inputs(args, ruleset)
     with _progress("appraising") as progress:
         appraisal = evaluate(ruleset, period=args.period, strict=args.strict, progress=progress, **inputs)
     _warn(appraisal)
+    if args.record:
+        _record_appraisal(args, ruleset, text, inputs, appraisal)
     if args.format == "parquet":
         if args.out is None:
             raise KpiError("--format parquet writes a file: name it with --out FILE.parquet")
@@ -248,7 +253,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    ruleset = load_ruleset(args.ruleset)
+    ruleset, _ = _load_version(args.ruleset, args.period)
     appraisal = _warn(evaluate(ruleset, period=args.period, strict=args.strict, **_inputs(args, ruleset)))
     try:
         result = appraisal.result(args.subject)
@@ -267,27 +272,28 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    before, after = load_ruleset(args.before), load_ruleset(args.after)
-    a = _warn(evaluate(before, period=args.period, strict=args.strict, **_inputs(args, before)))
-    b = evaluate(after, period=a.period, strict=args.strict, **_inputs(args, after))
-    report = compare(a, b)
+    from kpi_engine.audit.diff import ruleset_changes  # noqa: PLC0415
+
+    before, _ = _load_version(args.before, args.period)
+    after, _ = _load_version(args.after, args.period)
+    rules = ruleset_changes(before, after)
+    report: dict[str, Any] = {"rules": [attrs.asdict(c) for c in rules]}
+    lines = [f"{args.before} → {args.after}: {len(rules)} rule change(s)"]
+    lines.extend(f"  {c.text}" for c in rules)
+    if args.records:
+        from kpi_engine.audit.impact import undated  # noqa: PLC0415
+
+        a = _warn(evaluate(undated(before), period=args.period, strict=args.strict, **_inputs(args, before)))
+        b = evaluate(undated(after), period=a.period, strict=args.strict, **_inputs(args, after))
+        report.update(compare(a, b))
+        count = len(report["changes"])
+        lines.append(f"outcomes, period {a.period}: {count} subject(s) change, {report['unchanged']} unchanged")
+        for change in report["changes"]:
+            lines.append(f"  {change['subject']}")
+            lines.extend(f"    {k}: {v[0]} → {v[1]}" for k, v in change.items() if k != "subject")
     if args.format == "json":
         _write(json.dumps(report, ensure_ascii=False, indent=2) + "\n", args.out)
         return 0
-    count = len(report["changes"])
-    lines = [
-        _msg().t(
-            "{before} → {after}, period {period}: {count} subject(s) change, {unchanged} unchanged",
-            before=args.before,
-            after=args.after,
-            period=a.period,
-            count=count,
-            unchanged=report["unchanged"],
-        )
-    ]
-    for change in report["changes"]:
-        lines.append(f"  {change['subject']}")
-        lines.extend(f"    {k}: {v[0]} → {v[1]}" for k, v in change.items() if k != "subject")
     _write(_readable("\n".join(lines) + "\n"), args.out)
     return 0
 
@@ -375,9 +381,147 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_attribute(args: argparse.Namespace) -> int:
     from kpi_engine.attribution import attribute, format_attribution, load_policy, read_events  # noqa: PLC0415
 
-    policy = load_policy(args.policy)
-    result = attribute(policy, read_events(args.events, policy, encoding=args.encoding))
+    if args.record:
+        from kpi_engine.audit.record import record_attribution  # noqa: PLC0415
+        from kpi_engine.io.records import read_text  # noqa: PLC0415
+
+        events = _record_table(read_table(args.events, encoding=args.encoding), args.events, args)
+        result, record = record_attribution(
+            read_text(args.policy), events, policy_name=args.policy, inputs=args.record_inputs, created=args.created
+        )
+        _write(record.to_bytes(), args.record)
+    else:
+        policy = load_policy(args.policy)
+        result = attribute(policy, read_events(args.events, policy, encoding=args.encoding))
     _write(format_attribution(result, args.format), args.out)
+    return 0
+
+
+# --- Run records, replay, ruleset versions and impact (issue 8) ---------------------------------
+
+
+def _load_version(path: str, period: str | None) -> tuple[Ruleset, str | None]:
+    """A ruleset file, or the version in effect for ``period`` from a folder of versions.
+
+    Returns the ruleset and, for a folder, the chosen version's text (else ``None``: read on demand).
+    """
+    if not Path(path).is_dir():
+        return load_ruleset(path), None
+    from kpi_engine.audit.versions import choose_version  # noqa: PLC0415
+    from kpi_engine.io.records import ruleset_files  # noqa: PLC0415
+    from kpi_engine.language.build import parse_ruleset  # noqa: PLC0415
+
+    if period is None:
+        raise KpiError(f"{path} is a folder of ruleset versions: give --period to pick the version in effect")
+    files = ruleset_files(path)
+    texts = {}
+    versions = []
+    for name, text in files:
+        ruleset = parse_ruleset(text, name)
+        texts[name] = text
+        versions.append(ruleset)
+    chosen = choose_version(versions, period)
+    print(f"{path}: version {chosen.version} ({chosen.file}) is in effect in {period}", file=sys.stderr)
+    return chosen, texts[chosen.file]
+
+
+def _record_table(table: Any, source: str, args: argparse.Namespace) -> Any:
+    """Name a table as the record will: by file name (inline) or by path relative to the record (digest)."""
+    if args.record_inputs != "digest":
+        return table
+    from kpi_engine.io.records import relative_to_record  # noqa: PLC0415
+
+    return relative_to_record(table, source, args.record)
+
+
+def _record_appraisal(
+    args: argparse.Namespace, ruleset: Ruleset, text: str | None, inputs: dict[str, Any], appraisal: Appraisal
+) -> None:
+    from kpi_engine.audit.record import appraisal_values, record_appraisal  # noqa: PLC0415
+    from kpi_engine.io.records import read_text  # noqa: PLC0415
+
+    if args.policy and args.record_inputs == "digest":
+        raise KpiError("--record-inputs digest cannot refer to records merged with --policy; use inline")
+    records = inputs["records"]
+    if not args.policy:
+        records = [_record_table(t, src, args) for t, src in zip(records, args.records, strict=True)]
+    members = _record_table(inputs["members"], args.members, args) if args.members else None
+    events = _record_table(inputs["events"], args.events, args) if args.events else None
+    recorded, record = record_appraisal(
+        text if text is not None else read_text(args.ruleset),
+        records,
+        ruleset_name=ruleset.file,
+        period=appraisal.period,
+        members=members,
+        events=events,
+        strict=args.strict,
+        inputs=args.record_inputs,
+        created=args.created,
+    )
+    if appraisal_values(recorded) != appraisal_values(appraisal):  # pragma: no cover - row order changed a result
+        raise KpiError("internal error: the results depend on the order of the input rows; nothing was recorded")
+    _write(record.to_bytes(), args.record)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from kpi_engine.audit.replay import replay  # noqa: PLC0415
+    from kpi_engine.io.records import read_record, resolver  # noqa: PLC0415
+
+    report = replay(read_record(args.record), resolve=resolver(args.record))
+    if args.format == "json":
+        _write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n", args.out)
+    else:
+        _write(report.render(), args.out)
+    return 0 if report.reproduced else 1
+
+
+def format_impact(result: Any, fmt: str, before: str, after: str) -> str:
+    """Render an ``Impact`` as ``json`` (exact values) or a ``table`` (rounded to the new ruleset's places)."""
+    if fmt == "json":
+        return json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    data = result.to_dict(places=result.after.places)
+    s = data["summary"]
+    bonus = s["bonus_multiplier_total"]
+    head = [
+        f"{before} ({data['before']['version']}) → {after} ({data['after']['version']}), period {data['period']}",
+        (
+            f"{s['changed']} of {s['subjects']} subject(s) change; {s['grades_up']} up a grade, "
+            f"{s['grades_down']} down; total bonus multiplier {bonus['before']} → {bonus['after']} ({bonus['change']})"
+        ),
+    ]
+    if not data["changes"]:
+        return "\n".join(head) + "\n"
+
+    def pair(values: list[Any]) -> str:
+        a, b = ("-" if v is None else str(v) for v in values)
+        return a if a == b else f"{a} → {b}"
+
+    rows = [["subject", "total", "Δ", "grade", "rank", "bonus", "moved most"]]
+    for c in data["changes"]:
+        top = f"{c['top_kpi']} ({c['top_kpi_delta']})" if c["top_kpi"] else "-"
+        rows.append(
+            [
+                c["subject"],
+                pair(c["total"]),
+                c["delta_total"] or "-",
+                pair(c["grade"]),
+                pair(c["rank"]),
+                pair(c["bonus_multiplier"]),
+                top,
+            ]
+        )
+    return "\n".join(head) + "\n" + aligned([[terminal_safe(c) for c in row] for row in rows], {1, 2})
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    from kpi_engine.audit.impact import impact, undated  # noqa: PLC0415
+
+    before, _ = _load_version(args.before, args.period)
+    after, _ = _load_version(args.after, args.period)
+    a = evaluate(undated(before), period=args.period, **_inputs(args, before))
+    b = evaluate(undated(after), period=a.period, **_inputs(args, after))
+    result = impact(a, b, before.scorecard, after.scorecard)
+    _write(format_impact(result, args.format, args.before, args.after), args.out)
     return 0
 
 
@@ -412,16 +556,17 @@ def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:
     for name, func, text in (
         ("evaluate", cmd_evaluate, t("appraise every subject for a period")),
         ("explain", cmd_explain, t("show the readable trace of one subject")),
-        ("diff", cmd_diff, t("compare two versions of a ruleset on the same records")),
+        ("diff", cmd_diff, t("what changed between two versions of a ruleset (and, with --records, their outcomes)")),
+        ("impact", cmd_impact, t("who moves (total, grade, rank, bonus) under a new version, on the same records")),
     ):
         p = sub.add_parser(name, parents=[lang], help=text)
-        if name == "diff":
+        if name in {"diff", "impact"}:
             p.add_argument("before", metavar="RULESET")
             p.add_argument("after", metavar="CHANGED_RULESET")
         else:
             p.add_argument("ruleset", metavar="RULESET")
         p.add_argument(
-            "--records", required=True, metavar="FILE", nargs="+", action="extend",
+            "--records", required=name != "diff", metavar="FILE", nargs="+", action="extend", default=[],
             help=t("records: CSV, JSON, JSONL, XLSX, Parquet or duckdb:DB::SQL (several allowed, e.g. reps and teams)"),
         )  # fmt: skip
         p.add_argument("--encoding", metavar="NAME", help=t("of text files (default UTF-8), e.g. gb18030"))
@@ -452,7 +597,8 @@ def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:
                 "--history", metavar="P", nargs="+", action="extend",
                 help=t("earlier periods to appraise from the same records, drawn as trends in the HTML report"),
             )  # fmt: skip
-        elif name == "diff":
+            _record_arguments(p)
+        elif name in {"diff", "impact"}:
             p.add_argument("--format", choices=("table", "json"), default="table")
         else:
             p.add_argument("--subject", required=True, metavar="ID")
@@ -482,7 +628,14 @@ def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:
     p.add_argument("--encoding", metavar="NAME", help=t("of a text log (default UTF-8), e.g. gb18030"))
     p.add_argument("--format", choices=("json", "csv", "table"), default="json")
     p.add_argument("--out", metavar="FILE")
+    _record_arguments(p)
     p.set_defaults(func=cmd_attribute)
+
+    p = sub.add_parser("replay", help="recompute a run record and say whether it is reproduced exactly")
+    p.add_argument("record", metavar="RECORD")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--out", metavar="FILE")
+    p.set_defaults(func=cmd_replay)
     return parser
 
 
@@ -497,6 +650,15 @@ def _requested_lang(argv: Sequence[str]) -> Lang:
         if value == "en":
             return "en"
     return language_from_env(os.environ)
+
+
+def _record_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--record", metavar="FILE", help="also write a self-contained run record (kpi replay FILE)")
+    p.add_argument(
+        "--record-inputs", choices=("inline", "digest"), default="inline",
+        help="inline: the input rows go into the record; digest: their SHA-256 and a path relative to the record",
+    )  # fmt: skip
+    p.add_argument("--created", metavar="STAMP", help="a timestamp or label stored in the record (no clock is read)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,3 +48,12 @@ def report_html(path: str, records_path: str) -> str:
         lang=language_from_env({"LANG": "zh_CN.UTF-8"}),
     )
     return out if isinstance(out, str) else out.decode("utf-8")
+
+
+def record_and_replay(ruleset_text: str, records_path: str) -> tuple[bytes, bool, list[str]]:
+    from kpi_engine.audit import ReplayReport, RunRecord, record_appraisal, replay
+
+    record: RunRecord
+    appraisal, record = record_appraisal(ruleset_text, read_table(records_path), period="2026-03", inputs="inline")
+    report: ReplayReport = replay(record.to_bytes())
+    return record.to_bytes(), report.reproduced and len(appraisal.results) > 0, [f.part for f in report.tampered]
