@@ -215,13 +215,15 @@ def div(a: Number, b: Number) -> Number:
 
 
 def neg(a: Number) -> Number:
-    """``−a`` exactly."""
-    return EXACT.minus(a) if isinstance(a, Decimal) else -a
+    """``−a`` exactly (a sign flip: an input may have more digits than a context's precision)."""
+    if isinstance(a, Decimal):
+        return a.copy_negate() if a else a.copy_abs()  # no "-0"
+    return -a
 
 
 def absolute(a: Number) -> Number:
     """``|a|`` exactly."""
-    return EXACT.abs(a) if isinstance(a, Decimal) else abs(a)
+    return a.copy_abs() if isinstance(a, Decimal) else abs(a)
 
 
 def power(a: Number, n: int) -> Number:
