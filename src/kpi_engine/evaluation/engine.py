@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal, localcontext
+from decimal import Decimal, Overflow, Underflow, localcontext
 from typing import Any, Literal
 
 import attrs
@@ -250,6 +250,14 @@ class _Evaluator:
         record = self.m.data.records.get((subject, self.period))
         where = record.origin if record is not None else Location("records")
         self.na_issues.append(Issue("not_applicable", f"{message} in {self.period}", path, where))
+
+    def out_of_range(self, subject: str) -> EvaluationError:
+        """The error for a value of ``subject`` beyond the exact range (1e±999 in magnitude)."""
+        record = self.m.data.records.get((subject, self.period))
+        where = record.origin if record is not None else Location("records")
+        message = f"'{subject}': a value is beyond 1e±999 in magnitude in {self.period} (out of the exact range)"
+        issue = Issue("out_of_range", message, "", where)
+        return EvaluationError(issue.render(), [issue])
 
     def subjects(self) -> list[str]:
         level = LEVELS.index(self.card.subject)
@@ -703,15 +711,20 @@ def evaluate(
         ev.check_required(subjects)
         appraised = []
         step = max(1, len(subjects) // 100)
+        by = card.rank_by
         for i, s in enumerate(subjects, start=1):
-            appraised.append(ev.appraise(s))
+            try:
+                appraised.append(ev.appraise(s))
+                if by != "total":
+                    metrics.value(s, chosen, by)  # the rank key, memoised for the ranking below
+            except (Overflow, Underflow):  # bounded exact arithmetic: never a 1000-digit number
+                raise ev.out_of_range(s) from None
             if progress is not None and (i % step == 0 or i == len(subjects)):
                 progress(i, len(subjects))
         if ev.na_issues:
             count = len(ev.na_issues)
             lines = "\n".join(i.render() for i in ev.na_issues)
             raise EvaluationError(f"{count} value(s) are N/A where they may not be\n{lines}", ev.na_issues)
-        by = card.rank_by
         keys = {r.subject: r.total if by == "total" else metrics.value(r.subject, chosen, by) for r in appraised}
         results = _rank(appraised, keys, lower_first=card.rank_lower_first)
         metrics.memo.clear()  # the bulk of the memory; a trace recomputes its own subject's values
