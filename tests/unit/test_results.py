@@ -111,3 +111,16 @@ def test_the_callers_decimal_context_does_not_change_reported_numbers():
         ctx.prec = 2
         ctx.rounding = ROUND_DOWN
         assert evaluate(ruleset, read_table(RECORDS)).to_json() == expected
+
+
+def test_explain_shows_the_apportioned_contributions_the_json_reports():
+    """With largest_remainder, `kpi explain` states each KPI's contribution as the JSON does (10.01 = 3.34 + 3.33 + 3.34)."""
+    from kpi_engine.evaluation.explain import explain_subject
+
+    ruleset = parse_ruleset(THIRDS.replace("CONTRIBUTIONS", "largest_remainder").replace("10.01", "10.02"))
+    appraisal = evaluate(ruleset, [{"subject": "r", "period": "2026-03", "x": "10", "y": "10", "z": "10.02"}])
+    r = appraisal.result("r")
+    parts, _ = appraisal.reported_contributions(r)
+    shown = [line.rsplit(" ", 1)[1] for line in explain_subject(appraisal, r).splitlines() if "contributes" in line]
+    assert shown == [format(parts[k.id], "f") for k in r.kpis]
+    assert sum(Decimal(s) for s in shown) == appraisal.round(r.total)
