@@ -124,3 +124,35 @@ def test_explain_shows_the_apportioned_contributions_the_json_reports():
     shown = [line.rsplit(" ", 1)[1] for line in explain_subject(appraisal, r).splitlines() if "contributes" in line]
     assert shown == [format(parts[k.id], "f") for k in r.kpis]
     assert sum(Decimal(s) for s in shown) == appraisal.round(r.total)
+
+
+def test_no_callers_context_changes_any_shipped_appraisal():
+    """All three shipped rulesets give the same JSON bytes (traces included) under hostile decimal contexts."""
+    from decimal import ROUND_CEILING, ROUND_DOWN, Context, Inexact, Rounded, localcontext
+
+    ex = "examples/"
+    runs = [
+        ("rulesets/sales_rep_monthly.yaml", {"records": [RECORDS], "members": ex + "sales_rep_monthly/members.csv"}),
+        (
+            "rulesets/sales_supervisor_quarterly.yaml",
+            {
+                "records": [ex + "sales_supervisor_quarterly/reps.csv", ex + "sales_supervisor_quarterly/teams.csv"],
+                "members": ex + "sales_supervisor_quarterly/members.csv",
+                "events": ex + "sales_supervisor_quarterly/events.csv",
+            },
+        ),
+        (
+            "rulesets/sales_department.yaml",
+            {"records": [ex + "sales_department/records.csv"], "members": ex + "sales_department/members.csv"},
+        ),
+    ]
+    hostile = [Context(prec=2, rounding=ROUND_DOWN), Context(prec=3, rounding=ROUND_CEILING, traps=[Inexact, Rounded])]
+    for path, files in runs:
+        ruleset = load_ruleset(path)
+        records = [read_table(f) for f in files["records"]]
+        others = {k: read_table(v) for k, v in files.items() if k != "records"}
+        expected = evaluate(ruleset, records, **others).to_json(traces=True, indent=2)
+        for ctx in hostile:
+            with localcontext(ctx):
+                got = evaluate(ruleset, records, **others).to_json(traces=True, indent=2)
+            assert got == expected, (path, ctx)
