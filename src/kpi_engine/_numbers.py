@@ -91,7 +91,7 @@ def parse_decimal(text: str, *, allow_percent: bool = True) -> Decimal:
     if allow_percent:
         m = _PERCENT.fullmatch(s)
         if m:
-            return CONTEXT.divide(Decimal(m.group(1)), HUNDRED)
+            return _WIDE.divide(Decimal(m.group(1)), HUNDRED)  # exact: a percent may have 58 digits
     if not _NUMBER.fullmatch(s):
         msg = f"{text!r} is not a number"
         raise NumberFormatError(msg)

@@ -24,3 +24,23 @@ def test_formula_negating_a_long_input_evaluates():
     )
     r = evaluate(rs, [{"subject": "a", "period": "2026-03", "x": str(LONG)}]).result("a")
     assert r.metrics == {"negx": LONG.copy_negate(), "absx": LONG}
+
+
+def test_a_long_percent_is_parsed_exactly():
+    """'33.3333333333333333333333333333333335%' is exactly 0.333333333333333333333333333333333335, not 34 digits."""
+    assert num.parse_decimal("33.3333333333333333333333333333333335%") == Decimal(
+        "0.333333333333333333333333333333333335"
+    )
+
+
+def test_a_threshold_decides_the_same_on_a_percent_and_its_decimal():
+    """A record value given as a long percent passes the threshold its exact decimal passes."""
+    rs = parse_ruleset(
+        'ruleset: t\nversion: "1"\ntitle: t\n'
+        "inputs:\n  r: {type: ratio}\n"
+        'kpis:\n  - {id: k, metric: r, method: threshold, target: "0.333333333333333333333333333333333335", '
+        "weight: 100%}\n"
+    )
+    for value in ("33.3333333333333333333333333333333335%", "0.333333333333333333333333333333333335"):
+        r = evaluate(rs, [{"subject": "a", "period": "2026-03", "r": value}]).result("a")
+        assert r.kpi("k").score == 100, value
