@@ -156,3 +156,13 @@ def test_no_callers_context_changes_any_shipped_appraisal():
             with localcontext(ctx):
                 got = evaluate(ruleset, records, **others).to_json(traces=True, indent=2)
             assert got == expected, (path, ctx)
+
+
+def test_an_appraisal_pickles_with_its_traces():
+    """An appraisal crosses a process boundary (pickle): same numbers, same traced JSON afterwards."""
+    import pickle
+
+    appraisal = evaluate(load_ruleset(S1), read_table(RECORDS))
+    copy = pickle.loads(pickle.dumps(appraisal))  # noqa: S301 - our own bytes, round-tripped
+    assert copy == appraisal
+    assert copy.to_json(traces=True) == appraisal.to_json(traces=True)
