@@ -304,6 +304,17 @@ def round_half_up(value: Number, places: int) -> Number:
     return quantize(value, places, "half_up")
 
 
+def _decimal_places(den: int) -> int | None:
+    """The decimal places of ``n / den`` in lowest terms when finite (``den`` is 2**a * 5**b), else ``None``."""
+    twos = (den & -den).bit_length() - 1
+    rest = den >> twos
+    fives = 0
+    while rest % 5 == 0:
+        rest //= 5
+        fives += 1
+    return max(twos, fives) if rest == 1 else None
+
+
 def canonical(value: Number) -> str:
     """Canonical text of an exact value: no exponent, no trailing zeros (``0.90`` → ``0.9``).
 
@@ -313,6 +324,10 @@ def canonical(value: Number) -> str:
     if type(value) is not Decimal and isinstance(value, Fraction):
         settled = settle(value)
         if isinstance(settled, Fraction):
+            places = _decimal_places(value.denominator)
+            if places is not None:  # a finite decimal, only longer than 34 digits: every digit is shown
+                exact = Decimal(value.numerator * 10**places // value.denominator).scaleb(-places, _WIDE)
+                return format(exact.normalize(_WIDE), "f")
             approx = CONTEXT.divide(Decimal(value.numerator), Decimal(value.denominator))
             return format(approx.normalize(CONTEXT), "f")
         value = settled

@@ -1,4 +1,5 @@
 from decimal import Decimal
+from fractions import Fraction
 
 from kpi_engine import _numbers as num
 from kpi_engine import evaluate, parse_ruleset
@@ -44,3 +45,18 @@ def test_a_threshold_decides_the_same_on_a_percent_and_its_decimal():
     for value in ("33.3333333333333333333333333333333335%", "0.333333333333333333333333333333333335"):
         r = evaluate(rs, [{"subject": "a", "period": "2026-03", "r": value}]).result("a")
         assert r.kpi("k").score == 100, value
+
+
+def test_a_long_finite_decimal_is_written_exactly():
+    """x + 1 on a 38-digit input is written with every digit (a finite decimal is never shown to 34 digits)."""
+    rs = parse_ruleset(
+        'ruleset: t\nversion: "1"\ntitle: t\n'
+        "inputs:\n  x: {type: number}\n"
+        "metrics:\n  x1: {formula: x + 1}\n"
+        "kpis:\n  - {id: k, metric: x1, method: threshold, target: 1, weight: 100%}\n"
+        "report: [x1]\n"
+    )
+    appraisal = evaluate(rs, [{"subject": "a", "period": "2026-03", "x": str(LONG)}])
+    data = appraisal.to_dict()["results"][0]
+    assert data["metrics"]["x1"] == data["kpis"][0]["value"] == "1234567890123456789012345678901234568.5"
+    assert num.canonical(Fraction(1, 3)) == "0." + "3" * 34  # no finite expansion: 34 significant digits
