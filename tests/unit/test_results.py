@@ -166,3 +166,23 @@ def test_an_appraisal_pickles_with_its_traces():
     copy = pickle.loads(pickle.dumps(appraisal))  # noqa: S301 - our own bytes, round-tripped
     assert copy == appraisal
     assert copy.to_json(traces=True) == appraisal.to_json(traces=True)
+
+
+def test_streamed_json_equals_the_document_for_odd_text():
+    """Titles, reasons and subjects with newlines, quotes and Chinese, and empty metrics stream as json.dumps writes them."""
+    ruleset = parse_ruleset(
+        'ruleset: t\nversion: "1"\ntitle: "标题\\nline \\"q\\""\n'
+        "inputs: {x: {type: number, required: false}}\n"
+        'sections: {s1: {weight: 100%, title: "第一\\n部分"}}\n'
+        'kpis: [{id: k, title: "中文\\n", metric: x, method: linear, floor: 0, target: 100, weight: 100%, section: s1}]\n'
+        'gates: [{id: g, when: "x < 5", cap_total: 50, reason: "原因\\n两行"}]\n'
+    )
+    records = [{"subject": "张三\n", "period": "2026-03", "x": "4"}, {"subject": "b", "period": "2026-03"}]
+    appraisal = evaluate(ruleset, records)
+    for traces in (False, True):
+        data = appraisal.to_dict(traces=traces)
+        assert data["results"][0]["metrics"] == {}
+        for indent in (None, 2, 4):
+            sep = (",", ":") if indent is None else None
+            want = json.dumps(data, ensure_ascii=False, indent=indent, separators=sep)
+            assert appraisal.to_json(traces=traces, indent=indent) == want
