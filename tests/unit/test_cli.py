@@ -222,6 +222,8 @@ def test_progress_bar_goes_to_stderr_and_leaves_stdout_untouched(monkeypatch):
     from kpi_engine import cli
 
     argv = ["evaluate", *REP, "--format", "csv"]
+    for name in ("TTY_INTERACTIVE", "TTY_COMPATIBLE", "FORCE_COLOR", "NO_COLOR"):  # rich reads these
+        monkeypatch.delenv(name, raising=False)
 
     def run(*, terminal):
         class Err(io.StringIO):
