@@ -298,13 +298,15 @@ def div(a: Number, b: Number) -> Number:
 
 
 def neg(a: Number) -> Number:
-    """``−a`` exactly."""
-    return EXACT.minus(a) if isinstance(a, Decimal) else -a
+    """``−a`` exactly (a sign flip: an input may have more digits than a context's precision)."""
+    if isinstance(a, Decimal):
+        return a.copy_negate() if a else a.copy_abs()  # no "-0"
+    return -a
 
 
 def absolute(a: Number) -> Number:
     """``|a|`` exactly."""
-    return EXACT.abs(a) if isinstance(a, Decimal) else abs(a)
+    return a.copy_abs() if isinstance(a, Decimal) else abs(a)
 
 
 def power(a: Number, n: int) -> Number:
@@ -385,6 +387,17 @@ def round_half_up(value: Number, places: int) -> Number:
     return quantize(value, places, "half_up")
 
 
+def _decimal_places(den: int) -> int | None:
+    """The decimal places of ``n / den`` in lowest terms when finite (``den`` is 2**a * 5**b), else ``None``."""
+    twos = (den & -den).bit_length() - 1
+    rest = den >> twos
+    fives = 0
+    while rest % 5 == 0:
+        rest //= 5
+        fives += 1
+    return max(twos, fives) if rest == 1 else None
+
+
 def canonical(value: Number) -> str:
     """Canonical text of an exact value: no exponent, no trailing zeros (``0.90`` → ``0.9``).
 
@@ -394,6 +407,10 @@ def canonical(value: Number) -> str:
     if type(value) is not Decimal and isinstance(value, Fraction):
         settled = settle(value)
         if isinstance(settled, Fraction):
+            places = _decimal_places(value.denominator)
+            if places is not None:  # a finite decimal, only longer than 34 digits: every digit is shown
+                exact = Decimal(value.numerator * 10**places // value.denominator).scaleb(-places, _WIDE)
+                return format(exact.normalize(_WIDE), "f")
             ctx = CONTEXT.copy()  # CONTEXT is a template: no flags are ever recorded on it
             approx = ctx.divide(Decimal(value.numerator), Decimal(value.denominator))
             return format(approx.normalize(ctx), "f")

@@ -229,12 +229,13 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
         yield None
         return
     try:
-        from rich.progress import Progress  # noqa: PLC0415 - only a terminal run needs it
+        from rich.console import Console  # noqa: PLC0415 - only a terminal run needs it
+        from rich.progress import Progress  # noqa: PLC0415
     except ImportError:  # pragma: no cover - rich is a dependency; a stripped install just shows no bar
         yield None
         return
     started = time.monotonic()
-    bar = Progress(transient=True, console=None)
+    bar = Progress(transient=True, console=Console(stderr=True))  # stdout carries the results
     task: list[Any] = []
 
     def update(done: int, total: int) -> None:

@@ -211,3 +211,35 @@ def test_validate_checks_policies_too(capsys, tmp_path):
     assert "examples/attribution/policy.yaml: ok" in out
     assert f"{bad}:2:1: claim_dayz: unknown key 'claim_dayz'; did you mean 'claim_days'?" in err
     assert f"{bad}:3:18: protection_days:" in err
+
+
+def test_progress_bar_goes_to_stderr_and_leaves_stdout_untouched(monkeypatch):
+    """On a terminal, a run that takes over a second draws its bar on stderr; the CSV on stdout is unchanged."""
+    import io
+    import sys
+    import types
+
+    from kpi_engine import cli
+
+    argv = ["evaluate", *REP, "--format", "csv"]
+    for name in ("TTY_INTERACTIVE", "TTY_COMPATIBLE", "FORCE_COLOR", "NO_COLOR"):  # rich reads these
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*, terminal):
+        class Err(io.StringIO):
+            def isatty(self):
+                return terminal
+
+        out, err = io.StringIO(), Err()
+        clock = iter(range(0, 1000, 2))  # every reading is two seconds later: the bar shows at once
+        monkeypatch.setattr(cli, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
+        monkeypatch.setattr(sys, "stdout", out)
+        monkeypatch.setattr(sys, "stderr", err)
+        assert main(argv) == 0
+        return out.getvalue(), err.getvalue()
+
+    plain, _ = run(terminal=False)
+    shown, bar = run(terminal=True)
+    assert shown == plain
+    assert shown.startswith("period,subject,")
+    assert bar  # the bar was drawn on stderr

@@ -135,3 +135,78 @@ def test_reports_show_the_residue_and_the_same_parts_as_json():
 
     rows = [row for row in csv.DictReader(csv_text.splitlines()) if row["subject"] == "li_na"]
     assert {row["kpi"]: row["contribution"] for row in rows} == parts
+
+
+def test_explain_shows_the_apportioned_contributions_the_json_reports():
+    """With largest_remainder, `kpi explain` states each KPI's contribution as the JSON does (10.01 = 3.34 + 3.33 + 3.34)."""
+    from kpi_engine.evaluation.explain import explain_subject
+
+    ruleset = parse_ruleset(THIRDS.replace("CONTRIBUTIONS", "largest_remainder").replace("10.01", "10.02"))
+    appraisal = evaluate(ruleset, [{"subject": "r", "period": "2026-03", "x": "10", "y": "10", "z": "10.02"}])
+    r = appraisal.result("r")
+    parts, _ = appraisal.reported_contributions(r)
+    shown = [line.rsplit(" ", 1)[1] for line in explain_subject(appraisal, r).splitlines() if "contributes" in line]
+    assert shown == [format(parts[k.id], "f") for k in r.kpis]
+    assert sum(Decimal(s) for s in shown) == appraisal.round(r.total)
+
+
+def test_no_callers_context_changes_any_shipped_appraisal():
+    """All three shipped rulesets give the same JSON bytes (traces included) under hostile decimal contexts."""
+    from decimal import ROUND_CEILING, ROUND_DOWN, Context, Inexact, Rounded, localcontext
+
+    ex = "examples/"
+    runs = [
+        ("rulesets/sales_rep_monthly.yaml", {"records": [RECORDS], "members": ex + "sales_rep_monthly/members.csv"}),
+        (
+            "rulesets/sales_supervisor_quarterly.yaml",
+            {
+                "records": [ex + "sales_supervisor_quarterly/reps.csv", ex + "sales_supervisor_quarterly/teams.csv"],
+                "members": ex + "sales_supervisor_quarterly/members.csv",
+                "events": ex + "sales_supervisor_quarterly/events.csv",
+            },
+        ),
+        (
+            "rulesets/sales_department.yaml",
+            {"records": [ex + "sales_department/records.csv"], "members": ex + "sales_department/members.csv"},
+        ),
+    ]
+    hostile = [Context(prec=2, rounding=ROUND_DOWN), Context(prec=3, rounding=ROUND_CEILING, traps=[Inexact, Rounded])]
+    for path, files in runs:
+        ruleset = load_ruleset(path)
+        records = [read_table(f) for f in files["records"]]
+        others = {k: read_table(v) for k, v in files.items() if k != "records"}
+        expected = evaluate(ruleset, records, **others).to_json(traces=True, indent=2)
+        for ctx in hostile:
+            with localcontext(ctx):
+                got = evaluate(ruleset, records, **others).to_json(traces=True, indent=2)
+            assert got == expected, (path, ctx)
+
+
+def test_an_appraisal_pickles_with_its_traces():
+    """An appraisal crosses a process boundary (pickle): same numbers, same traced JSON afterwards."""
+    import pickle
+
+    appraisal = evaluate(load_ruleset(S1), read_table(RECORDS))
+    copy = pickle.loads(pickle.dumps(appraisal))  # noqa: S301 - our own bytes, round-tripped
+    assert copy == appraisal
+    assert copy.to_json(traces=True) == appraisal.to_json(traces=True)
+
+
+def test_streamed_json_equals_the_document_for_odd_text():
+    """Titles, reasons and subjects with newlines, quotes and Chinese, and empty metrics stream as json.dumps writes them."""
+    ruleset = parse_ruleset(
+        'ruleset: t\nversion: "1"\ntitle: "标题\\nline \\"q\\""\n'
+        "inputs: {x: {type: number, required: false}}\n"
+        'sections: {s1: {weight: 100%, title: "第一\\n部分"}}\n'
+        'kpis: [{id: k, title: "中文\\n", metric: x, method: linear, floor: 0, target: 100, weight: 100%, section: s1}]\n'
+        'gates: [{id: g, when: "x < 5", cap_total: 50, reason: "原因\\n两行"}]\n'
+    )
+    records = [{"subject": "张三\n", "period": "2026-03", "x": "4"}, {"subject": "b", "period": "2026-03"}]
+    appraisal = evaluate(ruleset, records)
+    for traces in (False, True):
+        data = appraisal.to_dict(traces=traces)
+        assert data["results"][0]["metrics"] == {}
+        for indent in (None, 2, 4):
+            sep = (",", ":") if indent is None else None
+            want = json.dumps(data, ensure_ascii=False, indent=indent, separators=sep)
+            assert appraisal.to_json(traces=traces, indent=indent) == want

@@ -398,6 +398,9 @@ class _Evaluator:
                 explanation["band"] = f"kpis.{kpi.id}.bands.{matched.id}" if matched else None
         elif score is None:
             flags.append("excluded_na")
+            if self.strict or kpi.on_missing == "error":  # an N/A score may not pass silently either
+                why = "strict run" if self.strict else "on_missing: error"
+                self.na(subject, f"kpis.{kpi.id}", f"'{subject}': KPI '{kpi.id}' has an N/A score ({why})")
         if trace:
             explanation["rule"] = scoring.rule(kpi, value, score)
             explanation["raw_score"] = score

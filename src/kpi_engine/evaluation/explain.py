@@ -81,7 +81,7 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
             out.append(
                 f"    weight {canonical(num.mul(k.weight, HUNDRED))}% "
                 f"→ effective {r(num.mul(k.effective_weight, HUNDRED))}% "
-                f"→ contributes {r(k.contribution)}"
+                f"→ contributes {format(parts[k.id], 'f')}"
             )
     if result.gates:
         out.append("")

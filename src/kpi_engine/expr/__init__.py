@@ -7,6 +7,7 @@ simpleeval oracle the tests compare it with. Both share the IR in ``node``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
@@ -34,6 +35,10 @@ class Expression:
         """The result type: ``number``, ``text`` or ``bool``."""
         return self.node.type
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the checked form only; the closures are compiled again from the IR when loaded."""
+        return _rebuild, (self.text, self.source, self.node, self.names)
+
     def evaluate(self, env: Mapping[str, Value]) -> Value:
         """Evaluate with the compiled fast path; ``None`` means N/A.
 
@@ -49,6 +54,10 @@ class Expression:
     def evaluate_reference(self, env: Mapping[str, Value]) -> Value:
         """Evaluate with the simpleeval reference evaluator (slow; for tests and audits)."""
         return evaluate_reference(self.source, env)
+
+
+def _rebuild(text: str, source: str, node: Node, names: frozenset[str]) -> Expression:
+    return Expression(text, source, node, names, compile_ir(node))
 
 
 def parse_expression(text: str, names: Mapping[str, Type], want: Type | None = None) -> Expression:

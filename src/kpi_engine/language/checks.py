@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from kpi_engine._numbers import ONE, canonical
+from kpi_engine import _numbers as num
+from kpi_engine._numbers import HUNDRED, ONE, Number, canonical
 from kpi_engine.errors import ExpressionError, Issue, did_you_mean
 from kpi_engine.expr import Expression, Type, parse_expression
 from kpi_engine.expr._ir import BinOp, Name
@@ -377,7 +378,7 @@ class _Checker:
         for i, kpi in enumerate(self.spec.kpis):
             groups.setdefault(kpi.section, []).append(i)
         for section, members in groups.items():
-            total = sum((self.spec.kpis[i].weight for i in members), Decimal(0))
+            total = num.total([self.spec.kpis[i].weight for i in members])  # exact, whatever the caller's context
             if total != ONE and (section is None or section in self.spec.sections):
                 where = f'in section "{section}"' if section else "of the KPIs"
                 hint = "write weights as percents (40%), or set normalize: true" if total > ONE * 2 else None
@@ -388,7 +389,7 @@ class _Checker:
                     hint,
                 )
         if self.spec.sections:
-            total = sum((s.weight for s in self.spec.sections.values()), Decimal(0))
+            total = num.total([s.weight for s in self.spec.sections.values()])
             if total != ONE:
                 last = list(self.spec.sections)[-1]
                 self.add(
@@ -450,8 +451,8 @@ class _Checker:
             )
 
 
-def _pct(value: Decimal) -> str:
-    return canonical(value * 100) + "%"
+def _pct(value: Number) -> str:
+    return canonical(num.mul(value, HUNDRED)) + "%"
 
 
 def check_ruleset(spec: RulesetSpec, smap: SourceMap, raw: Any = None) -> list[Issue]:
