@@ -247,6 +247,61 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- time: business calendars, plans, alerts (issue 11) ---------------------------------------------
+
+
+def _calendar_arg(args: argparse.Namespace) -> Any:
+    """The calendar named by ``--calendar FILE`` or ``--country CODE`` (None: the caller's default)."""
+    from kpi_engine.io.calendars import read_calendar  # noqa: PLC0415
+    from kpi_engine.time.calendar import business_calendar  # noqa: PLC0415
+
+    if getattr(args, "calendar", None):
+        return read_calendar(args.calendar)
+    if getattr(args, "country", None):
+        return business_calendar(args.country)
+    return None
+
+
+def format_month(cal: Any, month: Any) -> str:
+    """A month as a grid, working days marked ``+`` and days off ``-``, then every special day."""
+    import datetime as dt  # noqa: PLC0415
+
+    days = [month.start + dt.timedelta(days=i) for i in range((month.next_start() - month.start).days)]
+    worked = {d: cal.is_working_day(d) for d in days}
+    data = cal.data
+    lines = [
+        f"{month.start:%B %Y} — calendar {cal.name} ({data.source}, covers {data.first_year}–{data.last_year})",
+        "  Mo   Tu   We   Th   Fr   Sa   Su",
+    ]
+    row = ["     "] * days[0].weekday()
+    for d in days:
+        row.append(f"{d.day:>4}{'+' if worked[d] else '-'}")
+        if d.weekday() == 6:  # noqa: PLR2004 - Sunday ends the row
+            lines.append("".join(row).rstrip())
+            row = []
+    if row:
+        lines.append("".join(row).rstrip())
+    lines.append(f"+ working day ({sum(worked.values())} in the month)   - day off")
+    for d in days:
+        why = cal.describe(d)
+        if why and why != "weekend":
+            lines.append(f"  {d.isoformat()} {d:%a}  {'work' if worked[d] else 'off '}  {why}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    from kpi_engine.time.calendar import business_calendar  # noqa: PLC0415
+    from kpi_engine.time.periods import Period  # noqa: PLC0415
+
+    try:
+        month = Period.parse(args.month, "month")
+    except ValueError as exc:
+        raise KpiError(str(exc)) from None
+    cal = _calendar_arg(args) or business_calendar()
+    _write(format_month(cal, month), args.out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``kpi``."""
     parser = argparse.ArgumentParser(prog="kpi", description="Exact, explainable sales scorecards and deal credit.")
@@ -303,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("json", "csv", "table"), default="json")
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_attribute)
+
+    p = sub.add_parser("calendar", help="print a month of a business calendar with its working days marked")
+    p.add_argument("month", metavar="YYYY-MM")
+    p.add_argument("--country", metavar="CODE", help="CN (default, with adjusted working weekends), US, DE…, weekdays")
+    p.add_argument("--calendar", metavar="FILE", help="a company calendar file (YAML: country, days_off, days_on)")
+    p.add_argument("--out", metavar="FILE")
+    p.set_defaults(func=cmd_calendar)
     return parser
 
 

@@ -18,6 +18,7 @@ from kpi_engine.language._yaml import SourceMap, load_yaml
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS, check_ruleset, expr_type, metric_unit
 from kpi_engine.language.model import Adjustment, Band, Gate, Grade, Input, Kpi, Metric, Scorecard, Section
 from kpi_engine.language.spec import RulesetSpec, known_keys
+from kpi_engine.time.calendar import BusinessCalendar
 
 DEFAULT_SECTION = "main"
 
@@ -136,6 +137,7 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         rank_lower_first=spec.ranking.order == "lower_first",
         places=spec.rounding.places,
         rounding=spec.rounding.mode,
+        calendar=BusinessCalendar.from_spec(spec.calendar),
     )
 
 

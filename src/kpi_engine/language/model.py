@@ -13,6 +13,7 @@ import attrs
 
 from kpi_engine.expr import Expression
 from kpi_engine.language.spec import InputType, Level, PeriodKind
+from kpi_engine.time.calendar import BusinessCalendar
 
 MetricKind = Literal["input", "formula", "aggregate", "previous", "streak", "members"]
 
@@ -163,3 +164,4 @@ class Scorecard:
     rank_lower_first: bool
     places: int
     rounding: str
+    calendar: BusinessCalendar = attrs.field(factory=BusinessCalendar)  # working days (windows, alerts)

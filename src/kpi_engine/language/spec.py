@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
 from kpi_engine._numbers import NumberFormatError, to_decimal
+from kpi_engine.time.calendar import CalendarRef, CalendarSpec
 
 
 def _number(value: object) -> Decimal:
@@ -272,6 +273,11 @@ class RulesetSpec(_Spec):
     subject: Level = Field("rep", description="who is appraised; teams and above roll up from membership rows")
     period: PeriodKind = Field("month", description="the kind of period records and results belong to")
     timezone: str = Field("Asia/Shanghai", description="zone in which event timestamps fall into periods")
+    calendar: CalendarRef = Field(
+        default_factory=CalendarSpec,
+        description="business calendar for working days (event windows, alert due dates): "
+        "CN (default, with adjusted working weekends), another ISO code, or {country, days_off, days_on}",
+    )
     normalize: bool = Field(default=False, description="allow weights that do not add up to 100%")
     inputs: dict[Identifier, InputSpec] = Field(default_factory=dict, description="record fields, checked at the door")
     event_fields: dict[Identifier, InputType] = Field(
@@ -299,6 +305,7 @@ def known_keys() -> frozenset[str]:
     for model in (
         InputSpec, AggregateSpec, PreviousSpec, MembersSpec, MetricSpec, SectionSpec, BandSpec, KpiSpec,
         GateSpec, AdjustmentSpec, GradeSpec, RoundingSpec, EffectiveSpec, ExpectSpec, CaseSpec, RulesetSpec,
+        CalendarSpec,
     ):  # fmt: skip
         for name, field in model.model_fields.items():
             keys.add(field.alias or name)
