@@ -305,7 +305,6 @@ def known_keys() -> frozenset[str]:
     for model in (
         InputSpec, AggregateSpec, PreviousSpec, MembersSpec, MetricSpec, SectionSpec, BandSpec, KpiSpec,
         GateSpec, AdjustmentSpec, GradeSpec, RoundingSpec, EffectiveSpec, ExpectSpec, CaseSpec, RulesetSpec,
-        CalendarSpec,
     ):  # fmt: skip
         for name, field in model.model_fields.items():
             keys.add(field.alias or name)
