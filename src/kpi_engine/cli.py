@@ -120,6 +120,12 @@ def _inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
         result = attribute(policy, read_events(args.lead_events, policy))
         card = ruleset.scorecard
         records = merge_records(records, result, set(card.inputs), card.period)
+    if getattr(args, "plan", None):
+        from kpi_engine.io.plans import read_plan  # noqa: PLC0415
+        from kpi_engine.time.plan import decompose, merge_plan  # noqa: PLC0415
+
+        card = ruleset.scorecard
+        records = merge_plan(records, decompose(read_plan(args.plan)), set(card.inputs), card.period)
     return {
         "records": records,
         "members": read_table(args.members) if args.members else None,
@@ -302,6 +308,21 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from kpi_engine.io.plans import plan_csv, plan_json, read_plan, write_plan_xlsx  # noqa: PLC0415
+    from kpi_engine.time.plan import LEVELS, decompose  # noqa: PLC0415
+
+    result = decompose(read_plan(args.plan))
+    levels = LEVELS if "all" in args.level else tuple(args.level)
+    if args.format == "xlsx":
+        if not args.out:
+            raise KpiError("--format xlsx needs --out FILE")
+        write_plan_xlsx(result, args.out, levels)
+        return 0
+    _write(plan_json(result, levels) if args.format == "json" else plan_csv(result, levels), args.out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``kpi``."""
     parser = argparse.ArgumentParser(prog="kpi", description="Exact, explainable sales scorecards and deal credit.")
@@ -332,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--strict", action="store_true", help="every N/A is an error")
         p.add_argument("--policy", metavar="POLICY", help="attribution policy: add credit and follow-up fields")
         p.add_argument("--lead-events", metavar="FILE", help="lead event log for --policy")
+        p.add_argument("--plan", metavar="PLAN", help="a yearly plan (kpi plan): fills the target inputs it provides")
         p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
         if name == "evaluate":
             p.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -365,6 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calendar", metavar="FILE", help="a company calendar file (YAML: country, days_off, days_on)")
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_calendar)
+
+    p = sub.add_parser("plan", help="decompose a yearly plan into exact targets and budgets per subject and period")
+    p.add_argument("plan", metavar="PLAN")
+    p.add_argument(
+        "--level", nargs="+", default=["all"], choices=("all", "year", "half", "quarter", "month", "week", "day"),
+        help="which period levels to output (default all)",
+    )  # fmt: skip
+    p.add_argument("--format", choices=("csv", "json", "xlsx"), default="csv")
+    p.add_argument("--out", metavar="FILE")
+    p.set_defaults(func=cmd_plan)
     return parser
 
 
