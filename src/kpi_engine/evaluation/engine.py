@@ -30,6 +30,7 @@ from kpi_engine.evaluation.records import (
     prepare_records,
 )
 from kpi_engine.evaluation.results import Appraisal, GateResult, KpiResult, SectionResult, SubjectResult
+from kpi_engine.evaluation.windows import window_trace, window_value
 from kpi_engine.expr import Expression, Value
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Kpi, Metric, Scorecard
@@ -51,6 +52,7 @@ class _Metrics:
         self.data = data
         self.memo: dict[tuple[str, Period, str], Value] = {}
         self.heights: dict[tuple[str, Period], int] = {}
+        self.windows: dict[Any, Any] = {}  # event-window pairings and pairs (evaluation/windows.py)
 
     def children(self, node: str, period: Period) -> tuple[str, ...]:
         return self.data.children.get((node, period), ())
@@ -105,6 +107,8 @@ class _Metrics:
             return self._aggregate(node, period, m)
         if m.kind == "previous":
             return self._previous(node, period, m)
+        if m.kind == "window":
+            return window_value(self, node, period, m)
         if m.kind == "streak":
             assert m.expr is not None
             count, p = 0, period
@@ -197,7 +201,7 @@ def _leaf_inputs(card: Scorecard, name: str, seen: set[str] | None = None) -> li
         return []
     seen.add(name)
     m = card.metrics[name]
-    if m.kind in {"input", "aggregate"}:
+    if m.kind in {"input", "aggregate", "window"}:
         return [name]
     deps: list[str] = []
     for e in (m.expr, m.among):
@@ -311,6 +315,8 @@ class _Evaluator:
         if metric.kind == "aggregate":
             events = self.m.matching_events(subject, self.period, metric)
             trace["events"] = {"matched": len(events), "ids": [e.event_id for e in events[:TRACE_EVENTS]]}
+        if metric.kind == "window":
+            trace["window"] = window_trace(self.m, subject, self.period, metric)
         if metric.kind == "members" and metric.expr is not None:
             detail = {}
             for kid in self.m.children(subject, self.period):
