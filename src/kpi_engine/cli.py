@@ -14,9 +14,11 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from kpi_engine._numbers import canonical
 from kpi_engine.audit.diff import compare
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.cases import run_cases
@@ -103,6 +105,11 @@ def format_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False) -
         rows.append(
             [str(r["rank"] or "-"), r["subject"], r["parent"] or "-", r["total"] or "n/a", r["grade"] or "-", *scores]
         )
+    if any(r.flags for r in appraisal.results):  # gates that applied and published flags (eligible_for_promotion…)
+        by_subject = {r.subject: ", ".join(r.flags) for r in appraisal.results}
+        rows[0].append("flags")
+        for row, r in zip(rows[1:], data["results"], strict=True):
+            row.append(by_subject[r["subject"]] or "-")
     head = (
         f"{data['ruleset']['title']} — {data['ruleset']['id']} {data['ruleset']['version']} — period {data['period']}\n"
     )
@@ -323,6 +330,58 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_alerts(report: Any, fmt: str, tz_name: str) -> str:
+    """Render an ``AlertReport`` as a table, ``json``, ``csv`` or ``events`` (alert events for a window metric)."""
+    if fmt == "json":
+        return json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    if fmt in {"csv", "events"}:
+        rows = report.event_rows(tz_name) if fmt == "events" else [a.to_dict() for a in report.alerts]
+        buf = io.StringIO()
+        columns = list(rows[0]) if rows else ["id"]
+        writer = csv.DictWriter(buf, columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {k: ";".join(v) if isinstance(v, list) else ("" if v is None else v) for k, v in row.items()}
+            )
+        return buf.getvalue()
+    d = report.to_dict()
+    pct = "n/a" if d["timeliness"] is None else f"{Decimal(d['timeliness']) * 100:.2f}%"
+    head = (
+        f"alerts — {d['ruleset']}, period {d['period']}, calendar {d['calendar']}: {d['count']} alert(s), "
+        f"{d['answered_in_time']} answered in time, timeliness {pct}\n"
+    )
+    if not report.alerts:
+        return head
+    table = [["subject", "metric", "reasons", "previous", "value", "change", "opened", "due", "answered", "status"]]
+    def shown(text: str) -> str:  # display only: four places, the JSON keeps every digit
+        return canonical(Decimal(text).quantize(Decimal("0.0001"), rounding="ROUND_HALF_UP"))
+
+    for a in d["alerts"]:
+        change = "n/a" if a["change"] is None else f"{Decimal(a['change']) * 100:+.2f}%"
+        a["previous"], a["value"] = shown(a["previous"]), shown(a["value"])
+        table.append(
+            [a["subject"], a["metric"], "+".join(a["reasons"]), a["previous"], a["value"], change,
+             a["opened"], a["due"], a["answered"] or "-", a["status"]]
+        )  # fmt: skip
+    return head + _table(table)
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    import datetime as dt  # noqa: PLC0415
+
+    from kpi_engine.time.alerts import find_alerts  # noqa: PLC0415
+
+    ruleset = load_ruleset(args.ruleset)
+    try:
+        opened = dt.date.fromisoformat(args.opened) if args.opened else None
+    except ValueError:
+        raise KpiError(f"--opened {args.opened!r} is not an ISO date (YYYY-MM-DD)") from None
+    report = find_alerts(ruleset, period=args.period, opened=opened, **_inputs(args, ruleset))
+    _write(format_alerts(report, args.format, ruleset.scorecard.timezone), args.out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``kpi``."""
     parser = argparse.ArgumentParser(prog="kpi", description="Exact, explainable sales scorecards and deal credit.")
@@ -334,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, text in (
         ("evaluate", cmd_evaluate, "appraise every subject for a period"),
+        ("alerts", cmd_alerts, "list subjects' metrics that moved beyond the threshold, with working-day due dates"),
         ("explain", cmd_explain, "show the readable trace of one subject"),
         ("diff", cmd_diff, "compare two versions of a ruleset on the same records"),
     ):
@@ -360,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--compact", action="store_true", help="json on one line (much faster for big outputs)")
         elif name == "diff":
             p.add_argument("--format", choices=("table", "json"), default="table")
+        elif name == "alerts":
+            p.add_argument("--format", choices=("table", "json", "csv", "events"), default="table")
+            p.add_argument("--opened", metavar="DATE", help="day the alerts open (default: the day after the period)")
         else:
             p.add_argument("--subject", required=True, metavar="ID")
         p.set_defaults(func=func)

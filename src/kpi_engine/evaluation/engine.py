@@ -458,6 +458,8 @@ class _Evaluator:
             bonus = next((g.bonus_multiplier for g in card.grades if g.grade == forced), None)
         if total is None:
             subject_flags.append("no_kpi_applies")
+        # Published flags (e.g. eligible_for_promotion): the name, when the ruleset's condition holds.
+        subject_flags.extend(name for name, when in card.flags if self.condition(subject, when) is True)
         kpi_results = []
         for kpi in card.kpis:
             value, score, flags, explanation = scored[kpi.id]

@@ -15,7 +15,8 @@ A pair is *in time* when the answer lies inside the window (DOMAIN §6: the trig
 ``days: 7`` means answer date ≤ trigger date + 7 in the ruleset's zone; ``working_days: 2`` means
 answer date ≤ the 2nd working day after on the ruleset's calendar; ``hours: 24`` compares instants).
 Otherwise it is *late*; a trigger with no answer at all is *never* answered. The events counted
-are those of the subject's reps whose local date falls in the appraised period.
+are those of the subject's reps (and of the subject itself, e.g. a team's alerts) whose local
+date falls in the appraised period.
 """
 
 from __future__ import annotations
@@ -173,7 +174,9 @@ def pairs(metrics: _MetricsLike, node: str, period: Period, metric: Metric) -> l
         pairing = _Pairing(metrics.card, window, everything)
         metrics.windows[("pairing", metric.name)] = pairing
     counted_is = window.answer if window.anchor == "answer" else window.trigger
-    events = [e for leaf in metrics.leaves(node, period) for e in metrics.data.events.get((leaf, period), ())]
+    # The reps below the subject, and the subject itself when it is a team with events of its own.
+    owners = dict.fromkeys([*metrics.leaves(node, period), node])
+    events = [e for owner in owners for e in metrics.data.events.get((owner, period), ())]
     result = [pairing.outcome(e) for e in sorted(events, key=_order) if counted_is.evaluate(e.fields) is True]
     metrics.windows[key] = result
     return result

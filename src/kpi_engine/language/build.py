@@ -166,6 +166,7 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         places=spec.rounding.places,
         rounding=spec.rounding.mode,
         calendar=BusinessCalendar.from_spec(spec.calendar),
+        flags=tuple((name, ex(text, names, "bool")) for name, text in spec.flags.items()),
     )
 
 

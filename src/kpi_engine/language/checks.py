@@ -148,6 +148,7 @@ class _Checker:
         self.weights()
         self.rules()
         self.grades()
+        self.alerts_and_flags()
         return self.issues
 
     def dates(self) -> None:
@@ -430,6 +431,16 @@ class _Checker:
                 cap = next(k.cap for k in self.spec.kpis if k.id == adj.kpi)
                 if not Decimal(0) <= adj.score <= cap:
                     self.add("bad_score", f"score must lie in [0, cap {canonical(cap)}]", (*base, "score"))
+
+    def alerts_and_flags(self) -> None:
+        for name in self.spec.alerts.metrics:
+            path: PathKey = ("alerts", "metrics", name)
+            if self.reference(name, self.metric_types, path, "metric") and self.metric_types[name] != "number":
+                self.add("bad_alert", f"cannot watch '{name}': it is not a number", path, key=True)
+        if self.spec.alerts.threshold < 0:
+            self.add("bad_alert", "threshold must be 0 or more", ("alerts", "threshold"))
+        for name, condition in self.spec.flags.items():
+            self.expression(condition, ("flags", name), self.metric_types, "bool")
 
     def grades(self) -> None:
         for i, name in enumerate(self.spec.report):

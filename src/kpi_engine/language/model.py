@@ -193,3 +193,4 @@ class Scorecard:
     places: int
     rounding: str
     calendar: BusinessCalendar = attrs.field(factory=BusinessCalendar)  # working days (windows, alerts)
+    flags: tuple[tuple[str, Expression], ...] = ()  # published per subject when the condition holds

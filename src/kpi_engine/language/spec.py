@@ -312,6 +312,24 @@ class CaseSpec(_Spec):
     expect: dict[Text, ExpectSpec]
 
 
+class WatchSpec(_Spec):
+    """How one watched metric raises alerts (S7); unset keys take the ruleset's alert defaults."""
+
+    threshold: Number | None = Field(None, description="relative change (either direction) above which an alert opens")
+    declines: int | None = Field(None, ge=0, le=24, description="consecutive declines that open an alert (0: off)")
+
+
+class AlertsSpec(_Spec):
+    """Period-over-period alerts (DOMAIN S7, §8): `kpi alerts`."""
+
+    threshold: Number = Field(Decimal("0.2"), description="relative change (either direction) that opens an alert")
+    due_working_days: int = Field(2, ge=0, le=365, description="an alert is due N working days after it opens")
+    declines: int = Field(2, ge=0, le=24, description="consecutive periods of decline that open an alert (0: off)")
+    metrics: dict[Identifier, WatchSpec] = Field(
+        default_factory=dict, description="metrics watched, each with optional overrides (default: every KPI's metric)"
+    )
+
+
 class RulesetSpec(_Spec):
     """A versioned scorecard ruleset."""
 
@@ -346,6 +364,12 @@ class RulesetSpec(_Spec):
     )
     ranking: RankingSpec = Field(default_factory=RankingSpec, description="how subjects are ranked")
     rounding: RoundingSpec = Field(default_factory=RoundingSpec, description="how reported numbers are rounded")
+    alerts: AlertsSpec = Field(default_factory=AlertsSpec, description="period-over-period alerts (kpi alerts)")
+    flags: dict[Identifier, str] = Field(
+        default_factory=dict,
+        description="flags published per subject when their condition holds, e.g. "
+        "eligible_for_promotion: on_target_streak >= 2",
+    )
     cases: list[CaseSpec] = Field(default_factory=list, description="tests kept next to the rules (`kpi test`)")
 
 
@@ -355,7 +379,7 @@ def known_keys() -> frozenset[str]:
     for model in (
         InputSpec, AggregateSpec, PreviousSpec, MembersSpec, MetricSpec, SectionSpec, BandSpec, KpiSpec,
         GateSpec, AdjustmentSpec, GradeSpec, RoundingSpec, EffectiveSpec, ExpectSpec, CaseSpec, RulesetSpec,
-        WindowSpec, WithinSpec,
+        WindowSpec, WithinSpec, AlertsSpec, WatchSpec,
     ):  # fmt: skip
         for name, field in model.model_fields.items():
             keys.add(field.alias or name)
