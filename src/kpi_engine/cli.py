@@ -223,6 +223,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
         from kpi_engine.attribution import policy_schema  # noqa: PLC0415
 
         schema = policy_schema()
+    elif args.plan:
+        from kpi_engine.time.plan import plan_schema  # noqa: PLC0415
+
+        schema = plan_schema()
     else:
         schema = ruleset_schema()
     _write(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", args.out)
@@ -429,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of the ruleset language")
     p.add_argument("--policy", action="store_true", help="the schema of attribution policies instead")
+    p.add_argument("--plan", action="store_true", help="the schema of plan files (kpi plan) instead")
     p.add_argument("--reference", action="store_true", help="the Markdown language reference (docs/reference.md)")
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_schema)

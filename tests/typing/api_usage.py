@@ -1,5 +1,6 @@
 """Real usage of the public API; mypy --strict checks this file (it is not run by pytest)."""
 
+from datetime import date
 from decimal import Decimal
 
 from kpi_engine import Appraisal, KpiError, Ruleset, evaluate, load_ruleset, read_table
@@ -19,3 +20,25 @@ def credits_by_deal(policy_path: str, log_path: str) -> dict[str, str]:
     except KpiError as exc:
         return {"error": exc.render()}
     return {c.deal_id: c.credited_to for c in result.credits}
+
+
+def working_day_deadline(day: date, n: int) -> date:
+    from kpi_engine.time import BusinessCalendar, business_calendar
+
+    calendar: BusinessCalendar = business_calendar("CN")
+    return calendar.add_working_days(day, n)
+
+
+def sales_target(plan_text: str, subject: str, month: str) -> Decimal | None:
+    from kpi_engine.time.periods import Period
+    from kpi_engine.time.plan import PlanResult, decompose, parse_plan
+
+    result: PlanResult = decompose(parse_plan(plan_text))
+    return result.value("sales", subject, Period.parse(month, "month"))
+
+
+def alert_timeliness(ruleset: Ruleset, records_path: str) -> Decimal | None:
+    from kpi_engine.time.alerts import AlertReport, find_alerts
+
+    report: AlertReport = find_alerts(ruleset, read_table(records_path))
+    return report.timeliness

@@ -132,3 +132,18 @@ def test_cli_plan_and_evaluate_with_plan(capsys):
     ]
     assert main([*args, "--plan", str(EXAMPLE), "--format", "json"]) == 0
     assert main(args) == 1  # without the plan the required sales_target is missing
+
+
+def test_plan_schema_is_fresh_and_accepts_the_example():
+    """schema/plan.schema.json equals `kpi schema --plan` and the example plan validates against it."""
+    import json
+
+    import jsonschema
+
+    from kpi_engine.language._yaml import load_yaml
+    from kpi_engine.time.plan import plan_schema
+
+    committed = json.loads((ROOT / "schema/plan.schema.json").read_text(encoding="utf-8"))
+    assert committed == json.loads(json.dumps(plan_schema()))
+    data, _, _ = load_yaml(EXAMPLE.read_text(encoding="utf-8"))
+    jsonschema.validate(json.loads(json.dumps(data, default=str)), committed)
