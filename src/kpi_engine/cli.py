@@ -149,6 +149,15 @@ def _is_policy(text: str) -> bool:
     return False
 
 
+def _is_plan(text: str) -> bool:
+    """A file whose first top-level key is ``plan:`` is a plan (kpi plan)."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return line.startswith("plan:")
+    return False
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for path in args.rulesets:
@@ -162,6 +171,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             from kpi_engine.attribution._policy import check_policy_text  # noqa: PLC0415
 
             issues = check_policy_text(text, path)[1]
+        elif _is_plan(text):
+            from kpi_engine.time.plan import check_plan_text  # noqa: PLC0415
+
+            issues = check_plan_text(text, path)
         else:
             issues = check_text(text, path)[2]
         errors = [i for i in issues if i.severity == "error"]

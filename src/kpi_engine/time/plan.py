@@ -474,6 +474,15 @@ def _pct(value: Decimal) -> str:
     return format((value * 100).normalize(), "f") + "%"
 
 
+def check_plan_text(text: str, file: str = "<string>") -> list[Issue]:
+    """Every problem of a plan file (for ``kpi validate``), in file order."""
+    try:
+        parse_plan(text, file)
+    except RulesetError as exc:
+        return list(exc.issues)
+    return []
+
+
 def parse_plan(text: str, file: str = "<string>") -> Plan:
     """Parse plan YAML text into a validated ``Plan``.
 
