@@ -190,3 +190,20 @@ def test_window_mistakes_are_located():
     text = str(info.value)
     assert "measure rate needs a window" in text
     assert "'repp' is not a defined event_field" in text
+
+
+def test_explanation_lists_the_pairs():
+    """The readable trace of a window KPI shows each trigger, its answer, the verdict and the duration."""
+    from kpi_engine.evaluation.explain import explain_subject
+
+    ruleset = parse_ruleset(RULESET)
+    events = [
+        ev("c1", "complaint", "2026-03-02T10:00:00+08:00"),
+        ev("a1", "complaint_answer", "2026-03-03T10:00:00+08:00"),
+        ev("c2", "complaint", "2026-03-04T10:00:00+08:00", customer="c2"),
+    ]
+    appraisal = evaluate(ruleset, [{"subject": "r1", "period": "2026-03", "headcount": 1}], events=events)
+    text = explain_subject(appraisal, appraisal.result("r1"))
+    assert "2 counted: 1 in time, 0 late, 1 never" in text
+    assert "c1 → a1: in_time after 24 hours" in text
+    assert "c2 → no answer: never" in text

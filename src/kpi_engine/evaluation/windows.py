@@ -209,7 +209,9 @@ def window_value(metrics: _MetricsLike, node: str, period: Period, metric: Metri
 def window_trace(metrics: _MetricsLike, node: str, period: Period, metric: Metric) -> Mapping[str, Any]:
     """The pairs behind a window metric, for the explanation: counts and the first pairs."""
     found = pairs(metrics, node, period, metric)
+    assert metric.window is not None
     return {
+        "duration_unit": metric.window.duration_unit,
         "counted": len(found),
         "in_time": sum(1 for p in found if p.status == "in_time"),
         "late": sum(1 for p in found if p.status == "late"),
