@@ -176,3 +176,35 @@ def test_cli_prints_the_month(capsys):
     assert "18 in the month" in out
     assert "2026-10-10 Sat  work" in out
     assert main(["calendar", "2027-01"]) == 1
+
+
+def test_attribution_counts_business_days_on_the_named_calendar():
+    """With calendar CN, a deal by B on 9 Oct 2026 is inside A's 3-working-day protection from 30 Sep."""
+    from kpi_engine.attribution import attribute
+    from kpi_engine.attribution._policy import parse_policy as parse
+
+    policy = parse("policy: p\nday_basis: business\ncalendar: CN\nprotection_days: 3\nclaim_days: 3\n")
+    events = [
+        {"event_id": "e1", "type": "registration", "at": "2026-09-30T10:00:00+08:00", "rep": "A", "customer": "C"},
+        {
+            "event_id": "e2",
+            "type": "deal",
+            "at": "2026-10-09T10:00:00+08:00",
+            "rep": "B",
+            "customer": "C",
+            "deal_id": "D1",
+            "amount": "100",
+        },
+        {
+            "event_id": "e3",
+            "type": "claim",
+            "at": "2026-10-10T10:00:00+08:00",
+            "rep": "A",
+            "customer": "C",
+            "deal_id": "D1",
+        },
+    ]
+    result = attribute(policy, events)
+    assert [c.credited_to for c in result.credits] == ["A"]
+    plain = parse("policy: p\nday_basis: business\nprotection_days: 3\nclaim_days: 3\n")
+    assert [c.credited_to for c in attribute(plain, events).credits] == ["B"]

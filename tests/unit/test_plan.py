@@ -147,3 +147,21 @@ def test_plan_schema_is_fresh_and_accepts_the_example():
     assert committed == json.loads(json.dumps(plan_schema()))
     data, _, _ = load_yaml(EXAMPLE.read_text(encoding="utf-8"))
     jsonschema.validate(json.loads(json.dumps(data, default=str)), committed)
+
+
+def test_a_plan_year_outside_the_calendar_is_an_error():
+    """A 2027 plan on the CN calendar (data to 2026) raises CalendarError instead of guessing working days."""
+    from kpi_engine.time.calendar import CalendarError
+
+    with pytest.raises(CalendarError, match="2027"):
+        _plan(BASE.replace("year: 2026", "year: 2027"))
+
+
+def test_duplicate_subject_in_the_share_tree_is_located():
+    """A rep listed under two teams is reported at its second place."""
+    text = BASE.replace(
+        "shares: {a: 50%, b: 50%}",
+        "shares: {t1: {weight: 50%, members: {a: 100%}}, t2: {weight: 50%, members: {a: 100%}}}",
+    )
+    with pytest.raises(RulesetError, match="'a' appears twice"):
+        parse_plan(text, "plan.yaml")
