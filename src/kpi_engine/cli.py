@@ -323,12 +323,20 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     from kpi_engine.time.calendar import business_calendar  # noqa: PLC0415
     from kpi_engine.time.periods import Period  # noqa: PLC0415
 
+    text = args.month.strip()
     try:
-        month = Period.parse(args.month, "month")
+        if len(text) == 4:  # a whole year: twelve months  # noqa: PLR2004
+            year = Period.parse(text, "year")
+            months = [Period.parse(f"{text}-{m:02d}", "month") for m in range(1, 13)]
+        else:
+            year, months = None, [Period.parse(text, "month")]
     except ValueError as exc:
-        raise KpiError(str(exc)) from None
+        raise KpiError(f"{exc}; give a month (2026-10) or a year (2026)") from None
     cal = _calendar_arg(args) or business_calendar()
-    _write(format_month(cal, month), args.out)
+    out = "\n".join(format_month(cal, m) for m in months)
+    if year is not None:
+        out += f"\n{year}: {len(cal.working_days_in(year))} working days\n"
+    _write(out, args.out)
     return 0
 
 
@@ -463,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_attribute)
 
     p = sub.add_parser("calendar", help="print a month of a business calendar with its working days marked")
-    p.add_argument("month", metavar="YYYY-MM")
+    p.add_argument("month", metavar="YYYY-MM", help="a month, or a year (YYYY) for all twelve")
     p.add_argument("--country", metavar="CODE", help="CN (default, with adjusted working weekends), US, DE…, weekdays")
     p.add_argument("--calendar", metavar="FILE", help="a company calendar file (YAML: country, days_off, days_on)")
     p.add_argument("--out", metavar="FILE")

@@ -176,6 +176,8 @@ def test_cli_prints_the_month(capsys):
     assert "18 in the month" in out
     assert "2026-10-10 Sat  work" in out
     assert main(["calendar", "2027-01"]) == 1
+    assert main(["calendar", "2026"]) == 0
+    assert capsys.readouterr().out.endswith("2026: 248 working days\n")
 
 
 def test_attribution_counts_business_days_on_the_named_calendar():
