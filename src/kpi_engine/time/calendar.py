@@ -150,7 +150,8 @@ class CalendarSpec(BaseModel):
     days_on: list[dt.date] = Field(default_factory=list, description="company working days on weekends or holidays")
     years: list[int] = Field(
         default_factory=list,
-        description="years the company vouches for itself (its days_off/days_on are the whole schedule there)",
+        description="years the company vouches for itself where the public data stops: "
+        "Monday–Friday plus its days_off/days_on",
     )
 
     @field_validator("country")
