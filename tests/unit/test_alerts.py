@@ -139,3 +139,11 @@ def test_s2_reads_events_and_publishes_the_promotion_flag():
     assert table[1].split()[-1] == "flags"
     assert next(line for line in table if line.startswith("1")).endswith("eligible_for_promotion")
     assert "eligible_for_promotion" in appraisal.to_json()
+
+
+def test_a_period_without_data_is_an_error():
+    """Asking for alerts of a month nobody has records for is a DataError, not an empty all-clear."""
+    from kpi_engine import DataError
+
+    with pytest.raises(DataError, match="no rep has data for period 2026-07"):
+        find_alerts(parse_ruleset(RULESET), rows(("2026-02", "100", 10)), period="2026-07")

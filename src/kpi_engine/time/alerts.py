@@ -199,6 +199,9 @@ def find_alerts(
             chosen = known[-1]
         metrics = _Metrics(card, data)
         subjects = _Evaluator(card, metrics, chosen, strict=False).subjects()
+        if not subjects:
+            msg = f"no {card.subject} has data for period {chosen}"
+            raise DataError(msg)
         tz = zone(card.timezone)
         answers = _answers((e for group in data.events.values() for e in group), tz)
         opening = opened or chosen.next_start()
