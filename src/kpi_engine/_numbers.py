@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import (
@@ -325,7 +325,7 @@ def power(a: Number, n: int) -> Number:
     return settle(as_fraction(a) ** n)
 
 
-def total(values: list[Number]) -> Number:
+def total(values: Sequence[Number]) -> Number:
     """The exact sum of ``values`` (0 for none)."""
     result: Number = ZERO
     for v in values:
@@ -333,7 +333,7 @@ def total(values: list[Number]) -> Number:
     return result
 
 
-def mean(values: list[Number]) -> Number:
+def mean(values: Sequence[Number]) -> Number:
     """The exact mean of a non-empty list."""
     return div(total(values), Decimal(len(values)))
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import io
 import json
 import os
 import sys
@@ -17,12 +19,14 @@ import time
 import traceback
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from kpi_engine._numbers import HUNDRED, canonical, mul, quantize
 from kpi_engine.audit.diff import compare
 from kpi_engine.errors import Issue, KpiError, Location
 from kpi_engine.evaluation.cases import run_cases
@@ -120,6 +124,12 @@ def _inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
         result = attribute(policy, read_events(args.lead_events, policy, encoding=args.encoding))
         card = ruleset.scorecard
         records = merge_records(records, result, set(card.inputs), card.period)
+    if getattr(args, "plan", None):
+        from kpi_engine.io.plans import read_plan  # noqa: PLC0415
+        from kpi_engine.time.plan import decompose, merge_plan  # noqa: PLC0415
+
+        card = ruleset.scorecard
+        records = merge_plan(records, decompose(read_plan(args.plan)), set(card.inputs), card.period)
     return {
         "records": records,
         "members": _read(args, args.members) if args.members else None,
@@ -134,6 +144,15 @@ def _is_policy(text: str) -> bool:
         stripped = line.strip()
         if stripped and not stripped.startswith("#"):
             return line.startswith("policy:")
+    return False
+
+
+def _is_plan(text: str) -> bool:
+    """A file whose first top-level key is ``plan:`` is a plan (kpi plan)."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return line.startswith("plan:")
     return False
 
 
@@ -152,6 +171,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             from kpi_engine.attribution._policy import check_policy_text  # noqa: PLC0415
 
             issues = check_policy_text(text, path)[1]
+        elif _is_plan(text):
+            from kpi_engine.time.plan import check_plan_text  # noqa: PLC0415
+
+            issues = check_plan_text(text, path)
         else:
             issues = check_text(text, path)[2]
         errors = [i for i in issues if i.severity == "error"]
@@ -307,6 +330,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
         from kpi_engine.attribution import policy_schema  # noqa: PLC0415
 
         schema = policy_schema()
+    elif args.plan:
+        from kpi_engine.time.plan import plan_schema  # noqa: PLC0415
+
+        schema = plan_schema()
     else:
         schema = ruleset_schema()
     _write(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", args.out)
@@ -526,6 +553,137 @@ def cmd_impact(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- time: business calendars, plans, alerts (issue 11) ---------------------------------------------
+
+
+def _calendar_arg(args: argparse.Namespace) -> Any:
+    """The calendar named by ``--calendar FILE`` or ``--country CODE`` (None: the caller's default)."""
+    from kpi_engine.io.calendars import read_calendar  # noqa: PLC0415
+    from kpi_engine.time.calendar import business_calendar  # noqa: PLC0415
+
+    if getattr(args, "calendar", None):
+        return read_calendar(args.calendar)
+    if getattr(args, "country", None):
+        return business_calendar(args.country)
+    return None
+
+
+def format_month(cal: Any, month: Any) -> str:
+    """A month as a grid, working days marked ``+`` and days off ``-``, then every special day."""
+    import datetime as dt  # noqa: PLC0415
+
+    days = [month.start + dt.timedelta(days=i) for i in range((month.next_start() - month.start).days)]
+    worked = {d: cal.is_working_day(d) for d in days}
+    data = cal.data
+    lines = [
+        f"{month.start:%B %Y} — calendar {cal.name} ({data.source}, covers {data.first_year}–{data.last_year})",
+        "  Mo   Tu   We   Th   Fr   Sa   Su",
+    ]
+    row = ["     "] * days[0].weekday()
+    for d in days:
+        row.append(f"{d.day:>4}{'+' if worked[d] else '-'}")
+        if d.weekday() == 6:  # noqa: PLR2004 - Sunday ends the row
+            lines.append("".join(row).rstrip())
+            row = []
+    if row:
+        lines.append("".join(row).rstrip())
+    lines.append(f"+ working day ({sum(worked.values())} in the month)   - day off")
+    for d in days:
+        why = cal.describe(d)
+        if why and why != "weekend":
+            lines.append(f"  {d.isoformat()} {d:%a}  {'work' if worked[d] else 'off '}  {why}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    from kpi_engine.time.calendar import business_calendar  # noqa: PLC0415
+    from kpi_engine.time.periods import Period  # noqa: PLC0415
+
+    text = args.month.strip()
+    try:
+        if len(text) == 4:  # a whole year: twelve months  # noqa: PLR2004
+            year = Period.parse(text, "year")
+            months = [Period.parse(f"{text}-{m:02d}", "month") for m in range(1, 13)]
+        else:
+            year, months = None, [Period.parse(text, "month")]
+    except ValueError as exc:
+        raise KpiError(f"{exc}; give a month (2026-10) or a year (2026)") from None
+    cal = _calendar_arg(args) or business_calendar()
+    out = "\n".join(format_month(cal, m) for m in months)
+    if year is not None:
+        out += f"\n{year}: {len(cal.working_days_in(year))} working days\n"
+    _write(out, args.out)
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from kpi_engine.io.plans import plan_csv, plan_json, read_plan, write_plan_xlsx  # noqa: PLC0415
+    from kpi_engine.time.plan import LEVELS, decompose  # noqa: PLC0415
+
+    result = decompose(read_plan(args.plan))
+    levels = LEVELS if "all" in args.level else tuple(args.level)
+    if args.format == "xlsx":
+        if not args.out:
+            raise KpiError("--format xlsx needs --out FILE")
+        write_plan_xlsx(result, args.out, levels)
+        return 0
+    _write(plan_json(result, levels) if args.format == "json" else plan_csv(result, levels), args.out)
+    return 0
+
+
+def format_alerts(report: Any, fmt: str, tz_name: str) -> str:
+    """Render an ``AlertReport`` as a table, ``json``, ``csv`` or ``events`` (alert events for a window metric)."""
+    if fmt == "json":
+        return json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    if fmt in {"csv", "events"}:
+        rows = report.event_rows(tz_name) if fmt == "events" else [a.to_dict() for a in report.alerts]
+        buf = io.StringIO()
+        columns = list(rows[0]) if rows else ["id"]
+        writer = csv.DictWriter(buf, columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {k: ";".join(v) if isinstance(v, list) else ("" if v is None else v) for k, v in row.items()}
+            )
+        return buf.getvalue()
+    d = report.to_dict()
+    pct = "n/a" if d["timeliness"] is None else f"{quantize(mul(Decimal(d['timeliness']), HUNDRED), 2, 'half_up')}%"
+    head = (
+        f"alerts — {d['ruleset']}, period {d['period']}, calendar {d['calendar']}: {d['count']} alert(s), "
+        f"{d['answered_in_time']} answered in time, timeliness {pct}\n"
+    )
+    if not report.alerts:
+        return head
+    table = [["subject", "metric", "reasons", "previous", "value", "change", "opened", "due", "answered", "status"]]
+
+    def shown(text: str) -> str:  # display only: four places, the JSON keeps every digit
+        return canonical(quantize(Decimal(text), 4, "half_up"))
+
+    for a in d["alerts"]:
+        change = "n/a" if a["change"] is None else f"{quantize(mul(Decimal(a['change']), HUNDRED), 2, 'half_up'):+f}%"
+        a["previous"], a["value"] = shown(a["previous"]), shown(a["value"])
+        table.append(
+            [a["subject"], a["metric"], "+".join(a["reasons"]), a["previous"], a["value"], change,
+             a["opened"], a["due"], a["answered"] or "-", a["status"]]
+        )  # fmt: skip
+    return head + aligned([[terminal_safe(str(c)) for c in row] for row in table], {3, 4, 5})
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    import datetime as dt  # noqa: PLC0415
+
+    from kpi_engine.time.alerts import find_alerts  # noqa: PLC0415
+
+    ruleset = load_ruleset(args.ruleset)
+    try:
+        opened = dt.date.fromisoformat(args.opened) if args.opened else None
+    except ValueError:
+        raise KpiError(f"--opened {args.opened!r} is not an ISO date (YYYY-MM-DD)") from None
+    report = find_alerts(ruleset, period=args.period, opened=opened, **_inputs(args, ruleset))
+    _write(format_alerts(report, args.format, ruleset.scorecard.timezone), args.out)
+    return 0
+
+
 def _version() -> str:
     try:
         return metadata.version("kpi_engine")
@@ -556,6 +714,7 @@ def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:
 
     for name, func, text in (
         ("evaluate", cmd_evaluate, t("appraise every subject for a period")),
+        ("alerts", cmd_alerts, t("list subjects' metrics that moved beyond the threshold, with working-day due dates")),
         ("explain", cmd_explain, t("show the readable trace of one subject")),
         ("diff", cmd_diff, t("what changed between two versions of a ruleset (and, with --records, their outcomes)")),
         ("impact", cmd_impact, t("who moves (total, grade, rank, bonus) under a new version, on the same records")),
@@ -581,6 +740,9 @@ def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:
         p.add_argument("--strict", action="store_true", help=t("every N/A is an error"))
         p.add_argument("--policy", metavar="POLICY", help=t("attribution policy: add credit and follow-up fields"))
         p.add_argument("--lead-events", metavar="FILE", help=t("lead event log for --policy"))
+        p.add_argument(
+            "--plan", metavar="PLAN", help=t("a yearly plan (kpi plan): fills the target inputs it provides")
+        )
         p.add_argument("--out", metavar="FILE", help=t("write here instead of stdout"))
         if name == "evaluate":
             p.add_argument(
@@ -599,14 +761,23 @@ def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:
                 help=t("earlier periods to appraise from the same records, drawn as trends in the HTML report"),
             )  # fmt: skip
             _record_arguments(p)
+        elif name == "alerts":
+            p.add_argument("--format", choices=("table", "json", "csv", "events"), default="table")
+            p.add_argument(
+                "--opened", metavar="DATE", help=t("day the alerts open (default: the day after the period)")
+            )
         elif name in {"diff", "impact"}:
             p.add_argument("--format", choices=("table", "json"), default="table")
+        elif name == "alerts":
+            p.add_argument("--format", choices=("table", "json", "csv", "events"), default="table")
+            p.add_argument("--opened", metavar="DATE", help="day the alerts open (default: the day after the period)")
         else:
             p.add_argument("--subject", required=True, metavar="ID")
         p.set_defaults(func=func)
 
     p = sub.add_parser("schema", parents=[lang], help=t("print the JSON Schema of the ruleset language"))
     p.add_argument("--policy", action="store_true", help=t("the schema of attribution policies instead"))
+    p.add_argument("--plan", action="store_true", help=t("the schema of plan files (kpi plan) instead"))
     p.add_argument("--reference", action="store_true", help=t("the Markdown language reference (docs/reference.md)"))
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_schema)
@@ -637,6 +808,27 @@ def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser(
+        "calendar", parents=[lang], help=t("print a month of a business calendar with its working days marked")
+    )
+    p.add_argument("month", metavar="YYYY-MM", help="a month, or a year (YYYY) for all twelve")
+    p.add_argument("--country", metavar="CODE", help="CN (default, with adjusted working weekends), US, DE…, weekdays")
+    p.add_argument("--calendar", metavar="FILE", help="a company calendar file (YAML: country, days_off, days_on)")
+    p.add_argument("--out", metavar="FILE")
+    p.set_defaults(func=cmd_calendar)
+
+    p = sub.add_parser(
+        "plan", parents=[lang], help=t("decompose a yearly plan into exact targets and budgets per subject and period")
+    )
+    p.add_argument("plan", metavar="PLAN")
+    p.add_argument(
+        "--level", nargs="+", default=["all"], choices=("all", "year", "half", "quarter", "month", "week", "day"),
+        help="which period levels to output (default all)",
+    )  # fmt: skip
+    p.add_argument("--format", choices=("csv", "json", "xlsx"), default="csv")
+    p.add_argument("--out", metavar="FILE")
+    p.set_defaults(func=cmd_plan)
     return parser
 
 

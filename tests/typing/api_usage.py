@@ -1,5 +1,6 @@
 """Real usage of the public API; mypy --strict checks this file (it is not run by pytest)."""
 
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
@@ -57,3 +58,25 @@ def record_and_replay(ruleset_text: str, records_path: str) -> tuple[bytes, bool
     appraisal, record = record_appraisal(ruleset_text, read_table(records_path), period="2026-03", inputs="inline")
     report: ReplayReport = replay(record.to_bytes())
     return record.to_bytes(), report.reproduced and len(appraisal.results) > 0, [f.part for f in report.tampered]
+
+
+def working_day_deadline(day: date, n: int) -> date:
+    from kpi_engine.time import BusinessCalendar, business_calendar
+
+    calendar: BusinessCalendar = business_calendar("CN")
+    return calendar.add_working_days(day, n)
+
+
+def sales_target(plan_text: str, subject: str, month: str) -> Decimal | None:
+    from kpi_engine.time.periods import Period
+    from kpi_engine.time.plan import PlanResult, decompose, parse_plan
+
+    result: PlanResult = decompose(parse_plan(plan_text))
+    return result.value("sales", subject, Period.parse(month, "month"))
+
+
+def alert_timeliness(ruleset: Ruleset, records_path: str) -> Decimal | Fraction | None:
+    from kpi_engine.time.alerts import AlertReport, find_alerts
+
+    report: AlertReport = find_alerts(ruleset, read_table(records_path))
+    return report.timeliness

@@ -83,7 +83,7 @@ def test_digest_inputs_are_read_relative_to_the_record(capsys, tmp_path, monkeyp
     moved = tmp_path / "archive"
     shutil.move(work, moved)
     code, out, _ = run(capsys, "replay", str(moved / "run.json"))
-    assert (code, out) == (0, "reproduced: 2 subjects, 38 KPIs\n")
+    assert (code, out) == (0, "reproduced: 2 subjects, 40 KPIs\n")  # S2 1.1.0 has 20 KPIs
 
 
 def test_attribute_record_replays(capsys, tmp_path):

@@ -38,6 +38,7 @@ from kpi_engine.evaluation.results import (
     SectionResult,
     SubjectResult,
 )
+from kpi_engine.evaluation.windows import window_trace, window_value
 from kpi_engine.expr import Expression, Value
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Kpi, Metric, Scorecard
@@ -60,6 +61,7 @@ class _Metrics:
         self.data = data
         self.memo: dict[tuple[str, Period, str], Value] = {}
         self.heights: dict[tuple[str, Period], int] = {}
+        self.windows: dict[Any, Any] = {}  # event-window pairings and pairs (evaluation/windows.py)
 
     def children(self, node: str, period: Period) -> tuple[str, ...]:
         return self.data.children.get((node, period), ())
@@ -114,6 +116,8 @@ class _Metrics:
             return self._aggregate(node, period, m)
         if m.kind == "previous":
             return self._previous(node, period, m)
+        if m.kind == "window":
+            return window_value(self, node, period, m)
         if m.kind == "streak":
             assert m.expr is not None
             count, p = 0, period
@@ -206,7 +210,7 @@ def _leaf_inputs(card: Scorecard, name: str, seen: set[str] | None = None) -> li
         return []
     seen.add(name)
     m = card.metrics[name]
-    if m.kind in {"input", "aggregate"}:
+    if m.kind in {"input", "aggregate", "window"}:
         return [name]
     deps: list[str] = []
     for e in (m.expr, m.among):
@@ -349,6 +353,8 @@ class _Evaluator:
         if metric.kind == "aggregate":
             events = self.m.matching_events(subject, self.period, metric)
             trace["events"] = {"matched": len(events), "ids": [e.event_id for e in events[:TRACE_EVENTS]]}
+        if metric.kind == "window":
+            trace["window"] = window_trace(self.m, subject, self.period, metric)
         if metric.kind == "members" and metric.expr is not None:
             detail = {}
             for kid in self.m.children(subject, self.period):
@@ -515,6 +521,8 @@ class _Evaluator:
             bonus = next((g.bonus_multiplier for g in card.grades if g.grade == forced), None)
         if total is None:
             subject_flags.append("no_kpi_applies")
+        # Published flags (e.g. eligible_for_promotion): the name, when the ruleset's condition holds.
+        subject_flags.extend(name for name, when in card.flags if self.condition(subject, when) is True)
         kpi_results = []
         for kpi in card.kpis:
             value, score, flags, explanation = scored[kpi.id]

@@ -8,6 +8,8 @@ from kpi_engine import _numbers as num
 from kpi_engine._numbers import HUNDRED, Number, canonical, exactly, is_number, quantize
 from kpi_engine.evaluation.results import Appraisal, SubjectResult
 
+SHOWN_PAIRS = 20  # pairs of a window metric listed in the readable trace
+
 
 def _v(value: object) -> str:
     if value is None:
@@ -64,6 +66,16 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
                 more = ex["events"]["matched"] - len(ids)
                 listed = ", ".join(ids) + (f" and {more} more" if more > 0 else "")
                 out.append(f"      {ex['events']['matched']} event(s) matched" + (f": {listed}" if ids else ""))
+            if "window" in ex:  # event-window metric: its pairs (evaluation/windows.py)
+                w = ex["window"]
+                counts = f"{w['in_time']} in time, {w['late']} late, {w['never']} never"
+                out.append(f"      {w['counted']} counted: {counts}")
+                unit = str(w["duration_unit"]).replace("_", " ")
+                for pair in w["pairs"][:SHOWN_PAIRS]:
+                    took = f" after {_v(pair['duration'])} {unit}" if pair["duration"] is not None else ""
+                    out.append(f"        {pair['event']} → {pair['partner'] or 'no answer'}: {pair['status']}{took}")
+                if w["counted"] > SHOWN_PAIRS:
+                    out.append(f"        … and {w['counted'] - SHOWN_PAIRS} more (all in the JSON trace)")
             if "members" in ex:
                 for kid, item in ex["members"].items():
                     status = "meets" if item["meets"] is True else "does not meet"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from typing import Literal
 
 import attrs
 
@@ -17,8 +18,9 @@ from kpi_engine.expr import Expression, Type, parse_expression
 from kpi_engine.language._validation import validate_model
 from kpi_engine.language._yaml import SourceMap, load_yaml
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS, check_ruleset, expr_type, metric_unit
-from kpi_engine.language.model import Adjustment, Band, Gate, Grade, Input, Kpi, Metric, Scorecard, Section
-from kpi_engine.language.spec import RulesetSpec, known_keys
+from kpi_engine.language.model import Adjustment, Band, Gate, Grade, Input, Kpi, Metric, Scorecard, Section, Window
+from kpi_engine.language.spec import RulesetSpec, WindowSpec, known_keys
+from kpi_engine.time.calendar import BusinessCalendar
 
 DEFAULT_SECTION = "main"
 
@@ -52,6 +54,31 @@ def _input_rollup(kind: str, declared: str | None) -> str:
     return "sum" if kind in {"count", "money"} else "none"
 
 
+def build_window(w: WindowSpec, events: dict[str, Type]) -> Window:
+    """Compile an event-window spec (already checked)."""
+    within = w.within
+    basis: Literal["hours", "days", "working_days"] = "days"
+    length: Decimal | None = None
+    if within is not None:
+        if within.hours is not None:
+            basis, length = "hours", within.hours
+        elif within.days is not None:
+            basis, length = "days", Decimal(within.days)
+        else:
+            basis, length = "working_days", Decimal(within.working_days or 0)
+    return Window(
+        trigger=parse_expression(w.trigger, events, "bool"),
+        answer=parse_expression(w.answer, events, "bool"),
+        match=tuple(w.match),
+        length=length,
+        basis=basis,
+        direction=w.direction,
+        anchor=w.anchor,
+        measure=w.measure,
+        duration_unit=w.duration_unit or (basis if within is not None else "days"),
+    )
+
+
 def build_scorecard(spec: RulesetSpec) -> Scorecard:
     """Compile a spec that passed ``check_ruleset`` into a ``Scorecard``."""
     names: dict[str, Type] = {n: expr_type(i.type) for n, i in spec.inputs.items()}
@@ -81,6 +108,8 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         elif m.members is not None:
             among = ex(m.members.among, names, "bool") if m.members.among else None
             metrics[name] = Metric(name, "members", unit, expr=ex(m.members.where, names, "bool"), among=among)
+        elif m.window is not None:
+            metrics[name] = Metric(name, "window", unit, window=build_window(m.window, events))
     sections = tuple(Section(s, v.title, v.weight) for s, v in spec.sections.items()) or (
         Section(DEFAULT_SECTION, None, Decimal(1)),
     )
@@ -142,6 +171,8 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         columns=dict(spec.columns),
         allow_extra_columns=spec.allow_extra_columns,
         reads_history=any(m.kind in {"previous", "streak"} for m in metrics.values()),
+        calendar=BusinessCalendar.from_spec(spec.calendar),
+        flags=tuple((name, ex(text, names, "bool")) for name, text in spec.flags.items()),
     )
 
 

@@ -19,7 +19,7 @@ from kpi_engine.expr import Expression, Type, parse_expression
 from kpi_engine.expr._ir import BinOp, Name
 from kpi_engine.expr._parse import parse_to_ir
 from kpi_engine.language._yaml import PathKey, SourceMap, format_path
-from kpi_engine.language.spec import InputType, KpiSpec, MetricSpec, RulesetSpec
+from kpi_engine.language.spec import InputType, KpiSpec, MetricSpec, RulesetSpec, WindowSpec
 
 BUILTIN_EVENT_FIELDS: dict[str, InputType] = {"event_id": "text", "type": "text", "rep": "text", "customer": "text"}
 
@@ -42,6 +42,8 @@ def metric_unit(spec: RulesetSpec, name: str) -> str | None:
         return None
     if metric.unit:
         return metric.unit
+    if metric.window is not None:
+        return _window_unit(metric.window.measure)
     if metric.members is not None or (
         metric.previous is not None and metric.previous.compare in {"growth", "reduction"}
     ):
@@ -49,6 +51,12 @@ def metric_unit(spec: RulesetSpec, name: str) -> str | None:
     if metric.formula is not None and _is_share(spec, metric.formula):
         return "ratio"
     return None
+
+
+def _window_unit(measure: str) -> str:
+    if measure == "rate":
+        return "ratio"
+    return "number" if measure.endswith("duration") else "count"
 
 
 def _is_share(spec: RulesetSpec, formula: str) -> bool:
@@ -142,6 +150,7 @@ class _Checker:
         self.rules()
         self.grades()
         self.columns()
+        self.alerts_and_flags()
         return self.issues
 
     def columns(self) -> None:
@@ -215,6 +224,8 @@ class _Checker:
         elif metric.streak is not None:
             e = self.expression(metric.streak, (*base, "streak"), names, "bool")
             used |= e.names if e else set()
+        elif metric.window is not None:
+            self.window(metric.window, (*base, "window"))
         elif metric.members is not None:
             if self.spec.subject == "rep":
                 self.add("bad_metric", "a members metric needs a team or higher subject", (*base, "members"))
@@ -224,6 +235,20 @@ class _Checker:
                 e = self.expression(metric.members.among, (*base, "members", "among"), names, "bool")
                 used |= e.names if e else set()
         return used
+
+    def window(self, w: WindowSpec, path: PathKey) -> None:
+        self.expression(w.trigger, (*path, "trigger"), self.event_types, "bool")
+        self.expression(w.answer, (*path, "answer"), self.event_types, "bool")
+        for i, name in enumerate(w.match):
+            self.reference(name, self.event_types, (*path, "match", i), "event_field")
+        if not w.match:
+            self.add("bad_window", "match needs at least one event field (e.g. customer)", (*path, "match"))
+        if w.measure in {"in_time", "late", "missed", "rate"} and w.within is None:
+            self.add("bad_window", f"measure {w.measure} needs a window (within: hours, days or working_days)", path)
+        if w.anchor == "answer" and w.direction == "before":
+            self.add("bad_window", "anchor answer pairs each answer with the trigger before it: drop direction", path)
+        if w.within is not None and w.within.hours is not None and w.within.hours < 0:
+            self.add("bad_window", "hours must be 0 or more", (*path, "within", "hours"))
 
     def cycles(self, deps: dict[str, set[str]]) -> None:
         state: dict[str, int] = {}
@@ -420,6 +445,16 @@ class _Checker:
                 cap = next(k.cap for k in self.spec.kpis if k.id == adj.kpi)
                 if not Decimal(0) <= adj.score <= cap:
                     self.add("bad_score", f"score must lie in [0, cap {canonical(cap)}]", (*base, "score"))
+
+    def alerts_and_flags(self) -> None:
+        for name in self.spec.alerts.metrics:
+            path: PathKey = ("alerts", "metrics", name)
+            if self.reference(name, self.metric_types, path, "metric") and self.metric_types[name] != "number":
+                self.add("bad_alert", f"cannot watch '{name}': it is not a number", path, key=True)
+        if self.spec.alerts.threshold < 0:
+            self.add("bad_alert", "threshold must be 0 or more", ("alerts", "threshold"))
+        for name, condition in self.spec.flags.items():
+            self.expression(condition, ("flags", name), self.metric_types, "bool")
 
     def grades(self) -> None:
         for i, name in enumerate(self.spec.report):

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
 from kpi_engine._numbers import NumberFormatError, to_decimal
+from kpi_engine.time.calendar import CalendarRef, CalendarSpec
 
 
 def _number(value: object) -> Decimal:
@@ -111,6 +112,54 @@ class MembersSpec(_Spec):
     among: str | None = Field(None, description="which members count in the denominator (default: all)")
 
 
+class WithinSpec(_Spec):
+    """A window length: exactly one of hours, calendar days or working days (DOMAIN §6: day 0 is the trigger day)."""
+
+    hours: Number | None = Field(None, description="elapsed hours between the two instants")
+    days: int | None = Field(None, ge=0, le=3660, description="calendar days: answer date ≤ trigger date + N")
+    working_days: int | None = Field(
+        None, ge=0, le=3660, description="working days on the ruleset's calendar: answer date ≤ N-th working day after"
+    )
+
+    @model_validator(mode="after")
+    def _one_length(self) -> WithinSpec:
+        given = [k for k in ("hours", "days", "working_days") if getattr(self, k) is not None]
+        if len(given) != 1:
+            msg = "a window needs exactly one of hours, days, working_days"
+            raise ValueError(msg)
+        return self
+
+
+class WindowSpec(_Spec):
+    """Pairs each trigger event with its answer event (same key, within a window) and measures the pairs."""
+
+    trigger: str = Field(description="condition over event fields picking the trigger events, e.g. type == 'complaint'")
+    answer: str = Field(description="condition over event fields picking the answer events")
+    match: list[Identifier] = Field(
+        default_factory=lambda: ["customer"],
+        description="event fields a trigger and its answer share (default customer)",
+    )
+    within: WithinSpec | None = Field(None, description="the window; needed by in_time, late, missed and rate")
+    direction: Literal["after", "before"] = Field(
+        "after", description="answers on or after the trigger, or on or before it (trained in the 3 weeks before)"
+    )
+    anchor: Literal["trigger", "answer"] = Field(
+        "trigger",
+        description="which events fall in the appraised period and are counted: the triggers (complaints) "
+        "or the answers (deals, paired with the latest trigger before them)",
+    )
+    measure: Literal[
+        "count", "in_time", "late", "never", "missed", "rate", "mean_duration", "max_duration", "total_duration"
+    ] = Field(
+        "rate",
+        description="count: events counted; in_time / late / never / missed (late + never); rate: in_time ÷ count; "
+        "durations from trigger to answer among the paired events",
+    )
+    duration_unit: Literal["hours", "days", "working_days"] | None = Field(
+        None, description="unit of the durations (default: the window's unit, else days)"
+    )
+
+
 class MetricSpec(_Spec):
     """A named value per subject and period; exactly one of the kinds below."""
 
@@ -121,6 +170,7 @@ class MetricSpec(_Spec):
     previous: PreviousSpec | None = None
     streak: str | None = Field(None, description="consecutive periods, ending with this one, where the condition holds")
     members: MembersSpec | None = None
+    window: WindowSpec | None = Field(None, description="an event-window metric: triggers paired with their answers")
     rollup: Literal["pooled", "mean"] = Field(
         "pooled",
         description="for team and higher subjects: pooled computes the formula on rolled-up inputs "
@@ -129,9 +179,10 @@ class MetricSpec(_Spec):
 
     @model_validator(mode="after")
     def _one_kind(self) -> MetricSpec:
-        kinds = [k for k in ("formula", "aggregate", "previous", "streak", "members") if getattr(self, k) is not None]
+        names = ("formula", "aggregate", "previous", "streak", "members", "window")
+        kinds = [k for k in names if getattr(self, k) is not None]
         if len(kinds) != 1:
-            msg = "a metric needs exactly one of formula, aggregate, previous, streak, members"
+            msg = "a metric needs exactly one of formula, aggregate, previous, streak, members, window"
             if kinds:
                 msg += f" (found {', '.join(kinds)})"
             raise ValueError(msg)
@@ -269,6 +320,24 @@ class CaseSpec(_Spec):
     expect: dict[Text, ExpectSpec]
 
 
+class WatchSpec(_Spec):
+    """How one watched metric raises alerts (S7); unset keys take the ruleset's alert defaults."""
+
+    threshold: Number | None = Field(None, description="relative change (either direction) above which an alert opens")
+    declines: int | None = Field(None, ge=0, le=24, description="consecutive declines that open an alert (0: off)")
+
+
+class AlertsSpec(_Spec):
+    """Period-over-period alerts (DOMAIN S7, §8): `kpi alerts`."""
+
+    threshold: Number = Field(Decimal("0.2"), description="relative change (either direction) that opens an alert")
+    due_working_days: int = Field(2, ge=0, le=365, description="an alert is due N working days after it opens")
+    declines: int = Field(2, ge=0, le=24, description="consecutive periods of decline that open an alert (0: off)")
+    metrics: dict[Identifier, WatchSpec] = Field(
+        default_factory=dict, description="metrics watched, each with optional overrides (default: every KPI's metric)"
+    )
+
+
 class RulesetSpec(_Spec):
     """A versioned scorecard ruleset."""
 
@@ -280,6 +349,11 @@ class RulesetSpec(_Spec):
     subject: Level = Field("rep", description="who is appraised; teams and above roll up from membership rows")
     period: PeriodKind = Field("month", description="the kind of period records and results belong to")
     timezone: str = Field("Asia/Shanghai", description="zone in which event timestamps fall into periods")
+    calendar: CalendarRef = Field(
+        default_factory=CalendarSpec,
+        description="business calendar for working days (event windows, alert due dates): "
+        "CN (default, with adjusted working weekends), another ISO code, or {country, days_off, days_on}",
+    )
     normalize: bool = Field(strict=True, default=False, description="allow weights that do not add up to 100%")
     inputs: dict[Identifier, InputSpec] = Field(default_factory=dict, description="record fields, checked at the door")
     event_fields: dict[Identifier, InputType] = Field(
@@ -298,6 +372,12 @@ class RulesetSpec(_Spec):
     )
     ranking: RankingSpec = Field(default_factory=RankingSpec, description="how subjects are ranked")
     rounding: RoundingSpec = Field(default_factory=RoundingSpec, description="how reported numbers are rounded")
+    alerts: AlertsSpec = Field(default_factory=AlertsSpec, description="period-over-period alerts (kpi alerts)")
+    flags: dict[Identifier, str] = Field(
+        default_factory=dict,
+        description="flags published per subject when their condition holds, e.g. "
+        "eligible_for_promotion: on_target_streak >= 2",
+    )
     cases: list[CaseSpec] = Field(default_factory=list, description="tests kept next to the rules (`kpi test`)")
     # Data at the door (issue 7): headers as HR and CRM exports write them.
     columns: dict[str, str] = Field(
@@ -315,6 +395,7 @@ def known_keys() -> frozenset[str]:
     for model in (
         InputSpec, AggregateSpec, PreviousSpec, MembersSpec, MetricSpec, SectionSpec, BandSpec, KpiSpec,
         GateSpec, AdjustmentSpec, GradeSpec, RoundingSpec, EffectiveSpec, ExpectSpec, CaseSpec, RulesetSpec,
+        WindowSpec, WithinSpec, AlertsSpec, WatchSpec,
     ):  # fmt: skip
         for name, field in model.model_fields.items():
             keys.add(field.alias or name)

@@ -76,6 +76,11 @@ def render_table(view: View) -> str:
     first_kpi = len(header)
     header += [safe(view.kpi_title(k)) for k in kpis]
     numeric |= set(range(first_kpi, len(header)))
+    # Flags the ruleset publishes (e.g. eligible_for_promotion): a last column when any subject has one.
+    names = {name for name, _ in a.scorecard.flags} if a.scorecard is not None else set()
+    published = {r.subject: [f for f in r.flags if f in names] for r in a.results}
+    if any(published.values()):
+        header.append(msg.t("flags"))
 
     rows = [header]
     notes: list[str] = []
@@ -90,6 +95,8 @@ def render_table(view: View) -> str:
             row.append("-" if r.bonus_multiplier is None else format(r.bonus_multiplier, "f"))
         row.append(markers(r) or "")
         row += [view.rt(k.score) if k.status == "scored" else msg.t("N/A") for k in r.kpis]
+        if any(published.values()):
+            row.append(safe(" ".join(published[r.subject])))
         rows.append(row)
         who = safe(view.label(r.subject))
         for g in r.gates:
