@@ -19,7 +19,7 @@ def stream_csv(policy: PolicySpec, lines: Iterable[str], name: str) -> list[Lead
         DataError: naming each bad row and why.
     """
     issues: list[Issue] = []
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, strict=True)  # an unclosed quote must not swallow rows
     try:
         header = [c.strip() for c in next(reader)]
     except StopIteration:

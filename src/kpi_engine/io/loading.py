@@ -103,7 +103,7 @@ def read_csv_text(text: str, label: str) -> Table:
     Raises:
         DataError: for duplicate or blank headers and rows with too many cells.
     """
-    reader = csv.reader(text.splitlines(keepends=True))
+    reader = csv.reader(text.splitlines(keepends=True), strict=True)  # an unclosed quote must not swallow rows
     try:
         header = next(reader)
     except StopIteration:
