@@ -1,25 +1,20 @@
 """The adversarial corpus of issue 10 (tests/corpus/manifest.json), run through the kpi command.
 
-Each case runs ``kpi_engine.cli.main`` in a forked child process, so that a crash of the
-interpreter (a segfault, an abort) fails its case instead of the test run, without paying an
-interpreter start per case. The time bound is the runner's: a child still running after
+A small fork server (a fresh interpreter that has imported ``kpi_engine.cli``, and never Polars,
+whose thread pool must not be forked) runs each case's ``main(argv)`` in a forked child, so that
+a crash of the interpreter (a segfault, an abort) fails its case instead of the test run, without
+paying an interpreter start per case. The time bound is the runner's: a child still running after
 ``TIMEOUT`` seconds is killed and its case fails.
 """
 
 import json
 import os
-import signal
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
-
-import kpi_engine.attribution  # noqa: F401 - imported once here, inherited by every forked case
-from kpi_engine.cli import main
-
-# Polars is not imported here: its thread pool must not be inherited by a fork.
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
@@ -28,6 +23,60 @@ CASES = {case["id"]: case for case in MANIFEST["cases"]}
 TIMEOUT = 120  # seconds per case: generous; the slowest case takes a few seconds
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the runner forks")
+
+SERVER = r"""
+import json, os, signal, sys, time
+import kpi_engine.attribution
+from kpi_engine.cli import main
+for line in sys.stdin:
+    job = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            sys.stdout = open(job["out"], "w", encoding="utf-8")
+            sys.stderr = open(job["err"], "w", encoding="utf-8")
+            code = main(job["argv"])
+        except BaseException as exc:
+            sys.stderr.write(f"Traceback: the runner caught {type(exc).__name__}: {exc}\n")
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    deadline = time.monotonic() + job["timeout"]
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            status = None
+            break
+        time.sleep(0.005)
+    if status is None:
+        result = f"still running after {job['timeout']} s"
+    elif os.WIFSIGNALED(status):
+        result = f"killed by signal {os.WTERMSIG(status)}"
+    else:
+        result = os.WEXITSTATUS(status)
+    print(json.dumps(result), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The fork server, started once for the module."""
+    env = {k: v for k, v in os.environ.items() if k != "KPI_DEBUG"}
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env
+    )
+    yield proc
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.close()
+    proc.wait(timeout=60)
+    proc.stdout.close()
 
 
 def _make(spec, tmp: Path, name: str) -> None:
@@ -46,23 +95,7 @@ def _make(spec, tmp: Path, name: str) -> None:
     (tmp / name).write_text(text, encoding="utf-8")
 
 
-def _child(argv: list[str], out: Path, err: Path) -> None:  # pragma: no cover - runs in the fork
-    code = 70
-    try:
-        os.environ.pop("KPI_DEBUG", None)
-        os.chdir(ROOT)
-        sys.stdout = out.open("w", encoding="utf-8")
-        sys.stderr = err.open("w", encoding="utf-8")
-        code = main(argv)
-    except BaseException as exc:  # noqa: BLE001 - reported as the child's stderr
-        sys.stderr.write(f"Traceback: the runner caught {type(exc).__name__}: {exc}\n")
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-
-def _run(case) -> tuple[int | str, str, str]:
+def _run(server, case) -> tuple[int | str, str, str]:
     """Run one case; return (exit code or what went wrong, stdout, stderr)."""
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -70,23 +103,15 @@ def _run(case) -> tuple[int | str, str, str]:
             _make(spec, tmp, name)
         argv = [a.format(root=ROOT, corpus=CORPUS, tmp=tmp) for a in case["argv"]]
         out, err = tmp / ".stdout", tmp / ".stderr"
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child
-            _child(argv, out, err)
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                return f"still running after {TIMEOUT} s", "", ""
-            time.sleep(0.005)
-        read = lambda p: p.read_text(encoding="utf-8") if p.exists() else ""  # noqa: E731
-        if os.WIFSIGNALED(status):
-            return f"killed by signal {os.WTERMSIG(status)}", read(out), read(err)
-        return os.WEXITSTATUS(status), read(out), read(err)
+        job = {"argv": argv, "out": str(out), "err": str(err), "timeout": TIMEOUT}
+        server.stdin.write(json.dumps(job) + "\n")
+        server.stdin.flush()
+        result = json.loads(server.stdout.readline())
+
+        def read(p: Path) -> str:
+            return p.read_text(encoding="utf-8") if p.exists() else ""
+
+        return result, read(out), read(err)
 
 
 def test_corpus_covers_every_class_of_the_issue():
@@ -97,10 +122,10 @@ def test_corpus_covers_every_class_of_the_issue():
 
 
 @pytest.mark.parametrize("case_id", list(CASES))
-def test_corpus_case(case_id):
+def test_corpus_case(case_id, server):
     """The case exits with its code, reports its error code, prints no traceback and does not crash."""
     case = CASES[case_id]
-    code, out, err = _run(case)
+    code, out, err = _run(server, case)
     assert isinstance(code, int), f"{case_id}: {code}\n{err[-2000:]}"
     assert "Traceback" not in err
     assert "internal error" not in err
