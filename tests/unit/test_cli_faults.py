@@ -99,3 +99,12 @@ def test_out_to_a_full_disk_exits_1_without_a_traceback(capsys):
     err = capsys.readouterr().err
     assert "no space left" in err
     assert "Traceback" not in err
+
+
+def test_endless_device_is_capped(capsys, monkeypatch):
+    """A device that never ends (/dev/zero reports size 0) is read up to the cap, then refused."""
+    from kpi_engine.io import loading
+
+    monkeypatch.setattr(loading, "MAX_FILE_BYTES", 1000)
+    assert cli.main(["validate", "/dev/zero"]) == 1
+    assert "file is larger than 1000 bytes" in capsys.readouterr().err
