@@ -182,3 +182,21 @@ def test_lead_log_files_attribute_or_raise_a_kpi_error(tmp_path, text):
 def test_decimal_signals_are_not_kpi_errors_by_accident():
     """The fuzz targets would catch a decimal signal: it is an ArithmeticError, not a KpiError."""
     assert not issubclass(decimal.InvalidOperation, KpiError)
+
+
+nodes = st.sampled_from(["r1", "r2", "t1", "t2", "d1", "c1", "x", ""])
+member_rows = st.lists(
+    st.fixed_dictionaries({"member": nodes, "parent": nodes, "period": st.sampled_from(["2026-03", "2026-02", "bad"])}),
+    max_size=12,
+)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=80)
+@given(member_rows, st.sampled_from(["rep", "team", "department", "company"]))
+def test_any_membership_graph_evaluates_or_raises_a_kpi_error(rows, level):
+    """Membership rows with cycles, self-loops, blanks and duplicates give an appraisal or a KpiError."""
+    text = TINY.replace("FORMULA", "x").replace("subject: rep", f"subject: {level}")
+    ruleset = load_ruleset(text)
+    records = [{"subject": s, "period": "2026-03", "x": "1"} for s in ("r1", "r2")]
+    with contextlib.suppress(KpiError):
+        evaluate(ruleset, records, members=rows).to_json()
