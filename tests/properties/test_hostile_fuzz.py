@@ -200,3 +200,15 @@ def test_any_membership_graph_evaluates_or_raises_a_kpi_error(rows, level):
     records = [{"subject": s, "period": "2026-03", "x": "1"} for s in ("r1", "r2")]
     with contextlib.suppress(KpiError):
         evaluate(ruleset, records, members=rows).to_json()
+
+
+POLICY_TEXT = (ROOT / "examples" / "attribution" / "policy.yaml").read_text(encoding="utf-8") + (
+    "holidays: [2026-10-01, 2026-10-02]\nworkdays: [2026-10-11]\n"
+)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(_mutated(POLICY_TEXT, [*YAML_BITS, "Asia/Nowhere", "x" * 80, "2026-02-30", "-1", "99999", "business"]))
+def test_policy_loading_ends_in_a_policy_or_a_kpi_error(text):
+    """Mutated policies load or raise a located RulesetError, never another exception."""
+    _result_or_kpi_error(parse_policy, text)
