@@ -221,7 +221,7 @@ class _Evaluator:
         self.na_issues: list[Issue] = []  # every N/A a strict run (or on_missing: error) refuses
         self.current: tuple[str, str] = ("", "")  # (subject, path) being computed, to locate an ArithmeticError
 
-    def out_of_range(self, exc: ArithmeticError) -> EvaluationError:
+    def out_of_range(self, exc: ArithmeticError | RecursionError) -> EvaluationError:
         """A decimal signal (a value beyond 1e±999, or undefined) as a located error of the current step."""
         subject, path = self.current
         record = self.m.data.records.get((subject, self.period))
@@ -640,7 +640,7 @@ def evaluate(
         try:
             ev.check_required(subjects)
             appraised = [ev.appraise(s) for s in subjects]
-        except ArithmeticError as exc:  # decimal signals: Overflow, Underflow, InvalidOperation
+        except (ArithmeticError, RecursionError) as exc:  # decimal signals; a computation nested too deep
             raise ev.out_of_range(exc) from None
         if ev.na_issues:
             count = len(ev.na_issues)
