@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -73,10 +74,34 @@ def _json_loads(text: str) -> Any:
     a document nested 100,000 deep ends in ``RecursionError`` after about 1,000 levels, cheaply.
     """
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
     except RecursionError:
         msg = "nested too deeply"
         raise ValueError(msg) from None
+    if _SURROGATE.search(text):
+        _refuse_lone_surrogates(data)
+    return data
+
+
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(data: Any) -> None:
+    """An escape such as ``ud800`` without its pair is no character: it could never be written out again."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                msg = "text holds an unpaired surrogate escape (\\ud800-\\udfff), which is not a character"
+                raise ValueError(msg) from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def read_table(path: str | Path, name: str | None = None) -> Table:
