@@ -145,17 +145,28 @@ def test_csv_records_read_and_evaluate_to_a_result_or_a_kpi_error(text):
 @given(
     st.one_of(
         st.text(max_size=120),
-        st.sampled_from(["[" * 3000, '{"a": ' * 3000, "[1e999]", '[{"x": NaN}]', "[" + "1" * 5000 + "]"]),
+        st.sampled_from(
+            [
+                "[" * 3000,
+                '{"a": ' * 3000,
+                "[1e999]",
+                '[{"x": NaN}]',
+                "[" + "1" * 5000 + "]",
+                '[{"subject": "r\\ud800", "period": "2026-03", "x": "1"}]',
+                '{"subject": "r\\udc00x", "period": "2026-03", "x": "1"}',
+            ]
+        ),
     ),
     st.sampled_from([".json", ".jsonl"]),
 )
 def test_json_records_read_to_a_table_or_a_kpi_error(tmp_path, text, suffix):
-    """Any JSON or JSONL text reads into a table or raises a DataError, nesting 3,000 deep included."""
+    """Any JSON or JSONL text evaluates to writable output or raises a DataError (deep nesting, lone surrogates)."""
     path = tmp_path / f"records{suffix}"
     path.write_text(text, encoding="utf-8")
     ruleset = load_ruleset(TINY.replace("FORMULA", "x"))
-    with contextlib.suppress(KpiError):
-        evaluate(ruleset, read_table(path))
+    appraisal = _result_or_kpi_error(lambda: evaluate(ruleset, read_table(path)))
+    if appraisal is not None:
+        appraisal.to_json().encode("utf-8")  # what was read can be written out again
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
