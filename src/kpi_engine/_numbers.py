@@ -131,6 +131,7 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _PERCENT = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%")
 MAX_DIGITS = 60  # characters of a number written in text (records, rulesets, expressions)
 MAX_EXPONENT = 100  # |adjusted exponent| of a number written in text
+_MAX_INT_BITS = 336  # 2**336 ≈ 1.4e101: every int within 1e±100 fits
 
 
 class NumberFormatError(ValueError):
@@ -194,8 +195,14 @@ def to_decimal(value: object, *, allow_percent: bool = True) -> Decimal:
         if not value.is_finite():
             msg = f"{value} is not a finite number"
             raise NumberFormatError(msg)
+        if value and abs(value.adjusted()) > MAX_EXPONENT:  # the bound text numbers have, for API values too
+            msg = f"{value:.3e} is out of range (beyond 1e±{MAX_EXPONENT})"
+            raise NumberFormatError(msg)
         return value
     if isinstance(value, int):
+        if value.bit_length() > _MAX_INT_BITS:
+            msg = f"an integer of {value.bit_length()} bits is out of range (beyond 1e{MAX_EXPONENT})"
+            raise NumberFormatError(msg)
         return Decimal(value)
     if isinstance(value, float):
         msg = f"binary float {value!r} is not accepted: give the number as text or Decimal so no digit is lost"

@@ -863,8 +863,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except KpiError as exc:
-        msg = _msg()
-        print("\n".join(render_issue(i, msg) for i in exc.issues) if exc.issues else str(exc), file=sys.stderr)
+        print(_render(exc), file=sys.stderr)
         return 1
     except BrokenPipeError:  # pragma: no cover - e.g. `kpi evaluate ... | head`
         return 0
@@ -878,6 +877,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = f"kpi: internal error ({type(exc).__name__}): {first} — please report this with the command and input"
         return _fail(message, 70)
     return code
+
+
+MAX_SHOWN_ISSUES = 1000  # a log of a million bad rows must not flood the terminal
+
+
+def _render(exc: KpiError) -> str:
+    """The error's located lines, at most ``MAX_SHOWN_ISSUES`` of them, then how many more there are."""
+    if not exc.issues:
+        return str(exc)
+    msg = _msg()
+    shown = [render_issue(issue, msg) for issue in exc.issues[:MAX_SHOWN_ISSUES]]
+    rest = len(exc.issues) - len(shown)
+    if rest:
+        shown.append(f"… and {rest} more problem(s) not shown ({len(exc.issues)} in all)")
+    return "\n".join(shown)
 
 
 def _fail(message: str, code: int) -> int:

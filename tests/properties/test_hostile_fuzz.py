@@ -145,17 +145,28 @@ def test_csv_records_read_and_evaluate_to_a_result_or_a_kpi_error(text):
 @given(
     st.one_of(
         st.text(max_size=120),
-        st.sampled_from(["[" * 3000, '{"a": ' * 3000, "[1e999]", '[{"x": NaN}]', "[" + "1" * 5000 + "]"]),
+        st.sampled_from(
+            [
+                "[" * 3000,
+                '{"a": ' * 3000,
+                "[1e999]",
+                '[{"x": NaN}]',
+                "[" + "1" * 5000 + "]",
+                '[{"subject": "r\\ud800", "period": "2026-03", "x": "1"}]',
+                '{"subject": "r\\udc00x", "period": "2026-03", "x": "1"}',
+            ]
+        ),
     ),
     st.sampled_from([".json", ".jsonl"]),
 )
 def test_json_records_read_to_a_table_or_a_kpi_error(tmp_path, text, suffix):
-    """Any JSON or JSONL text reads into a table or raises a DataError, nesting 3,000 deep included."""
+    """Any JSON or JSONL text evaluates to writable output or raises a DataError (deep nesting, lone surrogates)."""
     path = tmp_path / f"records{suffix}"
     path.write_text(text, encoding="utf-8")
     ruleset = load_ruleset(TINY.replace("FORMULA", "x"))
-    with contextlib.suppress(KpiError):
-        evaluate(ruleset, read_table(path))
+    appraisal = _result_or_kpi_error(lambda: evaluate(ruleset, read_table(path)))
+    if appraisal is not None:
+        appraisal.to_json().encode("utf-8")  # what was read can be written out again
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
@@ -182,3 +193,33 @@ def test_lead_log_files_attribute_or_raise_a_kpi_error(tmp_path, text):
 def test_decimal_signals_are_not_kpi_errors_by_accident():
     """The fuzz targets would catch a decimal signal: it is an ArithmeticError, not a KpiError."""
     assert not issubclass(decimal.InvalidOperation, KpiError)
+
+
+nodes = st.sampled_from(["r1", "r2", "t1", "t2", "d1", "c1", "x", ""])
+member_rows = st.lists(
+    st.fixed_dictionaries({"member": nodes, "parent": nodes, "period": st.sampled_from(["2026-03", "2026-02", "bad"])}),
+    max_size=12,
+)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=80)
+@given(member_rows, st.sampled_from(["rep", "team", "department", "company"]))
+def test_any_membership_graph_evaluates_or_raises_a_kpi_error(rows, level):
+    """Membership rows with cycles, self-loops, blanks and duplicates give an appraisal or a KpiError."""
+    text = TINY.replace("FORMULA", "x").replace("subject: rep", f"subject: {level}")
+    ruleset = load_ruleset(text)
+    records = [{"subject": s, "period": "2026-03", "x": "1"} for s in ("r1", "r2")]
+    with contextlib.suppress(KpiError):
+        evaluate(ruleset, records, members=rows).to_json()
+
+
+POLICY_TEXT = (ROOT / "examples" / "attribution" / "policy.yaml").read_text(encoding="utf-8") + (
+    "holidays: [2026-10-01, 2026-10-02]\nworkdays: [2026-10-11]\n"
+)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(_mutated(POLICY_TEXT, [*YAML_BITS, "Asia/Nowhere", "x" * 80, "2026-02-30", "-1", "99999", "business"]))
+def test_policy_loading_ends_in_a_policy_or_a_kpi_error(text):
+    """Mutated policies load or raise a located RulesetError, never another exception."""
+    _result_or_kpi_error(parse_policy, text)

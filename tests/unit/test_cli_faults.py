@@ -99,3 +99,23 @@ def test_out_to_a_full_disk_exits_1_without_a_traceback(capsys):
     err = capsys.readouterr().err
     assert "no space left" in err
     assert "Traceback" not in err
+
+
+def test_endless_device_is_capped(capsys, monkeypatch):
+    """A device that never ends (/dev/zero reports size 0) is read up to the cap, then refused."""
+    from kpi_engine.io import loading
+
+    monkeypatch.setattr(loading, "MAX_FILE_BYTES", 1000)
+    assert cli.main(["validate", "/dev/zero"]) == 1
+    assert "file is larger than 1000 bytes" in capsys.readouterr().err
+
+
+def test_a_flood_of_problems_is_cut_short(tmp_path, capsys):
+    """A log with 3,000 bad rows prints 1,000 located lines and how many more there are."""
+    log = tmp_path / "events.csv"
+    rows = "".join(f"e{i},teleport,2026-03-02T10:00:00,a,c1,,\n" for i in range(3000))
+    log.write_text("event_id,type,at,rep,customer,deal_id,amount\n" + rows, encoding="utf-8")
+    assert cli.main(["attribute", "examples/attribution/policy.yaml", "--events", str(log)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1001
+    assert lines[-1] == "… and 2000 more problem(s) not shown (3000 in all)"

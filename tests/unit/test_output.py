@@ -107,3 +107,19 @@ def test_stale_temporaries_of_dead_runs_are_removed(tmp_path):
     assert clean_stale_temporaries(target) == [stale]
     write_file(target, "done")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.json", live.name, other.name])
+
+
+def test_dev_stdout_on_a_pipe_is_written_through():
+    """--out /dev/stdout works when stdout is a pipe (its link has no real path to replace)."""
+    script = "from kpi_engine.io.output import write_file; write_file('/dev/stdout', 'piped')"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)  # noqa: S603 - our interpreter
+    assert done.stdout == "piped"
+
+
+def test_dangling_link_creates_its_target(tmp_path):
+    """A link to a file that does not exist yet gets that file; the link stays."""
+    link = tmp_path / "link.txt"
+    link.symlink_to(tmp_path / "new.txt")
+    write_file(link, "made")
+    assert link.is_symlink()
+    assert (tmp_path / "new.txt").read_text() == "made"

@@ -251,7 +251,7 @@ class _Evaluator:
         }
         self.current: tuple[str, str] = ("", "")  # (subject, path) being computed, to locate an ArithmeticError
 
-    def out_of_range(self, exc: ArithmeticError) -> EvaluationError:
+    def out_of_range(self, exc: ArithmeticError | RecursionError) -> EvaluationError:
         """A decimal signal (a value beyond 1e±999, or undefined) as a located error of the current step."""
         subject, path = self.current
         record = self.m.data.records.get((subject, self.period))
@@ -738,7 +738,7 @@ def evaluate(
                 appraised.append(ev.appraise(s))
                 if progress is not None and (i % step == 0 or i == len(subjects)):
                     progress(i, len(subjects))
-        except ArithmeticError as exc:  # decimal signals: Overflow, Underflow, InvalidOperation
+        except (ArithmeticError, RecursionError) as exc:  # decimal signals; a computation nested too deep
             raise ev.out_of_range(exc) from None
         if ev.na_issues:
             count = len(ev.na_issues)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -28,12 +29,37 @@ def json_loads(text: str) -> Any:
 
     The C scanner guards each level with the interpreter's recursion limit (no C-stack risk), so
     a document nested 100,000 deep ends in ``RecursionError`` after about 1,000 levels, cheaply.
+    A lone surrogate escape (``ud800`` after a backslash) is refused: it is no character and could not be written out.
     """
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
     except RecursionError:
         msg = "nested too deeply"
         raise ValueError(msg) from None
+    if _SURROGATE.search(text):
+        _refuse_lone_surrogates(data)
+    return data
+
+
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(data: Any) -> None:
+    """An escape such as ``ud800`` without its pair is no character: it could never be written out again."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                msg = "text holds an unpaired surrogate escape (\\ud800-\\udfff), which is not a character"
+                raise ValueError(msg) from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def read_csv_lines(lines: Iterable[str], label: str) -> Table:
@@ -44,7 +70,7 @@ def read_csv_lines(lines: Iterable[str], label: str) -> Table:
     Raises:
         DataError: for duplicate or blank headers and rows with too many cells.
     """
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, strict=True)  # an unclosed quote is an error, never rows swallowed
     try:
         header = next(reader)
     except StopIteration:

@@ -26,7 +26,13 @@ def _read_text(path: Path) -> str:
         if path.stat().st_size > MAX_FILE_BYTES:
             msg = f"{path}: file is larger than {MAX_FILE_BYTES} bytes"
             raise KpiError(msg)
-        return path.read_text(encoding="utf-8-sig")
+        with path.open("rb") as fh:  # at most the cap, also from a device or pipe (/dev/zero has size 0)
+            data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            msg = f"{path}: file is larger than {MAX_FILE_BYTES} bytes"
+            raise KpiError(msg)
+        text = data.decode("utf-8-sig")
+        return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text  # as read_text does
     except FileNotFoundError:
         msg = f"{path}: no such file"
         raise KpiError(msg) from None

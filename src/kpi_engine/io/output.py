@@ -44,16 +44,16 @@ def write_file(path: str | os.PathLike[str], text: str | bytes | Iterable[str]) 
     else:
         data = (piece.encode("utf-8") for piece in ([text] if isinstance(text, str) else text))
     try:
-        target = Path(os.path.realpath(path))  # a link: write to what it points to, keep the link
         try:
-            info = target.stat()
+            info = Path(path).stat()  # through links: what would be written
         except FileNotFoundError:
-            info = None
+            info = None  # a new file, or a link to one
         if info is not None and stat.S_ISDIR(info.st_mode):
             raise KpiError(f"cannot write {shown}: is a directory")
         if info is not None and not stat.S_ISREG(info.st_mode):
-            _write_through(target, data)
+            _write_through(Path(path), data)  # opened by the name given: /dev/stdout on a pipe has no real path
             return
+        target = Path(os.path.realpath(path))  # a link: write to what it points to, keep the link
         clean_stale_temporaries(target)
         _replace(target, data, None if info is None else stat.S_IMODE(info.st_mode))
     except OSError as exc:

@@ -47,7 +47,7 @@ MAX_DEPTH = 64
 MAX_BYTES = 4 * 1024 * 1024
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed: same marks, faster
 _RESOLVER: Any = Resolver()  # PyYAML's implicit tags (int, float, merge, …) for untagged nodes
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # and lone surrogates ("\ud800")
 
 
 def format_path(path: PathKey) -> str:

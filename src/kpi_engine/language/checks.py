@@ -24,6 +24,9 @@ from kpi_engine.language.spec import InputType, KpiSpec, MetricSpec, RulesetSpec
 BUILTIN_EVENT_FIELDS: dict[str, InputType] = {"event_id": "text", "type": "text", "rep": "text", "customer": "text"}
 
 
+MAX_METRIC_DEPTH = 16  # metrics built on metrics; bounds the evaluator's recursion
+
+
 def expr_type(input_type: InputType) -> Type:
     """Expression type of a record field of ``input_type``."""
     if input_type in {"text", "date"}:
@@ -251,28 +254,40 @@ class _Checker:
             self.add("bad_window", "hours must be 0 or more", (*path, "within", "hours"))
 
     def cycles(self, deps: dict[str, set[str]]) -> None:
-        state: dict[str, int] = {}
+        """Report circular definitions and chains deeper than ``MAX_METRIC_DEPTH`` (a loop, no recursion)."""
+        state: dict[str, int] = {}  # 1 on the current path, 2 done
+        height: dict[str, int] = {}  # longest chain of metrics below, itself included
         reported: set[frozenset[str]] = set()
-
-        def visit(node: str, stack: list[str]) -> None:
-            state[node] = 1
-            stack.append(node)
-            for dep in sorted(deps.get(node, ())):
-                if state.get(dep) == 1:
-                    cycle = [*stack[stack.index(dep) :], dep]
+        for root in deps:
+            if root in state:
+                continue
+            state[root] = 1
+            path = [root]
+            todo = [iter(sorted(deps.get(root, ())))]
+            while todo:
+                dep = next(todo[-1], None)
+                if dep is None:
+                    node = path.pop()
+                    todo.pop()
+                    state[node] = 2
+                    height[node] = 1 + max((height.get(d, 0) for d in deps.get(node, ())), default=0)
+                    if height[node] == MAX_METRIC_DEPTH + 1:
+                        self.add(
+                            "metric_depth",
+                            f"'{node}' is built on a chain of more than {MAX_METRIC_DEPTH} metrics; flatten it",
+                            ("metrics", node),
+                        )
+                elif state.get(dep) == 1:
+                    cycle = [*path[path.index(dep) :], dep]
                     if frozenset(cycle) not in reported:
                         reported.add(frozenset(cycle))
                         self.add(
                             "circular_metric", "circular metric definition: " + " → ".join(cycle), ("metrics", dep)
                         )
                 elif dep not in state:
-                    visit(dep, stack)
-            stack.pop()
-            state[node] = 2
-
-        for name in deps:
-            if name not in state:
-                visit(name, [])
+                    state[dep] = 1
+                    path.append(dep)
+                    todo.append(iter(sorted(deps.get(dep, ()))))
 
     def kpis(self) -> None:
         sections = self.spec.sections
