@@ -3,6 +3,7 @@
 The public API. Everything else is internal and may change.
 """
 
+from kpi_engine._version import __version__ as __version__
 from kpi_engine.errors import (
     DataError,
     EvaluationError,

@@ -1,12 +1,31 @@
-"""Exact decimal arithmetic: the fixed context, parsing of text numbers and percents, rounding.
+"""Exact arithmetic: parsing of text numbers and percents, exact operations, correct rounding.
 
-No binary float ever enters a quantity: text is parsed straight to ``Decimal``; ``float``
-inputs are refused because their digits are already lost.
+No binary float ever enters a quantity: text is parsed straight to ``Decimal``. A ``float``
+cell (from a data frame, Arrow, Excel or Python rows) is read through its shortest repr, and only
+when that repr has at most 15 significant digits: every decimal of 15 digits or fewer survives the
+trip to a double and back, so such a float stands for exactly one short decimal (``0.1`` → 0.1).
+A float needing 16-17 digits (``0.1 + 0.2``), NaN or infinity is refused (``float_text``).
+
+Every quantity is an exact rational held as a ``Number``: a ``Decimal`` while the value has a
+short decimal expansion (the common case, computed at C speed) and a ``Fraction`` as soon as an
+operation's exact result would need rounding (``1/3``, a 70-digit product). The ``add``, ``sub``,
+``mul``, ``div``, ``power`` and ``mean`` functions below try the operation in a context that
+*traps* ``Inexact`` and fall back to ``Fraction`` arithmetic when it fires, so no operation ever
+rounds. Rounding happens once, in ``quantize``, where a number is reported; comparisons between
+``Decimal`` and ``Fraction`` are exact in Python. The library never reads or changes the
+caller's decimal context: every operation names its context explicitly, and every public entry
+point also runs inside ``exact()`` (a thread-local copy of ``CONTEXT`` installed with
+``decimal.localcontext``), so that any operator on a ``Decimal`` that is left in the code uses the
+library's context, never the caller's, in whatever thread.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import (
     ROUND_CEILING,
     ROUND_DOWN,
@@ -18,12 +37,81 @@ from decimal import (
     Context,
     Decimal,
     DivisionByZero,
+    Inexact,
     InvalidOperation,
     Overflow,
+    Underflow,
+    getcontext,
+    localcontext,
 )
+from fractions import Fraction
+from typing import ParamSpec, TypeGuard, TypeVar
 
-# 34 significant digits (IEEE decimal128): more than the 28 DOMAIN §3 asks for.
-CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+# 34 significant digits (IEEE decimal128): more than the 28 DOMAIN §3 asks for. Used for parsing,
+# reporting and displaying a Fraction; never for a decision.
+CONTEXT = Context(
+    prec=34,
+    rounding=ROUND_HALF_EVEN,
+    Emax=999,
+    Emin=-999,
+    traps=[InvalidOperation, DivisionByZero, Overflow, Underflow],
+)
+# The exact context: any operation whose result would be rounded raises Inexact instead. Its
+# flags are never read (a trap decides), so sharing it between threads is safe.
+# Magnitudes are bounded: a result beyond 1e±999 signals Overflow/Underflow (an error, never a
+# thousand-digit number or a silent zero); the Fraction path applies the same bound in ``settle``.
+EXACT = Context(
+    prec=34,
+    rounding=ROUND_HALF_EVEN,
+    Emax=999,
+    Emin=-999,
+    traps=[Inexact, InvalidOperation, DivisionByZero, Overflow, Underflow],
+)
+_MAX_BITS = 3319  # 2**3319 < 1e999 < 2**3320: the bound of EXACT, in bits
+_WIDE = Context(prec=100_000, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+Number = Decimal | Fraction
+_MAX_SETTLED = 10**34
+_ACTIVE: ContextVar[bool] = ContextVar("kpi_engine_exact", default=False)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+@contextmanager
+def exact() -> Iterator[Context]:
+    """Compute in a private copy of ``CONTEXT`` (re-entrant; the caller's context is restored after).
+
+    Decimal operators inside use it; the caller's ``getcontext()`` is neither read nor changed,
+    in whatever thread this runs.
+    """
+    if _ACTIVE.get():
+        yield getcontext()
+        return
+    token = _ACTIVE.set(True)
+    try:
+        with localcontext(CONTEXT) as ctx:
+            yield ctx
+    finally:
+        _ACTIVE.reset(token)
+
+
+def in_exact() -> bool:
+    """True inside ``exact()`` (a cheap check for hot public methods)."""
+    return _ACTIVE.get()
+
+
+def exactly(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorate a public entry point so that it runs inside ``exact()``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if _ACTIVE.get():
+            return fn(*args, **kwargs)
+        with exact():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -41,8 +129,9 @@ ROUNDING_MODES: dict[str, str] = {
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _PERCENT = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*%")
-_MAX_DIGITS = 60
-_MAX_EXPONENT = 100
+MAX_DIGITS = 60  # characters of a number written in text (records, rulesets, expressions)
+MAX_EXPONENT = 100  # |adjusted exponent| of a number written in text
+_MAX_INT_BITS = 336  # 2**336 ≈ 1.4e101: every int within 1e±100 fits
 
 
 class NumberFormatError(ValueError):
@@ -56,21 +145,45 @@ def parse_decimal(text: str, *, allow_percent: bool = True) -> Decimal:
         NumberFormatError: for anything else, including ``NaN``, ``inf`` and over-long digit strings.
     """
     s = text.strip().replace("_", "") if "_" in text else text.strip()
-    if len(s) > _MAX_DIGITS:
+    if len(s) > MAX_DIGITS:
         msg = f"number {text[:20]!r}... is too long"
         raise NumberFormatError(msg)
     if allow_percent:
         m = _PERCENT.fullmatch(s)
         if m:
-            return CONTEXT.divide(Decimal(m.group(1)), HUNDRED)
+            return Decimal(f"{m.group(1)}e-2")  # exact, whatever the context
     if not _NUMBER.fullmatch(s):
         msg = f"{text!r} is not a number"
         raise NumberFormatError(msg)
     value = Decimal(s)
-    if abs(value.adjusted()) > _MAX_EXPONENT:
+    if abs(value.adjusted()) > MAX_EXPONENT:
         msg = f"{text!r} is out of range"
         raise NumberFormatError(msg)
     return value
+
+
+FLOAT_DIGITS = 15  # DBL_DIG: decimals of up to 15 significant digits round-trip through a double
+
+
+def float_text(value: float) -> str:
+    """The exact decimal text a binary float stands for, by its shortest repr.
+
+    Raises:
+        NumberFormatError: for NaN, infinities, and floats whose shortest repr needs more than
+            15 significant digits (the float is not the image of a short decimal: ``0.1 + 0.2``).
+    """
+    if value != value or value in {float("inf"), float("-inf")}:  # noqa: PLR0124 - NaN test without math
+        msg = f"{value!r} is not a finite number"
+        raise NumberFormatError(msg)
+    text = repr(value)
+    significant = text.split("e")[0].lstrip("-").replace(".", "").strip("0")
+    if len(significant) > FLOAT_DIGITS:
+        msg = (
+            f"binary float {value!r} is not a short decimal (its shortest form needs more than {FLOAT_DIGITS} digits): "
+            "give the number as text or Decimal so no digit is lost"
+        )
+        raise NumberFormatError(msg)
+    return text.removesuffix(".0")
 
 
 def to_decimal(value: object, *, allow_percent: bool = True) -> Decimal:
@@ -82,8 +195,14 @@ def to_decimal(value: object, *, allow_percent: bool = True) -> Decimal:
         if not value.is_finite():
             msg = f"{value} is not a finite number"
             raise NumberFormatError(msg)
+        if value and abs(value.adjusted()) > MAX_EXPONENT:  # the bound text numbers have, for API values too
+            msg = f"{value:.3e} is out of range (beyond 1e±{MAX_EXPONENT})"
+            raise NumberFormatError(msg)
         return value
     if isinstance(value, int):
+        if value.bit_length() > _MAX_INT_BITS:
+            msg = f"an integer of {value.bit_length()} bits is out of range (beyond 1e{MAX_EXPONENT})"
+            raise NumberFormatError(msg)
         return Decimal(value)
     if isinstance(value, float):
         msg = f"binary float {value!r} is not accepted: give the number as text or Decimal so no digit is lost"
@@ -94,14 +213,215 @@ def to_decimal(value: object, *, allow_percent: bool = True) -> Decimal:
     raise NumberFormatError(msg)
 
 
-def quantize(value: Decimal, places: int, mode: str) -> Decimal:
-    """Round ``value`` to ``places`` decimals with a mode named in ``ROUNDING_MODES``."""
-    exp = Decimal(1).scaleb(-places)
-    return value.quantize(exp, rounding=ROUNDING_MODES[mode], context=CONTEXT)
+# --- exact arithmetic ------------------------------------------------------------------------
 
 
-def canonical(value: Decimal) -> str:
-    """Canonical text of an exact value: no exponent, no trailing zeros (``0.90`` → ``0.9``)."""
+def is_number(value: object) -> TypeGuard[Number]:
+    """True for a ``Decimal`` or ``Fraction`` (the two forms of an exact quantity), not for bool or text."""
+    kind = type(value)  # not isinstance: Fraction's ABC metaclass makes that slow on the hot path
+    return kind is Decimal or kind is Fraction or isinstance(value, Decimal | Fraction)
+
+
+def as_fraction(value: Number | int) -> Fraction:
+    """The same value as a ``Fraction`` (exact for every finite ``Decimal``)."""
+    return value if isinstance(value, Fraction) else Fraction(value)
+
+
+def settle(value: Fraction) -> Number:
+    """A ``Fraction`` whose value has a short decimal expansion becomes a ``Decimal`` again.
+
+    Raises:
+        Overflow: beyond 1e999 in magnitude. Underflow: non-zero and below 1e-999 in magnitude.
+    """
+    den = value.denominator
+    top = abs(value.numerator).bit_length()
+    if top - den.bit_length() > _MAX_BITS:
+        raise Overflow
+    if value and den.bit_length() - top > _MAX_BITS:
+        raise Underflow
+    if den == 1:
+        return Decimal(value.numerator)
+    twos = (den & -den).bit_length() - 1
+    rest = den >> twos
+    fives = 0
+    while rest % 5 == 0:
+        rest //= 5
+        fives += 1
+    if rest != 1:
+        return value
+    places = max(twos, fives)
+    if places > CONTEXT.prec:  # keep giant expansions as fractions
+        return value
+    scaled = value.numerator * 10**places // den
+    if abs(scaled) >= _MAX_SETTLED:  # more than 34 digits: stay exact as a Fraction
+        return value
+    return Decimal(scaled).scaleb(-places, EXACT)
+
+
+def add(a: Number, b: Number) -> Number:
+    """``a + b`` exactly."""
+    if type(a) is Decimal and type(b) is Decimal:
+        try:
+            return EXACT.add(a, b)
+        except Inexact:
+            pass
+    return settle(as_fraction(a) + as_fraction(b))
+
+
+def sub(a: Number, b: Number) -> Number:
+    """``a − b`` exactly."""
+    if type(a) is Decimal and type(b) is Decimal:
+        try:
+            return EXACT.subtract(a, b)
+        except Inexact:
+            pass
+    return settle(as_fraction(a) - as_fraction(b))
+
+
+def mul(a: Number, b: Number) -> Number:
+    """``a × b`` exactly."""
+    if type(a) is Decimal and type(b) is Decimal:
+        try:
+            return EXACT.multiply(a, b)
+        except Inexact:
+            pass
+    return settle(as_fraction(a) * as_fraction(b))
+
+
+def div(a: Number, b: Number) -> Number:
+    """``a ÷ b`` exactly; the caller handles ``b == 0`` (N/A).
+
+    Raises:
+        ZeroDivisionError: if ``b`` is zero.
+    """
+    if type(a) is Decimal and type(b) is Decimal:
+        if not b:
+            raise ZeroDivisionError
+        try:
+            return EXACT.divide(a, b)
+        except Inexact:
+            pass
+    return settle(as_fraction(a) / as_fraction(b))
+
+
+def neg(a: Number) -> Number:
+    """``−a`` exactly (a sign flip: an input may have more digits than a context's precision)."""
+    if isinstance(a, Decimal):
+        return a.copy_negate() if a else a.copy_abs()  # no "-0"
+    return -a
+
+
+def absolute(a: Number) -> Number:
+    """``|a|`` exactly."""
+    return a.copy_abs() if isinstance(a, Decimal) else abs(a)
+
+
+def power(a: Number, n: int) -> Number:
+    """``a ** n`` for an integer ``n``, exactly.
+
+    Raises:
+        ZeroDivisionError: for ``0 ** n`` with ``n < 0``.
+    """
+    if type(a) is Decimal and n >= 0:
+        try:
+            return EXACT.power(a, n)
+        except Inexact:
+            pass
+        except InvalidOperation:  # 0 ** 0
+            return Decimal(1)
+    return settle(as_fraction(a) ** n)
+
+
+def total(values: Sequence[Number]) -> Number:
+    """The exact sum of ``values`` (0 for none)."""
+    result: Number = ZERO
+    for v in values:
+        result = add(result, v)
+    return result
+
+
+def mean(values: Sequence[Number]) -> Number:
+    """The exact mean of a non-empty list."""
+    return div(total(values), Decimal(len(values)))
+
+
+_UNITS = {places: Decimal(1).scaleb(-places) for places in range(13)}  # rounding.places is 0–12
+
+
+def _round_fraction(value: Fraction, places: int, mode: str) -> Decimal:
+    scaled = value * 10**places
+    q, r = divmod(scaled.numerator, scaled.denominator)  # floor division: 0 ≤ r < den
+    den = scaled.denominator
+    if r:
+        negative = scaled < 0
+        twice = 2 * r
+        if mode == "floor":
+            up = False
+        elif mode == "ceiling":
+            up = True
+        elif mode == "down":  # toward zero
+            up = negative
+        elif mode == "up":  # away from zero
+            up = not negative
+        elif twice != den:
+            up = twice > den
+        elif mode == "half_even":
+            up = q % 2 == 1
+        elif mode == "half_up":  # ties away from zero
+            up = not negative
+        else:  # half_down: ties toward zero
+            up = negative
+        q += up
+    return Decimal(q).scaleb(-places, _WIDE)
+
+
+def quantize(value: Number, places: int, mode: str) -> Decimal:
+    """Round an exact ``value`` to ``places`` decimals with a mode named in ``ROUNDING_MODES``.
+
+    The result is the correctly rounded value of the exact number (a ``Fraction`` is never first
+    rounded to 34 digits); zero is reported without a sign.
+    """
+    if type(value) is not Decimal and isinstance(value, Fraction):
+        rounded = _round_fraction(value, places, mode)
+    else:
+        unit = _UNITS.get(places) or Decimal(1).scaleb(-places)
+        rounded = value.quantize(unit, rounding=ROUNDING_MODES[mode], context=_WIDE)
+    return rounded or rounded.copy_abs()  # a reported zero has no sign: never "-0.00"
+
+
+def round_half_up(value: Number, places: int) -> Number:
+    """``round(x, n)`` in expressions: half-up, as appraisal tables round."""
+    return quantize(value, places, "half_up")
+
+
+def _decimal_places(den: int) -> int | None:
+    """The decimal places of ``n / den`` in lowest terms when finite (``den`` is 2**a * 5**b), else ``None``."""
+    twos = (den & -den).bit_length() - 1
+    rest = den >> twos
+    fives = 0
+    while rest % 5 == 0:
+        rest //= 5
+        fives += 1
+    return max(twos, fives) if rest == 1 else None
+
+
+def canonical(value: Number) -> str:
+    """Canonical text of an exact value: no exponent, no trailing zeros (``0.90`` → ``0.9``).
+
+    A ``Fraction`` without a finite decimal expansion is shown to 34 significant digits (the
+    value itself stays exact wherever it decides anything).
+    """
+    if type(value) is not Decimal and isinstance(value, Fraction):
+        settled = settle(value)
+        if isinstance(settled, Fraction):
+            places = _decimal_places(value.denominator)
+            if places is not None:  # a finite decimal, only longer than 34 digits: every digit is shown
+                exact = Decimal(value.numerator * 10**places // value.denominator).scaleb(-places, _WIDE)
+                return format(exact.normalize(_WIDE), "f")
+            ctx = CONTEXT.copy()  # CONTEXT is a template: no flags are ever recorded on it
+            approx = ctx.divide(Decimal(value.numerator), Decimal(value.denominator))
+            return format(approx.normalize(ctx), "f")
+        value = settled
     if value == 0:
         return "0"
-    return format(value.normalize(CONTEXT), "f")
+    return format(value.normalize(_WIDE), "f")

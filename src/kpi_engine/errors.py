@@ -73,6 +73,16 @@ class Issue:
         }
 
 
+MAX_MESSAGE_ISSUES = 1000  # str(error) of a million bad rows stays readable; ``issues`` keeps them all
+
+
+def _lines(issues: tuple[Issue, ...]) -> str:
+    """The rendered issues for an error message: at most ``MAX_MESSAGE_ISSUES``, then how many more."""
+    text = "\n".join(i.render() for i in issues[:MAX_MESSAGE_ISSUES])
+    rest = len(issues) - MAX_MESSAGE_ISSUES
+    return text + (f"\n… and {rest} more (see .issues)" if rest > 0 else "")
+
+
 class KpiError(Exception):
     """Base class of every error kpi_engine raises on bad rulesets, policies or data."""
 
@@ -95,7 +105,7 @@ class RulesetError(KpiError):
         """Build the error from issues, counting errors in the message."""
         collected = tuple(issues)
         errors = sum(1 for i in collected if i.severity == "error")
-        return cls(f"{what} is invalid: {errors} error(s)\n" + "\n".join(i.render() for i in collected), collected)
+        return cls(f"{what} is invalid: {errors} error(s)\n" + _lines(collected), collected)
 
 
 class ExpressionError(KpiError):
@@ -114,9 +124,7 @@ class DataError(KpiError):
     def from_issues(cls, issues: Iterable[Issue], what: str = "input data") -> DataError:
         """Build the error from issues, counting them in the message."""
         collected = tuple(issues)
-        return cls(
-            f"{what} is invalid: {len(collected)} problem(s)\n" + "\n".join(i.render() for i in collected), collected
-        )
+        return cls(f"{what} is invalid: {len(collected)} problem(s)\n" + _lines(collected), collected)
 
 
 class EvaluationError(KpiError):

@@ -85,17 +85,30 @@ def _kpi(draw: st.DrawFn, index: int, metric: str) -> dict[str, Any]:
 
 @st.composite
 def ruleset_texts(draw: st.DrawFn, max_kpis: int = 5) -> str:
-    """YAML text of a valid rep-level ruleset with 1–``max_kpis`` KPIs over count inputs."""
+    """YAML text of a valid rep-level ruleset with 1–``max_kpis`` KPIs over number inputs.
+
+    It may group the KPIs in two weighted sections, add a ``cap_total`` gate, and pick the reported
+    places and rounding mode, so that renormalisation, gates and rounding ties all get exercised.
+    """
     n = draw(st.integers(1, max_kpis))
     weights = _split_100(draw, n)
     inputs = {f"m{i}": {"type": "number", "required": False} for i in range(n)}
+    two_sections = n > 1 and draw(st.booleans())
+    section_of = [draw(st.sampled_from(["s1", "s2"])) if two_sections else "main" for _ in range(n)]
+    if two_sections:
+        section_of[0], section_of[-1] = "s1", "s2"  # both sections have a KPI
     kpis = []
     for i in range(n):
         kpi = draw(_kpi(i, f"m{i}"))
-        kpi["weight"] = f"{weights[i]}%"
+        if two_sections:
+            members = [j for j in range(n) if section_of[j] == section_of[i]]
+            kpi["section"] = section_of[i]
+            kpi["weight"] = f"{_split_100_at(weights, members, i)}%"
+        else:
+            kpi["weight"] = f"{weights[i]}%"
         kpi["on_missing"] = draw(st.sampled_from(["exclude", "zero"]))
         kpis.append(kpi)
-    doc = {
+    doc: dict[str, Any] = {
         "ruleset": "generated",
         "version": "1",
         "title": "generated ruleset",
@@ -105,7 +118,30 @@ def ruleset_texts(draw: st.DrawFn, max_kpis: int = 5) -> str:
         "kpis": kpis,
         "grades": [{"grade": "A", "min": "90"}, {"grade": "B", "min": "60"}, {"grade": "C"}],
     }
+    if two_sections:
+        first = draw(st.integers(1, 99))
+        doc["sections"] = {"s1": {"weight": f"{first}%"}, "s2": {"weight": f"{100 - first}%"}}
+    if draw(st.booleans()):
+        doc["gates"] = [
+            {
+                "id": "floor",
+                "when": f"m0 < {draw(exact_decimals('0', '100', 1))}",
+                "cap_total": str(draw(st.integers(0, 100))),
+            }
+        ]
+    doc["rounding"] = {
+        "places": draw(st.integers(0, 3)),
+        "mode": draw(st.sampled_from(["half_up", "half_even", "half_down", "down", "up", "floor", "ceiling"])),
+    }
     return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+
+
+def _split_100_at(weights: list[int], members: list[int], index: int) -> str:
+    """KPI ``index``'s share of its section's weights, as a percent that adds up to 100 in the section."""
+    total = sum(weights[j] for j in members)
+    scaled = [weights[j] * 100 // total for j in members]
+    scaled[-1] += 100 - sum(scaled)  # the last KPI of the section takes the remainder
+    return str(scaled[members.index(index)])
 
 
 def rulesets(max_kpis: int = 5) -> st.SearchStrategy[Ruleset]:
@@ -113,18 +149,41 @@ def rulesets(max_kpis: int = 5) -> st.SearchStrategy[Ruleset]:
     return ruleset_texts(max_kpis).map(parse_ruleset)
 
 
+def _edges(ruleset: Ruleset, name: str) -> list[Decimal]:
+    """Values a KPI on input ``name`` decides on: targets, floors and band edges."""
+    out: list[Decimal] = []
+    for kpi in ruleset.scorecard.kpis:
+        if kpi.metric == name:
+            out.extend(kpi.target)
+            out.extend(kpi.floor)
+            out.extend(b for band in kpi.bands for b in (band.min, band.max) if b is not None)
+    return out
+
+
 @st.composite
 def rulesets_with_records(
     draw: st.DrawFn, max_kpis: int = 5, max_subjects: int = 6
 ) -> tuple[Ruleset, list[dict[str, Any]]]:
-    """A valid ruleset and matching records for one month (values may be missing, i.e. N/A)."""
+    """A valid ruleset and matching records for one month (values may be missing, i.e. N/A).
+
+    Values are drawn to land often exactly on a threshold, floor or band edge, or on a rounding tie
+    (three decimals ending in 5), besides arbitrary two-decimal values.
+    """
     ruleset = draw(rulesets(max_kpis))
     count = draw(st.integers(1, max_subjects))
     records = []
     for s in range(count):
         row: dict[str, Any] = {"subject": f"rep{s:02d}", "period": "2026-03"}
         for name in ruleset.scorecard.inputs:
-            value = draw(st.none() | exact_decimals("0", "150", 2))
+            edges = _edges(ruleset, name)
+            choices = [
+                st.none(),
+                exact_decimals("0", "150", 2),
+                exact_decimals("0", "150", 2).map(lambda d: d + Decimal("0.005")),
+            ]
+            if edges:
+                choices.append(st.sampled_from(edges))
+            value = draw(st.one_of(*choices))
             row[name] = None if value is None else str(value)
         records.append(row)
     return ruleset, records

@@ -177,7 +177,8 @@ def test_csv_jsonl_and_streamed_logs_give_the_same_result(tmp_path_factory, even
 @example("America/New_York", dt.datetime(2026, 3, 8, 23, 0))  # noqa: DTZ001 - after the change, same day
 @example("Australia/Lord_Howe", dt.datetime(2026, 10, 4, 2, 15))  # noqa: DTZ001 - a half-hour transition
 def test_naive_timestamps_convert_like_zoneinfo_even_on_transition_days(zone, local):
-    """The per-day offset cache gives the instant zoneinfo gives, DST transition days included."""
+    """The per-day offset cache gives zoneinfo's instant for local times that exist, the transition for a gap."""
+    from kpi_engine.time.zones import to_utc
     from kpi_engine.time.zones import zone as get_zone
 
     policy = parse_policy(f"policy: p\ntimezone: {zone}\n")
@@ -186,8 +187,16 @@ def test_naive_timestamps_convert_like_zoneinfo_even_on_transition_days(zone, lo
     from kpi_engine.evaluation.records import Table
 
     [event] = parse_events(policy, Table.from_rows(events))
-    expected = local.replace(tzinfo=get_zone(zone)).astimezone(dt.UTC).replace(tzinfo=None)
-    assert event.at == expected
+    tz = get_zone(zone)
+    by_zoneinfo = local.replace(tzinfo=tz).astimezone(dt.UTC)
+    if by_zoneinfo.astimezone(tz).replace(tzinfo=None) == local:  # the local time exists
+        assert event.at == by_zoneinfo.replace(tzinfo=None)
+    else:  # in a spring-forward gap: the first instant after it, before any later wall-clock time
+        assert event.at == to_utc(local, tz)
+        assert event.at <= by_zoneinfo.replace(tzinfo=None)
+        assert (event.at + dt.timedelta(microseconds=-1)).replace(tzinfo=dt.UTC).astimezone(tz).utcoffset() != (
+            event.at.replace(tzinfo=dt.UTC).astimezone(tz).utcoffset()
+        )
     assert event.date == local.date()
 
 

@@ -1,12 +1,14 @@
 """Real usage of the public API; mypy --strict checks this file (it is not run by pytest)."""
 
+from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 from kpi_engine import Appraisal, KpiError, Ruleset, evaluate, load_ruleset, read_table
 from kpi_engine.attribution import Attribution, attribute, load_policy, read_events
 
 
-def appraise(path: str, records_path: str) -> list[tuple[str, Decimal | None, str | None]]:
+def appraise(path: str, records_path: str) -> list[tuple[str, Decimal | Fraction | None, str | None]]:
     ruleset: Ruleset = load_ruleset(path)
     appraisal: Appraisal = evaluate(ruleset, read_table(records_path), period="2026-03", strict=False)
     return [(r.subject, r.total, r.grade) for r in appraisal.results]
@@ -19,3 +21,62 @@ def credits_by_deal(policy_path: str, log_path: str) -> dict[str, str]:
     except KpiError as exc:
         return {"error": exc.render()}
     return {c.deal_id: c.credited_to for c in result.credits}
+
+
+def from_other_containers(path: str, workbook: str) -> list[str]:
+    ruleset = load_ruleset(path)
+    excel = evaluate(ruleset, read_table(workbook, sheet="三月", encoding=None), allow_extra_columns=True)
+    rows = [{"subject": "r1", "period": "2026-03", "sales": 1.5}]
+    python_rows = evaluate(ruleset, rows)
+    issues = [w.render() for w in excel.warnings + python_rows.warnings]
+    excel.to_arrow(level="subject")
+    excel.to_pandas()
+    excel.to_polars(level="kpi")
+    return issues
+
+
+def report_html(path: str, records_path: str) -> str:
+    from kpi_engine.report import language_from_env, names_from_tables, render
+
+    ruleset = load_ruleset(path)
+    table = read_table(records_path)
+    appraisal = evaluate(ruleset, table)
+    out = render(
+        appraisal,
+        "html",
+        ruleset=ruleset,
+        names=names_from_tables([table], appraisal.period),
+        lang=language_from_env({"LANG": "zh_CN.UTF-8"}),
+    )
+    return out if isinstance(out, str) else out.decode("utf-8")
+
+
+def record_and_replay(ruleset_text: str, records_path: str) -> tuple[bytes, bool, list[str]]:
+    from kpi_engine.audit import ReplayReport, RunRecord, record_appraisal, replay
+
+    record: RunRecord
+    appraisal, record = record_appraisal(ruleset_text, read_table(records_path), period="2026-03", inputs="inline")
+    report: ReplayReport = replay(record.to_bytes())
+    return record.to_bytes(), report.reproduced and len(appraisal.results) > 0, [f.part for f in report.tampered]
+
+
+def working_day_deadline(day: date, n: int) -> date:
+    from kpi_engine.time import BusinessCalendar, business_calendar
+
+    calendar: BusinessCalendar = business_calendar("CN")
+    return calendar.add_working_days(day, n)
+
+
+def sales_target(plan_text: str, subject: str, month: str) -> Decimal | None:
+    from kpi_engine.time.periods import Period
+    from kpi_engine.time.plan import PlanResult, decompose, parse_plan
+
+    result: PlanResult = decompose(parse_plan(plan_text))
+    return result.value("sales", subject, Period.parse(month, "month"))
+
+
+def alert_timeliness(ruleset: Ruleset, records_path: str) -> Decimal | Fraction | None:
+    from kpi_engine.time.alerts import AlertReport, find_alerts
+
+    report: AlertReport = find_alerts(ruleset, read_table(records_path))
+    return report.timeliness

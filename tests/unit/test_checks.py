@@ -141,3 +141,17 @@ def test_gate_ids_must_be_unique():
     text = BASE + "  - {id: r, metric: rate, method: threshold, target: 90%, weight: 100%}\n"
     text += "gates:\n  - {id: g, when: rate < 50%, cap_total: 60}\n  - {id: g, when: rate < 20%, cap_total: 40}\n"
     assert "duplicate_id" in codes(text)
+
+
+def test_weight_sums_do_not_depend_on_the_callers_decimal_context():
+    """50.4% + 49.9% is refused under a 2-digit context too, and 31-digit weights parse under a trapped Inexact."""
+    from decimal import Context, Inexact, localcontext
+
+    kpi = "  - {id: kID, metric: rate, method: linear, floor: 0, target: 1, weight: W}\n"
+    off = BASE + kpi.replace("ID", "1").replace("W", "50.4%") + kpi.replace("ID", "2").replace("W", "49.9%")
+    with localcontext(Context(prec=2)):
+        assert codes(off) == ["weights_sum"]
+    long_ = "33.33333333333333333333333333333%", "66.66666666666666666666666666667%"
+    fine = BASE + kpi.replace("ID", "1").replace("W", long_[0]) + kpi.replace("ID", "2").replace("W", long_[1])
+    with localcontext(Context(prec=28, traps=[Inexact])):
+        assert codes(fine) == []

@@ -43,11 +43,31 @@ def test_evaluate_json_has_the_contract_fields(capsys):
     }
     assert data["period"] == "2026-03"
     first = data["results"][0]
-    assert {"subject", "level", "total", "grade", "rank", "kpis"} <= set(first)
+    assert {"subject", "level", "total", "grade", "rank", "kpis", "contributions_residue"} <= set(first)
     kpi = first["kpis"][0]
-    assert {"id", "value", "score", "weight", "contribution", "status", "explanation"} <= set(kpi)
+    assert {"id", "value", "score", "contribution", "status"} <= set(kpi)
+    assert "explanation" not in kpi  # traces only when asked for
+    assert "parameters" not in kpi  # written once, in the header
     assert isinstance(first["total"], str)
     assert isinstance(kpi["score"], str)
+    header_kpi = data["scorecard"]["kpis"][0]
+    assert header_kpi["id"] == kpi["id"]
+    assert {"weight", "method", "parameters", "definition"} <= set(header_kpi)
+
+
+def test_evaluate_json_with_traces_and_jsonl(capsys):
+    """--traces adds each KPI's explanation; jsonl gives the header then one line per subject."""
+    code, out, _ = run(capsys, "evaluate", *REP, "--format", "json", "--traces")
+    assert code == 0
+    explanation = json.loads(out)["results"][0]["kpis"][0]["explanation"]
+    assert {"inputs", "rule"} <= set(explanation)
+    code, out, _ = run(capsys, "evaluate", *REP, "--format", "jsonl")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert "scorecard" in lines[0]
+    assert "results" not in lines[0]
+    assert [line["subject"] for line in lines[1:]] == [
+        r["subject"] for r in json.loads(run(capsys, "evaluate", *REP, "--format", "json")[1])["results"]
+    ]
 
 
 def test_evaluate_period_option_and_csv_format(capsys):
@@ -191,3 +211,35 @@ def test_validate_checks_policies_too(capsys, tmp_path):
     assert "examples/attribution/policy.yaml: ok" in out
     assert f"{bad}:2:1: claim_dayz: unknown key 'claim_dayz'; did you mean 'claim_days'?" in err
     assert f"{bad}:3:18: protection_days:" in err
+
+
+def test_progress_bar_goes_to_stderr_and_leaves_stdout_untouched(monkeypatch):
+    """On a terminal, a run that takes over a second draws its bar on stderr; the CSV on stdout is unchanged."""
+    import io
+    import sys
+    import types
+
+    from kpi_engine import cli
+
+    argv = ["evaluate", *REP, "--format", "csv"]
+    for name in ("TTY_INTERACTIVE", "TTY_COMPATIBLE", "FORCE_COLOR", "NO_COLOR"):  # rich reads these
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*, terminal):
+        class Err(io.StringIO):
+            def isatty(self):
+                return terminal
+
+        out, err = io.StringIO(), Err()
+        clock = iter(range(0, 1000, 2))  # every reading is two seconds later: the bar shows at once
+        monkeypatch.setattr(cli, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
+        monkeypatch.setattr(sys, "stdout", out)
+        monkeypatch.setattr(sys, "stderr", err)
+        assert main(argv) == 0
+        return out.getvalue(), err.getvalue()
+
+    plain, _ = run(terminal=False)
+    shown, bar = run(terminal=True)
+    assert shown == plain
+    assert shown.startswith("period,subject,")
+    assert bar  # the bar was drawn on stderr

@@ -1,10 +1,10 @@
 import json
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
 from kpi_engine import EvaluationError, evaluate, parse_ruleset
-from kpi_engine._numbers import CONTEXT
 
 HEAD = """\
 ruleset: t
@@ -46,9 +46,7 @@ def test_team_rate_is_ratio_of_sums_not_mean_of_rates():
     ]
     result = evaluate(TEAM, records, members=MEMBERS).result("T")
     assert result.kpi("conv").value == Decimal("0.2")
-    assert result.metrics["mean_conversion"] == CONTEXT.divide(
-        CONTEXT.add(Decimal(1), CONTEXT.divide(Decimal(1), Decimal(9))), Decimal(2)
-    )
+    assert result.metrics["mean_conversion"] == Fraction(5, 9)  # (1 + 1/9) / 2, exactly
     assert result.metrics["on_target"] == Decimal("0.5")
 
 
@@ -189,7 +187,7 @@ def test_streak_counts_consecutive_periods_on_target():
     rs = ruleset(
         """\
 period: quarter
-inputs: {att: {type: ratio}}
+inputs: {att: {type: ratio, max: 2}}
 metrics: {streak: {streak: att >= 100%}}
 kpis: [{id: s, metric: streak, method: threshold, target: 2, weight: 100%}]
 """
@@ -377,3 +375,43 @@ gates: [{id: z, when: y < 10, zero_section: s}]
     with pytest.raises(EvaluationError) as info:
         evaluate(rs, [{"subject": "a", "period": "2026-03", "x": 50}], strict=True)
     assert len(info.value.issues) == 1
+
+
+POWERS = ruleset(
+    """\
+inputs:
+  x: {type: number}
+metrics:
+  big: {formula: x ** 30}
+kpis:
+  - {id: k, metric: big, method: linear, floor: 0, target: 100, weight: 100%}
+"""
+)
+
+
+@pytest.mark.parametrize("x", ["1e99", "1e-99"])
+def test_a_result_beyond_the_exact_range_is_a_located_evaluation_error(x):
+    """(1e±99)**30 leaves the bounded exact range: an EvaluationError naming the subject, not decimal.Overflow."""
+    with pytest.raises(EvaluationError, match="'a'") as info:
+        evaluate(POWERS, [{"subject": "a", "period": "2026-03", "x": x}])
+    assert info.value.issues[0].code == "out_of_range"
+    assert str(info.value.issues[0].location) == "records:1"
+
+
+SCORE_NA = ruleset(
+    """\
+inputs: {x: {type: number}, y: {type: number}}
+kpis:
+  - {id: k, metric: x, method: expression, score: "100 / (value - 5)", weight: 50%}
+  - {id: other, metric: y, method: linear, floor: 0, target: 100, weight: 50%}
+"""
+)
+
+
+def test_strict_run_refuses_a_score_expression_that_is_na():
+    """A strict run does not silently exclude a KPI whose score expression is N/A (100 / 0)."""
+    records = [{"subject": "a", "period": "2026-03", "x": 5, "y": 40}]
+    assert evaluate(SCORE_NA, records).result("a").total == 40  # lenient: excluded, renormalised
+    with pytest.raises(EvaluationError) as info:
+        evaluate(SCORE_NA, records, strict=True)
+    assert [i.path for i in info.value.issues] == ["kpis.k"]

@@ -85,10 +85,20 @@ def test_python_dicts_and_objects_are_accepted():
     assert [r.subject for r in appraisal.results] == ["b", "a"]
 
 
-def test_binary_floats_are_refused():
-    """A float in Python records is refused: its digits are already lost."""
-    with pytest.raises(DataError, match="binary float"):
-        evaluate(RULESET, [{"subject": "a", "period": "2026-03", "calls": 1, "sales": 0.1}])
+def test_binary_floats_that_are_not_short_decimals_are_refused():
+    """A float whose shortest repr needs 16+ digits (0.1 + 0.2) is refused, located at its row."""
+    with pytest.raises(DataError, match="binary float") as info:
+        evaluate(RULESET, [{"subject": "a", "period": "2026-03", "calls": 1, "sales": 0.1 + 0.2}])
+    assert str(info.value.issues[0].location) == "records:1"
+
+
+def test_short_decimal_floats_are_read_by_their_shortest_repr():
+    """A float 0.1 is read as exactly 0.1 (its shortest repr), never as its binary value."""
+    from decimal import Decimal
+
+    appraisal = evaluate(RULESET, [{"subject": "a", "period": "2026-03", "calls": 10.0, "sales": 0.1}])
+    assert appraisal.results[0].kpi("c").value == Decimal(10)
+    assert appraisal.results[0].kpi("c").explanation["inputs"]["calls"]["value"] == 10
 
 
 def test_json_nan_is_rejected(tmp_path):
@@ -99,3 +109,11 @@ def test_json_nan_is_rejected(tmp_path):
     path.write_text('[{"subject": "a", "period": "2026-03", "calls": NaN, "sales": 1}]', encoding="utf-8")
     with pytest.raises(DataError, match="not a number"):
         read_table(path)
+
+
+def test_a_file_name_given_as_records_is_refused_clearly(tmp_path):
+    """A path passed where rows are expected names read_table instead of failing per character."""
+    with pytest.raises(DataError, match=r"is a file name, not rows; read it with read_table\(path\)"):
+        evaluate(RULESET, "records.parquet")
+    with pytest.raises(DataError, match="is a file name"):
+        evaluate(RULESET, tmp_path / "records.csv")

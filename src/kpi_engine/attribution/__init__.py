@@ -21,9 +21,10 @@ from kpi_engine.attribution._engine import (
 )
 from kpi_engine.attribution._policy import PolicySpec, parse_policy, policy_schema
 from kpi_engine.attribution._reading import stream_csv
-from kpi_engine.errors import DataError, Issue, KpiError
+from kpi_engine.errors import DataError, Issue
 from kpi_engine.evaluation.records import Table
 from kpi_engine.io.loading import _read_text, read_table
+from kpi_engine.io.text import open_text
 
 __all__ = [
     "EVENT_TYPES",
@@ -55,7 +56,9 @@ def load_policy(path_or_text: str | Path) -> PolicySpec:
     return parse_policy(_read_text(Path(path_or_text)), str(path_or_text))
 
 
-def read_events(path: str | Path, policy: PolicySpec | None = None) -> Table | list[LeadEvent]:
+def read_events(
+    path: str | Path, policy: PolicySpec | None = None, *, encoding: str | None = None
+) -> Table | list[LeadEvent]:
     """Read a lead log (CSV or JSONL); with a policy, validate it into sorted events at once.
 
     With a policy, a CSV log is read column-wise by Polars when it is installed (the ``columnar``
@@ -65,21 +68,19 @@ def read_events(path: str | Path, policy: PolicySpec | None = None) -> Table | l
     Raises:
         DataError: naming each bad row. KpiError: if the file cannot be read.
     """
-    path = Path(path)
-    if policy is None or path.suffix.lower() in {".json", ".jsonl", ".ndjson"}:
+    if isinstance(path, str) and path.startswith("duckdb:"):
         table = read_table(path)
+        return parse_events(policy, table) if policy is not None else table
+    path = Path(path)
+    if policy is None or encoding is not None or path.suffix.lower() != ".csv":
+        table = read_table(path, encoding=encoding)
         return parse_events(policy, table) if policy is not None else table
     if _columnar.available() and path.is_file():
         events = _columnar.parse_csv_columnar(policy, path)
         if events is not None:
             return events
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            return stream_csv(policy, fh, str(path))
-    except FileNotFoundError:
-        raise KpiError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise KpiError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    with open_text(path, None, newline="") as fh:
+        return stream_csv(policy, fh, str(path))
 
 
 def merge_records(tables: list[Table], attribution: Attribution, fields: set[str], period: Any) -> list[Table]:

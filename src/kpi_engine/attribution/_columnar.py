@@ -19,6 +19,9 @@ from kpi_engine._numbers import NumberFormatError, to_decimal
 from kpi_engine._perf import paused_gc
 from kpi_engine.attribution._engine import COLUMNS, EVENT_TYPES, KEYS, NEEDS, LeadEvent
 from kpi_engine.attribution._policy import PolicySpec
+from kpi_engine.time.zones import MAX_YEAR, MIN_YEAR
+
+MAX_FIELD_BYTES = 131_072  # csv.field_size_limit()'s default, which the streaming reader applies
 
 _STAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?"
 _NAIVE = _STAMP + "$"
@@ -45,6 +48,10 @@ def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None
         return None  # the exact parser reports what is wrong with the file
     if not set(df.columns) <= COLUMNS or len(set(df.columns)) != len(df.columns):
         return None
+    if df.height and df.select(pl.max_horizontal(pl.col(c).str.len_bytes().max() for c in df.columns)).item() > (
+        MAX_FIELD_BYTES
+    ):
+        return None  # the exact reader refuses such a field (csv's limit): the same log, the same verdict
     df = df.with_columns(
         [pl.col(c).str.strip_chars().replace("", None) for c in df.columns]
         + [pl.lit(None, dtype=pl.Utf8).alias(c) for c in KEYS if c not in df.columns]
@@ -96,6 +103,9 @@ def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None
     )
     if df.select(pl.col("utc").is_null().any() | pl.col("local").is_null().any()).item():
         return None  # a DST gap or an unusual timestamp: the exact parser decides
+    years = pl.col("utc").dt.year(), pl.col("local").dt.year()
+    if df.select(pl.any_horizontal(~y.is_between(MIN_YEAR, MAX_YEAR) for y in years).any()).item():
+        return None  # near the calendar's edges: the exact parser reports it
     deals = df.filter(typ == "deal")
     if deals.select(pl.col("deal_id").is_duplicated().any()).item():
         return None

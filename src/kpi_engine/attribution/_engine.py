@@ -17,13 +17,14 @@ from typing import Any, Literal, NamedTuple
 
 import attrs
 
-from kpi_engine._numbers import CONTEXT, NumberFormatError, canonical, to_decimal
+from kpi_engine._numbers import NumberFormatError, canonical, exact, exactly, to_decimal
 from kpi_engine._perf import paused_gc
 from kpi_engine.attribution._policy import PolicySpec
 from kpi_engine.errors import DataError, Issue, Location
 from kpi_engine.evaluation.records import Table, as_table
 from kpi_engine.language.spec import PeriodKind
 from kpi_engine.time.periods import Period
+from kpi_engine.time.zones import MAX_YEAR, MIN_YEAR, to_utc
 
 EVENT_TYPES = frozenset(
     {"registration", "reception", "follow_up", "deal", "claim", "override", "void_register", "same_customer"}
@@ -261,8 +262,12 @@ def parse_values(
             try:
                 at = fromiso(at_text)
             except ValueError:
-                bad("bad_value", f"'at': {at_text!r} is not an ISO-8601 timestamp", row, "at")
+                bad("bad_value", f"'at': {at_text[:40]!r} is not an ISO-8601 timestamp", row, "at")
                 ok = False
+            else:
+                if not MIN_YEAR <= at.year <= MAX_YEAR:
+                    bad("bad_value", f"'at': year {at.year} is out of range ({MIN_YEAR}–{MAX_YEAR})", row, "at")
+                    ok = False
         amount: Decimal | None = None
         if kind == "deal" and amount_text is not None:
             try:
@@ -285,7 +290,7 @@ def parse_values(
             offset = day_offset.get(local, _UNKNOWN)
             if offset is _UNKNOWN:
                 offset = day_offset[local] = _fixed_offset(tz, local)
-            at = at - offset if offset is not None else at.replace(tzinfo=tz).astimezone(_UTC).replace(tzinfo=None)
+            at = at - offset if offset is not None else to_utc(at, tz)  # a DST day: gaps and overlaps resolved
         else:
             local = at.astimezone(tz).date()
             at = at.astimezone(_UTC).replace(tzinfo=None)
@@ -356,7 +361,7 @@ def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | 
     Raises:
         DataError: on any malformed event; nothing is credited from a half-read log.
     """
-    with paused_gc():
+    with exact(), paused_gc():
         return _attribute(policy, events)
 
 
@@ -532,6 +537,7 @@ class Attribution:
         lines.append(f"  decided by events: {', '.join(c.decided_by)}")
         return "\n".join(lines) + "\n"
 
+    @exactly
     def to_rows(self, period: PeriodKind) -> list[dict[str, Any]]:
         """Per rep and period: ``credited_deals``, ``credited_amount``, ``lead_registrations``, ``timely_follow_ups``.
 
@@ -551,7 +557,7 @@ class Attribution:
                 continue  # the house account is not a rep
             r = row(c.credited_to, c.date)
             r["credited_deals"] += 1
-            r["credited_amount"] = CONTEXT.add(r["credited_amount"], c.amount)
+            r["credited_amount"] += c.amount
         for f in self.follow_ups:
             r = row(f.owner, f.registration_date)
             r["lead_registrations"] += 1

@@ -6,11 +6,12 @@ import datetime as dt
 from functools import cached_property
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kpi_engine.errors import Issue, RulesetError
 from kpi_engine.language._validation import validate_model
 from kpi_engine.language._yaml import load_yaml
+from kpi_engine.time.calendar import BusinessCalendar, CalendarRef
 from kpi_engine.time.zones import zone
 
 
@@ -26,7 +27,9 @@ class PolicySpec(BaseModel):
     first_follow_up_days: int = Field(3, ge=0, le=365, description="R3: first follow-up due within N days")
     protection_days: int = Field(7, ge=0, le=3650, description="R4: protection lasts N days after the reception day")
     extend_on_contact: bool = Field(
-        default=True, description="each follow-up, reception or deal by the owner restarts the protection period"
+        strict=True,
+        default=True,
+        description="each follow-up, reception or deal by the owner restarts the protection period",
     )
     claim_days: int = Field(3, ge=0, le=365, description="R5: the owner must claim another rep's deal within N days")
     day_basis: Literal["calendar", "business"] = Field(
@@ -35,6 +38,18 @@ class PolicySpec(BaseModel):
     holidays: list[dt.date] = Field(default_factory=list, description="business basis: extra non-working days")
     workdays: list[dt.date] = Field(default_factory=list, description="business basis: weekend days that are worked")
     house: str = Field("house", description="the account a manager's override may credit instead of a rep (R15)")
+    calendar: CalendarRef | None = Field(
+        None,
+        description="business basis: a named business calendar (CN, with adjusted working weekends; another ISO code) "
+        "instead of Mon–Fri; holidays and workdays still add company days off and on",
+    )
+
+    @model_validator(mode="after")
+    def _calendar_needs_business_basis(self) -> PolicySpec:
+        if self.calendar is not None and self.day_basis != "business":
+            msg = "a calendar is only read with day_basis: business (add it, or drop calendar)"
+            raise ValueError(msg)
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -55,8 +70,24 @@ class PolicySpec(BaseModel):
     def _workdays(self) -> frozenset[dt.date]:
         return frozenset(self.workdays)
 
+    @cached_property
+    def business_calendar(self) -> BusinessCalendar | None:
+        """The named calendar, with the policy's holidays and workdays as company days; None without one."""
+        if self.calendar is None:
+            return None
+        base = BusinessCalendar.from_spec(self.calendar)
+        return BusinessCalendar(
+            base.country, base.days_off | self._holidays, base.days_on | self._workdays, base.company_years
+        )
+
     def is_business_day(self, day: dt.date) -> bool:
-        """Mon–Fri unless a holiday, or a listed working weekend day."""
+        """Mon–Fri unless a holiday, or a listed working weekend day; the named calendar's days if one is set.
+
+        Raises:
+            CalendarError: if the named calendar does not cover the day's year.
+        """
+        if self.business_calendar is not None:
+            return self.business_calendar.is_working_day(day)
         if day in self._workdays:
             return True
         return day.weekday() < 5 and day not in self._holidays  # noqa: PLR2004 - Saturday is 5

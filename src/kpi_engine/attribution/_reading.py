@@ -19,11 +19,13 @@ def stream_csv(policy: PolicySpec, lines: Iterable[str], name: str) -> list[Lead
         DataError: naming each bad row and why.
     """
     issues: list[Issue] = []
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, strict=True)  # an unclosed quote must not swallow rows
     try:
         header = [c.strip() for c in next(reader)]
     except StopIteration:
         return []
+    except csv.Error as exc:
+        raise DataError.from_issues([Issue("bad_csv", str(exc), "", Location(name, 1))], name) from None
     columns = {c: i for i, c in enumerate(header, start=1)}
     issues.extend(
         Issue("unknown_column", f"column '{c}' is not part of the event log", c, Location(name, 1, i))

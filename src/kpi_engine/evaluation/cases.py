@@ -6,11 +6,9 @@ appraisal shows: ``total: 83.33``.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import attrs
 
-from kpi_engine._numbers import NumberFormatError, quantize, to_decimal
+from kpi_engine._numbers import Number, NumberFormatError, exactly, quantize, to_decimal
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.records import Table
@@ -40,17 +38,18 @@ class CaseResult:
         return self.error is None and not self.mismatches
 
 
-def _show(value: Decimal | None, places: int, mode: str) -> str:
+def _show(value: Number | None, places: int, mode: str) -> str:
     return "N/A" if value is None else format(quantize(value, places, mode), "f")
 
 
-def _same(score: Decimal, want: object, card: Scorecard) -> bool:
+def _same(score: Number, want: object, card: Scorecard) -> bool:
     try:
         return quantize(score, card.places, card.rounding) == to_decimal(want, allow_percent=False)
     except NumberFormatError:
         return False
 
 
+@exactly
 def run_cases(ruleset: Ruleset) -> list[CaseResult]:
     """Run every case embedded in the ruleset and report each."""
     out: list[CaseResult] = []

@@ -9,13 +9,15 @@ pooled over all reps below the subject.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
-from decimal import Decimal, localcontext
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any, Literal
 
 import attrs
 
-from kpi_engine._numbers import CONTEXT, ZERO, canonical
+from kpi_engine import _numbers as num
+from kpi_engine._numbers import ZERO, Number, canonical, exact, is_number
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import DataError, EvaluationError, Issue, Location
 from kpi_engine.evaluation import scoring
@@ -29,7 +31,15 @@ from kpi_engine.evaluation.records import (
     prepare_members,
     prepare_records,
 )
-from kpi_engine.evaluation.results import Appraisal, GateResult, KpiResult, SectionResult, SubjectResult
+from kpi_engine.evaluation.results import (
+    AdjustmentResult,
+    Appraisal,
+    GateResult,
+    KpiResult,
+    SectionResult,
+    SubjectResult,
+)
+from kpi_engine.evaluation.windows import window_trace, window_value
 from kpi_engine.expr import Expression, Value
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Kpi, Metric, Scorecard
@@ -39,6 +49,7 @@ LEVELS = ("rep", "team", "department", "company")
 TRACE_EVENTS = 100  # event ids listed in a trace; the count is always complete
 MAX_STREAK = 240
 
+_Scored = tuple[Value, "Number | None", list[str], dict[str, Any]]  # value, score, flags, explanation
 RowsLike = Table | Iterable[Mapping[str, Any] | object]
 RecordsLike = Table | Iterable[Table] | Iterable[Mapping[str, Any] | object]
 
@@ -51,6 +62,7 @@ class _Metrics:
         self.data = data
         self.memo: dict[tuple[str, Period, str], Value] = {}
         self.heights: dict[tuple[str, Period], int] = {}
+        self.windows: dict[Any, Any] = {}  # event-window pairings and pairs (evaluation/windows.py)
 
     def children(self, node: str, period: Period) -> tuple[str, ...]:
         return self.data.children.get((node, period), ())
@@ -105,6 +117,8 @@ class _Metrics:
             return self._aggregate(node, period, m)
         if m.kind == "previous":
             return self._previous(node, period, m)
+        if m.kind == "window":
+            return window_value(self, node, period, m)
         if m.kind == "streak":
             assert m.expr is not None
             count, p = 0, period
@@ -124,13 +138,13 @@ class _Metrics:
         how = self.card.inputs[name].rollup
         if how == "none":
             return None
-        values = [v for k in kids if isinstance(v := self.value(k, period, name), Decimal)]
+        values = [v for k in kids if is_number(v := self.value(k, period, name))]
         if not values:
             return None
         if how == "sum":
-            return sum(values, ZERO)
+            return num.total(values)
         if how == "mean":
-            return _mean(values)
+            return num.mean(values)
         return min(values) if how == "min" else max(values)
 
     def matching_events(self, node: str, period: Period, m: Metric) -> list[Event]:
@@ -149,13 +163,13 @@ class _Metrics:
         values = [e.fields[m.field] for e in events if e.fields.get(m.field) is not None]
         if m.fn == "count_distinct":
             return Decimal(len(set(values)))
-        numbers = [v for v in values if isinstance(v, Decimal)]
+        numbers = [v for v in values if is_number(v)]
         if m.fn == "sum":
-            return sum(numbers, ZERO)
+            return num.total(numbers)
         if not numbers:
             return None
         if m.fn == "mean":
-            return _mean(numbers)
+            return num.mean(numbers)
         return min(numbers) if m.fn == "min" else max(numbers)
 
     def _previous(self, node: str, period: Period, m: Metric) -> Value:
@@ -164,14 +178,14 @@ class _Metrics:
         before = self.value(node, period.previous(), m.of)
         if m.compare == "value":
             return before
-        if not isinstance(now, Decimal) or not isinstance(before, Decimal):
+        if not is_number(now) or not is_number(before):
             return None
         if m.compare == "change":
-            return now - before
+            return num.sub(now, before)
         if before == 0:
             return None
-        diff = now - before if m.compare == "growth" else before - now
-        return CONTEXT.divide(diff, before)
+        diff = num.sub(now, before) if m.compare == "growth" else num.sub(before, now)
+        return num.div(diff, before)
 
     def _members(self, period: Period, m: Metric, kids: tuple[str, ...]) -> Value:
         assert m.expr is not None
@@ -182,12 +196,12 @@ class _Metrics:
             counted += 1
             if m.expr.evaluate(self.env(k, period, m.expr.names)) is True:
                 met += 1
-        return None if counted == 0 else CONTEXT.divide(Decimal(met), Decimal(counted))
+        return None if counted == 0 else num.div(Decimal(met), Decimal(counted))
 
 
-def _mean(values: Iterable[Value]) -> Decimal | None:
-    numbers = [v for v in values if isinstance(v, Decimal)]
-    return CONTEXT.divide(sum(numbers, ZERO), Decimal(len(numbers))) if numbers else None
+def _mean(values: Iterable[Value]) -> Number | None:
+    numbers = [v for v in values if is_number(v)]
+    return num.mean(numbers) if numbers else None
 
 
 def _leaf_inputs(card: Scorecard, name: str, seen: set[str] | None = None) -> list[str]:
@@ -197,7 +211,7 @@ def _leaf_inputs(card: Scorecard, name: str, seen: set[str] | None = None) -> li
         return []
     seen.add(name)
     m = card.metrics[name]
-    if m.kind in {"input", "aggregate"}:
+    if m.kind in {"input", "aggregate", "window"}:
         return [name]
     deps: list[str] = []
     for e in (m.expr, m.among):
@@ -219,6 +233,34 @@ class _Evaluator:
         self.strict = strict
         self.leaves: dict[str, tuple[str, ...]] = {}  # per metric: static, so computed once
         self.na_issues: list[Issue] = []  # every N/A a strict run (or on_missing: error) refuses
+        self.tracer = _Tracer(self)
+        self.share_cache: dict[tuple[bool, ...], tuple[dict[str, Number], dict[str, Number], dict[str, Number]]] = {}
+        # A gate's result is one of three values shared by every subject (lean results).
+        self.gate_results = {
+            g.id: {
+                outcome: GateResult(
+                    g.id,
+                    g.when.text,
+                    outcome,
+                    g.action,
+                    canonical(g.value) if isinstance(g.value, Decimal) else g.value,
+                    g.reason,
+                )
+                for outcome in ("applied", "not_applied", "not_evaluated")
+            }
+            for g in card.gates
+        }
+        self.current: tuple[str, str] = ("", "")  # (subject, path) being computed, to locate an ArithmeticError
+
+    def out_of_range(self, exc: ArithmeticError | RecursionError) -> EvaluationError:
+        """A decimal signal (a value beyond 1e±999, or undefined) as a located error of the current step."""
+        subject, path = self.current
+        record = self.m.data.records.get((subject, self.period))
+        where = record.origin if record is not None else Location("records")
+        what = type(exc).__name__
+        message = f"'{subject}': a value is out of the exact range (1e±999) or undefined ({what}) in {self.period}"
+        issue = Issue("out_of_range", message, path, where)
+        return EvaluationError(issue.render(), [issue])
 
     def na(self, subject: str, path: str, message: str) -> None:
         record = self.m.data.records.get((subject, self.period))
@@ -279,6 +321,7 @@ class _Evaluator:
         for subject in subjects:
             record = self.m.data.records.get((subject, self.period))
             for name, spec in self.card.inputs.items():
+                self.current = (subject, f"inputs.{name}")
                 if spec.required and self.m.value(subject, self.period, name) is None:
                     where = record.table.where(record.origin.line, name) if record is not None else Location("records")
                     how = "" if spec.rollup == "none" or record is not None else " and its members have none to roll up"
@@ -311,6 +354,8 @@ class _Evaluator:
         if metric.kind == "aggregate":
             events = self.m.matching_events(subject, self.period, metric)
             trace["events"] = {"matched": len(events), "ids": [e.event_id for e in events[:TRACE_EVENTS]]}
+        if metric.kind == "window":
+            trace["window"] = window_trace(self.m, subject, self.period, metric)
         if metric.kind == "members" and metric.expr is not None:
             detail = {}
             for kid in self.m.children(subject, self.period):
@@ -325,10 +370,14 @@ class _Evaluator:
             trace["previous"] = {"period": str(prev), metric.of: self.m.value(subject, prev, metric.of)}
         return trace
 
-    def score_kpi(self, subject: str, kpi: Kpi) -> tuple[Value, Decimal | None, list[str], dict[str, Any]]:
+    def score_kpi(self, subject: str, kpi: Kpi, *, trace: bool) -> _Scored:
+        """Value → score of one KPI; the explanation dict is filled only when ``trace`` is set."""
+        self.current = (subject, f"kpis.{kpi.id}")
         value = self.m.value(subject, self.period, kpi.metric)
-        explanation = self.trace_metric(subject, kpi.metric)
-        explanation.update(method=kpi.method, parameters=kpi.parameters())
+        explanation: dict[str, Any] = {}
+        if trace:
+            explanation = self.trace_metric(subject, kpi.metric)
+            explanation.update(method=kpi.method, parameters=kpi.parameters())
         flags: list[str] = []
         if value is None:
             if self.strict or kpi.on_missing == "error":
@@ -336,35 +385,63 @@ class _Evaluator:
                 self.na(subject, f"kpis.{kpi.id}", f"'{subject}': KPI '{kpi.id}' has no value (N/A) ({why})")
             if kpi.on_missing == "zero":
                 flags.append("missing_scored_zero")
-                explanation["rule"] = "value is N/A; on_missing: zero"
+                if trace:
+                    explanation["rule"] = "value is N/A; on_missing: zero"
                 return value, ZERO, flags, explanation
             flags.append("excluded_na")
-            explanation["rule"] = "value is N/A; on_missing: exclude — weight renormalised over the other KPIs"
+            if trace:
+                explanation["rule"] = "value is N/A; on_missing: exclude — weight renormalised over the other KPIs"
             return value, None, flags, explanation
-        assert isinstance(value, Decimal)
-        score: Decimal | None
-        if kpi.method == "threshold":
-            score, note = scoring.threshold(kpi, value)
-        elif kpi.method == "linear":
-            score, note = scoring.linear(kpi, value)
-        elif kpi.method == "attainment":
-            score, note = scoring.attainment(kpi, value)
-        elif kpi.method == "bands":
-            score, note, band = scoring.bands(kpi, value)
-            explanation["band"] = f"kpis.{kpi.id}.bands.{band}" if band else None
-            if band is None:
-                flags.append("no_band_matched")
-        else:
-            assert kpi.score_expr is not None
+        assert is_number(value)
+        env: Mapping[str, Value] = {}
+        if kpi.score_expr is not None:
             env = self.m.env(subject, self.period, kpi.score_expr.names - {"value"})
-            score, note = scoring.expression(kpi, value, env)
-            if score is None:
-                flags.append("excluded_na")
-        explanation["rule"] = note
-        explanation["raw_score"] = score
+        score = scoring.score(kpi, value, env)
+        if kpi.method == "bands":
+            matched = scoring.band(kpi, value)
+            if matched is None:
+                flags.append("no_band_matched")
+            if trace:
+                explanation["band"] = f"kpis.{kpi.id}.bands.{matched.id}" if matched else None
+        elif score is None:
+            flags.append("excluded_na")
+            if self.strict or kpi.on_missing == "error":  # an N/A score may not pass silently either
+                why = "strict run" if self.strict else "on_missing: error"
+                self.na(subject, f"kpis.{kpi.id}", f"'{subject}': KPI '{kpi.id}' has an N/A score ({why})")
+        if trace:
+            explanation["rule"] = scoring.rule(kpi, value, score)
+            explanation["raw_score"] = score
         return value, score, flags, explanation
 
+    def shares(self, applies: tuple[bool, ...]) -> tuple[dict[str, Number], dict[str, Number]]:
+        """Each KPI's exact effective weight, and each live section's weight sum, for a pattern of applicable KPIs."""
+        cached = self.share_cache.get(applies)
+        if cached is None:
+            card = self.card
+            live_kpis = [k for k, ok in zip(card.kpis, applies, strict=True) if ok]
+            wsums: dict[str, Number] = {}
+            for section in card.sections:
+                wsum = num.total([k.weight for k in live_kpis if k.section == section.id])
+                if wsum != 0:
+                    wsums[section.id] = wsum
+            swsum = num.total([s.weight for s in card.sections if s.id in wsums])
+            section_share = {s.id: num.div(s.weight, swsum) for s in card.sections if s.id in wsums} if swsum else {}
+            shares = {
+                k.id: num.mul(num.div(k.weight, wsums[k.section]), section_share.get(k.section, ZERO))
+                if ok and k.section in wsums
+                else ZERO
+                for k, ok in zip(card.kpis, applies, strict=True)
+            }
+            cached = self.share_cache[applies] = (shares, wsums, section_share)
+        return cached[0], cached[1]
+
+    def section_shares(self, applies: tuple[bool, ...]) -> dict[str, Number]:
+        """Each live section's exact share of the total for a pattern of applicable KPIs."""
+        self.shares(applies)
+        return self.share_cache[applies][2]
+
     def condition(self, subject: str, expr: Expression, extra: Mapping[str, Value] | None = None) -> Value:
+        self.current = (subject, expr.text)
         env = self.m.env(subject, self.period, expr.names - set(extra or {}))
         env.update(extra or {})
         result = expr.evaluate(env)
@@ -372,50 +449,52 @@ class _Evaluator:
             self.na(subject, "", f"'{subject}': condition '{expr.text}' is N/A (strict run)")
         return result
 
-    def appraise(self, subject: str) -> SubjectResult:
+    def appraise(self, subject: str, *, trace: bool = False) -> SubjectResult:
+        """The numbers of one subject; with ``trace``, also each KPI's explanation (same code path)."""
         card = self.card
-        scored: dict[str, tuple[Value, Decimal | None, list[str], dict[str, Any]]] = {}
-        adjustments: list[dict[str, Any]] = []
+        scored: dict[str, _Scored] = {}
+        adjustments: list[AdjustmentResult] = []
         for kpi in card.kpis:
-            scored[kpi.id] = self.score_kpi(subject, kpi)
+            scored[kpi.id] = self.score_kpi(subject, kpi, trace=trace)
         for adj in card.adjustments:
             value, score, flags, explanation = scored[adj.kpi]
             if score is None:
                 continue
             holds = self.condition(subject, adj.when)
-            record = {"id": adj.id, "kpi": adj.kpi, "condition": adj.when.text, "holds": holds, "reason": adj.reason}
-            adjustments.append(record)
+            adjustments.append(AdjustmentResult(adj.id, adj.kpi, holds))
             if holds is True and "adjusted" not in flags:
-                explanation["adjustment"] = {"id": adj.id, "from": score, "to": adj.score, "reason": adj.reason}
+                if trace:
+                    explanation["adjustment"] = {"id": adj.id, "from": score, "to": adj.score, "reason": adj.reason}
                 flags.append("adjusted")
                 scored[adj.kpi] = (value, adj.score, flags, explanation)
         gates: list[GateResult] = []
         # zero_section gates run first (the total depends on them) and never read the total.
         early = {g.id: self.condition(subject, g.when) for g in card.gates if g.action == "zero_section"}
         zeroed = {str(g.value) for g in card.gates if early.get(g.id) is True}
-        # Section scores, renormalised over KPIs that apply, then the total over sections that apply.
-        section_scores: dict[str, Decimal | None] = {}
-        kpi_share: dict[str, Decimal] = {}
+        # Every step below is exact (``_numbers``): shares such as 1/3 stay rational and nothing is
+        # rounded before it is reported.
+        self.current = (subject, "total")
+        # The effective shares depend only on which KPIs apply: computed once per pattern.
+        applies = tuple(scored[k.id][1] is not None for k in card.kpis)
+        shares, wsums = self.shares(applies)
+        section_scores: dict[str, Number | None] = {}
         for section in card.sections:
-            members = [k for k in card.kpis if k.section == section.id and scored[k.id][1] is not None]
-            wsum = sum((k.weight for k in members), ZERO)
-            if not members or wsum == 0:
+            wsum = wsums.get(section.id)
+            if wsum is None:
                 section_scores[section.id] = None
                 continue
-            for k in members:
-                kpi_share[k.id] = CONTEXT.divide(k.weight, wsum)
-            raw = CONTEXT.divide(sum((k.weight * scored[k.id][1] for k in members), ZERO), wsum)  # type: ignore[operator]
-            section_scores[section.id] = ZERO if section.id in zeroed else raw
+            members = [k for k in card.kpis if k.section == section.id and scored[k.id][1] is not None]
+            weighted = num.total([num.mul(k.weight, scored[k.id][1]) for k in members])  # type: ignore[arg-type]
+            section_scores[section.id] = ZERO if section.id in zeroed else num.div(weighted, wsum)
         live = [s for s in card.sections if section_scores[s.id] is not None]
-        swsum = sum((s.weight for s in live), ZERO)
-        section_share = {s.id: CONTEXT.divide(s.weight, swsum) for s in live} if swsum else {}
+        section_share = self.section_shares(applies)
         # The total is exactly the sum of the KPI contributions an auditor sees.
-        contributions: dict[str, Decimal] = {}
+        contributions: dict[str, Number] = {}
         for kpi in card.kpis:
             score = scored[kpi.id][1]
-            share = kpi_share.get(kpi.id, ZERO) * section_share.get(kpi.section, ZERO)
-            contributions[kpi.id] = ZERO if score is None or kpi.section in zeroed else share * score
-        total: Decimal | None = sum(contributions.values(), ZERO) if live else None
+            share = shares[kpi.id]
+            contributions[kpi.id] = ZERO if score is None or kpi.section in zeroed else num.mul(share, score)
+        total: Number | None = num.total(list(contributions.values())) if live else None
         before_gates = total
         forced: str | None = None
         subject_flags: list[str] = []
@@ -431,16 +510,7 @@ class _Evaluator:
                 elif gate.action == "force_grade" and forced is None:
                     forced = str(gate.value)
                 subject_flags.append(f"gate:{gate.id}")
-            gates.append(
-                GateResult(
-                    gate.id,
-                    gate.when.text,
-                    outcome,
-                    gate.action,
-                    canonical(gate.value) if isinstance(gate.value, Decimal) else gate.value,
-                    gate.reason,
-                )
-            )
+            gates.append(self.gate_results[gate.id][outcome])
         grade, bonus = None, None
         if total is not None:
             for g in card.grades:
@@ -452,14 +522,17 @@ class _Evaluator:
             bonus = next((g.bonus_multiplier for g in card.grades if g.grade == forced), None)
         if total is None:
             subject_flags.append("no_kpi_applies")
+        # Published flags (e.g. eligible_for_promotion): the name, when the ruleset's condition holds.
+        subject_flags.extend(name for name, when in card.flags if self.condition(subject, when) is True)
         kpi_results = []
         for kpi in card.kpis:
             value, score, flags, explanation = scored[kpi.id]
-            share = kpi_share.get(kpi.id, ZERO) * section_share.get(kpi.section, ZERO)
+            share = shares[kpi.id]
             contribution = contributions[kpi.id]
             if kpi.section in zeroed:
                 flags = [*flags, "section_zeroed"]
-            explanation["weight"] = {"declared": kpi.weight, "effective": share, "contribution": contribution}
+            if trace:
+                explanation["weight"] = {"declared": kpi.weight, "effective": share, "contribution": contribution}
             kpi_results.append(
                 KpiResult(
                     kpi.id,
@@ -473,7 +546,9 @@ class _Evaluator:
                     share,
                     contribution,
                     tuple(flags),
-                    explanation,
+                    explanation if trace else None,
+                    subject,
+                    self.tracer,
                 )
             )
         sections = tuple(
@@ -506,15 +581,44 @@ class _Evaluator:
         )
 
 
+class _Tracer:
+    """Builds a subject's explanations on demand, from the same code that computed its numbers.
+
+    The metric memo is dropped once every subject is appraised (it is the bulk of an evaluation's
+    memory); a trace recomputes the few values of its subject. A small cache keeps the last
+    subjects' traces, so walking one subject's KPIs computes its trace once.
+    """
+
+    CACHED = 64
+
+    def __init__(self, evaluator: _Evaluator) -> None:
+        self.evaluator = evaluator
+        self.cache: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def explanation(self, subject: str, kpi_id: str) -> dict[str, Any]:
+        traces = self.cache.get(subject)
+        if traces is None:
+            ev = self.evaluator
+            with exact(), paused_gc():
+                result = ev.appraise(subject, trace=True)
+            ev.m.memo.clear()
+            ev.na_issues.clear()
+            traces = {k.id: k.trace or {} for k in result.kpis}
+            if len(self.cache) >= self.CACHED:
+                self.cache.pop(next(iter(self.cache)))
+            self.cache[subject] = traces
+        return traces[kpi_id]
+
+
 def _rank(results: list[SubjectResult], keys: dict[str, Value], *, lower_first: bool) -> list[SubjectResult]:
     """Competition ranking (1, 1, 3) by exact key; subjects whose key is N/A get no rank."""
 
     def ranks(group: list[SubjectResult]) -> dict[str, int]:
-        values = sorted((v for r in group if isinstance(v := keys[r.subject], Decimal)), reverse=not lower_first)
-        first: dict[Decimal, int] = {}
+        values = sorted((v for r in group if is_number(v := keys[r.subject])), reverse=not lower_first)
+        first: dict[Number, int] = {}
         for i, t in enumerate(values, start=1):
             first.setdefault(t, i)
-        return {r.subject: first[k] for r in group if isinstance(k := keys[r.subject], Decimal)}
+        return {r.subject: first[k] for r in group if is_number(k := keys[r.subject])}
 
     overall = ranks(results)
     by_parent: dict[str | None, list[SubjectResult]] = {}
@@ -559,7 +663,8 @@ def prepare_inputs(
     except DataError as exc:
         problems.append(exc)
     try:
-        parent, children = prepare_members(card, as_table(members, "members"))
+        known = {subject for (subject, _) in recs} if recs or not problems else None  # None: records failed
+        parent, children = prepare_members(card, as_table(members, "members"), known)
     except DataError as exc:
         problems.append(exc)
     try:
@@ -581,6 +686,8 @@ def evaluate(
     members: RowsLike | None = None,
     events: RowsLike | None = None,
     strict: bool = False,
+    allow_extra_columns: bool = False,
+    progress: Callable[[int, int], None] | None = None,
     engine: Literal["auto", "row", "columnar"] = "auto",
 ) -> Appraisal:
     """Appraise every subject of the ruleset's level for one period.
@@ -592,7 +699,9 @@ def evaluate(
         period: the period to appraise (``2026-03``, ``2026-Q1`` …); default: the latest in ``records``.
         members: membership rows ``member, parent, period`` (rep → team → department → company).
         events: event rows ``event_id, type, at, rep`` plus the ruleset's ``event_fields``.
-        strict: turn every N/A KPI value or condition into an error.
+        strict: turn every N/A KPI value or condition into an error, and every warning too.
+        allow_extra_columns: ignore data columns the ruleset does not use (as ``allow_extra_columns: true``).
+        progress: called as ``progress(done, total)`` about a hundred times while subjects are appraised.
         engine: ``row`` (the reference evaluator), ``columnar`` (the compiled kernel, extra
             ``columnar``; also takes Polars/Arrow/pandas frames and DuckDB relations), or ``auto``
             (the kernel for large inputs when it is installed and supports the scorecard). Both
@@ -608,10 +717,16 @@ def evaluate(
     if engine != "row" or not isinstance(records, Table | list | tuple):
         from kpi_engine.evaluation.columnar import dispatch  # noqa: PLC0415 - optional kernel
 
+        rows = functools.partial(_rows, allow_extra_columns=allow_extra_columns, progress=progress)
+        extra = allow_extra_columns or ruleset.scorecard.allow_extra_columns
         return dispatch(
-            ruleset, records, period=period, members=members, events=events, strict=strict, engine=engine, rows=_rows
-        )
-    return _rows(ruleset, records, period=period, members=members, events=events, strict=strict)
+            ruleset, records, period=period, members=members, events=events, strict=strict, engine=engine, rows=rows,
+            allow_extra_columns=extra,
+        )  # fmt: skip
+    return _rows(
+        ruleset, records, period=period, members=members, events=events, strict=strict,
+        allow_extra_columns=allow_extra_columns, progress=progress,
+    )  # fmt: skip
 
 
 def _rows(
@@ -622,10 +737,14 @@ def _rows(
     members: RowsLike | None = None,
     events: RowsLike | None = None,
     strict: bool = False,
+    allow_extra_columns: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Appraisal:
     """The row evaluator behind ``evaluate``."""
     card = ruleset.scorecard
-    with localcontext(CONTEXT), paused_gc():
+    if allow_extra_columns:
+        card = attrs.evolve(card, allow_extra_columns=True)
+    with exact(), paused_gc():
         data = prepare_inputs(card, records, members, events)
         if period is not None:
             try:
@@ -633,11 +752,7 @@ def _rows(
             except ValueError as exc:
                 raise DataError(str(exc)) from None
         else:
-            known = sorted({p for (_, p) in data.records} | {p for (_, p) in data.children})
-            if not known:
-                msg = "no records to evaluate"
-                raise DataError(msg)
-            chosen = known[-1]
+            chosen = _latest_period(card, data)
         _check_effective(ruleset, chosen)
         metrics = _Metrics(card, data)
         ev = _Evaluator(card, metrics, chosen, strict=strict)
@@ -646,15 +761,30 @@ def _rows(
             msg = f"no {card.subject} has data for period {chosen}"
             raise DataError(msg)
         ev.check_orphans(subjects)
-        ev.check_required(subjects)
-        appraised = [ev.appraise(s) for s in subjects]
+        try:
+            ev.check_required(subjects)
+            warnings = _roster_without_records(data, chosen)
+            if warnings and strict:
+                raise DataError.from_issues([attrs.evolve(w, severity="error") for w in warnings], "members")
+            appraised = []
+            step = max(1, len(subjects) // 100)
+            for i, s in enumerate(subjects, start=1):
+                appraised.append(ev.appraise(s))
+                if progress is not None and (i % step == 0 or i == len(subjects)):
+                    progress(i, len(subjects))
+        except (ArithmeticError, RecursionError) as exc:  # decimal signals; a computation nested too deep
+            raise ev.out_of_range(exc) from None
         if ev.na_issues:
             count = len(ev.na_issues)
             lines = "\n".join(i.render() for i in ev.na_issues)
             raise EvaluationError(f"{count} value(s) are N/A where they may not be\n{lines}", ev.na_issues)
         by = card.rank_by
-        keys = {r.subject: r.total if by == "total" else metrics.value(r.subject, chosen, by) for r in appraised}
+        try:
+            keys = {r.subject: r.total if by == "total" else metrics.value(r.subject, chosen, by) for r in appraised}
+        except ArithmeticError as exc:
+            raise ev.out_of_range(exc) from None
         results = _rank(appraised, keys, lower_first=card.rank_lower_first)
+        metrics.memo.clear()  # the bulk of the memory; a trace recomputes its own subject's values
     return Appraisal(
         ruleset_id=ruleset.id,
         version=ruleset.version,
@@ -666,4 +796,72 @@ def _rows(
         rounding=card.rounding,
         strict=strict,
         results=tuple(results),
+        warnings=tuple(warnings),
+        contributions=card.contributions,
+        scorecard=card,
     )
+
+
+# Data at the door (issue 7): the period a run appraises, and roster members without a record.
+
+
+def _latest_period(card: Scorecard, data: Inputs) -> Period:
+    """The period to appraise when none is given: the latest, unless that would mislead.
+
+    Records of several periods are history only if the ruleset reads history (a ``previous`` or
+    ``streak`` metric); otherwise several periods is an error listing them. With history, the
+    latest period must keep every subject of the period before it: a stray row dated a month
+    ahead would otherwise move the run to that month and drop everybody else without a word.
+
+    Raises:
+        DataError: naming the periods (and the subjects that would disappear).
+    """
+    known = sorted({p for (_, p) in data.records} | {p for (_, p) in data.children})
+    if not known:
+        msg = "no records to evaluate"
+        raise DataError(msg)
+    latest = known[-1]
+    if len(known) == 1:
+        return latest
+    shown = ", ".join(str(p) for p in known)
+    if not card.reads_history:
+        msg = (
+            f"the records hold {len(known)} periods ({shown}) and the ruleset reads no history; "
+            "choose the period to appraise (--period, or evaluate(..., period=...))"
+        )
+        raise DataError(msg)
+    metrics = _Metrics(card, data)
+    now = set(_Evaluator(card, metrics, latest, strict=False).subjects())
+    before = _Evaluator(card, metrics, known[-2], strict=False).subjects()
+    gone = [s for s in before if s not in now]
+    if gone:
+        names = ", ".join(gone[:20]) + (" …" if len(gone) > 20 else "")  # noqa: PLR2004 - enough to recognise
+        msg = (
+            f"the records hold periods {shown}; without --period the latest, {latest}, would be appraised, "
+            f"but {len(gone)} of the {len(before)} {card.subject}(s) of {known[-2]} have no data in it ({names}); "
+            "a row dated in the wrong period? choose the period to appraise (--period, or evaluate(..., period=...))"
+        )
+        rows = sorted((r for (_, p), r in data.records.items() if p == latest), key=lambda r: str(r.origin))
+        if not rows:
+            raise DataError(msg)
+        first, *rest = [r.table.where(r.origin.line, "period") for r in rows[:20]]
+        issues = [Issue("stray_period", msg, "period", first)]
+        issues += [Issue("stray_period", f"a record for {latest}", "period", where) for where in rest]
+        raise DataError.from_issues(issues, "records")
+    return latest
+
+
+def _roster_without_records(data: Inputs, period: Period) -> list[Issue]:
+    """Warnings for members on the period's roster with neither a record nor members of their own."""
+    return [
+        Issue(
+            "no_record",
+            f"'{member}' is a member of '{up}' in {period} but has no record: not appraised, "
+            "and nothing of theirs rolls up",
+            "member",
+            Location("members"),
+            "warning",
+        )
+        for (member, p), up in sorted(data.parent.items(), key=lambda kv: kv[0][0])
+        if p == period and (member, p) not in data.records and (member, p) not in data.children
+    ]

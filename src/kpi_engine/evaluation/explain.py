@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from kpi_engine._numbers import canonical, quantize
+from kpi_engine import _numbers as num
+from kpi_engine._numbers import HUNDRED, Number, canonical, exactly, is_number, quantize
 from kpi_engine.evaluation.results import Appraisal, SubjectResult
+
+SHOWN_PAIRS = 20  # pairs of a window metric listed in the readable trace
 
 
 def _v(value: object) -> str:
     if value is None:
         return "N/A"
-    if isinstance(value, Decimal):
+    if is_number(value):
         return canonical(value)
     return str(value)
 
 
+@exactly
 def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
     """Render the trace of one subject as indented text."""
 
-    def r(value: Decimal | None) -> str:
+    def r(value: Number | None) -> str:
         return "N/A" if value is None else format(quantize(value, appraisal.places, appraisal.rounding), "f")
 
     out: list[str] = [
@@ -34,12 +37,18 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
     out.append(f"total {r(result.total)} → grade {result.grade or '-'}{bonus}, {rank}")
     if result.total_before_gates != result.total:
         out.append(f"  (total before gates {r(result.total_before_gates)})")
+    parts, residue = appraisal.reported_contributions(result)
+    if residue:
+        out.append(
+            f"  (the KPI contributions below are each rounded: they add up to {num.total(list(parts.values()))}, "
+            f"a rounding residue of {residue} against the total before gates)"
+        )
     for section in result.sections:
         title = f" ({section.title})" if section.title else ""
         out.append("")
         out.append(
-            f"section {section.id}{title}: weight {canonical(section.weight * 100)}%, "
-            f"effective {r(section.effective_weight * 100)}% → score {r(section.score)}"
+            f"section {section.id}{title}: weight {canonical(num.mul(section.weight, HUNDRED))}%, "
+            f"effective {r(num.mul(section.effective_weight, HUNDRED))}% → score {r(section.score)}"
             + (f" [{', '.join(section.flags)}]" if section.flags else "")
         )
         for k in result.kpis:
@@ -57,6 +66,16 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
                 more = ex["events"]["matched"] - len(ids)
                 listed = ", ".join(ids) + (f" and {more} more" if more > 0 else "")
                 out.append(f"      {ex['events']['matched']} event(s) matched" + (f": {listed}" if ids else ""))
+            if "window" in ex:  # event-window metric: its pairs (evaluation/windows.py)
+                w = ex["window"]
+                counts = f"{w['in_time']} in time, {w['late']} late, {w['never']} never"
+                out.append(f"      {w['counted']} counted: {counts}")
+                unit = str(w["duration_unit"]).replace("_", " ")
+                for pair in w["pairs"][:SHOWN_PAIRS]:
+                    took = f" after {_v(pair['duration'])} {unit}" if pair["duration"] is not None else ""
+                    out.append(f"        {pair['event']} → {pair['partner'] or 'no answer'}: {pair['status']}{took}")
+                if w["counted"] > SHOWN_PAIRS:
+                    out.append(f"        … and {w['counted'] - SHOWN_PAIRS} more (all in the JSON trace)")
             if "members" in ex:
                 for kid, item in ex["members"].items():
                     status = "meets" if item["meets"] is True else "does not meet"
@@ -72,8 +91,9 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
                 adj = ex["adjustment"]
                 out.append(f"    adjustment {adj['id']}: {r(adj['from'])} → {r(adj['to'])} ({adj['reason']})")
             out.append(
-                f"    weight {canonical(k.weight * 100)}% → effective {r(k.effective_weight * 100)}% "
-                f"→ contributes {r(k.contribution)}"
+                f"    weight {canonical(num.mul(k.weight, HUNDRED))}% "
+                f"→ effective {r(num.mul(k.effective_weight, HUNDRED))}% "
+                f"→ contributes {format(parts[k.id], 'f')}"
             )
     if result.gates:
         out.append("")
@@ -81,10 +101,11 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult) -> str:
         for g in result.gates:
             reason = f" — {g.reason}" if g.reason else ""
             out.append(f"  {g.id}: when {g.condition} → {g.outcome} ({g.action} {g.value}){reason}")
-    if result.adjustments:
+    if result.adjustments and appraisal.scorecard is not None:
+        rules = {a.id: a for a in appraisal.scorecard.adjustments}
         out.append("adjustments:")
         out.extend(
-            f"  {a['id']} on {a['kpi']}: when {a['condition']} → {_v(a['holds'])} — {a['reason']}"
+            f"  {a.id} on {a.kpi}: when {rules[a.id].when.text} → {_v(a.holds)} — {rules[a.id].reason}"
             for a in result.adjustments
         )
     return "\n".join(out) + "\n"

@@ -8,6 +8,7 @@ into one ``DataError``. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -15,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from kpi_engine._numbers import NumberFormatError, canonical, to_decimal
+from kpi_engine._numbers import NumberFormatError, canonical, float_text, to_decimal
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.expr import Value
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS
@@ -27,6 +28,7 @@ from kpi_engine.time.zones import local_date, parse_instant, zone
 RECORD_KEYS = ("subject", "period")
 RECORD_META = frozenset({"name", "note"})
 MEMBER_KEYS = ("member", "parent", "period")
+MAX_HIERARCHY_DEPTH = 16  # membership levels above a rep; the language has four (rep → company)
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n"}
 
@@ -55,19 +57,60 @@ class Table:
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any] | object], name: str = "records") -> Table:
-        """Wrap Python rows (dicts, attrs/dataclass instances or pydantic models); row numbers start at 1."""
-        return cls(name, tuple((i, _as_mapping(row)) for i, row in enumerate(rows, start=1)))
+        """Wrap Python rows; row numbers start at 1.
+
+        A row is a mapping, a dataclass (slots too), an attrs instance, a named tuple, a pydantic
+        model or an object with attributes. A float is read by its shortest repr (``float_text``).
+
+        Raises:
+            DataError: naming each row that is none of these, and each float that is not a short decimal.
+        """
+        issues: list[Issue] = []
+        out = tuple((i, _as_mapping(row, name, i, issues)) for i, row in enumerate(rows, start=1))
+        if issues:
+            raise DataError.from_issues(issues, name)
+        return cls(name, out)
+
+    def renamed(self, mapping: Mapping[str, str]) -> Table:
+        """The same rows with columns renamed by ``mapping`` (source name → name); locations unchanged."""
+        if not mapping:
+            return self
+        names = self.header or (tuple(self.dict_rows[0][1]) if self.dict_rows else ())
+        clashes = [(source, mapping[source]) for source in names if source in mapping and mapping[source] in names]
+        if clashes:
+            issues = [
+                Issue(
+                    "duplicate_column",
+                    f"columns '{source}' and '{target}' both give '{target}' (columns: maps '{source}' to it)",
+                    source,
+                    self.where(1, source),
+                )
+                for source, target in clashes
+            ]
+            raise DataError.from_issues(issues, self.name)
+        if self.header:
+            header = tuple(mapping.get(c, c) for c in self.header)
+            columns = {mapping.get(c, c): i for c, i in self.columns.items()}
+            return attrs.evolve(self, header=header, columns=columns)
+        rows = tuple((row, {mapping.get(k, k): v for k, v in raw.items()}) for row, raw in self.dict_rows)
+        return attrs.evolve(self, dict_rows=rows)
 
     def where(self, row: int, column: str | None = None) -> Location:
         """Location of a row (and column): ``file:row:col`` for CSV, ``name:row`` otherwise."""
         return Location(self.name, row, self.columns.get(column, 0) if column else 0)
 
 
-def _as_mapping(row: object) -> Mapping[str, Any]:
+def _fields(row: object) -> Mapping[str, Any] | None:
     if isinstance(row, Mapping):
         return row
     if attrs.has(type(row)):
-        return attrs.asdict(row)  # type: ignore[arg-type]
+        return attrs.asdict(row, recurse=False)  # type: ignore[arg-type]
+    if dataclasses.is_dataclass(row) and not isinstance(row, type):
+        return {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}  # slots dataclasses have no __dict__
+    as_dict = getattr(row, "_asdict", None)
+    if isinstance(row, tuple) and callable(as_dict):  # a named tuple
+        result = as_dict()
+        return result if isinstance(result, dict) else None
     dump = getattr(row, "model_dump", None)
     if callable(dump):
         result = dump()
@@ -75,26 +118,55 @@ def _as_mapping(row: object) -> Mapping[str, Any]:
             return result
     if hasattr(row, "__dict__"):
         return dict(vars(row))
-    msg = f"a record must be a mapping or an object with fields, not {type(row).__name__}"
-    raise DataError(msg)
+    return None
+
+
+def _as_mapping(row: object, name: str, line: int, issues: list[Issue]) -> Mapping[str, Any]:
+    fields = _fields(row)
+    if fields is None:
+        message = (
+            "a record must be a mapping, a dataclass, an attrs instance, a named tuple or an object with fields, "
+            f"not {type(row).__name__}"
+        )
+        issues.append(Issue("bad_row", message, "", Location(name, line)))
+        return {}
+    if not any(type(v) is float for v in fields.values()):
+        return fields
+    out = dict(fields)
+    for key, value in fields.items():
+        if type(value) is float:
+            try:
+                out[key] = float_text(value)
+            except NumberFormatError as exc:
+                issues.append(Issue("bad_value", f"'{key}': {exc}", str(key), Location(name, line)))
+    return out
 
 
 def as_table(data: Table | Iterable[Mapping[str, Any] | object] | None, name: str) -> Table:
-    """Accept a ``Table`` or Python rows."""
+    """Accept a ``Table``, a data frame / Arrow table / DuckDB relation, or Python rows."""
     if data is None:
         return Table(name, ())
     if isinstance(data, Table):
         return data
+    from kpi_engine.evaluation.frames import frame_table, is_frame  # noqa: PLC0415 - frames imports this module
+
+    if is_frame(data):
+        return frame_table(data, name)
+    if isinstance(data, str | bytes) or hasattr(data, "__fspath__"):
+        msg = f"{name}: {str(data)[:80]!r} is a file name, not rows; read it with read_table(path) first"
+        raise DataError(msg)
     return Table.from_rows(data, name)
 
 
 def as_tables(data: Table | Iterable[Table] | Iterable[Mapping[str, Any] | object] | None, name: str) -> list[Table]:
-    """Accept one ``Table``, several tables, or Python rows."""
-    if isinstance(data, Table) or data is None:
+    """Accept one table (a ``Table`` or a frame), several tables, or Python rows."""
+    from kpi_engine.evaluation.frames import frame_table, is_frame  # noqa: PLC0415 - frames imports this module
+
+    if isinstance(data, Table | str | bytes) or data is None or is_frame(data) or hasattr(data, "__fspath__"):
         return [as_table(data, name)]
     items = list(data)
-    if items and all(isinstance(t, Table) for t in items):
-        return items  # type: ignore[return-value]
+    if items and all(isinstance(t, Table) or is_frame(t) for t in items):
+        return [t if isinstance(t, Table) else frame_table(t, name) for t in items]
     return [as_table(items, name)]
 
 
@@ -128,8 +200,12 @@ def coerce(value: object, kind: InputType) -> Value:
         except ValueError:
             msg = f"{value!r} is not an ISO date (YYYY-MM-DD)"
             raise ValueError(msg) from None
+    if kind != "ratio" and isinstance(value, str) and "%" in value:
+        bare = value.strip().rstrip("%").strip()
+        msg = f"{value!r} has a percent sign, but only ratio inputs take percents; a {kind} is written {bare}"
+        raise ValueError(msg)
     try:
-        number = to_decimal(value, allow_percent=kind in {"ratio", "number", "score"})
+        number = to_decimal(value, allow_percent=kind == "ratio")
     except NumberFormatError as exc:
         raise ValueError(str(exc)) from None
     if kind == "count":
@@ -216,8 +292,9 @@ def prepare_records(card: Scorecard, tables: Iterable[Table]) -> dict[tuple[str,
 
 
 def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], Record], issues: list[Issue]) -> None:
+    table = table.renamed(card.columns)
     known = set(card.inputs) | set(RECORD_KEYS) | RECORD_META
-    reported_columns = False
+    reported_columns = card.allow_extra_columns
     for row, raw in table.rows:
         if not reported_columns:
             _check_columns(table, row, raw, known, issues)
@@ -238,6 +315,18 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
                 issues.append(Issue("bad_value", f"'{name}': {exc}", name, table.where(row, name)))
                 continue
             if isinstance(value, Decimal):
+                if spec.type == "ratio" and spec.max is None and value > 1 and "%" not in str(cell):
+                    issues.append(
+                        Issue(
+                            "suspect_ratio",
+                            f"'{name}' is a ratio but the cell is {str(cell).strip()} (that is "
+                            f"{canonical(value * 100)}%); write percents with a % sign, or declare the input's max",
+                            name,
+                            table.where(row, name),
+                            suggestion=f"did you mean {str(cell).strip()}%?",
+                        )
+                    )
+                    continue
                 if spec.min is not None and value < spec.min:
                     issues.append(
                         Issue(
@@ -275,9 +364,15 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
 
 
 def prepare_members(
-    card: Scorecard, table: Table
+    card: Scorecard, table: Table, known: set[str] | None = None
 ) -> tuple[dict[tuple[str, Period], str], dict[tuple[str, Period], tuple[str, ...]]]:
     """Validate membership rows (``member, parent, period``): one parent per member and period.
+
+    The hierarchy must be a forest: a cycle is an error naming its members, and a chain deeper
+    than ``MAX_HIERARCHY_DEPTH`` levels is an error (both found with a loop, not recursion). With
+    ``known`` (the subjects that have a record in any period), a member that has no record in any
+    period and no members of its own is an ``unknown_member`` error (most likely a misspelt id);
+    a parent needs no record: its members define it.
 
     Raises:
         DataError: listing every bad row.
@@ -285,8 +380,10 @@ def prepare_members(
     issues: list[Issue] = []
     parent: dict[tuple[str, Period], str] = {}
     origin: dict[tuple[str, Period], Location] = {}
+    table = table.renamed(card.columns)
     for row, raw in table.rows:
-        _check_columns(table, row, raw, set(MEMBER_KEYS), issues)
+        if not card.allow_extra_columns:
+            _check_columns(table, row, raw, set(MEMBER_KEYS), issues)
         member, up = raw.get("member"), raw.get("parent")
         for col, cell in (("member", member), ("parent", up)):
             if _blank(cell):
@@ -313,12 +410,63 @@ def prepare_members(
             continue
         parent[key] = str(up).strip()
         origin[key] = table.where(row)
+    issues.extend(_hierarchy_issues(parent, origin))
+    if known is not None:
+        parents = set(parent.values())
+        for (member, _), where in origin.items():
+            if member not in known and member not in parents:
+                hint = did_you_mean(member, known)
+                message = f"member '{member}' has no record in any period and no members of its own"
+                issues.append(Issue("unknown_member", message, "member", _at(where, table, "member"), suggestion=hint))
     if issues:
         raise DataError.from_issues(issues, table.name)
     children: dict[tuple[str, Period], list[str]] = {}
     for (member, period), up in sorted(parent.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         children.setdefault((up, period), []).append(member)
     return parent, {k: tuple(v) for k, v in children.items()}
+
+
+def _at(where: Location, table: Table, column: str) -> Location:
+    return table.where(where.line, column)
+
+
+def _hierarchy_issues(parent: dict[tuple[str, Period], str], origin: dict[tuple[str, Period], Location]) -> list[Issue]:
+    """Cycles and over-deep chains of membership rows, found by walking up with a loop."""
+    issues: list[Issue] = []
+    depth: dict[tuple[str, Period], int] = {}  # levels above; -1 once judged bad (reported once)
+    for start in sorted(parent, key=lambda k: (k[1], k[0])):
+        path: list[tuple[str, Period]] = []
+        on_path: dict[tuple[str, Period], int] = {}
+        node = start
+        while node in parent and node not in depth:
+            if node in on_path:
+                cycle = [n for n, _ in path[on_path[node] :]]
+                shown = " → ".join([*cycle, cycle[0]])
+                first = min(path[on_path[node] :], key=lambda k: (origin[k].line, k[0]))
+                message = f"membership rows form a cycle in {node[1]}: {shown}"
+                issues.append(Issue("member_cycle", message, "parent", origin[first]))
+                break
+            on_path[node] = len(path)
+            path.append(node)
+            node = (parent[node], node[1])
+        else:
+            base = depth.get(node, 0)
+            if base >= 0:
+                for i, n in enumerate(reversed(path), start=1):
+                    depth[n] = base + i
+                if depth[start] > MAX_HIERARCHY_DEPTH:
+                    top = node[0]
+                    message = (
+                        f"'{start[0]}' is {depth[start]} membership levels below '{top}' in {start[1]}; "
+                        f"at most {MAX_HIERARCHY_DEPTH} are allowed"
+                    )
+                    issues.append(Issue("member_depth", message, "parent", origin[start]))
+                    for n in path:
+                        depth[n] = -1
+                continue
+        for n in path:
+            depth[n] = -1
+    return issues
 
 
 def prepare_events(card: Scorecard, table: Table) -> dict[tuple[str, Period], tuple[Event, ...]]:
@@ -333,8 +481,10 @@ def prepare_events(card: Scorecard, table: Table) -> dict[tuple[str, Period], tu
     known = set(types) | {"at"}
     seen: dict[str, Location] = {}
     grouped: dict[tuple[str, Period], list[Event]] = {}
+    table = table.renamed(card.columns)
     for row, raw in table.rows:
-        _check_columns(table, row, raw, known, issues)
+        if not card.allow_extra_columns:
+            _check_columns(table, row, raw, known, issues)
         bad = False
         for col in ("event_id", "type", "at", "rep"):
             if _blank(raw.get(col)):

@@ -1,28 +1,37 @@
 """Appraisal results and their canonical serialisation.
 
-Values are kept exact. ``to_dict`` rounds scores, weights, contributions and totals to the
-ruleset's places and mode (only here, where they are reported); metric values are written
-exactly. Decimals are JSON strings so no digit is lost; order is stable, so the same run
-always serialises to the same bytes.
+Values are kept exact (``Decimal`` or ``Fraction``). ``to_dict`` rounds scores, weights,
+contributions and totals to the ruleset's places and mode (only here, where they are reported);
+metric values are written exactly (a value without a finite decimal expansion to 34 significant
+digits). Decimals are JSON strings so no digit is lost; order is stable, so the same run always
+serialises to the same bytes.
+
+Results are lean: what is the same for every subject (KPI definitions, parameters, gates) is
+written once in the ``scorecard`` header, and a KPI's explanation is built only when it is read
+(``KpiResult.explanation``, ``to_dict(traces=True)``), by the evaluator that computed its numbers.
+Large outputs stream: ``iter_json`` and ``iter_jsonl`` yield text subject by subject.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import attrs
 
-from kpi_engine._numbers import canonical, quantize
+from kpi_engine import _numbers as num
+from kpi_engine._numbers import HUNDRED, Number, canonical, exactly, is_number, quantize
 from kpi_engine._perf import paused_gc
+from kpi_engine.errors import Issue
 from kpi_engine.expr import Value
+from kpi_engine.language.model import Scorecard
 
 
 def jsonable(value: object) -> Any:
     """Turn decimals into canonical strings, recursively; leave other JSON values alone."""
-    if isinstance(value, Decimal):
+    if is_number(value):
         return canonical(value)
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
@@ -36,10 +45,16 @@ def _same(value: Any) -> Any:
 
 
 def _encode(value: object) -> str:
-    if isinstance(value, Decimal):
+    if is_number(value):
         return canonical(value)
     msg = f"{type(value).__name__} is not JSON serialisable"
     raise TypeError(msg)
+
+
+class Tracer(Protocol):
+    """Builds the explanation of one KPI of one subject on demand."""
+
+    def explanation(self, subject: str, kpi_id: str) -> dict[str, Any]: ...
 
 
 @attrs.frozen
@@ -52,12 +67,21 @@ class KpiResult:
     metric: str
     value: Value
     status: Literal["scored", "excluded"]
-    score: Decimal | None
+    score: Number | None
     weight: Decimal
-    effective_weight: Decimal
-    contribution: Decimal
+    effective_weight: Number
+    contribution: Number
     flags: tuple[str, ...]
-    explanation: dict[str, Any]
+    trace: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+    subject: str = attrs.field(default="", eq=False, repr=False)
+    tracer: Tracer | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def explanation(self) -> dict[str, Any]:
+        """Why the numbers are what they are: inputs and sources, method, rule, weights (built on demand)."""
+        if self.trace is not None:
+            return self.trace
+        return {} if self.tracer is None else self.tracer.explanation(self.subject, self.id)
 
 
 @attrs.frozen
@@ -65,8 +89,8 @@ class SectionResult:
     id: str
     title: str | None
     weight: Decimal
-    score: Decimal | None
-    effective_weight: Decimal
+    score: Number | None
+    effective_weight: Number
     flags: tuple[str, ...]
 
 
@@ -81,13 +105,22 @@ class GateResult:
 
 
 @attrs.frozen
+class AdjustmentResult:
+    """Whether an adjustment's condition held for a subject (``None``: N/A)."""
+
+    id: str
+    kpi: str
+    holds: Value
+
+
+@attrs.frozen
 class SubjectResult:
     """The appraisal of one subject."""
 
     subject: str
     level: str
     parent: str | None
-    total: Decimal | None
+    total: Number | None
     grade: str | None
     bonus_multiplier: Decimal | None
     rank: int | None
@@ -95,9 +128,9 @@ class SubjectResult:
     kpis: tuple[KpiResult, ...]
     sections: tuple[SectionResult, ...]
     gates: tuple[GateResult, ...]
-    adjustments: tuple[dict[str, Any], ...]
+    adjustments: tuple[AdjustmentResult, ...]
     flags: tuple[str, ...]
-    total_before_gates: Decimal | None
+    total_before_gates: Number | None
     metrics: dict[str, Value] = attrs.field(factory=dict)
 
     def kpi(self, kpi_id: str) -> KpiResult:
@@ -110,6 +143,10 @@ class SubjectResult:
             if k.id == kpi_id:
                 return k
         raise KeyError(kpi_id)
+
+
+# Keys of a KPI explanation that are the same for every subject: written once in the header.
+_SHARED_TRACE_KEYS = frozenset({"metric", "definition", "method", "parameters", "weight"})
 
 
 @attrs.frozen
@@ -127,6 +164,9 @@ class Appraisal:
     strict: bool
     # A tuple from the row path; the columnar kernel passes a sequence that builds each result when read.
     results: Sequence[SubjectResult]
+    contributions: str = "rounded"
+    scorecard: Scorecard | None = attrs.field(default=None, eq=False, repr=False)
+    warnings: tuple[Issue, ...] = ()  # e.g. roster members without a record; printed on stderr by the CLI
 
     def result(self, subject: str) -> SubjectResult:
         """The result of one subject.
@@ -139,77 +179,210 @@ class Appraisal:
                 return r
         raise KeyError(subject)
 
-    def _r(self, value: Decimal | None) -> str | None:
+    def round(self, value: Number | None) -> Decimal | None:
+        """The reported form of an exact value: correctly rounded to the ruleset's places and mode."""
+        return None if value is None else quantize(value, self.places, self.rounding)
+
+    def reported(self, value: Number | None) -> str | None:
+        """The reported text of an exact value (``round`` as text: ``"83.33"``), ``None`` for N/A."""
         return None if value is None else format(quantize(value, self.places, self.rounding), "f")
 
-    def _kpi(self, k: KpiResult, jsonable: Callable[[Any], Any]) -> dict[str, Any]:
-        return {
-            "id": k.id,
-            "title": k.title,
-            "section": k.section,
-            "metric": k.metric,
-            "value": jsonable(k.value),
-            "status": k.status,
-            "score": self._r(k.score),
-            "weight": canonical(k.weight),
-            "effective_weight": self._r(k.effective_weight * 100),
-            "contribution": self._r(k.contribution),
-            "flags": list(k.flags),
-            "explanation": jsonable(k.explanation),
-        }
+    def reported_contributions(self, result: SubjectResult) -> tuple[dict[str, Decimal], Decimal]:
+        """The contributions as reported, and the residue against the reported total before gates.
 
-    def to_dict(self) -> dict[str, Any]:
-        """A canonical, JSON-ready mapping (decimals as strings, reported numbers rounded)."""
-        return self._build(jsonable)
+        With ``contributions: rounded`` each part is correctly rounded and the residue
+        (reported total − Σ reported parts) is what rounding left over, shown so that nobody is
+        puzzled when the parts do not add up. With ``largest_remainder`` the parts are apportioned
+        so that they add up to the reported total exactly (residue 0): each part is the exact value
+        cut down to the reported places, and the units still missing go to the parts with the
+        largest remainders (ties to the earlier KPI).
+        """
+        # Exact operations only: the caller's decimal context must not touch a reported digit.
+        unit = Decimal(1).scaleb(-self.places)
+        whole = self.round(result.total_before_gates) or Decimal(0)
+        if self.contributions != "largest_remainder":
+            parts = {k.id: quantize(k.contribution, self.places, self.rounding) for k in result.kpis}
+            return parts, quantize(num.sub(whole, num.total(list(parts.values()))), self.places, "down")
+        floors = {k.id: quantize(k.contribution, self.places, "floor") for k in result.kpis}
+        missing = int(num.div(num.sub(whole, num.total(list(floors.values()))), unit))
+        order = sorted(
+            range(len(result.kpis)),
+            key=lambda i: (num.neg(num.sub(result.kpis[i].contribution, floors[result.kpis[i].id])), i),
+        )
+        for i in order[: max(missing, 0)]:
+            kid = result.kpis[i].id
+            floors[kid] = quantize(num.add(floors[kid], unit), self.places, "down")
+        return floors, quantize(Decimal(0), self.places, "down")
 
-    def _build(self, jsonable: Callable[[Any], Any]) -> dict[str, Any]:
-        """The mapping of ``to_dict``; ``jsonable`` converts traces (identity lets the encoder do it)."""
-        return {
+    def _header(self) -> dict[str, Any]:
+        head: dict[str, Any] = {
             "ruleset": {"id": self.ruleset_id, "version": self.version, "sha256": self.sha256, "title": self.title},
             "period": self.period,
             "level": self.level,
-            "rounding": {"places": self.places, "mode": self.rounding},
+            "rounding": {"places": self.places, "mode": self.rounding, "contributions": self.contributions},
             "strict": self.strict,
-            "results": [
+        }
+        if self.warnings:  # written only when there are some, so runs without warnings keep their bytes
+            head["warnings"] = [w.to_dict() for w in self.warnings]
+        card = self.scorecard
+        if card is not None:
+            head["scorecard"] = {
+                "sections": [{"id": s.id, "title": s.title, "weight": canonical(s.weight)} for s in card.sections],
+                "kpis": [
+                    {
+                        "id": k.id,
+                        "title": k.title,
+                        "section": k.section,
+                        "metric": k.metric,
+                        "definition": card.metrics[k.metric].describe(),
+                        "method": k.method,
+                        "parameters": jsonable(k.parameters()),
+                        "weight": canonical(k.weight),
+                        "on_missing": k.on_missing,
+                    }
+                    for k in card.kpis
+                ],
+                "gates": [
+                    {
+                        "id": g.id,
+                        "condition": g.when.text,
+                        "action": g.action,
+                        "value": canonical(g.value) if isinstance(g.value, Decimal) else g.value,
+                        "reason": g.reason,
+                    }
+                    for g in card.gates
+                ],
+                "adjustments": [
+                    {
+                        "id": a.id,
+                        "kpi": a.kpi,
+                        "condition": a.when.text,
+                        "score": canonical(a.score),
+                        "reason": a.reason,
+                    }
+                    for a in card.adjustments
+                ],
+                "grades": [
+                    {
+                        "grade": g.grade,
+                        "min": None if g.min is None else canonical(g.min),
+                        "title": g.title,
+                        "bonus_multiplier": None if g.bonus_multiplier is None else canonical(g.bonus_multiplier),
+                    }
+                    for g in card.grades
+                ],
+            }
+        return head
+
+    def _subject(self, r: SubjectResult, *, traces: bool, convert: Callable[[Any], Any]) -> dict[str, Any]:
+        parts, residue = self.reported_contributions(r)
+        kpis = []
+        for k in r.kpis:
+            item: dict[str, Any] = {
+                "id": k.id,
+                "value": convert(k.value),
+                "status": k.status,
+                "score": self.reported(k.score),
+                "effective_weight": self.reported(num.mul(k.effective_weight, HUNDRED)),
+                "contribution": format(parts[k.id], "f"),
+                "flags": list(k.flags),
+            }
+            if traces:
+                item["explanation"] = convert(
+                    {key: v for key, v in k.explanation.items() if key not in _SHARED_TRACE_KEYS}
+                )
+            kpis.append(item)
+        return {
+            "subject": r.subject,
+            "level": r.level,
+            "parent": r.parent,
+            "total": self.reported(r.total),
+            "total_before_gates": self.reported(r.total_before_gates),
+            "contributions_residue": format(residue, "f"),
+            "grade": r.grade,
+            "bonus_multiplier": convert(r.bonus_multiplier),
+            "rank": r.rank,
+            "rank_in_parent": r.rank_in_parent,
+            "flags": list(r.flags),
+            "metrics": convert(r.metrics),
+            "sections": [
                 {
-                    "subject": r.subject,
-                    "level": r.level,
-                    "parent": r.parent,
-                    "total": self._r(r.total),
-                    "total_before_gates": self._r(r.total_before_gates),
-                    "grade": r.grade,
-                    "bonus_multiplier": jsonable(r.bonus_multiplier),
-                    "rank": r.rank,
-                    "rank_in_parent": r.rank_in_parent,
-                    "flags": list(r.flags),
-                    "metrics": jsonable(r.metrics),
-                    "sections": [
-                        {
-                            "id": s.id,
-                            "title": s.title,
-                            "weight": canonical(s.weight),
-                            "score": self._r(s.score),
-                            "effective_weight": self._r(s.effective_weight * 100),
-                            "flags": list(s.flags),
-                        }
-                        for s in r.sections
-                    ],
-                    "kpis": [self._kpi(k, jsonable) for k in r.kpis],
-                    "gates": [jsonable(attrs.asdict(g)) for g in r.gates],
-                    "adjustments": jsonable(list(r.adjustments)),
+                    "id": s.id,
+                    "score": self.reported(s.score),
+                    "effective_weight": self.reported(num.mul(s.effective_weight, HUNDRED)),
+                    "flags": list(s.flags),
                 }
-                for r in self.results
+                for s in r.sections
             ],
+            "kpis": kpis,
+            "gates": {g.id: g.outcome for g in r.gates},
+            "adjustments": {a.id: a.holds for a in r.adjustments},
         }
 
-    def to_json(self, *, indent: int | None = None) -> str:
+    @exactly  # the caller's decimal context never leaks in
+    def to_dict(self, *, traces: bool = False) -> dict[str, Any]:
+        """A canonical, JSON-ready mapping (decimals as strings, reported numbers rounded).
+
+        Args:
+            traces: include each KPI's explanation (built now, subject by subject).
+        """
+        data = self._header()
+        data["results"] = [self._subject(r, traces=traces, convert=jsonable) for r in self.results]
+        return data
+
+    def iter_json(self, *, traces: bool = False, indent: int | None = None) -> Iterator[str]:
+        """The canonical JSON text of ``to_dict``, yielded in pieces: one subject at a time.
+
+        Memory stays flat however many subjects there are; ``"".join`` gives ``to_json``.
+        """
+        sep = (",", ":") if indent is None else (",", ": ")
+
+        def dump(value: Any, level: int) -> str:
+            text = json.dumps(value, ensure_ascii=False, indent=indent, separators=sep, default=_encode)
+            return text if indent is None else text.replace("\n", "\n" + " " * (indent * level))
+
+        with paused_gc():
+            nl = "" if indent is None else "\n"
+            pad = "" if indent is None else " " * indent
+            header = dump(self._header(), 0).rstrip()[:-1].rstrip()  # without the closing brace
+            yield header + "," + nl + pad + '"results":' + ("" if indent is None else " ") + "["
+            for i, r in enumerate(self.results):
+                item = dump(self._subject(r, traces=traces, convert=_same), 2)
+                yield ("," if i else "") + nl + pad * 2 + item
+            yield (nl + pad if self.results else "") + "]" + nl + "}"
+
+    def iter_jsonl(self, *, traces: bool = False) -> Iterator[str]:
+        """JSON Lines: the header (``results`` left out) on the first line, then one line per subject."""
+        with paused_gc():
+            yield json.dumps(self._header(), ensure_ascii=False, separators=(",", ":"), default=_encode) + "\n"
+            for r in self.results:
+                item = self._subject(r, traces=traces, convert=_same)
+                yield json.dumps(item, ensure_ascii=False, separators=(",", ":"), default=_encode) + "\n"
+
+    # Frames (issue 7): the conversions live in ``evaluation.frames``; each library is imported on demand.
+
+    def to_arrow(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
+        """A ``pyarrow.Table``: one row per subject × KPI (``level="kpi"``) or per subject; decimal128 numbers."""
+        from kpi_engine.evaluation.frames import to_arrow  # noqa: PLC0415 - frames imports optional libraries
+
+        return to_arrow(self, level)
+
+    def to_polars(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
+        """A ``polars.DataFrame`` of ``to_arrow`` (Decimal columns)."""
+        from kpi_engine.evaluation.frames import to_polars  # noqa: PLC0415 - frames imports optional libraries
+
+        return to_polars(self, level)
+
+    def to_pandas(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
+        """A ``pandas.DataFrame`` with ``decimal.Decimal`` values in the number columns."""
+        from kpi_engine.evaluation.frames import to_pandas  # noqa: PLC0415 - frames imports optional libraries
+
+        return to_pandas(self, level)
+
+    @exactly
+    def to_json(self, *, traces: bool = False, indent: int | None = None) -> str:
         """The canonical JSON text of ``to_dict`` (UTF-8 safe, Chinese kept as is).
 
         Compact by default (and fast: the C encoder); ``indent=2`` for people.
         """
-        # The C encoder walks the traces and turns each Decimal into its canonical text.
-        with paused_gc():
-            data = self._build(_same)
-            if indent is None:
-                return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_encode)
-            return json.dumps(data, ensure_ascii=False, indent=indent, default=_encode)
+        return "".join(self.iter_json(traces=traces, indent=indent))

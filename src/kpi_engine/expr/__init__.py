@@ -7,9 +7,11 @@ simpleeval oracle the tests compare it with. Both share the IR in ``node``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 
+from kpi_engine._numbers import exact, in_exact
 from kpi_engine.expr._compile import compile_ir
 from kpi_engine.expr._ir import Node, Type, Value, names_in
 from kpi_engine.expr._parse import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, parse_to_ir
@@ -33,13 +35,29 @@ class Expression:
         """The result type: ``number``, ``text`` or ``bool``."""
         return self.node.type
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the checked form only; the closures are compiled again from the IR when loaded."""
+        return _rebuild, (self.text, self.source, self.node, self.names)
+
     def evaluate(self, env: Mapping[str, Value]) -> Value:
-        """Evaluate with the compiled fast path; ``None`` means N/A."""
-        return self._fn(env)
+        """Evaluate with the compiled fast path; ``None`` means N/A.
+
+        Raises:
+            decimal.DecimalException: when a value leaves the library's range (beyond 1e±999);
+                the evaluator turns it into a located ``EvaluationError``.
+        """
+        if in_exact():
+            return self._fn(env)
+        with exact():
+            return self._fn(env)
 
     def evaluate_reference(self, env: Mapping[str, Value]) -> Value:
         """Evaluate with the simpleeval reference evaluator (slow; for tests and audits)."""
         return evaluate_reference(self.source, env)
+
+
+def _rebuild(text: str, source: str, node: Node, names: frozenset[str]) -> Expression:
+    return Expression(text, source, node, names, compile_ir(node))
 
 
 def parse_expression(text: str, names: Mapping[str, Type], want: Type | None = None) -> Expression:

@@ -1,35 +1,39 @@
-"""The fast path: IR compiled once into nested closures over exact decimals.
+"""The fast path: IR compiled once into nested closures over exact numbers.
+
+Arithmetic never rounds: it uses the exact operations of ``_numbers`` (``Decimal`` at C speed,
+``Fraction`` once a result has no short decimal expansion).
 
 N/A (``None``) propagates: arithmetic or comparison with N/A is N/A; a zero denominator is N/A;
 ``and``/``or``/``not`` follow three-valued (Kleene) logic, so ``false and N/A`` is ``false``.
+``x ** 0`` is 1 for every ``x`` (also 0, as in Python).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal
 
-from kpi_engine._numbers import CONTEXT
+from kpi_engine import _numbers as num
+from kpi_engine._numbers import Number, round_half_up
 from kpi_engine.expr._ir import BinOp, BoolOp, Call, Compare, Const, IfExp, Name, Neg, Node, Not, Value
 
 Env = Mapping[str, Value]
 Fn = Callable[[Env], Value]
 
 
-def _div(a: Decimal, b: Decimal) -> Decimal | None:
-    return None if b == 0 else CONTEXT.divide(a, b)
+def _div(a: Number, b: Number) -> Number | None:
+    return None if b == 0 else num.div(a, b)
 
 
-def _pow(a: Decimal, b: Decimal) -> Decimal | None:
+def _pow(a: Number, b: Number) -> Number | None:
     if a == 0 and b < 0:
         return None
-    return CONTEXT.power(a, b)
+    return num.power(a, int(b))  # the exponent is a checked integer constant
 
 
-_ARITH: dict[str, Callable[[Decimal, Decimal], Decimal | None]] = {
-    "+": CONTEXT.add,
-    "-": CONTEXT.subtract,
-    "*": CONTEXT.multiply,
+_ARITH: dict[str, Callable[[Number, Number], Number | None]] = {
+    "+": num.add,
+    "-": num.sub,
+    "*": num.mul,
     "/": _div,
     "**": _pow,
 }
@@ -41,11 +45,6 @@ _CMP: dict[str, Callable[[Value, Value], bool]] = {
     ">": lambda a, b: a > b,  # type: ignore[operator]
     ">=": lambda a, b: a >= b,  # type: ignore[operator]
 }
-
-
-def round_half_up(value: Decimal, places: int) -> Decimal:
-    """``round(x, n)`` in expressions: half-up, as appraisal tables round."""
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=CONTEXT)
 
 
 def compile_ir(node: Node) -> Fn:
@@ -60,7 +59,7 @@ def compile_ir(node: Node) -> Fn:
 
             def neg(env: Env) -> Value:
                 v = fx(env)
-                return None if v is None else CONTEXT.minus(v)  # type: ignore[arg-type]
+                return None if v is None else num.neg(v)  # type: ignore[arg-type]
 
             return neg
         case Not(operand=x):
@@ -93,7 +92,7 @@ def compile_ir(node: Node) -> Fn:
     raise TypeError(msg)  # pragma: no cover
 
 
-def _binop(fn: Callable[[Decimal, Decimal], Decimal | None], fa: Fn, fb: Fn) -> Fn:
+def _binop(fn: Callable[[Number, Number], Number | None], fa: Fn, fb: Fn) -> Fn:
     def binop(env: Env) -> Value:
         a, b = fa(env), fb(env)
         if a is None or b is None:
@@ -146,7 +145,7 @@ def _call(func: str, fns: tuple[Fn, ...]) -> Fn:
         return round_
     if func == "abs":
         fx = fns[0]
-        return lambda env: None if (v := fx(env)) is None else CONTEXT.abs(v)  # type: ignore[arg-type]
+        return lambda env: None if (v := fx(env)) is None else num.absolute(v)  # type: ignore[arg-type]
     pick = min if func == "min" else max
 
     def minmax(env: Env) -> Value:

@@ -7,12 +7,13 @@ nothing here evaluates anything.
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 from typing import Literal
 
 import attrs
 
 Type = Literal["number", "text", "bool"]
-Value = Decimal | str | bool | None  # None is "not applicable" (N/A)
+Value = Decimal | Fraction | str | bool | None  # None is "not applicable" (N/A); numbers are exact
 BinOpName = Literal["+", "-", "*", "/", "**"]
 CmpOpName = Literal["==", "!=", "<", "<=", ">", ">="]
 FuncName = Literal["min", "max", "abs", "round"]

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Literal
 
-from kpi_engine._numbers import parse_decimal
+from kpi_engine._numbers import NumberFormatError, parse_decimal
 from kpi_engine.errors import ExpressionError, did_you_mean
 from kpi_engine.expr._ir import (
     BinOp,
@@ -108,7 +108,10 @@ class _Builder:
                 return Const(b, "bool")
             case ast.Constant(value=int() | float()):
                 text = ast.get_source_segment(self.source, node) or ""
-                return Const(parse_decimal(text, allow_percent=False), "number")
+                try:
+                    return Const(parse_decimal(text, allow_percent=False), "number")
+                except NumberFormatError as exc:  # 0x10, 0b1, 1e999, 61 digits: write plain decimals
+                    raise self.fail(node, f"number literal: {exc}; write a plain decimal number") from None
             case ast.Constant(value=str() as s):
                 if len(s) > MAX_STRING:
                     raise self.fail(node, f"text literal is longer than {MAX_STRING} characters")

@@ -1,7 +1,8 @@
-"""The reference evaluator (the oracle): simpleeval walking the Python AST directly.
+"""The reference evaluator (the oracle): simpleeval walking the Python AST directly over ``Fraction``.
 
-It does not use the IR or the compiled closures, so property tests can check that the fast
-path agrees with it. It is slower and only used in tests and ``Expression.evaluate_reference``.
+It does not use the IR, the compiled closures nor the exact ``Decimal``/``Fraction`` mix of the
+fast path: every number is a plain ``fractions.Fraction``, so property tests can check that the
+fast path is exact. It is slower and only used in tests and ``Expression.evaluate_reference``.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import simpleeval
 
-from kpi_engine._numbers import CONTEXT
 from kpi_engine.expr._ir import Value
 
 
@@ -30,11 +31,19 @@ def _na(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def _round(x: Decimal | None, places: Decimal | None = None) -> Decimal | None:
+def _round(x: Fraction | None, places: Fraction | None = None) -> Fraction | None:
+    """Half-up (ties away from zero) to ``places`` decimals, in plain integer arithmetic."""
     if x is None:
         return None
-    n = 0 if places is None else int(places)
-    return x.quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP)
+    scale = 10 ** (0 if places is None else int(places))
+    scaled = abs(x) * scale
+    q, r = divmod(scaled.numerator, scaled.denominator)
+    q += 2 * r >= scaled.denominator
+    return Fraction(q if x >= 0 else -q, scale)
+
+
+def _fractions(names: Mapping[str, Value]) -> dict[str, Any]:
+    return {k: Fraction(v) if isinstance(v, Decimal) else v for k, v in names.items()}
 
 
 class _Kleene(simpleeval.SimpleEval):  # type: ignore[misc]  # simpleeval is untyped
@@ -44,7 +53,7 @@ class _Kleene(simpleeval.SimpleEval):  # type: ignore[misc]  # simpleeval is unt
             ast.Sub: _na(operator.sub),
             ast.Mult: _na(operator.mul),
             ast.Div: _na(lambda a, b: None if b == 0 else a / b),
-            ast.Pow: _na(lambda a, b: None if (a == 0 and b < 0) else a**b),
+            ast.Pow: _na(lambda a, b: None if (a == 0 and b < 0) else a ** int(b)),
             ast.USub: _na(operator.neg),
             ast.UAdd: _na(operator.pos),
             ast.Not: _na(operator.not_),
@@ -56,13 +65,14 @@ class _Kleene(simpleeval.SimpleEval):  # type: ignore[misc]  # simpleeval is unt
             ast.GtE: _na(operator.ge),
         }
         funcs = {"min": _na(min), "max": _na(max), "abs": _na(abs), "round": _round}
-        super().__init__(operators=ops, functions=funcs, names={**names, "true": True, "false": False})
+        names = {**_fractions(names), "true": True, "false": False}
+        super().__init__(operators=ops, functions=funcs, names=names)
         self.source = source
 
     def _eval_constant(self, node: ast.Constant) -> Any:
         if isinstance(node.value, bool | str):
             return node.value
-        return Decimal(ast.get_source_segment(self.source, node) or "")
+        return Fraction(Decimal(ast.get_source_segment(self.source, node) or ""))
 
     def _eval_boolop(self, node: ast.BoolOp) -> Any:
         values = [self._eval(v) for v in node.values]
@@ -89,8 +99,7 @@ class _Kleene(simpleeval.SimpleEval):  # type: ignore[misc]  # simpleeval is unt
 
 
 def evaluate_reference(source: str, env: Mapping[str, Value]) -> Value:
-    """Evaluate already-checked (percent-rewritten) expression text with simpleeval."""
-    with localcontext(CONTEXT):
-        evaluator = _Kleene(source, env)
-        result: Value = evaluator.eval(source)
+    """Evaluate already-checked (percent-rewritten) expression text with simpleeval over fractions."""
+    evaluator = _Kleene(source, env)
+    result: Value = evaluator.eval(source)
     return result

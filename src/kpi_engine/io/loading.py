@@ -6,15 +6,16 @@ a binary float. ``NaN`` and ``Infinity`` in JSON are refused.
 
 from __future__ import annotations
 
-import csv
-import json
-from decimal import Decimal
+import io
 from pathlib import Path
-from typing import Any
 
 from kpi_engine._perf import paused_gc
-from kpi_engine.errors import DataError, Issue, KpiError, Location
+from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.records import Table
+from kpi_engine.io.columnar import DUCKDB_PREFIX, read_parquet, read_sql, split_duckdb
+from kpi_engine.io.delimited import read_csv_lines, read_json_text, read_jsonl_lines
+from kpi_engine.io.excel import EXCEL_SUFFIXES, read_excel
+from kpi_engine.io.text import encoding_hint, open_text
 from kpi_engine.language.build import Ruleset, parse_ruleset
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -25,15 +26,27 @@ def _read_text(path: Path) -> str:
         if path.stat().st_size > MAX_FILE_BYTES:
             msg = f"{path}: file is larger than {MAX_FILE_BYTES} bytes"
             raise KpiError(msg)
-        return path.read_text(encoding="utf-8-sig")
+        with path.open("rb") as fh:  # at most the cap, also from a device or pipe (/dev/zero has size 0)
+            data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            msg = f"{path}: file is larger than {MAX_FILE_BYTES} bytes"
+            raise KpiError(msg)
+        text = data.decode("utf-8-sig")
+        return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text  # as read_text does
     except FileNotFoundError:
         msg = f"{path}: no such file"
         raise KpiError(msg) from None
     except UnicodeDecodeError as exc:
-        msg = f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        msg = f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}){encoding_hint(path)}"
         raise KpiError(msg) from None
     except IsADirectoryError:
         msg = f"{path}: is a directory, not a file"
+        raise KpiError(msg) from None
+    except OSError as exc:  # permission denied, a device that cannot be read, …
+        msg = f"{path}: cannot read: {exc.strerror or exc}"
+        raise KpiError(msg) from None
+    except MemoryError:
+        msg = f"{path}: not enough memory to read the file"
         raise KpiError(msg) from None
 
 
@@ -49,121 +62,53 @@ def load_ruleset(path_or_text: str | Path) -> Ruleset:
     return parse_ruleset(_read_text(path), str(path))
 
 
-def _reject_constant(name: str) -> Any:
-    msg = f"{name} is not a number"
-    raise ValueError(msg)
+def read_table(
+    path: str | Path, name: str | None = None, *, encoding: str | None = None, sheet: str | None = None
+) -> Table:
+    """Read a table of records, members or events from a file (or a DuckDB query).
 
+    By suffix: ``.csv`` (and anything else) CSV with a header row, ``.jsonl``/``.ndjson`` JSON
+    Lines, ``.json`` an array of objects, ``.xlsx``/``.xls``/``.ods`` a sheet of a workbook,
+    ``.parquet`` a Parquet file; ``duckdb:PATH::SQL`` runs a query on a DuckDB file. CSV and
+    JSON Lines stream from the file; Parquet and DuckDB results come batch by batch.
 
-def _json_loads(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-
-
-def read_table(path: str | Path, name: str | None = None) -> Table:
-    """Read a CSV (with a header row), JSON (an array of objects) or JSONL file into a ``Table``.
+    Args:
+        path: the file, or ``duckdb:PATH::SQL``.
+        name: the name used in messages and traces (default: the path).
+        encoding: of a text file (default UTF-8 with or without BOM), e.g. ``gb18030``.
+        sheet: the sheet of a workbook (default: the first).
 
     Raises:
         DataError: for a malformed file, naming the row. KpiError: if the file cannot be read.
     """
     with paused_gc():
-        return _read_table(path, name)
+        return _read_table(path, name, encoding, sheet)
 
 
-def _read_table(path: str | Path, name: str | None = None) -> Table:
+def _read_table(path: str | Path, name: str | None, encoding: str | None, sheet: str | None) -> Table:
+    if isinstance(path, str) and path.startswith(DUCKDB_PREFIX):
+        return read_sql(*split_duckdb(path), name=name)
     path = Path(path)
     label = name or str(path)
-    text = _read_text(path)
     suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES:
+        return read_excel(path, sheet, name)
+    if suffix == ".parquet":
+        return read_parquet(path, name)
     if suffix in {".jsonl", ".ndjson"}:
-        return _jsonl(text, label)
+        with open_text(path, encoding) as fh:
+            return read_jsonl_lines(fh, label)
     if suffix == ".json":
-        return _json(text, label)
-    return read_csv_text(text, label)
+        with open_text(path, encoding) as fh:
+            return read_json_text(fh.read(), label)
+    with open_text(path, encoding, newline="") as fh:
+        return read_csv_lines(fh, label)
 
 
 def read_csv_text(text: str, label: str) -> Table:
     """Parse CSV text with a header row; cells stay text (exact), stripped, ``None`` when empty.
 
-    Row numbers are file lines.
-
     Raises:
         DataError: for duplicate or blank headers and rows with too many cells.
     """
-    reader = csv.reader(text.splitlines(keepends=True))
-    try:
-        header = next(reader)
-    except StopIteration:
-        return Table(label, ())
-    except csv.Error as exc:
-        raise DataError.from_issues([Issue("bad_csv", str(exc), "", Location(label, 1))], label) from None
-    issues: list[Issue] = []
-    columns: dict[str, int] = {}
-    for i, cell in enumerate(header, start=1):
-        col = cell.strip()
-        if not col:
-            issues.append(Issue("bad_header", f"column {i} has no name", "", Location(label, 1, i)))
-        elif col in columns:
-            issues.append(Issue("duplicate_column", f"column '{col}' appears twice", col, Location(label, 1, i)))
-        else:
-            columns[col] = i
-    names = tuple(c.strip() for c in header)
-    width = len(names)
-    pad = (None,) * (width + 1)
-    rows: list[tuple[int, tuple[str | None, ...]]] = []
-    try:
-        for cells in reader:
-            line = reader.line_num
-            if not "".join(cells).strip():
-                continue
-            if len(cells) > len(names):
-                issues.append(
-                    Issue(
-                        "bad_csv",
-                        f"row has {len(cells)} cells but the header has {len(names)}",
-                        "",
-                        Location(label, line, len(names) + 1),
-                    )
-                )
-                continue
-            values = tuple([c.strip() or None for c in cells])
-            rows.append((line, values + pad[len(values) :]))
-    except csv.Error as exc:
-        issues.append(Issue("bad_csv", str(exc), "", Location(label, reader.line_num)))
-    if issues:
-        raise DataError.from_issues(issues, label)
-    return Table(label, (), columns, header=names, cells=tuple(rows))
-
-
-def _row(value: Any, label: str, line: int) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise DataError.from_issues(
-            [Issue("bad_json", "each row must be a JSON object", "", Location(label, line))], label
-        )
-    return value
-
-
-def _jsonl(text: str, label: str) -> Table:
-    rows: list[tuple[int, dict[str, Any]]] = []
-    issues: list[Issue] = []
-    for line, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            rows.append((line, _row(_json_loads(raw), label, line)))
-        except (ValueError, DataError) as exc:
-            message = exc.render() if isinstance(exc, DataError) else f"not valid JSON: {exc}"
-            issues.append(Issue("bad_json", message, "", Location(label, line)))
-    if issues:
-        raise DataError.from_issues(issues, label)
-    return Table(label, tuple(rows))
-
-
-def _json(text: str, label: str) -> Table:
-    try:
-        data = _json_loads(text)
-    except ValueError as exc:
-        raise DataError.from_issues([Issue("bad_json", f"not valid JSON: {exc}", "", Location(label))], label) from None
-    if isinstance(data, dict) and isinstance(data.get("records"), list):
-        data = data["records"]
-    if not isinstance(data, list):
-        raise DataError.from_issues([Issue("bad_json", "expected an array of objects", "", Location(label))], label)
-    return Table(label, tuple((i, _row(item, label, i)) for i, item in enumerate(data, start=1)))
+    return read_csv_lines(io.StringIO(text, newline=""), label)

@@ -19,6 +19,8 @@ def _message(err: Any) -> str:
         return f"missing required key '{err['loc'][-1]}'"
     if kind == "extra_forbidden":
         return f"unknown key '{err['loc'][-1]}'"
+    if kind == "bool_type":
+        return f"expected true or false, not {err['input']!r} (YAML's yes/no/on/off are not booleans here)"
     msg = str(err["msg"])
     return msg.removeprefix("Value error, ")
 

@@ -3,7 +3,12 @@
 Built on PyYAML's composer, not its constructor, so that we decide what scalars mean:
 - plain scalars become ``int``, exact ``Decimal``, ``None``, ``True``/``False`` (only the words
   ``true``/``false``) or text; ``on``/``yes``/``no`` stay text; ``0.15`` is never a binary float;
-- duplicate keys, explicit tags, anchors and aliases (alias bombs) are reported, not resolved.
+- duplicate keys, explicit tags, anchors and aliases (alias bombs) are reported, not resolved;
+- nodes are composed from the parser's event stream by a loop (not PyYAML's recursive composer,
+  whose C version overflows the C stack on a document nested ~24,000 deep), so the depth and node
+  limits stop a hostile document after reading at most ``MAX_DEPTH`` levels or ``MAX_NODES`` nodes;
+- numbers longer than 60 characters or beyond 1e±100, and control characters in scalars, are
+  located issues (as in record fields), never an exception.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from typing import Any
 import attrs
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
+from kpi_engine._numbers import MAX_DIGITS, MAX_EXPONENT
 from kpi_engine.errors import Issue, Location
 
 PathKey = tuple[str | int, ...]
@@ -39,6 +46,8 @@ MAX_NODES = 200_000
 MAX_DEPTH = 64
 MAX_BYTES = 4 * 1024 * 1024
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed: same marks, faster
+_RESOLVER: Any = Resolver()  # PyYAML's implicit tags (int, float, merge, …) for untagged nodes
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # and lone surrogates ("\ud800")
 
 
 def format_path(path: PathKey) -> str:
@@ -107,7 +116,7 @@ class _Composer:
             self._issue("yaml_tag", f"tag {node.tag!r} is not allowed", node, path)
             return None
         if isinstance(node, ScalarNode):
-            return self._scalar(node)
+            return self._scalar(node, path)
         if isinstance(node, SequenceNode):
             return [self.convert(child, (*path, i)) for i, child in enumerate(node.value)]
         if isinstance(node, MappingNode):
@@ -136,8 +145,12 @@ class _Composer:
             out[key] = self.convert(value_node, child)
         return out
 
-    def _scalar(self, node: ScalarNode) -> Any:
+    def _scalar(self, node: ScalarNode, path: PathKey) -> Any:
         text = node.value
+        if _CONTROL.search(text):
+            code = ord(_CONTROL.search(text).group())  # type: ignore[union-attr]  # searched just above
+            self._issue("yaml_control", f"control character U+{code:04X} is not allowed in text", node, path)
+            return None
         if node.style is not None and node.style != "":
             return text  # quoted or block scalar: always text
         if node.tag == "tag:yaml.org,2002:str":
@@ -148,10 +161,18 @@ class _Composer:
             return True
         if text in _FALSE:
             return False
+        number = _INT.fullmatch(text) or (_DEC.fullmatch(text) and any(c.isdigit() for c in text))
+        if number and len(text) > MAX_DIGITS:
+            self._issue("yaml_number", f"number is longer than {MAX_DIGITS} characters", node, path)
+            return None
         if _INT.fullmatch(text):
             return int(text.replace("_", ""))
-        if _DEC.fullmatch(text) and any(c.isdigit() for c in text):
-            return Decimal(text.replace("_", ""))
+        if number:
+            value = Decimal(text.replace("_", ""))
+            if value and abs(value.adjusted()) > MAX_EXPONENT:
+                self._issue("yaml_number", f"number {text} is out of range (beyond 1e±{MAX_EXPONENT})", node, path)
+                return None
+            return value
         return text
 
 
@@ -172,7 +193,19 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap, list[I
             [Issue("yaml_size", f"document is larger than {MAX_BYTES} bytes", "", Location(file))],
         )
     try:
-        node = yaml.compose(text, Loader=_LOADER)
+        node = _compose(text)
+    except _TooLargeError as exc:
+        return None, composer.smap, [Issue("yaml_size", str(exc), "", Location(file))]
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        what = f"character U+{exc.character:04X}" if isinstance(exc.character, int) else "a character"
+        loc = Location(file, line, col)
+        return (
+            None,
+            composer.smap,
+            [Issue("yaml_syntax", f"YAML syntax: {what} is not allowed ({exc.reason})", "", loc)],
+        )
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
@@ -180,9 +213,6 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap, list[I
         return None, composer.smap, [Issue("yaml_syntax", f"YAML syntax: {problem}", "", loc)]
     except yaml.YAMLError as exc:
         return None, composer.smap, [Issue("yaml_syntax", f"YAML syntax: {exc}", "", Location(file))]
-    except RecursionError:
-        msg = f"document is nested more than {MAX_DEPTH} levels deep"
-        return None, composer.smap, [Issue("yaml_size", msg, "", Location(file))]
     if node is None:
         return None, composer.smap, []
     try:
@@ -190,3 +220,73 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap, list[I
     except _TooLargeError as exc:
         return None, composer.smap, [Issue("yaml_size", str(exc), "", Location(file))]
     return data, composer.smap, composer.issues
+
+
+def _compose(text: str) -> Node | None:
+    """Compose the single document of ``text`` into PyYAML nodes with a loop over parser events.
+
+    Stops with ``_TooLargeError`` as soon as the document is nested more than ``MAX_DEPTH`` levels
+    or has more than ``MAX_NODES`` nodes, before reading the rest: libyaml's parser keeps its own
+    heap stack, so only the composer (PyYAML's recurses once per level) had to change.
+
+    Raises:
+        yaml.YAMLError: for text that does not parse, an undefined alias or several documents.
+        _TooLargeError: when a limit is reached.
+    """
+    events: Any = yaml.parse(text, Loader=_LOADER)  # libyaml's and PyYAML's Mark types differ
+    anchors: dict[str, Node] = {}
+    stack: list[tuple[Node, list[Any]]] = []  # open collections and their children so far
+    root: Node | None = None
+    documents = count = 0
+    for event in events:
+        node: Node | None = None
+        if isinstance(event, yaml.ScalarEvent):
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = _RESOLVER.resolve(ScalarNode, event.value, event.implicit)
+            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)  # type: ignore[arg-type]  # libyaml's Mark
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            count += 1
+            if len(stack) >= MAX_DEPTH:
+                msg = f"document is nested more than {MAX_DEPTH} levels deep (line {event.start_mark.line + 1})"  # type: ignore[union-attr]  # always set by the parser
+                raise _TooLargeError(msg)
+            kind = SequenceNode if isinstance(event, yaml.SequenceStartEvent) else MappingNode
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = _RESOLVER.resolve(kind, None, event.implicit)
+            opened = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)  # type: ignore[arg-type]  # libyaml's Mark
+            if event.anchor is not None:
+                anchors[event.anchor] = opened
+            stack.append((opened, []))
+            continue
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            node, children = stack.pop()
+            node.end_mark = event.end_mark
+            node.value = (
+                children if isinstance(node, SequenceNode) else list(zip(children[::2], children[1::2], strict=True))
+            )
+            count -= 1  # counted when it opened
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor not in anchors:
+                msg = f"found undefined alias {event.anchor!r}"
+                raise yaml.composer.ComposerError(None, None, msg, event.start_mark)  # type: ignore[arg-type]  # libyaml's Mark
+            node = anchors[event.anchor]
+        elif isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                msg = "expected a single document in the stream"
+                raise yaml.composer.ComposerError(None, None, msg, event.start_mark)  # type: ignore[arg-type]  # libyaml's Mark
+            continue
+        else:
+            continue  # stream start/end, document end
+        count += 1
+        if count > MAX_NODES:
+            msg = f"document has more than {MAX_NODES} nodes"
+            raise _TooLargeError(msg)
+        if isinstance(event, yaml.ScalarEvent) and event.anchor is not None:
+            anchors[event.anchor] = node
+        if stack:
+            stack[-1][1].append(node)
+        else:
+            root = node
+    return root

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from typing import Literal
 
 import attrs
 
+from kpi_engine._numbers import exactly
 from kpi_engine.errors import Issue, RulesetError
 from kpi_engine.expr import Expression, Type, parse_expression
 from kpi_engine.language._validation import validate_model
 from kpi_engine.language._yaml import SourceMap, load_yaml
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS, check_ruleset, expr_type, metric_unit
-from kpi_engine.language.model import Adjustment, Band, Gate, Grade, Input, Kpi, Metric, Scorecard, Section
-from kpi_engine.language.spec import RulesetSpec, known_keys
+from kpi_engine.language.model import Adjustment, Band, Gate, Grade, Input, Kpi, Metric, Scorecard, Section, Window
+from kpi_engine.language.spec import RulesetSpec, WindowSpec, known_keys
+from kpi_engine.time.calendar import BusinessCalendar
 
 DEFAULT_SECTION = "main"
 
@@ -32,6 +35,7 @@ class Ruleset:
     sha256: str
     warnings: tuple[Issue, ...] = ()
     source_map: SourceMap | None = attrs.field(default=None, eq=False, repr=False)
+    text: str = attrs.field(default="", eq=False, repr=False)  # the YAML source, for records and audits
 
     @property
     def id(self) -> str:
@@ -48,6 +52,31 @@ def _input_rollup(kind: str, declared: str | None) -> str:
     if declared is not None:
         return declared
     return "sum" if kind in {"count", "money"} else "none"
+
+
+def build_window(w: WindowSpec, events: dict[str, Type]) -> Window:
+    """Compile an event-window spec (already checked)."""
+    within = w.within
+    basis: Literal["hours", "days", "working_days"] = "days"
+    length: Decimal | None = None
+    if within is not None:
+        if within.hours is not None:
+            basis, length = "hours", within.hours
+        elif within.days is not None:
+            basis, length = "days", Decimal(within.days)
+        else:
+            basis, length = "working_days", Decimal(within.working_days or 0)
+    return Window(
+        trigger=parse_expression(w.trigger, events, "bool"),
+        answer=parse_expression(w.answer, events, "bool"),
+        match=tuple(w.match),
+        length=length,
+        basis=basis,
+        direction=w.direction,
+        anchor=w.anchor,
+        measure=w.measure,
+        duration_unit=w.duration_unit or (basis if within is not None else "days"),
+    )
 
 
 def build_scorecard(spec: RulesetSpec) -> Scorecard:
@@ -79,6 +108,8 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         elif m.members is not None:
             among = ex(m.members.among, names, "bool") if m.members.among else None
             metrics[name] = Metric(name, "members", unit, expr=ex(m.members.where, names, "bool"), among=among)
+        elif m.window is not None:
+            metrics[name] = Metric(name, "window", unit, window=build_window(m.window, events))
     sections = tuple(Section(s, v.title, v.weight) for s, v in spec.sections.items()) or (
         Section(DEFAULT_SECTION, None, Decimal(1)),
     )
@@ -136,6 +167,12 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         rank_lower_first=spec.ranking.order == "lower_first",
         places=spec.rounding.places,
         rounding=spec.rounding.mode,
+        contributions=spec.rounding.contributions,
+        columns=dict(spec.columns),
+        allow_extra_columns=spec.allow_extra_columns,
+        reads_history=any(m.kind in {"previous", "streak"} for m in metrics.values()),
+        calendar=BusinessCalendar.from_spec(spec.calendar),
+        flags=tuple((name, ex(text, names, "bool")) for name, text in spec.flags.items()),
     )
 
 
@@ -149,6 +186,7 @@ def _timezone_issue(spec: RulesetSpec, smap: SourceMap) -> list[Issue]:
     return []
 
 
+@exactly  # the caller's decimal context never leaks in (issue 10)
 def check_text(text: str, file: str = "<string>") -> tuple[RulesetSpec | None, SourceMap, list[Issue]]:
     """Run every stage but the build and return the spec (if schema-valid) and all issues."""
     data, smap, issues = load_yaml(text, file)
@@ -165,6 +203,7 @@ def check_text(text: str, file: str = "<string>") -> tuple[RulesetSpec | None, S
     return spec, smap, issues
 
 
+@exactly
 def parse_ruleset(text: str, file: str = "<string>") -> Ruleset:
     """Parse ruleset YAML text into a ``Ruleset``.
 
@@ -175,4 +214,4 @@ def parse_ruleset(text: str, file: str = "<string>") -> Ruleset:
     if spec is None or any(i.severity == "error" for i in issues):
         raise RulesetError.from_issues(issues, file)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Ruleset(spec, build_scorecard(spec), file, digest, tuple(issues), smap)
+    return Ruleset(spec, build_scorecard(spec), file, digest, tuple(issues), smap, text)

@@ -12,15 +12,19 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from kpi_engine._numbers import ONE, canonical
+from kpi_engine import _numbers as num
+from kpi_engine._numbers import HUNDRED, ONE, Number, canonical
 from kpi_engine.errors import ExpressionError, Issue, did_you_mean
 from kpi_engine.expr import Expression, Type, parse_expression
 from kpi_engine.expr._ir import BinOp, Name
 from kpi_engine.expr._parse import parse_to_ir
 from kpi_engine.language._yaml import PathKey, SourceMap, format_path
-from kpi_engine.language.spec import InputType, KpiSpec, MetricSpec, RulesetSpec
+from kpi_engine.language.spec import InputType, KpiSpec, MetricSpec, RulesetSpec, WindowSpec
 
 BUILTIN_EVENT_FIELDS: dict[str, InputType] = {"event_id": "text", "type": "text", "rep": "text", "customer": "text"}
+
+
+MAX_METRIC_DEPTH = 16  # metrics built on metrics; bounds the evaluator's recursion
 
 
 def expr_type(input_type: InputType) -> Type:
@@ -41,6 +45,8 @@ def metric_unit(spec: RulesetSpec, name: str) -> str | None:
         return None
     if metric.unit:
         return metric.unit
+    if metric.window is not None:
+        return _window_unit(metric.window.measure)
     if metric.members is not None or (
         metric.previous is not None and metric.previous.compare in {"growth", "reduction"}
     ):
@@ -48,6 +54,12 @@ def metric_unit(spec: RulesetSpec, name: str) -> str | None:
     if metric.formula is not None and _is_share(spec, metric.formula):
         return "ratio"
     return None
+
+
+def _window_unit(measure: str) -> str:
+    if measure == "rate":
+        return "ratio"
+    return "number" if measure.endswith("duration") else "count"
 
 
 def _is_share(spec: RulesetSpec, formula: str) -> bool:
@@ -140,7 +152,21 @@ class _Checker:
         self.weights()
         self.rules()
         self.grades()
+        self.columns()
+        self.alerts_and_flags()
         return self.issues
+
+    def columns(self) -> None:
+        """Every column mapping names a column the data may have; no two columns map to one name."""
+        known = {*self.spec.inputs, "subject", "period", "name", "note", "member", "parent", "at"}
+        known |= {*BUILTIN_EVENT_FIELDS, *self.spec.event_fields}
+        seen: dict[str, str] = {}
+        for source, target in self.spec.columns.items():
+            path = ("columns", source)
+            if target in seen:
+                self.add("duplicate_column", f"'{source}' and '{seen[target]}' both map to '{target}'", path)
+            elif self.reference(target, sorted(known), path, "column"):
+                seen[target] = source
 
     def dates(self) -> None:
         eff = self.spec.effective
@@ -201,6 +227,8 @@ class _Checker:
         elif metric.streak is not None:
             e = self.expression(metric.streak, (*base, "streak"), names, "bool")
             used |= e.names if e else set()
+        elif metric.window is not None:
+            self.window(metric.window, (*base, "window"))
         elif metric.members is not None:
             if self.spec.subject == "rep":
                 self.add("bad_metric", "a members metric needs a team or higher subject", (*base, "members"))
@@ -211,29 +239,55 @@ class _Checker:
                 used |= e.names if e else set()
         return used
 
-    def cycles(self, deps: dict[str, set[str]]) -> None:
-        state: dict[str, int] = {}
-        reported: set[frozenset[str]] = set()
+    def window(self, w: WindowSpec, path: PathKey) -> None:
+        self.expression(w.trigger, (*path, "trigger"), self.event_types, "bool")
+        self.expression(w.answer, (*path, "answer"), self.event_types, "bool")
+        for i, name in enumerate(w.match):
+            self.reference(name, self.event_types, (*path, "match", i), "event_field")
+        if not w.match:
+            self.add("bad_window", "match needs at least one event field (e.g. customer)", (*path, "match"))
+        if w.measure in {"in_time", "late", "missed", "rate"} and w.within is None:
+            self.add("bad_window", f"measure {w.measure} needs a window (within: hours, days or working_days)", path)
+        if w.anchor == "answer" and w.direction == "before":
+            self.add("bad_window", "anchor answer pairs each answer with the trigger before it: drop direction", path)
+        if w.within is not None and w.within.hours is not None and w.within.hours < 0:
+            self.add("bad_window", "hours must be 0 or more", (*path, "within", "hours"))
 
-        def visit(node: str, stack: list[str]) -> None:
-            state[node] = 1
-            stack.append(node)
-            for dep in sorted(deps.get(node, ())):
-                if state.get(dep) == 1:
-                    cycle = [*stack[stack.index(dep) :], dep]
+    def cycles(self, deps: dict[str, set[str]]) -> None:
+        """Report circular definitions and chains deeper than ``MAX_METRIC_DEPTH`` (a loop, no recursion)."""
+        state: dict[str, int] = {}  # 1 on the current path, 2 done
+        height: dict[str, int] = {}  # longest chain of metrics below, itself included
+        reported: set[frozenset[str]] = set()
+        for root in deps:
+            if root in state:
+                continue
+            state[root] = 1
+            path = [root]
+            todo = [iter(sorted(deps.get(root, ())))]
+            while todo:
+                dep = next(todo[-1], None)
+                if dep is None:
+                    node = path.pop()
+                    todo.pop()
+                    state[node] = 2
+                    height[node] = 1 + max((height.get(d, 0) for d in deps.get(node, ())), default=0)
+                    if height[node] == MAX_METRIC_DEPTH + 1:
+                        self.add(
+                            "metric_depth",
+                            f"'{node}' is built on a chain of more than {MAX_METRIC_DEPTH} metrics; flatten it",
+                            ("metrics", node),
+                        )
+                elif state.get(dep) == 1:
+                    cycle = [*path[path.index(dep) :], dep]
                     if frozenset(cycle) not in reported:
                         reported.add(frozenset(cycle))
                         self.add(
                             "circular_metric", "circular metric definition: " + " → ".join(cycle), ("metrics", dep)
                         )
                 elif dep not in state:
-                    visit(dep, stack)
-            stack.pop()
-            state[node] = 2
-
-        for name in deps:
-            if name not in state:
-                visit(name, [])
+                    state[dep] = 1
+                    path.append(dep)
+                    todo.append(iter(sorted(deps.get(dep, ()))))
 
     def kpis(self) -> None:
         sections = self.spec.sections
@@ -364,7 +418,7 @@ class _Checker:
         for i, kpi in enumerate(self.spec.kpis):
             groups.setdefault(kpi.section, []).append(i)
         for section, members in groups.items():
-            total = sum((self.spec.kpis[i].weight for i in members), Decimal(0))
+            total = num.total([self.spec.kpis[i].weight for i in members])  # exact, whatever the caller's context
             if total != ONE and (section is None or section in self.spec.sections):
                 where = f'in section "{section}"' if section else "of the KPIs"
                 hint = "write weights as percents (40%), or set normalize: true" if total > ONE * 2 else None
@@ -375,7 +429,7 @@ class _Checker:
                     hint,
                 )
         if self.spec.sections:
-            total = sum((s.weight for s in self.spec.sections.values()), Decimal(0))
+            total = num.total([s.weight for s in self.spec.sections.values()])
             if total != ONE:
                 last = list(self.spec.sections)[-1]
                 self.add(
@@ -407,6 +461,16 @@ class _Checker:
                 if not Decimal(0) <= adj.score <= cap:
                     self.add("bad_score", f"score must lie in [0, cap {canonical(cap)}]", (*base, "score"))
 
+    def alerts_and_flags(self) -> None:
+        for name in self.spec.alerts.metrics:
+            path: PathKey = ("alerts", "metrics", name)
+            if self.reference(name, self.metric_types, path, "metric") and self.metric_types[name] != "number":
+                self.add("bad_alert", f"cannot watch '{name}': it is not a number", path, key=True)
+        if self.spec.alerts.threshold < 0:
+            self.add("bad_alert", "threshold must be 0 or more", ("alerts", "threshold"))
+        for name, condition in self.spec.flags.items():
+            self.expression(condition, ("flags", name), self.metric_types, "bool")
+
     def grades(self) -> None:
         for i, name in enumerate(self.spec.report):
             self.reference(name, self.metric_types, ("report", i), "metric")
@@ -437,8 +501,8 @@ class _Checker:
             )
 
 
-def _pct(value: Decimal) -> str:
-    return canonical(value * 100) + "%"
+def _pct(value: Number) -> str:
+    return canonical(num.mul(value, HUNDRED)) + "%"
 
 
 def check_ruleset(spec: RulesetSpec, smap: SourceMap, raw: Any = None) -> list[Issue]:

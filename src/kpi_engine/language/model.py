@@ -13,8 +13,34 @@ import attrs
 
 from kpi_engine.expr import Expression
 from kpi_engine.language.spec import InputType, Level, PeriodKind
+from kpi_engine.time.calendar import BusinessCalendar
 
-MetricKind = Literal["input", "formula", "aggregate", "previous", "streak", "members"]
+MetricKind = Literal["input", "formula", "aggregate", "previous", "streak", "members", "window"]
+
+
+@attrs.frozen
+class Window:
+    """An event window: trigger and answer conditions, the shared key and the window length."""
+
+    trigger: Expression
+    answer: Expression
+    match: tuple[str, ...]
+    length: Decimal | None  # None: no window (durations and never only)
+    basis: Literal["hours", "days", "working_days"]
+    direction: Literal["after", "before"]
+    anchor: Literal["trigger", "answer"]
+    measure: str
+    duration_unit: Literal["hours", "days", "working_days"]
+
+    def describe(self) -> str:
+        """A one-line description for traces."""
+        length = f" within {self.length} {self.basis.replace('_', ' ')}" if self.length is not None else ""
+        side = "before" if self.direction == "before" else "after"
+        key = ", ".join(self.match)
+        return (
+            f"{self.measure} of events where {self.trigger.text} answered by {self.answer.text} "
+            f"(same {key}){length} {side}, counted by {self.anchor}"
+        )
 
 
 @attrs.frozen
@@ -42,6 +68,7 @@ class Metric:
     of: str | None = None  # previous: the compared metric
     compare: str | None = None  # previous: growth, reduction, change, value
     rollup: Literal["pooled", "mean"] = "pooled"
+    window: Window | None = None  # window: the event-window rule
 
     def describe(self) -> str:
         """A one-line description for traces."""
@@ -56,6 +83,8 @@ class Metric:
             return f"{self.compare} of {self.of} versus the previous period"
         if self.kind == "streak" and self.expr:
             return f"consecutive periods where {self.expr.text}"
+        if self.kind == "window" and self.window is not None:
+            return self.window.describe()
         if self.kind == "members" and self.expr:
             among = f" among members where {self.among.text}" if self.among else " among all members"
             return f"share of members where {self.expr.text}{among}"
@@ -163,3 +192,9 @@ class Scorecard:
     rank_lower_first: bool
     places: int
     rounding: str
+    contributions: str = "rounded"  # or "largest_remainder"
+    columns: dict[str, str] = attrs.field(factory=dict)  # data column name → name used by the ruleset
+    allow_extra_columns: bool = False
+    reads_history: bool = False  # a previous or streak metric reads earlier periods
+    calendar: BusinessCalendar = attrs.field(factory=BusinessCalendar)  # working days (windows, alerts)
+    flags: tuple[tuple[str, Expression], ...] = ()  # published per subject when the condition holds

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
 from kpi_engine._numbers import NumberFormatError, to_decimal
+from kpi_engine.time.calendar import CalendarRef, CalendarSpec
 
 
 def _number(value: object) -> Decimal:
@@ -74,6 +75,7 @@ class InputSpec(_Spec):
     min: Number | None = Field(None, description="smallest allowed value (inclusive)")
     max: Number | None = Field(None, description="largest allowed value (inclusive)")
     required: bool = Field(
+        strict=True,
         default=True,
         description="an appraised subject with no value (own or rolled up) is an error; if false the value is N/A",
     )
@@ -110,6 +112,54 @@ class MembersSpec(_Spec):
     among: str | None = Field(None, description="which members count in the denominator (default: all)")
 
 
+class WithinSpec(_Spec):
+    """A window length: exactly one of hours, calendar days or working days (DOMAIN §6: day 0 is the trigger day)."""
+
+    hours: Number | None = Field(None, description="elapsed hours between the two instants")
+    days: int | None = Field(None, ge=0, le=3660, description="calendar days: answer date ≤ trigger date + N")
+    working_days: int | None = Field(
+        None, ge=0, le=3660, description="working days on the ruleset's calendar: answer date ≤ N-th working day after"
+    )
+
+    @model_validator(mode="after")
+    def _one_length(self) -> WithinSpec:
+        given = [k for k in ("hours", "days", "working_days") if getattr(self, k) is not None]
+        if len(given) != 1:
+            msg = "a window needs exactly one of hours, days, working_days"
+            raise ValueError(msg)
+        return self
+
+
+class WindowSpec(_Spec):
+    """Pairs each trigger event with its answer event (same key, within a window) and measures the pairs."""
+
+    trigger: str = Field(description="condition over event fields picking the trigger events, e.g. type == 'complaint'")
+    answer: str = Field(description="condition over event fields picking the answer events")
+    match: list[Identifier] = Field(
+        default_factory=lambda: ["customer"],
+        description="event fields a trigger and its answer share (default customer)",
+    )
+    within: WithinSpec | None = Field(None, description="the window; needed by in_time, late, missed and rate")
+    direction: Literal["after", "before"] = Field(
+        "after", description="answers on or after the trigger, or on or before it (trained in the 3 weeks before)"
+    )
+    anchor: Literal["trigger", "answer"] = Field(
+        "trigger",
+        description="which events fall in the appraised period and are counted: the triggers (complaints) "
+        "or the answers (deals, paired with the latest trigger before them)",
+    )
+    measure: Literal[
+        "count", "in_time", "late", "never", "missed", "rate", "mean_duration", "max_duration", "total_duration"
+    ] = Field(
+        "rate",
+        description="count: events counted; in_time / late / never / missed (late + never); rate: in_time ÷ count; "
+        "durations from trigger to answer among the paired events",
+    )
+    duration_unit: Literal["hours", "days", "working_days"] | None = Field(
+        None, description="unit of the durations (default: the window's unit, else days)"
+    )
+
+
 class MetricSpec(_Spec):
     """A named value per subject and period; exactly one of the kinds below."""
 
@@ -120,6 +170,7 @@ class MetricSpec(_Spec):
     previous: PreviousSpec | None = None
     streak: str | None = Field(None, description="consecutive periods, ending with this one, where the condition holds")
     members: MembersSpec | None = None
+    window: WindowSpec | None = Field(None, description="an event-window metric: triggers paired with their answers")
     rollup: Literal["pooled", "mean"] = Field(
         "pooled",
         description="for team and higher subjects: pooled computes the formula on rolled-up inputs "
@@ -128,9 +179,10 @@ class MetricSpec(_Spec):
 
     @model_validator(mode="after")
     def _one_kind(self) -> MetricSpec:
-        kinds = [k for k in ("formula", "aggregate", "previous", "streak", "members") if getattr(self, k) is not None]
+        names = ("formula", "aggregate", "previous", "streak", "members", "window")
+        kinds = [k for k in names if getattr(self, k) is not None]
         if len(kinds) != 1:
-            msg = "a metric needs exactly one of formula, aggregate, previous, streak, members"
+            msg = "a metric needs exactly one of formula, aggregate, previous, streak, members, window"
             if kinds:
                 msg += f" (found {', '.join(kinds)})"
             raise ValueError(msg)
@@ -168,7 +220,9 @@ class KpiSpec(_Spec):
     target: NumberOrPair | None = Field(None, description="the bar; for direction range a pair [lo, hi]")
     floor: NumberOrPair | None = Field(None, description="linear: the worst acceptable value (score 0)")
     cap: Number = Field(Decimal(100), description="highest score; above 100 allows over-achievement")
-    strict: bool = Field(default=False, description="threshold: the bound itself fails (< or > instead of ≤ or ≥)")
+    strict: bool = Field(
+        strict=True, default=False, description="threshold: the bound itself fails (< or > instead of ≤ or ≥)"
+    )
     pass_score: Number = Decimal(100)
     fail_score: Number = Decimal(0)
     bands: list[BandSpec] | None = None
@@ -222,6 +276,11 @@ class RoundingSpec(_Spec):
 
     places: int = Field(2, ge=0, le=12)
     mode: RoundingMode = "half_up"
+    contributions: Literal["rounded", "largest_remainder"] = Field(
+        "rounded",
+        description="`rounded`: each contribution is correctly rounded and the residue against the rounded total "
+        "is shown; `largest_remainder`: contributions are apportioned so that they add up to the shown total",
+    )
 
 
 class RankingSpec(_Spec):
@@ -254,11 +313,29 @@ class CaseSpec(_Spec):
 
     name: str
     period: Text | None = None
-    strict: bool = False
+    strict: bool = Field(default=False, strict=True)  # only true/false, never yes/on/1
     records: list[dict[str, Any]]
     members: list[dict[str, Any]] = Field(default_factory=list)
     events: list[dict[str, Any]] = Field(default_factory=list)
     expect: dict[Text, ExpectSpec]
+
+
+class WatchSpec(_Spec):
+    """How one watched metric raises alerts (S7); unset keys take the ruleset's alert defaults."""
+
+    threshold: Number | None = Field(None, description="relative change (either direction) above which an alert opens")
+    declines: int | None = Field(None, ge=0, le=24, description="consecutive declines that open an alert (0: off)")
+
+
+class AlertsSpec(_Spec):
+    """Period-over-period alerts (DOMAIN S7, §8): `kpi alerts`."""
+
+    threshold: Number = Field(Decimal("0.2"), description="relative change (either direction) that opens an alert")
+    due_working_days: int = Field(2, ge=0, le=365, description="an alert is due N working days after it opens")
+    declines: int = Field(2, ge=0, le=24, description="consecutive periods of decline that open an alert (0: off)")
+    metrics: dict[Identifier, WatchSpec] = Field(
+        default_factory=dict, description="metrics watched, each with optional overrides (default: every KPI's metric)"
+    )
 
 
 class RulesetSpec(_Spec):
@@ -272,7 +349,12 @@ class RulesetSpec(_Spec):
     subject: Level = Field("rep", description="who is appraised; teams and above roll up from membership rows")
     period: PeriodKind = Field("month", description="the kind of period records and results belong to")
     timezone: str = Field("Asia/Shanghai", description="zone in which event timestamps fall into periods")
-    normalize: bool = Field(default=False, description="allow weights that do not add up to 100%")
+    calendar: CalendarRef = Field(
+        default_factory=CalendarSpec,
+        description="business calendar for working days (event windows, alert due dates): "
+        "CN (default, with adjusted working weekends), another ISO code, or {country, days_off, days_on}",
+    )
+    normalize: bool = Field(strict=True, default=False, description="allow weights that do not add up to 100%")
     inputs: dict[Identifier, InputSpec] = Field(default_factory=dict, description="record fields, checked at the door")
     event_fields: dict[Identifier, InputType] = Field(
         default_factory=dict, description="extra event columns (besides event_id, type, at, rep, customer)"
@@ -290,7 +372,21 @@ class RulesetSpec(_Spec):
     )
     ranking: RankingSpec = Field(default_factory=RankingSpec, description="how subjects are ranked")
     rounding: RoundingSpec = Field(default_factory=RoundingSpec, description="how reported numbers are rounded")
+    alerts: AlertsSpec = Field(default_factory=AlertsSpec, description="period-over-period alerts (kpi alerts)")
+    flags: dict[Identifier, str] = Field(
+        default_factory=dict,
+        description="flags published per subject when their condition holds, e.g. "
+        "eligible_for_promotion: on_target_streak >= 2",
+    )
     cases: list[CaseSpec] = Field(default_factory=list, description="tests kept next to the rules (`kpi test`)")
+    # Data at the door (issue 7): headers as HR and CRM exports write them.
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="column names of the data mapped to the names the ruleset uses, e.g. {姓名: name, 销售额: sales}",
+    )
+    allow_extra_columns: bool = Field(
+        default=False, description="ignore data columns the ruleset does not use instead of reporting them"
+    )
 
 
 def known_keys() -> frozenset[str]:
@@ -299,6 +395,7 @@ def known_keys() -> frozenset[str]:
     for model in (
         InputSpec, AggregateSpec, PreviousSpec, MembersSpec, MetricSpec, SectionSpec, BandSpec, KpiSpec,
         GateSpec, AdjustmentSpec, GradeSpec, RoundingSpec, EffectiveSpec, ExpectSpec, CaseSpec, RulesetSpec,
+        WindowSpec, WithinSpec, AlertsSpec, WatchSpec,
     ):  # fmt: skip
         for name, field in model.model_fields.items():
             keys.add(field.alias or name)

@@ -11,6 +11,7 @@ import re
 from typing import NamedTuple
 
 from kpi_engine.language.spec import PeriodKind
+from kpi_engine.time.zones import MAX_YEAR, MIN_YEAR
 
 _PATTERNS: dict[PeriodKind, re.Pattern[str]] = {
     "day": re.compile(r"(\d{4})-(\d{2})-(\d{2})"),
@@ -52,6 +53,9 @@ class Period(NamedTuple):
             msg = f"{text!r} is not a {kind} period (like {EXAMPLES[kind]})"
             raise ValueError(msg)
         year = int(m.group(1))
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            msg = f"period {text!r}: year {year} is out of range ({MIN_YEAR}–{MAX_YEAR})"
+            raise ValueError(msg)
         try:
             if kind == "day":
                 start = dt.date(year, int(m.group(2)), int(m.group(3)))

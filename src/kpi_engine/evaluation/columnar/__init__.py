@@ -117,6 +117,7 @@ def dispatch(
     strict: bool,
     engine: Engine,
     rows: Callable[..., Appraisal],
+    allow_extra_columns: bool = False,
 ) -> Appraisal:
     """Run ``engine`` (``auto`` picks the kernel for large inputs when it is installed and able).
 
@@ -149,11 +150,11 @@ def dispatch(
             raise KpiError("the columnar engine cannot evaluate " + "; ".join(p.unsupported) + "; use engine='row'")
     elif engine == "auto":
         use = _size(records) >= AUTO_THRESHOLD and available() and plan(ruleset.scorecard).supported
-    if not use:
+    if not use or members is not None:  # membership rosters and their warnings: the row path
         return on_rows()
     from kpi_engine.evaluation.columnar._run import FallbackError, run_columnar  # noqa: PLC0415
 
     try:
-        return run_columnar(ruleset, records, period, members, events, strict=strict)
+        return run_columnar(ruleset, records, period, members, events, strict=strict, extra=allow_extra_columns)
     except FallbackError:
         return on_rows()

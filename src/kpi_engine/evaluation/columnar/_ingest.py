@@ -46,7 +46,7 @@ def to_polars(data: Any) -> Any:
         return data.collect()
     module = type(data).__module__.split(".")[0]
     if module == "pyarrow":
-        import pyarrow as pa  # type: ignore[import-untyped]  # noqa: PLC0415
+        import pyarrow as pa  # noqa: PLC0415
 
         table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
         return pl.from_arrow(table)

@@ -9,26 +9,47 @@ rationals. Traces are lean (method, parameters, weights); ``kpi explain`` builds
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, overload
 
 import numpy as np
 
-from kpi_engine._numbers import CONTEXT, ZERO, canonical
+from kpi_engine._numbers import ZERO, Number, canonical
 from kpi_engine.evaluation.columnar._columns import Arr, Bool, Column, Ctx, Num, mul
 from kpi_engine.evaluation.columnar._kernel import Scored
-from kpi_engine.evaluation.results import GateResult, KpiResult, SectionResult, SubjectResult
+from kpi_engine.evaluation.results import AdjustmentResult, GateResult, KpiResult, SectionResult, SubjectResult
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Scorecard
 
 
-def _num_at(col: Num, j: int) -> Decimal | None:
+def _num_at(col: Num, j: int) -> Number | None:
+    """The exact value of row ``j``: a Decimal when it has a finite decimal expansion, else a Fraction."""
     if col.na is not None and col.na[j]:
         return None
     num = col.num if isinstance(col.num, int) else int(col.num[j])
     den = col.den if isinstance(col.den, int) else int(col.den[j])
-    return Decimal(num) if den == 1 else CONTEXT.divide(Decimal(num), Decimal(den))
+    if den == 1:
+        return Decimal(num)
+    places = _decimal_places(den)
+    if places is not None:
+        return Decimal(f"{num * (10**places // den)}E-{places}")  # exact: text never rounds
+    return Fraction(num, den)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decimal_places(den: int) -> int | None:
+    """``k`` when ``1/den`` has ``k`` decimals (``den`` is 2**a * 5**b), else ``None``."""
+    twos = fives = 0
+    while den % 2 == 0:
+        den //= 2
+        twos += 1
+    while den % 5 == 0:
+        den //= 5
+        fives += 1
+    return max(twos, fives) if den == 1 else None
 
 
 def _at(col: Column, j: int) -> Value:
@@ -40,7 +61,7 @@ def _at(col: Column, j: int) -> Value:
     return bool(value) if isinstance(col, Bool) else value
 
 
-def _z(value: Decimal | None) -> Decimal:
+def _z(value: Number | None) -> Number:
     return ZERO if value is None else value
 
 
@@ -159,9 +180,7 @@ class ColumnarResults(Sequence[SubjectResult]):
                 continue
             adj = next(a for a in card.adjustments if a.id == adj_id)
             held = None if holds.na is not None and holds.na[j] else bool(holds.val[j])
-            adjustments.append(
-                {"id": adj.id, "kpi": adj.kpi, "condition": adj.when.text, "holds": held, "reason": adj.reason}
-            )
+            adjustments.append(AdjustmentResult(adj.id, adj.kpi, held))
         subject = self.subjects[j]
         return SubjectResult(
             subject=subject,

@@ -27,12 +27,12 @@ class FallbackError(Exception):
 
 
 def run_columnar(
-    ruleset: Ruleset, records: Any, period: str | None, members: Any, events: Any, *, strict: bool
+    ruleset: Ruleset, records: Any, period: str | None, members: Any, events: Any, *, strict: bool, extra: bool = False
 ) -> Appraisal:
     """Evaluate on the kernel; raises ``FallbackError`` when the row path must take the run."""
     try:
         with paused_gc():
-            return _evaluate(ruleset, records, period, members, events, strict=strict)
+            return _evaluate(ruleset, records, period, members, events, strict=strict, extra=extra)
     except UnusualError as exc:
         raise FallbackError(str(exc)) from None
 
@@ -53,7 +53,7 @@ def _periods(values: Any, card: Scorecard) -> tuple[Any, dict[str, Period]]:
 
 
 def _evaluate(
-    ruleset: Ruleset, records: Any, period: str | None, members: Any, events: Any, *, strict: bool
+    ruleset: Ruleset, records: Any, period: str | None, members: Any, events: Any, *, strict: bool, extra: bool
 ) -> Appraisal:
     import polars as pl  # noqa: PLC0415
 
@@ -61,6 +61,8 @@ def _evaluate(
 
     card = ruleset.scorecard
     df = to_polars(records)
+    if extra:  # columns the ruleset does not use are ignored, as the row path ignores them
+        df = df.select([c for c in df.columns if c in set(card.inputs) | _KEYS])
     if not set(df.columns) <= set(card.inputs) | _KEYS or "subject" not in df.columns or "period" not in df.columns:
         raise FallbackError
     subj = df["subject"].cast(pl.Utf8).str.strip_chars()
@@ -233,4 +235,6 @@ def _materialise(
         rounding=card.rounding,
         strict=strict,
         results=results,
+        contributions=card.contributions,
+        scorecard=card,
     )

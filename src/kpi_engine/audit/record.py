@@ -1,0 +1,321 @@
+"""Run records: one self-contained, canonical file per appraisal or attribution run.
+
+A record holds the ruleset (or policy) text and its SHA-256, the input rows as read (inline,
+or a SHA-256 and a relative path), the options, the engine version and the full results with
+their traces, plus a digest of each part and of the whole. It is built from values only: the
+caller reads the files (``kpi_engine.io``) and writes the bytes.
+
+Input rows are put in a canonical order (sorted by their canonical JSON) and the results are
+computed from those canonical rows, so the same inputs in any row order give byte-identical
+records, and the row numbers in the recorded traces point into the record's own inputs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Literal
+
+import attrs
+
+from kpi_engine._version import __version__
+from kpi_engine.attribution._engine import Attribution, attribute
+from kpi_engine.attribution._policy import parse_policy
+from kpi_engine.audit.canonical import canonical_bytes, digest, exact_text, file_bytes, text_digest
+from kpi_engine.errors import DataError
+from kpi_engine.evaluation.engine import RecordsLike, RowsLike, evaluate
+from kpi_engine.evaluation.records import Table, as_table, as_tables
+from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.language.build import parse_ruleset
+
+FORMAT = "kpi_engine.run-record/1"
+"""The format this version writes. A later version reads it or fails naming both versions."""
+READABLE_FORMATS = frozenset({FORMAT})
+DIGESTED_PARTS = ("meta", "ruleset", "inputs", "options", "results")
+
+InputMode = Literal["inline", "digest"]
+_ABSOLUTE = re.compile(r"^(?:/|\\|[A-Za-z]:)")
+
+
+@attrs.frozen
+class RunRecord:
+    """A run record as a JSON-ready mapping (``data``) with its canonical bytes."""
+
+    data: dict[str, Any]
+
+    @property
+    def sha256(self) -> str:
+        """The digest of the record's content (everything but this field)."""
+        value: str = self.data["sha256"]
+        return value
+
+    def to_bytes(self) -> bytes:
+        """The file bytes: compact JSON, sorted keys, UTF-8, a final newline (deterministic)."""
+        return file_bytes(self.data)
+
+    def canonical(self) -> bytes:
+        """The compact canonical bytes the digest covers."""
+        return canonical_bytes(self.data)
+
+
+def _cell(value: object, where: str) -> Any:
+    """A raw cell as it goes into a record: text, booleans and null as is; numbers and dates as text."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, Decimal | int):
+        return str(value)  # str keeps the digits as read ("1.50", "1E+2"), which a text input sees
+    if isinstance(value, dt.date):  # datetime included
+        return value.isoformat()
+    msg = f"{where}: a {type(value).__name__} cannot be written to a run record (give numbers as text or Decimal)"
+    raise DataError(msg)
+
+
+def _basename(name: str) -> str:
+    return re.split(r"[/\\]", name)[-1] or name
+
+
+def canonical_rows(table: Table) -> list[dict[str, Any]]:
+    """The rows of a table as record values, in canonical order (sorted by their canonical JSON).
+
+    Raises:
+        DataError: for a value a record cannot hold (a binary float, a nested object).
+    """
+    rows = [{str(k): _cell(v, f"{table.name}:{line} '{k}'") for k, v in raw.items()} for line, raw in table.rows]
+    keyed = sorted((canonical_bytes(r), i) for i, r in enumerate(rows))
+    return [rows[i] for _, i in keyed]
+
+
+def rows_digest(rows: list[dict[str, Any]]) -> str:
+    """The SHA-256 of a table's canonical rows: the same for any row order of the file."""
+    return digest(rows)
+
+
+def _table_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], Table]:
+    rows = canonical_rows(table)
+    sha = rows_digest(rows)
+    if mode == "digest":
+        if _ABSOLUTE.match(table.name) or table.name.startswith("<"):
+            msg = f"{table.name}: a record refers to input files by a relative path; this one is not"
+            raise DataError(msg)
+        name = table.name.replace("\\", "/")
+        entry: dict[str, Any] = {"mode": "digest", "path": name, "sha256": sha, "rows": len(rows)}
+    else:
+        name = _basename(table.name)
+        entry = {"mode": "inline", "name": name, "sha256": sha, "rows": rows}
+    return entry, Table(name, tuple(enumerate(rows, start=1)))
+
+
+def table_from_entry(entry: Mapping[str, Any], rows: list[dict[str, Any]]) -> Table:
+    """The table an entry stands for, rows in canonical order (row numbers count from 1)."""
+    name = entry["path"] if entry.get("mode") == "digest" else entry["name"]
+    return Table(str(name), tuple(enumerate(rows, start=1)))
+
+
+def _seal(data: dict[str, Any]) -> RunRecord:
+    """Add the per-part digests and the record digest."""
+    data["digests"] = {part: digest(part_tree(data, part)) for part in DIGESTED_PARTS}
+    data["sha256"] = record_digest(data)
+    return RunRecord(data)
+
+
+def record_digest(data: Mapping[str, Any]) -> str:
+    """The record's own digest: SHA-256 over its part digests and its top-level keys (a two-level hash tree).
+
+    Each part digest covers the canonical bytes of its part, so this covers every byte of the
+    record but the ``sha256`` field itself.
+    """
+    return digest({"digests": data.get("digests"), "keys": sorted(k for k in data if k != "sha256")})
+
+
+def part_tree(data: Mapping[str, Any], part: str) -> Any:
+    """The subtree a per-part digest covers (``meta`` is format, kind, engine, created and summary)."""
+    if part == "meta":
+        return {k: data.get(k) for k in ("format", "kind", "engine", "created", "summary")}
+    if part == "ruleset":
+        return data.get("policy" if data.get("kind") == "attribution" else "ruleset")
+    return data.get(part)
+
+
+def appraisal_tree(appraisal: Appraisal) -> Any:
+    """The appraisal's canonical JSON mapping (as ``to_dict``), built through the fast C encoder."""
+    return json.loads(appraisal.to_json(traces=True))  # a record keeps every trace
+
+
+def appraisal_values(appraisal: Appraisal) -> dict[str, Any]:
+    """The exact results, read through the result objects (independent of the JSON layout).
+
+    Unrounded: totals, scores, weights and contributions as exact text, so replay compares to the
+    last digit whatever the reported precision.
+    """
+    subjects: dict[str, Any] = {}
+    for r in appraisal.results:
+        subjects[r.subject] = {
+            "parent": r.parent,
+            "total": exact_text(r.total),
+            "total_before_gates": exact_text(r.total_before_gates),
+            "grade": r.grade,
+            "bonus_multiplier": exact_text(r.bonus_multiplier),
+            "rank": r.rank,
+            "rank_in_parent": r.rank_in_parent,
+            "flags": list(r.flags),
+            "kpis": {
+                k.id: {
+                    "value": exact_text(k.value),
+                    "status": k.status,
+                    "score": exact_text(k.score),
+                    "weight": exact_text(k.weight),
+                    "effective_weight": exact_text(k.effective_weight),
+                    "contribution": exact_text(k.contribution),
+                    "flags": list(k.flags),
+                }
+                for k in r.kpis
+            },
+            "sections": {
+                s.id: {"score": exact_text(s.score), "effective_weight": exact_text(s.effective_weight)}
+                for s in r.sections
+            },
+            "gates": {g.id: g.outcome for g in r.gates},
+            "metrics": {name: exact_text(v) for name, v in r.metrics.items()},
+        }
+    ruleset = {"id": appraisal.ruleset_id, "version": appraisal.version, "sha256": appraisal.sha256}
+    return {"ruleset": ruleset, "period": appraisal.period, "subjects": subjects}
+
+
+def attribution_values(result: Attribution) -> dict[str, Any]:
+    """The exact credits (who, why, which events, amount) and follow-up records, by id."""
+    return {
+        "credits": {
+            c.deal_id: {
+                "credited_to": c.credited_to,
+                "reason": c.reason,
+                "amount": exact_text(c.amount),
+                "decided_by": list(c.decided_by),
+                "owner": c.owner,
+                "closer": c.closer,
+                "customer": c.customer,
+            }
+            for c in result.credits
+        },
+        "follow_ups": {
+            f.registration_event: {
+                "owner": f.owner,
+                "customer": f.customer,
+                "on_time": f.on_time,
+                "first_follow_up": None if f.first_follow_up is None else f.first_follow_up.isoformat(),
+            }
+            for f in result.follow_ups
+        },
+    }
+
+
+def _meta(kind: str, created: str | None) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "kind": kind,
+        "engine": {"name": "kpi_engine", "version": __version__},
+        "created": created,
+    }
+
+
+def record_appraisal(
+    ruleset_text: str,
+    records: RecordsLike,
+    *,
+    ruleset_name: str = "ruleset.yaml",
+    period: str | None = None,
+    members: RowsLike | None = None,
+    events: RowsLike | None = None,
+    strict: bool = False,
+    inputs: InputMode = "inline",
+    created: str | None = None,
+) -> tuple[Appraisal, RunRecord]:
+    """Evaluate a ruleset on inputs in canonical order and record the run.
+
+    Args:
+        ruleset_text: the ruleset YAML as read (its SHA-256 is the ruleset's digest).
+        records: record rows, a ``Table`` or several tables (their names become the names in the record).
+        ruleset_name: the ruleset's file name (directories are dropped).
+        period: the period to appraise (default: the latest in the records; the chosen one is recorded).
+        members: membership rows.
+        events: event rows.
+        strict: as in ``evaluate``.
+        inputs: ``inline`` (the rows go into the record) or ``digest`` (a SHA-256 and the table's
+            name, which must be a path relative to where the record will be kept).
+        created: a timestamp or label to store; nothing is read from a clock.
+
+    Returns:
+        The appraisal of the canonical inputs and its ``RunRecord``.
+
+    Raises:
+        RulesetError, DataError, EvaluationError: as ``evaluate``; DataError for a value a record cannot hold.
+    """
+    ruleset = parse_ruleset(ruleset_text, _basename(ruleset_name))
+    record_entries, record_tables = [], []
+    for table in as_tables(records, "records"):
+        entry, canon = _table_entry(table, inputs)
+        record_entries.append(entry)
+        record_tables.append(canon)
+    member_entry = event_entry = None
+    member_table = event_table = None
+    if members is not None:
+        member_entry, member_table = _table_entry(as_table(members, "members"), inputs)
+    if events is not None:
+        event_entry, event_table = _table_entry(as_table(events, "events"), inputs)
+    appraisal = evaluate(ruleset, record_tables, period=period, members=member_table, events=event_table, strict=strict)
+    data = _meta("appraisal", created)
+    data["ruleset"] = {
+        "name": _basename(ruleset_name),
+        "id": ruleset.id,
+        "version": ruleset.version,
+        "sha256": ruleset.sha256,
+        "text": ruleset_text,
+    }
+    data["inputs"] = {"records": record_entries, "members": member_entry, "events": event_entry}
+    data["options"] = {"period": appraisal.period, "strict": strict}
+    data["results"] = {"appraisal": appraisal_tree(appraisal), "values": appraisal_values(appraisal)}
+    data["summary"] = {"subjects": len(appraisal.results), "kpis": sum(len(r.kpis) for r in appraisal.results)}
+    return appraisal, _seal(data)
+
+
+def record_attribution(
+    policy_text: str,
+    events: Table | Iterable[Mapping[str, Any]],
+    *,
+    policy_name: str = "policy.yaml",
+    inputs: InputMode = "inline",
+    created: str | None = None,
+) -> tuple[Attribution, RunRecord]:
+    """Credit every deal of a lead log (rows in canonical order) and record the run.
+
+    Args:
+        policy_text: the policy YAML as read.
+        events: the lead log as a ``Table`` (``read_table``) or Python rows.
+        policy_name: the policy's file name (directories are dropped).
+        inputs: ``inline`` or ``digest``, as in ``record_appraisal``.
+        created: a timestamp or label to store; nothing is read from a clock.
+
+    Returns:
+        The attribution and its ``RunRecord``.
+
+    Raises:
+        RulesetError: for an invalid policy. DataError: for a bad event row.
+    """
+    policy = parse_policy(policy_text, _basename(policy_name))
+    entry, table = _table_entry(as_table(events, "events"), inputs)
+    result = attribute(policy, table)
+    data = _meta("attribution", created)
+    data["policy"] = {
+        "name": _basename(policy_name),
+        "id": policy.policy,
+        "version": policy.version,
+        "sha256": text_digest(policy_text),
+        "text": policy_text,
+    }
+    data["inputs"] = {"events": entry}
+    data["options"] = {}
+    data["results"] = {"attribution": result.to_dict(), "values": attribution_values(result)}
+    data["summary"] = {"deals": len(result.credits), "follow_ups": len(result.follow_ups)}
+    return result, _seal(data)

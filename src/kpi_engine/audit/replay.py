@@ -1,0 +1,382 @@
+"""Replay a run record: check every digest, recompute from the record alone, compare exactly.
+
+The comparison has two layers. The *exact values* (``results.values``: totals, grades, ranks,
+KPI values, scores, weights and contributions, unrounded; or each deal's credit and reason) are
+read through the result objects, so they do not depend on the JSON layout and are compared in
+every version. The *full results with traces* (``results.appraisal`` / ``results.attribution``)
+are compared as generic trees, key by key, whenever the engine writes them in the same layout
+as the record; if a later version changed the layout, replay says so and relies on the exact
+values. File access is the caller's: inputs kept by digest are fetched through ``resolve``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from kpi_engine._version import __version__
+from kpi_engine.attribution._engine import attribute
+from kpi_engine.attribution._policy import parse_policy
+from kpi_engine.audit.canonical import ABSENT, Difference, canonical_bytes, digest, shape, text_digest, tree_diff
+from kpi_engine.audit.record import (
+    DIGESTED_PARTS,
+    FORMAT,
+    READABLE_FORMATS,
+    appraisal_tree,
+    appraisal_values,
+    attribution_values,
+    canonical_rows,
+    part_tree,
+    record_digest,
+    rows_digest,
+    table_from_entry,
+)
+from kpi_engine.errors import KpiError
+from kpi_engine.evaluation.engine import evaluate
+from kpi_engine.evaluation.records import Table
+from kpi_engine.language.build import parse_ruleset
+
+Resolver = Callable[[str], Table]
+MAX_SHOWN = 40  # subjects (or trace lines) in the readable report; the JSON report lists all
+
+
+@attrs.frozen
+class Finding:
+    """A part of the record that does not match its digest (or cannot be read)."""
+
+    part: str
+    message: str
+
+
+@attrs.frozen
+class ReplayReport:
+    """What replaying a record found.
+
+    ``reproduced`` is true only when every digest matches and the recomputed results equal
+    the recorded ones exactly. ``mismatches`` compare exact values (by subject and KPI, or by
+    deal); ``trace_differences`` compare the full recorded results tree.
+    """
+
+    kind: str
+    recorded_version: str
+    engine_version: str
+    subjects: int
+    kpis: int
+    tampered: tuple[Finding, ...] = ()
+    mismatches: tuple[Difference, ...] = ()
+    trace_differences: tuple[Difference, ...] = ()
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def reproduced(self) -> bool:
+        """True when nothing was tampered with and the results are reproduced exactly."""
+        return not (self.tampered or self.mismatches or self.trace_differences or self.error)
+
+    def headline(self) -> str:
+        """One line: ``reproduced: N subjects, M KPIs`` (or deals), or ``NOT reproduced``."""
+        if self.kind == "attribution":
+            what = f"{self.subjects} deals (credits and reasons), {self.kpis} follow-up records"
+        else:
+            what = f"{self.subjects} subjects, {self.kpis} KPIs"
+        return f"reproduced: {what}" if self.reproduced else f"NOT reproduced ({what} recorded)"
+
+    def render(self) -> str:
+        """A readable report: tampered parts, then per subject and KPI recorded against computed now."""
+        lines = [self.headline()]
+        lines.extend(f"note: {n}" for n in self.notes)
+        lines.extend(f"tampered: {f.part}: {f.message}" for f in self.tampered)
+        if self.error:
+            lines.append(f"recomputation failed: {self.error}")
+        if self.mismatches:
+            lines.append("exact values, recorded → computed now:")
+            lines.extend(_readable(self.mismatches))
+        if self.trace_differences:
+            lines.append(f"full results with traces: {len(self.trace_differences)} difference(s)")
+            shown = self.trace_differences[:MAX_SHOWN]
+            lines.extend(f"  {d.path}: {_show(d.recorded)} → {_show(d.computed)}" for d in shown)
+            if len(self.trace_differences) > MAX_SHOWN:
+                lines.append(f"  … and {len(self.trace_differences) - MAX_SHOWN} more")
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping of the report."""
+        return {
+            "reproduced": self.reproduced,
+            "kind": self.kind,
+            "recorded_version": self.recorded_version,
+            "engine_version": self.engine_version,
+            "subjects": self.subjects,
+            "kpis": self.kpis,
+            "tampered": [attrs.asdict(f) for f in self.tampered],
+            "error": self.error,
+            "notes": list(self.notes),
+            "mismatches": [attrs.asdict(d) for d in self.mismatches],
+            "trace_differences": [attrs.asdict(d) for d in self.trace_differences],
+        }
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return value
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."  # noqa: PLR2004 - one line
+
+
+def _readable(diffs: tuple[Difference, ...]) -> list[str]:
+    """Group exact-value differences under their subject (or deal) and KPI."""
+    lines: list[str] = []
+    current = None
+    heads: list[str] = []
+    for d in diffs:
+        parts = d.path.split(".")
+        if len(parts) >= 2 and parts[0] in {"subjects", "credits", "follow_ups"}:  # noqa: PLR2004
+            head, rest = f"{parts[0][:-1]} {parts[1]}", parts[2:]
+        else:
+            head, rest = "", parts
+        if head != current:
+            heads.append(head)
+            current = head
+            if len(heads) > MAX_SHOWN:
+                continue
+            if head:
+                lines.append(f"  {head}")
+        if len(heads) > MAX_SHOWN:
+            continue
+        if len(rest) >= 3 and rest[0] == "kpis":  # noqa: PLR2004
+            label = f"KPI {rest[1]} {'.'.join(rest[2:])}"
+        else:
+            label = ".".join(rest) or "(whole)"
+        lines.append(f"    {label}: recorded {_show(d.recorded)}, computed now {_show(d.computed)}")
+    if len(heads) > MAX_SHOWN:
+        lines.append(f"  … and {len(heads) - MAX_SHOWN} more (kpi replay --format json lists every difference)")
+    return lines
+
+
+def _writer(data: Mapping[str, Any]) -> str:
+    engine = data.get("engine")
+    return str(engine.get("version", "?")) if isinstance(engine, Mapping) else "?"
+
+
+def load_record(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
+    """Parse a record's bytes (or take a mapping) and check its format.
+
+    Raises:
+        KpiError: not a JSON object, not a run record, or a format this version cannot read
+            (the message names the record's writer and this version).
+    """
+    if isinstance(raw, Mapping):
+        data = dict(raw)
+    else:
+        try:
+            data = json.loads(raw, parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise KpiError(f"not a run record: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or "format" not in data:
+        raise KpiError("not a run record: no 'format' field")
+    fmt = data["format"]
+    writer = _writer(data)
+    if not isinstance(fmt, str) or fmt not in READABLE_FORMATS:
+        raise KpiError(
+            f"run record format {fmt!r} (written by kpi_engine {writer}) cannot be read by kpi_engine "
+            f"{__version__}, which reads {', '.join(sorted(READABLE_FORMATS))}; replay it with kpi_engine {writer}"
+        )
+    if data.get("kind") not in {"appraisal", "attribution"}:
+        raise KpiError(f"run record of unknown kind {data.get('kind')!r}")
+    return data
+
+
+def check_digests(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) -> list[Finding]:
+    """Name every part whose content does not match its digest.
+
+    ``tables`` maps each input's dotted place (``inputs.records[0]``) to its rows (inline or fetched).
+    """
+    found: list[Finding] = []
+    source = "policy" if data.get("kind") == "attribution" else "ruleset"
+    rules = data.get(source) or {}
+    if isinstance(rules, Mapping) and text_digest(str(rules.get("text", ""))) != rules.get("sha256"):
+        found.append(
+            Finding(
+                f"{source}.text", f"the {source} text does not match its sha256 {rules.get('sha256')}: a rule changed"
+            )
+        )
+    for place, rows in tables.items():
+        entry = _entry_at(data, place)
+        if rows_digest(rows) != entry.get("sha256"):
+            what = entry.get("path") or entry.get("name")
+            found.append(Finding(place, f"input '{what}' does not match its sha256: an input value changed"))
+    recorded = data.get("digests")
+    recorded = recorded if isinstance(recorded, Mapping) else {}
+    for part in DIGESTED_PARTS:
+        actual = digest(part_tree(data, part))
+        if actual == recorded.get(part):
+            continue
+        restored = {**data, "digests": {**recorded, part: actual}}
+        if record_digest(restored) == data.get("sha256"):
+            found.append(Finding(f"digests.{part}", f"the recorded digest of '{part}' was altered; the part is intact"))
+        elif not any(f.part.startswith(_prefix(part, data.get("kind"))) for f in found):
+            label = "format, kind, engine, created or summary" if part == "meta" else part
+            found.append(Finding(_prefix(part, data.get("kind")), f"{label} changed: does not match digests.{part}"))
+    known = {"format", "kind", "engine", "created", "summary", source, "inputs", "options", "results", "digests"}
+    found.extend(
+        Finding(key, "this field is not part of a run record: it was added")
+        for key in sorted(set(data) - known - {"sha256"})
+    )
+    whole = record_digest(data)
+    if whole != data.get("sha256") and not found:
+        found.append(Finding("sha256", "the record digest was altered: every part matches its own digest"))
+    return found
+
+
+def _prefix(part: str, kind: object) -> str:
+    if part == "ruleset" and kind == "attribution":
+        return "policy"
+    return part
+
+
+def _entry_at(data: Mapping[str, Any], place: str) -> Mapping[str, Any]:
+    _, name = place.split(".", 1)
+    if name.endswith("]"):
+        base, index = name[:-1].split("[")
+        entry = data["inputs"][base][int(index)]
+    else:
+        entry = data["inputs"][name]
+    assert isinstance(entry, Mapping)
+    return entry
+
+
+def _input_places(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    inputs = data.get("inputs")
+    if not isinstance(inputs, Mapping):
+        raise KpiError("run record has no 'inputs'")
+    places: list[tuple[str, Mapping[str, Any]]] = []
+    for key in sorted(inputs):
+        value = inputs[key]
+        if isinstance(value, list):
+            places.extend((f"inputs.{key}[{i}]", v) for i, v in enumerate(value) if isinstance(v, Mapping))
+        elif isinstance(value, Mapping):
+            places.append((f"inputs.{key}", value))
+    return places
+
+
+def _rows(entry: Mapping[str, Any], place: str, resolve: Resolver | None) -> list[dict[str, Any]]:
+    if entry.get("mode") == "digest":
+        path = str(entry.get("path"))
+        if resolve is None:
+            raise KpiError(f"{place} is kept by digest at '{path}'; give a resolver to read it")
+        return canonical_rows(resolve(path))
+    rows = entry.get("rows")
+    if not isinstance(rows, list):
+        raise KpiError(f"{place}: no rows")
+    for i, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise KpiError(f"{place}: row {i} is not an object")
+    return rows
+
+
+def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None = None) -> ReplayReport:
+    """Recompute a run record from its own content and compare with what it recorded.
+
+    Args:
+        record: the record's bytes or parsed mapping.
+        resolve: reads an input kept by digest, given its relative path (``kpi replay`` reads it
+            relative to the record's folder).
+
+    Returns:
+        The ``ReplayReport``; ``reproduced`` tells the outcome.
+
+    Raises:
+        KpiError: if the bytes are not a run record or its format is unknown to this version.
+    """
+    data = load_record(record)
+    kind = data["kind"]
+    writer = _writer(data)
+    summary: Mapping[str, Any] = data["summary"] if isinstance(data.get("summary"), Mapping) else {}
+    names = ("deals", "follow_ups") if kind == "attribution" else ("subjects", "kpis")
+    counts = [c if isinstance(c := summary.get(n), int) else 0 for n in names]
+    base = ReplayReport(kind, writer, __version__, counts[0], counts[1])
+    notes: list[str] = []
+    if writer != __version__:
+        notes.append(f"recorded by kpi_engine {writer}, replayed by kpi_engine {__version__}")
+    tables: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for place, entry in _input_places(data):
+            tables[place] = _rows(entry, place, resolve)
+    except KpiError as exc:
+        return attrs.evolve(base, error=exc.render(), notes=tuple(notes))
+    tampered = check_digests(data, tables)
+    try:
+        if kind == "attribution":
+            recomputed_tree, recomputed_values, tree_key = _attribution(data, tables)
+        else:
+            recomputed_tree, recomputed_values, tree_key = _appraisal(data, tables)
+    except KpiError as exc:
+        return attrs.evolve(base, tampered=tuple(tampered), error=exc.render(), notes=tuple(notes))
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        # A hand-edited record can break any shape; say so instead of failing inside the engine.
+        error = f"the record is malformed ({type(exc).__name__}: {exc})"
+        return attrs.evolve(base, tampered=tuple(tampered), error=error, notes=tuple(notes))
+    results: Mapping[str, Any] = data["results"] if isinstance(data.get("results"), Mapping) else {}
+    mismatches = tree_diff(results.get("values"), recomputed_values, numeric=True)
+    recorded_tree = results.get(tree_key)
+    traces: list[Difference] = []
+    if canonical_bytes(recorded_tree) == canonical_bytes(recomputed_tree):
+        pass
+    elif shape(recorded_tree) == shape(recomputed_tree):
+        traces = tree_diff(recorded_tree, recomputed_tree, f"results.{tree_key}")
+    else:
+        notes.append(
+            f"the recorded results with traces (kpi_engine {writer}) are laid out differently from what "
+            f"kpi_engine {__version__} writes: the exact values are compared, the traces are not compared key by key"
+        )
+    return attrs.evolve(
+        base,
+        tampered=tuple(tampered),
+        mismatches=tuple(mismatches),
+        trace_differences=tuple(traces),
+        notes=tuple(notes),
+    )
+
+
+def _appraisal(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) -> tuple[Any, Any, str]:
+    rules = data.get("ruleset") or {}
+    ruleset = parse_ruleset(str(rules.get("text", "")), str(rules.get("name", "ruleset.yaml")))
+    inputs = data["inputs"]
+    options = dict(data.get("options") or {})
+    unknown = set(options) - {"period", "strict"}
+    if unknown:
+        raise KpiError(
+            f"the record uses options {', '.join(sorted(unknown))} that kpi_engine {__version__} does not know "
+            f"(written by kpi_engine {_writer(data)})"
+        )
+    records = [
+        table_from_entry(entry, tables[f"inputs.records[{i}]"]) for i, entry in enumerate(inputs.get("records") or [])
+    ]
+    members = table_from_entry(inputs["members"], tables["inputs.members"]) if inputs.get("members") else None
+    events = table_from_entry(inputs["events"], tables["inputs.events"]) if inputs.get("events") else None
+    appraisal = evaluate(
+        ruleset,
+        records,
+        period=options.get("period"),
+        members=members,
+        events=events,
+        strict=bool(options.get("strict", False)),
+    )
+    return appraisal_tree(appraisal), appraisal_values(appraisal), "appraisal"
+
+
+def _attribution(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) -> tuple[Any, Any, str]:
+    rules = data.get("policy") or {}
+    policy = parse_policy(str(rules.get("text", "")), str(rules.get("name", "policy.yaml")))
+    events = table_from_entry(data["inputs"]["events"], tables["inputs.events"])
+    result = attribute(policy, events)
+    return result.to_dict(), attribution_values(result), "attribution"
+
+
+__all__ = ["ABSENT", "FORMAT", "Finding", "ReplayReport", "load_record", "replay"]

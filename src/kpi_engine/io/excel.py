@@ -1,0 +1,141 @@
+"""Excel workbooks (``.xlsx``, ``.xlsm``, ``.xls``, ``.ods``) through python-calamine (the ``excel`` extra).
+
+The first row of the sheet is the header; row numbers are the sheet's own (the header is row 1),
+so a message points at the cell a user sees. Numbers arrive as binary floats (Excel stores
+doubles) and are read by their shortest repr under the rule of ``_numbers.float_text``; dates
+become ISO text. A location reads ``book.xlsx[Sheet1]:3:2``.
+
+A cell *formatted* as a percent shows ``95%`` but stores 0.95. In an ``.xlsx`` such cells are
+found from the workbook's styles and read as the user sees them, ``95%``: the percent rule of the
+records then applies (exactly 0.95 in a ``ratio`` column, an error in a ``score`` column, where
+the number 0.95 would silently have been a score of 0.95).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
+from xml.etree import ElementTree as ET
+
+from kpi_engine._numbers import NumberFormatError, canonical, float_text
+from kpi_engine.errors import KpiError
+from kpi_engine.evaluation.frames import rows_table
+from kpi_engine.evaluation.records import Table
+
+EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"})
+
+
+def read_excel(path: Path, sheet: str | None = None, name: str | None = None) -> Table:
+    """Read one sheet (default: the first) of a workbook into a ``Table``.
+
+    Raises:
+        KpiError: when the reader is not installed, the file cannot be read or the sheet does not
+            exist (naming the sheets). DataError: naming each bad cell.
+    """
+    try:
+        from python_calamine import CalamineWorkbook  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        raise KpiError(f"{path}: reading Excel needs python-calamine: pip install 'kpi_engine[excel]'") from None
+    if not path.is_file():
+        raise KpiError(f"{path}: no such file")
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for a damaged file
+        raise KpiError(f"{path}: not a readable workbook ({exc})") from None
+    names = list(book.sheet_names)
+    chosen = sheet if sheet is not None else (names[0] if names else None)
+    if chosen is None or chosen not in names:
+        shown = ", ".join(names) or "none"
+        raise KpiError(f"{path}: no sheet named '{chosen}' (sheets: {shown}); name one with --sheet")
+    rows: list[list[object]] = [list(r) for r in book.get_sheet_by_name(chosen).to_python(skip_empty_area=False)]
+    label = name or f"{path}[{chosen}]"
+    if not rows:
+        return Table(label, ())
+    percent = _percent_cells(path, chosen)
+    if percent:
+        for line, col in percent:
+            if line <= len(rows) and col <= len(rows[line - 1]):
+                rows[line - 1][col - 1] = _as_percent(rows[line - 1][col - 1])
+    header = list(rows[0])
+    while header and (header[-1] is None or header[-1] == ""):
+        header.pop()  # trailing empty columns of the sheet's used area
+    width = len(header)
+    return rows_table(header, ((i, row[:width]) for i, row in enumerate(rows[1:], start=2)), label)
+
+
+_M = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PERCENT_BUILTIN = frozenset({9, 10})  # 0% and 0.00%
+_LITERAL = re.compile(r'"[^"]*"|\\.')  # quoted text and escaped characters in a number format
+_REF = re.compile(r"([A-Z]+)(\d+)")
+
+
+def _as_percent(value: object) -> object:
+    """A number shown as a percent, as the text the user sees (0.95 → ``95%``); other values unchanged."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    try:
+        number = Decimal(float_text(value) if isinstance(value, float) else str(value))
+    except NumberFormatError:
+        return value  # the reader reports the float itself
+    return canonical(number * 100) + "%"
+
+
+def _percent_cells(path: Path, sheet: str) -> set[tuple[int, int]]:
+    """(row, column) of the sheet's cells whose number format is a percent; empty when not an .xlsx."""
+    try:
+        book = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return set()
+    with book:
+        try:
+            styles = _percent_styles(book.read("xl/styles.xml"))
+            if not styles:
+                return set()
+            member = _sheet_member(book, sheet)
+            if member is None:
+                return set()
+            with book.open(member) as fh:
+                return _cells_with_style(fh, styles)
+        except (KeyError, ET.ParseError, ValueError):
+            return set()  # not the usual layout: read values as they are
+
+
+def _percent_styles(xml: bytes) -> set[int]:
+    root = ET.fromstring(xml)  # noqa: S314 - the workbook the user chose to read
+    custom = {int(n.get("numFmtId", "0")): n.get("formatCode", "") for n in root.iter(f"{_M}numFmt")}
+    xfs = root.find(f"{_M}cellXfs")
+    found: set[int] = set()
+    for i, xf in enumerate(xfs if xfs is not None else []):
+        fid = int(xf.get("numFmtId", "0"))
+        if fid in _PERCENT_BUILTIN or "%" in _LITERAL.sub("", custom.get(fid, "")):
+            found.add(i)
+    return found
+
+
+def _sheet_member(book: zipfile.ZipFile, sheet: str) -> str | None:
+    workbook = ET.fromstring(book.read("xl/workbook.xml"))  # noqa: S314 - the workbook the user chose
+    rid = next((s.get(f"{_R}id") for s in workbook.iter(f"{_M}sheet") if s.get("name") == sheet), None)
+    rels = ET.fromstring(book.read("xl/_rels/workbook.xml.rels"))  # noqa: S314 - the workbook the user chose
+    target = next((r.get("Target", "") for r in rels if r.get("Id") == rid), None)
+    if not target:
+        return None
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+
+
+def _cells_with_style(fh: IO[bytes], styles: set[int]) -> set[tuple[int, int]]:
+    cells: set[tuple[int, int]] = set()
+    for _, el in ET.iterparse(fh):  # noqa: S314 - streamed, element by element
+        if el.tag == f"{_M}c":
+            style, ref = el.get("s"), _REF.fullmatch(el.get("r", ""))
+            if style is not None and int(style) in styles and ref is not None:
+                col = 0
+                for ch in ref.group(1):
+                    col = col * 26 + ord(ch) - 64
+                cells.add((int(ref.group(2)), col))
+        elif el.tag == f"{_M}row":
+            el.clear()  # memory stays flat over long sheets
+    return cells

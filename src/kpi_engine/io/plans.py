@@ -1,0 +1,70 @@
+"""Reading plan files (YAML) and writing plan results (CSV, JSON; xlsx when openpyxl is installed)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from kpi_engine.errors import KpiError
+from kpi_engine.io.loading import _read_text
+from kpi_engine.time.plan import LEVELS, Plan, PlanResult, parse_plan
+
+COLUMNS = ("item", "kind", "field", "subject", "parent", "level", "period", "value")
+
+
+def read_plan(path: str | Path) -> Plan:
+    """Read and validate a plan file.
+
+    Raises:
+        RulesetError: for an invalid plan, every problem located. KpiError: if the file cannot be read.
+    """
+    p = Path(path)
+    return parse_plan(_read_text(p), str(p))
+
+
+def plan_csv(result: PlanResult, levels: tuple[str, ...] = LEVELS) -> str:
+    """The allocations as CSV: one row per item, subject and period (values as exact decimal text)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in result.rows(levels):
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buf.getvalue()
+
+
+def plan_json(result: PlanResult, levels: tuple[str, ...] = LEVELS) -> str:
+    """The allocations as JSON with the plan's id, version, year and calendar."""
+    spec = result.plan.spec
+    doc = {
+        "plan": {"id": spec.plan, "version": spec.version, "title": spec.title, "sha256": result.plan.sha256},
+        "year": spec.year,
+        "calendar": result.plan.calendar.name,
+        "allocations": result.rows(levels),
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def write_plan_xlsx(result: PlanResult, path: str | Path, levels: tuple[str, ...] = LEVELS) -> None:
+    """Write the allocations to an xlsx workbook, one sheet per level (needs openpyxl).
+
+    Raises:
+        KpiError: if openpyxl is not installed.
+    """
+    try:
+        from openpyxl import Workbook  # type: ignore[import-not-found, import-untyped, unused-ignore] # noqa: PLC0415
+    except ImportError:
+        msg = "xlsx output needs openpyxl: pip install openpyxl"
+        raise KpiError(msg) from None
+    book = Workbook()
+    book.remove(book.active)
+    for level in levels:
+        rows = result.rows((level,))
+        if not rows:
+            continue
+        sheet = book.create_sheet(level)
+        sheet.append(list(COLUMNS))
+        for row in rows:
+            sheet.append(["" if row[c] is None else str(row[c]) for c in COLUMNS])
+    book.save(str(path))

@@ -1,0 +1,148 @@
+"""Ruleset and data issues in the reader's language, through the message catalogue.
+
+The checks build their messages in English (the source language, golden-tested). Each message
+shape is listed here as a template per issue code; the catalogue translates the template (gettext
+context ``issue:<code>``) and the values read back from the English message fill the translated
+one. A message whose shape is not listed stays in English: nothing is lost, only untranslated.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import attrs
+
+from kpi_engine.errors import Issue
+from kpi_engine.report._i18n import Messages
+
+# code → English templates, exactly as the checks write them ({placeholders} match any text).
+TEMPLATES: dict[str, tuple[str, ...]] = {
+    "unknown_key": ("unknown key '{key}'",),
+    "missing_key": ("missing required key '{key}'",),
+    "unknown_name": ("'{name}' is not defined",),
+    "unknown_metric": ("'{name}' is not a defined metric",),
+    "unknown_section": ("'{name}' is not a defined section",),
+    "unknown_kpi": ("'{name}' is not a defined kpi",),
+    "unknown_grade": ("'{name}' is not a defined grade",),
+    "unknown_event_field": ("'{name}' is not a defined event_field",),
+    "circular_metric": ("circular metric definition: {cycle}",),
+    "bad_expression": (
+        "expression does not parse: {detail}",
+        "attribute access is not allowed; only min, max, abs, round may be called",
+        "'%' is only allowed right after a number, as in 90%",
+    ),
+    "percent_slip": ("'{metric}' is a ratio but the target is {target}",),
+    "contradiction": (
+        "higher-is-better KPI has floor {floor} at or above its target {target}",
+        (
+            "lower-is-better KPI has floor {floor} at or below its target {target}; "
+            "the floor is the worst acceptable value, so it must be above the target"
+        ),
+        "range floor [lo, hi] must lie outside the target range",
+    ),
+    "weights_sum": (
+        'weights in section "{section}" add up to {total}, not 100%',
+        "weights of the KPIs add up to {total}, not 100%",
+        "section weights add up to {total}, not 100%",
+    ),
+    "band_gap": ("no band covers [{low}, {high}) between '{a}' and '{b}'",),
+    "band_overlap": (
+        "bands '{a}' and '{b}' overlap on [{low}, {high})",
+        "bands '{a}' and '{b}' overlap (an open bound)",
+    ),
+    "empty_band": ("band '{band}' is empty: min {low} ≥ max {high}",),
+    "duplicate_id": (
+        "KPI id '{id}' is already used by {where}",
+        "id '{id}' is already used by {where}",
+        "band id '{id}' is used twice",
+        "grade '{id}' appears twice",
+    ),
+    "duplicate_name": ("'{name}' is both an input and a metric", "'{name}' is a built-in event field"),
+    "missing_target": ("method {method} needs a target",),
+    "missing_floor": ("method linear needs a floor (the worst acceptable value, scored 0)",),
+    "missing_section": ("this scorecard has sections: name the KPI's section",),
+    "missing_bands": ("method bands needs a bands table",),
+    "missing_score": ("method expression needs a score expression",),
+    "bad_weight": ("weight must be above 0",),
+    "bad_cap": ("cap must be above 0",),
+    "bad_score": ("band score must lie in [0, cap {cap}]", "score must lie in [0, cap {cap}]"),
+    "bad_target": ("attainment needs a target above 0", "range target [lo, hi] has lo above hi"),
+    "bad_method": ("attainment needs direction higher or lower",),
+    "bad_kpi": ("KPI metric '{metric}' is not a number",),
+    "bad_gate": ("cap_total must be 0 or more", "a zero_section gate cannot read total: the total depends on it"),
+    "bad_grades": (
+        "only the last grade may omit min (it catches every lower total)",
+        "grades must be listed from the highest min down",
+    ),
+    "grade_gap": ("totals below {min} get no grade; end with a band without min",),
+    "bad_dates": ("effective until {until} is before from {start}",),
+    "bad_document": ("the document must be a mapping of keys to values",),
+    "bad_aggregate": ("count takes no field (it counts events)", "{fn} needs a number field", "{fn} needs a field"),
+    "bad_metric": ("a members metric needs a team or higher subject",),
+    "unused_bands": ("bands are only read by method bands, not {method}",),
+    # data: records, membership rows, events
+    "unknown_column": ("column '{column}' is not an input of this ruleset",),
+    "missing_field": ("'{field}' is required",),
+    "out_of_bounds": (
+        "'{field}' is {value}, below its minimum {bound}",
+        "'{field}' is {value}, above its maximum {bound}",
+    ),
+    "duplicate_row": (
+        "subject '{subject}' has a second record for period {period} (first at {first})",
+        "event_id '{id}' repeats (first at {first})",
+    ),
+    "bad_member": ("'{member}' cannot be its own parent",),
+    "bad_header": ("column {index} has no name",),
+    "duplicate_column": ("column '{column}' appears twice",),
+    "bad_csv": ("row has {cells} cells but the header has {header}",),
+    "bad_json": ("each row must be a JSON object", "expected an array of objects", "not valid JSON: {detail}"),
+}
+SUGGESTIONS = (
+    "did you mean '{name}'?",
+    "did you mean {value}%?",
+    "write weights as percents (40%), or set normalize: true",
+)
+
+
+@cache
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", template)
+    regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+    return re.compile(regex, re.DOTALL)
+
+
+def _translate(text: str, context: str, templates: tuple[str, ...], msg: Messages) -> str:
+    for template in templates:
+        m = _pattern(template).fullmatch(text)
+        if m and msg.has(context, template):
+            return msg.pt(context, template, **m.groupdict())
+    return text
+
+
+def translate_issue(issue: Issue, msg: Messages) -> Issue:
+    """The issue with its message and suggestion in ``msg``'s language (where the catalogue has them).
+
+    Args:
+        issue: an issue as the checks wrote it (English).
+        msg: the catalogue of the reader's language.
+
+    Returns:
+        A copy with translated ``message`` and ``suggestion``; code, path and location unchanged.
+    """
+    if msg.lang == "en":
+        return issue
+    message = _translate(issue.message, f"issue:{issue.code}", TEMPLATES.get(issue.code, ()), msg)
+    suggestion = issue.suggestion and _translate(issue.suggestion, "suggestion", SUGGESTIONS, msg)
+    return attrs.evolve(issue, message=message, suggestion=suggestion)
+
+
+def render_issue(issue: Issue, msg: Messages) -> str:
+    """``FILE:LINE:COL: PATH: message; suggestion [code]`` in the reader's language."""
+    translated = translate_issue(issue, msg)
+    if translated.severity == "warning" and msg.lang != "en":
+        # Issue.render writes the English "warning: " prefix itself; give it the translated one.
+        body = attrs.evolve(translated, severity="error").render()
+        head, sep, tail = body.rpartition(translated.message)
+        return f"{head}{msg.t('warning: ')}{translated.message}{tail}" if sep else body
+    return translated.render()

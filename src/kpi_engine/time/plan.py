@@ -1,0 +1,568 @@
+"""Target and budget decomposition (DOMAIN S4, S6, §7): a yearly plan cut into exact parts.
+
+A plan names a year, a business calendar, seasonality weights (per quarter or per month) and a
+tree of share weights (regions → teams → reps). Each yearly target (money or a count) and each
+expense budget category splits:
+
+1. down the share tree: the whole → each node's share → … → each rep (the leaves);
+2. for every subject, over the year: → months by the seasonality weights (quarter weights cut
+   each quarter into its months by working days, or equally with ``month_split: equal``);
+3. each month → its working days, equally; ISO weeks and quarters are sums of their days and months.
+
+Every split is a largest-remainder split on the smallest unit (0.01 for money by default, 1 for
+counts): each part gets the floor of its exact share, and the units left over go one each to the
+parts with the largest fractional remainders; ties go to the part whose key sorts first (the
+subject id in code-point order, or the earlier date). So parts add up exactly to their whole at
+every level, each part is within one unit of its exact share of its parent, and the result does
+not depend on the order the plan lists things in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import Annotated, Any, Literal, TypeVar, Union
+
+import attrs
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from kpi_engine._numbers import NumberFormatError, to_decimal
+from kpi_engine.errors import DataError, Issue, RulesetError
+from kpi_engine.language._validation import validate_model
+from kpi_engine.language._yaml import PathKey, SourceMap, format_path, load_yaml
+from kpi_engine.time.calendar import BusinessCalendar, CalendarRef, CalendarSpec
+from kpi_engine.time.periods import Period
+
+K = TypeVar("K")
+Level = Literal["year", "half", "quarter", "month", "week", "day"]
+LEVELS: tuple[Level, ...] = ("year", "half", "quarter", "month", "week", "day")
+_NUMBER_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*%?\s*$"}],
+    "description": "an exact number such as 12000000 or a percent such as 25% (exactly 0.25)",
+}
+
+
+def _number(value: object) -> Decimal:
+    try:
+        return to_decimal(value)
+    except NumberFormatError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Number = Annotated[Decimal, BeforeValidator(_number), WithJsonSchema(_NUMBER_SCHEMA)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ShareSpec(_Spec):
+    """A node of the share tree: its weight among its siblings and, optionally, its own members."""
+
+    weight: Number
+    title: str | None = None
+    members: dict[str, Annotated[Union[ShareSpec, Number], BeforeValidator(lambda v: v)]] = Field(  # noqa: UP007
+        default_factory=dict, description="member id → weight, or → {weight, members}; weights add up to 100%"
+    )
+
+
+class SeasonalitySpec(_Spec):
+    """How the year is weighted over time: four quarter weights or twelve month weights (adding up to 100%)."""
+
+    quarters: list[Number] | None = Field(None, description="weights of Q1…Q4")
+    months: list[Number] | None = Field(None, description="weights of January…December")
+    month_split: Literal["working_days", "equal"] = Field(
+        "working_days", description="with quarter weights: months of a quarter by their working days, or equally"
+    )
+
+
+class ItemSpec(_Spec):
+    """One yearly target or budget category."""
+
+    total: Number = Field(description="the yearly whole, in currency units or a count")
+    unit: Literal["money", "count"] | None = Field(None, description="default: money (budgets are always money)")
+    title: str | None = None
+    field: str | None = Field(
+        None, description="the ruleset input this fills (kpi evaluate --plan); default <name>_target or <name>_budget"
+    )
+    seasonality: SeasonalitySpec | None = Field(None, description="overrides the plan's seasonality")
+    shares: dict[str, Annotated[Union[ShareSpec, Number], BeforeValidator(lambda v: v)]] | None = Field(  # noqa: UP007
+        None, description="overrides the plan's share tree; {} keeps the whole on the company"
+    )
+
+
+class PlanSpec(_Spec):
+    """A yearly sales plan: targets and expense budgets decomposed over time and subjects."""
+
+    plan: str = Field(description="stable id of the plan")
+    version: str = "1"
+    title: str | None = None
+    year: int = Field(ge=1900, le=2999)
+    company: str = Field("company", description="id of the root subject (the whole)")
+    calendar: CalendarRef = Field(default_factory=CalendarSpec, description="working days for weeks and days")
+    money_places: int = Field(2, ge=0, le=6, description="decimal places of the smallest currency unit (2: 0.01)")
+    seasonality: SeasonalitySpec = Field(default_factory=SeasonalitySpec, description="default: by working days")
+    shares: dict[str, Annotated[Union[ShareSpec, Number], BeforeValidator(lambda v: v)]] = Field(  # noqa: UP007
+        default_factory=dict, description="top-level subject id → weight or {weight, members}"
+    )
+    targets: dict[str, ItemSpec] = Field(default_factory=dict, description="yearly targets (money or count)")
+    budgets: dict[str, ItemSpec] = Field(default_factory=dict, description="yearly expense budgets by category")
+
+
+ShareSpec.model_rebuild()
+
+
+@attrs.frozen
+class Node:
+    """A subject of the share tree with its exact weight inside its parent."""
+
+    id: str
+    parent: str | None
+    weight: Fraction
+    children: tuple[Node, ...] = ()
+
+
+@attrs.frozen
+class Item:
+    name: str
+    kind: Literal["target", "budget"]
+    unit: Literal["money", "count"]
+    field: str
+    total: Decimal
+    title: str | None
+    tree: Node
+    months: tuple[Fraction, ...] | None  # twelve month weights, or None (by quarters / working days)
+    quarters: tuple[Fraction, ...] | None
+    month_split: Literal["working_days", "equal"]
+
+
+@attrs.frozen
+class Plan:
+    """A validated plan, ready to decompose."""
+
+    spec: PlanSpec
+    items: tuple[Item, ...]
+    calendar: BusinessCalendar
+    file: str
+    sha256: str
+
+
+@attrs.frozen
+class Allocation:
+    """One planned amount: an item for a subject in a period."""
+
+    item: str
+    kind: Literal["target", "budget"]
+    field: str
+    subject: str
+    parent: str | None
+    depth: int
+    period: Period
+    value: Decimal
+
+    def to_dict(self) -> dict[str, object]:
+        """A flat, JSON-ready row (the value as exact decimal text)."""
+        return {
+            "item": self.item,
+            "kind": self.kind,
+            "field": self.field,
+            "subject": self.subject,
+            "parent": self.parent,
+            "level": self.period.kind,
+            "period": str(self.period),
+            "value": format(self.value, "f"),
+        }
+
+
+@attrs.frozen
+class PlanResult:
+    """Every allocation of a plan, with a lookup by item, subject and period."""
+
+    plan: Plan
+    allocations: tuple[Allocation, ...]
+    _index: dict[tuple[str, str, Period], Decimal] = attrs.field(eq=False, repr=False)
+
+    def value(self, item: str, subject: str, period: Period) -> Decimal | None:
+        """The planned amount of ``item`` for ``subject`` in ``period`` (any kind), or None if not planned."""
+        return self._index.get((item, subject, period))
+
+    def rows(self, levels: Iterable[str] = LEVELS) -> list[dict[str, object]]:
+        """Allocations at the given levels as flat rows, in a stable order."""
+        wanted = set(levels)
+        return [a.to_dict() for a in self.allocations if a.period.kind in wanted]
+
+
+# --- exact splitting ----------------------------------------------------------------------------
+
+
+def split_units(total: int, parts: Sequence[tuple[K, Fraction]], sort_key: Any = None) -> dict[K, int]:
+    """Split ``total`` whole units by exact ``parts`` weights (adding up to 1) with largest remainders.
+
+    Each part gets ``floor(total × weight)``; the units left over go one each to the parts with the
+    largest fractional remainder; ties go to the part whose key sorts first (``sort_key`` of the key).
+
+    Raises:
+        ValueError: if the weights do not add up to exactly 1, or one is negative.
+    """
+    if any(w < 0 for _, w in parts):
+        msg = "weights must not be negative"
+        raise ValueError(msg)
+    key = sort_key or (lambda k: k)
+    # On a common denominator every exact share is an integer quotient and remainder: no rationals in the loop.
+    denominator = math.lcm(*(w.denominator for _, w in parts))
+    if sum(w.numerator * (denominator // w.denominator) for _, w in parts) != denominator:
+        msg = "weights must add up to exactly 100%"
+        raise ValueError(msg)
+    out: dict[K, int] = {}
+    remainders: dict[K, int] = {}
+    for k, w in parts:
+        out[k], remainders[k] = divmod(total * w.numerator * (denominator // w.denominator), denominator)
+    left = total - sum(out.values())
+    if left:
+        for k in sorted(out, key=lambda k: (-remainders[k], key(k)))[:left]:
+            out[k] += 1
+    return out
+
+
+def _unit(item: Item, places: int) -> Decimal:
+    return Decimal(1) if item.unit == "count" else Decimal(1).scaleb(-places)
+
+
+def _month_weights(item: Item, cal: BusinessCalendar, year: int) -> list[tuple[Period, Fraction]]:
+    months = [Period("month", dt.date(year, m, 1)) for m in range(1, 13)]
+    if item.months is not None:
+        return list(zip(months, item.months, strict=True))
+    days = {m: Fraction(len(cal.working_days_in(m))) for m in months}
+    if item.quarters is None:
+        total = sum(days.values(), Fraction(0))
+        return [(m, days[m] / total) for m in months]
+    out: list[tuple[Period, Fraction]] = []
+    for q, weight in enumerate(item.quarters):
+        group = months[q * 3 : q * 3 + 3]
+        if item.month_split == "equal":
+            out.extend((m, weight / 3) for m in group)
+            continue
+        quarter_days = sum((days[m] for m in group), Fraction(0))
+        out.extend((m, weight * days[m] / quarter_days) for m in group)
+    return out
+
+
+def _months_within_quarters(
+    item: Item, month_days: Mapping[Period, Sequence[dt.date]]
+) -> dict[Period, list[tuple[Period, Fraction]]]:
+    """Each quarter's months with their weight inside the quarter (by working days, or equal)."""
+    out: dict[Period, list[tuple[Period, Fraction]]] = {}
+    for month in sorted(month_days):
+        out.setdefault(_quarter_key(month), []).append((month, Fraction(len(month_days[month]))))
+    for quarter, group in out.items():
+        days = sum((d for _, d in group), Fraction(0))
+        if item.month_split == "equal" or days == 0:
+            out[quarter] = [(m, Fraction(1, len(group))) for m, _ in group]
+        else:
+            out[quarter] = [(m, d / days) for m, d in group]
+    return out
+
+
+def _leaves_and_nodes(node: Node) -> Iterable[Node]:
+    yield node
+    for child in node.children:
+        yield from _leaves_and_nodes(child)
+
+
+def _by_tree(node: Node, units: int, out: dict[str, int]) -> None:
+    out[node.id] = units
+    if node.children:
+        split = split_units(units, [(c.id, c.weight) for c in node.children])
+        for child in node.children:
+            _by_tree(child, split[child.id], out)
+
+
+def _add(
+    sums: dict[tuple[str, Period], int], parents: Mapping[str, str | None], subject: str, period: Period, units: int
+) -> None:
+    """Add a leaf's units for a period to the leaf and every node above it."""
+    node: str | None = subject
+    while node is not None:
+        sums[(node, period)] = sums.get((node, period), 0) + units
+        node = parents[node]
+
+
+def _quarter_key(period: Period) -> Period:
+    return Period.containing(period.start, "quarter")
+
+
+def decompose(plan: Plan) -> PlanResult:
+    """Cut every target and budget of ``plan`` into subjects and periods, exactly.
+
+    Raises:
+        CalendarError: if the plan's calendar does not cover the plan year.
+        DataError: if a month of the year has no working day to carry its part.
+    """
+    year = plan.spec.year
+    cal = plan.calendar
+    allocations: list[Allocation] = []
+    index: dict[tuple[str, str, Period], Decimal] = {}
+    month_days = {m: cal.working_days_in(m) for m in (Period("month", dt.date(year, i, 1)) for i in range(1, 13))}
+    for item in plan.items:
+        places = 0 if item.unit == "count" else plan.spec.money_places
+        unit = _unit(item, plan.spec.money_places)
+        total_units = int(item.total.scaleb(places))
+        per_subject: dict[str, int] = {}
+        _by_tree(item.tree, total_units, per_subject)
+        nodes = list(_leaves_and_nodes(item.tree))
+        parents = {n.id: n.parent for n in nodes}
+        depth: dict[str, int] = {}
+        for n in nodes:
+            depth[n.id] = 0 if n.parent is None else depth[n.parent] + 1
+        weights = _month_weights(item, cal, year)
+        within = _months_within_quarters(item, month_days)
+        # Leaves are split over time; every inner node's period value is the sum of its leaves'.
+        sums: dict[tuple[str, Period], int] = {}
+
+        for leaf in (n for n in nodes if not n.children):
+            units = per_subject[leaf.id]
+            if item.quarters is not None and item.months is None:
+                # Quarters first (their parts are the seasonality the plan states), then months in each.
+                q_units = split_units(
+                    units,
+                    [(Period("quarter", dt.date(year, q * 3 + 1, 1)), w) for q, w in enumerate(item.quarters)],
+                    sort_key=lambda p: p.start,
+                )
+                months_units: dict[Period, int] = {}
+                for q, qu in q_units.items():
+                    months_units.update(split_units(qu, within[q], sort_key=lambda p: p.start))
+            else:
+                months_units = split_units(units, weights, sort_key=lambda p: p.start)
+            _add(sums, parents, leaf.id, Period("year", dt.date(year, 1, 1)), units)
+            for month, mu in months_units.items():
+                _add(sums, parents, leaf.id, month, mu)
+                _add(sums, parents, leaf.id, _quarter_key(month), mu)
+                _add(sums, parents, leaf.id, Period.containing(month.start, "half"), mu)
+                days = month_days[month]
+                if not days:
+                    if mu:
+                        msg = f"{month} has no working day on calendar {cal.name} to carry {item.name}'s part"
+                        raise DataError(msg)
+                    continue
+                per_day = split_units(mu, [(d, Fraction(1, len(days))) for d in days])
+                for d, du in per_day.items():
+                    _add(sums, parents, leaf.id, Period("day", d), du)
+                    _add(sums, parents, leaf.id, Period.containing(d, "week"), du)
+        order = {n.id: i for i, n in enumerate(nodes)}
+        for (subject, period), units in sorted(
+            sums.items(), key=lambda kv: (order[kv[0][0]], LEVELS.index(kv[0][1].kind), kv[0][1].start)
+        ):
+            value = Decimal(units).scaleb(-places).quantize(unit)
+            index[(item.name, subject, period)] = value
+            allocations.append(
+                Allocation(item.name, item.kind, item.field, subject, parents[subject], depth[subject], period, value)
+            )
+    return PlanResult(plan, tuple(allocations), index)
+
+
+# --- loading and checks ---------------------------------------------------------------------------
+
+
+class _Checker:
+    def __init__(self, spec: PlanSpec, smap: SourceMap) -> None:
+        self.spec = spec
+        self.smap = smap
+        self.issues: list[Issue] = []
+
+    def add(self, code: str, message: str, path: PathKey, *, key: bool = False) -> None:
+        self.issues.append(Issue(code, message, format_path(path), self.smap.locate(path, key=key)))
+
+    def weights(self, values: Sequence[Decimal], path: PathKey, what: str) -> bool:
+        ok = True
+        for i, v in enumerate(values):
+            if v < 0:
+                self.add("bad_weight", f"{what} weight {v} is negative", (*path, i) if what != "share" else path)
+                ok = False
+        total = sum(values, Decimal(0))
+        if total != 1:
+            self.add("weights_sum", f"{what} weights add up to {_pct(total)}, not 100%", path)
+            ok = False
+        return ok
+
+    def seasonality(self, s: SeasonalitySpec, path: PathKey) -> tuple[tuple[Fraction, ...] | None, ...]:
+        if s.quarters is not None and s.months is not None:
+            self.add("bad_seasonality", "give quarters or months, not both", path)
+            return None, None
+        quarters = months = None
+        if s.quarters is not None:
+            if len(s.quarters) != 4:  # noqa: PLR2004 - four quarters
+                self.add("bad_seasonality", f"quarters needs 4 weights, not {len(s.quarters)}", (*path, "quarters"))
+            elif self.weights(s.quarters, (*path, "quarters"), "quarter"):
+                quarters = tuple(Fraction(q) for q in s.quarters)
+        if s.months is not None:
+            if len(s.months) != 12:  # noqa: PLR2004 - twelve months
+                self.add("bad_seasonality", f"months needs 12 weights, not {len(s.months)}", (*path, "months"))
+            elif self.weights(s.months, (*path, "months"), "month"):
+                months = tuple(Fraction(m) for m in s.months)
+        return quarters, months
+
+    def tree(self, root: str, shares: Mapping[str, ShareSpec | Decimal], path: PathKey, seen: set[str]) -> Node:
+        seen.add(root)
+        return Node(root, None, Fraction(1), self.children(root, shares, path, seen))
+
+    def children(
+        self, parent: str, shares: Mapping[str, ShareSpec | Decimal], path: PathKey, seen: set[str]
+    ) -> tuple[Node, ...]:
+        if not shares:
+            return ()
+        nodes: list[Node] = []
+        weights: list[Decimal] = []
+        for sid, share in sorted(shares.items()):
+            here = (*path, sid)
+            if sid in seen:
+                self.add("duplicate_subject", f"subject '{sid}' appears twice in the share tree", here, key=True)
+                continue
+            seen.add(sid)
+            weight = share.weight if isinstance(share, ShareSpec) else share
+            if weight < 0:
+                self.add("bad_weight", f"share weight {weight} is negative", here)
+            weights.append(weight)
+            kids = self.children(sid, share.members, (*here, "members"), seen) if isinstance(share, ShareSpec) else ()
+            nodes.append(Node(sid, parent, Fraction(weight), kids))
+        total = sum(weights, Decimal(0))
+        if total != 1:
+            last = (*path, list(shares)[-1])  # the last weight as written
+            self.add("weights_sum", f"share weights under '{parent}' add up to {_pct(total)}, not 100%", last)
+        return tuple(nodes)
+
+    def items(self) -> list[Item]:
+        spec = self.spec
+        default = self.seasonality(spec.seasonality, ("seasonality",))
+        items: list[Item] = []
+        fields: dict[str, str] = {}
+        for kind, group in (("target", spec.targets), ("budget", spec.budgets)):
+            for name, item in group.items():
+                base: PathKey = (f"{kind}s", name)
+                unit = item.unit or "money"
+                if kind == "budget" and unit != "money":
+                    self.add("bad_unit", "a budget is money", (*base, "unit"))
+                step = Decimal(1) if unit == "count" else Decimal(1).scaleb(-spec.money_places)
+                if item.total < 0:
+                    self.add("bad_total", "the total must not be negative", (*base, "total"))
+                elif item.total % step != 0:
+                    what = "a whole count" if unit == "count" else f"a multiple of the smallest unit {step}"
+                    self.add("bad_total", f"the total {item.total} is not {what}", (*base, "total"))
+                quarters, months = (
+                    self.seasonality(item.seasonality, (*base, "seasonality")) if item.seasonality else default
+                )
+                split = (item.seasonality or spec.seasonality).month_split
+                shares = item.shares if item.shares is not None else spec.shares
+                share_path: PathKey = (*base, "shares") if item.shares is not None else ("shares",)
+                tree = self.tree(spec.company, shares, share_path, set())
+                field = item.field or f"{name}_{kind}"
+                if field in fields:
+                    self.add("duplicate_field", f"field '{field}' is already filled by {fields[field]}", base, key=True)
+                fields[field] = name
+                items.append(
+                    Item(name, kind, unit, field, item.total, item.title, tree, months, quarters, split)  # type: ignore[arg-type]
+                )
+        if not items:
+            self.add("empty", "a plan needs at least one target or budget", ())
+        return items
+
+
+def _pct(value: Decimal) -> str:
+    return format((value * 100).normalize(), "f") + "%"
+
+
+def check_plan_text(text: str, file: str = "<string>") -> list[Issue]:
+    """Every problem of a plan file (for ``kpi validate``), in file order."""
+    try:
+        parse_plan(text, file)
+    except RulesetError as exc:
+        return list(exc.issues)
+    return []
+
+
+def parse_plan(text: str, file: str = "<string>") -> Plan:
+    """Parse plan YAML text into a validated ``Plan``.
+
+    Raises:
+        RulesetError: listing every problem (unknown keys, weights that do not add up to 100%,
+            totals off the smallest unit, duplicate subjects…), each located as ``file:line:col``.
+    """
+    data, smap, issues = load_yaml(text, file)
+    if data is None and not issues:
+        issues = [Issue("empty", "the plan is empty", "", smap.locate(()))]
+    spec = None
+    if data is not None:
+        keys = {k for m in (PlanSpec, ItemSpec, SeasonalitySpec, ShareSpec) for k in m.model_fields}
+        spec, more = validate_model(PlanSpec, data, smap, frozenset(keys))
+        issues += more
+    items: list[Item] = []
+    if spec is not None:
+        checker = _Checker(spec, smap)
+        items = checker.items()
+        issues += checker.issues
+    if spec is None or any(i.severity == "error" for i in issues):
+        issues.sort(key=lambda i: (i.location.line, i.location.col) if i.location else (0, 0))
+        raise RulesetError.from_issues(issues, file)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Plan(spec, tuple(items), BusinessCalendar.from_spec(spec.calendar), file, digest)
+
+
+def plan_schema() -> dict[str, object]:
+    """The JSON Schema of a plan file."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **PlanSpec.model_json_schema()}
+
+
+# --- a plan as the target input of a scorecard ------------------------------------------------------
+
+
+def merge_plan(tables: Sequence[Any], result: PlanResult, fields: set[str], period_kind: str) -> list[Any]:
+    """Fill the ruleset inputs a plan provides (``sales_target``…) into the matching record rows.
+
+    A row gets the planned value of each plan field the ruleset declares as an input, for its
+    subject and period (of the ruleset's period kind). Rows of subjects or periods the plan does
+    not cover are left as they are; a field already filled in a row is a conflict.
+
+    Raises:
+        DataError: on conflicts, or when the ruleset declares none of the plan's fields.
+    """
+    from kpi_engine.evaluation.records import Table  # noqa: PLC0415 - evaluation imports time; keep it one-way
+
+    by_field = {i.field: i.name for i in result.plan.items if i.field in fields}
+    if not by_field:
+        known = ", ".join(sorted(i.field for i in result.plan.items))
+        msg = f"the ruleset declares none of the plan's fields as inputs ({known})"
+        raise DataError(msg)
+    issues: list[Issue] = []
+    out: list[Any] = []
+    for table in tables:
+        rows = []
+        for line, raw in table.rows:
+            try:
+                period = Period.parse(str(raw.get("period", "")), period_kind)  # type: ignore[arg-type]
+            except ValueError:
+                rows.append((line, raw))
+                continue
+            subject = str(raw.get("subject", "")).strip()
+            merged = dict(raw)
+            for fld, name in by_field.items():
+                value = result.value(name, subject, period)
+                if value is None:
+                    continue
+                if str(merged.get(fld) or "").strip():
+                    issues.append(
+                        Issue(
+                            "conflict",
+                            f"'{fld}' is given in the record and also by the plan",
+                            fld,
+                            table.where(line, fld),
+                        )
+                    )
+                merged[fld] = value
+            rows.append((line, merged))
+        out.append(Table(table.name, tuple(rows), table.columns))
+    if issues:
+        raise DataError.from_issues(issues, "records")
+    return out

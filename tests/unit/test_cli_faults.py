@@ -1,0 +1,121 @@
+"""The kpi command under faults: one line and a distinct exit code for internal errors and Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from kpi_engine import cli
+
+
+@pytest.fixture(autouse=True)
+def at_root(root, monkeypatch):
+    monkeypatch.chdir(root)
+
+
+def _boom(_args):
+    raise ValueError("something unexpected\nsecond line")
+
+
+def _interrupt(_args):
+    raise KeyboardInterrupt
+
+
+def test_internal_error_exits_70_with_one_line(capsys, monkeypatch):
+    """An unexpected exception exits 70 with one line asking for a report, no traceback."""
+    monkeypatch.setattr(cli, "cmd_schema", _boom)
+    monkeypatch.delenv("KPI_DEBUG", raising=False)
+    assert cli.main(["schema"]) == 70
+    err = capsys.readouterr().err
+    assert err == (
+        "kpi: internal error (ValueError): something unexpected — please report this with the command and input\n"
+    )
+
+
+def test_kpi_debug_shows_the_traceback(capsys, monkeypatch):
+    """KPI_DEBUG=1 prints the traceback before the one-line message."""
+    monkeypatch.setattr(cli, "cmd_schema", _boom)
+    monkeypatch.setenv("KPI_DEBUG", "1")
+    assert cli.main(["schema"]) == 70
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.rstrip().endswith("please report this with the command and input")
+
+
+def test_keyboard_interrupt_exits_130(capsys, monkeypatch):
+    """Ctrl-C (KeyboardInterrupt) prints 'kpi: interrupted' and exits 130."""
+    monkeypatch.setattr(cli, "cmd_schema", _interrupt)
+    monkeypatch.delenv("KPI_DEBUG", raising=False)
+    assert cli.main(["schema"]) == 130
+    assert capsys.readouterr().err == "kpi: interrupted\n"
+
+
+def test_sigint_to_a_running_process_exits_130():
+    """A real SIGINT to a running kpi gives one line and exit code 130."""
+    script = (
+        "import sys, time\n"
+        "from kpi_engine import cli\n"
+        "def slow(args):\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+        "cli.cmd_schema = slow\n"
+        "sys.exit(cli.main(['schema']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KPI_DEBUG"}
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err == "kpi: interrupted\n"
+
+
+def test_validate_caps_the_file_size(tmp_path, capsys, monkeypatch):
+    """kpi validate refuses a file over the size cap like evaluate, without reading it."""
+    from kpi_engine.io import loading
+
+    monkeypatch.setattr(loading, "MAX_FILE_BYTES", 100)
+    big = tmp_path / "big.yaml"
+    big.write_text("ruleset: x\n" + "#" * 200 + "\n")
+    assert cli.main(["validate", str(big)]) == 1
+    assert "file is larger than 100 bytes" in capsys.readouterr().err
+
+
+def test_directory_as_events_is_a_clean_error(tmp_path, capsys):
+    """A directory given as --events is a one-line error, exit 1."""
+    code = cli.main(["attribute", "examples/attribution/policy.yaml", "--events", str(tmp_path)])
+    assert code == 1
+    assert capsys.readouterr().err.strip() == f"{tmp_path}: is a directory, not a file"
+
+
+def test_out_to_a_full_disk_exits_1_without_a_traceback(capsys):
+    """--out /dev/full (ENOSPC) is a clean one-line error, exit 1."""
+    assert cli.main(["schema", "--out", "/dev/full"]) == 1
+    err = capsys.readouterr().err
+    assert "no space left" in err
+    assert "Traceback" not in err
+
+
+def test_endless_device_is_capped(capsys, monkeypatch):
+    """A device that never ends (/dev/zero reports size 0) is read up to the cap, then refused."""
+    from kpi_engine.io import loading
+
+    monkeypatch.setattr(loading, "MAX_FILE_BYTES", 1000)
+    assert cli.main(["validate", "/dev/zero"]) == 1
+    assert "file is larger than 1000 bytes" in capsys.readouterr().err
+
+
+def test_a_flood_of_problems_is_cut_short(tmp_path, capsys):
+    """A log with 3,000 bad rows prints 1,000 located lines and how many more there are."""
+    log = tmp_path / "events.csv"
+    rows = "".join(f"e{i},teleport,2026-03-02T10:00:00,a,c1,,\n" for i in range(3000))
+    log.write_text("event_id,type,at,rep,customer,deal_id,amount\n" + rows, encoding="utf-8")
+    assert cli.main(["attribute", "examples/attribution/policy.yaml", "--events", str(log)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1001
+    assert lines[-1] == "… and 2000 more problem(s) not shown (3000 in all)"
