@@ -40,7 +40,7 @@ SCALES = {
 
 
 def w1_ruleset() -> str:
-    inputs = "\n".join(f"  m{i:02d}: {{type: ratio, min: 0}}" for i in range(1, 13))
+    inputs = "\n".join(f"  m{i:02d}: {{type: ratio, min: 0, max: 2}}" for i in range(1, 13))
     kpis = "\n".join(
         f"  - {{id: k{i:02d}, metric: m{i:02d}, method: linear, direction: {'lower' if i in LOWER else 'higher'}, "
         f"floor: {1 if i in LOWER else 0}, target: {0 if i in LOWER else 1}, cap: 120, weight: {WEIGHTS[i - 1]}%}}"

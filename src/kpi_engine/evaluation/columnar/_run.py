@@ -122,6 +122,14 @@ def _evaluate(
     for name, spec in card.inputs.items():
         if name in df.columns and name not in batch:
             columns[name] = typed_column(df[name], spec.type, (spec.min, spec.max))
+    for name, spec in card.inputs.items():
+        ratio_col = columns.get(name)
+        # A ratio above 1 without a declared max is a suspected percent slip (unless written "150%"):
+        # the row path decides, and reports it.
+        if spec.type == "ratio" and spec.max is None and isinstance(ratio_col, Num):
+            num, den = ratio_col.array(Ctx(len(df)))
+            if (num > den)[~ratio_col.na if ratio_col.na is not None else slice(None)].any():
+                raise FallbackError
     rows = (key == str(chosen)).to_numpy()
     subjects_all = subj.to_numpy().astype(object)
     idx = np.flatnonzero(rows)
