@@ -110,7 +110,7 @@ def test_bad_cell_reports_the_row_paths_error():
     ruleset = parse_ruleset(W1ISH)
     rows = [*ROWS, {"subject": "d", "period": "2026-03", "m1": "-1", "m2": "0.1"}]
     with pytest.raises(DataError) as row_error:
-        evaluate(ruleset, rows, engine="row")
+        evaluate(ruleset, pl.DataFrame(rows), engine="row")
     with pytest.raises(DataError) as col_error:
         evaluate(ruleset, pl.DataFrame(rows), engine="columnar")
     assert str(col_error.value) == str(row_error.value)

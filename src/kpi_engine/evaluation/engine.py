@@ -714,7 +714,7 @@ def evaluate(
         DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
         KpiError: for ``engine="columnar"`` on a scorecard feature the kernel does not evaluate.
     """
-    if engine != "row" or not isinstance(records, Table | list | tuple):
+    if engine != "row":
         from kpi_engine.evaluation.columnar import dispatch  # noqa: PLC0415 - optional kernel
 
         rows = functools.partial(_rows, allow_extra_columns=allow_extra_columns, progress=progress)

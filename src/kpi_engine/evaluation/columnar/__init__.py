@@ -90,21 +90,23 @@ def _size(data: Any) -> int:
     if isinstance(data, Table):
         return len(data.cells) or len(data.dict_rows)
     if _is_frame(data):
-        return int(getattr(data, "num_rows", 0) or len(data))
+        try:
+            return int(getattr(data, "num_rows", 0) or len(data))
+        except TypeError:  # a lazy frame or a relation: its size is not known without running it
+            return 0
     if isinstance(data, list | tuple):
         return sum(_size(t) if isinstance(t, Table) else 1 for t in data)
     return 0
 
 
-def row_inputs(data: Any, name: str) -> Any:
-    """What the row path reads for ``data``: frames become a ``Table`` (files keep their line numbers)."""
+def row_inputs(data: Any, name: str) -> Any:  # noqa: ARG001 - kept for callers naming the table
+    """What the row path reads for ``data``: a ``Frame`` is read again by its file reader.
+
+    Frames, relations and rows go as they are: the row path reads every container itself.
+    """
     if isinstance(data, Frame):
         return data.rows()
-    if data is None or not _is_frame(data):
-        return data
-    from kpi_engine.evaluation.columnar._ingest import to_polars  # noqa: PLC0415
-
-    return Table.from_rows(to_polars(data).iter_rows(named=True), name)
+    return data
 
 
 def dispatch(
