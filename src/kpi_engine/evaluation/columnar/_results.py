@@ -95,6 +95,7 @@ class ColumnarResults(Sequence[SubjectResult]):
         names = np.array(subjects, dtype=object)
         self.order = np.lexsort((names, rank, unranked)) if len(subjects) else np.zeros(0, dtype=np.int64)
         self._params = {k.id: k.parameters() for k in card.kpis}
+        self._built: list[SubjectResult | None] = [None] * len(subjects)  # each built once, when first read
 
     def __len__(self) -> int:
         return len(self.subjects)
@@ -105,12 +106,18 @@ class ColumnarResults(Sequence[SubjectResult]):
     def __getitem__(self, i: slice) -> Sequence[SubjectResult]: ...
     def __getitem__(self, i: int | slice) -> SubjectResult | Sequence[SubjectResult]:
         if isinstance(i, slice):
-            return tuple(self.build(int(j)) for j in self.order[i])
-        return self.build(int(self.order[i]))
+            return tuple(self._get(int(j)) for j in self.order[i])
+        return self._get(int(self.order[i]))
 
     def __iter__(self) -> Iterator[SubjectResult]:
         for j in self.order.tolist():
-            yield self.build(j)
+            yield self._get(j)
+
+    def _get(self, j: int) -> SubjectResult:
+        built = self._built[j]
+        if built is None:
+            built = self._built[j] = self.build(j)
+        return built
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
