@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,11 @@ from kpi_engine.attribution._engine import (
     Attribution,
     Credit,
     FollowUp,
+    FrameLog,
     LeadEvent,
     attribute,
     parse_events,
+    vectorised_available,
 )
 from kpi_engine.attribution._policy import PolicySpec, parse_policy, policy_schema
 from kpi_engine.attribution._reading import stream_csv
@@ -31,15 +34,18 @@ __all__ = [
     "Attribution",
     "Credit",
     "FollowUp",
+    "FrameLog",
     "LeadEvent",
     "PolicySpec",
     "attribute",
     "format_attribution",
+    "iter_attribution_json",
     "load_policy",
     "merge_records",
     "parse_events",
     "parse_policy",
     "policy_schema",
+    "read_event_frame",
     "read_events",
 ]
 
@@ -80,6 +86,29 @@ def read_events(path: str | Path, policy: PolicySpec | None = None) -> Table | l
         raise KpiError(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:
         raise KpiError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def read_event_frame(path: str | Path, policy: PolicySpec) -> FrameLog:
+    """Read and validate a lead log into a column-wise log for the vectorised engine.
+
+    A CSV log goes through the Polars ingest; anything unusual (and JSONL) goes through the exact
+    parser, which reports every bad row, and its events are then held column-wise.
+
+    Raises:
+        DataError: naming each bad row. KpiError: if the file cannot be read, or without Polars.
+    """
+    if not vectorised_available():
+        msg = "reading a lead log column-wise needs Polars and NumPy: pip install 'kpi_engine[columnar]'"
+        raise KpiError(msg)
+    path = Path(path)
+    if path.suffix.lower() not in {".json", ".jsonl", ".ndjson"} and path.is_file():
+        df = _columnar.read_frame(policy, path)
+        if df is not None:
+            return _columnar.EventFrame(df)
+    events = read_events(path, policy)
+    from kpi_engine.attribution._vectorised import ListLog  # noqa: PLC0415 - imports Polars lazily
+
+    return ListLog(events)  # type: ignore[arg-type]  # with a policy, read_events gives events
 
 
 def merge_records(tables: list[Table], attribution: Attribution, fields: set[str], period: Any) -> list[Table]:
@@ -144,11 +173,28 @@ def merge_records(tables: list[Table], attribution: Attribution, fields: set[str
     return out
 
 
+def iter_attribution_json(result: Attribution) -> Iterator[str]:
+    """The text of ``format_attribution(result, "json")`` in chunks, without holding it whole.
+
+    A result of the vectorised engine is written column-wise (no ``Credit`` object is built);
+    the text is the same, byte for byte.
+    """
+    p = result.policy
+    if result.columns is not None:
+        policy = {"id": p.policy, "version": p.version, "timezone": p.timezone}
+        head = '{\n  "policy": ' + json.dumps(policy, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        chunks = result.columns.json_chunks(head)
+        if chunks is not None:
+            yield from chunks
+            return
+    yield json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
 def format_attribution(result: Attribution, fmt: str) -> str:
     """Render as ``json`` (credits and violations), ``csv`` (credits) or a ``table``."""
-    data = result.to_dict()
     if fmt == "json":
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        return "".join(iter_attribution_json(result))
+    data = result.to_dict()
     columns = ["deal_id", "customer", "closer", "credited_to", "amount", "reason", "date", "owner", "decided_by"]
     if fmt == "csv":
         buf = io.StringIO()

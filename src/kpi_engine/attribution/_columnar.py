@@ -10,15 +10,18 @@ property test checks this).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kpi_engine._numbers import NumberFormatError, to_decimal
+from kpi_engine._numbers import NumberFormatError, canonical, to_decimal
 from kpi_engine._perf import paused_gc
-from kpi_engine.attribution._engine import COLUMNS, EVENT_TYPES, KEYS, NEEDS, LeadEvent
+from kpi_engine.attribution._engine import COLUMNS, EVENT_TYPES, KEYS, NEEDS, FrameLog, LeadEvent
 from kpi_engine.attribution._policy import PolicySpec
+from kpi_engine.attribution._vectorised import FRAME_COLUMNS
+from kpi_engine.errors import KpiError
 
 _STAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?"
 _NAIVE = _STAMP + "$"
@@ -37,6 +40,55 @@ def available() -> bool:
 
 def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None:
     """Validated, sorted events from a CSV log, or ``None`` to defer to the row-by-row parser."""
+    df = read_frame(policy, path)
+    return None if df is None else _events(df)
+
+
+class EventFrame(FrameLog):
+    """A validated lead log held column-wise by Polars, in log order (the vectorised engine's input)."""
+
+    def __init__(self, df: Any) -> None:
+        """Wrap a frame made by ``read_frame``."""
+        self.df = df
+
+    def __len__(self) -> int:
+        """The number of events."""
+        return int(self.df.height)
+
+    def frame(self) -> Any:
+        """The columns the vectorised walk reads."""
+        return self.df.select(FRAME_COLUMNS)
+
+    def amounts(self, positions: Sequence[int]) -> list[Decimal]:
+        """The deal amounts at these positions (exact, from their text)."""
+        # The texts matched ^\d+(\.\d+)?$ with at most 60 characters: Decimal() reads them as to_decimal does.
+        texts = self.df.get_column("amount").gather(list(positions)).to_list()
+        return [Decimal(t) or Decimal(0) for t in texts]
+
+    def amount_texts(self, positions: Sequence[int]) -> Any:
+        """The canonical amount texts (``canonical``), computed column-wise."""
+        import polars as pl  # noqa: PLC0415 - optional dependency
+
+        texts = self.df.get_column("amount").gather(list(positions))
+        long = texts.str.len_chars() > 34  # noqa: PLR2004 - more digits than the context keeps: exact Python path
+        if long.any():
+            return [canonical(Decimal(t)) for t in texts.to_list()]
+        frame = pl.DataFrame({"t": texts}).select(
+            pl.col("t").str.replace(r"^0+(\d)", "$1").str.replace(r"(\.\d*?)0+$", "$1").str.replace(r"\.$", "")
+        )
+        return frame.get_column("t")
+
+    def events_at(self, positions: Sequence[int]) -> list[LeadEvent]:
+        """The events at these positions, as ``LeadEvent``s."""
+        events = _events(self.df[list(positions)])
+        if events is None:  # pragma: no cover - amounts were validated when the frame was read
+            msg = "an amount of the lead log is not a number"
+            raise KpiError(msg)
+        return events
+
+
+def read_frame(policy: PolicySpec, path: Path) -> Any:
+    """The validated, sorted frame of a CSV log, or ``None`` to defer to the row-by-row parser."""
     import polars as pl  # noqa: PLC0415 - optional dependency
 
     try:
@@ -70,6 +122,7 @@ def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None
         .str.to_lowercase()
         .is_in(["", "true", "1", "yes", "y", "false", "0", "no", "n"])
         | ((typ == "deal") & ~pl.col("amount").fill_null("x").str.contains(_AMOUNT))
+        | (pl.col("amount").str.len_chars() > 60)  # noqa: PLR2004 - to_decimal's limit: the exact parser reports it
     )
     for kind, needed in NEEDS.items():
         for column in needed:
@@ -109,8 +162,9 @@ def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None
     )
     if refs.select(pl.col("deal_utc").is_null().any() | ((pl.col("type") == "claim") & early).any()).item():
         return None
-    df = df.sort(["utc", "event_id"])
-    return _events(df)
+    return df.sort(["utc", "event_id"]).with_columns(
+        pl.col("courtesy").fill_null("").str.to_lowercase().is_in(["true", "1", "yes", "y"]).alias("courtesy"),
+    )
 
 
 def _events(df: Any) -> list[LeadEvent] | None:
@@ -127,7 +181,6 @@ def _events(df: Any) -> list[LeadEvent] | None:
             amounts[i] = to_decimal(text, allow_percent=False)
     except NumberFormatError:
         return None
-    courtesy = df.select(pl.col("courtesy").fill_null("").str.to_lowercase().is_in(["true", "1", "yes", "y"]))
     reps = df.get_column("rep").to_list()
     with paused_gc():
         columns = (
@@ -140,7 +193,7 @@ def _events(df: Any) -> list[LeadEvent] | None:
             df.get_column("deal_id").to_list(),
             amounts,
             df.get_column("related_customer").to_list(),
-            courtesy.to_series().to_list(),
+            df.get_column("courtesy").to_list(),
             df.get_column("note").to_list(),
             df.get_column("row").to_list(),
         )
