@@ -35,7 +35,7 @@ POLICY = "policy: w3\ntimezone: Asia/Shanghai\n"
 CONTENDERS = ("reference", "vectorised", "cli", "duckdb")
 
 
-def generate(n_events: int, seed: int = 7, folder: str | Path | None = None) -> Path:  # noqa: C901, PLR0915
+def generate(n_events: int, seed: int = 7, folder: str | Path | None = None) -> Path:
     """Write a realistic lead log of about ``n_events`` rows (CSV, not sorted) and return its path.
 
     About five events per customer: a registration, follow-ups (mostly by the owner, some late or
@@ -47,7 +47,7 @@ def generate(n_events: int, seed: int = 7, folder: str | Path | None = None) -> 
     base = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="w3_"))
     path = base / f"w3_{n_events}_{seed}.csv"
     reps = [f"rep{i:03d}" for i in range(max(10, min(400, n_events // 2500)))]
-    start = dt.datetime(2026, 1, 1, 9, 0)  # noqa: DTZ001 - naive: local times in the policy zone
+    start = dt.datetime(2026, 1, 1, 9, 0)
     written = deal_no = 0
     void_reps = rnd.sample(reps, 2)
     deals: list[tuple[str, dt.datetime]] = []
@@ -109,7 +109,7 @@ def _peak_mb() -> float:
 
 
 def run_reference(path: str) -> dict[str, float]:
-    from kpi_engine.attribution import attribute, parse_policy, read_events  # noqa: PLC0415
+    from kpi_engine.attribution import attribute, parse_policy, read_events
 
     policy = parse_policy(POLICY)
     events = read_events(path, policy)
@@ -119,7 +119,7 @@ def run_reference(path: str) -> dict[str, float]:
 
 
 def run_vectorised(path: str) -> dict[str, float]:
-    from kpi_engine.attribution import attribute, parse_policy, read_event_frame  # noqa: PLC0415
+    from kpi_engine.attribution import attribute, parse_policy, read_event_frame
 
     policy = parse_policy(POLICY)
     t0 = time.perf_counter()
@@ -138,9 +138,9 @@ def run_cli(path: str) -> dict[str, float]:
         seconds = time.perf_counter() - t0
         if proc.returncode != 0:
             raise SystemExit(proc.stderr)
-        credits = len(json.loads(out.read_text(encoding="utf-8"))["credits"])
+        count = len(json.loads(out.read_text(encoding="utf-8"))["credits"])
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"seconds": seconds, "credits": credits, "peak_mb": child}
+    return {"seconds": seconds, "credits": count, "peak_mb": child}
 
 
 DUCKDB_SQL = """
@@ -188,7 +188,7 @@ WITH RECURSIVE chain(cust, pos, run_until) AS (
 ) SELECT * FROM chain;
 -- Each event's protection, whether it is inside it, and the owner's last extender before it.
 CREATE OR REPLACE TEMP TABLE t AS
-SELECT *, active AND rep = owner AND ext AS kept FROM (
+SELECT *, active AND rep = owner AND ext AND NOT void_reg AS kept FROM (
   SELECT s.*, st.start_pos, st.owner, st.until, st.start_id, s.day <= st.until AS active FROM s
   ASOF LEFT JOIN (SELECT st.pos AS start_pos, st.cust AS scust, st.run_until AS until, e.rep AS owner,
                          e.event_id AS start_id FROM starts st JOIN ev e USING (pos)) st
@@ -198,16 +198,33 @@ SELECT deal_id, rep, arg_min(event_id, pos) AS claim_id, arg_min(day, pos) AS cl
 FROM ev WHERE type = 'claim' GROUP BY deal_id, rep;
 CREATE OR REPLACE TEMP TABLE overrides AS
 SELECT deal_id, arg_max(rep, pos) AS orep, arg_max(event_id, pos) AS oid FROM ev WHERE type = 'override' GROUP BY deal_id;
+-- R7: the latest void registration made outside a protection, after the protection's start.
+CREATE OR REPLACE TEMP TABLE void_regs AS
+SELECT cust AS vcust, pos AS vpos, day AS vday, rep AS vrep, event_id AS vid, void_id FROM t
+WHERE void_reg AND NOT coalesce(active, false);
 CREATE OR REPLACE TEMP TABLE credits AS
-SELECT d.deal_id, d.cust AS customer, d.rep AS closer, d.amount, d.day AS date, d.owner,
-  CASE WHEN o.oid IS NOT NULL THEN 'override' WHEN d.owner IS NULL THEN 'unregistered'
-       WHEN d.owner = d.rep THEN 'owner' WHEN NOT d.active THEN 'expired' WHEN d.courtesy THEN 'courtesy'
-       WHEN c.claim_id IS NULL THEN 'no_claim' WHEN c.claim_day <= d.day + {C} THEN 'claim' ELSE 'late_claim' END AS reason,
+SELECT d.deal_id, d.cust AS customer, d.rep AS closer, d.amount, d.day AS date,
+  CASE WHEN o.oid IS NULL AND NOT coalesce(d.active, false) AND voided THEN d.vrep ELSE d.owner END AS owner,
+  CASE WHEN o.oid IS NOT NULL THEN 'override'
+       WHEN d.active THEN CASE WHEN d.owner = d.rep THEN 'owner' WHEN d.courtesy THEN 'courtesy'
+                               WHEN c.claim_id IS NULL THEN 'no_claim' WHEN c.claim_day <= d.day + {C} THEN 'claim'
+                               ELSE 'late_claim' END
+       WHEN voided THEN 'void' WHEN d.owner IS NULL THEN 'unregistered'
+       WHEN d.owner = d.rep THEN 'owner' ELSE 'expired' END AS reason,
   CASE WHEN o.oid IS NOT NULL THEN o.orep
        WHEN d.active AND d.owner <> d.rep AND (d.courtesy OR c.claim_day <= d.day + {C}) THEN d.owner ELSE d.rep END AS credited_to,
-  (SELECT list(k.event_id ORDER BY k.pos) FROM t k WHERE k.kept AND k.start_pos = d.start_pos AND k.pos < d.pos) AS decided
-FROM t d LEFT JOIN claims c ON c.deal_id = d.deal_id AND c.rep = d.owner LEFT JOIN overrides o ON o.deal_id = d.deal_id
-WHERE d.type = 'deal';
+  CASE WHEN o.oid IS NOT NULL THEN [d.event_id, o.oid]
+       WHEN NOT coalesce(d.active, false) AND voided THEN [d.vid, d.void_id2, d.event_id]
+       WHEN d.owner IS NULL THEN [d.event_id]
+       ELSE list_concat(coalesce((SELECT list(k.event_id ORDER BY k.pos) FROM t k
+                                  WHERE k.kept AND k.start_pos = d.start_pos AND k.pos < d.pos), []),
+                        [d.event_id],
+                        CASE WHEN d.active AND d.owner <> d.rep AND NOT d.courtesy AND c.claim_id IS NOT NULL
+                             THEN [c.claim_id] ELSE [] END) END AS decided
+FROM (SELECT t.*, v.vpos IS NOT NULL AND v.vpos > coalesce(t.start_pos, 0) AND t.day <= v.vday + {P} AS voided,
+             v.vrep, v.vid, v.void_id AS void_id2
+      FROM t ASOF LEFT JOIN void_regs v ON t.cust = v.vcust AND t.pos > v.vpos WHERE t.type = 'deal') d
+LEFT JOIN claims c ON c.deal_id = d.deal_id AND c.rep = d.owner LEFT JOIN overrides o ON o.deal_id = d.deal_id;
 CREATE OR REPLACE TEMP TABLE violations AS
 SELECT st.start_id, st.owner, st.day, min(f.day) AS first_follow_up
 FROM (SELECT DISTINCT start_pos, start_id, owner, until, cust FROM t WHERE start_pos IS NOT NULL) x
@@ -218,14 +235,14 @@ GROUP BY ALL HAVING min(f.day) IS NULL OR min(f.day) > st.day + {F};
 
 
 def run_duckdb(path: str) -> dict[str, float]:
-    import duckdb  # noqa: PLC0415 - bench extra
+    import duckdb
 
     t0 = time.perf_counter()
     con = duckdb.connect()
     con.execute(DUCKDB_SQL.format(path=path, tz="Asia/Shanghai", P=7, C=3, F=3))
-    credits = con.execute("SELECT * FROM credits ORDER BY deal_id").fetch_arrow_table()
-    con.execute("SELECT * FROM violations").fetch_arrow_table()
-    return {"seconds": time.perf_counter() - t0, "credits": credits.num_rows, "peak_mb": _peak_mb()}
+    table = con.sql("SELECT * FROM credits ORDER BY deal_id").to_arrow_table()
+    con.sql("SELECT * FROM violations").to_arrow_table()
+    return {"seconds": time.perf_counter() - t0, "credits": table.num_rows, "peak_mb": _peak_mb()}
 
 
 RUNNERS = {"reference": run_reference, "vectorised": run_vectorised, "cli": run_cli, "duckdb": run_duckdb}

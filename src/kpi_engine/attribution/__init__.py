@@ -47,6 +47,7 @@ __all__ = [
     "policy_schema",
     "read_event_frame",
     "read_events",
+    "vectorised_available",
 ]
 
 

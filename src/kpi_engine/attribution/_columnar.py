@@ -10,6 +10,7 @@ property test checks this).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import partial
@@ -18,7 +19,7 @@ from typing import Any
 
 from kpi_engine._numbers import NumberFormatError, canonical, to_decimal
 from kpi_engine._perf import paused_gc
-from kpi_engine.attribution._engine import COLUMNS, EVENT_TYPES, KEYS, NEEDS, FrameLog, LeadEvent
+from kpi_engine.attribution._engine import COLUMNS, EVENT_TYPES, KEYS, NEEDS, FrameLog, LeadEvent, _fixed_offset
 from kpi_engine.attribution._policy import PolicySpec
 from kpi_engine.attribution._vectorised import FRAME_COLUMNS
 from kpi_engine.errors import KpiError
@@ -102,13 +103,16 @@ def read_frame(policy: PolicySpec, path: Path) -> Any:
         + [pl.lit(None, dtype=pl.Utf8).alias(c) for c in KEYS if c not in df.columns]
     ).with_row_index("row", offset=2)
     typ = pl.col("type")
-    # Z and a space separator are common spellings of the same instants.
-    at = pl.col("at").str.replace(r"Z$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
-    at = (
-        pl.when(at.str.contains(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}([+-]|$)"))
-        .then(at.str.replace(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})", "${1}:00"))
-        .otherwise(at)
-    )
+    if df.select(pl.col("at").str.contains(_NAIVE).all()).item():
+        at = pl.col("at")  # the common spelling: nothing to normalise
+    else:
+        # Z and a space separator are common spellings of the same instants.
+        at = pl.col("at").str.replace(r"Z$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
+        at = (
+            pl.when(at.str.contains(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}([+-]|$)"))
+            .then(at.str.replace(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})", "${1}:00"))
+            .otherwise(at)
+        )
     df = df.with_columns(at.alias("at_norm"))
     bad = (
         pl.col("event_id").is_null()
@@ -129,24 +133,7 @@ def read_frame(policy: PolicySpec, path: Path) -> Any:
             bad = bad | ((typ == kind) & pl.col(column).is_null())
     if df.select(bad.any()).item():
         return None
-    tz = policy.timezone
-    naive = pl.col("at_norm").str.contains(_NAIVE)
-    local_naive = pl.col("at_norm").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
-    utc_offset = pl.col("at_norm").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
-    df = df.with_columns(
-        pl.when(naive)
-        .then(
-            local_naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
-            .dt.convert_time_zone("UTC")
-            .dt.replace_time_zone(None)
-        )
-        .otherwise(utc_offset.dt.convert_time_zone("UTC").dt.replace_time_zone(None))
-        .alias("utc"),
-        pl.when(naive)
-        .then(local_naive.dt.date())
-        .otherwise(utc_offset.dt.convert_time_zone(tz).dt.date())
-        .alias("local"),
-    )
+    df = df.with_columns(_instants(df, policy))
     if df.select(pl.col("utc").is_null().any() | pl.col("local").is_null().any()).item():
         return None  # a DST gap or an unusual timestamp: the exact parser decides
     deals = df.filter(typ == "deal")
@@ -165,6 +152,50 @@ def read_frame(policy: PolicySpec, path: Path) -> Any:
     return df.sort(["utc", "event_id"]).with_columns(
         pl.col("courtesy").fill_null("").str.to_lowercase().is_in(["true", "1", "yes", "y"]).alias("courtesy"),
     )
+
+
+def _instants(df: Any, policy: PolicySpec) -> list[Any]:
+    """Expressions for ``utc`` (naive UTC) and ``local`` (the date in the policy zone) from ``at_norm``."""
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    tz = policy.timezone
+    naive = pl.col("at_norm").str.contains(_NAIVE)
+    local_naive = pl.col("at_norm").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+    if df.select(naive.all()).item():
+        # Local times only (the usual log): most days have one UTC offset all day, so the instant is
+        # the local time less that offset; a day with a transition takes zoneinfo's path instead.
+        local = df.select(local_naive.alias("t")).get_column("t")
+        days = local.dt.date().unique().drop_nulls().to_list()
+        offsets = {day: _fixed_offset(policy.tz, day) for day in days}
+        if all(o is not None for o in offsets.values()):
+            micros = {d: o // dt.timedelta(microseconds=1) for d, o in offsets.items() if o is not None}
+            shift = pl.col("t").dt.date().replace_strict(micros, return_dtype=pl.Int64)
+            frame = pl.DataFrame({"t": local}).select(
+                (pl.col("t") - pl.duration(microseconds=shift)).alias("utc"), pl.col("t").dt.date().alias("local")
+            )
+            return [frame.get_column("utc"), frame.get_column("local")]
+        return [
+            local_naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+            .dt.replace_time_zone(None)
+            .alias("utc"),
+            local_naive.dt.date().alias("local"),
+        ]
+    utc_offset = pl.col("at_norm").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
+    return [
+        pl.when(naive)
+        .then(
+            local_naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+            .dt.replace_time_zone(None)
+        )
+        .otherwise(utc_offset.dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+        .alias("utc"),
+        pl.when(naive)
+        .then(local_naive.dt.date())
+        .otherwise(utc_offset.dt.convert_time_zone(tz).dt.date())
+        .alias("local"),
+    ]
 
 
 def _events(df: Any) -> list[LeadEvent] | None:
