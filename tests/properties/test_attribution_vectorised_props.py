@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 pytest.importorskip("polars")
 pytest.importorskip("numpy")
 
-from kpi_engine.attribution import (  # noqa: E402 - after the optional-dependency skip
+from kpi_engine.attribution import (
     LeadEvent,
     attribute,
     format_attribution,
@@ -20,8 +20,8 @@ from kpi_engine.attribution import (  # noqa: E402 - after the optional-dependen
     parse_policy,
     read_event_frame,
 )
-from kpi_engine.errors import DataError  # noqa: E402
-from kpi_engine.evaluation.records import Table  # noqa: E402
+from kpi_engine.errors import DataError
+from kpi_engine.evaluation.records import Table
 
 REPS = ["A", "B", "C"]
 CUSTOMERS = ["c1", "c2", "c3", "c4"]
@@ -112,7 +112,7 @@ def validated(policy, rows):
     try:
         return parse_events(policy, Table.from_rows(rows))
     except DataError:
-        assume(False)  # e.g. a claim that lands before its deal across a DST fall-back
+        assume(condition=False)  # e.g. a claim that lands before its deal across a DST fall-back
         raise
 
 
@@ -165,19 +165,19 @@ def test_dates_going_backwards_in_log_order_are_walked_like_the_reference(steps)
     start = dt.datetime(2026, 3, 1, 9, 0)  # noqa: DTZ001 - naive UTC instants, as LeadEvent holds them
     events = [
         LeadEvent(
-            f"e{i:02d}",
-            kind,
-            start + dt.timedelta(hours=i),
-            dt.date(2026, 3, 1) + dt.timedelta(days=day),
-            rep,
-            customer,
-            f"D{i}" if kind == "deal" else None,
-            Decimal(1) if kind == "deal" else None,
-            None,
-            False,
-            None,
-            i + 2,
-        )  # fmt: skip
+            event_id=f"e{i:02d}",
+            type=kind,
+            at=start + dt.timedelta(hours=i),
+            date=dt.date(2026, 3, 1) + dt.timedelta(days=day),
+            rep=rep,
+            customer=customer,
+            deal_id=f"D{i}" if kind == "deal" else None,
+            amount=Decimal(1) if kind == "deal" else None,
+            related_customer=None,
+            courtesy=False,
+            note=None,
+            row=i + 2,
+        )
         for i, (kind, rep, customer, day) in enumerate(steps)
     ]
     assert_same(policy, events)
@@ -198,7 +198,7 @@ def test_dates_going_backwards_in_log_order_are_walked_like_the_reference(steps)
             "deal_id": "D",
             "amount": "5",
         },
-    ]  # fmt: skip
+    ]
 )
 @given(logs(rare=True, max_events=40))
 @settings(max_examples=30)
