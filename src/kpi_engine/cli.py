@@ -245,9 +245,7 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     from kpi_engine import attribution as a  # noqa: PLC0415
 
     policy = a.load_policy(args.policy)
-    columnar = args.engine != "reference" and a.vectorised_available()
-    events = a.read_event_frame(args.events, policy) if columnar else a.read_events(args.events, policy)
-    result = a.attribute(policy, events, engine=args.engine)
+    result = a.attribute(policy, a.read_log(args.events, policy, args.engine), engine=args.engine)
     if args.format == "json":
         _write(a.iter_attribution_json(result), args.out)  # streamed, column-wise when vectorised
     else:

@@ -47,6 +47,7 @@ __all__ = [
     "policy_schema",
     "read_event_frame",
     "read_events",
+    "read_log",
     "vectorised_available",
 ]
 
@@ -76,13 +77,15 @@ def read_events(path: str | Path, policy: PolicySpec | None = None) -> Table | l
     if policy is None or path.suffix.lower() in {".json", ".jsonl", ".ndjson"}:
         table = read_table(path)
         return parse_events(policy, table) if policy is not None else table
-    if _columnar.available() and path.is_file():
-        events = _columnar.parse_csv_columnar(policy, path)
-        if events is not None:
-            return events
     try:
+        if path.is_file() and _columnar.available(path.stat().st_size):
+            events = _columnar.parse_csv_columnar(policy, path)
+            if events is not None:
+                return events
         with path.open(encoding="utf-8-sig", newline="") as fh:
             return stream_csv(policy, fh, str(path))
+    except MemoryError:
+        raise KpiError(f"{path}: not enough memory to read this lead log (raise the memory limit)") from None
     except FileNotFoundError:
         raise KpiError(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:
@@ -98,18 +101,42 @@ def read_event_frame(path: str | Path, policy: PolicySpec) -> FrameLog:
     Raises:
         DataError: naming each bad row. KpiError: if the file cannot be read, or without Polars.
     """
-    if not vectorised_available():
-        msg = "reading a lead log column-wise needs Polars and NumPy: pip install 'kpi_engine[columnar]'"
-        raise KpiError(msg)
     path = Path(path)
+    size = path.stat().st_size if path.is_file() else 0
+    if not vectorised_available() or not _columnar.available(size):
+        msg = (
+            "reading a lead log column-wise needs Polars and NumPy (pip install 'kpi_engine[columnar]') "
+            "and, under an address-space limit (ulimit -v), room for it; use read_events"
+        )
+        raise KpiError(msg)
     if path.suffix.lower() not in {".json", ".jsonl", ".ndjson"} and path.is_file():
-        df = _columnar.read_frame(policy, path)
+        try:
+            df = _columnar.read_frame(policy, path)
+        except MemoryError:
+            raise KpiError(f"{path}: not enough memory to read this lead log (raise the memory limit)") from None
         if df is not None:
             return _columnar.EventFrame(df)
     events = read_events(path, policy)
     from kpi_engine.attribution._vectorised import ListLog  # noqa: PLC0415 - imports Polars lazily
 
     return ListLog(events)  # type: ignore[arg-type]  # with a policy, read_events gives events
+
+
+def read_log(path: str | Path, policy: PolicySpec, engine: str = "auto") -> FrameLog | list[LeadEvent]:
+    """Read and validate a lead log in the form the chosen engine works on best.
+
+    Column-wise (``read_event_frame``) unless the engine is ``reference`` or Polars may not be
+    used here (not installed, or an address-space limit too small for it: see ``_limits``);
+    otherwise validated events (``read_events``).
+
+    Raises:
+        DataError: naming each bad row. KpiError: if the file cannot be read.
+    """
+    path = Path(path)
+    size = path.stat().st_size if path.is_file() else 0
+    if engine != "reference" and vectorised_available() and _columnar.available(size):
+        return read_event_frame(path, policy)
+    return read_events(path, policy)  # type: ignore[return-value]  # with a policy: validated events
 
 
 def merge_records(tables: list[Table], attribution: Attribution, fields: set[str], period: Any) -> list[Table]:

@@ -19,9 +19,10 @@ from typing import Any
 
 from kpi_engine._numbers import NumberFormatError, canonical, to_decimal
 from kpi_engine._perf import paused_gc
+from kpi_engine.attribution import _limits
 from kpi_engine.attribution._engine import COLUMNS, EVENT_TYPES, KEYS, NEEDS, FrameLog, LeadEvent, _fixed_offset
 from kpi_engine.attribution._policy import PolicySpec
-from kpi_engine.attribution._vectorised import FRAME_COLUMNS
+from kpi_engine.attribution._vectorised import FRAME_COLUMNS, _sorted
 from kpi_engine.errors import KpiError
 
 _STAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?"
@@ -30,8 +31,11 @@ _OFFSET = _STAMP + r"[+-]\d{2}:\d{2}$"
 _AMOUNT = r"^\d+(\.\d+)?$"
 
 
-def available() -> bool:
-    """True when Polars can be imported."""
+def available(log_bytes: int = 0) -> bool:
+    """True when Polars can be imported and may read a log of ``log_bytes`` (see ``_limits``)."""
+    if not _limits.polars_allowed(log_bytes):
+        return False
+    _limits.frugal_polars()
     try:
         import polars as pl  # noqa: F401, PLC0415
     except ImportError:
@@ -41,8 +45,9 @@ def available() -> bool:
 
 def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None:
     """Validated, sorted events from a CSV log, or ``None`` to defer to the row-by-row parser."""
-    df = read_frame(policy, path)
-    return None if df is None else _events(df)
+    with _limits.POLARS_LOCK:
+        df = read_frame(policy, path)
+        return None if df is None else _events(df)
 
 
 class EventFrame(FrameLog):
@@ -92,14 +97,26 @@ def read_frame(policy: PolicySpec, path: Path) -> Any:
     """The validated, sorted frame of a CSV log, or ``None`` to defer to the row-by-row parser."""
     import polars as pl  # noqa: PLC0415 - optional dependency
 
+    with _limits.POLARS_LOCK:
+        try:
+            return _read_frame(policy, path)
+        except pl.exceptions.PolarsError:
+            return None  # anything Polars cannot handle: the exact parser decides
+
+
+def _read_frame(policy: PolicySpec, path: Path) -> Any:
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
     try:
         df = pl.read_csv(path, infer_schema=False, encoding="utf8")
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError):
         return None  # the exact parser reports what is wrong with the file
     if not set(df.columns) <= COLUMNS or len(set(df.columns)) != len(df.columns):
         return None
+    # Strip only the columns that need it: a stripped copy of every column doubles the memory.
+    padded = df.select(pl.col(c).str.contains(r"^\s|\s$|^$").any() for c in df.columns).row(0)
     df = df.with_columns(
-        [pl.col(c).str.strip_chars().replace("", None) for c in df.columns]
+        [pl.col(c).str.strip_chars().replace("", None) for c, pad in zip(df.columns, padded, strict=True) if pad]
         + [pl.lit(None, dtype=pl.Utf8).alias(c) for c in KEYS if c not in df.columns]
     ).with_row_index("row", offset=2)
     typ = pl.col("type")
@@ -149,9 +166,10 @@ def read_frame(policy: PolicySpec, path: Path) -> Any:
     )
     if refs.select(pl.col("deal_utc").is_null().any() | ((pl.col("type") == "claim") & early).any()).item():
         return None
-    return df.sort(["utc", "event_id"]).with_columns(
+    df = df.drop("at", "at_norm").with_columns(
         pl.col("courtesy").fill_null("").str.to_lowercase().is_in(["true", "1", "yes", "y"]).alias("courtesy"),
     )
+    return _sorted(df, ["utc", "event_id"])  # a column at a time: the peak is the log plus one column
 
 
 def _instants(df: Any, policy: PolicySpec) -> list[Any]:

@@ -376,7 +376,12 @@ class FrameLog:
 
 
 def vectorised_available() -> bool:
-    """True when the vectorised engine's libraries (Polars and NumPy) can be imported."""
+    """True when Polars and NumPy can be imported and the process may use them (``_limits``)."""
+    from kpi_engine.attribution import _limits  # noqa: PLC0415 - reads the process's limits
+
+    if not _limits.polars_allowed():
+        return False
+    _limits.frugal_polars()
     try:
         import numpy as np  # noqa: F401, PLC0415 - optional dependency
         import polars as pl  # noqa: F401, PLC0415
@@ -411,8 +416,21 @@ def attribute(
         msg = f"unknown attribution engine '{engine}'; use one of {', '.join(ENGINES)}"
         raise KpiError(msg)
     if engine == "vectorised" and not vectorised_available():
-        msg = "the vectorised attribution engine needs Polars and NumPy: pip install 'kpi_engine[columnar]'"
+        msg = (
+            "the vectorised attribution engine needs Polars and NumPy (pip install 'kpi_engine[columnar]') "
+            "and, under an address-space limit (ulimit -v), at least 4 GiB; use engine 'reference'"
+        )
         raise KpiError(msg)
+    try:
+        return _attribute(policy, events, engine)
+    except MemoryError:
+        msg = "not enough memory to attribute this lead log (raise the memory limit, or split the log)"
+        raise KpiError(msg) from None
+
+
+def _attribute(
+    policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | list[LeadEvent] | FrameLog, engine: str
+) -> Attribution:
     with paused_gc():
         if isinstance(events, FrameLog):
             log: FrameLog | list[LeadEvent] = events
@@ -425,9 +443,10 @@ def attribute(
         )
         if not vectorised:
             return reference_walk(policy, log.to_events() if isinstance(log, FrameLog) else log)
-        from kpi_engine.attribution import _vectorised  # noqa: PLC0415 - imports Polars
+        from kpi_engine.attribution import _limits, _vectorised  # noqa: PLC0415 - imports Polars
 
-        return _vectorised.walk(policy, log)
+        with _limits.POLARS_LOCK:  # one column-wise walk at a time: memory of one log, never more
+            return _vectorised.walk(policy, log)
 
 
 def reference_walk(policy: PolicySpec, log: list[LeadEvent]) -> Attribution:

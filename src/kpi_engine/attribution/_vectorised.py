@@ -170,11 +170,15 @@ def _walk(policy: PolicySpec, log: FrameLog) -> Attribution:
     kind = pl.col("kind")
     same = f.filter(kind == codes["same_customer"])
     voided_reps = f.filter(kind == codes["void_register"]).get_column("rep").unique()
-    stream = f.filter(kind <= _DEAL)
+    stream = kind <= _DEAL
     rare = pl.concat([same.get_column("customer"), same.get_column("related_customer")]).unique()
-    rare_voided = stream.filter((kind == _REG) & pl.col("rep").is_in(voided_reps.implode())).get_column("customer")
+    rare_voided = f.filter(stream & (kind == _REG) & pl.col("rep").is_in(voided_reps.implode())).get_column("customer")
     rare = pl.concat([rare, rare_voided]).unique()
-    common = stream.filter(~pl.col("customer").is_in(rare.implode())).sort(["customer", "pos"])
+    # Only the columns the walk reads, filtered once and sorted a column at a time (memory: one copy).
+    common = f.select("pos", "kind", "day", "event_id", "rep", "customer", "deal_id", "courtesy").filter(
+        stream & ~pl.col("customer").is_in(rare.implode())
+    )
+    common = _sorted(common, ["customer", "pos"])
     # Local dates that go backwards within a customer: the islands argument needs them in order.
     backwards = common.filter(
         (pl.col("customer") == pl.col("customer").shift(1)) & (pl.col("day") < pl.col("day").shift(1))
@@ -183,21 +187,30 @@ def _walk(policy: PolicySpec, log: FrameLog) -> Attribution:
         rare = pl.concat([rare, backwards]).unique()
         common = common.filter(~pl.col("customer").is_in(backwards.implode()))
     credits_frame, follow_frame = _walk_common(policy, f, common)
-    walked = _walk_rare(policy, f, stream, rare, log) if len(rare) else None
+    walked = _walk_rare(policy, f, rare, log) if len(rare) else None
     return Attribution(policy, columns=_Columns(log, credits_frame, follow_frame, walked))
+
+
+def _sorted(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """``frame.sort(by)``, gathering one column at a time so that the peak is one extra column."""
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    order = frame.select(pl.arg_sort_by(by).alias("order")).get_column("order")
+    for name in frame.columns:
+        frame = frame.with_columns(frame.get_column(name).gather(order))
+    return frame
 
 
 def _walk_rare(
     policy: PolicySpec,
     f: pl.DataFrame,
-    stream: pl.DataFrame,
     rare: pl.Series,
     log: FrameLog,
 ) -> Attribution:
     """The reference walk over the rare customers, with every event that can decide their deals."""
     import polars as pl  # noqa: PLC0415 - optional dependency
 
-    mine = stream.filter(pl.col("customer").is_in(rare.implode()))
+    mine = f.filter((pl.col("kind") <= _DEAL) & pl.col("customer").is_in(rare.implode()))
     deals = mine.filter(pl.col("kind") == _DEAL).get_column("deal_id")
     kinds = pl.col("type")
     picked = f.filter(
