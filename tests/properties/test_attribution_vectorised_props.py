@@ -227,3 +227,16 @@ def test_auto_takes_the_reference_walk_for_small_logs_and_unknown_engines_are_re
     assert attribute(policy, rows, engine="vectorised").columns is not None
     with pytest.raises(KpiError, match="unknown attribution engine"):
         attribute(policy, rows, engine="fast")
+
+
+@given(st.sampled_from(['a"b', "back\\slash", "tab\there", "bell\x07", "naïve 客户", "=1+2"]))
+@settings(max_examples=12)
+def test_json_of_names_that_need_escaping_is_the_reference_text(name):
+    """Quotes, backslashes, control characters and non-ASCII names give json.dumps' exact text."""
+    policy = parse_policy("policy: p\n")
+    rows = [
+        {"event_id": "1", "type": "registration", "at": "2026-03-01T10:00", "rep": name, "customer": name},
+        {"event_id": "2", "type": "deal", "at": "2026-03-02T10:00", "rep": "B", "customer": name,
+         "deal_id": name, "amount": "7"},
+    ]  # fmt: skip
+    assert_same(policy, validated(policy, rows))
