@@ -261,6 +261,7 @@ def _walk_common(
     run_ends = np.r_[run_starts[1:] - 1, len(order) - 1]
     run_last_day = np.zeros(n, dtype=np.int64)
     run_last_day[order] = ext_day[run_ends[run]]
+    del ext, order, ext_day, new_run, run, run_starts, run_ends  # free as we go: large logs
 
     # Registrations: the end of the protection each would start, and the next one after it.
     regs = np.flatnonzero(kind == _REG)
@@ -280,6 +281,7 @@ def _walk_common(
     is_start[regs[starts_reg]] = True
     until_at_start = np.zeros(n, dtype=np.int64)
     until_at_start[regs] = until_if_start
+    del regs, until_if_start, reg_key, after, nxt, inside, starts_reg, current, run_last_day
 
     # Every event belongs to the latest protection started before it in its customer.
     start = np.maximum.accumulate(np.where(is_start, idx, -1))
@@ -298,6 +300,8 @@ def _walk_common(
     begin = np.where(has, kept_before[start_safe], 0)
     end = np.where(has, kept_before, 0)
     kept_ids = common.get_column("event_id").filter(pl.Series(kept))
+    follower = has & (rep_codes == owner)
+    del idx, start, until, until_at_start, kept, kept_key, last_kept, kept_before, kind, courtesy, is_ext, owner
 
     deal_credits = _credits(
         policy,
@@ -311,9 +315,7 @@ def _walk_common(
         span=(begin, end),
         kept_ids=kept_ids,
     )
-    follow_ups = _follow_ups(
-        policy, common, days, is_start=is_start, start=start_safe, follower=has & (rep_codes == owner)
-    )
+    follow_ups = _follow_ups(policy, common, days, is_start=is_start, start=start_safe, follower=follower)
     return deal_credits, follow_ups
 
 
