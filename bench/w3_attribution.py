@@ -16,7 +16,9 @@ Prints seconds, the ratio to the DuckDB baseline and the peak memory (RSS) of ea
 
     python bench/w3_attribution.py [--events 1000000] [--seed 7] [--only vectorised,duckdb]
 
-``generate(n_events, seed)`` is importable (``bench/run.py`` uses it) and returns the CSV path.
+For ``bench/run.py``: ``generate(n_events, seed, folder=None)`` writes the log and returns its path;
+``measure(path, contenders)`` runs contenders each in its own process and returns their figures
+(seconds, credits, peak_mb) or why one did not run; ``table(results)`` renders them in Markdown.
 """
 
 from __future__ import annotations
