@@ -240,3 +240,39 @@ def test_json_of_names_that_need_escaping_is_the_reference_text(name):
          "deal_id": name, "amount": "7"},
     ]  # fmt: skip
     assert_same(policy, validated(policy, rows))
+
+
+DEAL = {
+    "event_id": "2",
+    "type": "deal",
+    "at": "2026-03-01T10:00",
+    "rep": "A",
+    "customer": "C",
+    "deal_id": "D",
+    "amount": "1",
+}
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [],
+        [{"event_id": "1", "type": "void_register", "at": "2026-03-01T10:00", "rep": "A"}],
+        [DEAL],
+        [
+            {
+                "event_id": "1",
+                "type": "same_customer",
+                "at": "2026-03-01T10:00",
+                "customer": "C",
+                "related_customer": "E",
+            },
+            DEAL,
+        ],
+    ],
+    ids=["empty", "no-customer-events", "unregistered-only", "every-customer-rare"],
+)
+def test_degenerate_logs_give_the_reference_result(rows):
+    """Empty logs, logs without customer events, and logs whose every customer is rare agree too."""
+    policy = parse_policy("policy: p\n")
+    assert_same(policy, validated(policy, rows))
