@@ -204,11 +204,13 @@ WITH RECURSIVE chain(cust, pos, run_until) AS (
 ) SELECT * FROM chain;
 -- Each event's protection, whether it is inside it, and the owner's last extender before it.
 CREATE OR REPLACE TEMP TABLE t AS
+SELECT *, list(event_id) FILTER (WHERE kept) OVER (PARTITION BY start_pos ORDER BY pos
+         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prefix FROM (
 SELECT *, active AND rep = owner AND ext AND NOT void_reg AS kept FROM (
   SELECT s.*, st.start_pos, st.owner, st.until, st.start_id, s.day <= st.until AS active FROM s
   ASOF LEFT JOIN (SELECT st.pos AS start_pos, st.cust AS scust, st.run_until AS until, e.rep AS owner,
                          e.event_id AS start_id FROM starts st JOIN ev e USING (pos)) st
-  ON s.cust = st.scust AND s.pos >= st.start_pos);
+  ON s.cust = st.scust AND s.pos >= st.start_pos));
 CREATE OR REPLACE TEMP TABLE claims AS
 SELECT deal_id, rep, arg_min(event_id, pos) AS claim_id, arg_min(day, pos) AS claim_day
 FROM ev WHERE type = 'claim' GROUP BY deal_id, rep;
@@ -232,9 +234,7 @@ SELECT d.deal_id, d.cust AS customer, d.rep AS closer, d.amount, d.day AS date,
   CASE WHEN o.oid IS NOT NULL THEN [d.event_id, o.oid]
        WHEN NOT coalesce(d.active, false) AND voided THEN [d.vid, d.void_id2, d.event_id]
        WHEN d.owner IS NULL THEN [d.event_id]
-       ELSE list_concat(coalesce((SELECT list(k.event_id ORDER BY k.pos) FROM t k
-                                  WHERE k.kept AND k.start_pos = d.start_pos AND k.pos < d.pos), []),
-                        [d.event_id],
+       ELSE list_concat(coalesce(d.prefix, []), [d.event_id],
                         CASE WHEN d.active AND d.owner <> d.rep AND NOT d.courtesy AND c.claim_id IS NOT NULL
                              THEN [c.claim_id] ELSE [] END) END AS decided
 FROM (SELECT t.*, v.vpos IS NOT NULL AND v.vpos > coalesce(t.start_pos, 0) AND t.day <= v.vday + {P} AS voided,
