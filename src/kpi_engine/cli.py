@@ -291,7 +291,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
         print(text, file=sys.stderr)
         return 1
-    _write(_readable(explain_subject(appraisal, result)), args.out)
+    _write(_readable(explain_subject(appraisal, result, _msg().t)), args.out)
     return 0
 
 
