@@ -210,3 +210,18 @@ def test_streamed_json_equals_the_document_for_odd_text():
             sep = (",", ":") if indent is None else None
             want = json.dumps(data, ensure_ascii=False, indent=indent, separators=sep)
             assert appraisal.to_json(traces=traces, indent=indent) == want
+
+
+def test_explain_speaks_chinese_with_the_same_numbers(capsys):
+    """`kpi explain --lang zh` translates the labels and shows the same numbers as the English trace."""
+    from kpi_engine.cli import main
+
+    args = ["explain", S1, "--records", RECORDS, "--subject", "li_na"]
+    assert main(args) == 0
+    english = capsys.readouterr().out
+    assert main([*args, "--lang", "zh"]) == 0
+    chinese = capsys.readouterr().out
+    assert "total 82.51 → grade B" in english
+    assert "总分 82.51 → 等级 B" in chinese
+    assert "贡献 34.20" in chinese
+    assert "contributes 34.20" in english

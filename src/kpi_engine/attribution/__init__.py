@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,15 @@ from kpi_engine.attribution._engine import (
     Attribution,
     Credit,
     FollowUp,
+    FrameLog,
     LeadEvent,
     attribute,
     parse_events,
+    vectorised_available,
 )
 from kpi_engine.attribution._policy import PolicySpec, parse_policy, policy_schema
 from kpi_engine.attribution._reading import stream_csv
-from kpi_engine.errors import DataError, Issue
+from kpi_engine.errors import DataError, Issue, KpiError
 from kpi_engine.evaluation.records import Table
 from kpi_engine.io.loading import _read_text, read_table
 from kpi_engine.io.text import open_text
@@ -32,16 +35,21 @@ __all__ = [
     "Attribution",
     "Credit",
     "FollowUp",
+    "FrameLog",
     "LeadEvent",
     "PolicySpec",
     "attribute",
     "format_attribution",
+    "iter_attribution_json",
     "load_policy",
     "merge_records",
     "parse_events",
     "parse_policy",
     "policy_schema",
+    "read_event_frame",
     "read_events",
+    "read_log",
+    "vectorised_available",
 ]
 
 
@@ -75,12 +83,65 @@ def read_events(
     if policy is None or encoding is not None or path.suffix.lower() != ".csv":
         table = read_table(path, encoding=encoding)
         return parse_events(policy, table) if policy is not None else table
-    if _columnar.available() and path.is_file():
-        events = _columnar.parse_csv_columnar(policy, path)
-        if events is not None:
-            return events
-    with open_text(path, None, newline="") as fh:
-        return stream_csv(policy, fh, str(path))
+    try:
+        if path.is_file() and _columnar.available(path.stat().st_size):
+            events = _columnar.parse_csv_columnar(policy, path)
+            if events is not None:
+                return events
+        with open_text(path, None, newline="") as fh:
+            return stream_csv(policy, fh, str(path))
+    except MemoryError:
+        raise KpiError(f"{path}: not enough memory to read this lead log (raise the memory limit)") from None
+
+
+def read_event_frame(path: str | Path, policy: PolicySpec) -> FrameLog:
+    """Read and validate a lead log into a column-wise log for the vectorised engine.
+
+    A CSV log goes through the Polars ingest; anything unusual (and JSONL) goes through the exact
+    parser, which reports every bad row, and its events are then held column-wise.
+
+    Raises:
+        DataError: naming each bad row. KpiError: if the file cannot be read, or without Polars.
+    """
+    path = Path(path)
+    size = path.stat().st_size if path.is_file() else 0
+    if not vectorised_available() or not _columnar.available(size):
+        msg = (
+            "reading a lead log column-wise needs Polars and NumPy (pip install 'kpi_engine[columnar]') "
+            "and, under an address-space limit (ulimit -v), room for it; use read_events"
+        )
+        raise KpiError(msg)
+    if path.suffix.lower() not in {".json", ".jsonl", ".ndjson"} and path.is_file():
+        try:
+            df = _columnar.read_frame(policy, path)
+        except MemoryError:
+            raise KpiError(f"{path}: not enough memory to read this lead log (raise the memory limit)") from None
+        if df is not None:
+            return _columnar.EventFrame(df)
+    events = read_events(path, policy)
+    from kpi_engine.attribution._vectorised import ListLog  # noqa: PLC0415 - imports Polars lazily
+
+    return ListLog(events)  # type: ignore[arg-type]  # with a policy, read_events gives events
+
+
+def read_log(
+    path: str | Path, policy: PolicySpec, engine: str = "auto", *, encoding: str | None = None
+) -> FrameLog | list[LeadEvent]:
+    """Read and validate a lead log in the form the chosen engine works on best.
+
+    Column-wise (``read_event_frame``) unless the engine is ``reference`` or Polars may not be
+    used here (not installed, or an address-space limit too small for it: see ``_limits``);
+    otherwise validated events (``read_events``).
+
+    Raises:
+        DataError: naming each bad row. KpiError: if the file cannot be read.
+    """
+    path = Path(path)
+    size = path.stat().st_size if path.is_file() else 0
+    plain_csv = encoding is None and path.suffix.lower() == ".csv"
+    if plain_csv and engine != "reference" and vectorised_available() and _columnar.available(size):
+        return read_event_frame(path, policy)
+    return read_events(path, policy, encoding=encoding)  # type: ignore[return-value]  # validated events
 
 
 def merge_records(tables: list[Table], attribution: Attribution, fields: set[str], period: Any) -> list[Table]:
@@ -145,11 +206,28 @@ def merge_records(tables: list[Table], attribution: Attribution, fields: set[str
     return out
 
 
+def iter_attribution_json(result: Attribution) -> Iterator[str]:
+    """The text of ``format_attribution(result, "json")`` in chunks, without holding it whole.
+
+    A result of the vectorised engine is written column-wise (no ``Credit`` object is built);
+    the text is the same, byte for byte.
+    """
+    p = result.policy
+    if result.columns is not None:
+        policy = {"id": p.policy, "version": p.version, "timezone": p.timezone}
+        head = '{\n  "policy": ' + json.dumps(policy, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        chunks = result.columns.json_chunks(head)
+        if chunks is not None:
+            yield from chunks
+            return
+    yield json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
 def format_attribution(result: Attribution, fmt: str) -> str:
     """Render as ``json`` (credits and violations), ``csv`` (credits) or a ``table``."""
-    data = result.to_dict()
     if fmt == "json":
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        return "".join(iter_attribution_json(result))
+    data = result.to_dict()
     columns = ["deal_id", "customer", "closer", "credited_to", "amount", "reason", "date", "owner", "decided_by"]
     if fmt == "csv":
         buf = io.StringIO()

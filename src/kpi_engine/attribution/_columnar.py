@@ -10,15 +10,20 @@ property test checks this).
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kpi_engine._numbers import NumberFormatError, to_decimal
+from kpi_engine._numbers import NumberFormatError, canonical, to_decimal
 from kpi_engine._perf import paused_gc
-from kpi_engine.attribution._engine import COLUMNS, EVENT_TYPES, KEYS, NEEDS, LeadEvent
+from kpi_engine.attribution import _limits
+from kpi_engine.attribution._engine import COLUMNS, EVENT_TYPES, KEYS, NEEDS, FrameLog, LeadEvent, _fixed_offset
 from kpi_engine.attribution._policy import PolicySpec
+from kpi_engine.attribution._vectorised import FRAME_COLUMNS, _sorted
+from kpi_engine.errors import KpiError
 from kpi_engine.time.zones import MAX_YEAR, MIN_YEAR
 
 MAX_FIELD_BYTES = 131_072  # csv.field_size_limit()'s default, which the streaming reader applies
@@ -29,8 +34,11 @@ _OFFSET = _STAMP + r"[+-]\d{2}:\d{2}$"
 _AMOUNT = r"^\d+(\.\d+)?$"
 
 
-def available() -> bool:
-    """True when Polars can be imported."""
+def available(log_bytes: int = 0) -> bool:
+    """True when Polars can be imported and may read a log of ``log_bytes`` (see ``_limits``)."""
+    if not _limits.polars_allowed(log_bytes):
+        return False
+    _limits.frugal_polars()
     try:
         import polars as pl  # noqa: F401, PLC0415
     except ImportError:
@@ -40,6 +48,66 @@ def available() -> bool:
 
 def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None:
     """Validated, sorted events from a CSV log, or ``None`` to defer to the row-by-row parser."""
+    with _limits.POLARS_LOCK:
+        df = read_frame(policy, path)
+        return None if df is None else _events(df)
+
+
+class EventFrame(FrameLog):
+    """A validated lead log held column-wise by Polars, in log order (the vectorised engine's input)."""
+
+    def __init__(self, df: Any) -> None:
+        """Wrap a frame made by ``read_frame``."""
+        self.df = df
+
+    def __len__(self) -> int:
+        """The number of events."""
+        return int(self.df.height)
+
+    def frame(self) -> Any:
+        """The columns the vectorised walk reads."""
+        return self.df.select(FRAME_COLUMNS)
+
+    def amounts(self, positions: Sequence[int]) -> list[Decimal]:
+        """The deal amounts at these positions (exact, from their text)."""
+        # The texts matched ^\d+(\.\d+)?$ with at most 60 characters: Decimal() reads them as to_decimal does.
+        texts = self.df.get_column("amount").gather(list(positions)).to_list()
+        return [Decimal(t) or Decimal(0) for t in texts]
+
+    def amount_texts(self, positions: Sequence[int]) -> Any:
+        """The canonical amount texts (``canonical``), computed column-wise."""
+        import polars as pl  # noqa: PLC0415 - optional dependency
+
+        texts = self.df.get_column("amount").gather(list(positions))
+        long = texts.str.len_chars() > 34  # noqa: PLR2004 - more digits than the context keeps: exact Python path
+        if long.any():
+            return [canonical(Decimal(t)) for t in texts.to_list()]
+        frame = pl.DataFrame({"t": texts}).select(
+            pl.col("t").str.replace(r"^0+(\d)", "$1").str.replace(r"(\.\d*?)0+$", "$1").str.replace(r"\.$", "")
+        )
+        return frame.get_column("t")
+
+    def events_at(self, positions: Sequence[int]) -> list[LeadEvent]:
+        """The events at these positions, as ``LeadEvent``s."""
+        events = _events(self.df[list(positions)])
+        if events is None:  # pragma: no cover - amounts were validated when the frame was read
+            msg = "an amount of the lead log is not a number"
+            raise KpiError(msg)
+        return events
+
+
+def read_frame(policy: PolicySpec, path: Path) -> Any:
+    """The validated, sorted frame of a CSV log, or ``None`` to defer to the row-by-row parser."""
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    with _limits.POLARS_LOCK:
+        try:
+            return _read_frame(policy, path)
+        except pl.exceptions.PolarsError:
+            return None  # anything Polars cannot handle: the exact parser decides
+
+
+def _read_frame(policy: PolicySpec, path: Path) -> Any:
     import polars as pl  # noqa: PLC0415 - optional dependency
 
     try:
@@ -52,18 +120,23 @@ def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None
         MAX_FIELD_BYTES
     ):
         return None  # the exact reader refuses such a field (csv's limit): the same log, the same verdict
+    # Strip only the columns that need it: a stripped copy of every column doubles the memory.
+    padded = df.select(pl.col(c).str.contains(r"^\s|\s$|^$").any() for c in df.columns).row(0)
     df = df.with_columns(
-        [pl.col(c).str.strip_chars().replace("", None) for c in df.columns]
+        [pl.col(c).str.strip_chars().replace("", None) for c, pad in zip(df.columns, padded, strict=True) if pad]
         + [pl.lit(None, dtype=pl.Utf8).alias(c) for c in KEYS if c not in df.columns]
     ).with_row_index("row", offset=2)
     typ = pl.col("type")
-    # Z and a space separator are common spellings of the same instants.
-    at = pl.col("at").str.replace(r"Z$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
-    at = (
-        pl.when(at.str.contains(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}([+-]|$)"))
-        .then(at.str.replace(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})", "${1}:00"))
-        .otherwise(at)
-    )
+    if df.select(pl.col("at").str.contains(_NAIVE).all()).item():
+        at = pl.col("at")  # the common spelling: nothing to normalise
+    else:
+        # Z and a space separator are common spellings of the same instants.
+        at = pl.col("at").str.replace(r"Z$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
+        at = (
+            pl.when(at.str.contains(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}([+-]|$)"))
+            .then(at.str.replace(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})", "${1}:00"))
+            .otherwise(at)
+        )
     df = df.with_columns(at.alias("at_norm"))
     bad = (
         pl.col("event_id").is_null()
@@ -77,30 +150,14 @@ def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None
         .str.to_lowercase()
         .is_in(["", "true", "1", "yes", "y", "false", "0", "no", "n"])
         | ((typ == "deal") & ~pl.col("amount").fill_null("x").str.contains(_AMOUNT))
+        | (pl.col("amount").str.len_chars() > 60)  # noqa: PLR2004 - to_decimal's limit: the exact parser reports it
     )
     for kind, needed in NEEDS.items():
         for column in needed:
             bad = bad | ((typ == kind) & pl.col(column).is_null())
     if df.select(bad.any()).item():
         return None
-    tz = policy.timezone
-    naive = pl.col("at_norm").str.contains(_NAIVE)
-    local_naive = pl.col("at_norm").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
-    utc_offset = pl.col("at_norm").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
-    df = df.with_columns(
-        pl.when(naive)
-        .then(
-            local_naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
-            .dt.convert_time_zone("UTC")
-            .dt.replace_time_zone(None)
-        )
-        .otherwise(utc_offset.dt.convert_time_zone("UTC").dt.replace_time_zone(None))
-        .alias("utc"),
-        pl.when(naive)
-        .then(local_naive.dt.date())
-        .otherwise(utc_offset.dt.convert_time_zone(tz).dt.date())
-        .alias("local"),
-    )
+    df = df.with_columns(_instants(df, policy))
     if df.select(pl.col("utc").is_null().any() | pl.col("local").is_null().any()).item():
         return None  # a DST gap or an unusual timestamp: the exact parser decides
     years = pl.col("utc").dt.year(), pl.col("local").dt.year()
@@ -119,8 +176,54 @@ def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None
     )
     if refs.select(pl.col("deal_utc").is_null().any() | ((pl.col("type") == "claim") & early).any()).item():
         return None
-    df = df.sort(["utc", "event_id"])
-    return _events(df)
+    df = df.drop("at", "at_norm").with_columns(
+        pl.col("courtesy").fill_null("").str.to_lowercase().is_in(["true", "1", "yes", "y"]).alias("courtesy"),
+    )
+    return _sorted(df, ["utc", "event_id"])  # a column at a time: the peak is the log plus one column
+
+
+def _instants(df: Any, policy: PolicySpec) -> list[Any]:
+    """Expressions for ``utc`` (naive UTC) and ``local`` (the date in the policy zone) from ``at_norm``."""
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    tz = policy.timezone
+    naive = pl.col("at_norm").str.contains(_NAIVE)
+    local_naive = pl.col("at_norm").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+    if df.select(naive.all()).item():
+        # Local times only (the usual log): most days have one UTC offset all day, so the instant is
+        # the local time less that offset; a day with a transition takes zoneinfo's path instead.
+        local = df.select(local_naive.alias("t")).get_column("t")
+        days = local.dt.date().unique().drop_nulls().to_list()
+        offsets = {day: _fixed_offset(policy.tz, day) for day in days}
+        if all(o is not None for o in offsets.values()):
+            micros = {d: o // dt.timedelta(microseconds=1) for d, o in offsets.items() if o is not None}
+            shift = pl.col("t").dt.date().replace_strict(micros, return_dtype=pl.Int64)
+            frame = pl.DataFrame({"t": local}).select(
+                (pl.col("t") - pl.duration(microseconds=shift)).alias("utc"), pl.col("t").dt.date().alias("local")
+            )
+            return [frame.get_column("utc"), frame.get_column("local")]
+        return [
+            local_naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+            .dt.replace_time_zone(None)
+            .alias("utc"),
+            local_naive.dt.date().alias("local"),
+        ]
+    utc_offset = pl.col("at_norm").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
+    return [
+        pl.when(naive)
+        .then(
+            local_naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC")
+            .dt.replace_time_zone(None)
+        )
+        .otherwise(utc_offset.dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+        .alias("utc"),
+        pl.when(naive)
+        .then(local_naive.dt.date())
+        .otherwise(utc_offset.dt.convert_time_zone(tz).dt.date())
+        .alias("local"),
+    ]
 
 
 def _events(df: Any) -> list[LeadEvent] | None:
@@ -137,7 +240,6 @@ def _events(df: Any) -> list[LeadEvent] | None:
             amounts[i] = to_decimal(text, allow_percent=False)
     except NumberFormatError:
         return None
-    courtesy = df.select(pl.col("courtesy").fill_null("").str.to_lowercase().is_in(["true", "1", "yes", "y"]))
     reps = df.get_column("rep").to_list()
     with paused_gc():
         columns = (
@@ -150,7 +252,7 @@ def _events(df: Any) -> list[LeadEvent] | None:
             df.get_column("deal_id").to_list(),
             amounts,
             df.get_column("related_customer").to_list(),
-            courtesy.to_series().to_list(),
+            df.get_column("courtesy").to_list(),
             df.get_column("note").to_list(),
             df.get_column("row").to_list(),
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from operator import attrgetter, itemgetter
 from typing import Any, Literal, NamedTuple
@@ -20,7 +20,7 @@ import attrs
 from kpi_engine._numbers import NumberFormatError, canonical, exact, exactly, to_decimal
 from kpi_engine._perf import paused_gc
 from kpi_engine.attribution._policy import PolicySpec
-from kpi_engine.errors import DataError, Issue, Location
+from kpi_engine.errors import DataError, Issue, KpiError, Location
 from kpi_engine.evaluation.records import Table, as_table
 from kpi_engine.language.spec import PeriodKind
 from kpi_engine.time.periods import Period
@@ -348,28 +348,114 @@ class _State(NamedTuple):
     void: tuple[str, dt.date, tuple[str, ...]] | None
 
 
-def attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | list[LeadEvent]) -> Attribution:
+ENGINES = ("auto", "reference", "vectorised")
+AUTO_THRESHOLD = 50_000  # events: below this, building frames costs more than the walk saves
+
+
+class FrameLog:
+    """A validated lead log held column-wise (see ``read_event_frame``); the vectorised engine's input."""
+
+    def __len__(self) -> int:
+        """The number of events."""
+        raise NotImplementedError
+
+    def frame(self) -> Any:
+        """The events as a Polars frame with the columns of ``_vectorised.FRAME_COLUMNS``, in log order."""
+        raise NotImplementedError
+
+    def amounts(self, positions: Sequence[int]) -> list[Decimal]:
+        """The amounts of the deals at these positions of the log."""
+        raise NotImplementedError
+
+    def events_at(self, positions: Sequence[int]) -> list[LeadEvent]:
+        """The events at these positions of the log, in the order given."""
+        raise NotImplementedError
+
+    def amount_texts(self, positions: Sequence[int]) -> list[str]:
+        """The canonical text of the deal amounts at these positions (as ``Credit.to_dict`` writes them)."""
+        return [canonical(a) for a in self.amounts(positions)]
+
+    def to_events(self) -> list[LeadEvent]:
+        """Every event, in log order."""
+        return self.events_at(range(len(self)))
+
+
+def vectorised_available() -> bool:
+    """True when Polars and NumPy can be imported and the process may use them (``_limits``)."""
+    from kpi_engine.attribution import _limits  # noqa: PLC0415 - reads the process's limits
+
+    if not _limits.polars_allowed():
+        return False
+    _limits.frugal_polars()
+    try:
+        import numpy as np  # noqa: F401, PLC0415 - optional dependency
+        import polars as pl  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return True
+
+
+def attribute(
+    policy: PolicySpec,
+    events: Table | Iterable[Mapping[str, Any]] | list[LeadEvent] | FrameLog,
+    engine: str = "auto",
+) -> Attribution:
     """Credit every deal of the log according to the policy.
 
     Args:
         policy: a loaded policy (``load_policy``).
-        events: a lead log: a ``Table`` (``read_events``), Python dicts, or validated events.
+        events: a lead log: a ``Table`` (``read_events``), Python dicts, validated events, or a
+            column-wise log (``read_event_frame``).
+        engine: ``reference`` walks each customer's events in Python (the oracle); ``vectorised``
+            computes the same credits column-wise with Polars and NumPy (the ``columnar`` extra);
+            ``auto`` takes the vectorised engine from ``AUTO_THRESHOLD`` events when it is installed.
 
     Returns:
         The ``Attribution``: one credit per deal and the R3 follow-up records.
 
     Raises:
         DataError: on any malformed event; nothing is credited from a half-read log.
+        KpiError: for an unknown engine, or ``vectorised`` without Polars.
     """
+    if engine not in ENGINES:
+        msg = f"unknown attribution engine '{engine}'; use one of {', '.join(ENGINES)}"
+        raise KpiError(msg)
+    if engine == "vectorised" and not vectorised_available():
+        msg = (
+            "the vectorised attribution engine needs Polars and NumPy (pip install 'kpi_engine[columnar]') "
+            "and, under an address-space limit (ulimit -v), at least 4 GiB; use engine 'reference'"
+        )
+        raise KpiError(msg)
+    try:
+        return _attribute(policy, events, engine)
+    except MemoryError:
+        msg = "not enough memory to attribute this lead log (raise the memory limit, or split the log)"
+        raise KpiError(msg) from None
+
+
+def _attribute(
+    policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | list[LeadEvent] | FrameLog, engine: str
+) -> Attribution:
     with exact(), paused_gc():
-        return _attribute(policy, events)
+        if isinstance(events, FrameLog):
+            log: FrameLog | list[LeadEvent] = events
+        elif isinstance(events, list) and (not events or isinstance(events[0], LeadEvent)):
+            log = events
+        else:
+            log = parse_events(policy, as_table(events, "events"))
+        vectorised = engine == "vectorised" or (
+            engine == "auto" and len(log) >= AUTO_THRESHOLD and vectorised_available()
+        )
+        if not vectorised:
+            return reference_walk(policy, log.to_events() if isinstance(log, FrameLog) else log)
+        from kpi_engine.attribution import _limits, _vectorised  # noqa: PLC0415 - imports Polars
+
+        with _limits.POLARS_LOCK:  # one column-wise walk at a time: memory of one log, never more
+            return _vectorised.walk(policy, log)
 
 
-def _attribute(policy: PolicySpec, events: Table | Iterable[Mapping[str, Any]] | list[LeadEvent]) -> Attribution:
-    if isinstance(events, list) and (not events or isinstance(events[0], LeadEvent)):
-        log: list[LeadEvent] = events
-    else:
-        log = parse_events(policy, as_table(events, "events"))
+def reference_walk(policy: PolicySpec, log: list[LeadEvent]) -> Attribution:
+    """The reference engine: walk each customer's validated events (in log order) in Python."""
     merged = _Union()
     for e in log:
         if e.type == "same_customer":
@@ -489,13 +575,79 @@ def _decide(
     )  # fmt: skip
 
 
-@attrs.frozen
-class Attribution:
-    """The credits of every deal and the R3 follow-up records of every protection started."""
+class ResultColumns:
+    """Credits and follow-up records held column-wise (the vectorised engine's output).
 
-    policy: PolicySpec
-    credits: tuple[Credit, ...]
-    follow_ups: tuple[FollowUp, ...]
+    The objects are built only when someone reads them; writers can stream the columns instead.
+    """
+
+    def credits(self) -> tuple[Credit, ...]:
+        """Every credit, sorted by deal id."""
+        raise NotImplementedError
+
+    def follow_ups(self) -> tuple[FollowUp, ...]:
+        """Every R3 record, sorted by registration date and event."""
+        raise NotImplementedError
+
+    def json_chunks(self, head: str) -> Iterator[str] | None:
+        """The text of ``json.dumps(to_dict(), ensure_ascii=False, indent=2)``, or ``None`` to let the caller do it."""
+        raise NotImplementedError
+
+
+class Attribution:
+    """The credits of every deal and the R3 follow-up records of every protection started.
+
+    Built from tuples (the reference engine) or from columns (the vectorised one: the ``Credit``
+    and ``FollowUp`` objects are then made on first access); both compare equal when equal.
+    """
+
+    __slots__ = ("_columns", "_credits", "_follow_ups", "policy")
+
+    def __init__(
+        self,
+        policy: PolicySpec,
+        credits: tuple[Credit, ...] | None = None,  # noqa: A002 - the public attribute's name
+        follow_ups: tuple[FollowUp, ...] | None = None,
+        *,
+        columns: ResultColumns | None = None,
+    ) -> None:
+        """Hold the credits and follow-ups, or the columns they are built from."""
+        self.policy = policy
+        self._credits = credits
+        self._follow_ups = follow_ups
+        self._columns = columns
+
+    @property
+    def credits(self) -> tuple[Credit, ...]:
+        """One credit per deal, sorted by deal id."""
+        if self._credits is None:
+            self._credits = self._columns.credits() if self._columns is not None else ()
+        return self._credits
+
+    @property
+    def follow_ups(self) -> tuple[FollowUp, ...]:
+        """One R3 record per protection started, by registration date and event."""
+        if self._follow_ups is None:
+            self._follow_ups = self._columns.follow_ups() if self._columns is not None else ()
+        return self._follow_ups
+
+    @property
+    def columns(self) -> ResultColumns | None:
+        """The column-wise form when the vectorised engine made this result."""
+        return self._columns
+
+    def __eq__(self, other: object) -> bool:
+        """Equal policy, credits and follow-ups."""
+        if not isinstance(other, Attribution):
+            return NotImplemented
+        return (self.policy, self.credits, self.follow_ups) == (other.policy, other.credits, other.follow_ups)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, like the attrs class it was
+
+    def __repr__(self) -> str:
+        """Counts, not the (possibly millions of) credits."""
+        counts = f"credits={len(self.credits)}, follow_ups={len(self.follow_ups)}"
+        return f"Attribution(policy={self.policy.policy!r}, {counts})"
 
     @property
     def violations(self) -> tuple[FollowUp, ...]:
