@@ -495,7 +495,8 @@ def main() -> None:
             w3 = ROOT / "bench" / "w3_attribution.py"
             if w3.exists():
                 print("W3: lead attribution (bench/w3_attribution.py)")
-                proc = subprocess.run([sys.executable, str(w3), "--scale", args.scale], capture_output=True, text=True,
+                events = "100000" if args.scale == "small" else "1000000"
+                proc = subprocess.run([sys.executable, str(w3), "--events", events], capture_output=True, text=True,
                                       check=False)  # fmt: skip
                 print("  " + (proc.stdout.strip() or proc.stderr.strip()).replace("\n", "\n  "))
             else:
