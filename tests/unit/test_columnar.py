@@ -216,3 +216,13 @@ grades: [{grade: A}]
     assert col.result("a").metrics["cube"] == exact
     assert row.result("a").metrics["cube"] == exact
     assert col.to_dict()["results"][0]["total"] == row.to_dict()["results"][0]["total"] == "1881.68"
+
+
+def test_traces_are_the_row_paths():
+    """A columnar result's explanation is built on demand by the row path, equal to its trace."""
+    ruleset = parse_ruleset(W1ISH)
+    col = evaluate(ruleset, pl.DataFrame(ROWS), engine="columnar")
+    row = evaluate(ruleset, ROWS, engine="row")
+    explanation = col.result("b").kpi("k1").explanation
+    assert explanation == row.result("b").kpi("k1").explanation
+    assert explanation["method"] == "linear"

@@ -20,7 +20,14 @@ import numpy as np
 from kpi_engine._numbers import ZERO, Number, canonical
 from kpi_engine.evaluation.columnar._columns import Arr, Bool, Column, Ctx, Num, mul
 from kpi_engine.evaluation.columnar._kernel import Scored
-from kpi_engine.evaluation.results import AdjustmentResult, GateResult, KpiResult, SectionResult, SubjectResult
+from kpi_engine.evaluation.results import (
+    AdjustmentResult,
+    GateResult,
+    KpiResult,
+    SectionResult,
+    SubjectResult,
+    Tracer,
+)
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Scorecard
 
@@ -80,6 +87,7 @@ class ColumnarResults(Sequence[SubjectResult]):
         bonus: Arr,
         rank: Arr,
         rank_in: Arr,
+        tracer: Tracer | None = None,
     ) -> None:
         self.card = card
         self.ctx = ctx
@@ -91,6 +99,7 @@ class ColumnarResults(Sequence[SubjectResult]):
         self.bonus = bonus
         self.rank = rank
         self.rank_in = rank_in
+        self.tracer = tracer
         unranked = rank == 0
         names = np.array(subjects, dtype=object)
         self.order = np.lexsort((names, rank, unranked)) if len(subjects) else np.zeros(0, dtype=np.int64)
@@ -141,11 +150,6 @@ class ColumnarResults(Sequence[SubjectResult]):
             score = _num_at(col.score, j)
             share = _z(_num_at(col.share, j))
             contribution = _z(_num_at(col.contribution, j))
-            explanation: dict[str, Any] = {"method": kpi.method, "parameters": self._params[kpi.id]}
-            if col.band is not None and value is not None:
-                band = col.band[j]
-                explanation["band"] = f"kpis.{kpi.id}.bands.{band}" if band else None
-            explanation["weight"] = {"declared": kpi.weight, "effective": share, "contribution": contribution}
             flags = tuple(name for name, rows in col.flags if rows[j])
             kpis.append(
                 KpiResult(
@@ -160,7 +164,9 @@ class ColumnarResults(Sequence[SubjectResult]):
                     share,
                     contribution,
                     flags,
-                    explanation,
+                    None,
+                    self.subjects[j],
+                    self.tracer,
                 )
             )
         sections = []

@@ -153,6 +153,7 @@ def _evaluate(
             raise FallbackError
         env[name] = column
     aggregates = [m for m in card.metrics.values() if m.kind == "aggregate"]
+    ef: Any = None
     if aggregates:
         if events is None:
             from kpi_engine.evaluation.records import Table  # noqa: PLC0415
@@ -177,7 +178,69 @@ def _evaluate(
         scored = run(card, ctx, env, strict=strict)
     if scored.strict_na or scored.na_error:
         raise FallbackError
-    return _materialise(ruleset, chosen, strict, subjects, parent, env, scored, ctx)
+    tracer = RowTracer(ruleset, df, _origins(records, df.height), ef, chosen, extra=extra)
+    return _materialise(ruleset, chosen, strict, subjects, parent, env, scored, ctx, tracer)
+
+
+class RowTracer:
+    """Full explanations on demand: the row evaluator run on one subject's own record and events.
+
+    A KPI's explanation depends only on its subject's data (its inputs, events and which KPIs
+    apply), so the trace ``kpi explain`` shows is the row path's by construction.
+    """
+
+    def __init__(
+        self, ruleset: Ruleset, records: Any, origins: tuple[str, Any], events: Any, period: Period, *, extra: bool
+    ) -> None:
+        self.ruleset = ruleset
+        self.records = records
+        self.origins = origins
+        self.events = events
+        self.period = period
+        self.extra = extra
+        self.cache: dict[str, Any] = {}
+
+    def explanation(self, subject: str, kpi_id: str) -> dict[str, Any]:
+        import polars as pl  # noqa: PLC0415
+
+        from kpi_engine.evaluation.engine import _rows  # noqa: PLC0415 - the engine imports this package
+        from kpi_engine.evaluation.records import Table  # noqa: PLC0415
+
+        if subject not in self.cache:
+            name, lines = self.origins
+            picked = (self.records["subject"].cast(pl.Utf8).str.strip_chars() == subject).to_numpy()
+            rows = self.records.filter(pl.Series(picked)).iter_rows(named=True)
+            mine = Table(name, tuple(zip(lines[picked].tolist(), rows, strict=True)))
+            events = None
+            if self.events is not None and "rep" in self.events.columns:
+                events = Table.from_rows(
+                    self.events.filter(pl.col("rep").cast(pl.Utf8).str.strip_chars() == subject).iter_rows(named=True),
+                    "events",
+                )
+            appraisal = _rows(
+                self.ruleset,
+                mine,
+                period=str(self.period),
+                events=events,
+                allow_extra_columns=self.extra,
+            )
+            self.cache[subject] = appraisal.result(subject)
+        explanation: dict[str, Any] = self.cache[subject].kpi(kpi_id).explanation
+        return explanation
+
+
+def _origins(records: Any, n: int) -> tuple[str, Any]:
+    """The table name and row numbers the row path would give each record (its traces cite them)."""
+    from kpi_engine.evaluation.records import Table  # noqa: PLC0415
+
+    if isinstance(records, list | tuple) and len(records) == 1 and isinstance(records[0], Table):
+        records = records[0]
+    if isinstance(records, Table):
+        lines = [line for line, _ in records.cells] if records.header else [line for line, _ in records.dict_rows]
+        if len(lines) == n:
+            return records.name, np.array(lines, dtype=np.int64)
+    name = records.name if hasattr(records, "name") and isinstance(records.name, str) else "records"
+    return name, np.arange(1, n + 1, dtype=np.int64)
 
 
 def _all_na(n: int) -> Num:
@@ -216,6 +279,7 @@ def _materialise(
     env: dict[str, Column],
     scored: Scored,
     ctx: Ctx,
+    tracer: RowTracer,
 ) -> Appraisal:
     card = ruleset.scorecard
     n = len(subjects)
@@ -231,7 +295,7 @@ def _materialise(
         )
     else:
         rank = rank_in = np.zeros(n, dtype=np.int64)
-    results = ColumnarResults(card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in)
+    results = ColumnarResults(card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in, tracer)
     return Appraisal(
         ruleset_id=ruleset.id,
         version=ruleset.version,
