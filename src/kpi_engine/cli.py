@@ -217,7 +217,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ruleset, text = _load_version(args.ruleset, args.period)
     inputs = _inputs(args, ruleset)
     with _progress("appraising") as progress:
-        appraisal = evaluate(ruleset, period=args.period, strict=args.strict, progress=progress, **inputs)
+        appraisal = evaluate(
+            ruleset, period=args.period, strict=args.strict, progress=progress, engine=args.engine, **inputs
+        )
     _warn(appraisal)
     if args.record:
         _record_appraisal(args, ruleset, text, inputs, appraisal)
@@ -755,6 +757,10 @@ def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:
             )  # fmt: skip
             p.add_argument("--compact", action="store_true", help=t("json on one line (much faster for big outputs)"))
             p.add_argument("--traces", action="store_true", help=t("json/jsonl: include every KPI's explanation"))
+            p.add_argument(
+                "--engine", choices=("auto", "row", "columnar"), default="auto",
+                help="row: reference evaluator; columnar: compiled kernel (extra 'columnar'); auto: kernel when large",
+            )  # fmt: skip
             p.add_argument("--ids", action="store_true", help=t("show KPI ids instead of their titles"))
             p.add_argument(
                 "--bom", action=argparse.BooleanOptionalAction, default=None,

@@ -9,6 +9,7 @@ pooled over all reps below the subject.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
@@ -687,6 +688,7 @@ def evaluate(
     strict: bool = False,
     allow_extra_columns: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    engine: Literal["auto", "row", "columnar"] = "auto",
 ) -> Appraisal:
     """Appraise every subject of the ruleset's level for one period.
 
@@ -700,13 +702,45 @@ def evaluate(
         strict: turn every N/A KPI value or condition into an error, and every warning too.
         allow_extra_columns: ignore data columns the ruleset does not use (as ``allow_extra_columns: true``).
         progress: called as ``progress(done, total)`` about a hundred times while subjects are appraised.
+        engine: ``row`` (the reference evaluator), ``columnar`` (the compiled kernel, extra
+            ``columnar``; also takes Polars/Arrow/pandas frames and DuckDB relations), or ``auto``
+            (the kernel for large inputs when it is installed and supports the scorecard). Both
+            give the same appraisal; the kernel's traces are lean (``kpi explain`` builds full ones).
 
     Returns:
         The ``Appraisal``: one result per subject, ranked, with traces.
 
     Raises:
         DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
+        KpiError: for ``engine="columnar"`` on a scorecard feature the kernel does not evaluate.
     """
+    if engine != "row" or not isinstance(records, Table | list | tuple):
+        from kpi_engine.evaluation.columnar import dispatch  # noqa: PLC0415 - optional kernel
+
+        rows = functools.partial(_rows, allow_extra_columns=allow_extra_columns, progress=progress)
+        extra = allow_extra_columns or ruleset.scorecard.allow_extra_columns
+        return dispatch(
+            ruleset, records, period=period, members=members, events=events, strict=strict, engine=engine, rows=rows,
+            allow_extra_columns=extra,
+        )  # fmt: skip
+    return _rows(
+        ruleset, records, period=period, members=members, events=events, strict=strict,
+        allow_extra_columns=allow_extra_columns, progress=progress,
+    )  # fmt: skip
+
+
+def _rows(
+    ruleset: Ruleset,
+    records: RecordsLike,
+    *,
+    period: str | None = None,
+    members: RowsLike | None = None,
+    events: RowsLike | None = None,
+    strict: bool = False,
+    allow_extra_columns: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Appraisal:
+    """The row evaluator behind ``evaluate``."""
     card = ruleset.scorecard
     if allow_extra_columns:
         card = attrs.evolve(card, allow_extra_columns=True)

@@ -15,7 +15,7 @@ Large outputs stream: ``iter_json`` and ``iter_jsonl`` yield text subject by sub
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
@@ -162,7 +162,8 @@ class Appraisal:
     places: int
     rounding: str
     strict: bool
-    results: tuple[SubjectResult, ...]
+    # A tuple from the row path; the columnar kernel passes a sequence that builds each result when read.
+    results: Sequence[SubjectResult]
     contributions: str = "rounded"
     scorecard: Scorecard | None = attrs.field(default=None, eq=False, repr=False)
     warnings: tuple[Issue, ...] = ()  # e.g. roster members without a record; printed on stderr by the CLI

@@ -1,0 +1,308 @@
+"""Exact rational columns in NumPy int64, with a checked fallback instead of overflow.
+
+A number column is ``num / den`` row by row (``den > 0``) plus an N/A mask. Every product is
+checked before it is formed: when the largest magnitudes of the two factors multiply to less
+than ``LIMIT`` (2**62) the whole column is multiplied at C speed; otherwise each row's product
+is estimated in float64 (relative error below 2**-52) and the rows whose product could reach
+2**62 are marked in ``Ctx.bad`` and computed as 0. Sums of two values below 2**62 stay below
+2**63, and a sum at or above 2**62 is marked the same way. So every row not marked ``bad``
+holds the exact rational result; marked rows are recomputed by the exact row evaluator. No
+operation rounds: division multiplies by the reciprocal, and a zero divisor is N/A.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import gcd, lcm
+from typing import Any
+
+import numpy as np
+
+LIMIT = 1 << 62
+_FLIMIT = float(LIMIT)
+_REDUCE_ABOVE = 1 << 31  # smaller denominators are left as they are: a gcd pass costs more than it saves
+
+Arr = Any  # a NumPy array (int64 or bool); typed loosely: NumPy's generics add nothing here
+IntLike = int | Arr
+
+
+class Ctx:
+    """Per-evaluation state: the row count and the rows whose int64 values might not be exact.
+
+    With ``exact=True`` every product and sum is formed in Python integers (NumPy object arrays):
+    slower, never out of range, and never marks a row.
+    """
+
+    def __init__(self, n: int, *, exact: bool = False) -> None:
+        self.n = n
+        self.exact = exact
+        self.bad = np.zeros(n, dtype=bool)
+
+
+def _big(x: IntLike) -> IntLike:
+    return x if isinstance(x, int) or x.dtype == object else x.astype(object)
+
+
+def _absmax(x: IntLike) -> int:
+    if isinstance(x, int):
+        return abs(x)
+    if x.dtype == object:
+        return max((abs(v) for v in x.tolist()), default=0)
+    if x.size == 0:
+        return 0
+    return max(int(x.max()), -int(x.min()))
+
+
+def mul(ctx: Ctx, a: IntLike, b: IntLike) -> IntLike:
+    """``a * b`` exactly where it fits; rows where it might not are marked bad and give 0."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a * b  # Python ints: exact; range-checked when they meet a column
+    if ctx.exact:
+        return _big(a) * _big(b)
+    if _absmax(a) * _absmax(b) < LIMIT:
+        return np.multiply(a, b, dtype=np.int64)
+    if (isinstance(a, int) and abs(a) >= LIMIT) or (isinstance(b, int) and abs(b) >= LIMIT):
+        ctx.bad[:] = True
+        return np.zeros(ctx.n, dtype=np.int64)
+    risk = np.abs(np.multiply(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))) >= _FLIMIT / 2
+    ctx.bad |= risk
+    a2 = np.where(risk, 0, a)
+    b2 = np.where(risk, 0, b)
+    return np.multiply(a2, b2, dtype=np.int64)
+
+
+def add(ctx: Ctx, a: IntLike, b: IntLike) -> IntLike:
+    """``a + b`` for operands below 2**62; results at or above 2**62 are marked bad and give 0."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    if ctx.exact:
+        return _big(a) + _big(b)
+    if (isinstance(a, int) and abs(a) >= LIMIT) or (isinstance(b, int) and abs(b) >= LIMIT):
+        ctx.bad[:] = True
+        return np.zeros(ctx.n, dtype=np.int64)
+    out = np.add(a, b, dtype=np.int64)
+    if _absmax(a) + _absmax(b) >= LIMIT:
+        risk = np.abs(out) >= LIMIT
+        ctx.bad |= risk
+        out = np.where(risk, 0, out)
+    return out
+
+
+class Num:
+    """A column of exact rationals ``num / den`` (``den > 0``) with an N/A mask (``None``: none N/A)."""
+
+    __slots__ = ("den", "na", "num")
+
+    def __init__(self, num: IntLike, den: IntLike, na: Arr | None) -> None:
+        self.num = num
+        self.den = den
+        self.na = na
+
+    @classmethod
+    def const(cls, value: Fraction) -> Num:
+        return cls(value.numerator, value.denominator, None)
+
+    def array(self, ctx: Ctx) -> tuple[Arr, Arr]:
+        """Numerators and denominators as full int64 arrays."""
+        num, den = self.num, self.den
+        if ctx.exact:
+            return (
+                np.full(ctx.n, num, dtype=object) if isinstance(num, int) else _big(num),
+                np.full(ctx.n, den, dtype=object) if isinstance(den, int) else _big(den),
+            )
+        if isinstance(num, int) or isinstance(den, int):
+            if _absmax(num) >= LIMIT or _absmax(den) >= LIMIT:
+                ctx.bad[:] = True
+                return np.zeros(ctx.n, dtype=np.int64), np.ones(ctx.n, dtype=np.int64)
+            num = np.full(ctx.n, num, dtype=np.int64) if isinstance(num, int) else num
+            den = np.full(ctx.n, den, dtype=np.int64) if isinstance(den, int) else den
+        return num, den
+
+    def reduced(self) -> Num:
+        """Divide out common factors when the denominator has grown (keeps the next products in range)."""
+        if _absmax(self.den) < _REDUCE_ABOVE:
+            return self
+        if isinstance(self.den, int):
+            if isinstance(self.num, int):
+                g = gcd(self.num, self.den)
+                return Num(self.num // g, self.den // g, self.na)
+            g = gcd(self.den, int(np.gcd.reduce(self.num))) if self.num.size else 1
+            return self if g <= 1 else Num(self.num // g, self.den // g, self.na)
+        common = np.gcd(self.num, self.den)
+        common = np.where(common == 0, 1, common)
+        return Num(self.num // common, self.den // common, self.na)
+
+
+def na_or(*masks: Arr | None) -> Arr | None:
+    out = None
+    for m in masks:
+        if m is not None:
+            out = m if out is None else out | m
+    return out
+
+
+def _same_den(a: Num, b: Num) -> bool:
+    return isinstance(a.den, int) and isinstance(b.den, int) and a.den == b.den
+
+
+def n_add(ctx: Ctx, a: Num, b: Num, sign: int = 1) -> Num:
+    """``a + b`` (or ``a - b`` with ``sign=-1``), exact."""
+    if isinstance(a.den, int) and isinstance(b.den, int):
+        common = lcm(a.den, b.den)
+        if common < LIMIT or (isinstance(a.num, int) and isinstance(b.num, int)):
+            left = mul(ctx, a.num, common // a.den)
+            right = mul(ctx, b.num, sign * (common // b.den))
+            return Num(add(ctx, left, right), common, na_or(a.na, b.na))
+    # Over the row-wise lcm of the denominators: they usually share factors (powers of ten, weight sums).
+    g = np.gcd(a.den, b.den)
+    b_part = b.den // g
+    a_part = a.den // g
+    left = mul(ctx, a.num, b_part)
+    right = mul(ctx, b.num, a_part if sign == 1 else -a_part if isinstance(a_part, int) else np.negative(a_part))
+    den = mul(ctx, a.den, b_part)
+    return Num(add(ctx, left, right), den, na_or(a.na, b.na)).reduced()
+
+
+def n_mul(ctx: Ctx, a: Num, b: Num) -> Num:
+    """``a * b``, exact."""
+    return Num(mul(ctx, a.num, b.num), mul(ctx, a.den, b.den), na_or(a.na, b.na)).reduced()
+
+
+def n_div(ctx: Ctx, a: Num, b: Num) -> Num:
+    """``a / b``, exact; a zero divisor gives N/A."""
+    bnum = b.num
+    if isinstance(bnum, int):
+        if bnum == 0:
+            return Num(0, 1, np.ones(ctx.n, dtype=bool))
+        flip = -1 if bnum < 0 else 1
+        return Num(mul(ctx, a.num, flip * b.den), mul(ctx, a.den, abs(bnum)), na_or(a.na, b.na)).reduced()
+    zero = bnum == 0
+    safe = np.where(zero, 1, bnum)
+    sign = np.where(safe < 0, -1, 1)
+    num = mul(ctx, a.num, mul(ctx, sign, b.den))
+    den = mul(ctx, a.den, np.abs(safe))
+    na = na_or(a.na, b.na, zero if zero.any() else None)
+    return Num(num, den, na).reduced()
+
+
+def n_neg(a: Num) -> Num:
+    return Num(-a.num if isinstance(a.num, int) else np.negative(a.num), a.den, a.na)
+
+
+def n_abs(a: Num) -> Num:
+    return Num(abs(a.num) if isinstance(a.num, int) else np.abs(a.num), a.den, a.na)
+
+
+def n_cmp(ctx: Ctx, a: Num, b: Num, op: str) -> tuple[Arr, Arr | None]:
+    """Exact comparison ``a op b`` row by row: the boolean column and its N/A mask."""
+    if _same_den(a, b):
+        left, right = a.num, b.num
+    else:
+        left, right = mul(ctx, a.num, b.den), mul(ctx, b.num, a.den)
+    left = np.broadcast_to(np.asarray(left), (ctx.n,))
+    right = np.broadcast_to(np.asarray(right), (ctx.n,))
+    result = {
+        "==": np.equal,
+        "!=": np.not_equal,
+        "<": np.less,
+        "<=": np.less_equal,
+        ">": np.greater,
+        ">=": np.greater_equal,
+    }[op](left, right)
+    return result, na_or(a.na, b.na)
+
+
+def n_where(ctx: Ctx, cond: Arr, a: Num, b: Num) -> Num:
+    """Row by row: ``a`` where ``cond`` else ``b``."""
+    if _same_den(a, b):
+        den: IntLike = a.den
+    elif isinstance(a.den, int) and isinstance(b.den, int) and lcm(a.den, b.den) < LIMIT:
+        common = lcm(a.den, b.den)
+        a = Num(mul(ctx, a.num, common // a.den), common, a.na)
+        b = Num(mul(ctx, b.num, common // b.den), common, b.na)
+        den = common
+    else:
+        den = _as_column(ctx, np.where(cond, _operand(ctx, a.den), _operand(ctx, b.den)))
+    num = _as_column(ctx, np.where(cond, _operand(ctx, a.num), _operand(ctx, b.num)))
+    both = a.na is None and b.na is None
+    na = None if both else np.where(cond, _mask(ctx, a.na), _mask(ctx, b.na))
+    return Num(num, den, na)
+
+
+def _operand(ctx: Ctx, x: IntLike) -> IntLike:
+    """In exact mode, Python integers and int64 columns alike as object arrays (no C long conversion)."""
+    if not ctx.exact:
+        if isinstance(x, int) and abs(x) >= LIMIT:
+            ctx.bad[:] = True  # a constant beyond int64: the exact pass takes every row
+            return 1
+        return x
+    return np.array(x, dtype=object) if isinstance(x, int) else _big(x)
+
+
+def _as_column(ctx: Ctx, x: Arr) -> Arr:
+    if ctx.exact or x.dtype == object:
+        return _big(x)
+    return x.astype(np.int64)
+
+
+def _mask(ctx: Ctx, m: Arr | None) -> Arr:
+    return np.zeros(ctx.n, dtype=bool) if m is None else m
+
+
+def n_clip(ctx: Ctx, a: Num, lo: Fraction, hi: Fraction) -> Num:
+    """Clip to ``[lo, hi]`` exactly."""
+    low = Num.const(lo)
+    high = Num.const(hi)
+    below, _ = n_cmp(ctx, a, low, "<")
+    above, _ = n_cmp(ctx, a, high, ">")
+    out = n_where(ctx, below, low, a)
+    out = n_where(ctx, above, high, out)
+    out.na = a.na
+    return out
+
+
+def n_round_half_up(ctx: Ctx, a: Num, places: int) -> Num:
+    """Round half away from zero to ``places`` decimals (Decimal's ROUND_HALF_UP), exact."""
+    num, den = a.array(ctx)
+    if places >= 0:
+        scaled_num, scaled_den, unit_den = mul(ctx, num, 10**places), den, 10**places
+    else:
+        scaled_num, scaled_den, unit_den = num, mul(ctx, den, 10**-places), 1
+    mag = np.abs(scaled_num)
+    q = (add(ctx, mul(ctx, mag, 2), scaled_den)) // mul(ctx, scaled_den, 2)
+    r = np.where(scaled_num < 0, -q, q)
+    if places >= 0:
+        return Num(r, unit_den, a.na).reduced()
+    return Num(mul(ctx, r, 10**-places), 1, a.na)
+
+
+def to_fraction(a: Num, i: int) -> Fraction | None:
+    """The exact value of row ``i`` (``None`` when N/A)."""
+    if a.na is not None and a.na[i]:
+        return None
+    num = a.num if isinstance(a.num, int) else int(a.num[i])
+    den = a.den if isinstance(a.den, int) else int(a.den[i])
+    return Fraction(num, den)
+
+
+class Bool:
+    """A column of three-valued booleans: ``val`` where ``na`` is false, N/A where it is true."""
+
+    __slots__ = ("na", "val")
+
+    def __init__(self, val: Arr, na: Arr | None) -> None:
+        self.val = val
+        self.na = na
+
+
+class Text:
+    """A column of strings (NumPy object array) with an N/A mask."""
+
+    __slots__ = ("na", "val")
+
+    def __init__(self, val: Arr, na: Arr | None) -> None:
+        self.val = val
+        self.na = na
+
+
+Column = Num | Bool | Text

@@ -1,0 +1,393 @@
+"""The scorecard over whole columns: scoring methods, adjustments, sections, gates, grades, ranks.
+
+Mirrors ``engine._Evaluator.appraise`` step by step, in exact rational columns
+(``_columns.Num``). The result is a ``Scored`` bundle of columns; ``_materialise`` turns it into
+the row evaluator's result objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from fractions import Fraction
+from math import lcm
+
+import attrs
+import numpy as np
+
+from kpi_engine.evaluation.columnar._columns import (
+    LIMIT,
+    Arr,
+    Bool,
+    Column,
+    Ctx,
+    Num,
+    mul,
+    n_add,
+    n_clip,
+    n_cmp,
+    n_div,
+    n_mul,
+    n_where,
+    na_or,
+)
+from kpi_engine.evaluation.columnar._exprs import evaluate
+from kpi_engine.language.model import Kpi, Scorecard
+
+HUNDRED = Num.const(Fraction(100))
+ZERO = Num.const(Fraction(0))
+_FEW_DENOMINATORS = 64
+
+
+@attrs.define
+class KpiColumns:
+    value: Column
+    score: Num  # N/A where excluded
+    flags: list[tuple[str, Arr]]  # flag name and the rows it applies to, in the row path's order
+    band: list[str | None] | None = None
+    share: Num | None = None
+    contribution: Num | None = None
+
+
+@attrs.define
+class Scored:
+    """Every column the result objects are made of."""
+
+    n: int
+    kpis: dict[str, KpiColumns]
+    sections: dict[str, tuple[Num, Num, Arr, Arr]]  # score (N/A when excluded), share, live, zeroed
+    gates: dict[str, Bool]
+    adjustments: list[tuple[str, Arr, Bool]]  # id, rows where recorded, holds
+    total: Num
+    before: Num
+    forced: Arr  # object array of forced grades (None where none)
+    strict_na: bool  # a strict run met an N/A: the row path reports it
+    na_error: bool  # on_missing: error met an N/A
+
+
+def _mask(n: int, m: Arr | None) -> Arr:
+    return np.zeros(n, dtype=bool) if m is None else m
+
+
+def _const(value: Decimal | str) -> Num:
+    return Num.const(Fraction(value))
+
+
+def _ratio(ctx: Ctx, num: Num, den: Num) -> Num:
+    return n_mul(ctx, HUNDRED, n_div(ctx, num, den))
+
+
+def _score(
+    ctx: Ctx, kpi: Kpi, v: Num, env: Mapping[str, Column]
+) -> tuple[Num, list[tuple[str, Arr]], list[str | None] | None]:
+    t = [_const(x) for x in kpi.target]
+    f = [_const(x) for x in kpi.floor]
+    cap = Fraction(kpi.cap)
+    flags: list[tuple[str, Arr]] = []
+    if kpi.method == "threshold":
+        if kpi.direction == "range":
+            lo, _ = n_cmp(ctx, t[0], v, "<" if kpi.strict else "<=")
+            hi, _ = n_cmp(ctx, v, t[1], "<" if kpi.strict else "<=")
+            ok = lo & hi
+        elif kpi.direction == "higher":
+            ok = n_cmp(ctx, v, t[0], ">" if kpi.strict else ">=")[0]
+        else:
+            ok = n_cmp(ctx, v, t[0], "<" if kpi.strict else "<=")[0]
+        out = n_where(ctx, ok, _const(kpi.pass_score), _const(kpi.fail_score))
+        return Num(out.num, out.den, v.na), flags, None
+    if kpi.method == "linear":
+        if kpi.direction == "higher":
+            raw = _ratio(ctx, n_add(ctx, v, f[0], -1), n_add(ctx, t[0], f[0], -1))
+        elif kpi.direction == "lower":
+            raw = _ratio(ctx, n_add(ctx, f[0], v, -1), n_add(ctx, f[0], t[0], -1))
+        else:
+            below = _ratio(ctx, n_add(ctx, v, f[0], -1), n_add(ctx, t[0], f[0], -1))
+            above = _ratio(ctx, n_add(ctx, f[1], v, -1), n_add(ctx, f[1], t[1], -1))
+            is_below, _ = n_cmp(ctx, v, t[0], "<")
+            is_above, _ = n_cmp(ctx, v, t[1], ">")
+            raw = n_where(ctx, is_above, above, HUNDRED)
+            raw = n_where(ctx, is_below, below, raw)
+        out = n_clip(ctx, raw, Fraction(0), cap)
+        return Num(out.num, out.den, v.na), flags, None
+    if kpi.method == "attainment":
+        if kpi.direction == "lower":
+            nonpos, _ = n_cmp(ctx, v, ZERO, "<=")
+            safe = n_where(ctx, nonpos, Num.const(Fraction(1)), v)
+            out = n_where(ctx, nonpos, Num.const(cap), n_clip(ctx, _ratio(ctx, t[0], safe), Fraction(0), cap))
+        else:
+            out = n_clip(ctx, _ratio(ctx, v, t[0]), Fraction(0), cap)
+        return Num(out.num, out.den, v.na), flags, None
+    if kpi.method == "bands":
+        out = _const(kpi.fail_score)
+        matched = np.zeros(ctx.n, dtype=bool)
+        band_ids = np.full(ctx.n, None, dtype=object)
+        for band in reversed(kpi.bands):
+            hit = np.ones(ctx.n, dtype=bool)
+            if band.min is not None:
+                hit &= n_cmp(ctx, v, _const(band.min), ">=")[0]
+            if band.max is not None:
+                hit &= n_cmp(ctx, v, _const(band.max), "<")[0]
+            out = n_where(ctx, hit, _const(band.score), out)
+            band_ids = np.where(hit, band.id, band_ids)
+            matched |= hit
+        known = ~_mask(ctx.n, v.na)
+        flags.append(("no_band_matched", ~matched & known))
+        return Num(out.num, out.den, v.na), flags, list(band_ids)
+    assert kpi.score_expr is not None
+    result = evaluate(ctx, kpi.score_expr.node, {**env, "value": v})
+    assert isinstance(result, Num)
+    clipped = n_clip(ctx, result, Fraction(0), cap)
+    na = na_or(v.na, result.na)
+    expr_na = _mask(ctx.n, result.na) & ~_mask(ctx.n, v.na)
+    flags.append(("excluded_na", expr_na))
+    return Num(clipped.num, clipped.den, na), flags, None
+
+
+def run(card: Scorecard, ctx: Ctx, env: dict[str, Column], *, strict: bool) -> Scored:
+    """Evaluate the scorecard over all rows of ``env`` (metric name → column)."""
+    n = ctx.n
+    strict_na = False
+    na_error = False
+    kpis: dict[str, KpiColumns] = {}
+    for kpi in card.kpis:
+        value = env[kpi.metric]
+        missing = _mask(n, value.na)
+        if missing.any() and (strict or kpi.on_missing == "error"):
+            strict_na = strict_na or strict
+            na_error = na_error or kpi.on_missing == "error"
+        flags: list[tuple[str, Arr]] = []
+        if kpi.on_missing == "zero":
+            flags.append(("missing_scored_zero", missing))
+        else:
+            flags.append(("excluded_na", missing))
+        if isinstance(value, Num):
+            score, more, bands = _score(ctx, kpi, value, env)
+        else:  # a KPI on a bool or text metric is refused by the checks; N/A everywhere keeps it honest
+            score, more, bands = Num(0, 1, np.ones(n, dtype=bool)), [], None
+        flags.extend(more)
+        if kpi.on_missing == "zero" and missing.any():
+            score = n_where(ctx, missing, ZERO, score)
+            na = _mask(n, score.na) & ~missing
+            score.na = na if na.any() else None
+        kpis[kpi.id] = KpiColumns(value, score, flags, bands)
+    adjustments: list[tuple[str, Arr, Bool]] = []
+    adjusted = {k.id: np.zeros(n, dtype=bool) for k in card.kpis}
+    for adj in card.adjustments:
+        col = kpis[adj.kpi]
+        present = ~_mask(n, col.score.na)
+        holds = evaluate(ctx, adj.when.node, env)
+        assert isinstance(holds, Bool)
+        if strict and (_mask(n, holds.na) & present).any():
+            strict_na = True
+        adjustments.append((adj.id, present, holds))
+        apply = present & holds.val & ~_mask(n, holds.na) & ~adjusted[adj.kpi]
+        if apply.any():
+            new = n_where(ctx, apply, _const(adj.score), col.score)
+            col.score = Num(new.num, new.den, col.score.na)
+            first = apply & ~adjusted[adj.kpi]
+            col.flags.append(("adjusted", first))
+            adjusted[adj.kpi] |= apply
+    gates: dict[str, Bool] = {}
+    zeroed_by: dict[str, Arr] = {s.id: np.zeros(n, dtype=bool) for s in card.sections}
+    for g in card.gates:
+        if g.action == "zero_section":
+            holds = evaluate(ctx, g.when.node, env)
+            assert isinstance(holds, Bool)
+            gates[g.id] = holds
+            zeroed_by[str(g.value)] |= holds.val & ~_mask(n, holds.na)
+    # Integer weights over one common denominator: shares are exact ratios of small integers.
+    wden = lcm(*(Fraction(k.weight).denominator for k in card.kpis), 1)
+    sden = lcm(*(Fraction(s.weight).denominator for s in card.sections), 1)
+    sections: dict[str, tuple[Num, Num, Arr, Arr]] = {}
+    section_sum: dict[str, Num] = {}
+    wsums: dict[str, Arr] = {}
+    swsum = np.zeros(n, dtype=np.int64)
+    for s in card.sections:
+        members = [k for k in card.kpis if k.section == s.id]
+        wsum = np.zeros(n, dtype=np.int64)
+        total_w: Num = ZERO
+        for k in members:
+            w = int(Fraction(k.weight) * wden)
+            present = ~_mask(n, kpis[k.id].score.na)
+            wsum += np.where(present, w, 0)
+            sc = kpis[k.id].score
+            part = n_mul(ctx, Num(w, 1, None), Num(np.where(present, sc.num, 0), sc.den, None))
+            total_w = n_add(ctx, total_w, part)
+        live = wsum > 0
+        wsums[s.id] = wsum
+        section_sum[s.id] = total_w
+        sw = int(Fraction(s.weight) * sden)
+        swsum += np.where(live, sw, 0)
+        safe = np.where(live, wsum, 1)
+        raw = n_div(ctx, total_w, Num(safe, 1, None))
+        score = n_where(ctx, zeroed_by[s.id], ZERO, raw)
+        score.na = ~live
+        sections[s.id] = (score, ZERO, live, zeroed_by[s.id])
+    any_live = swsum > 0
+    safe_sw = np.where(any_live, swsum, 1)
+    total: Num = ZERO
+    for s in card.sections:
+        score, _, live, zeroed = sections[s.id]
+        sw = int(Fraction(s.weight) * sden)
+        share = Num(np.where(live, sw, 0), safe_sw, None).reduced()
+        sections[s.id] = (score, share, live, zeroed)
+        wsum = np.where(live, wsums[s.id], 1)
+        # contribution of the section = sw/swsum × Σ w·score / wsum
+        counted = live & ~zeroed
+        part = n_div(
+            ctx,
+            n_mul(ctx, Num(np.where(counted, sw, 0), 1, None), section_sum[s.id]),
+            Num(mul(ctx, wsum, safe_sw), 1, None),
+        )
+        total = n_add(ctx, total, part)
+        for k in card.kpis:
+            if k.section != s.id:
+                continue
+            col = kpis[k.id]
+            present = ~_mask(n, col.score.na)
+            w = int(Fraction(k.weight) * wden)
+            kshare = n_div(
+                ctx, Num(np.where(present & live, w * sw, 0), 1, None), Num(mul(ctx, wsum, safe_sw), 1, None)
+            )
+            col.share = kshare
+            contrib = n_mul(ctx, kshare, Num(np.where(present & ~zeroed, col.score.num, 0), col.score.den, None))
+            col.contribution = contrib
+            if zeroed.any():
+                col.flags.append(("section_zeroed", zeroed))
+    total = Num(total.num, total.den, ~any_live)
+    before = total
+    forced = np.full(n, None, dtype=object)
+    env_total = {**env, "total": before}
+    for g in card.gates:
+        if g.id in gates:
+            holds = gates[g.id]
+        else:
+            holds = evaluate(ctx, g.when.node, env_total)
+            assert isinstance(holds, Bool)
+            gates[g.id] = holds
+        yes = holds.val & ~_mask(n, holds.na)
+        if g.action == "cap_total":
+            over, _ = n_cmp(ctx, total, _const(g.value), ">")
+            capped = n_where(ctx, yes & over & any_live, _const(g.value), total)
+            total = Num(capped.num, capped.den, total.na)
+        elif g.action == "force_grade":
+            forced = np.where(yes & _is_none(forced), str(g.value), forced)
+    if strict:
+        for holds in gates.values():
+            if holds.na is not None and holds.na.any():
+                strict_na = True
+    return Scored(n, kpis, sections, gates, adjustments, total, before, forced, strict_na, na_error)
+
+
+def _is_none(values: Arr) -> Arr:
+    return np.array([v is None for v in values.tolist()], dtype=bool)
+
+
+def grades(card: Scorecard, ctx: Ctx, total: Num, forced: Arr) -> tuple[Arr, Arr]:
+    """Grade and bonus multiplier per row (object arrays), decided on the exact total."""
+    n = ctx.n
+    grade = np.full(n, None, dtype=object)
+    bonus = np.full(n, None, dtype=object)
+    decided = _mask(n, total.na).copy()
+    for g in card.grades:
+        hit = ~decided if g.min is None else n_cmp(ctx, total, _const(g.min), ">=")[0] & ~decided
+        grade = np.where(hit, g.grade, grade)
+        bonus = np.where(hit, np.array(g.bonus_multiplier, dtype=object), bonus)
+        decided |= hit
+    has_forced = ~_is_none(forced)
+    if has_forced.any():
+        bonus_of = {g.grade: g.bonus_multiplier for g in card.grades}
+        grade = np.where(has_forced, forced, grade)
+        for i in np.flatnonzero(has_forced):
+            bonus[i] = bonus_of.get(forced[i])
+    return grade, bonus
+
+
+def _common_den(ctx: Ctx, key: Num) -> Num:
+    """The same values over one denominator when their few denominators have a small lcm."""
+    if isinstance(key.den, int) or key.den.dtype == object:
+        return key
+    dens = np.unique(key.den if key.na is None else key.den[~key.na])
+    common = lcm(*dens.tolist()) if len(dens) <= _FEW_DENOMINATORS else LIMIT
+    if common >= LIMIT:
+        return key
+    trial = Ctx(ctx.n)
+    scaled = mul(trial, key.num, common // key.den)
+    if trial.bad.any():
+        return key
+    return Num(scaled, common, key.na)
+
+
+def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bool) -> Arr:
+    """Competition ranks (1, 1, 3) by exact key (0: unranked, the key is N/A), optionally within groups.
+
+    Rows are ordered by a float64 approximation first; every run of neighbours whose
+    approximations are close is then ordered and compared exactly, so float error never decides.
+    """
+    n = ctx.n
+    key = _common_den(ctx, key)
+    num, den = key.array(ctx)
+    approx = np.asarray(num / den, dtype=np.float64)
+    if not lower_first:
+        approx = -approx
+    known = ~_mask(n, key.na)
+    if groups is not None:
+        known &= ~_is_none(groups)
+        codes = np.unique(groups[known].astype(str), return_inverse=True)[1]
+        gcode = np.full(n, -1, dtype=np.int64)
+        gcode[known] = codes
+    else:
+        gcode = np.zeros(n, dtype=np.int64)
+    idx = np.flatnonzero(known)
+    out = np.zeros(n, dtype=np.int64)
+    if not len(idx):
+        return out
+    if isinstance(key.den, int) and num.dtype != object:  # one denominator: the numerators order the rows exactly
+        signed = num if lower_first else -num
+        order = idx[np.lexsort((signed[idx], gcode[idx]))]
+        sk, sg = signed[order], gcode[order]
+        at = np.arange(len(order))
+        new_group = np.r_[True, sg[1:] != sg[:-1]]
+        new_value = new_group | np.r_[True, sk[1:] != sk[:-1]]
+        group_start = np.maximum.accumulate(np.where(new_group, at, 0))
+        run_start = np.maximum.accumulate(np.where(new_value, at, 0))
+        out[order] = run_start - group_start + 1
+        return out
+    order = idx[np.lexsort((approx[idx], gcode[idx]))]
+    a = approx[order]
+    g = gcode[order]
+    close = (np.abs(np.diff(a)) <= 1e-9 * np.maximum(1.0, np.abs(a[1:]))) & (g[1:] == g[:-1])
+    # Exact keys only where neighbours are close: a few rows, Python ints or Fractions.
+    exact = dict.fromkeys(order[1:][close].tolist()) | dict.fromkeys(order[:-1][close].tolist())
+    ordered = order.tolist()
+    if exact:
+        nums, dens = num.tolist(), den.tolist()
+        sign = 1 if lower_first else -1
+        pos = 0
+        while pos < len(ordered):
+            end = pos + 1
+            while end < len(ordered) and end - 1 < len(close) and close[end - 1]:
+                end += 1
+            if end - pos > 1:
+                run = ordered[pos:end]
+                ordered[pos:end] = sorted(run, key=lambda i: sign * Fraction(nums[i], dens[i]))
+            pos = end
+    group = g.tolist()
+    rank = 0
+    start_of_group = 0
+    prev: Fraction | None = None
+    nums_l = num.tolist()
+    dens_l = den.tolist()
+    for pos, i in enumerate(ordered):
+        if pos == 0 or group[pos] != group[pos - 1]:
+            start_of_group = pos
+            prev = None
+        value = Fraction(nums_l[i], dens_l[i]) if exact and i in exact else None
+        same = False
+        if prev is not None and value is not None and pos > 0 and ordered[pos - 1] in exact:
+            same = value == prev
+        if not same:
+            rank = pos - start_of_group + 1
+        out[i] = rank
+        prev = value
+    return out

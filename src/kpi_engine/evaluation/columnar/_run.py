@@ -1,0 +1,248 @@
+"""Orchestration of a columnar evaluation: ingest, validate, aggregate, score, build the results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kpi_engine._perf import paused_gc
+from kpi_engine.errors import DataError
+from kpi_engine.evaluation.columnar._columns import Bool, Column, Ctx, Num, Text
+from kpi_engine.evaluation.columnar._events import aggregate
+from kpi_engine.evaluation.columnar._exprs import evaluate
+from kpi_engine.evaluation.columnar._ingest import UnusualError, text_number_columns, to_polars, typed_column
+from kpi_engine.evaluation.columnar._kernel import Scored, competition_ranks, grades, run
+from kpi_engine.evaluation.columnar._results import ColumnarResults
+from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.language.build import Ruleset
+from kpi_engine.language.model import Scorecard
+from kpi_engine.time.periods import Period
+
+_KEYS = {"subject", "period", "name", "note"}
+
+
+class FallbackError(Exception):
+    """Hand the whole evaluation to the row path."""
+
+
+def run_columnar(
+    ruleset: Ruleset, records: Any, period: str | None, members: Any, events: Any, *, strict: bool, extra: bool = False
+) -> Appraisal:
+    """Evaluate on the kernel; raises ``FallbackError`` when the row path must take the run."""
+    try:
+        with paused_gc():
+            return _evaluate(ruleset, records, period, members, events, strict=strict, extra=extra)
+    except UnusualError as exc:
+        raise FallbackError(str(exc)) from None
+
+
+def _periods(values: Any, card: Scorecard) -> tuple[Any, dict[str, Period]]:
+    import polars as pl  # noqa: PLC0415
+
+    s = values.cast(pl.Utf8).str.strip_chars()
+    if (s.is_null() | (s == "")).any():
+        raise FallbackError
+    parsed: dict[str, Period] = {}
+    for text in s.unique().to_list():
+        try:
+            parsed[text] = Period.parse(text, card.period)
+        except ValueError:
+            raise FallbackError from None
+    return s, parsed
+
+
+def _evaluate(
+    ruleset: Ruleset, records: Any, period: str | None, members: Any, events: Any, *, strict: bool, extra: bool
+) -> Appraisal:
+    import polars as pl  # noqa: PLC0415
+
+    from kpi_engine.evaluation.engine import _check_effective  # noqa: PLC0415 - engine imports this package
+
+    card = ruleset.scorecard
+    df = to_polars(records)
+    if extra:  # columns the ruleset does not use are ignored, as the row path ignores them
+        df = df.select([c for c in df.columns if c in set(card.inputs) | _KEYS])
+    if not set(df.columns) <= set(card.inputs) | _KEYS or "subject" not in df.columns or "period" not in df.columns:
+        raise FallbackError
+    subj = df["subject"].cast(pl.Utf8).str.strip_chars()
+    if (subj.is_null() | (subj == "")).any():
+        raise FallbackError
+    period_text, parsed = _periods(df["period"], card)
+    canon = {t: str(p) for t, p in parsed.items()}
+    key = period_text.replace_strict(canon, return_dtype=pl.Utf8) if canon else period_text
+    if pl.DataFrame({"s": subj, "p": key}).is_duplicated().any():
+        raise FallbackError
+    parent: dict[str, str] = {}
+    has_kids: set[str] = set()
+    known_periods = set(parsed.values())
+    chosen_members: Any = None
+    if members is not None:
+        mf = to_polars(members)
+        if not set(mf.columns) <= {"member", "parent", "period"} or "period" not in mf.columns:
+            raise FallbackError
+        for col in ("member", "parent"):
+            if col not in mf.columns:
+                raise FallbackError
+        m_sub = mf["member"].cast(pl.Utf8).str.strip_chars()
+        m_up = mf["parent"].cast(pl.Utf8).str.strip_chars()
+        if (m_sub.is_null() | (m_sub == "") | m_up.is_null() | (m_up == "") | (m_sub == m_up)).any():
+            raise FallbackError
+        m_text, m_parsed = _periods(mf["period"], card)
+        m_key = m_text.replace_strict({t: str(p) for t, p in m_parsed.items()}, return_dtype=pl.Utf8)
+        if pl.DataFrame({"s": m_sub, "p": m_key}).is_duplicated().any():
+            raise FallbackError
+        known_periods |= set(m_parsed.values())
+        chosen_members = (m_sub, m_up, m_key)
+    if period is not None:
+        try:
+            chosen = Period.parse(period, card.period)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+    else:
+        if not known_periods:
+            raise FallbackError
+        chosen = max(known_periods)
+    _check_effective(ruleset, chosen)
+    if chosen_members is not None:
+        m_sub, m_up, m_key = chosen_members
+        sel = (m_key == str(chosen)).to_numpy()
+        for member, up in zip(m_sub.to_numpy()[sel], m_up.to_numpy()[sel], strict=True):
+            parent[member] = up
+            has_kids.add(up)
+    # Every column of every row is validated (the row path refuses a bad cell in any period).
+    columns: dict[str, Column] = {}
+    batch = {
+        name: (spec.type, (spec.min, spec.max))
+        for name, spec in card.inputs.items()
+        if name in df.columns and spec.type not in {"bool", "text", "date"} and df[name].dtype == pl.Utf8
+    }
+    if batch:
+        columns.update(text_number_columns(df, batch))
+    for name, spec in card.inputs.items():
+        if name in df.columns and name not in batch:
+            columns[name] = typed_column(df[name], spec.type, (spec.min, spec.max))
+    for name, spec in card.inputs.items():
+        ratio_col = columns.get(name)
+        # A ratio above 1 without a declared max is a suspected percent slip (unless written "150%"):
+        # the row path decides, and reports it.
+        if spec.type == "ratio" and spec.max is None and isinstance(ratio_col, Num):
+            num, den = ratio_col.array(Ctx(len(df)))
+            if (num > den)[~ratio_col.na if ratio_col.na is not None else slice(None)].any():
+                raise FallbackError
+    rows = (key == str(chosen)).to_numpy()
+    subjects_all = subj.to_numpy().astype(object)
+    idx = np.flatnonzero(rows)
+    keep = np.array([s not in has_kids for s in subjects_all[idx]], dtype=bool) if has_kids else np.ones(len(idx), bool)
+    idx = idx[keep]
+    order = np.argsort(subjects_all[idx], kind="stable")
+    idx = idx[order]
+    subjects = [str(s) for s in subjects_all[idx]]
+    n = len(subjects)
+    if n == 0:
+        raise FallbackError
+    ctx = Ctx(n)
+    env: dict[str, Column] = {}
+    for name, spec in card.inputs.items():
+        column: Column = _take(columns[name], idx) if name in columns else Num(0, 1, np.ones(n, dtype=bool))
+        if spec.type in {"text", "date"} and name not in columns:
+            column = Text(np.full(n, None, dtype=object), np.ones(n, dtype=bool))
+        if spec.type == "bool" and name not in columns:
+            column = Bool(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+        if spec.required and column.na is not None and column.na.any():
+            raise FallbackError
+        env[name] = column
+    aggregates = [m for m in card.metrics.values() if m.kind == "aggregate"]
+    if aggregates:
+        if events is None:
+            from kpi_engine.evaluation.records import Table  # noqa: PLC0415
+
+            events = Table("events", ())
+        ef = to_polars(events)
+        if ef.height == 0:
+            for m in aggregates:
+                env[m.name] = Num(0, 1, None) if m.fn in {"count", "count_distinct", "sum"} else _all_na(n)
+        else:
+            env.update(aggregate(card, ef, chosen, subjects, aggregates))
+    elif events is not None and to_polars(events).height:
+        raise FallbackError  # events nobody reads: the row path validates them and reports orphans
+    base = dict(env)
+    _formulas(card, ctx, env)
+    scored = run(card, ctx, env, strict=strict)
+    if ctx.bad.any():
+        # Some row's exact value does not fit int64: the same kernel over Python integers.
+        ctx = Ctx(n, exact=True)
+        env = base
+        _formulas(card, ctx, env)
+        scored = run(card, ctx, env, strict=strict)
+    if scored.strict_na or scored.na_error:
+        raise FallbackError
+    return _materialise(ruleset, chosen, strict, subjects, parent, env, scored, ctx)
+
+
+def _all_na(n: int) -> Num:
+    return Num(0, 1, np.ones(n, dtype=bool))
+
+
+def _take(col: Column, sel: Any) -> Column:
+    na = None if col.na is None else col.na[sel]
+    if isinstance(col, Num):
+        num = col.num if isinstance(col.num, int) else col.num[sel]
+        den = col.den if isinstance(col.den, int) else col.den[sel]
+        return Num(num, den, na if na is not None and na.any() else None)
+    return type(col)(col.val[sel], na)
+
+
+def _formulas(card: Scorecard, ctx: Ctx, env: dict[str, Column]) -> None:
+    pending = [m for m in card.metrics.values() if m.kind == "formula"]
+    while pending:
+        progressed = False
+        for m in list(pending):
+            assert m.expr is not None
+            if m.expr.names <= env.keys():
+                env[m.name] = evaluate(ctx, m.expr.node, env)
+                pending.remove(m)
+                progressed = True
+        if not progressed:  # pragma: no cover - the checks refuse cycles
+            raise FallbackError
+
+
+def _materialise(
+    ruleset: Ruleset,
+    chosen: Period,
+    strict: bool,  # noqa: FBT001
+    subjects: list[str],
+    parent: dict[str, str],
+    env: dict[str, Column],
+    scored: Scored,
+    ctx: Ctx,
+) -> Appraisal:
+    card = ruleset.scorecard
+    n = len(subjects)
+    grade, bonus = grades(card, ctx, scored.total, scored.forced)
+    key_col = scored.total if card.rank_by == "total" else env[card.rank_by]
+    parents = np.array([parent.get(s) for s in subjects], dtype=object)
+    if isinstance(key_col, Num):
+        rank = competition_ranks(ctx, key_col, None, lower_first=card.rank_lower_first)
+        rank_in = (
+            competition_ranks(ctx, key_col, parents, lower_first=card.rank_lower_first)
+            if parent
+            else np.zeros(n, dtype=np.int64)
+        )
+    else:
+        rank = rank_in = np.zeros(n, dtype=np.int64)
+    results = ColumnarResults(card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in)
+    return Appraisal(
+        ruleset_id=ruleset.id,
+        version=ruleset.version,
+        sha256=ruleset.sha256,
+        title=card.title,
+        period=str(chosen),
+        level=card.subject,
+        places=card.places,
+        rounding=card.rounding,
+        strict=strict,
+        results=results,
+        contributions=card.contributions,
+        scorecard=card,
+    )

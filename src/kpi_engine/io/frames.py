@@ -1,0 +1,62 @@
+"""Files read as columns for the columnar kernel (CSV, Parquet) and its table written as CSV text.
+
+A CSV file is read by Polars with every cell as text (stripped; empty → missing), exactly as the
+row reader sees it; a Parquet file keeps its column types. Each ``Frame`` also knows how to read
+the same file for the row path, whose errors name the file's lines. Requires the ``columnar``
+extra.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kpi_engine.errors import KpiError
+from kpi_engine.evaluation.columnar import Frame
+from kpi_engine.evaluation.records import Table
+from kpi_engine.io.loading import read_table
+
+COLUMNAR_SUFFIXES = {".csv", ".parquet", ".pq"}
+
+
+def read_frame(path: str | Path, name: str | None = None) -> Frame | Table:
+    """Read a CSV or Parquet file as columns; a CSV Polars cannot read is returned as the row reader's ``Table``.
+
+    Raises:
+        KpiError: if the file cannot be read. DataError: for a malformed CSV (from the row reader).
+    """
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    path = Path(path)
+    label = name or str(path)
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        try:
+            df = pl.read_parquet(path)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise KpiError(f"cannot read {label}: {exc}") from None
+        return Frame(df, label, lambda: Table.from_rows(df.iter_rows(named=True), label))
+    try:
+        df = pl.read_csv(path, infer_schema=False, encoding="utf8")
+    except (OSError, pl.exceptions.PolarsError, UnicodeDecodeError):
+        return read_table(path, name)  # the row reader reports what is wrong, with lines
+    if len(set(df.columns)) != len(df.columns) or any(not c.strip() or c != c.strip() for c in df.columns):
+        return read_table(path, name)
+    df = df.with_columns(pl.all().str.strip_chars().replace("", None))
+    return Frame(df, label, lambda: read_table(path, name))
+
+
+def read_records(path: str | Path) -> Any:
+    """Records for ``evaluate``: columns for CSV and Parquet files, the row reader's ``Table`` otherwise."""
+    if Path(path).suffix.lower() in COLUMNAR_SUFFIXES:
+        return read_frame(path)
+    return read_table(path)
+
+
+def long_csv(table: Any) -> str:
+    """CSV text of a Polars frame of text (the layout of ``kpi evaluate --format csv``)."""
+    import polars as pl  # noqa: PLC0415
+
+    # Empty cells are written bare, as the csv module writes them (Polars quotes empty strings).
+    table = table.with_columns(pl.all().replace("", None))
+    text: str = table.write_csv(quote_style="necessary", line_terminator="\n", null_value="")
+    return text
