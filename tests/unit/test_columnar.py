@@ -110,7 +110,7 @@ def test_bad_cell_reports_the_row_paths_error():
     ruleset = parse_ruleset(W1ISH)
     rows = [*ROWS, {"subject": "d", "period": "2026-03", "m1": "-1", "m2": "0.1"}]
     with pytest.raises(DataError) as row_error:
-        evaluate(ruleset, pl.DataFrame(rows), engine="row")
+        evaluate(ruleset, pl.DataFrame(rows), engine="row")  # the same container: the same row and column
     with pytest.raises(DataError) as col_error:
         evaluate(ruleset, pl.DataFrame(rows), engine="columnar")
     assert str(col_error.value) == str(row_error.value)
@@ -216,13 +216,3 @@ grades: [{grade: A}]
     assert col.result("a").metrics["cube"] == exact
     assert row.result("a").metrics["cube"] == exact
     assert col.to_dict()["results"][0]["total"] == row.to_dict()["results"][0]["total"] == "1881.68"
-
-
-def test_traces_are_the_row_paths():
-    """A columnar result's explanation is built on demand by the row path, equal to its trace."""
-    ruleset = parse_ruleset(W1ISH)
-    col = evaluate(ruleset, pl.DataFrame(ROWS), engine="columnar")
-    row = evaluate(ruleset, ROWS, engine="row")
-    explanation = col.result("b").kpi("k1").explanation
-    assert explanation == row.result("b").kpi("k1").explanation
-    assert explanation["method"] == "linear"

@@ -90,19 +90,24 @@ def _size(data: Any) -> int:
     if isinstance(data, Table):
         return len(data.cells) or len(data.dict_rows)
     if _is_frame(data):
+        for attribute in ("num_rows", "height"):  # Arrow tables, Polars frames
+            size = getattr(data, attribute, None)
+            if isinstance(size, int):
+                return size
         try:
-            return int(getattr(data, "num_rows", 0) or len(data))
-        except TypeError:  # a lazy frame or a relation: its size is not known without running it
+            return len(data)  # pandas
+        except TypeError:  # a lazy frame or relation: its size is unknown until it is collected
             return 0
     if isinstance(data, list | tuple):
         return sum(_size(t) if isinstance(t, Table) else 1 for t in data)
     return 0
 
 
-def row_inputs(data: Any, name: str) -> Any:  # noqa: ARG001 - kept for callers naming the table
-    """What the row path reads for ``data``: a ``Frame`` is read again by its file reader.
+def row_inputs(data: Any, name: str) -> Any:  # noqa: ARG001 - the name is kept for the callers' symmetry
+    """What the row path reads for ``data``: the kernel's own ``Frame`` becomes rows.
 
-    Frames, relations and rows go as they are: the row path reads every container itself.
+    Anything else (pandas, Polars, Arrow, DuckDB) goes as it came, read by the row path's frame
+    reader, which keeps each cell's location (row and column) for its messages.
     """
     if isinstance(data, Frame):
         return data.rows()
