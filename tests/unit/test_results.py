@@ -225,3 +225,21 @@ def test_explain_speaks_chinese_with_the_same_numbers(capsys):
     assert "总分 82.51 → 等级 B" in chinese
     assert "贡献 34.20" in chinese
     assert "contributes 34.20" in english
+
+
+def test_html_shows_exact_fraction_values_for_reading():
+    """A ratio whose exact value is a fraction reads as a rounded percent in the HTML, not 34 digits."""
+    from kpi_engine.report import render
+
+    ex = "examples/sales_supervisor_quarterly/"
+    ruleset = load_ruleset("rulesets/sales_supervisor_quarterly.yaml")
+    appraisal = evaluate(
+        ruleset,
+        [read_table(ex + "reps.csv"), read_table(ex + "teams.csv")],
+        members=read_table(ex + "members.csv"),
+        events=read_table(ex + "events.csv"),
+    )
+    html = render(appraisal, "html", ruleset=ruleset)
+    assert isinstance(html, str)
+    assert "101.35%" in html
+    assert "1.013544303797468354430379746835443<" not in html  # the exact text stays in the trace only

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from kpi_engine import _numbers as num
-from kpi_engine._numbers import HUNDRED, Number
+from kpi_engine._numbers import HUNDRED, Number, is_number
 from kpi_engine.evaluation.results import Appraisal, KpiResult, SubjectResult
 from kpi_engine.report._view import (
     View,
@@ -417,14 +417,14 @@ class _Html:
 
     def _value(self, k: KpiResult, value: str) -> str:
         """A metric value for reading: a ratio also as a percent (exact digits kept in the trace)."""
-        if not isinstance(k.value, Decimal) or self.v.scorecard is None:
+        if not is_number(k.value) or self.v.scorecard is None:
             return value
         metric = self.v.scorecard.metrics.get(k.metric)
         if metric is not None and metric.unit == "ratio":
             pct = self.v.r(num.mul(k.value, HUNDRED))
             return f"{pct}%" if pct is not None else value
-        exponent = k.value.as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -_VALUE_PLACES:
+        exponent = k.value.as_tuple().exponent if isinstance(k.value, Decimal) else None
+        if exponent is None or (isinstance(exponent, int) and exponent < -_VALUE_PLACES):  # a Fraction, or long
             # Display only: the exact value is in the trace and the JSON.
             return "≈" + exact_text(reported(k.value, _VALUE_PLACES, "half_even"))
         return value
