@@ -785,21 +785,7 @@ def _rows(
             raise ev.out_of_range(exc) from None
         results = _rank(appraised, keys, lower_first=card.rank_lower_first)
         metrics.memo.clear()  # the bulk of the memory; a trace recomputes its own subject's values
-    return Appraisal(
-        ruleset_id=ruleset.id,
-        version=ruleset.version,
-        sha256=ruleset.sha256,
-        title=card.title,
-        period=str(chosen),
-        level=card.subject,
-        places=card.places,
-        rounding=card.rounding,
-        strict=strict,
-        results=tuple(results),
-        warnings=tuple(warnings),
-        contributions=card.contributions,
-        scorecard=card,
-    )
+    return Appraisal.of_run(ruleset, card, str(chosen), tuple(results), strict=strict, warnings=tuple(warnings))
 
 
 # Data at the door (issue 7): the period a run appraises, and roster members without a record.

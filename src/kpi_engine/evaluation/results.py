@@ -26,6 +26,7 @@ from kpi_engine._numbers import HUNDRED, Number, canonical, exactly, is_number, 
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import Issue
 from kpi_engine.expr import Value
+from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
 
 
@@ -167,6 +168,34 @@ class Appraisal:
     contributions: str = "rounded"
     scorecard: Scorecard | None = attrs.field(default=None, eq=False, repr=False)
     warnings: tuple[Issue, ...] = ()  # e.g. roster members without a record; printed on stderr by the CLI
+
+    @classmethod
+    def of_run(
+        cls,
+        ruleset: Ruleset,
+        card: Scorecard,
+        period: str,
+        results: Sequence[SubjectResult],
+        *,
+        strict: bool,
+        warnings: tuple[Issue, ...] = (),
+    ) -> Appraisal:
+        """The appraisal of one run of ``card`` (the ruleset's scorecard, as the run used it)."""
+        return cls(
+            ruleset_id=ruleset.id,
+            version=ruleset.version,
+            sha256=ruleset.sha256,
+            title=card.title,
+            period=period,
+            level=card.subject,
+            places=card.places,
+            rounding=card.rounding,
+            strict=strict,
+            results=results,
+            warnings=warnings,
+            contributions=card.contributions,
+            scorecard=card,
+        )
 
     def result(self, subject: str) -> SubjectResult:
         """The result of one subject.

@@ -296,17 +296,4 @@ def _materialise(
     else:
         rank = rank_in = np.zeros(n, dtype=np.int64)
     results = ColumnarResults(card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in, tracer)
-    return Appraisal(
-        ruleset_id=ruleset.id,
-        version=ruleset.version,
-        sha256=ruleset.sha256,
-        title=card.title,
-        period=str(chosen),
-        level=card.subject,
-        places=card.places,
-        rounding=card.rounding,
-        strict=strict,
-        results=results,
-        contributions=card.contributions,
-        scorecard=card,
-    )
+    return Appraisal.of_run(ruleset, card, str(chosen), results, strict=strict)
