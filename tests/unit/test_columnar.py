@@ -216,3 +216,20 @@ grades: [{grade: A}]
     assert col.result("a").metrics["cube"] == exact
     assert row.result("a").metrics["cube"] == exact
     assert col.to_dict()["results"][0]["total"] == row.to_dict()["results"][0]["total"] == "1881.68"
+
+
+def test_a_date_that_does_not_exist_is_refused_like_the_row_path():
+    """2026-02-30 has the shape of a date but is none: the kernel gives the row path's located error."""
+    ruleset = parse_ruleset(
+        'ruleset: d\nversion: "1"\ntitle: d\n'
+        "inputs: {x: {type: number}, signed: {type: date, required: false}}\n"
+        "kpis: [{id: k, metric: x, method: linear, floor: 0, target: 10, weight: 100%}]\n"
+    )
+    rows = [{"subject": f"r{i}", "period": "2026-03", "x": "5", "signed": "2026-03-01"} for i in range(5)]
+    rows[2]["signed"] = "2026-02-30"
+    with pytest.raises(DataError) as row_error:
+        evaluate(ruleset, pl.DataFrame(rows), engine="row")
+    with pytest.raises(DataError) as col_error:
+        evaluate(ruleset, pl.DataFrame(rows), engine="columnar")
+    assert str(col_error.value) == str(row_error.value)
+    assert [i.code for i in col_error.value.issues] == ["bad_value"]

@@ -290,8 +290,13 @@ def typed_column(series: Any, kind: InputType, bounds: tuple[Decimal | None, Dec
             import polars as pl  # noqa: PLC0415
 
             s = series.cast(pl.Utf8).str.strip_chars()
-            if not (s.str.contains(_DATE) | s.is_null() | (s == "")).all():
+            blank_s = s.is_null() | (s == "")
+            if not (s.str.contains(_DATE) | blank_s).all():
                 raise UnusualError("a date in an unusual form")
+            # The shape is not enough: 2026-02-30 matches it. A date that does not exist goes to the
+            # row path, which refuses it at its cell.
+            if (s.str.to_date("%Y-%m-%d", strict=False).is_null() & ~blank_s).any():
+                raise UnusualError("a date that does not exist")
             values = s.to_numpy().astype(object)
         values = np.where(blank, None, values)
         return Text(values, blank if blank.any() else None)
