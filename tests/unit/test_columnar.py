@@ -133,11 +133,12 @@ def test_float_column_is_left_to_the_row_path():
 
 
 def test_unsupported_feature_is_named():
-    """engine='columnar' on a streak metric names the feature; auto runs the row path."""
-    text = W1ISH.replace("kpis:", "metrics:\n  run: {streak: m1 >= 90%}\nkpis:")
+    """engine='columnar' on an event-window metric names the feature; auto runs the row path."""
+    window = "{window: {trigger: type == 'complaint', answer: type == 'answer', within: {hours: 24}}}"
+    text = W1ISH.replace("kpis:", f"metrics:\n  run: {window}\nkpis:")
     ruleset = parse_ruleset(text)
-    assert plan(ruleset.scorecard).unsupported == ("metric 'run' of kind 'streak'",)
-    with pytest.raises(KpiError, match="streak"):
+    assert plan(ruleset.scorecard).unsupported == ("metric 'run' of kind 'window'",)
+    with pytest.raises(KpiError, match="window"):
         evaluate(ruleset, ROWS, engine="columnar")
     assert _summary(evaluate(ruleset, pl.DataFrame(ROWS), engine="auto")) == _summary(evaluate(ruleset, ROWS))
 

@@ -57,10 +57,8 @@ class Plan:
 def plan(card: Scorecard) -> Plan:
     """Check once whether the kernel can evaluate ``card``; name every feature it cannot."""
     reasons: list[str] = []
-    if card.subject != "rep":
-        reasons.append(f"'{card.subject}' subjects (team rollups)")
     for m in card.metrics.values():
-        if m.kind in {"previous", "streak", "members"}:
+        if m.kind == "window":  # event-window pairings: the row path (evaluation/windows.py)
             reasons.append(f"metric '{m.name}' of kind '{m.kind}'")
         for e in (m.expr, m.where, m.among):
             if e is not None:
@@ -157,7 +155,7 @@ def dispatch(
             raise KpiError("the columnar engine cannot evaluate " + "; ".join(p.unsupported) + "; use engine='row'")
     elif engine == "auto":
         use = _size(records) >= AUTO_THRESHOLD and available() and plan(ruleset.scorecard).supported
-    if not use or members is not None:  # membership rosters and their warnings: the row path
+    if not use:
         return on_rows()
     from kpi_engine.evaluation.columnar._run import FallbackError, run_columnar  # noqa: PLC0415
 

@@ -105,6 +105,7 @@ class ColumnarResults(Sequence[SubjectResult]):
         self.order = np.lexsort((names, rank, unranked)) if len(subjects) else np.zeros(0, dtype=np.int64)
         self._params = {k.id: k.parameters() for k in card.kpis}
         self._built: list[SubjectResult | None] = [None] * len(subjects)  # each built once, when first read
+        self.published: list[tuple[str, Arr]] = []  # the ruleset's flags: name, rows where the condition holds
 
     def __len__(self) -> int:
         return len(self.subjects)
@@ -187,6 +188,7 @@ class ColumnarResults(Sequence[SubjectResult]):
         total = _num_at(sc.total, j)
         if total is None:
             subject_flags.append("no_kpi_applies")
+        subject_flags.extend(name for name, rows in self.published if rows[j])
         adjustments = []
         for adj_id, present, holds in sc.adjustments:
             if not present[j]:

@@ -13,7 +13,9 @@ from kpi_engine.evaluation.columnar._events import aggregate
 from kpi_engine.evaluation.columnar._exprs import evaluate
 from kpi_engine.evaluation.columnar._ingest import UnusualError, text_number_columns, to_polars, typed_column
 from kpi_engine.evaluation.columnar._kernel import Scored, competition_ranks, grades, run
+from kpi_engine.evaluation.columnar._metrics import Data, WholeTracer, latest, needs_layers, prepare
 from kpi_engine.evaluation.columnar._results import ColumnarResults
+from kpi_engine.evaluation.columnar._teams import Hierarchy, roster_warnings
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
@@ -77,6 +79,7 @@ def _evaluate(
     has_kids: set[str] = set()
     known_periods = set(parsed.values())
     chosen_members: Any = None
+    hierarchy: Hierarchy | None = None
     if members is not None:
         mf = to_polars(members)
         if not set(mf.columns) <= {"member", "parent", "period"} or "period" not in mf.columns:
@@ -94,16 +97,18 @@ def _evaluate(
             raise FallbackError
         known_periods |= set(m_parsed.values())
         chosen_members = (m_sub, m_up, m_key)
+        hierarchy = Hierarchy(m_sub, m_up, m_key, subj)  # cycles, depth, unknown members: the row path reports
     if period is not None:
         try:
             chosen = Period.parse(period, card.period)
         except ValueError as exc:
             raise DataError(str(exc)) from None
     else:
-        if not known_periods:
-            raise FallbackError
-        chosen = max(known_periods)
+        chosen = latest(card, hierarchy, subj, key, known_periods)
     _check_effective(ruleset, chosen)
+    warnings = roster_warnings(hierarchy, chosen, set(subj.filter(key == str(chosen)).to_list()))
+    if warnings and strict:
+        raise FallbackError
     if chosen_members is not None:
         m_sub, m_up, m_key = chosen_members
         sel = (m_key == str(chosen)).to_numpy()
@@ -130,6 +135,9 @@ def _evaluate(
             num, den = ratio_col.array(Ctx(len(df)))
             if (num > den)[~ratio_col.na if ratio_col.na is not None else slice(None)].any():
                 raise FallbackError
+    if needs_layers(card):  # other periods, members' values, team rollups: columnar/_metrics.py
+        given = (records, members, events)
+        return _layered(ruleset, chosen, strict, given, df, (subj, key, columns), hierarchy, extra, warnings)
     rows = (key == str(chosen)).to_numpy()
     subjects_all = subj.to_numpy().astype(object)
     idx = np.flatnonzero(rows)
@@ -179,7 +187,44 @@ def _evaluate(
     if scored.strict_na or scored.na_error:
         raise FallbackError
     tracer = RowTracer(ruleset, df, _origins(records, df.height), ef, chosen, extra=extra)
-    return _materialise(ruleset, chosen, strict, subjects, parent, env, scored, ctx, tracer)
+    return _materialise(ruleset, chosen, strict, subjects, parent, env, scored, ctx, tracer, warnings)
+
+
+def _layered(
+    ruleset: Ruleset,
+    chosen: Period,
+    strict: bool,  # noqa: FBT001
+    given: tuple[Any, Any, Any],
+    df: Any,
+    read: tuple[Any, Any, dict[str, Column]],
+    hierarchy: Hierarchy | None,
+    extra: bool,  # noqa: FBT001
+    warnings: list[Any],
+) -> Appraisal:
+    """A run whose metrics read other periods, members or rollups (``_metrics``): the same scoring after."""
+    card = ruleset.scorecard
+    records, members, events = given
+    ef = to_polars(events) if events is not None else None
+    if ef is not None and ef.height and not any(m.kind == "aggregate" for m in card.metrics.values()):
+        raise FallbackError  # events nobody reads: the row path validates them and reports orphans
+    subjects, parent, metrics = prepare(card, Data(card, *read, ef, hierarchy), chosen)
+    ctx = Ctx(len(subjects))
+    env: dict[str, Column] = {}
+    metrics.complete(ctx, env)
+    scored = run(card, ctx, env, strict=strict)
+    if ctx.bad.any():
+        ctx = Ctx(len(subjects), exact=True)
+        env = {}
+        metrics.complete(ctx, env)
+        scored = run(card, ctx, env, strict=strict)
+    if scored.strict_na or scored.na_error:
+        raise FallbackError
+    tracer: Any
+    if card.subject == "rep" and not any(m.kind == "members" for m in card.metrics.values()):
+        tracer = RowTracer(ruleset, df, _origins(records, df.height), ef, chosen, extra=extra)
+    else:
+        tracer = WholeTracer(ruleset, chosen, records, members, events, extra=extra)
+    return _materialise(ruleset, chosen, strict, subjects, parent, env, scored, ctx, tracer, warnings)
 
 
 class RowTracer:
@@ -279,7 +324,8 @@ def _materialise(
     env: dict[str, Column],
     scored: Scored,
     ctx: Ctx,
-    tracer: RowTracer,
+    tracer: RowTracer | WholeTracer,
+    warnings: list[Any] = (),  # type: ignore[assignment]
 ) -> Appraisal:
     card = ruleset.scorecard
     n = len(subjects)
@@ -296,4 +342,10 @@ def _materialise(
     else:
         rank = rank_in = np.zeros(n, dtype=np.int64)
     results = ColumnarResults(card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in, tracer)
-    return Appraisal.of_run(ruleset, card, str(chosen), results, strict=strict)
+    for name, when in card.flags:  # published flags (e.g. eligible_for_promotion)
+        holds = evaluate(ctx, when.node, env)
+        assert isinstance(holds, Bool)
+        if strict and holds.na is not None and holds.na.any():
+            raise FallbackError  # the row path reports the N/A condition
+        results.published.append((name, holds.val & ~holds.na if holds.na is not None else holds.val))
+    return Appraisal.of_run(ruleset, card, str(chosen), results, strict=strict, warnings=tuple(warnings))
