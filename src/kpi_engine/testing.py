@@ -32,6 +32,7 @@ from kpi_engine.language.build import Ruleset, parse_ruleset
 __all__ = [
     "assert_cases_pass",
     "exact_decimals",
+    "layered_cases",
     "ruleset_texts",
     "rulesets",
     "rulesets_with_records",
@@ -187,6 +188,115 @@ def rulesets_with_records(
             row[name] = None if value is None else str(value)
         records.append(row)
     return ruleset, records
+
+
+_LAYER_VALUES = ["0", "10", "50", "100", "1.005", "99.995", "150"]
+_MONTHS = ("2026-01", "2026-02", "2026-03")
+
+
+def _layer_value(draw: st.DrawFn) -> str | None:
+    value = draw(st.none() | st.sampled_from(_LAYER_VALUES) | exact_decimals("0", "150", 2).map(str))
+    return None if value is None else str(value)
+
+
+@st.composite
+def layered_cases(
+    draw: st.DrawFn, max_reps: int = 6
+) -> tuple[Ruleset, list[dict[str, Any]], list[dict[str, Any]] | None, list[dict[str, Any]], str | None]:
+    """A ruleset whose metrics read history, members or rollups, with three months of data.
+
+    Returns ``(ruleset, records, members, events, period)``. The level is rep, team or department;
+    metrics include ``previous`` (every ``compare``, of an input, a formula or an aggregate),
+    ``streak``, ``members`` shares (teams and above), inputs with each ``rollup`` and a formula
+    with ``rollup: mean``. Records leave gaps (a month without a record ends a streak and makes
+    ``previous`` N/A); reps may change team between months; teams may carry figures of their own.
+    ``period`` is ``None`` (the latest) or a month.
+    """
+    level = draw(st.sampled_from(["rep", "rep", "team", "department"]))
+    rollup = draw(st.sampled_from(["sum", "mean", "min", "max", "none"]))
+    compare = draw(st.sampled_from(["value", "change", "growth", "reduction"]))
+    inputs = {
+        "x": {"type": "number", "required": False, "rollup": rollup},
+        "y": {"type": "number", "required": False},
+        "z": {"type": "count", "required": False},
+    }
+    of = draw(st.sampled_from(["x", "rate", "visits", "amount"]))
+    metrics: dict[str, Any] = {
+        "rate": {"formula": "x / y"},
+        "mrate": {"formula": "(x + z) / y", "rollup": draw(st.sampled_from(["pooled", "mean"]))},
+        "visits": {"aggregate": {"fn": "count", "where": "type == 'visit'"}},
+        "amount": {"aggregate": {"fn": draw(st.sampled_from(["sum", "mean", "max"])), "field": "amount"}},
+        "prev": {"previous": {"metric": of, "compare": compare}},
+        "prev2": {"previous": {"metric": "prev", "compare": "value"}},
+        "run": {"streak": draw(st.sampled_from(["rate >= 1", "x > 10", "x >= y or z > 2", "prev > 0"]))},
+    }
+    names = ["x", "rate", "mrate", "visits", "amount", "prev", "prev2", "run"]
+    if level != "rep":
+        metrics["share"] = {"members": {"where": draw(st.sampled_from(["x >= 50", "rate >= 1", "run >= 1"])),
+                                        "among": draw(st.sampled_from(["y > 0", "z >= 0", "true"]))}}  # fmt: skip
+        names.append("share")
+    count = draw(st.integers(1, 4))
+    chosen = draw(st.lists(st.sampled_from(names), min_size=count, max_size=count))
+    weights = _split_100(draw, count)
+    kpis = []
+    ratios = {"share", "prev", "prev2"}  # shares and growths are ratios: percent targets
+    for i, metric in enumerate(chosen):
+        if metric in ratios:
+            kpi = {"id": f"k{i}", "metric": metric, "method": draw(st.sampled_from(["threshold", "linear"]))}
+            kpi["direction"] = draw(st.sampled_from(["higher", "lower"]))
+            if kpi["method"] == "threshold":
+                kpi["target"] = draw(st.sampled_from(["0", "5%", "50%", "100%"]))
+            else:
+                lo, hi = draw(st.sampled_from([("0", "80%"), ("-50%", "50%")]))
+                kpi["floor"], kpi["target"] = (lo, hi) if kpi["direction"] == "higher" else (hi, lo)
+        else:
+            kpi = draw(_kpi(i, metric))
+        kpi["weight"] = f"{weights[i]}%"
+        kpi["on_missing"] = draw(st.sampled_from(["exclude", "zero"]))
+        kpis.append(kpi)
+    doc: dict[str, Any] = {
+        "ruleset": "layered",
+        "version": "1",
+        "title": "generated ruleset with history and members",
+        "subject": level,
+        "period": "month",
+        "inputs": inputs,
+        "event_fields": {"amount": "money"},
+        "metrics": metrics,
+        "kpis": kpis,
+        "grades": [{"grade": "A", "min": "90"}, {"grade": "B", "min": "60"}, {"grade": "C"}],
+        "report": ["run", "prev"],
+    }
+    if draw(st.booleans()):
+        doc["flags"] = {"steady": draw(st.sampled_from(["run >= 2", "prev2 > 0", "visits >= 1"]))}
+    if draw(st.booleans()):
+        doc["gates"] = [{"id": "g", "when": draw(st.sampled_from(["prev < 0", "run == 0"])), "cap_total": "60"}]
+    ruleset = parse_ruleset(yaml.safe_dump(doc, sort_keys=False))
+    reps = [f"r{i}" for i in range(draw(st.integers(1, max_reps)))]
+    teams = ["t0", "t1"] if level != "rep" else []
+    records: list[dict[str, Any]] = []
+    members: list[dict[str, Any]] = []
+    for month in _MONTHS:
+        for rep in reps:
+            if draw(st.integers(0, 4)) == 0:
+                continue  # a gap
+            records.append({"subject": rep, "period": month, "x": _layer_value(draw), "y": _layer_value(draw),
+                            "z": draw(st.none() | st.integers(0, 5).map(str))})  # fmt: skip
+            if teams:
+                members.append({"member": rep, "parent": draw(st.sampled_from(teams)), "period": month})
+        for team in teams:
+            if draw(st.integers(0, 3)) == 0:
+                records.append({"subject": team, "period": month, "x": _layer_value(draw)})
+            if level == "department" and any(m["parent"] == team and m["period"] == month for m in members):
+                members.append({"member": team, "parent": "d", "period": month})
+    events = [
+        {"event_id": f"e{i}", "type": draw(st.sampled_from(["visit", "call"])),
+         "at": f"{draw(st.sampled_from(_MONTHS))}-{draw(st.sampled_from(['01', '15', '28']))}T10:00:00+08:00",
+         "rep": draw(st.sampled_from(reps)), "amount": draw(st.none() | st.sampled_from(["0", "2.5", "100"]))}
+        for i in range(draw(st.integers(0, 6)))
+    ]  # fmt: skip
+    period = draw(st.none() | st.sampled_from(_MONTHS))
+    return ruleset, records, members if teams else None, events, period
 
 
 def assert_cases_pass(path: str | Path) -> list[CaseResult]:
