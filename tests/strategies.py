@@ -54,7 +54,15 @@ def _kpi(draw: st.DrawFn, i: int, metric: str, sections: list[str], edges: list[
     else:
         kpi["score"] = draw(
             st.sampled_from(
-                ["value", "min(value, 100)", "100 - value if value < 100 else 0", "round(value * 3 / 7, 2)"]
+                [
+                    "value",
+                    "min(value, 100)",
+                    "100 - value if value < 100 else 0",
+                    "round(value * 3 / 7, 2)",
+                    "value ** 2 / 100",
+                    "100 * (value / 150) ** 3",
+                    "100 * (1 + value / 10) ** -2",
+                ]
             )
         )
     kpi["on_missing"] = draw(st.sampled_from(["exclude", "exclude", "zero"]))

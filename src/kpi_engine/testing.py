@@ -223,7 +223,10 @@ def layered_cases(
     of = draw(st.sampled_from(["x", "rate", "visits", "amount"]))
     metrics: dict[str, Any] = {
         "rate": {"formula": "x / y"},
-        "mrate": {"formula": "(x + z) / y", "rollup": draw(st.sampled_from(["pooled", "mean"]))},
+        "mrate": {
+            "formula": draw(st.sampled_from(["(x + z) / y", "x ** 2 / (y + 1) ** 3", "(x / 7) ** -1"])),
+            "rollup": draw(st.sampled_from(["pooled", "mean"])),
+        },
         "visits": {"aggregate": {"fn": "count", "where": "type == 'visit'"}},
         "amount": {"aggregate": {"fn": draw(st.sampled_from(["sum", "mean", "max"])), "field": "amount"}},
         "prev": {"previous": {"metric": of, "compare": compare}},

@@ -228,3 +228,44 @@ def test_membership_errors_are_the_row_paths():
     assert "unknown_member" in [i.code for i in _same_error(ruleset, records, members=unknown).issues]
     orphan = [*records, {"subject": "r8", "period": "2026-03", "target": "1", "actual": "1"}]
     assert [i.code for i in _same_error(ruleset, orphan, members=members).issues] == ["orphan_record"]
+
+
+POWER = """
+ruleset: power
+version: "1"
+title: power
+subject: rep
+period: month
+inputs:
+  x: {type: number, required: false}
+metrics:
+  square: {formula: x ** 2}
+  inverse: {formula: (x / 3) ** -3}
+  one: {formula: x ** 0}
+kpis:
+  - {id: square, metric: square, method: expression, score: "min(value, 100)", weight: 40%}
+  - {id: inverse, metric: inverse, method: expression, score: "min(value, 100)", weight: 30%}
+  - {id: one, metric: one, method: expression, score: value * 10, weight: 30%}
+grades: [{grade: A, min: 50}, {grade: B}]
+"""
+
+
+def test_power_is_exact_on_the_kernel():
+    """``**`` with a whole exponent is exact; 0 ** -3 is N/A and 0 ** 0 is 1, as on the row path."""
+    ruleset = parse_ruleset(POWER)
+    assert plan(ruleset.scorecard).supported
+    rows = [{"subject": s, "period": "2026-03", "x": x} for s, x in [("a", "0"), ("b", "1.5"), ("c", "-2"), ("d", "")]]
+    _, col = _both(ruleset, rows)
+    assert col.result("a").kpi("inverse").value is None
+    assert col.result("a").kpi("one").value == 1
+    assert col.result("b").kpi("inverse").value == 8
+    assert col.result("c").kpi("inverse").value == Fraction(-27, 8)
+
+
+def test_power_beyond_the_exact_range_is_the_row_paths_error():
+    """A power beyond 1e999 is the row path's out_of_range error on the kernel too; a large one is exact."""
+    ruleset = parse_ruleset(POWER.replace("x ** 2", "(x ** 64) ** 2 / x ** 64 / x ** 63"))
+    error = _same_error(ruleset, [{"subject": "a", "period": "2026-03", "x": "1e10"}])
+    assert [i.code for i in error.issues] == ["out_of_range"]
+    _, col = _both(ruleset, [{"subject": "a", "period": "2026-03", "x": "3"}])
+    assert col.result("a").kpi("square").value == 3

@@ -29,7 +29,7 @@ from kpi_engine.evaluation.columnar._columns import (
     n_where,
     na_or,
 )
-from kpi_engine.evaluation.columnar._plan import UnsupportedError
+from kpi_engine.evaluation.columnar._power import power
 from kpi_engine.expr._ir import BinOp, BoolOp, Call, Compare, Const, IfExp, Name, Neg, Node, Not
 
 
@@ -69,7 +69,9 @@ def evaluate(ctx: Ctx, node: Node, env: Mapping[str, Column]) -> Column:
                 return n_mul(ctx, left, right)
             if op == "/":
                 return n_div(ctx, left, right)
-            raise UnsupportedError("the power operator '**'")
+            assert isinstance(b, Const)  # the parser admits a constant whole exponent only
+            assert isinstance(b.value, Decimal)
+            return power(ctx, left, int(b.value))
         case Compare(ops=ops, operands=operands):
             values = [evaluate(ctx, x, env) for x in operands]
             parts = [_compare(ctx, op, values[i], values[i + 1]) for i, op in enumerate(ops)]

@@ -200,7 +200,8 @@ def _fractions(col: Num, n: int) -> list[Fraction | None]:
     num = np.broadcast_to(np.asarray(col.num, dtype=object), (n,)).tolist()
     den = np.broadcast_to(np.asarray(col.den, dtype=object), (n,)).tolist()
     na = _na_of(col, n).tolist()
-    return [None if bad else Fraction(int(a), int(b)) for a, b, bad in zip(num, den, na, strict=True)]
+    # A zero denominator marks a row whose int64 product was not formed (``Ctx.bad``): the run is redone exactly.
+    return [None if bad or not b else Fraction(int(a), int(b)) for a, b, bad in zip(num, den, na, strict=True)]
 
 
 def _from_fractions(ctx: Ctx, values: list[Fraction | None]) -> Num:

@@ -25,11 +25,8 @@ class UnsupportedError(Exception):
 
 
 def check_supported(node: Node, where: str) -> None:
-    """Raise ``UnsupportedError`` for constructs the kernel does not evaluate (``**``)."""
+    """Raise ``UnsupportedError`` for constructs the kernel does not evaluate (none at present)."""
     match node:
-        case BinOp(op="**"):
-            msg = f"the power operator '**' in {where}"
-            raise UnsupportedError(msg)
         case BinOp(left=a, right=b):
             check_supported(a, where)
             check_supported(b, where)
