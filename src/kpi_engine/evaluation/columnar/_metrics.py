@@ -22,6 +22,7 @@ Python integers.
 from __future__ import annotations
 
 from fractions import Fraction
+from math import lcm
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from kpi_engine.language.model import Metric, Scorecard
 from kpi_engine.time.periods import Period
 
 _OTHER = "\x00"  # events of reps below no node of a layer
+_FEW_DENOMINATORS = 64
 
 
 def needs_layers(card: Scorecard) -> bool:
@@ -219,14 +221,44 @@ def _from_fractions(ctx: Ctx, values: list[Fraction | None]) -> Num:
     return Num(np.array(nums, dtype=np.int64), np.array(dens, dtype=np.int64), na if na.any() else None)
 
 
+def _small(x: Any) -> Any:
+    """An object array of Python integers as int64 when every value fits (exact mode keeps small values)."""
+    if isinstance(x, int) or x.dtype != object:
+        return x
+    values = x.tolist()
+    if max((abs(v) for v in values), default=0) >= LIMIT:
+        return x
+    return np.array(values, dtype=np.int64)
+
+
+def _one_den(values: Num, present: Arr) -> Num:
+    """The same values over one denominator when their denominators have a small lcm (else as they are)."""
+    values = Num(_small(values.num), _small(values.den), values.na)
+    den = values.den
+    if isinstance(den, int) or den.dtype == object or isinstance(values.num, int) or values.num.dtype == object:
+        return values
+    present = present & (den > 0)  # a zero denominator: a row left for the exact pass (its value is unused)
+    dens = np.unique(den[present])
+    common = lcm(*dens.tolist()) if 0 < len(dens) <= _FEW_DENOMINATORS else LIMIT
+    if common >= LIMIT:
+        return values
+    factor = common // np.where(present, den, common)
+    num = np.where(present, values.num, 0)
+    if int(np.abs(num).max(initial=0)) * int(factor.max(initial=1)) >= LIMIT:
+        return values
+    return Num(num * factor, common, values.na)
+
+
 def _rollup(ctx: Ctx, values: Num, owner: Arr, n: int, how: str) -> Num:
     """Per owner: sum, mean, min or max of the values that are not N/A (N/A for an owner with none)."""
     present = ~_na_of(values, len(owner))
+    values = _one_den(values, present)
     who = owner[present]
     count = np.bincount(who, minlength=n).astype(np.int64)
     empty = count == 0
     num = values.num
-    fast = isinstance(values.den, int) and not ctx.exact and (isinstance(num, int) or num.dtype != object)
+    # int64 sums whose range is checked first: exact in either pass (the exact pass takes int64 columns too).
+    fast = isinstance(values.den, int) and (isinstance(num, int) or num.dtype != object)
     if fast:
         nums = np.broadcast_to(np.asarray(num, dtype=np.int64), (len(owner),))[present]
         peak = int(np.abs(nums).max()) if len(nums) else 0

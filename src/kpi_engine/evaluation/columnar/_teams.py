@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from kpi_engine.errors import Issue
+from kpi_engine.evaluation.columnar._columns import Arr
 from kpi_engine.evaluation.columnar._ingest import UnusualError
 from kpi_engine.evaluation.records import MAX_HIERARCHY_DEPTH
 from kpi_engine.language.model import Scorecard
@@ -70,21 +71,31 @@ class Hierarchy:
             self._by_period[key] = self.rows.filter(pl.col("k") == key).select("m", "u")
         return self._by_period[key]
 
+    def pointers(self, period: Period, nodes: list[str]) -> tuple[Any, Arr, Arr]:
+        """Integer codes of every name in ``period``: the names, each code's parent (-1: none), the nodes' codes."""
+        import polars as pl  # noqa: PLC0415
+
+        rows = self.at(period)
+        given = pl.Series(nodes, dtype=pl.Utf8)
+        names = pl.concat([given, rows["m"], rows["u"]]).unique().to_frame("x").with_row_index("id")
+        ids = rows.join(names.rename({"x": "m", "id": "c"}), on="m").join(names.rename({"x": "u", "id": "p"}), on="u")
+        up = np.full(names.height, -1, dtype=np.int64)
+        up[ids["c"].to_numpy().astype(np.int64)] = ids["p"].to_numpy().astype(np.int64)
+        mine = given.to_frame("x").with_row_index("i").join(names, on="x").sort("i")["id"].to_numpy()
+        return names["x"], up, mine.astype(np.int64)
+
     def heights(self, period: Period, nodes: list[str]) -> dict[str, int]:
         """Each node's height in ``period`` (members are found through the period's rows)."""
-        rows = self.at(period)
-        names = sorted(set(nodes) | set(rows["m"].to_list()) | set(rows["u"].to_list()))
-        code = {name: i for i, name in enumerate(names)}
-        child = np.array([code[x] for x in rows["m"].to_list()], dtype=np.int64)
-        up = np.array([code[x] for x in rows["u"].to_list()], dtype=np.int64)
-        h = np.zeros(len(names), dtype=np.int64)
+        _, up, mine = self.pointers(period, nodes)
+        child = np.flatnonzero(up >= 0)
+        h = np.zeros(len(up), dtype=np.int64)
         for _ in range(MAX_HIERARCHY_DEPTH + 1):
             new = h.copy()
-            np.maximum.at(new, up, h[child] + 1)
+            np.maximum.at(new, up[child], h[child] + 1)
             if (new == h).all():
                 break
             h = new
-        return {name: int(h[code[name]]) for name in nodes}
+        return dict(zip(nodes, h[mine].tolist(), strict=True))
 
     def parents(self, period: Period) -> dict[str, str]:
         rows = self.at(period)
@@ -106,15 +117,16 @@ def subjects_at(card: Scorecard, hierarchy: Hierarchy | None, period: Period, wi
 
 def reaches(hierarchy: Hierarchy | None, period: Period, nodes: list[str], appraised: set[str]) -> list[bool]:
     """Whether each node is appraised or rolls up into an appraised subject (``_Evaluator._reaches``)."""
-    up = hierarchy.parents(period) if hierarchy is not None else {}
-    out = []
-    for node in nodes:
-        cur, seen = node, set()
-        while cur not in appraised and cur in up and cur not in seen:
-            seen.add(cur)
-            cur = up[cur]
-        out.append(cur in appraised)
-    return out
+    if hierarchy is None:
+        return [node in appraised for node in nodes]
+    names, up, cur = hierarchy.pointers(period, nodes)
+    target = names.is_in(sorted(appraised)).to_numpy()
+    ok = target[cur] if len(cur) else np.zeros(0, dtype=bool)
+    for _ in range(MAX_HIERARCHY_DEPTH + 1):  # chains are checked: no cycle, at most this deep
+        cur = np.where(ok | (cur < 0), cur, up[np.maximum(cur, 0)])
+        ok |= (cur >= 0) & target[np.maximum(cur, 0)]
+    result: list[bool] = ok.tolist()
+    return result
 
 
 def roster_warnings(hierarchy: Hierarchy | None, period: Period, with_record: set[str]) -> list[Issue]:
