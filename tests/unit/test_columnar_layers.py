@@ -269,3 +269,33 @@ def test_power_beyond_the_exact_range_is_the_row_paths_error():
     assert [i.code for i in error.issues] == ["out_of_range"]
     _, col = _both(ruleset, [{"subject": "a", "period": "2026-03", "x": "3"}])
     assert col.result("a").kpi("square").value == 3
+
+
+FLAT = """
+ruleset: flat
+version: "1"
+title: flat
+subject: rep
+period: month
+inputs:
+  x: {type: number}
+kpis:
+  - {id: k, metric: x, method: linear, floor: 0, target: 10, weight: 100%}
+grades: [{grade: A, min: 50}, {grade: B}]
+"""
+
+
+def test_rep_run_with_membership_rows_on_the_kernel():
+    """Membership rows on a rep scorecard: ranks within teams and roster warnings as on the row path."""
+    ruleset = parse_ruleset(FLAT)
+    records = [{"subject": s, "period": "2026-03", "x": x} for s, x in [("a", "5"), ("b", "5"), ("c", "9"), ("d", "1")]]
+    members = [{"member": m, "parent": t, "period": "2026-03"} for m, t in [("a", "t1"), ("b", "t1"), ("c", "t2")]]
+    members.append({"member": "gone", "parent": "t2", "period": "2026-03"})
+    records.append({"subject": "gone", "period": "2026-02", "x": "1"})
+    _, col = _both(ruleset, records, members=members, period="2026-03")
+    assert [(r.subject, r.rank, r.rank_in_parent) for r in col.results] == [
+        ("c", 1, 1), ("a", 2, 1), ("b", 2, 1), ("d", 4, None)
+    ]  # fmt: skip
+    assert [w.code for w in col.warnings] == ["no_record"]
+    error = _same_error(ruleset, records, members=members, period="2026-03", strict=True)
+    assert [i.code for i in error.issues] == ["no_record"]
