@@ -69,7 +69,7 @@ class Data:
 
         self.card = card
         self.records = pl.DataFrame({"s": subjects, "k": periods}).with_row_index("r")
-        self.columns = columns
+        self.columns: dict[str, Column] | None = columns  # released after the first pass (``Metrics.complete``)
         self.events = events
         self.hierarchy = hierarchy
         self._rows: dict[str, Any] = {}
@@ -110,6 +110,7 @@ class Layer:
         self._kids: Layer | None = None
         self._earlier: Layer | None = None
         self._aggregates: dict[str, Column] | None = None
+        self.own: dict[str, Column] = {}  # inputs from the nodes' own records (the same in every pass)
 
     def kids(self) -> Layer:
         if self._kids is None:
@@ -364,7 +365,11 @@ class Resolver:
 
     def _input(self, layer: Layer, name: str) -> Column:
         spec = self.card.inputs[name]
-        own = _gather(layer.data.columns.get(name), layer.row, spec.type)
+        own = layer.own.get(name)
+        if own is None:
+            if layer.data.columns is None:  # pragma: no cover - every pass reads the same inputs
+                raise UnusualError("an input read only in the exact pass")
+            own = layer.own[name] = _gather(layer.data.columns.get(name), layer.row, spec.type)
         if spec.rollup == "none" or not layer.has_kids.any():
             return own
         use = layer.has_kids & _na_of(own, layer.n)
@@ -445,6 +450,7 @@ class Metrics:
             if spec.required and na is not None and na.any():
                 raise UnusualError("a required input without a value")
         resolver.settle()
+        self.top.data.columns = None  # every layer keeps the inputs it read: free the columns of all periods
 
 
 def _with_record(subjects: Any, periods: Any, period: Period) -> list[str]:

@@ -137,7 +137,11 @@ def _evaluate(
                 raise FallbackError
     if needs_layers(card):  # other periods, members' values, team rollups: columnar/_metrics.py
         given = (records, members, events)
-        return _layered(ruleset, chosen, strict, given, df, (subj, key, columns), hierarchy, extra, warnings)
+        # The layers keep the columns they read; the all-period columns are freed before scoring.
+        box = [columns]
+        del columns
+        ratio_col = num = den = None
+        return _layered(ruleset, chosen, strict, given, df, (subj, key, box), hierarchy, extra, warnings)
     rows = (key == str(chosen)).to_numpy()
     subjects_all = subj.to_numpy().astype(object)
     idx = np.flatnonzero(rows)
@@ -196,7 +200,7 @@ def _layered(
     strict: bool,  # noqa: FBT001
     given: tuple[Any, Any, Any],
     df: Any,
-    read: tuple[Any, Any, dict[str, Column]],
+    read: tuple[Any, Any, list[dict[str, Column]]],
     hierarchy: Hierarchy | None,
     extra: bool,  # noqa: FBT001
     warnings: list[Any],
@@ -207,7 +211,8 @@ def _layered(
     ef = to_polars(events) if events is not None else None
     if ef is not None and ef.height and not any(m.kind == "aggregate" for m in card.metrics.values()):
         raise FallbackError  # events nobody reads: the row path validates them and reports orphans
-    subjects, parent, metrics = prepare(card, Data(card, *read, ef, hierarchy), chosen)
+    subj, key, box = read
+    subjects, parent, metrics = prepare(card, Data(card, subj, key, box.pop(), ef, hierarchy), chosen)
     ctx = Ctx(len(subjects))
     env: dict[str, Column] = {}
     metrics.complete(ctx, env)
