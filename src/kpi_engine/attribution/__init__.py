@@ -224,7 +224,14 @@ def iter_attribution_json(result: Attribution) -> Iterator[str]:
 
 
 def format_attribution(result: Attribution, fmt: str) -> str:
-    """Render as ``json`` (credits and violations), ``csv`` (credits) or a ``table``."""
+    """Render as ``json`` (credits and violations), ``csv`` (credits) or a ``table``.
+
+    Ids come from the log: in ``csv`` a cell that a spreadsheet would run as a formula
+    (``=HYPERLINK(…)``) is written as text (``spreadsheet_safe``); in a ``table`` control and escape
+    characters are shown as visible escapes (``terminal_safe``). JSON carries them exactly.
+    """
+    from kpi_engine.report._view import spreadsheet_safe, terminal_safe  # noqa: PLC0415 - only for these formats
+
     if fmt == "json":
         return "".join(iter_attribution_json(result))
     data = result.to_dict()
@@ -234,11 +241,12 @@ def format_attribution(result: Attribution, fmt: str) -> str:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
         for c in data["credits"]:
-            writer.writerow([" ".join(c[k]) if k == "decided_by" else (c[k] or "") for k in columns])
+            writer.writerow([spreadsheet_safe(" ".join(c[k]) if k == "decided_by" else (c[k] or "")) for k in columns])
         return buf.getvalue()
     lines = ["credits:"]
     rows = [columns] + [
-        [" ".join(c[k]) if k == "decided_by" else str(c[k] or "-") for k in columns] for c in data["credits"]
+        [terminal_safe(" ".join(c[k]) if k == "decided_by" else str(c[k] or "-")) for k in columns]
+        for c in data["credits"]
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
     lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -246,8 +254,10 @@ def format_attribution(result: Attribution, fmt: str) -> str:
     if not data["violations"]:
         lines.append("  none")
     lines.extend(
-        f"  {v['owner']} registered {v['customer']} on {v['registration_date']} ({v['registration_event']}), "
-        f"due {v['due_date']}, first follow-up {v['first_follow_up'] or 'none'}"
+        terminal_safe(
+            f"  {v['owner']} registered {v['customer']} on {v['registration_date']} ({v['registration_event']}), "
+            f"due {v['due_date']}, first follow-up {v['first_follow_up'] or 'none'}"
+        )
         for v in data["violations"]
     )
     return "\n".join(lines) + "\n"
