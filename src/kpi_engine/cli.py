@@ -886,7 +886,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # pragma: no cover - e.g. `kpi evaluate ... | head`
         return 0
     except KeyboardInterrupt:
-        return _fail("kpi: interrupted", 130)
+        # One Ctrl-C can raise twice: Polars turns the signal into KeyboardInterrupt while
+        # Python's own handler is still due, and raises it again at the next check (here).
+        while True:
+            try:
+                return _fail("kpi: interrupted", 130)
+            except KeyboardInterrupt:
+                continue
     except OSError as exc:  # the environment, not a bug: unreadable file, full disk, …
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"kpi: {where}{exc.strerror or exc}", 1)

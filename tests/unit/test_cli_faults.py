@@ -76,6 +76,24 @@ def test_sigint_to_a_running_process_exits_130():
     assert err == "kpi: interrupted\n"
 
 
+def test_an_interrupt_raised_again_while_reporting_still_exits_130(capsys, monkeypatch):
+    """A second KeyboardInterrupt while the first is reported (Polars re-raises Ctrl-C) ends in one line, 130."""
+    report = cli._fail
+    calls = []
+
+    def interrupted_again(message, code):
+        calls.append(message)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return report(message, code)
+
+    monkeypatch.setattr(cli, "cmd_schema", _interrupt)
+    monkeypatch.setattr(cli, "_fail", interrupted_again)
+    assert cli.main(["schema"]) == 130
+    assert capsys.readouterr().err == "kpi: interrupted\n"
+    assert calls == ["kpi: interrupted"] * 2
+
+
 def test_validate_caps_the_file_size(tmp_path, capsys, monkeypatch):
     """kpi validate refuses a file over the size cap like evaluate, without reading it."""
     from kpi_engine.io import loading
