@@ -893,6 +893,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _fail("kpi: interrupted", 130)
             except KeyboardInterrupt:
                 continue
+    except MemoryError:  # the environment too (ulimit -v, a small container): say so, not "internal error"
+        return _fail("kpi: not enough memory for this input (raise the memory limit, or split the input)", 1)
     except OSError as exc:  # the environment, not a bug: unreadable file, full disk, …
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"kpi: {where}{exc.strerror or exc}", 1)

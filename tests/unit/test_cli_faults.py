@@ -94,6 +94,19 @@ def test_an_interrupt_raised_again_while_reporting_still_exits_130(capsys, monke
     assert calls == ["kpi: interrupted"] * 2
 
 
+def test_memory_error_is_one_line_and_exit_1(capsys, monkeypatch):
+    """Running out of memory (ulimit -v) is the environment: one line saying so, exit 1, not 70."""
+
+    def exhausted(_args):
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "cmd_schema", exhausted)
+    assert cli.main(["schema"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kpi: not enough memory")
+    assert err.count("\n") == 1
+
+
 def test_validate_caps_the_file_size(tmp_path, capsys, monkeypatch):
     """kpi validate refuses a file over the size cap like evaluate, without reading it."""
     from kpi_engine.io import loading

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -213,14 +213,34 @@ def iter_attribution_json(result: Attribution) -> Iterator[str]:
     the text is the same, byte for byte.
     """
     p = result.policy
+    policy = {"id": p.policy, "version": p.version, "timezone": p.timezone}
+    head = '{\n  "policy": ' + json.dumps(policy, ensure_ascii=False, indent=2).replace("\n", "\n  ")
     if result.columns is not None:
-        policy = {"id": p.policy, "version": p.version, "timezone": p.timezone}
-        head = '{\n  "policy": ' + json.dumps(policy, ensure_ascii=False, indent=2).replace("\n", "\n  ")
         chunks = result.columns.json_chunks(head)
         if chunks is not None:
             yield from chunks
             return
-    yield json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    # Object results (the reference walk) too, a chunk of records at a time: json.dumps of the
+    # whole mapping held the text of every credit at once (a MemoryError under ulimit -v).
+    yield head + ',\n  "credits": '
+    yield from _json_array(c.to_dict() for c in result.credits)
+    yield ',\n  "violations": '
+    yield from _json_array(v.to_dict() for v in result.violations)
+    yield "\n}\n"
+
+
+def _json_array(items: Iterable[dict[str, Any]], chunk: int = 5000) -> Iterator[str]:
+    """A list of mappings as ``json.dumps(indent=2)`` writes it two levels deep, in pieces."""
+    pieces: list[str] = []
+    first = True
+    for item in items:
+        text = json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+        pieces.append(("[\n    " if first else ",\n    ") + text)
+        first = False
+        if len(pieces) >= chunk:
+            yield "".join(pieces)
+            pieces = []
+    yield "".join(pieces) + ("[]" if first else "\n  ]")
 
 
 def format_attribution(result: Attribution, fmt: str) -> str:
