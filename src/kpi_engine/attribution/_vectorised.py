@@ -74,12 +74,12 @@ def frame_from_events(events: Sequence[LeadEvent]) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "event_id": pl.Series(column(0), dtype=pl.Utf8),
-            "type": pl.Series(column(1), dtype=pl.Utf8),
+            "type": pl.Series(column(1), dtype=pl.Enum(KINDS)),  # one byte a row, as read_frame keeps it
             "local": pl.Series(column(3), dtype=pl.Date),
             "rep": pl.Series(column(4), dtype=pl.Utf8),
             "customer": pl.Series(column(5), dtype=pl.Utf8),
             "deal_id": pl.Series(column(6), dtype=pl.Utf8),
-            "related_customer": pl.Series(column(8), dtype=pl.Utf8),
+            "related_customer": pl.Series(column(8), dtype=pl.Categorical),
             "courtesy": pl.Series(column(9), dtype=pl.Boolean),
         }
     )
