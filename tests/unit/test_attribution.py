@@ -278,3 +278,25 @@ def test_streamed_json_of_the_reference_walk_is_the_whole_json(tmp_path, log):
 
     mappings = [c.to_dict() for c in result.credits]
     assert "".join(_json_array(mappings, chunk=1)) == "".join(_json_array(mappings))
+
+
+def test_a_field_over_128_kib_gets_the_same_verdict_from_every_reader(root):
+    """The corpus log with a 200 KiB note is bad_csv through Polars, the column-wise log and the streaming reader."""
+    from kpi_engine.attribution import read_event_frame, read_events, vectorised_available
+    from kpi_engine.attribution._reading import stream_csv
+
+    path = root / "tests/corpus/events_big_field.csv"
+    policy = load_policy("examples/attribution/policy.yaml")
+    readers = [lambda: read_events(path, policy)]
+    if vectorised_available():
+        readers.append(lambda: read_event_frame(path, policy))
+
+    def streamed():
+        with path.open(newline="", encoding="utf-8") as fh:
+            return stream_csv(policy, fh, str(path))
+
+    readers.append(streamed)
+    for read in readers:
+        with pytest.raises(DataError) as caught:
+            read()
+        assert [i.code for i in caught.value.issues] == ["bad_csv"]
