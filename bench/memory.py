@@ -2,8 +2,10 @@
 
 - records: the S1 rep scorecard over N records in a CSV file (``kpi evaluate``'s path: read_table,
   evaluate, compact JSON);
-- lead events: N lead events in a CSV file (``kpi attribute``'s path: read_events with the
-  policy, attribute, JSON of the credits).
+- lead events: N lead events in a CSV file, twice: ``kpi attribute`` itself (the command's
+  ``main``: the column-wise log when Polars is installed, the credits streamed as JSON to a file),
+  and the library's list path (``read_events`` with the policy into ``LeadEvent``s, ``attribute``,
+  the JSON text of the credits built whole).
 
 Each is printed next to a baseline measured in the same run on the same file: a plain
 ``csv.reader`` pass that keeps nothing (the cost of reading the bytes), and the interpreter with
@@ -70,6 +72,14 @@ def child(kind: str, path: str, limit_mb: int) -> None:
         appraisal = evaluate(load_ruleset(ROOT / "rulesets/sales_rep_monthly.yaml"), read_table(path))
         extra["subjects"] = len(appraisal.results)
         extra["json_mb"] = round(len(appraisal.to_json()) / 1e6, 1)
+    elif kind == "kpi_attribute":
+        from kpi_engine.cli import main
+
+        out = Path(path).with_suffix(".json")
+        code = main(["attribute", str(ROOT / "examples/attribution/policy.yaml"), "--events", path, "--out", str(out)])
+        extra["exit"] = code
+        extra["json_mb"] = round(out.stat().st_size / 1e6, 1)
+        out.unlink()
     elif kind == "events":
         from kpi_engine.attribution import attribute, format_attribution, load_policy, read_events
 
@@ -107,10 +117,11 @@ def report(title: str, path: Path, kind: str, base: dict[str, float], empty: dic
     details = ", ".join(f"{k} {v}" for k, v in got.items() if k not in {"peak_rss_mb", "seconds"})
     print(f"  kpi_engine                  peak RSS {got['peak_rss_mb']:7.0f} MB  {got['seconds']:6.1f} s  ({details})")
     over = got["peak_rss_mb"] - empty["peak_rss_mb"]
+    count = got.get("subjects", got.get("credits"))
+    per = f"{over * 1e6 / count:,.0f} bytes per {'subject' if kind == 'records' else 'credit'}, " if count else ""
     print(
         f"  ratio to the csv.reader pass: {got['peak_rss_mb'] / base['peak_rss_mb']:.1f}x; "
-        f"above the import: {over:.0f} MB = {over * 1e6 / max(got.get('subjects', got.get('credits', 1)), 1):,.0f} "
-        f"bytes per {'subject' if kind == 'records' else 'credit'}, {over / size:.1f} MB per MB read"
+        f"above the import: {over:.0f} MB = {per}{over / size:.1f} MB per MB read"
     )
 
 
@@ -137,7 +148,9 @@ def main() -> None:
         if args.events:
             path = Path(folder) / "events.csv"
             generate_events(path, args.events, max(1, args.events // 5))
-            report(f"{args.events:,} lead events", path, "events", measure("csv_reader", path), empty)
+            base = measure("csv_reader", path)
+            report(f"{args.events:,} lead events, kpi attribute", path, "kpi_attribute", base, empty)
+            report(f"{args.events:,} lead events, read_events + attribute", path, "events", base, empty)
 
 
 if __name__ == "__main__":

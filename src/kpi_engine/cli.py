@@ -49,6 +49,7 @@ from kpi_engine.report import (
     names_from_tables,
     render,
     render_issue,
+    spreadsheet_safe,
     terminal_safe,
 )
 from kpi_engine.report.table import aligned
@@ -647,9 +648,12 @@ def format_alerts(report: Any, fmt: str, tz_name: str) -> str:
         columns = list(rows[0]) if rows else ["id"]
         writer = csv.DictWriter(buf, columns, lineterminator="\n")
         writer.writeheader()
-        for row in rows:
+        for row in rows:  # names and ids from the data must not run as spreadsheet formulas
             writer.writerow(
-                {k: ";".join(v) if isinstance(v, list) else ("" if v is None else v) for k, v in row.items()}
+                {
+                    k: spreadsheet_safe(";".join(v) if isinstance(v, list) else ("" if v is None else str(v)))
+                    for k, v in row.items()
+                }
             )
         return buf.getvalue()
     d = report.to_dict()
@@ -877,12 +881,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except KpiError as exc:
-        print(_render(exc), file=sys.stderr)
+        print(_readable(_render(exc)), file=sys.stderr)  # a header or value may hold escape sequences
         return 1
     except BrokenPipeError:  # pragma: no cover - e.g. `kpi evaluate ... | head`
         return 0
     except KeyboardInterrupt:
-        return _fail("kpi: interrupted", 130)
+        # One Ctrl-C can raise twice: Polars turns the signal into KeyboardInterrupt while
+        # Python's own handler is still due, and raises it again at the next check (here).
+        while True:
+            try:
+                return _fail("kpi: interrupted", 130)
+            except KeyboardInterrupt:
+                continue
+    except MemoryError:  # the environment too (ulimit -v, a small container): say so, not "internal error"
+        return _fail("kpi: not enough memory for this input (raise the memory limit, or split the input)", 1)
     except OSError as exc:  # the environment, not a bug: unreadable file, full disk, …
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"kpi: {where}{exc.strerror or exc}", 1)
@@ -912,7 +924,7 @@ def _fail(message: str, code: int) -> int:
     """Print one line (the traceback too when ``KPI_DEBUG=1``) and return the exit code."""
     if os.environ.get("KPI_DEBUG") == "1":
         traceback.print_exc()
-    print(message, file=sys.stderr)
+    print(_readable(message), file=sys.stderr)
     return code
 
 

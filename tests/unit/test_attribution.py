@@ -248,3 +248,55 @@ def test_streamed_csv_errors_name_file_line_and_column(tmp_path):
         ("bad_type", f"{path}:4:2"),
         ("bad_csv", f"{path}:5:8"),
     ]
+
+
+@pytest.mark.parametrize(
+    "log",
+    [
+        "event_id,type,at,rep,customer\n",
+        (
+            "event_id,type,at,rep,customer,deal_id,amount\n"
+            'e1,registration,2026-03-01T09:00:00,r\x01"\\,c\u00e9,,\n'
+            "e2,deal,2026-03-02T09:00:00,b,c\u00e9,D\u2028,10.50\n"
+        ),
+    ],
+)
+def test_streamed_json_of_the_reference_walk_is_the_whole_json(tmp_path, log):
+    """The reference result's JSON, written in pieces, is json.dumps of its mapping byte for byte."""
+    import json
+
+    from kpi_engine.attribution import iter_attribution_json, load_policy, read_events
+
+    path = tmp_path / "log.csv"
+    path.write_text(log, encoding="utf-8")
+    policy = load_policy("examples/attribution/policy.yaml")
+    result = attribute(policy, read_events(path, policy), engine="reference")
+    pieces = list(iter_attribution_json(result))
+    assert "".join(pieces) == json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    assert len(pieces) >= 5
+    from kpi_engine.attribution import _json_array
+
+    mappings = [c.to_dict() for c in result.credits]
+    assert "".join(_json_array(mappings, chunk=1)) == "".join(_json_array(mappings))
+
+
+def test_a_field_over_128_kib_gets_the_same_verdict_from_every_reader(root):
+    """The corpus log with a 200 KiB note is bad_csv through Polars, the column-wise log and the streaming reader."""
+    from kpi_engine.attribution import read_event_frame, read_events, vectorised_available
+    from kpi_engine.attribution._reading import stream_csv
+
+    path = root / "tests/corpus/events_big_field.csv"
+    policy = load_policy("examples/attribution/policy.yaml")
+    readers = [lambda: read_events(path, policy)]
+    if vectorised_available():
+        readers.append(lambda: read_event_frame(path, policy))
+
+    def streamed():
+        with path.open(newline="", encoding="utf-8") as fh:
+            return stream_csv(policy, fh, str(path))
+
+    readers.append(streamed)
+    for read in readers:
+        with pytest.raises(DataError) as caught:
+            read()
+        assert [i.code for i in caught.value.issues] == ["bad_csv"]

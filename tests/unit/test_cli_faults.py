@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +76,37 @@ def test_sigint_to_a_running_process_exits_130():
     assert err == "kpi: interrupted\n"
 
 
+def test_an_interrupt_raised_again_while_reporting_still_exits_130(capsys, monkeypatch):
+    """A second KeyboardInterrupt while the first is reported (Polars re-raises Ctrl-C) ends in one line, 130."""
+    report = cli._fail
+    calls = []
+
+    def interrupted_again(message, code):
+        calls.append(message)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return report(message, code)
+
+    monkeypatch.setattr(cli, "cmd_schema", _interrupt)
+    monkeypatch.setattr(cli, "_fail", interrupted_again)
+    assert cli.main(["schema"]) == 130
+    assert capsys.readouterr().err == "kpi: interrupted\n"
+    assert calls == ["kpi: interrupted"] * 2
+
+
+def test_memory_error_is_one_line_and_exit_1(capsys, monkeypatch):
+    """Running out of memory (ulimit -v) is the environment: one line saying so, exit 1, not 70."""
+
+    def exhausted(_args):
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "cmd_schema", exhausted)
+    assert cli.main(["schema"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kpi: not enough memory")
+    assert err.count("\n") == 1
+
+
 def test_validate_caps_the_file_size(tmp_path, capsys, monkeypatch):
     """kpi validate refuses a file over the size cap like evaluate, without reading it."""
     from kpi_engine.io import loading
@@ -119,3 +151,68 @@ def test_a_flood_of_problems_is_cut_short(tmp_path, capsys):
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1001
     assert lines[-1] == "… and 2000 more problem(s) not shown (3000 in all)"
+
+
+def test_escape_sequences_in_a_header_are_shown_as_text(tmp_path, capsys):
+    """A CSV header holding an ANSI escape is reported with it shown as \\x1b, never raw."""
+    records = tmp_path / "r.csv"
+    records.write_text("subject,period,x\x1b[2J\x1b]0;pwned\x07\nr1,2026-03,1\n", encoding="utf-8")
+    events = tmp_path / "e.csv"
+    events.write_text("event_id,type,at,rep,customer,bad\x1b[31m\ne1,registration,2026-03-01T09:00:00,r,c,\n")
+    cli.main(["evaluate", "tests/corpus/tiny.yaml", "--records", str(records)])
+    assert cli.main(["attribute", "examples/attribution/policy.yaml", "--events", str(events)]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert "\x07" not in err
+    assert "x\\x1b[2J\\x1b]0;pwned\\x07" in err
+    assert "bad\\x1b[31m" in err
+
+
+INJECTION = (
+    "event_id,type,at,rep,customer,deal_id,amount\n"
+    'e1,registration,2026-03-01T09:00:00,"=HYPERLINK(""http://x"")",=1+2+cmd|x,,\n'
+    'e2,deal,2026-03-02T09:00:00,"=HYPERLINK(""http://x"")",=1+2+cmd|x,@D1,10\n'
+    "e3,registration,2026-03-01T09:00:00,r\x1b[2J,c2,,\n"
+)
+
+
+def test_attribute_csv_writes_formula_like_ids_as_text(tmp_path, capsys):
+    """kpi attribute --format csv prefixes cells a spreadsheet would run (=, +, @) with a quote."""
+    log = tmp_path / "e.csv"
+    log.write_text(INJECTION, encoding="utf-8")
+    assert cli.main(["attribute", "examples/attribution/policy.yaml", "--events", str(log), "--format", "csv"]) == 0
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[1][:4] == ["'@D1", "'=1+2+cmd|x", '\'=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")']
+    assert rows[1][4] == "10"
+    assert not [cell for row in rows for cell in row if cell[:1] in {"=", "+", "@"}]
+
+
+def test_attribute_table_shows_escapes_as_text(tmp_path, capsys):
+    """kpi attribute --format table shows an escape sequence in a rep id as text."""
+    log = tmp_path / "e.csv"
+    log.write_text(INJECTION, encoding="utf-8")
+    assert cli.main(["attribute", "examples/attribution/policy.yaml", "--events", str(log), "--format", "table"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "r\\x1b[2J registered c2" in out
+
+
+def test_alerts_and_plan_csv_write_formula_like_names_as_text(tmp_path, capsys):
+    """kpi alerts --format csv and kpi plan quote a subject named like a formula."""
+    records = tmp_path / "records.csv"
+    text = Path("examples/sales_dashboard_monthly/records.csv").read_text(encoding="utf-8")
+    records.write_text(text.replace("chen_jie", "=cmd|x"), encoding="utf-8")
+    args = ["alerts", "rulesets/sales_dashboard_monthly.yaml", "--records", str(records), "--format", "csv"]
+    assert cli.main([*args, "--period", "2026-05"]) == 0
+    out = capsys.readouterr().out
+    assert "'=cmd|x" in out
+    assert ",=cmd" not in out
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(Path("examples/plan/plan_2026.yaml").read_text(encoding="utf-8").replace("acme", "+acme"))
+    assert cli.main(["plan", str(plan), "--level", "quarter"]) == 0
+    out = capsys.readouterr().out
+    assert "'+acme" in out
+    assert ",+acme" not in out

@@ -49,6 +49,37 @@ def test_deep_yaml_is_refused_before_composing(text):
     assert f"more than {MAX_DEPTH} levels" in issues[0].message
 
 
+def test_node_limit_stops_reading_at_the_limit(monkeypatch):
+    """A flow list over the node limit is refused after the parser reached the limit, not the end."""
+    import yaml
+
+    from kpi_engine.language import _yaml
+
+    monkeypatch.setattr(_yaml, "MAX_NODES", 1000)
+    text = "a: [" + "1, " * 50_000 + "1]\n"
+    parser = yaml.SafeLoader(text)
+    read = []
+
+    def next_event():
+        read.append(1)
+        return parser.get_event()
+
+    with pytest.raises(_yaml._TooLargeError, match="more than 1000 nodes"):
+        _yaml._compose_events(next_event)
+    assert len(read) < 1010
+    data, _, issues = _yaml.load_yaml(text, "big.yaml")
+    assert data is None
+    assert [i.code for i in issues] == ["yaml_size"]
+
+
+def test_anchored_scalar_used_twice_is_one_alias_issue():
+    """A scalar anchor and its alias give one yaml_alias issue (at the anchored scalar); its first use is kept."""
+    data, smap, issues = load_yaml("a: &x 7\nb: *x\n", "f.yaml")
+    assert data == {"a": 7, "b": None}
+    assert [(i.code, i.location.line) for i in issues] == [("yaml_alias", 1)]
+    assert smap.values[("a",)] == (1, 4)
+
+
 @pytest.mark.parametrize(
     ("text", "code", "where"),
     [

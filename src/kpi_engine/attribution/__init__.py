@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -213,18 +213,45 @@ def iter_attribution_json(result: Attribution) -> Iterator[str]:
     the text is the same, byte for byte.
     """
     p = result.policy
+    policy = {"id": p.policy, "version": p.version, "timezone": p.timezone}
+    head = '{\n  "policy": ' + json.dumps(policy, ensure_ascii=False, indent=2).replace("\n", "\n  ")
     if result.columns is not None:
-        policy = {"id": p.policy, "version": p.version, "timezone": p.timezone}
-        head = '{\n  "policy": ' + json.dumps(policy, ensure_ascii=False, indent=2).replace("\n", "\n  ")
         chunks = result.columns.json_chunks(head)
         if chunks is not None:
             yield from chunks
             return
-    yield json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    # Object results (the reference walk) too, a chunk of records at a time: json.dumps of the
+    # whole mapping held the text of every credit at once (a MemoryError under ulimit -v).
+    yield head + ',\n  "credits": '
+    yield from _json_array(c.to_dict() for c in result.credits)
+    yield ',\n  "violations": '
+    yield from _json_array(v.to_dict() for v in result.violations)
+    yield "\n}\n"
+
+
+def _json_array(items: Iterable[dict[str, Any]], chunk: int = 5000) -> Iterator[str]:
+    """A list of mappings as ``json.dumps(indent=2)`` writes it two levels deep, in pieces."""
+    pieces: list[str] = []
+    first = True
+    for item in items:
+        text = json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+        pieces.append(("[\n    " if first else ",\n    ") + text)
+        first = False
+        if len(pieces) >= chunk:
+            yield "".join(pieces)
+            pieces = []
+    yield "".join(pieces) + ("[]" if first else "\n  ]")
 
 
 def format_attribution(result: Attribution, fmt: str) -> str:
-    """Render as ``json`` (credits and violations), ``csv`` (credits) or a ``table``."""
+    """Render as ``json`` (credits and violations), ``csv`` (credits) or a ``table``.
+
+    Ids come from the log: in ``csv`` a cell that a spreadsheet would run as a formula
+    (``=HYPERLINK(…)``) is written as text (``spreadsheet_safe``); in a ``table`` control and escape
+    characters are shown as visible escapes (``terminal_safe``). JSON carries them exactly.
+    """
+    from kpi_engine.report._view import spreadsheet_safe, terminal_safe  # noqa: PLC0415 - only for these formats
+
     if fmt == "json":
         return "".join(iter_attribution_json(result))
     data = result.to_dict()
@@ -234,11 +261,12 @@ def format_attribution(result: Attribution, fmt: str) -> str:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
         for c in data["credits"]:
-            writer.writerow([" ".join(c[k]) if k == "decided_by" else (c[k] or "") for k in columns])
+            writer.writerow([spreadsheet_safe(" ".join(c[k]) if k == "decided_by" else (c[k] or "")) for k in columns])
         return buf.getvalue()
     lines = ["credits:"]
     rows = [columns] + [
-        [" ".join(c[k]) if k == "decided_by" else str(c[k] or "-") for k in columns] for c in data["credits"]
+        [terminal_safe(" ".join(c[k]) if k == "decided_by" else str(c[k] or "-")) for k in columns]
+        for c in data["credits"]
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
     lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -246,8 +274,10 @@ def format_attribution(result: Attribution, fmt: str) -> str:
     if not data["violations"]:
         lines.append("  none")
     lines.extend(
-        f"  {v['owner']} registered {v['customer']} on {v['registration_date']} ({v['registration_event']}), "
-        f"due {v['due_date']}, first follow-up {v['first_follow_up'] or 'none'}"
+        terminal_safe(
+            f"  {v['owner']} registered {v['customer']} on {v['registration_date']} ({v['registration_event']}), "
+            f"due {v['due_date']}, first follow-up {v['first_follow_up'] or 'none'}"
+        )
         for v in data["violations"]
     )
     return "\n".join(lines) + "\n"

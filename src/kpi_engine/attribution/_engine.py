@@ -221,6 +221,8 @@ def parse_values(
     day_offset: dict[dt.date, dt.timedelta | None] = {}
     interned: dict[str, str] = {}
     intern = interned.setdefault
+    days: dict[dt.date, dt.date] = {}
+    intern_day = days.setdefault
 
     def where(row: int, column: str | None = None) -> Location:
         return Location(name, row, columns.get(column, 0) if column else 0)
@@ -294,9 +296,10 @@ def parse_values(
         else:
             local = at.astimezone(tz).date()
             at = at.astimezone(_UTC).replace(tzinfo=None)
+        # Reps, customers and dates repeat across a log: one shared object each (a log holds millions).
         event = LeadEvent(
-            event_id, kind, at, local, rep and intern(rep, rep), customer, deal_id, amount, related,
-            courtesy_text in _TRUE, note, row,
+            event_id, kind, at, intern_day(local, local), rep and intern(rep, rep),
+            customer and intern(customer, customer), deal_id, amount, related, courtesy_text in _TRUE, note, row,
         )  # fmt: skip
         if deal_id is not None and kind == "deal":
             if deal_id in deals:

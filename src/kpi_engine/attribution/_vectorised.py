@@ -74,12 +74,12 @@ def frame_from_events(events: Sequence[LeadEvent]) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "event_id": pl.Series(column(0), dtype=pl.Utf8),
-            "type": pl.Series(column(1), dtype=pl.Utf8),
+            "type": pl.Series(column(1), dtype=pl.Enum(KINDS)),  # one byte a row, as read_frame keeps it
             "local": pl.Series(column(3), dtype=pl.Date),
             "rep": pl.Series(column(4), dtype=pl.Utf8),
             "customer": pl.Series(column(5), dtype=pl.Utf8),
             "deal_id": pl.Series(column(6), dtype=pl.Utf8),
-            "related_customer": pl.Series(column(8), dtype=pl.Utf8),
+            "related_customer": pl.Series(column(8), dtype=pl.Categorical),
             "courtesy": pl.Series(column(9), dtype=pl.Boolean),
         }
     )
@@ -171,7 +171,8 @@ def _walk(policy: PolicySpec, log: FrameLog) -> Attribution:
     same = f.filter(kind == codes["same_customer"])
     voided_reps = f.filter(kind == codes["void_register"]).get_column("rep").unique()
     stream = kind <= _DEAL
-    rare = pl.concat([same.get_column("customer"), same.get_column("related_customer")]).unique()
+    related = same.get_column("related_customer").cast(pl.Utf8)  # categorical in a frame read by Polars
+    rare = pl.concat([same.get_column("customer"), related]).unique()
     rare_voided = f.filter(stream & (kind == _REG) & pl.col("rep").is_in(voided_reps.implode())).get_column("customer")
     rare = pl.concat([rare, rare_voided]).unique()
     # Only the columns the walk reads, filtered once and sorted a column at a time (memory: one copy).
@@ -434,31 +435,30 @@ def _credits(
     d = (
         d.with_row_index("deal")
         .join(prefix, on="deal", how="left")
-        .with_columns(
+        .select(
+            "deal_id",
+            "customer",
+            pl.col("rep").alias("closer"),
+            "credited_to",
+            "pos",
+            "reason",
             pl.concat_list(
                 pl.col("id").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))),
                 pl.col("event_id"),
                 pl.coalesce(pl.when(override).then(col("override_id")), col("claim_id")),
             )
             .list.drop_nulls()
-            .alias("decided")
+            .alias("decided"),
+            "date",
+            "owner",
+            "through",
+            "claim_date",
+            "limit",
         )
-        .sort("deal_id")
     )
-    return d.select(
-        "deal_id",
-        "customer",
-        pl.col("rep").alias("closer"),
-        "credited_to",
-        "pos",
-        "reason",
-        "decided",
-        "date",
-        "owner",
-        "through",
-        "claim_date",
-        "limit",
-    )
+    # Narrowed to the result's columns first, then sorted a column at a time: sorting the wide
+    # working frame whole held a second copy of every column (a tenth of the peak of a large log).
+    return _sorted(d, ["deal_id"])
 
 
 def _follow_ups(

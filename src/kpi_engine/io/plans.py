@@ -29,8 +29,10 @@ def plan_csv(result: PlanResult, levels: tuple[str, ...] = LEVELS) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
     writer.writeheader()
+    from kpi_engine.report._view import spreadsheet_safe  # noqa: PLC0415 - subject names must not run as formulas
+
     for row in result.rows(levels):
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: "" if v is None else spreadsheet_safe(str(v)) for k, v in row.items()})
     return buf.getvalue()
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 import yaml
+from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
@@ -98,7 +99,8 @@ class _Composer:
             Issue(code, message, format_path(path), Location(self.smap.file, mark.line + 1, mark.column + 1))
         )
 
-    def convert(self, node: Node, path: PathKey) -> Any:
+    def convert(self, item: Any, path: PathKey) -> Any:
+        """Convert a composed item (a collection node or a scalar's event) at ``path`` to plain data."""
         self.count += 1
         if self.count > MAX_NODES:
             msg = f"document has more than {MAX_NODES} nodes"
@@ -106,10 +108,11 @@ class _Composer:
         if len(path) > MAX_DEPTH:
             msg = f"document is nested more than {MAX_DEPTH} levels deep"
             raise _TooLargeError(msg)
-        if id(node) in self.seen:
+        node = _as_node(item)
+        if id(item) in self.seen:
             self._issue("yaml_alias", "anchors and aliases are not allowed; write the value out", node, path)
             return None
-        self.seen.add(id(node))
+        self.seen.add(id(item))
         mark = node.start_mark
         self.smap.values[path] = (mark.line + 1, mark.column + 1)
         if node.tag not in _STANDARD_TAGS:
@@ -125,7 +128,8 @@ class _Composer:
 
     def _mapping(self, node: MappingNode, path: PathKey) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        for key_item, value_node in node.value:
+            key_node = _as_node(key_item)
             if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 self._issue("yaml_key", "keys must be plain text (no merge keys, no complex keys)", key_node, path)
                 continue
@@ -222,71 +226,99 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap, list[I
     return data, composer.smap, composer.issues
 
 
-def _compose(text: str) -> Node | None:
+def _compose(text: str) -> Any:
     """Compose the single document of ``text`` into PyYAML nodes with a loop over parser events.
 
     Stops with ``_TooLargeError`` as soon as the document is nested more than ``MAX_DEPTH`` levels
     or has more than ``MAX_NODES`` nodes, before reading the rest: libyaml's parser keeps its own
-    heap stack, so only the composer (PyYAML's recurses once per level) had to change.
+    heap stack, so only the composer (PyYAML's recurses once per level) had to change. The loop does
+    as little as it can per event, so that a document over a limit is refused in about the time
+    the parser takes to reach the limit: a scalar is kept as a tuple of atoms (value, style, tag,
+    implicit, line, column), which the garbage collector stops tracking, instead of a node and its
+    marks (keeping 200,000 of those doubled the time in collections); ``_as_node`` resolves its
+    implicit tag when the accepted document is converted. Collections are the only nodes built here.
 
     Raises:
         yaml.YAMLError: for text that does not parse, an undefined alias or several documents.
         _TooLargeError: when a limit is reached.
     """
-    events: Any = yaml.parse(text, Loader=_LOADER)  # libyaml's and PyYAML's Mark types differ
-    anchors: dict[str, Node] = {}
+    parser: Any = _LOADER(text)  # libyaml's and PyYAML's Mark types differ
+    try:
+        return _compose_events(parser.get_event)
+    finally:
+        parser.dispose()
+
+
+def _compose_events(next_event: Any) -> Any:
+    """The loop of ``_compose`` over the events returned by ``next_event()``."""
+    scalar, alias = yaml.ScalarEvent, yaml.AliasEvent
+    opening = {yaml.SequenceStartEvent: SequenceNode, yaml.MappingStartEvent: MappingNode}
+    closing = {yaml.SequenceEndEvent, yaml.MappingEndEvent}
+    anchors: dict[str, Any] = {}
     stack: list[tuple[Node, list[Any]]] = []  # open collections and their children so far
-    root: Node | None = None
+    children: list[Any] = []  # the children of the innermost open collection (stack[-1][1])
+    root: Any = None
     documents = count = 0
-    for event in events:
-        node: Node | None = None
-        if isinstance(event, yaml.ScalarEvent):
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = _RESOLVER.resolve(ScalarNode, event.value, event.implicit)
-            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)  # type: ignore[arg-type]  # libyaml's Mark
-        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+    while True:
+        event = next_event()
+        kind = type(event)
+        if kind is scalar:  # a tuple of atoms, which the garbage collector soon stops tracking
+            mark = event.start_mark
+            node: Any = (event.value, event.style, event.tag, event.implicit, mark.line, mark.column)
+            if event.anchor is not None:
+                anchors[event.anchor] = node
+        elif kind in opening:
             count += 1
             if len(stack) >= MAX_DEPTH:
-                msg = f"document is nested more than {MAX_DEPTH} levels deep (line {event.start_mark.line + 1})"  # type: ignore[union-attr]  # always set by the parser
+                msg = f"document is nested more than {MAX_DEPTH} levels deep (line {event.start_mark.line + 1})"
                 raise _TooLargeError(msg)
-            kind = SequenceNode if isinstance(event, yaml.SequenceStartEvent) else MappingNode
+            cls = opening[kind]
             tag = event.tag
             if tag is None or tag == "!":
-                tag = _RESOLVER.resolve(kind, None, event.implicit)
-            opened = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)  # type: ignore[arg-type]  # libyaml's Mark
+                tag = _RESOLVER.resolve(cls, None, event.implicit)
+            opened = cls(tag, [], event.start_mark, None, flow_style=event.flow_style)
             if event.anchor is not None:
                 anchors[event.anchor] = opened
-            stack.append((opened, []))
+            children = []
+            stack.append((opened, children))
             continue
-        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
-            node, children = stack.pop()
+        elif kind in closing:
+            node, done = stack.pop()
+            children = stack[-1][1] if stack else []
             node.end_mark = event.end_mark
-            node.value = (
-                children if isinstance(node, SequenceNode) else list(zip(children[::2], children[1::2], strict=True))
-            )
+            node.value = done if isinstance(node, SequenceNode) else list(zip(done[::2], done[1::2], strict=True))
             count -= 1  # counted when it opened
-        elif isinstance(event, yaml.AliasEvent):
+        elif kind is alias:
             if event.anchor not in anchors:
                 msg = f"found undefined alias {event.anchor!r}"
-                raise yaml.composer.ComposerError(None, None, msg, event.start_mark)  # type: ignore[arg-type]  # libyaml's Mark
+                raise yaml.composer.ComposerError(None, None, msg, event.start_mark)
             node = anchors[event.anchor]
-        elif isinstance(event, yaml.DocumentStartEvent):
+        elif kind is yaml.DocumentStartEvent:
             documents += 1
             if documents > 1:
                 msg = "expected a single document in the stream"
-                raise yaml.composer.ComposerError(None, None, msg, event.start_mark)  # type: ignore[arg-type]  # libyaml's Mark
+                raise yaml.composer.ComposerError(None, None, msg, event.start_mark)
             continue
+        elif event is None or kind is yaml.StreamEndEvent:
+            return root  # a collection node, a scalar's tuple (see _as_node) or None
         else:
-            continue  # stream start/end, document end
+            continue  # stream start, document end
         count += 1
         if count > MAX_NODES:
             msg = f"document has more than {MAX_NODES} nodes"
             raise _TooLargeError(msg)
-        if isinstance(event, yaml.ScalarEvent) and event.anchor is not None:
-            anchors[event.anchor] = node
         if stack:
-            stack[-1][1].append(node)
+            children.append(node)
         else:
             root = node
-    return root
+
+
+def _as_node(item: Any) -> Node:
+    """The node of a composed item: a scalar's tuple becomes a ``ScalarNode`` with its resolved tag."""
+    if type(item) is not tuple:
+        return item  # type: ignore[no-any-return]  # a collection node
+    value, style, tag, implicit, line, column = item
+    if tag is None or tag == "!":
+        tag = _RESOLVER.resolve(ScalarNode, value, implicit)
+    mark = Mark("", 0, line, column, None, 0)
+    return ScalarNode(tag, value, mark, mark, style=style)
