@@ -1,23 +1,53 @@
 """kpi_engine: declarative YAML scorecards → exact, explainable appraisals and deal credit.
 
 The public API. Everything else is internal and may change.
+
+The names are imported on first use (PEP 562), so that ``import kpi_engine`` and the ``kpi``
+command's entry point stay light: a Ctrl-C while the CLI is still importing its modules is
+then caught by the entry point (``kpi_engine._entry``) and reported in one line.
 """
 
-from kpi_engine._version import __version__ as __version__
-from kpi_engine.errors import (
-    DataError,
-    EvaluationError,
-    ExpressionError,
-    Issue,
-    KpiError,
-    Location,
-    RulesetError,
-)
-from kpi_engine.evaluation.engine import evaluate
-from kpi_engine.evaluation.records import Table
-from kpi_engine.evaluation.results import Appraisal, KpiResult, SubjectResult
-from kpi_engine.io.loading import load_ruleset, read_table
-from kpi_engine.language.build import Ruleset, parse_ruleset
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kpi_engine._version import __version__ as __version__
+    from kpi_engine.errors import (
+        DataError,
+        EvaluationError,
+        ExpressionError,
+        Issue,
+        KpiError,
+        Location,
+        RulesetError,
+    )
+    from kpi_engine.evaluation.engine import evaluate
+    from kpi_engine.evaluation.records import Table
+    from kpi_engine.evaluation.results import Appraisal, KpiResult, SubjectResult
+    from kpi_engine.io.loading import load_ruleset, read_table
+    from kpi_engine.language.build import Ruleset, parse_ruleset
+
+_HOMES = {
+    "__version__": "kpi_engine._version",
+    "DataError": "kpi_engine.errors",
+    "EvaluationError": "kpi_engine.errors",
+    "ExpressionError": "kpi_engine.errors",
+    "Issue": "kpi_engine.errors",
+    "KpiError": "kpi_engine.errors",
+    "Location": "kpi_engine.errors",
+    "RulesetError": "kpi_engine.errors",
+    "evaluate": "kpi_engine.evaluation.engine",
+    "Table": "kpi_engine.evaluation.records",
+    "Appraisal": "kpi_engine.evaluation.results",
+    "KpiResult": "kpi_engine.evaluation.results",
+    "SubjectResult": "kpi_engine.evaluation.results",
+    "load_ruleset": "kpi_engine.io.loading",
+    "read_table": "kpi_engine.io.loading",
+    "Ruleset": "kpi_engine.language.build",
+    "parse_ruleset": "kpi_engine.language.build",
+}
 
 __all__ = [
     "Appraisal",
@@ -37,3 +67,18 @@ __all__ = [
     "parse_ruleset",
     "read_table",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its home module on first use, then keep it here."""
+    home = _HOMES.get(name)
+    if home is None:
+        msg = f"module 'kpi_engine' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

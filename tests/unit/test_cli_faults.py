@@ -216,3 +216,39 @@ def test_alerts_and_plan_csv_write_formula_like_names_as_text(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "'+acme" in out
     assert ",+acme" not in out
+
+
+def test_a_ctrl_c_while_the_cli_is_loading_exits_130():
+    """A SIGINT while the console script is still importing the CLI gives one line and 130, not a traceback."""
+    script = (
+        "import importlib.abc, sys\n"
+        "class Interrupt(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'kpi_engine.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from kpi_engine._entry import main\n"
+        "sys.exit(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+    assert done.returncode == 130
+    assert done.stderr == "kpi: interrupted\n"
+
+
+def test_the_entry_point_loads_nothing_heavy_before_it_can_catch_ctrl_c():
+    """Importing the console script's module imports neither the CLI nor the evaluator (so Ctrl-C is caught early)."""
+    script = "import sys, kpi_engine._entry; print(sorted(m for m in sys.modules if m.startswith('kpi_engine')))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)  # noqa: S603
+    assert done.stdout.strip() == "['kpi_engine', 'kpi_engine._entry']"
+
+
+def test_the_public_names_still_import_from_the_package():
+    """Every name in kpi_engine.__all__ (and __version__) resolves to the object in its home module."""
+    import kpi_engine
+    from kpi_engine.evaluation.engine import evaluate
+
+    assert kpi_engine.evaluate is evaluate
+    assert all(getattr(kpi_engine, name) is not None for name in kpi_engine.__all__)
+    assert kpi_engine.__version__
+    with pytest.raises(AttributeError):
+        _ = kpi_engine.no_such_name
