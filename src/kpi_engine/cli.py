@@ -35,7 +35,7 @@ from kpi_engine.evaluation.explain import explain_subject
 from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.io.columnar import write_parquet
-from kpi_engine.io.loading import _read_text, load_ruleset, read_table
+from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text, load_ruleset, read_table
 from kpi_engine.io.output import write_file
 from kpi_engine.io.scaffold import TEMPLATES, scaffold
 from kpi_engine.language.build import Ruleset, check_text
@@ -163,7 +163,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for path in args.rulesets:
         try:
-            text = _read_text(Path(path))  # the same size cap and messages as evaluate
+            text = _read_text(Path(path), MAX_YAML_FILE_BYTES)  # the same size cap and messages as evaluate
         except KpiError as exc:
             print(str(exc), file=sys.stderr)
             failed = True

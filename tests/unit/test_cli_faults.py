@@ -252,3 +252,15 @@ def test_the_public_names_still_import_from_the_package():
     assert kpi_engine.__version__
     with pytest.raises(AttributeError):
         _ = kpi_engine.no_such_name
+
+
+def test_a_yaml_file_is_refused_by_its_size_past_the_yaml_limit(tmp_path, capsys):
+    """A ruleset more than 4x the YAML document limit in bytes is refused by its size, not read whole first."""
+    from kpi_engine.io import loading
+
+    big = tmp_path / "big.yaml"
+    with big.open("w") as fh:
+        fh.write("ruleset: x\n")
+        fh.truncate(loading.MAX_YAML_FILE_BYTES + 10)  # sparse: no disk used
+    assert cli.main(["validate", str(big)]) == 1
+    assert capsys.readouterr().err.strip() == f"{big}: file is larger than {loading.MAX_YAML_FILE_BYTES} bytes"

@@ -26,7 +26,7 @@ from kpi_engine.attribution._policy import PolicySpec, parse_policy, policy_sche
 from kpi_engine.attribution._reading import stream_csv
 from kpi_engine.errors import DataError, Issue, KpiError
 from kpi_engine.evaluation.records import Table
-from kpi_engine.io.loading import _read_text, read_table
+from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text, read_table
 from kpi_engine.io.text import open_text
 
 __all__ = [
@@ -61,7 +61,7 @@ def load_policy(path_or_text: str | Path) -> PolicySpec:
     """
     if isinstance(path_or_text, str) and "\n" in path_or_text:
         return parse_policy(path_or_text)
-    return parse_policy(_read_text(Path(path_or_text)), str(path_or_text))
+    return parse_policy(_read_text(Path(path_or_text), MAX_YAML_FILE_BYTES), str(path_or_text))
 
 
 def read_events(

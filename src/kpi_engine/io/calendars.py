@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kpi_engine.errors import Issue, RulesetError
-from kpi_engine.io.loading import _read_text
+from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text
 from kpi_engine.language._validation import validate_model
 from kpi_engine.language._yaml import load_yaml
 from kpi_engine.time.calendar import BusinessCalendar, CalendarSpec
@@ -44,4 +44,4 @@ def read_calendar(path: str | Path) -> BusinessCalendar:
         RulesetError: for an invalid file, located. KpiError: if the file cannot be read.
     """
     p = Path(path)
-    return parse_calendar(_read_text(p), str(p))
+    return parse_calendar(_read_text(p, MAX_YAML_FILE_BYTES), str(p))

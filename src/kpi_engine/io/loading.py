@@ -16,20 +16,27 @@ from kpi_engine.io.columnar import DUCKDB_PREFIX, read_parquet, read_sql, split_
 from kpi_engine.io.delimited import read_csv_lines, read_json_text, read_jsonl_lines
 from kpi_engine.io.excel import EXCEL_SUFFIXES, read_excel
 from kpi_engine.io.text import encoding_hint, open_text
+from kpi_engine.language._yaml import MAX_BYTES
 from kpi_engine.language.build import Ruleset, parse_ruleset
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
+# A YAML document (ruleset, policy, plan, calendar) is refused above MAX_BYTES characters; a
+# character is at most 4 bytes in UTF-8, so more bytes than this can only be refused: the file is
+# not read whole first.
+MAX_YAML_FILE_BYTES = 4 * MAX_BYTES
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, limit: int | None = None) -> str:
+    """The file as text, refused without reading past ``limit`` bytes (default and most ``MAX_FILE_BYTES``)."""
+    cap = MAX_FILE_BYTES if limit is None else min(limit, MAX_FILE_BYTES)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            msg = f"{path}: file is larger than {MAX_FILE_BYTES} bytes"
+        if path.stat().st_size > cap:
+            msg = f"{path}: file is larger than {cap} bytes"
             raise KpiError(msg)
         with path.open("rb") as fh:  # at most the cap, also from a device or pipe (/dev/zero has size 0)
-            data = fh.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            msg = f"{path}: file is larger than {MAX_FILE_BYTES} bytes"
+            data = fh.read(cap + 1)
+        if len(data) > cap:
+            msg = f"{path}: file is larger than {cap} bytes"
             raise KpiError(msg)
         text = data.decode("utf-8-sig")
         return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text  # as read_text does
@@ -59,7 +66,7 @@ def load_ruleset(path_or_text: str | Path) -> Ruleset:
     if isinstance(path_or_text, str) and "\n" in path_or_text:
         return parse_ruleset(path_or_text, "<string>")
     path = Path(path_or_text)
-    return parse_ruleset(_read_text(path), str(path))
+    return parse_ruleset(_read_text(path, MAX_YAML_FILE_BYTES), str(path))
 
 
 def read_table(

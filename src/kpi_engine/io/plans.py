@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from kpi_engine.errors import KpiError
-from kpi_engine.io.loading import _read_text
+from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text
 from kpi_engine.time.plan import LEVELS, Plan, PlanResult, parse_plan
 
 COLUMNS = ("item", "kind", "field", "subject", "parent", "level", "period", "value")
@@ -21,7 +21,7 @@ def read_plan(path: str | Path) -> Plan:
         RulesetError: for an invalid plan, every problem located. KpiError: if the file cannot be read.
     """
     p = Path(path)
-    return parse_plan(_read_text(p), str(p))
+    return parse_plan(_read_text(p, MAX_YAML_FILE_BYTES), str(p))
 
 
 def plan_csv(result: PlanResult, levels: tuple[str, ...] = LEVELS) -> str:

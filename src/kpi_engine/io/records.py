@@ -14,7 +14,7 @@ import attrs
 
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.records import Table
-from kpi_engine.io.loading import _read_text, read_table
+from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text, read_table
 
 RULESET_SUFFIXES = (".yaml", ".yml")
 
@@ -75,4 +75,4 @@ def ruleset_files(path: str | Path) -> list[tuple[str, str]]:
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in RULESET_SUFFIXES and p.is_file())
     if not files:
         raise KpiError(f"{folder}: no ruleset files (*.yaml, *.yml) in this folder")
-    return [(str(p), _read_text(p)) for p in files]
+    return [(str(p), _read_text(p, MAX_YAML_FILE_BYTES)) for p in files]
