@@ -206,29 +206,81 @@ def n_mul(ctx: Ctx, a: Num, b: Num) -> Num:
     return Num(mul(ctx, a.num, b.num, bound(a), bound(b)), mul(ctx, a.den, b.den), na_or(a.na, b.na)).reduced()
 
 
-def n_affine(ctx: Ctx, a: Num, k: Fraction, c: Fraction) -> Num:
-    """``k * a + c`` for constants ``k`` and ``c``: one or two passes when ``a`` has one denominator.
+def n_affine(ctx: Ctx, a: Num, k: Fraction, c: Fraction, clip: tuple[Fraction, Fraction] | None = None) -> Num:
+    """``k * a + c`` for constants ``k`` and ``c``, clipped to ``clip`` when given.
 
     With ``a = num / D``, the result is ``(alpha * num + beta) / gamma`` with integers fixed at
-    compile time; when the bound on ``|num|`` proves ``|alpha| * bound + |beta| < 2**62`` no row
-    can overflow and no check runs. Otherwise the general (checked) operations take over.
+    compile time (``gamma`` also makes the clip bounds integers); when the bound on ``|num|``
+    proves ``|alpha| * bound + |beta| < 2**62`` no row can overflow and no check runs, and the
+    whole map is one or two passes into one new array. Otherwise the general (checked)
+    operations take over.
     """
     if ctx.exact or not isinstance(a.den, int) or isinstance(a.num, int):
-        return n_add(ctx, n_mul(ctx, Num.const(k), a), Num.const(c))
+        return _affine_checked(ctx, a, k, c, clip)
     kd = k / a.den
-    gamma = lcm(kd.denominator, c.denominator)
+    lo, hi = clip if clip is not None else (Fraction(0), Fraction(0))
+    gamma = lcm(kd.denominator, c.denominator, lo.denominator, hi.denominator)
     alpha = kd.numerator * (gamma // kd.denominator)
     beta = c.numerator * (gamma // c.denominator)
-    hi = bound(a) * abs(alpha) + abs(beta)
-    if hi >= LIMIT or gamma >= LIMIT:
-        return n_add(ctx, n_mul(ctx, Num.const(k), a), Num.const(c))
-    if alpha == 1:
-        out = a.num + beta if beta else a.num
-    else:
+    top = bound(a) * abs(alpha) + abs(beta)
+    if top >= LIMIT or gamma >= LIMIT or max(abs(lo), abs(hi)) * gamma >= LIMIT:
+        return _affine_checked(ctx, a, k, c, clip)
+    fresh = alpha != 1 or beta != 0
+    if alpha != 1:
         out = np.multiply(a.num, alpha, dtype=np.int64)
         if beta:
             out += beta
-    return Num(out, gamma, a.na, hi)
+    else:
+        out = np.add(a.num, beta, dtype=np.int64) if beta else a.num
+    if clip is None:
+        return Num(out, gamma, a.na, top)
+    low, high = int(lo * gamma), int(hi * gamma)
+    out = np.clip(out, low, high, out=out if fresh else None)
+    return Num(out, gamma, a.na, max(abs(low), abs(high)))
+
+
+def _affine_checked(ctx: Ctx, a: Num, k: Fraction, c: Fraction, clip: tuple[Fraction, Fraction] | None) -> Num:
+    out = n_add(ctx, n_mul(ctx, Num.const(k), a), Num.const(c))
+    return out if clip is None else n_clip(ctx, out, *clip)
+
+
+def n_weighted_sum(ctx: Ctx, terms: list[tuple[int, Num]]) -> Num | None:
+    """``Σ w·x`` over columns without N/A, each over one denominator, accumulated in place.
+
+    Over the lcm of the denominators every term is an integer multiple of its numerators; the
+    sum of the bounds proves that no partial sum reaches 2**62, so nothing is checked row by row.
+    Returns ``None`` when that proof (or the shape) is not there: the caller takes the general path.
+    """
+    if ctx.exact or not terms:
+        return None
+    dens = []
+    for _, x in terms:
+        if not isinstance(x.den, int) or x.na is not None:
+            return None
+        dens.append(x.den)
+    common = lcm(*dens)
+    factors = [w * (common // den) for (w, _), den in zip(terms, dens, strict=True)]
+    top = sum(abs(f) * bound(x) for f, (_, x) in zip(factors, terms, strict=True))
+    if common >= LIMIT or top >= LIMIT or any(abs(f) >= LIMIT for f in factors):
+        return None
+    const = 0
+    acc: Arr | None = None
+    scratch: Arr | None = None
+    for f, (_, x) in zip(factors, terms, strict=True):
+        if isinstance(x.num, int):
+            const += f * x.num
+        elif acc is None:
+            acc = np.multiply(x.num, f, dtype=np.int64)
+        elif f == 1:
+            acc += x.num
+        else:
+            scratch = np.multiply(x.num, f, out=scratch, dtype=np.int64)
+            acc += scratch
+    if acc is None:
+        return Num(const, common, None)
+    if const:
+        acc += const
+    return Num(acc, common, None, top)
 
 
 def n_div(ctx: Ctx, a: Num, b: Num) -> Num:

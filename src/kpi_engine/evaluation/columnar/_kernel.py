@@ -30,6 +30,7 @@ from kpi_engine.evaluation.columnar._columns import (
     n_cmp,
     n_div,
     n_mul,
+    n_weighted_sum,
     n_where,
     na_or,
 )
@@ -102,8 +103,9 @@ def _score(
             # 100·(v − floor)/(target − floor) is the affine map k·v + c with constants k and c
             # (lower-is-better is the same formula: both differences change sign).
             k = 100 / (Fraction(kpi.target[0]) - Fraction(kpi.floor[0]))
-            raw = n_affine(ctx, v, k, -k * Fraction(kpi.floor[0]))
-        elif kpi.direction == "higher":
+            out = n_affine(ctx, v, k, -k * Fraction(kpi.floor[0]), (Fraction(0), cap))
+            return Num(out.num, out.den, v.na, out.hi), flags, None
+        if kpi.direction == "higher":
             raw = _ratio(ctx, n_add(ctx, v, f[0], -1), n_add(ctx, t[0], f[0], -1))
         elif kpi.direction == "lower":
             raw = _ratio(ctx, n_add(ctx, f[0], v, -1), n_add(ctx, f[0], t[0], -1))
@@ -122,7 +124,7 @@ def _score(
             safe = n_where(ctx, nonpos, Num.const(Fraction(1)), v)
             out = n_where(ctx, nonpos, Num.const(cap), n_clip(ctx, _ratio(ctx, t[0], safe), Fraction(0), cap))
         elif kpi.target[0] != 0:
-            out = n_clip(ctx, n_affine(ctx, v, 100 / Fraction(kpi.target[0]), Fraction(0)), Fraction(0), cap)
+            out = n_affine(ctx, v, 100 / Fraction(kpi.target[0]), Fraction(0), (Fraction(0), cap))
         else:
             out = n_clip(ctx, _ratio(ctx, v, t[0]), Fraction(0), cap)
         return Num(out.num, out.den, v.na, out.hi), flags, None
@@ -217,6 +219,10 @@ def run(card: Scorecard, ctx: Ctx, env: dict[str, Column], *, strict: bool) -> S
         members = [k for k in card.kpis if k.section == s.id]
         wsum: IntLike = 0
         total_w: Num = ZERO
+        terms = [(int(Fraction(k.weight) * wden), kpis[k.id].score) for k in members]
+        summed = n_weighted_sum(ctx, terms) if all(sc.na is None for _, sc in terms) else None
+        if summed is not None:  # every KPI applies to every row: Σ w·score in place, in one accumulator
+            wsum, total_w, members = sum(w for w, _ in terms), summed, []
         for k in members:
             w = int(Fraction(k.weight) * wden)
             sc = kpis[k.id].score
@@ -260,8 +266,8 @@ def run(card: Scorecard, ctx: Ctx, env: dict[str, Column], *, strict: bool) -> S
                 continue
             col = kpis[k.id]
             w = int(Fraction(k.weight) * wden)
-            if col.score.na is None and all_live:
-                kshare = n_div(ctx, Num(w * sw if live[0] else 0, 1, None), Num(scale, 1, None))
+            if col.score.na is None and all_live and isinstance(scale, int):
+                kshare = Num.const(Fraction(w * sw if live[0] else 0, scale))  # lowest terms: often 1/k
             else:
                 present = ~_mask(n, col.score.na)
                 kshare = n_div(ctx, Num(np.where(present & live, w * sw, 0), 1, None), Num(scale, 1, None))
@@ -306,20 +312,31 @@ def _is_none(values: Arr) -> Arr:
 def grades(card: Scorecard, ctx: Ctx, total: Num, forced: Arr) -> tuple[Arr, Arr]:
     """Grade and bonus multiplier per row (object arrays), decided on the exact total."""
     n = ctx.n
-    grade = np.full(n, None, dtype=object)
-    bonus = np.full(n, None, dtype=object)
-    decided = _mask(n, total.na).copy()
-    for g in card.grades:
-        hit = ~decided if g.min is None else n_cmp(ctx, total, _const(g.min), ">=")[0] & ~decided
-        grade = np.where(hit, g.grade, grade)
-        bonus = np.where(hit, np.array(g.bonus_multiplier, dtype=object), bonus)
-        decided |= hit
-    has_forced = ~_is_none(forced)
-    if has_forced.any():
-        bonus_of = {g.grade: g.bonus_multiplier for g in card.grades}
-        grade = np.where(has_forced, forced, grade)
-        for i in np.flatnonzero(has_forced):
-            bonus[i] = bonus_of.get(forced[i])
+    bands = card.grades
+    # The first band (in the ruleset's order) whose bound the total reaches; len(bands): none.
+    code = np.full(n, len(bands), dtype=np.intp)
+    for i in reversed(range(len(bands))):
+        g = bands[i]
+        if g.min is None:
+            code[:] = i
+        else:
+            code[n_cmp(ctx, total, _const(g.min), ">=")[0]] = i
+    if total.na is not None:
+        code[total.na] = len(bands)
+    names = np.empty(len(bands) + 1, dtype=object)
+    multipliers = np.empty(len(bands) + 1, dtype=object)
+    for i, g in enumerate(bands):
+        names[i] = g.grade
+        multipliers[i] = g.bonus_multiplier
+    grade = names[code]
+    bonus = multipliers[code]
+    if any(g.action == "force_grade" for g in card.gates):
+        has_forced = ~_is_none(forced)
+        if has_forced.any():
+            bonus_of = {g.grade: g.bonus_multiplier for g in bands}
+            grade = np.where(has_forced, forced, grade)
+            for row in np.flatnonzero(has_forced).tolist():
+                bonus[row] = bonus_of.get(forced[row])
     return grade, bonus
 
 
@@ -347,6 +364,17 @@ def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bo
     n = ctx.n
     key = _common_den(ctx, key)
     num, den = key.array(ctx)
+    if groups is None and key.na is None and isinstance(key.den, int) and num.dtype != object:
+        # One denominator, one group, every key known: the numerators order the rows exactly.
+        signed = num if lower_first else np.negative(num)
+        order = np.argsort(signed)  # ties share a rank whatever their order: no stable sort needed
+        sk = signed[order]
+        new_value = np.empty(n, dtype=bool)
+        new_value[0] = True
+        np.not_equal(sk[1:], sk[:-1], out=new_value[1:])
+        out = np.empty(n, dtype=np.int64)
+        out[order] = np.maximum.accumulate(np.where(new_value, np.arange(1, n + 1), 0))
+        return out
     approx = np.asarray(num / den, dtype=np.float64)
     if not lower_first:
         approx = -approx
