@@ -171,6 +171,16 @@ def text_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any
     """
     import polars as pl  # noqa: PLC0415
 
+    from kpi_engine.evaluation.columnar._decimals import parse_plain  # noqa: PLC0415
+
+    out: dict[str, tuple[Any, int, Any]] = {}
+    for name in list(kinds):  # plain decimals from their bytes (NumPy); other forms below, as before
+        parsed = parse_plain(frame[name]) if frame[name].dtype == pl.Utf8 else None
+        if parsed is not None:
+            out[name] = parsed
+    kinds = {name: kind for name, kind in kinds.items() if name not in out}
+    if not kinds:
+        return out
     stripped = {name: pl.col(name).cast(pl.Utf8).str.strip_chars() for name in kinds}
     stats = frame.select(
         [
@@ -183,7 +193,6 @@ def text_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any
         ]
     ).row(0)
     plain = {name: _int(stats[2 * i + 1]) for i, name in enumerate(kinds) if stats[2 * i]}
-    out: dict[str, tuple[Any, int, Any]] = {}
     if plain:
         decimals = frame.select(
             [stripped[name].replace("", None).str.to_decimal(scale=scale).alias(name) for name, scale in plain.items()]

@@ -1,0 +1,120 @@
+"""Plain decimal text (``-12.50``, ``.5``, ``+7``) → exact int64 numerators, parsed from the bytes.
+
+A text column arrives as Arrow buffers (offsets and UTF-8 bytes). Every byte is classified once;
+a column whose bytes are all digits, one optional leading sign and at most one dot per cell is
+laid out in a small matrix (one row per cell, the dots in one column), so that each matrix
+column has one fixed power of ten, and the numerators are a weighted sum of its digit columns.
+No float, no rounding: the value of ``d₁d₂…dₖ.f₁…fⱼ`` at scale ``S`` is the integer
+``d₁d₂…dₖf₁…fⱼ·10^(S−j)``. Anything else (spaces, percents, exponents, a lone sign, two dots,
+more than 17 digits) returns ``None`` and the caller's general path decides, as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_MAX_DIGITS = 17  # as in _ingest: 10**17 < 2**62 / 40
+
+
+def parse_plain(series: Any) -> tuple[Any, int, Any] | None:
+    """Numerators, scale and blank mask of a text column of plain decimals, or ``None``.
+
+    Blank means null or the empty string (the row path reads both as missing). ``None`` means the
+    column has a cell this parser leaves to the general path (which may still accept it, e.g. a
+    percent or surrounding spaces, or refuse it with its location).
+    """
+    import pyarrow as pa  # noqa: PLC0415 - optional dependency
+
+    arr = series.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type == pa.string():
+        arr = arr.cast(pa.large_string())
+    if arr.type != pa.large_string():
+        return None
+    n = len(arr)
+    validity, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64, count=n + 1, offset=arr.offset * 8)
+    start, end = int(offsets[0]), int(offsets[-1])
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8, count=end - start, offset=start)
+        if end > start
+        else np.zeros(0, np.uint8)
+    )
+    starts = offsets[:-1] - start
+    lengths = np.diff(offsets)
+    na = lengths == 0
+    if validity is not None and arr.null_count:
+        na |= arr.is_null().to_numpy(zero_copy_only=False)
+    digit = data - np.uint8(ord("0"))  # wraps below '0': digits are exactly the bytes under 10
+    is_digit = digit < 10  # noqa: PLR2004
+    is_dot = data == ord(".")
+    is_sign = (data == ord("+")) | (data == ord("-"))
+    if not (is_digit | is_dot | is_sign).all():
+        return None
+    signs = np.flatnonzero(is_sign)
+    has_sign = np.zeros(n, dtype=bool)
+    negative = np.zeros(n, dtype=bool)
+    if len(signs):
+        # The cell holding byte p is the last one starting at or before p (empty cells start there too).
+        at = np.searchsorted(starts, signs, side="right") - 1
+        if (starts[at] != signs).any() or na[at].any():
+            return None  # a sign that does not open its cell
+        has_sign[at] = True
+        negative[at] = data[signs] == ord("-")
+    dots = np.flatnonzero(is_dot)
+    anchor = lengths.copy()  # where each cell's dot is (its length when it has none)
+    has_dot = np.zeros(n, dtype=bool)
+    if len(dots):
+        rows = np.flatnonzero(~na) if len(dots) == n - int(na.sum()) else None
+        if rows is None or not ((starts[rows] < dots) & (dots < starts[rows] + lengths[rows])).all():
+            # Not one dot in each non-blank cell, in order: find each dot's cell.
+            rows = np.searchsorted(starts, dots, side="right") - 1
+        if (rows[1:] == rows[:-1]).any():
+            return None  # two dots in one cell
+        anchor[rows] = dots - starts[rows]
+        has_dot[rows] = True
+    digits = lengths - has_sign - has_dot
+    if ((digits < 1) & ~na).any():
+        return None  # a lone sign or dot
+    scale = max(int((lengths - anchor).max()) - 1, 0) if n else 0  # digits after the dot
+    whole = int(anchor.max()) if n else 0  # the integer part's width, sign included
+    if int((anchor - has_sign).max() if n else 0) + scale > _MAX_DIGITS:
+        return None
+    # Cells aligned on their dots: column c of the alignment holds byte k = anchor - whole + c of
+    # each cell (when 0 <= k < length), and every digit there weighs the same power of ten. One
+    # gather per column into buffers reused across columns (fresh memory is what costs here).
+    small: Any = np.int32 if len(data) < 2**31 - 64 else np.int64
+    first = (starts + anchor - whole).astype(small)  # the byte index of column 0 in each cell
+    k0 = (anchor - whole).astype(small)
+    size = lengths.astype(small)
+    source = np.empty(n, dtype=small)
+    offset = np.empty(n, dtype=small)
+    inside = np.empty(n, dtype=bool)
+    outside = np.empty(n, dtype=bool)
+    byte = np.empty(n, dtype=np.uint8)
+    term = np.empty(n, dtype=np.int64)
+    values = np.zeros(n, dtype=np.int64)
+    padded = np.append(data, np.uint8(ord("0")))  # the byte read for cells too short for a column
+    for col in range(whole + 1 + scale):
+        if col == whole:
+            continue  # the dots
+        power = whole - 1 - col + scale if col < whole else scale - (col - whole)
+        np.add(k0, col, out=offset)
+        np.less(offset, 0, out=outside)
+        np.greater_equal(offset, size, out=inside)
+        np.logical_or(outside, inside, out=outside)
+        np.add(first, col, out=source)
+        source[outside] = len(data)
+        np.take(padded, source, out=byte)
+        np.maximum(byte, ord("0"), out=byte)  # a sign or dot byte counts 0
+        byte -= ord("0")
+        term[:] = byte
+        if power:
+            term *= 10**power
+        values += term
+    np.negative(values, out=values, where=negative)
+    values[na] = 0  # a null cell's bytes (if any) are not read
+    return values, scale, na
