@@ -160,9 +160,10 @@ def run(card: Scorecard, ctx: Ctx, env: dict[str, Column], *, strict: bool) -> S
     strict_na = False
     na_error = False
     kpis: dict[str, KpiColumns] = {}
+    nothing = np.zeros(n, dtype=bool)  # one shared (never written) mask for the columns without N/A
     for kpi in card.kpis:
         value = env[kpi.metric]
-        missing = _mask(n, value.na)
+        missing = nothing if value.na is None else value.na
         if missing.any() and (strict or kpi.on_missing == "error"):
             strict_na = strict_na or strict
             na_error = na_error or kpi.on_missing == "error"
@@ -366,14 +367,17 @@ def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bo
     num, den = key.array(ctx)
     if groups is None and key.na is None and isinstance(key.den, int) and num.dtype != object:
         # One denominator, one group, every key known: the numerators order the rows exactly.
-        signed = num if lower_first else np.negative(num)
-        order = np.argsort(signed)  # ties share a rank whatever their order: no stable sort needed
-        sk = signed[order]
-        new_value = np.empty(n, dtype=bool)
-        new_value[0] = True
-        np.not_equal(sk[1:], sk[:-1], out=new_value[1:])
+        # Ties share a rank whatever their order, so an unstable sort will do; highest first is
+        # the ascending order read backwards (no negated copy).
+        order = np.argsort(num)
+        if not lower_first:
+            order = order[::-1]
+        sk = num[order]
+        first_of_run: Arr = np.arange(1, n + 1, dtype=np.int64)
+        first_of_run[1:][sk[1:] == sk[:-1]] = 0  # a tie takes the rank of the first of its run
+        np.maximum.accumulate(first_of_run, out=first_of_run)
         out = np.empty(n, dtype=np.int64)
-        out[order] = np.maximum.accumulate(np.where(new_value, np.arange(1, n + 1), 0))
+        out[order] = first_of_run
         return out
     approx = np.asarray(num / den, dtype=np.float64)
     if not lower_first:

@@ -104,7 +104,10 @@ class ColumnarResults(Sequence[SubjectResult]):
         # Rows are in alphabetical order of subject (the kernel sorts them), so ties go by row number:
         # one unique integer key (unranked last, then rank, then row) sorts faster than a stable sort.
         n = len(subjects)
-        self.order = np.argsort(np.where(unranked, n + 1, rank) * (n + 1) + np.arange(n))
+        key = np.where(unranked, n + 1, rank)
+        key *= n + 1
+        key += np.arange(n)
+        self.order = np.argsort(key)
         self._params = {k.id: k.parameters() for k in card.kpis}
         self._built: list[SubjectResult | None] = [None] * len(subjects)  # each built once, when first read
 

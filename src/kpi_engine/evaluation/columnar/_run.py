@@ -70,7 +70,8 @@ def _evaluate(
         raise FallbackError
     period_text, parsed = _periods(df["period"], card)
     canon = {t: str(p) for t, p in parsed.items()}
-    key = period_text.replace_strict(canon, return_dtype=pl.Utf8) if canon else period_text
+    renamed = any(text != name for text, name in canon.items())
+    key = period_text.replace_strict(canon, return_dtype=pl.Utf8) if renamed else period_text
     if _duplicated(subj, key, one_period=len(set(canon.values())) <= 1):
         raise FallbackError
     parent: dict[str, str] = {}
