@@ -84,37 +84,34 @@ def parse_plain(series: Any) -> tuple[Any, int, Any] | None:
     if int((anchor - has_sign).max() if n else 0) + scale > _MAX_DIGITS:
         return None
     # Cells aligned on their dots: column c of the alignment holds byte k = anchor - whole + c of
-    # each cell (when 0 <= k < length), and every digit there weighs the same power of ten. One
-    # gather per column into buffers reused across columns (fresh memory is what costs here).
-    small: Any = np.int32 if len(data) < 2**31 - 64 else np.int64
-    first = (starts + anchor - whole).astype(small)  # the byte index of column 0 in each cell
-    k0 = (anchor - whole).astype(small)
-    size = lengths.astype(small)
-    source = np.empty(n, dtype=small)
-    offset = np.empty(n, dtype=small)
+    # each cell (when 0 <= k < length; a cell too short reads '0'). Read left to right, the digit
+    # columns give the numerator by Horner's rule: values = 10·values + digit, so every digit
+    # ends up weighing its power of ten at the column's scale. One gather per column into
+    # buffers reused across columns (fresh memory is what costs here); intp indices need no
+    # conversion in ``take``.
+    first = starts + anchor - whole  # the byte index of column 0 in each cell
+    k0 = anchor - whole
+    source = np.empty(n, dtype=np.intp)
+    offset = np.empty(n, dtype=np.intp)
     inside = np.empty(n, dtype=bool)
     outside = np.empty(n, dtype=bool)
     byte = np.empty(n, dtype=np.uint8)
-    term = np.empty(n, dtype=np.int64)
     values = np.zeros(n, dtype=np.int64)
-    padded = np.append(data, np.uint8(ord("0")))  # the byte read for cells too short for a column
+    padded = np.append(data, np.uint8(ord("0")))
     for col in range(whole + 1 + scale):
         if col == whole:
             continue  # the dots
-        power = whole - 1 - col + scale if col < whole else scale - (col - whole)
         np.add(k0, col, out=offset)
         np.less(offset, 0, out=outside)
-        np.greater_equal(offset, size, out=inside)
+        np.greater_equal(offset, lengths, out=inside)
         np.logical_or(outside, inside, out=outside)
         np.add(first, col, out=source)
         source[outside] = len(data)
         np.take(padded, source, out=byte)
         np.maximum(byte, ord("0"), out=byte)  # a sign or dot byte counts 0
         byte -= ord("0")
-        term[:] = byte
-        if power:
-            term *= 10**power
-        values += term
+        values *= 10
+        values += byte
     np.negative(values, out=values, where=negative)
     values[na] = 0  # a null cell's bytes (if any) are not read
     return values, scale, na
