@@ -48,13 +48,17 @@ def parse_plain(series: Any) -> tuple[Any, int, Any] | None:
     na = lengths == 0
     if validity is not None and arr.null_count:
         na |= arr.is_null().to_numpy(zero_copy_only=False)
-    digit = data - np.uint8(ord("0"))  # wraps below '0': digits are exactly the bytes under 10
-    is_digit = digit < 10  # noqa: PLR2004
-    is_dot = data == ord(".")
-    is_sign = (data == ord("+")) | (data == ord("-"))
-    if not (is_digit | is_dot | is_sign).all():
+    # Every byte must be a digit, a dot or a sign: counted, not combined into masks (each fresh
+    # byte-sized mask costs page faults; two buffers are reused).
+    mask = np.empty(len(data), dtype=bool)
+    shifted = np.subtract(data, np.uint8(ord("0")))  # wraps below '0': digits are the bytes under 10
+    counted = int(np.count_nonzero(np.less(shifted, 10, out=mask)))
+    del shifted
+    dots = np.flatnonzero(np.equal(data, ord("."), out=mask))
+    counted += len(dots)
+    signs = np.flatnonzero(np.equal(data, ord("-"), out=mask) | np.equal(data, ord("+")))
+    if counted + len(signs) != len(data):
         return None
-    signs = np.flatnonzero(is_sign)
     has_sign = np.zeros(n, dtype=bool)
     negative = np.zeros(n, dtype=bool)
     if len(signs):
@@ -64,18 +68,18 @@ def parse_plain(series: Any) -> tuple[Any, int, Any] | None:
             return None  # a sign that does not open its cell
         has_sign[at] = True
         negative[at] = data[signs] == ord("-")
-    dots = np.flatnonzero(is_dot)
-    anchor = lengths.copy()  # where each cell's dot is (its length when it has none)
     has_dot = np.zeros(n, dtype=bool)
-    if len(dots):
-        rows = np.flatnonzero(~na) if len(dots) == n - int(na.sum()) else None
-        if rows is None or not ((starts[rows] < dots) & (dots < starts[rows] + lengths[rows])).all():
-            # Not one dot in each non-blank cell, in order: find each dot's cell.
+    if len(dots) == n and not na.any() and ((starts < dots) & (dots < starts + lengths)).all():
+        anchor = dots - starts  # the common case: one dot in every cell
+        has_dot[:] = True
+    else:
+        anchor = lengths.copy()  # where each cell's dot is (its length when it has none)
+        if len(dots):
             rows = np.searchsorted(starts, dots, side="right") - 1
-        if (rows[1:] == rows[:-1]).any():
-            return None  # two dots in one cell
-        anchor[rows] = dots - starts[rows]
-        has_dot[rows] = True
+            if (rows[1:] == rows[:-1]).any():
+                return None  # two dots in one cell
+            anchor[rows] = dots - starts[rows]
+            has_dot[rows] = True
     digits = lengths - has_sign - has_dot
     if ((digits < 1) & ~na).any():
         return None  # a lone sign or dot
@@ -97,7 +101,6 @@ def parse_plain(series: Any) -> tuple[Any, int, Any] | None:
     outside = np.empty(n, dtype=bool)
     byte = np.empty(n, dtype=np.uint8)
     values = np.zeros(n, dtype=np.int64)
-    padded = np.append(data, np.uint8(ord("0")))
     for col in range(whole + 1 + scale):
         if col == whole:
             continue  # the dots
@@ -106,8 +109,9 @@ def parse_plain(series: Any) -> tuple[Any, int, Any] | None:
         np.greater_equal(offset, lengths, out=inside)
         np.logical_or(outside, inside, out=outside)
         np.add(first, col, out=source)
-        source[outside] = len(data)
-        np.take(padded, source, out=byte)
+        source[outside] = 0
+        np.take(data, source, out=byte)
+        byte[outside] = ord("0")  # a cell too short for this column
         np.maximum(byte, ord("0"), out=byte)  # a sign or dot byte counts 0
         byte -= ord("0")
         values *= 10
