@@ -11,9 +11,13 @@ more than 17 digits) returns ``None`` and the caller's general path decides, as 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
+
+from kpi_engine.evaluation.columnar._columns import Num
+from kpi_engine.language.spec import InputType
 
 _MAX_DIGITS = 17  # as in _ingest: 10**17 < 2**62 / 40
 
@@ -119,3 +123,29 @@ def parse_plain(series: Any) -> tuple[Any, int, Any] | None:
     np.negative(values, out=values, where=negative)
     values[na] = 0  # a null cell's bytes (if any) are not read
     return values, scale, na
+
+
+def decimal_number_columns(
+    frame: Any, specs: dict[str, tuple[InputType, tuple[Decimal | None, Decimal | None]]]
+) -> dict[str, Num]:
+    """Exact number columns of the decimal128 columns of ``frame`` named in ``specs``.
+
+    The physical integers of every column are cast to int64 in one Polars select (the columns in
+    parallel); a value beyond int64 makes the cast null and raises ``UnusualError`` (the row
+    path takes the run). Each column is then checked as ``_ingest`` checks any number column.
+    """
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    from kpi_engine.evaluation.columnar._ingest import UnusualError, checked  # noqa: PLC0415 - it imports us
+
+    cast = frame.select([pl.col(name).to_physical().cast(pl.Int64, strict=False).alias(name) for name in specs])
+    out: dict[str, Num] = {}
+    for name, (kind, bounds) in specs.items():
+        source, ints = frame[name], cast[name]
+        nulls = source.null_count()
+        if ints.null_count() != nulls:
+            raise UnusualError("a decimal beyond the int64 range")
+        na = source.is_null().to_numpy() if nulls else np.zeros(len(source), dtype=bool)
+        values = (ints.fill_null(0) if nulls else ints).to_numpy()
+        out[name] = checked(values, int(source.dtype.scale or 0), na, kind, bounds)
+    return out

@@ -163,6 +163,9 @@ def _checked(values: Any, scale: int, na: Any, kind: InputType, bounds: tuple[De
     return Num(out, unit, na if has_na else None, max(-smallest, largest, 0))
 
 
+checked = _checked  # for _decimals (the same checks for decimal128 columns read in one batch)
+
+
 def text_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any, int, Any]]:
     """Numerators, scale and blank mask of text number columns.
 
