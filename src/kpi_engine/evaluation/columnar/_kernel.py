@@ -283,7 +283,8 @@ def run(card: Scorecard, ctx: Ctx, env: dict[str, Column], *, strict: bool) -> S
                 col.flags.append(("section_zeroed", zeroed))
     total = Num(total.num, total.den, None if any_live.all() else ~any_live, total.hi)
     before = total
-    forced = np.full(n, None, dtype=object)
+    # No grade forced yet: a read-only view of one None (a gate that forces grades makes a real array).
+    forced = np.broadcast_to(np.array(None, dtype=object), (n,))
     env_total = {**env, "total": before}
     for g in card.gates:
         if g.id in gates:
