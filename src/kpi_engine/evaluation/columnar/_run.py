@@ -324,5 +324,7 @@ def _materialise(
             rank_in = competition_ranks(ctx, key_col, parents, lower_first=card.rank_lower_first)
     else:
         rank = rank_in = np.zeros(n, dtype=np.int64)
-    results = ColumnarResults(card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in, tracer)
+    results = ColumnarResults(
+        card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in, tracer, sorted_subjects=True
+    )
     return Appraisal.of_run(ruleset, card, str(chosen), results, strict=strict)
