@@ -53,13 +53,23 @@ def _absmax(x: IntLike) -> int:
     return max(int(x.max()), -int(x.min()))
 
 
-def mul(ctx: Ctx, a: IntLike, b: IntLike) -> IntLike:
-    """``a * b`` exactly where it fits; rows where it might not are marked bad and give 0."""
+def mul(ctx: Ctx, a: IntLike, b: IntLike, amax: int | None = None, bmax: int | None = None) -> IntLike:
+    """``a * b`` exactly where it fits; rows where it might not are marked bad and give 0.
+
+    ``amax``/``bmax`` are proven bounds on ``|a|``/``|b|`` when the caller knows them (static
+    range analysis): with them no pass over the data is needed to prove the product fits.
+    """
     if isinstance(a, int) and isinstance(b, int):
         return a * b  # Python ints: exact; range-checked when they meet a column
     if ctx.exact:
         return _big(a) * _big(b)
-    if _absmax(a) * _absmax(b) < LIMIT:
+    if isinstance(b, int) and b == 1:
+        return a
+    if isinstance(a, int) and a == 1:
+        return b
+    ma = amax if amax is not None and not isinstance(a, int) else _absmax(a)
+    mb = bmax if bmax is not None and not isinstance(b, int) else _absmax(b)
+    if ma * mb < LIMIT:
         return np.multiply(a, b, dtype=np.int64)
     if (isinstance(a, int) and abs(a) >= LIMIT) or (isinstance(b, int) and abs(b) >= LIMIT):
         ctx.bad[:] = True
@@ -71,7 +81,7 @@ def mul(ctx: Ctx, a: IntLike, b: IntLike) -> IntLike:
     return np.multiply(a2, b2, dtype=np.int64)
 
 
-def add(ctx: Ctx, a: IntLike, b: IntLike) -> IntLike:
+def add(ctx: Ctx, a: IntLike, b: IntLike, amax: int | None = None, bmax: int | None = None) -> IntLike:
     """``a + b`` for operands below 2**62; results at or above 2**62 are marked bad and give 0."""
     if isinstance(a, int) and isinstance(b, int):
         return a + b
@@ -80,8 +90,14 @@ def add(ctx: Ctx, a: IntLike, b: IntLike) -> IntLike:
     if (isinstance(a, int) and abs(a) >= LIMIT) or (isinstance(b, int) and abs(b) >= LIMIT):
         ctx.bad[:] = True
         return np.zeros(ctx.n, dtype=np.int64)
+    if isinstance(b, int) and b == 0:
+        return a
+    if isinstance(a, int) and a == 0:
+        return b
     out = np.add(a, b, dtype=np.int64)
-    if _absmax(a) + _absmax(b) >= LIMIT:
+    ma = amax if amax is not None and not isinstance(a, int) else _absmax(a)
+    mb = bmax if bmax is not None and not isinstance(b, int) else _absmax(b)
+    if ma + mb >= LIMIT:
         risk = np.abs(out) >= LIMIT
         ctx.bad |= risk
         out = np.where(risk, 0, out)
@@ -89,14 +105,19 @@ def add(ctx: Ctx, a: IntLike, b: IntLike) -> IntLike:
 
 
 class Num:
-    """A column of exact rationals ``num / den`` (``den > 0``) with an N/A mask (``None``: none N/A)."""
+    """A column of exact rationals ``num / den`` (``den > 0``) with an N/A mask (``None``: none N/A).
 
-    __slots__ = ("den", "na", "num")
+    ``hi``, when known, is a proven bound on ``|num|`` (set by the operation that made the column,
+    or measured once by ``bound``); it lets later products skip their range pass.
+    """
 
-    def __init__(self, num: IntLike, den: IntLike, na: Arr | None) -> None:
+    __slots__ = ("den", "hi", "na", "num")
+
+    def __init__(self, num: IntLike, den: IntLike, na: Arr | None, hi: int | None = None) -> None:
         self.num = num
         self.den = den
         self.na = na
+        self.hi = hi
 
     @classmethod
     def const(cls, value: Fraction) -> Num:
@@ -133,6 +154,15 @@ class Num:
         return Num(self.num // common, self.den // common, self.na)
 
 
+def bound(a: Num) -> int:
+    """A bound on ``|a.num|``: the static one when known, else measured once (one pass) and kept."""
+    if isinstance(a.num, int):
+        return abs(a.num)
+    if a.hi is None:
+        a.hi = _absmax(a.num)
+    return a.hi
+
+
 def na_or(*masks: Arr | None) -> Arr | None:
     out = None
     for m in masks:
@@ -150,22 +180,107 @@ def n_add(ctx: Ctx, a: Num, b: Num, sign: int = 1) -> Num:
     if isinstance(a.den, int) and isinstance(b.den, int):
         common = lcm(a.den, b.den)
         if common < LIMIT or (isinstance(a.num, int) and isinstance(b.num, int)):
-            left = mul(ctx, a.num, common // a.den)
-            right = mul(ctx, b.num, sign * (common // b.den))
-            return Num(add(ctx, left, right), common, na_or(a.na, b.na))
+            fa, fb = common // a.den, common // b.den
+            left = mul(ctx, a.num, fa, bound(a))
+            right = mul(ctx, b.num, sign * fb, bound(b))
+            hi_l, hi_r = bound(a) * fa, bound(b) * fb
+            return Num(add(ctx, left, right, hi_l, hi_r), common, na_or(a.na, b.na), hi_l + hi_r)
     # Over the row-wise lcm of the denominators: they usually share factors (powers of ten, weight sums).
     g = np.gcd(a.den, b.den)
     b_part = b.den // g
     a_part = a.den // g
-    left = mul(ctx, a.num, b_part)
-    right = mul(ctx, b.num, a_part if sign == 1 else -a_part if isinstance(a_part, int) else np.negative(a_part))
+    left = mul(ctx, a.num, b_part, bound(a))
+    right = mul(
+        ctx, b.num, a_part if sign == 1 else -a_part if isinstance(a_part, int) else np.negative(a_part), bound(b)
+    )
     den = mul(ctx, a.den, b_part)
     return Num(add(ctx, left, right), den, na_or(a.na, b.na)).reduced()
 
 
 def n_mul(ctx: Ctx, a: Num, b: Num) -> Num:
     """``a * b``, exact."""
-    return Num(mul(ctx, a.num, b.num), mul(ctx, a.den, b.den), na_or(a.na, b.na)).reduced()
+    if isinstance(a.den, int) and isinstance(b.den, int) and (isinstance(a.num, int) or isinstance(b.num, int)):
+        # A column times a constant: the denominator stays one number and the bound is known.
+        num = mul(ctx, a.num, b.num, bound(a), bound(b))
+        return Num(num, a.den * b.den, na_or(a.na, b.na), bound(a) * bound(b)).reduced()
+    return Num(mul(ctx, a.num, b.num, bound(a), bound(b)), mul(ctx, a.den, b.den), na_or(a.na, b.na)).reduced()
+
+
+def n_affine(ctx: Ctx, a: Num, k: Fraction, c: Fraction, clip: tuple[Fraction, Fraction] | None = None) -> Num:
+    """``k * a + c`` for constants ``k`` and ``c``, clipped to ``clip`` when given.
+
+    With ``a = num / D``, the result is ``(alpha * num + beta) / gamma`` with integers fixed at
+    compile time (``gamma`` also makes the clip bounds integers); when the bound on ``|num|``
+    proves ``|alpha| * bound + |beta| < 2**62`` no row can overflow and no check runs, and the
+    whole map is one or two passes into one new array. Otherwise the general (checked)
+    operations take over.
+    """
+    if ctx.exact or not isinstance(a.den, int) or isinstance(a.num, int):
+        return _affine_checked(ctx, a, k, c, clip)
+    kd = k / a.den
+    lo, hi = clip if clip is not None else (Fraction(0), Fraction(0))
+    gamma = lcm(kd.denominator, c.denominator, lo.denominator, hi.denominator)
+    alpha = kd.numerator * (gamma // kd.denominator)
+    beta = c.numerator * (gamma // c.denominator)
+    top = bound(a) * abs(alpha) + abs(beta)
+    if top >= LIMIT or gamma >= LIMIT or max(abs(lo), abs(hi)) * gamma >= LIMIT:
+        return _affine_checked(ctx, a, k, c, clip)
+    fresh = alpha != 1 or beta != 0
+    if alpha != 1:
+        out = np.multiply(a.num, alpha, dtype=np.int64)
+        if beta:
+            out += beta
+    else:
+        out = np.add(a.num, beta, dtype=np.int64) if beta else a.num
+    if clip is None:
+        return Num(out, gamma, a.na, top)
+    low, high = int(lo * gamma), int(hi * gamma)
+    out = np.clip(out, low, high, out=out if fresh else None)
+    return Num(out, gamma, a.na, max(abs(low), abs(high)))
+
+
+def _affine_checked(ctx: Ctx, a: Num, k: Fraction, c: Fraction, clip: tuple[Fraction, Fraction] | None) -> Num:
+    out = n_add(ctx, n_mul(ctx, Num.const(k), a), Num.const(c))
+    return out if clip is None else n_clip(ctx, out, *clip)
+
+
+def n_weighted_sum(ctx: Ctx, terms: list[tuple[int, Num]]) -> Num | None:
+    """``Σ w·x`` over columns without N/A, each over one denominator, accumulated in place.
+
+    Over the lcm of the denominators every term is an integer multiple of its numerators; the
+    sum of the bounds proves that no partial sum reaches 2**62, so nothing is checked row by row.
+    Returns ``None`` when that proof (or the shape) is not there: the caller takes the general path.
+    """
+    if ctx.exact or not terms:
+        return None
+    dens = []
+    for _, x in terms:
+        if not isinstance(x.den, int) or x.na is not None:
+            return None
+        dens.append(x.den)
+    common = lcm(*dens)
+    factors = [w * (common // den) for (w, _), den in zip(terms, dens, strict=True)]
+    top = sum(abs(f) * bound(x) for f, (_, x) in zip(factors, terms, strict=True))
+    if common >= LIMIT or top >= LIMIT or any(abs(f) >= LIMIT for f in factors):
+        return None
+    const = 0
+    acc: Arr | None = None
+    scratch: Arr | None = None
+    for f, (_, x) in zip(factors, terms, strict=True):
+        if isinstance(x.num, int):
+            const += f * x.num
+        elif acc is None:
+            acc = np.multiply(x.num, f, dtype=np.int64)
+        elif f == 1:
+            acc += x.num
+        else:
+            scratch = np.multiply(x.num, f, out=scratch, dtype=np.int64)
+            acc += scratch
+    if acc is None:
+        return Num(const, common, None)
+    if const:
+        acc += const
+    return Num(acc, common, None, top)
 
 
 def n_div(ctx: Ctx, a: Num, b: Num) -> Num:
@@ -175,7 +290,9 @@ def n_div(ctx: Ctx, a: Num, b: Num) -> Num:
         if bnum == 0:
             return Num(0, 1, np.ones(ctx.n, dtype=bool))
         flip = -1 if bnum < 0 else 1
-        return Num(mul(ctx, a.num, flip * b.den), mul(ctx, a.den, abs(bnum)), na_or(a.na, b.na)).reduced()
+        num = mul(ctx, a.num, flip * b.den, bound(a))
+        hi = bound(a) * b.den if isinstance(b.den, int) else None
+        return Num(num, mul(ctx, a.den, abs(bnum)), na_or(a.na, b.na), hi).reduced()
     zero = bnum == 0
     safe = np.where(zero, 1, bnum)
     sign = np.where(safe < 0, -1, 1)
@@ -186,11 +303,11 @@ def n_div(ctx: Ctx, a: Num, b: Num) -> Num:
 
 
 def n_neg(a: Num) -> Num:
-    return Num(-a.num if isinstance(a.num, int) else np.negative(a.num), a.den, a.na)
+    return Num(-a.num if isinstance(a.num, int) else np.negative(a.num), a.den, a.na, a.hi)
 
 
 def n_abs(a: Num) -> Num:
-    return Num(abs(a.num) if isinstance(a.num, int) else np.abs(a.num), a.den, a.na)
+    return Num(abs(a.num) if isinstance(a.num, int) else np.abs(a.num), a.den, a.na, a.hi)
 
 
 def n_cmp(ctx: Ctx, a: Num, b: Num, op: str) -> tuple[Arr, Arr | None]:
@@ -198,7 +315,7 @@ def n_cmp(ctx: Ctx, a: Num, b: Num, op: str) -> tuple[Arr, Arr | None]:
     if _same_den(a, b):
         left, right = a.num, b.num
     else:
-        left, right = mul(ctx, a.num, b.den), mul(ctx, b.num, a.den)
+        left, right = mul(ctx, a.num, b.den, bound(a)), mul(ctx, b.num, a.den, bound(b))
     left = np.broadcast_to(np.asarray(left), (ctx.n,))
     right = np.broadcast_to(np.asarray(right), (ctx.n,))
     result = {
@@ -218,15 +335,16 @@ def n_where(ctx: Ctx, cond: Arr, a: Num, b: Num) -> Num:
         den: IntLike = a.den
     elif isinstance(a.den, int) and isinstance(b.den, int) and lcm(a.den, b.den) < LIMIT:
         common = lcm(a.den, b.den)
-        a = Num(mul(ctx, a.num, common // a.den), common, a.na)
-        b = Num(mul(ctx, b.num, common // b.den), common, b.na)
+        a = Num(mul(ctx, a.num, common // a.den, bound(a)), common, a.na, bound(a) * (common // a.den))
+        b = Num(mul(ctx, b.num, common // b.den, bound(b)), common, b.na, bound(b) * (common // b.den))
         den = common
     else:
         den = _as_column(ctx, np.where(cond, _operand(ctx, a.den), _operand(ctx, b.den)))
     num = _as_column(ctx, np.where(cond, _operand(ctx, a.num), _operand(ctx, b.num)))
     both = a.na is None and b.na is None
     na = None if both else np.where(cond, _mask(ctx, a.na), _mask(ctx, b.na))
-    return Num(num, den, na)
+    hi = max(bound(a), bound(b)) if isinstance(den, int) and not ctx.exact else None
+    return Num(num, den, na, hi)
 
 
 def _operand(ctx: Ctx, x: IntLike) -> IntLike:
@@ -251,6 +369,15 @@ def _mask(ctx: Ctx, m: Arr | None) -> Arr:
 
 def n_clip(ctx: Ctx, a: Num, lo: Fraction, hi: Fraction) -> Num:
     """Clip to ``[lo, hi]`` exactly."""
+    if not ctx.exact and isinstance(a.den, int) and not isinstance(a.num, int):
+        # One denominator: the bounds over it are integers (after scaling the column if needed).
+        common = lcm(a.den, lo.denominator, hi.denominator)
+        factor = common // a.den
+        top = max(abs(lo), abs(hi)) * common
+        if common < LIMIT and top < LIMIT and bound(a) * factor < LIMIT:
+            num = a.num if factor == 1 else np.multiply(a.num, factor, dtype=np.int64)
+            low_n, high_n = int(lo * common), int(hi * common)
+            return Num(np.clip(num, low_n, high_n), common, a.na, max(abs(low_n), abs(high_n)))
     low = Num.const(lo)
     high = Num.const(hi)
     below, _ = n_cmp(ctx, a, low, "<")

@@ -134,24 +134,36 @@ def _decimal_numerators(series: Any) -> tuple[Any, int, Any]:
     import polars as pl  # noqa: PLC0415
 
     scale = int(series.dtype.scale or 0)
-    na = series.is_null().to_numpy()
+    nulls = series.null_count()
+    na = series.is_null().to_numpy() if nulls else np.zeros(len(series), dtype=bool)
     ints = series.to_physical().cast(pl.Int64, strict=False)
-    if ints.null_count() != int(na.sum()):
+    if ints.null_count() != nulls:
         raise UnusualError("a decimal beyond the int64 range")
-    return ints.fill_null(0).to_numpy(), scale, na
+    return (ints.fill_null(0) if nulls else ints).to_numpy(), scale, na
 
 
 def _checked(values: Any, scale: int, na: Any, kind: InputType, bounds: tuple[Decimal | None, Decimal | None]) -> Num:
     unit = 10**scale
-    known = ~na
-    if kind == "count" and ((values[known] % unit != 0).any() or (values[known] < 0).any()):
+    has_na = bool(na.any())
+    known = values[~na] if has_na else values
+    if not known.size:
+        return Num(np.zeros(len(values), dtype=np.int64), unit, na if has_na else None, 0)
+    smallest, largest = int(known.min()), int(known.max())  # one pass each; every check below reads them
+    if kind == "count" and (smallest < 0 or (unit != 1 and (known % unit != 0).any())):
         raise UnusualError("a count that is not a whole non-negative number")
     low, high = bounds
-    if low is not None and (values[known] < max(ceil(Fraction(low) * unit), -(2**62))).any():
+    if low is not None and smallest < max(ceil(Fraction(low) * unit), -(2**62)):
         raise UnusualError("a value below its minimum")
-    if high is not None and (values[known] > min(floor(Fraction(high) * unit), 2**62)).any():
+    if high is not None and largest > min(floor(Fraction(high) * unit), 2**62):
         raise UnusualError("a value above its maximum")
-    return Num(np.where(na, 0, values).astype(np.int64), unit, na if na.any() else None)
+    out = np.where(na, 0, values) if has_na else values
+    if out.dtype != np.int64:
+        out = out.astype(np.int64)
+    # The measured magnitude is a proven bound for the kernel's range analysis (N/A rows hold 0).
+    return Num(out, unit, na if has_na else None, max(-smallest, largest, 0))
+
+
+checked = _checked  # for _decimals (the same checks for decimal128 columns read in one batch)
 
 
 def text_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any, int, Any]]:
@@ -162,6 +174,16 @@ def text_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any
     """
     import polars as pl  # noqa: PLC0415
 
+    from kpi_engine.evaluation.columnar._decimals import parse_plain  # noqa: PLC0415
+
+    out: dict[str, tuple[Any, int, Any]] = {}
+    for name in list(kinds):  # plain decimals from their bytes (NumPy); other forms below, as before
+        parsed = parse_plain(frame[name]) if frame[name].dtype == pl.Utf8 else None
+        if parsed is not None:
+            out[name] = parsed
+    kinds = {name: kind for name, kind in kinds.items() if name not in out}
+    if not kinds:
+        return out
     stripped = {name: pl.col(name).cast(pl.Utf8).str.strip_chars() for name in kinds}
     stats = frame.select(
         [
@@ -174,7 +196,6 @@ def text_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any
         ]
     ).row(0)
     plain = {name: _int(stats[2 * i + 1]) for i, name in enumerate(kinds) if stats[2 * i]}
-    out: dict[str, tuple[Any, int, Any]] = {}
     if plain:
         decimals = frame.select(
             [stripped[name].replace("", None).str.to_decimal(scale=scale).alias(name) for name, scale in plain.items()]

@@ -21,13 +21,16 @@ from kpi_engine.evaluation.columnar._columns import (
     Bool,
     Column,
     Ctx,
+    IntLike,
     Num,
     mul,
     n_add,
+    n_affine,
     n_clip,
     n_cmp,
     n_div,
     n_mul,
+    n_weighted_sum,
     n_where,
     na_or,
 )
@@ -96,6 +99,12 @@ def _score(
         out = n_where(ctx, ok, _const(kpi.pass_score), _const(kpi.fail_score))
         return Num(out.num, out.den, v.na), flags, None
     if kpi.method == "linear":
+        if kpi.direction in {"higher", "lower"} and kpi.target[0] != kpi.floor[0]:
+            # 100·(v − floor)/(target − floor) is the affine map k·v + c with constants k and c
+            # (lower-is-better is the same formula: both differences change sign).
+            k = 100 / (Fraction(kpi.target[0]) - Fraction(kpi.floor[0]))
+            out = n_affine(ctx, v, k, -k * Fraction(kpi.floor[0]), (Fraction(0), cap))
+            return Num(out.num, out.den, v.na, out.hi), flags, None
         if kpi.direction == "higher":
             raw = _ratio(ctx, n_add(ctx, v, f[0], -1), n_add(ctx, t[0], f[0], -1))
         elif kpi.direction == "lower":
@@ -108,15 +117,17 @@ def _score(
             raw = n_where(ctx, is_above, above, HUNDRED)
             raw = n_where(ctx, is_below, below, raw)
         out = n_clip(ctx, raw, Fraction(0), cap)
-        return Num(out.num, out.den, v.na), flags, None
+        return Num(out.num, out.den, v.na, out.hi), flags, None
     if kpi.method == "attainment":
         if kpi.direction == "lower":
             nonpos, _ = n_cmp(ctx, v, ZERO, "<=")
             safe = n_where(ctx, nonpos, Num.const(Fraction(1)), v)
             out = n_where(ctx, nonpos, Num.const(cap), n_clip(ctx, _ratio(ctx, t[0], safe), Fraction(0), cap))
+        elif kpi.target[0] != 0:
+            out = n_affine(ctx, v, 100 / Fraction(kpi.target[0]), Fraction(0), (Fraction(0), cap))
         else:
             out = n_clip(ctx, _ratio(ctx, v, t[0]), Fraction(0), cap)
-        return Num(out.num, out.den, v.na), flags, None
+        return Num(out.num, out.den, v.na, out.hi), flags, None
     if kpi.method == "bands":
         out = _const(kpi.fail_score)
         matched = np.zeros(ctx.n, dtype=bool)
@@ -149,9 +160,10 @@ def run(card: Scorecard, ctx: Ctx, env: dict[str, Column], *, strict: bool) -> S
     strict_na = False
     na_error = False
     kpis: dict[str, KpiColumns] = {}
+    nothing = np.zeros(n, dtype=bool)  # one shared (never written) mask for the columns without N/A
     for kpi in card.kpis:
         value = env[kpi.metric]
-        missing = _mask(n, value.na)
+        missing = nothing if value.na is None else value.na
         if missing.any() and (strict or kpi.on_missing == "error"):
             strict_na = strict_na or strict
             na_error = na_error or kpi.on_missing == "error"
@@ -200,63 +212,79 @@ def run(card: Scorecard, ctx: Ctx, env: dict[str, Column], *, strict: bool) -> S
     sden = lcm(*(Fraction(s.weight).denominator for s in card.sections), 1)
     sections: dict[str, tuple[Num, Num, Arr, Arr]] = {}
     section_sum: dict[str, Num] = {}
-    wsums: dict[str, Arr] = {}
-    swsum = np.zeros(n, dtype=np.int64)
+    # Weight sums stay Python integers while every KPI applies to every row (the common case):
+    # then shares are constants and every division below is by a constant.
+    wsums: dict[str, IntLike] = {}
+    swsum: IntLike = 0
     for s in card.sections:
         members = [k for k in card.kpis if k.section == s.id]
-        wsum = np.zeros(n, dtype=np.int64)
+        wsum: IntLike = 0
         total_w: Num = ZERO
+        terms = [(int(Fraction(k.weight) * wden), kpis[k.id].score) for k in members]
+        summed = n_weighted_sum(ctx, terms) if all(sc.na is None for _, sc in terms) else None
+        if summed is not None:  # every KPI applies to every row: Σ w·score in place, in one accumulator
+            wsum, total_w, members = sum(w for w, _ in terms), summed, []
         for k in members:
             w = int(Fraction(k.weight) * wden)
-            present = ~_mask(n, kpis[k.id].score.na)
-            wsum += np.where(present, w, 0)
             sc = kpis[k.id].score
-            part = n_mul(ctx, Num(w, 1, None), Num(np.where(present, sc.num, 0), sc.den, None))
+            if sc.na is None:
+                wsum = wsum + w
+                part = n_mul(ctx, Num(w, 1, None), Num(sc.num, sc.den, None, sc.hi))
+            else:
+                present = ~sc.na
+                wsum = wsum + np.where(present, w, 0)
+                part = n_mul(ctx, Num(w, 1, None), Num(np.where(present, sc.num, 0), sc.den, None, sc.hi))
             total_w = n_add(ctx, total_w, part)
-        live = wsum > 0
+        live = np.full(n, wsum > 0) if isinstance(wsum, int) else wsum > 0
         wsums[s.id] = wsum
         section_sum[s.id] = total_w
         sw = int(Fraction(s.weight) * sden)
-        swsum += np.where(live, sw, 0)
-        safe = np.where(live, wsum, 1)
+        swsum = swsum + ((sw if wsum > 0 else 0) if isinstance(wsum, int) else np.where(live, sw, 0))
+        safe = (wsum or 1) if isinstance(wsum, int) else np.where(live, wsum, 1)
         raw = n_div(ctx, total_w, Num(safe, 1, None))
-        score = n_where(ctx, zeroed_by[s.id], ZERO, raw)
-        score.na = ~live
-        sections[s.id] = (score, ZERO, live, zeroed_by[s.id])
-    any_live = swsum > 0
-    safe_sw = np.where(any_live, swsum, 1)
+        zeroed = zeroed_by[s.id]
+        score = n_where(ctx, zeroed, ZERO, raw) if zeroed.any() else raw
+        sections[s.id] = (Num(score.num, score.den, None if live.all() else ~live, score.hi), ZERO, live, zeroed)
+    any_live = np.full(n, swsum > 0) if isinstance(swsum, int) else swsum > 0
+    safe_sw = (swsum or 1) if isinstance(swsum, int) else np.where(any_live, swsum, 1)
     total: Num = ZERO
     for s in card.sections:
         score, _, live, zeroed = sections[s.id]
         sw = int(Fraction(s.weight) * sden)
-        share = Num(np.where(live, sw, 0), safe_sw, None).reduced()
+        all_live = isinstance(wsums[s.id], int)  # every row of this section has a KPI that applies (or none has)
+        share_num: IntLike = (sw if live[0] else 0) if all_live else np.where(live, sw, 0)
+        share = Num(share_num, safe_sw, None).reduced()
         sections[s.id] = (score, share, live, zeroed)
-        wsum = np.where(live, wsums[s.id], 1)
+        wsum_s: IntLike = (wsums[s.id] or 1) if all_live else np.where(live, wsums[s.id], 1)
         # contribution of the section = sw/swsum × Σ w·score / wsum
-        counted = live & ~zeroed
-        part = n_div(
-            ctx,
-            n_mul(ctx, Num(np.where(counted, sw, 0), 1, None), section_sum[s.id]),
-            Num(mul(ctx, wsum, safe_sw), 1, None),
-        )
+        any_zeroed = bool(zeroed.any())
+        counted_sw: IntLike = share_num if not any_zeroed else np.where(live & ~zeroed, sw, 0)
+        scale = mul(ctx, wsum_s, safe_sw)
+        part = n_div(ctx, n_mul(ctx, Num(counted_sw, 1, None), section_sum[s.id]), Num(scale, 1, None))
         total = n_add(ctx, total, part)
         for k in card.kpis:
             if k.section != s.id:
                 continue
             col = kpis[k.id]
-            present = ~_mask(n, col.score.na)
             w = int(Fraction(k.weight) * wden)
-            kshare = n_div(
-                ctx, Num(np.where(present & live, w * sw, 0), 1, None), Num(mul(ctx, wsum, safe_sw), 1, None)
-            )
+            if col.score.na is None and all_live and isinstance(scale, int):
+                kshare = Num.const(Fraction(w * sw if live[0] else 0, scale))  # lowest terms: often 1/k
+            else:
+                present = ~_mask(n, col.score.na)
+                kshare = n_div(ctx, Num(np.where(present & live, w * sw, 0), 1, None), Num(scale, 1, None))
             col.share = kshare
-            contrib = n_mul(ctx, kshare, Num(np.where(present & ~zeroed, col.score.num, 0), col.score.den, None))
-            col.contribution = contrib
-            if zeroed.any():
+            if col.score.na is None and not any_zeroed:
+                counted = Num(col.score.num, col.score.den, None, col.score.hi)
+            else:
+                keep = ~_mask(n, col.score.na) & ~zeroed
+                counted = Num(np.where(keep, col.score.num, 0), col.score.den, None, col.score.hi)
+            col.contribution = n_mul(ctx, kshare, counted)
+            if any_zeroed:
                 col.flags.append(("section_zeroed", zeroed))
-    total = Num(total.num, total.den, ~any_live)
+    total = Num(total.num, total.den, None if any_live.all() else ~any_live, total.hi)
     before = total
-    forced = np.full(n, None, dtype=object)
+    # No grade forced yet: a read-only view of one None (a gate that forces grades makes a real array).
+    forced = np.broadcast_to(np.array(None, dtype=object), (n,))
     env_total = {**env, "total": before}
     for g in card.gates:
         if g.id in gates:
@@ -286,20 +314,31 @@ def _is_none(values: Arr) -> Arr:
 def grades(card: Scorecard, ctx: Ctx, total: Num, forced: Arr) -> tuple[Arr, Arr]:
     """Grade and bonus multiplier per row (object arrays), decided on the exact total."""
     n = ctx.n
-    grade = np.full(n, None, dtype=object)
-    bonus = np.full(n, None, dtype=object)
-    decided = _mask(n, total.na).copy()
-    for g in card.grades:
-        hit = ~decided if g.min is None else n_cmp(ctx, total, _const(g.min), ">=")[0] & ~decided
-        grade = np.where(hit, g.grade, grade)
-        bonus = np.where(hit, np.array(g.bonus_multiplier, dtype=object), bonus)
-        decided |= hit
-    has_forced = ~_is_none(forced)
-    if has_forced.any():
-        bonus_of = {g.grade: g.bonus_multiplier for g in card.grades}
-        grade = np.where(has_forced, forced, grade)
-        for i in np.flatnonzero(has_forced):
-            bonus[i] = bonus_of.get(forced[i])
+    bands = card.grades
+    # The first band (in the ruleset's order) whose bound the total reaches; len(bands): none.
+    code = np.full(n, len(bands), dtype=np.intp)
+    for i in reversed(range(len(bands))):
+        g = bands[i]
+        if g.min is None:
+            code[:] = i
+        else:
+            code[n_cmp(ctx, total, _const(g.min), ">=")[0]] = i
+    if total.na is not None:
+        code[total.na] = len(bands)
+    names = np.empty(len(bands) + 1, dtype=object)
+    multipliers = np.empty(len(bands) + 1, dtype=object)
+    for i, g in enumerate(bands):
+        names[i] = g.grade
+        multipliers[i] = g.bonus_multiplier
+    grade = names[code]
+    bonus = multipliers[code]
+    if any(g.action == "force_grade" for g in card.gates):
+        has_forced = ~_is_none(forced)
+        if has_forced.any():
+            bonus_of = {g.grade: g.bonus_multiplier for g in bands}
+            grade = np.where(has_forced, forced, grade)
+            for row in np.flatnonzero(has_forced).tolist():
+                bonus[row] = bonus_of.get(forced[row])
     return grade, bonus
 
 
@@ -327,6 +366,20 @@ def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bo
     n = ctx.n
     key = _common_den(ctx, key)
     num, den = key.array(ctx)
+    if groups is None and key.na is None and isinstance(key.den, int) and num.dtype != object:
+        # One denominator, one group, every key known: the numerators order the rows exactly.
+        # Ties share a rank whatever their order, so an unstable sort will do; highest first is
+        # the ascending order read backwards (no negated copy).
+        order = np.argsort(num)
+        if not lower_first:
+            order = order[::-1]
+        sk = num[order]
+        first_of_run: Arr = np.arange(1, n + 1, dtype=np.int64)
+        first_of_run[1:][sk[1:] == sk[:-1]] = 0  # a tie takes the rank of the first of its run
+        np.maximum.accumulate(first_of_run, out=first_of_run)
+        out = np.empty(n, dtype=np.int64)
+        out[order] = first_of_run
+        return out
     approx = np.asarray(num / den, dtype=np.float64)
     if not lower_first:
         approx = -approx

@@ -9,6 +9,7 @@ import numpy as np
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import DataError
 from kpi_engine.evaluation.columnar._columns import Bool, Column, Ctx, Num, Text
+from kpi_engine.evaluation.columnar._decimals import decimal_number_columns
 from kpi_engine.evaluation.columnar._events import aggregate
 from kpi_engine.evaluation.columnar._exprs import evaluate
 from kpi_engine.evaluation.columnar._ingest import UnusualError, text_number_columns, to_polars, typed_column
@@ -72,8 +73,9 @@ def _evaluate(
         raise FallbackError
     period_text, parsed = _periods(df["period"], card)
     canon = {t: str(p) for t, p in parsed.items()}
-    key = period_text.replace_strict(canon, return_dtype=pl.Utf8) if canon else period_text
-    if pl.DataFrame({"s": subj, "p": key}).is_duplicated().any():
+    renamed = any(text != name for text, name in canon.items())
+    key = period_text.replace_strict(canon, return_dtype=pl.Utf8) if renamed else period_text
+    if _duplicated(subj, key, one_period=len(set(canon.values())) <= 1):
         raise FallbackError
     parent: dict[str, str] = {}
     has_kids: set[str] = set()
@@ -124,8 +126,15 @@ def _evaluate(
     }
     if batch:
         columns.update(text_number_columns(df, batch))
+    typed = {  # decimal128 columns: their integers cast in one parallel Polars select
+        name: (spec.type, (spec.min, spec.max))
+        for name, spec in card.inputs.items()
+        if name in df.columns and spec.type not in {"bool", "text", "date"} and isinstance(df[name].dtype, pl.Decimal)
+    }
+    if typed:
+        columns.update(decimal_number_columns(df, typed))
     for name, spec in card.inputs.items():
-        if name in df.columns and name not in batch:
+        if name in df.columns and name not in batch and name not in typed:
             columns[name] = typed_column(df[name], spec.type, (spec.min, spec.max))
     for name, spec in card.inputs.items():
         ratio_col = columns.get(name)
@@ -142,14 +151,7 @@ def _evaluate(
         del columns
         ratio_col = num = den = None
         return _layered(ruleset, chosen, strict, given, df, (subj, key, box), hierarchy, extra, warnings)
-    rows = (key == str(chosen)).to_numpy()
-    subjects_all = subj.to_numpy().astype(object)
-    idx = np.flatnonzero(rows)
-    keep = np.array([s not in has_kids for s in subjects_all[idx]], dtype=bool) if has_kids else np.ones(len(idx), bool)
-    idx = idx[keep]
-    order = np.argsort(subjects_all[idx], kind="stable")
-    idx = idx[order]
-    subjects = [str(s) for s in subjects_all[idx]]
+    idx, subjects = _chosen_rows(subj, key == str(chosen), has_kids)
     n = len(subjects)
     if n == 0:
         raise FallbackError
@@ -191,7 +193,9 @@ def _evaluate(
     if scored.strict_na or scored.na_error:
         raise FallbackError
     tracer = RowTracer(ruleset, df, _origins(records, df.height), ef, chosen, extra=extra)
-    return _materialise(ruleset, chosen, strict, subjects, parent, env, scored, ctx, tracer, warnings)
+    return _materialise(
+        ruleset, chosen, strict, subjects, parent, env, scored, ctx, tracer, warnings, sorted_subjects=True
+    )
 
 
 def _layered(
@@ -297,7 +301,36 @@ def _all_na(n: int) -> Num:
     return Num(0, 1, np.ones(n, dtype=bool))
 
 
+def _duplicated(subj: Any, key: Any, *, one_period: bool) -> bool:
+    """True when a (subject, period) pair occurs twice; with one period, neighbours in sorted order."""
+    import polars as pl  # noqa: PLC0415
+
+    if one_period:
+        ordered = subj.sort()
+        return bool((ordered.slice(1) == ordered.slice(0, max(len(ordered) - 1, 0))).any())
+    return bool(pl.DataFrame({"s": subj, "p": key}).is_duplicated().any())
+
+
+def _chosen_rows(subj: Any, picked: Any, has_kids: set[str]) -> tuple[Any, list[str]]:
+    """Row indices of the chosen period's subjects in alphabetical order, and the subjects.
+
+    Polars orders strings by their UTF-8 bytes, which is Python's order of code points. The
+    indices are ``None`` when every row is chosen and already in order (no gather needed).
+    """
+    if has_kids:
+        picked = picked & ~subj.is_in(sorted(has_kids))
+    every = bool(picked.all())
+    mine = subj if every else subj.filter(picked)
+    base = None if every else np.flatnonzero(picked.to_numpy())
+    if mine.is_sorted():
+        return base, mine.to_list()
+    order = mine.arg_sort().to_numpy()  # the subjects of one period are unique: no ties to keep stable
+    return (order if base is None else base[order]), mine.gather(order).to_list()
+
+
 def _take(col: Column, sel: Any) -> Column:
+    if sel is None:
+        return col
     na = None if col.na is None else col.na[sel]
     if isinstance(col, Num):
         num = col.num if isinstance(col.num, int) else col.num[sel]
@@ -331,22 +364,24 @@ def _materialise(
     ctx: Ctx,
     tracer: RowTracer | WholeTracer,
     warnings: list[Any] = (),  # type: ignore[assignment]
+    *,
+    sorted_subjects: bool = False,  # subjects in code-point order (``_chosen_rows``): a faster display order
 ) -> Appraisal:
     card = ruleset.scorecard
     n = len(subjects)
     grade, bonus = grades(card, ctx, scored.total, scored.forced)
     key_col = scored.total if card.rank_by == "total" else env[card.rank_by]
-    parents = np.array([parent.get(s) for s in subjects], dtype=object)
     if isinstance(key_col, Num):
         rank = competition_ranks(ctx, key_col, None, lower_first=card.rank_lower_first)
-        rank_in = (
-            competition_ranks(ctx, key_col, parents, lower_first=card.rank_lower_first)
-            if parent
-            else np.zeros(n, dtype=np.int64)
-        )
+        rank_in = np.zeros(n, dtype=np.int64)
+        if parent:
+            parents = np.array([parent.get(s) for s in subjects], dtype=object)
+            rank_in = competition_ranks(ctx, key_col, parents, lower_first=card.rank_lower_first)
     else:
         rank = rank_in = np.zeros(n, dtype=np.int64)
-    results = ColumnarResults(card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in, tracer)
+    results = ColumnarResults(
+        card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in, tracer, sorted_subjects=sorted_subjects
+    )
     for name, when in card.flags:  # published flags (e.g. eligible_for_promotion)
         holds = evaluate(ctx, when.node, env)
         assert isinstance(holds, Bool)

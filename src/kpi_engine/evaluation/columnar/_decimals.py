@@ -1,0 +1,151 @@
+"""Plain decimal text (``-12.50``, ``.5``, ``+7``) → exact int64 numerators, parsed from the bytes.
+
+A text column arrives as Arrow buffers (offsets and UTF-8 bytes). Every byte is classified once;
+a column whose bytes are all digits, one optional leading sign and at most one dot per cell is
+laid out in a small matrix (one row per cell, the dots in one column), so that each matrix
+column has one fixed power of ten, and the numerators are a weighted sum of its digit columns.
+No float, no rounding: the value of ``d₁d₂…dₖ.f₁…fⱼ`` at scale ``S`` is the integer
+``d₁d₂…dₖf₁…fⱼ·10^(S−j)``. Anything else (spaces, percents, exponents, a lone sign, two dots,
+more than 17 digits) returns ``None`` and the caller's general path decides, as before.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from kpi_engine.evaluation.columnar._columns import Num
+from kpi_engine.language.spec import InputType
+
+_MAX_DIGITS = 17  # as in _ingest: 10**17 < 2**62 / 40
+
+
+def parse_plain(series: Any) -> tuple[Any, int, Any] | None:
+    """Numerators, scale and blank mask of a text column of plain decimals, or ``None``.
+
+    Blank means null or the empty string (the row path reads both as missing). ``None`` means the
+    column has a cell this parser leaves to the general path (which may still accept it, e.g. a
+    percent or surrounding spaces, or refuse it with its location).
+    """
+    import pyarrow as pa  # noqa: PLC0415 - optional dependency
+
+    arr = series.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type == pa.string():
+        arr = arr.cast(pa.large_string())
+    if arr.type != pa.large_string():
+        return None
+    n = len(arr)
+    validity, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64, count=n + 1, offset=arr.offset * 8)
+    start, end = int(offsets[0]), int(offsets[-1])
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8, count=end - start, offset=start)
+        if end > start
+        else np.zeros(0, np.uint8)
+    )
+    starts = offsets[:-1] - start
+    lengths = np.diff(offsets)
+    na = lengths == 0
+    if validity is not None and arr.null_count:
+        na |= arr.is_null().to_numpy(zero_copy_only=False)
+    # Every byte must be a digit, a dot or a sign: counted, not combined into masks (each fresh
+    # byte-sized mask costs page faults; two buffers are reused).
+    mask = np.empty(len(data), dtype=bool)
+    shifted = np.subtract(data, np.uint8(ord("0")))  # wraps below '0': digits are the bytes under 10
+    counted = int(np.count_nonzero(np.less(shifted, 10, out=mask)))
+    del shifted
+    dots = np.flatnonzero(np.equal(data, ord("."), out=mask))
+    counted += len(dots)
+    signs = np.flatnonzero(np.equal(data, ord("-"), out=mask) | np.equal(data, ord("+")))
+    if counted + len(signs) != len(data):
+        return None
+    has_sign = np.zeros(n, dtype=bool)
+    negative = np.zeros(n, dtype=bool)
+    if len(signs):
+        # The cell holding byte p is the last one starting at or before p (empty cells start there too).
+        at = np.searchsorted(starts, signs, side="right") - 1
+        if (starts[at] != signs).any() or na[at].any():
+            return None  # a sign that does not open its cell
+        has_sign[at] = True
+        negative[at] = data[signs] == ord("-")
+    has_dot = np.zeros(n, dtype=bool)
+    if len(dots) == n and not na.any() and ((starts < dots) & (dots < starts + lengths)).all():
+        anchor = dots - starts  # the common case: one dot in every cell
+        has_dot[:] = True
+    else:
+        anchor = lengths.copy()  # where each cell's dot is (its length when it has none)
+        if len(dots):
+            rows = np.searchsorted(starts, dots, side="right") - 1
+            if (rows[1:] == rows[:-1]).any():
+                return None  # two dots in one cell
+            anchor[rows] = dots - starts[rows]
+            has_dot[rows] = True
+    digits = lengths - has_sign - has_dot
+    if ((digits < 1) & ~na).any():
+        return None  # a lone sign or dot
+    scale = max(int((lengths - anchor).max()) - 1, 0) if n else 0  # digits after the dot
+    whole = int(anchor.max()) if n else 0  # the integer part's width, sign included
+    if int((anchor - has_sign).max() if n else 0) + scale > _MAX_DIGITS:
+        return None
+    # Cells aligned on their dots: column c of the alignment holds byte k = anchor - whole + c of
+    # each cell (when 0 <= k < length; a cell too short reads '0'). Read left to right, the digit
+    # columns give the numerator by Horner's rule: values = 10·values + digit, so every digit
+    # ends up weighing its power of ten at the column's scale. One gather per column into
+    # buffers reused across columns (fresh memory is what costs here); intp indices need no
+    # conversion in ``take``.
+    first = starts + anchor - whole  # the byte index of column 0 in each cell
+    k0 = anchor - whole
+    source = np.empty(n, dtype=np.intp)
+    offset = np.empty(n, dtype=np.intp)
+    inside = np.empty(n, dtype=bool)
+    outside = np.empty(n, dtype=bool)
+    byte = np.empty(n, dtype=np.uint8)
+    values = np.zeros(n, dtype=np.int64)
+    for col in range(whole + 1 + scale):
+        if col == whole:
+            continue  # the dots
+        np.add(k0, col, out=offset)
+        np.less(offset, 0, out=outside)
+        np.greater_equal(offset, lengths, out=inside)
+        np.logical_or(outside, inside, out=outside)
+        np.add(first, col, out=source)
+        source[outside] = 0
+        np.take(data, source, out=byte)
+        byte[outside] = ord("0")  # a cell too short for this column
+        np.maximum(byte, ord("0"), out=byte)  # a sign or dot byte counts 0
+        byte -= ord("0")
+        values *= 10
+        values += byte
+    np.negative(values, out=values, where=negative)
+    values[na] = 0  # a null cell's bytes (if any) are not read
+    return values, scale, na
+
+
+def decimal_number_columns(
+    frame: Any, specs: dict[str, tuple[InputType, tuple[Decimal | None, Decimal | None]]]
+) -> dict[str, Num]:
+    """Exact number columns of the decimal128 columns of ``frame`` named in ``specs``.
+
+    The physical integers of every column are cast to int64 in one Polars select (the columns in
+    parallel); a value beyond int64 makes the cast null and raises ``UnusualError`` (the row
+    path takes the run). Each column is then checked as ``_ingest`` checks any number column.
+    """
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    from kpi_engine.evaluation.columnar._ingest import UnusualError, checked  # noqa: PLC0415 - it imports us
+
+    cast = frame.select([pl.col(name).to_physical().cast(pl.Int64, strict=False).alias(name) for name in specs])
+    out: dict[str, Num] = {}
+    for name, (kind, bounds) in specs.items():
+        source, ints = frame[name], cast[name]
+        nulls = source.null_count()
+        if ints.null_count() != nulls:
+            raise UnusualError("a decimal beyond the int64 range")
+        na = source.is_null().to_numpy() if nulls else np.zeros(len(source), dtype=bool)
+        values = (ints.fill_null(0) if nulls else ints).to_numpy()
+        out[name] = checked(values, int(source.dtype.scale or 0), na, kind, bounds)
+    return out
