@@ -20,7 +20,7 @@ import numpy as np
 from kpi_engine.evaluation.columnar._columns import LIMIT, Bool, Column, Ctx, Num, Text
 from kpi_engine.evaluation.columnar._exprs import evaluate
 from kpi_engine.evaluation.columnar._filters import Field, translate
-from kpi_engine.evaluation.columnar._ingest import UnusualError, text_number_columns, typed_column
+from kpi_engine.evaluation.columnar._ingest import _FALSE, _TRUE, UnusualError, text_number_columns, typed_column
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS
 from kpi_engine.language.model import Metric, Scorecard
 from kpi_engine.language.spec import InputType
@@ -99,7 +99,12 @@ def aggregate(
         for name, kind in card.event_fields.items()
         if name in events.columns and kind in _PLAIN_KINDS and events[name].dtype == pl.Utf8
     ]
-    rep_key, values, parsed = _check(events, texts, plain)
+    read: set[str] = set().union(*(m.where.names for m in needed if m.where is not None))
+    read |= {m.field for m in needed if m.field is not None}
+    rep_key, values, parsed = _check(events, texts, plain, read)
+    for name, kind in card.event_fields.items():
+        if kind == "bool" and name in events.columns:
+            parsed[name] = _bool_field(events, name)
     # Every field is validated over all rows (the row path refuses a bad cell in any period).
     numbers: dict[str, tuple[InputType, tuple[Decimal | None, Decimal | None]]] = {
         name: (kind, (None, None))
@@ -116,8 +121,6 @@ def aggregate(
     dates = _local_dates(events["at"], card.timezone)
     in_period = (dates >= period.start) & (dates < period.next_start())
 
-    read: set[str] = set().union(*(m.where.names for m in needed if m.where is not None))
-    read |= {m.field for m in needed if m.field is not None}
     fields, extra = _fields(types, read, columns, values, events.height)
     fields.update({name: field for name, field in parsed.items() if name in read})
     conditions: dict[str, Any] = {}
@@ -126,7 +129,7 @@ def aggregate(
             continue
         expr = translate(m.where.node, fields)
         if expr is None:  # outside the translated subset: the exact kernel decides each event
-            mask = _exact_mask(m, types, columns, values, events)
+            mask = _exact_mask(m, columns, fields, events)
             extra.append(pl.Series(f"\0where:{m.name}", mask))
             expr = pl.col(f"\0where:{m.name}")
         conditions[m.name] = expr.fill_null(value=False)
@@ -157,7 +160,9 @@ def aggregate(
     return _grouped(work, needed, fields, len(subjects))
 
 
-def _check(events: Any, texts: list[str], plain: list[str]) -> tuple[Any, dict[str, Any], dict[str, Field]]:
+def _check(
+    events: Any, texts: list[str], plain: list[str], read: set[str]
+) -> tuple[Any, dict[str, Any], dict[str, Field]]:
     """Validate the required text fields (not blank), ``event_id`` (unique) and plain number text, in one pass.
 
     Returns:
@@ -205,6 +210,16 @@ def _check(events: Any, texts: list[str], plain: list[str]) -> tuple[Any, dict[s
     odd = [name for name in ("event_id", "type", "rep") if stats[f"{name}\0odd"]]
     if odd and events.select(pl.any_horizontal(*[(keys[name] == "").any() for name in odd])).item():
         raise UnusualError("a blank required field")
+    # The row path reads frames' text stripped and Python rows' text as written: text with spaces
+    # around it, where a metric reads it, is left to the row path.
+    padded = [name for name in raw if name in read and stats[f"{name}\0odd"]]
+    if (
+        padded
+        and events.select(
+            pl.any_horizontal(*[((keys[name] != raw[name]) & (keys[name] != "")).any() for name in padded])
+        ).item()
+    ):
+        raise UnusualError("text with spaces around it")
     # Distinct hashes prove distinct ids; where two hashes meet, an exact pass decides.
     if (stats["event_id\0odd"] or stats["\0ids"] != events.height) and events.select(
         keys["event_id"].is_duplicated().any()
@@ -266,10 +281,24 @@ def _with_na(series: Any, na: Any, extra: list[Any]) -> Any:
     return pl.when(~pl.col(f"{series.name}\0na")).then(pl.col(series.name))
 
 
-def _exact_mask(
-    m: Metric, types: dict[str, InputType], columns: dict[str, Column], values: dict[str, Any], events: Any
-) -> Any:
+def _bool_field(events: Any, name: str) -> Field:
+    """A bool event field read in Polars as the row path reads it (true/yes/1/y, false/no/0/n, blank N/A)."""
+    import polars as pl  # noqa: PLC0415
+
+    if events[name].dtype == pl.Boolean:
+        return Field(pl.col(name), "bool")
+    s = pl.col(name).cast(pl.Utf8).str.strip_chars(_SPACE).str.to_lowercase()
+    if not events.select((s.is_null() | (s == "") | s.is_in([*_TRUE, *_FALSE])).all()).item():
+        raise UnusualError("a value that is not true or false")
+    return Field(
+        pl.when(s.is_in(_TRUE)).then(pl.lit(value=True)).when(s.is_in(_FALSE)).then(pl.lit(value=False)), "bool"
+    )
+
+
+def _exact_mask(m: Metric, columns: dict[str, Column], fields: dict[str, Field], events: Any) -> Any:
     """Where a filter the translation leaves aside is true, decided by the exact NumPy kernel on every event."""
+    import polars as pl  # noqa: PLC0415
+
     assert m.where is not None
     rows = events.height
     ctx = Ctx(rows)
@@ -277,16 +306,17 @@ def _exact_mask(
     for name in m.where.names:
         if name in columns:
             env[name] = columns[name]
-        elif name in values:
-            s = events.select(values[name]).to_series()
-            na = s.is_null().to_numpy()
-            env[name] = Text(s.to_numpy().astype(object), na if na.any() else None)
-        elif types[name] in {"text", "date"}:
-            env[name] = Text(np.full(rows, None, dtype=object), np.ones(rows, dtype=bool))
-        elif types[name] == "bool":
-            env[name] = Bool(np.zeros(rows, dtype=bool), np.ones(rows, dtype=bool))
+            continue
+        field = fields[name]
+        s = events.with_columns(field.expr.alias("\0x"))["\0x"]  # a literal (missing column) broadcasts
+        na = s.is_null().to_numpy()
+        mask = na if na.any() else None
+        if field.kind == "number":
+            env[name] = Num(s.fill_null(0).cast(pl.Int64).to_numpy(), field.den, mask)
+        elif field.kind == "bool":
+            env[name] = Bool(s.fill_null(value=False).to_numpy(), mask)
         else:
-            env[name] = Num(0, 1, np.ones(rows, dtype=bool))
+            env[name] = Text(s.to_numpy().astype(object), mask)
     cond = evaluate(ctx, m.where.node, env)
     assert isinstance(cond, Bool)
     if ctx.bad.any():
