@@ -1,14 +1,17 @@
-"""Event aggregates (count, sum, mean, min, max, count_distinct with ``where``) grouped in Polars.
+"""Event aggregates (count, sum, mean, min, max, count_distinct with ``where``) computed in Polars.
 
-Events are validated vectorised (required fields, unique ids, known columns, field types, ISO
-timestamps); anything unusual raises ``UnusualError`` so the row path reports it. Sums and counts
-are exact int64 group sums in Polars over scaled integers whose range is checked first; a mean
-is the exact sum ÷ count.
+Events are validated vectorised over every row, as the row path validates them (required fields
+not blank, unique ``event_id``, known columns, field types, ISO timestamps); anything unusual
+raises ``UnusualError`` so that the row path reports it at its cell. Text stays in Polars: the
+required fields are checked with null counts, a strip comparison and a hash of the ids (an exact
+``is_duplicated`` pass only when two hashes meet). ``where`` filters are translated into Polars
+expressions (``_filters``); a filter outside the translated subset is evaluated by the exact
+NumPy kernel. Sums, counts, minima and maxima are Polars group aggregations over exact scaled
+int64 integers whose range is checked per group; a mean is the exact sum ÷ count.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -16,11 +19,23 @@ import numpy as np
 
 from kpi_engine.evaluation.columnar._columns import LIMIT, Bool, Column, Ctx, Num, Text
 from kpi_engine.evaluation.columnar._exprs import evaluate
-from kpi_engine.evaluation.columnar._ingest import UnusualError, text_number_columns, typed_column
+from kpi_engine.evaluation.columnar._filters import Field, translate
+from kpi_engine.evaluation.columnar._ingest import _FALSE, _TRUE, UnusualError, text_number_columns, typed_column
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS
 from kpi_engine.language.model import Metric, Scorecard
 from kpi_engine.language.spec import InputType
 from kpi_engine.time.periods import Period
+
+_REQUIRED = ("event_id", "type", "at", "rep")
+_PLAIN_KINDS = {"number", "money", "score", "ratio"}  # kinds whose plain decimals need no further check
+_PLAIN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
+_MAX_DIGITS = 17
+# What Python's str.strip() removes (the row path strips with it): Unicode White_Space and the four
+# separators \x1c-\x1f, which Polars' default strip_chars() keeps; so the set is spelled out.
+_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 _NAIVE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?$"
 _OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([+-]\d{2}:\d{2}|Z)$"
@@ -70,125 +85,304 @@ def aggregate(
     """The aggregate metrics in ``needed`` per subject (in ``subjects`` order), over the period's events."""
     import polars as pl  # noqa: PLC0415
 
-    types = {**BUILTIN_EVENT_FIELDS, **card.event_fields}
+    types: dict[str, InputType] = {**BUILTIN_EVENT_FIELDS, **card.event_fields}
     known = set(types) | {"at"}
     if not set(events.columns) <= known or len(set(events.columns)) != len(events.columns):
         raise UnusualError("unknown event columns")
-    for col in ("event_id", "type", "at", "rep"):
+    for col in _REQUIRED:
         if col not in events.columns:
             raise UnusualError(f"no {col} column")
-    stripped = {c: pl.col(c).cast(pl.Utf8).str.strip_chars() for c in ("event_id", "type", "rep")}
-    checks = events.select(
-        *[(e.is_null() | (e == "")).any().alias(c) for c, e in stripped.items()],
-        pl.col("at").is_null().any().alias("at"),
-        stripped["event_id"].is_duplicated().any().alias("dup"),
-    ).row(0)
-    if any(checks):
-        raise UnusualError("a blank required field or a repeated event id")
+    texts = [name for name, kind in types.items() if kind == "text" and name in events.columns]
+    # Plain decimal text in number fields is read in Polars; other forms take the exact ingest below.
+    plain = [
+        name
+        for name, kind in card.event_fields.items()
+        if name in events.columns and kind in _PLAIN_KINDS and events[name].dtype == pl.Utf8
+    ]
+    read: set[str] = set().union(*(m.where.names for m in needed if m.where is not None))
+    read |= {m.field for m in needed if m.field is not None}
+    rep_key, values, parsed = _check(events, texts, plain, read)
+    for name, kind in card.event_fields.items():
+        if kind == "bool" and name in events.columns:
+            parsed[name] = _bool_field(events, name)
     # Every field is validated over all rows (the row path refuses a bad cell in any period).
     numbers: dict[str, tuple[InputType, tuple[Decimal | None, Decimal | None]]] = {
         name: (kind, (None, None))
         for name, kind in card.event_fields.items()
-        if name in events.columns and kind not in {"bool", "text", "date"} and events[name].dtype == pl.Utf8
+        if name in events.columns
+        and name not in parsed
+        and kind not in {"bool", "text", "date"}
+        and events[name].dtype == pl.Utf8
     }
     columns: dict[str, Column] = dict(text_number_columns(events, numbers)) if numbers else {}
     for name, kind in card.event_fields.items():
-        if name in events.columns and name not in numbers and kind != "text":
+        if name in events.columns and name not in numbers and name not in parsed and kind != "text":
             columns[name] = typed_column(events[name], kind, (None, None))
     dates = _local_dates(events["at"], card.timezone)
-    uniq = dates.unique().to_list()
-    periods = {d: Period.containing(d, card.period) for d in uniq if isinstance(d, dt.date)}
-    in_period = dates.is_in([d for d, p in periods.items() if p == period])
-    index = pl.DataFrame({"rep": subjects, "g": np.arange(len(subjects), dtype=np.int64)})
-    chosen = (
-        events.lazy()
-        .with_row_index("row")
-        .filter(in_period)
-        .select("row", stripped["rep"].alias("rep"))
-        .join(index.lazy(), on="rep", how="left")
+    in_period = (dates >= period.start) & (dates < period.next_start())
+
+    fields, extra = _fields(types, read, columns, values, events.height)
+    fields.update({name: field for name, field in parsed.items() if name in read})
+    conditions: dict[str, Any] = {}
+    for m in needed:
+        if m.where is None:
+            continue
+        expr = translate(m.where.node, fields)
+        if expr is None:  # outside the translated subset: the exact kernel decides each event
+            mask = _exact_mask(m, columns, fields, events)
+            extra.append(pl.Series(f"\0where:{m.name}", mask))
+            expr = pl.col(f"\0where:{m.name}")
+        conditions[m.name] = expr.fill_null(value=False)
+
+    index = pl.DataFrame({"\0rep": subjects, "\0g": np.arange(len(subjects), dtype=np.int64)})
+    # Per metric, the value it reads where its filter holds (null elsewhere): plain column aggregations.
+    wanted: dict[str, Any] = {}
+    for m in needed:
+        if m.field is not None:
+            value = fields[m.field].expr
+            wanted[f"\0v:{m.name}"] = value if m.where is None else pl.when(conditions[m.name]).then(value)
+        elif m.where is not None:
+            wanted[f"\0c:{m.name}"] = conditions[m.name]
+    frame = events.with_columns(*extra).lazy()
+    if not in_period.all():  # events of other periods are validated above, not aggregated
+        frame = frame.filter(in_period)
+    work = (
+        frame.select(
+            rep_key.alias("\0rep"),
+            *[e.alias(name) for name, e in wanted.items()],
+        )
+        .join(index.lazy(), on="\0rep", how="left")
+        .drop("\0rep")
         .collect()
     )
-    if chosen["g"].null_count():
+    if work["\0g"].null_count():
         raise UnusualError("events of reps that are not appraised")
-    sel = chosen["row"].to_numpy().astype(np.int64)
-    rep_index = chosen["g"].to_numpy()
-    ctx = Ctx(len(sel))
-    env: dict[str, Column] = {name: _take(col, sel) for name, col in columns.items()}
-    # Text fields become NumPy columns only where a filter reads them.
-    read = set().union(*(m.where.names for m in needed if m.where is not None))
-    for name in sorted(read - env.keys()):
-        if name in events.columns:
-            values = events[name].cast(pl.Utf8).gather(sel)
-            blank = values.str.strip_chars().is_null() | (values.str.strip_chars() == "")
-            env[name] = Text(values.to_numpy().astype(object), blank.to_numpy() if blank.any() else None)
+    return _grouped(work, needed, fields, len(subjects))
+
+
+def _check(
+    events: Any, texts: list[str], plain: list[str], read: set[str]
+) -> tuple[Any, dict[str, Any], dict[str, Field]]:
+    """Validate the required text fields (not blank), ``event_id`` (unique) and plain number text, in one pass.
+
+    Returns:
+        The expression of the stripped rep (the grouping key); per text field, the expression of
+        its value as the row path reads it (the cell as written, null where blank); per number
+        field of ``plain`` whose every cell is a plain decimal, its exact scaled integers.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    raw: dict[str, Any] = {}
+    for name in texts:
+        dtype = events[name].dtype
+        if not (dtype in {pl.Utf8, pl.Null, pl.Categorical} or dtype.is_integer() or isinstance(dtype, pl.Enum)):
+            raise UnusualError(f"a {dtype} text column")  # str() of floats, dates … is the row path's to decide
+        raw[name] = pl.col(name) if dtype == pl.Utf8 else pl.col(name).cast(pl.Utf8)
+    ids = pl.col("event_id")
+    number_stats = []
+    for name in plain:
+        s = pl.col(name).drop_nulls().str.strip_chars(_SPACE)  # sparse fields: read the cells there are
+        dot = s.str.find(".", literal=True)
+        number_stats += [
+            (s.is_null() | (s == "") | s.str.contains(_PLAIN)).all().alias(f"{name}\0plain"),
+            (s.str.len_bytes() - dot - 1).max().alias(f"{name}\0scale"),
+            pl.coalesce(dot, s.str.len_bytes()).max().alias(f"{name}\0width"),
+        ]
+    stats = events.select(
+        *[s.null_count().alias(f"{name}\0null") for name, s in raw.items()],
+        # an empty, blank or space-padded cell: its stripped form differs or is empty
+        *[((s == "") | (s.str.strip_chars(_SPACE) != s)).any().alias(f"{name}\0odd") for name, s in raw.items()],
+        pl.col("at").null_count().alias("at\0null"),
+        (ids if events["event_id"].dtype.is_integer() else ids.hash()).n_unique().alias("\0ids"),
+        *number_stats,
+    ).row(0, named=True)
+    if stats["at\0null"] or any(stats[f"{name}\0null"] for name in ("event_id", "type", "rep")):
+        raise UnusualError("a blank required field")
+    values: dict[str, Any] = {}
+    keys: dict[str, Any] = {}
+    for name, s in raw.items():
+        if stats[f"{name}\0odd"]:
+            stripped = s.str.strip_chars(_SPACE)
+            keys[name] = stripped
+            values[name] = pl.when(stripped != "").then(s)
         else:
-            env[name] = Text(np.full(len(sel), None, dtype=object), np.ones(len(sel), dtype=bool))
-    out: dict[str, Column] = {}
-    n = len(subjects)
+            keys[name] = values[name] = s
+    odd = [name for name in ("event_id", "type", "rep") if stats[f"{name}\0odd"]]
+    if odd and events.select(pl.any_horizontal(*[(keys[name] == "").any() for name in odd])).item():
+        raise UnusualError("a blank required field")
+    # The row path reads frames' text stripped and Python rows' text as written: text with spaces
+    # around it, where a metric reads it, is left to the row path.
+    padded = [name for name in raw if name in read and stats[f"{name}\0odd"]]
+    if (
+        padded
+        and events.select(
+            pl.any_horizontal(*[((keys[name] != raw[name]) & (keys[name] != "")).any() for name in padded])
+        ).item()
+    ):
+        raise UnusualError("text with spaces around it")
+    # Distinct hashes prove distinct ids; where two hashes meet, an exact pass decides.
+    if (stats["event_id\0odd"] or stats["\0ids"] != events.height) and events.select(
+        keys["event_id"].is_duplicated().any()
+    ).item():
+        raise UnusualError("a repeated event id")
+    parsed: dict[str, Field] = {}
+    for name in plain:
+        scale, width = int(stats[f"{name}\0scale"] or 0), int(stats[f"{name}\0width"] or 0)
+        # A sign and at most 17 digits: every numerator fits int64 with room for the sums' check.
+        if stats[f"{name}\0plain"] and scale + width <= _MAX_DIGITS + 1:
+            s = pl.col(name).str.strip_chars(_SPACE)
+            # Polars reads every plain form (5., .5, +5, -0) exactly at the column's largest scale.
+            number = pl.when(s != "").then(s).str.to_decimal(scale=scale).to_physical().cast(pl.Int64)
+            parsed[name] = Field(number, "number", 10**scale)
+    return keys["rep"], values, parsed
+
+
+def _fields(
+    types: dict[str, InputType], read: set[str], columns: dict[str, Column], values: dict[str, Any], rows: int
+) -> tuple[dict[str, Field], list[Any]]:
+    """Every field a metric reads as a Polars expression (``Field``), and the Series they are built on."""
+    import polars as pl  # noqa: PLC0415
+
+    fields: dict[str, Field] = {}
+    extra: list[Any] = []
+    for name in sorted(read):
+        kind = types[name]
+        col = columns.get(name)
+        column = f"\0f:{name}"
+        if isinstance(col, Num):
+            if not isinstance(col.den, int):  # pragma: no cover - event numbers share one denominator
+                raise UnusualError("a number column without one scale")
+            num = np.full(rows, col.num, dtype=np.int64) if isinstance(col.num, int) else col.num
+            fields[name] = Field(_with_na(pl.Series(column, num), col.na, extra), "number", col.den)
+        elif isinstance(col, Bool):
+            fields[name] = Field(_with_na(pl.Series(column, col.val), col.na, extra), "bool")
+        elif isinstance(col, Text):  # a date field: its ISO text
+            extra.append(pl.Series(column, np.where(col.na, None, col.val) if col.na is not None else col.val, pl.Utf8))
+            fields[name] = Field(pl.col(column), "text")
+        elif name in values:
+            fields[name] = Field(values[name], "text")
+        elif kind in {"text", "date"}:
+            fields[name] = Field(pl.lit(None, dtype=pl.Utf8), "text")
+        elif kind == "bool":
+            fields[name] = Field(pl.lit(None, dtype=pl.Boolean), "bool")
+        else:
+            fields[name] = Field(pl.lit(None, dtype=pl.Int64), "number")
+    return fields, extra
+
+
+def _with_na(series: Any, na: Any, extra: list[Any]) -> Any:
+    """The expression of ``series`` with nulls where ``na`` is set (both added to ``extra``)."""
+    import polars as pl  # noqa: PLC0415
+
+    extra.append(series)
+    if na is None:
+        return pl.col(series.name)
+    extra.append(pl.Series(f"{series.name}\0na", na))
+    return pl.when(~pl.col(f"{series.name}\0na")).then(pl.col(series.name))
+
+
+def _bool_field(events: Any, name: str) -> Field:
+    """A bool event field read in Polars as the row path reads it (true/yes/1/y, false/no/0/n, blank N/A)."""
+    import polars as pl  # noqa: PLC0415
+
+    if events[name].dtype == pl.Boolean:
+        return Field(pl.col(name), "bool")
+    s = pl.col(name).cast(pl.Utf8).str.strip_chars(_SPACE).str.to_lowercase()
+    if not events.select((s.is_null() | (s == "") | s.is_in([*_TRUE, *_FALSE])).all()).item():
+        raise UnusualError("a value that is not true or false")
+    return Field(
+        pl.when(s.is_in(_TRUE)).then(pl.lit(value=True)).when(s.is_in(_FALSE)).then(pl.lit(value=False)), "bool"
+    )
+
+
+def _exact_mask(m: Metric, columns: dict[str, Column], fields: dict[str, Field], events: Any) -> Any:
+    """Where a filter the translation leaves aside is true, decided by the exact NumPy kernel on every event."""
+    import polars as pl  # noqa: PLC0415
+
+    assert m.where is not None
+    rows = events.height
+    ctx = Ctx(rows)
+    env: dict[str, Column] = {}
+    for name in m.where.names:
+        if name in columns:
+            env[name] = columns[name]
+            continue
+        field = fields[name]
+        s = events.with_columns(field.expr.alias("\0x"))["\0x"]  # a literal (missing column) broadcasts
+        na = s.is_null().to_numpy()
+        mask = na if na.any() else None
+        if field.kind == "number":
+            env[name] = Num(s.fill_null(0).cast(pl.Int64).to_numpy(), field.den, mask)
+        elif field.kind == "bool":
+            env[name] = Bool(s.fill_null(value=False).to_numpy(), mask)
+        else:
+            env[name] = Text(s.to_numpy().astype(object), mask)
+    cond = evaluate(ctx, m.where.node, env)
+    assert isinstance(cond, Bool)
+    if ctx.bad.any():
+        raise UnusualError("a filter beyond the exact integer range")
+    return cond.val & ~cond.na if cond.na is not None else np.asarray(cond.val, dtype=bool)
+
+
+def _grouped(work: Any, needed: list[Metric], fields: dict[str, Field], n: int) -> dict[str, Column]:
+    """Group the period's matching events by subject: one Polars aggregation, plus one per distinct count."""
+    import polars as pl  # noqa: PLC0415
+
+    aggs: list[Any] = []
+    distinct: dict[str, Any] = {}
     for m in needed:
-        mask = np.ones(len(sel), dtype=bool)
-        if m.where is not None:
-            cond = evaluate(ctx, m.where.node, env)
-            assert isinstance(cond, Bool)
-            mask = cond.val & (~cond.na if cond.na is not None else True)
-        if ctx.bad.any():
-            raise UnusualError("a filter beyond the exact integer range")
         if m.fn == "count":
-            counts = np.bincount(rep_index[mask], minlength=n).astype(np.int64)
-            out[m.name] = Num(counts, 1, None)
+            aggs.append((pl.len() if m.where is None else pl.col(f"\0c:{m.name}").sum()).cast(pl.Int64).alias(m.name))
             continue
         assert m.field is not None
+        v = pl.col(f"\0v:{m.name}")
         if m.fn == "count_distinct":
-            if m.field in columns:
-                field = env[m.field]
-                present = mask & (~field.na if field.na is not None else True)
-                vals: Any = np.broadcast_to(np.asarray(field.num if isinstance(field, Num) else field.val), (len(sel),))
-                frame = pl.DataFrame({"g": rep_index[present], "v": vals[present]})
-            elif m.field in events.columns:
-                raw = events[m.field].cast(pl.Utf8).gather(sel).filter(pl.Series(mask))
-                frame = pl.DataFrame({"g": rep_index[mask], "v": raw}).filter(
-                    pl.col("v").is_not_null() & (pl.col("v").str.strip_chars() != "")
-                )
-            else:
-                frame = pl.DataFrame({"g": np.zeros(0, dtype=np.int64), "v": np.zeros(0, dtype=np.int64)})
-            agg = frame.group_by("g").agg(pl.col("v").n_unique().alias("c"))
-            counts = np.zeros(n, dtype=np.int64)
-            counts[agg["g"].to_numpy()] = agg["c"].to_numpy()
-            out[m.name] = Num(counts, 1, None)
+            distinct[m.name] = (
+                work.lazy().select("\0g", v).drop_nulls().unique().group_by("\0g").agg(pl.len().alias("c"))
+            )
             continue
-        field = env[m.field] if m.field in env else Num(0, 1, np.ones(len(sel), dtype=bool))
-        present = mask & (~field.na if field.na is not None else True)
-        g = rep_index[present]
-        assert isinstance(field, Num)
-        num = np.broadcast_to(np.asarray(field.num, dtype=np.int64), (len(sel),))[present]
-        assert isinstance(field.den, int)
-        counts = np.bincount(g, minlength=n).astype(np.int64)
-        peak = int(np.abs(num).max()) if len(num) else 0
-        if peak * max(int(counts.max()) if n else 0, 1) >= LIMIT:
-            raise UnusualError("sums beyond the exact integer range")
-        df = pl.DataFrame({"g": g, "v": num})
-        agg = df.group_by("g").agg(
-            pl.col("v").sum().alias("s"), pl.col("v").min().alias("lo"), pl.col("v").max().alias("hi")
-        )
-        where = agg["g"].to_numpy()
-        sums = np.zeros(n, dtype=np.int64)
-        sums[where] = agg["s"].to_numpy()
-        empty = counts == 0
-        if m.fn == "sum":
-            out[m.name] = Num(sums, field.den, None)
-        elif m.fn == "mean":
-            out[m.name] = Num(sums, np.where(empty, 1, counts) * field.den, empty if empty.any() else None).reduced()
-        else:
-            vals = np.zeros(n, dtype=np.int64)
-            vals[where] = agg["lo" if m.fn == "min" else "hi"].to_numpy()
-            out[m.name] = Num(vals, field.den, empty if empty.any() else None)
+        if fields[m.field].kind != "number":
+            raise UnusualError(f"{m.fn} of a field that is not a number")
+        aggs += [
+            v.sum().alias(f"{m.name}\0sum"),
+            v.count().cast(pl.Int64).alias(f"{m.name}\0count"),
+            v.min().alias(f"{m.name}\0min"),
+            v.max().alias(f"{m.name}\0max"),
+        ]
+    queries = [work.lazy().group_by("\0g").agg(aggs)] if aggs else []
+    frames = pl.collect_all([*queries, *distinct.values()])
+    out: dict[str, Column] = {}
+    for name, frame in zip(distinct, frames[len(queries) :], strict=True):
+        out[name] = Num(_spread(frame, "c", n), 1, None)
+    if not queries:
+        return out
+    agg = frames[0]
+    for m in needed:
+        if m.fn == "count":
+            out[m.name] = Num(_spread(agg, m.name, n), 1, None)
+        elif m.fn != "count_distinct":
+            out[m.name] = _number(m, agg, fields[m.field or ""].den, n)
     return out
 
 
-def _take(col: Column, sel: Any) -> Column:
-    na = None if col.na is None else col.na[sel]
-    if isinstance(col, Num):
-        num = col.num if isinstance(col.num, int) else col.num[sel]
-        den = col.den if isinstance(col.den, int) else col.den[sel]
-        return Num(num, den, na)
-    return type(col)(col.val[sel], na)
+def _number(m: Metric, agg: Any, den: int, n: int) -> Num:
+    counts = _spread(agg, f"{m.name}\0count", n)
+    peak = np.maximum(np.abs(_spread(agg, f"{m.name}\0min", n)), np.abs(_spread(agg, f"{m.name}\0max", n)))
+    # Each group's sum is below peak × count < 2**62, so Polars' int64 sum is exact.
+    if (peak > LIMIT // np.maximum(counts, 1)).any() or den * (int(counts.max()) if n else 0) >= LIMIT:
+        raise UnusualError("sums beyond the exact integer range")
+    empty = counts == 0
+    na = empty if empty.any() else None
+    if m.fn == "sum":
+        return Num(_spread(agg, f"{m.name}\0sum", n), den, None)
+    if m.fn == "mean":
+        return Num(_spread(agg, f"{m.name}\0sum", n), np.where(empty, 1, counts) * den, na).reduced()
+    return Num(_spread(agg, f"{m.name}\0{'min' if m.fn == 'min' else 'max'}", n), den, na)
+
+
+def _spread(frame: Any, column: str, n: int) -> Any:
+    """A per-group result as an int64 array over all subjects (0 where a subject has no group)."""
+    out = np.zeros(n, dtype=np.int64)
+    values = frame[column].fill_null(0).to_numpy()
+    out[frame["\0g"].to_numpy()] = values
+    return out
