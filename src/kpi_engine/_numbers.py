@@ -334,10 +334,48 @@ def power(a: Number, n: int) -> Number:
 
 def total(values: Sequence[Number]) -> Number:
     """The exact sum of ``values`` (0 for none)."""
+    add_exactly = EXACT.add
     result: Number = ZERO
-    for v in values:
-        result = add(result, v)
-    return result
+    try:  # all decimals, no rounding: the common case, without a call to ``add`` per value
+        running = ZERO
+        for v in values:
+            if type(v) is not Decimal:
+                raise TypeError  # noqa: TRY301 - leaves for the general path below
+            running = add_exactly(running, v)
+    except (Inexact, TypeError):
+        result = ZERO  # start again: the same additions, in order, each in its exact form
+        for v in values:
+            result = add(result, v)
+        return result
+    return running
+
+
+def dot(a: Sequence[Number], b: Sequence[Number]) -> Number:
+    """``Σ a[i] × b[i]`` exactly: ``total(products(a, b))``, the same operations in the same order."""
+    multiply, add_exactly = EXACT.multiply, EXACT.add
+    try:
+        running = ZERO
+        for x, y in zip(a, b, strict=True):
+            if type(x) is not Decimal or type(y) is not Decimal:
+                raise TypeError  # noqa: TRY301 - leaves for the general path below
+            running = add_exactly(running, multiply(x, y))
+    except (Inexact, TypeError):
+        return total(products(a, b))
+    return running
+
+
+def products(a: Sequence[Number], b: Sequence[Number]) -> list[Number]:
+    """``[a[i] × b[i]]`` exactly (``mul`` of each pair)."""
+    multiply = EXACT.multiply
+    try:
+        out: list[Number] = []
+        for x, y in zip(a, b, strict=True):
+            if type(x) is not Decimal or type(y) is not Decimal:
+                raise TypeError  # noqa: TRY301 - leaves for the general path below
+            out.append(multiply(x, y))
+    except (Inexact, TypeError):
+        return [mul(x, y) for x, y in zip(a, b, strict=True)]
+    return out
 
 
 def mean(values: Sequence[Number]) -> Number:

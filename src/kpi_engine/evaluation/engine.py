@@ -27,6 +27,7 @@ from kpi_engine.evaluation.records import (
     Table,
     as_table,
     as_tables,
+    per_card,
     prepare_events,
     prepare_members,
     prepare_records,
@@ -60,7 +61,10 @@ class _Metrics:
     def __init__(self, card: Scorecard, data: Inputs) -> None:
         self.card = card
         self.data = data
-        self.memo: dict[tuple[str, Period, str], Value] = {}
+        # (subject, period) → metric name → value. A subject without members starts from its
+        # record's values: an input's value is then the record's cell (``_input``), looked up once.
+        self.memo: dict[tuple[str, Period], dict[str, Value]] = {}
+        self.seeded = _inputs_are_metrics(card)
         self.heights: dict[tuple[str, Period], int] = {}
         self.windows: dict[Any, Any] = {}  # event-window pairings and pairs (evaluation/windows.py)
 
@@ -86,11 +90,24 @@ class _Metrics:
             out.extend(self.leaves(k, period))
         return out
 
+    def values(self, node: str, period: Period) -> dict[str, Value]:
+        """The memo of one subject and period (metric name → value), seeded from its record."""
+        key = (node, period)
+        known = self.memo.get(key)
+        if known is None:
+            record = self.data.records.get(key)
+            seed = record is not None and self.seeded and key not in self.data.children
+            known = self.memo[key] = dict(record.values) if seed else {}  # type: ignore[union-attr]
+        return known
+
     def value(self, node: str, period: Period, name: str) -> Value:
-        key = (node, period, name)
-        if key not in self.memo:
-            self.memo[key] = self._compute(node, period, self.card.metrics[name])
-        return self.memo[key]
+        known = self.memo.get((node, period))
+        if known is None:
+            known = self.values(node, period)
+        if name in known:
+            return known[name]
+        result = known[name] = self._compute(node, period, self.card.metrics[name])
+        return result
 
     def env(self, node: str, period: Period, names: Iterable[str]) -> dict[str, Value]:
         return {n: self.value(node, period, n) for n in names}
@@ -199,6 +216,11 @@ class _Metrics:
         return None if counted == 0 else num.div(Decimal(met), Decimal(counted))
 
 
+def _inputs_are_metrics(card: Scorecard) -> bool:
+    """Every input is the metric of its name (always, for a compiled scorecard; checked, not assumed)."""
+    return all((m := card.metrics.get(name)) is not None and m.kind == "input" for name in card.inputs)
+
+
 def _mean(values: Iterable[Value]) -> Number | None:
     numbers = [v for v in values if is_number(v)]
     return num.mean(numbers) if numbers else None
@@ -225,16 +247,63 @@ def _leaf_inputs(card: Scorecard, name: str, seen: set[str] | None = None) -> li
     return out
 
 
-class _Evaluator:
-    def __init__(self, card: Scorecard, metrics: _Metrics, period: Period, *, strict: bool) -> None:
-        self.card = card
-        self.m = metrics
-        self.period = period
-        self.strict = strict
-        self.leaves: dict[str, tuple[str, ...]] = {}  # per metric: static, so computed once
-        self.na_issues: list[Issue] = []  # every N/A a strict run (or on_missing: error) refuses
-        self.tracer = _Tracer(self)
-        self.share_cache: dict[tuple[bool, ...], tuple[dict[str, Number], dict[str, Number], dict[str, Number]]] = {}
+class _KpiPlan:
+    """One KPI as the hot loop reads it: the compiled scorer and the strings it needs, made once."""
+
+    __slots__ = ("kpi", "path", "score_names", "scorer")
+
+    def __init__(self, kpi: Kpi) -> None:
+        self.kpi = kpi
+        self.path = f"kpis.{kpi.id}"
+        self.scorer = scoring.compile_scorer(kpi)
+        self.score_names = kpi.score_expr.names - {"value"} if kpi.score_expr is not None else frozenset()
+
+
+class _Pattern:
+    """Effective weights for one pattern of applicable KPIs (the same for every subject with it)."""
+
+    __slots__ = ("live", "members", "section_share", "share_list", "shares", "wsums")
+
+    def __init__(self, card: Scorecard, applies: tuple[bool, ...]) -> None:
+        live_kpis = [k for k, ok in zip(card.kpis, applies, strict=True) if ok]
+        wsums: dict[str, Number] = {}
+        for section in card.sections:
+            wsum = num.total([k.weight for k in live_kpis if k.section == section.id])
+            if wsum != 0:
+                wsums[section.id] = wsum
+        swsum = num.total([s.weight for s in card.sections if s.id in wsums])
+        section_share = {s.id: num.div(s.weight, swsum) for s in card.sections if s.id in wsums} if swsum else {}
+        self.shares: dict[str, Number] = {
+            k.id: num.mul(num.div(k.weight, wsums[k.section]), section_share.get(k.section, ZERO))
+            if ok and k.section in wsums
+            else ZERO
+            for k, ok in zip(card.kpis, applies, strict=True)
+        }
+        self.wsums = wsums
+        self.section_share = section_share
+        self.share_list = tuple(self.shares[k.id] for k in card.kpis)
+        self.live = tuple(i for i, ok in enumerate(applies) if ok)  # positions of the applicable KPIs
+        # Per section: the positions of its applicable KPIs, in KPI order.
+        self.members: dict[str, tuple[int, ...]] = {
+            s.id: tuple(i for i, (k, ok) in enumerate(zip(card.kpis, applies, strict=True)) if ok and k.section == s.id)
+            for s in card.sections
+        }
+
+
+class _Plan:
+    """What evaluating a scorecard derives from the scorecard alone, worked out once per card.
+
+    Compiled scorers and KPI paths, the three shared results of each gate, the required inputs,
+    and the effective weights of each pattern of applicable KPIs met so far.
+    """
+
+    def __init__(self, card: Scorecard) -> None:
+        self.kpis = tuple(_KpiPlan(k) for k in card.kpis)
+        self.index = {k.id: i for i, k in enumerate(card.kpis)}
+        self.weights = tuple(k.weight for k in card.kpis)
+        self.required = tuple(name for name, spec in card.inputs.items() if spec.required)
+        self.early = tuple(g for g in card.gates if g.action == "zero_section")
+        self.gate_names = {g.id: g.when.names - {"total"} for g in card.gates}
         # A gate's result is one of three values shared by every subject (lean results).
         self.gate_results = {
             g.id: {
@@ -250,7 +319,35 @@ class _Evaluator:
             }
             for g in card.gates
         }
+        self.patterns: dict[tuple[bool, ...], _Pattern] = {}
+
+
+def _plan(card: Scorecard) -> _Plan:
+    return per_card(card, "row_plan", lambda: _Plan(card))
+
+
+class _Evaluator:
+    def __init__(self, card: Scorecard, metrics: _Metrics, period: Period, *, strict: bool) -> None:
+        self.card = card
+        self.m = metrics
+        self.period = period
+        self.strict = strict
+        self.leaves: dict[str, tuple[str, ...]] = {}  # per metric: static, so computed once
+        self.na_issues: list[Issue] = []  # every N/A a strict run (or on_missing: error) refuses
+        self.tracer = _Tracer(self)
+        self.plan = _plan(card)
+        self.gate_results = self.plan.gate_results
         self.current: tuple[str, str] = ("", "")  # (subject, path) being computed, to locate an ArithmeticError
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the plan (compiled closures); an unpickled evaluator compiles it again."""
+        state = dict(self.__dict__)
+        del state["plan"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.plan = _plan(self.card)
 
     def out_of_range(self, exc: ArithmeticError | RecursionError) -> EvaluationError:
         """A decimal signal (a value beyond 1e±999, or undefined) as a located error of the current step."""
@@ -318,11 +415,16 @@ class _Evaluator:
     def check_required(self, subjects: list[str]) -> None:
         """Every required input has a value (own or rolled up) for every appraised subject."""
         issues: list[Issue] = []
+        required = self.plan.required
         for subject in subjects:
             record = self.m.data.records.get((subject, self.period))
-            for name, spec in self.card.inputs.items():
+            own = record.values if record is not None else {}
+            for name in required:
+                if own.get(name) is not None:
+                    continue  # a record's own value is the input's value (``_Metrics._input``)
+                spec = self.card.inputs[name]
                 self.current = (subject, f"inputs.{name}")
-                if spec.required and self.m.value(subject, self.period, name) is None:
+                if self.m.value(subject, self.period, name) is None:
                     where = record.table.where(record.origin.line, name) if record is not None else Location("records")
                     how = "" if spec.rollup == "none" or record is not None else " and its members have none to roll up"
                     issues.append(
@@ -370,9 +472,10 @@ class _Evaluator:
             trace["previous"] = {"period": str(prev), metric.of: self.m.value(subject, prev, metric.of)}
         return trace
 
-    def score_kpi(self, subject: str, kpi: Kpi, *, trace: bool) -> _Scored:
+    def score_kpi(self, subject: str, kp: _KpiPlan, *, trace: bool) -> _Scored:
         """Value → score of one KPI; the explanation dict is filled only when ``trace`` is set."""
-        self.current = (subject, f"kpis.{kpi.id}")
+        kpi = kp.kpi
+        self.current = (subject, kp.path)
         value = self.m.value(subject, self.period, kpi.metric)
         explanation: dict[str, Any] = {}
         if trace:
@@ -382,7 +485,7 @@ class _Evaluator:
         if value is None:
             if self.strict or kpi.on_missing == "error":
                 why = "strict run" if self.strict else "on_missing: error"
-                self.na(subject, f"kpis.{kpi.id}", f"'{subject}': KPI '{kpi.id}' has no value (N/A) ({why})")
+                self.na(subject, kp.path, f"'{subject}': KPI '{kpi.id}' has no value (N/A) ({why})")
             if kpi.on_missing == "zero":
                 flags.append("missing_scored_zero")
                 if trace:
@@ -393,57 +496,81 @@ class _Evaluator:
                 explanation["rule"] = "value is N/A; on_missing: exclude — weight renormalised over the other KPIs"
             return value, None, flags, explanation
         assert is_number(value)
-        env: Mapping[str, Value] = {}
-        if kpi.score_expr is not None:
-            env = self.m.env(subject, self.period, kpi.score_expr.names - {"value"})
-        score = scoring.score(kpi, value, env)
-        if kpi.method == "bands":
+        score: Number | None
+        if kp.scorer is not None:
+            score = kp.scorer(value)
+        elif kpi.method == "bands":
             matched = scoring.band(kpi, value)
+            score = kpi.fail_score if matched is None else matched.score  # ``scoring.bands``
             if matched is None:
                 flags.append("no_band_matched")
             if trace:
                 explanation["band"] = f"kpis.{kpi.id}.bands.{matched.id}" if matched else None
-        elif score is None:
+        else:
+            env: Mapping[str, Value] = {}
+            if kpi.score_expr is not None:
+                env = self.m.env(subject, self.period, kp.score_names)
+            score = scoring.score(kpi, value, env)
+        if score is None:
             flags.append("excluded_na")
             if self.strict or kpi.on_missing == "error":  # an N/A score may not pass silently either
                 why = "strict run" if self.strict else "on_missing: error"
-                self.na(subject, f"kpis.{kpi.id}", f"'{subject}': KPI '{kpi.id}' has an N/A score ({why})")
+                self.na(subject, kp.path, f"'{subject}': KPI '{kpi.id}' has an N/A score ({why})")
         if trace:
             explanation["rule"] = scoring.rule(kpi, value, score)
             explanation["raw_score"] = score
         return value, score, flags, explanation
 
+    def score_all(self, subject: str, *, trace: bool) -> list[_Scored]:
+        """``score_kpi`` of every KPI; without traces, a KPI with a compiled scorer and a value inline."""
+        if trace:
+            return [self.score_kpi(subject, kp, trace=True) for kp in self.plan.kpis]
+        known = self.m.values(subject, self.period)
+        value_of = self.m.value
+        period = self.period
+        out: list[_Scored] = []
+        for kp in self.plan.kpis:
+            scorer = kp.scorer
+            metric = kp.kpi.metric
+            self.current = (subject, kp.path)
+            value = known[metric] if metric in known else value_of(subject, period, metric)
+            if scorer is not None and type(value) is Decimal:
+                out.append((value, scorer(value), [], {}))  # ``score_kpi`` for it: no flag, no explanation
+            else:
+                out.append(self.score_kpi(subject, kp, trace=False))
+        return out
+
+    def pattern(self, applies: tuple[bool, ...]) -> _Pattern:
+        """The effective weights for a pattern of applicable KPIs (computed once per pattern and card)."""
+        patterns = self.plan.patterns
+        found = patterns.get(applies)
+        if found is None:
+            found = patterns[applies] = _Pattern(self.card, applies)
+        return found
+
     def shares(self, applies: tuple[bool, ...]) -> tuple[dict[str, Number], dict[str, Number]]:
         """Each KPI's exact effective weight, and each live section's weight sum, for a pattern of applicable KPIs."""
-        cached = self.share_cache.get(applies)
-        if cached is None:
-            card = self.card
-            live_kpis = [k for k, ok in zip(card.kpis, applies, strict=True) if ok]
-            wsums: dict[str, Number] = {}
-            for section in card.sections:
-                wsum = num.total([k.weight for k in live_kpis if k.section == section.id])
-                if wsum != 0:
-                    wsums[section.id] = wsum
-            swsum = num.total([s.weight for s in card.sections if s.id in wsums])
-            section_share = {s.id: num.div(s.weight, swsum) for s in card.sections if s.id in wsums} if swsum else {}
-            shares = {
-                k.id: num.mul(num.div(k.weight, wsums[k.section]), section_share.get(k.section, ZERO))
-                if ok and k.section in wsums
-                else ZERO
-                for k, ok in zip(card.kpis, applies, strict=True)
-            }
-            cached = self.share_cache[applies] = (shares, wsums, section_share)
-        return cached[0], cached[1]
+        found = self.pattern(applies)
+        return found.shares, found.wsums
 
     def section_shares(self, applies: tuple[bool, ...]) -> dict[str, Number]:
         """Each live section's exact share of the total for a pattern of applicable KPIs."""
-        self.shares(applies)
-        return self.share_cache[applies][2]
+        return self.pattern(applies).section_share
 
-    def condition(self, subject: str, expr: Expression, extra: Mapping[str, Value] | None = None) -> Value:
+    def condition(
+        self,
+        subject: str,
+        expr: Expression,
+        extra: Mapping[str, Value] | None = None,
+        names: Iterable[str] | None = None,
+    ) -> Value:
+        """``expr`` for ``subject`` (``names``: the metrics it reads, when known; else all but ``extra``'s)."""
         self.current = (subject, expr.text)
-        env = self.m.env(subject, self.period, expr.names - set(extra or {}))
-        env.update(extra or {})
+        if names is None:
+            names = expr.names - set(extra or {})
+        env = self.m.env(subject, self.period, names)
+        if extra:
+            env.update(extra)
         result = expr.evaluate(env)
         if result is None and self.strict:
             self.na(subject, "", f"'{subject}': condition '{expr.text}' is N/A (strict run)")
@@ -452,12 +579,13 @@ class _Evaluator:
     def appraise(self, subject: str, *, trace: bool = False) -> SubjectResult:
         """The numbers of one subject; with ``trace``, also each KPI's explanation (same code path)."""
         card = self.card
-        scored: dict[str, _Scored] = {}
+        plan = self.plan
+        # One entry per KPI, in the scorecard's order.
+        scored = self.score_all(subject, trace=trace)
         adjustments: list[AdjustmentResult] = []
-        for kpi in card.kpis:
-            scored[kpi.id] = self.score_kpi(subject, kpi, trace=trace)
         for adj in card.adjustments:
-            value, score, flags, explanation = scored[adj.kpi]
+            at = plan.index[adj.kpi]
+            value, score, flags, explanation = scored[at]
             if score is None:
                 continue
             holds = self.condition(subject, adj.when)
@@ -466,40 +594,47 @@ class _Evaluator:
                 if trace:
                     explanation["adjustment"] = {"id": adj.id, "from": score, "to": adj.score, "reason": adj.reason}
                 flags.append("adjusted")
-                scored[adj.kpi] = (value, adj.score, flags, explanation)
+                scored[at] = (value, adj.score, flags, explanation)
         gates: list[GateResult] = []
         # zero_section gates run first (the total depends on them) and never read the total.
-        early = {g.id: self.condition(subject, g.when) for g in card.gates if g.action == "zero_section"}
-        zeroed = {str(g.value) for g in card.gates if early.get(g.id) is True}
+        early = {g.id: self.condition(subject, g.when) for g in plan.early}
+        zeroed = {str(g.value) for g in plan.early if early[g.id] is True}
         # Every step below is exact (``_numbers``): shares such as 1/3 stay rational and nothing is
         # rounded before it is reported.
         self.current = (subject, "total")
+        scores = [entry[1] for entry in scored]
         # The effective shares depend only on which KPIs apply: computed once per pattern.
-        applies = tuple(scored[k.id][1] is not None for k in card.kpis)
-        shares, wsums = self.shares(applies)
+        pattern = self.pattern(tuple([score is not None for score in scores]))
+        wsums = pattern.wsums
         section_scores: dict[str, Number | None] = {}
         for section in card.sections:
             wsum = wsums.get(section.id)
             if wsum is None:
                 section_scores[section.id] = None
                 continue
-            members = [k for k in card.kpis if k.section == section.id and scored[k.id][1] is not None]
-            weighted = num.total([num.mul(k.weight, scored[k.id][1]) for k in members])  # type: ignore[arg-type]
+            members = pattern.members[section.id]
+            weighted = num.dot([plan.weights[i] for i in members], [scores[i] for i in members])  # type: ignore[misc]
             section_scores[section.id] = ZERO if section.id in zeroed else num.div(weighted, wsum)
-        live = [s for s in card.sections if section_scores[s.id] is not None]
-        section_share = self.section_shares(applies)
+        live = bool(wsums)  # a section with applicable KPIs has a score
+        section_share = pattern.section_share
         # The total is exactly the sum of the KPI contributions an auditor sees.
-        contributions: dict[str, Number] = {}
-        for kpi in card.kpis:
-            score = scored[kpi.id][1]
-            share = shares[kpi.id]
-            contributions[kpi.id] = ZERO if score is None or kpi.section in zeroed else num.mul(share, score)
-        total: Number | None = num.total(list(contributions.values())) if live else None
+        shares = pattern.share_list
+        counted = pattern.live
+        if zeroed:
+            counted = tuple(i for i in counted if plan.kpis[i].kpi.section not in zeroed)
+        contributions: list[Number] = [ZERO] * len(scores)  # an excluded or zeroed KPI contributes 0
+        parts = num.products([shares[i] for i in counted], [scores[i] for i in counted])  # type: ignore[misc]
+        for i, part in zip(counted, parts, strict=True):
+            contributions[i] = part
+        total: Number | None = num.total(contributions) if live else None
         before_gates = total
         forced: str | None = None
         subject_flags: list[str] = []
         for gate in card.gates:
-            holds = early[gate.id] if gate.id in early else self.condition(subject, gate.when, {"total": before_gates})
+            if gate.id in early:
+                holds = early[gate.id]
+            else:
+                holds = self.condition(subject, gate.when, {"total": before_gates}, plan.gate_names[gate.id])
             outcome: Literal["applied", "not_applied", "not_evaluated"] = (
                 "not_evaluated" if holds is None else ("applied" if holds else "not_applied")
             )
@@ -523,14 +658,16 @@ class _Evaluator:
         if total is None:
             subject_flags.append("no_kpi_applies")
         # Published flags (e.g. eligible_for_promotion): the name, when the ruleset's condition holds.
-        subject_flags.extend(name for name, when in card.flags if self.condition(subject, when) is True)
+        if card.flags:
+            subject_flags.extend(name for name, when in card.flags if self.condition(subject, when) is True)
         kpi_results = []
-        for kpi in card.kpis:
-            value, score, flags, explanation = scored[kpi.id]
-            share = shares[kpi.id]
-            contribution = contributions[kpi.id]
+        tracer = self.tracer
+        for kp, (value, score, flags, explanation), share, contribution in zip(
+            plan.kpis, scored, shares, contributions, strict=True
+        ):
+            kpi = kp.kpi
             if kpi.section in zeroed:
-                flags = [*flags, "section_zeroed"]
+                flags = [*flags, "section_zeroed"]  # noqa: PLW2901 - this KPI's flags, as reported
             if trace:
                 explanation["weight"] = {"declared": kpi.weight, "effective": share, "contribution": contribution}
             kpi_results.append(
@@ -545,10 +682,10 @@ class _Evaluator:
                     kpi.weight,
                     share,
                     contribution,
-                    tuple(flags),
+                    tuple(flags) if flags else (),
                     explanation if trace else None,
                     subject,
-                    self.tracer,
+                    tracer,
                 )
             )
         sections = tuple(
@@ -577,7 +714,7 @@ class _Evaluator:
             adjustments=tuple(adjustments),
             flags=tuple(subject_flags),
             total_before_gates=before_gates,
-            metrics={name: self.m.value(subject, self.period, name) for name in card.report},
+            metrics={name: self.m.value(subject, self.period, name) for name in card.report} if card.report else {},
         )
 
 
@@ -628,8 +765,12 @@ def _rank(results: list[SubjectResult], keys: dict[str, Value], *, lower_first: 
     for parent, group in by_parent.items():
         if parent is not None:
             within.update(ranks(group))
-    ranked = [attrs.evolve(r, rank=overall.get(r.subject), rank_in_parent=within.get(r.subject)) for r in results]
-    return sorted(ranked, key=lambda r: (r.rank is None, r.rank or 0, r.subject))
+    for r in results:
+        # The results were built by this run and nobody holds them yet: their ranks are filled in
+        # place (as ``attrs.evolve`` would, without building every result a second time).
+        object.__setattr__(r, "rank", overall.get(r.subject))
+        object.__setattr__(r, "rank_in_parent", within.get(r.subject))
+    return sorted(results, key=lambda r: (r.rank is None, r.rank or 0, r.subject))
 
 
 def _check_effective(ruleset: Ruleset, period: Period) -> None:

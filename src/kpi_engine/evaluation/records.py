@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import re
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
-from kpi_engine._numbers import NumberFormatError, canonical, float_text, to_decimal
+from kpi_engine._numbers import MAX_DIGITS, NumberFormatError, canonical, float_text, to_decimal
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.expr import Value
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS
@@ -24,6 +26,27 @@ from kpi_engine.language.model import Scorecard
 from kpi_engine.language.spec import InputType
 from kpi_engine.time.periods import Period
 from kpi_engine.time.zones import local_date, parse_instant, zone
+
+_T = TypeVar("_T")
+_PER_CARD: dict[tuple[int, str], tuple[weakref.ref[Any], Any]] = {}
+
+
+def per_card(card: Scorecard, what: str, build: Callable[[], _T]) -> _T:
+    """``build()`` once per compiled scorecard and ``what``, then the same object while the card lives.
+
+    A compiled scorecard is immutable, so what is derived from it alone (checks at the door,
+    scoring constants, gate results) is computed on the first evaluation and reused; the entry
+    goes when the card does.
+    """
+    key = (id(card), what)
+    entry = _PER_CARD.get(key)
+    if entry is not None and entry[0]() is card:
+        result: _T = entry[1]
+        return result
+    result = build()
+    _PER_CARD[key] = (weakref.ref(card, lambda _ref, key=key: _PER_CARD.pop(key, None)), result)  # type: ignore[misc]
+    return result
+
 
 RECORD_KEYS = ("subject", "period")
 RECORD_META = frozenset({"name", "note"})
@@ -220,11 +243,18 @@ def coerce(value: object, kind: InputType) -> Value:
 
 @attrs.frozen
 class Record:
+    """One subject's validated values for one period, with the table row they came from."""
+
     subject: str
     period: Period
     values: dict[str, Value]
-    origin: Location
+    line: int  # the row number in ``table``
     table: Table = attrs.field(eq=False, repr=False)
+
+    @property
+    def origin(self) -> Location:
+        """Where the record came from: ``file:row`` (built when an error or a trace names it)."""
+        return self.table.where(self.line)
 
 
 @attrs.frozen
@@ -291,31 +321,93 @@ def prepare_records(card: Scorecard, tables: Iterable[Table]) -> dict[tuple[str,
     return out
 
 
+# A number cell written plainly (no sign of space, exponent, percent or underscore) of at most
+# MAX_DIGITS characters is exactly ``Decimal(cell)``: ``parse_decimal`` would strip nothing and
+# find no percent, and without an exponent its magnitude is within range. Such cells, the common
+# case, skip the general parser; every other cell goes through ``coerce`` (same value, same issues).
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)").fullmatch
+_NUMERIC_TYPES = frozenset({"count", "money", "ratio", "score", "number"})
+_PERIODS_CACHED = 64  # distinct period texts remembered per table (a table holds a few periods)
+
+
+@attrs.frozen
+class _InputCheck:
+    """What the door checks of one input, gathered once per scorecard."""
+
+    name: str
+    type: InputType
+    min: Decimal | None
+    max: Decimal | None
+    numeric: bool
+    suspect: bool  # a ratio without max: a plain cell above 1 is a suspect_ratio
+
+
+def _input_checks(card: Scorecard) -> tuple[_InputCheck, ...]:
+    return per_card(
+        card,
+        "input_checks",
+        lambda: tuple(
+            _InputCheck(
+                name,
+                spec.type,
+                spec.min,
+                spec.max,
+                spec.type in _NUMERIC_TYPES,
+                spec.type == "ratio" and spec.max is None,
+            )
+            for name, spec in card.inputs.items()
+        ),
+    )
+
+
 def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], Record], issues: list[Issue]) -> None:
     table = table.renamed(card.columns)
     known = set(card.inputs) | set(RECORD_KEYS) | RECORD_META
     reported_columns = card.allow_extra_columns
+    checks = _input_checks(card)
+    periods: dict[str, Period] = {}  # period text → period, for the texts that parse
+    plain = _PLAIN_NUMBER
     for row, raw in table.rows:
         if not reported_columns:
-            _check_columns(table, row, raw, known, issues)
+            if not known.issuperset(raw):
+                _check_columns(table, row, raw, known, issues)
             reported_columns = bool(table.columns)  # a CSV header is checked once
         subject = raw.get("subject")
         if _blank(subject):
             issues.append(Issue("missing_field", "'subject' is required", "subject", table.where(row, "subject")))
-        period = _period(raw.get("period"), card, table, row, "period", issues)
+        text = raw.get("period")
+        period = periods.get(text) if type(text) is str else None
+        if period is None:
+            period = _period(text, card, table, row, "period", issues)
+            if period is not None and type(text) is str and len(periods) < _PERIODS_CACHED:
+                periods[text] = period
         values: dict[str, Value] = {}
-        for name, spec in card.inputs.items():
+        for check in checks:
+            name = check.name
             cell = raw.get(name)
-            if _blank(cell):
+            value: Value
+            kind = type(cell)
+            if check.numeric and kind is str and len(cell) <= MAX_DIGITS and plain(cell):  # type: ignore[arg-type]
+                value = Decimal(cell)  # type: ignore[arg-type]
+                if check.type == "count" and (value < 0 or value != value.to_integral_value()):
+                    value = _coerce_issue(cell, check, table, row, issues)
+                    if value is None:
+                        continue
+            elif check.numeric and kind is int and _SMALL_INT_MIN < cell < _SMALL_INT_MAX:  # type: ignore[operator]
+                value = Decimal(cell)  # type: ignore[arg-type]
+                if check.type == "count" and value < 0:
+                    value = _coerce_issue(cell, check, table, row, issues)
+                    if value is None:
+                        continue
+            elif _blank(cell):
                 values[name] = None  # required inputs are checked for the appraised subjects
                 continue
-            try:
-                value = coerce(cell, spec.type)
-            except ValueError as exc:
-                issues.append(Issue("bad_value", f"'{name}': {exc}", name, table.where(row, name)))
-                continue
+            else:
+                value = _coerce_issue(cell, check, table, row, issues)
+                if value is None:
+                    continue
             if isinstance(value, Decimal):
-                if spec.type == "ratio" and spec.max is None and value > 1 and "%" not in str(cell):
+                if check.suspect and value > 1 and "%" not in str(cell):
                     issues.append(
                         Issue(
                             "suspect_ratio",
@@ -327,20 +419,20 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
                         )
                     )
                     continue
-                if spec.min is not None and value < spec.min:
+                if check.min is not None and value < check.min:
                     issues.append(
                         Issue(
                             "out_of_bounds",
-                            f"'{name}' is {canonical(value)}, below its minimum {canonical(spec.min)}",
+                            f"'{name}' is {canonical(value)}, below its minimum {canonical(check.min)}",
                             name,
                             table.where(row, name),
                         )
                     )
-                if spec.max is not None and value > spec.max:
+                if check.max is not None and value > check.max:
                     issues.append(
                         Issue(
                             "out_of_bounds",
-                            f"'{name}' is {canonical(value)}, above its maximum {canonical(spec.max)}",
+                            f"'{name}' is {canonical(value)}, above its maximum {canonical(check.max)}",
                             name,
                             table.where(row, name),
                         )
@@ -360,7 +452,19 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
                 )
             )
             continue
-        out[key] = Record(key[0], period, values, table.where(row), table)
+        out[key] = Record(key[0], period, values, row, table)
+
+
+_SMALL_INT_MIN, _SMALL_INT_MAX = -(10**30), 10**30  # ints that ``to_decimal`` takes as they are
+
+
+def _coerce_issue(cell: object, check: _InputCheck, table: Table, row: int, issues: list[Issue]) -> Value:
+    """``coerce`` one cell; ``None`` (and an issue) when it is not a value of the input's type."""
+    try:
+        return coerce(cell, check.type)
+    except ValueError as exc:
+        issues.append(Issue("bad_value", f"'{check.name}': {exc}", check.name, table.where(row, check.name)))
+        return None
 
 
 def prepare_members(
