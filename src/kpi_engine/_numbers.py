@@ -73,6 +73,7 @@ _WIDE = Context(prec=100_000, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation,
 Number = Decimal | Fraction
 _MAX_SETTLED = 10**34
 _ACTIVE: ContextVar[bool] = ContextVar("kpi_engine_exact", default=False)
+_OWN: ContextVar[Context | None] = ContextVar("kpi_engine_context", default=None)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -90,7 +91,11 @@ def exact() -> Iterator[Context]:
     token = _ACTIVE.set(True)
     try:
         with localcontext(CONTEXT) as ctx:
-            yield ctx
+            own = _OWN.set(ctx)
+            try:
+                yield ctx
+            finally:
+                _OWN.reset(own)
     finally:
         _ACTIVE.reset(token)
 
@@ -98,6 +103,20 @@ def exact() -> Iterator[Context]:
 def in_exact() -> bool:
     """True inside ``exact()`` (a cheap check for hot public methods)."""
     return _ACTIVE.get()
+
+
+def own_context() -> Context | None:
+    """The library's private context when it is the current one (inside ``exact()``), else ``None``.
+
+    The hot loops of the row evaluator compute with plain operators in this context and then
+    read its ``Inexact`` flag: the context has ``CONTEXT``'s precision and range, so an operation
+    that left the flag unset gave exactly what ``EXACT`` gives, and one that set it is redone
+    exactly. ``None`` whenever the current context is not the one ``exact()`` installed (code
+    called back by the library changed it, or no ``exact()`` is active): the caller's context is
+    never read, and the exact functions are used instead.
+    """
+    own = _OWN.get()
+    return own if own is not None and getcontext() is own else None
 
 
 def exactly(fn: Callable[_P, _R]) -> Callable[_P, _R]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal
+from decimal import Decimal, Inexact
 from typing import Any, Literal
 
 import attrs
@@ -36,9 +37,9 @@ from kpi_engine.evaluation.results import (
     AdjustmentResult,
     Appraisal,
     GateResult,
-    KpiResult,
     SectionResult,
     SubjectResult,
+    new_kpi_result,
 )
 from kpi_engine.evaluation.windows import window_trace, window_value
 from kpi_engine.expr import Expression, Value
@@ -51,6 +52,10 @@ TRACE_EVENTS = 100  # event ids listed in a trace; the count is always complete
 MAX_STREAK = 240
 
 _Scored = tuple[Value, "Number | None", list[str], dict[str, Any]]  # value, score, flags, explanation
+# Flags and explanation of a KPI scored without a trace and without a flag: shared, never changed
+# (an adjustment replaces the flags list; explanations are written only when tracing).
+_NO_FLAGS: list[str] = []
+_UNTRACED: dict[str, Any] = {}
 RowsLike = Table | Iterable[Mapping[str, Any] | object]
 RecordsLike = Table | Iterable[Table] | Iterable[Mapping[str, Any] | object]
 
@@ -250,12 +255,14 @@ def _leaf_inputs(card: Scorecard, name: str, seen: set[str] | None = None) -> li
 class _KpiPlan:
     """One KPI as the hot loop reads it: the compiled scorer and the strings it needs, made once."""
 
-    __slots__ = ("kpi", "path", "score_names", "scorer")
+    __slots__ = ("kpi", "metric", "operators", "path", "score_names", "scorer")
 
     def __init__(self, kpi: Kpi) -> None:
         self.kpi = kpi
+        self.metric = kpi.metric
         self.path = f"kpis.{kpi.id}"
         self.scorer = scoring.compile_scorer(kpi)
+        self.operators = scoring.compile_operators(kpi) if self.scorer is not None else None
         self.score_names = kpi.score_expr.names - {"value"} if kpi.score_expr is not None else frozenset()
 
 
@@ -522,23 +529,119 @@ class _Evaluator:
         return value, score, flags, explanation
 
     def score_all(self, subject: str, *, trace: bool) -> list[_Scored]:
-        """``score_kpi`` of every KPI; without traces, a KPI with a compiled scorer and a value inline."""
+        """``score_kpi`` of every KPI; without traces, a KPI with a compiled scorer and a value inline.
+
+        In the library's own context (``own_context``), a KPI with an operator form scores with
+        plain operators; if any of them rounded (the context's ``Inexact`` flag), those KPIs are
+        scored again with the exact scorers.
+        """
         if trace:
             return [self.score_kpi(subject, kp, trace=True) for kp in self.plan.kpis]
         known = self.m.values(subject, self.period)
         value_of = self.m.value
         period = self.period
+        kpis = self.plan.kpis
+        ctx = num.own_context()
+        fast = ctx is not None
+        if fast:
+            ctx.flags[Inexact] = False  # type: ignore[union-attr]  # our own context: its flag is ours to read
         out: list[_Scored] = []
-        for kp in self.plan.kpis:
-            scorer = kp.scorer
-            metric = kp.kpi.metric
-            self.current = (subject, kp.path)
-            value = known[metric] if metric in known else value_of(subject, period, metric)
-            if scorer is not None and type(value) is Decimal:
-                out.append((value, scorer(value), [], {}))  # ``score_kpi`` for it: no flag, no explanation
-            else:
+        kp = kpis[0] if kpis else None
+        try:
+            for kp in kpis:
+                metric = kp.metric
+                value = known[metric] if metric in known else value_of(subject, period, metric)
+                if type(value) is Decimal:
+                    if fast and kp.operators is not None:
+                        out.append((value, kp.operators(value), _NO_FLAGS, _UNTRACED))
+                        continue
+                    if kp.scorer is not None:  # ``score_kpi`` for it: no flag, no explanation
+                        out.append((value, kp.scorer(value), _NO_FLAGS, _UNTRACED))
+                        continue
                 out.append(self.score_kpi(subject, kp, trace=False))
+            if fast and ctx.flags[Inexact]:  # type: ignore[union-attr]
+                ctx.flags[Inexact] = False  # type: ignore[union-attr]
+                for i, kp in enumerate(kpis):  # some operation rounded: these KPIs again, exactly
+                    value = out[i][0]
+                    if kp.operators is not None and kp.scorer is not None and type(value) is Decimal:
+                        out[i] = (value, kp.scorer(value), _NO_FLAGS, _UNTRACED)
+        except (ArithmeticError, RecursionError):
+            if kp is not None:
+                self.current = (subject, kp.path)  # where ``out_of_range`` locates it
+            raise
         return out
+
+    def combine(
+        self, scores: list[Number | None], pattern: _Pattern, zeroed: set[str]
+    ) -> tuple[dict[str, Number | None], list[Number], Number | None]:
+        """Section scores, KPI contributions and their total (exact) of one subject's scores.
+
+        Decimal scores in the library's own context are combined with plain operators and kept
+        when its ``Inexact`` flag stayed unset (the same digits as the exact functions); any
+        other case, and any rounding, takes ``_numbers``' exact functions.
+        """
+        ctx = num.own_context()
+        if ctx is not None and not zeroed:
+            ctx.flags[Inexact] = False
+            try:
+                found = self._combine_operators(scores, pattern)
+            except TypeError:  # a Fraction among the numbers: no operator form
+                found = None
+            if found is not None and not ctx.flags[Inexact]:
+                return found
+            ctx.flags[Inexact] = False
+        return self._combine_exactly(scores, pattern, zeroed)
+
+    def _combine_operators(
+        self, scores: list[Number | None], pattern: _Pattern
+    ) -> tuple[dict[str, Number | None], list[Number], Number | None]:
+        weights = self.plan.weights
+        section_scores: dict[str, Number | None] = {}
+        for section in self.card.sections:
+            wsum = pattern.wsums.get(section.id)
+            if wsum is None:
+                section_scores[section.id] = None
+                continue
+            members = pattern.members[section.id]
+            if len(members) == len(scores):
+                weighted = sum(map(operator.mul, weights, scores), ZERO)
+            else:
+                weighted = sum(map(operator.mul, [weights[i] for i in members], [scores[i] for i in members]), ZERO)
+            section_scores[section.id] = weighted / wsum  # type: ignore[operator]  # TypeError: the exact path
+        counted = pattern.live
+        if len(counted) == len(scores):
+            contributions: list[Number] = list(map(operator.mul, pattern.share_list, scores))
+        else:
+            contributions = [ZERO] * len(scores)  # an excluded KPI contributes 0
+            shares = pattern.share_list
+            for i in counted:
+                contributions[i] = shares[i] * scores[i]  # type: ignore[operator]
+        total = sum(contributions, ZERO) if pattern.wsums else None  # ``num.total``: from 0, in order
+        return section_scores, contributions, total
+
+    def _combine_exactly(
+        self, scores: list[Number | None], pattern: _Pattern, zeroed: set[str]
+    ) -> tuple[dict[str, Number | None], list[Number], Number | None]:
+        plan = self.plan
+        section_scores: dict[str, Number | None] = {}
+        for section in self.card.sections:
+            wsum = pattern.wsums.get(section.id)
+            if wsum is None:
+                section_scores[section.id] = None
+                continue
+            members = pattern.members[section.id]
+            weighted = num.dot([plan.weights[i] for i in members], [scores[i] for i in members])  # type: ignore[misc]
+            section_scores[section.id] = ZERO if section.id in zeroed else num.div(weighted, wsum)
+        shares = pattern.share_list
+        counted = pattern.live
+        if zeroed:
+            counted = tuple(i for i in counted if plan.kpis[i].kpi.section not in zeroed)
+        contributions: list[Number] = [ZERO] * len(scores)  # an excluded or zeroed KPI contributes 0
+        parts = num.products([shares[i] for i in counted], [scores[i] for i in counted])  # type: ignore[misc]
+        for i, part in zip(counted, parts, strict=True):
+            contributions[i] = part
+        # A section with applicable KPIs has a score; with none, there is no total.
+        return section_scores, contributions, num.total(contributions) if pattern.wsums else None
 
     def pattern(self, applies: tuple[bool, ...]) -> _Pattern:
         """The effective weights for a pattern of applicable KPIs (computed once per pattern and card)."""
@@ -593,8 +696,7 @@ class _Evaluator:
             if holds is True and "adjusted" not in flags:
                 if trace:
                     explanation["adjustment"] = {"id": adj.id, "from": score, "to": adj.score, "reason": adj.reason}
-                flags.append("adjusted")
-                scored[at] = (value, adj.score, flags, explanation)
+                scored[at] = (value, adj.score, [*flags, "adjusted"], explanation)
         gates: list[GateResult] = []
         # zero_section gates run first (the total depends on them) and never read the total.
         early = {g.id: self.condition(subject, g.when) for g in plan.early}
@@ -605,28 +707,10 @@ class _Evaluator:
         scores = [entry[1] for entry in scored]
         # The effective shares depend only on which KPIs apply: computed once per pattern.
         pattern = self.pattern(tuple([score is not None for score in scores]))
-        wsums = pattern.wsums
-        section_scores: dict[str, Number | None] = {}
-        for section in card.sections:
-            wsum = wsums.get(section.id)
-            if wsum is None:
-                section_scores[section.id] = None
-                continue
-            members = pattern.members[section.id]
-            weighted = num.dot([plan.weights[i] for i in members], [scores[i] for i in members])  # type: ignore[misc]
-            section_scores[section.id] = ZERO if section.id in zeroed else num.div(weighted, wsum)
-        live = bool(wsums)  # a section with applicable KPIs has a score
-        section_share = pattern.section_share
         # The total is exactly the sum of the KPI contributions an auditor sees.
+        section_scores, contributions, total = self.combine(scores, pattern, zeroed)
+        section_share = pattern.section_share
         shares = pattern.share_list
-        counted = pattern.live
-        if zeroed:
-            counted = tuple(i for i in counted if plan.kpis[i].kpi.section not in zeroed)
-        contributions: list[Number] = [ZERO] * len(scores)  # an excluded or zeroed KPI contributes 0
-        parts = num.products([shares[i] for i in counted], [scores[i] for i in counted])  # type: ignore[misc]
-        for i, part in zip(counted, parts, strict=True):
-            contributions[i] = part
-        total: Number | None = num.total(contributions) if live else None
         before_gates = total
         forced: str | None = None
         subject_flags: list[str] = []
@@ -671,7 +755,7 @@ class _Evaluator:
             if trace:
                 explanation["weight"] = {"declared": kpi.weight, "effective": share, "contribution": contribution}
             kpi_results.append(
-                KpiResult(
+                new_kpi_result(
                     kpi.id,
                     kpi.title,
                     kpi.section,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -18,7 +17,15 @@ from typing import Any, TypeVar
 
 import attrs
 
-from kpi_engine._numbers import MAX_DIGITS, NumberFormatError, canonical, float_text, to_decimal
+from kpi_engine._numbers import (
+    MAX_DIGITS,
+    MAX_EXPONENT,
+    NumberFormatError,
+    canonical,
+    float_text,
+    own_context,
+    to_decimal,
+)
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.expr import Value
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS
@@ -145,7 +152,7 @@ def _fields(row: object) -> Mapping[str, Any] | None:
 
 
 def _as_mapping(row: object, name: str, line: int, issues: list[Issue]) -> Mapping[str, Any]:
-    fields = _fields(row)
+    fields = row if type(row) is dict else _fields(row)  # a plain dict, the usual row, needs no lookup
     if fields is None:
         message = (
             "a record must be a mapping, a dataclass, an attrs instance, a named tuple or an object with fields, "
@@ -153,7 +160,7 @@ def _as_mapping(row: object, name: str, line: int, issues: list[Issue]) -> Mappi
         )
         issues.append(Issue("bad_row", message, "", Location(name, line)))
         return {}
-    if not any(type(v) is float for v in fields.values()):
+    if float not in set(map(type, fields.values())):
         return fields
     out = dict(fields)
     for key, value in fields.items():
@@ -321,33 +328,40 @@ def prepare_records(card: Scorecard, tables: Iterable[Table]) -> dict[tuple[str,
     return out
 
 
-# A number cell written plainly (no sign of space, exponent, percent or underscore) of at most
-# MAX_DIGITS characters is exactly ``Decimal(cell)``: ``parse_decimal`` would strip nothing and
-# find no percent, and without an exponent its magnitude is within range. Such cells, the common
-# case, skip the general parser; every other cell goes through ``coerce`` (same value, same issues).
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)").fullmatch
 _NUMERIC_TYPES = frozenset({"count", "money", "ratio", "score", "number"})
 _PERIODS_CACHED = 64  # distinct period texts remembered per table (a table holds a few periods)
+_SMALL_INT = 10**30  # ints that ``to_decimal`` takes as they are (it refuses beyond 1e100)
 
 
-@attrs.frozen
-class _InputCheck:
-    """What the door checks of one input, gathered once per scorecard."""
+def plain_decimal(cell: str) -> Decimal | None:
+    """``parse_decimal(cell)`` when that is ``Decimal(cell)``, else ``None`` (the general parser decides).
 
-    name: str
-    type: InputType
-    min: Decimal | None
-    max: Decimal | None
-    numeric: bool
-    suspect: bool  # a ratio without max: a plain cell above 1 is a suspect_ratio
+    Call it in the library's context (``exact()``): a bad cell signals ``InvalidOperation`` there.
+
+    ``Decimal`` reads text as ``parse_decimal`` does (surrounding spaces, underscores, Unicode
+    digits, exponents) but also reads what it refuses: ``NaN``, infinities, more than
+    ``MAX_DIGITS`` characters, magnitudes beyond 1e±100. A cell of at most ``MAX_DIGITS``
+    characters whose ``Decimal`` is finite and within range is what ``parse_decimal`` returns;
+    anything else (a percent, a bad cell) goes to ``coerce`` for its value or its issue.
+    """
+    if len(cell) > MAX_DIGITS:
+        return None
+    try:
+        value = Decimal(cell)
+    except ArithmeticError:  # InvalidOperation in a context that traps it
+        return None
+    if value.is_finite() and -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+        return value
+    return None  # NaN in a context that does not trap, or out of range
 
 
-def _input_checks(card: Scorecard) -> tuple[_InputCheck, ...]:
+def _input_checks(card: Scorecard) -> tuple[tuple[str, InputType, Decimal | None, Decimal | None, bool, bool], ...]:
+    """Per input: name, type, min, max, numeric, and whether a plain cell above 1 is a suspect ratio."""
     return per_card(
         card,
         "input_checks",
         lambda: tuple(
-            _InputCheck(
+            (
                 name,
                 spec.type,
                 spec.min,
@@ -365,8 +379,9 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
     known = set(card.inputs) | set(RECORD_KEYS) | RECORD_META
     reported_columns = card.allow_extra_columns
     checks = _input_checks(card)
+    # ``Decimal(cell)`` of a bad cell signals InvalidOperation: only in the library's own context.
+    plain = own_context() is not None
     periods: dict[str, Period] = {}  # period text → period, for the texts that parse
-    plain = _PLAIN_NUMBER
     for row, raw in table.rows:
         if not reported_columns:
             if not known.issuperset(raw):
@@ -382,32 +397,29 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
             if period is not None and type(text) is str and len(periods) < _PERIODS_CACHED:
                 periods[text] = period
         values: dict[str, Value] = {}
-        for check in checks:
-            name = check.name
-            cell = raw.get(name)
-            value: Value
-            kind = type(cell)
-            if check.numeric and kind is str and len(cell) <= MAX_DIGITS and plain(cell):  # type: ignore[arg-type]
-                value = Decimal(cell)  # type: ignore[arg-type]
-                if check.type == "count" and (value < 0 or value != value.to_integral_value()):
-                    value = _coerce_issue(cell, check, table, row, issues)
-                    if value is None:
-                        continue
-            elif check.numeric and kind is int and _SMALL_INT_MIN < cell < _SMALL_INT_MAX:  # type: ignore[operator]
-                value = Decimal(cell)  # type: ignore[arg-type]
-                if check.type == "count" and value < 0:
-                    value = _coerce_issue(cell, check, table, row, issues)
-                    if value is None:
-                        continue
-            elif _blank(cell):
-                values[name] = None  # required inputs are checked for the appraised subjects
-                continue
-            else:
-                value = _coerce_issue(cell, check, table, row, issues)
-                if value is None:
+        get = raw.get
+        for name, kind, low, high, numeric, suspect in checks:
+            cell = get(name)
+            number: Decimal | None = None
+            if numeric and plain:  # plain text numbers and small ints first: the value ``coerce`` gives
+                if type(cell) is str:
+                    number = plain_decimal(cell)
+                elif type(cell) is int and -_SMALL_INT < cell < _SMALL_INT:
+                    number = Decimal(cell)
+                if number is not None and kind == "count" and (number < 0 or number != number.to_integral_value()):
+                    number = None  # ``coerce`` names the problem
+            value: Value = number
+            if value is None:
+                if _blank(cell):
+                    values[name] = None  # required inputs are checked for the appraised subjects
+                    continue
+                try:
+                    value = coerce(cell, kind)
+                except ValueError as exc:
+                    issues.append(Issue("bad_value", f"'{name}': {exc}", name, table.where(row, name)))
                     continue
             if isinstance(value, Decimal):
-                if check.suspect and value > 1 and "%" not in str(cell):
+                if suspect and value > 1 and "%" not in str(cell):
                     issues.append(
                         Issue(
                             "suspect_ratio",
@@ -419,20 +431,20 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
                         )
                     )
                     continue
-                if check.min is not None and value < check.min:
+                if low is not None and value < low:
                     issues.append(
                         Issue(
                             "out_of_bounds",
-                            f"'{name}' is {canonical(value)}, below its minimum {canonical(check.min)}",
+                            f"'{name}' is {canonical(value)}, below its minimum {canonical(low)}",
                             name,
                             table.where(row, name),
                         )
                     )
-                if check.max is not None and value > check.max:
+                if high is not None and value > high:
                     issues.append(
                         Issue(
                             "out_of_bounds",
-                            f"'{name}' is {canonical(value)}, above its maximum {canonical(check.max)}",
+                            f"'{name}' is {canonical(value)}, above its maximum {canonical(high)}",
                             name,
                             table.where(row, name),
                         )
@@ -453,18 +465,6 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
             )
             continue
         out[key] = Record(key[0], period, values, row, table)
-
-
-_SMALL_INT_MIN, _SMALL_INT_MAX = -(10**30), 10**30  # ints that ``to_decimal`` takes as they are
-
-
-def _coerce_issue(cell: object, check: _InputCheck, table: Table, row: int, issues: list[Issue]) -> Value:
-    """``coerce`` one cell; ``None`` (and an issue) when it is not a value of the input's type."""
-    try:
-        return coerce(cell, check.type)
-    except ValueError as exc:
-        issues.append(Issue("bad_value", f"'{check.name}': {exc}", check.name, table.where(row, check.name)))
-        return None
 
 
 def prepare_members(
