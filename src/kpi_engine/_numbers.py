@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from decimal import (
     ROUND_CEILING,
@@ -78,26 +78,42 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-@contextmanager
-def exact() -> Iterator[Context]:
+class _Exact:
+    """The context manager ``exact()`` returns (a class: entered once per public call, kept cheap)."""
+
+    __slots__ = ("_active", "_manager", "_own")
+
+    def __enter__(self) -> Context:
+        if _ACTIVE.get():  # re-entered: the library's context is already the current one
+            self._manager = None
+            return getcontext()
+        self._active = _ACTIVE.set(True)
+        try:
+            self._manager = localcontext(CONTEXT)
+            ctx = self._manager.__enter__()
+            self._own = _OWN.set(ctx)
+        except BaseException:
+            _ACTIVE.reset(self._active)
+            raise
+        return ctx
+
+    def __exit__(self, *exc: object) -> None:
+        if self._manager is None:
+            return
+        try:
+            _OWN.reset(self._own)
+            self._manager.__exit__(None, None, None)
+        finally:
+            _ACTIVE.reset(self._active)
+
+
+def exact() -> AbstractContextManager[Context]:
     """Compute in a private copy of ``CONTEXT`` (re-entrant; the caller's context is restored after).
 
     Decimal operators inside use it; the caller's ``getcontext()`` is neither read nor changed,
     in whatever thread this runs.
     """
-    if _ACTIVE.get():
-        yield getcontext()
-        return
-    token = _ACTIVE.set(True)
-    try:
-        with localcontext(CONTEXT) as ctx:
-            own = _OWN.set(ctx)
-            try:
-                yield ctx
-            finally:
-                _OWN.reset(own)
-    finally:
-        _ACTIVE.reset(token)
+    return _Exact()
 
 
 def in_exact() -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, Inexact
@@ -55,6 +56,7 @@ _Scored = tuple[Value, "Number | None", list[str], dict[str, Any]]  # value, sco
 # Flags and explanation of a KPI scored without a trace and without a flag: shared, never changed
 # (an adjustment replaces the flags list; explanations are written only when tracing).
 _NO_FLAGS: list[str] = []
+_NONES = itertools.repeat(None)
 _UNTRACED: dict[str, Any] = {}
 RowsLike = Table | Iterable[Mapping[str, Any] | object]
 RecordsLike = Table | Iterable[Table] | Iterable[Mapping[str, Any] | object]
@@ -69,7 +71,7 @@ class _Metrics:
         # (subject, period) → metric name → value. A subject without members starts from its
         # record's values: an input's value is then the record's cell (``_input``), looked up once.
         self.memo: dict[tuple[str, Period], dict[str, Value]] = {}
-        self.seeded = _inputs_are_metrics(card)
+        self.seeded = per_card(card, "inputs_are_metrics", lambda: _inputs_are_metrics(card))
         self.heights: dict[tuple[str, Period], int] = {}
         self.windows: dict[Any, Any] = {}  # event-window pairings and pairs (evaluation/windows.py)
 
@@ -307,6 +309,7 @@ class _Plan:
     def __init__(self, card: Scorecard) -> None:
         self.kpis = tuple(_KpiPlan(k) for k in card.kpis)
         self.index = {k.id: i for i, k in enumerate(card.kpis)}
+        self.heads = tuple((k.id, k.title, k.section, k.metric, k.weight) for k in card.kpis)  # a KpiResult's constants
         self.weights = tuple(k.weight for k in card.kpis)
         self.required = tuple(name for name, spec in card.inputs.items() if spec.required)
         self.early = tuple(g for g in card.gates if g.action == "zero_section")
@@ -374,6 +377,8 @@ class _Evaluator:
     def subjects(self) -> list[str]:
         level = LEVELS.index(self.card.subject)
         nodes = {s for (s, p) in self.m.data.records if p == self.period}
+        if not self.m.data.children:  # no membership: every subject is a rep (height 0)
+            return sorted(nodes) if level == 0 else []
         nodes |= {s for (s, p) in self.m.data.children if p == self.period}
         return sorted(n for n in nodes if self.m.height(n, self.period) == level)
 
@@ -706,7 +711,7 @@ class _Evaluator:
         self.current = (subject, "total")
         scores = [entry[1] for entry in scored]
         # The effective shares depend only on which KPIs apply: computed once per pattern.
-        pattern = self.pattern(tuple([score is not None for score in scores]))
+        pattern = self.pattern(tuple(map(operator.is_not, scores, _NONES)))  # which KPIs apply
         # The total is exactly the sum of the KPI contributions an auditor sees.
         section_scores, contributions, total = self.combine(scores, pattern, zeroed)
         section_share = pattern.section_share
@@ -744,34 +749,36 @@ class _Evaluator:
         # Published flags (e.g. eligible_for_promotion): the name, when the ruleset's condition holds.
         if card.flags:
             subject_flags.extend(name for name, when in card.flags if self.condition(subject, when) is True)
-        kpi_results = []
         tracer = self.tracer
-        for kp, (value, score, flags, explanation), share, contribution in zip(
-            plan.kpis, scored, shares, contributions, strict=True
-        ):
-            kpi = kp.kpi
-            if kpi.section in zeroed:
-                flags = [*flags, "section_zeroed"]  # noqa: PLW2901 - this KPI's flags, as reported
-            if trace:
-                explanation["weight"] = {"declared": kpi.weight, "effective": share, "contribution": contribution}
-            kpi_results.append(
-                new_kpi_result(
-                    kpi.id,
-                    kpi.title,
-                    kpi.section,
-                    kpi.metric,
-                    value,
-                    "excluded" if score is None else "scored",
-                    score,
-                    kpi.weight,
-                    share,
-                    contribution,
-                    tuple(flags) if flags else (),
-                    explanation if trace else None,
-                    subject,
-                    tracer,
-                )
+        if trace or zeroed:
+            for i, kp in enumerate(plan.kpis):
+                value, score, flags, explanation = scored[i]
+                if kp.kpi.section in zeroed:
+                    scored[i] = (value, score, [*flags, "section_zeroed"], explanation)
+                if trace:
+                    weight = {"declared": kp.kpi.weight, "effective": shares[i], "contribution": contributions[i]}
+                    explanation["weight"] = weight
+        kpi_results = [
+            new_kpi_result(
+                kid,
+                title,
+                section,
+                metric,
+                value,
+                "excluded" if score is None else "scored",
+                score,
+                weight,
+                share,
+                contribution,
+                tuple(flags) if flags else (),
+                explanation if trace else None,
+                subject,
+                tracer,
             )
+            for (kid, title, section, metric, weight), (value, score, flags, explanation), share, contribution in zip(
+                plan.heads, scored, shares, contributions, strict=True
+            )
+        ]
         sections = tuple(
             SectionResult(
                 s.id,
@@ -835,11 +842,19 @@ def _rank(results: list[SubjectResult], keys: dict[str, Value], *, lower_first: 
     """Competition ranking (1, 1, 3) by exact key; subjects whose key is N/A get no rank."""
 
     def ranks(group: list[SubjectResult]) -> dict[str, int]:
-        values = sorted((v for r in group if is_number(v := keys[r.subject])), reverse=not lower_first)
-        first: dict[Number, int] = {}
-        for i, t in enumerate(values, start=1):
-            first.setdefault(t, i)
-        return {r.subject: first[k] for r in group if is_number(k := keys[r.subject])}
+        # Sorted by key, equal keys are neighbours: each takes the position of the first of them.
+        ranked = sorted(
+            [(k, r.subject) for r in group if is_number(k := keys[r.subject])],
+            key=operator.itemgetter(0),
+            reverse=not lower_first,
+        )
+        out: dict[str, int] = {}
+        rank, previous = 0, None
+        for i, (k, subject) in enumerate(ranked, start=1):
+            if i == 1 or k != previous:
+                rank, previous = i, k
+            out[subject] = rank
+        return out
 
     overall = ranks(results)
     by_parent: dict[str | None, list[SubjectResult]] = {}
@@ -887,15 +902,17 @@ def prepare_inputs(
         recs = prepare_records(card, as_tables(records, "records"))
     except DataError as exc:
         problems.append(exc)
-    try:
-        known = {subject for (subject, _) in recs} if recs or not problems else None  # None: records failed
-        parent, children = prepare_members(card, as_table(members, "members"), known)
-    except DataError as exc:
-        problems.append(exc)
-    try:
-        evs = prepare_events(card, as_table(events, "events"))
-    except DataError as exc:
-        problems.append(exc)
+    if members is not None:  # no rows: no parent and no children
+        try:
+            known = {subject for (subject, _) in recs} if recs or not problems else None  # None: records failed
+            parent, children = prepare_members(card, as_table(members, "members"), known)
+        except DataError as exc:
+            problems.append(exc)
+    if events is not None:  # no rows: no events
+        try:
+            evs = prepare_events(card, as_table(events, "events"))
+        except DataError as exc:
+            problems.append(exc)
     if problems:
         if len(problems) == 1:
             raise problems[0]

@@ -298,15 +298,28 @@ def _check_columns(table: Table, row: int, keys: Iterable[str], known: set[str],
     )
 
 
+_PERIODS: dict[tuple[str, str], Period] = {}  # (text, kind) → period: a run reads the same few texts
+_PERIODS_KEPT = 4096
+
+
 def _period(text: object, card: Scorecard, table: Table, row: int, col: str, issues: list[Issue]) -> Period | None:
+    if type(text) is str:
+        known = _PERIODS.get((text, card.period))
+        if known is not None:
+            return known
     if _blank(text):
         issues.append(Issue("missing_field", f"'{col}' is required", col, table.where(row, col)))
         return None
     try:
-        return Period.parse(str(text), card.period)
+        period = Period.parse(str(text), card.period)
     except ValueError as exc:
         issues.append(Issue("bad_period", str(exc), col, table.where(row, col)))
         return None
+    if type(text) is str:
+        if len(_PERIODS) >= _PERIODS_KEPT:
+            _PERIODS.clear()
+        _PERIODS[text, card.period] = period
+    return period
 
 
 def prepare_records(card: Scorecard, tables: Iterable[Table]) -> dict[tuple[str, Period], Record]:
@@ -329,7 +342,6 @@ def prepare_records(card: Scorecard, tables: Iterable[Table]) -> dict[tuple[str,
 
 
 _NUMERIC_TYPES = frozenset({"count", "money", "ratio", "score", "number"})
-_PERIODS_CACHED = 64  # distinct period texts remembered per table (a table holds a few periods)
 _SMALL_INT = 10**30  # ints that ``to_decimal`` takes as they are (it refuses beyond 1e100)
 
 
@@ -381,7 +393,6 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
     checks = _input_checks(card)
     # ``Decimal(cell)`` of a bad cell signals InvalidOperation: only in the library's own context.
     plain = own_context() is not None
-    periods: dict[str, Period] = {}  # period text → period, for the texts that parse
     for row, raw in table.rows:
         if not reported_columns:
             if not known.issuperset(raw):
@@ -390,12 +401,7 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
         subject = raw.get("subject")
         if _blank(subject):
             issues.append(Issue("missing_field", "'subject' is required", "subject", table.where(row, "subject")))
-        text = raw.get("period")
-        period = periods.get(text) if type(text) is str else None
-        if period is None:
-            period = _period(text, card, table, row, "period", issues)
-            if period is not None and type(text) is str and len(periods) < _PERIODS_CACHED:
-                periods[text] = period
+        period = _period(raw.get("period"), card, table, row, "period", issues)
         values: dict[str, Value] = {}
         get = raw.get
         for name, kind, low, high, numeric, suspect in checks:
