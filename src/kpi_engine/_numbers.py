@@ -132,7 +132,12 @@ def own_context() -> Context | None:
     never read, and the exact functions are used instead.
     """
     own = _OWN.get()
-    return own if own is not None and getcontext() is own else None
+    if own is None or getcontext() is not own:
+        return None
+    # Code called back (a progress callback) may have changed it in place: only as installed.
+    if own.prec != CONTEXT.prec or own.Emax != CONTEXT.Emax or own.Emin != CONTEXT.Emin or own.clamp:
+        return None
+    return own
 
 
 def exactly(fn: Callable[_P, _R]) -> Callable[_P, _R]:

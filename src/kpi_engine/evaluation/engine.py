@@ -309,6 +309,10 @@ class _Plan:
     def __init__(self, card: Scorecard) -> None:
         self.kpis = tuple(_KpiPlan(k) for k in card.kpis)
         self.index = {k.id: i for i, k in enumerate(card.kpis)}
+        self.grades = tuple((g.min, g.grade, g.bonus_multiplier) for g in card.grades)
+        self.metrics = tuple(k.metric for k in card.kpis)
+        self.operators = tuple(kp.operators for kp in self.kpis)
+        self.all_operators = all(op is not None for op in self.operators)
         self.heads = tuple((k.id, k.title, k.section, k.metric, k.weight) for k in card.kpis)  # a KpiResult's constants
         self.weights = tuple(k.weight for k in card.kpis)
         self.required = tuple(name for name, spec in card.inputs.items() if spec.required)
@@ -552,14 +556,32 @@ class _Evaluator:
             ctx.flags[Inexact] = False  # type: ignore[union-attr]  # our own context: its flag is ours to read
         out: list[_Scored] = []
         kp = kpis[0] if kpis else None
+        if fast and self.plan.all_operators:  # every KPI has an operator form: scored in one comprehension
+            try:
+                values = [known[metric] for metric in self.plan.metrics]
+            except KeyError:
+                values = None  # a metric not computed yet: the loop below computes it
+            if values is not None and all(type(v) is Decimal for v in values):
+                ops = self.plan.operators
+                try:
+                    out = [(v, op(v), _NO_FLAGS, _UNTRACED) for v, op in zip(values, ops, strict=True)]  # type: ignore[arg-type, misc]
+                    if not ctx.flags[Inexact]:  # type: ignore[union-attr]
+                        return out
+                except ArithmeticError:  # the exact loop below raises it again, at its KPI
+                    pass
+                out = []  # an operation rounded (or failed): every KPI again, below, exactly
+                fast = False
         try:
             for kp in kpis:
                 metric = kp.metric
                 value = known[metric] if metric in known else value_of(subject, period, metric)
                 if type(value) is Decimal:
                     if fast and kp.operators is not None:
-                        out.append((value, kp.operators(value), _NO_FLAGS, _UNTRACED))
-                        continue
+                        try:
+                            out.append((value, kp.operators(value), _NO_FLAGS, _UNTRACED))
+                            continue
+                        except ArithmeticError:  # out of range: the exact scorer raises it as it would
+                            pass
                     if kp.scorer is not None:  # ``score_kpi`` for it: no flag, no explanation
                         out.append((value, kp.scorer(value), _NO_FLAGS, _UNTRACED))
                         continue
@@ -590,8 +612,8 @@ class _Evaluator:
             ctx.flags[Inexact] = False
             try:
                 found = self._combine_operators(scores, pattern)
-            except TypeError:  # a Fraction among the numbers: no operator form
-                found = None
+            except (TypeError, ArithmeticError):  # a Fraction among the numbers, or a value out of range
+                found = None  # the exact functions below decide (and raise what they raise)
             if found is not None and not ctx.flags[Inexact]:
                 return found
             ctx.flags[Inexact] = False
@@ -704,8 +726,8 @@ class _Evaluator:
                 scored[at] = (value, adj.score, [*flags, "adjusted"], explanation)
         gates: list[GateResult] = []
         # zero_section gates run first (the total depends on them) and never read the total.
-        early = {g.id: self.condition(subject, g.when) for g in plan.early}
-        zeroed = {str(g.value) for g in plan.early if early[g.id] is True}
+        early = {g.id: self.condition(subject, g.when) for g in plan.early} if plan.early else {}
+        zeroed = {str(g.value) for g in plan.early if early[g.id] is True} if early else set()
         # Every step below is exact (``_numbers``): shares such as 1/3 stay rational and nothing is
         # rounded before it is reported.
         self.current = (subject, "total")
@@ -737,9 +759,9 @@ class _Evaluator:
             gates.append(self.gate_results[gate.id][outcome])
         grade, bonus = None, None
         if total is not None:
-            for g in card.grades:
-                if g.min is None or total >= g.min:
-                    grade, bonus = g.grade, g.bonus_multiplier
+            for least, name, multiplier in plan.grades:
+                if least is None or total >= least:
+                    grade, bonus = name, multiplier
                     break
         if forced is not None:
             grade = forced

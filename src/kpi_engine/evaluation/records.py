@@ -409,7 +409,14 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
             number: Decimal | None = None
             if numeric and plain:  # plain text numbers and small ints first: the value ``coerce`` gives
                 if type(cell) is str:
-                    number = plain_decimal(cell)
+                    if len(cell) <= MAX_DIGITS:  # ``plain_decimal``, inline
+                        try:
+                            number = Decimal(cell)
+                        except ArithmeticError:
+                            number = None
+                        else:
+                            if not number.is_finite() or not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
+                                number = None
                 elif type(cell) is int and -_SMALL_INT < cell < _SMALL_INT:
                     number = Decimal(cell)
                 if number is not None and kind == "count" and (number < 0 or number != number.to_integral_value()):
