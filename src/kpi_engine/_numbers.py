@@ -264,6 +264,8 @@ def is_number(value: object) -> TypeGuard[Number]:
 
 def as_fraction(value: Number | int) -> Fraction:
     """The same value as a ``Fraction`` (exact for every finite ``Decimal``)."""
+    if type(value) is Decimal:  # its exact ratio, already in lowest terms; no ABC checks in Fraction()
+        return Fraction(*value.as_integer_ratio())
     return value if isinstance(value, Fraction) else Fraction(value)
 
 
