@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from decimal import (
     ROUND_CEILING,
@@ -73,31 +73,71 @@ _WIDE = Context(prec=100_000, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation,
 Number = Decimal | Fraction
 _MAX_SETTLED = 10**34
 _ACTIVE: ContextVar[bool] = ContextVar("kpi_engine_exact", default=False)
+_OWN: ContextVar[Context | None] = ContextVar("kpi_engine_context", default=None)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-@contextmanager
-def exact() -> Iterator[Context]:
+class _Exact:
+    """The context manager ``exact()`` returns (a class: entered once per public call, kept cheap)."""
+
+    __slots__ = ("_active", "_manager", "_own")
+
+    def __enter__(self) -> Context:
+        if _ACTIVE.get():  # re-entered: the library's context is already the current one
+            self._manager = None
+            return getcontext()
+        self._active = _ACTIVE.set(True)
+        try:
+            self._manager = localcontext(CONTEXT)
+            ctx = self._manager.__enter__()
+            self._own = _OWN.set(ctx)
+        except BaseException:
+            _ACTIVE.reset(self._active)
+            raise
+        return ctx
+
+    def __exit__(self, *exc: object) -> None:
+        if self._manager is None:
+            return
+        try:
+            _OWN.reset(self._own)
+            self._manager.__exit__(None, None, None)
+        finally:
+            _ACTIVE.reset(self._active)
+
+
+def exact() -> AbstractContextManager[Context]:
     """Compute in a private copy of ``CONTEXT`` (re-entrant; the caller's context is restored after).
 
     Decimal operators inside use it; the caller's ``getcontext()`` is neither read nor changed,
     in whatever thread this runs.
     """
-    if _ACTIVE.get():
-        yield getcontext()
-        return
-    token = _ACTIVE.set(True)
-    try:
-        with localcontext(CONTEXT) as ctx:
-            yield ctx
-    finally:
-        _ACTIVE.reset(token)
+    return _Exact()
 
 
 def in_exact() -> bool:
     """True inside ``exact()`` (a cheap check for hot public methods)."""
     return _ACTIVE.get()
+
+
+def own_context() -> Context | None:
+    """The library's private context when it is the current one (inside ``exact()``), else ``None``.
+
+    The hot loops of the row evaluator compute with plain operators in this context and then
+    read its ``Inexact`` flag: the context has ``CONTEXT``'s precision and range, so an operation
+    that left the flag unset gave exactly what ``EXACT`` gives, and one that set it is redone
+    exactly. ``None`` whenever the current context is not the one ``exact()`` installed (code
+    called back by the library changed it, or no ``exact()`` is active): the caller's context is
+    never read, and the exact functions are used instead.
+    """
+    own = _OWN.get()
+    if own is None or getcontext() is not own:
+        return None
+    # Code called back (a progress callback) may have changed it in place: only as installed.
+    if own.prec != CONTEXT.prec or own.Emax != CONTEXT.Emax or own.Emin != CONTEXT.Emin or own.clamp:
+        return None
+    return own
 
 
 def exactly(fn: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -224,6 +264,8 @@ def is_number(value: object) -> TypeGuard[Number]:
 
 def as_fraction(value: Number | int) -> Fraction:
     """The same value as a ``Fraction`` (exact for every finite ``Decimal``)."""
+    if type(value) is Decimal:  # its exact ratio, already in lowest terms; no ABC checks in Fraction()
+        return Fraction(*value.as_integer_ratio())
     return value if isinstance(value, Fraction) else Fraction(value)
 
 
@@ -334,10 +376,48 @@ def power(a: Number, n: int) -> Number:
 
 def total(values: Sequence[Number]) -> Number:
     """The exact sum of ``values`` (0 for none)."""
+    add_exactly = EXACT.add
     result: Number = ZERO
-    for v in values:
-        result = add(result, v)
-    return result
+    try:  # all decimals, no rounding: the common case, without a call to ``add`` per value
+        running = ZERO
+        for v in values:
+            if type(v) is not Decimal:
+                raise TypeError  # noqa: TRY301 - leaves for the general path below
+            running = add_exactly(running, v)
+    except (Inexact, TypeError):
+        result = ZERO  # start again: the same additions, in order, each in its exact form
+        for v in values:
+            result = add(result, v)
+        return result
+    return running
+
+
+def dot(a: Sequence[Number], b: Sequence[Number]) -> Number:
+    """``Σ a[i] × b[i]`` exactly: ``total(products(a, b))``, the same operations in the same order."""
+    multiply, add_exactly = EXACT.multiply, EXACT.add
+    try:
+        running = ZERO
+        for x, y in zip(a, b, strict=True):
+            if type(x) is not Decimal or type(y) is not Decimal:
+                raise TypeError  # noqa: TRY301 - leaves for the general path below
+            running = add_exactly(running, multiply(x, y))
+    except (Inexact, TypeError):
+        return total(products(a, b))
+    return running
+
+
+def products(a: Sequence[Number], b: Sequence[Number]) -> list[Number]:
+    """``[a[i] × b[i]]`` exactly (``mul`` of each pair)."""
+    multiply = EXACT.multiply
+    try:
+        out: list[Number] = []
+        for x, y in zip(a, b, strict=True):
+            if type(x) is not Decimal or type(y) is not Decimal:
+                raise TypeError  # noqa: TRY301 - leaves for the general path below
+            out.append(multiply(x, y))
+    except (Inexact, TypeError):
+        return [mul(x, y) for x, y in zip(a, b, strict=True)]
+    return out
 
 
 def mean(values: Sequence[Number]) -> Number:

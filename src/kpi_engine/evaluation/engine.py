@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
+import operator
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal
+from decimal import Decimal, Inexact
 from typing import Any, Literal
 
 import attrs
@@ -27,6 +29,7 @@ from kpi_engine.evaluation.records import (
     Table,
     as_table,
     as_tables,
+    per_card,
     prepare_events,
     prepare_members,
     prepare_records,
@@ -35,9 +38,9 @@ from kpi_engine.evaluation.results import (
     AdjustmentResult,
     Appraisal,
     GateResult,
-    KpiResult,
     SectionResult,
     SubjectResult,
+    new_kpi_result,
 )
 from kpi_engine.evaluation.windows import window_trace, window_value
 from kpi_engine.expr import Expression, Value
@@ -50,6 +53,11 @@ TRACE_EVENTS = 100  # event ids listed in a trace; the count is always complete
 MAX_STREAK = 240
 
 _Scored = tuple[Value, "Number | None", list[str], dict[str, Any]]  # value, score, flags, explanation
+# Flags and explanation of a KPI scored without a trace and without a flag: shared, never changed
+# (an adjustment replaces the flags list; explanations are written only when tracing).
+_NO_FLAGS: list[str] = []
+_NONES = itertools.repeat(None)
+_UNTRACED: dict[str, Any] = {}
 RowsLike = Table | Iterable[Mapping[str, Any] | object]
 RecordsLike = Table | Iterable[Table] | Iterable[Mapping[str, Any] | object]
 
@@ -60,7 +68,10 @@ class _Metrics:
     def __init__(self, card: Scorecard, data: Inputs) -> None:
         self.card = card
         self.data = data
-        self.memo: dict[tuple[str, Period, str], Value] = {}
+        # (subject, period) → metric name → value. A subject without members starts from its
+        # record's values: an input's value is then the record's cell (``_input``), looked up once.
+        self.memo: dict[tuple[str, Period], dict[str, Value]] = {}
+        self.seeded = per_card(card, "inputs_are_metrics", lambda: _inputs_are_metrics(card))
         self.heights: dict[tuple[str, Period], int] = {}
         self.windows: dict[Any, Any] = {}  # event-window pairings and pairs (evaluation/windows.py)
 
@@ -86,11 +97,24 @@ class _Metrics:
             out.extend(self.leaves(k, period))
         return out
 
+    def values(self, node: str, period: Period) -> dict[str, Value]:
+        """The memo of one subject and period (metric name → value), seeded from its record."""
+        key = (node, period)
+        known = self.memo.get(key)
+        if known is None:
+            record = self.data.records.get(key)
+            seed = record is not None and self.seeded and key not in self.data.children
+            known = self.memo[key] = dict(record.values) if seed else {}  # type: ignore[union-attr]
+        return known
+
     def value(self, node: str, period: Period, name: str) -> Value:
-        key = (node, period, name)
-        if key not in self.memo:
-            self.memo[key] = self._compute(node, period, self.card.metrics[name])
-        return self.memo[key]
+        known = self.memo.get((node, period))
+        if known is None:
+            known = self.values(node, period)
+        if name in known:
+            return known[name]
+        result = known[name] = self._compute(node, period, self.card.metrics[name])
+        return result
 
     def env(self, node: str, period: Period, names: Iterable[str]) -> dict[str, Value]:
         return {n: self.value(node, period, n) for n in names}
@@ -199,6 +223,11 @@ class _Metrics:
         return None if counted == 0 else num.div(Decimal(met), Decimal(counted))
 
 
+def _inputs_are_metrics(card: Scorecard) -> bool:
+    """Every input is the metric of its name (always, for a compiled scorecard; checked, not assumed)."""
+    return all((m := card.metrics.get(name)) is not None and m.kind == "input" for name in card.inputs)
+
+
 def _mean(values: Iterable[Value]) -> Number | None:
     numbers = [v for v in values if is_number(v)]
     return num.mean(numbers) if numbers else None
@@ -225,16 +254,70 @@ def _leaf_inputs(card: Scorecard, name: str, seen: set[str] | None = None) -> li
     return out
 
 
-class _Evaluator:
-    def __init__(self, card: Scorecard, metrics: _Metrics, period: Period, *, strict: bool) -> None:
-        self.card = card
-        self.m = metrics
-        self.period = period
-        self.strict = strict
-        self.leaves: dict[str, tuple[str, ...]] = {}  # per metric: static, so computed once
-        self.na_issues: list[Issue] = []  # every N/A a strict run (or on_missing: error) refuses
-        self.tracer = _Tracer(self)
-        self.share_cache: dict[tuple[bool, ...], tuple[dict[str, Number], dict[str, Number], dict[str, Number]]] = {}
+class _KpiPlan:
+    """One KPI as the hot loop reads it: the compiled scorer and the strings it needs, made once."""
+
+    __slots__ = ("kpi", "metric", "operators", "path", "score_names", "scorer")
+
+    def __init__(self, kpi: Kpi) -> None:
+        self.kpi = kpi
+        self.metric = kpi.metric
+        self.path = f"kpis.{kpi.id}"
+        self.scorer = scoring.compile_scorer(kpi)
+        self.operators = scoring.compile_operators(kpi) if self.scorer is not None else None
+        self.score_names = kpi.score_expr.names - {"value"} if kpi.score_expr is not None else frozenset()
+
+
+class _Pattern:
+    """Effective weights for one pattern of applicable KPIs (the same for every subject with it)."""
+
+    __slots__ = ("live", "members", "section_share", "share_list", "shares", "wsums")
+
+    def __init__(self, card: Scorecard, applies: tuple[bool, ...]) -> None:
+        live_kpis = [k for k, ok in zip(card.kpis, applies, strict=True) if ok]
+        wsums: dict[str, Number] = {}
+        for section in card.sections:
+            wsum = num.total([k.weight for k in live_kpis if k.section == section.id])
+            if wsum != 0:
+                wsums[section.id] = wsum
+        swsum = num.total([s.weight for s in card.sections if s.id in wsums])
+        section_share = {s.id: num.div(s.weight, swsum) for s in card.sections if s.id in wsums} if swsum else {}
+        self.shares: dict[str, Number] = {
+            k.id: num.mul(num.div(k.weight, wsums[k.section]), section_share.get(k.section, ZERO))
+            if ok and k.section in wsums
+            else ZERO
+            for k, ok in zip(card.kpis, applies, strict=True)
+        }
+        self.wsums = wsums
+        self.section_share = section_share
+        self.share_list = tuple(self.shares[k.id] for k in card.kpis)
+        self.live = tuple(i for i, ok in enumerate(applies) if ok)  # positions of the applicable KPIs
+        # Per section: the positions of its applicable KPIs, in KPI order.
+        self.members: dict[str, tuple[int, ...]] = {
+            s.id: tuple(i for i, (k, ok) in enumerate(zip(card.kpis, applies, strict=True)) if ok and k.section == s.id)
+            for s in card.sections
+        }
+
+
+class _Plan:
+    """What evaluating a scorecard derives from the scorecard alone, worked out once per card.
+
+    Compiled scorers and KPI paths, the three shared results of each gate, the required inputs,
+    and the effective weights of each pattern of applicable KPIs met so far.
+    """
+
+    def __init__(self, card: Scorecard) -> None:
+        self.kpis = tuple(_KpiPlan(k) for k in card.kpis)
+        self.index = {k.id: i for i, k in enumerate(card.kpis)}
+        self.grades = tuple((g.min, g.grade, g.bonus_multiplier) for g in card.grades)
+        self.metrics = tuple(k.metric for k in card.kpis)
+        self.operators = tuple(kp.operators for kp in self.kpis)
+        self.all_operators = all(op is not None for op in self.operators)
+        self.heads = tuple((k.id, k.title, k.section, k.metric, k.weight) for k in card.kpis)  # a KpiResult's constants
+        self.weights = tuple(k.weight for k in card.kpis)
+        self.required = tuple(name for name, spec in card.inputs.items() if spec.required)
+        self.early = tuple(g for g in card.gates if g.action == "zero_section")
+        self.gate_names = {g.id: g.when.names - {"total"} for g in card.gates}
         # A gate's result is one of three values shared by every subject (lean results).
         self.gate_results = {
             g.id: {
@@ -250,7 +333,35 @@ class _Evaluator:
             }
             for g in card.gates
         }
+        self.patterns: dict[tuple[bool, ...], _Pattern] = {}
+
+
+def _plan(card: Scorecard) -> _Plan:
+    return per_card(card, "row_plan", lambda: _Plan(card))
+
+
+class _Evaluator:
+    def __init__(self, card: Scorecard, metrics: _Metrics, period: Period, *, strict: bool) -> None:
+        self.card = card
+        self.m = metrics
+        self.period = period
+        self.strict = strict
+        self.leaves: dict[str, tuple[str, ...]] = {}  # per metric: static, so computed once
+        self.na_issues: list[Issue] = []  # every N/A a strict run (or on_missing: error) refuses
+        self.tracer = _Tracer(self)
+        self.plan = _plan(card)
+        self.gate_results = self.plan.gate_results
         self.current: tuple[str, str] = ("", "")  # (subject, path) being computed, to locate an ArithmeticError
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the plan (compiled closures); an unpickled evaluator compiles it again."""
+        state = dict(self.__dict__)
+        del state["plan"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.plan = _plan(self.card)
 
     def out_of_range(self, exc: ArithmeticError | RecursionError) -> EvaluationError:
         """A decimal signal (a value beyond 1e±999, or undefined) as a located error of the current step."""
@@ -270,6 +381,8 @@ class _Evaluator:
     def subjects(self) -> list[str]:
         level = LEVELS.index(self.card.subject)
         nodes = {s for (s, p) in self.m.data.records if p == self.period}
+        if not self.m.data.children:  # no membership: every subject is a rep (height 0)
+            return sorted(nodes) if level == 0 else []
         nodes |= {s for (s, p) in self.m.data.children if p == self.period}
         return sorted(n for n in nodes if self.m.height(n, self.period) == level)
 
@@ -318,11 +431,16 @@ class _Evaluator:
     def check_required(self, subjects: list[str]) -> None:
         """Every required input has a value (own or rolled up) for every appraised subject."""
         issues: list[Issue] = []
+        required = self.plan.required
         for subject in subjects:
             record = self.m.data.records.get((subject, self.period))
-            for name, spec in self.card.inputs.items():
+            own = record.values if record is not None else {}
+            for name in required:
+                if own.get(name) is not None:
+                    continue  # a record's own value is the input's value (``_Metrics._input``)
+                spec = self.card.inputs[name]
                 self.current = (subject, f"inputs.{name}")
-                if spec.required and self.m.value(subject, self.period, name) is None:
+                if self.m.value(subject, self.period, name) is None:
                     where = record.table.where(record.origin.line, name) if record is not None else Location("records")
                     how = "" if spec.rollup == "none" or record is not None else " and its members have none to roll up"
                     issues.append(
@@ -370,9 +488,10 @@ class _Evaluator:
             trace["previous"] = {"period": str(prev), metric.of: self.m.value(subject, prev, metric.of)}
         return trace
 
-    def score_kpi(self, subject: str, kpi: Kpi, *, trace: bool) -> _Scored:
+    def score_kpi(self, subject: str, kp: _KpiPlan, *, trace: bool) -> _Scored:
         """Value → score of one KPI; the explanation dict is filled only when ``trace`` is set."""
-        self.current = (subject, f"kpis.{kpi.id}")
+        kpi = kp.kpi
+        self.current = (subject, kp.path)
         value = self.m.value(subject, self.period, kpi.metric)
         explanation: dict[str, Any] = {}
         if trace:
@@ -382,7 +501,7 @@ class _Evaluator:
         if value is None:
             if self.strict or kpi.on_missing == "error":
                 why = "strict run" if self.strict else "on_missing: error"
-                self.na(subject, f"kpis.{kpi.id}", f"'{subject}': KPI '{kpi.id}' has no value (N/A) ({why})")
+                self.na(subject, kp.path, f"'{subject}': KPI '{kpi.id}' has no value (N/A) ({why})")
             if kpi.on_missing == "zero":
                 flags.append("missing_scored_zero")
                 if trace:
@@ -393,57 +512,195 @@ class _Evaluator:
                 explanation["rule"] = "value is N/A; on_missing: exclude — weight renormalised over the other KPIs"
             return value, None, flags, explanation
         assert is_number(value)
-        env: Mapping[str, Value] = {}
-        if kpi.score_expr is not None:
-            env = self.m.env(subject, self.period, kpi.score_expr.names - {"value"})
-        score = scoring.score(kpi, value, env)
-        if kpi.method == "bands":
+        score: Number | None
+        if kp.scorer is not None:
+            score = kp.scorer(value)
+        elif kpi.method == "bands":
             matched = scoring.band(kpi, value)
+            score = kpi.fail_score if matched is None else matched.score  # ``scoring.bands``
             if matched is None:
                 flags.append("no_band_matched")
             if trace:
                 explanation["band"] = f"kpis.{kpi.id}.bands.{matched.id}" if matched else None
-        elif score is None:
+        else:
+            env: Mapping[str, Value] = {}
+            if kpi.score_expr is not None:
+                env = self.m.env(subject, self.period, kp.score_names)
+            score = scoring.score(kpi, value, env)
+        if score is None:
             flags.append("excluded_na")
             if self.strict or kpi.on_missing == "error":  # an N/A score may not pass silently either
                 why = "strict run" if self.strict else "on_missing: error"
-                self.na(subject, f"kpis.{kpi.id}", f"'{subject}': KPI '{kpi.id}' has an N/A score ({why})")
+                self.na(subject, kp.path, f"'{subject}': KPI '{kpi.id}' has an N/A score ({why})")
         if trace:
             explanation["rule"] = scoring.rule(kpi, value, score)
             explanation["raw_score"] = score
         return value, score, flags, explanation
 
+    def score_all(self, subject: str, *, trace: bool) -> list[_Scored]:
+        """``score_kpi`` of every KPI; without traces, a KPI with a compiled scorer and a value inline.
+
+        In the library's own context (``own_context``), a KPI with an operator form scores with
+        plain operators; if any of them rounded (the context's ``Inexact`` flag), those KPIs are
+        scored again with the exact scorers.
+        """
+        if trace:
+            return [self.score_kpi(subject, kp, trace=True) for kp in self.plan.kpis]
+        known = self.m.values(subject, self.period)
+        value_of = self.m.value
+        period = self.period
+        kpis = self.plan.kpis
+        ctx = num.own_context()
+        fast = ctx is not None
+        if fast:
+            ctx.flags[Inexact] = False  # type: ignore[union-attr]  # our own context: its flag is ours to read
+        out: list[_Scored] = []
+        kp = kpis[0] if kpis else None
+        if fast and self.plan.all_operators:  # every KPI has an operator form: scored in one comprehension
+            try:
+                values = [known[metric] for metric in self.plan.metrics]
+            except KeyError:
+                values = None  # a metric not computed yet: the loop below computes it
+            if values is not None and all(type(v) is Decimal for v in values):
+                ops = self.plan.operators
+                try:
+                    out = [(v, op(v), _NO_FLAGS, _UNTRACED) for v, op in zip(values, ops, strict=True)]  # type: ignore[arg-type, misc]
+                    if not ctx.flags[Inexact]:  # type: ignore[union-attr]
+                        return out
+                except ArithmeticError:  # the exact loop below raises it again, at its KPI
+                    pass
+                out = []  # an operation rounded (or failed): every KPI again, below, exactly
+                fast = False
+        try:
+            for kp in kpis:
+                metric = kp.metric
+                value = known[metric] if metric in known else value_of(subject, period, metric)
+                if type(value) is Decimal:
+                    if fast and kp.operators is not None:
+                        try:
+                            out.append((value, kp.operators(value), _NO_FLAGS, _UNTRACED))
+                            continue
+                        except ArithmeticError:  # out of range: the exact scorer raises it as it would
+                            pass
+                    if kp.scorer is not None:  # ``score_kpi`` for it: no flag, no explanation
+                        out.append((value, kp.scorer(value), _NO_FLAGS, _UNTRACED))
+                        continue
+                out.append(self.score_kpi(subject, kp, trace=False))
+            if fast and ctx.flags[Inexact]:  # type: ignore[union-attr]
+                ctx.flags[Inexact] = False  # type: ignore[union-attr]
+                for i, kp in enumerate(kpis):  # some operation rounded: these KPIs again, exactly
+                    value = out[i][0]
+                    if kp.operators is not None and kp.scorer is not None and type(value) is Decimal:
+                        out[i] = (value, kp.scorer(value), _NO_FLAGS, _UNTRACED)
+        except (ArithmeticError, RecursionError):
+            if kp is not None:
+                self.current = (subject, kp.path)  # where ``out_of_range`` locates it
+            raise
+        return out
+
+    def combine(
+        self, scores: list[Number | None], pattern: _Pattern, zeroed: set[str]
+    ) -> tuple[dict[str, Number | None], list[Number], Number | None]:
+        """Section scores, KPI contributions and their total (exact) of one subject's scores.
+
+        Decimal scores in the library's own context are combined with plain operators and kept
+        when its ``Inexact`` flag stayed unset (the same digits as the exact functions); any
+        other case, and any rounding, takes ``_numbers``' exact functions.
+        """
+        ctx = num.own_context()
+        if ctx is not None and not zeroed:
+            ctx.flags[Inexact] = False
+            try:
+                found = self._combine_operators(scores, pattern)
+            except (TypeError, ArithmeticError):  # a Fraction among the numbers, or a value out of range
+                found = None  # the exact functions below decide (and raise what they raise)
+            if found is not None and not ctx.flags[Inexact]:
+                return found
+            ctx.flags[Inexact] = False
+        return self._combine_exactly(scores, pattern, zeroed)
+
+    def _combine_operators(
+        self, scores: list[Number | None], pattern: _Pattern
+    ) -> tuple[dict[str, Number | None], list[Number], Number | None]:
+        weights = self.plan.weights
+        section_scores: dict[str, Number | None] = {}
+        for section in self.card.sections:
+            wsum = pattern.wsums.get(section.id)
+            if wsum is None:
+                section_scores[section.id] = None
+                continue
+            members = pattern.members[section.id]
+            if len(members) == len(scores):
+                weighted = sum(map(operator.mul, weights, scores), ZERO)
+            else:
+                weighted = sum(map(operator.mul, [weights[i] for i in members], [scores[i] for i in members]), ZERO)
+            section_scores[section.id] = weighted / wsum  # type: ignore[operator]  # TypeError: the exact path
+        counted = pattern.live
+        if len(counted) == len(scores):
+            contributions: list[Number] = list(map(operator.mul, pattern.share_list, scores))
+        else:
+            contributions = [ZERO] * len(scores)  # an excluded KPI contributes 0
+            shares = pattern.share_list
+            for i in counted:
+                contributions[i] = shares[i] * scores[i]  # type: ignore[operator]
+        total = sum(contributions, ZERO) if pattern.wsums else None  # ``num.total``: from 0, in order
+        return section_scores, contributions, total
+
+    def _combine_exactly(
+        self, scores: list[Number | None], pattern: _Pattern, zeroed: set[str]
+    ) -> tuple[dict[str, Number | None], list[Number], Number | None]:
+        plan = self.plan
+        section_scores: dict[str, Number | None] = {}
+        for section in self.card.sections:
+            wsum = pattern.wsums.get(section.id)
+            if wsum is None:
+                section_scores[section.id] = None
+                continue
+            members = pattern.members[section.id]
+            weighted = num.dot([plan.weights[i] for i in members], [scores[i] for i in members])  # type: ignore[misc]
+            section_scores[section.id] = ZERO if section.id in zeroed else num.div(weighted, wsum)
+        shares = pattern.share_list
+        counted = pattern.live
+        if zeroed:
+            counted = tuple(i for i in counted if plan.kpis[i].kpi.section not in zeroed)
+        contributions: list[Number] = [ZERO] * len(scores)  # an excluded or zeroed KPI contributes 0
+        parts = num.products([shares[i] for i in counted], [scores[i] for i in counted])  # type: ignore[misc]
+        for i, part in zip(counted, parts, strict=True):
+            contributions[i] = part
+        # A section with applicable KPIs has a score; with none, there is no total.
+        return section_scores, contributions, num.total(contributions) if pattern.wsums else None
+
+    def pattern(self, applies: tuple[bool, ...]) -> _Pattern:
+        """The effective weights for a pattern of applicable KPIs (computed once per pattern and card)."""
+        patterns = self.plan.patterns
+        found = patterns.get(applies)
+        if found is None:
+            found = patterns[applies] = _Pattern(self.card, applies)
+        return found
+
     def shares(self, applies: tuple[bool, ...]) -> tuple[dict[str, Number], dict[str, Number]]:
         """Each KPI's exact effective weight, and each live section's weight sum, for a pattern of applicable KPIs."""
-        cached = self.share_cache.get(applies)
-        if cached is None:
-            card = self.card
-            live_kpis = [k for k, ok in zip(card.kpis, applies, strict=True) if ok]
-            wsums: dict[str, Number] = {}
-            for section in card.sections:
-                wsum = num.total([k.weight for k in live_kpis if k.section == section.id])
-                if wsum != 0:
-                    wsums[section.id] = wsum
-            swsum = num.total([s.weight for s in card.sections if s.id in wsums])
-            section_share = {s.id: num.div(s.weight, swsum) for s in card.sections if s.id in wsums} if swsum else {}
-            shares = {
-                k.id: num.mul(num.div(k.weight, wsums[k.section]), section_share.get(k.section, ZERO))
-                if ok and k.section in wsums
-                else ZERO
-                for k, ok in zip(card.kpis, applies, strict=True)
-            }
-            cached = self.share_cache[applies] = (shares, wsums, section_share)
-        return cached[0], cached[1]
+        found = self.pattern(applies)
+        return found.shares, found.wsums
 
     def section_shares(self, applies: tuple[bool, ...]) -> dict[str, Number]:
         """Each live section's exact share of the total for a pattern of applicable KPIs."""
-        self.shares(applies)
-        return self.share_cache[applies][2]
+        return self.pattern(applies).section_share
 
-    def condition(self, subject: str, expr: Expression, extra: Mapping[str, Value] | None = None) -> Value:
+    def condition(
+        self,
+        subject: str,
+        expr: Expression,
+        extra: Mapping[str, Value] | None = None,
+        names: Iterable[str] | None = None,
+    ) -> Value:
+        """``expr`` for ``subject`` (``names``: the metrics it reads, when known; else all but ``extra``'s)."""
         self.current = (subject, expr.text)
-        env = self.m.env(subject, self.period, expr.names - set(extra or {}))
-        env.update(extra or {})
+        if names is None:
+            names = expr.names - set(extra or {})
+        env = self.m.env(subject, self.period, names)
+        if extra:
+            env.update(extra)
         result = expr.evaluate(env)
         if result is None and self.strict:
             self.na(subject, "", f"'{subject}': condition '{expr.text}' is N/A (strict run)")
@@ -452,12 +709,13 @@ class _Evaluator:
     def appraise(self, subject: str, *, trace: bool = False) -> SubjectResult:
         """The numbers of one subject; with ``trace``, also each KPI's explanation (same code path)."""
         card = self.card
-        scored: dict[str, _Scored] = {}
+        plan = self.plan
+        # One entry per KPI, in the scorecard's order.
+        scored = self.score_all(subject, trace=trace)
         adjustments: list[AdjustmentResult] = []
-        for kpi in card.kpis:
-            scored[kpi.id] = self.score_kpi(subject, kpi, trace=trace)
         for adj in card.adjustments:
-            value, score, flags, explanation = scored[adj.kpi]
+            at = plan.index[adj.kpi]
+            value, score, flags, explanation = scored[at]
             if score is None:
                 continue
             holds = self.condition(subject, adj.when)
@@ -465,41 +723,29 @@ class _Evaluator:
             if holds is True and "adjusted" not in flags:
                 if trace:
                     explanation["adjustment"] = {"id": adj.id, "from": score, "to": adj.score, "reason": adj.reason}
-                flags.append("adjusted")
-                scored[adj.kpi] = (value, adj.score, flags, explanation)
+                scored[at] = (value, adj.score, [*flags, "adjusted"], explanation)
         gates: list[GateResult] = []
         # zero_section gates run first (the total depends on them) and never read the total.
-        early = {g.id: self.condition(subject, g.when) for g in card.gates if g.action == "zero_section"}
-        zeroed = {str(g.value) for g in card.gates if early.get(g.id) is True}
+        early = {g.id: self.condition(subject, g.when) for g in plan.early} if plan.early else {}
+        zeroed = {str(g.value) for g in plan.early if early[g.id] is True} if early else set()
         # Every step below is exact (``_numbers``): shares such as 1/3 stay rational and nothing is
         # rounded before it is reported.
         self.current = (subject, "total")
+        scores = [entry[1] for entry in scored]
         # The effective shares depend only on which KPIs apply: computed once per pattern.
-        applies = tuple(scored[k.id][1] is not None for k in card.kpis)
-        shares, wsums = self.shares(applies)
-        section_scores: dict[str, Number | None] = {}
-        for section in card.sections:
-            wsum = wsums.get(section.id)
-            if wsum is None:
-                section_scores[section.id] = None
-                continue
-            members = [k for k in card.kpis if k.section == section.id and scored[k.id][1] is not None]
-            weighted = num.total([num.mul(k.weight, scored[k.id][1]) for k in members])  # type: ignore[arg-type]
-            section_scores[section.id] = ZERO if section.id in zeroed else num.div(weighted, wsum)
-        live = [s for s in card.sections if section_scores[s.id] is not None]
-        section_share = self.section_shares(applies)
+        pattern = self.pattern(tuple(map(operator.is_not, scores, _NONES)))  # which KPIs apply
         # The total is exactly the sum of the KPI contributions an auditor sees.
-        contributions: dict[str, Number] = {}
-        for kpi in card.kpis:
-            score = scored[kpi.id][1]
-            share = shares[kpi.id]
-            contributions[kpi.id] = ZERO if score is None or kpi.section in zeroed else num.mul(share, score)
-        total: Number | None = num.total(list(contributions.values())) if live else None
+        section_scores, contributions, total = self.combine(scores, pattern, zeroed)
+        section_share = pattern.section_share
+        shares = pattern.share_list
         before_gates = total
         forced: str | None = None
         subject_flags: list[str] = []
         for gate in card.gates:
-            holds = early[gate.id] if gate.id in early else self.condition(subject, gate.when, {"total": before_gates})
+            if gate.id in early:
+                holds = early[gate.id]
+            else:
+                holds = self.condition(subject, gate.when, {"total": before_gates}, plan.gate_names[gate.id])
             outcome: Literal["applied", "not_applied", "not_evaluated"] = (
                 "not_evaluated" if holds is None else ("applied" if holds else "not_applied")
             )
@@ -513,9 +759,9 @@ class _Evaluator:
             gates.append(self.gate_results[gate.id][outcome])
         grade, bonus = None, None
         if total is not None:
-            for g in card.grades:
-                if g.min is None or total >= g.min:
-                    grade, bonus = g.grade, g.bonus_multiplier
+            for least, name, multiplier in plan.grades:
+                if least is None or total >= least:
+                    grade, bonus = name, multiplier
                     break
         if forced is not None:
             grade = forced
@@ -523,34 +769,38 @@ class _Evaluator:
         if total is None:
             subject_flags.append("no_kpi_applies")
         # Published flags (e.g. eligible_for_promotion): the name, when the ruleset's condition holds.
-        subject_flags.extend(name for name, when in card.flags if self.condition(subject, when) is True)
-        kpi_results = []
-        for kpi in card.kpis:
-            value, score, flags, explanation = scored[kpi.id]
-            share = shares[kpi.id]
-            contribution = contributions[kpi.id]
-            if kpi.section in zeroed:
-                flags = [*flags, "section_zeroed"]
-            if trace:
-                explanation["weight"] = {"declared": kpi.weight, "effective": share, "contribution": contribution}
-            kpi_results.append(
-                KpiResult(
-                    kpi.id,
-                    kpi.title,
-                    kpi.section,
-                    kpi.metric,
-                    value,
-                    "excluded" if score is None else "scored",
-                    score,
-                    kpi.weight,
-                    share,
-                    contribution,
-                    tuple(flags),
-                    explanation if trace else None,
-                    subject,
-                    self.tracer,
-                )
+        if card.flags:
+            subject_flags.extend(name for name, when in card.flags if self.condition(subject, when) is True)
+        tracer = self.tracer
+        if trace or zeroed:
+            for i, kp in enumerate(plan.kpis):
+                value, score, flags, explanation = scored[i]
+                if kp.kpi.section in zeroed:
+                    scored[i] = (value, score, [*flags, "section_zeroed"], explanation)
+                if trace:
+                    weight = {"declared": kp.kpi.weight, "effective": shares[i], "contribution": contributions[i]}
+                    explanation["weight"] = weight
+        kpi_results = [
+            new_kpi_result(
+                kid,
+                title,
+                section,
+                metric,
+                value,
+                "excluded" if score is None else "scored",
+                score,
+                weight,
+                share,
+                contribution,
+                tuple(flags) if flags else (),
+                explanation if trace else None,
+                subject,
+                tracer,
             )
+            for (kid, title, section, metric, weight), (value, score, flags, explanation), share, contribution in zip(
+                plan.heads, scored, shares, contributions, strict=True
+            )
+        ]
         sections = tuple(
             SectionResult(
                 s.id,
@@ -577,7 +827,7 @@ class _Evaluator:
             adjustments=tuple(adjustments),
             flags=tuple(subject_flags),
             total_before_gates=before_gates,
-            metrics={name: self.m.value(subject, self.period, name) for name in card.report},
+            metrics={name: self.m.value(subject, self.period, name) for name in card.report} if card.report else {},
         )
 
 
@@ -614,11 +864,19 @@ def _rank(results: list[SubjectResult], keys: dict[str, Value], *, lower_first: 
     """Competition ranking (1, 1, 3) by exact key; subjects whose key is N/A get no rank."""
 
     def ranks(group: list[SubjectResult]) -> dict[str, int]:
-        values = sorted((v for r in group if is_number(v := keys[r.subject])), reverse=not lower_first)
-        first: dict[Number, int] = {}
-        for i, t in enumerate(values, start=1):
-            first.setdefault(t, i)
-        return {r.subject: first[k] for r in group if is_number(k := keys[r.subject])}
+        # Sorted by key, equal keys are neighbours: each takes the position of the first of them.
+        ranked = sorted(
+            [(k, r.subject) for r in group if is_number(k := keys[r.subject])],
+            key=operator.itemgetter(0),
+            reverse=not lower_first,
+        )
+        out: dict[str, int] = {}
+        rank, previous = 0, None
+        for i, (k, subject) in enumerate(ranked, start=1):
+            if i == 1 or k != previous:
+                rank, previous = i, k
+            out[subject] = rank
+        return out
 
     overall = ranks(results)
     by_parent: dict[str | None, list[SubjectResult]] = {}
@@ -628,8 +886,12 @@ def _rank(results: list[SubjectResult], keys: dict[str, Value], *, lower_first: 
     for parent, group in by_parent.items():
         if parent is not None:
             within.update(ranks(group))
-    ranked = [attrs.evolve(r, rank=overall.get(r.subject), rank_in_parent=within.get(r.subject)) for r in results]
-    return sorted(ranked, key=lambda r: (r.rank is None, r.rank or 0, r.subject))
+    for r in results:
+        # The results were built by this run and nobody holds them yet: their ranks are filled in
+        # place (as ``attrs.evolve`` would, without building every result a second time).
+        object.__setattr__(r, "rank", overall.get(r.subject))
+        object.__setattr__(r, "rank_in_parent", within.get(r.subject))
+    return sorted(results, key=lambda r: (r.rank is None, r.rank or 0, r.subject))
 
 
 def _check_effective(ruleset: Ruleset, period: Period) -> None:
@@ -662,15 +924,17 @@ def prepare_inputs(
         recs = prepare_records(card, as_tables(records, "records"))
     except DataError as exc:
         problems.append(exc)
-    try:
-        known = {subject for (subject, _) in recs} if recs or not problems else None  # None: records failed
-        parent, children = prepare_members(card, as_table(members, "members"), known)
-    except DataError as exc:
-        problems.append(exc)
-    try:
-        evs = prepare_events(card, as_table(events, "events"))
-    except DataError as exc:
-        problems.append(exc)
+    if members is not None:  # no rows: no parent and no children
+        try:
+            known = {subject for (subject, _) in recs} if recs or not problems else None  # None: records failed
+            parent, children = prepare_members(card, as_table(members, "members"), known)
+        except DataError as exc:
+            problems.append(exc)
+    if events is not None:  # no rows: no events
+        try:
+            evs = prepare_events(card, as_table(events, "events"))
+        except DataError as exc:
+            problems.append(exc)
     if problems:
         if len(problems) == 1:
             raise problems[0]

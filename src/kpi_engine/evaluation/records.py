@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
-from kpi_engine._numbers import NumberFormatError, canonical, float_text, to_decimal
+from kpi_engine._numbers import (
+    MAX_DIGITS,
+    MAX_EXPONENT,
+    NumberFormatError,
+    canonical,
+    float_text,
+    own_context,
+    to_decimal,
+)
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.expr import Value
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS
@@ -24,6 +33,27 @@ from kpi_engine.language.model import Scorecard
 from kpi_engine.language.spec import InputType
 from kpi_engine.time.periods import Period
 from kpi_engine.time.zones import local_date, parse_instant, zone
+
+_T = TypeVar("_T")
+_PER_CARD: dict[tuple[int, str], tuple[weakref.ref[Any], Any]] = {}
+
+
+def per_card(card: Scorecard, what: str, build: Callable[[], _T]) -> _T:
+    """``build()`` once per compiled scorecard and ``what``, then the same object while the card lives.
+
+    A compiled scorecard is immutable, so what is derived from it alone (checks at the door,
+    scoring constants, gate results) is computed on the first evaluation and reused; the entry
+    goes when the card does.
+    """
+    key = (id(card), what)
+    entry = _PER_CARD.get(key)
+    if entry is not None and entry[0]() is card:
+        result: _T = entry[1]
+        return result
+    result = build()
+    _PER_CARD[key] = (weakref.ref(card, lambda _ref, key=key: _PER_CARD.pop(key, None)), result)  # type: ignore[misc]
+    return result
+
 
 RECORD_KEYS = ("subject", "period")
 RECORD_META = frozenset({"name", "note"})
@@ -122,7 +152,7 @@ def _fields(row: object) -> Mapping[str, Any] | None:
 
 
 def _as_mapping(row: object, name: str, line: int, issues: list[Issue]) -> Mapping[str, Any]:
-    fields = _fields(row)
+    fields = row if type(row) is dict else _fields(row)  # a plain dict, the usual row, needs no lookup
     if fields is None:
         message = (
             "a record must be a mapping, a dataclass, an attrs instance, a named tuple or an object with fields, "
@@ -130,7 +160,7 @@ def _as_mapping(row: object, name: str, line: int, issues: list[Issue]) -> Mappi
         )
         issues.append(Issue("bad_row", message, "", Location(name, line)))
         return {}
-    if not any(type(v) is float for v in fields.values()):
+    if float not in set(map(type, fields.values())):
         return fields
     out = dict(fields)
     for key, value in fields.items():
@@ -220,11 +250,18 @@ def coerce(value: object, kind: InputType) -> Value:
 
 @attrs.frozen
 class Record:
+    """One subject's validated values for one period, with the table row they came from."""
+
     subject: str
     period: Period
     values: dict[str, Value]
-    origin: Location
+    line: int  # the row number in ``table``
     table: Table = attrs.field(eq=False, repr=False)
+
+    @property
+    def origin(self) -> Location:
+        """Where the record came from: ``file:row`` (built when an error or a trace names it)."""
+        return self.table.where(self.line)
 
 
 @attrs.frozen
@@ -261,15 +298,28 @@ def _check_columns(table: Table, row: int, keys: Iterable[str], known: set[str],
     )
 
 
+_PERIODS: dict[tuple[str, str], Period] = {}  # (text, kind) → period: a run reads the same few texts
+_PERIODS_KEPT = 4096
+
+
 def _period(text: object, card: Scorecard, table: Table, row: int, col: str, issues: list[Issue]) -> Period | None:
+    if type(text) is str:
+        known = _PERIODS.get((text, card.period))
+        if known is not None:
+            return known
     if _blank(text):
         issues.append(Issue("missing_field", f"'{col}' is required", col, table.where(row, col)))
         return None
     try:
-        return Period.parse(str(text), card.period)
+        period = Period.parse(str(text), card.period)
     except ValueError as exc:
         issues.append(Issue("bad_period", str(exc), col, table.where(row, col)))
         return None
+    if type(text) is str:
+        if len(_PERIODS) >= _PERIODS_KEPT:
+            _PERIODS.clear()
+        _PERIODS[text, card.period] = period
+    return period
 
 
 def prepare_records(card: Scorecard, tables: Iterable[Table]) -> dict[tuple[str, Period], Record]:
@@ -291,31 +341,98 @@ def prepare_records(card: Scorecard, tables: Iterable[Table]) -> dict[tuple[str,
     return out
 
 
+_NUMERIC_TYPES = frozenset({"count", "money", "ratio", "score", "number"})
+_SMALL_INT = 10**30  # ints that ``to_decimal`` takes as they are (it refuses beyond 1e100)
+
+
+def plain_decimal(cell: str) -> Decimal | None:
+    """``parse_decimal(cell)`` when that is ``Decimal(cell)``, else ``None`` (the general parser decides).
+
+    Call it in the library's context (``exact()``): a bad cell signals ``InvalidOperation`` there.
+
+    ``Decimal`` reads text as ``parse_decimal`` does (surrounding spaces, underscores, Unicode
+    digits, exponents) but also reads what it refuses: ``NaN``, infinities, more than
+    ``MAX_DIGITS`` characters, magnitudes beyond 1e±100. A cell of at most ``MAX_DIGITS``
+    characters whose ``Decimal`` is finite and within range is what ``parse_decimal`` returns;
+    anything else (a percent, a bad cell) goes to ``coerce`` for its value or its issue.
+    """
+    if len(cell) > MAX_DIGITS:
+        return None
+    try:
+        value = Decimal(cell)
+    except ArithmeticError:  # InvalidOperation in a context that traps it
+        return None
+    if value.is_finite() and -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+        return value
+    return None  # NaN in a context that does not trap, or out of range
+
+
+def _input_checks(card: Scorecard) -> tuple[tuple[str, InputType, Decimal | None, Decimal | None, bool, bool], ...]:
+    """Per input: name, type, min, max, numeric, and whether a plain cell above 1 is a suspect ratio."""
+    return per_card(
+        card,
+        "input_checks",
+        lambda: tuple(
+            (
+                name,
+                spec.type,
+                spec.min,
+                spec.max,
+                spec.type in _NUMERIC_TYPES,
+                spec.type == "ratio" and spec.max is None,
+            )
+            for name, spec in card.inputs.items()
+        ),
+    )
+
+
 def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], Record], issues: list[Issue]) -> None:
     table = table.renamed(card.columns)
     known = set(card.inputs) | set(RECORD_KEYS) | RECORD_META
     reported_columns = card.allow_extra_columns
+    checks = _input_checks(card)
+    # ``Decimal(cell)`` of a bad cell signals InvalidOperation: only in the library's own context.
+    plain = own_context() is not None
     for row, raw in table.rows:
         if not reported_columns:
-            _check_columns(table, row, raw, known, issues)
+            if not known.issuperset(raw):
+                _check_columns(table, row, raw, known, issues)
             reported_columns = bool(table.columns)  # a CSV header is checked once
         subject = raw.get("subject")
         if _blank(subject):
             issues.append(Issue("missing_field", "'subject' is required", "subject", table.where(row, "subject")))
         period = _period(raw.get("period"), card, table, row, "period", issues)
         values: dict[str, Value] = {}
-        for name, spec in card.inputs.items():
-            cell = raw.get(name)
-            if _blank(cell):
-                values[name] = None  # required inputs are checked for the appraised subjects
-                continue
-            try:
-                value = coerce(cell, spec.type)
-            except ValueError as exc:
-                issues.append(Issue("bad_value", f"'{name}': {exc}", name, table.where(row, name)))
-                continue
+        get = raw.get
+        for name, kind, low, high, numeric, suspect in checks:
+            cell = get(name)
+            number: Decimal | None = None
+            if numeric and plain:  # plain text numbers and small ints first: the value ``coerce`` gives
+                if type(cell) is str:
+                    if len(cell) <= MAX_DIGITS:  # ``plain_decimal``, inline
+                        try:
+                            number = Decimal(cell)
+                        except ArithmeticError:
+                            number = None
+                        else:
+                            if not number.is_finite() or not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
+                                number = None
+                elif type(cell) is int and -_SMALL_INT < cell < _SMALL_INT:
+                    number = Decimal(cell)
+                if number is not None and kind == "count" and (number < 0 or number != number.to_integral_value()):
+                    number = None  # ``coerce`` names the problem
+            value: Value = number
+            if value is None:
+                if _blank(cell):
+                    values[name] = None  # required inputs are checked for the appraised subjects
+                    continue
+                try:
+                    value = coerce(cell, kind)
+                except ValueError as exc:
+                    issues.append(Issue("bad_value", f"'{name}': {exc}", name, table.where(row, name)))
+                    continue
             if isinstance(value, Decimal):
-                if spec.type == "ratio" and spec.max is None and value > 1 and "%" not in str(cell):
+                if suspect and value > 1 and "%" not in str(cell):
                     issues.append(
                         Issue(
                             "suspect_ratio",
@@ -327,20 +444,20 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
                         )
                     )
                     continue
-                if spec.min is not None and value < spec.min:
+                if low is not None and value < low:
                     issues.append(
                         Issue(
                             "out_of_bounds",
-                            f"'{name}' is {canonical(value)}, below its minimum {canonical(spec.min)}",
+                            f"'{name}' is {canonical(value)}, below its minimum {canonical(low)}",
                             name,
                             table.where(row, name),
                         )
                     )
-                if spec.max is not None and value > spec.max:
+                if high is not None and value > high:
                     issues.append(
                         Issue(
                             "out_of_bounds",
-                            f"'{name}' is {canonical(value)}, above its maximum {canonical(spec.max)}",
+                            f"'{name}' is {canonical(value)}, above its maximum {canonical(high)}",
                             name,
                             table.where(row, name),
                         )
@@ -360,7 +477,7 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
                 )
             )
             continue
-        out[key] = Record(key[0], period, values, table.where(row), table)
+        out[key] = Record(key[0], period, values, row, table)
 
 
 def prepare_members(

@@ -85,6 +85,61 @@ class KpiResult:
         return {} if self.tracer is None else self.tracer.explanation(self.subject, self.id)
 
 
+def _kpi_result_builder() -> Callable[..., KpiResult]:
+    """``KpiResult(*fields)`` with each slot set directly: what attrs' ``__init__`` does, a fifth faster.
+
+    The row evaluator builds one per subject and KPI. ``KpiResult`` has no validator, converter
+    or post-init hook, so an instance is its slots; if its fields ever change, the class itself is
+    used.
+    """
+    names = tuple(a.name for a in attrs.fields(KpiResult))
+    expected: tuple[str, ...] = ("id", "title", "section", "metric", "value", "status", "score", "weight")
+    expected += ("effective_weight", "contribution", "flags", "trace", "subject", "tracer")
+    plain = all(a.validator is None and a.converter is None for a in attrs.fields(KpiResult))
+    if names != expected or not plain or hasattr(KpiResult, "__attrs_post_init__"):
+        return KpiResult  # pragma: no cover - a changed class: its own constructor
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13 = (getattr(KpiResult, n).__set__ for n in names)
+    new = object.__new__
+
+    def build(
+        a0: str,
+        a1: str | None,
+        a2: str,
+        a3: str,
+        a4: Value,
+        a5: str,
+        a6: Number | None,
+        a7: Decimal,
+        a8: Number,
+        a9: Number,
+        a10: tuple[str, ...],
+        a11: dict[str, Any] | None,
+        a12: str,
+        a13: Tracer | None,
+    ) -> KpiResult:
+        obj: KpiResult = new(KpiResult)
+        s0(obj, a0)
+        s1(obj, a1)
+        s2(obj, a2)
+        s3(obj, a3)
+        s4(obj, a4)
+        s5(obj, a5)
+        s6(obj, a6)
+        s7(obj, a7)
+        s8(obj, a8)
+        s9(obj, a9)
+        s10(obj, a10)
+        s11(obj, a11)
+        s12(obj, a12)
+        s13(obj, a13)
+        return obj
+
+    return build
+
+
+new_kpi_result = _kpi_result_builder()
+
+
 @attrs.frozen
 class SectionResult:
     id: str

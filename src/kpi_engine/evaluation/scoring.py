@@ -8,11 +8,12 @@ formats no text. A value of ``None`` (N/A) never reaches these functions: the ev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from decimal import Decimal
+from collections.abc import Callable, Mapping
+from decimal import Decimal, Inexact
+from fractions import Fraction
 
 from kpi_engine import _numbers as num
-from kpi_engine._numbers import HUNDRED, ZERO, Number, canonical
+from kpi_engine._numbers import EXACT, HUNDRED, ZERO, Number, as_fraction, canonical, settle
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Band, Kpi
 
@@ -70,6 +71,216 @@ def attainment(kpi: Kpi, v: Number) -> Number:
     if kpi.direction == "lower":
         return kpi.cap if v <= 0 else clip(_ratio(t, v), kpi.cap)
     return clip(_ratio(v, t), kpi.cap)
+
+
+# --- compiled scorers --------------------------------------------------------------------------
+# The functions above read the KPI's parameters on every call. ``compile_scorer`` does the same
+# arithmetic with the constants worked out once per KPI (the divisor of a linear score, whether
+# a division by it can be exact), so that the hot loop of an evaluation pays for the value only.
+# Each compiled scorer returns exactly the ``Number`` its method above returns: same value, and a
+# ``Decimal`` with the same digits (the same exact operations, in the same order).
+
+Scorer = Callable[[Number], Number]
+
+
+def _odd_part(n: int) -> int:
+    """``n`` without its factors 2 and 5: 1 exactly when ``1 / n`` has a finite decimal expansion."""
+    n >>= (n & -n).bit_length() - 1
+    while n % 5 == 0:
+        n //= 5
+    return n
+
+
+def ratio_by(b: Number) -> Scorer:
+    """``a ↦ 100 × a / b`` for a constant non-zero ``b``: the value of ``_ratio(a, b)``, faster.
+
+    ``100 / b`` is a fraction ``p / q`` in lowest terms. A decimal ``a`` is ``n / 2**i 5**j``, so
+    ``100 × a / b`` has a finite decimal expansion exactly when the part of ``q`` prime to 10
+    divides ``n``. When it does not, the quotient is built as a ``Fraction`` at once (the form
+    ``_ratio`` reaches after a trapped ``Inexact``); otherwise the exact decimal division runs,
+    as in ``_ratio``, which also handles whatever else is rare (a ``Fraction`` ``a``, more than
+    34 digits).
+    """
+    if not b:
+        return lambda a: _ratio(a, b)  # refused by the checks; divides by zero where ``_ratio`` would
+    k = as_fraction(HUNDRED) / as_fraction(b)
+    odd = _odd_part(k.denominator)
+    p, q = k.numerator, k.denominator
+    multiply, divide = EXACT.multiply, EXACT.divide
+
+    def ratio(a: Number) -> Number:
+        if type(a) is Decimal:
+            if odd != 1:
+                n, d = a.as_integer_ratio()
+                if n % odd:  # no finite decimal expansion: exactly a Fraction
+                    return settle(Fraction(n * p, d * q))
+            try:
+                return divide(multiply(HUNDRED, a), b)  # type: ignore[arg-type]  # a Fraction b raises TypeError
+            except (Inexact, TypeError):
+                pass
+        return _ratio(a, b)
+
+    return ratio
+
+
+def _clipped(raw: Scorer, cap: Decimal) -> Scorer:
+    def score(v: Number) -> Number:
+        r = raw(v)
+        if r < 0:
+            return ZERO
+        return min(r, cap)
+
+    return score
+
+
+def _one_side(start: Decimal, d: Number, cap: Decimal, *, rising: bool) -> Scorer:
+    """``clip(_ratio(v − start, d))`` (``rising``) or ``clip(_ratio(start − v, d))``, in one call.
+
+    The common case (a decimal value, no rounding) runs the operations of ``num.sub`` and
+    ``ratio_by`` inline; anything else takes their general forms, which give the same number.
+    """
+    ratio = ratio_by(d)
+    sub = num.sub
+
+    def general(v: Number) -> Number:
+        r = ratio(sub(v, start) if rising else sub(start, v))
+        if r < 0:
+            return ZERO
+        return min(r, cap)
+
+    if type(d) is not Decimal or not d:
+        return general
+    k = as_fraction(HUNDRED) / as_fraction(d)
+    odd, p, q = _odd_part(k.denominator), k.numerator, k.denominator
+    subtract, multiply, divide = EXACT.subtract, EXACT.multiply, EXACT.divide
+
+    def score(v: Number) -> Number:
+        if type(v) is not Decimal:
+            return general(v)
+        try:
+            a = subtract(v, start) if rising else subtract(start, v)
+            if odd != 1:
+                n, den = a.as_integer_ratio()
+                if n % odd:  # no finite decimal expansion: exactly a Fraction (see ``ratio_by``)
+                    r: Number = settle(Fraction(n * p, den * q))
+                else:
+                    r = divide(multiply(HUNDRED, a), d)
+            else:
+                r = divide(multiply(HUNDRED, a), d)
+        except Inexact:
+            return general(v)
+        if r < 0:
+            return ZERO
+        return min(r, cap)
+
+    return score
+
+
+def _linear_scorer(kpi: Kpi) -> Scorer:
+    t, f = kpi.target, kpi.floor
+    if kpi.direction == "higher":
+        return _one_side(f[0], num.sub(t[0], f[0]), kpi.cap, rising=True)
+    if kpi.direction == "lower":
+        return _one_side(f[0], num.sub(f[0], t[0]), kpi.cap, rising=False)
+    sub = num.sub
+    below, above = ratio_by(num.sub(t[0], f[0])), ratio_by(num.sub(f[1], t[1]))
+    low, high, f0, f1 = t[0], t[1], f[0], f[1]
+
+    def ranged(v: Number) -> Number:
+        if v < low:
+            return below(sub(v, f0))
+        if v > high:
+            return above(sub(f1, v))
+        return HUNDRED
+
+    return _clipped(ranged, kpi.cap)
+
+
+def _threshold_scorer(kpi: Kpi) -> Scorer:
+    t, passed, failed = kpi.target, kpi.pass_score, kpi.fail_score
+    if kpi.direction == "range":
+        return lambda v: threshold(kpi, v)
+    bound = t[0]
+    if kpi.direction == "higher":
+        if kpi.strict:
+            return lambda v: passed if v > bound else failed
+        return lambda v: passed if v >= bound else failed
+    if kpi.strict:
+        return lambda v: passed if v < bound else failed
+    return lambda v: passed if v <= bound else failed
+
+
+def _terminating(d: Number) -> bool:
+    """``100 / d`` has a finite decimal expansion (every ``100 × a / d`` of a decimal ``a`` then has one)."""
+    if type(d) is not Decimal or not d:
+        return False
+    return _odd_part((as_fraction(HUNDRED) / as_fraction(d)).denominator) == 1
+
+
+def _operators(start: Decimal, d: Decimal, cap: Decimal, *, rising: bool) -> Callable[[Decimal], Number]:
+    """``clip(100 × (v − start) / d)`` (or ``start − v``) with the operators of the current context."""
+    if rising:
+
+        def up(v: Decimal) -> Number:
+            r = HUNDRED * (v - start) / d
+            if r < 0:
+                return ZERO
+            return cap if cap < r else r  # noqa: FURB136 - min(r, cap) without the call
+
+        return up
+
+    def down(v: Decimal) -> Number:
+        r = HUNDRED * (start - v) / d
+        if r < 0:
+            return ZERO
+        return cap if cap < r else r  # noqa: FURB136 - min(r, cap) without the call
+
+    return down
+
+
+def compile_operators(kpi: Kpi) -> Callable[[Decimal], Number] | None:
+    """The KPI's compiled scorer written with plain operators, for a decimal value, or ``None``.
+
+    Only for the methods whose arithmetic is a subtraction, a product and a division by a
+    constant with a finite decimal quotient (``_terminating``). The caller runs it in the
+    library's own context (``_numbers.own_context``) and takes its result only if that
+    context's ``Inexact`` flag stayed unset: then every operation was exact and gave the digits
+    the ``EXACT`` operations of ``compile_scorer`` give (same precision, range and rounding).
+    """
+    t, f = kpi.target, kpi.floor
+    if kpi.method == "linear" and kpi.direction in {"higher", "lower"}:
+        rising = kpi.direction == "higher"
+        d = num.sub(t[0], f[0]) if rising else num.sub(f[0], t[0])
+        if _terminating(d):
+            return _operators(f[0], d, kpi.cap, rising=rising)  # type: ignore[arg-type]  # a Decimal: _terminating
+    if kpi.method == "attainment" and kpi.direction == "higher" and _terminating(t[0]):
+        target, cap = t[0], kpi.cap
+
+        def attained(v: Decimal) -> Number:
+            r = HUNDRED * v / target
+            if r < 0:
+                return ZERO
+            return cap if cap < r else r  # noqa: FURB136 - min(r, cap) without the call
+
+        return attained
+    return None
+
+
+def compile_scorer(kpi: Kpi) -> Scorer | None:
+    """The score of ``kpi`` as a function of its value, constants precomputed (same numbers as ``score``).
+
+    ``None`` for the methods that read more than the value (``expression``) or report more
+    than a number (``bands``): the evaluator calls ``score`` / ``band`` for those.
+    """
+    if kpi.method == "linear":
+        return _linear_scorer(kpi)
+    if kpi.method == "threshold":
+        return _threshold_scorer(kpi)
+    if kpi.method == "attainment":
+        if kpi.direction == "lower":
+            return lambda v: attainment(kpi, v)
+        return _clipped(ratio_by(kpi.target[0]), kpi.cap)
+    return None
 
 
 def band(kpi: Kpi, v: Number) -> Band | None:

@@ -103,6 +103,17 @@ def _binop(fn: Callable[[Number, Number], Number | None], fa: Fn, fb: Fn) -> Fn:
 
 
 def _compare(cmps: tuple[Callable[[Value, Value], bool], ...], fns: tuple[Fn, ...]) -> Fn:
+    if len(cmps) == 1:  # ``a < b``, the usual gate or filter: the loop below for one pair
+        cmp, fa, fb = cmps[0], fns[0], fns[1]
+
+        def compare_one(env: Env) -> Value:
+            a, b = fa(env), fb(env)
+            if a is None or b is None:
+                return None
+            return bool(cmp(a, b))
+
+        return compare_one
+
     def compare(env: Env) -> Value:
         values = [f(env) for f in fns]
         unknown = False

@@ -1,0 +1,166 @@
+"""The row evaluator's fast paths give the very numbers (same digits) of the exact functions they stand for."""
+
+import decimal
+from decimal import ROUND_DOWN, Decimal, Inexact, getcontext
+from fractions import Fraction
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from tests.strategies import exact_decimals
+
+from kpi_engine import _numbers as num
+from kpi_engine import evaluate, parse_ruleset
+from kpi_engine._numbers import NumberFormatError, exact, own_context, parse_decimal
+from kpi_engine.evaluation.records import plain_decimal
+from kpi_engine.evaluation.scoring import compile_operators, compile_scorer, score
+from kpi_engine.language.build import build_scorecard
+from kpi_engine.language.spec import RulesetSpec
+
+# Digits a divisor may have: 2·5 only (terminating), or a factor 3 or 7 (Fractions).
+bounds = st.sampled_from(["0", "1", "0.3", "-20%", "10%", "8", "20", "120", "0.5", "7", "1E+2", "2.50", "1000"])
+values = st.one_of(
+    exact_decimals("-50", "250", 4),
+    st.sampled_from(["0", "-0", "1E+2", "0.0000001", "123456789012345678901234567890.1234", "1E-100"]).map(Decimal),
+)
+number_texts = st.one_of(
+    st.from_regex(r"\s?[+-]?[0-9_]{0,8}(\.[0-9_]{0,6})?([eE][+-]?[0-9]{1,3})?\s?", fullmatch=True),
+    st.sampled_from(["NaN", "-Infinity", "sNaN", "1%", "١٢٣", "１２", "1e101", "0e500", "9" * 61, "1__0", "+.5"]),
+    st.text(max_size=12),
+)
+
+
+def kpi(**kw):
+    spec = RulesetSpec(ruleset="p", version="1", title="p", inputs={"v": {"type": "number"}},
+                       kpis=[{"id": "k", "metric": "v", "weight": "100%", **kw}])  # fmt: skip
+    return build_scorecard(spec).kpis[0]
+
+
+def same(a, b):
+    """Equal and written alike: a Decimal with the same digits and exponent, or the same Fraction."""
+    return type(a) is type(b) and str(a) == str(b)
+
+
+@given(number_texts)
+def test_a_plain_cell_reads_as_parse_decimal_reads_it(text):
+    """plain_decimal gives parse_decimal's Decimal, or None where parse_decimal refuses (or takes a percent)."""
+    with exact():
+        fast = plain_decimal(text)
+    try:
+        slow = parse_decimal(text, allow_percent=False)
+    except NumberFormatError:
+        slow = None
+    if fast is not None:
+        assert same(fast, slow)
+
+
+@given(lo=bounds, hi=bounds, direction=st.sampled_from(["higher", "lower"]), cap=st.sampled_from(["100", "120"]),
+       v=values)  # fmt: skip
+def test_compiled_linear_scores_match_the_method(lo, hi, direction, cap, v):
+    """A compiled linear scorer, and its operator form when the context stays exact, give scoring.score's digits."""
+    assume(Decimal(lo.rstrip("%")) != Decimal(hi.rstrip("%")))
+    low, high = sorted([lo, hi], key=lambda t: Decimal(t.rstrip("%")) / (100 if t.endswith("%") else 1))
+    target, floor = (high, low) if direction == "higher" else (low, high)
+    k = kpi(method="linear", direction=direction, target=target, floor=floor, cap=cap)
+    with exact() as ctx:
+        expected = score(k, v, {})
+        assert same(compile_scorer(k)(v), expected)
+        operators = compile_operators(k)
+        if operators is not None:
+            ctx.flags[Inexact] = False
+            fast = operators(v)
+            if not ctx.flags[Inexact]:
+                assert same(fast, expected)
+
+
+@given(target=bounds, cap=st.sampled_from(["100", "120"]), v=values)
+def test_compiled_attainment_scores_match_the_method(target, cap, v):
+    """Attainment (higher and lower) compiled, and its operator form, give scoring.score's digits."""
+    assume(Decimal(target.rstrip("%")) > 0)
+    for direction in ("higher", "lower"):
+        k = kpi(method="attainment", direction=direction, target=target, cap=cap)
+        with exact() as ctx:
+            expected = score(k, v, {})
+            assert same(compile_scorer(k)(v), expected)
+            operators = compile_operators(k)
+            if operators is not None:
+                ctx.flags[Inexact] = False
+                fast = operators(v)
+                if not ctx.flags[Inexact]:
+                    assert same(fast, expected)
+
+
+@given(st.lists(st.one_of(exact_decimals("-100", "100", 3), st.sampled_from([Fraction(1, 3), Fraction(-2, 7)])),
+                max_size=8))  # fmt: skip
+def test_sums_and_products_are_the_plain_loops(xs):
+    """num.total, num.products and num.dot give what add and mul applied one by one give."""
+    ys = list(reversed(xs))
+    with exact():
+        running = Decimal(0)
+        for x in xs:
+            running = num.add(running, x)
+        assert same(num.total(xs), running)
+        products = [num.mul(x, y) for x, y in zip(xs, ys, strict=True)]
+        assert all(same(a, b) for a, b in zip(num.products(xs, ys), products, strict=True))
+        dotted = Decimal(0)
+        for p in products:
+            dotted = num.add(dotted, p)
+        assert same(num.dot(xs, ys), dotted)
+
+
+def test_own_context_is_the_library_context_only():
+    """own_context is None outside exact() and after code called back replaced the context; else exact()'s."""
+    assert own_context() is None
+    with exact() as ctx:
+        assert own_context() is ctx
+        saved = getcontext()
+        decimal.setcontext(decimal.Context(prec=2))
+        try:
+            assert own_context() is None
+        finally:
+            decimal.setcontext(saved)
+        assert own_context() is ctx
+    assert own_context() is None
+
+
+def test_a_callback_that_changes_the_context_changes_no_result():
+    """A progress callback that installs prec=2 mid-run leaves every number as a run without it computes."""
+    ruleset = parse_ruleset(
+        'ruleset: t\nversion: "1"\ntitle: t\n'
+        "inputs: {a: {type: number}, b: {type: number}}\n"
+        "kpis:\n"
+        "  - {id: x, metric: a, method: linear, floor: 0, target: 1, cap: 120, weight: 60%}\n"
+        "  - {id: y, metric: b, method: linear, floor: 0, target: 120, cap: 120, weight: 40%}\n"
+    )
+    rows = [{"subject": f"r{i:03d}", "period": "2026-03", "a": f"0.{i:04d}", "b": str(i + 7)} for i in range(300)]
+    expected = evaluate(ruleset, rows, engine="row").to_json()
+
+    def hostile(_done, _total):
+        ctx = getcontext()
+        ctx.prec, ctx.rounding = 2, ROUND_DOWN
+
+    saved = getcontext().copy()
+    try:
+        assert evaluate(ruleset, rows, engine="row", progress=hostile).to_json() == expected
+    finally:
+        decimal.setcontext(saved)
+
+
+def test_a_callback_that_widens_the_context_changes_no_result():
+    """A progress callback that raises the library context's precision in place: operators are not trusted then."""
+    ruleset = parse_ruleset(
+        'ruleset: t\nversion: "1"\ntitle: t\n'
+        "inputs: {a: {type: number}}\n"
+        "kpis: [{id: x, metric: a, method: linear, floor: 0, target: 1, cap: 1E+40, weight: 100%}]\n"
+    )
+    rows = [{"subject": f"r{i:03d}", "period": "2026-03", "a": f"{i}.{'3' * 33}"} for i in range(300)]
+    expected = evaluate(ruleset, rows, engine="row")
+
+    def widen(_done, _total):
+        getcontext().prec = 100
+
+    saved = getcontext().copy()
+    try:
+        got = evaluate(ruleset, rows, engine="row", progress=widen)
+    finally:
+        decimal.setcontext(saved)
+    assert [same(a.total, b.total) for a, b in zip(got.results, expected.results, strict=True)] == [True] * 300
