@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import itertools
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, Inexact
 from typing import Any, Literal
 
@@ -52,10 +52,10 @@ LEVELS = ("rep", "team", "department", "company")
 TRACE_EVENTS = 100  # event ids listed in a trace; the count is always complete
 MAX_STREAK = 240
 
-_Scored = tuple[Value, "Number | None", list[str], dict[str, Any]]  # value, score, flags, explanation
+_Scored = tuple[Value, "Number | None", Sequence[str], dict[str, Any]]  # value, score, flags, explanation
 # Flags and explanation of a KPI scored without a trace and without a flag: shared, never changed
-# (an adjustment replaces the flags list; explanations are written only when tracing).
-_NO_FLAGS: list[str] = []
+# (an adjustment replaces the flags; explanations are written only when tracing).
+_NO_FLAGS: tuple[str, ...] = ()  # immutable, so nothing can append to the shared value
 _NONES = itertools.repeat(None)
 _UNTRACED: dict[str, Any] = {}
 RowsLike = Table | Iterable[Mapping[str, Any] | object]
