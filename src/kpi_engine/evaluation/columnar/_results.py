@@ -330,3 +330,8 @@ def _round_parts(ctx: Ctx, col: Num, places: int, mode: str) -> tuple[Arr, Arr, 
     else:  # floor
         up = (r > 0) & negative
     return (q + up).astype(np.int64), negative, _mask(col.na, ctx.n)
+
+
+# For the renderers that write text straight from the columns (``kpi_engine.report.columnar``).
+at_row = _at
+round_parts = _round_parts
