@@ -33,7 +33,7 @@ from kpi_engine.report._i18n import Messages
 from kpi_engine.report._view import exact_text
 from kpi_engine.report.csv import COLUMNS
 
-CHUNK = 10_000  # subjects per piece of text: memory stays flat however many subjects there are
+CHUNK = 25_000  # subjects per piece of text: memory stays flat however many subjects there are
 _POWERS = {10**k: k for k in range(19)}
 _FORMULA = r"^[=+\-@\t\r]"
 _PLAIN = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?$"
@@ -151,47 +151,76 @@ class _Figures:
 # --------------------------------------------------------------------------------------- text pieces
 
 
-def _fixed(values: Any, places: int, na: Any = None) -> Any:
-    """Polars text of signed scaled integers (``-12345``, 2 → ``-123.45``); ``None`` where ``na``."""
-    import polars as pl  # noqa: PLC0415
+class _Chunk:
+    """The raw columns of a chunk of subjects, and the Polars expressions that format them."""
 
-    s = pl.Series(values, dtype=pl.Int64)
-    frame = pl.DataFrame({"q": s})
-    text = pl.col("q").abs().cast(pl.Utf8)
-    if places:
-        text = text.str.zfill(places + 1)
-        text = text.str.slice(0, text.str.len_chars() - places) + pl.lit(".") + text.str.slice(-places)
-    text = pl.when(pl.col("q") < 0).then(pl.lit("-") + text).otherwise(text)
-    out = frame.select(text.alias("t"))["t"]
-    if na is not None and na.any():
-        out = out.scatter(np.flatnonzero(na), None)
-    return out
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
 
+    def frame(self) -> Any:
+        import polars as pl  # noqa: PLC0415
 
-def _exact(col: Column, rows: Any, how: Callable[[Any], str]) -> Any:
-    """Exact text of a value column at ``rows`` (``None`` for N/A); ``how`` formats the rare non-decimal cells."""
-    import polars as pl  # noqa: PLC0415
+        return pl.DataFrame(self.data)
 
-    if isinstance(col, Num) and isinstance(col.den, int) and col.den in _POWERS:
-        num = np.broadcast_to(np.asarray(col.num, dtype=np.int64), (len(rows),)) if isinstance(col.num, int) else None
-        values = num if num is not None else np.asarray(col.num)[rows]
-        if values.dtype == object:
-            return pl.Series([None if v is None else how(v) for v in (at_row(col, j) for j in rows.tolist())])
-        places = _POWERS[col.den]
-        frame = pl.DataFrame({"q": pl.Series(values, dtype=pl.Int64)})
-        text = pl.col("q").abs().cast(pl.Utf8)
-        if places:
-            text = text.str.zfill(places + 1)
-            text = text.str.slice(0, text.str.len_chars() - places) + pl.lit(".") + text.str.slice(-places)
-            text = text.str.replace(r"\.?0+$", "")
-            text = pl.when(text == "").then(pl.lit("0")).otherwise(text)
-        text = pl.when((pl.col("q") < 0) & (pl.col("q") != 0)).then(pl.lit("-") + text).otherwise(text)
-        out = frame.select(text.alias("t"))["t"]
-        na = None if col.na is None else np.asarray(col.na)[rows]
+    def ints(self, key: str, values: Any, na: Any = None) -> Any:
+        """Register signed int64 values (null where ``na``); return the column."""
+        import polars as pl  # noqa: PLC0415
+
+        s = pl.Series(key, np.asarray(values, dtype=np.int64))
         if na is not None and na.any():
-            out = out.scatter(np.flatnonzero(na), None)
-        return out
-    return pl.Series([None if v is None else how(v) for v in (at_row(col, j) for j in rows.tolist())], dtype=pl.Utf8)
+            s = s.scatter(np.flatnonzero(na), None)
+        self.data[key] = s
+        return pl.col(key)
+
+    def text(self, key: str, values: Any) -> Any:
+        import polars as pl  # noqa: PLC0415
+
+        self.data[key] = pl.Series(key, values, dtype=pl.Utf8)
+        return pl.col(key)
+
+    def coded(self, key: str, codes: Any, text: Callable[[int], str]) -> Any:
+        """Register a text column from small integer codes, each distinct code formatted once in Python."""
+        import polars as pl  # noqa: PLC0415
+
+        self.data[key] = _coded(codes, text).alias(key)
+        return pl.col(key)
+
+    def fixed(self, key: str, values: Any, places: int, na: Any = None) -> Any:
+        """Text of signed scaled integers (``-12345``, 2 → ``-123.45``), null where ``na``."""
+        import polars as pl  # noqa: PLC0415
+
+        text = _decimal_text(np.asarray(values, dtype=np.int64), places)
+        if na is not None and na.any():
+            text = text.scatter(np.flatnonzero(na), None)
+        self.data[key] = text.alias(key)
+        return pl.col(key)
+
+    def exact(self, key: str, col: Column, rows: Any, how: Callable[[Any], str]) -> Any:
+        """Exact text of a value column (null for N/A); ``how`` formats the rare non-decimal cells in Python."""
+        if isinstance(col, Num) and isinstance(col.den, int) and col.den in _POWERS:
+            values = np.full(len(rows), col.num) if isinstance(col.num, int) else np.asarray(col.num)[rows]
+            if values.dtype != object:
+                na = None if col.na is None else np.asarray(col.na)[rows]
+                text = self.fixed(key, values, _POWERS[col.den], na)
+                # canonical: no trailing zeros ("12.50" → "12.5", "3.00" → "3", "0.00" → "0")
+                return text.str.strip_chars_end("0").str.strip_chars_end(".") if _POWERS[col.den] else text
+        return self.text(key, [None if v is None else how(v) for v in (at_row(col, j) for j in rows.tolist())])
+
+
+def _decimal_text(values: Any, places: int) -> Any:
+    """``format(Decimal(v).scaleb(-places), "f")`` for each int64 ``v``, by Polars' decimal formatting.
+
+    The integers become the 128-bit two's-complement numerators of an Arrow ``decimal128(38, places)``
+    array (no arithmetic, no rounding), which Polars writes with exactly ``places`` decimals.
+    """
+    import polars as pl  # noqa: PLC0415
+    import pyarrow as pa  # noqa: PLC0415
+
+    words = np.empty(2 * len(values), dtype=np.int64)
+    words[0::2] = values
+    words[1::2] = values >> 63  # the sign extension: the high 64 bits
+    array = pa.Array.from_buffers(pa.decimal128(38, places), len(values), [None, pa.py_buffer(words)])
+    return pl.from_arrow(array).cast(pl.Utf8)
 
 
 def _coded(codes: Any, text: Callable[[int], str | None]) -> Any:
@@ -238,7 +267,7 @@ def _names_of(code: int, names: list[str]) -> list[str]:
 
 
 def _csv_flags(results: ColumnarResults, names: list[str], span: int, code: int) -> str:
-    return " ".join(_names_of(code // span, names) + _fired(results, code % span))
+    return _safe_text(" ".join(_names_of(code // span, names) + _fired(results, code % span)))
 
 
 def _kpi_flags(names: list[str], indent: int | None, depth: int, code: int) -> str:
@@ -261,7 +290,8 @@ def _safe(expr: Any) -> Any:
     """``spreadsheet_safe`` then CSV quoting (``csv.writer``: quote when , " or a line feed is in the cell)."""
     import polars as pl  # noqa: PLC0415
 
-    safe = pl.when(expr.str.contains(_FORMULA) & ~expr.str.contains(_PLAIN)).then(pl.lit("'") + expr).otherwise(expr)
+    risky = expr.str.contains(_FORMULA)
+    safe = pl.when(risky & ~expr.str.contains(_PLAIN)).then(pl.lit("'") + expr).otherwise(expr)
     quoted = pl.lit('"') + safe.str.replace_all('"', '""', literal=True) + pl.lit('"')
     return pl.when(safe.str.contains('[,"\n]')).then(quoted).otherwise(safe)
 
@@ -290,102 +320,99 @@ def _csv(
     header = ",".join(_safe_text(msg.pt("csv", c)) for c in COLUMNS) + "\n"
     yield ("\ufeff" if bom else "") + header
     titles = {g.grade: g.title for g in scorecard.grades} if scorecard is not None else {}
-    bonus_of = {g.grade: g.bonus_multiplier for g in card.grades}
-    period = _safe_text(appraisal.period)
     kpi_titles = []
     for kpi in card.kpis:
         title = next((k.title for k in scorecard.kpis if k.id == kpi.id and k.title), None) if scorecard else None
         kpi_titles.append(title or kpi.title or kpi.id)
+    grade_cells: dict[tuple[str | None, Decimal | None], str] = {}  # (grade, bonus) → safe cells: grade, title, bonus
+
+    def grade_cell(grade: str | None, bonus: Decimal | None) -> str:
+        key = (grade, bonus)
+        if key not in grade_cells:
+            cells = (grade or "", titles.get(grade or "") or "", "" if bonus is None else format(bonus, "f"))
+            grade_cells[key] = ",".join(_safe_text(t) for t in cells)
+        return grade_cells[key]
+
     subjects_all = np.array(r.subjects, dtype=object)
+    span = 3 ** len(card.gates)
     for part in _chunks(len(r)):
         rows = r.order[part]
         subjects = subjects_all[rows].tolist()
-        grades = r.grade[rows].tolist()
-        frame = pl.DataFrame(
-            {
-                "subject": pl.Series(subjects, dtype=pl.Utf8),
-                "name": pl.Series([names.get(s, "") for s in subjects], dtype=pl.Utf8),
-                "parent": pl.Series([r.parent.get(s) or "" for s in subjects], dtype=pl.Utf8),
-                "total": _fixed(figures.total[0][part], places, figures.total[1][part]).fill_null(""),
-                "grade": pl.Series([g or "" for g in grades], dtype=pl.Utf8),
-                "grade_title": pl.Series([titles.get(g or "") or "" for g in grades], dtype=pl.Utf8),
-                "bonus": pl.Series(
-                    ["" if (b := bonus_of.get(g)) is None else format(b, "f") for g in grades], dtype=pl.Utf8
-                ),
-                "rank": pl.Series(r.rank[rows], dtype=pl.Int64),
-                "before": _fixed(figures.before[0][part], places, figures.before[1][part]).fill_null(""),
-                "residue": _fixed(figures.residue[part], places),
-            }
+        c = _Chunk()
+        parents = [r.parent.get(s) or "" for s in subjects]
+        prefix = pl.concat_str(
+            [
+                pl.lit(_safe_text(appraisal.period)),
+                _safe(c.text("subject", subjects)),
+                _safe(c.text("name", [names.get(s, "") for s in subjects])) if names else pl.lit(""),
+                _safe(c.text("parent", parents)) if any(parents) else pl.lit(""),
+                c.fixed("total", figures.total[0][part], places, figures.total[1][part]).fill_null(""),
+                c.text("grade", list(map(grade_cell, r.grade[rows].tolist(), r.bonus[rows].tolist()))),
+                pl.when(c.ints("rank", r.rank[rows]) > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
+            ],
+            separator=",",
+        )
+        suffix = pl.concat_str(
+            [
+                c.fixed("before", figures.before[0][part], places, figures.before[1][part]).fill_null(""),
+                c.fixed("residue", figures.residue[part], places),
+            ],
+            separator=",",
         )
         gate_code = _gate_codes(r, rows)
-        base = frame.select(
-            pl.concat_str(
-                [
-                    pl.lit(period),
-                    _safe(pl.col("subject")),
-                    _safe(pl.col("name")),
-                    _safe(pl.col("parent")),
-                    pl.col("total"),
-                    _safe(pl.col("grade")),
-                    _safe(pl.col("grade_title")),
-                    _safe(pl.col("bonus")),
-                    pl.when(pl.col("rank") > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
-                ],
-                separator=",",
-            ).alias("prefix"),
-            pl.concat_str([pl.col("before"), pl.col("residue")], separator=",").alias("suffix"),
-        )
-        del frame
-        span = 3 ** len(card.gates)
         lines = []
         for i, kpi in enumerate(card.kpis):
             col = r.scored.kpis[kpi.id]
             score, score_na = figures.scores[i]
             flag_code, flag_names = _flag_codes(r, kpi.id, rows)
-            kpi_frame = base.with_columns(
-                _exact(col.value, rows, exact_text).fill_null("").alias("value"),
-                _fixed(score[part], places, score_na[part]).fill_null("").alias("score"),
-                _fixed(figures.contributions[i][part], places).alias("contribution"),
-                pl.Series(np.where(score_na[part], "excluded", "scored"), dtype=pl.Utf8).alias("status"),
-                _coded(flag_code * span + gate_code, functools.partial(_csv_flags, r, flag_names, span)).alias("flags"),
+            value = c.exact(f"v{i}", col.value, rows, exact_text)
+            if not isinstance(col.value, Num):
+                value = _safe(value)  # numbers are plain: never a formula, never quoted
+            flags = _coded(flag_code * span + gate_code, functools.partial(_csv_flags, r, flag_names, span))
+            c.data[f"f{i}"] = flags
+            lines.append(
+                pl.concat_str(
+                    [
+                        pl.col("prefix"),
+                        pl.lit(_safe_text(kpi.id) + "," + _safe_text(kpi_titles[i])),
+                        value.fill_null(""),
+                        c.fixed(f"s{i}", score[part], places, score_na[part]).fill_null(""),
+                        pl.lit(_safe_text(exact_text(kpi.weight))),
+                        c.fixed(f"c{i}", figures.contributions[i][part], places),
+                        pl.when(pl.col(f"s{i}").is_null()).then(pl.lit("excluded")).otherwise(pl.lit("scored")),
+                        pl.col(f"f{i}"),
+                        pl.col("suffix"),
+                    ],
+                    separator=",",
+                )
             )
-            line = pl.concat_str(
-                [
-                    pl.col("prefix"),
-                    pl.lit(_safe_text(kpi.id)),
-                    pl.lit(_safe_text(kpi_titles[i])),
-                    _safe(pl.col("value")),
-                    pl.col("score"),
-                    pl.lit(_safe_text(exact_text(kpi.weight))),
-                    pl.col("contribution"),
-                    pl.col("status"),
-                    _safe(pl.col("flags")),
-                    pl.col("suffix"),
-                ],
-                separator=",",
-            )
-            lines.append(kpi_frame.select(line.alias(f"l{i}")))
         if not lines:
             continue
-        text = pl.concat(lines, how="horizontal").select(pl.concat_str(pl.all(), separator="\n").alias("t"))["t"]
-        yield "\n".join(text.to_list()) + "\n"
+        frame = c.frame().with_columns(prefix.alias("prefix"), suffix.alias("suffix"))
+        text = frame.select(pl.concat_str(lines, separator="\n").str.join("\n").alias("t")).item()
+        del frame, c
+        yield text + "\n"
 
 
 # --------------------------------------------------------------------------------------------- JSON
 
 
-def _jstr(series: Any) -> Any:
+def _jstr(c: _Chunk, key: str, values: list[str | None]) -> Any:
     """JSON text of a text column (``null`` for missing), as ``json.dumps(ensure_ascii=False)`` writes it."""
     import polars as pl  # noqa: PLC0415
 
-    s = series.cast(pl.Utf8)
-    if s.str.contains(_CONTROL).any():
-        return pl.Series([None if v is None else json.dumps(v, ensure_ascii=False) for v in s.to_list()]).fill_null(
-            "null"
-        )
-    frame = pl.DataFrame({"s": s})
-    escaped = pl.col("s").str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
-    return frame.select((pl.lit('"') + escaped + pl.lit('"')).fill_null("null").alias("t"))["t"]
+    col = c.text(key, values)
+    if c.data[key].str.contains(_CONTROL).any():  # rare: control characters take json.dumps's escapes
+        return c.text(key, [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]).fill_null("null")
+    escaped = col.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
+    return (pl.lit('"') + escaped + pl.lit('"')).fill_null("null")
+
+
+def _jq(text: Any) -> Any:
+    """A number's text as a JSON string (``null`` for N/A): it needs no escape."""
+    import polars as pl  # noqa: PLC0415
+
+    return (pl.lit('"') + text + pl.lit('"')).fill_null("null")
 
 
 def _jdump(value: Any, indent: int | None, depth: int) -> str:
@@ -443,13 +470,11 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
     d0 = 0 if indent is None else 2  # the depth of a subject in the document
     subjects_all = np.array(r.subjects, dtype=object)
     level = json.dumps(card.subject, ensure_ascii=False)
-    bonus_of = {g.grade: g.bonus_multiplier for g in card.grades}
     span = 3 ** len(card.gates)
     done = 0
     for part in _chunks(len(r)):
         rows = r.order[part]
         subjects = subjects_all[rows].tolist()
-        grades = r.grade[rows].tolist()
         m = len(rows)
         gate_code = _gate_codes(r, rows)
         no_kpi = figures.total[1][part].astype(np.int64)
@@ -460,60 +485,60 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
                 val = np.where(np.asarray(holds.na)[rows], 1, val)
             adj_code += np.where(np.asarray(present, dtype=bool)[rows], val, 0) * 4**i
 
-        def adjustments(c: int) -> str:
+        def adjustments(code: int) -> str:
             out: dict[str, Any] = {}
             for i, (adj_id, _, _) in enumerate(r.scored.adjustments):
-                v = (c // 4**i) % 4
+                v = (code // 4**i) % 4
                 if v:
                     out[adj_id] = (None, True, False)[v - 1]
             return _jdump(out, indent, d0 + 1)
 
+        c = _Chunk()
+        grades = r.grade[rows].tolist()
         cols: dict[str, Any] = {
-            "subject": _jstr(pl.Series(subjects, dtype=pl.Utf8)),
-            "parent": _jstr(pl.Series([r.parent.get(s) for s in subjects], dtype=pl.Utf8)),
-            "total": _jstr(_fixed(figures.total[0][part], places, figures.total[1][part])),
-            "before": _jstr(_fixed(figures.before[0][part], places, figures.before[1][part])),
-            "residue": _jstr(_fixed(figures.residue[part], places)),
-            "grade": _jstr(pl.Series(grades, dtype=pl.Utf8)),
-            "bonus": _jstr(
-                pl.Series([None if (b := bonus_of.get(g)) is None else canonical(b) for g in grades], dtype=pl.Utf8)
-            ),
-            "rank": _int_or_null(r.rank[rows]),
-            "rank_in": _int_or_null(r.rank_in[rows]),
-            "flags": _coded(
+            "subject": _jstr(c, "subject", subjects),
+            "parent": _jstr(c, "parent", [r.parent.get(s) for s in subjects]),
+            "total": _jq(c.fixed("total", figures.total[0][part], places, figures.total[1][part])),
+            "before": _jq(c.fixed("before", figures.before[0][part], places, figures.before[1][part])),
+            "residue": _jq(c.fixed("residue", figures.residue[part], places)),
+            "grade": _jstr(c, "grade", grades),
+            "bonus": _jstr(c, "bonus", [None if b is None else canonical(b) for b in r.bonus[rows].tolist()]),
+            "rank": _int_or_null(c.ints("rank", r.rank[rows])),
+            "rank_in": _int_or_null(c.ints("rank_in", r.rank_in[rows])),
+            "flags": c.coded(
+                "flags",
                 no_kpi * span + gate_code,
-                lambda c: _jdump(_fired(r, c % span) + (["no_kpi_applies"] if c // span else []), indent, d0 + 1),
+                lambda code: _jdump(
+                    _fired(r, code % span) + (["no_kpi_applies"] if code // span else []), indent, d0 + 1
+                ),
             ),
-            "gates": _coded(
+            "gates": c.coded(
+                "gates",
                 gate_code,
-                lambda c: _jdump(
+                lambda code: _jdump(
                     {
                         g.id: ("not_applied", "applied", "not_evaluated")[o]
-                        for g, o in zip(card.gates, _gate_outcomes(r, c), strict=True)
+                        for g, o in zip(card.gates, _gate_outcomes(r, code), strict=True)
                     },
                     indent,
                     d0 + 1,
                 ),
             ),
-            "adjustments": _coded(adj_code, adjustments),
+            "adjustments": c.coded("adjustments", adj_code, adjustments),
         }
-        metrics: list[tuple[str | None, Any]] = []
-        for name in card.report:
-            cols[f"metric:{name}"] = _value_json(r.env[name], rows)
-            metrics.append((name, pl.col(f"metric:{name}")))
+        metrics: list[tuple[str | None, Any]] = [
+            (name, _value_json(c, f"metric:{name}", r.env[name], rows)) for name in card.report
+        ]
         sections: list[tuple[str | None, Any]] = []
         for i, s in enumerate(card.sections):
             (score, score_na), share, code = figures.sections[i]
-            cols[f"s{i}:score"] = _jstr(_fixed(score[part], places, score_na[part]))
-            cols[f"s{i}:share"] = _jstr(_fixed(share[part], places))
-            cols[f"s{i}:flags"] = _coded(code[part], functools.partial(_section_flags, indent, d0 + 3))
             node = _Node(
                 "dict",
                 [
                     ("id", json.dumps(s.id, ensure_ascii=False)),
-                    ("score", pl.col(f"s{i}:score")),
-                    ("effective_weight", pl.col(f"s{i}:share")),
-                    ("flags", pl.col(f"s{i}:flags")),
+                    ("score", _jq(c.fixed(f"s{i}:score", score[part], places, score_na[part]))),
+                    ("effective_weight", _jq(c.fixed(f"s{i}:share", share[part], places))),
+                    ("flags", c.coded(f"s{i}:flags", code[part], functools.partial(_section_flags, indent, d0 + 3))),
                 ],
             )
             sections.append((None, node))
@@ -521,49 +546,48 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
         for i, kpi in enumerate(card.kpis):
             score, score_na = figures.scores[i]
             flag_code, flag_names = _flag_codes(r, kpi.id, rows)
-            cols[f"k{i}:value"] = _value_json(r.scored.kpis[kpi.id].value, rows)
-            cols[f"k{i}:status"] = pl.Series(np.where(score_na[part], '"excluded"', '"scored"'), dtype=pl.Utf8)
-            cols[f"k{i}:score"] = _jstr(_fixed(score[part], places, score_na[part]))
-            cols[f"k{i}:share"] = _jstr(_fixed(figures.shares[i][part], places))
-            cols[f"k{i}:contribution"] = _jstr(_fixed(figures.contributions[i][part], places))
-            cols[f"k{i}:flags"] = _coded(flag_code, functools.partial(_kpi_flags, flag_names, indent, d0 + 3))
+            score_text = c.fixed(f"k{i}:score", score[part], places, score_na[part])
             node = _Node(
                 "dict",
                 [
                     ("id", json.dumps(kpi.id, ensure_ascii=False)),
-                    ("value", pl.col(f"k{i}:value")),
-                    ("status", pl.col(f"k{i}:status")),
-                    ("score", pl.col(f"k{i}:score")),
-                    ("effective_weight", pl.col(f"k{i}:share")),
-                    ("contribution", pl.col(f"k{i}:contribution")),
-                    ("flags", pl.col(f"k{i}:flags")),
+                    ("value", _value_json(c, f"k{i}:value", r.scored.kpis[kpi.id].value, rows)),
+                    ("status", pl.when(score_text.is_null()).then(pl.lit('"excluded"')).otherwise(pl.lit('"scored"'))),
+                    ("score", _jq(score_text)),
+                    ("effective_weight", _jq(c.fixed(f"k{i}:share", figures.shares[i][part], places))),
+                    ("contribution", _jq(c.fixed(f"k{i}:contribution", figures.contributions[i][part], places))),
+                    (
+                        "flags",
+                        c.coded(f"k{i}:flags", flag_code, functools.partial(_kpi_flags, flag_names, indent, d0 + 3)),
+                    ),
                 ],
             )
             kpis.append((None, node))
         subject = _Node(
             "dict",
             [
-                ("subject", pl.col("subject")),
+                ("subject", cols["subject"]),
                 ("level", level),
-                ("parent", pl.col("parent")),
-                ("total", pl.col("total")),
-                ("total_before_gates", pl.col("before")),
-                ("contributions_residue", pl.col("residue")),
-                ("grade", pl.col("grade")),
-                ("bonus_multiplier", pl.col("bonus")),
-                ("rank", pl.col("rank")),
-                ("rank_in_parent", pl.col("rank_in")),
-                ("flags", pl.col("flags")),
+                ("parent", cols["parent"]),
+                ("total", cols["total"]),
+                ("total_before_gates", cols["before"]),
+                ("contributions_residue", cols["residue"]),
+                ("grade", cols["grade"]),
+                ("bonus_multiplier", cols["bonus"]),
+                ("rank", cols["rank"]),
+                ("rank_in_parent", cols["rank_in"]),
+                ("flags", cols["flags"]),
                 ("metrics", _Node("dict", metrics)),
                 ("sections", _Node("list", sections)),
                 ("kpis", _Node("list", kpis)),
-                ("gates", pl.col("gates")),
-                ("adjustments", pl.col("adjustments")),
+                ("gates", cols["gates"]),
+                ("adjustments", cols["adjustments"]),
             ],
         )
-        frame = pl.DataFrame(cols)
+        frame = c.frame()
+        del c, cols
         text = frame.select(pl.concat_str(subject.pieces(indent, d0)).alias("t"))["t"].to_list()
-        del frame, cols
+        del frame
         if fmt == "jsonl":
             yield "\n".join(text) + "\n"
         else:
@@ -575,29 +599,21 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
         yield (nl + " " * (indent or 0) if done else "") + "]" + nl + "}\n"
 
 
-def _int_or_null(values: Any) -> Any:
+def _int_or_null(q: Any) -> Any:
     import polars as pl  # noqa: PLC0415
 
-    s = pl.Series(np.asarray(values, dtype=np.int64))
-    return pl.DataFrame({"r": s}).select(
-        pl.when(pl.col("r") > 0).then(pl.col("r").cast(pl.Utf8)).otherwise(pl.lit("null")).alias("t")
-    )["t"]
+    return pl.when(q > 0).then(q.cast(pl.Utf8)).otherwise(pl.lit("null"))
 
 
-def _value_json(col: Column, rows: Any) -> Any:
+def _value_json(c: _Chunk, key: str, col: Column, rows: Any) -> Any:
     """JSON text of a value column as ``json.dumps(default=canonical)`` writes it."""
-    import polars as pl  # noqa: PLC0415
-
     if isinstance(col, Num):
-        return _jstr(_exact(col, rows, canonical))
+        return _jq(c.exact(key, col, rows, canonical))
+    cells = [at_row(col, j) for j in rows.tolist()]
     if isinstance(col, Bool):
-        return pl.Series(
-            ["null" if v is None else ("true" if v else "false") for v in (at_row(col, j) for j in rows.tolist())]
-        )
+        return c.text(key, ["null" if v is None else ("true" if v else "false") for v in cells])
     assert isinstance(col, Text)
-    return pl.Series(
-        [json.dumps(v, ensure_ascii=False, default=_default) for v in (at_row(col, j) for j in rows.tolist())]
-    )
+    return c.text(key, [json.dumps(v, ensure_ascii=False, default=_default) for v in cells])
 
 
 def _default(value: object) -> str:
