@@ -241,3 +241,40 @@ def test_largest_remainder_goes_through_the_result_objects(tmp_path, spied):
     w1_records(data, 20, seed=3)
     assert _run(tmp_path, path, data, "columnar", "csv") == _run(tmp_path, path, data, "row", "csv")
     assert spied == [False]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize(
+    ("column", "cell"), [("m1", "abc"), ("m1", "3"), ("subject", " "), ("period", "2026-13")], ids=str
+)
+def test_bad_cells_are_located_as_on_the_row_path(tmp_path, capsys, suffix, column, cell):
+    """A bad cell read as columns is reported with the row path's file, row and column."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(w1_style(2, "half_up"), encoding="utf-8")
+    data = tmp_path / f"records{suffix}"
+    w1_records(data, 20, seed=5)
+    frame = pl.read_parquet(data) if suffix == ".parquet" else pl.read_csv(data, infer_schema=False)
+    frame[6, column] = cell
+    _write(frame, data)
+    messages = []
+    for engine in ("row", "columnar"):
+        code = main(["evaluate", str(path), "--records", str(data), "--engine", engine, "--format", "csv"])
+        assert code == 1
+        messages.append(capsys.readouterr().err)
+    assert messages[0] == messages[1]
+    assert f"records{suffix}:8:" in messages[0]
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(10, [True]), (10_000, [])])
+def test_auto_reads_columns_for_large_inputs(tmp_path, spied, monkeypatch, threshold, expected):
+    """`--engine auto` reads and writes columns at or above the kernel's threshold, rows below it."""
+    from kpi_engine.evaluation import columnar
+
+    monkeypatch.setattr(columnar, "AUTO_THRESHOLD", threshold)
+    path = tmp_path / "rules.yaml"
+    path.write_text(w1_style(2, "half_up"), encoding="utf-8")
+    data = tmp_path / "records.csv"
+    w1_records(data, 30, seed=9)
+    auto = _run(tmp_path, path, data, "auto", "jsonl")
+    assert spied == expected
+    assert auto == _run(tmp_path, path, data, "row", "jsonl")

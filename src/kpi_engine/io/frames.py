@@ -34,7 +34,8 @@ def read_frame(path: str | Path, name: str | None = None) -> Frame | Table:
             df = pl.read_parquet(path)
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise KpiError(f"cannot read {label}: {exc}") from None
-        return Frame(df, label, lambda: Table.from_rows(df.iter_rows(named=True), label))
+        # The row path reads the file again with the row reader: its messages name row and column.
+        return Frame(df, label, lambda: read_table(path, name))
     try:
         df = pl.read_csv(path, infer_schema=False, encoding="utf8")
     except (OSError, pl.exceptions.PolarsError, UnicodeDecodeError):
