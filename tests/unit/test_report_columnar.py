@@ -10,9 +10,13 @@ pytest.importorskip("polars")
 pytest.importorskip("pyarrow")
 
 import polars as pl
+import pyarrow as pa
 
 import kpi_engine.report.columnar as rc
+from kpi_engine import evaluate, load_ruleset
 from kpi_engine.cli import main
+from kpi_engine.errors import DataError, KpiError
+from kpi_engine.evaluation.columnar import LONG_COLUMNS, evaluate_batches, long_table
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = ['=HYPERLINK("http://x","y")', 'Li, "Lei"', "+86 138", "-5", "@sum(A1)", "王 伟", "a\nb", "-3.5", ""]
@@ -278,3 +282,61 @@ def test_auto_reads_columns_for_large_inputs(tmp_path, spied, monkeypatch, thres
     auto = _run(tmp_path, path, data, "auto", "jsonl")
     assert spied == expected
     assert auto == _run(tmp_path, path, data, "row", "jsonl")
+
+
+# --- evaluate_batches: Arrow record batches in, the long result table out (issue 6 §3) ---
+
+
+@pytest.fixture
+def w1_ruleset():
+    return load_ruleset(w1_style(2, "half_up"))
+
+
+@pytest.fixture
+def w1_frame(tmp_path):
+    path = tmp_path / "records.csv"
+    w1_records(path, 40, seed=11)
+    return pl.read_csv(path, infer_schema=False).drop("name")
+
+
+def test_batches_give_the_row_paths_figures(w1_ruleset, w1_frame):
+    """Three record batches give, row for row, the long table of the row path's appraisal."""
+    batches = w1_frame.to_arrow().to_batches(max_chunksize=15)
+    assert len(batches) == 3
+    got = evaluate_batches(w1_ruleset, batches, period="2026-03")
+    assert isinstance(got, pa.Table)
+    assert tuple(got.column_names) == LONG_COLUMNS
+    expected = long_table(evaluate(w1_ruleset, w1_frame.to_dicts(), period="2026-03", engine="row"))
+    assert pl.from_arrow(got).equals(expected)
+    assert got.num_rows == w1_frame.height * 4
+
+
+def test_rows_left_to_the_row_path_give_the_same_table(w1_ruleset, w1_frame):
+    """A float column (left to the row path) gives the same table as decimal text does."""
+    floats = w1_frame.with_columns(pl.col("m1").cast(pl.Float64))
+    got = evaluate_batches(w1_ruleset, floats.to_arrow().to_batches(), period="2026-03")
+    assert pl.from_arrow(got).equals(
+        pl.from_arrow(evaluate_batches(w1_ruleset, w1_frame.to_arrow().to_batches(), period="2026-03"))
+    )
+
+
+def test_ranks_are_per_call(w1_ruleset, w1_frame):
+    """Each call ranks the subjects it was given: two halves each have a rank 1."""
+    top = w1_frame.head(20).to_arrow().to_batches()
+    rest = w1_frame.tail(20).to_arrow().to_batches()
+    for part in (top, rest):
+        ranks = pl.from_arrow(evaluate_batches(w1_ruleset, part, period="2026-03"))["rank"]
+        assert ranks[0] == "1"
+
+
+def test_bad_cell_raises_the_row_paths_error(w1_ruleset, w1_frame):
+    """A cell that is not a number raises a DataError naming its row and column."""
+    bad = w1_frame.with_columns(pl.when(pl.int_range(pl.len()) == 4).then(pl.lit("x")).otherwise("m1").alias("m1"))
+    with pytest.raises(DataError, match=r":6:.*m1"):
+        evaluate_batches(w1_ruleset, bad.to_arrow().to_batches(), period="2026-03")
+
+
+def test_no_batch_is_refused(w1_ruleset):
+    """An empty iterable of batches is a clear error."""
+    with pytest.raises(KpiError, match="no record batch"):
+        evaluate_batches(w1_ruleset, [])
