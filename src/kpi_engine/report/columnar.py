@@ -33,15 +33,11 @@ from kpi_engine.report._i18n import Messages
 from kpi_engine.report._view import exact_text
 from kpi_engine.report.csv import COLUMNS
 
-CHUNK = 25_000  # subjects per piece of text: memory stays flat however many subjects there are
+CHUNK = 5_000  # subjects per piece of text: Polars holds about ten times the text of a chunk while it builds it
 _POWERS = {10**k: k for k in range(19)}
 _FORMULA = r"^[=+\-@\t\r]"
 _PLAIN = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?$"
 _CONTROL = r"[\x00-\x1f]"
-
-
-class NotColumnarError(Exception):
-    """This appraisal needs the result objects to be rendered (a rare form)."""
 
 
 def columnar_text(
@@ -74,9 +70,8 @@ def columnar_text(
         return None
     if fmt not in {"csv", "jsonl", "json"}:
         return None
-    try:
-        figures = _Figures(results, appraisal.places, appraisal.rounding)
-    except NotColumnarError:
+    figures = _Figures(results, appraisal.places, appraisal.rounding)
+    if not figures.fits():  # values beyond the int64 range: the result objects render them
         return None
     if fmt == "csv":
         assert msg is not None
@@ -87,65 +82,98 @@ def columnar_text(
 # ------------------------------------------------------------------------------------------ numbers
 
 
-def _rounded(results: ColumnarResults, col: Num, places: int, mode: str) -> tuple[Any, Any]:
+def _rounded(col: Num, places: int, mode: str, *, exact: bool = False) -> tuple[Any, Any]:
     """Signed int64 of ``col`` correctly rounded to ``places`` (zero unsigned) and its N/A mask."""
     from kpi_engine.evaluation.columnar._results import round_parts  # noqa: PLC0415
 
-    n = results.ctx.n
-    trial = Ctx(n, exact=results.ctx.exact)
+    n = len(col.na) if col.na is not None else _length(col)
+    trial = Ctx(n, exact=exact)
     q, negative, na = round_parts(trial, col, places, mode)
     if trial.bad.any():  # a product that might leave int64: the same rounding over Python integers
         q, negative, na = round_parts(Ctx(n, exact=True), col, places, mode)
-    if q.dtype == object:
-        if any(abs(v) >= 2**62 for v in q.tolist()):
-            raise NotColumnarError
-        q = q.astype(np.int64)
-    return np.where(negative, -q, q), na
+    return np.where(negative, -q.astype(np.int64), q.astype(np.int64)), na
+
+
+def _length(col: Num) -> int:
+    for part in (col.num, col.den):
+        if not isinstance(part, int):
+            return len(part)
+    return 1
+
+
+def _take(col: Num, rows: Any) -> Num:
+    num = col.num if isinstance(col.num, int) else col.num[rows]
+    den = col.den if isinstance(col.den, int) else col.den[rows]
+    if isinstance(num, int) and isinstance(den, int):
+        num = np.full(len(rows), num, dtype=np.int64)
+    return Num(num, den, None if col.na is None else col.na[rows])
 
 
 @attrs.define
 class _Figures:
-    """Every reported figure of a run as signed scaled integers, in ranked order."""
+    """Every reported figure of a chunk of subjects (row indices ``rows``) as signed scaled integers."""
 
     results: ColumnarResults
     places: int
     mode: str
-    total: tuple[Any, Any] = attrs.field(init=False)
-    before: tuple[Any, Any] = attrs.field(init=False)
-    scores: list[tuple[Any, Any]] = attrs.field(init=False)
-    contributions: list[Any] = attrs.field(init=False)
-    shares: list[Any] = attrs.field(init=False)
-    residue: Any = attrs.field(init=False)
-    sections: list[tuple[Any, Any, Any]] = attrs.field(init=False)
 
-    def __attrs_post_init__(self) -> None:
+    def fits(self) -> bool:
+        """Whether every rounded figure fits int64: no value column beyond 2**62 / 10**(places + 2)."""
+        r, sc = self.results, self.results.scored
+        if r.ctx.exact:
+            return False
+        limit = 2**62 // 10 ** (self.places + 2)
+        cols: list[Num | None] = [sc.total, sc.before]
+        for k in sc.kpis.values():
+            cols += [k.score, k.share, k.contribution]
+        for score, share, _, _ in sc.sections.values():
+            cols += [score, share]
+        for col in cols:
+            if col is None:
+                continue
+            num = col.num
+            top = abs(num) if isinstance(num, int) else (max(int(num.max()), -int(num.min())) if len(num) else 0)
+            if top >= limit:
+                return False
+        return True
+
+    def at(self, rows: Any) -> _Chunked:
+        """The figures of the subjects in ``rows`` (positions in the results' columns)."""
         r, places, mode = self.results, self.places, self.mode
-        order = r.order
         sc = r.scored
 
-        def pick(pair: tuple[Any, Any]) -> tuple[Any, Any]:
-            return pair[0][order], pair[1][order]
+        def rounded(col: Num, extra: int = 0) -> tuple[Any, Any]:
+            return _rounded(_take(col, rows), places + extra, mode)
 
         def zeroed(col: Num | None, extra: int = 0) -> Any:
             assert col is not None
-            q, na = _rounded(r, col, places + extra, mode)
-            return np.where(na, 0, q)[order]
+            q, na = rounded(col, extra)
+            return np.where(na, 0, q)
 
-        self.total = pick(_rounded(r, sc.total, places, mode))
-        self.before = pick(_rounded(r, sc.before, places, mode))
-        self.scores, self.contributions, self.shares = [], [], []
+        out = _Chunked(rounded(sc.total), rounded(sc.before))
         for kpi in r.card.kpis:
             col = sc.kpis[kpi.id]
-            self.scores.append(pick(_rounded(r, col.score, places, mode)))
-            self.contributions.append(zeroed(col.contribution))
-            self.shares.append(zeroed(col.share, 2))  # round(100·x, p) is round(x, p + 2) shifted
-        whole = np.where(self.before[1], 0, self.before[0])
-        self.residue = whole - (np.sum(self.contributions, axis=0) if self.contributions else 0)
-        self.sections = []
+            out.scores.append(rounded(col.score))
+            out.contributions.append(zeroed(col.contribution))
+            out.shares.append(zeroed(col.share, 2))  # round(100·x, p) is round(x, p + 2) shifted
+        whole = np.where(out.before[1], 0, out.before[0])
+        out.residue = whole - (np.sum(out.contributions, axis=0) if out.contributions else 0)
         for s in r.card.sections:
             score, share, live, zeroed_rows = sc.sections[s.id]
-            code = np.where(zeroed_rows, 2, np.where(live, 0, 1))[order]
-            self.sections.append((pick(_rounded(r, score, places, mode)), zeroed(share, 2), code))
+            code = np.where(zeroed_rows[rows], 2, np.where(live[rows], 0, 1))
+            out.sections.append((rounded(score), zeroed(share, 2), code))
+        return out
+
+
+@attrs.define
+class _Chunked:
+    total: tuple[Any, Any]
+    before: tuple[Any, Any]
+    scores: list[tuple[Any, Any]] = attrs.Factory(list)
+    contributions: list[Any] = attrs.Factory(list)
+    shares: list[Any] = attrs.Factory(list)
+    residue: Any = None
+    sections: list[tuple[tuple[Any, Any], Any, Any]] = attrs.Factory(list)
 
 
 # --------------------------------------------------------------------------------------- text pieces
@@ -337,6 +365,7 @@ def _csv(
     span = 3 ** len(card.gates)
     for part in _chunks(len(r)):
         rows = r.order[part]
+        f = figures.at(rows)
         subjects = subjects_all[rows].tolist()
         c = _Chunk()
         parents = [r.parent.get(s) or "" for s in subjects]
@@ -346,7 +375,7 @@ def _csv(
                 _safe(c.text("subject", subjects)),
                 _safe(c.text("name", [names.get(s, "") for s in subjects])) if names else pl.lit(""),
                 _safe(c.text("parent", parents)) if any(parents) else pl.lit(""),
-                c.fixed("total", figures.total[0][part], places, figures.total[1][part]).fill_null(""),
+                c.fixed("total", f.total[0], places, f.total[1]).fill_null(""),
                 c.text("grade", list(map(grade_cell, r.grade[rows].tolist(), r.bonus[rows].tolist()))),
                 pl.when(c.ints("rank", r.rank[rows]) > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
             ],
@@ -354,8 +383,8 @@ def _csv(
         )
         suffix = pl.concat_str(
             [
-                c.fixed("before", figures.before[0][part], places, figures.before[1][part]).fill_null(""),
-                c.fixed("residue", figures.residue[part], places),
+                c.fixed("before", f.before[0], places, f.before[1]).fill_null(""),
+                c.fixed("residue", f.residue, places),
             ],
             separator=",",
         )
@@ -363,7 +392,7 @@ def _csv(
         lines = []
         for i, kpi in enumerate(card.kpis):
             col = r.scored.kpis[kpi.id]
-            score, score_na = figures.scores[i]
+            score, score_na = f.scores[i]
             flag_code, flag_names = _flag_codes(r, kpi.id, rows)
             value = c.exact(f"v{i}", col.value, rows, exact_text)
             if not isinstance(col.value, Num):
@@ -376,9 +405,9 @@ def _csv(
                         pl.col("prefix"),
                         pl.lit(_safe_text(kpi.id) + "," + _safe_text(kpi_titles[i])),
                         value.fill_null(""),
-                        c.fixed(f"s{i}", score[part], places, score_na[part]).fill_null(""),
+                        c.fixed(f"s{i}", score, places, score_na).fill_null(""),
                         pl.lit(_safe_text(exact_text(kpi.weight))),
-                        c.fixed(f"c{i}", figures.contributions[i][part], places),
+                        c.fixed(f"c{i}", f.contributions[i], places),
                         pl.when(pl.col(f"s{i}").is_null()).then(pl.lit("excluded")).otherwise(pl.lit("scored")),
                         pl.col(f"f{i}"),
                         pl.col("suffix"),
@@ -474,10 +503,11 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
     done = 0
     for part in _chunks(len(r)):
         rows = r.order[part]
+        f = figures.at(rows)
         subjects = subjects_all[rows].tolist()
         m = len(rows)
         gate_code = _gate_codes(r, rows)
-        no_kpi = figures.total[1][part].astype(np.int64)
+        no_kpi = f.total[1].astype(np.int64)
         adj_code = np.zeros(m, dtype=np.int64)
         for i, (_, present, holds) in enumerate(r.scored.adjustments):
             val = np.where(np.asarray(holds.val, dtype=bool)[rows], 2, 3)
@@ -498,9 +528,9 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
         cols: dict[str, Any] = {
             "subject": _jstr(c, "subject", subjects),
             "parent": _jstr(c, "parent", [r.parent.get(s) for s in subjects]),
-            "total": _jq(c.fixed("total", figures.total[0][part], places, figures.total[1][part])),
-            "before": _jq(c.fixed("before", figures.before[0][part], places, figures.before[1][part])),
-            "residue": _jq(c.fixed("residue", figures.residue[part], places)),
+            "total": _jq(c.fixed("total", f.total[0], places, f.total[1])),
+            "before": _jq(c.fixed("before", f.before[0], places, f.before[1])),
+            "residue": _jq(c.fixed("residue", f.residue, places)),
             "grade": _jstr(c, "grade", grades),
             "bonus": _jstr(c, "bonus", [None if b is None else canonical(b) for b in r.bonus[rows].tolist()]),
             "rank": _int_or_null(c.ints("rank", r.rank[rows])),
@@ -531,22 +561,22 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
         ]
         sections: list[tuple[str | None, Any]] = []
         for i, s in enumerate(card.sections):
-            (score, score_na), share, code = figures.sections[i]
+            (score, score_na), share, code = f.sections[i]
             node = _Node(
                 "dict",
                 [
                     ("id", json.dumps(s.id, ensure_ascii=False)),
-                    ("score", _jq(c.fixed(f"s{i}:score", score[part], places, score_na[part]))),
-                    ("effective_weight", _jq(c.fixed(f"s{i}:share", share[part], places))),
-                    ("flags", c.coded(f"s{i}:flags", code[part], functools.partial(_section_flags, indent, d0 + 3))),
+                    ("score", _jq(c.fixed(f"s{i}:score", score, places, score_na))),
+                    ("effective_weight", _jq(c.fixed(f"s{i}:share", share, places))),
+                    ("flags", c.coded(f"s{i}:flags", code, functools.partial(_section_flags, indent, d0 + 3))),
                 ],
             )
             sections.append((None, node))
         kpis: list[tuple[str | None, Any]] = []
         for i, kpi in enumerate(card.kpis):
-            score, score_na = figures.scores[i]
+            score, score_na = f.scores[i]
             flag_code, flag_names = _flag_codes(r, kpi.id, rows)
-            score_text = c.fixed(f"k{i}:score", score[part], places, score_na[part])
+            score_text = c.fixed(f"k{i}:score", score, places, score_na)
             node = _Node(
                 "dict",
                 [
@@ -554,8 +584,8 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
                     ("value", _value_json(c, f"k{i}:value", r.scored.kpis[kpi.id].value, rows)),
                     ("status", pl.when(score_text.is_null()).then(pl.lit('"excluded"')).otherwise(pl.lit('"scored"'))),
                     ("score", _jq(score_text)),
-                    ("effective_weight", _jq(c.fixed(f"k{i}:share", figures.shares[i][part], places))),
-                    ("contribution", _jq(c.fixed(f"k{i}:contribution", figures.contributions[i][part], places))),
+                    ("effective_weight", _jq(c.fixed(f"k{i}:share", f.shares[i], places))),
+                    ("contribution", _jq(c.fixed(f"k{i}:contribution", f.contributions[i], places))),
                     (
                         "flags",
                         c.coded(f"k{i}:flags", flag_code, functools.partial(_kpi_flags, flag_names, indent, d0 + 3)),
