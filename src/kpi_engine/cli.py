@@ -276,7 +276,11 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
         return None
     if args.engine == "auto" and not columnar.plan(ruleset.scorecard).supported:
         return None
-    records = read_frame(args.records[0])
+    card = ruleset.scorecard
+    text = {"subject", "period", "name", "note"} | {
+        n for n, spec in card.inputs.items() if spec.type in {"text", "date", "bool"}
+    }
+    records = read_frame(args.records[0], text=text)
     if not isinstance(records, columnar.Frame):  # Polars could not read it: the row reader's table
         return {"records": [records], "members": None, "events": _read(args, args.events) if args.events else None,
                 "allow_extra_columns": args.allow_extra_columns}  # fmt: skip

@@ -184,7 +184,9 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "ruleset", "records", "suffix", "n"), CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize(
-    "fmt", [("csv",), ("csv", "--no-bom"), ("jsonl",), ("json",), ("json", "--compact")], ids=" ".join
+    "fmt",
+    [("csv",), ("csv", "--no-bom"), ("csv", "--lang=zh"), ("jsonl",), ("json",), ("json", "--compact")],
+    ids=" ".join,
 )
 def test_columnar_text_is_the_row_paths_bytes(tmp_path, spied, name, ruleset, records, suffix, n, fmt):
     """The kernel's columns written as csv/jsonl/json give byte for byte what the row path writes."""
@@ -340,3 +342,23 @@ def test_no_batch_is_refused(w1_ruleset):
     """An empty iterable of batches is a clear error."""
     with pytest.raises(KpiError, match="no record batch"):
         evaluate_batches(w1_ruleset, [])
+
+
+def test_whole_number_columns_are_read_typed_and_a_late_bad_cell_is_located(tmp_path, capsys, spied):
+    """Integer CSV columns are read as Int64 (same bytes); a bad cell after the inferred rows keeps its location."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(s1_without_growth(), encoding="utf-8")
+    data = tmp_path / "records.csv"
+    s1_records(data, 1_200, seed=4)
+    assert _run(tmp_path, path, data, "columnar", "csv") == _run(tmp_path, path, data, "row", "csv")
+    assert spied == [True]
+    frame = pl.read_csv(data, infer_schema=False)
+    frame[1_100, "phone_calls"] = "2.5"
+    frame.write_csv(data)
+    messages = []
+    for engine in ("row", "columnar"):
+        code = main(["evaluate", str(path), "--records", str(data), "--engine", engine, "--period", "2026-03"])
+        assert code == 1
+        messages.append(capsys.readouterr().err)
+    assert messages[0] == messages[1]
+    assert ":9: phone_calls:" in messages[0]  # file:line:column (names with line breaks move the line)
