@@ -362,3 +362,15 @@ def test_whole_number_columns_are_read_typed_and_a_late_bad_cell_is_located(tmp_
         messages.append(capsys.readouterr().err)
     assert messages[0] == messages[1]
     assert ":9: phone_calls:" in messages[0]  # file:line:column (names with line breaks move the line)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_traces_of_a_file_read_as_columns_cite_the_row_readers_lines(tmp_path, suffix):
+    """JSON with traces (built by the row path per subject) cites the same file lines on both engines."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(w1_style(2, "half_up"), encoding="utf-8")
+    data = tmp_path / f"records{suffix}"
+    w1_records(data, 25, seed=8)  # names with line breaks: file lines are not row numbers + 1
+    row = _run(tmp_path, path, data, "row", "json", "--traces")
+    assert _run(tmp_path, path, data, "columnar", "json", "--traces") == row
+    assert f"records{suffix}:" in row.decode()
