@@ -244,7 +244,7 @@ def _decimal_text(values: Any, places: int) -> Any:
     import polars as pl  # noqa: PLC0415
     import pyarrow as pa  # noqa: PLC0415
 
-    words = np.empty(2 * len(values), dtype=np.int64)
+    words = np.empty(2 * len(values), dtype="<i8")  # Arrow decimals are little-endian, low word first
     words[0::2] = values
     words[1::2] = values >> 63  # the sign extension: the high 64 bits
     array = pa.Array.from_buffers(pa.decimal128(38, places), len(values), [None, pa.py_buffer(words)])
