@@ -6,12 +6,16 @@
   ``main``: the column-wise log when Polars is installed, the credits streamed as JSON to a file),
   and the library's list path (``read_events`` with the policy into ``LeadEvent``s, ``attribute``,
   the JSON text of the credits built whole).
+- columnar: ``kpi evaluate`` on N records (default 1,000,000) in a CSV and in a Parquet file on the
+  columnar path (records read as columns, the kernel, CSV written from its columns), with S1 minus
+  its ``previous`` metric (a scorecard the kernel evaluates), against a plain Polars read of the
+  same file and the library path (``evaluate(engine="columnar")`` → ``long_table`` → CSV).
 
 Each is printed next to a baseline measured in the same run on the same file: a plain
 ``csv.reader`` pass that keeps nothing (the cost of reading the bytes), and the interpreter with
 kpi_engine imported and nothing read. Ratios, not verdicts.
 
-    python bench/memory.py [--records 100000] [--events 2000000]
+    python bench/memory.py [--records 100000] [--events 2000000] [--columnar 1000000]
 """
 
 from __future__ import annotations
@@ -54,6 +58,43 @@ def generate_records(path: Path, count: int, seed: int = 1) -> None:
             ])  # fmt: skip
 
 
+def s1_supported() -> str:
+    """S1 (sales_rep_monthly) without its ``previous`` metric, which the columnar kernel does not evaluate yet."""
+    import re
+
+    text = (ROOT / "rulesets/sales_rep_monthly.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"\n  sales_growth: .*", "", text)
+    text = re.sub(r"\n  - \{id: growth,.*\n.*\n", "\n", text)
+    text = text.replace("cap: 120, weight: 60%}", "cap: 120, weight: 70%}")
+    text = text.replace("floor: 0, target: 8, weight: 20%}", "floor: 0, target: 8, weight: 30%}")
+    return text.split("\ncases:")[0] + "\n"
+
+
+def columnar_child(kind: str, path: str) -> dict[str, object]:
+    """One measurement of the columnar workload (the ruleset is next to the records)."""
+    import polars as pl
+
+    rules = Path(path).parent / "s1_supported.yaml"
+    out = Path(path).parent / f"out_{kind}.csv"
+    if kind == "polars_read":
+        frame = pl.read_parquet(path) if path.endswith(".parquet") else pl.read_csv(path, infer_schema=False)
+        return {"rows": frame.height}
+    if kind == "library":
+        from kpi_engine import evaluate, load_ruleset
+
+        frame = pl.read_parquet(path) if path.endswith(".parquet") else pl.read_csv(path, infer_schema=False)
+        appraisal = evaluate(load_ruleset(rules), frame, period="2026-03", engine="columnar")
+        appraisal.results.long_table(appraisal.period).write_csv(out)  # type: ignore[attr-defined]
+        return {"subjects": len(appraisal.results), "out_mb": round(out.stat().st_size / 1e6, 1)}
+    from kpi_engine.cli import main
+
+    argv = ["evaluate", str(rules), "--records", path, "--period", "2026-03", "--format", "csv", "--out", str(out)]
+    code = main(argv)
+    if code != 0:
+        raise SystemExit(code)
+    return {"out_mb": round(out.stat().st_size / 1e6, 1)}
+
+
 def child(kind: str, path: str, limit_mb: int) -> None:
     """Run one measurement in this (fresh) process and print its figures as JSON."""
     if limit_mb:  # fail (MemoryError, reported) rather than push a shared machine into swap
@@ -80,6 +121,8 @@ def child(kind: str, path: str, limit_mb: int) -> None:
         extra["exit"] = code
         extra["json_mb"] = round(out.stat().st_size / 1e6, 1)
         out.unlink()
+    elif kind in {"polars_read", "library", "cli_columnar"}:
+        extra = columnar_child(kind, path)
     elif kind == "events":
         from kpi_engine.attribution import attribute, format_attribution, load_policy, read_events
 
@@ -125,11 +168,39 @@ def report(title: str, path: Path, kind: str, base: dict[str, float], empty: dic
     )
 
 
+def columnar_report(folder: Path, count: int) -> None:
+    """``kpi evaluate`` on the columnar path, CSV and Parquet, against a Polars read and the library path."""
+    import polars as pl
+
+    (folder / "s1_supported.yaml").write_text(s1_supported(), encoding="utf-8")
+    csv_path = folder / "records_columnar.csv"
+    generate_records(csv_path, count)
+    parquet_path = folder / "records_columnar.parquet"
+    pl.read_csv(csv_path).write_parquet(parquet_path)  # typed: Int64 columns
+    for path in (csv_path, parquet_path):
+        size = path.stat().st_size / 1e6
+        print(f"{count:,} records, kpi evaluate on the columnar path ({path.suffix[1:]}, {size:.0f} MB):")
+        base = measure("polars_read", path)
+        rows = [("Polars read (baseline)", base), ("library: evaluate + long_table", measure("library", path)),
+                ("kpi evaluate --format csv", measure("cli_columnar", path))]  # fmt: skip
+        for label, got in rows:
+            if "error" in got:
+                print(f"  {label:<32} failed: {got['error']}")
+                continue
+            details = ", ".join(f"{k} {v}" for k, v in got.items() if k not in {"peak_rss_mb", "seconds"})
+            ratio = got["peak_rss_mb"] / base["peak_rss_mb"] if "peak_rss_mb" in base else float("nan")
+            print(
+                f"  {label:<32} peak RSS {got['peak_rss_mb']:7.0f} MB ({ratio:.1f}x)  {got['seconds']:6.1f} s  {details}"
+            )
+        path.unlink()
+
+
 def main() -> None:
     """Generate the inputs, measure each workload and its baselines in child processes."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--columnar", type=int, default=1_000_000, help="records for kpi evaluate on the columnar path")
     parser.add_argument("--child")
     parser.add_argument("--path")
     parser.add_argument("--limit-mb", type=int, default=4096, help="address-space limit of each child (0: none)")
@@ -145,6 +216,8 @@ def main() -> None:
             generate_records(path, args.records)
             report(f"{args.records:,} records", path, "records", measure("csv_reader", path), empty)
             path.unlink()
+        if args.columnar:
+            columnar_report(Path(folder), args.columnar)
         if args.events:
             path = Path(folder) / "events.csv"
             generate_events(path, args.events, max(1, args.events // 5))

@@ -216,7 +216,7 @@ def _validate_json(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     ruleset, text = _load_version(args.ruleset, args.period)
-    inputs = _inputs(args, ruleset)
+    inputs = _columnar_inputs(args, ruleset) or _inputs(args, ruleset)
     with _progress("appraising") as progress:
         appraisal = evaluate(
             ruleset, period=args.period, strict=args.strict, progress=progress, engine=args.engine, **inputs
@@ -229,6 +229,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise KpiError("--format parquet writes a file: name it with --out FILE.parquet")
         write_parquet(appraisal, args.out)
         return 0
+    pieces = _columnar_output(args, ruleset, inputs, appraisal)
+    if pieces is not None:
+        _write(pieces, args.out)
+        return 0
     if args.format in {"json", "jsonl"}:
         _write(stream_appraisal(appraisal, args.format, compact=args.compact, traces=args.traces), args.out)
         return 0
@@ -238,7 +242,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         appraisal,
         args.format,
         ruleset=ruleset,
-        names=names_from_tables(inputs["records"], appraisal.period),
+        names=_record_names(inputs["records"], appraisal.period),
         lang=_LANG[0],
         ids=args.ids,
         bom=bom,
@@ -246,6 +250,73 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     _write(output, args.out)
     return 0
+
+
+# --- kpi evaluate on the columnar kernel end to end: columns in, text out (issue 6 §3, issue 10) ---
+
+
+def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any] | None:
+    """Records (and events) read straight into Polars columns when the kernel will evaluate them.
+
+    Only for one CSV or Parquet file in UTF-8, without members, a lead log, a plan or a run
+    record (those go through the row reader's tables); ``auto`` also needs the kernel installed,
+    able to evaluate the scorecard, and at least ``AUTO_THRESHOLD`` records. ``None``: read rows.
+    Errors keep their locations: whenever the kernel hands a run to the row path, the row path
+    reads the same file again with the row reader, whose messages name the file's lines.
+    """
+    from kpi_engine.evaluation import columnar  # noqa: PLC0415
+
+    if args.engine == "row" or len(args.records) != 1 or args.members or args.policy or args.lead_events:
+        return None
+    if getattr(args, "plan", None) or getattr(args, "record", None) or (args.encoding or "utf-8") != "utf-8":
+        return None
+    from kpi_engine.io.frames import COLUMNAR_SUFFIXES, read_frame  # noqa: PLC0415
+
+    paths = [args.records[0], *([args.events] if args.events else [])]
+    if not all(Path(p).suffix.lower() in COLUMNAR_SUFFIXES for p in paths) or not columnar.available():
+        return None
+    if args.engine == "auto" and not columnar.plan(ruleset.scorecard).supported:
+        return None
+    card = ruleset.scorecard
+    text = {"subject", "period", "name", "note"} | {
+        n for n, spec in card.inputs.items() if spec.type in {"text", "date", "bool"}
+    }
+    records = read_frame(args.records[0], text=text)
+    if not isinstance(records, columnar.Frame):  # Polars could not read it: the row reader's table
+        return {"records": [records], "members": None, "events": _read(args, args.events) if args.events else None,
+                "allow_extra_columns": args.allow_extra_columns}  # fmt: skip
+    if args.engine == "auto" and records.data.height < columnar.AUTO_THRESHOLD:
+        return None
+    events = read_frame(args.events) if args.events else None
+    return {"records": records, "members": None, "events": events, "allow_extra_columns": args.allow_extra_columns}
+
+
+def _columnar_output(
+    args: argparse.Namespace, ruleset: Ruleset, inputs: dict[str, Any], appraisal: Appraisal
+) -> Iterator[str] | None:
+    """CSV, JSON Lines or JSON written from the kernel's columns (the same bytes as the result objects give)."""
+    if args.format not in {"csv", "jsonl", "json"} or args.traces or args.history:
+        return None
+    from kpi_engine.evaluation.columnar._results import ColumnarResults  # noqa: PLC0415
+
+    if not isinstance(appraisal.results, ColumnarResults):
+        return None
+    from kpi_engine.report.columnar import columnar_text  # noqa: PLC0415
+
+    names = _record_names(inputs["records"], appraisal.period) if args.format == "csv" else None
+    bom = args.bom if args.bom is not None else (args.format == "csv" and args.out is not None)
+    return columnar_text(
+        appraisal, args.format, msg=_msg(), scorecard=ruleset.scorecard, names=names, bom=bom, compact=args.compact
+    )
+
+
+def _record_names(records: Any, period: str) -> dict[str, str]:
+    """Subject → name from the records' ``name`` column: row tables, or the columns of one file."""
+    if isinstance(records, list | tuple):
+        return names_from_tables(records, period)
+    from kpi_engine.report.columnar import frame_names  # noqa: PLC0415
+
+    return frame_names(records.data, period)
 
 
 @contextlib.contextmanager

@@ -20,13 +20,25 @@ from typing import Any, Literal
 import attrs
 
 from kpi_engine.errors import KpiError
+from kpi_engine.evaluation.columnar._batches import LONG_COLUMNS, evaluate_batches, long_table
 from kpi_engine.evaluation.columnar._plan import Frame, UnsupportedError, check_supported
 from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
 
-__all__ = ["AUTO_THRESHOLD", "Frame", "Plan", "available", "dispatch", "plan", "row_inputs"]
+__all__ = [
+    "AUTO_THRESHOLD",
+    "LONG_COLUMNS",
+    "Frame",
+    "Plan",
+    "available",
+    "dispatch",
+    "evaluate_batches",
+    "long_table",
+    "plan",
+    "row_inputs",
+]
 
 Engine = Literal["auto", "row", "columnar"]
 AUTO_THRESHOLD = 2_000  # records; below it the row path is as fast and builds its traces anyway

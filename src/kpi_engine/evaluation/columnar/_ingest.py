@@ -294,8 +294,8 @@ def bool_column(series: Any) -> Bool:
     s = series.cast(pl.Utf8).str.strip_chars()
     na_s = (s.is_null() | (s == "")).to_numpy()
     low = s.str.to_lowercase()
-    yes = low.is_in(_TRUE).to_numpy()
-    no = low.is_in(_FALSE).to_numpy()
+    yes = low.is_in(_TRUE).fill_null(value=False).to_numpy()  # a blank cell is neither (N/A)
+    no = low.is_in(_FALSE).fill_null(value=False).to_numpy()
     if not (yes | no | na_s).all():
         raise UnusualError("a value that is not true or false")
     return Bool(yes, na_s if na_s.any() else None)

@@ -17,7 +17,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from kpi_engine._numbers import ZERO, Number, canonical
+from kpi_engine._numbers import ZERO, Number, canonical, is_number
 from kpi_engine.evaluation.columnar._columns import Arr, Bool, Column, Ctx, Num, mul
 from kpi_engine.evaluation.columnar._kernel import Scored
 from kpi_engine.evaluation.results import (
@@ -274,7 +274,7 @@ class ColumnarResults(Sequence[SubjectResult]):
                 text = _fmt("v", _POWERS[value.den], canonical=True)
             else:
                 cells = (_at(value, j) for j in order.tolist())
-                data["v"] = ["" if v is None else canonical(v) if isinstance(v, Decimal) else str(v) for v in cells]
+                data["v"] = ["" if v is None else canonical(v) if is_number(v) else _plain(v) for v in cells]
                 text = pl.col("v")
             frames.append(
                 pl.DataFrame(data).select(
@@ -293,6 +293,13 @@ class ColumnarResults(Sequence[SubjectResult]):
 
 
 _POWERS = {10**k: k for k in range(19)}
+
+
+def _plain(value: Value) -> str:
+    """A text or bool value as the long table writes it (``true``/``false``, as the CSV does)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _mask(m: Arr | None, n: int) -> Arr:
@@ -314,9 +321,7 @@ def _fmt(prefix: str, places: int, *, canonical: bool = False) -> Any:
         if canonical:
             text = text.str.replace(r"\.?0+$", "")
             text = pl.when(text == "").then(pl.lit("0")).otherwise(text)
-    negative = pl.col(f"{prefix}_neg")
-    if canonical:
-        negative = negative & (pl.col(f"{prefix}_q") != 0)
+    negative = pl.col(f"{prefix}_neg") & (pl.col(f"{prefix}_q") != 0)  # a reported zero has no sign
     text = pl.when(negative).then(pl.lit("-") + text).otherwise(text)
     return pl.when(pl.col(f"{prefix}_na")).then(pl.lit("")).otherwise(text)
 
@@ -343,3 +348,8 @@ def _round_parts(ctx: Ctx, col: Num, places: int, mode: str) -> tuple[Arr, Arr, 
     else:  # floor
         up = (r > 0) & negative
     return (q + up).astype(np.int64), negative, _mask(col.na, ctx.n)
+
+
+# For the renderers that write text straight from the columns (``kpi_engine.report.columnar``).
+at_row = _at
+round_parts = _round_parts

@@ -15,6 +15,7 @@ from kpi_engine.evaluation.columnar._exprs import evaluate
 from kpi_engine.evaluation.columnar._ingest import UnusualError, text_number_columns, to_polars, typed_column
 from kpi_engine.evaluation.columnar._kernel import Scored, competition_ranks, grades, run
 from kpi_engine.evaluation.columnar._metrics import Data, WholeTracer, latest, needs_layers, prepare
+from kpi_engine.evaluation.columnar._plan import Frame
 from kpi_engine.evaluation.columnar._results import ColumnarResults
 from kpi_engine.evaluation.columnar._teams import Hierarchy, roster_warnings
 from kpi_engine.evaluation.results import Appraisal
@@ -293,8 +294,27 @@ def _origins(records: Any, n: int) -> tuple[str, Any]:
         lines = [line for line, _ in records.cells] if records.header else [line for line, _ in records.dict_rows]
         if len(lines) == n:
             return records.name, np.array(lines, dtype=np.int64)
+    if isinstance(records, Frame):  # a file read as columns: its lines as the row reader numbers them
+        return records.name, _FileLines(records, n)
     name = records.name if hasattr(records, "name") and isinstance(records.name, str) else "records"
     return name, np.arange(1, n + 1, dtype=np.int64)
+
+
+class _FileLines:
+    """The row reader's line numbers of a file read as columns, read only when a trace cites one."""
+
+    def __init__(self, frame: Frame, n: int) -> None:
+        self.frame = frame
+        self.n = n
+        self.lines: Any = None
+
+    def __getitem__(self, picked: Any) -> Any:
+        if self.lines is None:
+            table = self.frame.rows()
+            rows = table.cells if table.header else table.dict_rows
+            lines = [line for line, _ in rows]
+            self.lines = np.array(lines if len(lines) == self.n else range(2, self.n + 2), dtype=np.int64)
+        return self.lines[picked]
 
 
 def _all_na(n: int) -> Num:

@@ -1,0 +1,689 @@
+"""CSV, JSON Lines and JSON of a columnar run, written straight from the kernel's columns.
+
+``kpi evaluate --format csv|jsonl|json`` on a large input: the kernel's exact rational columns
+(``ColumnarResults``) are rounded with integer arithmetic (correctly, with the ruleset's places
+and mode) and formatted with Polars string expressions, a chunk of subjects at a time, so that
+no ``SubjectResult`` or ``KpiResult`` is built and the text is never held whole. The bytes are
+the ones ``report.csv.render_csv`` and ``Appraisal.iter_jsonl``/``iter_json`` write for the same
+appraisal (a differential test checks it: ``tests/unit/test_report_columnar.py``): the same
+columns, titles, names, flags, residue, number text and spreadsheet-safe cells.
+
+Anything this module does not format itself (contributions apportioned by largest remainder,
+traces, a value too large for int64 after rounding) makes ``columnar_text`` return ``None``, and
+the caller renders through the result objects as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import numpy as np
+
+from kpi_engine._numbers import canonical
+from kpi_engine.evaluation.columnar._columns import Bool, Column, Ctx, Num, Text
+from kpi_engine.evaluation.columnar._results import ColumnarResults, at_row
+from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.language.model import Scorecard
+from kpi_engine.report._i18n import Messages
+from kpi_engine.report._view import exact_text
+from kpi_engine.report.csv import COLUMNS
+
+CHUNK = 5_000  # subjects per piece of text: Polars holds about ten times the text of a chunk while it builds it
+_POWERS = {10**k: k for k in range(19)}
+_FORMULA = r"^[=+\-@\t\r]"
+_PLAIN = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?$"
+_CONTROL = r"[\x00-\x1f]"
+
+
+def columnar_text(
+    appraisal: Appraisal,
+    fmt: str,
+    *,
+    msg: Messages | None = None,
+    scorecard: Scorecard | None = None,
+    names: Mapping[str, str] | None = None,
+    bom: bool = False,
+    compact: bool = False,
+) -> Iterator[str] | None:
+    """The text of ``fmt`` (``csv``, ``jsonl`` or ``json``) in pieces, from the kernel's columns.
+
+    Args:
+        appraisal: an appraisal of the columnar kernel (``appraisal.results`` a ``ColumnarResults``).
+        fmt: ``csv``, ``jsonl`` or ``json``.
+        msg: the message catalogue (CSV header).
+        scorecard: the ruleset's scorecard, for KPI and grade titles (CSV).
+        names: subject → name (CSV).
+        bom: start CSV with a UTF-8 byte-order mark.
+        compact: JSON on one line.
+
+    Returns:
+        The pieces (a generator: the work happens as they are written), or ``None`` when the
+        appraisal must be rendered through its result objects.
+    """
+    results = appraisal.results
+    if not isinstance(results, ColumnarResults) or appraisal.contributions != "rounded":
+        return None
+    if fmt not in {"csv", "jsonl", "json"}:
+        return None
+    figures = _Figures(results, appraisal.places, appraisal.rounding)
+    if not figures.fits():  # values beyond the int64 range: the result objects render them
+        return None
+    if fmt == "csv":
+        assert msg is not None
+        return _csv(appraisal, figures, msg, scorecard, names or {}, bom=bom)
+    return _json(appraisal, figures, fmt, compact=compact)
+
+
+# ------------------------------------------------------------------------------------------ numbers
+
+
+def _rounded(col: Num, places: int, mode: str, *, exact: bool = False) -> tuple[Any, Any]:
+    """Signed int64 of ``col`` correctly rounded to ``places`` (zero unsigned) and its N/A mask."""
+    from kpi_engine.evaluation.columnar._results import round_parts  # noqa: PLC0415
+
+    n = len(col.na) if col.na is not None else _length(col)
+    trial = Ctx(n, exact=exact)
+    q, negative, na = round_parts(trial, col, places, mode)
+    if trial.bad.any():  # a product that might leave int64: the same rounding over Python integers
+        q, negative, na = round_parts(Ctx(n, exact=True), col, places, mode)
+    return np.where(negative, -q.astype(np.int64), q.astype(np.int64)), na
+
+
+def _length(col: Num) -> int:
+    for part in (col.num, col.den):
+        if not isinstance(part, int):
+            return len(part)
+    return 1
+
+
+def _take(col: Num, rows: Any) -> Num:
+    num = col.num if isinstance(col.num, int) else col.num[rows]
+    den = col.den if isinstance(col.den, int) else col.den[rows]
+    if isinstance(num, int) and isinstance(den, int):
+        num = np.full(len(rows), num, dtype=np.int64)
+    return Num(num, den, None if col.na is None else col.na[rows])
+
+
+@attrs.define
+class _Figures:
+    """Every reported figure of a chunk of subjects (row indices ``rows``) as signed scaled integers."""
+
+    results: ColumnarResults
+    places: int
+    mode: str
+
+    def fits(self) -> bool:
+        """Whether every rounded figure fits int64: no value column beyond 2**62 / 10**(places + 2)."""
+        r, sc = self.results, self.results.scored
+        if r.ctx.exact:
+            return False
+        limit = 2**62 // 10 ** (self.places + 2)
+        cols: list[Num | None] = [sc.total, sc.before]
+        for k in sc.kpis.values():
+            cols += [k.score, k.share, k.contribution]
+        for score, share, _, _ in sc.sections.values():
+            cols += [score, share]
+        for col in cols:
+            if col is None:
+                continue
+            num = col.num
+            top = abs(num) if isinstance(num, int) else (max(int(num.max()), -int(num.min())) if len(num) else 0)
+            if top >= limit:
+                return False
+        return True
+
+    def at(self, rows: Any) -> _Chunked:
+        """The figures of the subjects in ``rows`` (positions in the results' columns)."""
+        r, places, mode = self.results, self.places, self.mode
+        sc = r.scored
+
+        def rounded(col: Num, extra: int = 0) -> tuple[Any, Any]:
+            return _rounded(_take(col, rows), places + extra, mode)
+
+        def zeroed(col: Num | None, extra: int = 0) -> Any:
+            assert col is not None
+            q, na = rounded(col, extra)
+            return np.where(na, 0, q)
+
+        out = _Chunked(rounded(sc.total), rounded(sc.before))
+        for kpi in r.card.kpis:
+            col = sc.kpis[kpi.id]
+            out.scores.append(rounded(col.score))
+            out.contributions.append(zeroed(col.contribution))
+            out.shares.append(zeroed(col.share, 2))  # round(100·x, p) is round(x, p + 2) shifted
+        whole = np.where(out.before[1], 0, out.before[0])
+        out.residue = whole - (np.sum(out.contributions, axis=0) if out.contributions else 0)
+        for s in r.card.sections:
+            score, share, live, zeroed_rows = sc.sections[s.id]
+            code = np.where(zeroed_rows[rows], 2, np.where(live[rows], 0, 1))
+            out.sections.append((rounded(score), zeroed(share, 2), code))
+        return out
+
+
+@attrs.define
+class _Chunked:
+    total: tuple[Any, Any]
+    before: tuple[Any, Any]
+    scores: list[tuple[Any, Any]] = attrs.Factory(list)
+    contributions: list[Any] = attrs.Factory(list)
+    shares: list[Any] = attrs.Factory(list)
+    residue: Any = None
+    sections: list[tuple[tuple[Any, Any], Any, Any]] = attrs.Factory(list)
+
+
+# --------------------------------------------------------------------------------------- text pieces
+
+
+class _Chunk:
+    """The raw columns of a chunk of subjects, and the Polars expressions that format them."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def frame(self) -> Any:
+        import polars as pl  # noqa: PLC0415
+
+        return pl.DataFrame(self.data)
+
+    def ints(self, key: str, values: Any, na: Any = None) -> Any:
+        """Register signed int64 values (null where ``na``); return the column."""
+        import polars as pl  # noqa: PLC0415
+
+        s = pl.Series(key, np.asarray(values, dtype=np.int64))
+        if na is not None and na.any():
+            s = s.scatter(np.flatnonzero(na), None)
+        self.data[key] = s
+        return pl.col(key)
+
+    def text(self, key: str, values: Any) -> Any:
+        import polars as pl  # noqa: PLC0415
+
+        self.data[key] = pl.Series(key, values, dtype=pl.Utf8)
+        return pl.col(key)
+
+    def coded(self, key: str, codes: Any, text: Callable[[int], str]) -> Any:
+        """Register a text column from small integer codes, each distinct code formatted once in Python."""
+        import polars as pl  # noqa: PLC0415
+
+        self.data[key] = _coded(codes, text).alias(key)
+        return pl.col(key)
+
+    def fixed(self, key: str, values: Any, places: int, na: Any = None) -> Any:
+        """Text of signed scaled integers (``-12345``, 2 → ``-123.45``), null where ``na``."""
+        import polars as pl  # noqa: PLC0415
+
+        text = _decimal_text(np.asarray(values, dtype=np.int64), places)
+        if na is not None and na.any():
+            text = text.scatter(np.flatnonzero(na), None)
+        self.data[key] = text.alias(key)
+        return pl.col(key)
+
+    def exact(self, key: str, col: Column, rows: Any, how: Callable[[Any], str]) -> Any:
+        """Exact text of a value column (null for N/A); ``how`` formats the rare non-decimal cells in Python."""
+        if isinstance(col, Num) and isinstance(col.den, int) and col.den in _POWERS:
+            values = np.full(len(rows), col.num) if isinstance(col.num, int) else np.asarray(col.num)[rows]
+            if values.dtype != object:
+                na = None if col.na is None else np.asarray(col.na)[rows]
+                text = self.fixed(key, values, _POWERS[col.den], na)
+                # canonical: no trailing zeros ("12.50" → "12.5", "3.00" → "3", "0.00" → "0")
+                return text.str.strip_chars_end("0").str.strip_chars_end(".") if _POWERS[col.den] else text
+        return self.text(key, [None if v is None else how(v) for v in (at_row(col, j) for j in rows.tolist())])
+
+
+def _decimal_text(values: Any, places: int) -> Any:
+    """``format(Decimal(v).scaleb(-places), "f")`` for each int64 ``v``, by Polars' decimal formatting.
+
+    The integers become the 128-bit two's-complement numerators of an Arrow ``decimal128(38, places)``
+    array (no arithmetic, no rounding), which Polars writes with exactly ``places`` decimals.
+    """
+    import polars as pl  # noqa: PLC0415
+    import pyarrow as pa  # noqa: PLC0415
+
+    words = np.empty(2 * len(values), dtype="<i8")  # Arrow decimals are little-endian, low word first
+    words[0::2] = values
+    words[1::2] = values >> 63  # the sign extension: the high 64 bits
+    array = pa.Array.from_buffers(pa.decimal128(38, places), len(values), [None, pa.py_buffer(words)])
+    return pl.from_arrow(array).cast(pl.Utf8)
+
+
+def _coded(codes: Any, text: Callable[[int], str | None]) -> Any:
+    """A text column from small integer codes: each distinct code formatted once in Python."""
+    import polars as pl  # noqa: PLC0415
+
+    s = pl.Series(np.asarray(codes, dtype=np.int64))
+    mapping = {int(c): text(int(c)) for c in np.unique(codes).tolist()}
+    return s.replace_strict(mapping, return_dtype=pl.Utf8)
+
+
+def _gate_codes(results: ColumnarResults, rows: Any) -> Any:
+    """Per row a base-3 code of the gates' outcomes (0 not applied, 1 applied, 2 not evaluated)."""
+    code = np.zeros(len(rows), dtype=np.int64)
+    for i, g in enumerate(results.card.gates):
+        holds = results.scored.gates[g.id]
+        val = np.asarray(holds.val, dtype=bool)[rows]
+        outcome = np.where(val, 1, 0)
+        if holds.na is not None:
+            outcome = np.where(np.asarray(holds.na)[rows], 2, outcome)
+        code += outcome * 3**i
+    return code
+
+
+def _gate_outcomes(results: ColumnarResults, code: int) -> list[int]:
+    return [(code // 3**i) % 3 for i in range(len(results.card.gates))]
+
+
+def _fired(results: ColumnarResults, code: int) -> list[str]:
+    outcomes = _gate_outcomes(results, code)
+    return [f"gate:{g.id}" for g, o in zip(results.card.gates, outcomes, strict=True) if o == 1]
+
+
+def _flag_codes(results: ColumnarResults, kpi_id: str, rows: Any) -> tuple[Any, list[str]]:
+    flags = results.scored.kpis[kpi_id].flags
+    code = np.zeros(len(rows), dtype=np.int64)
+    for i, (_, mask) in enumerate(flags):
+        code += np.asarray(mask, dtype=bool)[rows].astype(np.int64) << i
+    return code, [name for name, _ in flags]
+
+
+def _names_of(code: int, names: list[str]) -> list[str]:
+    return [name for i, name in enumerate(names) if code >> i & 1]
+
+
+def _csv_flags(results: ColumnarResults, names: list[str], span: int, code: int) -> str:
+    return _safe_text(" ".join(_names_of(code // span, names) + _fired(results, code % span)))
+
+
+def _kpi_flags(names: list[str], indent: int | None, depth: int, code: int) -> str:
+    return _jdump(_names_of(code, names), indent, depth)
+
+
+def _section_flags(indent: int | None, depth: int, code: int) -> str:
+    return _jdump(([], ["excluded_na"], ["zeroed_by_gate"])[code], indent, depth)
+
+
+def _chunks(n: int) -> Iterator[slice]:
+    for start in range(0, n, CHUNK):
+        yield slice(start, min(start + CHUNK, n))
+
+
+# ---------------------------------------------------------------------------------------------- CSV
+
+
+def _safe(expr: Any) -> Any:
+    """``spreadsheet_safe`` then CSV quoting (``csv.writer``: quote when , " or a line feed is in the cell)."""
+    import polars as pl  # noqa: PLC0415
+
+    risky = expr.str.contains(_FORMULA)
+    safe = pl.when(risky & ~expr.str.contains(_PLAIN)).then(pl.lit("'") + expr).otherwise(expr)
+    quoted = pl.lit('"') + safe.str.replace_all('"', '""', literal=True) + pl.lit('"')
+    return pl.when(safe.str.contains('[,"\n]')).then(quoted).otherwise(safe)
+
+
+def _safe_text(text: str) -> str:
+    from kpi_engine.report._view import spreadsheet_safe  # noqa: PLC0415
+
+    cell = spreadsheet_safe(text)
+    return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\n') else cell
+
+
+def _csv(
+    appraisal: Appraisal,
+    figures: _Figures,
+    msg: Messages,
+    scorecard: Scorecard | None,
+    names: Mapping[str, str],
+    *,
+    bom: bool,
+) -> Iterator[str]:
+    import polars as pl  # noqa: PLC0415
+
+    r = figures.results
+    card = r.card
+    places = figures.places
+    header = ",".join(_safe_text(msg.pt("csv", c)) for c in COLUMNS) + "\n"
+    yield ("\ufeff" if bom else "") + header
+    titles = {g.grade: g.title for g in scorecard.grades} if scorecard is not None else {}
+    kpi_titles = []
+    for kpi in card.kpis:
+        title = next((k.title for k in scorecard.kpis if k.id == kpi.id and k.title), None) if scorecard else None
+        kpi_titles.append(title or kpi.title or kpi.id)
+    grade_cells: dict[tuple[str | None, Decimal | None], str] = {}  # (grade, bonus) → safe cells: grade, title, bonus
+
+    def grade_cell(grade: str | None, bonus: Decimal | None) -> str:
+        key = (grade, bonus)
+        if key not in grade_cells:
+            cells = (grade or "", titles.get(grade or "") or "", "" if bonus is None else format(bonus, "f"))
+            grade_cells[key] = ",".join(_safe_text(t) for t in cells)
+        return grade_cells[key]
+
+    subjects_all = np.array(r.subjects, dtype=object)
+    span = 3 ** len(card.gates)
+    for part in _chunks(len(r)):
+        rows = r.order[part]
+        f = figures.at(rows)
+        subjects = subjects_all[rows].tolist()
+        c = _Chunk()
+        parents = [r.parent.get(s) or "" for s in subjects]
+        prefix = pl.concat_str(
+            [
+                pl.lit(_safe_text(appraisal.period)),
+                _safe(c.text("subject", subjects)),
+                _safe(c.text("name", [names.get(s, "") for s in subjects])) if names else pl.lit(""),
+                _safe(c.text("parent", parents)) if any(parents) else pl.lit(""),
+                c.fixed("total", f.total[0], places, f.total[1]).fill_null(""),
+                c.text("grade", list(map(grade_cell, r.grade[rows].tolist(), r.bonus[rows].tolist()))),
+                pl.when(c.ints("rank", r.rank[rows]) > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
+            ],
+            separator=",",
+        )
+        suffix = pl.concat_str(
+            [
+                c.fixed("before", f.before[0], places, f.before[1]).fill_null(""),
+                c.fixed("residue", f.residue, places),
+            ],
+            separator=",",
+        )
+        gate_code = _gate_codes(r, rows)
+        lines = []
+        for i, kpi in enumerate(card.kpis):
+            col = r.scored.kpis[kpi.id]
+            score, score_na = f.scores[i]
+            flag_code, flag_names = _flag_codes(r, kpi.id, rows)
+            value = c.exact(f"v{i}", col.value, rows, exact_text)
+            if not isinstance(col.value, Num):
+                value = _safe(value)  # numbers are plain: never a formula, never quoted
+            flags = _coded(flag_code * span + gate_code, functools.partial(_csv_flags, r, flag_names, span))
+            c.data[f"f{i}"] = flags
+            lines.append(
+                pl.concat_str(
+                    [
+                        pl.col("prefix"),
+                        pl.lit(_safe_text(kpi.id) + "," + _safe_text(kpi_titles[i])),
+                        value.fill_null(""),
+                        c.fixed(f"s{i}", score, places, score_na).fill_null(""),
+                        pl.lit(_safe_text(exact_text(kpi.weight))),
+                        c.fixed(f"c{i}", f.contributions[i], places),
+                        pl.when(pl.col(f"s{i}").is_null()).then(pl.lit("excluded")).otherwise(pl.lit("scored")),
+                        pl.col(f"f{i}"),
+                        pl.col("suffix"),
+                    ],
+                    separator=",",
+                )
+            )
+        if not lines:
+            continue
+        frame = c.frame().with_columns(prefix.alias("prefix"), suffix.alias("suffix"))
+        text = frame.select(pl.concat_str(lines, separator="\n").str.join("\n").alias("t")).item()
+        del frame, c
+        yield text + "\n"
+
+
+# --------------------------------------------------------------------------------------------- JSON
+
+
+def _jstr(c: _Chunk, key: str, values: list[str | None]) -> Any:
+    """JSON text of a text column (``null`` for missing), as ``json.dumps(ensure_ascii=False)`` writes it."""
+    import polars as pl  # noqa: PLC0415
+
+    col = c.text(key, values)
+    if c.data[key].str.contains(_CONTROL).any():  # rare: control characters take json.dumps's escapes
+        return c.text(key, [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]).fill_null("null")
+    escaped = col.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
+    return (pl.lit('"') + escaped + pl.lit('"')).fill_null("null")
+
+
+def _jq(text: Any) -> Any:
+    """A number's text as a JSON string (``null`` for N/A): it needs no escape."""
+    import polars as pl  # noqa: PLC0415
+
+    return (pl.lit('"') + text + pl.lit('"')).fill_null("null")
+
+
+def _jdump(value: Any, indent: int | None, depth: int) -> str:
+    sep = (",", ":") if indent is None else (",", ": ")
+    text = json.dumps(value, ensure_ascii=False, indent=indent, separators=sep)
+    return text if indent is None else text.replace("\n", "\n" + " " * (indent * depth))
+
+
+class _Node:
+    """A JSON value template: leaves are Polars expressions of JSON text or constant JSON text."""
+
+    def __init__(self, kind: str, items: Sequence[tuple[str | None, Any]]) -> None:
+        self.kind = kind  # "dict" or "list"
+        self.items = items
+
+    def pieces(self, indent: int | None, depth: int) -> list[Any]:
+        """Expressions whose concatenation is ``json.dumps`` of the value at ``depth`` (``iter_json``'s shift)."""
+        import polars as pl  # noqa: PLC0415
+
+        open_, close = ("{", "}") if self.kind == "dict" else ("[", "]")
+        if not self.items:
+            return [pl.lit(open_ + close)]
+        if indent is None:
+            inner, end, colon = "", "", ":"
+        else:
+            inner, end, colon = "\n" + " " * (indent * (depth + 1)), "\n" + " " * (indent * depth), ": "
+        out: list[Any] = []
+        text = open_
+        for i, (key, value) in enumerate(self.items):
+            text += (
+                ("," if i else "") + inner + (json.dumps(key, ensure_ascii=False) + colon if key is not None else "")
+            )
+            if isinstance(value, str):  # constant JSON text
+                text += value
+                continue
+            out.append(pl.lit(text))
+            out.extend(value.pieces(indent, depth + 1) if isinstance(value, _Node) else [value])
+            text = ""
+        out.append(pl.lit(text + end + close))
+        return out
+
+
+def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -> Iterator[str]:
+    import polars as pl  # noqa: PLC0415
+
+    r = figures.results
+    card = r.card
+    places = figures.places
+    empty = attrs.evolve(appraisal, results=())
+    indent = None if fmt == "jsonl" or compact else 2
+    if fmt == "jsonl":
+        yield next(iter(empty.iter_jsonl()))
+    else:
+        yield next(iter(empty.iter_json(indent=indent)))
+    d0 = 0 if indent is None else 2  # the depth of a subject in the document
+    subjects_all = np.array(r.subjects, dtype=object)
+    level = json.dumps(card.subject, ensure_ascii=False)
+    span = 3 ** len(card.gates)
+    done = 0
+    for part in _chunks(len(r)):
+        rows = r.order[part]
+        f = figures.at(rows)
+        subjects = subjects_all[rows].tolist()
+        m = len(rows)
+        gate_code = _gate_codes(r, rows)
+        no_kpi = f.total[1].astype(np.int64)
+        adj_code = np.zeros(m, dtype=np.int64)
+        for i, (_, present, holds) in enumerate(r.scored.adjustments):
+            val = np.where(np.asarray(holds.val, dtype=bool)[rows], 2, 3)
+            if holds.na is not None:
+                val = np.where(np.asarray(holds.na)[rows], 1, val)
+            adj_code += np.where(np.asarray(present, dtype=bool)[rows], val, 0) * 4**i
+
+        def adjustments(code: int) -> str:
+            out: dict[str, Any] = {}
+            for i, (adj_id, _, _) in enumerate(r.scored.adjustments):
+                v = (code // 4**i) % 4
+                if v:
+                    out[adj_id] = (None, True, False)[v - 1]
+            return _jdump(out, indent, d0 + 1)
+
+        c = _Chunk()
+        grades = r.grade[rows].tolist()
+        cols: dict[str, Any] = {
+            "subject": _jstr(c, "subject", subjects),
+            "parent": _jstr(c, "parent", [r.parent.get(s) for s in subjects]),
+            "total": _jq(c.fixed("total", f.total[0], places, f.total[1])),
+            "before": _jq(c.fixed("before", f.before[0], places, f.before[1])),
+            "residue": _jq(c.fixed("residue", f.residue, places)),
+            "grade": _jstr(c, "grade", grades),
+            "bonus": _jstr(c, "bonus", [None if b is None else canonical(b) for b in r.bonus[rows].tolist()]),
+            "rank": _int_or_null(c.ints("rank", r.rank[rows])),
+            "rank_in": _int_or_null(c.ints("rank_in", r.rank_in[rows])),
+            "flags": c.coded(
+                "flags",
+                no_kpi * span + gate_code,
+                lambda code: _jdump(
+                    _fired(r, code % span) + (["no_kpi_applies"] if code // span else []), indent, d0 + 1
+                ),
+            ),
+            "gates": c.coded(
+                "gates",
+                gate_code,
+                lambda code: _jdump(
+                    {
+                        g.id: ("not_applied", "applied", "not_evaluated")[o]
+                        for g, o in zip(card.gates, _gate_outcomes(r, code), strict=True)
+                    },
+                    indent,
+                    d0 + 1,
+                ),
+            ),
+            "adjustments": c.coded("adjustments", adj_code, adjustments),
+        }
+        metrics: list[tuple[str | None, Any]] = [
+            (name, _value_json(c, f"metric:{name}", r.env[name], rows)) for name in card.report
+        ]
+        sections: list[tuple[str | None, Any]] = []
+        for i, s in enumerate(card.sections):
+            (score, score_na), share, code = f.sections[i]
+            node = _Node(
+                "dict",
+                [
+                    ("id", json.dumps(s.id, ensure_ascii=False)),
+                    ("score", _jq(c.fixed(f"s{i}:score", score, places, score_na))),
+                    ("effective_weight", _jq(c.fixed(f"s{i}:share", share, places))),
+                    ("flags", c.coded(f"s{i}:flags", code, functools.partial(_section_flags, indent, d0 + 3))),
+                ],
+            )
+            sections.append((None, node))
+        kpis: list[tuple[str | None, Any]] = []
+        for i, kpi in enumerate(card.kpis):
+            score, score_na = f.scores[i]
+            flag_code, flag_names = _flag_codes(r, kpi.id, rows)
+            score_text = c.fixed(f"k{i}:score", score, places, score_na)
+            node = _Node(
+                "dict",
+                [
+                    ("id", json.dumps(kpi.id, ensure_ascii=False)),
+                    ("value", _value_json(c, f"k{i}:value", r.scored.kpis[kpi.id].value, rows)),
+                    ("status", pl.when(score_text.is_null()).then(pl.lit('"excluded"')).otherwise(pl.lit('"scored"'))),
+                    ("score", _jq(score_text)),
+                    ("effective_weight", _jq(c.fixed(f"k{i}:share", f.shares[i], places))),
+                    ("contribution", _jq(c.fixed(f"k{i}:contribution", f.contributions[i], places))),
+                    (
+                        "flags",
+                        c.coded(f"k{i}:flags", flag_code, functools.partial(_kpi_flags, flag_names, indent, d0 + 3)),
+                    ),
+                ],
+            )
+            kpis.append((None, node))
+        subject = _Node(
+            "dict",
+            [
+                ("subject", cols["subject"]),
+                ("level", level),
+                ("parent", cols["parent"]),
+                ("total", cols["total"]),
+                ("total_before_gates", cols["before"]),
+                ("contributions_residue", cols["residue"]),
+                ("grade", cols["grade"]),
+                ("bonus_multiplier", cols["bonus"]),
+                ("rank", cols["rank"]),
+                ("rank_in_parent", cols["rank_in"]),
+                ("flags", cols["flags"]),
+                ("metrics", _Node("dict", metrics)),
+                ("sections", _Node("list", sections)),
+                ("kpis", _Node("list", kpis)),
+                ("gates", cols["gates"]),
+                ("adjustments", cols["adjustments"]),
+            ],
+        )
+        frame = c.frame()
+        del c, cols
+        text = frame.select(pl.concat_str(subject.pieces(indent, d0)).alias("t"))["t"].to_list()
+        del frame
+        if fmt == "jsonl":
+            yield "\n".join(text) + "\n"
+        else:
+            pad = "" if indent is None else "\n" + " " * (indent * 2)
+            yield ("," if done else "") + pad + ("," + pad).join(text)
+        done += m
+    if fmt == "json":
+        nl = "" if indent is None else "\n"
+        yield (nl + " " * (indent or 0) if done else "") + "]" + nl + "}\n"
+
+
+def _int_or_null(q: Any) -> Any:
+    import polars as pl  # noqa: PLC0415
+
+    return pl.when(q > 0).then(q.cast(pl.Utf8)).otherwise(pl.lit("null"))
+
+
+def _value_json(c: _Chunk, key: str, col: Column, rows: Any) -> Any:
+    """JSON text of a value column as ``json.dumps(default=canonical)`` writes it."""
+    if isinstance(col, Num):
+        return _jq(c.exact(key, col, rows, canonical))
+    cells = [at_row(col, j) for j in rows.tolist()]
+    if isinstance(col, Bool):
+        return c.text(key, ["null" if v is None else ("true" if v else "false") for v in cells])
+    assert isinstance(col, Text)
+    return c.text(key, [json.dumps(v, ensure_ascii=False, default=_default) for v in cells])
+
+
+def _default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return canonical(value)
+    raise TypeError(type(value).__name__)
+
+
+def frame_names(frame: Any, period: str) -> dict[str, str]:
+    """``names_from_tables`` for records held as a Polars frame (a file read as columns).
+
+    A named row of ``period`` wins (the first one); otherwise the last named row of the subject.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    if "name" not in frame.columns or "subject" not in frame.columns or frame["name"].dtype != pl.Utf8:
+        return {}
+    if frame["subject"].dtype != pl.Utf8:
+        return {}
+    period_col = (
+        frame["period"].cast(pl.Utf8).str.strip_chars() if "period" in frame.columns else pl.repeat("", frame.height)
+    )
+    named = pl.DataFrame(
+        {
+            "subject": frame["subject"].str.strip_chars(),
+            "name": frame["name"].str.strip_chars(),
+            "chosen": period_col == period,
+            "i": pl.int_range(frame.height, eager=True),
+        }
+    ).filter(pl.col("name").is_not_null() & (pl.col("name") != "") & pl.col("subject").is_not_null())
+    if named.height == 0:
+        return {}
+    picked = (
+        named.sort("i")
+        .group_by("subject", maintain_order=True)
+        .agg(
+            pl.when(pl.col("chosen").any())
+            .then(pl.col("name").filter(pl.col("chosen")).first())
+            .otherwise(pl.col("name").last())
+            .alias("name")
+        )
+    )
+    return dict(zip(picked["subject"].to_list(), picked["name"].to_list(), strict=True))
