@@ -7,8 +7,8 @@
   and the library's list path (``read_events`` with the policy into ``LeadEvent``s, ``attribute``,
   the JSON text of the credits built whole).
 - columnar: ``kpi evaluate`` on N records (default 1,000,000) in a CSV and in a Parquet file on the
-  columnar path (records read as columns, the kernel, CSV written from its columns), with S1 minus
-  its ``previous`` metric (a scorecard the kernel evaluates), against a plain Polars read of the
+  columnar path (records read as columns, the kernel, CSV written from its columns), with S1 as
+  shipped (its ``previous`` metric reads both months), against a plain Polars read of the
   same file and the library path (``evaluate(engine="columnar")`` → ``long_table`` → CSV).
 
 Each is printed next to a baseline measured in the same run on the same file: a plain
@@ -58,23 +58,11 @@ def generate_records(path: Path, count: int, seed: int = 1) -> None:
             ])  # fmt: skip
 
 
-def s1_supported() -> str:
-    """S1 (sales_rep_monthly) without its ``previous`` metric, which the columnar kernel does not evaluate yet."""
-    import re
-
-    text = (ROOT / "rulesets/sales_rep_monthly.yaml").read_text(encoding="utf-8")
-    text = re.sub(r"\n  sales_growth: .*", "", text)
-    text = re.sub(r"\n  - \{id: growth,.*\n.*\n", "\n", text)
-    text = text.replace("cap: 120, weight: 60%}", "cap: 120, weight: 70%}")
-    text = text.replace("floor: 0, target: 8, weight: 20%}", "floor: 0, target: 8, weight: 30%}")
-    return text.split("\ncases:")[0] + "\n"
-
-
 def columnar_child(kind: str, path: str) -> dict[str, object]:
     """One measurement of the columnar workload (the ruleset is next to the records)."""
     import polars as pl
 
-    rules = Path(path).parent / "s1_supported.yaml"
+    rules = ROOT / "rulesets/sales_rep_monthly.yaml"  # S1 as shipped: its `previous` metric runs in the kernel
     out = Path(path).parent / f"out_{kind}.csv"
     if kind == "polars_read":
         frame = pl.read_parquet(path) if path.endswith(".parquet") else pl.read_csv(path, infer_schema=False)
@@ -172,7 +160,6 @@ def columnar_report(folder: Path, count: int) -> None:
     """``kpi evaluate`` on the columnar path, CSV and Parquet, against a Polars read and the library path."""
     import polars as pl
 
-    (folder / "s1_supported.yaml").write_text(s1_supported(), encoding="utf-8")
     csv_path = folder / "records_columnar.csv"
     generate_records(csv_path, count)
     parquet_path = folder / "records_columnar.parquet"
