@@ -417,6 +417,9 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
                         else:
                             if not number.is_finite() or not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
                                 number = None
+                elif type(cell) is Decimal:  # a typed exact cell: no text to read, still validated
+                    if cell.is_finite() and (not cell or -MAX_EXPONENT <= cell.adjusted() <= MAX_EXPONENT):
+                        number = cell  # what ``to_decimal`` returns; anything else goes to ``coerce``
                 elif type(cell) is int and -_SMALL_INT < cell < _SMALL_INT:
                     number = Decimal(cell)
                 if number is not None and kind == "count" and (number < 0 or number != number.to_integral_value()):
