@@ -40,7 +40,7 @@ from kpi_engine.evaluation.results import (
     GateResult,
     SectionResult,
     SubjectResult,
-    new_kpi_result,
+    new_kpi_results,
 )
 from kpi_engine.evaluation.windows import window_trace, window_value
 from kpi_engine.expr import Expression, Value
@@ -780,27 +780,7 @@ class _Evaluator:
                 if trace:
                     weight = {"declared": kp.kpi.weight, "effective": shares[i], "contribution": contributions[i]}
                     explanation["weight"] = weight
-        kpi_results = [
-            new_kpi_result(
-                kid,
-                title,
-                section,
-                metric,
-                value,
-                "excluded" if score is None else "scored",
-                score,
-                weight,
-                share,
-                contribution,
-                tuple(flags) if flags else (),
-                explanation if trace else None,
-                subject,
-                tracer,
-            )
-            for (kid, title, section, metric, weight), (value, score, flags, explanation), share, contribution in zip(
-                plan.heads, scored, shares, contributions, strict=True
-            )
-        ]
+        kpi_results = new_kpi_results(plan.heads, scored, shares, contributions, subject, tracer, trace)
         sections = tuple(
             SectionResult(
                 s.id,
