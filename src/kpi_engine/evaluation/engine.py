@@ -58,6 +58,7 @@ _Scored = tuple[Value, "Number | None", Sequence[str], dict[str, Any]]  # value,
 _NO_FLAGS: tuple[str, ...] = ()  # immutable, so nothing can append to the shared value
 _NONES = itertools.repeat(None)
 _UNTRACED: dict[str, Any] = {}
+_DECIMAL_ONLY = frozenset({Decimal})  # ``issuperset(map(type, values))``: every value is exactly a Decimal
 RowsLike = Table | Iterable[Mapping[str, Any] | object]
 RecordsLike = Table | Iterable[Table] | Iterable[Mapping[str, Any] | object]
 
@@ -561,7 +562,7 @@ class _Evaluator:
                 values = [known[metric] for metric in self.plan.metrics]
             except KeyError:
                 values = None  # a metric not computed yet: the loop below computes it
-            if values is not None and all(type(v) is Decimal for v in values):
+            if values is not None and _DECIMAL_ONLY.issuperset(map(type, values)):
                 ops = self.plan.operators
                 try:
                     out = [(v, op(v), _NO_FLAGS, _UNTRACED) for v, op in zip(values, ops, strict=True)]  # type: ignore[arg-type, misc]
