@@ -699,7 +699,11 @@ class _Evaluator:
         self.current = (subject, expr.text)
         if names is None:
             names = expr.names - set(extra or {})
-        env = self.m.env(subject, self.period, names)
+        m, period = self.m, self.period
+        known = m.memo.get((subject, period))  # ``m.env``, reading the subject's memo directly
+        if known is None:
+            known = m.values(subject, period)
+        env = {n: known[n] if n in known else m.value(subject, period, n) for n in names}
         if extra:
             env.update(extra)
         result = expr.evaluate(env)
