@@ -16,8 +16,8 @@ from kpi_engine.evaluation.scoring import compile_operators, compile_scorer, sco
 from kpi_engine.language.build import build_scorecard
 from kpi_engine.language.spec import RulesetSpec
 
-# Digits a divisor may have: 2·5 only (terminating), or a factor 3 or 7 (Fractions).
-bounds = st.sampled_from(["0", "1", "0.3", "-20%", "10%", "8", "20", "120", "0.5", "7", "1E+2", "2.50", "1000"])
+# Digits a divisor may have: 2·5 only (terminating), or a factor 3 or 7 (Fractions); a divisor 1 (no division) or 1.00.
+bounds = st.sampled_from(["0", "1", "0.3", "-20%", "10%", "8", "20", "120", "0.5", "7", "1E+2", "2.50", "1000", "1.00"])
 values = st.one_of(
     exact_decimals("-50", "250", 4),
     st.sampled_from(["0", "-0", "1E+2", "0.0000001", "123456789012345678901234567890.1234", "1E-100"]).map(Decimal),

@@ -117,3 +117,36 @@ def test_a_file_name_given_as_records_is_refused_clearly(tmp_path):
         evaluate(RULESET, "records.parquet")
     with pytest.raises(DataError, match="is a file name"):
         evaluate(RULESET, tmp_path / "records.csv")
+
+
+def test_decimal_cells_are_validated_as_their_text_is():
+    """Typed Decimal cells give the text cells' appraisal, and the text cells' issues when bad."""
+    from decimal import Decimal
+
+    good = [("4", "12.50", "0.75"), ("0", "0E-5", "1"), ("10", "-0", "0.0001")]
+    for calls, sales, rate in good:
+        text = evaluate(RULESET, [{"subject": "a", "period": "2026-03", "calls": calls, "sales": sales, "rate": rate}])
+        typed = evaluate(
+            RULESET,
+            [
+                {
+                    "subject": "a",
+                    "period": "2026-03",
+                    "calls": Decimal(calls),
+                    "sales": Decimal(sales),
+                    "rate": Decimal(rate),
+                }
+            ],
+        )
+        assert typed.to_json(traces=True) == text.to_json(traces=True)
+    bad = [("1.5", "5", "1"), ("-1", "5", "1"), ("1", "NaN", "1"), ("1", "-Infinity", "1"), ("1", "1E+200", "1"),
+           ("1", "-2", "1"), ("1", "5", "1.5"), ("1", "sNaN", "1")]  # fmt: skip
+    for calls, sales, rate in bad:
+        found = []
+        for cell in (str, Decimal):
+            row = {"subject": "a", "period": "2026-03", "calls": cell(calls), "sales": cell(sales), "rate": cell(rate)}
+            with pytest.raises(DataError) as info:
+                evaluate(RULESET, [row])
+            found.append([(i.code, i.path) for i in info.value.issues])
+        assert found[0] == found[1], (calls, sales, rate)
+        assert found[1]

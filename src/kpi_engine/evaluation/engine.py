@@ -40,7 +40,7 @@ from kpi_engine.evaluation.results import (
     GateResult,
     SectionResult,
     SubjectResult,
-    new_kpi_result,
+    new_kpi_results,
 )
 from kpi_engine.evaluation.windows import window_trace, window_value
 from kpi_engine.expr import Expression, Value
@@ -58,6 +58,7 @@ _Scored = tuple[Value, "Number | None", Sequence[str], dict[str, Any]]  # value,
 _NO_FLAGS: tuple[str, ...] = ()  # immutable, so nothing can append to the shared value
 _NONES = itertools.repeat(None)
 _UNTRACED: dict[str, Any] = {}
+_DECIMAL_ONLY = frozenset({Decimal})  # ``issuperset(map(type, values))``: every value is exactly a Decimal
 RowsLike = Table | Iterable[Mapping[str, Any] | object]
 RecordsLike = Table | Iterable[Table] | Iterable[Mapping[str, Any] | object]
 
@@ -561,7 +562,7 @@ class _Evaluator:
                 values = [known[metric] for metric in self.plan.metrics]
             except KeyError:
                 values = None  # a metric not computed yet: the loop below computes it
-            if values is not None and all(type(v) is Decimal for v in values):
+            if values is not None and _DECIMAL_ONLY.issuperset(map(type, values)):
                 ops = self.plan.operators
                 try:
                     out = [(v, op(v), _NO_FLAGS, _UNTRACED) for v, op in zip(values, ops, strict=True)]  # type: ignore[arg-type, misc]
@@ -698,7 +699,11 @@ class _Evaluator:
         self.current = (subject, expr.text)
         if names is None:
             names = expr.names - set(extra or {})
-        env = self.m.env(subject, self.period, names)
+        m, period = self.m, self.period
+        known = m.memo.get((subject, period))  # ``m.env``, reading the subject's memo directly
+        if known is None:
+            known = m.values(subject, period)
+        env = {n: known[n] if n in known else m.value(subject, period, n) for n in names}
         if extra:
             env.update(extra)
         result = expr.evaluate(env)
@@ -780,27 +785,7 @@ class _Evaluator:
                 if trace:
                     weight = {"declared": kp.kpi.weight, "effective": shares[i], "contribution": contributions[i]}
                     explanation["weight"] = weight
-        kpi_results = [
-            new_kpi_result(
-                kid,
-                title,
-                section,
-                metric,
-                value,
-                "excluded" if score is None else "scored",
-                score,
-                weight,
-                share,
-                contribution,
-                tuple(flags) if flags else (),
-                explanation if trace else None,
-                subject,
-                tracer,
-            )
-            for (kid, title, section, metric, weight), (value, score, flags, explanation), share, contribution in zip(
-                plan.heads, scored, shares, contributions, strict=True
-            )
-        ]
+        kpi_results = new_kpi_results(plan.heads, scored, shares, contributions, subject, tracer, trace)
         sections = tuple(
             SectionResult(
                 s.id,

@@ -407,7 +407,7 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
         for name, kind, low, high, numeric, suspect in checks:
             cell = get(name)
             number: Decimal | None = None
-            if numeric and plain:  # plain text numbers and small ints first: the value ``coerce`` gives
+            if numeric and plain:  # plain text numbers, Decimals and small ints first: the value ``coerce`` gives
                 if type(cell) is str:
                     if len(cell) <= MAX_DIGITS:  # ``plain_decimal``, inline
                         try:
@@ -417,10 +417,21 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
                         else:
                             if not number.is_finite() or not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
                                 number = None
+                elif type(cell) is Decimal:  # a typed exact cell: no text to read, still validated
+                    if cell.is_finite() and (-MAX_EXPONENT <= cell.adjusted() <= MAX_EXPONENT or not cell):
+                        number = cell  # what ``to_decimal`` returns; anything else goes to ``coerce``
                 elif type(cell) is int and -_SMALL_INT < cell < _SMALL_INT:
                     number = Decimal(cell)
-                if number is not None and kind == "count" and (number < 0 or number != number.to_integral_value()):
-                    number = None  # ``coerce`` names the problem
+                if number is not None:
+                    if kind == "count" and (number < 0 or number != number.to_integral_value()):
+                        number = None  # ``coerce`` names the problem
+                    elif (
+                        (low is None or number >= low)
+                        and (high is None or number <= high)
+                        and not (suspect and number > 1)
+                    ):
+                        values[name] = number  # nothing to report: the checks below would pass
+                        continue
             value: Value = number
             if value is None:
                 if _blank(cell):

@@ -139,6 +139,94 @@ def _kpi_result_builder() -> Callable[..., KpiResult]:
 
 new_kpi_result = _kpi_result_builder()
 
+_KpiHead = tuple[str, str | None, str, str, Decimal]  # id, title, section, metric, declared weight
+_KpiScored = tuple[Value, Number | None, Sequence[str], dict[str, Any]]  # value, score, flags, explanation
+
+
+def _kpi_results_builder() -> Callable[..., list[KpiResult]]:
+    """``new_kpi_results``: a subject's ``KpiResult`` objects in one loop, each slot set directly.
+
+    The same objects as ``new_kpi_result`` per KPI, without a call per KPI (the row evaluator's
+    largest cost on a small batch is building these).
+    """
+    if new_kpi_result is KpiResult:  # pragma: no cover - a changed class: its own constructor
+
+        def build_with_class(
+            heads: Sequence[_KpiHead],
+            scored: Sequence[_KpiScored],
+            shares: Sequence[Number],
+            contributions: Sequence[Number],
+            subject: str,
+            tracer: Tracer | None,
+            trace: bool,  # noqa: FBT001 - positional on a hot path
+        ) -> list[KpiResult]:
+            return [
+                KpiResult(
+                    kid,
+                    title,
+                    section,
+                    metric,
+                    value,
+                    "excluded" if score is None else "scored",
+                    score,
+                    weight,
+                    share,
+                    contribution,
+                    tuple(flags) if flags else (),
+                    explanation if trace else None,
+                    subject,
+                    tracer,
+                )
+                for (kid, title, section, metric, weight), (
+                    value,
+                    score,
+                    flags,
+                    explanation,
+                ), share, contribution in zip(heads, scored, shares, contributions, strict=True)
+            ]
+
+        return build_with_class
+    names = tuple(a.name for a in attrs.fields(KpiResult))
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13 = (getattr(KpiResult, n).__set__ for n in names)
+    new = object.__new__
+
+    def build_all(
+        heads: Sequence[_KpiHead],
+        scored: Sequence[_KpiScored],
+        shares: Sequence[Number],
+        contributions: Sequence[Number],
+        subject: str,
+        tracer: Tracer | None,
+        trace: bool,  # noqa: FBT001 - positional on a hot path
+    ) -> list[KpiResult]:
+        out: list[KpiResult] = []
+        append = out.append
+        for (kid, title, section, metric, weight), (value, score, flags, explanation), share, contribution in zip(
+            heads, scored, shares, contributions, strict=True
+        ):
+            obj: KpiResult = new(KpiResult)
+            s0(obj, kid)
+            s1(obj, title)
+            s2(obj, section)
+            s3(obj, metric)
+            s4(obj, value)
+            s5(obj, "excluded" if score is None else "scored")
+            s6(obj, score)
+            s7(obj, weight)
+            s8(obj, share)
+            s9(obj, contribution)
+            s10(obj, tuple(flags) if flags else ())
+            s11(obj, explanation if trace else None)
+            s12(obj, subject)
+            s13(obj, tracer)
+            append(obj)
+        return out
+
+    return build_all
+
+
+new_kpi_results = _kpi_results_builder()
+
 
 @attrs.frozen
 class SectionResult:

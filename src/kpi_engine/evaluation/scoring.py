@@ -217,8 +217,29 @@ def _terminating(d: Number) -> bool:
     return _odd_part((as_fraction(HUNDRED) / as_fraction(d)).denominator) == 1
 
 
+_ONE_TUPLE = Decimal(1).as_tuple()  # sign 0, digits (1,), exponent 0: ``Decimal("1")`` exactly
+
+
 def _operators(start: Decimal, d: Decimal, cap: Decimal, *, rising: bool) -> Callable[[Decimal], Number]:
     """``clip(100 × (v − start) / d)`` (or ``start − v``) with the operators of the current context."""
+    if d.as_tuple() == _ONE_TUPLE:  # ``x / 1`` (exponent 0) is ``x``, digits and exponent: no division
+        if rising:
+
+            def up_by_one(v: Decimal) -> Number:
+                r = HUNDRED * (v - start)
+                if r < 0:
+                    return ZERO
+                return cap if cap < r else r  # noqa: FURB136 - min(r, cap) without the call
+
+            return up_by_one
+
+        def down_by_one(v: Decimal) -> Number:
+            r = HUNDRED * (start - v)
+            if r < 0:
+                return ZERO
+            return cap if cap < r else r  # noqa: FURB136 - min(r, cap) without the call
+
+        return down_by_one
     if rising:
 
         def up(v: Decimal) -> Number:
