@@ -109,7 +109,9 @@ def _evaluate(
     else:
         chosen = latest(card, hierarchy, subj, key, known_periods)
     _check_effective(ruleset, chosen)
-    warnings = roster_warnings(hierarchy, chosen, set(subj.filter(key == str(chosen)).to_list()))
+    # Without a roster there is nothing to warn about: no set of 100,000 subjects to build.
+    with_record = set(subj.filter(key == str(chosen)).to_list()) if hierarchy is not None else set()
+    warnings = roster_warnings(hierarchy, chosen, with_record)
     if warnings and strict:
         raise FallbackError
     if chosen_members is not None:
