@@ -23,7 +23,7 @@ from kpi_engine.evaluation.columnar._columns import (  # noqa: E402 - after the 
     n_weighted_sum,
 )
 from kpi_engine.evaluation.columnar._decimals import parse_plain  # noqa: E402
-from kpi_engine.evaluation.columnar._kernel import competition_ranks  # noqa: E402
+from kpi_engine.evaluation.columnar._kernel import _packed_order, competition_ranks  # noqa: E402
 from kpi_engine.evaluation.columnar._run import run_columnar  # noqa: E402
 
 # Numerators from tiny to the edge of the range the kernel keeps in int64 (2**62).
@@ -134,6 +134,28 @@ def test_ranks_share_ties_in_either_direction(values, lower_first):
     ctx = Ctx(len(values))
     ranks = competition_ranks(ctx, Num(np.array(values, dtype=np.int64), 7, None), None, lower_first=lower_first)
     assert ranks.tolist() == _oracle_ranks(values, lower_first=lower_first)
+
+
+@given(st.lists(st.sampled_from([-(2**62) + 1, -5, 0, 3, 2**40, 2**62 - 1]), min_size=1, max_size=30), st.booleans())
+def test_ranks_of_far_apart_values_take_the_unpacked_path_alike(values, lower_first):
+    """Values whose span leaves no room for row numbers in 63 bits are ranked as exactly."""
+    ctx = Ctx(len(values))
+    ranks = competition_ranks(ctx, Num(np.array(values, dtype=np.int64), 1, None), None, lower_first=lower_first)
+    assert ranks.tolist() == _oracle_ranks(values, lower_first=lower_first)
+
+
+@given(st.lists(st.integers(-(10**9), 10**9) | st.integers(-3, 3), min_size=1, max_size=40), st.booleans())
+def test_packed_order_sorts_by_value_then_row(values, lower_first):
+    """The packed sort gives the rows by value (either direction), ties in row order."""
+    order = _packed_order(np.array(values, dtype=np.int64), lower_first=lower_first)
+    expected = sorted(range(len(values)), key=lambda i: (values[i] if lower_first else -values[i], i))
+    assert order is not None
+    assert order.tolist() == expected
+
+
+def test_packed_order_declines_a_span_too_wide():
+    """Values 2**62 apart leave no bits for row numbers: the caller sorts another way."""
+    assert _packed_order(np.array([-(2**61), 2**61], dtype=np.int64), lower_first=True) is None
 
 
 _digits = st.text("0123456789", max_size=8)

@@ -357,6 +357,28 @@ def _common_den(ctx: Ctx, key: Num) -> Num:
     return Num(scaled, common, key.na)
 
 
+def _packed_order(num: Arr, *, lower_first: bool) -> Arr | None:
+    """Row order by ``num`` (ties by row) from one value sort, or ``None`` when the keys do not pack.
+
+    Each key is the value's distance from the best value, shifted left, with the row number in
+    the low bits: the keys are distinct and in the wanted order, and sorting values is several
+    times faster than ``argsort`` (NumPy sorts them with SIMD). Exact: integers only.
+    """
+    n = len(num)
+    if n == 0:
+        return None
+    low, high = int(num.min()), int(num.max())
+    bits = n.bit_length()
+    if (high - low) >> (62 - bits):
+        return None  # the values' span and the row numbers do not fit together in 63 bits
+    key = np.subtract(num, low) if lower_first else np.subtract(high, num)
+    key <<= bits
+    key |= np.arange(n)
+    key.sort()
+    key &= (1 << bits) - 1
+    return key
+
+
 def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bool) -> Arr:
     """Competition ranks (1, 1, 3) by exact key (0: unranked, the key is N/A), optionally within groups.
 
@@ -370,9 +392,11 @@ def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bo
         # One denominator, one group, every key known: the numerators order the rows exactly.
         # Ties share a rank whatever their order, so an unstable sort will do; highest first is
         # the ascending order read backwards (no negated copy).
-        order = np.argsort(num)
-        if not lower_first:
-            order = order[::-1]
+        order = _packed_order(num, lower_first=lower_first)
+        if order is None:
+            order = np.argsort(num)
+            if not lower_first:
+                order = order[::-1]
         sk = num[order]
         first_of_run: Arr = np.arange(1, n + 1, dtype=np.int64)
         first_of_run[1:][sk[1:] == sk[:-1]] = 0  # a tie takes the rank of the first of its run

@@ -44,11 +44,16 @@ def run_columnar(
 def _periods(values: Any, card: Scorecard) -> tuple[Any, dict[str, Period]]:
     import polars as pl  # noqa: PLC0415
 
-    s = values.cast(pl.Utf8).str.strip_chars()
-    if (s.is_null() | (s == "")).any():
-        raise FallbackError
+    distinct = values.unique().to_list() if values.dtype == pl.Utf8 else None
+    if distinct is not None and all(text and text == text.strip() for text in distinct):
+        s = values  # no blank and nothing to strip (the usual few periods): no pass over every row
+    else:
+        s = values.cast(pl.Utf8).str.strip_chars()
+        if (s.is_null() | (s == "")).any():
+            raise FallbackError
+        distinct = s.unique().to_list()
     parsed: dict[str, Period] = {}
-    for text in s.unique().to_list():
+    for text in distinct:
         try:
             parsed[text] = Period.parse(text, card.period)
         except ValueError:
@@ -109,7 +114,9 @@ def _evaluate(
     else:
         chosen = latest(card, hierarchy, subj, key, known_periods)
     _check_effective(ruleset, chosen)
-    warnings = roster_warnings(hierarchy, chosen, set(subj.filter(key == str(chosen)).to_list()))
+    # Without a roster there is nothing to warn about: no set of 100,000 subjects to build.
+    with_record = set(subj.filter(key == str(chosen)).to_list()) if hierarchy is not None else set()
+    warnings = roster_warnings(hierarchy, chosen, with_record)
     if warnings and strict:
         raise FallbackError
     if chosen_members is not None:
@@ -326,7 +333,7 @@ def _duplicated(subj: Any, key: Any, *, one_period: bool) -> bool:
     import polars as pl  # noqa: PLC0415
 
     if one_period:
-        ordered = subj.sort()
+        ordered = subj if subj.is_sorted() else subj.sort()  # records often come in subject order
         return bool((ordered.slice(1) == ordered.slice(0, max(len(ordered) - 1, 0))).any())
     return bool(pl.DataFrame({"s": subj, "p": key}).is_duplicated().any())
 
