@@ -1,13 +1,42 @@
 """Auditing: run records, replay, ruleset versions, rule diffs and the impact of a new version.
 
 Pure: records go in and out as bytes or mappings; reading and writing files is ``kpi_engine.io``'s.
+
+The names are imported on first use (PEP 562): the CLI imports ``audit.diff`` for ``kpi diff``,
+and that must not load run records, replay and attribution into every ``kpi evaluate``.
 """
 
-from kpi_engine.audit.diff import RuleChange, compare, ruleset_changes
-from kpi_engine.audit.impact import Impact, SubjectImpact, impact, undated
-from kpi_engine.audit.record import FORMAT, RunRecord, record_appraisal, record_attribution
-from kpi_engine.audit.replay import Finding, ReplayReport, load_record, replay
-from kpi_engine.audit.versions import check_versions, choose_version
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kpi_engine.audit.diff import RuleChange, compare, ruleset_changes
+    from kpi_engine.audit.impact import Impact, SubjectImpact, impact, undated
+    from kpi_engine.audit.record import FORMAT, RunRecord, record_appraisal, record_attribution
+    from kpi_engine.audit.replay import Finding, ReplayReport, load_record, replay
+    from kpi_engine.audit.versions import check_versions, choose_version
+
+_HOMES = {
+    "RuleChange": "kpi_engine.audit.diff",
+    "compare": "kpi_engine.audit.diff",
+    "ruleset_changes": "kpi_engine.audit.diff",
+    "Impact": "kpi_engine.audit.impact",
+    "SubjectImpact": "kpi_engine.audit.impact",
+    "impact": "kpi_engine.audit.impact",
+    "undated": "kpi_engine.audit.impact",
+    "FORMAT": "kpi_engine.audit.record",
+    "RunRecord": "kpi_engine.audit.record",
+    "record_appraisal": "kpi_engine.audit.record",
+    "record_attribution": "kpi_engine.audit.record",
+    "Finding": "kpi_engine.audit.replay",
+    "ReplayReport": "kpi_engine.audit.replay",
+    "load_record": "kpi_engine.audit.replay",
+    "replay": "kpi_engine.audit.replay",
+    "check_versions": "kpi_engine.audit.versions",
+    "choose_version": "kpi_engine.audit.versions",
+}
 
 __all__ = [
     "FORMAT",
@@ -28,3 +57,18 @@ __all__ = [
     "ruleset_changes",
     "undated",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its home module on first use, then keep it here."""
+    home = _HOMES.get(name)
+    if home is None:
+        msg = f"module 'kpi_engine.audit' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
