@@ -9,8 +9,9 @@ then caught by the entry point (``kpi_engine._entry``) and reported in one line.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kpi_engine._lazy import lazy_names
 
 if TYPE_CHECKING:
     from kpi_engine._version import __version__ as __version__
@@ -69,16 +70,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name from its home module on first use, then keep it here."""
-    home = _HOMES.get(name)
-    if home is None:
-        msg = f"module 'kpi_engine' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(__name__, globals(), _HOMES, __all__)

@@ -8,8 +8,9 @@ and that must not load run records, replay and attribution into every ``kpi eval
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kpi_engine._lazy import lazy_names
 
 if TYPE_CHECKING:
     from kpi_engine.audit.diff import RuleChange, compare, ruleset_changes
@@ -59,16 +60,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name from its home module on first use, then keep it here."""
-    home = _HOMES.get(name)
-    if home is None:
-        msg = f"module 'kpi_engine.audit' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(__name__, globals(), _HOMES, __all__)
