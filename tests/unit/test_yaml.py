@@ -53,3 +53,20 @@ def test_hostile_documents_fail_fast_with_an_issue():
     assert [i.code for i in deep] == ["yaml_size"]
     assert [i.code for i in big] == ["yaml_size"]
     assert {i.code for i in fan} == {"yaml_alias"}
+
+
+def test_a_document_nested_past_the_limit_is_yaml_size_whoever_refuses_it_first(monkeypatch):
+    """Flow nesting past MAX_DEPTH is the project's yaml_size even when the YAML parser refuses it first."""
+    import yaml
+
+    from kpi_engine.language import _yaml
+
+    def parser_with_its_own_limit(_text):
+        raise yaml.scanner.ScannerError("while scanning", None, "nested too deep for this parser", None)
+
+    monkeypatch.setattr(_yaml, "_compose", parser_with_its_own_limit)
+    deep = "a: 1\nb: " + "[" * (_yaml.MAX_DEPTH + 1) + "]" * (_yaml.MAX_DEPTH + 1) + "\n"
+    _, _, issues = load_yaml(deep, "deep.yaml")
+    assert [(i.code, str(i.location)) for i in issues] == [("yaml_size", "deep.yaml:2:1")]
+    _, _, shallow = load_yaml("a: [[1]\n", "bad.yaml")
+    assert [i.code for i in shallow] == ["yaml_syntax"]

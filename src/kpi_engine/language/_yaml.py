@@ -211,6 +211,10 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap, list[I
             [Issue("yaml_syntax", f"YAML syntax: {what} is not allowed ({exc.reason})", "", loc)],
         )
     except yaml.MarkedYAMLError as exc:
+        too_deep = _flow_depth_beyond_limit(text)
+        if too_deep is not None:  # the parser's own nesting limit (PyYAML >= 6.0.3) spoke first
+            msg = f"document is nested more than {MAX_DEPTH} levels deep (line {too_deep})"
+            return None, composer.smap, [Issue("yaml_size", msg, "", Location(file, too_deep, 1))]
         mark = exc.problem_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         problem = exc.problem or "invalid YAML"
@@ -224,6 +228,36 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, SourceMap, list[I
     except _TooLargeError as exc:
         return None, composer.smap, [Issue("yaml_size", str(exc), "", Location(file))]
     return data, composer.smap, composer.issues
+
+
+_FLOW = re.compile(r"[\[\]{}\n]")
+
+
+def _flow_depth_beyond_limit(text: str) -> int | None:
+    """The line where flow brackets first nest deeper than ``MAX_DEPTH``, or ``None``.
+
+    Asked only of a document the parser refused: libyaml (PyYAML 6.0.3 and later) scans a deep
+    flow collection ahead of the events this module limits, and refuses it with its own message
+    at its own depth. The project's answer must not depend on that: a document nested deeper than
+    the project's limit is ``yaml_size`` whatever the parser says. Brackets inside quoted scalars are
+    counted too; for a document that does not parse anyway, that can only turn one refusal into
+    another.
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None
+    depth = 0
+    line = 1
+    for match in _FLOW.finditer(text):
+        char = match.group()
+        if char == "\n":
+            line += 1
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        else:
+            depth = max(depth - 1, 0)
+    return None
 
 
 def _compose(text: str) -> Any:
