@@ -14,7 +14,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "kpi_engine"
 LOCALE = SRC / "report" / "locale"
-SOURCES = [*sorted((SRC / "report").glob("*.py")), SRC / "cli.py", SRC / "evaluation" / "explain.py"]
+SOURCES = [
+    *sorted((SRC / "report").glob("*.py")),
+    *sorted((SRC / "cli").glob("*.py")),
+    SRC / "evaluation" / "explain.py",
+]
 
 
 def used_msgids() -> set[tuple[str, str]]:

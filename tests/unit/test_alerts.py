@@ -133,7 +133,7 @@ def test_s2_reads_events_and_publishes_the_promotion_flag():
     assert south.kpi("anomaly_response").value == Decimal("0.6")
     assert south.kpi("complaint_response").value is not None
     assert north.kpi("cycle_reduction").value == Decimal("0.25")
-    from kpi_engine.cli import format_appraisal
+    from kpi_engine.cli.appraise import format_appraisal
 
     table = format_appraisal(appraisal, "table").splitlines()
     assert table[1].split()[-1] == "flags"

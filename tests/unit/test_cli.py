@@ -232,7 +232,7 @@ def test_progress_bar_goes_to_stderr_and_leaves_stdout_untouched(monkeypatch):
 
         out, err = io.StringIO(), Err()
         clock = iter(range(0, 1000, 2))  # every reading is two seconds later: the bar shows at once
-        monkeypatch.setattr(cli, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
+        monkeypatch.setattr(cli._common, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
         monkeypatch.setattr(sys, "stdout", out)
         monkeypatch.setattr(sys, "stderr", err)
         assert main(argv) == 0

@@ -26,7 +26,7 @@ def _interrupt(_args):
 
 def test_internal_error_exits_70_with_one_line(capsys, monkeypatch):
     """An unexpected exception exits 70 with one line asking for a report, no traceback."""
-    monkeypatch.setattr(cli, "cmd_schema", _boom)
+    monkeypatch.setattr(cli.rulesets, "cmd_schema", _boom)
     monkeypatch.delenv("KPI_DEBUG", raising=False)
     assert cli.main(["schema"]) == 70
     err = capsys.readouterr().err
@@ -37,7 +37,7 @@ def test_internal_error_exits_70_with_one_line(capsys, monkeypatch):
 
 def test_kpi_debug_shows_the_traceback(capsys, monkeypatch):
     """KPI_DEBUG=1 prints the traceback before the one-line message."""
-    monkeypatch.setattr(cli, "cmd_schema", _boom)
+    monkeypatch.setattr(cli.rulesets, "cmd_schema", _boom)
     monkeypatch.setenv("KPI_DEBUG", "1")
     assert cli.main(["schema"]) == 70
     err = capsys.readouterr().err
@@ -47,7 +47,7 @@ def test_kpi_debug_shows_the_traceback(capsys, monkeypatch):
 
 def test_keyboard_interrupt_exits_130(capsys, monkeypatch):
     """Ctrl-C (KeyboardInterrupt) prints 'kpi: interrupted' and exits 130."""
-    monkeypatch.setattr(cli, "cmd_schema", _interrupt)
+    monkeypatch.setattr(cli.rulesets, "cmd_schema", _interrupt)
     monkeypatch.delenv("KPI_DEBUG", raising=False)
     assert cli.main(["schema"]) == 130
     assert capsys.readouterr().err == "kpi: interrupted\n"
@@ -61,7 +61,7 @@ def test_sigint_to_a_running_process_exits_130():
         "def slow(args):\n"
         "    print('ready', flush=True)\n"
         "    time.sleep(60)\n"
-        "cli.cmd_schema = slow\n"
+        "cli.rulesets.cmd_schema = slow\n"
         "sys.exit(cli.main(['schema']))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "KPI_DEBUG"}
@@ -87,7 +87,7 @@ def test_an_interrupt_raised_again_while_reporting_still_exits_130(capsys, monke
             raise KeyboardInterrupt
         return report(message, code)
 
-    monkeypatch.setattr(cli, "cmd_schema", _interrupt)
+    monkeypatch.setattr(cli.rulesets, "cmd_schema", _interrupt)
     monkeypatch.setattr(cli, "_fail", interrupted_again)
     assert cli.main(["schema"]) == 130
     assert capsys.readouterr().err == "kpi: interrupted\n"
@@ -100,7 +100,7 @@ def test_memory_error_is_one_line_and_exit_1(capsys, monkeypatch):
     def exhausted(_args):
         raise MemoryError
 
-    monkeypatch.setattr(cli, "cmd_schema", exhausted)
+    monkeypatch.setattr(cli.rulesets, "cmd_schema", exhausted)
     assert cli.main(["schema"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("kpi: not enough memory")

@@ -1,0 +1,209 @@
+"""What every ``kpi`` command shares: writing results, reading inputs, warnings, progress, versions.
+
+Every command receives its parsed ``args`` with ``args.msg`` (the run's message catalogue, set once by
+``main``), so no module keeps the language in a global.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from kpi_engine.errors import KpiError
+from kpi_engine.evaluation.records import Table
+from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.io.loading import load_ruleset, read_table
+from kpi_engine.io.output import write_file
+from kpi_engine.language.build import Ruleset
+from kpi_engine.report import Messages, messages, render_issue, terminal_safe
+
+MAX_SHOWN_ISSUES = 1000  # a log of a million bad rows must not flood the terminal
+
+
+def write(text: str | bytes | Iterable[str], out: str | None, msg: Messages | None = None) -> None:
+    """Write text (or pieces of it, streamed; or bytes) to stdout, or to ``out`` through ``write_file``.
+
+    ``write_file`` replaces a regular file atomically, keeps its mode and writes through to devices.
+    """
+    if out is None:
+        if isinstance(text, bytes):
+            if sys.stdout.isatty():
+                raise KpiError((msg or messages("en")).t("binary output (xlsx) goes to a file: add --out FILE"))
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+            return
+        for piece in [text] if isinstance(text, str) else text:
+            sys.stdout.write(piece)
+        return
+    write_file(out, text)
+
+
+def readable(text: str) -> str:
+    """Text for people: control, escape and bidi characters from data shown as visible escapes."""
+    return "\n".join(terminal_safe(line) for line in text.split("\n"))
+
+
+def read(args: argparse.Namespace, path: str) -> Table:
+    """Read one table with the reading options of the command (``--encoding``, ``--sheet``)."""
+    return read_table(path, encoding=args.encoding, sheet=args.sheet)
+
+
+def warn(appraisal: Appraisal) -> Appraisal:
+    """Print the appraisal's warnings (e.g. roster members without a record) on stderr."""
+    for issue in appraisal.warnings:
+        print(issue.render(), file=sys.stderr)
+    return appraisal
+
+
+def inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
+    """The ``evaluate`` keyword arguments of the input options: records, members, events, credits, a plan."""
+    records = [read(args, path) for path in args.records]
+    if args.policy or args.lead_events:
+        from kpi_engine.attribution import attribute, load_policy, merge_records, read_events  # noqa: PLC0415
+
+        if not (args.policy and args.lead_events):
+            raise KpiError(args.msg.t("--policy and --lead-events go together"))
+        policy = load_policy(args.policy)
+        result = attribute(policy, read_events(args.lead_events, policy, encoding=args.encoding))
+        card = ruleset.scorecard
+        records = merge_records(records, result, set(card.inputs), card.period)
+    if getattr(args, "plan", None):
+        from kpi_engine.io.plans import read_plan  # noqa: PLC0415
+        from kpi_engine.time.plan import decompose, merge_plan  # noqa: PLC0415
+
+        card = ruleset.scorecard
+        records = merge_plan(records, decompose(read_plan(args.plan)), set(card.inputs), card.period)
+    return {
+        "records": records,
+        "members": read(args, args.members) if args.members else None,
+        "events": read(args, args.events) if args.events else None,
+        "allow_extra_columns": args.allow_extra_columns,
+    }
+
+
+def first_key_is(text: str, key: str) -> bool:
+    """Whether the first top-level key of a YAML document is ``key`` (``policy``, ``plan``, …)."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return line.startswith(f"{key}:")
+    return False
+
+
+def load_version(path: str, period: str | None) -> tuple[Ruleset, str | None]:
+    """A ruleset file, or the version in effect for ``period`` from a folder of versions.
+
+    Returns the ruleset and, for a folder, the chosen version's text (else ``None``: read on demand).
+    """
+    if not Path(path).is_dir():
+        return load_ruleset(path), None
+    from kpi_engine.audit.versions import choose_version  # noqa: PLC0415
+    from kpi_engine.io.records import ruleset_files  # noqa: PLC0415
+    from kpi_engine.language.build import parse_ruleset  # noqa: PLC0415
+
+    if period is None:
+        raise KpiError(f"{path} is a folder of ruleset versions: give --period to pick the version in effect")
+    files = ruleset_files(path)
+    texts = {}
+    versions = []
+    for name, text in files:
+        ruleset = parse_ruleset(text, name)
+        texts[name] = text
+        versions.append(ruleset)
+    chosen = choose_version(versions, period)
+    print(f"{path}: version {chosen.version} ({chosen.file}) is in effect in {period}", file=sys.stderr)
+    return chosen, texts[chosen.file]
+
+
+@contextlib.contextmanager
+def progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for runs longer than about a second; nothing when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    try:
+        from rich.console import Console  # noqa: PLC0415 - only a terminal run needs it
+        from rich.progress import Progress  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - rich is a dependency; a stripped install just shows no bar
+        yield None
+        return
+    started = time.monotonic()
+    bar = Progress(transient=True, console=Console(stderr=True))  # stdout carries the results
+    task: list[Any] = []
+
+    def update(done: int, total: int) -> None:
+        if not task:
+            if time.monotonic() - started < 1:
+                return
+            bar.start()
+            task.append(bar.add_task(label, total=total))
+        bar.update(task[0], completed=done)
+
+    try:
+        yield update
+    finally:
+        if task:
+            bar.stop()
+
+
+def add_input_arguments(p: argparse.ArgumentParser, t: Callable[..., str], *, records_required: bool = True) -> None:
+    """The input options shared by the commands that appraise (evaluate, explain, alerts, diff, impact)."""
+    p.add_argument(
+        "--records", required=records_required, metavar="FILE", nargs="+", action="extend", default=[],
+        help=t("records: CSV, JSON, JSONL, XLSX, Parquet or duckdb:DB::SQL (several allowed, e.g. reps and teams)"),
+    )  # fmt: skip
+    p.add_argument("--encoding", metavar="NAME", help=t("of text files (default UTF-8), e.g. gb18030"))
+    p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first)"))
+    p.add_argument("--allow-extra-columns", action="store_true", help=t("ignore data columns the ruleset does not use"))
+    p.add_argument("--members", metavar="FILE", help=t("membership rows: member,parent,period"))
+    p.add_argument("--events", metavar="FILE", help=t("event rows for aggregate metrics"))
+    p.add_argument("--period", metavar="P", help=t("period to appraise (default: the latest in the records)"))
+    p.add_argument("--strict", action="store_true", help=t("every N/A is an error"))
+    p.add_argument("--policy", metavar="POLICY", help=t("attribution policy: add credit and follow-up fields"))
+    p.add_argument("--lead-events", metavar="FILE", help=t("lead event log for --policy"))
+    p.add_argument("--plan", metavar="PLAN", help=t("a yearly plan (kpi plan): fills the target inputs it provides"))
+    p.add_argument("--out", metavar="FILE", help=t("write here instead of stdout"))
+
+
+def add_record_arguments(p: argparse.ArgumentParser) -> None:
+    """``--record FILE`` and its options (evaluate, attribute)."""
+    p.add_argument("--record", metavar="FILE", help="also write a self-contained run record (kpi replay FILE)")
+    p.add_argument(
+        "--record-inputs", choices=("inline", "digest"), default="inline",
+        help="inline: the input rows go into the record; digest: their SHA-256 and a path relative to the record",
+    )  # fmt: skip
+    p.add_argument("--created", metavar="STAMP", help="a timestamp or label stored in the record (no clock is read)")
+
+
+def record_table(table: Any, source: str, args: argparse.Namespace) -> Any:
+    """Name a table as the record will: by file name (inline) or by path relative to the record (digest)."""
+    if args.record_inputs != "digest":
+        return table
+    from kpi_engine.io.records import relative_to_record  # noqa: PLC0415
+
+    return relative_to_record(table, source, args.record)
+
+
+def version() -> str:
+    """The installed version of kpi_engine."""
+    try:
+        return metadata.version("kpi_engine")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def render_error(exc: KpiError, msg: Messages) -> str:
+    """The error's located lines, at most ``MAX_SHOWN_ISSUES`` of them, then how many more there are."""
+    if not exc.issues:
+        return str(exc)
+    shown = [render_issue(issue, msg) for issue in exc.issues[:MAX_SHOWN_ISSUES]]
+    rest = len(exc.issues) - len(shown)
+    if rest:
+        shown.append(f"… and {rest} more problem(s) not shown ({len(exc.issues)} in all)")
+    return "\n".join(shown)

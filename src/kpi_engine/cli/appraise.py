@@ -1,0 +1,211 @@
+"""``kpi evaluate`` and ``kpi explain``: appraise every subject, or show one subject's trace.
+
+``kpi evaluate`` runs end to end on the columnar kernel when it can (one CSV or Parquet file read
+straight into Polars columns, CSV/JSON written from the kernel's columns); otherwise through the
+row reader and the result objects. Both give the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from kpi_engine.cli._common import (
+    add_input_arguments,
+    add_record_arguments,
+    inputs,
+    load_version,
+    progress,
+    read,
+    readable,
+    warn,
+    write,
+)
+from kpi_engine.cli.audit import record_appraisal
+from kpi_engine.errors import KpiError
+from kpi_engine.evaluation.engine import evaluate
+from kpi_engine.evaluation.explain import explain_subject
+from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.io.columnar import write_parquet
+from kpi_engine.language.build import Ruleset
+from kpi_engine.report import names_from_tables, render
+
+
+def format_appraisal(
+    appraisal: Appraisal, fmt: str, *, compact: bool = False, traces: bool = False, **options: Any
+) -> str | bytes:
+    """Render an appraisal as ``json``/``jsonl`` here, or through ``kpi_engine.report`` (table, csv, html, xlsx)."""
+    if fmt in {"json", "jsonl"}:
+        return "".join(stream_appraisal(appraisal, fmt, compact=compact, traces=traces))
+    return render(appraisal, fmt, **options)
+
+
+def stream_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False, traces: bool = False) -> Iterator[str]:
+    """JSON (``json``) or JSON Lines (``jsonl``) text in pieces, one subject at a time."""
+    if fmt == "jsonl":
+        yield from appraisal.iter_jsonl(traces=traces)
+        return
+    yield from appraisal.iter_json(traces=traces, indent=None if compact else 2)
+    yield "\n"
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    ruleset, text = load_version(args.ruleset, args.period)
+    given = _columnar_inputs(args, ruleset) or inputs(args, ruleset)
+    with progress("appraising") as update:
+        appraisal = evaluate(
+            ruleset, period=args.period, strict=args.strict, progress=update, engine=args.engine, **given
+        )
+    warn(appraisal)
+    if args.record:
+        record_appraisal(args, ruleset, text, given, appraisal)
+    if args.format == "parquet":
+        if args.out is None:
+            raise KpiError("--format parquet writes a file: name it with --out FILE.parquet")
+        write_parquet(appraisal, args.out)
+        return 0
+    pieces = _columnar_output(args, ruleset, given, appraisal)
+    if pieces is not None:
+        write(pieces, args.out)
+        return 0
+    if args.format in {"json", "jsonl"}:
+        write(stream_appraisal(appraisal, args.format, compact=args.compact, traces=args.traces), args.out)
+        return 0
+    history = [evaluate(ruleset, period=p, strict=args.strict, **given) for p in args.history or ()]
+    bom = args.bom if args.bom is not None else (args.format == "csv" and args.out is not None)
+    output = format_appraisal(
+        appraisal,
+        args.format,
+        ruleset=ruleset,
+        names=_record_names(given["records"], appraisal.period),
+        lang=args.lang,
+        ids=args.ids,
+        bom=bom,
+        history=[h for h in history if h.period != appraisal.period],
+    )
+    write(output, args.out, args.msg)
+    return 0
+
+
+# --- kpi evaluate on the columnar kernel end to end: columns in, text out (issue 6 §3, issue 10) ---
+
+
+def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any] | None:
+    """Records (and events) read straight into Polars columns when the kernel will evaluate them.
+
+    Only for one CSV or Parquet file in UTF-8, without members, a lead log, a plan or a run
+    record (those go through the row reader's tables); ``auto`` also needs the kernel installed,
+    able to evaluate the scorecard, and at least ``AUTO_THRESHOLD`` records. ``None``: read rows.
+    Errors keep their locations: whenever the kernel hands a run to the row path, the row path
+    reads the same file again with the row reader, whose messages name the file's lines.
+    """
+    from kpi_engine.evaluation import columnar  # noqa: PLC0415
+
+    if args.engine == "row" or len(args.records) != 1 or args.members or args.policy or args.lead_events:
+        return None
+    if getattr(args, "plan", None) or getattr(args, "record", None) or (args.encoding or "utf-8") != "utf-8":
+        return None
+    from kpi_engine.io.frames import COLUMNAR_SUFFIXES, read_frame  # noqa: PLC0415
+
+    paths = [args.records[0], *([args.events] if args.events else [])]
+    if not all(Path(p).suffix.lower() in COLUMNAR_SUFFIXES for p in paths) or not columnar.available():
+        return None
+    if args.engine == "auto" and not columnar.plan(ruleset.scorecard).supported:
+        return None
+    card = ruleset.scorecard
+    text = {"subject", "period", "name", "note"} | {
+        n for n, spec in card.inputs.items() if spec.type in {"text", "date", "bool"}
+    }
+    records = read_frame(args.records[0], text=text)
+    if not isinstance(records, columnar.Frame):  # Polars could not read it: the row reader's table
+        return {"records": [records], "members": None, "events": read(args, args.events) if args.events else None,
+                "allow_extra_columns": args.allow_extra_columns}  # fmt: skip
+    if args.engine == "auto" and records.data.height < columnar.AUTO_THRESHOLD:
+        return None
+    events = read_frame(args.events) if args.events else None
+    return {"records": records, "members": None, "events": events, "allow_extra_columns": args.allow_extra_columns}
+
+
+def _columnar_output(
+    args: argparse.Namespace, ruleset: Ruleset, given: dict[str, Any], appraisal: Appraisal
+) -> Iterator[str] | None:
+    """CSV, JSON Lines or JSON written from the kernel's columns (the same bytes as the result objects give)."""
+    if args.format not in {"csv", "jsonl", "json"} or args.traces or args.history:
+        return None
+    from kpi_engine.evaluation.columnar._results import ColumnarResults  # noqa: PLC0415
+
+    if not isinstance(appraisal.results, ColumnarResults):
+        return None
+    from kpi_engine.report.columnar import columnar_text  # noqa: PLC0415
+
+    names = _record_names(given["records"], appraisal.period) if args.format == "csv" else None
+    bom = args.bom if args.bom is not None else (args.format == "csv" and args.out is not None)
+    return columnar_text(
+        appraisal, args.format, msg=args.msg, scorecard=ruleset.scorecard, names=names, bom=bom, compact=args.compact
+    )
+
+
+def _record_names(records: Any, period: str) -> dict[str, str]:
+    """Subject → name from the records' ``name`` column: row tables, or the columns of one file."""
+    if isinstance(records, list | tuple):
+        return names_from_tables(records, period)
+    from kpi_engine.report.columnar import frame_names  # noqa: PLC0415
+
+    return frame_names(records.data, period)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    t = args.msg.t
+    ruleset, _ = load_version(args.ruleset, args.period)
+    appraisal = warn(evaluate(ruleset, period=args.period, strict=args.strict, **inputs(args, ruleset)))
+    try:
+        result = appraisal.result(args.subject)
+    except KeyError:
+        known = ", ".join(r.subject for r in appraisal.results)
+        text = t(
+            "subject '{subject}' was not appraised in {period}; appraised: {known}",
+            subject=args.subject,
+            period=appraisal.period,
+            known=known,
+        )
+        print(text, file=sys.stderr)
+        return 1
+    write(readable(explain_subject(appraisal, result, t)), args.out)
+    return 0
+
+
+def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> None:
+    """Add this group's commands to the ``kpi`` parser."""
+    p = sub.add_parser("evaluate", parents=[lang], help=t("appraise every subject for a period"))
+    p.add_argument("ruleset", metavar="RULESET")
+    add_input_arguments(p, t)
+    p.add_argument(
+        "--format", choices=("table", "json", "jsonl", "csv", "html", "xlsx", "parquet"), default="table",
+        help=t("output format (default: table)"),
+    )  # fmt: skip
+    p.add_argument("--compact", action="store_true", help=t("json on one line (much faster for big outputs)"))
+    p.add_argument("--traces", action="store_true", help=t("json/jsonl: include every KPI's explanation"))
+    p.add_argument(
+        "--engine", choices=("auto", "row", "columnar"), default="auto",
+        help="row: reference evaluator; columnar: compiled kernel (extra 'columnar'); auto: kernel when large",
+    )  # fmt: skip
+    p.add_argument("--ids", action="store_true", help=t("show KPI ids instead of their titles"))
+    p.add_argument(
+        "--bom", action=argparse.BooleanOptionalAction, default=None,
+        help=t("start CSV with a UTF-8 byte-order mark for Excel (default: on with --out)"),
+    )  # fmt: skip
+    p.add_argument(
+        "--history", metavar="P", nargs="+", action="extend",
+        help=t("earlier periods to appraise from the same records, drawn as trends in the HTML report"),
+    )  # fmt: skip
+    add_record_arguments(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("explain", parents=[lang], help=t("show the readable trace of one subject"))
+    p.add_argument("ruleset", metavar="RULESET")
+    add_input_arguments(p, t)
+    p.add_argument("--subject", required=True, metavar="ID")
+    p.set_defaults(func=cmd_explain)

@@ -1,0 +1,120 @@
+"""``kpi diff``, ``kpi impact`` and ``kpi replay``, and the run record ``kpi evaluate --record`` writes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from kpi_engine.audit.diff import compare
+from kpi_engine.cli._common import add_input_arguments, inputs, load_version, readable, record_table, warn, write
+from kpi_engine.errors import KpiError
+from kpi_engine.evaluation.engine import evaluate
+from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.language.build import Ruleset
+from kpi_engine.report.texts import format_impact
+
+
+def record_appraisal(
+    args: argparse.Namespace, ruleset: Ruleset, text: str | None, given: dict[str, Any], appraisal: Appraisal
+) -> None:
+    """Write the run record of ``kpi evaluate --record FILE``, checked against the appraisal just printed."""
+    from kpi_engine.audit.record import appraisal_values  # noqa: PLC0415
+    from kpi_engine.audit.record import record_appraisal as record  # noqa: PLC0415
+    from kpi_engine.io.records import read_text  # noqa: PLC0415
+
+    if args.policy and args.record_inputs == "digest":
+        raise KpiError("--record-inputs digest cannot refer to records merged with --policy; use inline")
+    records = given["records"]
+    if not args.policy:
+        records = [record_table(t, src, args) for t, src in zip(records, args.records, strict=True)]
+    members = record_table(given["members"], args.members, args) if args.members else None
+    events = record_table(given["events"], args.events, args) if args.events else None
+    recorded, written = record(
+        text if text is not None else read_text(args.ruleset),
+        records,
+        ruleset_name=ruleset.file,
+        period=appraisal.period,
+        members=members,
+        events=events,
+        strict=args.strict,
+        inputs=args.record_inputs,
+        created=args.created,
+    )
+    if appraisal_values(recorded) != appraisal_values(appraisal):  # pragma: no cover - row order changed a result
+        raise KpiError("internal error: the results depend on the order of the input rows; nothing was recorded")
+    write(written.to_bytes(), args.record)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from kpi_engine.audit.diff import ruleset_changes  # noqa: PLC0415
+
+    before, _ = load_version(args.before, args.period)
+    after, _ = load_version(args.after, args.period)
+    rules = ruleset_changes(before, after)
+    report: dict[str, Any] = {"rules": [attrs.asdict(c) for c in rules]}
+    lines = [f"{args.before} → {args.after}: {len(rules)} rule change(s)"]
+    lines.extend(f"  {c.text}" for c in rules)
+    if args.records:
+        from kpi_engine.audit.impact import undated  # noqa: PLC0415
+
+        a = warn(evaluate(undated(before), period=args.period, strict=args.strict, **inputs(args, before)))
+        b = evaluate(undated(after), period=a.period, strict=args.strict, **inputs(args, after))
+        report.update(compare(a, b))
+        count = len(report["changes"])
+        lines.append(f"outcomes, period {a.period}: {count} subject(s) change, {report['unchanged']} unchanged")
+        for change in report["changes"]:
+            lines.append(f"  {change['subject']}")
+            lines.extend(f"    {k}: {v[0]} → {v[1]}" for k, v in change.items() if k != "subject")
+    if args.format == "json":
+        write(json.dumps(report, ensure_ascii=False, indent=2) + "\n", args.out)
+        return 0
+    write(readable("\n".join(lines) + "\n"), args.out)
+    return 0
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    from kpi_engine.audit.impact import impact, undated  # noqa: PLC0415
+
+    before, _ = load_version(args.before, args.period)
+    after, _ = load_version(args.after, args.period)
+    a = evaluate(undated(before), period=args.period, **inputs(args, before))
+    b = evaluate(undated(after), period=a.period, **inputs(args, after))
+    result = impact(a, b, before.scorecard, after.scorecard)
+    write(format_impact(result, args.format, args.before, args.after), args.out)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from kpi_engine.audit.replay import replay  # noqa: PLC0415
+    from kpi_engine.io.records import read_record, resolver  # noqa: PLC0415
+
+    report = replay(read_record(args.record), resolve=resolver(args.record))
+    if args.format == "json":
+        write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n", args.out)
+    else:
+        write(report.render(), args.out)
+    return 0 if report.reproduced else 1
+
+
+def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> None:
+    """Add this group's commands to the ``kpi`` parser."""
+    for name, func, text in (
+        ("diff", cmd_diff, t("what changed between two versions of a ruleset (and, with --records, their outcomes)")),
+        ("impact", cmd_impact, t("who moves (total, grade, rank, bonus) under a new version, on the same records")),
+    ):
+        p = sub.add_parser(name, parents=[lang], help=text)
+        p.add_argument("before", metavar="RULESET")
+        p.add_argument("after", metavar="CHANGED_RULESET")
+        add_input_arguments(p, t, records_required=name != "diff")
+        p.add_argument("--format", choices=("table", "json"), default="table")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("replay", help="recompute a run record and say whether it is reproduced exactly")
+    p.add_argument("record", metavar="RECORD")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--out", metavar="FILE")
+    p.set_defaults(func=cmd_replay)
