@@ -471,7 +471,8 @@ def compare(case: Case, appraisal: Appraisal) -> list[str]:
         for gate, want in (spec.get("gates") or {}).items():
             check(f"{subject}.gates.{gate}", want, got["gates"].get(gate, "(no such gate)"))
         for adj, want in (spec.get("adjustments") or {}).items():
-            check(f"{subject}.adjustments.{adj}", want, got["adjustments"].get(adj, "(not evaluated)"))
+            # An adjustment of a KPI that was not scored is not evaluated: absent from the result.
+            check(f"{subject}.adjustments.{adj}", want, got["adjustments"].get(adj, "not_evaluated"))
         sections = {s["id"]: s for s in got["sections"]}
         for sid, want in (spec.get("sections") or {}).items():
             section = sections.get(sid)
