@@ -326,9 +326,10 @@ def _columnar(ruleset: Ruleset, inputs: CaseInputs) -> Execution:
     handed: list[bool] = []
 
     def rows(rs: Ruleset, records: Any, **options: Any) -> Appraisal:
+        # As ``evaluate`` binds it for its own hand-over: the option reaches the row path too.
         handed.append(True)
         try:
-            return evaluate(rs, records, engine="row", **options)
+            return evaluate(rs, records, engine="row", allow_extra_columns=inputs.allow_extra_columns, **options)
         except KpiError as exc:
             raise _HandedOver(exc) from exc
 
