@@ -37,6 +37,13 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("time/windows::total_duration_of_minutes_in_hours", "row"): (
         "total_duration adds a Decimal and a Fraction with sum(): TypeError (kpi: internal error, exit 70)"
     ),
+    ("time/windows::hours_are_elapsed_time_across_daylight_saving", "row"): (
+        "naive event times in a DST zone share one tzinfo, so `answer.at - trigger.at` is wall-clock time: "
+        "23 elapsed hours are measured as 24"
+    ),
+    ("time/windows::hours_are_elapsed_time_when_clocks_fall_back", "row"): (
+        "the same: 25 elapsed hours are measured as 24 and the late answer counts as in time"
+    ),
     ("numbers/exact::tiny_values", "columnar"): (
         "a value with 30 decimal places: OverflowError in the kernel's n_add (np.gcd of denominators beyond int64)"
     ),
