@@ -80,3 +80,15 @@ def alert_timeliness(ruleset: Ruleset, records_path: str) -> Decimal | Fraction 
 
     report: AlertReport = find_alerts(ruleset, read_table(records_path))
     return report.timeliness
+
+
+def conformance_of_my_engine(suite: str) -> list[str]:
+    from kpi_engine.conformance import Case, CaseInputs, Execution, Outcome, load_cases, register_executor, run_case
+
+    def mine(ruleset: Ruleset, inputs: CaseInputs) -> Execution:
+        return Execution(evaluate(ruleset, list(inputs.records), period=inputs.period, engine="row"), "mine")
+
+    register_executor("mine", mine)
+    cases: list[Case] = load_cases(suite)
+    outcomes: list[Outcome] = [run_case(c, "mine") for c in cases]
+    return [o.describe() for o in outcomes if o.status == "failed"]
