@@ -21,28 +21,11 @@ CASES = load_cases(SUITE)
 # (case id, executor) → why it fails today. "*" stands for every executor. Keep this list short and
 # exact: each entry is an engine disagreement reported on issue 16, removed when the engine is fixed.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("scoring/threshold::fail_score_below_zero_is_refused", "*"): (
-        "a fail_score of -10 loads and is reported as a score of -10; band and adjustment scores outside "
-        "[0, cap] are bad_score, pass_score and fail_score are not checked"
-    ),
-    ("scoring/threshold::pass_score_above_cap_is_refused", "*"): (
-        "a pass_score of 150 under the default cap 100 loads and is reported as a score of 150 (never clipped)"
-    ),
     ("scoring/expression::na_score_in_a_strict_run_is_an_error", "columnar"): (
         "the kernel excludes an N/A score expression in a strict run instead of raising not_applicable"
     ),
     ("scoring/expression::na_score_with_on_missing_error_is_an_error", "columnar"): (
         "the kernel excludes an N/A score expression with on_missing: error instead of raising not_applicable"
-    ),
-    ("time/windows::total_duration_of_minutes_in_hours", "row"): (
-        "total_duration adds a Decimal and a Fraction with sum(): TypeError (kpi: internal error, exit 70)"
-    ),
-    ("time/windows::hours_are_elapsed_time_across_daylight_saving", "row"): (
-        "naive event times in a DST zone share one tzinfo, so `answer.at - trigger.at` is wall-clock time: "
-        "23 elapsed hours are measured as 24"
-    ),
-    ("time/windows::hours_are_elapsed_time_when_clocks_fall_back", "row"): (
-        "the same: 25 elapsed hours are measured as 24 and the late answer counts as in time"
     ),
     ("numbers/exact::tiny_values", "columnar"): (
         "a value with 30 decimal places: OverflowError in the kernel's n_add (np.gcd of denominators beyond int64)"

@@ -31,7 +31,7 @@ from typing import Any, Literal, Protocol
 import attrs
 
 from kpi_engine import _numbers as num
-from kpi_engine._numbers import ZERO, Number
+from kpi_engine._numbers import Number
 from kpi_engine.errors import DataError, Issue
 from kpi_engine.evaluation.records import Event
 from kpi_engine.expr import Value
@@ -136,7 +136,7 @@ class _Pairing:
             return None
         before = w.direction == "before"
         if w.basis == "hours":
-            gap = (trigger.at - answer.at) if before else (answer.at - trigger.at)
+            gap = _elapsed(answer, trigger) if before else _elapsed(trigger, answer)
             return _hours(gap) <= w.length
         start, end = local_date(trigger.at, self.tz), local_date(answer.at, self.tz)
         n = int(w.length)
@@ -149,11 +149,20 @@ class _Pairing:
         unit = self.window.duration_unit
         first, last = sorted((trigger, answer), key=_order)
         if unit == "hours":
-            return _hours(last.at - first.at)
+            return _hours(_elapsed(first, last))
         start, end = local_date(first.at, self.tz), local_date(last.at, self.tz)
         if unit == "days":
             return Decimal((end - start).days)
         return Decimal(self.card.calendar.working_days_between(start, end))
+
+
+def _elapsed(first: Event, last: Event) -> dt.timedelta:
+    """Real time from ``first`` to ``last``: instants compared in UTC.
+
+    Python subtracts two datetimes that share one tzinfo as wall-clock times, so 23 real hours
+    across a spring-forward change would read as 24.
+    """
+    return last.at.astimezone(dt.UTC) - first.at.astimezone(dt.UTC)
 
 
 def _hours(gap: dt.timedelta) -> Number:
@@ -201,7 +210,7 @@ def window_value(metrics: _MetricsLike, node: str, period: Period, metric: Metri
     if not durations:
         return None
     if measure == "total_duration":
-        return sum(durations, ZERO)
+        return num.total(durations)  # exact: durations in hours may be fractions
     if measure == "max_duration":
         return max(durations)
     return num.mean(durations)

@@ -333,6 +333,11 @@ class _Checker:
                 self.add("bad_method", "attainment needs direction higher or lower", (*base, "direction"))
             if target is not None and target[0] <= 0:
                 self.add("bad_target", "attainment needs a target above 0", (*base, "target"))
+        if m == "threshold":
+            for key in ("pass_score", "fail_score"):
+                score = getattr(kpi, key)
+                if score < 0 or score > kpi.cap:  # every score lies in [0, cap], as band scores do
+                    self.add("bad_score", f"{key} must lie in [0, cap {canonical(kpi.cap)}]", (*base, key))
         if m == "bands":
             self.bands(kpi, base)
         elif kpi.bands is not None:
