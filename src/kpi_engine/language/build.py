@@ -18,7 +18,20 @@ from kpi_engine.expr import Expression, Type, parse_expression
 from kpi_engine.language._validation import validate_model
 from kpi_engine.language._yaml import SourceMap, load_yaml
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS, check_ruleset, expr_type, metric_unit
-from kpi_engine.language.model import Adjustment, Band, Gate, Grade, Input, Kpi, Metric, Scorecard, Section, Window
+from kpi_engine.language.model import (
+    Adjustment,
+    Band,
+    Gate,
+    Grade,
+    Input,
+    Kpi,
+    MemberRollup,
+    Metric,
+    Scorecard,
+    Section,
+    TimeRollup,
+    Window,
+)
 from kpi_engine.language.spec import RulesetSpec, WindowSpec, known_keys
 from kpi_engine.time.calendar import BusinessCalendar
 
@@ -48,10 +61,16 @@ class Ruleset:
         return self.spec.version
 
 
-def _input_rollup(kind: str, declared: str | None) -> str:
+def _input_rollup(kind: str, declared: TimeRollup | None) -> TimeRollup:
     if declared is not None:
         return declared
     return "sum" if kind in {"count", "money"} else "none"
+
+
+def _member_rollup(kind: str, declared: TimeRollup | None) -> MemberRollup:
+    """Members have no order: an input that keeps its latest value over time is not rolled up over members."""
+    how = _input_rollup(kind, declared)
+    return "none" if how == "last" else how
 
 
 def build_window(w: WindowSpec, events: dict[str, Type]) -> Window:
@@ -89,7 +108,7 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         return parse_expression(text, table, want)
 
     inputs = {
-        n: Input(n, i.type, i.min, i.max, i.required, _input_rollup(i.type, i.rollup))  # type: ignore[arg-type]
+        n: Input(n, i.type, i.min, i.max, i.required, _member_rollup(i.type, i.rollup), _input_rollup(i.type, i.rollup))
         for n, i in spec.inputs.items()
     }
     metrics: dict[str, Metric] = {n: Metric(n, "input", unit=i.type) for n, i in spec.inputs.items()}

@@ -147,6 +147,7 @@ class _Checker:
     def run(self) -> list[Issue]:
         self.dates()
         self.names()
+        self.rollups()
         self.metrics()
         self.kpis()
         self.weights()
@@ -167,6 +168,17 @@ class _Checker:
                 self.add("duplicate_column", f"'{source}' and '{seen[target]}' both map to '{target}'", path)
             elif self.reference(target, sorted(known), path, "column"):
                 seen[target] = source
+
+    def rollups(self) -> None:
+        """A sum, mean, min or max needs numbers; text, dates and booleans keep the latest (``last``) or none."""
+        for name, spec in self.spec.inputs.items():
+            if spec.rollup in {"sum", "mean", "min", "max"} and spec.type in {"text", "date", "bool"}:
+                self.add(
+                    "bad_rollup",
+                    f"'{name}' is {spec.type}: it cannot roll up by {spec.rollup}",
+                    ("inputs", name, "rollup"),
+                    "use `rollup: last` (the latest value over time) or `none`",
+                )
 
     def dates(self) -> None:
         eff = self.spec.effective

@@ -43,6 +43,10 @@ class Window:
         )
 
 
+MemberRollup = Literal["sum", "mean", "min", "max", "none"]
+TimeRollup = Literal["sum", "mean", "min", "max", "last", "none"]
+
+
 @attrs.frozen
 class Input:
     name: str
@@ -50,7 +54,8 @@ class Input:
     min: Decimal | None
     max: Decimal | None
     required: bool
-    rollup: Literal["sum", "mean", "min", "max", "none"]
+    rollup: MemberRollup  # over members (``last`` declared: none)
+    over_time: TimeRollup = "none"  # finer records (months) → the scorecard's period (a half)
 
 
 @attrs.frozen

@@ -79,10 +79,11 @@ class InputSpec(_Spec):
         default=True,
         description="an appraised subject with no value (own or rolled up) is an error; if false the value is N/A",
     )
-    rollup: Literal["sum", "mean", "min", "max", "none"] | None = Field(
+    rollup: Literal["sum", "mean", "min", "max", "last", "none"] | None = Field(
         None,
-        description="how members' values combine for a team or higher subject; "
-        "default sum for count and money, none (must be given directly) otherwise",
+        description="how members' values combine for a team or higher subject, and finer records (months) "
+        "for a longer period (a half); default sum for count and money, none (must be given directly) "
+        "otherwise; last: the latest record's value over time (over members: none)",
     )
 
 

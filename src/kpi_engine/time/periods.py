@@ -114,3 +114,14 @@ class Period(NamedTuple):
         if self.kind == "half":
             return f"{s.year}-H{(s.month - 1) // 6 + 1}"
         return str(s.year)
+
+
+def period_kind_of(text: str) -> PeriodKind | None:
+    """The kind of a period written as text (``2026-01`` is a month, ``2026-W05`` a week), or None."""
+    for kind in _PATTERNS:
+        try:
+            Period.parse(text, kind)
+        except ValueError:
+            continue
+        return kind
+    return None

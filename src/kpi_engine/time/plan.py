@@ -35,7 +35,7 @@ from kpi_engine.errors import DataError, Issue, RulesetError
 from kpi_engine.language._validation import validate_model
 from kpi_engine.language._yaml import PathKey, SourceMap, format_path, load_yaml
 from kpi_engine.time.calendar import BusinessCalendar, CalendarRef, CalendarSpec
-from kpi_engine.time.periods import Period
+from kpi_engine.time.periods import Period, period_kind_of
 
 K = TypeVar("K")
 Level = Literal["year", "half", "quarter", "month", "week", "day"]
@@ -522,8 +522,9 @@ def merge_plan(tables: Sequence[Any], result: PlanResult, fields: set[str], peri
     """Fill the ruleset inputs a plan provides (``sales_target``…) into the matching record rows.
 
     A row gets the planned value of each plan field the ruleset declares as an input, for its
-    subject and period (of the ruleset's period kind). Rows of subjects or periods the plan does
-    not cover are left as they are; a field already filled in a row is a conflict.
+    subject and period (a monthly row of a half-year ruleset gets the month's part, rolled up
+    later). Rows of subjects or periods the plan does not cover are left as they are; a field
+    already filled in a row is a conflict.
 
     Raises:
         DataError: on conflicts, or when the ruleset declares none of the plan's fields.
@@ -540,8 +541,10 @@ def merge_plan(tables: Sequence[Any], result: PlanResult, fields: set[str], peri
     for table in tables:
         rows = []
         for line, raw in table.rows:
-            try:
-                period = Period.parse(str(raw.get("period", "")), period_kind)  # type: ignore[arg-type]
+            text = str(raw.get("period", ""))
+            kind = period_kind_of(text) or period_kind
+            try:  # a finer record (a month for a half scorecard) gets its own period's part of the plan
+                period = Period.parse(text, kind)  # type: ignore[arg-type]
             except ValueError:
                 rows.append((line, raw))
                 continue
