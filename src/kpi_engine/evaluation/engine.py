@@ -46,6 +46,7 @@ from kpi_engine.evaluation.windows import window_trace, window_value
 from kpi_engine.expr import Expression, Value
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Kpi, Metric, Scorecard
+from kpi_engine.time.accumulate import accumulate, relabel
 from kpi_engine.time.periods import Period
 
 LEVELS = ("rep", "team", "department", "company")
@@ -963,19 +964,27 @@ def evaluate(
         DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
         KpiError: for ``engine="columnar"`` on a scorecard feature the kernel does not evaluate.
     """
+    # Finer records (months for a half) and spans (2026-YTD-06) become records of the card's periods.
+    span = None
+    rolled = accumulate(ruleset.scorecard, records, period=period, members=members, events=events)
+    if rolled is not None:
+        records, members, events = rolled.records, rolled.members, rolled.events
+        period, span = rolled.period, rolled.span
     if engine != "row":
         from kpi_engine.evaluation.columnar import dispatch  # noqa: PLC0415 - optional kernel
 
         rows = functools.partial(_rows, allow_extra_columns=allow_extra_columns, progress=progress)
         extra = allow_extra_columns or ruleset.scorecard.allow_extra_columns
-        return dispatch(
+        appraisal = dispatch(
             ruleset, records, period=period, members=members, events=events, strict=strict, engine=engine, rows=rows,
             allow_extra_columns=extra,
         )  # fmt: skip
-    return _rows(
-        ruleset, records, period=period, members=members, events=events, strict=strict,
-        allow_extra_columns=allow_extra_columns, progress=progress,
-    )  # fmt: skip
+    else:
+        appraisal = _rows(
+            ruleset, records, period=period, members=members, events=events, strict=strict,
+            allow_extra_columns=allow_extra_columns, progress=progress,
+        )  # fmt: skip
+    return relabel(appraisal, span)
 
 
 def _rows(

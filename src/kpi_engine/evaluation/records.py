@@ -13,6 +13,7 @@ import datetime as dt
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, TypeVar
 
 import attrs
@@ -230,6 +231,11 @@ def coerce(value: object, kind: InputType) -> Value:
         except ValueError:
             msg = f"{value!r} is not an ISO date (YYYY-MM-DD)"
             raise ValueError(msg) from None
+    if isinstance(value, Fraction) and kind in _NUMERIC_TYPES:  # an exact mean rolled up over time (13/3)
+        if kind == "count" and value.denominator != 1:
+            msg = f"a count must be a whole number, not {canonical(value)}"
+            raise ValueError(msg)
+        return value
     if kind != "ratio" and isinstance(value, str) and "%" in value:
         bare = value.strip().rstrip("%").strip()
         msg = f"{value!r} has a percent sign, but only ratio inputs take percents; a {kind} is written {bare}"
@@ -442,7 +448,7 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
                 except ValueError as exc:
                     issues.append(Issue("bad_value", f"'{name}': {exc}", name, table.where(row, name)))
                     continue
-            if isinstance(value, Decimal):
+            if isinstance(value, Decimal | Fraction):
                 if suspect and value > 1 and "%" not in str(cell):
                     issues.append(
                         Issue(
