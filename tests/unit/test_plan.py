@@ -165,3 +165,44 @@ def test_duplicate_subject_in_the_share_tree_is_located():
     )
     with pytest.raises(RulesetError, match="'a' appears twice"):
         parse_plan(text, "plan.yaml")
+
+
+class TestRelativeShares:
+    """Equal, fractional and relative shares (issue 18) split exactly."""
+
+    def test_equal_shares_split_exactly(self):
+        """100.00 among three equal reps is 33.34 + 33.33 + 33.33 (one unit to the first by id)."""
+        result = _plan(BASE.replace("{a: 50%, b: 50%}", "{a: equal, b: equal, c: equal}"))
+        year = Period.parse("2026", "year")
+        assert [result.value("sales", s, year) for s in "abc"] == [Decimal("33.34"), Decimal("33.33"), Decimal("33.33")]
+
+    def test_thirds_as_fractions_add_up_to_exactly_one(self):
+        """1/3 + 1/3 + 1/3 is exactly 100 %, where 33.33 % three times is not."""
+        result = _plan(BASE.replace("{a: 50%, b: 50%}", "{a: 1/3, b: 1/3, c: 1/3}"))
+        assert result.value("sales", "c", Period.parse("2026", "year")) == Decimal("33.33")
+        with pytest.raises(RulesetError) as exc:
+            parse_plan(BASE.replace("{a: 50%, b: 50%}", "{a: 33.33%, b: 33.33%, c: 33.33%}"), "plan.yaml")
+        assert "99.99%" in str(exc.value)
+
+    def test_parts_split_three_two_one(self):
+        """Parts 3, 2, 1 of 600.00 are 300.00, 200.00 and 100.00, and nest under a parent."""
+        text = BASE.replace(
+            "{a: 50%, b: 50%}", "{t: {weight: 100%, members: {a: {parts: 3}, b: {parts: 2}, c: {parts: 1}}}}"
+        ).replace("100.00", "600.00")
+        result = _plan(text)
+        year = Period.parse("2026", "year")
+        assert [result.value("sales", s, year) for s in "abc"] == [Decimal(300), Decimal(200), Decimal(100)]
+
+    def test_equal_months_are_twelfths(self):
+        """months: equal gives every month exactly 1/12 of the year (12.00 → 1.00 each)."""
+        result = _plan(BASE.replace("100.00", "12.00") + "seasonality: {months: equal}\n")
+        assert {result.value("sales", "a", Period.parse(f"2026-{m:02d}", "month")) for m in range(1, 13)} == {
+            Decimal("0.50")
+        }
+
+    def test_mixed_forms_are_refused_located(self):
+        """A percent beside equal among siblings is one located error."""
+        with pytest.raises(RulesetError) as exc:
+            parse_plan(BASE.replace("{a: 50%, b: 50%}", "{a: 50%, b: equal}"), "plan.yaml")
+        assert [i.code for i in exc.value.issues] == ["mixed_shares"]
+        assert str(exc.value.issues[0].location).startswith("plan.yaml:3:")

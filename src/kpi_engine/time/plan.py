@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
@@ -54,6 +55,36 @@ def _number(value: object) -> Decimal:
 
 
 Number = Annotated[Decimal, BeforeValidator(_number), WithJsonSchema(_NUMBER_SCHEMA)]
+_FRACTION = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
+_WEIGHT_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "number"},
+        {"type": "string", "pattern": r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*%?\s*$"},
+        {"type": "string", "pattern": r"^\s*\d+\s*/\s*\d+\s*$"},
+        {"const": "equal"},
+    ],
+    "description": "a percent (25%), a decimal (0.25), an exact fraction (1/3), or equal (every sibling the same)",
+}
+
+
+def _weight(value: object) -> Fraction | str:
+    """A share or seasonality weight: exact (a percent, a decimal, ``1/3``) or ``equal``."""
+    if isinstance(value, str):
+        if value.strip() == "equal":
+            return "equal"
+        m = _FRACTION.fullmatch(value)
+        if m:
+            if int(m.group(2)) == 0:
+                msg = f"{value!r} divides by zero"
+                raise ValueError(msg)
+            return Fraction(int(m.group(1)), int(m.group(2)))
+    try:
+        return Fraction(to_decimal(value))
+    except NumberFormatError as exc:
+        raise ValueError(f"{exc}; or write a fraction such as 1/3, or equal") from None
+
+
+Weight = Annotated[Union[Fraction, str], BeforeValidator(_weight), WithJsonSchema(_WEIGHT_SCHEMA)]  # noqa: UP007
 
 
 class _Spec(BaseModel):
@@ -61,20 +92,27 @@ class _Spec(BaseModel):
 
 
 class ShareSpec(_Spec):
-    """A node of the share tree: its weight among its siblings and, optionally, its own members."""
+    """A node of the share tree: its weight (or relative parts) among its siblings and, optionally, its members."""
 
-    weight: Number
+    weight: Weight | None = Field(
+        None, description="exact share of the parent (25%, 1/3) or equal; siblings' exact shares add up to 100%"
+    )
+    parts: Number | None = Field(None, description="relative share: parts 3, 2, 1 split 3:2:1 (instead of weight)")
     title: str | None = None
-    members: dict[str, Annotated[Union[ShareSpec, Number], BeforeValidator(lambda v: v)]] = Field(  # noqa: UP007
-        default_factory=dict, description="member id → weight, or → {weight, members}; weights add up to 100%"
+    members: dict[str, Annotated[Union[ShareSpec, Weight], BeforeValidator(lambda v: v)]] = Field(  # noqa: UP007
+        default_factory=dict,
+        description="member id → weight (25%, 1/3, equal), or → {weight or parts, members}; "
+        "siblings use one form: exact shares adding up to 100%, all equal, or all parts",
     )
 
 
 class SeasonalitySpec(_Spec):
     """How the year is weighted over time: four quarter weights or twelve month weights (adding up to 100%)."""
 
-    quarters: list[Number] | None = Field(None, description="weights of Q1…Q4")
-    months: list[Number] | None = Field(None, description="weights of January…December")
+    quarters: list[Weight] | Literal["equal"] | None = Field(None, description="weights of Q1…Q4 (25%, 1/4), or equal")
+    months: list[Weight] | Literal["equal"] | None = Field(
+        None, description="weights of January…December (8%, 1/12), or equal (exactly 1/12 each)"
+    )
     month_split: Literal["working_days", "equal"] = Field(
         "working_days", description="with quarter weights: months of a quarter by their working days, or equally"
     )
@@ -89,10 +127,34 @@ class ItemSpec(_Spec):
     field: str | None = Field(
         None, description="the ruleset input this fills (kpi evaluate --plan); default <name>_target or <name>_budget"
     )
+    actual: str | None = Field(
+        None,
+        description="the column of actuals (kpi track): default <name>_actual for a target, <name>_spend for a budget",
+    )
     seasonality: SeasonalitySpec | None = Field(None, description="overrides the plan's seasonality")
-    shares: dict[str, Annotated[Union[ShareSpec, Number], BeforeValidator(lambda v: v)]] | None = Field(  # noqa: UP007
+    shares: dict[str, Annotated[Union[ShareSpec, Weight], BeforeValidator(lambda v: v)]] | None = Field(  # noqa: UP007
         None, description="overrides the plan's share tree; {} keeps the whole on the company"
     )
+
+
+class TrackingSpec(_Spec):
+    """How the year is watched against the plan (``kpi track``): when a forecast is at risk, a budget over."""
+
+    forecast: Literal["run_rate", "plan_pace"] = Field(
+        "run_rate",
+        description="run_rate: actual ÷ working days elapsed × working days in the period; "
+        "plan_pace: actual ÷ plan to date × the period's plan (keeps the seasonality)",
+    )
+    at_risk: Number = Field(
+        Decimal("0.9"), description="a forecast below this share of the plan is at risk (default 90%)"
+    )
+    alert_on: Literal["at_risk", "behind"] = Field(
+        "at_risk", description="open an alert for forecasts at risk (default), or for every forecast below the plan"
+    )
+    over_budget: Number = Field(
+        Decimal(1), description="spend to date above this share of the budget to date opens an alert (default 100%)"
+    )
+    due_working_days: int = Field(2, ge=0, le=60, description="an alert is due this many working days after it opens")
 
 
 class PlanSpec(_Spec):
@@ -106,11 +168,12 @@ class PlanSpec(_Spec):
     calendar: CalendarRef = Field(default_factory=CalendarSpec, description="working days for weeks and days")
     money_places: int = Field(2, ge=0, le=6, description="decimal places of the smallest currency unit (2: 0.01)")
     seasonality: SeasonalitySpec = Field(default_factory=SeasonalitySpec, description="default: by working days")
-    shares: dict[str, Annotated[Union[ShareSpec, Number], BeforeValidator(lambda v: v)]] = Field(  # noqa: UP007
-        default_factory=dict, description="top-level subject id → weight or {weight, members}"
+    shares: dict[str, Annotated[Union[ShareSpec, Weight], BeforeValidator(lambda v: v)]] = Field(  # noqa: UP007
+        default_factory=dict, description="top-level subject id → weight or {weight or parts, members}"
     )
     targets: dict[str, ItemSpec] = Field(default_factory=dict, description="yearly targets (money or count)")
     budgets: dict[str, ItemSpec] = Field(default_factory=dict, description="yearly expense budgets by category")
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec, description="forecasts, at-risk and budget alerts")
 
 
 ShareSpec.model_rebuild()
@@ -138,6 +201,7 @@ class Item:
     months: tuple[Fraction, ...] | None  # twelve month weights, or None (by quarters / working days)
     quarters: tuple[Fraction, ...] | None
     month_split: Literal["working_days", "equal"]
+    actual: str = ""  # the column of actuals or spend (kpi track)
 
 
 @attrs.frozen
@@ -376,63 +440,115 @@ class _Checker:
     def add(self, code: str, message: str, path: PathKey, *, key: bool = False) -> None:
         self.issues.append(Issue(code, message, format_path(path), self.smap.locate(path, key=key)))
 
-    def weights(self, values: Sequence[Decimal], path: PathKey, what: str) -> bool:
+    def weights(self, values: Sequence[Fraction | str], path: PathKey, what: str) -> tuple[Fraction, ...] | None:
+        """Exact seasonality weights adding up to 1 (``equal`` entries are refused: write ``equal`` for the list)."""
         ok = True
+        exact: list[Fraction] = []
         for i, v in enumerate(values):
-            if v < 0:
-                self.add("bad_weight", f"{what} weight {v} is negative", (*path, i) if what != "share" else path)
+            if isinstance(v, str):
+                self.add("bad_weight", f"write {what}s: equal for equal {what}s, not equal in the list", (*path, i))
                 ok = False
-        total = sum(values, Decimal(0))
-        if total != 1:
+            elif v < 0:
+                self.add("bad_weight", f"{what} weight {_pct(v)} is negative", (*path, i))
+                ok = False
+            else:
+                exact.append(v)
+        total = sum(exact, Fraction(0))
+        if ok and total != 1:
             self.add("weights_sum", f"{what} weights add up to {_pct(total)}, not 100%", path)
             ok = False
-        return ok
+        return tuple(exact) if ok else None
 
     def seasonality(self, s: SeasonalitySpec, path: PathKey) -> tuple[tuple[Fraction, ...] | None, ...]:
         if s.quarters is not None and s.months is not None:
             self.add("bad_seasonality", "give quarters or months, not both", path)
             return None, None
-        quarters = months = None
-        if s.quarters is not None:
+        quarters: tuple[Fraction, ...] | None = None
+        months: tuple[Fraction, ...] | None = None
+        if s.quarters == "equal":
+            quarters = (Fraction(1, 4),) * 4
+        elif s.quarters is not None:
             if len(s.quarters) != 4:  # noqa: PLR2004 - four quarters
                 self.add("bad_seasonality", f"quarters needs 4 weights, not {len(s.quarters)}", (*path, "quarters"))
-            elif self.weights(s.quarters, (*path, "quarters"), "quarter"):
-                quarters = tuple(Fraction(q) for q in s.quarters)
-        if s.months is not None:
+            else:
+                quarters = self.weights(s.quarters, (*path, "quarters"), "quarter")
+        if s.months == "equal":
+            months = (Fraction(1, 12),) * 12
+        elif s.months is not None:
             if len(s.months) != 12:  # noqa: PLR2004 - twelve months
                 self.add("bad_seasonality", f"months needs 12 weights, not {len(s.months)}", (*path, "months"))
-            elif self.weights(s.months, (*path, "months"), "month"):
-                months = tuple(Fraction(m) for m in s.months)
+            else:
+                months = self.weights(s.months, (*path, "months"), "month")
         return quarters, months
 
-    def tree(self, root: str, shares: Mapping[str, ShareSpec | Decimal], path: PathKey, seen: set[str]) -> Node:
+    def tree(self, root: str, shares: Mapping[str, ShareSpec | Fraction | str], path: PathKey, seen: set[str]) -> Node:
         seen.add(root)
         return Node(root, None, Fraction(1), self.children(root, shares, path, seen))
 
     def children(
-        self, parent: str, shares: Mapping[str, ShareSpec | Decimal], path: PathKey, seen: set[str]
+        self, parent: str, shares: Mapping[str, ShareSpec | Fraction | str], path: PathKey, seen: set[str]
     ) -> tuple[Node, ...]:
+        """The members of ``parent`` with exact weights: exact shares, all ``equal``, or all ``parts``."""
         if not shares:
             return ()
-        nodes: list[Node] = []
-        weights: list[Decimal] = []
+        found: list[tuple[str, PathKey, str, Fraction, tuple[Node, ...]]] = []  # id, path, form, value, kids
         for sid, share in sorted(shares.items()):
             here = (*path, sid)
             if sid in seen:
                 self.add("duplicate_subject", f"subject '{sid}' appears twice in the share tree", here, key=True)
                 continue
             seen.add(sid)
-            weight = share.weight if isinstance(share, ShareSpec) else share
-            if weight < 0:
-                self.add("bad_weight", f"share weight {weight} is negative", here)
-            weights.append(weight)
+            form, value = self.share(share, here)
             kids = self.children(sid, share.members, (*here, "members"), seen) if isinstance(share, ShareSpec) else ()
-            nodes.append(Node(sid, parent, Fraction(weight), kids))
-        total = sum(weights, Decimal(0))
-        if total != 1:
-            last = (*path, list(shares)[-1])  # the last weight as written
-            self.add("weights_sum", f"share weights under '{parent}' add up to {_pct(total)}, not 100%", last)
-        return tuple(nodes)
+            found.append((sid, here, form, value, kids))
+        forms = {form for _, _, form, _, _ in found if form != "bad"}
+        last = (*path, list(shares)[-1])  # the last weight as written
+        if len(forms) > 1:
+            shown = " and ".join(sorted(forms))
+            self.add("mixed_shares", f"the shares under '{parent}' mix {shown}; use one form for siblings", last)
+            forms = set()
+        weights: dict[str, Fraction] = {}
+        form = forms.pop() if forms else "bad"
+        values = [v for _, _, f, v, _ in found if f == form]
+        if form == "equal":
+            weights = {sid: Fraction(1, len(found)) for sid, _, _, _, _ in found}
+        elif form == "parts":
+            total = sum(values, Fraction(0))
+            if total == 0:
+                self.add("weights_sum", f"the parts under '{parent}' add up to 0", last)
+            else:
+                weights = {sid: v / total for sid, _, _, v, _ in found}
+        elif form == "exact":
+            total = sum(values, Fraction(0))
+            if total != 1:
+                self.add("weights_sum", f"share weights under '{parent}' add up to {_pct(total)}, not 100%", last)
+            weights = {sid: v for sid, _, _, v, _ in found}
+        return tuple(Node(sid, parent, weights.get(sid, Fraction(0)), kids) for sid, _, _, _, kids in found)
+
+    def share(self, share: ShareSpec | Fraction | str, here: PathKey) -> tuple[str, Fraction]:
+        """One node's form (``exact``, ``equal``, ``parts``; ``bad`` when refused) and value."""
+        weight = share.weight if isinstance(share, ShareSpec) else share
+        parts = share.parts if isinstance(share, ShareSpec) else None
+        if parts is not None:
+            if weight is not None:
+                self.add("bad_weight", "give weight or parts, not both", here)
+                return "bad", Fraction(0)
+            if parts < 0:
+                self.add("bad_weight", f"parts {parts} is negative", (*here, "parts"))
+                return "bad", Fraction(0)
+            return "parts", Fraction(parts)
+        if weight is None:
+            self.add("bad_weight", "a share needs a weight (25%, 1/3, equal) or parts", here)
+            return "bad", Fraction(0)
+        if isinstance(weight, str):
+            if weight != "equal":
+                self.add("bad_weight", f"{weight!r} is not a weight (25%, 1/3, equal)", here)
+                return "bad", Fraction(0)
+            return "equal", Fraction(0)
+        if weight < 0:
+            self.add("bad_weight", f"share weight {_pct(weight)} is negative", here)
+            return "bad", Fraction(0)
+        return "exact", weight
 
     def items(self) -> list[Item]:
         spec = self.spec
@@ -463,15 +579,48 @@ class _Checker:
                     self.add("duplicate_field", f"field '{field}' is already filled by {fields[field]}", base, key=True)
                 fields[field] = name
                 items.append(
-                    Item(name, kind, unit, field, item.total, item.title, tree, months, quarters, split)  # type: ignore[arg-type]
+                    Item(
+                        name,
+                        kind,  # type: ignore[arg-type]
+                        unit,
+                        field,
+                        item.total,
+                        item.title,
+                        tree,
+                        months,
+                        quarters,
+                        split,
+                        item.actual or f"{name}_{'actual' if kind == 'target' else 'spend'}",
+                    )
                 )
         if not items:
             self.add("empty", "a plan needs at least one target or budget", ())
         return items
 
 
-def _pct(value: Decimal) -> str:
+def _pct(value: Decimal | Fraction) -> str:
+    """``55%``; a fraction without a short decimal form as ``100/3%``."""
+    if isinstance(value, Fraction):
+        hundred = value * 100
+        if hundred.denominator == 1:
+            return f"{hundred.numerator}%"
+        if all(p in {2, 5} for p in _prime_factors(hundred.denominator)):
+            return format((Decimal(hundred.numerator) / Decimal(hundred.denominator)).normalize(), "f") + "%"
+        return f"{hundred.numerator}/{hundred.denominator}%"
     return format((value * 100).normalize(), "f") + "%"
+
+
+def _prime_factors(n: int) -> set[int]:
+    out: set[int] = set()
+    p = 2
+    while p * p <= n:
+        while n % p == 0:
+            out.add(p)
+            n //= p
+        p += 1
+    if n > 1:
+        out.add(n)
+    return out
 
 
 def check_plan_text(text: str, file: str = "<string>") -> list[Issue]:
@@ -495,7 +644,7 @@ def parse_plan(text: str, file: str = "<string>") -> Plan:
         issues = [Issue("empty", "the plan is empty", "", smap.locate(()))]
     spec = None
     if data is not None:
-        keys = {k for m in (PlanSpec, ItemSpec, SeasonalitySpec, ShareSpec) for k in m.model_fields}
+        keys = {k for m in (PlanSpec, ItemSpec, SeasonalitySpec, ShareSpec, TrackingSpec) for k in m.model_fields}
         spec, more = validate_model(PlanSpec, data, smap, frozenset(keys))
         issues += more
     items: list[Item] = []
