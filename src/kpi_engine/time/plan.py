@@ -151,6 +151,10 @@ class TrackingSpec(_Spec):
     alert_on: Literal["at_risk", "behind"] = Field(
         "at_risk", description="open an alert for forecasts at risk (default), or for every forecast below the plan"
     )
+    alert_levels: tuple[Level, ...] = Field(
+        ("year",),
+        description="the period levels whose current period opens alerts (default the year: one per subject and item)",
+    )
     over_budget: Number = Field(
         Decimal(1), description="spend to date above this share of the budget to date opens an alert (default 100%)"
     )

@@ -1,0 +1,132 @@
+"""The year against its plan: actuals, forecasts, gap, at risk, budgets and alerts, checked by hand."""
+
+import datetime as dt
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from kpi_engine.errors import DataError
+from kpi_engine.time.plan import decompose, parse_plan
+from kpi_engine.time.tracking import track
+
+PLAN = """\
+plan: p
+year: 2026
+company: co
+calendar: weekdays
+shares: {a: equal, b: equal, c: equal}
+seasonality: {months: equal}
+targets:
+  sales: {total: 3600.00, actual: sales}
+budgets:
+  travel: {total: 3600.00}
+tracking: {forecast: FORECAST}
+"""
+
+
+def run(rows, forecast="run_rate", **kw):
+    plan = parse_plan(PLAN.replace("FORECAST", forecast), "plan.yaml")
+    return track(plan, decompose(plan), rows, **kw)
+
+
+def months(subject, *values, column="sales"):
+    return [{"subject": subject, "period": f"2026-{m:02d}", column: v} for m, v in enumerate(values, start=1)]
+
+
+ACTUALS = months("a", 100, 100, 100) + months("b", 50, 50, 100) + months("c", 90, 90, 90)
+
+
+class TestForecast:
+    def test_run_rate_on_working_days(self):
+        """300 in Jan–Mar (64 weekdays of 261) runs to 300 × 261 ÷ 64 = 1223.4375 for the year."""
+        report = run(ACTUALS)
+        line = report.line("sales", "a", "2026")
+        assert report.as_of == dt.date(2026, 3, 31)
+        assert (line.working_days, line.elapsed_days) == (261, 64)
+        assert line.forecast == Fraction(300 * 261, 64)
+        assert line.status == "on_track"
+        assert line.to_dict(2)["forecast"] == "1223.44"
+
+    def test_plan_pace_keeps_the_seasonality(self):
+        """Plan pace: 200 against 300 planned to date is 200 ÷ 300 × 1200 = 800, at risk."""
+        line = run(ACTUALS, "plan_pace").line("sales", "b", "2026")
+        assert line.plan_to_date == 300
+        assert line.forecast == 800
+        assert line.gap == -400
+        assert line.status == "at_risk"
+
+    def test_exactly_ninety_percent_is_behind_not_at_risk(self):
+        """270 ÷ 300 × 1200 = 1080 is exactly 90 % of 1200: behind, not at risk (strictly below)."""
+        report = run(ACTUALS, "plan_pace")
+        assert report.line("sales", "c", "2026").status == "behind"
+        assert [a.subject for a in report.alerts if a.item == "sales"] == ["b", "co"]  # co: 770 ÷ 900 × 3600 = 3080
+
+    def test_teams_and_the_company_are_sums_of_their_reps(self):
+        """The company's actual is the sum of its reps'; its plan is the plan's company value."""
+        line = run(ACTUALS).line("sales", "co", "2026-Q1")
+        assert (line.actual, line.plan, line.complete, line.status) == (770, 900, True, "missed")
+
+    def test_a_finished_period_forecasts_its_actual(self):
+        """January is over by 31 March: its forecast is its actual."""
+        line = run(ACTUALS).line("sales", "b", "2026-01")
+        assert line.forecast == 50
+        assert line.status == "missed"
+
+    def test_monthly_actuals_are_not_cut_into_weeks(self):
+        """A week has no actual when only monthly figures exist."""
+        line = run(ACTUALS, levels=["week"]).line("sales", "a", "2026-W02")
+        assert line.actual is None
+        assert line.status == "no_data"
+
+    def test_as_of_inside_a_month_counts_the_days_elapsed(self):
+        """Daily actuals through 15 January (11 weekdays of 22) forecast January at twice their sum."""
+        rows = [{"subject": "a", "period": f"2026-01-{d:02d}", "sales": 10} for d in (5, 6, 7)]
+        line = run(rows, as_of=dt.date(2026, 1, 15)).line("sales", "a", "2026-01")
+        assert (line.elapsed_days, line.working_days) == (11, 22)
+        assert line.forecast == 60
+
+
+class TestBudgets:
+    def test_burn_and_variance_to_date(self):
+        """Spend 390 against 300 budgeted to date burns 130 % and opens an over-budget alert."""
+        rows = ACTUALS + months("a", 120, 135, 135, column="travel_spend")
+        report = run(rows)
+        line = report.line("travel", "a", "2026")
+        assert (line.actual, line.plan_to_date, line.gap_to_date) == (390, 300, 90)
+        assert line.to_date_ratio == Fraction(13, 10)
+        assert line.status == "over"
+        alert = next(a for a in report.alerts if a.item == "travel")
+        assert (alert.subject, alert.reason, alert.opened, alert.due) == (
+            "a", "over_budget", dt.date(2026, 4, 1), dt.date(2026, 4, 3),
+        )  # fmt: skip
+
+    def test_a_missing_spend_column_is_a_warning(self):
+        """Without a travel_spend column the budget has no actual, and a warning says so."""
+        report = run(ACTUALS)
+        assert any("travel_spend" in w.message for w in report.warnings)
+
+
+class TestRefusals:
+    def test_every_bad_row_is_reported_at_once(self):
+        """Unknown subject and column, a bad number, an overlap and a row after as-of, together."""
+        rows = [
+            {"subject": "x", "period": "2026-01", "sales": 1},
+            {"subject": "a", "period": "2026-01", "sales": "1,0"},
+            {"subject": "a", "period": "2026-02", "sales": 1, "salse": 2},
+            {"subject": "a", "period": "2026-02-03", "sales": 1},
+            {"subject": "a", "period": "2026-05", "sales": 1},
+        ]
+        with pytest.raises(DataError) as exc:
+            run(rows, as_of=dt.date(2026, 3, 31))
+        codes = sorted(i.code for i in exc.value.issues)
+        assert codes == ["after_as_of", "bad_value", "overlap", "unknown_column", "unknown_subject"]
+
+    def test_a_team_row_cannot_add_to_its_reps(self):
+        """A figure on a team (an inner node) is refused: its value is its members' sum."""
+        plan = parse_plan(PLAN.replace("FORECAST", "run_rate").replace(
+            "{a: equal, b: equal, c: equal}", "{t: {weight: 100%, members: {a: equal, b: equal}}}"
+        ), "plan.yaml")  # fmt: skip
+        with pytest.raises(DataError) as exc:
+            track(plan, decompose(plan), [{"subject": "t", "period": "2026-01", "sales": Decimal(5)}])
+        assert [i.code for i in exc.value.issues] == ["not_a_leaf"]
