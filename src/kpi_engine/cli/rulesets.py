@@ -21,7 +21,7 @@ from kpi_engine.report.texts import junit_xml
 
 
 def _issues_of(text: str, path: str) -> list[Issue]:
-    """Every issue of one document: a ruleset, an attribution policy or a plan (by its first key)."""
+    """Every issue of one document: a ruleset, an attribution policy, a plan or a risk register (by its first key)."""
     if first_key_is(text, "policy"):
         from kpi_engine.attribution._policy import check_policy_text  # noqa: PLC0415
 
@@ -30,6 +30,10 @@ def _issues_of(text: str, path: str) -> list[Issue]:
         from kpi_engine.time.plan import check_plan_text  # noqa: PLC0415
 
         return check_plan_text(text, path)
+    if first_key_is(text, "register"):
+        from kpi_engine.management.risks import check_register_text  # noqa: PLC0415
+
+        return check_register_text(text, path)
     return check_text(text, path)[2]
 
 
@@ -89,6 +93,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
         from kpi_engine.time.plan import plan_schema  # noqa: PLC0415
 
         schema = plan_schema()
+    elif args.risks:
+        from kpi_engine.management.risks import register_schema  # noqa: PLC0415
+
+        schema = register_schema()
+    elif args.territories:
+        from kpi_engine.management.territories import territories_schema  # noqa: PLC0415
+
+        schema = territories_schema()
     else:
         schema = ruleset_schema()
     write(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", args.out)
@@ -160,6 +172,10 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
     p = sub.add_parser("schema", parents=[lang], help=t("print the JSON Schema of the ruleset language"))
     p.add_argument("--policy", action="store_true", help=t("the schema of attribution policies instead"))
     p.add_argument("--plan", action="store_true", help=t("the schema of plan files (kpi plan) instead"))
+    p.add_argument("--risks", action="store_true", help=t("the schema of risk registers (kpi risks) instead"))
+    p.add_argument(
+        "--territories", action="store_true", help=t("the schema of territory designs (kpi territories) instead")
+    )
     p.add_argument("--reference", action="store_true", help=t("the Markdown language reference (docs/reference.md)"))
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_schema)

@@ -602,6 +602,24 @@ class _Checker:
         return items
 
 
+def subject_titles(plan: Plan) -> dict[str, str]:
+    """Subject id → title from the share tree (``team_east: {title: 华东区, …}``), for reports."""
+    out: dict[str, str] = {}
+
+    def walk(shares: Mapping[str, ShareSpec | Fraction | str] | None) -> None:
+        for sid, share in (shares or {}).items():
+            if isinstance(share, ShareSpec):
+                if share.title:
+                    out[sid] = share.title
+                walk(share.members)
+
+    walk(plan.spec.shares)
+    for group in (plan.spec.targets, plan.spec.budgets):
+        for item in group.values():
+            walk(item.shares)
+    return out
+
+
 def _pct(value: Decimal | Fraction) -> str:
     """``55%``; a fraction without a short decimal form as ``100/3%``."""
     if isinstance(value, Fraction):
