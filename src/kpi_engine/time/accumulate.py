@@ -40,7 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
@@ -327,14 +327,19 @@ def accumulate(
     """Roll finer records up into the scorecard's periods (or into a to-date or rolling span).
 
     Returns None when there is nothing to do: every record is of the scorecard's period kind and
-    ``period`` is not a span. Otherwise the records, membership rows and events the evaluation
-    reads instead, and the carrier period to appraise.
+    ``period`` is not a span (records given as an iterator come back read into a list, with no
+    span). Otherwise the records, membership rows and events the evaluation reads instead, and the
+    carrier period to appraise.
 
     Raises:
         DataError: listing every problem: a bad finer record (type, duplicate), records that
             overlap or cross a period boundary, a field given twice, an input without a rollup
             over time given on finer records, records that no span can hold.
     """
+    once = isinstance(records, Iterator)
+    if once:  # an iterator is read once: keep its rows for the check and for the run
+        records = list(records)
+    unchanged = Accumulated(records, members, events, period, None) if once else None
     span: Span | None = None
     if period is not None:
         try:
@@ -344,10 +349,10 @@ def accumulate(
     if span is None:
         texts = _period_texts(records)
         if texts is not None and not _needs_accumulation(card.period, texts):
-            return None
+            return unchanged
     tables = [t.renamed(card.columns) for t in as_tables(records, "records")]
     if span is None and not any(_needs_accumulation(card.period, _period_texts(t) or ()) for t in tables):
-        return None
+        return unchanged
 
     issues: list[Issue] = []
     kept: list[Table] = []  # tables with the records that pass through as they are
@@ -528,7 +533,7 @@ def _members(card: Scorecard, members: Any, span: Span | None) -> Any:
     table = as_table(members, "members").renamed(card.columns)
     texts = _period_texts(table) or ()
     if span is None and not _needs_accumulation(card.period, texts):
-        return members
+        return table  # read (an iterator is consumed), columns as the ruleset names them
     issues: list[Issue] = []
     keep: list[int] = []
     mapped: dict[tuple[str, Period], tuple[str, int]] = {}
