@@ -244,3 +244,17 @@ def parse_date(text):
     import datetime as dt
 
     return dt.date.fromisoformat(text)
+
+
+def test_alerts_compare_quarters_rolled_up_from_months():
+    """kpi alerts on a quarter ruleset reads monthly rows: Q1 300 → Q2 150 is a 50 % fall."""
+    from kpi_engine.time.alerts import find_alerts
+
+    card = parse_ruleset(
+        "ruleset: q\nversion: '1'\ntitle: t\nsubject: rep\nperiod: quarter\ninputs: {sales: {type: money}}\n"
+        "kpis: [{id: s, metric: sales, method: threshold, target: 1, weight: 100%}]\n"
+        "alerts: {metrics: {sales: {}}, declines: 0}\n"
+    )
+    rows = [{"subject": "r1", "period": f"2026-0{m}", "sales": 100 if m <= 3 else 50} for m in range(1, 7)]
+    report = find_alerts(card, rows, period="2026-Q2")
+    assert [(a.subject, a.value, a.previous) for a in report.alerts] == [("r1", 150, 300)]

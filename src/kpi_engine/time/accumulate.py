@@ -204,8 +204,13 @@ def _period_texts(data: Any) -> Iterable[object] | None:
         return _frame_periods(data)
     if isinstance(data, str | bytes) or hasattr(data, "__fspath__"):
         return ()
+    if isinstance(data, list | tuple):
+        if all(isinstance(row, Mapping) for row in data):  # Python dicts: no need to build a table to look
+            return {row.get("period") for row in data}
+        if all(isinstance(t, Table) for t in data):
+            return {text for t in data for text in (_period_texts(t) or ())}
     if isinstance(data, Iterable):
-        return None  # Python rows or several tables: read them (``as_tables``)
+        return None  # objects, frames among tables: read them (``as_tables``)
     return ()
 
 

@@ -35,6 +35,7 @@ from kpi_engine.evaluation.engine import RecordsLike, RowsLike, _Evaluator, _Met
 from kpi_engine.evaluation.records import Event
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.spec import WatchSpec
+from kpi_engine.time.accumulate import accumulate
 from kpi_engine.time.periods import Period
 from kpi_engine.time.zones import local_date, zone
 
@@ -189,6 +190,12 @@ def find_alerts(
         card = attrs.evolve(card, allow_extra_columns=True)
     spec = ruleset.spec.alerts
     watched: dict[str, WatchSpec | None] = dict(spec.metrics) or {k.metric: None for k in card.kpis}
+    rolled = accumulate(card, records, period=period, members=members, events=events)
+    if rolled is not None:  # monthly records of a half-year ruleset; a span such as 2026-YTD-06
+        if rolled.span is not None:
+            msg = f"{period}: alerts compare periods of the ruleset's kind; give a period such as {rolled.period}"
+            raise DataError(msg)
+        records, members, events = rolled.records, rolled.members, rolled.events
     with exact():
         data = prepare_inputs(card, records, members, events)
         if period is not None:
