@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kpi_engine.cli._common import first_key_is, write
-from kpi_engine.errors import Issue, KpiError, Location
+from kpi_engine.errors import Issue, KpiError, Location, RulesetError
 from kpi_engine.evaluation.cases import run_cases
 from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text, load_ruleset
 from kpi_engine.io.scaffold import TEMPLATES, scaffold
@@ -34,6 +34,14 @@ def _issues_of(text: str, path: str) -> list[Issue]:
         from kpi_engine.management.risks import check_register_text  # noqa: PLC0415
 
         return check_register_text(text, path)
+    if first_key_is(text, "territories"):
+        from kpi_engine.management.territories import parse_territories  # noqa: PLC0415
+
+        try:
+            parse_territories(text, path)
+        except RulesetError as exc:
+            return list(exc.issues)
+        return []
     return check_text(text, path)[2]
 
 
