@@ -258,3 +258,10 @@ def test_alerts_compare_quarters_rolled_up_from_months():
     rows = [{"subject": "r1", "period": f"2026-0{m}", "sales": 100 if m <= 3 else 50} for m in range(1, 7)]
     report = find_alerts(card, rows, period="2026-Q2")
     assert [(a.subject, a.value, a.previous) for a in report.alerts] == [("r1", 150, 300)]
+
+
+@pytest.mark.parametrize("text", ["9999-12-R12", "0001-YTD-01", "2026-YTD-00", "2026-13-R3", "2026-06-R0"])
+def test_a_bad_span_is_one_data_error(text):
+    """Spans out of range or badly written are refused with a message, never a traceback."""
+    with pytest.raises(DataError):
+        evaluate(YEAR, [row("2026-01")], period=text)

@@ -62,7 +62,7 @@ from kpi_engine.expr import Value
 from kpi_engine.language.model import Input, Scorecard
 from kpi_engine.language.spec import PeriodKind
 from kpi_engine.time.periods import Period, period_kind_of
-from kpi_engine.time.zones import local_date, parse_instant, zone
+from kpi_engine.time.zones import MAX_YEAR, MIN_YEAR, local_date, parse_instant, zone
 
 Rollup = Literal["sum", "mean", "min", "max", "last", "none"]
 KINDS: tuple[PeriodKind, ...] = ("day", "week", "month", "quarter", "half", "year")
@@ -143,6 +143,10 @@ def parse_span(text: str, kind: PeriodKind) -> Span | None:
         ValueError: if the text is a span that a scorecard of ``kind`` cannot appraise.
     """
     text = text.strip()
+    m = _TO_DATE.fullmatch(text) or _ROLLING.fullmatch(text)
+    if m and not MIN_YEAR <= int(m.group(1)) <= MAX_YEAR:
+        msg = f"period {text!r}: year {m.group(1)} is out of range ({MIN_YEAR}–{MAX_YEAR})"
+        raise ValueError(msg)
     m = _TO_DATE.fullmatch(text)
     if m:
         year, code, month = int(m.group(1)), m.group(2), int(m.group(3))
