@@ -57,6 +57,7 @@ from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import Ruleset, parse_ruleset
+from kpi_engine.time.accumulate import accumulate, relabel
 
 __all__ = [
     "EXECUTORS",
@@ -333,15 +334,23 @@ def _columnar(ruleset: Ruleset, inputs: CaseInputs) -> Execution:
         except KpiError as exc:
             raise _HandedOver(exc) from exc
 
+    records: Any = list(inputs.records)
+    period = inputs.period
+    members = None if inputs.members is None else list(inputs.members)
+    events = None if inputs.events is None else list(inputs.events)
+    # As ``evaluate`` does before it picks an engine: finer records and spans become the card's periods.
+    rolled = accumulate(ruleset.scorecard, records, period=period, members=members, events=events)
+    if rolled is not None:
+        records, members, events, period = rolled.records, rolled.members, rolled.events, rolled.period
     try:
         appraisal = columnar.dispatch(
-            ruleset, list(inputs.records), period=inputs.period,
-            members=None if inputs.members is None else list(inputs.members),
-            events=None if inputs.events is None else list(inputs.events),
+            ruleset, records, period=period, members=members, events=events,
             strict=inputs.strict, engine="columnar", rows=rows, allow_extra_columns=inputs.allow_extra_columns,
         )  # fmt: skip
     except _HandedOver as exc:
         raise _NotedError(exc.error, "handed to the row path") from None
+    if rolled is not None:
+        appraisal = relabel(appraisal, rolled.span)
     return Execution(appraisal, "handed to the row path" if handed else None)
 
 

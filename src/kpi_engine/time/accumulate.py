@@ -332,8 +332,12 @@ def accumulate(
     period: str | None = None,
     members: Any = None,
     events: Any = None,
+    history: bool | None = None,
 ) -> Accumulated | None:
     """Roll finer records up into the scorecard's periods (or into a to-date or rolling span).
+
+    ``history`` (default: whether the scorecard reads earlier periods) keeps the rolled-up records
+    of every period; without it only the appraised period's are handed on.
 
     Returns None when there is nothing to do: every record is of the scorecard's period kind and
     ``period`` is not a span (records given as an iterator come back read into a list, with no
@@ -486,6 +490,11 @@ def accumulate(
         sources[line] = _describe(subject, target, group, _coarse_record(coarse, target))
     if issues:
         raise DataError.from_issues(issues, "records")
+    if not (card.reads_history if history is None else history):  # one period read: hand on its rows alone
+        chosen_period = span.carrier if span is not None else _parsed(period, card.period)
+        if chosen_period is not None:
+            wanted = str(chosen_period)
+            out_rows = [(line, row) for line, row in out_rows if row["period"] == wanted]
     if merged_coarse:
         kept = [_without(t, merged_coarse, card.period) for t in kept]
     out: list[Table] = [t for t in kept if t.cells or t.dict_rows]
@@ -499,6 +508,15 @@ def accumulate(
         period=chosen,
         span=span,
     )
+
+
+def _parsed(text: str | None, kind: PeriodKind) -> Period | None:
+    if text is None:
+        return None
+    try:
+        return Period.parse(text, kind)
+    except ValueError:
+        return None  # the evaluation reports it
 
 
 def _blank(value: object) -> bool:

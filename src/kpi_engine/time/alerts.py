@@ -190,7 +190,7 @@ def find_alerts(
         card = attrs.evolve(card, allow_extra_columns=True)
     spec = ruleset.spec.alerts
     watched: dict[str, WatchSpec | None] = dict(spec.metrics) or {k.metric: None for k in card.kpis}
-    rolled = accumulate(card, records, period=period, members=members, events=events)
+    rolled = accumulate(card, records, period=period, members=members, events=events, history=True)
     if rolled is not None:  # monthly records of a half-year ruleset; a span such as 2026-YTD-06
         if rolled.span is not None:
             msg = f"{period}: alerts compare periods of the ruleset's kind; give a period such as {rolled.period}"
