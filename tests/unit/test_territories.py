@@ -104,3 +104,37 @@ def test_moves_never_widen_the_spread_and_end_at_a_local_optimum(rows):
     assert p.local_optimum
     moved = {m.account for m in p.moves}
     assert not moved & {a.id for a in items if a.locked}
+
+
+small_accounts = st.lists(
+    st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 500), st.booleans()), min_size=2, max_size=8
+)
+
+
+@given(small_accounts, st.integers(0, 4))
+def test_the_solver_is_never_worse_than_the_local_search(rows, max_moves):
+    """CP-SAT's proven spread is at most the local search's, within the same moves, locked accounts kept."""
+    pytest.importorskip("ortools")
+    from kpi_engine.management.territories import propose_optimal
+
+    items = [acc(f"k{i}", t, v, locked=lock) for i, (t, v, lock) in enumerate(rows)]
+    if sum(v for _, v, _ in rows) == 0:
+        return
+    local = propose(items, "potential", max_moves=max_moves)
+    best = propose_optimal(items, "potential", max_moves=max_moves)
+    assert best.method == "cp-sat optimal"
+    assert best.after.spread <= local.after.spread
+    assert len(best.moves) <= max_moves
+    assert not {m.account for m in best.moves} & {a.id for a in items if a.locked}
+
+
+def test_the_solver_answers_the_same_every_run():
+    """Single-threaded under a work limit, two runs propose the same moves."""
+    pytest.importorskip("ortools")
+    from kpi_engine.management.territories import propose_optimal
+
+    items = [acc("A", "x", 60), acc("B", "x", 45), acc("C", "y", 55), acc("D", "y", 40), acc("E", "z", 7)]
+    first = propose_optimal(items, "potential", max_moves=3)
+    second = propose_optimal(items, "potential", max_moves=3)
+    assert first.moves == second.moves
+    assert first.after.spread == second.after.spread

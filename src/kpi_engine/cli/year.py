@@ -94,7 +94,12 @@ def cmd_risks(args: argparse.Namespace) -> int:
 
 
 def cmd_territories(args: argparse.Namespace) -> int:
-    from kpi_engine.management.territories import parse_territories, propose, read_accounts  # noqa: PLC0415
+    from kpi_engine.management.territories import (  # noqa: PLC0415
+        parse_territories,
+        propose,
+        propose_optimal,
+        read_accounts,
+    )
     from kpi_engine.report.year import territories_table  # noqa: PLC0415
 
     spec = parse_territories(_read_text(Path(args.design), MAX_YAML_FILE_BYTES), args.design) if args.design else None
@@ -105,7 +110,8 @@ def cmd_territories(args: argparse.Namespace) -> int:
     table = read(args, args.accounts)
     accounts = read_accounts(table, spec)
     names = dict(spec.names) if spec else {}
-    proposal = propose(accounts, criterion, territories=names, max_moves=moves)
+    search = propose_optimal if args.solver == "cp-sat" else propose
+    proposal = search(accounts, criterion, territories=names, max_moves=moves)
     if args.format == "json":
         write(json.dumps(proposal.to_dict(), ensure_ascii=False, indent=2) + "\n", args.out)
     else:
@@ -153,6 +159,10 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
     p.add_argument("--design", metavar="FILE", help=t("a territory design: criterion, names, locked accounts"))
     p.add_argument("--by", choices=("potential", "workload"), help=t("what to balance (overrides the design)"))
     p.add_argument("--moves", type=int, metavar="N", help=t("propose at most N account moves (default 10)"))
+    p.add_argument(
+        "--solver", choices=("local", "cp-sat"), default="local",
+        help=t("local: best change first (a local optimum); cp-sat: the smallest spread, proven (extra solver)"),
+    )  # fmt: skip
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--encoding", metavar="NAME", help=t("of text files (default UTF-8), e.g. gb18030"))
     p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first)"))

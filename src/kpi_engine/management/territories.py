@@ -17,6 +17,12 @@ code-point order, so the proposal is the same on every run.
 smallest territory, lowers it further. That is a local optimum, not always the global one:
 splitting accounts into exactly equal parts is the partition problem (NP-hard). Locked accounts
 never move. All arithmetic is on integers (values scaled by a power of ten), so it is exact.
+
+``propose_optimal`` (``kpi territories --solver cp-sat``, extra ``solver``: Google OR-Tools) asks
+a constraint solver instead for the assignment with the smallest spread that moves at most
+``max_moves`` accounts (then the fewest moves), on the same integers. Run single-threaded with a
+deterministic work limit, it gives the same answer on every run and says whether it proved it
+optimal or stopped at the limit with the best one found.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import attrs
 from pydantic import BaseModel, ConfigDict, Field
 
 from kpi_engine._numbers import NumberFormatError, canonical, quantize, to_decimal
-from kpi_engine.errors import DataError, Issue, RulesetError, did_you_mean
+from kpi_engine.errors import DataError, Issue, KpiError, RulesetError, did_you_mean
 from kpi_engine.evaluation.records import Table, as_tables
 from kpi_engine.language._validation import validate_model
 from kpi_engine.language._yaml import load_yaml
@@ -149,6 +155,7 @@ class Proposal:
     after: Balance
     moves: tuple[Move, ...]
     local_optimum: bool  # no improving change was left (False: max_moves stopped the search)
+    method: Literal["local_search", "cp-sat optimal", "cp-sat feasible"] = "local_search"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -160,6 +167,7 @@ class Proposal:
                 for m in self.moves
             ],
             "local_optimum": self.local_optimum,
+            "method": self.method,
         }
 
 
@@ -386,3 +394,75 @@ def _improvable(
             if objective(trial) < current:
                 return True
     return False
+
+
+SOLVER_WORK_LIMIT = 60.0  # CP-SAT deterministic time units (about seconds of one worker): a bound, not a clock
+
+
+def propose_optimal(
+    accounts: Sequence[Account],
+    criterion: Criterion,
+    *,
+    territories: Iterable[str] = (),
+    max_moves: int = 10,
+    work_limit: float = SOLVER_WORK_LIMIT,
+) -> Proposal:
+    """The assignment with the smallest spread reachable in at most ``max_moves`` moves, then the fewest moves.
+
+    Needs the ``solver`` extra (``ortools``). Single-threaded under a deterministic work limit, so
+    the answer is the same on every run; ``method`` says ``cp-sat optimal`` when the solver proved
+    it, ``cp-sat feasible`` when the limit stopped it first (the best assignment found is returned).
+
+    Raises:
+        KpiError: when OR-Tools is not installed, or the figures are too large for its integers.
+    """
+    try:
+        from ortools.sat.python import cp_model  # noqa: PLC0415 - the optional solver
+    except ImportError:
+        raise KpiError("the cp-sat solver needs the solver extra: pip install 'kpi_engine[solver]'") from None
+    names = sorted({*territories, *(a.territory for a in accounts)})
+    before = balance(accounts, criterion, names)
+    places = _scale(a.value(criterion) for a in accounts)
+    units = [int(a.value(criterion).scaleb(places)) for a in accounts]
+    grand = sum(units)
+    if grand * (len(accounts) + 1) >= 2**62:
+        raise KpiError("the figures are too large for the solver's 64-bit integers; use the local search")
+    model = cp_model.CpModel()
+    index = {t: i for i, t in enumerate(names)}
+    x = [[model.new_bool_var(f"x{a}_{t}") for t in range(len(names))] for a in range(len(accounts))]
+    for a, acc in enumerate(accounts):
+        model.add_exactly_one(x[a])
+        if acc.locked:
+            model.add(x[a][index[acc.territory]] == 1)
+    totals = [model.new_int_var(0, grand, f"total{t}") for t in range(len(names))]
+    for t in range(len(names)):
+        model.add(totals[t] == sum(units[a] * x[a][t] for a in range(len(accounts))))
+    high, low = model.new_int_var(0, grand, "high"), model.new_int_var(0, grand, "low")
+    model.add_max_equality(high, totals)
+    model.add_min_equality(low, totals)
+    moved = sum(1 - x[a][index[acc.territory]] for a, acc in enumerate(accounts))
+    model.add(moved <= max_moves)
+    model.minimize((high - low) * (len(accounts) + 1) + moved)
+    for a, acc in enumerate(accounts):  # start from where the accounts are: a feasible answer from the first step
+        for t in range(len(names)):
+            model.add_hint(x[a][t], index[acc.territory] == t)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 0
+    solver.parameters.max_deterministic_time = work_limit
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # pragma: no cover - the hint is always feasible
+        raise KpiError("the solver found no assignment within its work limit; use the local search")
+    where = {
+        acc.id: names[next(t for t in range(len(names)) if solver.value(x[a][t]))] for a, acc in enumerate(accounts)
+    }
+    moves = tuple(
+        Move(1, acc.id, acc.territory, where[acc.id], acc.value(criterion))
+        for acc in sorted(accounts, key=lambda acc: acc.id)
+        if where[acc.id] != acc.territory
+    )
+    after = balance([attrs.evolve(acc, territory=where[acc.id]) for acc in accounts], criterion, names)
+    method: Literal["cp-sat optimal", "cp-sat feasible"] = (
+        "cp-sat optimal" if status == cp_model.OPTIMAL else "cp-sat feasible"
+    )
+    return Proposal(before, after, moves, local_optimum=status == cp_model.OPTIMAL, method=method)

@@ -220,7 +220,11 @@ def territories_table(p: Proposal, msg: Messages, names: Mapping[str, str]) -> s
     rows += [[str(m.step), m.account, m.source, m.target, f"{m.value:,f}"] for m in p.moves]
     out.append("\n" + t("Moves proposed") + "\n" + aligned([[terminal_safe(c) for c in r] for r in rows], {4}))
     out.append("\n" + t("After the moves") + " — " + balance_table(p.after, msg, names))
-    if not p.local_optimum:
+    if p.method == "cp-sat optimal":
+        out.append(t("(the solver proved no assignment within the moves allowed has a smaller spread)") + "\n")
+    elif p.method == "cp-sat feasible":
+        out.append(t("(the solver's work limit stopped it: the best assignment it found, not proven optimal)") + "\n")
+    elif not p.local_optimum:
         out.append(t("(stopped at the most moves allowed; more moves would improve it further)") + "\n")
     return "".join(out)
 
