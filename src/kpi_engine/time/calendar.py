@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import Annotated, Any, Protocol
 
 import attrs
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
-from kpi_engine.errors import KpiError, did_you_mean
+from kpi_engine.errors import Issue, KpiError, did_you_mean
 
 DEFAULT_COUNTRY = "CN"
 WEEKDAYS = "weekdays"
@@ -153,6 +155,11 @@ class CalendarSpec(BaseModel):
         description="years the company vouches for itself where the public data stops: "
         "Monday–Friday plus its days_off/days_on",
     )
+    names: dict[dt.date, str] = Field(
+        default_factory=dict,
+        description="what a company day is (春节 Spring Festival), shown by kpi calendar; "
+        "written by kpi calendar import",
+    )
 
     @field_validator("country")
     @classmethod
@@ -193,6 +200,7 @@ class BusinessCalendar:
     days_off: frozenset[dt.date] = frozenset()
     days_on: frozenset[dt.date] = frozenset()
     company_years: frozenset[int] = frozenset()
+    names: tuple[tuple[dt.date, str], ...] = ()  # what company days are, sorted by date
 
     @classmethod
     def from_spec(cls, spec: CalendarSpec | str | None) -> BusinessCalendar:
@@ -201,7 +209,34 @@ class BusinessCalendar:
             return cls()
         if isinstance(spec, str):
             return cls(spec.strip())
-        return cls(spec.country.strip(), frozenset(spec.days_off), frozenset(spec.days_on), frozenset(spec.years))
+        return cls(
+            spec.country.strip(),
+            frozenset(spec.days_off),
+            frozenset(spec.days_on),
+            frozenset(spec.years),
+            tuple(sorted(spec.names.items())),
+        )
+
+    def extended(self, other: BusinessCalendar) -> BusinessCalendar:
+        """This calendar with ``other``'s company days and years added (an imported notice, say).
+
+        Where both name a date, ``other`` decides (a later notice corrects an earlier file).
+
+        Raises:
+            CalendarError: if the two build on different countries.
+        """
+        if self.data.code != other.data.code:
+            msg = f"cannot add a {other.data.code} company calendar to the {self.data.code} calendar"
+            raise CalendarError(msg)
+        names = dict(self.names)
+        names.update(other.names)
+        return BusinessCalendar(
+            self.country,
+            frozenset((self.days_off - other.days_on) | other.days_off),
+            frozenset((self.days_on - other.days_off) | other.days_on),
+            self.company_years | other.company_years,
+            tuple(sorted(names.items())),
+        )
 
     @property
     def data(self) -> CountryData:
@@ -218,15 +253,39 @@ class BusinessCalendar:
         """Whether this calendar knows ``year`` (from the public data or the company's own schedule)."""
         return year in self.company_years or self.data.covers(year)
 
+    @property
+    def covered_until(self) -> dt.date:
+        """The last day of the run of covered years that starts with the public data (or the company's)."""
+        d = self.data
+        if d.last_year >= dt.MAXYEAR:
+            return dt.date.max
+        last = d.last_year
+        while last + 1 in self.company_years and last < dt.MAXYEAR:
+            last += 1
+        return dt.date(last, 12, 31)
+
+    @property
+    def coverage(self) -> str:
+        """The years covered, as a reader wants them: ``2004–2026`` or ``2004–2026, 2028``."""
+        d = self.data
+        first, last = d.first_year, self.covered_until.year
+        extra = sorted(y for y in self.company_years if not first <= y <= last)
+        return f"{first}–{last}" + "".join(f", {y}" for y in extra)
+
     def _check(self, day: dt.date) -> None:
         if not self.covers(day.year):
             d = self.data
             msg = (
-                f"the {d.code} calendar ({d.source}) covers {d.first_year}–{d.last_year}; "
-                f"{day.isoformat()} is outside it. Add the year's schedule as company days "
-                "(calendar: {years: [...], days_off: [...], days_on: [...]}) or update the library"
+                f"the {d.code} calendar ({d.source}) covers {self.coverage}; "
+                f"{day.isoformat()} is outside it. Import the State Council's notice for {day.year} "
+                f"(kpi calendar import NOTICE --out cn_{day.year}.yaml, then --calendar cn_{day.year}.yaml) "
+                "or add the year's schedule as company days (calendar: {years: [...], days_off: [...], "
+                "days_on: [...]}), or update the library"
             )
             raise CalendarError(msg)
+        watch = _WATCH.get()
+        if watch is not None and day >= watch.since(self):
+            watch.note(self, day)
 
     def _public(self, year: int) -> tuple[dict[dt.date, str], dict[dt.date, str]]:
         if year in self.company_years and not self.data.covers(year):
@@ -252,10 +311,11 @@ class BusinessCalendar:
     def describe(self, day: dt.date) -> str:
         """Why ``day`` is or is not worked: a holiday's name, ``adjusted working day`` or ``weekend``."""
         self._check(day)
-        if day in self.days_on:
-            return "company working day"
-        if day in self.days_off:
-            return "company day off"
+        if day in self.days_on or day in self.days_off:
+            named = dict(self.names).get(day)
+            if named:
+                return f"adjusted working day ({named})" if day in self.days_on else named
+            return "company working day" if day in self.days_on else "company day off"
         off, on = self._public(day.year)
         if day in on:
             return f"adjusted working day ({on[day]})" if on[day] else "adjusted working day"
@@ -313,6 +373,77 @@ class BusinessCalendar:
         if end >= start:
             return self.count_working_days(start + dt.timedelta(days=1), end)
         return -self.count_working_days(end + dt.timedelta(days=1), start)
+
+
+HORIZON_DAYS = 60  # a run that reaches this close to the end of the covered years is warned
+
+
+class _Watch:
+    """The days a run asked each calendar about within ``HORIZON_DAYS`` of its covered end."""
+
+    def __init__(self, days: int) -> None:
+        self.days = days
+        self.latest: dict[tuple[str, dt.date], dt.date] = {}
+        self.limits: dict[BusinessCalendar, dt.date] = {}
+
+    def since(self, calendar: BusinessCalendar) -> dt.date:
+        limit = self.limits.get(calendar)
+        if limit is None:
+            end = calendar.covered_until
+            limit = self.limits[calendar] = dt.date.max if end == dt.date.max else end - dt.timedelta(days=self.days)
+        return limit
+
+    def note(self, calendar: BusinessCalendar, day: dt.date) -> None:
+        key = (calendar.data.code, calendar.covered_until)
+        if day > self.latest.get(key, dt.date.min):
+            self.latest[key] = day
+
+    def issues(self) -> list[Issue]:
+        out = []
+        for (code, end), day in sorted(self.latest.items()):
+            message = (
+                f"the {code} calendar covers days up to {end.isoformat()}; this run used {day.isoformat()}, "
+                f"{(end - day).days} day(s) before that end. From {end.year + 1} on, working days and due dates "
+                f"cannot be computed until the State Council's {end.year + 1} notice is imported"
+            )
+            out.append(
+                Issue(
+                    "calendar_horizon",
+                    message,
+                    "calendar",
+                    None,
+                    "warning",
+                    f"kpi calendar import NOTICE --out cn_{end.year + 1}.yaml, then --calendar cn_{end.year + 1}.yaml",
+                )
+            )
+        return out
+
+
+_WATCH: ContextVar[_Watch | None] = ContextVar("kpi_calendar_watch", default=None)
+
+
+@contextmanager
+def watch_horizon(days: int = HORIZON_DAYS) -> Iterator[list[Issue]]:
+    """Collect a warning for each calendar that a block of work asks about near its covered end.
+
+    ``with watch_horizon() as warnings: …`` — after the block, ``warnings`` holds one
+    ``calendar_horizon`` warning per calendar whose last covered day was within ``days`` days of a
+    day asked about (whether worked, a due date, a working-day count…). Nested blocks report to the
+    outermost one. Nothing is printed; the CLI and ``evaluate`` pass the warnings on.
+    """
+    outer = _WATCH.get()
+    if outer is not None:
+        found: list[Issue] = []
+        yield found
+        return
+    watch = _Watch(days)
+    token = _WATCH.set(watch)
+    found = []
+    try:
+        yield found
+    finally:
+        _WATCH.reset(token)
+        found.extend(watch.issues())
 
 
 @cache
