@@ -24,6 +24,14 @@ from kpi_engine.attribution._engine import (
 )
 from kpi_engine.attribution._policy import PolicySpec, parse_policy, policy_schema
 from kpi_engine.attribution._reading import stream_csv
+from kpi_engine.attribution.rotation import (
+    FloorEvent,
+    QueueState,
+    Reception,
+    Rotation,
+    parse_floor_events,
+    rotate,
+)
 from kpi_engine.errors import DataError, Issue, KpiError
 from kpi_engine.evaluation.records import Table
 from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text, read_table
@@ -34,21 +42,29 @@ __all__ = [
     "REASONS",
     "Attribution",
     "Credit",
+    "FloorEvent",
     "FollowUp",
     "FrameLog",
     "LeadEvent",
     "PolicySpec",
+    "QueueState",
+    "Reception",
+    "Rotation",
     "attribute",
     "format_attribution",
+    "format_rotation",
     "iter_attribution_json",
     "load_policy",
     "merge_records",
     "parse_events",
+    "parse_floor_events",
     "parse_policy",
     "policy_schema",
     "read_event_frame",
     "read_events",
+    "read_floor_events",
     "read_log",
+    "rotate",
     "vectorised_available",
 ]
 
@@ -280,4 +296,75 @@ def format_attribution(result: Attribution, fmt: str) -> str:
         )
         for v in data["violations"]
     )
+    return "\n".join(lines) + "\n"
+
+
+def read_floor_events(path: str | Path, policy: PolicySpec, *, encoding: str | None = None) -> list[FloorEvent]:
+    """Read and validate a floor log (sign-ins and receptions; CSV, JSONL, Excel…) for ``rotate``.
+
+    Raises:
+        DataError: naming each bad row. KpiError: if the file cannot be read.
+    """
+    return parse_floor_events(policy, read_table(path, "floor log", encoding=encoding))
+
+
+def format_rotation(result: Rotation, fmt: str, queue: QueueState | None = None) -> str:
+    """Render a rotation as ``json``, ``csv`` (one row per reception) or a ``table``.
+
+    The table lists every reception with its verdict and reason, the receptions out of turn once
+    more with the events that decided them, a summary per rep and, with ``queue``, the queue at
+    that moment. Ids from the log are made safe as in ``format_attribution``.
+    """
+    from kpi_engine.report._view import spreadsheet_safe, terminal_safe  # noqa: PLC0415 - only for these formats
+
+    tz = result.policy.tz
+    if fmt == "json":
+        data = result.to_dict()
+        if queue is not None:
+            data["queue_at"] = queue.to_dict(tz)
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    columns = ["event_id", "at", "customer", "visitor", "receiver", "expected", "in_turn", "reason", "turn",
+               "courtesy", "decided_by"]  # fmt: skip
+    rows = []
+    for r in result.receptions:
+        d = r.to_dict(tz)
+        d["decided_by"] = " ".join(d["decided_by"])
+        rows.append(
+            ["" if d[k] is None else str(d[k]).lower() if isinstance(d[k], bool) else str(d[k]) for k in columns]
+        )
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([spreadsheet_safe(c) for c in row] for row in rows)
+        return buf.getvalue()
+    shown = ["at", "customer", "visitor", "receiver", "expected", "reason"]
+    table = [["", *shown]]
+    for r, row in zip(result.receptions, rows, strict=True):
+        cells = dict(zip(columns, row, strict=True))
+        cells["at"] = r.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        table.append(["!" if not r.in_turn else " ", *[terminal_safe(cells[k] or "-") for k in shown]])
+    widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
+    lines = [f"receptions ({len(result.receptions)}; ! out of turn):"]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(t, widths, strict=True)).rstrip() for t in table]
+    out = result.out_of_turn
+    lines.append(f"out of turn ({len(out)}):")
+    lines += [terminal_safe("  " + r.explain(tz)) for r in out] or ["  none"]
+    lines.append("per rep: receptions, turns taken, courtesy receptions, out of turn")
+    lines += [
+        terminal_safe(f"  {s['rep']}: {s['receptions']}, {s['turns']}, {s['courtesy']}, {s['out_of_turn']}")
+        for s in result.summary()
+    ]
+    if queue is not None:
+        nobody = "nobody free"
+        when = f"{queue.at.astimezone(tz):%Y-%m-%d %H:%M}"
+        lines.append(
+            f"queue at {when} (next new visitor: {queue.next_rep or nobody}; courtesy: {queue.courtesy_rep or nobody}):"
+        )
+        for i, e in enumerate(queue.entries, start=1):
+            until = "" if e.until is None else f" until {e.until.astimezone(tz):%H:%M}"
+            state = "free" if e.free else f"with {e.customer}{until}"
+            lines.append(terminal_safe(f"  {i}. {e.rep} — {state}"))
+        if not queue.entries:
+            lines.append("  nobody on duty")
     return "\n".join(lines) + "\n"

@@ -15,6 +15,19 @@ from kpi_engine.time.calendar import BusinessCalendar, CalendarRef
 from kpi_engine.time.zones import zone
 
 
+class RotationSpec(BaseModel):
+    """How the sales floor's reception rotation is judged (R1, R8, R9, R11, R13, R14): ``kpi rotation``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reception_minutes: int = Field(
+        60,
+        ge=1,
+        le=1440,
+        description="how long a reception without a reception_end event keeps the rep busy (R13, R14)",
+    )
+
+
 class PolicySpec(BaseModel):
     """A deal-credit policy (DOMAIN §6). Every window counts days after the trigger day (day 0)."""
 
@@ -42,6 +55,9 @@ class PolicySpec(BaseModel):
         None,
         description="business basis: a named business calendar (CN, with adjusted working weekends; another ISO code) "
         "instead of Mon–Fri; holidays and workdays still add company days off and on",
+    )
+    rotation: RotationSpec = Field(
+        default_factory=RotationSpec, description="the reception rotation on the sales floor (kpi rotation)"
     )
 
     @model_validator(mode="after")
