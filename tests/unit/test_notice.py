@@ -234,3 +234,69 @@ def test_a_notice_pasted_as_one_paragraph_reads_the_same():
     text = (NOTICES / "cn_2026.txt").read_text(encoding="utf-8")
     assert parse_notice(text.replace("\n", "")).days_off == parse_notice(text).days_off
     assert parse_notice(text.replace("\n", "")).days_on == parse_notice(text).days_on
+
+
+class TestCommand:
+    @pytest.fixture(autouse=True)
+    def at_root(self, root, monkeypatch):
+        monkeypatch.chdir(root)
+
+    def test_calendar_import_writes_a_file_kpi_calendar_reads(self, capsys, tmp_path):
+        """kpi calendar import NOTICE --out FILE, then kpi calendar --calendar FILE shows the notice's days."""
+        from kpi_engine.cli import main
+
+        out = tmp_path / "cn_2026.yaml"
+        assert main(["calendar", "import", "tests/fixtures/notices/cn_2026.txt", "--out", str(out)]) == 0
+        _, err = capsys.readouterr()
+        assert "2026: 7 holidays, 33 days off, 6 adjusted working days" in err
+        assert main(["calendar", "2026-10", "--calendar", str(out)]) == 0
+        shown, _ = capsys.readouterr()
+        assert "2026-10-10 Sat  work  adjusted working day (国庆节 National Day)" in shown
+        assert "+ working day (18 in the month)" in shown
+
+    def test_a_malformed_notice_exits_1_with_located_lines(self, capsys, tmp_path):
+        """A wrong weekday is reported as FILE:LINE:COL and nothing is written."""
+        from kpi_engine.cli import main
+
+        bad = tmp_path / "notice.txt"
+        bad.write_text("关于2026年部分节假日安排的通知\n一、元旦：1月1日（周五）放假。\n", encoding="utf-8")
+        out = tmp_path / "cal.yaml"
+        assert main(["calendar", "import", str(bad), "--out", str(out)]) == 1
+        _, err = capsys.readouterr()
+        assert f"{bad}:2:11: 2026-01-01 is a 周四" in err
+        assert not out.exists()
+
+    def test_alerts_into_next_year_need_its_notice_and_work_with_it(self, capsys, tmp_path):
+        """December's alerts open on 1 January: refused beyond the library's years, due dates with the import."""
+        from kpi_engine.cli import main
+
+        records = tmp_path / "records.csv"
+        records.write_text(
+            "subject,period,sales,leads,converted\nr1,2026-11,100,10,3\nr1,2026-12,200,10,3\n", encoding="utf-8"
+        )
+        args = ["alerts", "rulesets/sales_dashboard_monthly.yaml", "--records", str(records), "--period", "2026-12"]
+        end = BusinessCalendar().covered_until.year
+        if end > 2026:  # pragma: no cover - a newer chinese-calendar already ships 2027
+            pytest.skip("the installed chinese-calendar covers 2027")
+        assert main(args) == 1
+        _, err = capsys.readouterr()
+        assert "kpi calendar import NOTICE" in err
+        cal = tmp_path / "cn_2027.yaml"
+        assert main(["calendar", "import", "tests/fixtures/notices/synthetic_2027.txt", "--out", str(cal)]) == 0
+        capsys.readouterr()
+        assert main([*args, "--calendar", str(cal), "--format", "csv"]) == 0
+        out, err = capsys.readouterr()
+        assert ",2027-01-01,2027-01-05," in out  # opened Fri 1 Jan (a holiday), due the 2nd working day: Tue 5 Jan
+        assert "calendar_horizon" not in err
+
+    def test_a_run_near_the_end_of_the_covered_years_is_warned(self, capsys):
+        """kpi calendar for the last month of the data warns on stderr; an earlier month does not."""
+        from kpi_engine.cli import main
+
+        end = BusinessCalendar().covered_until
+        assert main(["calendar", f"{end.year}-06"]) == 0
+        assert "calendar_horizon" not in capsys.readouterr().err
+        assert main(["calendar", f"{end.year}-12"]) == 0
+        err = capsys.readouterr().err
+        assert f"warning: the CN calendar covers days up to {end.isoformat()}" in err
+        assert "[calendar_horizon]" in err

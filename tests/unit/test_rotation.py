@@ -323,3 +323,35 @@ class TestFloorLog:
         with pytest.raises(RulesetError) as exc:
             parse_policy("policy: floor\nrotation:\n  reception_minutes: 0\n", "p.yaml")
         assert "p.yaml:3:22" in exc.value.render()
+
+
+class TestCommand:
+    @pytest.fixture(autouse=True)
+    def at_root(self, root, monkeypatch):
+        monkeypatch.chdir(root)
+
+    ARGS = ("rotation", "examples/attribution/policy.yaml", "--events", "examples/attribution/floor.csv")
+
+    def test_kpi_rotation_prints_the_table_and_the_queue(self, capsys):
+        """kpi rotation lists receptions, the out-of-turn ones with reasons, and the queue at --at."""
+        from kpi_engine.cli import main
+
+        assert main([*self.ARGS, "--at", "2026-03-14T10:25"]) == 0
+        out = capsys.readouterr().out
+        assert "out of turn (3):" in out
+        assert "queue at 2026-03-14 10:25 (next new visitor: wang_fang; courtesy: wang_fang):" in out
+        assert "  1. li_na — with cust_c until 11:00" in out
+
+    def test_fail_on_out_of_turn_exits_1(self, capsys):
+        """--fail-on-out-of-turn turns receptions out of turn into exit 1 (for a nightly check)."""
+        from kpi_engine.cli import main
+
+        assert main([*self.ARGS, "--format", "json", "--fail-on-out-of-turn"]) == 1
+        assert json.loads(capsys.readouterr().out)["summary"][0]["rep"] == "li_na"
+
+    def test_a_bad_at_is_one_line(self, capsys):
+        """--at that is not a time is a one-line error, exit 1."""
+        from kpi_engine.cli import main
+
+        assert main([*self.ARGS, "--at", "soon"]) == 1
+        assert "--at: 'soon' is not an ISO-8601 timestamp" in capsys.readouterr().err

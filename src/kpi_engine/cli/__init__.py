@@ -1,9 +1,10 @@
 """The ``kpi`` command: the only package that prints or exits.
 
 One module per command group (``rulesets``: validate, schema, test, init; ``appraise``: evaluate,
-explain; ``audit``: diff, impact, replay; ``attribution``: attribute; ``time``: alerts, calendar,
-plan; ``year``: track, risks, territories); each has a ``register(sub, lang, t)`` that adds its
-commands. ``_common`` holds what they share. A new command group is a new module added to ``GROUPS``.
+explain; ``audit``: diff, impact, replay; ``attribution``: attribute; ``rotation``: rotation;
+``time``: alerts, calendar (``calendars``: calendar import), plan; ``year``: track, risks,
+territories); each has a ``register(sub, lang, t)`` that adds its commands. ``_common`` holds what
+they share. A new command group is a new module added to ``GROUPS``.
 
 Exit codes: 0 success; 1 invalid ruleset, bad data or a failing case; 2 usage errors;
 70 an internal error (one line asking for a report; ``KPI_DEBUG=1`` shows the traceback);
@@ -19,12 +20,13 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from kpi_engine.cli import appraise, attribution, audit, rulesets, time, year
+from kpi_engine.cli import appraise, attribution, audit, rotation, rulesets, time, year
 from kpi_engine.cli._common import readable, render_error, version
 from kpi_engine.errors import KpiError
-from kpi_engine.report import LANGS, Lang, Messages, language_from_env, messages
+from kpi_engine.report import LANGS, Lang, Messages, language_from_env, messages, render_issue
+from kpi_engine.time.calendar import watch_horizon
 
-GROUPS = (rulesets, appraise, audit, attribution, time, year)
+GROUPS = (rulesets, appraise, audit, attribution, rotation, time, year)
 
 
 def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:
@@ -66,7 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(msg).parse_args(args_list)
     args.lang, args.msg = lang, msg
     try:
-        code: int = args.func(args)
+        with watch_horizon() as near:  # a run near the end of a calendar's covered years is warned
+            code: int = args.func(args)
+        for issue in near:
+            print(readable(render_issue(issue, msg)), file=sys.stderr)
     except KpiError as exc:
         print(readable(render_error(exc, msg)), file=sys.stderr)  # a header or value may hold escape sequences
         return 1

@@ -87,6 +87,31 @@ def inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
     }
 
 
+def with_calendars(ruleset: Ruleset, args: argparse.Namespace) -> Ruleset:
+    """The ruleset with the company days of ``--calendar FILE…`` added to its business calendar.
+
+    Raises:
+        KpiError: with ``--record`` (a run record holds the ruleset's text, not these files: put the days
+            in the ruleset's ``calendar:`` to record them), or for a calendar of another country.
+    """
+    files = getattr(args, "calendar", None) or []
+    if not files:
+        return ruleset
+    if getattr(args, "record", None):
+        raise KpiError(
+            "--calendar days are not part of a run record (it holds the ruleset's text): "
+            "copy them into the ruleset's calendar: section to record the run"
+        )
+    import attrs  # noqa: PLC0415
+
+    from kpi_engine.io.calendars import read_calendar  # noqa: PLC0415
+
+    calendar = ruleset.scorecard.calendar
+    for path in files:
+        calendar = calendar.extended(read_calendar(path))
+    return attrs.evolve(ruleset, scorecard=attrs.evolve(ruleset.scorecard, calendar=calendar))
+
+
 def first_key_is(text: str, key: str) -> bool:
     """Whether the first top-level key of a YAML document is ``key`` (``policy``, ``plan``, …)."""
     for line in text.splitlines():
@@ -96,13 +121,14 @@ def first_key_is(text: str, key: str) -> bool:
     return False
 
 
-def load_version(path: str, period: str | None) -> tuple[Ruleset, str | None]:
+def load_version(path: str, period: str | None, args: argparse.Namespace | None = None) -> tuple[Ruleset, str | None]:
     """A ruleset file, or the version in effect for ``period`` from a folder of versions.
 
+    With ``args``, the company calendars of ``--calendar FILE…`` are added (``with_calendars``).
     Returns the ruleset and, for a folder, the chosen version's text (else ``None``: read on demand).
     """
     if not Path(path).is_dir():
-        return load_ruleset(path), None
+        return with_calendars(load_ruleset(path), args) if args is not None else load_ruleset(path), None
     from kpi_engine.audit.versions import choose_version  # noqa: PLC0415
     from kpi_engine.io.records import ruleset_files  # noqa: PLC0415
     from kpi_engine.language.build import parse_ruleset  # noqa: PLC0415
@@ -118,7 +144,7 @@ def load_version(path: str, period: str | None) -> tuple[Ruleset, str | None]:
         versions.append(ruleset)
     chosen = choose_version(versions, period)
     print(f"{path}: version {chosen.version} ({chosen.file}) is in effect in {period}", file=sys.stderr)
-    return chosen, texts[chosen.file]
+    return (with_calendars(chosen, args) if args is not None else chosen), texts[chosen.file]
 
 
 @contextlib.contextmanager
@@ -168,6 +194,10 @@ def add_input_arguments(p: argparse.ArgumentParser, t: Callable[..., str], *, re
     p.add_argument("--policy", metavar="POLICY", help=t("attribution policy: add credit and follow-up fields"))
     p.add_argument("--lead-events", metavar="FILE", help=t("lead event log for --policy"))
     p.add_argument("--plan", metavar="PLAN", help=t("a yearly plan (kpi plan): fills the target inputs it provides"))
+    p.add_argument(
+        "--calendar", metavar="FILE", nargs="+", action="extend", default=[],
+        help=t("company calendar files (kpi calendar import) added to the ruleset's calendar, e.g. next year's notice"),
+    )  # fmt: skip
     p.add_argument("--out", metavar="FILE", help=t("write here instead of stdout"))
 
 

@@ -53,7 +53,7 @@ def stream_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False, t
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    ruleset, text = load_version(args.ruleset, args.period)
+    ruleset, text = load_version(args.ruleset, args.period, args)
     given = _columnar_inputs(args, ruleset) or inputs(args, ruleset)
     with progress("appraising") as update:
         appraisal = evaluate(
@@ -159,7 +159,7 @@ def _record_names(records: Any, period: str) -> dict[str, str]:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     t = args.msg.t
-    ruleset, _ = load_version(args.ruleset, args.period)
+    ruleset, _ = load_version(args.ruleset, args.period, args)
     appraisal = warn(evaluate(ruleset, period=args.period, strict=args.strict, **inputs(args, ruleset)))
     try:
         result = appraisal.result(args.subject)

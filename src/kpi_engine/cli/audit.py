@@ -52,8 +52,8 @@ def record_appraisal(
 def cmd_diff(args: argparse.Namespace) -> int:
     from kpi_engine.audit.diff import ruleset_changes  # noqa: PLC0415
 
-    before, _ = load_version(args.before, args.period)
-    after, _ = load_version(args.after, args.period)
+    before, _ = load_version(args.before, args.period, args)
+    after, _ = load_version(args.after, args.period, args)
     rules = ruleset_changes(before, after)
     report: dict[str, Any] = {"rules": [attrs.asdict(c) for c in rules]}
     lines = [f"{args.before} → {args.after}: {len(rules)} rule change(s)"]
@@ -79,8 +79,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_impact(args: argparse.Namespace) -> int:
     from kpi_engine.audit.impact import impact, undated  # noqa: PLC0415
 
-    before, _ = load_version(args.before, args.period)
-    after, _ = load_version(args.after, args.period)
+    before, _ = load_version(args.before, args.period, args)
+    after, _ = load_version(args.after, args.period, args)
     a = evaluate(undated(before), period=args.period, **inputs(args, before))
     b = evaluate(undated(after), period=a.period, **inputs(args, after))
     result = impact(a, b, before.scorecard, after.scorecard)

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from kpi_engine.cli._common import add_input_arguments, inputs, write
+from kpi_engine.cli._common import add_input_arguments, inputs, with_calendars, write
 from kpi_engine.errors import KpiError
 from kpi_engine.io.loading import load_ruleset
 from kpi_engine.report.texts import format_alerts, format_month
@@ -30,6 +30,12 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     from kpi_engine.time.periods import Period  # noqa: PLC0415
 
     text = args.month.strip()
+    if text == "import":
+        from kpi_engine.cli.calendars import cmd_calendar_import  # noqa: PLC0415
+
+        return cmd_calendar_import(args)
+    if args.notice or args.year:
+        raise KpiError("a notice and --year belong to kpi calendar import NOTICE")
     try:
         if len(text) == 4:  # a whole year: twelve months  # noqa: PLR2004
             year = Period.parse(text, "year")
@@ -64,7 +70,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_alerts(args: argparse.Namespace) -> int:
     from kpi_engine.time.alerts import find_alerts  # noqa: PLC0415
 
-    ruleset = load_ruleset(args.ruleset)
+    ruleset = with_calendars(load_ruleset(args.ruleset), args)
     try:
         opened = dt.date.fromisoformat(args.opened) if args.opened else None
     except ValueError:
@@ -90,9 +96,19 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
     p = sub.add_parser(
         "calendar", parents=[lang], help=t("print a month of a business calendar with its working days marked")
     )
-    p.add_argument("month", metavar="YYYY-MM", help="a month, or a year (YYYY) for all twelve")
+    p.add_argument(
+        "month", metavar="YYYY-MM", help="a month, a year (YYYY) for all twelve, or 'import NOTICE' (see below)"
+    )
+    p.add_argument(
+        "notice", metavar="NOTICE", nargs="?",
+        help=t("with 'import': the State Council's holiday notice (text as published) to turn into company days"),
+    )  # fmt: skip
+    p.add_argument("--year", type=int, help=t("import: the year, when the notice's text does not name it"))
     p.add_argument("--country", metavar="CODE", help="CN (default, with adjusted working weekends), US, DE…, weekdays")
-    p.add_argument("--calendar", metavar="FILE", help="a company calendar file (YAML: country, days_off, days_on)")
+    p.add_argument(
+        "--calendar", metavar="FILE",
+        help="a company calendar file (YAML: country, days_off, days_on); with import: the file to add the year to",
+    )  # fmt: skip
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_calendar)
 

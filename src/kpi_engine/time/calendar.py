@@ -410,7 +410,7 @@ class _Watch:
                 Issue(
                     "calendar_horizon",
                     message,
-                    "calendar",
+                    "",
                     None,
                     "warning",
                     f"kpi calendar import NOTICE --out cn_{end.year + 1}.yaml, then --calendar cn_{end.year + 1}.yaml",
