@@ -33,6 +33,8 @@ metrics:
     window: {trigger: type == 'first_contact', answer: type == 'deal', anchor: answer, measure: mean_duration}
   alert_answer_rate:
     window: {trigger: type == 'alert', answer: type == 'alert_answered', within: {working_days: 2}}
+  confirmed_in_3_months:
+    window: {trigger: type == 'hire', answer: type == 'confirmed', match: [rep], within: {months: 3}}
 kpis:
   - {id: complaints, metric: complaint_rate, method: threshold, target: 100%, weight: 100%}
 """
@@ -205,3 +207,31 @@ def test_explanation_lists_the_pairs():
     assert "2 counted: 1 in time, 0 late, 1 never" in text
     assert "c1 → a1: in_time after 24 hours" in text
     assert "c2 → no answer: never" in text
+
+
+@pytest.mark.parametrize(
+    ("hired", "confirmed", "rate"),
+    [
+        ("2026-03-10T09:00:00+08:00", "2026-06-10T18:00:00+08:00", 1),  # the same day three months later
+        ("2026-03-10T09:00:00+08:00", "2026-06-11T09:00:00+08:00", 0),  # one day past
+        ("2026-03-31T09:00:00+08:00", "2026-06-30T18:00:00+08:00", 1),  # 31 March + 3 months: 30 June
+        ("2026-03-31T09:00:00+08:00", "2026-07-01T09:00:00+08:00", 0),
+    ],
+)
+def test_a_months_window_ends_on_the_same_day_months_later(hired, confirmed, rate):
+    """within: {months: 3}: confirmed on the same day three months later is in time (the month's last day if shorter)."""
+    events = [ev("h", "hire", hired), ev("c", "confirmed", confirmed)]
+    _, values = run(events)
+    assert values["confirmed_in_3_months"] == rate
+
+
+def test_add_months_clamps_to_the_end_of_a_shorter_month():
+    """31 January + 1 month is 28 February (29 in a leap year); 30 November + 3 months is 28 February."""
+    import datetime as dt
+
+    from kpi_engine.evaluation.windows import add_months
+
+    assert add_months(dt.date(2026, 1, 31), 1) == dt.date(2026, 2, 28)
+    assert add_months(dt.date(2028, 1, 31), 1) == dt.date(2028, 2, 29)
+    assert add_months(dt.date(2025, 11, 30), 3) == dt.date(2026, 2, 28)
+    assert add_months(dt.date(2026, 3, 15), -3) == dt.date(2025, 12, 15)

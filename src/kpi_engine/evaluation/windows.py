@@ -13,7 +13,8 @@ which subject or period is appraised first):
 
 A pair is *in time* when the answer lies inside the window (DOMAIN §6: the trigger day is day 0;
 ``days: 7`` means answer date ≤ trigger date + 7 in the ruleset's zone; ``working_days: 2`` means
-answer date ≤ the 2nd working day after on the ruleset's calendar; ``hours: 24`` compares instants).
+answer date ≤ the 2nd working day after on the ruleset's calendar; ``months: 3`` means answer date ≤
+the same day three months later (the month's last day when shorter); ``hours: 24`` compares instants).
 Otherwise it is *late*; a trigger with no answer at all is *never* answered. The events counted
 are those of the subject's reps (and of the subject itself, e.g. a team's alerts) whose local
 date falls in the appraised period.
@@ -22,6 +23,7 @@ date falls in the appraised period.
 from __future__ import annotations
 
 import bisect
+import calendar
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -142,6 +144,8 @@ class _Pairing:
         n = int(w.length)
         if w.basis == "days":
             return end >= start - dt.timedelta(days=n) if before else end <= start + dt.timedelta(days=n)
+        if w.basis == "months":
+            return end >= add_months(start, -n) if before else end <= add_months(start, n)
         limit = self.card.calendar.add_working_days(start, -n if before else n)
         return end >= limit if before else end <= limit
 
@@ -163,6 +167,15 @@ def _elapsed(first: Event, last: Event) -> dt.timedelta:
     across a spring-forward change would read as 24.
     """
     return last.at.astimezone(dt.UTC) - first.at.astimezone(dt.UTC)
+
+
+def add_months(day: dt.date, n: int) -> dt.date:
+    """The same day ``n`` calendar months later (earlier if negative); the month's last day if it is shorter.
+
+    31 Jan + 1 month is 28 (or 29) Feb; 30 Nov + 3 months is 28 Feb.
+    """
+    year, month = divmod(day.year * 12 + day.month - 1 + n, 12)
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def _hours(gap: dt.timedelta) -> Number:

@@ -76,13 +76,15 @@ def _member_rollup(kind: str, declared: TimeRollup | None) -> MemberRollup:
 def build_window(w: WindowSpec, events: dict[str, Type]) -> Window:
     """Compile an event-window spec (already checked)."""
     within = w.within
-    basis: Literal["hours", "days", "working_days"] = "days"
+    basis: Literal["hours", "days", "working_days", "months"] = "days"
     length: Decimal | None = None
     if within is not None:
         if within.hours is not None:
             basis, length = "hours", within.hours
         elif within.days is not None:
             basis, length = "days", Decimal(within.days)
+        elif within.months is not None:
+            basis, length = "months", Decimal(within.months)
         else:
             basis, length = "working_days", Decimal(within.working_days or 0)
     return Window(
@@ -94,7 +96,7 @@ def build_window(w: WindowSpec, events: dict[str, Type]) -> Window:
         direction=w.direction,
         anchor=w.anchor,
         measure=w.measure,
-        duration_unit=w.duration_unit or (basis if within is not None else "days"),
+        duration_unit=w.duration_unit or (basis if within is not None and basis != "months" else "days"),
     )
 
 

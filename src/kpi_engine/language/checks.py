@@ -259,7 +259,9 @@ class _Checker:
         if not w.match:
             self.add("bad_window", "match needs at least one event field (e.g. customer)", (*path, "match"))
         if w.measure in {"in_time", "late", "missed", "rate"} and w.within is None:
-            self.add("bad_window", f"measure {w.measure} needs a window (within: hours, days or working_days)", path)
+            self.add(
+                "bad_window", f"measure {w.measure} needs a window (within: hours, days, working_days or months)", path
+            )
         if w.anchor == "answer" and w.direction == "before":
             self.add("bad_window", "anchor answer pairs each answer with the trigger before it: drop direction", path)
         if w.within is not None and w.within.hours is not None and w.within.hours < 0:

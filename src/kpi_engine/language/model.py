@@ -26,7 +26,7 @@ class Window:
     answer: Expression
     match: tuple[str, ...]
     length: Decimal | None  # None: no window (durations and never only)
-    basis: Literal["hours", "days", "working_days"]
+    basis: Literal["hours", "days", "working_days", "months"]
     direction: Literal["after", "before"]
     anchor: Literal["trigger", "answer"]
     measure: str

@@ -114,19 +114,26 @@ class MembersSpec(_Spec):
 
 
 class WithinSpec(_Spec):
-    """A window length: exactly one of hours, calendar days or working days (DOMAIN §6: day 0 is the trigger day)."""
+    """A window length: one of hours, calendar days, working days or months (DOMAIN §6: day 0 is the trigger day)."""
 
     hours: Number | None = Field(None, description="elapsed hours between the two instants")
     days: int | None = Field(None, ge=0, le=3660, description="calendar days: answer date ≤ trigger date + N")
     working_days: int | None = Field(
         None, ge=0, le=3660, description="working days on the ruleset's calendar: answer date ≤ N-th working day after"
     )
+    months: int | None = Field(
+        None,
+        ge=0,
+        le=120,
+        description="calendar months: answer date ≤ the same day N months later (the month's last day "
+        "when that month is shorter), e.g. new hires confirmed within 3 months",
+    )
 
     @model_validator(mode="after")
     def _one_length(self) -> WithinSpec:
-        given = [k for k in ("hours", "days", "working_days") if getattr(self, k) is not None]
+        given = [k for k in ("hours", "days", "working_days", "months") if getattr(self, k) is not None]
         if len(given) != 1:
-            msg = "a window needs exactly one of hours, days, working_days"
+            msg = "a window needs exactly one of hours, days, working_days, months"
             raise ValueError(msg)
         return self
 
