@@ -174,8 +174,19 @@ class _Metrics:
         return min(values) if how == "min" else max(values)
 
     def matching_events(self, node: str, period: Period, m: Metric) -> list[Event]:
-        """The events an aggregate metric reads: all reps below the subject, filtered."""
-        events = [e for leaf in self.leaves(node, period) for e in self.data.events.get((leaf, period), ())]
+        """The events an aggregate metric reads: all reps below the subject, filtered.
+
+        ``over: year_to_date`` / ``rolling_year`` reads the periods from 1 January, or the twelve months
+        ending with the period; each period's members decide, the appraised period's where a period
+        has no membership rows for the subject.
+        """
+        if m.over != "period":
+            return [e for p in spanned(period, m.over) for e in self._matching(node, p, period, m)]
+        return self._matching(node, period, period, m)
+
+    def _matching(self, node: str, period: Period, appraised: Period, m: Metric) -> list[Event]:
+        members = period if period == appraised or self.children(node, period) else appraised
+        events = [e for leaf in self.leaves(node, members) for e in self.data.events.get((leaf, period), ())]
         if m.where is not None:
             where = m.where
             events = [e for e in events if where.evaluate(e.fields) is True]
@@ -222,7 +233,23 @@ class _Metrics:
             counted += 1
             if m.expr.evaluate(self.env(k, period, m.expr.names)) is True:
                 met += 1
+        if m.measure == "count":
+            return Decimal(met)
         return None if counted == 0 else num.div(Decimal(met), Decimal(counted))
+
+
+def spanned(period: Period, over: str) -> list[Period]:
+    """The periods an aggregate ``over`` reads, oldest first: from 1 January, or the year ending with ``period``."""
+    if over == "year_to_date":
+        first = dt.date(period.start.year, 1, 1)
+    else:  # rolling_year: the periods that start within the year ending where ``period`` ends
+        end = period.next_start()
+        first = dt.date(end.year - 1, end.month, 1) if end.day == 1 else end - dt.timedelta(days=365)
+    out, p = [], period
+    while p.start >= first:
+        out.append(p)
+        p = p.previous()
+    return out[::-1]
 
 
 def _inputs_are_metrics(card: Scorecard) -> bool:

@@ -121,14 +121,16 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         elif m.aggregate is not None:
             a = m.aggregate
             where = ex(a.where, events, "bool") if a.where else None
-            metrics[name] = Metric(name, "aggregate", unit, where=where, fn=a.fn, field=a.field)
+            metrics[name] = Metric(name, "aggregate", unit, where=where, fn=a.fn, field=a.field, over=a.over)
         elif m.previous is not None:
             metrics[name] = Metric(name, "previous", unit, of=m.previous.metric, compare=m.previous.compare)
         elif m.streak is not None:
             metrics[name] = Metric(name, "streak", unit or "count", expr=ex(m.streak, names, "bool"))
         elif m.members is not None:
             among = ex(m.members.among, names, "bool") if m.members.among else None
-            metrics[name] = Metric(name, "members", unit, expr=ex(m.members.where, names, "bool"), among=among)
+            where = ex(m.members.where, names, "bool")
+            measure = m.members.measure
+            metrics[name] = Metric(name, "members", unit, expr=where, among=among, measure=measure)
         elif m.window is not None:
             metrics[name] = Metric(name, "window", unit, window=build_window(m.window, events))
     sections = tuple(Section(s, v.title, v.weight) for s, v in spec.sections.items()) or (

@@ -47,6 +47,8 @@ def metric_unit(spec: RulesetSpec, name: str) -> str | None:
         return metric.unit
     if metric.window is not None:
         return _window_unit(metric.window.measure)
+    if metric.members is not None and metric.members.measure == "count":
+        return "count"
     if metric.members is not None or (
         metric.previous is not None and metric.previous.compare in {"growth", "reduction"}
     ):

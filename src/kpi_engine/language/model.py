@@ -74,6 +74,8 @@ class Metric:
     compare: str | None = None  # previous: growth, reduction, change, value
     rollup: Literal["pooled", "mean"] = "pooled"
     window: Window | None = None  # window: the event-window rule
+    over: Literal["period", "year_to_date", "rolling_year"] = "period"  # aggregate: which periods' events
+    measure: Literal["share", "count"] = "share"  # members: a share or a count
 
     def describe(self) -> str:
         """A one-line description for traces."""
@@ -83,7 +85,8 @@ class Metric:
             return self.expr.text
         if self.kind == "aggregate":
             what = f"{self.fn}({self.field})" if self.field else f"{self.fn}(events)"
-            return f"{what} where {self.where.text}" if self.where else what
+            what = f"{what} where {self.where.text}" if self.where else what
+            return what if self.over == "period" else f"{what}, {self.over.replace('_', ' ')}"
         if self.kind == "previous":
             return f"{self.compare} of {self.of} versus the previous period"
         if self.kind == "streak" and self.expr:
@@ -92,6 +95,8 @@ class Metric:
             return self.window.describe()
         if self.kind == "members" and self.expr:
             among = f" among members where {self.among.text}" if self.among else " among all members"
+            if self.measure == "count":
+                return f"members where {self.expr.text}{among}"
             return f"share of members where {self.expr.text}{among}"
         return self.kind  # pragma: no cover
 

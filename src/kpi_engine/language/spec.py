@@ -93,6 +93,11 @@ class AggregateSpec(_Spec):
     fn: Literal["count", "sum", "mean", "min", "max", "count_distinct"]
     field: Identifier | None = Field(None, description="event field to aggregate (not for count)")
     where: str | None = Field(None, description="filter over event fields, e.g. type == 'visit'")
+    over: Literal["period", "year_to_date", "rolling_year"] = Field(
+        "period",
+        description="which events: the appraised period's; year_to_date: from 1 January to the period's end; "
+        "rolling_year: the twelve months ending with the period (a yearly item on a quarterly scorecard)",
+    )
 
 
 class PreviousSpec(_Spec):
@@ -111,6 +116,11 @@ class MembersSpec(_Spec):
 
     where: str = Field(description="condition over each member's metrics")
     among: str | None = Field(None, description="which members count in the denominator (default: all)")
+    measure: Literal["share", "count"] = Field(
+        "share",
+        description="share: members meeting the condition ÷ members counted (N/A without members); "
+        "count: how many members meet it (headcount with where: 'true')",
+    )
 
 
 class WithinSpec(_Spec):

@@ -72,6 +72,10 @@ def plan(card: Scorecard) -> Plan:
     for m in card.metrics.values():
         if m.kind == "window":  # event-window pairings: the row path (evaluation/windows.py)
             reasons.append(f"metric '{m.name}' of kind '{m.kind}'")
+        if m.kind == "aggregate" and m.over != "period":  # events of earlier periods: the row path
+            reasons.append(f"metric '{m.name}' (an aggregate over: {m.over})")
+        if m.kind == "members" and m.measure == "count":
+            reasons.append(f"metric '{m.name}' (a members count)")
         for e in (m.expr, m.where, m.among):
             if e is not None:
                 try:
