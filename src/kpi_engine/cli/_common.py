@@ -82,7 +82,7 @@ def inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
     return {
         "records": records,
         "members": read(args, args.members) if args.members else None,
-        "events": read(args, args.events) if args.events else None,
+        "events": event_tables(args),
         "allow_extra_columns": args.allow_extra_columns,
     }
 
@@ -110,6 +110,14 @@ def with_calendars(ruleset: Ruleset, args: argparse.Namespace) -> Ruleset:
     for path in files:
         calendar = calendar.extended(read_calendar(path))
     return attrs.evolve(ruleset, scorecard=attrs.evolve(ruleset.scorecard, calendar=calendar))
+
+
+def event_tables(args: argparse.Namespace) -> Table | list[Table] | None:
+    """The ``--events`` files: none, one table, or several read as one log (``prepare_event_tables``)."""
+    tables = [read(args, path) for path in args.events]
+    if not tables:
+        return None
+    return tables[0] if len(tables) == 1 else tables
 
 
 def first_key_is(text: str, key: str) -> bool:
@@ -188,7 +196,10 @@ def add_input_arguments(p: argparse.ArgumentParser, t: Callable[..., str], *, re
     p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first)"))
     p.add_argument("--allow-extra-columns", action="store_true", help=t("ignore data columns the ruleset does not use"))
     p.add_argument("--members", metavar="FILE", help=t("membership rows: member,parent,period"))
-    p.add_argument("--events", metavar="FILE", help=t("event rows for aggregate metrics"))
+    p.add_argument(
+        "--events", metavar="FILE", nargs="+", action="extend", default=[],
+        help=t("event rows for aggregate and window metrics (several allowed, e.g. the CRM log and kpi alerts' log)"),
+    )  # fmt: skip
     p.add_argument("--period", metavar="P", help=t("period to appraise (default: the latest in the records)"))
     p.add_argument("--strict", action="store_true", help=t("every N/A is an error"))
     p.add_argument("--policy", metavar="POLICY", help=t("attribution policy: add credit and follow-up fields"))

@@ -16,10 +16,10 @@ from typing import Any
 from kpi_engine.cli._common import (
     add_input_arguments,
     add_record_arguments,
+    event_tables,
     inputs,
     load_version,
     progress,
-    read,
     readable,
     warn,
     write,
@@ -104,13 +104,15 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
     """
     from kpi_engine.evaluation import columnar  # noqa: PLC0415
 
-    if args.engine == "row" or len(args.records) != 1 or args.members or args.policy or args.lead_events:
+    if args.engine == "row" or len(args.records) != 1 or len(args.events) > 1 or args.members or args.policy:
+        return None
+    if args.lead_events:
         return None
     if getattr(args, "plan", None) or getattr(args, "record", None) or (args.encoding or "utf-8") != "utf-8":
         return None
     from kpi_engine.io.frames import COLUMNAR_SUFFIXES, read_frame  # noqa: PLC0415
 
-    paths = [args.records[0], *([args.events] if args.events else [])]
+    paths = [args.records[0], *args.events]
     if not all(Path(p).suffix.lower() in COLUMNAR_SUFFIXES for p in paths) or not columnar.available():
         return None
     if args.engine == "auto" and not columnar.plan(ruleset.scorecard).supported:
@@ -121,11 +123,11 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
     }
     records = read_frame(args.records[0], text=text)
     if not isinstance(records, columnar.Frame):  # Polars could not read it: the row reader's table
-        return {"records": [records], "members": None, "events": read(args, args.events) if args.events else None,
+        return {"records": [records], "members": None, "events": event_tables(args),
                 "allow_extra_columns": args.allow_extra_columns}  # fmt: skip
     if args.engine == "auto" and records.data.height < columnar.AUTO_THRESHOLD:
         return None
-    events = read_frame(args.events) if args.events else None
+    events = read_frame(args.events[0]) if args.events else None
     return {"records": records, "members": None, "events": events, "allow_extra_columns": args.allow_extra_columns}
 
 

@@ -32,7 +32,9 @@ def record_appraisal(
     if not args.policy:
         records = [record_table(t, src, args) for t, src in zip(records, args.records, strict=True)]
     members = record_table(given["members"], args.members, args) if args.members else None
-    events = record_table(given["events"], args.events, args) if args.events else None
+    if len(args.events) > 1:
+        raise KpiError("a run record holds one event table: --record takes a single --events file")
+    events = record_table(given["events"], args.events[0], args) if args.events else None
     recorded, written = record(
         text if text is not None else read_text(args.ruleset),
         records,

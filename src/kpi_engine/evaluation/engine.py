@@ -30,7 +30,7 @@ from kpi_engine.evaluation.records import (
     as_table,
     as_tables,
     per_card,
-    prepare_events,
+    prepare_event_tables,
     prepare_members,
     prepare_records,
 )
@@ -945,7 +945,7 @@ def prepare_inputs(
             problems.append(exc)
     if events is not None:  # no rows: no events
         try:
-            evs = prepare_events(card, as_table(events, "events"))
+            evs = prepare_event_tables(card, as_tables(events, "events"))
         except DataError as exc:
             problems.append(exc)
     if problems:

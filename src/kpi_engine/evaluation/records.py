@@ -603,6 +603,38 @@ def _hierarchy_issues(parent: dict[tuple[str, Period], str], origin: dict[tuple[
     return issues
 
 
+def prepare_event_tables(card: Scorecard, tables: list[Table]) -> dict[tuple[str, Period], tuple[Event, ...]]:
+    """Validate several event tables as one log (a CRM export and the alert log ``kpi alerts`` wrote).
+
+    Each table keeps its own columns and locations; an ``event_id`` given in two tables is an error.
+
+    Raises:
+        DataError: listing every bad row of every table.
+    """
+    if len(tables) == 1:
+        return prepare_events(card, tables[0])
+    issues: list[Issue] = []
+    grouped: dict[tuple[str, Period], list[Event]] = {}
+    first: dict[str, Location] = {}
+    for table in tables:
+        try:
+            found = prepare_events(card, table)
+        except DataError as exc:
+            issues.extend(exc.issues)
+            continue
+        for key, events in found.items():
+            for e in events:
+                if e.event_id in first:
+                    message = f"event_id '{e.event_id}' repeats (first at {first[e.event_id]})"
+                    issues.append(Issue("duplicate_row", message, "event_id", e.origin))
+                    continue
+                first[e.event_id] = e.origin
+                grouped.setdefault(key, []).append(e)
+    if issues:
+        raise DataError.from_issues(issues, "events")
+    return {k: tuple(sorted(v, key=lambda e: (e.at, e.event_id))) for k, v in grouped.items()}
+
+
 def prepare_events(card: Scorecard, table: Table) -> dict[tuple[str, Period], tuple[Event, ...]]:
     """Validate events (``event_id, type, at, rep`` plus declared event fields), keyed by rep and period.
 

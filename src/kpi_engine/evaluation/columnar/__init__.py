@@ -117,6 +117,13 @@ def _size(data: Any) -> int:
     return 0
 
 
+def _several(events: Any) -> bool:
+    """Whether ``events`` is several tables (a list of ``Table`` objects or frames) rather than one."""
+    if isinstance(events, list | tuple) and len(events) > 1:
+        return all(isinstance(t, Table) or _is_frame(t) for t in events)
+    return False
+
+
 def row_inputs(data: Any, name: str) -> Any:  # noqa: ARG001 - the name is kept for the callers' symmetry
     """What the row path reads for ``data``: the kernel's own ``Frame`` becomes rows.
 
@@ -171,6 +178,10 @@ def dispatch(
             raise KpiError("the columnar engine cannot evaluate " + "; ".join(p.unsupported) + "; use engine='row'")
     elif engine == "auto":
         use = _size(records) >= AUTO_THRESHOLD and available() and plan(ruleset.scorecard).supported
+    if use and _several(events):  # a CRM log and an alert log: validated and merged by the row path
+        if engine == "columnar":
+            raise KpiError("the columnar engine reads one event table; use engine='row' for several")
+        use = False
     if not use:
         return on_rows()
     from kpi_engine.evaluation.columnar._run import FallbackError, run_columnar  # noqa: PLC0415
