@@ -37,7 +37,7 @@ def test_evaluate_json_has_the_contract_fields(capsys):
     digest = hashlib.sha256(Path("rulesets/sales_rep_monthly.yaml").read_bytes()).hexdigest()
     assert data["ruleset"] == {
         "id": "sales_rep_monthly",
-        "version": "1.0.0",
+        "version": "1.2.0",
         "sha256": digest,
         "title": data["ruleset"]["title"],
     }

@@ -63,7 +63,7 @@ def test_kpi_test_reports_every_file_and_writes_junit(capsys, tmp_path):
     suites = ET.parse(junit).getroot().findall("testsuite")  # noqa: S314 - our own file
     assert [(s.get("name"), s.get("tests"), s.get("failures")) for s in suites] == [
         (str(broken), "1", "1"),
-        ("rulesets/sales_rep_monthly.yaml", "2", "0"),
+        ("rulesets/sales_rep_monthly.yaml", "3", "0"),
     ]
     assert suites[0].find("testcase/failure") is not None
 

@@ -16,7 +16,7 @@ S2 = [
     "--events",
     "examples/sales_supervisor_quarterly/events.csv",
 ]
-NAMED = ["rulesets/sales_rep_monthly.yaml", "--records", "examples/attribution/records.csv"]
+NAMED = ["rulesets/sales_rep_monthly.yaml", "--records", "examples/sales_rep_monthly/records.csv"]
 
 
 @pytest.fixture(autouse=True)

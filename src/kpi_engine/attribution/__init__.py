@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -160,11 +161,20 @@ def read_log(
     return read_events(path, policy, encoding=encoding)  # type: ignore[return-value]  # validated events
 
 
-def merge_records(tables: list[Table], attribution: Attribution, fields: set[str], period: Any) -> list[Table]:
+def merge_records(
+    tables: list[Table],
+    attribution: Attribution,
+    fields: set[str],
+    period: Any,
+    sources: Mapping[str, str] | None = None,
+) -> list[Table]:
     """Add attribution fields (only those in ``fields``) to the matching subject-period rows.
 
-    Reps with credits but no record get a row of their own. A field already filled in a record
-    is a conflict, reported as an error rather than overwritten.
+    ``sources`` maps further inputs to the credit field they take (an input declared
+    ``from: {credits: credited_amount}``, such as S1's ``sales_actual``); a rep the log knows (a
+    closer, an owner or a credited rep) with no credit in a period the log covers gets 0 there, as
+    a rep with no sale sold nothing. Reps with credits but no record get a row of their own. A
+    field already filled in a record is a conflict, reported as an error rather than overwritten.
 
     Raises:
         DataError: on conflicts, or when the ruleset declares none of the attribution fields.
@@ -172,14 +182,22 @@ def merge_records(tables: list[Table], attribution: Attribution, fields: set[str
     from kpi_engine.time.periods import Period  # noqa: PLC0415
 
     extra = attribution.to_rows(period)
-    wanted = sorted(fields & {"credited_deals", "credited_amount", "lead_registrations", "timely_follow_ups"})
+    credit_fields = {"credited_deals", "credited_amount", "lead_registrations", "timely_follow_ups"}
+    taken = {f: f for f in sorted(fields & credit_fields)}
+    taken.update({name: field for name, field in (sources or {}).items() if field in credit_fields})
+    wanted = sorted(taken)
     if not wanted:
         msg = (
             "the ruleset declares none of the attribution inputs: "
-            "credited_deals, credited_amount, lead_registrations, timely_follow_ups"
+            "credited_deals, credited_amount, lead_registrations, timely_follow_ups (or from: {credits: …})"
         )
         raise DataError(msg)
     by_key = {(r["subject"], r["period"]): r for r in extra}
+    covered = {r["period"] for r in extra}
+    known = {c.closer for c in attribution.credits} | {c.credited_to for c in attribution.credits}
+    known |= {c.owner for c in attribution.credits if c.owner} | {f.owner for f in attribution.follow_ups}
+    known.discard(attribution.policy.house)
+    zero = {n: Decimal(0) if f == "credited_amount" else 0 for n, f in taken.items() if n not in credit_fields}
     used: set[tuple[str, str]] = set()
     issues: list[Issue] = []
     out: list[Table] = []
@@ -193,7 +211,11 @@ def merge_records(tables: list[Table], attribution: Attribution, fields: set[str
                 continue
             add = by_key.get(key)
             if add is None:
-                rows.append((line, raw))
+                empty = [n for n in zero if not str(raw.get(n) or "").strip()]
+                if empty and key[0] in known and key[1] in covered:  # a rep of the log without a credit: 0
+                    rows.append((line, {**raw, **{n: zero[n] for n in empty}}))
+                else:
+                    rows.append((line, raw))
                 continue
             used.add(key)
             merged = dict(raw)
@@ -207,13 +229,13 @@ def merge_records(tables: list[Table], attribution: Attribution, fields: set[str
                             table.where(line, f),
                         )
                     )
-                merged[f] = add[f]
+                merged[f] = add[taken[f]]
             rows.append((line, merged))
         out.append(Table(table.name, tuple(rows), table.columns))
     if issues:
         raise DataError.from_issues(issues, "records")
     rest = [
-        {k: v for k, v in r.items() if k in {"subject", "period", *wanted}}
+        {"subject": r["subject"], "period": r["period"], **{f: r[taken[f]] for f in wanted}}
         for k2, r in by_key.items()
         if k2 not in used
     ]

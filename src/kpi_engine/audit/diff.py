@@ -285,6 +285,9 @@ def _inputs(out: _Changes, old: Scorecard, new: Scorecard) -> None:
             if field in {"min", "max"}:
                 va, vb = _num(va), _num(vb)
             out.changed(f"inputs.{name}.{field}", f"input {name} {field}", str(va), str(vb))
+        sa = ia.source.describe() if ia.source else "typed"
+        sb = ib.source.describe() if ib.source else "typed"
+        out.changed(f"inputs.{name}.from", f"input {name} from", sa, sb)
 
 
 def _unit(card: Scorecard, kpi: Kpi) -> str | None:

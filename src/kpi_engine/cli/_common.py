@@ -72,7 +72,8 @@ def inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
         policy = load_policy(args.policy)
         result = attribute(policy, read_events(args.lead_events, policy, encoding=args.encoding))
         card = ruleset.scorecard
-        records = merge_records(records, result, set(card.inputs), card.period)
+        sources = {n: i.source.credits for n, i in card.inputs.items() if i.source and i.source.credits}
+        records = merge_records(records, result, set(card.inputs), card.period, sources)
     if getattr(args, "plan", None):
         from kpi_engine.io.plans import read_plan  # noqa: PLC0415
         from kpi_engine.time.plan import decompose, merge_plan  # noqa: PLC0415

@@ -42,6 +42,7 @@ from kpi_engine.evaluation.results import (
     SubjectResult,
     new_kpi_results,
 )
+from kpi_engine.evaluation.sources import aggregate, fill_sources
 from kpi_engine.evaluation.windows import window_trace, window_value
 from kpi_engine.expr import Expression, Value
 from kpi_engine.language.build import Ruleset
@@ -122,6 +123,9 @@ class _Metrics:
         return {n: self.value(node, period, n) for n in names}
 
     def input_source(self, node: str, period: Period, name: str) -> str:
+        filled = self.data.sourced.get((node, period, name))
+        if filled is not None:
+            return f"from events: {filled}"
         record = self.data.records.get((node, period))
         if record is not None and record.values.get(name) is not None:
             return f"record {record.origin}"
@@ -193,21 +197,7 @@ class _Metrics:
         return events
 
     def _aggregate(self, node: str, period: Period, m: Metric) -> Value:
-        events = self.matching_events(node, period, m)
-        if m.fn == "count":
-            return Decimal(len(events))
-        assert m.field is not None
-        values = [e.fields[m.field] for e in events if e.fields.get(m.field) is not None]
-        if m.fn == "count_distinct":
-            return Decimal(len(set(values)))
-        numbers = [v for v in values if is_number(v)]
-        if m.fn == "sum":
-            return num.total(numbers)
-        if not numbers:
-            return None
-        if m.fn == "mean":
-            return num.mean(numbers)
-        return min(numbers) if m.fn == "min" else max(numbers)
+        return aggregate(m.fn or "count", m.field, self.matching_events(node, period, m))
 
     def _previous(self, node: str, period: Period, m: Metric) -> Value:
         assert m.of is not None
@@ -952,7 +942,8 @@ def prepare_inputs(
         if len(problems) == 1:
             raise problems[0]
         raise DataError.from_issues([i for p in problems for i in p.issues])
-    return Inputs(recs, parent, children, evs)
+    recs, sourced = fill_sources(card, recs, children, evs)
+    return Inputs(recs, parent, children, evs, sourced)
 
 
 def evaluate(

@@ -288,6 +288,8 @@ class Inputs:
     parent: dict[tuple[str, Period], str]
     children: dict[tuple[str, Period], tuple[str, ...]]
     events: dict[tuple[str, Period], tuple[Event, ...]]
+    # (subject, period, input) → the source of a value filled from events (``evaluation.sources``)
+    sourced: dict[tuple[str, Period, str], str] = attrs.field(factory=dict)
 
 
 def _check_columns(table: Table, row: int, keys: Iterable[str], known: set[str], issues: list[Issue]) -> None:

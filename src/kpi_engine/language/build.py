@@ -29,10 +29,11 @@ from kpi_engine.language.model import (
     Metric,
     Scorecard,
     Section,
+    Source,
     TimeRollup,
     Window,
 )
-from kpi_engine.language.spec import RulesetSpec, WindowSpec, known_keys
+from kpi_engine.language.spec import InputSpec, RulesetSpec, WindowSpec, known_keys
 from kpi_engine.time.calendar import BusinessCalendar
 
 DEFAULT_SECTION = "main"
@@ -100,6 +101,18 @@ def build_window(w: WindowSpec, events: dict[str, Type]) -> Window:
     )
 
 
+def _source(spec: InputSpec, events: dict[str, Type]) -> Source | None:
+    """The compiled ``from:`` of an input (already checked)."""
+    src = spec.from_
+    if src is None:
+        return None
+    if src.events is None:
+        return Source("credits", credits=src.credits)
+    a = src.events
+    where = parse_expression(a.where, events, "bool") if a.where else None
+    return Source("events", a.fn, a.field, where, a.over, src.per, src.deduct_from)
+
+
 def build_scorecard(spec: RulesetSpec) -> Scorecard:
     """Compile a spec that passed ``check_ruleset`` into a ``Scorecard``."""
     names: dict[str, Type] = {n: expr_type(i.type) for n, i in spec.inputs.items()}
@@ -110,7 +123,16 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
         return parse_expression(text, table, want)
 
     inputs = {
-        n: Input(n, i.type, i.min, i.max, i.required, _member_rollup(i.type, i.rollup), _input_rollup(i.type, i.rollup))
+        n: Input(
+            n,
+            i.type,
+            i.min,
+            i.max,
+            i.required,
+            _member_rollup(i.type, i.rollup),
+            _input_rollup(i.type, i.rollup),
+            _source(i, events),
+        )
         for n, i in spec.inputs.items()
     }
     metrics: dict[str, Metric] = {n: Metric(n, "input", unit=i.type) for n, i in spec.inputs.items()}

@@ -19,7 +19,7 @@ from kpi_engine.expr import Expression, Type, parse_expression
 from kpi_engine.expr._ir import BinOp, Name
 from kpi_engine.expr._parse import parse_to_ir
 from kpi_engine.language._yaml import PathKey, SourceMap, format_path
-from kpi_engine.language.spec import InputType, KpiSpec, MetricSpec, RulesetSpec, WindowSpec
+from kpi_engine.language.spec import AggregateSpec, InputType, KpiSpec, MetricSpec, RulesetSpec, WindowSpec
 
 BUILTIN_EVENT_FIELDS: dict[str, InputType] = {"event_id": "text", "type": "text", "rep": "text", "customer": "text"}
 
@@ -150,6 +150,7 @@ class _Checker:
         self.dates()
         self.names()
         self.rollups()
+        self.sources()
         self.metrics()
         self.kpis()
         self.weights()
@@ -224,17 +225,7 @@ class _Checker:
             e = self.expression(metric.formula, path, names, "number")
             used |= e.names if e else set()
         elif metric.aggregate is not None:
-            agg = metric.aggregate
-            if agg.where is not None:
-                self.expression(agg.where, (*base, "aggregate", "where"), self.event_types, "bool")
-            if agg.fn == "count" and agg.field is not None:
-                self.add("bad_aggregate", "count takes no field (it counts events)", (*base, "aggregate", "field"))
-            elif agg.fn != "count" and agg.field is None:
-                self.add("bad_aggregate", f"{agg.fn} needs a field", (*base, "aggregate"))
-            elif agg.field is not None:
-                ok = self.reference(agg.field, self.event_types, (*base, "aggregate", "field"), "event_field")
-                if ok and agg.fn != "count_distinct" and self.event_types[agg.field] != "number":
-                    self.add("bad_aggregate", f"{agg.fn} needs a number field", (*base, "aggregate", "field"))
+            self.aggregate(metric.aggregate, (*base, "aggregate"))
         elif metric.previous is not None:
             if self.reference(metric.previous.metric, names, (*base, "previous", "metric"), "metric"):
                 used.add(metric.previous.metric)
@@ -252,6 +243,25 @@ class _Checker:
                 e = self.expression(metric.members.among, (*base, "members", "among"), names, "bool")
                 used |= e.names if e else set()
         return used
+
+    def aggregate(self, agg: AggregateSpec, path: PathKey) -> None:
+        """An aggregate over events (a metric's, or an input's ``from: {events: …}``)."""
+        if agg.where is not None:
+            self.expression(agg.where, (*path, "where"), self.event_types, "bool")
+        if agg.fn == "count" and agg.field is not None:
+            self.add("bad_aggregate", "count takes no field (it counts events)", (*path, "field"))
+        elif agg.fn != "count" and agg.field is None:
+            self.add("bad_aggregate", f"{agg.fn} needs a field", path)
+        elif agg.field is not None:
+            ok = self.reference(agg.field, self.event_types, (*path, "field"), "event_field")
+            if ok and agg.fn != "count_distinct" and self.event_types[agg.field] != "number":
+                self.add("bad_aggregate", f"{agg.fn} needs a number field", (*path, "field"))
+
+    def sources(self) -> None:
+        """Every ``from: {events: …}`` is a valid aggregate over the declared event fields."""
+        for name, spec in self.spec.inputs.items():
+            if spec.from_ is not None and spec.from_.events is not None:
+                self.aggregate(spec.from_.events, ("inputs", name, "from", "events"))
 
     def window(self, w: WindowSpec, path: PathKey) -> None:
         self.expression(w.trigger, (*path, "trigger"), self.event_types, "bool")

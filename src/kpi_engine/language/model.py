@@ -48,6 +48,34 @@ TimeRollup = Literal["sum", "mean", "min", "max", "last", "none"]
 
 
 @attrs.frozen
+class Source:
+    """A system that records an input: an aggregate of each rep's events, or a field of the deal credits."""
+
+    kind: Literal["events", "credits"]
+    fn: str | None = None
+    field: str | None = None
+    where: Expression | None = None
+    over: Literal["period", "year_to_date", "rolling_year"] = "period"
+    per: Literal["day", "week"] | None = None
+    deduct_from: Decimal | None = None
+    credits: str | None = None
+
+    def describe(self) -> str:
+        """A one-line description for traces: ``count(events) where type == 'order', per week``."""
+        if self.kind == "credits":
+            return f"deal credits: {self.credits}"
+        what = f"{self.fn}({self.field})" if self.field else f"{self.fn}(events)"
+        what = f"{what} where {self.where.text}" if self.where else what
+        if self.over != "period":
+            what += f", {self.over.replace('_', ' ')}"
+        if self.per:
+            what += f", per {self.per}"
+        if self.deduct_from is not None:
+            what = f"{self.deduct_from} less {what} (not below 0)"
+        return what
+
+
+@attrs.frozen
 class Input:
     name: str
     type: InputType
@@ -56,6 +84,7 @@ class Input:
     required: bool
     rollup: MemberRollup  # over members (``last`` declared: none)
     over_time: TimeRollup = "none"  # finer records (months) → the scorecard's period (a half)
+    source: Source | None = None  # a system that records it (``from:``), else typed
 
 
 @attrs.frozen

@@ -67,6 +67,52 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class AggregateSpec(_Spec):
+    """An aggregation over event records of the subject in the period."""
+
+    fn: Literal["count", "sum", "mean", "min", "max", "count_distinct"]
+    field: Identifier | None = Field(None, description="event field to aggregate (not for count)")
+    where: str | None = Field(None, description="filter over event fields, e.g. type == 'visit'")
+    over: Literal["period", "year_to_date", "rolling_year"] = Field(
+        "period",
+        description="which events: the appraised period's; year_to_date: from 1 January to the period's end; "
+        "rolling_year: the twelve months ending with the period (a yearly item on a quarterly scorecard)",
+    )
+
+
+CREDIT_FIELDS = ("credited_amount", "credited_deals", "lead_registrations", "timely_follow_ups")
+
+
+class SourceSpec(_Spec):
+    """Where an input comes from when a system records it, instead of being typed into the records."""
+
+    events: AggregateSpec | None = Field(
+        None,
+        description="computed from each rep's events of the period (an aggregate), when the event log holds any "
+        "event its where picks; a value typed for a rep who has such events is a conflict",
+    )
+    per: Literal["day", "week"] | None = Field(
+        None, description="events: divided by the period's days, or by its weeks (days ÷ 7): orders per week"
+    )
+    deduct_from: Number | None = Field(
+        None,
+        description="events: this number less the aggregate, never below 0 (conduct: 100 less the deduction points)",
+    )
+    credits: Literal["credited_amount", "credited_deals", "lead_registrations", "timely_follow_ups"] | None = Field(
+        None, description="filled from the deal credits when kpi evaluate runs with --policy and --lead-events"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SourceSpec:
+        if (self.events is None) == (self.credits is None):
+            msg = "a source needs exactly one of events, credits"
+            raise ValueError(msg)
+        if self.events is None and (self.per is not None or self.deduct_from is not None):
+            msg = "per and deduct_from go with events"
+            raise ValueError(msg)
+        return self
+
+
 class InputSpec(_Spec):
     """A record field the ruleset reads, with its type and bounds (checked at the door)."""
 
@@ -85,18 +131,11 @@ class InputSpec(_Spec):
         "for a longer period (a half); default sum for count and money, none (must be given directly) "
         "otherwise; last: the latest record's value over time (over members: none)",
     )
-
-
-class AggregateSpec(_Spec):
-    """An aggregation over event records of the subject in the period."""
-
-    fn: Literal["count", "sum", "mean", "min", "max", "count_distinct"]
-    field: Identifier | None = Field(None, description="event field to aggregate (not for count)")
-    where: str | None = Field(None, description="filter over event fields, e.g. type == 'visit'")
-    over: Literal["period", "year_to_date", "rolling_year"] = Field(
-        "period",
-        description="which events: the appraised period's; year_to_date: from 1 January to the period's end; "
-        "rolling_year: the twelve months ending with the period (a yearly item on a quarterly scorecard)",
+    from_: SourceSpec | None = Field(
+        None,
+        alias="from",
+        description="a system that records this input: events (an aggregate of each rep's events) or credits; "
+        "typed in the records where no system records it",
     )
 
 
@@ -411,7 +450,7 @@ def known_keys() -> frozenset[str]:
     """Every key the language knows, for "did you mean" on unknown keys."""
     keys: set[str] = set()
     for model in (
-        InputSpec, AggregateSpec, PreviousSpec, MembersSpec, MetricSpec, SectionSpec, BandSpec, KpiSpec,
+        InputSpec, SourceSpec, AggregateSpec, PreviousSpec, MembersSpec, MetricSpec, SectionSpec, BandSpec, KpiSpec,
         GateSpec, AdjustmentSpec, GradeSpec, RoundingSpec, EffectiveSpec, ExpectSpec, CaseSpec, RulesetSpec,
         WindowSpec, WithinSpec, AlertsSpec, WatchSpec,
     ):  # fmt: skip

@@ -178,6 +178,10 @@ def dispatch(
             raise KpiError("the columnar engine cannot evaluate " + "; ".join(p.unsupported) + "; use engine='row'")
     elif engine == "auto":
         use = _size(records) >= AUTO_THRESHOLD and available() and plan(ruleset.scorecard).supported
+    if use and events is not None and any(i.source is not None for i in ruleset.scorecard.inputs.values()):
+        if engine == "columnar":  # inputs filled from the events (``from:``): evaluation/sources.py
+            raise KpiError("the columnar engine does not fill inputs from events (from:); use engine='row'")
+        use = False
     if use and _several(events):  # a CRM log and an alert log: validated and merged by the row path
         if engine == "columnar":
             raise KpiError("the columnar engine reads one event table; use engine='row' for several")

@@ -1,0 +1,126 @@
+"""Inputs a system records: filled from events instead of typed (a ruleset input's ``from: {events: …}``).
+
+A rule of "where a system records it": an input whose ``from`` names an aggregate of events is
+computed from each rep's events of the period when the event log holds at least one event its
+``where`` picks (the system records orders at all). Then
+
+- a record that leaves the input empty gets the aggregate (0 orders when the rep had none);
+- a record that types a value keeps it when the rep has no such event in the period, and is a
+  located conflict when it does (two sources of one number are never silently reconciled);
+- a log without any such event leaves the input to the records, as before (typed, or missing).
+
+Subjects with members (teams) are not filled: their value rolls up from their reps as any input's.
+``per: week`` divides by the period's weeks (its days ÷ 7, exactly), ``per: day`` by its days;
+``deduct_from: N`` gives N less the aggregate, never below 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+import attrs
+
+from kpi_engine import _numbers as num
+from kpi_engine._numbers import ZERO, is_number
+from kpi_engine.errors import DataError, Issue
+from kpi_engine.evaluation.records import Event, Record
+from kpi_engine.expr import Value
+from kpi_engine.language.model import Scorecard, Source
+from kpi_engine.time.periods import Period
+
+Key = tuple[str, Period]
+_WEEK = 7
+
+
+def aggregate(fn: str, field: str | None, events: Iterable[Event]) -> Value:
+    """``count``, ``sum``, ``mean``, ``min``, ``max`` or ``count_distinct`` of a field over events (exact).
+
+    ``sum`` of nothing is 0, ``mean``/``min``/``max`` of nothing N/A (``None``).
+    """
+    found = list(events)
+    if fn == "count":
+        return Decimal(len(found))
+    assert field is not None
+    values = [e.fields[field] for e in found if e.fields.get(field) is not None]
+    if fn == "count_distinct":
+        return Decimal(len(set(values)))
+    numbers = [v for v in values if is_number(v)]
+    if fn == "sum":
+        return num.total(numbers)
+    if not numbers:
+        return None
+    if fn == "mean":
+        return num.mean(numbers)
+    return min(numbers) if fn == "min" else max(numbers)
+
+
+def _picked(source: Source, events: Iterable[Event]) -> list[Event]:
+    where = source.where
+    return [e for e in events if where is None or where.evaluate(e.fields) is True]
+
+
+def _value(source: Source, events: dict[Key, tuple[Event, ...]], subject: str, period: Period) -> Value:
+    from kpi_engine.evaluation.engine import spanned  # noqa: PLC0415 - the engine imports this module
+
+    periods = [period] if source.over == "period" else spanned(period, source.over)
+    picked = [e for p in periods for e in _picked(source, events.get((subject, p), ()))]
+    value = aggregate(source.fn or "count", source.field, picked)
+    if value is None or not is_number(value):
+        return value
+    if source.per is not None:
+        days = Decimal((period.next_start() - period.start).days)
+        value = num.div(num.mul(value, Decimal(_WEEK)), days) if source.per == "week" else num.div(value, days)
+    if source.deduct_from is not None:
+        value = max(ZERO, num.sub(source.deduct_from, value))
+    return value
+
+
+def fill_sources(
+    card: Scorecard,
+    records: dict[Key, Record],
+    children: dict[Key, tuple[str, ...]],
+    events: dict[Key, tuple[Event, ...]],
+) -> tuple[dict[Key, Record], dict[tuple[str, Period, str], str]]:
+    """Fill the inputs a system records from the events (see the module); return the records and what was filled.
+
+    Returns:
+        The records (new ``Record`` objects where a value was filled) and, per filled
+        (subject, period, input), a description of the source for the trace.
+
+    Raises:
+        DataError: naming each record that types a value the events also give.
+    """
+    sourced = {n: i.source for n, i in card.inputs.items() if i.source is not None and i.source.kind == "events"}
+    if not sourced or not events:
+        return records, {}
+    everything = [e for group in events.values() for e in group]
+    recorded = {n: s for n, s in sourced.items() if _picked(s, everything)}
+    if not recorded:
+        return records, {}
+    issues: list[Issue] = []
+    filled: dict[tuple[str, Period, str], str] = {}
+    out = dict(records)
+    for key, record in records.items():
+        if key in children:
+            continue  # a team's value rolls up from its reps
+        values = None
+        for name, source in recorded.items():
+            typed = record.values.get(name)
+            if typed is not None:
+                if _picked(source, events.get(key, ())):
+                    message = (
+                        f"'{name}' is typed in the record ({typed}) and also recorded as events "
+                        f"({source.describe()}) for '{key[0]}' in {key[1]}; keep one of the two"
+                    )
+                    issues.append(Issue("conflict", message, name, record.table.where(record.line, name)))
+                continue
+            values = dict(record.values) if values is None else values
+            values[name] = _value(source, events, *key)
+            count = len(_picked(source, events.get(key, ())))
+            filled[(key[0], key[1], name)] = f"{source.describe()}: {count} event(s)"
+        if values is not None:
+            out[key] = attrs.evolve(record, values=values)
+    if issues:
+        raise DataError.from_issues(issues, "records")
+    return out, filled
