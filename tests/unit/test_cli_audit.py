@@ -58,6 +58,14 @@ def test_digest_inputs_are_read_relative_to_the_record(capsys, tmp_path, monkeyp
     shutil.copytree("examples/sales_supervisor_quarterly", work / "data")
     shutil.copy("rulesets/sales_supervisor_quarterly.yaml", work)
     monkeypatch.chdir(work)
+    # A run record holds one event table and the records as files: the plan's targets typed in.
+    targets = {"chen_jie": 240000, "liu_yang": 210000, "sun_li": 150000, "zhou_min": 220000, "wu_hao": 180000}
+    reps = ["subject,period,name,sales_target"]
+    for line in (work / "data/reps.csv").read_text(encoding="utf-8").splitlines()[1:]:
+        subject, period, _ = line.split(",")
+        if period == "2026-Q2":
+            reps.append(f"{line},{targets.get(subject, '')}")
+    (work / "data/reps.csv").write_text("\n".join(reps) + "\n", encoding="utf-8")
     args = [
         "--records",
         "data/reps.csv",
@@ -83,7 +91,7 @@ def test_digest_inputs_are_read_relative_to_the_record(capsys, tmp_path, monkeyp
     moved = tmp_path / "archive"
     shutil.move(work, moved)
     code, out, _ = run(capsys, "replay", str(moved / "run.json"))
-    assert (code, out) == (0, "reproduced: 2 subjects, 40 KPIs\n")  # S2 1.1.0 has 20 KPIs
+    assert (code, out) == (0, "reproduced: 2 subjects, 42 KPIs\n")  # S2 2.0.0 has 21 KPIs
 
 
 def test_attribute_record_replays(capsys, tmp_path):

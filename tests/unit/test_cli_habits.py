@@ -117,7 +117,7 @@ def test_templates_are_the_shipped_rulesets(root):
     for name, (ruleset, example) in pairs.items():
         folder = templates / name
         assert (folder / "ruleset.yaml").read_bytes() == (root / f"rulesets/{ruleset}.yaml").read_bytes()
-        for data in (root / "examples" / example).glob("*.csv"):
+        for data in [*(root / "examples" / example).glob("*.csv"), *(root / "examples" / example).glob("*.yaml")]:
             assert (folder / data.name).read_bytes() == data.read_bytes()
 
 

@@ -3,19 +3,11 @@ import io
 import os
 
 import pytest
+from tests.shipped import S2_ARGS
 
 from kpi_engine.cli import main
 
-S2 = [
-    "rulesets/sales_supervisor_quarterly.yaml",
-    "--records",
-    "examples/sales_supervisor_quarterly/reps.csv",
-    "examples/sales_supervisor_quarterly/teams.csv",
-    "--members",
-    "examples/sales_supervisor_quarterly/members.csv",
-    "--events",
-    "examples/sales_supervisor_quarterly/events.csv",
-]
+S2 = S2_ARGS
 NAMED = ["rulesets/sales_rep_monthly.yaml", "--records", "examples/sales_rep_monthly/records.csv"]
 
 

@@ -61,6 +61,8 @@ def test_embedded_cases_agree_on_the_kernel(name):
     """Every worked case of the shipped rulesets gives the same appraisal on both paths."""
     ruleset = load_ruleset(ROOT / "rulesets" / f"{name}.yaml")
     for case in ruleset.spec.cases:
+        if case.events:  # inputs filled from events (from:) are handed to the row path: not the kernel's own
+            continue
         label = f"{name}#{case.name}"
         records = Table.from_rows(case.records, f"{label}.records")
         members = Table.from_rows(case.members, f"{label}.members") if case.members else None

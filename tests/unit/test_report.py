@@ -7,6 +7,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.shipped import S2_ARGS, s2_inputs
 
 from kpi_engine import Issue, Location, Table, evaluate, parse_ruleset
 from kpi_engine._numbers import quantize
@@ -411,27 +412,16 @@ def test_unknown_format_is_refused():
         render(appraisal, "pdf")
 
 
-S2 = [
-    "rulesets/sales_supervisor_quarterly.yaml",
-    "--records",
-    "examples/sales_supervisor_quarterly/reps.csv",
-    "examples/sales_supervisor_quarterly/teams.csv",
-    "--members",
-    "examples/sales_supervisor_quarterly/members.csv",
-    "--events",
-    "examples/sales_supervisor_quarterly/events.csv",
-]
+S2 = S2_ARGS
 
 
 def s2_appraisal(root):
-    from kpi_engine import load_ruleset, read_table
+    from kpi_engine import load_ruleset
 
     ruleset = load_ruleset(root / S2[0])
-    records = [read_table(root / S2[2]), read_table(root / S2[3])]
-    appraisal = evaluate(
-        ruleset, records, members=read_table(root / S2[5]), events=read_table(root / S2[7]), period="2026-Q2"
-    )
-    return ruleset, records, appraisal
+    given = s2_inputs()
+    appraisal = evaluate(ruleset, period="2026-Q2", **given)
+    return ruleset, given["records"], appraisal
 
 
 def test_xlsx_reads_back_equal_to_the_json_reported_values(root):

@@ -12,19 +12,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.shipped import S2_ARGS
 
 from kpi_engine.cli import main
 
-S2 = [
-    "rulesets/sales_supervisor_quarterly.yaml",
-    "--records",
-    "examples/sales_supervisor_quarterly/reps.csv",
-    "examples/sales_supervisor_quarterly/teams.csv",
-    "--members",
-    "examples/sales_supervisor_quarterly/members.csv",
-    "--events",
-    "examples/sales_supervisor_quarterly/events.csv",
-]
+S2 = S2_ARGS
 # No network at all: every host resolves nowhere and any proxy use goes to a closed local port.
 OFFLINE = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost", "--proxy-server=127.0.0.1:9"]
 

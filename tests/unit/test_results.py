@@ -4,7 +4,9 @@ import json
 from decimal import Decimal
 from fractions import Fraction
 
-from kpi_engine import evaluate, load_ruleset, parse_ruleset, read_table
+from tests.shipped import s2_inputs
+
+from kpi_engine import Table, evaluate, load_ruleset, parse_ruleset, read_table
 
 S1 = "rulesets/sales_rep_monthly.yaml"
 RECORDS = "examples/sales_rep_monthly/records.csv"
@@ -159,11 +161,7 @@ def test_no_callers_context_changes_any_shipped_appraisal():
         ("rulesets/sales_rep_monthly.yaml", {"records": [RECORDS], "members": ex + "sales_rep_monthly/members.csv"}),
         (
             "rulesets/sales_supervisor_quarterly.yaml",
-            {
-                "records": [ex + "sales_supervisor_quarterly/reps.csv", ex + "sales_supervisor_quarterly/teams.csv"],
-                "members": ex + "sales_supervisor_quarterly/members.csv",
-                "events": ex + "sales_supervisor_quarterly/events.csv",
-            },
+            s2_inputs(),
         ),
         (
             "rulesets/sales_department.yaml",
@@ -173,8 +171,8 @@ def test_no_callers_context_changes_any_shipped_appraisal():
     hostile = [Context(prec=2, rounding=ROUND_DOWN), Context(prec=3, rounding=ROUND_CEILING, traps=[Inexact, Rounded])]
     for path, files in runs:
         ruleset = load_ruleset(path)
-        records = [read_table(f) for f in files["records"]]
-        others = {k: read_table(v) for k, v in files.items() if k != "records"}
+        records = [t if isinstance(t, Table) else read_table(t) for t in files["records"]]
+        others = {k: read_table(v) if isinstance(v, str) else v for k, v in files.items() if k != "records"}
         expected = evaluate(ruleset, records, **others).to_json(traces=True, indent=2)
         for ctx in hostile:
             with localcontext(ctx):
@@ -231,15 +229,9 @@ def test_html_shows_exact_fraction_values_for_reading():
     """A ratio whose exact value is a fraction reads as a rounded percent in the HTML, not 34 digits."""
     from kpi_engine.report import render
 
-    ex = "examples/sales_supervisor_quarterly/"
     ruleset = load_ruleset("rulesets/sales_supervisor_quarterly.yaml")
-    appraisal = evaluate(
-        ruleset,
-        [read_table(ex + "reps.csv"), read_table(ex + "teams.csv")],
-        members=read_table(ex + "members.csv"),
-        events=read_table(ex + "events.csv"),
-    )
+    appraisal = evaluate(ruleset, **s2_inputs())
     html = render(appraisal, "html", ruleset=ruleset)
     assert isinstance(html, str)
-    assert "101.35%" in html
-    assert "1.013544303797468354430379746835443<" not in html  # the exact text stays in the trace only
+    assert "101.17%" in html  # team_north's attainment, 607,000 / 600,000
+    assert "1.011666666666666666666666666666667<" not in html  # the exact text stays in the trace only

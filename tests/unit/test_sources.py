@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi_engine import DataError, KpiError, evaluate, load_ruleset, parse_ruleset, read_table
+from kpi_engine import DataError, evaluate, load_ruleset, parse_ruleset, read_table
 from kpi_engine.attribution import attribute, load_policy, merge_records, read_events
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,15 +123,17 @@ kpis:
     assert appraisal.result("T").kpi("calls").value == 3
 
 
-def test_the_columnar_kernel_leaves_filling_to_the_row_path():
-    """engine='columnar' with events refuses inputs filled from events; auto evaluates them on rows."""
+def test_the_columnar_kernel_hands_filling_to_the_row_path():
+    """engine='columnar' with events hands inputs filled from events to the row path: the same values."""
     pytest.importorskip("polars")
+    from kpi_engine.evaluation.columnar import plan
+
+    assert plan(parse_ruleset(RULESET).scorecard).supported  # without events the kernel evaluates it
     events = [ev(1, "order", 3), ev(2, "call", 3), ev(3, "discipline", 3, points=1)]
     records = [{"subject": "r1", "period": "2026-03"}]
-    with pytest.raises(KpiError, match="does not fill inputs from events"):
-        evaluate(parse_ruleset(RULESET), records, events=events, period="2026-03", engine="columnar")
-    auto = evaluate(parse_ruleset(RULESET), records, events=events, period="2026-03", engine="auto")
-    assert auto.result("r1").kpi("calls").value == 1
+    col = evaluate(parse_ruleset(RULESET), records, events=events, period="2026-03", engine="columnar")
+    assert col.result("r1").kpi("calls").value == 1
+    assert col.result("r1").kpi("conduct").value == 99
 
 
 def read_table_from(text):

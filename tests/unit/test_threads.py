@@ -6,8 +6,9 @@ from decimal import ROUND_DOWN, Decimal, Inexact, getcontext
 from fractions import Fraction
 
 import pytest
+from tests.shipped import s2_inputs
 
-from kpi_engine import evaluate, load_ruleset, read_table
+from kpi_engine import evaluate, load_ruleset
 from kpi_engine._numbers import CONTEXT
 from kpi_engine.attribution import attribute, load_policy, read_events
 from kpi_engine.evaluation.cases import run_cases
@@ -15,6 +16,7 @@ from kpi_engine.evaluation.explain import explain_subject
 from kpi_engine.expr import parse_expression
 
 SUP = "examples/sales_supervisor_quarterly"
+S2_INPUTS = s2_inputs()  # read once, in the default context: the threads below read the same tables
 
 
 @pytest.fixture(autouse=True)
@@ -25,12 +27,7 @@ def at_root(root, monkeypatch):
 def _run():
     """Load, evaluate, explain, run cases and attribute; return everything comparable."""
     ruleset = load_ruleset("rulesets/sales_supervisor_quarterly.yaml")
-    appraisal = evaluate(
-        ruleset,
-        [read_table(f"{SUP}/reps.csv"), read_table(f"{SUP}/teams.csv")],
-        members=read_table(f"{SUP}/members.csv"),
-        events=read_table(f"{SUP}/events.csv"),
-    )
+    appraisal = evaluate(ruleset, **S2_INPUTS)
     policy = load_policy("examples/attribution/policy.yaml")
     credit = attribute(policy, read_events("examples/attribution/events.csv", policy))
     return (

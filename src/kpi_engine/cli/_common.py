@@ -76,10 +76,13 @@ def inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
         records = merge_records(records, result, set(card.inputs), card.period, sources)
     if getattr(args, "plan", None):
         from kpi_engine.io.plans import read_plan  # noqa: PLC0415
+        from kpi_engine.time.calendar import unwatched  # noqa: PLC0415
         from kpi_engine.time.plan import decompose, merge_plan  # noqa: PLC0415
 
         card = ruleset.scorecard
-        records = merge_plan(records, decompose(read_plan(args.plan)), set(card.inputs), card.period)
+        with unwatched():  # a plan reaches the last day of its year by design: not a sign of the calendar's end
+            planned = decompose(read_plan(args.plan))
+        records = merge_plan(records, planned, set(card.inputs), card.period)
     return {
         "records": records,
         "members": read(args, args.members) if args.members else None,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
+import io
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from kpi_engine.cli._common import add_input_arguments, inputs, with_calendars, write
@@ -54,9 +58,11 @@ def cmd_calendar(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from kpi_engine.io.plans import plan_csv, plan_json, read_plan, write_plan_xlsx  # noqa: PLC0415
+    from kpi_engine.time.calendar import unwatched  # noqa: PLC0415
     from kpi_engine.time.plan import LEVELS, decompose  # noqa: PLC0415
 
-    result = decompose(read_plan(args.plan))
+    with unwatched():  # a plan reaches the last day of its year by design: not a sign of the calendar's end
+        result = decompose(read_plan(args.plan))
     levels = LEVELS if "all" in args.level else tuple(args.level)
     if args.format == "xlsx":
         if not args.out:
@@ -76,8 +82,47 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     except ValueError:
         raise KpiError(f"--opened {args.opened!r} is not an ISO date (YYYY-MM-DD)") from None
     report = find_alerts(ruleset, period=args.period, opened=opened, **inputs(args, ruleset))
+    if args.log:
+        added = append_alert_log(args.log, report.event_rows(ruleset.scorecard.timezone))
+        print(f"{args.log}: {added} alert event(s) added, {len(report.alerts) - added} already there", file=sys.stderr)
     write(format_alerts(report, args.format, ruleset.scorecard.timezone), args.out)
     return 0
+
+
+ALERT_LOG_COLUMNS = ("event_id", "type", "at", "rep", "metric", "alert_period")
+
+
+def append_alert_log(path: str, rows: list[dict[str, str]]) -> int:
+    """Add alert events to the alert log (CSV) unless an event of the same id is there; return how many were added.
+
+    The log is the engine's own record of the alerts it opened, read back directly by a scorecard's
+    window metric (``kpi evaluate … --events crm.csv alerts.csv``). It is rewritten atomically.
+
+    Raises:
+        KpiError: when the file exists but is not an alert log (other columns).
+    """
+    from kpi_engine.io.loading import read_table  # noqa: PLC0415
+    from kpi_engine.io.output import write_file  # noqa: PLC0415
+    from kpi_engine.report import spreadsheet_safe  # noqa: PLC0415
+
+    kept: list[dict[str, str]] = []
+    if Path(path).exists():
+        table = read_table(path)
+        columns = tuple(table.header or (table.rows[0][1] if table.rows else ()))
+        if columns and columns != ALERT_LOG_COLUMNS:
+            raise KpiError(
+                f"{path}: not an alert log (columns {', '.join(columns)}; expected {', '.join(ALERT_LOG_COLUMNS)})"
+            )
+        kept = [{k: str(row.get(k) or "") for k in ALERT_LOG_COLUMNS} for _line, row in table.rows]
+    known = {row["event_id"] for row in kept}
+    new = [row for row in rows if row["event_id"] not in known]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, ALERT_LOG_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in [*kept, *new]:
+        writer.writerow({k: spreadsheet_safe(row[k]) for k in ALERT_LOG_COLUMNS})
+    write_file(path, buf.getvalue())
+    return len(new)
 
 
 def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> None:
@@ -91,6 +136,10 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
     add_input_arguments(p, t)
     p.add_argument("--format", choices=("table", "json", "csv", "events"), default="table")
     p.add_argument("--opened", metavar="DATE", help=t("day the alerts open (default: the day after the period)"))
+    p.add_argument(
+        "--log", metavar="FILE",
+        help=t("also add the alerts as events to this alert log (CSV), which kpi evaluate --events reads directly"),
+    )  # fmt: skip
     p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser(

@@ -1,7 +1,7 @@
 """``kpi init``: a new project folder from a template — a commented ruleset, example data and cases.
 
 Templates are the shipped rulesets with their example data (a test keeps them identical):
-``s1`` rep monthly table, ``s2`` supervisor scorecard (quarterly, five dimensions, events),
+``s1`` rep monthly table, ``s2`` supervisor scorecard (quarterly, five dimensions, from events and a plan),
 ``s5`` department KPIs (rolled up through teams). The embedded ``cases`` pass ``kpi test``.
 """
 
@@ -19,7 +19,8 @@ TEMPLATES = {
 }
 RUN = {
     "s1": "kpi evaluate ruleset.yaml --records records.csv --members members.csv",
-    "s2": "kpi evaluate ruleset.yaml --records reps.csv teams.csv --members members.csv --events events.csv",
+    "s2": "kpi evaluate ruleset.yaml --records reps.csv teams.csv --members members.csv "
+    "--events events.csv alerts.csv --plan plan.yaml",
     "s5": "kpi evaluate ruleset.yaml --records records.csv --members members.csv",
 }
 

@@ -446,6 +446,16 @@ def watch_horizon(days: int = HORIZON_DAYS) -> Iterator[list[Issue]]:
         found.extend(watch.issues())
 
 
+@contextmanager
+def unwatched() -> Iterator[None]:
+    """Days asked about inside the block are not watched (a plan covers its own year to the last day by design)."""
+    token = _WATCH.set(None)
+    try:
+        yield
+    finally:
+        _WATCH.reset(token)
+
+
 @cache
 def _year_tables(country: str, year: int) -> tuple[dict[dt.date, str], dict[dt.date, str]]:
     data = country_data(country)

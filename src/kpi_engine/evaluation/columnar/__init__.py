@@ -179,13 +179,9 @@ def dispatch(
     elif engine == "auto":
         use = _size(records) >= AUTO_THRESHOLD and available() and plan(ruleset.scorecard).supported
     if use and events is not None and any(i.source is not None for i in ruleset.scorecard.inputs.values()):
-        if engine == "columnar":  # inputs filled from the events (``from:``): evaluation/sources.py
-            raise KpiError("the columnar engine does not fill inputs from events (from:); use engine='row'")
-        use = False
+        return on_rows()  # inputs filled from the events (``from:``, evaluation/sources.py): the row path
     if use and _several(events):  # a CRM log and an alert log: validated and merged by the row path
-        if engine == "columnar":
-            raise KpiError("the columnar engine reads one event table; use engine='row' for several")
-        use = False
+        return on_rows()
     if not use:
         return on_rows()
     from kpi_engine.evaluation.columnar._run import FallbackError, run_columnar  # noqa: PLC0415
