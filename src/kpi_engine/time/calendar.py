@@ -384,14 +384,17 @@ class _Watch:
     def __init__(self, days: int) -> None:
         self.days = days
         self.latest: dict[tuple[str, dt.date], dt.date] = {}
-        self.limits: dict[BusinessCalendar, dt.date] = {}
+        # id(calendar) → (the calendar, kept alive while watched; the first day that is near its end):
+        # hashing the calendar's day sets on every question would cost more than the check itself.
+        self.limits: dict[int, tuple[BusinessCalendar, dt.date]] = {}
 
     def since(self, calendar: BusinessCalendar) -> dt.date:
-        limit = self.limits.get(calendar)
-        if limit is None:
+        known = self.limits.get(id(calendar))
+        if known is None:
             end = calendar.covered_until
-            limit = self.limits[calendar] = dt.date.max if end == dt.date.max else end - dt.timedelta(days=self.days)
-        return limit
+            limit = dt.date.max if end == dt.date.max else end - dt.timedelta(days=self.days)
+            known = self.limits[id(calendar)] = (calendar, limit)
+        return known[1]
 
     def note(self, calendar: BusinessCalendar, day: dt.date) -> None:
         key = (calendar.data.code, calendar.covered_until)
