@@ -92,3 +92,27 @@ def conformance_of_my_engine(suite: str) -> list[str]:
     cases: list[Case] = load_cases(suite)
     outcomes: list[Outcome] = [run_case(c, "mine") for c in cases]
     return [o.describe() for o in outcomes if o.status == "failed"]
+
+
+def receptions_out_of_turn(policy_path: str, floor_path: str, at: str) -> tuple[list[str], str | None]:
+    from kpi_engine.attribution import QueueState, Reception, read_floor_events, rotate
+    from kpi_engine.time.zones import parse_instant
+
+    policy = load_policy(policy_path)
+    result = rotate(policy, read_floor_events(floor_path, policy))
+    late: list[Reception] = list(result.out_of_turn)
+    queue: QueueState = result.queue_at(parse_instant(at, policy.tz))
+    return [r.explain(policy.tz) for r in late], queue.next_rep
+
+
+def next_years_days(notice_path: str) -> tuple[int, int, list[str]]:
+    from kpi_engine.io.calendars import calendar_yaml, read_notice
+    from kpi_engine.time.calendar import BusinessCalendar, CalendarSpec, watch_horizon
+
+    notice = read_notice(notice_path)
+    spec: CalendarSpec = notice.calendar_spec()
+    text: str = calendar_yaml(spec, notice)
+    calendar = BusinessCalendar("CN").extended(BusinessCalendar.from_spec(spec))
+    with watch_horizon() as warnings:
+        calendar.is_working_day(date(notice.year, 12, 31))
+    return len(notice.days_off), len(text), [w.message for w in warnings]

@@ -97,8 +97,34 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "duplicate_column": ("column '{column}' appears twice",),
     "bad_csv": ("row has {cells} cells but the header has {header}",),
     "bad_json": ("each row must be a JSON object", "expected an array of objects", "not valid JSON: {detail}"),
+    "conflict": (
+        "'{name}' is typed in the record ({value}) and also recorded as events ({source}) for '{subject}' in "
+        "{period}; keep one of the two",
+    ),
+    # the State Council's holiday notice (kpi calendar import) and the calendar's covered end
+    "notice_weekday": (
+        "{date} is a 周{actual} ({weekday}), but the notice says {said}",
+        "{date} ({weekday}) is worked anyway; the notice lists it as an adjusted working day",
+    ),
+    "notice_count": ("{first} to {last} is {n} day(s), but the notice says {said}",),
+    "notice_date": (
+        "{text} is not a date",
+        "'{text}' has no month",
+        "the holiday ends ({last}) before it starts ({first})",
+    ),
+    "notice_year": (
+        "the notice schedules {stated}, not {given}",
+        "the text does not say which year it schedules (no '…YYYY年部分节假日安排…' title)",
+    ),
+    "calendar_horizon": (
+        "the {code} calendar covers days up to {end}; this run used {day}, {n} day(s) before that end. "
+        "From {year} on, working days and due dates cannot be computed until the State Council's {notice} "
+        "notice is imported",
+    ),
 }
 SUGGESTIONS = (
+    "kpi calendar import NOTICE --out {file}, then --calendar {again}",
+    "give the year (kpi calendar import NOTICE --year {year})",
     "did you mean '{name}'?",
     "did you mean {value}%?",
     "write weights as percents (40%), or set normalize: true",

@@ -179,7 +179,7 @@ def parse_notice(text: str, file: str = "<notice>", year: int | None = None) -> 
                 "the text does not say which year it schedules (no '…YYYY年部分节假日安排…' title)",
                 "",
                 Location(file, 1, 1),
-                suggestion="give the year (kpi calendar import NOTICE --year 2027)",
+                suggestion="give the year (kpi calendar import NOTICE --year 2027)",  # a template in report/issues
             )
         )
         raise RulesetError.from_issues(issues, "notice")
