@@ -60,6 +60,12 @@ def _picked(source: Source, events: Iterable[Event]) -> list[Event]:
     return [e for e in events if where is None or where.evaluate(e.fields) is True]
 
 
+def _records(source: Source, events: dict[Key, tuple[Event, ...]]) -> bool:
+    """Whether the log holds any event the source picks (the sign that a system records this input)."""
+    where = source.where
+    return any(where is None or where.evaluate(e.fields) is True for group in events.values() for e in group)
+
+
 def _value(source: Source, events: dict[Key, tuple[Event, ...]], subject: str, period: Period) -> Value:
     from kpi_engine.evaluation.engine import spanned  # noqa: PLC0415 - the engine imports this module
 
@@ -94,8 +100,7 @@ def fill_sources(
     sourced = {n: i.source for n, i in card.inputs.items() if i.source is not None and i.source.kind == "events"}
     if not sourced or not events:
         return records, {}
-    everything = [e for group in events.values() for e in group]
-    recorded = {n: s for n, s in sourced.items() if _picked(s, everything)}
+    recorded = {n: s for n, s in sourced.items() if _records(s, events)}
     if not recorded:
         return records, {}
     issues: list[Issue] = []
