@@ -98,8 +98,10 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "bad_csv": ("row has {cells} cells but the header has {header}",),
     "bad_json": ("each row must be a JSON object", "expected an array of objects", "not valid JSON: {detail}"),
     "conflict": (
-        "'{name}' is typed in the record ({value}) and also recorded as events ({source}) for '{subject}' in "
-        "{period}; keep one of the two",
+        (
+            "'{name}' is typed in the record ({value}) and also recorded as events ({source}) for '{subject}' in "
+            "{period}; keep one of the two"
+        ),
     ),
     # the State Council's holiday notice (kpi calendar import) and the calendar's covered end
     "notice_weekday": (
@@ -117,9 +119,11 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "the text does not say which year it schedules (no '…YYYY年部分节假日安排…' title)",
     ),
     "calendar_horizon": (
-        "the {code} calendar covers days up to {end}; this run used {day}, {n} day(s) before that end. "
-        "From {year} on, working days and due dates cannot be computed until the State Council's {notice} "
-        "notice is imported",
+        (
+            "the {code} calendar covers days up to {end}; this run used {day}, {n} day(s) before that end. "
+            "From {year} on, working days and due dates cannot be computed until the State Council's {notice} "
+            "notice is imported"
+        ),
     ),
 }
 SUGGESTIONS = (
