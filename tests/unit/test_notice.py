@@ -211,6 +211,17 @@ class TestHorizon:
         assert far == []
         assert len(near) == 1
 
+    def test_a_range_of_working_days_is_not_watched(self):
+        """Counting a period's working days to the year's end (a plan, a forecast) warns nothing."""
+        calendar = business_calendar("CN")
+        end = calendar.covered_until
+        with watch_horizon() as warnings:
+            calendar.working_days(end.replace(month=1, day=1), end)
+        assert warnings == []
+        with watch_horizon() as warnings:
+            calendar.add_working_days(end - dt.timedelta(days=10), 2)
+        assert len(warnings) == 1
+
     def test_an_imported_next_year_moves_the_horizon(self):
         """With next year imported, the old year end is no longer near the covered end."""
         calendar = business_calendar("CN")

@@ -355,10 +355,14 @@ class BusinessCalendar:
     def working_days(self, start: dt.date, end: dt.date) -> list[dt.date]:
         """The working days from ``start`` to ``end``, both included (empty if ``end < start``).
 
+        A range is not watched by ``watch_horizon``: plans and forecasts count a period's working days
+        to its last day by design; the days asked about one at a time (due dates, windows) are.
+
         Raises:
             CalendarError: if a needed year is not covered.
         """
-        return [d for d in _days(start, end) if self.is_working_day(d)]
+        with unwatched():
+            return [d for d in _days(start, end) if self.is_working_day(d)]
 
     def count_working_days(self, start: dt.date, end: dt.date) -> int:
         """How many working days lie from ``start`` to ``end``, both included."""
@@ -431,7 +435,8 @@ def watch_horizon(days: int = HORIZON_DAYS) -> Iterator[list[Issue]]:
 
     ``with watch_horizon() as warnings: …`` — after the block, ``warnings`` holds one
     ``calendar_horizon`` warning per calendar whose last covered day was within ``days`` days of a
-    day asked about (whether worked, a due date, a working-day count…). Nested blocks report to the
+    day asked about one at a time (whether worked, a due date, a window's end); the working days of a
+    whole range (a plan's months, a forecast to the year's end) are not watched. Nested blocks report to the
     outermost one. Nothing is printed; the CLI and ``evaluate`` pass the warnings on.
     """
     outer = _WATCH.get()
