@@ -66,11 +66,21 @@ def _records(source: Source, events: dict[Key, tuple[Event, ...]]) -> bool:
     return any(where is None or where.evaluate(e.fields) is True for group in events.values() for e in group)
 
 
-def _value(source: Source, events: dict[Key, tuple[Event, ...]], subject: str, period: Period) -> Value:
+def _value(
+    source: Source, events: dict[Key, tuple[Event, ...]], subject: str, period: Period, own: list[Event]
+) -> Value:
+    """The source's value for one rep and period; ``own`` are the period's picked events (already filtered)."""
     from kpi_engine.evaluation.engine import spanned  # noqa: PLC0415 - the engine imports this module
 
-    periods = [period] if source.over == "period" else spanned(period, source.over)
-    picked = [e for p in periods for e in _picked(source, events.get((subject, p), ()))]
+    picked = own
+    if source.over != "period":
+        picked = [
+            e
+            for p in spanned(period, source.over)
+            if p != period
+            for e in _picked(source, events.get((subject, p), ()))
+        ]
+        picked += own
     value = aggregate(source.fn or "count", source.field, picked)
     if value is None or not is_number(value):
         return value
@@ -120,10 +130,10 @@ def fill_sources(
                     )
                     issues.append(Issue("conflict", message, name, record.table.where(record.line, name)))
                 continue
+            own = _picked(source, events.get(key, ()))
             values = dict(record.values) if values is None else values
-            values[name] = _value(source, events, *key)
-            count = len(_picked(source, events.get(key, ())))
-            filled[(key[0], key[1], name)] = f"{source.describe()}: {count} event(s)"
+            values[name] = _value(source, events, key[0], key[1], own)
+            filled[(key[0], key[1], name)] = f"{source.describe()}: {len(own)} event(s)"
         if values is not None:
             out[key] = attrs.evolve(record, values=values)
     if issues:
