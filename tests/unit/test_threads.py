@@ -105,3 +105,21 @@ def test_eight_threads_with_hostile_contexts_give_the_serial_results():
     assert errors == []
     assert len(results) == 8
     assert all(runs == [expected, expected] for runs in results.values())
+
+
+def test_a_plan_reads_and_splits_the_same_under_a_hostile_context():
+    """A plan file parsed and decomposed under prec=2, ROUND_DOWN and a trapped Inexact gives the default's result."""
+    from pathlib import Path
+
+    from kpi_engine.time.plan import decompose, parse_plan
+
+    text = Path("examples/year/plan_2026.yaml").read_text(encoding="utf-8")
+    expected = decompose(parse_plan(text, "plan.yaml"))
+    saved = getcontext().copy()
+    try:
+        _hostile()
+        got = decompose(parse_plan(text, "plan.yaml"))
+    finally:
+        decimal.setcontext(saved)
+    assert got == expected
+    assert len(got.allocations) > 100

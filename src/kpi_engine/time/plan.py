@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 import attrs
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from kpi_engine._numbers import NumberFormatError, to_decimal
+from kpi_engine._numbers import NumberFormatError, exact, to_decimal
 from kpi_engine.errors import DataError, Issue, RulesetError
 from kpi_engine.language._validation import validate_model
 from kpi_engine.language._yaml import PathKey, SourceMap, format_path, load_yaml
@@ -366,10 +366,17 @@ def _quarter_key(period: Period) -> Period:
 def decompose(plan: Plan) -> PlanResult:
     """Cut every target and budget of ``plan`` into subjects and periods, exactly.
 
+    Runs in the library's decimal context, whatever the caller's.
+
     Raises:
         CalendarError: if the plan's calendar does not cover the plan year.
         DataError: if a month of the year has no working day to carry its part.
     """
+    with exact():
+        return _decompose(plan)
+
+
+def _decompose(plan: Plan) -> PlanResult:
     year = plan.spec.year
     cal = plan.calendar
     allocations: list[Allocation] = []
@@ -671,8 +678,9 @@ def parse_plan(text: str, file: str = "<string>") -> Plan:
         issues += more
     items: list[Item] = []
     if spec is not None:
-        checker = _Checker(spec, smap)
-        items = checker.items()
+        with exact():  # the library's context, whatever the caller's (a total % step must not trap)
+            checker = _Checker(spec, smap)
+            items = checker.items()
         issues += checker.issues
     if spec is None or any(i.severity == "error" for i in issues):
         issues.sort(key=lambda i: (i.location.line, i.location.col) if i.location else (0, 0))
