@@ -1,0 +1,1 @@
+"""Pay operations: each one's row kernel (exact, per person, with its trace) and column kernel side by side."""
