@@ -524,8 +524,7 @@ def prepare_paid(plan: PayPlan, table: Table) -> tuple[PaidLine, ...]:
             reader.add(line, "period", "bad_period", str(exc))
             continue
         currency = _text(raw.get("currency"))
-        ours = plan_id is None or plan_id == plan.id
-        if ours and currency is not None and currency != plan.currency:
+        if currency is not None and currency != plan.currency:
             reader.add(line, "currency", "bad_currency", f"paid in {currency}, not {plan.currency}")
             continue
         amount = reader.cell(line, raw, "amount", _money)
