@@ -2,8 +2,8 @@
 
 One module per command group (``rulesets``: validate, schema, test, init; ``appraise``: evaluate,
 explain; ``audit``: diff, impact, replay; ``attribution``: attribute; ``time``: alerts, calendar,
-plan; ``year``: track, risks, territories); each has a ``register(sub, lang, t)`` that adds its
-commands. ``_common`` holds what they share. A new command group is a new module added to ``GROUPS``.
+plan; ``year``: track, risks, territories; ``pay``: pay); each has a ``register(sub, lang, t)`` that adds
+its commands. ``_common`` holds what they share. A new command group is a new module added to ``GROUPS``.
 
 Exit codes: 0 success; 1 invalid ruleset, bad data or a failing case; 2 usage errors;
 70 an internal error (one line asking for a report; ``KPI_DEBUG=1`` shows the traceback);
@@ -19,12 +19,12 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from kpi_engine.cli import appraise, attribution, audit, rulesets, time, year
+from kpi_engine.cli import appraise, attribution, audit, pay, rulesets, time, year
 from kpi_engine.cli._common import readable, render_error, version
 from kpi_engine.errors import KpiError
 from kpi_engine.report import LANGS, Lang, Messages, language_from_env, messages
 
-GROUPS = (rulesets, appraise, audit, attribution, time, year)
+GROUPS = (rulesets, appraise, audit, attribution, time, year, pay)
 
 
 def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:

@@ -11,8 +11,8 @@ from kpi_engine._numbers import exactly
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.cases import CaseResult, Mismatch
 from kpi_engine.evaluation.records import Table
-from kpi_engine.pay.engine import pay
-from kpi_engine.pay.model import PayPlan
+from kpi_engine.payout.engine import pay
+from kpi_engine.payout.model import PayPlan
 
 
 def _show(value: Decimal) -> str:

@@ -27,3 +27,11 @@ def money(value: Fraction | Decimal, places: int, mode: str) -> str:
 def percent(value: Fraction | Decimal | int) -> str:
     """A ratio as a percent, exactly (``0.045`` → ``4.5 %``)."""
     return number(Fraction(value) * 100) + " %"
+
+
+def rate_text(value: Fraction | Decimal) -> str:
+    """An effective rate: exactly when it has at most 4 decimals as a percent, else ``≈ 0.2969 %``."""
+    scaled = Fraction(value) * 100
+    if (scaled * 10**4).denominator == 1:
+        return number(scaled) + " %"
+    return "≈ " + format(quantize(scaled, 4, "half_even"), "f") + " %"

@@ -33,7 +33,7 @@ from kpi_engine._numbers import NumberFormatError, apportion, as_fraction, is_nu
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
-from kpi_engine.pay.model import PayPlan
+from kpi_engine.payout.model import PayPlan
 from kpi_engine.time.periods import Period
 
 PEOPLE_COLUMNS = (
@@ -124,6 +124,7 @@ class Scores:
     bonus_multiplier: Fraction | None
     values: Mapping[str, Fraction | None]
     gates: frozenset[str]
+    rounding: tuple[int, str] | None = None  # the scorecard's places and mode, for showing the total
 
 
 @attrs.frozen
@@ -184,6 +185,20 @@ def _money(value: object, *, percent: bool = False) -> Fraction | None:
         return as_fraction(to_decimal(text, allow_percent=percent))
     except NumberFormatError as exc:
         raise ValueError(str(exc)) from None
+
+
+def _ratio(value: object, *, percent: bool = True) -> Fraction | None:
+    """An exact value: a decimal, a percent, or ``n/d`` (how run records keep values with no decimal form)."""
+    text = _text(value) if not is_number(value) else None
+    if text is not None and "/" in text:
+        top, _, bottom = text.partition("/")
+        try:
+            result = Fraction(int(top.strip()), int(bottom.strip()))
+        except (ValueError, ZeroDivisionError):
+            msg = f"{text!r} is not a number"
+            raise ValueError(msg) from None
+        return result
+    return _money(value, percent=percent)
 
 
 class _Reader:
@@ -378,10 +393,12 @@ def prepare_credits(table: Table, places: int = 2) -> tuple[CreditLine, ...]:
 
 
 def credits_from_attribution(result: Any) -> Table:
-    """The credits of an ``Attribution`` as a credits table (one row per deal)."""
+    """The credits of an ``Attribution`` as a credits table (one row per deal; the house account's left out)."""
+    house = result.policy.house
     rows = [
         {"deal_id": c.deal_id, "credited_to": c.credited_to, "amount": c.amount, "date": c.date.isoformat()}
         for c in result.credits
+        if c.credited_to != house
     ]
     return Table.from_rows(rows, "attribution")
 
@@ -441,21 +458,29 @@ def scores_from_appraisal(appraisal: Appraisal) -> list[Scores]:
         values: dict[str, Fraction | None] = {}
         for k in r.kpis:
             values[k.metric] = as_fraction(k.value) if is_number(k.value) else None
-            values[f"{k.id}.score"] = as_fraction(k.score) if k.score is not None else None
+            score = _exact(k, "score")
+            values[f"{k.id}.score"] = as_fraction(score) if is_number(score) else None
         for name, value in r.metrics.items():
             values[name] = as_fraction(value) if is_number(value) else None
+        total = _exact(r, "total")
         out.append(
             Scores(
                 r.subject,
                 period,
-                as_fraction(r.total) if r.total is not None else None,
+                as_fraction(total) if is_number(total) else None,
                 r.grade,
                 as_fraction(r.bonus_multiplier) if r.bonus_multiplier is not None else None,
                 values,
                 frozenset(g.id for g in r.gates if g.outcome == "applied"),
+                (appraisal.places, appraisal.rounding),
             )
         )
     return out
+
+
+def _exact(result: object, name: str) -> object:
+    """A result's exact figure: ``<name>_exact`` where results report rounded figures, else ``<name>``."""
+    return getattr(result, f"{name}_exact", getattr(result, name, None))
 
 
 def _appraisal_period(appraisal: Appraisal) -> Period:
@@ -488,13 +513,13 @@ def prepare_scores(plan: PayPlan, table: Table) -> list[Scores]:
             reader.add(line, "subject", "duplicate_record", f"'{subject}' is appraised twice in {period}")
             continue
         seen.add((subject, period))
-        total = reader.cell(line, raw, "total", _money)
-        multiplier = reader.cell(line, raw, "bonus_multiplier", _money, percent=True)
+        total = reader.cell(line, raw, "total", _ratio)
+        multiplier = reader.cell(line, raw, "bonus_multiplier", _ratio)
         values: dict[str, Fraction | None] = {}
         for column in raw:
             if column in APPRAISAL_KEYS:
                 continue
-            values[column] = reader.cell(line, raw, column, _money, percent=True)
+            values[column] = reader.cell(line, raw, column, _ratio)
         gates = frozenset((_text(raw.get("gates")) or "").replace(",", " ").split())
         out.append(Scores(subject, period, total, _text(raw.get("grade")), multiplier, values, gates))
     if reader.issues:

@@ -20,10 +20,10 @@ from kpi_engine.errors import ExpressionError, Issue, RulesetError, did_you_mean
 from kpi_engine.expr import Expression, Type, parse_expression
 from kpi_engine.language._validation import validate_model
 from kpi_engine.language._yaml import PathKey, SourceMap, format_path, load_yaml
-from kpi_engine.pay.model import DEALS, TARGETED, Cap, Component, Draw, Gate, PayPlan
-from kpi_engine.pay.ops.tiers import Curve, Level, Tier, evaluate
-from kpi_engine.pay.spec import CapSpec, ComponentSpec, PayGateSpec, PayPlanSpec, TierSpec, known_keys
-from kpi_engine.pay.text import number, percent
+from kpi_engine.payout.model import DEALS, TARGETED, Cap, Component, Draw, Gate, PayPlan
+from kpi_engine.payout.ops.tiers import Curve, Level, Tier, evaluate
+from kpi_engine.payout.spec import CapSpec, ComponentSpec, PayGateSpec, PayPlanSpec, TierSpec, known_keys
+from kpi_engine.payout.text import number, percent
 from kpi_engine.time.calendar import BusinessCalendar
 
 _MONTHS_PER = {"month": 1, "quarter": 3, "half": 6, "year": 12}

@@ -37,7 +37,7 @@ from kpi_engine._numbers import apportion, canonical, exactly, quantize
 from kpi_engine.errors import DataError, Issue, Location, RulesetError, did_you_mean
 from kpi_engine.evaluation.records import Table, as_table
 from kpi_engine.evaluation.results import Appraisal
-from kpi_engine.pay.inputs import (
+from kpi_engine.payout.inputs import (
     Assignment,
     CreditLine,
     Deal,
@@ -52,10 +52,10 @@ from kpi_engine.pay.inputs import (
     prepare_scores,
     scores_from_appraisal,
 )
-from kpi_engine.pay.model import Component, Gate, PayPlan
-from kpi_engine.pay.ops import tiers
-from kpi_engine.pay.results import PayLine, PayRun, PersonPay, Segment
-from kpi_engine.pay.text import money, number, percent
+from kpi_engine.payout.model import Component, Gate, PayPlan
+from kpi_engine.payout.ops import tiers
+from kpi_engine.payout.results import PayLine, PayRun, PersonPay, Segment
+from kpi_engine.payout.text import money, number, percent, rate_text
 from kpi_engine.time.periods import Period
 
 MONTHS_PER = {"month": 1, "quarter": 3, "half": 6, "year": 12}
@@ -477,6 +477,7 @@ class _Run:
         target_total = ZERO
         pieces: list[str] = []
         details: list[dict[str, Any]] = []
+        reached: list[str] = []
         for part in parts:
             full = period_target(plan, part.assignment) * comp.share
             weight = part.weight if comp.prorate else Fraction(1)
@@ -485,13 +486,15 @@ class _Run:
             shown_target = f"{self.money.show(period_target(plan, part.assignment))} × {percent(comp.share)}"
             if weight != 1:
                 shown_target += f" × {part.working}/{part.of} working days"
-            factor, words = self.factor(comp, person, part, p)
+            factor, words, tier = self.factor(comp, person, part, p)
+            reached.append(tier)
             exact += factor * target
             if words.endswith("nothing paid"):
                 pieces.append(f"{words} (target {self.money.show(target)} = {shown_target})")
             else:
                 worth = self.money.show(factor * target)
-                pieces.append(f"{words} × target {self.money.show(target)} ({shown_target}) = {worth}")
+                shown = f"{percent(factor)} × target {self.money.show(target)} ({shown_target}) = {worth}"
+                pieces.append(f"{words}: {shown}")
             details.append(
                 {
                     "from": str(part.first),
@@ -520,24 +523,24 @@ class _Run:
             rounded,
             amount,
             trace,
-            {"target": canonical(target_total), "parts": details, "notes": notes},
+            {"target": canonical(target_total), "parts": details, "notes": notes, "tier": " / ".join(reached)},
         )
 
-    def factor(self, comp: Component, person: str, part: _Stretch, p: Period) -> tuple[Fraction, str]:
-        """The share of the target a grade or curve component pays, and why in words."""
+    def factor(self, comp: Component, person: str, part: _Stretch, p: Period) -> tuple[Fraction, str, str]:
+        """The share of the target a grade or curve component pays, why in words, and the tier reached."""
         subject = self.subject(person, part)
         scores = self.inputs.scores.get((subject, p)) if subject is not None else None
         if subject is None:
-            return ZERO, f"{person} leads no team in {p}: nothing paid"
+            return ZERO, f"{person} leads no team in {p}: nothing paid", "-"
         if scores is None:
-            return ZERO, f"{subject} was not appraised in {p}: nothing paid"
+            return ZERO, f"{subject} was not appraised in {p}: nothing paid", "-"
         if comp.kind == "grade":
             return self.grade_factor(comp, scores)
         assert comp.curve is not None
         assert comp.measure is not None
         value = scores.total if comp.measure == "total" else scores.values.get(comp.measure)
         if value is None:
-            return ZERO, f"{comp.measure} is N/A: nothing paid"
+            return ZERO, f"{comp.measure} is N/A: nothing paid", "-"
         ev = tiers.evaluate(comp.curve, value)
         shown = _measure_text(comp.measure, value)
         if ev.below_threshold:
@@ -545,13 +548,15 @@ class _Run:
             return (
                 ZERO,
                 f"{comp.measure} {shown} is below the threshold {_measure_text(comp.measure, bound)}: nothing paid",
+                "below threshold",
             )
-        return ev.value, f"{comp.measure} {shown} → {percent(ev.value)} ({_curve_words(comp, ev)})"
+        words = f"{comp.measure} {shown} ({_curve_words(comp, ev)})"
+        return ev.value, words, _tier_name(comp, ev)
 
-    def grade_factor(self, comp: Component, scores: Scores) -> tuple[Fraction, str]:
+    def grade_factor(self, comp: Component, scores: Scores) -> tuple[Fraction, str, str]:
         grade = scores.grade
         if grade is None:
-            return ZERO, f"{scores.subject} has no grade in {scores.period}: nothing paid"
+            return ZERO, f"{scores.subject} has no grade in {scores.period}: nothing paid", "-"
         if comp.multipliers is None:
             if scores.bonus_multiplier is None:
                 self.issues.append(
@@ -562,8 +567,12 @@ class _Run:
                         "multipliers",
                     )
                 )
-                return ZERO, "no multiplier"
-            return scores.bonus_multiplier, f"grade {grade}: {percent(scores.bonus_multiplier)} (the scorecard's)"
+                return ZERO, "no multiplier", "-"
+            return (
+                scores.bonus_multiplier,
+                f"grade {grade} (the scorecard's multiplier)",
+                grade,
+            )
         multiplier = comp.multipliers.get(grade)
         if multiplier is None:
             known = ", ".join(comp.multipliers)
@@ -574,8 +583,8 @@ class _Run:
                     f"no multiplier in component '{comp.id}' (it has {known})",
                 )
             )
-            return ZERO, "no multiplier"
-        return multiplier, f"grade {grade}: {percent(multiplier)}"
+            return ZERO, "no multiplier", "-"
+        return multiplier, f"grade {grade}", grade
 
     # --- commission and override ----------------------------------------------------------------
 
@@ -673,6 +682,7 @@ class _Run:
                 for c, v in allocation
             ],
             "slices": [_slice_dict(s) for s in ev.slices],
+            "tier": "below threshold" if ev.below_threshold else (ev.slices[-1].tier if ev.slices else "-"),
         }
         return PayLine(
             comp.id, "component", comp.id, amount, exact, "; ".join(w for w in words if w), details
@@ -839,7 +849,7 @@ class _Run:
             rate = Fraction(amount) / deal_amount if deal_amount else ZERO
             trace = (
                 f"{deal_id} {what} on {deal.cancelled}, {days} days after the deal on {credit_day} (within "
-                f"{comp.clawback_days}): paid {self.money.show(amount)} in {paid_in} ({percent(rate)} of "
+                f"{comp.clawback_days}): paid {self.money.show(amount)} in {paid_in} ({rate_text(rate)} of "
                 f"{number(deal_amount)}) → {self.money.show(value)}"
             )
             out.append(
@@ -1044,6 +1054,21 @@ def _curve_words(comp: Component, ev: tiers.Evaluation) -> str:
     return f"tier '{s.tier}' at {percent(s.rate or 0)}"
 
 
+def _tier_name(comp: Component, ev: tiers.Evaluation) -> str:
+    """The tier (or level bracket) a curve reached, for impact reports."""
+    curve = comp.curve
+    assert curve is not None
+    if curve.kind != "interpolate":
+        return ev.slices[-1].tier if ev.slices else "-"
+    measure = comp.measure or ""
+    low, high = ev.level_low, ev.level_high
+    if low is not None and high is not None:
+        return f"{_measure_text(measure, low.at)}–{_measure_text(measure, high.at)}"
+    if low is not None:
+        return f"≥ {_measure_text(measure, low.at)}"
+    return "below the first level"
+
+
 def _slice_dict(s: tiers.Slice) -> dict[str, Any]:
     return {
         "tier": s.tier,
@@ -1057,9 +1082,14 @@ def _slice_dict(s: tiers.Slice) -> dict[str, Any]:
 def _appraisal_summary(scores: Scores | None) -> dict[str, Any]:
     if scores is None:
         return {}
+    shown = None
+    if scores.total is not None:
+        shown = canonical(scores.total)
+        if scores.rounding is not None:
+            shown = format(quantize(scores.total, *scores.rounding), "f")
     return {
         "subject": scores.subject,
-        "total": canonical(scores.total) if scores.total is not None else None,
+        "total": shown,
         "grade": scores.grade,
         "values": {k: canonical(v) if v is not None else None for k, v in sorted(scores.values.items())},
         "gates": sorted(scores.gates),
