@@ -649,7 +649,7 @@ class _Run:
             uncapped = rnd(tiers.evaluate(curve, after).value)
         exact = capped(after) - capped(before)
         ev = tiers.between(curve, before, after) if ytd else tiers.evaluate(curve, after)
-        words = [self.slice_words(comp, ev, before, after, uncapped, ytd=ytd, count=len(now))]
+        words = [self.slice_words(comp, ev, before, after, uncapped, ytd=ytd, count=len({c.deal_id for c in now}))]
         if comp.cap is not None:
             if uncapped > line_amount:
                 shown = f"{self.money.show(uncapped)} → {self.money.show(line_amount)}"
@@ -1018,9 +1018,10 @@ class _Run:
 
 
 def _measure_text(measure: str, value: Fraction) -> str:
-    if measure == "total" or measure.endswith(".score"):
-        return number(value)
-    return percent(value) if abs(value) <= 10 else number(value)  # noqa: PLR2004 - ratios read as percents
+    """A measure as traces show it: ratios as percents; at most 4 decimals, else ``≈`` and rounded."""
+    if measure == "total" or measure.endswith(".score") or abs(value) > 10:  # noqa: PLR2004 - ratios read as %
+        return number(value) if (value * 10**4).denominator == 1 else "≈ " + number(quantize(value, 4, "half_even"))
+    return rate_text(value)
 
 
 def _curve_words(comp: Component, ev: tiers.Evaluation) -> str:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from kpi_engine.payout.results import REGISTER_COLUMNS, PayLine, PayRun, PersonPay
-from kpi_engine.payout.text import money
+from kpi_engine.payout.text import money, number
 from kpi_engine.report._i18n import Messages
 from kpi_engine.report._view import spreadsheet_safe, terminal_safe
 from kpi_engine.report.table import aligned
@@ -340,3 +340,38 @@ def render_pay_impact(result: Any, fmt: str, msg: Messages) -> str:
         tiers = "; ".join(f"{k} {a} → {b}" for k, (a, b) in c.tiers.items()) or "-"
         rows.append([terminal_safe(x) for x in (c.person, pair(*c.total), _amount(run, c.change), parts, tiers)])
     return "\n".join(head) + "\n" + aligned(rows, {1, 2})
+
+
+# --- cost of a plan -----------------------------------------------------------------------------
+
+
+def _cost_text(cost: Any, currency: str) -> str:
+    if cost.unbounded:
+        return "no cap"
+    parts = []
+    if cost.share or not cost.money:
+        parts.append(number(cost.share * 100) + " %")
+    if cost.money:
+        parts.append(f"{number(cost.money)} {currency}")
+    return " + ".join(parts)
+
+
+def render_cost(plan: Any, msg: Messages) -> str:
+    """The plan's cost per person and period at 0 %, 100 % and the caps (``kpi validate``)."""
+    from kpi_engine.payout.cost import plan_cost  # noqa: PLC0415
+
+    t = msg.t
+    rows = [[t("component"), t("at 0 %"), t("at 100 %"), t("at the caps")]]
+    for r in plan_cost(plan):
+        figures = [_cost_text(c, plan.currency) for c in (r.at_zero, r.on_target, r.at_cap)]
+        if r.id == "person cap":
+            figures = ["", "", t("at most {limit}", limit=figures[2])]
+        elif r.id == "draw":
+            window = t(" in the first {n} periods", n=plan.draw.periods) if plan.draw.periods else ""
+            figures = [t("at least {floor}", floor=figures[0]) + window, "", ""]
+        rows.append(
+            [terminal_safe(c) for c in [t(r.id) if r.id in {"total", "person cap", "draw"} else r.id, *figures]]
+        )
+    head = t("  cost per person and period, as a share of the target incentive:")
+    table = aligned(rows, {1, 2, 3})
+    return head + "\n" + "".join("    " + line + "\n" for line in table.splitlines())
