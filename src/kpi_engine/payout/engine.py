@@ -317,11 +317,13 @@ class _Run:
         self.issues: list[Issue] = []
 
     def first_period(self) -> Period:
+        """The first period computed: the plan year's first, or an earlier one the inputs reach back to."""
         kind = self.plan.period
-        starts = [k[1] for k in self.inputs.scores]
+        starts = [Period.containing(year_start(self.plan, self.period), kind)]
+        starts += [k[1] for k in self.inputs.scores]
         starts += [Period.containing(c.date, kind) for c in self.inputs.credits]
         starts += [line.period for line in self.inputs.paid]
-        return min(starts, default=self.period)
+        return min(starts)
 
     def own_rows(self, person: str) -> tuple[Assignment, ...]:
         """The assignments of ``person`` this plan pays."""
