@@ -34,7 +34,20 @@ def _amount(run: PayRun, value: Decimal) -> str:
 
 
 def _kind(msg: Messages, kind: str) -> str:
-    return msg.pt("pay line", kind)
+    """A line's kind in the reader's language (each msgid written out, so the catalogue sees it)."""
+    pt = msg.pt
+    names = {
+        "component": pt("pay line", "component"),
+        "cap": pt("pay line", "cap"),
+        "held": pt("pay line", "held"),
+        "released": pt("pay line", "released"),
+        "clawback": pt("pay line", "clawback"),
+        "true_up": pt("pay line", "true_up"),
+        "draw": pt("pay line", "draw"),
+        "recovery": pt("pay line", "recovery"),
+        "carried": pt("pay line", "carried"),
+    }
+    return names.get(kind, kind)
 
 
 # --- terminal -----------------------------------------------------------------------------------
