@@ -11,6 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -103,6 +104,7 @@ def oracle(case: dict) -> dict[str, dict[str, Fraction]]:
     ti, share, hired = case["target"], case["grade_share"], case["hired"]
     out: dict[str, dict[str, Fraction]] = {}
     paid: dict[str, tuple[Fraction, Fraction]] = {}  # deal → (paid on it, deal amount)
+    held: dict[str, Fraction] = {}  # deal → its part, held until the customer pays
     balance = Fraction(0)
     deals = sorted(case["deals"], key=lambda d: (d["date"], d["id"]))
     employed = [d for d in deals if hired is None or d["date"] >= hired]
@@ -133,10 +135,18 @@ def oracle(case: dict) -> dict[str, dict[str, Fraction]]:
             cum += d["amount"]
         for d, part in zip(now, largest_remainder(line, weights, p), strict=True):
             paid[d["id"]] = (part, d["amount"])
+            if case["on_payment"] and part and (d.get("paid") is None or d["paid"] > end):
+                held[d["id"]] = part
+                lines["c.held"] = lines.get("c.held", Fraction(0)) - part
+        for d in deals:  # released when the customer pays (before any clawback of the same month)
+            if d["id"] in held and d["date"] < month and d.get("paid") is not None and d["paid"] <= end:
+                lines["c.released"] = lines.get("c.released", Fraction(0)) + held.pop(d["id"])
         for d in deals:
             cancel = d.get("cancelled")
             if cancel is None or not month <= cancel <= end or d["id"] not in paid:
                 continue
+            if held.pop(d["id"], None) is not None:
+                continue  # cancelled while held: never paid, nothing to take back
             part, amount = paid[d["id"]]
             if case["window"] is None or (cancel - d["date"]).days > case["window"] or not part:
                 continue
@@ -198,6 +208,8 @@ def cases(draw: st.DrawFn) -> dict:
         day = MONTHS[0] + dt.timedelta(days=draw(st.integers(0, 118)))
         deal = {"id": f"d{i}", "amount": draw(amount), "date": day}
         if draw(st.booleans()):
+            deal["paid"] = day + dt.timedelta(days=draw(st.integers(0, 60)))
+        if draw(st.booleans()):
             deal["cancelled"] = day + dt.timedelta(days=draw(st.integers(0, 60)))
             whole = deal["amount"]
             deal["refund"] = draw(st.sampled_from([whole, whole / 2, whole / 4]))
@@ -215,6 +227,7 @@ def cases(draw: st.DrawFn) -> dict:
         "multiplier": Fraction(draw(st.integers(0, 200)), 100),
         "deals": deals,
         "window": draw(st.none() | st.integers(0, 45) | st.integers(0, 45)),
+        "on_payment": draw(st.booleans()),
         "hired": hired,
         "draw": draw_spec,
     }
@@ -239,6 +252,8 @@ def plan_yaml(case: dict) -> str:
         extra += f", cap: {{amount: {text(c['cap'])}}}"
     if case["window"] is not None:
         extra += f", clawback: {{within_days: {case['window']}}}"
+    if case["on_payment"]:
+        extra += ", release: on_payment"
     lines = [
         "pay_plan: p", 'version: "1"', "title: t", "incentive_per: period", "calendar: weekdays",
         f"rounding: {{places: {case['places']}, mode: {case['mode']}}}", "components:",
@@ -263,9 +278,13 @@ def run_engine(case: dict):
     credits_rows = [{"deal_id": d["id"], "credited_to": "r", "amount": text(d["amount"]), "date": d["date"].isoformat()}
                     for d in case["deals"]]  # fmt: skip
     facts = [
-        {"deal_id": d["id"], "cancelled": d["cancelled"].isoformat(), "refund": text(d["refund"])}
+        {
+            "deal_id": d["id"],
+            "paid": d["paid"].isoformat() if "paid" in d else None,
+            "cancelled": d["cancelled"].isoformat() if "cancelled" in d else None,
+            "refund": text(d["refund"]) if "refund" in d else None,
+        }
         for d in case["deals"]
-        if "cancelled" in d
     ]
     return pay(plan, appraisals, [person], credits=credits_rows or None, deals=facts or None, period="2026-04")
 
@@ -334,6 +353,7 @@ def _case(**overrides) -> dict:
         "multiplier": Fraction(0),
         "deals": [],
         "window": 120,
+        "on_payment": False,
         "hired": None,
         "draw": None,
     }
@@ -389,3 +409,84 @@ def test_equal_deals_split_the_cents_and_claw_back_their_own_part(count, amount,
     got = {m: {ln.id: Fraction(ln.amount) for ln in ps[0].lines} for m, ps in run_engine(case).history.items()}
     for month, lines in expected.items():
         assert {k: v for k, v in got.get(month, {}).items() if v or k in lines} == lines, month
+
+
+@given(cases())
+def test_the_columnar_executor_gives_the_row_executors_lines(case):
+    """The column kernels give every line of every month that the row executor gives, to the unit."""
+    pl = pytest.importorskip("polars")
+    from kpi_engine.payout.columnar import line_amounts, pay_table, table_of
+
+    run = run_engine(case)
+    plan = parse_pay_plan(plan_yaml(case))
+    person = {"person": "r", "target_incentive": text(case["target"]), "start": None}
+    if case["hired"] is not None:
+        person["start"] = case["hired"].isoformat()
+    appraisals = pl.DataFrame([{"subject": "r", "period": f"2026-{m.month:02d}", "grade": "A"} for m in MONTHS])
+    credited = pl.DataFrame(
+        [{"deal_id": d["id"], "credited_to": "r", "amount": text(d["amount"]), "date": d["date"].isoformat()}
+         for d in case["deals"]],
+        schema={"deal_id": pl.String, "credited_to": pl.String, "amount": pl.String, "date": pl.String},
+    )  # fmt: skip
+    facts = pl.DataFrame(
+        [{"deal_id": d["id"], "paid": d["paid"].isoformat() if "paid" in d else None,
+          "cancelled": d["cancelled"].isoformat() if "cancelled" in d else None,
+          "refund": text(d["refund"]) if "refund" in d else None} for d in case["deals"]],
+        schema={"deal_id": pl.String, "paid": pl.String, "cancelled": pl.String, "refund": pl.String},
+    )  # fmt: skip
+    table = pay_table(plan, appraisals, pl.DataFrame([person], schema={"person": pl.String,
+                      "target_incentive": pl.String, "start": pl.String}), credits=credited, deals=facts,
+                      period="2026-04")  # fmt: skip
+    assert table.executor == "columnar", table.reason
+    assert line_amounts(table) == line_amounts(table_of(run))
+
+
+DEAL_DATES = st.tuples(
+    st.integers(0, 118), st.integers(1, 900), st.integers(-1, 3), st.integers(-1, 3), st.integers(0, 2)
+)
+
+
+@given(st.lists(DEAL_DATES, max_size=8), st.none() | st.integers(0, 40))
+def test_held_released_forfeited_and_clawed_back_on_month_ends(deals, window):
+    """Deals paid and cancelled on month ends, the month after, or never: held, released, forfeited, clawed back."""
+    pl = pytest.importorskip("polars")
+    from kpi_engine.payout.columnar import line_amounts, pay_table, table_of
+
+    rows = []
+    for i, (day, amount, paid_at, cancel_at, refund) in enumerate(deals):
+        date = MONTHS[0] + dt.timedelta(days=day)
+        deal = {"id": f"d{i}", "amount": Fraction(amount * 4), "date": date}
+        # -1: never; k >= 0: the last day of the k-th month after the deal's month (0: its own month's end)
+        for key, at in (("paid", paid_at), ("cancelled", cancel_at)):
+            if at >= 0:
+                month = min(date.month + at, 4)
+                deal[key] = max(month_end(dt.date(2026, month, 1)) - dt.timedelta(days=refund % 2), date)
+        if "cancelled" in deal:
+            deal["refund"] = deal["amount"] / (1, 2, 4)[refund]
+        rows.append(deal)
+    curve = {"kind": "marginal", "bounds": [Fraction(0)], "rates": [Fraction(1, 100)], "threshold": None,
+             "cap": None, "ytd": False}  # fmt: skip
+    case = _case(deals=rows, curve=curve, window=window, on_payment=True)
+    expected = oracle(case)
+    run = run_engine(case)
+    got = {m: {ln.id: Fraction(ln.amount) for ln in ps[0].lines} for m, ps in run.history.items()}
+    for month, lines in expected.items():
+        assert {k: v for k, v in got.get(month, {}).items() if v or k in lines} == lines, month
+    plan = parse_pay_plan(plan_yaml(case))
+    str_schema = {"deal_id": pl.String, "paid": pl.String, "cancelled": pl.String, "refund": pl.String}
+    facts = pl.DataFrame(
+        [{"deal_id": d["id"], "paid": d["paid"].isoformat() if "paid" in d else None,
+          "cancelled": d["cancelled"].isoformat() if "cancelled" in d else None,
+          "refund": text(d["refund"]) if "refund" in d else None} for d in rows],
+        schema=str_schema,
+    )  # fmt: skip
+    credited = pl.DataFrame(
+        [{"deal_id": d["id"], "credited_to": "r", "amount": text(d["amount"]), "date": d["date"].isoformat()}
+         for d in rows],
+        schema={"deal_id": pl.String, "credited_to": pl.String, "amount": pl.String, "date": pl.String},
+    )  # fmt: skip
+    people = pl.DataFrame([{"person": "r", "target_incentive": "0"}])
+    appraisals = pl.DataFrame([{"subject": "r", "period": "2026-01", "grade": "A"}])
+    table = pay_table(plan, appraisals, people, credits=credited, deals=facts, period="2026-04")
+    assert table.executor == "columnar", table.reason
+    assert line_amounts(table) == line_amounts(table_of(run))

@@ -54,6 +54,7 @@ from kpi_engine.payout.inputs import (
 )
 from kpi_engine.payout.model import Component, Gate, PayPlan
 from kpi_engine.payout.ops import tiers
+from kpi_engine.payout.ops.proration import working_days
 from kpi_engine.payout.results import PayLine, PayRun, PersonPay, Segment
 from kpi_engine.payout.text import money, number, percent, rate_text
 from kpi_engine.time.periods import Period
@@ -237,9 +238,9 @@ def stretches(plan: PayPlan, rows: Sequence[Assignment], period: Period) -> list
         if last < first:
             continue
         if of is None:
-            of = cal.count_working_days(period.start, end)
+            of = working_days(cal, period.start, end)
         if of:
-            working = cal.count_working_days(first, last)
+            working = working_days(cal, first, last)
             out.append(_Stretch(a, first, last, working, of))
         else:  # a period without working days: calendar days instead
             out.append(_Stretch(a, first, last, (last - first).days + 1, (end - period.start).days + 1))

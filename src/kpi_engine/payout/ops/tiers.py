@@ -23,11 +23,21 @@ nothing below it (then the curve counts from its start); ``measure_cap`` counts 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
+
+from kpi_engine.payout.ops import LazyModule
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy")
+
+Arr = Any  # a NumPy array
 
 CurveKind = Literal["step", "marginal", "interpolate"]
 ZERO = Fraction(0)
@@ -212,3 +222,97 @@ def boundary_values(curve: Curve) -> Sequence[Fraction]:
     points.update(level.at for level in curve.levels)
     points.update(b for b in (curve.threshold, curve.measure_cap) if b is not None)
     return sorted(points)
+
+
+# --- column kernel ------------------------------------------------------------------------------
+#
+# Every curve is piecewise affine in its input: 0 below its start or threshold, ``x × rate`` or a
+# fixed pay in a step tier, ``prefix + (x − lower) × rate`` in a marginal tier, a line between two
+# levels, flat after a measure cap or the last level. The column kernel holds that form over
+# integers: the input ``X`` in units of ``1 / in_scale`` (cents, or 10**-k of a ratio), the value
+# in units of ``1 / out_scale`` as ``(a_i + b_i × X) / den`` on segment ``i``. The form is derived
+# from the row kernel itself (two points inside each segment give its slope and intercept; each
+# bound is owned by the side whose line passes through the row kernel's value there), so the
+# two kernels agree by construction.
+
+
+@attrs.frozen
+class Piecewise:
+    """A curve as integer affine pieces: ``value × out_scale = (a[i] + b[i] × X) / den``."""
+
+    keys: tuple[int, ...]  # segment i + 1 starts at keys[i] (X >= keys[i]); segment 0 is below keys[0]
+    a: tuple[int, ...]
+    b: tuple[int, ...]
+    den: int
+    in_scale: int
+    out_scale: int
+
+
+def _affine(curve: Curve, lo: Fraction, hi: Fraction | None) -> tuple[Fraction, Fraction]:
+    """Slope and intercept of the curve inside ``(lo, hi)`` (hi ``None``: unbounded), from two interior points."""
+    step = (hi - lo) / 3 if hi is not None else Fraction(1)
+    x1, x2 = lo + step, lo + 2 * step
+    y1, y2 = evaluate(curve, x1).value, evaluate(curve, x2).value
+    slope = (y2 - y1) / (x2 - x1)
+    return slope, y1 - slope * x1
+
+
+def piecewise(curve: Curve, in_scale: int, out_scale: int) -> Piecewise | None:
+    """The curve's integer affine pieces for inputs in ``1 / in_scale`` units.
+
+    ``None`` when the curve has an isolated value at a bound that neither side's line gives
+    (the row kernel then computes).
+    """
+    points = sorted(set(boundary_values(curve)))
+    if not points:
+        points = [ZERO]
+    lines: list[tuple[Fraction, Fraction]] = []
+    edges = [None, *points]
+    for i, lo in enumerate(edges):
+        hi = points[i] if i < len(points) else None
+        if lo is None:
+            assert hi is not None
+            lines.append(_affine(curve, hi - 2, hi))
+        else:
+            lines.append(_affine(curve, lo, hi))
+    keys: list[int] = []
+    for i, point in enumerate(points):
+        value = evaluate(curve, point).value
+        left, right = lines[i], lines[i + 1]
+        right_owns = right[0] * point + right[1] == value
+        left_owns = left[0] * point + left[1] == value
+        scaled = point * in_scale
+        if scaled.denominator != 1:  # no input unit falls on the bound: X >= ceil(bound) is the right side
+            keys.append(-(-scaled.numerator // scaled.denominator))
+        elif right_owns:
+            keys.append(scaled.numerator)
+        elif left_owns:
+            keys.append(scaled.numerator + 1)
+        else:
+            return None  # an isolated point value: not a piecewise-affine curve with owned bounds
+    # value × out = (slope × X / in + intercept) × out
+    fractions = [(s * out_scale / in_scale, c * out_scale) for s, c in lines]
+    den = math.lcm(*(f.denominator for pair in fractions for f in pair))
+    a = tuple(int(c * den) for _, c in fractions)
+    b = tuple(int(s * den) for s, _ in fractions)
+    return Piecewise(tuple(keys), a, b, den, in_scale, out_scale)
+
+
+def column_value(pw: Piecewise, x: Arr) -> Arr:
+    """The curve at every ``x`` (integers in ``1 / in_scale``), as numerators over ``pw.den``, exactly.
+
+    Products are checked: when ``|b| × |x|`` could pass 2**62 the column is computed over Python
+    integers (``money.mul``).
+    """
+    from kpi_engine.payout.ops import money  # noqa: PLC0415 - one op calling another's kernel
+
+    segment = np.searchsorted(np.asarray(pw.keys, dtype=np.int64), x, side="right")
+    a = np.asarray(pw.a, dtype=object if not money.fits(max(map(abs, pw.a), default=0)) else np.int64)
+    b = np.asarray(pw.b, dtype=object if not money.fits(max(map(abs, pw.b), default=0)) else np.int64)
+    slope = b[segment]
+    product = money.mul(slope, x)
+    base = a[segment]
+    wide = object in {product.dtype, base.dtype}
+    if wide or not money.fits(money.absmax(base) + money.absmax(product)):
+        return money.widen(base) + money.widen(product)
+    return base + product
