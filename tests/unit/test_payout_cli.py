@@ -208,3 +208,21 @@ class TestValidate:
         code, _, err = run(capsys, "pay", "pay_plans/sales_rep_monthly_pay.yaml", "--appraisals", "x.csv")
         assert code == 1
         assert "Traceback" not in err
+
+
+def test_the_library_example_of_docs_pay_runs():
+    """docs/pay.md's Python example: April costs 14,164.64 and li_na's D105 is clawed back."""
+    from kpi_engine import load_pay_plan, load_ruleset, pay, read_table
+    from kpi_engine.payout.appraise import appraise_periods
+
+    plan = load_pay_plan("pay_plans/sales_rep_monthly_pay.yaml")
+    appraisals = appraise_periods(
+        load_ruleset("rulesets/sales_rep_monthly.yaml"), read_table("examples/pay/records.csv"), through="2026-04",
+        plan=plan,
+    )  # fmt: skip
+    run = pay(
+        plan, appraisals, read_table("examples/pay/people.csv"), credits=read_table("examples/pay/credits.csv"),
+        deals=read_table("examples/pay/deals.csv"), period="2026-04",
+    )  # fmt: skip
+    assert run.total == Decimal("14164.64")
+    assert run.person("li_na").line("commission.clawback.D105").amount == Decimal("-1930.00")

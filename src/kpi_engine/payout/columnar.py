@@ -45,6 +45,8 @@ else:
 
 Arr = Any
 EPOCH = dt.date(1970, 1, 1).toordinal()
+BLOCK = 10_000  # people per block: the memory of a block's deals is what the executor holds
+FACTS = ("product", "type", "paid", "cancelled", "refund")  # deal facts, from a deals file or on the credit rows
 KIND_ORDER = {"component": 0, "cap": 1, "released": 2, "held": 3, "clawback": 4, "true_up": 5, "draw": 6,
               "recovery": 7, "carried": 8}  # fmt: skip
 
@@ -69,6 +71,7 @@ class PayTable:
     lines: Any  # a Polars DataFrame
     executor: str = "columnar"
     reason: str | None = None
+    warnings: tuple[str, ...] = ()
 
     def register(self, *, period: str | None = None) -> Any:
         """The payout register of ``period`` (default the run's) as a Polars frame, amounts as decimals."""
@@ -82,7 +85,7 @@ class PayTable:
         wanted = period or self.period
         sums = self.lines.filter(pl.col("period") == wanted).group_by("person").agg(pl.col("amount").sum())
         unit = Decimal(1).scaleb(-self.places)
-        return {p: Decimal(a) * unit for p, a in sums.iter_rows()}
+        return {str(p): Decimal(a) * unit for p, a in sums.iter_rows()}
 
 
 # --- what the columns take ----------------------------------------------------------------------
@@ -189,14 +192,10 @@ def _days(frame: Any, column: str) -> Arr:
 # --- the executor -------------------------------------------------------------------------------
 
 
-class _Columns:
-    """One plan year of every person, month by month."""
+class _Year:
+    """The pay periods of a plan year up to the pay period, and its working days."""
 
     def __init__(self, plan: PayPlan, period: Period) -> None:
-        self.plan = plan
-        self.period = period
-        self.unit = 10**plan.places
-        self.mode = plan.mode
         first = Period.containing(year_start(plan, period), plan.period)
         self.periods: list[Period] = []
         p = first
@@ -205,20 +204,100 @@ class _Columns:
             p = Period(p.kind, p.next_start())
         self.starts = np.array([q.start.toordinal() for q in self.periods], dtype=np.int64)
         self.ends = np.array([q.next_start().toordinal() - 1 for q in self.periods], dtype=np.int64)
-        self.calendar = WorkingDays(plan.calendar, self.periods[0].start, self.periods[-1].next_start())
+        last = self.periods[-1].next_start() - dt.timedelta(days=1)
+        self.calendar = WorkingDays(plan.calendar, self.periods[0].start, last)
         self.month_days = self.calendar.count(self.starts, self.ends)
         if not self.month_days.all():
             raise _RowPathError("a pay period without working days")
+
+
+class _Lines:
+    """Payout lines of every block, as integer codes until the table is built."""
+
+    def __init__(self, plan: PayPlan, names: list[str], year: _Year) -> None:
+        self.plan = plan
+        self.names = names
+        self.labels = [str(q) for q in year.periods]
+        self.line_names: list[str] = []
+        self.kinds: list[str] = []
+        self.components: list[str | None] = []
+        self.index: dict[str, int] = {}
+        self.chunks: list[tuple[Arr, Arr, Arr, Arr]] = []
+
+    def code(self, line: str, component: str | None, kind: str) -> int:
+        found = self.index.get(line)
+        if found is None:
+            found = self.index[line] = len(self.line_names)
+            self.line_names.append(line)
+            self.kinds.append(kind)
+            self.components.append(component)
+        return found
+
+    def add(self, values: Arr, mask: Arr, offset: int, line: str, component: str | None, kind: str) -> None:
+        rows, cols = np.nonzero(mask)
+        if rows.size:
+            code = self.code(line, component, kind)
+            self.chunks.append((
+                cols.astype(np.int16), (rows + offset).astype(np.int32), np.full(rows.size, code, dtype=np.int32),
+                np.asarray(values[rows, cols], dtype=np.int64),
+            ))  # fmt: skip
+
+    def add_rows(self, months: Arr, people: Arr, lines: list[str], component: str, kind: str, amounts: Arr) -> None:
+        codes = np.array([self.code(name, component, kind) for name in lines], dtype=np.int32)
+        self.chunks.append((months.astype(np.int16), people.astype(np.int32), codes, amounts.astype(np.int64)))
+
+    def table(self) -> Any:
+        """The lines as a Polars frame: period, person, line, component, kind (Enums), amount (units)."""
+        if not self.chunks:
+            return _empty()
+        period, person, line, amount = (np.concatenate([c[i] for c in self.chunks]) for i in range(4))
+        self.chunks = []  # the concatenated arrays replace them
+        order_of = {c.id: i for i, c in enumerate(self.plan.components)}
+        rank = sorted(range(len(self.line_names)), key=lambda i: (
+            KIND_ORDER[self.kinds[i]], order_of.get(self.components[i] or "", 99), self.line_names[i]))  # fmt: skip
+        line_rank = np.empty(len(rank), dtype=np.int64)
+        line_rank[np.asarray(rank, dtype=np.int64)] = np.arange(len(rank))
+        order = np.lexsort((line_rank[line], person, period))
+        period, person, line, amount = period[order], person[order], line[order], amount[order]
+
+        def enum(values: list[str], codes: Arr) -> Any:
+            return pl.Series(values, dtype=pl.Enum(values)).gather(codes)
+
+        kinds = sorted(set(self.kinds))
+        comps = sorted({c for c in self.components if c is not None})
+        kind_code = np.asarray([kinds.index(k) for k in self.kinds], dtype=np.int64)
+        comp_code = np.asarray([comps.index(c) if c is not None else -1 for c in self.components], dtype=np.int64)
+        component = pl.Series(comps, dtype=pl.Enum(comps)).gather(np.maximum(comp_code[line], 0))
+        component = pl.select(pl.when(pl.Series(comp_code[line] >= 0)).then(component)).to_series()
+        return pl.DataFrame({
+            "period": enum(self.labels, period),
+            "person": enum(self.names, person),
+            "line": enum(self.line_names, line),
+            "component": component,
+            "kind": enum(kinds, kind_code[line]),
+            "amount": pl.Series(np.asarray(amount, dtype=np.int64)),
+        })  # fmt: skip
+
+
+class _Columns:
+    """One block of people over the plan year, month by month."""
+
+    def __init__(self, plan: PayPlan, year: _Year, lines: _Lines, offset: int) -> None:
+        self.plan = plan
+        self.unit = 10**plan.places
+        self.mode = plan.mode
+        self.periods = year.periods
+        self.starts, self.ends = year.starts, year.ends
+        self.calendar = year.calendar
+        self.month_days = year.month_days
         self.months_per = MONTHS_PER[plan.period]
+        self.lines = lines
+        self.offset = offset
 
     # --- people ---------------------------------------------------------------------------------
 
     def people(self, frame: Any) -> None:
-        if "plan" in frame.columns:
-            frame = frame.filter(pl.col("plan").is_null() | (pl.col("plan") == self.plan.id))
-        if "currency" in frame.columns and (frame.get_column("currency").drop_nulls() != self.plan.currency).any():
-            raise _RowPathError("a person is paid in another currency")
-        frame = frame.sort("person")
+        """The block's people (sorted by person, one assignment each)."""
         self.names = frame.get_column("person").cast(pl.String).to_list()
         self.n = len(self.names)
         self.code = {name: i for i, name in enumerate(self.names)}
@@ -409,6 +488,7 @@ class _Columns:
     def credits(self, frame: Any | None, deals: Any | None) -> None:
         """Credited lines of the plan year, with their facts, sorted by person, date and deal id."""
         self.deal_rows = 0
+        self.strangers = 0
         empty = np.zeros(0, dtype=np.int64)
         self.d_person = self.d_date = self.d_amount = self.d_month = empty
         self.d_paid = self.d_cancelled = self.d_refund = empty
@@ -418,27 +498,37 @@ class _Columns:
             return
         if "share" in frame.columns and frame.get_column("share").drop_nulls().len():
             raise _RowPathError("split credits (a share column)")
-        frame = frame.select(
-            pl.col("deal_id").cast(pl.String),
-            pl.col("credited_to").cast(pl.String),
-            "amount",
-            "date",
+        keep = ["deal_id", "credited_to", "amount", "date", *(c for c in FACTS if c in frame.columns)]
+        frame = frame.select(keep).with_columns(
+            pl.col("deal_id").cast(pl.String), pl.col("credited_to").cast(pl.String)
         )
         if deals is not None and deals.height:
-            keep = [c for c in ("deal_id", "product", "type", "paid", "cancelled", "refund") if c in deals.columns]
-            facts = deals.select(keep).with_columns(pl.col("deal_id").cast(pl.String))
+            if any(c in frame.columns for c in FACTS):
+                raise _RowPathError("deal facts both on the credits and in a deals file")
+            facts = deals.select([c for c in ("deal_id", *FACTS) if c in deals.columns]).with_columns(
+                pl.col("deal_id").cast(pl.String)
+            )
             if facts.get_column("deal_id").is_duplicated().any():
                 raise _RowPathError("a deal listed twice in the deals")
             frame = frame.join(facts, on="deal_id", how="left")
         if frame.get_column("deal_id").is_duplicated().any():
             raise _RowPathError("a deal credited on several rows")
         code = frame.get_column("credited_to").replace_strict(self.code, default=-1, return_dtype=pl.Int64)
-        self.strangers = frame.filter(code.to_numpy() < 0)
+        self.strangers = int((code < 0).sum())
         frame = frame.with_columns(_p=code).filter(pl.col("_p") >= 0)
         date = _days(frame, "date")
         if (date < self.starts[0]).any() or (date > self.ends[-1]).any():
             raise _RowPathError("credits dated outside the plan year up to the pay period")
-        frame = frame.with_columns(_d=pl.Series(date)).sort(["_p", "_d", "deal_id"])
+        # order by person, date and deal id with one integer key (the deal id's rank breaks ties)
+        rank = np.empty(frame.height, dtype=np.int64)
+        rank[frame.get_column("deal_id").arg_sort().to_numpy()] = np.arange(frame.height)
+        person = frame.get_column("_p").to_numpy()
+        if frame.height < 1 << 24 and self.n < 1 << 20:
+            key = ((person << 10) | (date - self.starts[0])) << 24 | rank
+            order = np.argsort(key, kind="stable")
+        else:
+            order = np.lexsort((rank, date, person))
+        frame = frame[order].with_columns(_d=pl.Series(date[order]))
         person = frame.get_column("_p").to_numpy()
         date = frame.get_column("_d").to_numpy()
         on_duty = (self.start[person] <= date) & (date <= self.end[person])
@@ -491,9 +581,7 @@ class _Columns:
         if pw is None:
             raise _RowPathError(f"component '{comp.id}' has a curve the columns cannot hold")
         cell = person * m + month  # rows are sorted by person then date, so cells are ascending
-        sums = np.zeros(self.n * m, dtype=np.int64)
-        np.add.at(sums, cell, amount)
-        month_sums = sums.reshape(self.n, m)
+        month_sums = _cells(cell, amount, self.n, m)
         ytd = comp.basis == "year_to_date"
         after = np.cumsum(month_sums, axis=1) if ytd else month_sums
         before = after - month_sums
@@ -537,10 +625,9 @@ class _Columns:
 
     # --- the run --------------------------------------------------------------------------------
 
-    def run(self) -> Any:
+    def run(self) -> None:
         plan = self.plan
         m = len(self.periods)
-        frames: list[Any] = []
         comp_lines: dict[str, Arr] = {}
         present: dict[str, Arr] = {}
         deal_parts: dict[str, dict[str, Any]] = {}
@@ -555,7 +642,7 @@ class _Columns:
                 deal_parts[comp.id] = info
         earned = sum((np.where(present[c], comp_lines[c], 0) for c in comp_lines), np.zeros((self.n, m), np.int64))
         for cid, line in comp_lines.items():
-            frames.append(self._frame(line, present[cid], cid, cid, "component"))
+            self.lines.add(line, present[cid], self.offset, cid, cid, "component")
         # the person's cap, on the period's target prorated
         if plan.person_cap is not None:
             cap = plan.person_cap
@@ -569,7 +656,7 @@ class _Columns:
                 limit = money.round_div(num, den, self.mode)
             over = earned > limit
             cut = np.where(over, limit - earned, 0)
-            frames.append(self._frame(cut, over, "cap.person", None, "cap"))
+            self.lines.add(cut, over, self.offset, "cap.person", None, "cap")
             earned = earned + cut
         total = earned.copy()
         self.held_after = np.zeros((self.n, m), dtype=np.int64)
@@ -591,8 +678,8 @@ class _Columns:
             rel_cell = _cells(person[released] * m + paid_month[released], parts[released], self.n, m)
             has_rel = _cells(person[released] * m + paid_month[released], np.ones(int(released.sum()), np.int64),
                              self.n, m) > 0  # fmt: skip
-            frames.append(self._frame(rel_cell, has_rel, f"{comp.id}.released", comp.id, "released"))
-            frames.append(self._frame(-held_cell, held_cell != 0, f"{comp.id}.held", comp.id, "held"))
+            self.lines.add(rel_cell, has_rel, self.offset, f"{comp.id}.released", comp.id, "released")
+            self.lines.add(-held_cell, held_cell != 0, self.offset, f"{comp.id}.held", comp.id, "held")
             total += rel_cell - held_cell
             # what is still held after each month: from the deal's month until it is released or forfeited
             gone = np.minimum(np.minimum(paid_month, cancel_month), m)
@@ -608,35 +695,13 @@ class _Columns:
             amount = self.d_amount[idx][claw]
             refund = self.d_refund[idx][claw]
             back = np.asarray(money.round_div(-money.mul(parts[claw], refund), amount, self.mode), dtype=np.int64)
-            deal_ids = self.d_frame.get_column("deal_id").to_numpy()[idx][claw]
-            labels = np.asarray([str(q) for q in self.periods], dtype=object)
-            frames.append(
-                pl.DataFrame(
-                    {
-                        "period": labels[cancel_month[claw]],
-                        "person": np.asarray(self.names, dtype=object)[person[claw]],
-                        "line": np.char.add(f"{comp.id}.clawback.", deal_ids.astype(str)).astype(object),
-                        "component": comp.id,
-                        "kind": "clawback",
-                        "amount": back,
-                    },
-                    schema=_schema(),
-                )
-            )
-            np.add.at(total, (person[claw], cancel_month[claw]), back)
-        frames.extend(self._draws(total))
-        out = pl.concat([f for f in frames if f.height], how="vertical") if frames else _empty()
-        order = {c: i for i, c in enumerate(c.id for c in plan.components)}
-        return (
-            out.with_columns(
-                _k=pl.col("kind").replace_strict(KIND_ORDER, return_dtype=pl.Int64),
-                _c=pl.col("component").replace_strict(order, default=99, return_dtype=pl.Int64),
-            )
-            .sort(["period", "person", "_k", "_c", "line"])
-            .drop(["_k", "_c"])
-        )
+            deal_ids = self.d_frame.get_column("deal_id").to_numpy()[idx][claw].tolist()
+            names = [f"{comp.id}.clawback.{d}" for d in deal_ids]
+            self.lines.add_rows(cancel_month[claw], person[claw] + self.offset, names, comp.id, "clawback", back)
+            total += _cells(person[claw] * m + cancel_month[claw], back, self.n, m)
+        self._draws(total)
 
-    def _draws(self, total: Arr) -> list[Any]:
+    def _draws(self, total: Arr) -> None:
         """Draw top-ups, recoveries and carried balances, month by month over every person."""
         plan = self.plan
         m = len(self.periods)
@@ -685,26 +750,9 @@ class _Columns:
             out_car[:, j] = np.where(carry, -earned, 0)
             balance += out_car[:, j]
             self.balance_after[:, j] = balance
-        return [
-            self._frame(out_draw, out_draw != 0, "draw", None, "draw"),
-            self._frame(out_rec, out_rec != 0, "recovery", None, "recovery"),
-            self._frame(out_car, out_car != 0, "carried", None, "carried"),
-        ]
-
-    def _frame(self, values: Arr, mask: Arr, line: str, component: str | None, kind: str) -> Any:
-        rows, cols = np.nonzero(mask)
-        if rows.size == 0:
-            return _empty()
-        names = np.asarray(self.names, dtype=object)
-        labels = np.asarray([str(q) for q in self.periods], dtype=object)
-        return pl.DataFrame({
-            "period": labels[cols],
-            "person": names[rows],
-            "line": line,
-            "component": component,
-            "kind": kind,
-            "amount": np.asarray(values[rows, cols], dtype=np.int64),
-        }, schema=_schema())  # fmt: skip
+        self.lines.add(out_draw, out_draw != 0, self.offset, "draw", None, "draw")
+        self.lines.add(out_rec, out_rec != 0, self.offset, "recovery", None, "recovery")
+        self.lines.add(out_car, out_car != 0, self.offset, "carried", None, "carried")
 
 
 SCHEMA = ("period", "person", "line", "component", "kind", "amount")
@@ -720,10 +768,13 @@ def _empty() -> Any:
 
 
 def _cells(index: Arr, values: Arr, n: int, m: int) -> Arr:
-    """Sums of ``values`` per flat cell ``index``, as an ``n × m`` matrix."""
+    """Sums of ``values`` per flat cell ``index``, as an ``n × m`` matrix, exactly."""
+    if not index.size:
+        return np.zeros((n, m), dtype=np.int64)
+    if float(np.abs(values).sum()) < 2**52:  # every partial sum is an integer a float64 holds exactly
+        return np.rint(np.bincount(index, weights=values, minlength=n * m)).astype(np.int64).reshape(n, m)
     out = np.zeros(n * m, dtype=np.int64)
-    if index.size:
-        np.add.at(out, index, values)
+    np.add.at(out, index, values)
     return out.reshape(n, m)
 
 
@@ -764,6 +815,7 @@ def pay_table(
     deals: Any = None,
     paid: Any = None,
     period: str,
+    block: int = BLOCK,
 ) -> PayTable:
     """Every person's payout lines of a plan year up to ``period``, on the columnar executor when it can.
 
@@ -775,6 +827,7 @@ def pay_table(
         deals: deal facts (``deal_id, product, type, paid, cancelled, refund``).
         paid: lines already paid (true-ups run on the row executor).
         period: the pay period.
+        block: people computed together; each block's rows of a lazy input are read on their own.
 
     Returns:
         A ``PayTable``; ``executor`` is ``row`` (with ``reason``) when the columns could not take the run.
@@ -786,7 +839,7 @@ def pay_table(
     reason = column_support(plan) or ("lines already paid (true-ups)" if paid is not None else None)
     if reason is None:
         try:
-            return _columnar(plan, appraisals, people, credits, deals, target)
+            return _columnar(plan, appraisals, people, credits, deals, target, block)
         except _RowPathError as exc:
             reason = str(exc)
     run = pay(plan, _rows(appraisals), _rows(people), credits=_rows(credits), deals=_rows(deals), paid=_rows(paid),
@@ -805,31 +858,82 @@ def _rows(data: Any) -> Any:
     ]
 
 
-def _columnar(plan: PayPlan, appraisals: Any, people: Any, credited: Any, deals: Any, target: Period) -> PayTable:
-    people_frame = _frame(people, "people")
+def _lazy(data: Any, name: str) -> Any:
+    if data is None or isinstance(data, pl.LazyFrame):
+        return data
+    return _frame(data, name).lazy()
+
+
+def _within(column: str, lo: str | None, hi: str | None) -> Any:
+    """Rows whose ``column`` is from ``lo`` (inclusive) to ``hi`` (exclusive): a block of sorted people."""
+    value = pl.col(column).cast(pl.String)
+    condition = pl.lit(value=True)
+    if lo is not None:
+        condition &= value >= lo
+    if hi is not None:
+        condition &= value < hi
+    return condition
+
+
+def _columnar(
+    plan: PayPlan, appraisals: Any, people: Any, credited: Any, deals: Any, target: Period, block: int = BLOCK
+) -> PayTable:
+    """Every person in blocks of ``block`` people, each block's inputs read (or filtered) on its own."""
+    people_frame = _frame(people, "people").with_columns(pl.col("person").cast(pl.String))
+    if "plan" in people_frame.columns:
+        people_frame = people_frame.filter(pl.col("plan").is_null() | (pl.col("plan") == plan.id))
+    if "currency" in people_frame.columns and (people_frame.get_column("currency").drop_nulls() != plan.currency).any():
+        raise _RowPathError("a person is paid in another currency")
     counts = people_frame.group_by("person").len()
     movers = counts.filter(pl.col("len") > 1).get_column("person").to_list()
-    singles = people_frame.filter(~pl.col("person").is_in(movers))
-    cols = _Columns(plan, target)
-    cols.people(singles)
-    names = set(plan.reads()) | {"grade"}
-    cols.appraisals(_frame(appraisals, "appraisals"), names)
-    credit_frame = _frame(credited, "credits")
-    deal_frame = _frame(deals, "deals")
-    cols.credits(credit_frame, deal_frame)
-    lines = cols.run()
+    singles = people_frame.filter(~pl.col("person").is_in(movers)).sort("person")
+    names = singles.get_column("person").to_list()
+    year = _Year(plan, target)
+    lines = _Lines(plan, names, year)
+    apps, creds, facts = _lazy(appraisals, "appraisals"), _lazy(credited, "credits"), _lazy(deals, "deals")
+    reads = set(plan.reads()) | {"grade"}
+    mover_set = set(movers)
+    strangers = 0
+    for i in range(0, len(names), block):
+        lo = names[i] if i else None
+        hi = names[i + block] if i + block < len(names) else None
+        cols = _Columns(plan, year, lines, i)
+        cols.people(singles.slice(i, block))
+        cols.appraisals(apps.filter(_within("subject", lo, hi)).collect() if apps is not None else None, reads)
+        credit_block = creds.filter(_within("credited_to", lo, hi)).collect() if creds is not None else None
+        fact_block = None
+        if facts is not None and credit_block is not None:
+            wanted = credit_block.select(pl.col("deal_id").cast(pl.String)).lazy()
+            fact_block = facts.with_columns(pl.col("deal_id").cast(pl.String)).join(wanted, on="deal_id", how="semi")
+            fact_block = fact_block.collect()
+        cols.credits(credit_block, fact_block)
+        if credit_block is not None and cols.strangers:
+            unknown = credit_block.filter(
+                ~pl.col("credited_to").cast(pl.String).is_in([*names[i : i + block], *movers])
+            )
+            strangers += unknown.height
+        cols.run()
+    table = lines.table()
+    warnings: list[str] = []
+    if strangers:
+        warnings.append(f"{strangers} credited deal line(s) name people who are not in the people file: not paid")
     if movers:  # people with several assignments: the row executor, then their lines join
-        subset = set(movers)
-        sub_people = people_frame.filter(pl.col("person").is_in(movers))
-        sub_credits = credit_frame.filter(pl.col("credited_to").is_in(movers)) if credit_frame is not None else None
-        sub_apps = _frame(appraisals, "appraisals")
-        if sub_apps is not None:
-            sub_apps = sub_apps.filter(pl.col("subject").cast(pl.String).is_in(movers))
+        sub = sorted(mover_set)
+        sub_people = people_frame.filter(pl.col("person").is_in(sub))
+        sub_credits = (
+            creds.filter(pl.col("credited_to").cast(pl.String).is_in(sub)).collect() if creds is not None else None
+        )
+        sub_apps = apps.filter(pl.col("subject").cast(pl.String).is_in(sub)).collect() if apps is not None else None
+        sub_facts = None
+        if facts is not None and sub_credits is not None:
+            ids = sub_credits.get_column("deal_id").cast(pl.String)
+            sub_facts = facts.filter(pl.col("deal_id").cast(pl.String).is_in(ids)).collect()
         run = pay(plan, _rows(sub_apps), _rows(sub_people), credits=_rows(sub_credits) or None,
-                  deals=_rows(deal_frame), period=str(target))  # fmt: skip
-        extra = table_of(run).lines.filter(pl.col("person").is_in(sorted(subset)))
-        lines = pl.concat([lines, extra], how="vertical").sort(["period", "person"], maintain_order=True)
-    return PayTable(plan.id, plan.version, plan.currency, plan.places, str(target), lines)
+                  deals=_rows(sub_facts), period=str(target))  # fmt: skip
+        extra = table_of(run).lines
+        as_text = [pl.col(c).cast(pl.String) for c in SCHEMA if c != "amount"]
+        table = pl.concat([table.with_columns(as_text), extra.with_columns(as_text)], how="vertical")
+    return PayTable(plan.id, plan.version, plan.currency, plan.places, str(target), table, warnings=tuple(warnings))
 
 
 def table_of(run: PayRun) -> PayTable:

@@ -45,6 +45,7 @@ from kpi_engine.payout.inputs import (
     PayInputs,
     Scores,
     credits_from_attribution,
+    facts_on_credits,
     prepare_credits,
     prepare_deals,
     prepare_paid,
@@ -109,8 +110,14 @@ def prepare_inputs(
     credited = credits
     if credited is not None and hasattr(credited, "credits") and hasattr(credited, "policy"):
         credited = credits_from_attribution(credited)
-    credit_lines = prepare_credits(as_table(credited, "credits"), plan.places) if credited is not None else ()
-    deal_facts = prepare_deals(as_table(deals, "deals"), credit_lines) if deals is not None else {}
+    credit_table = as_table(credited, "credits") if credited is not None else None
+    credit_lines = prepare_credits(credit_table, plan.places) if credit_table is not None else ()
+    on_rows = facts_on_credits(credit_table) if credit_table is not None else None
+    if on_rows is not None and deals is not None:
+        msg = "deal facts are given both on the credit rows and in a deals file: give them once"
+        raise DataError(msg)
+    facts = on_rows if on_rows is not None else (as_table(deals, "deals") if deals is not None else None)
+    deal_facts = prepare_deals(facts, credit_lines) if facts is not None else {}
     paid_lines = prepare_paid(plan, as_table(paid, "paid")) if paid is not None else ()
     _check_reads(plan, by_key.values())
     warnings = _warnings(people_rows, credit_lines)

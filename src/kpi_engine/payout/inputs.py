@@ -50,6 +50,7 @@ PEOPLE_COLUMNS = (
     "note",
 )
 CREDIT_COLUMNS = ("deal_id", "credited_to", "amount", "date", "share")
+DEAL_FACTS = ("product", "type", "paid", "cancelled", "refund")  # may ride on the credit rows instead of a deals file
 CREDIT_IGNORED = (  # what ``kpi attribute --format csv`` writes besides; read and ignored
     "customer",
     "closer",
@@ -339,7 +340,7 @@ def prepare_credits(table: Table, places: int = 2) -> tuple[CreditLine, ...]:
         DataError: a missing or bad cell, a deal credited twice to one person, the rows of a deal
             with different amounts or dates, split shares that do not add up to 100 %.
     """
-    reader = _Reader(table, CREDIT_COLUMNS, ("deal_id", "credited_to", "amount", "date"), CREDIT_IGNORED)
+    reader = _Reader(table, CREDIT_COLUMNS, ("deal_id", "credited_to", "amount", "date"), CREDIT_IGNORED + DEAL_FACTS)
     by_deal: dict[str, list[tuple[int, str, Fraction, Fraction | None, dt.date]]] = defaultdict(list)
     for line, raw in reader.rows():
         deal = _text(raw.get("deal_id"))
@@ -404,6 +405,36 @@ def credits_from_attribution(result: Any) -> Table:
 
 
 # --- deals --------------------------------------------------------------------------------------
+
+
+def facts_on_credits(table: Table) -> Table | None:
+    """The deal facts written on credit rows (``paid``, ``cancelled``…), one row per deal, or ``None``.
+
+    Raises:
+        DataError: when two rows of one deal (a split) give different facts.
+    """
+    columns = set(table.header or (table.dict_rows[0][1] if table.dict_rows else ()))
+    wanted = [c for c in DEAL_FACTS if c in columns]
+    if not wanted:
+        return None
+    first: dict[str, tuple[int, tuple[object, ...]]] = {}
+    rows: list[tuple[int, dict[str, Any]]] = []
+    issues: list[Issue] = []
+    for line, raw in table.rows:
+        deal = _text(raw.get("deal_id"))
+        if deal is None:
+            continue
+        facts = tuple(_text(raw.get(c)) for c in wanted)
+        if deal in first:
+            if first[deal][1] != facts:
+                issues.append(Issue("split_mismatch", f"deal '{deal}' has other facts on row {first[deal][0]}",
+                                    "deal_id", table.where(line, "deal_id")))  # fmt: skip
+            continue
+        first[deal] = (line, facts)
+        rows.append((line, {"deal_id": deal, **{c: raw.get(c) for c in wanted}}))
+    if issues:
+        raise DataError.from_issues(issues, f"credits {table.name}")
+    return Table(table.name, tuple(rows), table.columns)
 
 
 def prepare_deals(table: Table, lines: Sequence[CreditLine]) -> dict[str, Deal]:

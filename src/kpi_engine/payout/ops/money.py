@@ -77,7 +77,7 @@ def absmax(x: Arr | int) -> float:
 
 def round_div(num: Arr, den: Arr | int, mode: str) -> Arr:
     """``num / den`` (``den > 0``) rounded to an integer with ``mode``, row by row, exactly."""
-    q, r = divmod(num, den)  # floor division: 0 <= r < den
+    q, r = _divmod(num, den)  # floor division: 0 <= r < den
     if mode == "floor":
         up = np.zeros(q.shape, dtype=bool)
     elif mode == "ceiling":
@@ -100,6 +100,14 @@ def round_div(num: Arr, den: Arr | int, mode: str) -> Arr:
                 up = above | (tie & negative)
     out = q + up
     return out.astype(np.int64) if out.dtype == object and _fits_int64(out) else out
+
+
+def _divmod(num: Arr, den: Arr | int) -> tuple[Arr, Arr]:
+    """Floor quotient and remainder, also of Python-integer (object) arrays, which ``np.divmod`` refuses."""
+    if getattr(num, "dtype", None) == object or getattr(den, "dtype", None) == object:
+        q = num // den
+        return q, num - q * den
+    return divmod(num, den)
 
 
 def _fits_int64(x: Arr) -> bool:
@@ -134,7 +142,7 @@ def split_groups(total: Arr, weight: Arr, group: Arr, groups: int) -> Arr:
     den = np.where(equal, count, wsum)
     numer = mul(w, total[group])
     d = den[group]
-    floor, rem = divmod(numer, d)
+    floor, rem = _divmod(numer, d)
     left = np.asarray(total - group_sums(floor, group, groups), dtype=np.int64)
     position = np.arange(n)
     if rem.dtype != object and int(np.abs(rem).max()) < 2**53:
