@@ -226,3 +226,20 @@ def test_the_library_example_of_docs_pay_runs():
     )  # fmt: skip
     assert run.total == Decimal("14164.64")
     assert run.person("li_na").line("commission.clawback.D105").amount == Decimal("-1930.00")
+
+
+def test_the_columnar_register_has_the_row_registers_amounts(capsys, tmp_path):
+    """kpi pay --engine columnar writes the same register lines and amounts as --engine row (without the words)."""
+    pytest.importorskip("polars")
+    records = tmp_path / "records.csv"  # March and April only: February's 7/12 has no decimal form
+    lines = Path("examples/pay/records.csv").read_text(encoding="utf-8").splitlines()
+    records.write_text("\n".join(ln for ln in lines if ",2026-02," not in ln) + "\n", encoding="utf-8")
+    argv = [*S1[:4], "--records", str(records), *S1[6:], "--period", "2026-04", "--format", "csv"]
+
+    def register(engine):
+        code, out, err = run(capsys, *argv, "--engine", engine)
+        assert code == 0
+        assert "row executor computed" not in err
+        return {(r["person"], r["line"]): r["amount"] for r in csv.DictReader(io.StringIO(out))}
+
+    assert register("columnar") == register("row")

@@ -121,3 +121,13 @@ def test_what_the_columns_do_not_take_is_named():
     """An override plan runs on the row executor, with the reason."""
     plan = load_pay_plan("pay_plans/sales_supervisor_quarterly_pay.yaml")
     assert column_support(plan) == "the plan reads the appraisal of the team a person leads"
+
+
+def test_the_register_gives_amounts_as_exact_decimals():
+    """PayTable.register() turns units into money exactly (1012.50, not 1012 or 1013)."""
+    plan = parse_pay_plan(PLAN)
+    people = pl.DataFrame([{"person": "r", "target_incentive": "2025"}])
+    appraisals = pl.DataFrame([{"subject": "r", "period": "2026-03", "grade": "B"}])
+    table = pay_table(plan, appraisals, people, period="2026-03")
+    register = table.register()
+    assert register.filter(pl.col("line") == "g").get_column("amount").to_list() == [Decimal("1012.50")]

@@ -102,11 +102,11 @@ def pay_inputs(args: argparse.Namespace, plan: PayPlan) -> dict[str, Any]:
     }
 
 
-def run_pay(args: argparse.Namespace, plan: PayPlan) -> PayRun:
+def run_pay(args: argparse.Namespace, plan: PayPlan, given: dict[str, Any] | None = None) -> PayRun:
     """The pay run of the command line's plan and inputs; warnings printed on stderr."""
     from kpi_engine.payout.engine import pay  # noqa: PLC0415
 
-    given = pay_inputs(args, plan)
+    given = dict(given or pay_inputs(args, plan))
     run = pay(plan, given.pop("appraisals"), given.pop("people"), **given)
     for issue in run.warnings:
         print(issue.render(), file=sys.stderr)
@@ -128,9 +128,89 @@ def format_run(run: PayRun, plan: PayPlan, fmt: str, msg: Messages, *, bom: bool
     return report.render_pay_table(run, msg, [c.id for c in plan.components])
 
 
+def _columnar_wanted(args: argparse.Namespace, people: Any) -> bool:
+    """``--engine columnar``, or ``auto`` for a large register (the column path writes registers and totals)."""
+    if args.engine == "row":
+        return False
+    fits = args.format in {"csv", "parquet", "table"} and not args.record
+    if args.engine == "columnar":
+        if not fits:
+            raise KpiError(
+                args.msg.t("--engine columnar writes the register (csv, parquet) or the table; use --engine row")
+            )
+        return True
+    return fits and args.format != "table" and len(people.rows) >= COLUMNAR_FROM
+
+
+COLUMNAR_FROM = 2_000  # people from which ``--engine auto`` writes the register on the columnar executor
+
+
+def _pay_columnar(args: argparse.Namespace, plan: PayPlan, given: dict[str, Any]) -> int:
+    """The register or the table of a company, from the columnar executor (``payout.columnar``)."""
+    import polars as pl  # noqa: PLC0415 - the columnar extra
+
+    from kpi_engine.audit.record import scores_table  # noqa: PLC0415
+    from kpi_engine.payout.columnar import pay_table  # noqa: PLC0415
+    from kpi_engine.payout.engine import latest_period, prepare_inputs  # noqa: PLC0415
+    from kpi_engine.payout.inputs import credits_from_attribution  # noqa: PLC0415
+
+    inputs = prepare_inputs(plan, given["appraisals"], given["people"], credits=given["credits"],
+                            deals=given["deals"], paid=given["paid"])  # fmt: skip
+    for issue in inputs.warnings:
+        print(issue.render(), file=sys.stderr)
+    period = args.period or str(latest_period(plan, inputs))
+
+    def frame(table: Any) -> Any:
+        if table is None:
+            return None
+        rows = [{k: (None if v is None else str(v)) for k, v in row.items()} for _, row in table.rows]
+        return pl.DataFrame(rows, infer_schema_length=None) if rows else None
+
+    credited = given["credits"]
+    if credited is not None and hasattr(credited, "policy"):
+        credited = credits_from_attribution(credited)
+    scores = scores_table(inputs.scores.values()) if inputs.scores else None
+    table = pay_table(
+        plan, frame(scores), frame(given["people"]), credits=frame(credited), deals=frame(given["deals"]),
+        paid=frame(given["paid"]), period=period,
+    )  # fmt: skip
+    if table.reason:
+        print(f"kpi pay: the row executor computed this run ({table.reason})", file=sys.stderr)
+    for warning in table.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    register = table.register()
+    names = {row["person"]: row.get("name") or "" for _, row in given["people"].rows}
+    register = register.with_columns(
+        pl.col("person").cast(pl.String).replace_strict(names, default="").alias("name"),
+        pl.lit("").alias("description"),
+    ).select("period", "person", "name", "line", "component", "kind", "amount", "currency", "description")
+    if args.format == "parquet":
+        from kpi_engine.io.columnar import write_arrow_parquet  # noqa: PLC0415
+
+        if args.out is None:
+            raise KpiError("--format parquet writes a file: name it with --out FILE.parquet")
+        write_arrow_parquet(lambda: register.with_columns(pl.col(pl.Enum).cast(pl.String)).to_arrow(), args.out)
+        return 0
+    if args.format == "csv":
+        from kpi_engine.report.pay import register_csv_rows  # noqa: PLC0415
+
+        bom = args.bom if args.bom is not None else args.out is not None
+        rows = ({k: "" if v is None else str(v) for k, v in r.items()} for r in register.iter_rows(named=True))
+        write(register_csv_rows(rows, bom=bom), args.out)
+        return 0
+    totals = table.totals()
+    lines = [f"{plan.id} {plan.version}, pay period {period}, {plan.currency}: {len(totals)} people (columnar)"]
+    lines.extend(f"{person}  {total}" for person, total in sorted(totals.items()))
+    write("\n".join(lines) + "\n", args.out)
+    return 0
+
+
 def cmd_pay(args: argparse.Namespace) -> int:
     plan = load_plan(args.pay_plan, args.period)
-    run = run_pay(args, plan)
+    given = pay_inputs(args, plan)
+    if _columnar_wanted(args, given["people"]):
+        return _pay_columnar(args, plan, given)
+    run = run_pay(args, plan, given)
     if args.record:
         record_pay(args, plan, run)
     if args.format == "parquet":
@@ -240,6 +320,11 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
     p.add_argument(
         "--bom", action=argparse.BooleanOptionalAction, default=None,
         help=t("start CSV with a UTF-8 byte-order mark for Excel (default: on with --out)"),
+    )  # fmt: skip
+    p.add_argument(
+        "--engine", choices=("auto", "row", "columnar"), default="auto",
+        help=t("row: person by person, with traces; columnar: every person at once (the register and totals); "
+               "auto: columnar for a register of 2,000 people or more"),
     )  # fmt: skip
     add_record_arguments(p)
     p.set_defaults(func=cmd_pay)

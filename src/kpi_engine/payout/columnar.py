@@ -77,7 +77,8 @@ class PayTable:
         """The payout register of ``period`` (default the run's) as a Polars frame, amounts as decimals."""
         wanted = period or self.period
         frame = self.lines.filter(pl.col("period") == wanted)
-        amount = (pl.col("amount").cast(pl.Decimal(38, 0)) / 10**self.places).cast(pl.Decimal(38, self.places))
+        unit = pl.lit(Decimal(1).scaleb(-self.places))  # a product of decimals is exact; a division is not
+        amount = (pl.col("amount").cast(pl.Decimal(38, 0)) * unit).cast(pl.Decimal(38, self.places))
         return frame.with_columns(amount=amount, currency=pl.lit(self.currency))
 
     def totals(self, *, period: str | None = None) -> dict[str, Decimal]:
@@ -783,7 +784,7 @@ def _minimum(a: Arr, b: int) -> Arr:
 
 
 def _sub(a: Arr, b: Arr) -> Arr:
-    if object in {a.dtype, b.dtype}:
+    if a.dtype == object or b.dtype == object:  # noqa: PLR1714 - NumPy dtypes do not hash like object
         return money.widen(a) - money.widen(b)
     return a - b
 

@@ -119,10 +119,15 @@ def explain_person(run: PayRun, p: PersonPay, msg: Messages) -> str:
 
 def render_register_csv(run: PayRun, *, bom: bool = False) -> str:
     """The payout register as CSV: one row per line; text cells guarded against formulas."""
+    return register_csv_rows(run.register(), bom=bom)
+
+
+def register_csv_rows(rows: Any, *, bom: bool = False) -> str:
+    """Register rows (mappings of ``REGISTER_COLUMNS`` to text) as CSV, text cells guarded against formulas."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(REGISTER_COLUMNS)
-    for row in run.register():
+    for row in rows:
         writer.writerow([spreadsheet_safe(row[c]) if c != "amount" else row[c] for c in REGISTER_COLUMNS])
     text = buf.getvalue()
     return ("\ufeff" + text) if bom else text

@@ -62,7 +62,7 @@ def mul(a: Arr, b: Arr | int) -> Arr:
 
 
 def _wide(x: Arr | int) -> bool:
-    return not isinstance(x, int) and x.dtype == object
+    return not isinstance(x, int) and getattr(getattr(x, "dtype", None), "kind", "") == "O"
 
 
 def absmax(x: Arr | int) -> float:
@@ -104,10 +104,11 @@ def round_div(num: Arr, den: Arr | int, mode: str) -> Arr:
 
 def _divmod(num: Arr, den: Arr | int) -> tuple[Arr, Arr]:
     """Floor quotient and remainder, also of Python-integer (object) arrays, which ``np.divmod`` refuses."""
-    if getattr(num, "dtype", None) == object or getattr(den, "dtype", None) == object:
+    if _wide(num) or _wide(den):
         q = num // den
         return q, num - q * den
-    return divmod(num, den)
+    q, r = divmod(num, den)
+    return q, r
 
 
 def _fits_int64(x: Arr) -> bool:

@@ -312,7 +312,7 @@ def column_value(pw: Piecewise, x: Arr) -> Arr:
     slope = b[segment]
     product = money.mul(slope, x)
     base = a[segment]
-    wide = object in {product.dtype, base.dtype}
+    wide = product.dtype == object or base.dtype == object  # noqa: PLR1714 - NumPy dtypes do not hash like object
     if wide or not money.fits(money.absmax(base) + money.absmax(product)):
         return money.widen(base) + money.widen(product)
     return base + product
