@@ -92,13 +92,15 @@ def generate(folder: Path, people: int, deals: int, seed: int = 17) -> None:
     subject = np.repeat(ids, 12)
     period = np.tile(np.array(months), people)
     n = people * 12
-    appraisals = pl.DataFrame({
-        "subject": subject,
-        "period": period,
-        "grade": np.array(["A", "B", "C", "D"])[rng.choice(4, n, p=[0.2, 0.4, 0.3, 0.1])],
-        "attainment": pl.Series(rng.integers(5000, 15001, n)).cast(pl.Decimal(38, 0)) / 10_000,
-        "reply_rate": pl.Series(rng.integers(8000, 10001, n)).cast(pl.Decimal(38, 0)) / 10_000,
-    }).with_columns(pl.col("attainment").cast(pl.Decimal(38, 4)), pl.col("reply_rate").cast(pl.Decimal(38, 4)))
+    appraisals = pl.DataFrame(
+        {
+            "subject": subject,
+            "period": period,
+            "grade": np.array(["A", "B", "C", "D"])[rng.choice(4, n, p=[0.2, 0.4, 0.3, 0.1])],
+            "attainment": pl.Series(rng.integers(5000, 15001, n)).cast(pl.Decimal(38, 0)) / 10_000,
+            "reply_rate": pl.Series(rng.integers(8000, 10001, n)).cast(pl.Decimal(38, 0)) / 10_000,
+        }
+    ).with_columns(pl.col("attainment").cast(pl.Decimal(38, 4)), pl.col("reply_rate").cast(pl.Decimal(38, 4)))
     appraisals.write_parquet(folder / "appraisals.parquet")
     who = np.sort(rng.integers(0, people, deals))
     day = rng.integers(0, 365, deals) + 20454
@@ -107,16 +109,18 @@ def generate(folder: Path, people: int, deals: int, seed: int = 17) -> None:
     paid = day + rng.integers(0, 45, deals)
     never = rng.random(deals) < 0.01
     cancelled = np.where(rng.random(deals) < 0.01, day + rng.integers(1, 120, deals), -1)
-    credits = pl.DataFrame({
-        "deal_id": np.char.add("d", np.char.zfill(np.arange(deals).astype(str), 8)),
-        "credited_to": ids[who],
-        "amount": pl.Series(amount).cast(pl.Decimal(38, 0)) / 100,
-        "date": day.astype("datetime64[D]"),
-        # the deal's facts ride on its credit row: paid (empty: not yet), cancelled
-        "paid": pl.Series(np.where(never, -1, paid)).replace(-1, None).cast(pl.Date),
-        "cancelled": pl.Series(cancelled).replace(-1, None).cast(pl.Date),
-    }).with_columns(pl.col("amount").cast(pl.Decimal(38, 2)))
-    credits.write_parquet(folder / "credits.parquet", row_group_size=250_000)
+    credited = pl.DataFrame(
+        {
+            "deal_id": np.char.add("d", np.char.zfill(np.arange(deals).astype(str), 8)),
+            "credited_to": ids[who],
+            "amount": pl.Series(amount).cast(pl.Decimal(38, 0)) / 100,
+            "date": day.astype("datetime64[D]"),
+            # the deal's facts ride on its credit row: paid (empty: not yet), cancelled
+            "paid": pl.Series(np.where(never, -1, paid)).replace(-1, None).cast(pl.Date),
+            "cancelled": pl.Series(cancelled).replace(-1, None).cast(pl.Date),
+        }
+    ).with_columns(pl.col("amount").cast(pl.Decimal(38, 2)))
+    credited.write_parquet(folder / "credits.parquet", row_group_size=250_000)
 
 
 # --- contenders ---------------------------------------------------------------------------------
@@ -131,22 +135,22 @@ def run_kpi(folder: Path) -> dict[str, object]:
     t0 = time.perf_counter()
     people = pl.read_parquet(folder / "people.parquet")
     appraisals = pl.scan_parquet(folder / "appraisals.parquet")  # read a block of people at a time
-    credits = pl.scan_parquet(folder / "credits.parquet")
+    credited = pl.scan_parquet(folder / "credits.parquet")
     plan = parse_pay_plan(PLAN)
-    table = pay_table(plan, appraisals, people, credits=credits, period="2026-12")
+    table = pay_table(plan, appraisals, people, credits=credited, period="2026-12")
     t2 = time.perf_counter()
     table.lines.write_parquet(folder / "kpi_lines.parquet")
     return {"total": t2 - t0, "executor": table.executor, "reason": table.reason, "lines": table.lines.height}
 
 
-def run_polars(folder: Path) -> dict[str, object]:  # noqa: PLR0915 - one hand-written pipeline
+def run_polars(folder: Path) -> dict[str, object]:
     import numpy as np
     import polars as pl
 
     t0 = time.perf_counter()
     people = pl.read_parquet(folder / "people.parquet")
     appraisals = pl.read_parquet(folder / "appraisals.parquet")
-    credits = pl.read_parquet(folder / "credits.parquet")
+    credited = pl.read_parquet(folder / "credits.parquet")
     from kpi_engine.time.calendar import business_calendar
 
     cal = business_calendar("CN")
@@ -199,7 +203,7 @@ def run_polars(folder: Path) -> dict[str, object]:  # noqa: PLR0915 - one hand-w
         f = f + (x.clip(2_000_000, None) - 2_000_000) * 0.004
         return pl.min_horizontal(f, pl.lit(20000.0))
 
-    d = credits.with_columns(
+    d = credited.with_columns(
         person=pl.col("credited_to"),
         amount=pl.col("amount").cast(pl.Float64),
         month=pl.col("date").dt.month(),
@@ -277,20 +281,24 @@ def run_check(folder: Path, sample: int) -> dict[str, object]:
     from kpi_engine.payout.engine import pay
 
     plan = parse_pay_plan(PLAN)
-    lines = pl.read_parquet(folder / "kpi_lines.parquet").with_columns(pl.col(["period", "person", "line"]).cast(pl.String))
+    lines = pl.read_parquet(folder / "kpi_lines.parquet").with_columns(
+        pl.col(["period", "person", "line"]).cast(pl.String)
+    )
     people = pl.read_parquet(folder / "people.parquet")
     rng = np.random.default_rng(3)
     chosen = sorted(rng.choice(people.get_column("person").to_list(), sample, replace=False).tolist())
     sub = lambda f, c: pl.read_parquet(folder / f).filter(pl.col(c).is_in(chosen))  # noqa: E731
-    credits = sub("credits.parquet", "credited_to")
+    credited = sub("credits.parquet", "credited_to")
     run = pay(plan, _rows(sub("appraisals.parquet", "subject")), _rows(sub("people.parquet", "person")),
-              credits=_rows(credits), period="2026-12")  # fmt: skip
+              credits=_rows(credited), period="2026-12")  # fmt: skip
     want = line_amounts(table_of(run))
-    got = {k: v for k, v in line_amounts(type("T", (), {"lines": lines.filter(pl.col("person").is_in(chosen))})()).items()}  # noqa: E501
+    got = dict(line_amounts(type("T", (), {"lines": lines.filter(pl.col("person").is_in(chosen))})()))
     exact = got == want
     # float against exact: person-months paid differently
-    exact_totals = lines.group_by(["person", "period"]).agg(pl.col("amount").sum()).with_columns(
-        month=pl.col("period").str.slice(5, 2).cast(pl.Int32)
+    exact_totals = (
+        lines.group_by(["person", "period"])
+        .agg(pl.col("amount").sum())
+        .with_columns(month=pl.col("period").str.slice(5, 2).cast(pl.Int32))
     )
     floats = pl.read_parquet(folder / "float_totals.parquet").with_columns(pl.col("month").cast(pl.Int32))
     both = exact_totals.join(floats, on=["person", "month"], how="full", coalesce=True).fill_null(0)

@@ -92,6 +92,8 @@ def conformance_of_my_engine(suite: str) -> list[str]:
     cases: list[Case] = load_cases(suite)
     outcomes: list[Outcome] = [run_case(c, "mine") for c in cases]
     return [o.describe() for o in outcomes if o.status == "failed"]
+
+
 def pay_april(plan_path: str, ruleset_path: str, records_path: str, people_path: str) -> tuple[Decimal, list[str]]:
     from kpi_engine import PayPlan, PayRun, load_pay_plan, pay
     from kpi_engine.payout.appraise import appraise_periods
