@@ -7,9 +7,10 @@ Rendering only: pure functions from a ``PayRun`` and a message catalogue to text
 writes the files. Amounts are the run's lines as paid (rounded to the plan's places), never
 recomputed here. Labels are translated (``--lang zh|en``); a line's trace is the engine's words.
 
-The statement is its own page layout here (``render_statements``); when the per-person statement
-page of the appraisal reports lands, pay can take that layout over — the data it needs is the
-``PersonPay`` with its lines, segments, appraisal summary and notes.
+A statement is built as data first (``statement_page``: heading, person, facts, sections of lines
+with their traces, notes, footer — the fields of the per-person statement model the appraisal
+reports are getting), then printed here (``render_statements``); when that model lands, the same
+pages print through its renderer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import html
 import io
 from decimal import Decimal
 from typing import Any
+
+import attrs
 
 from kpi_engine.payout.results import REGISTER_COLUMNS, PayLine, PayRun, PersonPay
 from kpi_engine.payout.text import money, number
@@ -56,7 +59,7 @@ def _kind(msg: Messages, kind: str) -> str:
 def render_pay_table(run: PayRun, msg: Messages, components: list[str]) -> str:
     """One row per person: each component's amount, the other lines together, the total, the year so far."""
     t = msg.t
-    head = [t("person"), t("name"), *components, t("other"), t("total"), t("year to date")]
+    head = [t("person"), t("name"), *components, t("other"), msg.pt("pay", "total"), t("year to date")]
     rows = [head]
     for p in run.people:
         by_component = [p.component(c) for c in components]
@@ -64,7 +67,7 @@ def render_pay_table(run: PayRun, msg: Messages, components: list[str]) -> str:
         cells = [p.person, p.name or "", *(_amount(run, v) for v in by_component)]
         cells += [_amount(run, other), _amount(run, p.total), _amount(run, p.year_to_date)]
         rows.append([terminal_safe(c) for c in cells])
-    total = [t("total"), "", *([""] * len(components)), "", _amount(run, run.total), ""]
+    total = [msg.pt("pay", "total"), "", *([""] * len(components)), "", _amount(run, run.total), ""]
     rows.append(total)
     heading = t(
         "{plan} {version}, pay period {period}, {currency}: {count} people",
@@ -243,54 +246,115 @@ def _label(msg: Messages, line: PayLine, titles: dict[str, str]) -> str:
     return base
 
 
-def _statement(run: PayRun, p: PersonPay, msg: Messages, titles: dict[str, str]) -> str:
+@attrs.frozen
+class StatementLine:
+    """A line of a pay statement: what it is, the amount, how it was computed (rows of label and text)."""
+
+    label: str
+    amount: str = ""
+    note: str = ""
+    trace: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen
+class StatementSection:
+    """A group of statement lines with an optional total (label, amount)."""
+
+    title: str
+    columns: tuple[str, ...] = ()
+    amount_title: str = ""
+    lines: tuple[StatementLine, ...] = ()
+    total: tuple[str, str] | None = None
+
+
+@attrs.frozen
+class StatementPage:
+    """One person's pay statement, printed on a page of its own.
+
+    The fields are those of the per-person statement model of the appraisal reports (``Page``,
+    ``Section``, ``Line``: heading, person, facts, sections, notes, footer), so that pay statements
+    can be printed by that renderer as they are by ``render_statements`` here.
+    """
+
+    heading: str
+    person: str
+    facts: tuple[tuple[str, str], ...] = ()
+    sections: tuple[StatementSection, ...] = ()
+    notes: tuple[str, ...] = ()
+    footer: str = ""
+
+
+def statement_page(run: PayRun, p: PersonPay, msg: Messages, titles: dict[str, str]) -> StatementPage:
+    """A person's pay statement as data: facts, the lines with their traces, the balances, notes."""
     t = msg.t
-
-    def amount(value: Decimal) -> str:
-        return _e(_amount(run, value))
-
-    parts = [
-        '<section class="page">',
-        (
-            f"<header><span>{_e(run.title)} · {_e(run.version)}</span>"
-            f"<span>{_e(t('pay period'))} {_e(run.period)} · {_e(run.currency)}</span></header>"
-        ),
-        f"<h1>{_e(p.name or p.person)} <span class='muted'>{_e(p.person)}</span></h1>",
-        "<dl>",
-    ]
+    facts: list[tuple[str, str]] = [(msg.pt("pay", "total"), _amount(run, p.total))]
     for s in p.segments:
         days = t("{days}/{of} working days", days=s.working_days, of=s.period_working_days)
-        parts.append(
-            f"<dt>{_e(t('target incentive'))}</dt><dd>{amount(s.target)} "
-            f"<span class='muted'>({_e(s.team or '-')}, {_e(s.start)} – {_e(s.end)}, {_e(days)})</span></dd>"
+        facts.append(
+            (t("target incentive"), f"{_amount(run, s.target)} ({s.team or '-'}, {s.start} – {s.end}, {days})")
         )
     a = p.appraisal
     if a:
-        parts.append(
-            f"<dt>{_e(t('appraisal'))}</dt><dd>{_e(t('grade'))} {_e(a.get('grade') or '-')}, "
-            f"{_e(t('total'))} {_e(a.get('total') or '-')}</dd>"
+        facts.append((t("appraisal"), f"{t('grade')} {a.get('grade') or '-'}, {t('total')} {a.get('total') or '-'}"))
+    lines = tuple(
+        StatementLine(
+            _label(msg, line, titles), _amount(run, line.amount), trace=((t("how it was computed"), line.trace),)
         )
-    parts.append("</dl>")
-    parts.append(
-        f"<table><thead><tr><th>{_e(t('line'))}</th><th>{_e(t('how it was computed'))}</th>"
-        f"<th class='amount'>{_e(t('amount'))}</th></tr></thead><tbody>"
-    )
-    parts.extend(
-        f"<tr><td>{_e(_label(msg, line, titles))}</td><td class='trace'>{_e(line.trace)}</td>"
-        f"<td class='amount'>{amount(line.amount)}</td></tr>"
         for line in p.lines
     )
-    parts.append(f"<tr class='total'><td>{_e(t('total'))}</td><td></td><td class='amount'>{amount(p.total)}</td></tr>")
-    parts.append("</tbody></table><dl>")
-    for label, value in (
-        (t("year to date"), p.year_to_date),
-        (t("held until deals are paid"), p.held),
-        (t("owed, recovered from later pay"), p.balance),
-    ):
-        parts.append(f"<dt>{_e(label)}</dt><dd>{amount(value)}</dd>")
-    parts.append("</dl>")
-    if p.notes:
-        parts.append("<div class='notes'>" + "<br>".join(_e(n) for n in p.notes) + "</div>")
+    pay_section = StatementSection(
+        t("pay"), (t("how it was computed"),), t("amount"), lines, (msg.pt("pay", "total"), _amount(run, p.total))
+    )
+    balances = StatementSection(
+        t("balances"),
+        (),
+        t("amount"),
+        tuple(
+            StatementLine(label, _amount(run, value))
+            for label, value in (
+                (t("year to date"), p.year_to_date),
+                (t("held until deals are paid"), p.held),
+                (t("owed, recovered from later pay"), p.balance),
+            )
+        ),
+    )
+    return StatementPage(
+        heading=f"{run.title} — {t('pay period')} {run.period} · {run.currency}",
+        person=f"{p.name} ({p.person})" if p.name else p.person,
+        facts=tuple(facts),
+        sections=(pay_section, balances),
+        notes=p.notes,
+        footer=f"{run.plan_id} {run.version} sha256 {run.sha256}",
+    )
+
+
+def _statement(page: StatementPage) -> str:
+    parts = [
+        '<section class="page">',
+        f"<header><span>{_e(page.heading)}</span></header>",
+        f"<h1>{_e(page.person)}</h1>",
+        "<dl>",
+        *(f"<dt>{_e(label)}</dt><dd>{_e(value)}</dd>" for label, value in page.facts),
+        "</dl>",
+    ]
+    for section in page.sections:
+        parts.append(
+            f"<table><thead><tr><th>{_e(section.title)}</th><th>{_e(' '.join(section.columns))}</th>"
+            f"<th class='amount'>{_e(section.amount_title)}</th></tr></thead><tbody>"
+        )
+        for line in section.lines:
+            how = "<br>".join(_e(text) for _, text in line.trace)
+            amount = _e(line.amount)
+            parts.append(
+                f"<tr><td>{_e(line.label)}</td><td class='trace'>{how}</td><td class='amount'>{amount}</td></tr>"
+            )
+        if section.total is not None:
+            label, amount = section.total
+            parts.append(f"<tr class='total'><td>{_e(label)}</td><td></td><td class='amount'>{_e(amount)}</td></tr>")
+        parts.append("</tbody></table>")
+    if page.notes:
+        parts.append("<div class='notes'>" + "<br>".join(_e(n) for n in page.notes) + "</div>")
+    parts.append(f"<footer class='notes'>{_e(page.footer)}</footer>")
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -309,7 +373,7 @@ def render_statements(run: PayRun, msg: Messages, titles: dict[str, str] | None 
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
     )
-    pages = [_statement(run, p, msg, names) for p in run.people]
+    pages = [_statement(statement_page(run, p, msg, names)) for p in run.people]
     return head + "\n".join(pages) + "\n</body></html>\n"
 
 
