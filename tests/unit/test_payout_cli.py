@@ -243,3 +243,32 @@ def test_the_columnar_register_has_the_row_registers_amounts(capsys, tmp_path):
         return {(r["person"], r["line"]): r["amount"] for r in csv.DictReader(io.StringIO(out))}
 
     assert register("columnar") == register("row")
+
+
+def test_a_folder_of_plan_versions_pays_with_the_one_in_effect(capsys, tmp_path):
+    """Two versions with effective dates: April is paid by the one from April (grade A at 200 %)."""
+    text = Path("pay_plans/sales_rep_monthly_pay.yaml").read_text(encoding="utf-8")
+    first = text.replace("effective: {from: 2026-01-01}", "effective: {from: 2026-01-01, until: 2026-03-31}")
+    second = text.replace("effective: {from: 2026-01-01}", "effective: {from: 2026-04-01}")
+    second = second.replace('version: "1.0.0"', 'version: "1.1.0"').replace("{A: 150%", "{A: 200%")
+    (tmp_path / "v1.yaml").write_text(first, encoding="utf-8")
+    (tmp_path / "v2.yaml").write_text(second, encoding="utf-8")
+    code, out, err = run(capsys, "pay", str(tmp_path), *S1[2:], "--period", "2026-04", "--format", "json")
+    assert code == 0
+    assert "version 1.1.0" in err
+    li_na = next(p for p in json.loads(out)["people"] if p["person"] == "li_na")
+    assert li_na["total"] == "2620.00"  # 200 % × 1,600 + 1,350 − 1,930
+
+
+def test_validate_json_reports_a_pay_plan(capsys):
+    """kpi validate --format json covers pay plans too."""
+    code, out, _ = run(capsys, "validate", "--format", "json", "pay_plans/sales_supervisor_quarterly_pay.yaml")
+    assert code == 0
+    assert json.loads(out)["valid"] is True
+
+
+def test_explaining_someone_not_paid_names_who_is(capsys):
+    """kpi explain … --subject nobody: exit 1 and the people paid in the period."""
+    code, _, err = run(capsys, "explain", *S1[1:], "--period", "2026-03", "--subject", "nobody")
+    assert code == 1
+    assert "li_na" in err
