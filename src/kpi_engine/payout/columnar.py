@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kpi_engine.errors import KpiError
 from kpi_engine.expr._ir import BoolOp, Compare, Const, Name
 from kpi_engine.payout.engine import MONTHS_PER, pay, year_start
 from kpi_engine.payout.model import Component, Gate, PayPlan
@@ -962,4 +961,4 @@ def line_amounts(table: PayTable) -> Mapping[tuple[str, str, str], int]:
     }
 
 
-__all__ = ["KpiError", "PayTable", "column_support", "line_amounts", "pay_table", "table_of"]
+__all__ = ["PayTable", "column_support", "line_amounts", "pay_table", "table_of"]

@@ -11,6 +11,7 @@ from kpi_engine.expr import Expression
 from kpi_engine.language._yaml import SourceMap
 from kpi_engine.payout.ops.tiers import Curve
 from kpi_engine.payout.spec import ComponentKind, PayPeriodKind, PayPlanSpec
+from kpi_engine.payout.text import number, percent
 from kpi_engine.time.calendar import BusinessCalendar
 
 TARGETED: frozenset[str] = frozenset({"grade", "curve"})  # components whose amount is a share of a target
@@ -33,8 +34,6 @@ class Cap:
 
     def describe(self) -> str:
         """``cap 10,000`` or ``cap 200 % of target`` (for traces)."""
-        from kpi_engine.payout.text import number, percent  # noqa: PLC0415 - text imports model
-
         if self.amount is not None:
             return f"cap {number(self.amount)}"
         assert self.target is not None
