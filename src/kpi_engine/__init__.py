@@ -27,8 +27,12 @@ if TYPE_CHECKING:
     from kpi_engine.evaluation.engine import evaluate
     from kpi_engine.evaluation.records import Table
     from kpi_engine.evaluation.results import Appraisal, KpiResult, SubjectResult
-    from kpi_engine.io.loading import load_ruleset, read_table
+    from kpi_engine.io.loading import load_pay_plan, load_ruleset, read_table
     from kpi_engine.language.build import Ruleset, parse_ruleset
+    from kpi_engine.payout.build import parse_pay_plan
+    from kpi_engine.payout.engine import pay
+    from kpi_engine.payout.model import PayPlan
+    from kpi_engine.payout.results import PayRun
 
 _HOMES = {
     "__version__": "kpi_engine._version",
@@ -46,6 +50,11 @@ _HOMES = {
     "SubjectResult": "kpi_engine.evaluation.results",
     "load_ruleset": "kpi_engine.io.loading",
     "read_table": "kpi_engine.io.loading",
+    "load_pay_plan": "kpi_engine.io.loading",
+    "parse_pay_plan": "kpi_engine.payout.build",
+    "pay": "kpi_engine.payout.engine",
+    "PayPlan": "kpi_engine.payout.model",
+    "PayRun": "kpi_engine.payout.results",
     "Ruleset": "kpi_engine.language.build",
     "parse_ruleset": "kpi_engine.language.build",
 }
@@ -59,13 +68,18 @@ __all__ = [
     "KpiError",
     "KpiResult",
     "Location",
+    "PayPlan",
+    "PayRun",
     "Ruleset",
     "RulesetError",
     "SubjectResult",
     "Table",
     "evaluate",
+    "load_pay_plan",
     "load_ruleset",
+    "parse_pay_plan",
     "parse_ruleset",
+    "pay",
     "read_table",
 ]
 

@@ -22,6 +22,7 @@ library's context, never the caller's, in whatever thread.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -45,7 +46,7 @@ from decimal import (
     localcontext,
 )
 from fractions import Fraction
-from typing import ParamSpec, TypeGuard, TypeVar
+from typing import Any, ParamSpec, TypeGuard, TypeVar
 
 # 34 significant digits (IEEE decimal128): more than the 28 DOMAIN §3 asks for. Used for parsing,
 # reporting and displaying a Fraction; never for a decision.
@@ -76,6 +77,7 @@ _ACTIVE: ContextVar[bool] = ContextVar("kpi_engine_exact", default=False)
 _OWN: ContextVar[Context | None] = ContextVar("kpi_engine_context", default=None)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+_K = TypeVar("_K")
 
 
 class _Exact:
@@ -505,3 +507,56 @@ def canonical(value: Number) -> str:
     if value == 0:
         return "0"
     return format(value.normalize(_WIDE), "f")
+
+
+# --- exact splitting: parts that add up to their whole (DOMAIN §7, pay) ---------------------------
+
+
+def split_units(total: int, parts: Sequence[tuple[_K, Fraction]], sort_key: Any = None) -> dict[_K, int]:
+    """Split ``total`` whole units by exact ``parts`` weights (adding up to 1) with largest remainders.
+
+    Each part gets ``floor(total × weight)``; the units left over go one each to the parts with the
+    largest fractional remainder; ties go to the part whose key sorts first (``sort_key`` of the key).
+
+    Raises:
+        ValueError: if the weights do not add up to exactly 1, or one is negative.
+    """
+    if any(w < 0 for _, w in parts):
+        msg = "weights must not be negative"
+        raise ValueError(msg)
+    key = sort_key or (lambda k: k)
+    # On a common denominator every exact share is an integer quotient and remainder: no rationals in the loop.
+    denominator = math.lcm(*(w.denominator for _, w in parts))
+    if sum(w.numerator * (denominator // w.denominator) for _, w in parts) != denominator:
+        msg = "weights must add up to exactly 100%"
+        raise ValueError(msg)
+    out: dict[_K, int] = {}
+    remainders: dict[_K, int] = {}
+    for k, w in parts:
+        out[k], remainders[k] = divmod(total * w.numerator * (denominator // w.denominator), denominator)
+    left = total - sum(out.values())
+    if left:
+        for k in sorted(out, key=lambda k: (-remainders[k], key(k)))[:left]:
+            out[k] += 1
+    return out
+
+
+def apportion(total: int, parts: Sequence[tuple[_K, Fraction]], sort_key: Any = None) -> dict[_K, int]:
+    """Split ``total`` whole units (of either sign) in proportion to non-negative ``parts`` weights.
+
+    The weights need not add up to 1: each part's exact share is ``total × weight ÷ Σ weights``,
+    and ``split_units`` hands out the units by largest remainder, so the parts add up to ``total``
+    exactly and each is within one unit of its exact share. All weights zero: equal parts.
+
+    Raises:
+        ValueError: if a weight is negative.
+    """
+    if not parts:
+        if total:
+            msg = "cannot split a non-zero total into no parts"
+            raise ValueError(msg)
+        return {}
+    whole = sum((w for _, w in parts), Fraction(0))
+    if whole == 0:
+        return split_units(total, [(k, Fraction(1, len(parts))) for k, _ in parts], sort_key)
+    return split_units(total, [(k, Fraction(w) / whole) for k, w in parts], sort_key)

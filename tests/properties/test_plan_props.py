@@ -6,7 +6,8 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpi_engine.time.plan import decompose, parse_plan, split_units
+from kpi_engine._numbers import split_units
+from kpi_engine.time.plan import decompose, parse_plan
 
 
 @st.composite

@@ -116,3 +116,13 @@ def next_years_days(notice_path: str) -> tuple[int, int, list[str]]:
     with watch_horizon() as warnings:
         calendar.is_working_day(date(notice.year, 12, 31))
     return len(notice.days_off), len(text), [w.message for w in warnings]
+
+
+def pay_april(plan_path: str, ruleset_path: str, records_path: str, people_path: str) -> tuple[Decimal, list[str]]:
+    from kpi_engine import PayPlan, PayRun, load_pay_plan, pay
+    from kpi_engine.payout.appraise import appraise_periods
+
+    plan: PayPlan = load_pay_plan(plan_path)
+    appraisals = appraise_periods(load_ruleset(ruleset_path), read_table(records_path), through="2026-04", plan=plan)
+    run: PayRun = pay(plan, appraisals, read_table(people_path), period="2026-04")
+    return run.total, [line.trace for p in run.people for line in p.lines]

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from kpi_engine._numbers import split_units
 from kpi_engine.errors import DataError, RulesetError
 from kpi_engine.evaluation.records import Table
 from kpi_engine.time.periods import Period
-from kpi_engine.time.plan import decompose, merge_plan, parse_plan, split_units
+from kpi_engine.time.plan import decompose, merge_plan, parse_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples/plan/plan_2026.yaml"

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import attrs
 
+from kpi_engine._numbers import as_fraction, canonical, settle
 from kpi_engine._version import __version__
 from kpi_engine.attribution._engine import Attribution, attribute
 from kpi_engine.attribution._policy import parse_policy
@@ -30,6 +31,10 @@ from kpi_engine.evaluation.engine import RecordsLike, RowsLike, evaluate
 from kpi_engine.evaluation.records import Table, as_table, as_tables
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import parse_ruleset
+from kpi_engine.payout.build import parse_pay_plan
+from kpi_engine.payout.engine import pay, prepare_inputs
+from kpi_engine.payout.inputs import Scores, credits_from_attribution
+from kpi_engine.payout.results import PayRun
 
 FORMAT = "kpi_engine.run-record/1"
 """The format this version writes. A later version reads it or fails naming both versions."""
@@ -130,12 +135,20 @@ def record_digest(data: Mapping[str, Any]) -> str:
     return digest({"digests": data.get("digests"), "keys": sorted(k for k in data if k != "sha256")})
 
 
+RULES_KEY = {"attribution": "policy", "pay": "pay_plan"}  # where a record of each kind keeps its rules
+
+
+def rules_key(kind: object) -> str:
+    """The key of a record's rules: ``ruleset``, ``policy`` (attribution) or ``pay_plan`` (pay)."""
+    return RULES_KEY.get(str(kind), "ruleset")
+
+
 def part_tree(data: Mapping[str, Any], part: str) -> Any:
     """The subtree a per-part digest covers (``meta`` is format, kind, engine, created and summary)."""
     if part == "meta":
         return {k: data.get(k) for k in ("format", "kind", "engine", "created", "summary")}
     if part == "ruleset":
-        return data.get("policy" if data.get("kind") == "attribution" else "ruleset")
+        return data.get(rules_key(data.get("kind")))
     return data.get(part)
 
 
@@ -319,3 +332,107 @@ def record_attribution(
     data["results"] = {"attribution": result.to_dict(), "values": attribution_values(result)}
     data["summary"] = {"deals": len(result.credits), "follow_ups": len(result.follow_ups)}
     return result, _seal(data)
+
+
+# --- pay ----------------------------------------------------------------------------------------
+
+
+def pay_values(run: PayRun) -> dict[str, Any]:
+    """The exact payouts: per person, each line's amount, the total, year to date, held and owed."""
+    return {
+        "pay_plan": {"id": run.plan_id, "version": run.version, "sha256": run.sha256},
+        "period": run.period,
+        "people": {
+            p.person: {
+                "total": format(p.total, "f"),
+                "year_to_date": format(p.year_to_date, "f"),
+                "held": format(p.held, "f"),
+                "owed": format(p.balance, "f"),
+                "lines": {line.id: format(line.amount, "f") for line in p.lines},
+            }
+            for p in run.people
+        },
+    }
+
+
+def _ratio_text(value: Any) -> str | None:
+    """An exact value as record text: a decimal when it has one, else ``n/d``."""
+    if value is None:
+        return None
+    settled = settle(as_fraction(value))
+    if isinstance(settled, Decimal):
+        return canonical(settled)
+    return f"{settled.numerator}/{settled.denominator}"
+
+
+def scores_table(scores: Iterable[Scores]) -> Table:
+    """Appraisals as the rows pay reads (what a pay record keeps): exact values, ``n/d`` when not decimal."""
+    rows: list[dict[str, Any]] = []
+    for s in scores:
+        row: dict[str, Any] = {
+            "subject": s.subject,
+            "period": str(s.period),
+            "total": _ratio_text(s.total),
+            "grade": s.grade,
+            "bonus_multiplier": _ratio_text(s.bonus_multiplier),
+            "gates": " ".join(sorted(s.gates)),
+        }
+        row.update({name: _ratio_text(v) for name, v in sorted(s.values.items())})
+        rows.append(row)
+    return Table.from_rows(rows, "appraisals")
+
+
+def record_pay_run(
+    plan_text: str,
+    *,
+    appraisals: Any,
+    people: Any,
+    credits: Any = None,  # noqa: A002 - the input's name
+    deals: Any = None,
+    paid: Any = None,
+    period: str | None = None,
+    plan_name: str = "pay_plan.yaml",
+    created: str | None = None,
+) -> tuple[PayRun, RunRecord]:
+    """Pay on inputs in canonical order and record the run (inputs inline).
+
+    The appraisals are kept as the values pay read (``scores_table``), so the record replays
+    without the ruleset; the appraisal itself has a record of its own (``kpi evaluate --record``).
+
+    Raises:
+        RulesetError, DataError: as ``pay``; DataError for a value a record cannot hold.
+    """
+    plan = parse_pay_plan(plan_text, _basename(plan_name))
+    inputs = prepare_inputs(plan, appraisals, people, credits=credits, deals=deals, paid=paid)
+    tables: dict[str, Table | None] = {
+        "appraisals": scores_table(inputs.scores.values()) if inputs.scores else None,
+        "people": as_table(people, "people"),
+        "credits": credits_from_attribution(credits) if hasattr(credits, "policy") else credits,
+        "deals": deals,
+        "paid": paid,
+    }
+    entries: dict[str, Any] = {}
+    canon: dict[str, Table | None] = {}
+    for key, table in tables.items():
+        if table is None:
+            entries[key] = canon[key] = None
+            continue
+        entry, canonical_table = _table_entry(as_table(table, key), "inline")
+        entries[key], canon[key] = entry, canonical_table
+    people_table = canon["people"]
+    assert people_table is not None
+    run = pay(plan, canon["appraisals"], people_table, credits=canon["credits"], deals=canon["deals"],
+              paid=canon["paid"], period=period)  # fmt: skip
+    data = _meta("pay", created)
+    data["pay_plan"] = {
+        "name": _basename(plan_name),
+        "id": plan.id,
+        "version": plan.version,
+        "sha256": plan.sha256,
+        "text": plan_text,
+    }
+    data["inputs"] = entries
+    data["options"] = {"period": run.period}
+    data["results"] = {"pay": run.to_dict(), "values": pay_values(run)}
+    data["summary"] = {"people": len(run.people), "lines": sum(len(p.lines) for p in run.people)}
+    return run, _seal(data)

@@ -31,14 +31,18 @@ from kpi_engine.audit.record import (
     attribution_values,
     canonical_rows,
     part_tree,
+    pay_values,
     record_digest,
     rows_digest,
+    rules_key,
     table_from_entry,
 )
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.records import Table
 from kpi_engine.language.build import parse_ruleset
+from kpi_engine.payout.build import parse_pay_plan
+from kpi_engine.payout.engine import pay
 
 Resolver = Callable[[str], Table]
 MAX_SHOWN = 40  # subjects (or trace lines) in the readable report; the JSON report lists all
@@ -81,6 +85,8 @@ class ReplayReport:
         """One line: ``reproduced: N subjects, M KPIs`` (or deals), or ``NOT reproduced``."""
         if self.kind == "attribution":
             what = f"{self.subjects} deals (credits and reasons), {self.kpis} follow-up records"
+        elif self.kind == "pay":
+            what = f"{self.subjects} people, {self.kpis} payout lines"
         else:
             what = f"{self.subjects} subjects, {self.kpis} KPIs"
         return f"reproduced: {what}" if self.reproduced else f"NOT reproduced ({what} recorded)"
@@ -129,6 +135,9 @@ def _show(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."  # noqa: PLR2004 - one line
 
 
+_ONE = {"subjects": "subject", "credits": "credit", "follow_ups": "follow_up", "people": "person"}
+
+
 def _readable(diffs: tuple[Difference, ...]) -> list[str]:
     """Group exact-value differences under their subject (or deal) and KPI."""
     lines: list[str] = []
@@ -136,8 +145,8 @@ def _readable(diffs: tuple[Difference, ...]) -> list[str]:
     heads: list[str] = []
     for d in diffs:
         parts = d.path.split(".")
-        if len(parts) >= 2 and parts[0] in {"subjects", "credits", "follow_ups"}:  # noqa: PLR2004
-            head, rest = f"{parts[0][:-1]} {parts[1]}", parts[2:]
+        if len(parts) >= 2 and parts[0] in _ONE:  # noqa: PLR2004
+            head, rest = f"{_ONE[parts[0]]} {parts[1]}", parts[2:]
         else:
             head, rest = "", parts
         if head != current:
@@ -187,7 +196,7 @@ def load_record(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
             f"run record format {fmt!r} (written by kpi_engine {writer}) cannot be read by kpi_engine "
             f"{__version__}, which reads {', '.join(sorted(READABLE_FORMATS))}; replay it with kpi_engine {writer}"
         )
-    if data.get("kind") not in {"appraisal", "attribution"}:
+    if data.get("kind") not in {"appraisal", "attribution", "pay"}:
         raise KpiError(f"run record of unknown kind {data.get('kind')!r}")
     return data
 
@@ -198,7 +207,7 @@ def check_digests(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, A
     ``tables`` maps each input's dotted place (``inputs.records[0]``) to its rows (inline or fetched).
     """
     found: list[Finding] = []
-    source = "policy" if data.get("kind") == "attribution" else "ruleset"
+    source = rules_key(data.get("kind"))
     rules = data.get(source) or {}
     if isinstance(rules, Mapping) and text_digest(str(rules.get("text", ""))) != rules.get("sha256"):
         found.append(
@@ -235,9 +244,7 @@ def check_digests(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, A
 
 
 def _prefix(part: str, kind: object) -> str:
-    if part == "ruleset" and kind == "attribution":
-        return "policy"
-    return part
+    return rules_key(kind) if part == "ruleset" else part
 
 
 def _entry_at(data: Mapping[str, Any], place: str) -> Mapping[str, Any]:
@@ -298,7 +305,7 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
     kind = data["kind"]
     writer = _writer(data)
     summary: Mapping[str, Any] = data["summary"] if isinstance(data.get("summary"), Mapping) else {}
-    names = ("deals", "follow_ups") if kind == "attribution" else ("subjects", "kpis")
+    names = {"attribution": ("deals", "follow_ups"), "pay": ("people", "lines")}.get(kind, ("subjects", "kpis"))
     counts = [c if isinstance(c := summary.get(n), int) else 0 for n in names]
     base = ReplayReport(kind, writer, __version__, counts[0], counts[1])
     notes: list[str] = []
@@ -314,6 +321,8 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
     try:
         if kind == "attribution":
             recomputed_tree, recomputed_values, tree_key = _attribution(data, tables)
+        elif kind == "pay":
+            recomputed_tree, recomputed_values, tree_key = _pay(data, tables)
         else:
             recomputed_tree, recomputed_values, tree_key = _appraisal(data, tables)
     except KpiError as exc:
@@ -377,6 +386,28 @@ def _attribution(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, An
     events = table_from_entry(data["inputs"]["events"], tables["inputs.events"])
     result = attribute(policy, events)
     return result.to_dict(), attribution_values(result), "attribution"
+
+
+def _pay(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) -> tuple[Any, Any, str]:
+    rules = data.get("pay_plan") or {}
+    plan = parse_pay_plan(str(rules.get("text", "")), str(rules.get("name", "pay_plan.yaml")))
+    inputs = data["inputs"]
+    options = dict(data.get("options") or {})
+    unknown = set(options) - {"period"}
+    if unknown:
+        raise KpiError(
+            f"the record uses options {', '.join(sorted(unknown))} that kpi_engine {__version__} does not know "
+            f"(written by kpi_engine {_writer(data)})"
+        )
+    given = {
+        key: table_from_entry(inputs[key], tables[f"inputs.{key}"]) if inputs.get(key) else None
+        for key in ("appraisals", "people", "credits", "deals", "paid")
+    }
+    run = pay(
+        plan, given["appraisals"], given["people"] or (), credits=given["credits"], deals=given["deals"],
+        paid=given["paid"], period=options.get("period"),
+    )  # fmt: skip
+    return run.to_dict(), pay_values(run), "pay"
 
 
 __all__ = ["ABSENT", "FORMAT", "Finding", "ReplayReport", "load_record", "replay"]

@@ -1,8 +1,8 @@
-"""Versions of one ruleset: which one is in effect for a period.
+"""Versions of one ruleset (or pay plan): which one is in effect for a period.
 
 Each version declares ``effective: {from, until}`` (``until`` open means "until replaced"). The
-versions of one ruleset must share its id and must not overlap; a period is appraised by the one
-version in effect during all of it.
+versions of one ruleset must share its id and must not overlap; a period is appraised (or paid) by
+the one version in effect during all of it.
 """
 
 from __future__ import annotations
@@ -10,37 +10,56 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
 
 from kpi_engine.errors import DataError, Issue, Location, RulesetError
-from kpi_engine.language.build import Ruleset
+from kpi_engine.language._yaml import SourceMap
 from kpi_engine.time.periods import Period
 
 
-def _where(ruleset: Ruleset, *path: str) -> Location:
+class Versioned(Protocol):
+    """What versions are told apart by: a ``Ruleset`` or a ``PayPlan``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def spec(self) -> Any: ...  # with ``effective: EffectiveSpec | None``
+    @property
+    def file(self) -> str: ...
+    @property
+    def source_map(self) -> SourceMap | None: ...
+
+
+V = TypeVar("V", bound=Versioned)
+
+
+def _where(ruleset: Versioned, *path: str) -> Location:
     if ruleset.source_map is not None:
         return ruleset.source_map.locate(path)
     return Location(ruleset.file)
 
 
-def _span(ruleset: Ruleset) -> tuple[dt.date, dt.date]:
+def _span(ruleset: Versioned) -> tuple[dt.date, dt.date]:
     eff = ruleset.spec.effective
     assert eff is not None
     return eff.from_, eff.until or dt.date.max
 
 
-def _range_text(ruleset: Ruleset) -> str:
+def _range_text(ruleset: Versioned) -> str:
     eff = ruleset.spec.effective
     assert eff is not None
     return f"{eff.from_} until {eff.until}" if eff.until else f"{eff.from_} onwards"
 
 
-def check_versions(rulesets: Sequence[Ruleset]) -> list[Issue]:
+def check_versions(rulesets: Sequence[Versioned]) -> list[Issue]:
     """Every problem with a set of versions: another ruleset id, no effective dates, overlapping ranges."""
     issues: list[Issue] = []
     if not rulesets:
         return [Issue("no_versions", "no ruleset versions given")]
     first = rulesets[0]
-    dated: list[Ruleset] = []
+    dated: list[Versioned] = []
     for r in rulesets:
         if r.id != first.id:
             issues.append(
@@ -78,8 +97,8 @@ def check_versions(rulesets: Sequence[Ruleset]) -> list[Issue]:
     return issues
 
 
-def choose_version(rulesets: Sequence[Ruleset], period: str) -> Ruleset:
-    """The version in effect during the whole period.
+def choose_version(rulesets: Sequence[V], period: str, kind: Any = None) -> V:
+    """The version in effect during the whole period (``kind``: of the period, default the scorecard's).
 
     Raises:
         RulesetError: for versions of several rulesets, without dates or overlapping (each located).
@@ -89,7 +108,7 @@ def choose_version(rulesets: Sequence[Ruleset], period: str) -> Ruleset:
     if issues:
         raise RulesetError.from_issues(issues, "ruleset versions")
     try:
-        wanted = Period.parse(period, rulesets[0].scorecard.period)
+        wanted = Period.parse(period, kind if kind is not None else rulesets[0].scorecard.period)  # type: ignore[attr-defined]
     except ValueError as exc:
         raise DataError(str(exc)) from None
     start, end = wanted.start, wanted.next_start() - dt.timedelta(days=1)

@@ -160,7 +160,13 @@ def _record_names(records: Any, period: str) -> dict[str, str]:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from kpi_engine.cli.pay import explain_pay, is_pay_plan  # noqa: PLC0415
+
+    if is_pay_plan(args.ruleset):
+        return explain_pay(args)
     t = args.msg.t
+    if not args.records:
+        raise KpiError(t("--records is required"))
     ruleset, _ = load_version(args.ruleset, args.period, args)
     appraisal = warn(evaluate(ruleset, period=args.period, strict=args.strict, **inputs(args, ruleset)))
     try:
@@ -206,8 +212,15 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
     add_record_arguments(p)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("explain", parents=[lang], help=t("show the readable trace of one subject"))
+    from kpi_engine.cli.pay import add_pay_arguments  # noqa: PLC0415
+
+    p = sub.add_parser(
+        "explain",
+        parents=[lang],
+        help=t("show the readable trace of one subject (or, with a pay plan, a person's pay)"),
+    )
     p.add_argument("ruleset", metavar="RULESET")
-    add_input_arguments(p, t)
+    add_input_arguments(p, t, records_required=False)
+    add_pay_arguments(p, t)
     p.add_argument("--subject", required=True, metavar="ID")
     p.set_defaults(func=cmd_explain)

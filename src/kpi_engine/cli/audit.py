@@ -80,7 +80,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_impact(args: argparse.Namespace) -> int:
     from kpi_engine.audit.impact import impact, undated  # noqa: PLC0415
+    from kpi_engine.cli.pay import impact_pay, is_pay_plan  # noqa: PLC0415
 
+    if is_pay_plan(args.before):
+        return impact_pay(args)
+    if not args.records:
+        raise KpiError(args.msg.t("--records is required"))
     before, _ = load_version(args.before, args.period, args)
     after, _ = load_version(args.after, args.period, args)
     a = evaluate(undated(before), period=args.period, **inputs(args, before))
@@ -111,7 +116,11 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
         p = sub.add_parser(name, parents=[lang], help=text)
         p.add_argument("before", metavar="RULESET")
         p.add_argument("after", metavar="CHANGED_RULESET")
-        add_input_arguments(p, t, records_required=name != "diff")
+        add_input_arguments(p, t, records_required=False)
+        if name == "impact":
+            from kpi_engine.cli.pay import add_pay_arguments  # noqa: PLC0415
+
+            add_pay_arguments(p, t)
         p.add_argument("--format", choices=("table", "json"), default="table")
         p.set_defaults(func=func)
 

@@ -42,6 +42,10 @@ def _issues_of(text: str, path: str) -> list[Issue]:
         except RulesetError as exc:
             return list(exc.issues)
         return []
+    if first_key_is(text, "pay_plan"):
+        from kpi_engine.payout.build import check_pay_plan_text  # noqa: PLC0415
+
+        return check_pay_plan_text(text, path)
     return check_text(text, path)[2]
 
 
@@ -68,6 +72,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             warn = len(issues)
             ok = msg.t("{path}: ok", path=path)
             print(ok + (msg.t(" ({count} warning(s))", count=warn) if warn else ""))
+            if first_key_is(text, "pay_plan"):
+                from kpi_engine.payout.build import parse_pay_plan  # noqa: PLC0415
+                from kpi_engine.report.pay import render_cost  # noqa: PLC0415
+
+                print(render_cost(parse_pay_plan(text, path), msg), end="")
     return 1 if failed else 0
 
 
@@ -109,10 +118,25 @@ def cmd_schema(args: argparse.Namespace) -> int:
         from kpi_engine.management.territories import territories_schema  # noqa: PLC0415
 
         schema = territories_schema()
+    elif args.pay:
+        from kpi_engine.payout.build import pay_plan_schema  # noqa: PLC0415
+
+        schema = pay_plan_schema()
     else:
         schema = ruleset_schema()
     write(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", args.out)
     return 0
+
+
+def _cases_of(path: Path) -> list[Any]:
+    """The case results of a ruleset or a pay plan (by its first key)."""
+    text = _read_text(path, MAX_YAML_FILE_BYTES)
+    if first_key_is(text, "pay_plan"):
+        from kpi_engine.payout.build import parse_pay_plan  # noqa: PLC0415
+        from kpi_engine.payout.cases import run_pay_cases  # noqa: PLC0415
+
+        return list(run_pay_cases(parse_pay_plan(text, str(path))))
+    return list(run_cases(load_ruleset(path)))
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -126,7 +150,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         outcomes: list[tuple[str, str | None]] = []
         suites.append((str(f), outcomes))
         try:
-            cases = run_cases(load_ruleset(f))
+            cases = _cases_of(f)
         except KpiError as exc:  # one broken file does not hide the others' results
             failed += 1
             total += 1
@@ -184,6 +208,7 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
     p.add_argument(
         "--territories", action="store_true", help=t("the schema of territory designs (kpi territories) instead")
     )
+    p.add_argument("--pay", action="store_true", help=t("the schema of pay plans (kpi pay) instead"))
     p.add_argument("--reference", action="store_true", help=t("the Markdown language reference (docs/reference.md)"))
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_schema)

@@ -8,7 +8,9 @@ numbered as in a spreadsheet (header row 1, first data row 2). The CLI names a q
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.frames import Level, batches_table, duckdb_reader, to_arrow
@@ -77,6 +79,15 @@ def write_parquet(appraisal: Appraisal, path: str | Path, level: Level = "kpi") 
     Raises:
         KpiError: when pyarrow is missing or the file cannot be written.
     """
+    write_arrow_parquet(lambda: to_arrow(appraisal, level), path)
+
+
+def write_arrow_parquet(build: Callable[[], Any], path: str | Path) -> None:
+    """Write the Arrow table ``build()`` returns to a Parquet file, atomically.
+
+    Raises:
+        KpiError: when pyarrow is missing or the file cannot be written.
+    """
     try:
         import pyarrow.parquet as pq  # noqa: PLC0415 - optional dependency
     except ImportError:
@@ -84,7 +95,7 @@ def write_parquet(appraisal: Appraisal, path: str | Path, level: Level = "kpi") 
     target = Path(path)
     tmp = target.with_name(f".{target.name}.tmp")
     try:
-        pq.write_table(to_arrow(appraisal, level), tmp)
+        pq.write_table(build(), tmp)
         tmp.replace(target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import KpiError
@@ -18,6 +19,9 @@ from kpi_engine.io.excel import EXCEL_SUFFIXES, read_excel
 from kpi_engine.io.text import encoding_hint, open_text
 from kpi_engine.language._yaml import MAX_BYTES
 from kpi_engine.language.build import Ruleset, parse_ruleset
+
+if TYPE_CHECKING:
+    from kpi_engine.payout.model import PayPlan
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 # A YAML document (ruleset, policy, plan, calendar) is refused above MAX_BYTES characters; a
@@ -67,6 +71,20 @@ def load_ruleset(path_or_text: str | Path) -> Ruleset:
         return parse_ruleset(path_or_text, "<string>")
     path = Path(path_or_text)
     return parse_ruleset(_read_text(path, MAX_YAML_FILE_BYTES), str(path))
+
+
+def load_pay_plan(path_or_text: str | Path) -> PayPlan:
+    """Load a pay plan from a file path, or from YAML text (a ``str`` containing a newline).
+
+    Raises:
+        RulesetError: listing every problem with ``file:line:col``. KpiError: if the file cannot be read.
+    """
+    from kpi_engine.payout.build import parse_pay_plan  # noqa: PLC0415 - only pay runs need it
+
+    if isinstance(path_or_text, str) and "\n" in path_or_text:
+        return parse_pay_plan(path_or_text, "<string>")
+    path = Path(path_or_text)
+    return parse_pay_plan(_read_text(path, MAX_YAML_FILE_BYTES), str(path))
 
 
 def read_table(

@@ -21,24 +21,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
-from typing import Annotated, Any, Literal, TypeVar, Union
+from typing import Annotated, Any, Literal, Union
 
 import attrs
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from kpi_engine._numbers import NumberFormatError, exact, to_decimal
+from kpi_engine._numbers import NumberFormatError, exact, split_units, to_decimal
 from kpi_engine.errors import DataError, Issue, RulesetError
 from kpi_engine.language._validation import validate_model
 from kpi_engine.language._yaml import PathKey, SourceMap, format_path, load_yaml
 from kpi_engine.time.calendar import BusinessCalendar, CalendarRef, CalendarSpec
 from kpi_engine.time.periods import Period, period_kind_of
 
-K = TypeVar("K")
 Level = Literal["year", "half", "quarter", "month", "week", "day"]
 LEVELS: tuple[Level, ...] = ("year", "half", "quarter", "month", "week", "day")
 _NUMBER_SCHEMA: dict[str, Any] = {
@@ -262,38 +260,6 @@ class PlanResult:
         """Allocations at the given levels as flat rows, in a stable order."""
         wanted = set(levels)
         return [a.to_dict() for a in self.allocations if a.period.kind in wanted]
-
-
-# --- exact splitting ----------------------------------------------------------------------------
-
-
-def split_units(total: int, parts: Sequence[tuple[K, Fraction]], sort_key: Any = None) -> dict[K, int]:
-    """Split ``total`` whole units by exact ``parts`` weights (adding up to 1) with largest remainders.
-
-    Each part gets ``floor(total × weight)``; the units left over go one each to the parts with the
-    largest fractional remainder; ties go to the part whose key sorts first (``sort_key`` of the key).
-
-    Raises:
-        ValueError: if the weights do not add up to exactly 1, or one is negative.
-    """
-    if any(w < 0 for _, w in parts):
-        msg = "weights must not be negative"
-        raise ValueError(msg)
-    key = sort_key or (lambda k: k)
-    # On a common denominator every exact share is an integer quotient and remainder: no rationals in the loop.
-    denominator = math.lcm(*(w.denominator for _, w in parts))
-    if sum(w.numerator * (denominator // w.denominator) for _, w in parts) != denominator:
-        msg = "weights must add up to exactly 100%"
-        raise ValueError(msg)
-    out: dict[K, int] = {}
-    remainders: dict[K, int] = {}
-    for k, w in parts:
-        out[k], remainders[k] = divmod(total * w.numerator * (denominator // w.denominator), denominator)
-    left = total - sum(out.values())
-    if left:
-        for k in sorted(out, key=lambda k: (-remainders[k], key(k)))[:left]:
-            out[k] += 1
-    return out
 
 
 def _unit(item: Item, places: int) -> Decimal:

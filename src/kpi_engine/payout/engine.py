@@ -1,0 +1,1186 @@
+"""The row executor of pay: one person at a time, period by period, exactly, with a trace per line.
+
+A pay run for period P computes every period from the earliest one in its inputs through P, so
+that what carries over is computed, not assumed: year-to-date tiers, deals held until paid,
+clawbacks of commission paid earlier, recoverable draws and balances. Lines already paid
+(``paid``) turn differences in earlier periods into true-up lines in P.
+
+Order within a period (each step a line or a note in a line's trace):
+
+1. components — grade and curve on the prorated target; commission and override on credited
+   deals (year-to-date tiers pay this period's slice); each component's cap; the plan's gates;
+2. the person's cap on the period's earnings;
+3. deals held until paid (``release: on_payment``) and released when paid;
+4. clawbacks of deals cancelled or refunded within the window, at what was paid for the deal;
+5. true-ups of earlier periods against the lines already paid (only in P);
+6. the draw (top-up to the guaranteed minimum), recovery of what the person owes, and a period
+   whose net is below zero carried forward as owed (pay is never negative).
+
+Money is exact until a line is made: each line is the correctly rounded value of its exact
+amount; parts of one amount (a deal's share of a commission, the slices of a tier) are
+apportioned by largest remainder; a year-to-date line is the rounded year so far minus the
+rounded year before, so the lines of a year add up to the rounded year.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import attrs
+
+from kpi_engine._numbers import apportion, canonical, exactly, quantize
+from kpi_engine.errors import DataError, Issue, Location, RulesetError, did_you_mean
+from kpi_engine.evaluation.records import Table, as_table
+from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.payout.inputs import (
+    Assignment,
+    CreditLine,
+    Deal,
+    PaidLine,
+    PayInputs,
+    Scores,
+    credits_from_attribution,
+    facts_on_credits,
+    prepare_credits,
+    prepare_deals,
+    prepare_paid,
+    prepare_people,
+    prepare_scores,
+    scores_from_appraisal,
+)
+from kpi_engine.payout.model import Component, Gate, PayPlan
+from kpi_engine.payout.ops import tiers
+from kpi_engine.payout.ops.proration import working_days
+from kpi_engine.payout.results import PayLine, PayRun, PersonPay, Segment
+from kpi_engine.payout.text import money, number, percent, rate_text
+from kpi_engine.time.periods import Period
+
+MONTHS_PER = {"month": 1, "quarter": 3, "half": 6, "year": 12}
+ZERO = Fraction(0)
+DZERO = Decimal(0)
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+
+def _is_appraisals(value: object) -> bool:
+    if isinstance(value, Appraisal):
+        return True
+    return isinstance(value, list | tuple) and bool(value) and all(isinstance(v, Appraisal) for v in value)
+
+
+def prepare_inputs(
+    plan: PayPlan,
+    appraisals: Any,
+    people: Any,
+    *,
+    credits: Any = None,  # noqa: A002 - the input's name
+    deals: Any = None,
+    paid: Any = None,
+) -> PayInputs:
+    """Validate everything a pay run reads (see ``pay``).
+
+    Raises:
+        DataError: naming each bad row of each input. RulesetError: a value the plan reads that
+            the appraisals do not have (located in the plan).
+    """
+    people_rows = prepare_people(plan, as_table(people, "people"))
+    scores: list[Scores] = []
+    if appraisals is None:
+        pass
+    elif _is_appraisals(appraisals):
+        items = [appraisals] if isinstance(appraisals, Appraisal) else list(appraisals)
+        for a in items:
+            scores.extend(scores_from_appraisal(a))
+    else:
+        scores = prepare_scores(plan, as_table(appraisals, "appraisals"))
+    by_key: dict[tuple[str, Period], Scores] = {}
+    for s in scores:
+        if s.period.kind != plan.period:
+            msg = f"the appraisals are per {s.period.kind}, but pay plan '{plan.id}' pays per {plan.period}"
+            raise DataError(msg)
+        if (s.subject, s.period) in by_key:
+            raise DataError(f"'{s.subject}' is appraised twice in {s.period}")
+        by_key[(s.subject, s.period)] = s
+    credited = credits
+    if credited is not None and hasattr(credited, "credits") and hasattr(credited, "policy"):
+        credited = credits_from_attribution(credited)
+    credit_table = as_table(credited, "credits") if credited is not None else None
+    credit_lines = prepare_credits(credit_table, plan.places) if credit_table is not None else ()
+    on_rows = facts_on_credits(credit_table) if credit_table is not None else None
+    if on_rows is not None and deals is not None:
+        msg = "deal facts are given both on the credit rows and in a deals file: give them once"
+        raise DataError(msg)
+    facts = on_rows if on_rows is not None else (as_table(deals, "deals") if deals is not None else None)
+    deal_facts = prepare_deals(facts, credit_lines) if facts is not None else {}
+    paid_lines = prepare_paid(plan, as_table(paid, "paid")) if paid is not None else ()
+    _check_reads(plan, by_key.values())
+    warnings = _warnings(people_rows, credit_lines)
+    return PayInputs(people_rows, by_key, credit_lines, deal_facts, paid_lines, tuple(warnings))
+
+
+def _check_reads(plan: PayPlan, scores: Iterable[Scores]) -> None:
+    """Every value the plan reads is a value of the appraisals (else one located error per name)."""
+    available: set[str] = {"total", "grade"}
+    any_scores = False
+    for s in scores:
+        any_scores = True
+        available.update(s.values)
+    if not any_scores:
+        return
+    issues: list[Issue] = []
+    spec = plan.spec
+    for i, c in enumerate(spec.components):
+        if c.measure is not None and c.measure not in available:
+            issues.append(_plan_issue(plan, c.measure, ("components", i, "measure"), available))
+    for i, g in enumerate(plan.gates):
+        if g.when is not None:
+            issues.extend(
+                _plan_issue(plan, name, ("gates", i, "when"), available) for name in sorted(g.when.names - available)
+            )
+    if issues:
+        raise RulesetError.from_issues(issues, f"pay plan {plan.file}")
+
+
+def _plan_issue(plan: PayPlan, name: str, path: tuple[str | int, ...], available: set[str]) -> Issue:
+    where = plan.source_map.locate(path) if plan.source_map is not None else Location(plan.file)
+    shown = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
+    return Issue(
+        "unknown_value",
+        f"'{name}' is not a value of the appraisal (it has {', '.join(sorted(available)[:12])}…)",
+        shown,
+        where,
+        "error",
+        did_you_mean(name, available),
+    )
+
+
+def _warnings(people: Mapping[str, Sequence[Assignment]], lines: Sequence[CreditLine]) -> list[Issue]:
+    out: list[Issue] = []
+    strangers: dict[str, list[CreditLine]] = defaultdict(list)
+    for c in lines:
+        rows = people.get(c.person)
+        if rows is None:
+            strangers[c.person].append(c)
+        elif not any(a.covers(c.date) for a in rows):
+            out.append(
+                Issue(
+                    "not_employed",
+                    f"deal '{c.deal_id}' is credited to '{c.person}' on {c.date}, outside their assignments: not paid",
+                    "credited_to",
+                    c.where,
+                    "warning",
+                )
+            )
+    for person, theirs in sorted(strangers.items()):
+        deals = ", ".join(c.deal_id for c in theirs[:5]) + ("…" if len(theirs) > 5 else "")  # noqa: PLR2004
+        out.append(
+            Issue(
+                "not_in_people",
+                f"'{person}' is credited with {len(theirs)} deal(s) ({deals}) but is not in the people file: not paid",
+                "credited_to",
+                theirs[0].where,
+                "warning",
+            )
+        )
+    return out
+
+
+# --- periods and proration ----------------------------------------------------------------------
+
+
+def year_start(plan: PayPlan, period: Period) -> dt.date:
+    """The first day of the plan year holding ``period``."""
+    first = plan.spec.year_starts
+    day = period.start
+    return dt.date(day.year if day.month >= first else day.year - 1, first, 1)
+
+
+def periods_between(first: Period, last: Period) -> list[Period]:
+    """Every period from ``first`` through ``last``."""
+    out: list[Period] = []
+    p = first
+    while p <= last:
+        out.append(p)
+        p = Period(p.kind, p.next_start())
+    return out
+
+
+def period_target(plan: PayPlan, a: Assignment) -> Fraction:
+    """The target incentive of one full pay period for an assignment."""
+    if plan.spec.incentive_per == "period":
+        return a.target_incentive
+    return a.target_incentive * MONTHS_PER[plan.period] / 12
+
+
+@attrs.frozen
+class _Stretch:
+    """An assignment's days in a period: the working days employed and the period's working days."""
+
+    assignment: Assignment
+    first: dt.date
+    last: dt.date
+    working: int
+    of: int
+
+    @property
+    def weight(self) -> Fraction:
+        return Fraction(self.working, self.of) if self.of else Fraction(1)
+
+
+def stretches(plan: PayPlan, rows: Sequence[Assignment], period: Period) -> list[_Stretch]:
+    """The assignments a person holds during ``period``, each with its working days (proration)."""
+    end = period.next_start() - dt.timedelta(days=1)
+    cal = plan.calendar
+    out: list[_Stretch] = []
+    of: int | None = None
+    for a in rows:
+        first = max(a.start or period.start, period.start)
+        last = min(a.end or end, end)
+        if last < first:
+            continue
+        if of is None:
+            of = working_days(cal, period.start, end)
+        if of:
+            working = working_days(cal, first, last)
+            out.append(_Stretch(a, first, last, working, of))
+        else:  # a period without working days: calendar days instead
+            out.append(_Stretch(a, first, last, (last - first).days + 1, (end - period.start).days + 1))
+    return out
+
+
+# --- money --------------------------------------------------------------------------------------
+
+
+class _Money:
+    def __init__(self, plan: PayPlan) -> None:
+        self.places = plan.places
+        self.mode = plan.mode
+        self.unit = 10**plan.places
+
+    def round(self, value: Fraction) -> Decimal:
+        return quantize(value, self.places, self.mode)
+
+    def units(self, value: Decimal) -> int:
+        return int(value.scaleb(self.places))
+
+    def of_units(self, units: int) -> Decimal:
+        return Decimal(units).scaleb(-self.places)
+
+    def show(self, value: Fraction | Decimal) -> str:
+        return money(value, self.places, self.mode)
+
+    def split(self, total: Decimal, weights: Sequence[tuple[Any, Fraction]]) -> dict[Any, Decimal]:
+        parts = apportion(self.units(total), [(k, max(w, ZERO)) for k, w in weights])
+        return {k: self.of_units(v) for k, v in parts.items()}
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+@attrs.define
+class _Held:
+    component: str
+    deal: CreditLine
+    amount: Decimal
+    since: Period
+
+
+@attrs.define
+class _State:
+    """What carries from one period to the next for one person."""
+
+    paid: dict[tuple[str, str], tuple[Decimal, Period, Fraction]] = attrs.field(factory=dict)  # (comp, deal) →
+    held: dict[tuple[str, str], _Held] = attrs.field(factory=dict)
+    balance: Decimal = DZERO
+    done: dict[Period, PersonPay] = attrs.field(factory=dict)
+
+
+class _Run:
+    """The row executor over one pay plan and its validated inputs."""
+
+    def __init__(self, plan: PayPlan, inputs: PayInputs, period: Period) -> None:
+        self.plan = plan
+        self.inputs = inputs
+        self.money = _Money(plan)
+        self.period = period
+        self.credits_of: dict[str, list[CreditLine]] = defaultdict(list)
+        for c in inputs.credits:
+            self.credits_of[c.person].append(c)
+        self.team_credits: dict[str, list[CreditLine]] = defaultdict(list)  # team → its members' credits
+        for c in inputs.credits:
+            a = self.assignment_on(c.person, c.date)
+            if a is not None and a.team is not None:
+                self.team_credits[a.team].append(c)
+        self.paid_by: dict[str, list[PaidLine]] = defaultdict(list)
+        for line in inputs.paid:
+            self.paid_by[line.person].append(line)
+        first = self.first_period()
+        self.periods = periods_between(first, period) if first <= period else [period]
+        self.issues: list[Issue] = []
+
+    def first_period(self) -> Period:
+        """The first period computed: the plan year's first, or an earlier one the inputs reach back to."""
+        kind = self.plan.period
+        starts = [Period.containing(year_start(self.plan, self.period), kind)]
+        starts += [k[1] for k in self.inputs.scores]
+        starts += [Period.containing(c.date, kind) for c in self.inputs.credits]
+        starts += [line.period for line in self.inputs.paid]
+        return min(starts)
+
+    def own_rows(self, person: str) -> tuple[Assignment, ...]:
+        """The assignments of ``person`` this plan pays."""
+        return tuple(a for a in self.inputs.people.get(person, ()) if a.plan in {None, self.plan.id})
+
+    def assignment_on(self, person: str, day: dt.date) -> Assignment | None:
+        for a in self.inputs.people.get(person, ()):
+            if a.covers(day):
+                return a
+        return None
+
+    def run(self) -> tuple[tuple[PersonPay, ...], dict[str, tuple[PersonPay, ...]]]:
+        history: dict[str, list[PersonPay]] = defaultdict(list)
+        current: list[PersonPay] = []
+        for person, rows in self.inputs.people.items():
+            if not any(a.plan in {None, self.plan.id} for a in rows):
+                continue  # paid by another plan: here only for the teams
+            rows = self.own_rows(person)  # noqa: PLW2901 - this plan's rows
+            state = _State()
+            for p in self.periods:
+                result = self.person_period(person, rows, p, state)
+                if result is None:
+                    continue
+                state.done[p] = result
+                history[str(p)].append(result)
+                if p == self.period:
+                    current.append(result)
+        if self.issues:
+            raise DataError.from_issues(self.issues, "pay")
+        return tuple(current), {k: tuple(v) for k, v in history.items()}
+
+    # --- one person, one period -----------------------------------------------------------------
+
+    def person_period(self, person: str, rows: Sequence[Assignment], p: Period, state: _State) -> PersonPay | None:
+        plan = self.plan
+        parts = stretches(plan, rows, p)
+        lines: list[PayLine] = []
+        notes: list[str] = []
+        primary = self.scores_for(person, parts[-1], p) if parts else None
+        applied = self.gates(primary) if primary is not None else {}
+        deal_lines: dict[str, list[tuple[CreditLine, Decimal]]] = {}
+        for comp in plan.components:
+            if comp.targeted:
+                line = self.targeted(comp, person, parts, p, applied)
+            else:
+                line, allocation = self.dealt(comp, person, parts, p, applied)
+                deal_lines[comp.id] = allocation
+            if line is not None:
+                lines.append(line)
+        target = sum((period_target(plan, s.assignment) * s.weight for s in parts), ZERO)
+        cap = self.person_cap(lines, target)
+        if cap is not None:
+            lines.append(cap)
+        lines.extend(self.holds_and_releases(deal_lines, p, state))
+        clawbacks, more_notes = self.clawbacks(p, state)
+        lines.extend(clawbacks)
+        notes.extend(more_notes)
+        if p == self.period:
+            lines.extend(self.true_ups(person, p, state))
+        lines.extend(self.draw_and_balance(rows, parts, lines, p, state))
+        employed = bool(parts)
+        if not employed and not lines and state.balance == 0 and not state.held:
+            return None
+        total = sum((ln.amount for ln in lines), DZERO)
+        ys = year_start(plan, p)
+        ytd = total + sum((r.total for q, r in state.done.items() if q.start >= ys), DZERO)
+        name = next((a.name for a in reversed(rows) if a.name), None)
+        return PersonPay(
+            person=person,
+            name=name,
+            period=str(p),
+            lines=tuple(lines),
+            total=total,
+            target=self.money.round(target),
+            year_to_date=ytd,
+            balance=state.balance,
+            held=sum((h.amount for h in state.held.values()), DZERO),
+            segments=tuple(
+                Segment(
+                    str(s.first),
+                    str(s.last),
+                    s.assignment.team,
+                    s.assignment.leads,
+                    s.working,
+                    s.of,
+                    self.money.round(period_target(plan, s.assignment) * s.weight),
+                )
+                for s in parts
+            ),
+            appraisal=_appraisal_summary(primary),
+            notes=tuple(notes),
+        )
+
+    def subject(self, person: str, part: _Stretch) -> str | None:
+        if self.plan.spec.appraised == "led_team":
+            return part.assignment.leads
+        return person
+
+    def scores_for(self, person: str, part: _Stretch, p: Period) -> Scores | None:
+        subject = self.subject(person, part)
+        return None if subject is None else self.inputs.scores.get((subject, p))
+
+    # --- gates ----------------------------------------------------------------------------------
+
+    def gates(self, scores: Scores) -> dict[str, list[tuple[Gate, str]]]:
+        """Applied gates by component id, each with the words of why."""
+        out: dict[str, list[tuple[Gate, str]]] = defaultdict(list)
+        for gate in self.plan.gates:
+            if gate.scorecard_gate is not None:
+                holds = gate.scorecard_gate in scores.gates
+                why = f"the scorecard's gate '{gate.scorecard_gate}' applied"
+            else:
+                assert gate.when is not None
+                env: dict[str, Any] = {k: v for k, v in scores.values.items() if k.isidentifier()}
+                env["total"] = scores.total
+                env["grade"] = scores.grade
+                holds = gate.when.evaluate(env) is True
+                why = gate.when.text
+            if holds:
+                for cid in gate.components:
+                    out[cid].append((gate, why))
+        return out
+
+    def gated(
+        self, comp: Component, amount: Fraction, target: Fraction, applied: Mapping[str, Any]
+    ) -> tuple[Fraction, list[str]]:
+        words: list[str] = []
+        for gate, why in applied.get(comp.id, ()):
+            reason = f" ({gate.reason})" if gate.reason else ""
+            if gate.zero:
+                if amount:
+                    words.append(f"gate '{gate.id}': {why}{reason}: nothing paid")
+                amount = ZERO
+            else:
+                assert gate.cap is not None
+                limit = gate.cap.limit(target)
+                if amount > limit:
+                    words.append(f"gate '{gate.id}': {why}{reason}: {gate.cap.describe()} → {self.money.show(limit)}")
+                    amount = limit
+                else:
+                    words.append(f"gate '{gate.id}': {why}: {gate.cap.describe()} not reached")
+        return amount, words
+
+    # --- grade and curve components -------------------------------------------------------------
+
+    def targeted(
+        self, comp: Component, person: str, parts: Sequence[_Stretch], p: Period, applied: Mapping[str, Any]
+    ) -> PayLine | None:
+        if not parts:
+            return None
+        plan = self.plan
+        exact = ZERO
+        target_total = ZERO
+        pieces: list[str] = []
+        details: list[dict[str, Any]] = []
+        reached: list[str] = []
+        for part in parts:
+            full = period_target(plan, part.assignment) * comp.share
+            weight = part.weight if comp.prorate else Fraction(1)
+            target = full * weight
+            target_total += target
+            shown_target = f"{self.money.show(period_target(plan, part.assignment))} × {percent(comp.share)}"
+            if weight != 1:
+                shown_target += f" × {part.working}/{part.of} working days"
+            factor, words, tier = self.factor(comp, person, part, p)
+            reached.append(tier)
+            exact += factor * target
+            if words.endswith("nothing paid"):
+                pieces.append(f"{words} (target {self.money.show(target)} = {shown_target})")
+            else:
+                worth = self.money.show(factor * target)
+                shown = f"{percent(factor)} × target {self.money.show(target)} ({shown_target}) = {worth}"
+                pieces.append(f"{words}: {shown}")
+            details.append(
+                {
+                    "from": str(part.first),
+                    "to": str(part.last),
+                    "target": canonical(target),
+                    "factor": canonical(factor),
+                    "working_days": part.working,
+                    "of": part.of,
+                }
+            )
+        notes: list[str] = []
+        amount = exact
+        if comp.cap is not None:
+            limit = comp.cap.limit(target_total)
+            if amount > limit:
+                notes.append(f"{comp.cap.describe()} reached: {self.money.show(amount)} → {self.money.show(limit)}")
+                amount = limit
+        amount, gate_words = self.gated(comp, amount, target_total, applied)
+        notes.extend(gate_words)
+        rounded = self.money.round(amount)
+        trace = " + ".join(pieces) + "".join(f"; {n}" for n in notes)
+        return PayLine(
+            comp.id,
+            "component",
+            comp.id,
+            rounded,
+            amount,
+            trace,
+            {"target": canonical(target_total), "parts": details, "notes": notes, "tier": " / ".join(reached)},
+        )
+
+    def factor(self, comp: Component, person: str, part: _Stretch, p: Period) -> tuple[Fraction, str, str]:
+        """The share of the target a grade or curve component pays, why in words, and the tier reached."""
+        subject = self.subject(person, part)
+        scores = self.inputs.scores.get((subject, p)) if subject is not None else None
+        if subject is None:
+            return ZERO, f"{person} leads no team in {p}: nothing paid", "-"
+        if scores is None:
+            return ZERO, f"{subject} was not appraised in {p}: nothing paid", "-"
+        if comp.kind == "grade":
+            return self.grade_factor(comp, scores)
+        assert comp.curve is not None
+        assert comp.measure is not None
+        value = scores.total if comp.measure == "total" else scores.values.get(comp.measure)
+        if value is None:
+            return ZERO, f"{comp.measure} is N/A: nothing paid", "-"
+        ev = tiers.evaluate(comp.curve, value)
+        shown = _measure_text(comp.measure, value)
+        if ev.below_threshold:
+            bound = comp.curve.threshold if comp.curve.threshold is not None else comp.curve.levels[0].at
+            return (
+                ZERO,
+                f"{comp.measure} {shown} is below the threshold {_measure_text(comp.measure, bound)}: nothing paid",
+                "below threshold",
+            )
+        words = f"{comp.measure} {shown} ({_curve_words(comp, ev)})"
+        return ev.value, words, _tier_name(comp, ev)
+
+    def grade_factor(self, comp: Component, scores: Scores) -> tuple[Fraction, str, str]:
+        grade = scores.grade
+        if grade is None:
+            return ZERO, f"{scores.subject} has no grade in {scores.period}: nothing paid", "-"
+        if comp.multipliers is None:
+            if scores.bonus_multiplier is None:
+                self.issues.append(
+                    Issue(
+                        "no_multiplier",
+                        f"grade '{grade}' of '{scores.subject}' in {scores.period} "
+                        f"has no bonus_multiplier in the scorecard, and component '{comp.id}' gives no "
+                        "multipliers",
+                    )
+                )
+                return ZERO, "no multiplier", "-"
+            return (
+                scores.bonus_multiplier,
+                f"grade {grade} (the scorecard's multiplier)",
+                grade,
+            )
+        multiplier = comp.multipliers.get(grade)
+        if multiplier is None:
+            known = ", ".join(comp.multipliers)
+            self.issues.append(
+                Issue(
+                    "no_multiplier",
+                    f"grade '{grade}' of '{scores.subject}' in {scores.period} has "
+                    f"no multiplier in component '{comp.id}' (it has {known})",
+                )
+            )
+            return ZERO, "no multiplier", "-"
+        return multiplier, f"grade {grade}", grade
+
+    # --- commission and override ----------------------------------------------------------------
+
+    def deals_of(self, comp: Component, person: str, rows: Sequence[Assignment]) -> list[CreditLine]:
+        """The credited deal lines a deal component of ``person`` counts, in date order."""
+        out: list[CreditLine] = []
+        if comp.kind == "commission":
+            candidates: Iterable[CreditLine] = (
+                c for c in self.credits_of.get(person, ()) if any(a.covers(c.date) for a in rows)
+            )
+        else:
+            led = {a.leads for a in rows if a.leads}
+            candidates = (
+                c
+                for team in sorted(led)
+                for c in self.team_credits.get(team, ())
+                if c.person != person and any(a.covers(c.date) and a.leads == team for a in rows)
+            )
+        for c in candidates:
+            deal = self.inputs.deals.get(c.deal_id)
+            if comp.products is not None and (deal is None or deal.product not in comp.products):
+                continue
+            if comp.types is not None and (deal is None or deal.type not in comp.types):
+                continue
+            out.append(c)
+        out.sort(key=lambda c: (c.date, c.deal_id, c.person))
+        return out
+
+    def dealt(
+        self, comp: Component, person: str, parts: Sequence[_Stretch], p: Period, applied: Mapping[str, Any]
+    ) -> tuple[PayLine | None, list[tuple[CreditLine, Decimal]]]:
+        plan = self.plan
+        curve = comp.curve
+        assert curve is not None
+        rows = self.own_rows(person)
+        all_deals = self.deals_of(comp, person, rows)
+        start, end = p.start, p.next_start()
+        now = [c for c in all_deals if start <= c.date < end]
+        ytd = comp.basis == "year_to_date"
+        ys = year_start(plan, p)
+        before_deals = [c for c in all_deals if ys <= c.date < start] if ytd else []
+        if not now and not parts:
+            return None, []
+        target = sum((period_target(plan, s.assignment) * comp.share for s in parts), ZERO)
+        cap_target = target
+        if ytd and comp.cap is not None and comp.cap.target is not None:
+            cap_target = self.ytd_target(comp, person, p)
+        limit = comp.cap.limit(cap_target) if comp.cap is not None else None
+
+        def capped(x: Fraction) -> Fraction:
+            value = tiers.evaluate(curve, x).value
+            return min(value, limit) if limit is not None else value
+
+        before = sum((c.amount for c in before_deals), ZERO)
+        after = before + sum((c.amount for c in now), ZERO)
+        rnd = self.money.round
+        if ytd:
+            line_amount = rnd(capped(after)) - rnd(capped(before))
+            uncapped = rnd(tiers.evaluate(curve, after).value) - rnd(tiers.evaluate(curve, before).value)
+        else:
+            line_amount = rnd(capped(after))
+            uncapped = rnd(tiers.evaluate(curve, after).value)
+        exact = capped(after) - capped(before)
+        ev = tiers.between(curve, before, after) if ytd else tiers.evaluate(curve, after)
+        words = [self.slice_words(comp, ev, before, after, uncapped, ytd=ytd, count=len({c.deal_id for c in now}))]
+        if comp.cap is not None:
+            if uncapped > line_amount:
+                shown = f"{self.money.show(uncapped)} → {self.money.show(line_amount)}"
+                words.append(f"{comp.cap.describe()} reached: {shown}")
+            elif line_amount:
+                words.append(f"{comp.cap.describe()} not reached")
+        gated_value, gate_words = self.gated(comp, Fraction(line_amount), target, applied)
+        words.extend(gate_words)
+        amount = rnd(gated_value)
+        # each deal's part: what it added to the (capped) curve, apportioned to the cent
+        weights: list[tuple[int, Fraction]] = []
+        cum = before
+        for i, c in enumerate(now):
+            weights.append((i, capped(cum + c.amount) - capped(cum)))
+            cum += c.amount
+        parts_of = self.money.split(amount, weights) if now else {}
+        allocation = [(c, parts_of[i]) for i, c in enumerate(now)]
+        details = {
+            "basis": comp.basis,
+            "before": canonical(before),
+            "after": canonical(after),
+            "deals": [
+                {
+                    "deal_id": c.deal_id,
+                    "credited_to": c.person,
+                    "amount": canonical(c.amount),
+                    "date": str(c.date),
+                    "pay": format(v, "f"),
+                }
+                for c, v in allocation
+            ],
+            "slices": [_slice_dict(s) for s in ev.slices],
+            "tier": "below threshold" if ev.below_threshold else (ev.slices[-1].tier if ev.slices else "-"),
+        }
+        return PayLine(
+            comp.id, "component", comp.id, amount, exact, "; ".join(w for w in words if w), details
+        ), allocation
+
+    def ytd_target(self, comp: Component, person: str, p: Period) -> Fraction:
+        plan = self.plan
+        ys = year_start(plan, p)
+        rows = self.own_rows(person)
+        total = ZERO
+        for q in self.periods:
+            if ys <= q.start <= p.start:
+                total += sum((period_target(plan, s.assignment) * comp.share for s in stretches(plan, rows, q)), ZERO)
+        return total
+
+    def slice_words(
+        self,
+        comp: Component,
+        ev: tiers.Evaluation,
+        before: Fraction,
+        after: Fraction,
+        total: Decimal,
+        *,
+        ytd: bool,
+        count: int,
+    ) -> str:
+        curve = comp.curve
+        assert curve is not None
+        base = f"year to date {number(before)} → {number(after)}" if ytd else f"credited {number(after)}"
+        base += f" ({count} deal{'s' if count != 1 else ''} this period)" if count else " (no deal this period)"
+        if ev.below_threshold:
+            return f"{base}: below the threshold {number(curve.threshold or 0)}: nothing paid"
+        if not ev.slices:
+            return f"{base}: nothing paid"
+        if curve.kind == "marginal":
+            shares = self.money.split(total, [(i, s.amount) for i, s in enumerate(ev.slices)])
+            pieces = [
+                f"{number(s.low)} → {number(s.high)} at {percent(s.rate or 0)} = {self.money.show(shares[i])}"
+                for i, s in enumerate(ev.slices)
+            ]
+            return f"{base}: " + "; ".join(pieces)
+        s = ev.slices[0]
+        text = f"{base}: {number(s.high)} at {percent(s.rate or 0)} ('{s.tier}') = {self.money.show(s.amount)}"
+        if ytd and before:
+            earlier = tiers.evaluate(curve, before).value
+            text += f" minus {self.money.show(earlier)} for the year before = {self.money.show(total)}"
+        return text
+
+    # --- the person's cap -----------------------------------------------------------------------
+
+    def person_cap(self, lines: Sequence[PayLine], target: Fraction) -> PayLine | None:
+        cap = self.plan.person_cap
+        if cap is None:
+            return None
+        earned = sum((ln.amount for ln in lines), DZERO)
+        limit = self.money.round(cap.limit(target))
+        if earned <= limit:
+            return None
+        cut = limit - earned
+        trace = f"person {cap.describe()}: earned {self.money.show(earned)} → {self.money.show(limit)}"
+        return PayLine("cap.person", "cap", None, cut, Fraction(cut), trace, {"limit": format(limit, "f")})
+
+    # --- held until paid, released, clawed back -------------------------------------------------
+
+    def holds_and_releases(
+        self, deal_lines: Mapping[str, Sequence[tuple[CreditLine, Decimal]]], p: Period, state: _State
+    ) -> list[PayLine]:
+        out: list[PayLine] = []
+        end = p.next_start() - dt.timedelta(days=1)
+        for comp in self.plan.components:
+            if comp.targeted:
+                continue
+            allocation = deal_lines.get(comp.id, ())
+            held_now: list[tuple[CreditLine, Decimal]] = []
+            for c, amount in allocation:
+                key = (comp.id, c.deal_id)
+                state.paid[key] = (amount, p, c.amount)
+                deal = self.inputs.deals.get(c.deal_id)
+                unpaid = deal is None or deal.paid is None or deal.paid > end
+                if comp.release == "on_payment" and unpaid and amount:
+                    held_now.append((c, amount))
+            released = [
+                h for key, h in sorted(state.held.items()) if key[0] == comp.id and self.paid_by_end(h.deal, end)
+            ]
+            if released:
+                total = sum((h.amount for h in released), DZERO)
+                words = "; ".join(
+                    f"{h.deal.deal_id} paid {self.deal(h.deal).paid}: {self.money.show(h.amount)} held since {h.since}"
+                    for h in released
+                )
+                out.append(
+                    PayLine(
+                        f"{comp.id}.released",
+                        "released",
+                        comp.id,
+                        total,
+                        Fraction(total),
+                        f"released: {words}",
+                        {"deals": [h.deal.deal_id for h in released]},
+                    )
+                )
+                for h in released:
+                    del state.held[(comp.id, h.deal.deal_id)]
+            if held_now:
+                total = sum((a for _, a in held_now), DZERO)
+                words = "; ".join(f"{c.deal_id} {self.money.show(a)} ({self.unpaid_words(c)})" for c, a in held_now)
+                out.append(
+                    PayLine(
+                        f"{comp.id}.held",
+                        "held",
+                        comp.id,
+                        -total,
+                        Fraction(-total),
+                        f"held until the deal is paid: {words}",
+                        {"deals": [c.deal_id for c, _ in held_now]},
+                    )
+                )
+                for c, a in held_now:
+                    state.held[(comp.id, c.deal_id)] = _Held(comp.id, c, a, p)
+        return out
+
+    def deal(self, c: CreditLine) -> Deal:
+        return self.inputs.deals.get(c.deal_id) or Deal(c.deal_id)
+
+    def paid_by_end(self, c: CreditLine, end: dt.date) -> bool:
+        deal = self.inputs.deals.get(c.deal_id)
+        return deal is not None and deal.paid is not None and deal.paid <= end
+
+    def unpaid_words(self, c: CreditLine) -> str:
+        deal = self.inputs.deals.get(c.deal_id)
+        if deal is None or deal.paid is None:
+            return "not paid yet"
+        return f"paid {deal.paid}"
+
+    def clawbacks(self, p: Period, state: _State) -> tuple[list[PayLine], list[str]]:
+        out: list[PayLine] = []
+        notes: list[str] = []
+        start, end = p.start, p.next_start()
+        for (cid, deal_id), (amount, paid_in, deal_amount) in sorted(state.paid.items()):
+            deal = self.inputs.deals.get(deal_id)
+            if deal is None or deal.cancelled is None or not start <= deal.cancelled < end:
+                continue
+            comp = self.plan.component(cid)
+            credit_day = self.credit_day(deal_id)
+            days = (deal.cancelled - credit_day).days
+            refund = deal.refund if deal.refund is not None else deal_amount
+            what = "cancelled" if deal.refund is None else f"refunded {number(refund)}"
+            held = state.held.pop((cid, deal_id), None)
+            if held is not None:
+                notes.append(
+                    f"{deal_id} {what} on {deal.cancelled} while its {cid} of {self.money.show(held.amount)} "
+                    "was held: not paid"
+                )
+                continue
+            if comp.clawback_days is None or days > comp.clawback_days or not amount:
+                if comp.clawback_days is not None and amount:
+                    notes.append(
+                        f"{deal_id} {what} on {deal.cancelled}, {days} days after the deal "
+                        f"(window {comp.clawback_days} days): no clawback"
+                    )
+                continue
+            exact = -Fraction(amount) * refund / deal_amount if deal_amount else ZERO
+            value = self.money.round(exact)
+            rate = Fraction(amount) / deal_amount if deal_amount else ZERO
+            trace = (
+                f"{deal_id} {what} on {deal.cancelled}, {days} days after the deal on {credit_day} (within "
+                f"{comp.clawback_days}): paid {self.money.show(amount)} in {paid_in} ({rate_text(rate)} of "
+                f"{number(deal_amount)}) → {self.money.show(value)}"
+            )
+            out.append(
+                PayLine(
+                    f"{cid}.clawback.{deal_id}",
+                    "clawback",
+                    cid,
+                    value,
+                    exact,
+                    trace,
+                    {
+                        "deal_id": deal_id,
+                        "paid": format(amount, "f"),
+                        "paid_in": str(paid_in),
+                        "refund": canonical(refund),
+                    },
+                )
+            )
+        return out, notes
+
+    def credit_day(self, deal_id: str) -> dt.date:
+        return next(c.date for c in self.inputs.credits if c.deal_id == deal_id)
+
+    # --- true-ups -------------------------------------------------------------------------------
+
+    def true_ups(self, person: str, p: Period, state: _State) -> list[PayLine]:
+        recorded: dict[tuple[Period, str], Decimal] = defaultdict(lambda: DZERO)
+        periods: set[Period] = set()
+        for line in self.paid_by.get(person, ()):
+            if line.period >= p:
+                continue
+            amount = Decimal(line.amount.numerator) / Decimal(line.amount.denominator)
+            if line.line.startswith("true_up."):
+                _, period_text, rest = line.line.split(".", 2)
+                try:
+                    q = Period.parse(period_text, self.plan.period)
+                except ValueError:
+                    continue
+                recorded[(q, rest)] += amount
+                periods.add(q)
+            else:
+                recorded[(line.period, line.line)] += amount
+                periods.add(line.period)
+        out: list[PayLine] = []
+        for q in sorted(periods):
+            now = state.done.get(q)
+            current = {ln.id: ln.amount for ln in now.lines} if now is not None else {}
+            keys = sorted({k for (qq, k) in recorded if qq == q} | set(current))
+            for key in keys:
+                was = recorded.get((q, key), DZERO)
+                is_ = current.get(key, DZERO)
+                if was == is_:
+                    continue
+                delta = is_ - was
+                trace = f"{q} {key}: recorded {self.money.show(was)}, now {self.money.show(is_)}"
+                out.append(
+                    PayLine(
+                        f"true_up.{q}.{key}",
+                        "true_up",
+                        None,
+                        delta,
+                        Fraction(delta),
+                        trace,
+                        {"period": str(q), "line": key, "recorded": format(was, "f"), "now": format(is_, "f")},
+                    )
+                )
+        return out
+
+    # --- draw and balance -----------------------------------------------------------------------
+
+    def draw_and_balance(
+        self,
+        rows: Sequence[Assignment],
+        parts: Sequence[_Stretch],
+        lines: Sequence[PayLine],
+        p: Period,
+        state: _State,
+    ) -> list[PayLine]:
+        out: list[PayLine] = []
+        earned = sum((ln.amount for ln in lines), DZERO)
+        draw = self.plan.draw
+        if draw is not None and parts and self.in_draw_window(rows, p):
+            exact = ZERO
+            for s in parts:
+                per = (
+                    draw.amount
+                    if draw.amount is not None
+                    else (draw.target or ZERO) * period_target(self.plan, s.assignment)
+                )
+                exact += per * s.weight
+            guaranteed = self.money.round(exact)
+            kind = "recoverable" if draw.recoverable else "non-recoverable"
+            if earned < guaranteed:
+                top = guaranteed - earned
+                owed = (
+                    f"; owed back from later earnings: {self.money.show(state.balance + top)}"
+                    if draw.recoverable
+                    else ""
+                )
+                out.append(
+                    PayLine(
+                        "draw",
+                        "draw",
+                        None,
+                        top,
+                        Fraction(top),
+                        f"{kind} draw {self.money.show(guaranteed)}: earned {self.money.show(earned)}, "
+                        f"topped up {self.money.show(top)}{owed}",
+                        {"draw": format(guaranteed, "f")},
+                    )
+                )
+                if draw.recoverable:
+                    state.balance += top
+                return out
+            room = earned - guaranteed
+        else:
+            room = earned
+        if state.balance > 0 and room > 0:
+            take = min(state.balance, room)
+            state.balance -= take
+            owed = self.money.show(take + state.balance)
+            trace = f"recovered {self.money.show(take)} of {owed} owed (from earnings above the draw)"
+            out.append(
+                PayLine(
+                    "recovery",
+                    "recovery",
+                    None,
+                    -take,
+                    Fraction(-take),
+                    trace,
+                    {"owed_after": format(state.balance, "f")},
+                )
+            )
+            earned -= take
+        if earned < 0:
+            state.balance += -earned
+            owed = self.money.show(state.balance)
+            trace = f"the period nets {self.money.show(earned)}: carried forward as owed ({owed} in all)"
+            out.append(
+                PayLine(
+                    "carried",
+                    "carried",
+                    None,
+                    -earned,
+                    Fraction(-earned),
+                    trace,
+                    {"owed_after": format(state.balance, "f")},
+                )
+            )
+        return out
+
+    def in_draw_window(self, rows: Sequence[Assignment], p: Period) -> bool:
+        draw = self.plan.draw
+        assert draw is not None
+        if draw.periods is None:
+            return True
+        first = rows[0].start
+        if first is None:
+            return False
+        hired = Period.containing(first, self.plan.period)
+        months = (p.start.year - hired.start.year) * 12 + p.start.month - hired.start.month
+        return months // MONTHS_PER[self.plan.period] < draw.periods
+
+
+# --- words --------------------------------------------------------------------------------------
+
+
+def _measure_text(measure: str, value: Fraction) -> str:
+    """A measure as traces show it: ratios as percents; at most 4 decimals, else ``≈`` and rounded."""
+    if measure == "total" or measure.endswith(".score") or abs(value) > 10:  # noqa: PLR2004 - ratios read as %
+        return number(value) if (value * 10**4).denominator == 1 else "≈ " + number(quantize(value, 4, "half_even"))
+    return rate_text(value)
+
+
+def _curve_words(comp: Component, ev: tiers.Evaluation) -> str:
+    curve = comp.curve
+    assert curve is not None
+    measure = comp.measure or ""
+    if curve.kind == "interpolate":
+        low, high = ev.level_low, ev.level_high
+        if low is not None and high is not None:
+            return (
+                f"between {_measure_text(measure, low.at)} → {percent(low.pay)} and "
+                f"{_measure_text(measure, high.at)} → {percent(high.pay)}"
+            )
+        if low is not None:
+            return f"at or above the last level {_measure_text(measure, low.at)} → {percent(low.pay)}"
+        return "below the first level"
+    if curve.kind == "marginal":
+        return (
+            "; ".join(
+                f"{_measure_text(measure, s.low)} → {_measure_text(measure, s.high)} at {percent(s.rate or 0)} = "
+                f"{percent(s.amount)}"
+                for s in ev.slices
+            )
+            or "no tier"
+        )
+    if not ev.slices:
+        return "no tier"
+    s = ev.slices[0]
+    if s.pay is not None:
+        return f"tier '{s.tier}' pays {percent(s.pay)}"
+    return f"tier '{s.tier}' at {percent(s.rate or 0)}"
+
+
+def _tier_name(comp: Component, ev: tiers.Evaluation) -> str:
+    """The tier (or level bracket) a curve reached, for impact reports."""
+    curve = comp.curve
+    assert curve is not None
+    if curve.kind != "interpolate":
+        return ev.slices[-1].tier if ev.slices else "-"
+    measure = comp.measure or ""
+    low, high = ev.level_low, ev.level_high
+    if low is not None and high is not None:
+        return f"{_measure_text(measure, low.at)}–{_measure_text(measure, high.at)}"
+    if low is not None:
+        return f"≥ {_measure_text(measure, low.at)}"
+    return "below the first level"
+
+
+def _slice_dict(s: tiers.Slice) -> dict[str, Any]:
+    return {
+        "tier": s.tier,
+        "from": canonical(s.low),
+        "to": canonical(s.high),
+        "rate": canonical(s.rate) if s.rate is not None else None,
+        "amount": canonical(s.amount),
+    }
+
+
+def _appraisal_summary(scores: Scores | None) -> dict[str, Any]:
+    if scores is None:
+        return {}
+    shown = None
+    if scores.total is not None:
+        shown = canonical(scores.total)
+        if scores.rounding is not None:
+            shown = format(quantize(scores.total, *scores.rounding), "f")
+    return {
+        "subject": scores.subject,
+        "total": shown,
+        "grade": scores.grade,
+        "values": {k: canonical(v) if v is not None else None for k, v in sorted(scores.values.items())},
+        "gates": sorted(scores.gates),
+    }
+
+
+# --- the public entry point ---------------------------------------------------------------------
+
+
+def latest_period(plan: PayPlan, inputs: PayInputs) -> Period:
+    """The latest period with an appraisal or a credited deal (the default pay period).
+
+    Raises:
+        DataError: when there is neither.
+    """
+    kind = plan.period
+    found = [k[1] for k in inputs.scores] + [Period.containing(c.date, kind) for c in inputs.credits]
+    if not found:
+        msg = "no appraisal and no credited deal: name the pay period (period=…, --period)"
+        raise DataError(msg)
+    return max(found)
+
+
+@exactly
+def pay(
+    plan: PayPlan,
+    appraisals: Appraisal | Sequence[Appraisal] | Table | Iterable[Mapping[str, Any]] | None,
+    people: Table | Iterable[Mapping[str, Any]],
+    *,
+    credits: Any = None,  # noqa: A002 - the input's name
+    deals: Table | Iterable[Mapping[str, Any]] | None = None,
+    paid: Table | Iterable[Mapping[str, Any]] | None = None,
+    period: str | None = None,
+) -> PayRun:
+    """Compute everyone's pay for a period, exactly, with a trace per line.
+
+    Args:
+        plan: a pay plan (``parse_pay_plan`` / ``load_pay_plan``).
+        appraisals: the appraisals the plan reads — ``Appraisal`` objects of ``evaluate`` (one per
+            period), or rows of ``subject, period, total, grade, …`` (a table or Python rows).
+        people: the people file: assignments with targets, dates and teams.
+        credits: who each deal is credited to: an ``Attribution``, or rows of
+            ``deal_id, credited_to, amount, date[, share]``.
+        deals: deal facts: ``deal_id, product, type, paid, cancelled, refund``.
+        paid: lines already paid in earlier periods (a payout register), for true-ups.
+        period: the pay period (default: the latest with an appraisal or a credited deal).
+
+    Returns:
+        The ``PayRun`` of the period; earlier periods computed on the way are in ``history``.
+
+    Raises:
+        DataError: naming each bad input row. RulesetError: a value the plan reads that the appraisals lack.
+    """
+    inputs = prepare_inputs(plan, appraisals, people, credits=credits, deals=deals, paid=paid)
+    return pay_prepared(plan, inputs, period)
+
+
+def pay_prepared(plan: PayPlan, inputs: PayInputs, period: str | None = None) -> PayRun:
+    """``pay`` on inputs already validated by ``prepare_inputs``."""
+    if period is None:
+        target = latest_period(plan, inputs)
+    else:
+        try:
+            target = Period.parse(period, plan.period)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+    current, history = _Run(plan, inputs, target).run()
+    return PayRun(
+        plan_id=plan.id,
+        version=plan.version,
+        sha256=plan.sha256,
+        title=plan.spec.title,
+        currency=plan.currency,
+        places=plan.places,
+        mode=plan.mode,
+        period=str(target),
+        people=current,
+        history=history,
+        warnings=inputs.warnings,
+    )
+
+
+__all__ = ["pay", "pay_prepared", "prepare_inputs"]
