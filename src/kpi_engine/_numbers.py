@@ -180,8 +180,38 @@ class NumberFormatError(ValueError):
     """Text is not an exact decimal number (or percent)."""
 
 
-def parse_decimal(text: str, *, allow_percent: bool = True) -> Decimal:
+# Thousands separators as spreadsheets write them: groups of three digits after each comma.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+# A decimal comma (1,5 or 1.234,56): never read, only named in the message.
+_DECIMAL_COMMA = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+,\d+|\d+,\d{1,2})")
+
+
+def _ungrouped(s: str, text: str) -> str:
+    """``s`` without its thousands separators (``1,234,567.89`` → ``1234567.89``; a full-width ``，`` too).
+
+    Raises:
+        NumberFormatError: when a comma is not a thousands separator (``1,20``, ``1.234,56``, ``12,34,567``).
+    """
+    t = s.replace("\uff0c", ",")
+    core, sign = (t[:-1].rstrip(), "%") if t.endswith("%") else (t, "")
+    if _GROUPED.fullmatch(core):
+        return core.replace(",", "") + sign
+    if _DECIMAL_COMMA.fullmatch(core):
+        point = core.replace(".", "").replace(",", ".")
+        msg = (
+            f"{text!r} is not a number: a comma only separates thousands (1,200); "
+            f"if it is a decimal comma, write a decimal point ({point}{sign})"
+        )
+    else:
+        msg = f"{text!r} is not a number: a thousands separator is followed by three digits (1,200 or 1,234,567.89)"
+    raise NumberFormatError(msg)
+
+
+def parse_decimal(text: str, *, allow_percent: bool = True, grouped: bool = False) -> Decimal:
     """Parse ``"12.50"``, ``"-3"``, ``"1e3"`` or (if allowed) ``"90%"`` into an exact ``Decimal``.
+
+    With ``grouped`` (data cells), thousands separators are read where they are unambiguous:
+    ``1,200`` and ``1,234,567.89``; any other comma (``1,20``, ``1.234,56``) is refused with a hint.
 
     Raises:
         NumberFormatError: for anything else, including ``NaN``, ``inf`` and over-long digit strings.
@@ -190,6 +220,8 @@ def parse_decimal(text: str, *, allow_percent: bool = True) -> Decimal:
     if len(s) > MAX_DIGITS:
         msg = f"number {text[:20]!r}... is too long"
         raise NumberFormatError(msg)
+    if grouped and ("," in s or "\uff0c" in s):
+        s = _ungrouped(s, text)
     if allow_percent:
         m = _PERCENT.fullmatch(s)
         if m:
@@ -228,8 +260,11 @@ def float_text(value: float) -> str:
     return text.removesuffix(".0")
 
 
-def to_decimal(value: object, *, allow_percent: bool = True) -> Decimal:
-    """Convert an int, Decimal or numeric text to ``Decimal``; refuse floats, bools and NaN."""
+def to_decimal(value: object, *, allow_percent: bool = True, grouped: bool = False) -> Decimal:
+    """Convert an int, Decimal or numeric text to ``Decimal``; refuse floats, bools and NaN.
+
+    ``grouped``: read thousands separators in text, as ``parse_decimal`` does.
+    """
     if isinstance(value, bool):
         msg = f"expected a number, got {value!r}"
         raise NumberFormatError(msg)
@@ -250,7 +285,7 @@ def to_decimal(value: object, *, allow_percent: bool = True) -> Decimal:
         msg = f"binary float {value!r} is not accepted: give the number as text or Decimal so no digit is lost"
         raise NumberFormatError(msg)
     if isinstance(value, str):
-        return parse_decimal(value, allow_percent=allow_percent)
+        return parse_decimal(value, allow_percent=allow_percent, grouped=grouped)
     msg = f"expected a number, got {type(value).__name__}"
     raise NumberFormatError(msg)
 

@@ -1,6 +1,8 @@
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
+
 from kpi_engine import _numbers as num
 from kpi_engine import evaluate, parse_ruleset
 
@@ -60,3 +62,25 @@ def test_a_long_finite_decimal_is_written_exactly():
     data = appraisal.to_dict()["results"][0]
     assert data["metrics"]["x1"] == data["kpis"][0]["value"] == "1234567890123456789012345678901234568.5"
     assert num.canonical(Fraction(1, 3)) == "0." + "3" * 34  # no finite expansion: 34 significant digits
+
+
+def test_thousands_separators_are_read_in_data_cells_only():
+    """1,200 and 1,234,567.89 are numbers in a data cell; a ruleset's or expression's number has no separator."""
+    assert num.parse_decimal("1,200", grouped=True) == Decimal(1200)
+    assert num.parse_decimal("-1,234,567.89", grouped=True) == Decimal("-1234567.89")
+    assert num.parse_decimal("1，200", grouped=True) == Decimal(1200)  # a full-width comma
+    assert num.parse_decimal("12,345%", grouped=True) == Decimal("123.45")
+    with pytest.raises(num.NumberFormatError):
+        num.parse_decimal("1,200")
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [("1,20", "(1.20)"), ("3,5", "(3.5)"), ("1.234,56", "(1234.56)"), ("12,34,567", "three digits"),
+     ("1,2345", "three digits"), ("1,200.5,1", "three digits")],
+)  # fmt: skip
+def test_a_comma_that_is_no_thousands_separator_is_refused_with_a_hint(text, hint):
+    """A decimal comma or a misplaced group is refused, naming how to write the number."""
+    with pytest.raises(num.NumberFormatError, match="is not a number") as info:
+        num.parse_decimal(text, grouped=True)
+    assert hint in str(info.value)
