@@ -210,3 +210,22 @@ def test_attribution_counts_business_days_on_the_named_calendar():
     assert [c.credited_to for c in result.credits] == ["A"]
     plain = parse("policy: p\nday_basis: business\nprotection_days: 3\nclaim_days: 3\n")
     assert [c.credited_to for c in attribute(plain, events).credits] == ["B"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "period"),
+    [("2026-03-31", "month", "2026-03"), ("2026/3/31", "month", "2026-03"), ("2026年3月", "month", "2026-03"),
+     ("2026-03-01T00:00:00", "quarter", "2026-Q1"), ("2026-03-01 00:00:00.000000", "month", "2026-03"),
+     ("46082", "month", "2026-03"), ("46082.5", "half", "2026-H1"), ("46082", "year", "2026"),
+     ("2026", "year", "2026"), ("2026-03-05", "week", "2026-W10")],
+)  # fmt: skip
+def test_a_period_cell_may_name_a_day_it_holds(text, kind, period):
+    """Dates, date-times and Excel serials (46082 is 1 March 2026) name the period that holds the day."""
+    assert str(Period.parse(text, kind)) == period
+
+
+@pytest.mark.parametrize("text", ["2026-02-30", "4608", "460820", "2026-3", "March"])
+def test_a_period_cell_that_names_no_day_is_refused(text):
+    """An impossible date, a number that is neither a year nor a serial, or a word is not a period."""
+    with pytest.raises(ValueError, match=r"period|date"):
+        Period.parse(text, "month")

@@ -1,7 +1,9 @@
 """Periods of every kind, each identified by its kind and first day.
 
 Day ``2026-03-05``, ISO week ``2026-W05``, month ``2026-03``, quarter ``2026-Q1``, half-year
-``2026-H1`` and year ``2026``.
+``2026-H1`` and year ``2026``. A period may also be named, as spreadsheets export it, by a day it
+holds: a date (``2026-03-31``, ``2026/3/31``, ``2026年3月``), a date-time (``2026-03-01T00:00:00``,
+the text of a datetime cell) or an Excel date serial (``46082`` is 2026-03-01).
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ _PATTERNS: dict[PeriodKind, re.Pattern[str]] = {
     "half": re.compile(r"(\d{4})-H([12])"),
     "year": re.compile(r"(\d{4})"),
 }
+# A day the period holds, as spreadsheets and frames write it: ISO or slashed dates, date-times
+# (``T`` or a space, seconds, fractions, a zone: the date as written is the day), and 年月(日).
+_DAY = re.compile(
+    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|(\d{4})年(\d{1,2})月(?:(\d{1,2})日)?"
+)
+# Excel's serial day numbers (1900 date system): five digits are 1927-05-18 to 2173-10-14, so a
+# four-digit year is never read as one. A fraction is a time of day.
+_SERIAL = re.compile(r"(\d{5})(?:\.\d*)?")
+_EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 is 1900-01-01 counting Excel's phantom 1900-02-29
 _MONTHS_PER: dict[PeriodKind, int] = {"month": 1, "quarter": 3, "half": 6, "year": 12}
 EXAMPLES: dict[PeriodKind, str] = {
     "day": "2026-03-05",
@@ -50,8 +62,14 @@ class Period(NamedTuple):
         """
         m = _PATTERNS[kind].fullmatch(text.strip())
         if not m:
-            msg = f"{text!r} is not a {kind} period (like {EXAMPLES[kind]})"
-            raise ValueError(msg)
+            day = _day_of(text.strip())
+            if day is None:
+                msg = f"{text!r} is not a {kind} period (like {EXAMPLES[kind]}, or a date in it)"
+                raise ValueError(msg)
+            if not MIN_YEAR <= day.year <= MAX_YEAR:
+                msg = f"period {text!r}: year {day.year} is out of range ({MIN_YEAR}–{MAX_YEAR})"
+                raise ValueError(msg)
+            return cls.containing(day, kind)
         year = int(m.group(1))
         if not MIN_YEAR <= year <= MAX_YEAR:
             msg = f"period {text!r}: year {year} is out of range ({MIN_YEAR}–{MAX_YEAR})"
@@ -124,4 +142,24 @@ def period_kind_of(text: str) -> PeriodKind | None:
         except ValueError:
             continue
         return kind
+    return None
+
+
+def _day_of(text: str) -> dt.date | None:
+    """The day a period cell names by a date, a date-time or an Excel serial; ``None`` if it names none.
+
+    Raises:
+        ValueError: for a date that does not exist (``2026-02-30``).
+    """
+    m = _DAY.fullmatch(text)
+    if m:
+        year, month, day = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(4), m.group(5), m.group(6))
+        try:
+            return dt.date(int(year), int(month), int(day or 1))
+        except ValueError as exc:
+            msg = f"{text!r} is not a valid date: {exc}"
+            raise ValueError(msg) from None
+    m = _SERIAL.fullmatch(text)
+    if m:
+        return _EXCEL_EPOCH + dt.timedelta(days=int(m.group(1)))
     return None
