@@ -23,17 +23,27 @@ def s1_rows():
     return RECORDS.read_text(encoding="utf-8").splitlines()
 
 
-def test_percent_sign_in_a_score_cell_is_an_error_at_the_cell(s1):
-    """A 0–100 score written 95% is refused at its cell (it was read as 0.95: grade A became D)."""
+def test_percent_sign_in_a_score_cell_reads_as_points(s1):
+    """A 0–100 score written 95% is 95 points, as Excel's 0% format shows it (it was read as 0.95: A became D)."""
     lines = s1_rows()
+    plain = evaluate(s1, read_csv_text("\n".join(lines) + "\n", "r.csv"))
     lines[5] = lines[5].replace(",0,95,8,8,", ",0,95%,8,8,")  # zhang_wei's March conduct_score
     assert "95%" in lines[5]
+    shown = evaluate(s1, read_csv_text("\n".join(lines) + "\n", "r.csv"))
+    assert shown.result("zhang_wei").kpi("conduct").value == Decimal(95)
+    assert shown.to_json() == plain.to_json()
+
+
+def test_percent_sign_in_a_count_cell_is_an_error_at_the_cell(s1):
+    """A percent in a count column has no reading: refused at its cell with the plain number as the hint."""
+    lines = s1_rows()
+    lines[5] = lines[5].replace(",0,95,8,8,", ",0,95,8%,8,")  # zhang_wei's March plans_due
     with pytest.raises(DataError) as info:
         evaluate(s1, read_csv_text("\n".join(lines) + "\n", "r.csv"))
     (issue,) = info.value.issues
-    assert (issue.code, str(issue.location)) == ("bad_value", "r.csv:6:11")
-    assert "only ratio inputs take percents" in issue.message
-    assert "written 95" in issue.message
+    assert (issue.code, str(issue.location)) == ("bad_value", "r.csv:6:12")
+    assert "only ratio and score inputs take percents" in issue.message
+    assert "written 8" in issue.message
 
 
 RATIO = parse_ruleset("""\

@@ -28,6 +28,7 @@ from kpi_engine._numbers import (
     to_decimal,
 )
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
+from kpi_engine.evaluation.headers import guess, mapping_hint
 from kpi_engine.expr import Value
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS
 from kpi_engine.language.model import Scorecard
@@ -77,6 +78,8 @@ class Table:
     columns: dict[str, int] = attrs.field(factory=dict)  # column name → 1-based position (CSV)
     header: tuple[str, ...] = ()
     cells: tuple[tuple[int, tuple[str | None, ...]], ...] = ()  # CSV rows, each padded with a final None
+    header_line: int = 1  # the row of the header (below a sheet's title rows)
+    notes: tuple[Issue, ...] = attrs.field(default=(), eq=False)  # the reader's warnings (which row was the header)
 
     @property
     def rows(self) -> tuple[tuple[int, Mapping[str, Any]], ...]:
@@ -224,24 +227,20 @@ def coerce(value: object, kind: InputType) -> Value:
         msg = f"{value!r} is not true or false"
         raise ValueError(msg)
     if kind == "date":
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        try:
-            return dt.date.fromisoformat(str(value).strip()).isoformat()
-        except ValueError:
-            msg = f"{value!r} is not an ISO date (YYYY-MM-DD)"
-            raise ValueError(msg) from None
+        return _date_text(value)
     if isinstance(value, Fraction) and kind in _NUMERIC_TYPES:  # an exact mean rolled up over time (13/3)
         if kind == "count" and value.denominator != 1:
             msg = f"a count must be a whole number, not {canonical(value)}"
             raise ValueError(msg)
         return value
-    if kind != "ratio" and isinstance(value, str) and "%" in value:
+    if kind not in {"ratio", "score"} and isinstance(value, str) and "%" in value:
         bare = value.strip().rstrip("%").strip()
-        msg = f"{value!r} has a percent sign, but only ratio inputs take percents; a {kind} is written {bare}"
+        msg = f"{value!r} has a percent sign, but only ratio and score inputs take percents; a {kind} is written {bare}"
         raise ValueError(msg)
+    if kind == "score" and isinstance(value, str) and value.rstrip().endswith("%"):
+        value = value.rstrip()[:-1]  # a 0–100 score shown as a percent (Excel's 0% format): 92% is 92 points
     try:
-        number = to_decimal(value, allow_percent=kind == "ratio")
+        number = to_decimal(value, allow_percent=kind == "ratio", grouped=True)
     except NumberFormatError as exc:
         raise ValueError(str(exc)) from None
     if kind == "count":
@@ -252,6 +251,30 @@ def coerce(value: object, kind: InputType) -> Value:
             msg = f"a count cannot be negative ({canonical(number)})"
             raise ValueError(msg)
     return number
+
+
+_MIDNIGHT = ("T00:00:00", " 00:00:00", "T00:00", " 00:00")
+
+
+def _date_text(value: object) -> str:
+    """A date cell as ISO text; a date-time at midnight (a spreadsheet's date cell read by a frame) is its date."""
+    if isinstance(value, dt.datetime):
+        if value.time() != dt.time(0):
+            msg = f"{value.isoformat()!r} is a date and time, not a date"
+            raise ValueError(msg)
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip()
+    for tail in _MIDNIGHT:
+        if text.endswith(tail) or (tail in text and not text.split(tail, 1)[1].strip("0.")):
+            text = text.split(tail, 1)[0]
+            break
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        msg = f"{value!r} is not an ISO date (YYYY-MM-DD)"
+        raise ValueError(msg) from None
 
 
 @attrs.frozen
@@ -292,18 +315,22 @@ class Inputs:
     sourced: dict[tuple[str, Period, str], str] = attrs.field(factory=dict)
 
 
-def _check_columns(table: Table, row: int, keys: Iterable[str], known: set[str], issues: list[Issue]) -> None:
-    issues.extend(
-        Issue(
-            "unknown_column",
-            f"column '{key}' is not an input of this ruleset",
-            key,
-            table.where(row, key),
-            suggestion=did_you_mean(key, known),
-        )
-        for key in keys
-        if key not in known
-    )
+def _check_columns(
+    table: Table,
+    row: int,
+    keys: Iterable[str],
+    known: set[str],
+    issues: list[Issue],
+    card: Scorecard | None = None,
+    labels: tuple[str, ...] = ("subject", "name", "period", "note"),
+) -> None:
+    for key in keys:
+        if key in known:
+            continue
+        meant = guess(key, card, labels) if card is not None else None
+        hint = mapping_hint([(key, meant)]) if meant is not None else did_you_mean(key, known)
+        message = f"column '{key}' is not an input of this ruleset"
+        issues.append(Issue("unknown_column", message, key, table.where(row, key), suggestion=hint))
 
 
 _PERIODS: dict[tuple[str, str], Period] = {}  # (text, kind) → period: a run reads the same few texts
@@ -404,7 +431,7 @@ def _prepare_table(card: Scorecard, table: Table, out: dict[tuple[str, Period], 
     for row, raw in table.rows:
         if not reported_columns:
             if not known.issuperset(raw):
-                _check_columns(table, row, raw, known, issues)
+                _check_columns(table, row, raw, known, issues, card)
             reported_columns = bool(table.columns)  # a CSV header is checked once
         subject = raw.get("subject")
         if _blank(subject):
@@ -519,7 +546,7 @@ def prepare_members(
     table = table.renamed(card.columns)
     for row, raw in table.rows:
         if not card.allow_extra_columns:
-            _check_columns(table, row, raw, set(MEMBER_KEYS), issues)
+            _check_columns(table, row, raw, set(MEMBER_KEYS), issues, card, MEMBER_KEYS)
         member, up = raw.get("member"), raw.get("parent")
         for col, cell in (("member", member), ("parent", up)):
             if _blank(cell):

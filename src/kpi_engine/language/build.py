@@ -132,6 +132,7 @@ def build_scorecard(spec: RulesetSpec) -> Scorecard:
             _member_rollup(i.type, i.rollup),
             _input_rollup(i.type, i.rollup),
             _source(i, events),
+            title=i.title,
         )
         for n, i in spec.inputs.items()
     }

@@ -85,6 +85,7 @@ class Input:
     rollup: MemberRollup  # over members (``last`` declared: none)
     over_time: TimeRollup = "none"  # finer records (months) → the scorecard's period (a half)
     source: Source | None = None  # a system that records it (``from:``), else typed
+    title: str | None = attrs.field(default=None, eq=False)  # words for people; hints map data headers by it
 
 
 @attrs.frozen
