@@ -74,21 +74,22 @@ def cell_text(value: object) -> str | None:
 class _Builder:
     """Collects rows of cells into a compact ``Table``, with located issues for bad cells."""
 
-    def __init__(self, name: str, header: Sequence[object]) -> None:
+    def __init__(self, name: str, header: Sequence[object], header_line: int = 1) -> None:
         self.name = name
         self.header = tuple("" if h is None else str(h).strip() for h in header)
         self.columns: dict[str, int] = {}
         self.issues: list[Issue] = []
+        self.header_line = header_line
         for i, col in enumerate(self.header, start=1):
             if not col:
-                self.issues.append(Issue("bad_header", f"column {i} has no name", "", Location(name, 1, i)))
+                self.issues.append(Issue("bad_header", f"column {i} has no name", "", Location(name, header_line, i)))
             elif col in self.columns:
                 self.issues.append(
-                    Issue("duplicate_column", f"column '{col}' appears twice", col, Location(name, 1, i))
+                    Issue("duplicate_column", f"column '{col}' appears twice", col, Location(name, header_line, i))
                 )
             self.columns.setdefault(col, i)
         self.rows: list[tuple[int, tuple[str | None, ...]]] = []
-        self.line = 1
+        self.line = header_line
 
     def add(self, columns: Sequence[Sequence[object]]) -> None:
         """Add a batch given column-wise (each column a list of Python values), numbering rows on."""
@@ -113,7 +114,9 @@ class _Builder:
     def table(self) -> Table:
         if self.issues:
             raise DataError.from_issues(self.issues, self.name)
-        return Table(self.name, (), self.columns, header=self.header, cells=tuple(self.rows))
+        return Table(
+            self.name, (), self.columns, header=self.header, cells=tuple(self.rows), header_line=self.header_line
+        )
 
 
 def frame_table(data: Any, name: str) -> Table:
@@ -174,13 +177,15 @@ def batches_table(names: Sequence[str], batches: Iterable[Any], name: str) -> Ta
     return builder.table()
 
 
-def rows_table(header: Sequence[object], rows: Iterable[tuple[int, Sequence[object]]], name: str) -> Table:
+def rows_table(
+    header: Sequence[object], rows: Iterable[tuple[int, Sequence[object]]], name: str, header_line: int = 1
+) -> Table:
     """A ``Table`` from numbered rows of Python values (a spreadsheet); blank rows are skipped.
 
     Raises:
         DataError: naming each bad cell, a blank or a repeated header.
     """
-    builder = _Builder(name, header)
+    builder = _Builder(name, header, header_line)
     for line, values in rows:
         if any(v is not None and (not isinstance(v, str) or v.strip()) for v in values):
             builder.add_row(line, values)

@@ -17,6 +17,7 @@ from typing import Any
 
 from kpi_engine.errors import DataError, Issue, Location
 from kpi_engine.evaluation.records import Table
+from kpi_engine.io.layout import SCAN_ROWS, check_header_row, find_header, header_note
 
 
 def _reject_constant(name: str) -> Any:
@@ -62,52 +63,73 @@ def _refuse_lone_surrogates(data: Any) -> None:
             stack.extend(item)
 
 
-def read_csv_lines(lines: Iterable[str], label: str) -> Table:
+def read_csv_lines(lines: Iterable[str], label: str, header_row: int | None = None) -> Table:
     """Parse CSV with a header row from an iterable of lines (a file opened with ``newline=""``).
 
-    Cells stay text (exact), stripped, ``None`` when empty; row numbers are file lines.
+    Cells stay text (exact), stripped, ``None`` when empty; row numbers are file lines. The header
+    is row ``header_row`` (from 1), or, by default, the first row below any title rows
+    (``io.layout``; the table's ``notes`` say which row was taken when it is not row 1).
 
     Raises:
         DataError: for duplicate or blank headers and rows with too many cells.
     """
     reader = csv.reader(lines, strict=True)  # an unclosed quote is an error, never rows swallowed
+    head: list[tuple[int, list[str]]] = []
+    want = SCAN_ROWS if header_row is None else max(header_row, 1)
     try:
-        header = next(reader)
-    except StopIteration:
-        return Table(label, ())
+        for cells in reader:
+            head.append((reader.line_num, cells))
+            if len(head) >= want:
+                break
     except csv.Error as exc:
-        raise DataError.from_issues([Issue("bad_csv", str(exc), "", Location(label, 1))], label) from None
+        raise DataError.from_issues([Issue("bad_csv", str(exc), "", Location(label, reader.line_num))], label) from None
+    if not head:
+        return Table(label, ())
+    notes: tuple[Issue, ...] = ()
+    if header_row is not None:
+        start = check_header_row(header_row, len(head), label)
+    else:
+        start = find_header([cells for _, cells in head])
+        if start:
+            notes = (header_note(label, [cells for _, cells in head], start, head[start][0]),)
+    header_line, header = head[start]
     issues: list[Issue] = []
     columns: dict[str, int] = {}
     for i, cell in enumerate(header, start=1):
         col = cell.strip()
         if not col:
-            issues.append(Issue("bad_header", f"column {i} has no name", "", Location(label, 1, i)))
+            issues.append(Issue("bad_header", f"column {i} has no name", "", Location(label, header_line, i)))
         elif col in columns:
-            issues.append(Issue("duplicate_column", f"column '{col}' appears twice", col, Location(label, 1, i)))
+            issues.append(
+                Issue("duplicate_column", f"column '{col}' appears twice", col, Location(label, header_line, i))
+            )
         else:
             columns[col] = i
     names = tuple(c.strip() for c in header)
     width = len(names)
     pad = (None,) * (width + 1)
     rows: list[tuple[int, tuple[str | None, ...]]] = []
-    line = 1
+
+    def take(line: int, cells: list[str]) -> None:
+        if not "".join(cells).strip():
+            return
+        if len(cells) > width:
+            message = f"row has {len(cells)} cells but the header has {width}"
+            issues.append(Issue("bad_csv", message, "", Location(label, line, width + 1)))
+            return
+        values = tuple([c.strip() or None for c in cells])
+        rows.append((line, values + pad[len(values) :]))
+
     try:
+        for line, cells in head[start + 1 :]:  # rows read while looking for the header
+            take(line, cells)
         for cells in reader:
-            line = reader.line_num
-            if not "".join(cells).strip():
-                continue
-            if len(cells) > width:
-                message = f"row has {len(cells)} cells but the header has {width}"
-                issues.append(Issue("bad_csv", message, "", Location(label, line, width + 1)))
-                continue
-            values = tuple([c.strip() or None for c in cells])
-            rows.append((line, values + pad[len(values) :]))
+            take(reader.line_num, cells)
     except csv.Error as exc:
         issues.append(Issue("bad_csv", str(exc), "", Location(label, reader.line_num)))
     if issues:
         raise DataError.from_issues(issues, label)
-    return Table(label, (), columns, header=names, cells=tuple(rows))
+    return Table(label, (), columns, header=names, cells=tuple(rows), header_line=header_line, notes=notes)
 
 
 def _row(value: Any, label: str, line: int) -> dict[str, Any]:

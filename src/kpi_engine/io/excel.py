@@ -1,14 +1,15 @@
 """Excel workbooks (``.xlsx``, ``.xlsm``, ``.xls``, ``.ods``) through python-calamine (the ``excel`` extra).
 
-The first row of the sheet is the header; row numbers are the sheet's own (the header is row 1),
-so a message points at the cell a user sees. Numbers arrive as binary floats (Excel stores
-doubles) and are read by their shortest repr under the rule of ``_numbers.float_text``; dates
-become ISO text. A location reads ``book.xlsx[Sheet1]:3:2``.
+The first row of the sheet is the header, unless title rows stand above it (``io.layout``) or
+``header_row`` names it; row numbers are the sheet's own, so a message points at the cell a user
+sees. Numbers arrive as binary floats (Excel stores doubles) and are read by their shortest repr
+under the rule of ``_numbers.float_text``; dates become ISO text. A location reads
+``book.xlsx[Sheet1]:3:2``.
 
 A cell *formatted* as a percent shows ``95%`` but stores 0.95. In an ``.xlsx`` such cells are
 found from the workbook's styles and read as the user sees them, ``95%``: the percent rule of the
-records then applies (exactly 0.95 in a ``ratio`` column, an error in a ``score`` column, where
-the number 0.95 would silently have been a score of 0.95).
+records then applies (exactly 0.95 in a ``ratio`` column, 95 points in a ``score`` column, an
+error elsewhere), where the number 0.95 would silently have been a score of 0.95.
 """
 
 from __future__ import annotations
@@ -20,16 +21,22 @@ from pathlib import Path
 from typing import IO
 from xml.etree import ElementTree as ET
 
+import attrs
+
 from kpi_engine._numbers import NumberFormatError, canonical, float_text
-from kpi_engine.errors import KpiError
+from kpi_engine.errors import Issue, KpiError
 from kpi_engine.evaluation.frames import rows_table
 from kpi_engine.evaluation.records import Table
+from kpi_engine.io.layout import check_header_row, find_header, header_note
 
 EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"})
 
 
-def read_excel(path: Path, sheet: str | None = None, name: str | None = None) -> Table:
+def read_excel(path: Path, sheet: str | None = None, name: str | None = None, header_row: int | None = None) -> Table:
     """Read one sheet (default: the first) of a workbook into a ``Table``.
+
+    The header is row ``header_row`` (from 1), or, by default, the first row below any title rows
+    (``io.layout``; the table's ``notes`` say which row was taken when it is not row 1).
 
     Raises:
         KpiError: when the reader is not installed, the file cannot be read or the sheet does not
@@ -59,11 +66,20 @@ def read_excel(path: Path, sheet: str | None = None, name: str | None = None) ->
         for line, col in percent:
             if line <= len(rows) and col <= len(rows[line - 1]):
                 rows[line - 1][col - 1] = _as_percent(rows[line - 1][col - 1])
-    header = list(rows[0])
+    notes: tuple[Issue, ...] = ()
+    if header_row is not None:
+        start = check_header_row(header_row, len(rows), label)
+    else:
+        start = find_header(rows)
+        if start:
+            notes = (header_note(label, rows, start, start + 1),)
+    header = list(rows[start])
     while header and (header[-1] is None or header[-1] == ""):
         header.pop()  # trailing empty columns of the sheet's used area
     width = len(header)
-    return rows_table(header, ((i, row[:width]) for i, row in enumerate(rows[1:], start=2)), label)
+    body = ((i, row[:width]) for i, row in enumerate(rows[start + 1 :], start=start + 2))
+    table = rows_table(header, body, label, header_line=start + 1)
+    return attrs.evolve(table, notes=notes) if notes else table
 
 
 _M = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"

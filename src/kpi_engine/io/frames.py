@@ -8,6 +8,8 @@ extra.
 
 from __future__ import annotations
 
+import csv
+import itertools
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -15,17 +17,21 @@ from typing import Any
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.columnar import Frame
 from kpi_engine.evaluation.records import Table
+from kpi_engine.io.layout import SCAN_ROWS, find_header
 from kpi_engine.io.loading import read_table
 
 COLUMNAR_SUFFIXES = {".csv", ".parquet", ".pq"}
 
 
-def read_frame(path: str | Path, name: str | None = None, *, text: Collection[str] | None = None) -> Frame | Table:
+def read_frame(
+    path: str | Path, name: str | None = None, *, text: Collection[str] | None = None, header_row: int | None = None
+) -> Frame | Table:
     """Read a CSV or Parquet file as columns; a CSV Polars cannot read is returned as the row reader's ``Table``.
 
     With ``text`` (the columns that must stay text: keys, text/date/bool inputs) a CSV column of
     whole numbers that fit int64 is read as ``Int64`` (half the memory of text, exact), every other
-    column as text; without it every column is text.
+    column as text; without it every column is text. A CSV whose header is not its first row
+    (``header_row``, or title rows above it) is read by the row reader, which notes the row taken.
 
     Raises:
         KpiError: if the file cannot be read. DataError: for a malformed CSV (from the row reader).
@@ -34,6 +40,8 @@ def read_frame(path: str | Path, name: str | None = None, *, text: Collection[st
 
     path = Path(path)
     label = name or str(path)
+    if path.suffix.lower() not in {".parquet", ".pq"} and (header_row not in {None, 1} or _titled(path)):
+        return read_table(path, name, header_row=header_row)
     if path.suffix.lower() in {".parquet", ".pq"}:
         try:
             df = pl.read_parquet(path)
@@ -56,6 +64,16 @@ def read_frame(path: str | Path, name: str | None = None, *, text: Collection[st
     if columns:
         df = df.with_columns(pl.col(columns).str.strip_chars().replace("", None))
     return Frame(df, label, lambda: read_table(path, name))
+
+
+def _titled(path: Path) -> bool:
+    """Whether title rows stand above the header of a CSV file (``io.layout``); unreadable files say no."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            head = list(itertools.islice(csv.reader(fh), SCAN_ROWS))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False  # the readers report what is wrong
+    return find_header(head) > 0
 
 
 def _typed_csv(path: Path, text: Collection[str]) -> Any:

@@ -88,7 +88,12 @@ def load_pay_plan(path_or_text: str | Path) -> PayPlan:
 
 
 def read_table(
-    path: str | Path, name: str | None = None, *, encoding: str | None = None, sheet: str | None = None
+    path: str | Path,
+    name: str | None = None,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
 ) -> Table:
     """Read a table of records, members or events from a file (or a DuckDB query).
 
@@ -102,22 +107,31 @@ def read_table(
         name: the name used in messages and traces (default: the path).
         encoding: of a text file (default UTF-8 with or without BOM), e.g. ``gb18030``.
         sheet: the sheet of a workbook (default: the first).
+        header_row: the row of the header in a CSV file or a sheet, from 1 (default: the first row
+            below any title rows; ``Table.notes`` says which row was taken when it is not row 1).
 
     Raises:
-        DataError: for a malformed file, naming the row. KpiError: if the file cannot be read.
+        DataError: for a malformed file, naming the row. KpiError: if the file cannot be read, or
+            ``header_row`` is given for a file that has no rows above its header (JSON, Parquet, DuckDB).
     """
     with paused_gc():
-        return _read_table(path, name, encoding, sheet)
+        return _read_table(path, name, encoding, sheet, header_row)
 
 
-def _read_table(path: str | Path, name: str | None, encoding: str | None, sheet: str | None) -> Table:
-    if isinstance(path, str) and path.startswith(DUCKDB_PREFIX):
-        return read_sql(*split_duckdb(path), name=name)
+def _read_table(
+    path: str | Path, name: str | None, encoding: str | None, sheet: str | None, header_row: int | None
+) -> Table:
+    query = isinstance(path, str) and path.startswith(DUCKDB_PREFIX)
+    suffix = "" if query else Path(path).suffix.lower()
+    if header_row is not None and (query or suffix in {".parquet", ".jsonl", ".ndjson", ".json"}):
+        msg = f"{name or path}: a header row is chosen in CSV files and sheets only (--header-row)"
+        raise KpiError(msg)
+    if query:
+        return read_sql(*split_duckdb(str(path)), name=name)
     path = Path(path)
     label = name or str(path)
-    suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
-        return read_excel(path, sheet, name)
+        return read_excel(path, sheet, name, header_row)
     if suffix == ".parquet":
         return read_parquet(path, name)
     if suffix in {".jsonl", ".ndjson"}:
@@ -127,7 +141,7 @@ def _read_table(path: str | Path, name: str | None, encoding: str | None, sheet:
         with open_text(path, encoding) as fh:
             return read_json_text(fh.read(), label)
     with open_text(path, encoding, newline="") as fh:
-        return read_csv_lines(fh, label)
+        return read_csv_lines(fh, label, header_row)
 
 
 def read_csv_text(text: str, label: str) -> Table:
