@@ -291,12 +291,13 @@ def test_rep_run_with_membership_rows_on_the_kernel():
     """Membership rows on a rep scorecard: ranks within teams and roster warnings as on the row path."""
     ruleset = parse_ruleset(FLAT)
     records = [{"subject": s, "period": "2026-03", "x": x} for s, x in [("a", "5"), ("b", "5"), ("c", "9"), ("d", "1")]]
-    members = [{"member": m, "parent": t, "period": "2026-03"} for m, t in [("a", "t1"), ("b", "t1"), ("c", "t2")]]
+    pairs = [("a", "t1"), ("b", "t1"), ("c", "t2"), ("d", "t2")]
+    members = [{"member": m, "parent": t, "period": "2026-03"} for m, t in pairs]
     members.append({"member": "gone", "parent": "t2", "period": "2026-03"})
     records.append({"subject": "gone", "period": "2026-02", "x": "1"})
     _, col = _both(ruleset, records, members=members, period="2026-03")
     assert [(r.subject, r.rank, r.rank_in_parent) for r in col.results] == [
-        ("c", 1, 1), ("a", 2, 1), ("b", 2, 1), ("d", 4, None)
+        ("c", 1, 1), ("a", 2, 1), ("b", 2, 1), ("d", 4, 2)
     ]  # fmt: skip
     assert [w.code for w in col.warnings] == ["no_record"]
     error = _same_error(ruleset, records, members=members, period="2026-03", strict=True)

@@ -244,6 +244,8 @@ def record_appraisal(
     strict: bool = False,
     inputs: InputMode = "inline",
     created: str | None = None,
+    totals: Literal["refuse", "skip"] = "refuse",
+    unlisted: Literal["error", "exclude"] = "error",
 ) -> tuple[Appraisal, RunRecord]:
     """Evaluate a ruleset on inputs in canonical order and record the run.
 
@@ -258,6 +260,8 @@ def record_appraisal(
         inputs: ``inline`` (the rows go into the record) or ``digest`` (a SHA-256 and the table's
             name, which must be a path relative to where the record will be kept).
         created: a timestamp or label to store; nothing is read from a clock.
+        totals: as in ``evaluate``; recorded (when not the default) so that replay leaves out the same rows.
+        unlisted: as in ``evaluate``; recorded likewise.
 
     Returns:
         The appraisal of the canonical inputs and its ``RunRecord``.
@@ -277,7 +281,10 @@ def record_appraisal(
         member_entry, member_table = _table_entry(as_table(members, "members"), inputs)
     if events is not None:
         event_entry, event_table = _table_entry(as_table(events, "events"), inputs)
-    appraisal = evaluate(ruleset, record_tables, period=period, members=member_table, events=event_table, strict=strict)
+    appraisal = evaluate(
+        ruleset, record_tables, period=period, members=member_table, events=event_table, strict=strict,
+        totals=totals, unlisted=unlisted,
+    )  # fmt: skip
     data = _meta("appraisal", created)
     data["ruleset"] = {
         "name": _basename(ruleset_name),
@@ -288,6 +295,10 @@ def record_appraisal(
     }
     data["inputs"] = {"records": record_entries, "members": member_entry, "events": event_entry}
     data["options"] = {"period": appraisal.period, "strict": strict}
+    if totals != "refuse":  # written only when chosen: records of runs without it keep their bytes
+        data["options"]["totals"] = totals
+    if unlisted != "error":
+        data["options"]["unlisted"] = unlisted
     data["results"] = {"appraisal": appraisal_tree(appraisal), "values": appraisal_values(appraisal)}
     data["summary"] = {"subjects": len(appraisal.results), "kpis": sum(len(r.kpis) for r in appraisal.results)}
     return appraisal, _seal(data)

@@ -358,7 +358,7 @@ def _appraisal(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]
     ruleset = parse_ruleset(str(rules.get("text", "")), str(rules.get("name", "ruleset.yaml")))
     inputs = data["inputs"]
     options = dict(data.get("options") or {})
-    unknown = set(options) - {"period", "strict"}
+    unknown = set(options) - {"period", "strict", "totals", "unlisted"}
     if unknown:
         raise KpiError(
             f"the record uses options {', '.join(sorted(unknown))} that kpi_engine {__version__} does not know "
@@ -376,6 +376,8 @@ def _appraisal(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]
         members=members,
         events=events,
         strict=bool(options.get("strict", False)),
+        totals="skip" if options.get("totals") == "skip" else "refuse",
+        unlisted="exclude" if options.get("unlisted") == "exclude" else "error",
     )
     return appraisal_tree(appraisal), appraisal_values(appraisal), "appraisal"
 

@@ -49,9 +49,18 @@ def readable(text: str) -> str:
     return "\n".join(terminal_safe(line) for line in text.split("\n"))
 
 
-def read(args: argparse.Namespace, path: str) -> Table:
-    """Read one table with the reading options of the command (``--encoding``, ``--sheet``)."""
-    return read_table(path, encoding=args.encoding, sheet=args.sheet)
+def read(args: argparse.Namespace, path: str, *, records: bool = False) -> Table:
+    """Read one table with the command's reading options (``--encoding``, ``--sheet``; ``--header-row``: records)."""
+    header_row = getattr(args, "header_row", None) if records else None
+    return read_table(path, encoding=args.encoding, sheet=args.sheet, header_row=header_row)
+
+
+def screening(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``evaluate`` keyword arguments of ``--skip-totals`` and ``--exclude-unlisted``."""
+    return {
+        "totals": "skip" if getattr(args, "skip_totals", False) else "refuse",
+        "unlisted": "exclude" if getattr(args, "exclude_unlisted", False) else "error",
+    }
 
 
 def warn(appraisal: Appraisal) -> Appraisal:
@@ -63,7 +72,7 @@ def warn(appraisal: Appraisal) -> Appraisal:
 
 def inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
     """The ``evaluate`` keyword arguments of the input options: records, members, events, credits, a plan."""
-    records = [read(args, path) for path in args.records]
+    records = [read(args, path, records=True) for path in args.records]
     if args.policy or args.lead_events:
         from kpi_engine.attribution import attribute, load_policy, merge_records, read_events  # noqa: PLC0415
 
@@ -88,6 +97,7 @@ def inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
         "members": read(args, args.members) if args.members else None,
         "events": event_tables(args),
         "allow_extra_columns": args.allow_extra_columns,
+        **screening(args),
     }
 
 
@@ -199,6 +209,18 @@ def add_input_arguments(p: argparse.ArgumentParser, t: Callable[..., str], *, re
     p.add_argument("--encoding", metavar="NAME", help=t("of text files (default UTF-8), e.g. gb18030"))
     p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first)"))
     p.add_argument("--allow-extra-columns", action="store_true", help=t("ignore data columns the ruleset does not use"))
+    p.add_argument(
+        "--header-row", type=int, metavar="N",
+        help=t("row of the records' header in a CSV or sheet (default: found below any title rows)"),
+    )  # fmt: skip
+    p.add_argument(
+        "--skip-totals", action="store_true",
+        help=t("leave out totals rows (合计, Total, the column sums) with a warning instead of refusing them"),
+    )  # fmt: skip
+    p.add_argument(
+        "--exclude-unlisted", action="store_true",
+        help=t("leave out records of subjects not on the --members roster with a warning instead of refusing them"),
+    )  # fmt: skip
     p.add_argument("--members", metavar="FILE", help=t("membership rows: member,parent,period"))
     p.add_argument(
         "--events", metavar="FILE", nargs="+", action="extend", default=[],

@@ -21,6 +21,7 @@ from kpi_engine.cli._common import (
     load_version,
     progress,
     readable,
+    screening,
     warn,
     write,
 )
@@ -121,14 +122,17 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
     text = {"subject", "period", "name", "note"} | {
         n for n, spec in card.inputs.items() if spec.type in {"text", "date", "bool"}
     }
-    records = read_frame(args.records[0], text=text)
+    records = read_frame(args.records[0], text=text, header_row=args.header_row)
     if not isinstance(records, columnar.Frame):  # Polars could not read it: the row reader's table
         return {"records": [records], "members": None, "events": event_tables(args),
-                "allow_extra_columns": args.allow_extra_columns}  # fmt: skip
+                "allow_extra_columns": args.allow_extra_columns, **screening(args)}  # fmt: skip
     if args.engine == "auto" and records.data.height < columnar.AUTO_THRESHOLD:
         return None
     events = read_frame(args.events[0]) if args.events else None
-    return {"records": records, "members": None, "events": events, "allow_extra_columns": args.allow_extra_columns}
+    return {
+        "records": records, "members": None, "events": events, "allow_extra_columns": args.allow_extra_columns,
+        **screening(args),
+    }  # fmt: skip
 
 
 def _columnar_output(

@@ -45,6 +45,8 @@ def record_appraisal(
         strict=args.strict,
         inputs=args.record_inputs,
         created=args.created,
+        totals=given.get("totals", "refuse"),
+        unlisted=given.get("unlisted", "error"),
     )
     if appraisal_values(recorded) != appraisal_values(appraisal):  # pragma: no cover - row order changed a result
         raise KpiError("internal error: the results depend on the order of the input rows; nothing was recorded")

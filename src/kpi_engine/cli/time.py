@@ -82,6 +82,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     except ValueError:
         raise KpiError(f"--opened {args.opened!r} is not an ISO date (YYYY-MM-DD)") from None
     report = find_alerts(ruleset, period=args.period, opened=opened, **inputs(args, ruleset))
+    for issue in report.warnings:
+        print(issue.render(), file=sys.stderr)
     if args.log:
         added = append_alert_log(args.log, report.event_rows(ruleset.scorecard.timezone))
         print(f"{args.log}: {added} alert event(s) added, {len(report.alerts) - added} already there", file=sys.stderr)

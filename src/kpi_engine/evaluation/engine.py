@@ -42,6 +42,7 @@ from kpi_engine.evaluation.results import (
     SubjectResult,
     new_kpi_results,
 )
+from kpi_engine.evaluation.screening import Screened, screen
 from kpi_engine.evaluation.sources import aggregate, fill_sources
 from kpi_engine.evaluation.windows import window_trace, window_value
 from kpi_engine.expr import Expression, Value
@@ -957,6 +958,8 @@ def evaluate(
     allow_extra_columns: bool = False,
     progress: Callable[[int, int], None] | None = None,
     engine: Literal["auto", "row", "columnar"] = "auto",
+    totals: Literal["refuse", "skip"] = "refuse",
+    unlisted: Literal["error", "exclude"] = "error",
 ) -> Appraisal:
     """Appraise every subject of the ruleset's level for one period.
 
@@ -974,6 +977,10 @@ def evaluate(
             ``columnar``; also takes Polars/Arrow/pandas frames and DuckDB relations), or ``auto``
             (the kernel for large inputs when it is installed and supports the scorecard). Both
             give the same appraisal; the kernel's traces are lean (``kpi explain`` builds full ones).
+        totals: a record that is a totals row (合计, Total …, or the column sums of its period's other
+            rows) is refused (``refuse``) or left out with a warning (``skip``); see ``screening``.
+        unlisted: with ``members``, a record whose subject is not on the roster for its period is an
+            error (``error``) or left out with a warning (``exclude``).
 
     Returns:
         The ``Appraisal``: one result per subject, ranked, with traces.
@@ -982,6 +989,8 @@ def evaluate(
         DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
         KpiError: for ``engine="columnar"`` on a scorecard feature the kernel does not evaluate.
     """
+    screened = _screen(ruleset, records, members, events, period, allow_extra_columns, totals, unlisted)
+    records, members = screened.records, screened.members
     # Finer records (months for a half) and spans (2026-YTD-06) become records of the card's periods.
     span = None
     rolled = accumulate(ruleset.scorecard, records, period=period, members=members, events=events)
@@ -1002,7 +1011,35 @@ def evaluate(
             ruleset, records, period=period, members=members, events=events, strict=strict,
             allow_extra_columns=allow_extra_columns, progress=progress,
         )  # fmt: skip
+    if screened.warnings:
+        appraisal = attrs.evolve(appraisal, warnings=(*screened.warnings, *appraisal.warnings))
     return relabel(appraisal, span)
+
+
+def _screen(
+    ruleset: Ruleset,
+    records: RecordsLike,
+    members: RowsLike | None,
+    events: RowsLike | None,
+    period: str | None,
+    allow_extra_columns: bool,  # noqa: FBT001
+    totals: Literal["refuse", "skip"],
+    unlisted: Literal["error", "exclude"],
+) -> Screened:
+    """Who is a subject, before either engine reads the rows (``screening``); all issues at once when refused."""
+    card = ruleset.scorecard
+    if allow_extra_columns:
+        card = attrs.evolve(card, allow_extra_columns=True)
+
+    def also(kept: Any, roster: Any) -> list[Issue]:
+        try:
+            with exact():
+                prepare_inputs(card, kept, roster, events)
+        except DataError as exc:
+            return list(exc.issues)
+        return []
+
+    return screen(card, records, members, events, period=period, totals=totals, unlisted=unlisted, also=also)
 
 
 def _rows(

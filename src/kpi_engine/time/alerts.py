@@ -30,9 +30,10 @@ import attrs
 
 from kpi_engine import _numbers as num
 from kpi_engine._numbers import Number, canonical, exact, is_number
-from kpi_engine.errors import DataError
+from kpi_engine.errors import DataError, Issue
 from kpi_engine.evaluation.engine import RecordsLike, RowsLike, _Evaluator, _Metrics, prepare_inputs
 from kpi_engine.evaluation.records import Event
+from kpi_engine.evaluation.screening import screen
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.spec import WatchSpec
 from kpi_engine.time.accumulate import accumulate
@@ -100,6 +101,7 @@ class AlertReport:
     period: Period
     calendar: str
     alerts: tuple[Alert, ...]
+    warnings: tuple[Issue, ...] = ()  # e.g. totals rows left out (``totals="skip"``); printed on stderr by the CLI
 
     @property
     def answered_in_time(self) -> int:
@@ -167,6 +169,8 @@ def find_alerts(
     events: RowsLike | None = None,
     opened: dt.date | None = None,
     allow_extra_columns: bool = False,
+    totals: Literal["refuse", "skip"] = "refuse",
+    unlisted: Literal["error", "exclude"] = "error",
 ) -> AlertReport:
     """Every alert of the period for the ruleset's subjects and watched metrics.
 
@@ -178,6 +182,8 @@ def find_alerts(
         period: the period whose change is checked (default: the latest in the records).
         opened: the day alerts open (default: the day after the period ends).
         allow_extra_columns: ignore data columns the ruleset does not use (as for ``evaluate``).
+        totals: totals rows refused or skipped, as for ``evaluate``.
+        unlisted: records of subjects not on the roster refused or excluded, as for ``evaluate``.
 
     Returns:
         The ``AlertReport``, alerts ordered by subject then metric.
@@ -190,6 +196,8 @@ def find_alerts(
         card = attrs.evolve(card, allow_extra_columns=True)
     spec = ruleset.spec.alerts
     watched: dict[str, WatchSpec | None] = dict(spec.metrics) or {k.metric: None for k in card.kpis}
+    screened = screen(card, records, members, events, period=period, totals=totals, unlisted=unlisted)
+    records, members = screened.records, screened.members
     rolled = accumulate(card, records, period=period, members=members, events=events, history=True)
     if rolled is not None:  # monthly records of a half-year ruleset; a span such as 2026-YTD-06
         if rolled.span is not None:
@@ -257,4 +265,4 @@ def find_alerts(
                         answer[1] if answer else None,
                     )
                 )
-    return AlertReport(ruleset.id, chosen, card.calendar.name, tuple(alerts))
+    return AlertReport(ruleset.id, chosen, card.calendar.name, tuple(alerts), screened.warnings)
