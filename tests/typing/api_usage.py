@@ -28,7 +28,8 @@ def from_other_containers(path: str, workbook: str) -> list[str]:
     excel = evaluate(ruleset, read_table(workbook, sheet="三月", encoding=None), allow_extra_columns=True)
     rows = [{"subject": "r1", "period": "2026-03", "sales": 1.5}]
     python_rows = evaluate(ruleset, rows)
-    issues = [w.render() for w in excel.warnings + python_rows.warnings]
+    exported = evaluate(ruleset, read_table(workbook, header_row=3), totals="skip", unlisted="exclude")
+    issues = [w.render() for w in excel.warnings + python_rows.warnings + exported.warnings]
     excel.to_arrow(level="subject")
     excel.to_pandas()
     excel.to_polars(level="kpi")

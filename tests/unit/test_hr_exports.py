@@ -508,3 +508,19 @@ def test_chinese_headers_mapped_by_columns_appraise_as_the_csv(s1):
     mapped = load_ruleset(S1.read_text(encoding="utf-8") + f"columns: {{{body}}}\n")
     got = evaluate(mapped, read_csv_text(chinese_csv(), "cn.csv"))
     assert [(r.subject, r.total) for r in got.results] == [(r.subject, r.total) for r in expected(s1).results]
+
+
+def test_the_polars_narrowing_keeps_every_label_the_rule_finds(s1):
+    """On a Polars frame, the vectorised search looks at every row whose subject or name the exact rule calls a label."""
+    pl = pytest.importorskip("polars")
+    from kpi_engine.evaluation.screening import _FrameSource
+
+    texts = [
+        "合计", "合 计", "合　计", "小計", "東區小計", "汇总", "Total", "TOTAL:", "sub_total", "s u m", "(Avg.)",
+        "ＴＯＴＡＬ", "Ｓｕｍ", "平均值", "所有人", "zhang_wei", "张伟", "小明", "Sum Ka Wai", "Mean Lee", "total_east",
+    ]  # fmt: skip
+    frame = pl.DataFrame({"subject": texts, "period": ["2026-03"] * len(texts), "name": list(reversed(texts))})
+    source = _FrameSource(frame, "records", s1.scorecard)
+    exact = {i for i in range(len(texts)) if is_summary_label(texts[i]) or is_summary_label(texts[-1 - i])}
+    assert exact <= set(source.maybe_labels(["subject", "name"]))
+    assert source.labelled(["subject", "name"]) == exact

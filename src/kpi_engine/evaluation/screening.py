@@ -57,15 +57,25 @@ UnlistedPolicy = Literal["error", "exclude"]
 _MARKS = "合计|小计|总计|共计|总和|汇总|合計|小計|總計|共計|總和|匯總|彙總"
 _SUMMARY_MARK = re.compile(_MARKS)  # searched with spaces removed: 合　计 is spaced out to fill a cell
 _SUMMARY_WORD = re.compile(r"\b(?:sub)?totals?\b")
+_SEP = r"[\W_]*"
 _SUMMARY_WHOLE = frozenset(
     {"grandtotal", "sum", "average", "avg", "mean", "平均", "平均值", "均值", "总数", "總數", "全部", "所有人"}
 )
-# What a label must contain, in lower case and without spaces or punctuation: searched by Polars to
-# narrow a large frame's rows (with any text that NFKC could change: a superset of the rule above).
-_LOOSE = f"{_MARKS}|total|" + "|".join(sorted(_SUMMARY_WHOLE - {"grandtotal"}))
+# A superset of the labels above for Polars to narrow a large frame's rows in one search, on the
+# text as it is: any character NFKC could change (beyond ASCII and the common CJK block), any
+# character of a Chinese label, or the letters of an English one with anything between them.
+_LOOSE = "(?i)" + "|".join(
+    [
+        r"[^\x00-\x7f\u4e00-\u9fff]",
+        "[" + "".join(sorted({ch for mark in _MARKS.split("|") for ch in mark[:1]} | set("平均全所数數"))) + "]",
+        *(
+            _SEP.join(word)
+            for word in ("total", *sorted(w for w in _SUMMARY_WHOLE if w.isascii() and "total" not in w))
+        ),
+    ]
+)
 # Characters without which a non-ASCII text holds no label (full-width forms, Latin letters, 合计 …).
 _MAYBE = re.compile(r"[合小总共汇計總匯彙平均全所数數A-Za-z\uff01-\uff5e]")
-_SEP = r"[\W_]*"
 # The ASCII whole-text labels with any spaces or punctuation around and between their letters
 # (what ``normal(text) in _SUMMARY_WHOLE`` decides), matched without building the reduced text.
 _ASCII_WHOLE = re.compile(
@@ -252,12 +262,7 @@ class _FrameSource(_Source):
             s = self.series(name)
             if s.dtype != pl.Utf8:
                 s = s.cast(pl.Utf8, strict=False)
-            # NFKC is left to the exact look: only text with a character beyond ASCII and the common
-            # CJK block can change under it (full-width ＴＯＴＡＬ, compatibility forms), and such text is looked at.
-            unusual = s.str.contains(r"[^\x00-\x7f\u4e00-\u9fff]")
-            hit = (unusual | s.str.to_lowercase().str.replace_all(r"[\s\W_]+", "").str.contains(_LOOSE)).fill_null(
-                value=False
-            )
+            hit = s.str.contains(_LOOSE).fill_null(value=False)
             mask = hit if mask is None else mask | hit
         return [] if mask is None else mask.arg_true().to_list()
 
@@ -290,12 +295,13 @@ class _FrameSource(_Source):
             s = whole
         elif not s.dtype.is_integer():
             return None
-        texts = self.series("period").cast(pl.Utf8, strict=False).str.strip_chars()
-        canon = {t: None if (p := periods(t)) is None else str(p) for t in texts.unique().to_list()}
-        key = texts.replace_strict(canon, default=None, return_dtype=pl.Utf8)
-        distinct = {k for k in canon.values() if k is not None}
-        if len(distinct) == 1:  # a blank period belongs to the table's only one, as in ``_period_keys``
-            key = key.fill_null(next(iter(distinct)))
+        texts = self.series("period").cast(pl.Utf8, strict=False)
+        found = {t: periods(t) for t in texts.unique().to_list()}
+        number = {p: i for i, p in enumerate(sorted({p for p in found.values() if p is not None}))}
+        code = {t: None if p is None else number[p] for t, p in found.items() if t is not None}
+        key = texts.replace_strict(code, default=None, return_dtype=pl.Int32)
+        if len(number) == 1:  # a blank period belongs to the table's only one, as in ``_period_keys``
+            key = key.fill_null(0)
         frame = pl.DataFrame({"k": key, "x": s.cast(pl.Int128)})
         if excluded:
             frame = frame.with_columns(pl.int_range(pl.len()).is_in(sorted(excluded)).not_().alias("open"))
