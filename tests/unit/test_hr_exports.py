@@ -524,3 +524,44 @@ def test_the_polars_narrowing_keeps_every_label_the_rule_finds(s1):
     exact = {i for i in range(len(texts)) if is_summary_label(texts[i]) or is_summary_label(texts[-1 - i])}
     assert exact <= set(source.maybe_labels(["subject", "name"]))
     assert source.labelled(["subject", "name"]) == exact
+
+
+def totals_csv(path):
+    """The S1 records with each month closed by a 合计 row, as CSV text."""
+    header, body = rows()
+    extra = [[str(v) for v in totals_row(header, body, p)] for p in ("2026-02", "2026-03")]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([header, *body, *extra])
+    return path
+
+
+@pytest.mark.parametrize(("suffix", "row"), [(".csv", 10), (".jsonl", 9), (".parquet", 10), ("duckdb", 10)])
+def test_every_reader_refuses_the_totals_rows(s1, tmp_path, suffix, row):
+    """CSV, JSON Lines, Parquet and a DuckDB query: the same totals_row refusal at each 合计 row."""
+    source = totals_csv(tmp_path / "t.csv")
+    if suffix == ".csv":
+        path = str(source)
+    elif suffix == ".jsonl":
+        path = str(tmp_path / "t.jsonl")
+        with source.open(encoding="utf-8", newline="") as fh:
+            lines = [json.dumps({k: v for k, v in r.items() if v}, ensure_ascii=False) for r in csv.DictReader(fh)]
+        Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    elif suffix == ".parquet":
+        pl = pytest.importorskip("polars")
+        pytest.importorskip("pyarrow")
+        path = str(tmp_path / "t.parquet")
+        pl.read_csv(source, infer_schema=False).write_parquet(path)
+    else:
+        duckdb = pytest.importorskip("duckdb")
+        database = tmp_path / "crm.db"
+        with duckdb.connect(str(database)) as con:
+            con.execute(f"CREATE TABLE monthly AS SELECT * FROM read_csv('{source}', all_varchar = true)")  # noqa: S608
+        path = f"duckdb:{database}::SELECT * FROM monthly"  # noqa: S608 - a test's own file
+    table = read_table(path, name="records")
+    with pytest.raises(DataError) as info:
+        evaluate(s1, table)
+    assert [(i.code, str(i.location).split(":")[1]) for i in info.value.issues] == [
+        ("totals_row", str(row)), ("totals_row", str(row + 1))
+    ]  # fmt: skip
+    skipped = evaluate(s1, table, totals="skip")
+    assert [(r.subject, r.total) for r in skipped.results] == [(r.subject, r.total) for r in expected(s1).results]
