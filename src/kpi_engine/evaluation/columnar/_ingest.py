@@ -221,7 +221,9 @@ def _split_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[A
     for name, kind in kinds.items():
         s = pl.col(name).cast(pl.Utf8).str.strip_chars()
         blank = s.is_null() | (s == "")
-        pct = s.str.ends_with("%") if kind in {"ratio", "number", "score"} else pl.lit(value=False)
+        # As the records check: a percent is a ratio's hundredth and a score's points (92% is 92);
+        # anywhere else it is refused, by the row path (the % makes the cell unusual here).
+        pct = s.str.ends_with("%") if kind in {"ratio", "score"} else pl.lit(value=False)
         body = pl.when(pct).then(s.str.strip_suffix("%").str.strip_chars_end()).otherwise(s)
         body = pl.when(blank).then(pl.lit("0")).otherwise(body)
         split = body.str.strip_chars_start("+-").str.split_exact(".", 1)
@@ -248,7 +250,7 @@ def _split_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[A
     ).row(0)
     numbers = []
     scales: dict[str, int] = {}
-    for i, name in enumerate(kinds):
+    for i, (name, kind) in enumerate(kinds.items()):
         ok, has_pct, scale, width = (
             bool(stats[4 * i]),
             bool(stats[4 * i + 1]),
@@ -262,7 +264,7 @@ def _split_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[A
         digits = pl.col(f"{name}\0whole") + pl.col(f"{name}\0frac").str.pad_end(scale, "0")
         number = pl.when(digits == "").then(pl.lit("0")).otherwise(digits).cast(pl.Int64, strict=False)
         number = pl.when(pl.col(f"{name}\0neg")).then(-number).otherwise(number)
-        if has_pct:
+        if has_pct and kind == "ratio":
             number = pl.when(pl.col(f"{name}\0pct")).then(number).otherwise(number * 100)
             scale += 2
         scales[name] = scale
