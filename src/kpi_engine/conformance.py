@@ -54,7 +54,7 @@ import attrs
 import yaml
 
 from kpi_engine.errors import KpiError
-from kpi_engine.evaluation.engine import evaluate
+from kpi_engine.evaluation.engine import evaluate, screen_inputs
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import Ruleset, parse_ruleset
 from kpi_engine.time.accumulate import accumulate, relabel
@@ -108,8 +108,8 @@ def _read_yaml(text: str) -> Any:
 
 _CASE_KEYS = frozenset({
     "id", "labels", "ruleset", "ruleset_text", "ruleset_file", "records", "members", "events", "period",
-    "strict", "allow_extra_columns", "expect", "expect_error", "expect_warnings", "expect_load_warnings",
-    "expect_period", "expect_order", "note",
+    "strict", "allow_extra_columns", "totals", "unlisted", "expect", "expect_error", "expect_warnings",
+    "expect_load_warnings", "expect_period", "expect_order", "note",
 })  # fmt: skip
 _SUBJECT_KEYS = frozenset({
     "total", "total_before_gates", "residue", "grade", "bonus_multiplier", "rank", "rank_in_parent", "parent",
@@ -131,6 +131,8 @@ class CaseInputs:
     period: str | None
     strict: bool
     allow_extra_columns: bool
+    totals: Literal["refuse", "skip"] = "refuse"
+    unlisted: Literal["error", "exclude"] = "error"
 
 
 @attrs.frozen
@@ -163,6 +165,15 @@ def _flag(value: Any, where: str) -> bool:
     if str(value).lower() in {"true", "false"}:
         return str(value).lower() == "true"
     raise CaseError(f"{where}: expected true or false, got {value!r}")
+
+
+def _choice(value: Any, allowed: tuple[str, ...], where: str) -> str:
+    """An option's value, the first of ``allowed`` when not given."""
+    if value is None:
+        return allowed[0]
+    if str(value) in allowed:
+        return str(value)
+    raise CaseError(f"{where}: expected one of {', '.join(allowed)}, got {value!r}")
 
 
 def _rows(value: Any, where: str) -> tuple[Mapping[str, str | None], ...]:
@@ -244,6 +255,8 @@ def load_case_file(path: str | Path, root: str | Path | None = None) -> list[Cas
             period=None if raw.get("period") is None else str(raw["period"]),
             strict=_flag(raw.get("strict"), f"{where}: strict"),
             allow_extra_columns=_flag(raw.get("allow_extra_columns"), f"{where}: allow_extra_columns"),
+            totals=_choice(raw.get("totals"), ("refuse", "skip"), f"{where}: totals"),  # type: ignore[arg-type]
+            unlisted=_choice(raw.get("unlisted"), ("error", "exclude"), f"{where}: unlisted"),  # type: ignore[arg-type]
         )
         out.append(
             Case(
@@ -304,6 +317,8 @@ def _row(ruleset: Ruleset, inputs: CaseInputs) -> Appraisal:
         strict=inputs.strict,
         allow_extra_columns=inputs.allow_extra_columns,
         engine="row",
+        totals=inputs.totals,
+        unlisted=inputs.unlisted,
     )
 
 
@@ -334,11 +349,16 @@ def _columnar(ruleset: Ruleset, inputs: CaseInputs) -> Execution:
         except KpiError as exc:
             raise _HandedOver(exc) from exc
 
-    records: Any = list(inputs.records)
-    period = inputs.period
-    members = None if inputs.members is None else list(inputs.members)
     events = None if inputs.events is None else list(inputs.events)
-    # As ``evaluate`` does before it picks an engine: finer records and spans become the card's periods.
+    # As ``evaluate`` runs it: screening (who is a subject) before the kernel reads a row …
+    screened = screen_inputs(
+        ruleset, list(inputs.records), None if inputs.members is None else list(inputs.members), events,
+        inputs.period, inputs.allow_extra_columns, inputs.totals, inputs.unlisted,
+    )  # fmt: skip
+    records: Any = screened.records
+    period = inputs.period
+    members = screened.members
+    # … and, as it does before it picks an engine, finer records and spans become the card's periods.
     rolled = accumulate(ruleset.scorecard, records, period=period, members=members, events=events)
     if rolled is not None:
         records, members, events, period = rolled.records, rolled.members, rolled.events, rolled.period
@@ -349,6 +369,8 @@ def _columnar(ruleset: Ruleset, inputs: CaseInputs) -> Execution:
         )  # fmt: skip
     except _HandedOver as exc:
         raise _NotedError(exc.error, "handed to the row path") from None
+    if screened.warnings:
+        appraisal = attrs.evolve(appraisal, warnings=(*screened.warnings, *appraisal.warnings))
     if rolled is not None:
         appraisal = relabel(appraisal, rolled.span)
     return Execution(appraisal, "handed to the row path" if handed else None)

@@ -989,7 +989,7 @@ def evaluate(
         DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
         KpiError: for ``engine="columnar"`` on a scorecard feature the kernel does not evaluate.
     """
-    screened = _screen(ruleset, records, members, events, period, allow_extra_columns, totals, unlisted)
+    screened = screen_inputs(ruleset, records, members, events, period, allow_extra_columns, totals, unlisted)
     records, members = screened.records, screened.members
     # Finer records (months for a half) and spans (2026-YTD-06) become records of the card's periods.
     span = None
@@ -1016,7 +1016,7 @@ def evaluate(
     return relabel(appraisal, span)
 
 
-def _screen(
+def screen_inputs(
     ruleset: Ruleset,
     records: RecordsLike,
     members: RowsLike | None,
@@ -1026,7 +1026,15 @@ def _screen(
     totals: Literal["refuse", "skip"],
     unlisted: Literal["error", "exclude"],
 ) -> Screened:
-    """Who is a subject, before either engine reads the rows (``screening``); all issues at once when refused."""
+    """Who is a subject, before any engine reads the rows (``screening``), as ``evaluate`` runs it.
+
+    When screening refuses, the records check's own issues come in the same error (every problem of
+    the files at once). An executor that bypasses ``evaluate`` (the conformance suite's kernel)
+    calls this first and adds ``Screened.warnings`` before the appraisal's own.
+
+    Raises:
+        DataError: naming every row refused.
+    """
     card = ruleset.scorecard
     if allow_extra_columns:
         card = attrs.evolve(card, allow_extra_columns=True)

@@ -506,7 +506,7 @@ class _Found:
 
 def _missing_keys(src: _Source, card: Scorecard) -> list[Issue]:
     missing = [k for k in RECORD_KEYS if k not in src.header]
-    if not missing:
+    if not missing or not src.lines:  # no rows: the engines say there are no records
         return []
     pairs = []
     for header in src.source_header:
