@@ -506,7 +506,7 @@ class _Found:
 
 def _missing_keys(src: _Source, card: Scorecard) -> list[Issue]:
     missing = [k for k in RECORD_KEYS if k not in src.header]
-    if not missing or not src.lines:  # no rows: the engines say there are no records
+    if not missing:
         return []
     pairs = []
     for header in src.source_header:
@@ -693,6 +693,8 @@ def _check(
     unlisted: UnlistedPolicy,
 ) -> _Found:
     found = _Found()
+    if not src.lines:  # no rows: nothing to screen (the engines say there are no records)
+        return found
     missing = _missing_keys(src, card)
     if missing:
         found.issues.extend(missing)
