@@ -8,7 +8,7 @@ from kpi_engine.attribution._policy import parse_policy
 from kpi_engine.errors import RulesetError
 from kpi_engine.io.calendars import parse_calendar
 from kpi_engine.time.calendar import BusinessCalendar, CalendarError, business_calendar
-from kpi_engine.time.periods import Period
+from kpi_engine.time.periods import Period, day_named
 
 D = dt.date
 
@@ -213,19 +213,26 @@ def test_attribution_counts_business_days_on_the_named_calendar():
 
 
 @pytest.mark.parametrize(
-    ("text", "kind", "period"),
-    [("2026-03-31", "month", "2026-03"), ("2026/3/31", "month", "2026-03"), ("2026年3月", "month", "2026-03"),
-     ("2026-03-01T00:00:00", "quarter", "2026-Q1"), ("2026-03-01 00:00:00.000000", "month", "2026-03"),
-     ("46082", "month", "2026-03"), ("46082.5", "half", "2026-H1"), ("46082", "year", "2026"),
-     ("2026", "year", "2026"), ("2026-03-05", "week", "2026-W10")],
+    ("text", "kind", "day"),
+    [("2026-03-31", "day", "2026-03-31"), ("2026/3/31", "day", "2026-03-31"), ("2026年3月5日", "day", "2026-03-05"),
+     ("2026年3月", "month", "2026-03-01"), ("2026-03-01T00:00:00", "day", "2026-03-01"),
+     ("2026-03-01 00:00:00.000000", "day", "2026-03-01"), ("46082", "day", "2026-03-01"),
+     ("46082.5", "day", "2026-03-01")],
 )  # fmt: skip
-def test_a_period_cell_may_name_a_day_it_holds(text, kind, period):
-    """Dates, date-times and Excel serials (46082 is 1 March 2026) name the period that holds the day."""
-    assert str(Period.parse(text, kind)) == period
+def test_a_period_cell_may_name_a_day(text, kind, day):
+    """Dates, date-times, 年月 and Excel serials (46082 is 1 March 2026) name a day (or a month)."""
+    assert day_named(text) == (kind, dt.date.fromisoformat(day))
 
 
-@pytest.mark.parametrize("text", ["2026-02-30", "4608", "460820", "2026-3", "March"])
-def test_a_period_cell_that_names_no_day_is_refused(text):
-    """An impossible date, a number that is neither a year nor a serial, or a word is not a period."""
-    with pytest.raises(ValueError, match=r"period|date"):
-        Period.parse(text, "month")
+@pytest.mark.parametrize("text", ["2026-03", "2026", "4608", "460820", "2026-Q1", "March"])
+def test_periods_and_other_text_name_no_day(text):
+    """A period of a kind, a number that is neither a serial nor a date, or a word names no day."""
+    assert day_named(text) is None
+
+
+def test_an_impossible_date_is_refused_and_period_parsing_stays_strict():
+    """2026-02-30 is no date; Period.parse reads only its own kind's text (a date is not a month)."""
+    with pytest.raises(ValueError, match="not a valid date"):
+        day_named("2026-02-30")
+    with pytest.raises(ValueError, match="is not a month period"):
+        Period.parse("2026-03-15", "month")

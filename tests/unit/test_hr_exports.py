@@ -565,3 +565,25 @@ def test_every_reader_refuses_the_totals_rows(s1, tmp_path, suffix, row):
     ]  # fmt: skip
     skipped = evaluate(s1, table, totals="skip")
     assert [(r.subject, r.total) for r in skipped.results] == [(r.subject, r.total) for r in expected(s1).results]
+
+
+MONEY = """\
+ruleset: m
+version: "1"
+title: m
+inputs: {sales: {type: money}, target: {type: money}}
+metrics: {attainment: sales / target}
+kpis: [{id: a, metric: attainment, method: attainment, target: 100%, cap: 150, weight: 100%}]
+"""
+
+
+def test_several_dated_records_of_a_subject_in_a_month_are_days_rolled_up():
+    """Two dates of one rep in March are records of days (summed into March); one date is March's record."""
+    rows = [
+        {"subject": "a", "period": "2026-03-05", "sales": 40, "target": 100},
+        {"subject": "a", "period": "2026-03-20", "sales": 50, "target": 0},
+        {"subject": "b", "period": "2026-03-31", "sales": 120, "target": 100},
+    ]
+    appraisal = evaluate(parse_ruleset(MONEY), rows)
+    assert appraisal.period == "2026-03"
+    assert {r.subject: r.kpi("a").value for r in appraisal.results} == {"a": Decimal("0.9"), "b": Decimal("1.2")}

@@ -36,8 +36,10 @@ same Python code as a row table's. A value that cannot be read is left to the re
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, localcontext
 from typing import Any, Literal
@@ -49,7 +51,7 @@ from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.evaluation.headers import guess, mapping_hint, normal
 from kpi_engine.evaluation.records import RECORD_KEYS, Table, coerce
 from kpi_engine.language.model import Scorecard
-from kpi_engine.time.periods import Period
+from kpi_engine.time.periods import Period, day_named, period_kind_of
 
 TotalsPolicy = Literal["refuse", "skip"]
 UnlistedPolicy = Literal["error", "exclude"]
@@ -209,6 +211,13 @@ class _Source:
         """One cell (``None`` when the table has no such column)."""
         return self.column(name)[i] if name in self.header else None
 
+    def distinct(self, name: str) -> set[object]:
+        """The distinct cells of a column (as text when a cell cannot be hashed)."""
+        try:
+            return set(self.column(name))
+        except TypeError:  # a list in a Python row: the records check reports it
+            return {_text(c) for c in self.column(name)}
+
     def labelled(self, names: Sequence[str]) -> set[int]:
         """Rows whose cell in one of ``names`` is a totals label."""
         return {i for name in names for i, text in enumerate(self.column(name)) if is_summary_label(text)}
@@ -243,6 +252,9 @@ class _FrameSource(_Source):
 
     def series(self, name: str) -> Any:
         return self.df.get_column(self.df.columns[self.position[name]])
+
+    def distinct(self, name: str) -> set[object]:
+        return set(self.series(name).unique().to_list())
 
     def cell(self, name: str, i: int) -> object:
         if name in self._read:
@@ -443,6 +455,117 @@ def _without(item: Any, drop: set[int], redo: Callable[[Table], Table], name: st
     if table.header:
         return attrs.evolve(table, cells=tuple(r for r in table.cells if r[0] not in drop))
     return attrs.evolve(table, dict_rows=tuple(r for r in table.dict_rows if r[0] not in drop))
+
+
+# --- period cells that name a day -----------------------------------------------------------------
+
+
+def _card_period(text: str, card: Scorecard) -> Period | None:
+    """The scorecard's period a canonical period text falls in (itself, or the one holding a finer period)."""
+    kind = period_kind_of(text)
+    if kind is None:
+        return None
+    start = Period.parse(text, kind).start
+    p = Period.containing(start, card.period)
+    return p if p.next_start() >= Period.parse(text, kind).next_start() else None  # a coarser period: none
+
+
+def _period_cells(src: _Source, key: str, card: Scorecard) -> list[object] | None:
+    """The period column with every cell that names a day or a 2026年3月 month rewritten; ``None`` if none does.
+
+    A spreadsheet writes the month of a record as a date cell (2026-03-01 shown as 2026-03), a
+    datetime (a pandas ``Timestamp``) or, once its format is lost, a serial (46082). Such a cell
+    stands for the scorecard's period holding the day when it is the subject's only record in that
+    period; when the subject has several records there, they are records of days, rolled up into
+    the period (``time.accumulate``), and the cell becomes the day's ISO date. ``2026年3月`` is the
+    month 2026-03.
+    """
+    if "period" not in src.header or key not in src.header:
+        return None
+    named: dict[str, tuple[str, dt.date]] = {}
+    for cell in src.distinct("period"):
+        text = _text(cell)
+        if not text or (period_kind_of(text) not in {None, "day"}):
+            continue  # blank, or a period as the engines read it (a month, a quarter …)
+        try:
+            found = day_named(text)
+        except ValueError:
+            continue  # the records check reports it
+        if found is not None and not (found[0] == "day" and card.period == "day" and text == found[1].isoformat()):
+            named[text] = found
+    if not named:
+        return None
+    texts = [_text(c) for c in src.column("period")]
+    subjects = [_text(c) for c in src.column(key)]
+    where: list[Period | None] = []
+    for text in texts:
+        if text in named:
+            kind, day = named[text]
+            where.append(Period.containing(day, card.period) if kind == "day" else None)
+            continue
+        try:
+            where.append(_card_period(text, card) if text else None)
+        except ValueError:
+            where.append(None)
+    held = Counter((subject, p) for subject, p in zip(subjects, where, strict=True) if p is not None)
+    out: list[object] = []
+    for cell, text, subject, p in zip(src.column("period"), texts, subjects, where, strict=True):
+        if text not in named:
+            out.append(cell)
+            continue
+        kind, day = named[text]
+        if kind == "month":
+            out.append(f"{day.year}-{day.month:02d}")
+        elif p is not None and held[subject, p] == 1:
+            out.append(str(p))  # the label of the subject's record for the period
+        else:
+            out.append(day.isoformat())  # a record of a day: rolled up into the period
+    return out
+
+
+def _with_periods(item: Any, src: _Source, key: str, card: Scorecard) -> tuple[Any, _Source]:
+    """``item`` (and its source) with the period cells that name a day rewritten (``_period_cells``)."""
+    cells = _period_cells(src, key, card)
+    if cells is None:
+        return item, src
+    if isinstance(src, _FrameSource):
+        import polars as pl  # noqa: PLC0415
+
+        column = src.df.columns[src.position["period"]]
+        texts = [None if c is None else str(c) for c in cells]
+        df = src.df.with_columns(pl.Series(column, texts, dtype=pl.Utf8))
+        if _is_kernel_frame(item):
+            rows = item.rows
+
+            def again() -> Table:
+                """The row reader's table of the same file, its period cells rewritten alike."""
+                whole = rows()
+                return _with_periods(whole, _table_source(whole, card), key, card)[0]  # type: ignore[no-any-return]
+
+            new: Any = attrs.evolve(item, data=df, rows=again)
+            return new, _FrameSource(df, item.name, card)
+        return df, _FrameSource(df, src.name, card)
+    table = item if isinstance(item, Table) else None
+    if table is None:
+        from kpi_engine.evaluation.frames import frame_table  # noqa: PLC0415
+
+        table = frame_table(item, src.name)
+    table = table.renamed(card.columns)
+    if table.header:
+        at = table.header.index("period")
+        rewritten = tuple(
+            (line, (*values[:at], None if c is None else str(c), *values[at + 1 :]))
+            for (line, values), c in zip(table.cells, cells, strict=True)
+        )
+        table = attrs.evolve(table, cells=rewritten)
+    else:
+        table = attrs.evolve(
+            table,
+            dict_rows=tuple(
+                (line, {**row, "period": c}) for (line, row), c in zip(table.dict_rows, cells, strict=True)
+            ),
+        )
+    return table, _table_source(table, card)
 
 
 # --- the roster ------------------------------------------------------------------------------------
@@ -793,9 +916,16 @@ def screen(
         raise DataError(msg)
     periods = _Periods(card)
     member_items, member_single = _items(members, "members")
+    for i, item in enumerate(member_items):
+        src = _source(item, card, "members")
+        if src is not None and src.lines:
+            member_items[i] = _with_periods(item, src, "member", card)[0]
     settled_members = (member_items[0] if member_single else member_items) if members is not None else None
     items, single = _items(records, "records")
     sources = [_source(item, card, "records") for item in items]
+    for i, (item, src) in enumerate(zip(items, sources, strict=True)):
+        if src is not None and src.lines:
+            items[i], sources[i] = _with_periods(item, src, "subject", card)
     roster = _roster(card, settled_members, periods, period, [s for s in sources if s is not None])
     tables = [*items, *member_items, *([events] if isinstance(events, Table) else [])]
     warnings: list[Issue] = [n for item in tables if isinstance(item, Table) for n in item.notes]

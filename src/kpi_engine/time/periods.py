@@ -1,9 +1,10 @@
 """Periods of every kind, each identified by its kind and first day.
 
 Day ``2026-03-05``, ISO week ``2026-W05``, month ``2026-03``, quarter ``2026-Q1``, half-year
-``2026-H1`` and year ``2026``. A period may also be named, as spreadsheets export it, by a day it
-holds: a date (``2026-03-31``, ``2026/3/31``, ``2026年3月``), a date-time (``2026-03-01T00:00:00``,
-the text of a datetime cell) or an Excel date serial (``46082`` is 2026-03-01).
+``2026-H1`` and year ``2026``. ``day_named`` reads the day a spreadsheet's period cell names
+instead: a date (``2026-03-31``, ``2026/3/31``, ``2026年3月``), a date-time (``2026-03-01T00:00:00``,
+the text of a datetime cell) or an Excel date serial (``46082`` is 2026-03-01); the screening of
+records decides which period such a cell stands for.
 """
 
 from __future__ import annotations
@@ -62,14 +63,8 @@ class Period(NamedTuple):
         """
         m = _PATTERNS[kind].fullmatch(text.strip())
         if not m:
-            day = _day_of(text.strip())
-            if day is None:
-                msg = f"{text!r} is not a {kind} period (like {EXAMPLES[kind]}, or a date in it)"
-                raise ValueError(msg)
-            if not MIN_YEAR <= day.year <= MAX_YEAR:
-                msg = f"period {text!r}: year {day.year} is out of range ({MIN_YEAR}–{MAX_YEAR})"
-                raise ValueError(msg)
-            return cls.containing(day, kind)
+            msg = f"{text!r} is not a {kind} period (like {EXAMPLES[kind]})"
+            raise ValueError(msg)
         year = int(m.group(1))
         if not MIN_YEAR <= year <= MAX_YEAR:
             msg = f"period {text!r}: year {year} is out of range ({MIN_YEAR}–{MAX_YEAR})"
@@ -145,21 +140,35 @@ def period_kind_of(text: str) -> PeriodKind | None:
     return None
 
 
-def _day_of(text: str) -> dt.date | None:
-    """The day a period cell names by a date, a date-time or an Excel serial; ``None`` if it names none.
+def day_named(text: str) -> tuple[PeriodKind, dt.date] | None:
+    """What a spreadsheet's period cell names: a day, or a month (``2026年3月``); ``None`` if neither.
+
+    A date (``2026-03-15``, ``2026/3/15``, ``2026年3月15日``), a date-time (the text of a datetime
+    cell: ``2026-03-01T00:00:00``, ``2026-03-01 00:00:00.000000``; the date as written is the day)
+    or an Excel serial (five digits, 1900 date system: ``46082`` is 2026-03-01) names a day;
+    ``2026年3月`` names a month (its first day is returned).
 
     Raises:
-        ValueError: for a date that does not exist (``2026-02-30``).
+        ValueError: for a date that does not exist (``2026-02-30``) or a year out of range.
     """
+    text = text.strip()
+    found = _named(text)
+    if found is not None and not MIN_YEAR <= found[1].year <= MAX_YEAR:
+        msg = f"period {text!r}: year {found[1].year} is out of range ({MIN_YEAR}–{MAX_YEAR})"
+        raise ValueError(msg)
+    return found
+
+
+def _named(text: str) -> tuple[PeriodKind, dt.date] | None:
     m = _DAY.fullmatch(text)
     if m:
         year, month, day = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(4), m.group(5), m.group(6))
         try:
-            return dt.date(int(year), int(month), int(day or 1))
+            return ("day" if day else "month"), dt.date(int(year), int(month), int(day or 1))
         except ValueError as exc:
             msg = f"{text!r} is not a valid date: {exc}"
             raise ValueError(msg) from None
     m = _SERIAL.fullmatch(text)
     if m:
-        return _EXCEL_EPOCH + dt.timedelta(days=int(m.group(1)))
+        return "day", _EXCEL_EPOCH + dt.timedelta(days=int(m.group(1)))
     return None
