@@ -37,6 +37,7 @@ same Python code as a row table's. A value that cannot be read is left to the re
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -460,6 +461,12 @@ def _without(item: Any, drop: set[int], redo: Callable[[Table], Table], name: st
 # --- period cells that name a day -----------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
+def _kind_of(text: str) -> str | None:
+    """``period_kind_of``, remembered: a run reads the same few period texts again and again."""
+    return period_kind_of(text)
+
+
 def _card_period(text: str, card: Scorecard) -> Period | None:
     """The scorecard's period a canonical period text falls in (itself, or the one holding a finer period)."""
     kind = period_kind_of(text)
@@ -485,7 +492,7 @@ def _period_cells(src: _Source, key: str, card: Scorecard) -> list[object] | Non
     named: dict[str, tuple[str, dt.date]] = {}
     for cell in src.distinct("period"):
         text = _text(cell)
-        if not text or (period_kind_of(text) not in {None, "day"}):
+        if not text or (_kind_of(text) not in {None, "day"}):
             continue  # blank, or a period as the engines read it (a month, a quarter …)
         try:
             found = day_named(text)
