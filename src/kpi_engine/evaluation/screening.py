@@ -934,7 +934,8 @@ def screen(
         if src is not None and src.lines:
             items[i], sources[i] = _with_periods(item, src, "subject", card)
     roster = _roster(card, settled_members, periods, period, [s for s in sources if s is not None])
-    tables = [*items, *member_items, *([events] if isinstance(events, Table) else [])]
+    event_tables = [events] if isinstance(events, Table) else list(events) if isinstance(events, list | tuple) else []
+    tables = [*items, *member_items, *event_tables]
     warnings: list[Issue] = [n for item in tables if isinstance(item, Table) for n in item.notes]
     issues: list[Issue] = []
 
