@@ -234,3 +234,45 @@ def test_a_date_that_does_not_exist_is_refused_like_the_row_path():
         evaluate(ruleset, pl.DataFrame(rows), engine="columnar")
     assert str(col_error.value) == str(row_error.value)
     assert [i.code for i in col_error.value.issues] == ["bad_value"]
+
+
+GRADED = """\
+ruleset: graded
+version: "1"
+title: graded
+inputs: {m4: {type: number, required: false}, m5: {type: number, required: false}}
+event_fields: {amount: money}
+metrics:
+  visits: {aggregate: {fn: count, where: "type == 'visit'"}}
+  amount: {aggregate: {fn: sum, field: amount}}
+sections: {s0: {weight: 10%}, s1: {weight: 75%}}
+normalize: true
+kpis:
+  - {id: k0, metric: amount, section: s0, method: expression, score: "100 * (1 + value / 10) ** -2", weight: 10%}
+  - {id: k1, metric: amount, section: s0, method: threshold, target: 0, weight: 10%}
+  - {id: k2, metric: m5, section: s0, method: attainment, target: 1.00, weight: 0.333, on_missing: zero}
+  - {id: k3, metric: m4, section: s1, method: expression, score: value, weight: 10%}
+  - {id: k4, metric: amount, section: s0, direction: lower, method: threshold, target: 0, weight: 10%}
+  - {id: k5, metric: visits, section: s1, method: attainment, target: 23.79, weight: 10%}
+grades: [{grade: A, min: "90"}, {grade: B, min: "75"}, {grade: C, min: "60"}, {grade: D}]
+rounding: {places: 0, mode: half_up}
+"""
+
+
+def test_a_total_over_a_large_denominator_is_graded_exactly():
+    """A total of about 33.9 over a denominator near 1e17 is a D on the kernel too (bound × denominator left int64)."""
+    from kpi_engine.evaluation.columnar._run import run_columnar
+
+    ruleset = parse_ruleset(GRADED)
+    records = [{"subject": "r0", "period": "2026-03", "m4": "59.995", "m5": None}]
+    records += [{"subject": f"r{i}", "period": "2026-03", "m4": None, "m5": None} for i in range(1, 4)]
+    events = [
+        {"event_id": f"e{i}", "type": "visit", "at": "2026-03-01T00:30:00+08:00", "rep": "r0", "amount": a}
+        for i, a in enumerate(["1.005", "1.005", "100"])
+    ]
+    row = evaluate(ruleset, records, events=events, engine="row")
+    kernel = run_columnar(ruleset, records, None, None, events, strict=False)
+    assert [(r.subject, r.total, r.grade) for r in kernel.results] == [
+        (r.subject, r.total, r.grade) for r in row.results
+    ]
+    assert kernel.result("r0").grade == "D"

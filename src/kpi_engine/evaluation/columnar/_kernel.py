@@ -316,13 +316,18 @@ def grades(card: Scorecard, ctx: Ctx, total: Num, forced: Arr) -> tuple[Arr, Arr
     n = ctx.n
     bands = card.grades
     # The first band (in the ruleset's order) whose bound the total reaches; len(bands): none.
+    # Compared in a context of its own: a bound × a large denominator may leave int64, and then
+    # every comparison is made again over Python integers (the run's rerun is already behind us).
+    trial = ctx if ctx.exact else Ctx(n)
     code = np.full(n, len(bands), dtype=np.intp)
     for i in reversed(range(len(bands))):
         g = bands[i]
         if g.min is None:
             code[:] = i
         else:
-            code[n_cmp(ctx, total, _const(g.min), ">=")[0]] = i
+            code[n_cmp(trial, total, _const(g.min), ">=")[0]] = i
+    if trial.bad.any():
+        return grades(card, Ctx(n, exact=True), total, forced)
     if total.na is not None:
         code[total.na] = len(bands)
     names = np.empty(len(bands) + 1, dtype=object)
