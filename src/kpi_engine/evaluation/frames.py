@@ -239,15 +239,15 @@ def appraisal_rows(appraisal: Appraisal, level: Level = "kpi") -> tuple[tuple[st
     if level == "subject":
         return SUBJECT_COLUMNS, [
             (
-                appraisal.period, s.subject, s.level, s.parent, r(s.total), r(s.total_before_gates), s.grade,
-                s.rank, s.rank_in_parent, ";".join(s.flags),
+                appraisal.period, s.subject, s.level, s.parent, r(s.total_exact), r(s.total_before_gates_exact),
+                s.grade, s.rank, s.rank_in_parent, ";".join(s.flags),
             )
             for s in appraisal.results
         ]  # fmt: skip
     rows: list[tuple[object, ...]] = [
         (
-            appraisal.period, s.subject, s.parent, r(s.total), s.grade, s.rank, k.id, k.section,
-            _value_text(k.value), k.status, r(k.score), k.weight, r(mul(k.effective_weight, HUNDRED)),
+            appraisal.period, s.subject, s.parent, r(s.total_exact), s.grade, s.rank, k.id, k.section,
+            _value_text(k.value), k.status, r(k.score_exact), k.weight, r(mul(k.effective_weight_exact, HUNDRED)),
             parts[k.id], ";".join(k.flags),
         )
         for s in appraisal.results

@@ -62,7 +62,7 @@ def render_csv(view: View, *, bom: bool = False) -> str:
             r.subject,
             view.name(r.subject),
             r.parent or "",
-            view.rt(r.total) if r.total is not None else "",
+            view.rt(r.total_exact) if r.total_exact is not None else "",
             r.grade or "",
             titles.get(r.grade or "") or "",
             "" if r.bonus_multiplier is None else format(r.bonus_multiplier, "f"),
@@ -75,12 +75,12 @@ def render_csv(view: View, *, bom: bool = False) -> str:
                 k.id,
                 titled.kpi_title(k),
                 "" if k.value is None else exact_text(k.value),
-                "" if k.score is None else view.rt(k.score),
+                "" if k.score_exact is None else view.rt(k.score_exact),
                 exact_text(k.weight),
                 view.contribution(r, k),
                 k.status,
                 " ".join(flags),
-                view.rt(r.total_before_gates) if r.total_before_gates is not None else "",
+                view.rt(r.total_before_gates_exact) if r.total_before_gates_exact is not None else "",
                 format(view.residue(r), "f"),
             ]
             writer.writerow([spreadsheet_safe(cell) for cell in row])

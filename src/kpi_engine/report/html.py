@@ -145,10 +145,10 @@ class _Html:
     # -- charts -----------------------------------------------------------------------------------
 
     def ranking_chart(self, results: Sequence[SubjectResult]) -> str:
-        rows = [r for r in results if r.total is not None]
+        rows = [r for r in results if r.total_exact is not None]
         if not rows:
             return ""
-        top = max([Decimal(100), *(r.total for r in rows if r.total is not None)])
+        top = max([Decimal(100), *(r.total_exact for r in rows if r.total_exact is not None)])
         label_w, bar_w, row_h = 230, 640, 22
         height = row_h * len(rows) + 30
         parts = []
@@ -158,21 +158,21 @@ class _Html:
             parts.append(f'<text x="{_f(gx)}" y="{height - 8}" text-anchor="middle">{x}</text>')
         for i, r in enumerate(rows):
             y = i * row_h
-            total = r.total if r.total is not None else Decimal(0)
+            total = r.total_exact if r.total_exact is not None else Decimal(0)
             w = bar_w * float(max(total, Decimal(0))) / float(top)
             label = f"{r.rank or '-'}. {self.v.label(r.subject)}"
             parts.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{_e(label)}</text>')
             parts.append(
                 f'<rect x="{label_w}" y="{y + 3}" width="{_f(w)}" height="{row_h - 6}" fill="{self.color(r.grade)}">'
-                f"<title>{_e(self.v.label(r.subject))}: {_e(self.v.rt(r.total))}</title></rect>"
+                f"<title>{_e(self.v.label(r.subject))}: {_e(self.v.rt(r.total_exact))}</title></rect>"
             )
-            if r.total_before_gates is not None and r.total_before_gates != r.total:
-                bx = label_w + bar_w * float(max(r.total_before_gates, Decimal(0))) / float(top)
+            if r.total_before_gates_exact is not None and r.total_before_gates_exact != r.total_exact:
+                bx = label_w + bar_w * float(max(r.total_before_gates_exact, Decimal(0))) / float(top)
                 parts.append(
                     f'<rect x="{_f(label_w + w)}" y="{y + 3}" width="{_f(max(bx - label_w - w, 0))}" '
                     f'height="{row_h - 6}" fill="none" stroke="#c62828" stroke-dasharray="3 2"/>'
                 )
-            text = f"{self.v.rt(r.total)}  {self.v.grade_title(r.grade)}"
+            text = f"{self.v.rt(r.total_exact)}  {self.v.grade_title(r.grade)}"
             parts.append(f'<text x="{_f(label_w + w + 6)}" y="{y + 15}">{_e(text)}</text>')
         return self.svg(label_w + bar_w + 150, height, "".join(parts), self.t("Ranking"))
 
@@ -210,8 +210,8 @@ class _Html:
         if self.v.has_parent:
             groups: dict[str, list[Number]] = {}
             for r in results:
-                if r.total is not None:
-                    groups.setdefault(r.parent or "-", []).append(r.total)
+                if r.total_exact is not None:
+                    groups.setdefault(r.parent or "-", []).append(r.total_exact)
             rows = sorted(groups.items(), key=lambda kv: num.neg(num.mean(kv[1])))
             label_w, bar_w, row_h = 150, 330, 26
             parts = []
@@ -254,13 +254,12 @@ class _Html:
             parts.append(f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end">{_e(self.v.label(r.subject))}</text>')
             for j, s in enumerate(r.sections):
                 x = label_w + j * cell_w
-                score = self.v.r(s.score)
+                score = self.v.r(s.score_exact)
                 shade = 0 if score is None else max(0, min(100, float(score)))
                 fill = "#eeeeee" if score is None else f"hsl({_f(shade * 1.2)}, 60%, 72%)"
                 parts.append(f'<rect x="{x + 2}" y="{y + 2}" width="{cell_w - 4}" height="{row_h - 4}" fill="{fill}"/>')
-                parts.append(
-                    f'<text x="{x + cell_w / 2}" y="{y + 16}" text-anchor="middle">{_e(self.v.rt(s.score))}</text>'
-                )
+                shown = _e(self.v.rt(s.score_exact))
+                parts.append(f'<text x="{x + cell_w / 2}" y="{y + 16}" text-anchor="middle">{shown}</text>')
         height = 26 + row_h * len(results)
         return self.t("Section scores by subject"), self.svg(
             label_w + cell_w * len(sections) + 10, height, "".join(parts), self.t("Section scores by subject")
@@ -274,8 +273,8 @@ class _Html:
         points: dict[str, list[tuple[int, Number]]] = {s: [] for s in shown}
         for i, earlier in enumerate(series):
             for r in earlier.results:
-                if r.subject in points and r.total is not None:
-                    points[r.subject].append((i, r.total))
+                if r.subject in points and r.total_exact is not None:
+                    points[r.subject].append((i, r.total_exact))
         left, width, height, top_pad = 50, 700, 240, 14
         top = max([Decimal(100), *(t for pts in points.values() for _, t in pts)])
         step = width / max(len(periods) - 1, 1)
@@ -310,7 +309,13 @@ class _Html:
         """Each KPI: a track as long as its effective weight, filled to its contribution."""
         label_w, bar_w, row_h = 260, 520, 20
         kpis = list(r.kpis)
-        top = max([Decimal(0), *(num.mul(k.effective_weight, HUNDRED) for k in kpis), *(k.contribution for k in kpis)])
+        top = max(
+            [
+                Decimal(0),
+                *(num.mul(k.effective_weight_exact, HUNDRED) for k in kpis),
+                *(k.contribution_exact for k in kpis),
+            ]
+        )
         if top <= 0:
             top = Decimal(1)
         parts = []
@@ -321,8 +326,8 @@ class _Html:
             parts.append(
                 f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end"><title>{_e(title)}</title>{_e(short)}</text>'
             )
-            weight_w = bar_w * float(num.mul(k.effective_weight, HUNDRED)) / float(top)
-            fill_w = bar_w * float(max(k.contribution, Decimal(0))) / float(top)
+            weight_w = bar_w * float(num.mul(k.effective_weight_exact, HUNDRED)) / float(top)
+            fill_w = bar_w * float(max(k.contribution_exact, Decimal(0))) / float(top)
             parts.append(
                 f'<rect x="{label_w}" y="{y + 3}" width="{_f(weight_w)}" height="{row_h - 6}" fill="#eceff1" '
                 'stroke="#90a4ae"/>'
@@ -332,10 +337,10 @@ class _Html:
                 parts.append(
                     f'<rect x="{label_w}" y="{y + 3}" width="{_f(fill_w)}" height="{row_h - 6}" fill="{colour}">'
                     f"<title>{_e(title)}: {_e(self.v.contribution(r, k))} / "
-                    f"{_e(self.v.rt(num.mul(k.effective_weight, HUNDRED)))}"
+                    f"{_e(self.v.rt(num.mul(k.effective_weight_exact, HUNDRED)))}"
                     "</title></rect>"
                 )
-                text = f"{self.v.contribution(r, k)} / {self.v.rt(num.mul(k.effective_weight, HUNDRED))}"
+                text = f"{self.v.contribution(r, k)} / {self.v.rt(num.mul(k.effective_weight_exact, HUNDRED))}"
             else:
                 text = self.t(
                     "N/A — excluded, weight {weight} moved to the others", weight=self.v.rt(num.mul(k.weight, HUNDRED))
@@ -367,7 +372,7 @@ class _Html:
             if v.has_parent:
                 cells.append(f"<td>{_e(v.label(r.parent) if r.parent else '-')}</td>")
             cells.append(
-                f'<td class="num"><a href="#s{i}" title="{_e(t("show the trace"))}">{_e(v.rt(r.total))}</a></td>'
+                f'<td class="num"><a href="#s{i}" title="{_e(t("show the trace"))}">{_e(v.rt(r.total_exact))}</a></td>'
             )
             cells.append(f"<td>{self.grade_badge(r.grade)}</td>")
             if v.has_bonus:
@@ -397,13 +402,13 @@ class _Html:
             status = t("scored") if k.status == "scored" else t("N/A, excluded")
             flags = ", ".join(v.msg.pt("flag", f) for f in k.flags)
             value = exact_text(k.value) if k.value is not None else t("N/A")
-            score = v.rt(k.score) if k.status == "scored" else t("N/A")
+            score = v.rt(k.score_exact) if k.status == "scored" else t("N/A")
             cls = "" if k.status == "scored" else ' class="na"'
             out.append(
                 f'<tr id="s{i}-k{j}"{cls}><td>{_e(v.kpi_title(k))}<br><span class="meta">{_e(k.id)}</span></td>'
                 f'<td class="num">{_e(self._value(k, value))}</td><td class="num">{_e(score)}</td>'
                 f'<td class="num">{_e(v.rt(num.mul(k.weight, HUNDRED)))}</td>'
-                f'<td class="num">{_e(v.rt(num.mul(k.effective_weight, HUNDRED)))}</td>'
+                f'<td class="num">{_e(v.rt(num.mul(k.effective_weight_exact, HUNDRED)))}</td>'
                 f'<td class="num">{_e(v.contribution(r, k))}</td><td>{_e(status)}{"; " + _e(flags) if flags else ""}'
                 f"<details><summary>{_e(t('trace'))}</summary>{self.trace(k.explanation)}</details></td></tr>"
             )
@@ -432,7 +437,7 @@ class _Html:
     def subject(self, r: SubjectResult, i: int) -> str:
         v, t = self.v, self.t
         head = (
-            f'<div class="subject" id="s{i}"><h3>{_e(v.label(r.subject))} · {_e(t("total"))} {_e(v.rt(r.total))} '
+            f'<div class="subject" id="s{i}"><h3>{_e(v.label(r.subject))} · {_e(t("total"))} {_e(v.rt(r.total_exact))} '
             f"{self.grade_badge(r.grade)} · {_e(t('rank'))} {r.rank or '-'}"
         )
         if r.parent:
@@ -441,11 +446,11 @@ class _Html:
             head += f" · {_e(t('bonus'))} {_e(format(r.bonus_multiplier, 'f'))}"
         head += "</h3>"
         notes = []
-        if r.total_before_gates is not None and r.total_before_gates != r.total:
+        if r.total_before_gates_exact is not None and r.total_before_gates_exact != r.total_exact:
             notes.append(
                 '<li class="gate">'
-                + _e(t("total before gates {before} → after gates {after}", before=v.rt(r.total_before_gates),
-                       after=v.rt(r.total)))
+                + _e(t("total before gates {before} → after gates {after}", before=v.rt(r.total_before_gates_exact),
+                       after=v.rt(r.total_exact)))
                 + "</li>"
             )  # fmt: skip
         for g in r.gates:
@@ -476,8 +481,8 @@ class _Html:
         sections = ""
         if r.sections:
             cells = "".join(
-                f"<td>{_e(v.section_title(s.id, s.title))}: <b>{_e(v.rt(s.score))}</b> "
-                f'<span class="meta">({_e(v.rt(num.mul(s.effective_weight, HUNDRED)))}%)</span></td>'
+                f"<td>{_e(v.section_title(s.id, s.title))}: <b>{_e(v.rt(s.score_exact))}</b> "
+                f'<span class="meta">({_e(v.rt(num.mul(s.effective_weight_exact, HUNDRED)))}%)</span></td>'
                 for s in r.sections
             )
             sections = f"<table><tr>{cells}</tr></table>"
@@ -498,7 +503,7 @@ def render_html(view: View, *, history: Sequence[Appraisal] = ()) -> str:
     a, t = view.appraisal, view.msg.t
     h = _Html(view)
     results = a.results
-    graded = [r.total for r in results if r.total is not None]
+    graded = [r.total_exact for r in results if r.total_exact is not None]
     mean = view.rt(num.mean(graded)) if graded else t("N/A")
     fired = sum(1 for r in results if fired_gates(r))
     adjusted = sum(1 for r in results if applied_adjustments(r))

@@ -90,11 +90,11 @@ def render_table(view: View) -> str:
             row.append(safe(view.name(r.subject)) or "-")
         if view.has_parent:
             row.append(safe(r.parent or "-"))
-        row += [view.rt(r.total), safe(view.grade_title(r.grade))]
+        row += [view.rt(r.total_exact), safe(view.grade_title(r.grade))]
         if view.has_bonus:
             row.append("-" if r.bonus_multiplier is None else format(r.bonus_multiplier, "f"))
         row.append(markers(r) or "")
-        row += [view.rt(k.score) if k.status == "scored" else msg.t("N/A") for k in r.kpis]
+        row += [view.rt(k.score_exact) if k.status == "scored" else msg.t("N/A") for k in r.kpis]
         if any(published.values()):
             row.append(safe(" ".join(published[r.subject])))
         rows.append(row)

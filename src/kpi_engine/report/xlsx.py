@@ -92,7 +92,7 @@ def render_xlsx(view: View) -> bytes:
             (r.subject, text),
             (view.name(r.subject) or None, text),
             (r.parent, text),
-            (view.r(r.total), reported),
+            (view.r(r.total_exact), reported),
             (r.grade, text),
             (titles.get(r.grade or "") or None, text),
             (r.bonus_multiplier, plain),
@@ -100,7 +100,7 @@ def render_xlsx(view: View) -> bytes:
             (", ".join(applied_adjustments(r)) or None, text),
             (", ".join(k.id for k in r.kpis if k.status == "excluded") or None, text),
         ]
-        row += [(view.r(k.score) if k.status == "scored" else t("N/A"), reported) for k in r.kpis]
+        row += [(view.r(k.score_exact) if k.status == "scored" else t("N/A"), reported) for k in r.kpis]
         for col, (value, fmt) in enumerate(row):
             put(res, i, col, value, fmt)
     res.freeze_panes(2, 2)
@@ -131,9 +131,9 @@ def render_xlsx(view: View) -> bytes:
                 (view.kpi_title(k), text),
                 (view.section_title(k.section, sections.get(k.section)), text),
                 (value if value is not None else t("N/A"), plain),
-                (view.r(k.score) if k.score is not None else t("N/A"), reported),
+                (view.r(k.score_exact) if k.score_exact is not None else t("N/A"), reported),
                 (view.r(num.mul(k.weight, HUNDRED)), reported),
-                (view.r(num.mul(k.effective_weight, HUNDRED)), reported),
+                (view.r(num.mul(k.effective_weight_exact, HUNDRED)), reported),
                 (Decimal(view.contribution(r, k)), reported),
                 (t("scored") if k.status == "scored" else t("N/A, excluded"), text),
                 (", ".join(k.flags) or None, text),
