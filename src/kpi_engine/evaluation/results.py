@@ -672,23 +672,28 @@ class Appraisal:
 
     # Frames (issue 7): the conversions live in ``evaluation.frames``; each library is imported on demand.
 
-    def to_arrow(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
-        """A ``pyarrow.Table``: one row per subject × KPI (``level="kpi"``) or per subject; decimal128 numbers."""
+    def to_arrow(self, level: Literal["kpi", "subject"] = "kpi", layout: Literal["long", "wide"] = "long") -> Any:
+        """A ``pyarrow.Table``: one row per subject × KPI (``level="kpi"``) or per subject; decimal128 numbers.
+
+        ``layout="wide"``: one row per subject with ``<kpi>_value`` and ``<kpi>_score`` columns.
+
+        .. versionchanged:: 0.2.0 ``layout``.
+        """
         from kpi_engine.evaluation.frames import to_arrow  # noqa: PLC0415 - frames imports optional libraries
 
-        return to_arrow(self, level)
+        return to_arrow(self, level, layout)
 
-    def to_polars(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
+    def to_polars(self, level: Literal["kpi", "subject"] = "kpi", layout: Literal["long", "wide"] = "long") -> Any:
         """A ``polars.DataFrame`` of ``to_arrow`` (Decimal columns)."""
         from kpi_engine.evaluation.frames import to_polars  # noqa: PLC0415 - frames imports optional libraries
 
-        return to_polars(self, level)
+        return to_polars(self, level, layout)
 
-    def to_pandas(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
-        """A ``pandas.DataFrame`` with ``decimal.Decimal`` values in the number columns."""
+    def to_pandas(self, level: Literal["kpi", "subject"] = "kpi", layout: Literal["long", "wide"] = "long") -> Any:
+        """A ``pandas.DataFrame`` with ``decimal.Decimal`` values in the number columns (``layout`` as ``to_arrow``)."""
         from kpi_engine.evaluation.frames import to_pandas  # noqa: PLC0415 - frames imports optional libraries
 
-        return to_pandas(self, level)
+        return to_pandas(self, level, layout)
 
     @exactly
     def to_json(self, *, traces: bool = False, indent: int | None = None) -> str:

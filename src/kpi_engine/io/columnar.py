@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kpi_engine.errors import KpiError
-from kpi_engine.evaluation.frames import Level, batches_table, duckdb_reader, to_arrow
+from kpi_engine.evaluation.frames import Layout, Level, batches_table, duckdb_reader, to_arrow
 from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
 
@@ -73,13 +73,13 @@ def read_sql(database: str | Path, query: str, name: str | None = None) -> Table
         raise KpiError(f"{database}: query failed: {exc}") from None
 
 
-def write_parquet(appraisal: Appraisal, path: str | Path, level: Level = "kpi") -> None:
-    """Write the appraisal's rows (``Appraisal.to_arrow``) to a Parquet file, atomically.
+def write_parquet(appraisal: Appraisal, path: str | Path, level: Level = "kpi", layout: Layout = "long") -> None:
+    """Write the appraisal's rows (``Appraisal.to_arrow``, long or wide) to a Parquet file, atomically.
 
     Raises:
         KpiError: when pyarrow is missing or the file cannot be written.
     """
-    write_arrow_parquet(lambda: to_arrow(appraisal, level), path)
+    write_arrow_parquet(lambda: to_arrow(appraisal, level, layout), path)
 
 
 def write_arrow_parquet(build: Callable[[], Any], path: str | Path) -> None:
