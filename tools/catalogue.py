@@ -36,10 +36,10 @@ def used_msgids() -> set[tuple[str, str]]:
                 found.add((args[0], args[1]))
     sys.path.insert(0, str(ROOT / "src"))
     from kpi_engine.report._view import KPI_FLAGS
-    from kpi_engine.report.csv import COLUMNS
+    from kpi_engine.report.csv import COLUMNS, KPI_CELLS, WIDE_COLUMNS
     from kpi_engine.report.issues import SUGGESTIONS, TEMPLATES
 
-    found |= {("csv", c) for c in COLUMNS}
+    found |= {("csv", c) for c in (*COLUMNS, *WIDE_COLUMNS, *KPI_CELLS)}
     found |= {("flag", f) for f in KPI_FLAGS}
     found |= {(f"issue:{code}", text) for code, texts in TEMPLATES.items() for text in texts}
     found |= {("suggestion", text) for text in SUGGESTIONS}

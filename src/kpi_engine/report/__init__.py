@@ -28,6 +28,7 @@ def render(
     ids: bool = False,
     bom: bool = False,
     history: Sequence[Appraisal] = (),
+    layout: str = "long",
 ) -> str | bytes:
     """Render an appraisal in one of ``FORMATS``.
 
@@ -40,6 +41,8 @@ def render(
         ids: show KPI ids instead of titles (table, HTML, xlsx).
         bom: start CSV with a UTF-8 byte-order mark.
         history: appraisals of earlier periods with the same ruleset (HTML trends).
+        layout: ``long`` (CSV: a row per subject and KPI; xlsx: with the KPI detail sheet) or
+            ``wide`` (a row per subject with a value and a score column per KPI).
 
     Returns:
         Text for ``table``, ``csv`` and ``html``; bytes for ``xlsx``.
@@ -61,7 +64,7 @@ def render(
     if fmt == "csv":
         from kpi_engine.report.csv import render_csv  # noqa: PLC0415
 
-        return render_csv(view, bom=bom)
+        return render_csv(view, bom=bom, layout=layout)
     if fmt == "html":
         from kpi_engine.report.html import render_html  # noqa: PLC0415
 
@@ -69,7 +72,7 @@ def render(
     if fmt == "xlsx":
         from kpi_engine.report.xlsx import render_xlsx  # noqa: PLC0415
 
-        return render_xlsx(view)
+        return render_xlsx(view, layout=layout)
     msg = f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"
     raise ValueError(msg)
 

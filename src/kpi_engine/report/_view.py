@@ -15,7 +15,7 @@ from fractions import Fraction
 import attrs
 from wcwidth import wcswidth
 
-from kpi_engine._numbers import CONTEXT, ROUNDING_MODES, quantize
+from kpi_engine._numbers import CONTEXT, ROUNDING_MODES, canonical, quantize
 from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal, KpiResult, SubjectResult
 from kpi_engine.language.model import Scorecard
@@ -96,6 +96,21 @@ class View:
         rounded = self.r(value)
         return self.msg.t("N/A") if rounded is None else format(rounded, "f")
 
+    def value(self, value: object) -> str:
+        """A metric value as the readable reports show it: numbers to the ruleset's places + 2 decimals.
+
+        ``Rounding.value``: ``0.952674…`` → ``0.9527``, ``99000`` → ``99000``, ``1.1`` → ``1.1`` (zeros
+        that rounding adds are dropped); ``true``/``false``; text as is; ``""`` for N/A. The exact
+        value is in the traces and the JSON.
+        """
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, Decimal | Fraction):
+            return canonical(quantize(value, self.appraisal.places + 2, self.appraisal.rounding))
+        return str(value)
+
     def contribution(self, result: SubjectResult, kpi: KpiResult) -> str:
         """A KPI's reported contribution: the same part the JSON reports (rounded, or apportioned)."""
         return format(self.appraisal.reported_contributions(result)[0][kpi.id], "f")
@@ -103,6 +118,14 @@ class View:
     def residue(self, result: SubjectResult) -> Decimal:
         """Reported total before gates − Σ reported contributions (0 when they add up)."""
         return self.appraisal.reported_contributions(result)[1]
+
+    def scorecard_title(self, kpi_id: str) -> str | None:
+        """The KPI's title in the ruleset the view was given (``None`` when it has none)."""
+        if self.scorecard is not None:
+            for k in self.scorecard.kpis:
+                if k.id == kpi_id and k.title:
+                    return k.title
+        return None
 
     def kpi_title(self, kpi: KpiResult) -> str:
         """The KPI's title from the ruleset (its id with ``ids=True`` or when it has no title)."""

@@ -24,14 +24,14 @@ from typing import Any
 import attrs
 import numpy as np
 
-from kpi_engine._numbers import canonical
+from kpi_engine._numbers import canonical, quantize
 from kpi_engine.evaluation.columnar._columns import Bool, Column, Ctx, Num, Text
 from kpi_engine.evaluation.columnar._results import ColumnarResults, at_row
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.model import Scorecard
 from kpi_engine.report._i18n import Messages
 from kpi_engine.report._view import exact_text
-from kpi_engine.report.csv import COLUMNS
+from kpi_engine.report.csv import COLUMNS, wide_header
 
 CHUNK = 10_000  # subjects per piece of text: Polars holds about ten times the text of a chunk while it builds it
 _POWERS = {10**k: k for k in range(19)}
@@ -49,6 +49,8 @@ def columnar_text(
     names: Mapping[str, str] | None = None,
     bom: bool = False,
     compact: bool = False,
+    layout: str = "long",
+    ids: bool = False,
 ) -> Iterator[str] | None:
     """The text of ``fmt`` (``csv``, ``jsonl`` or ``json``) in pieces, from the kernel's columns.
 
@@ -60,6 +62,8 @@ def columnar_text(
         names: subject → name (CSV).
         bom: start CSV with a UTF-8 byte-order mark.
         compact: JSON on one line.
+        layout: CSV ``long`` (a row per subject and KPI) or ``wide`` (a row per subject).
+        ids: the wide CSV's Chinese header names KPIs by id.
 
     Returns:
         The pieces (a generator: the work happens as they are written), or ``None`` when the
@@ -75,7 +79,11 @@ def columnar_text(
         return None
     if fmt == "csv":
         assert msg is not None
+        if layout == "wide":
+            return _csv_wide(appraisal, figures, msg, scorecard, names or {}, bom=bom, ids=ids)
         return _csv(appraisal, figures, msg, scorecard, names or {}, bom=bom)
+    if layout == "wide":  # JSON has one layout
+        return None
     return _json(appraisal, figures, fmt, compact=compact)
 
 
@@ -223,6 +231,20 @@ class _Chunk:
         self.data[key] = text.alias(key)
         return pl.col(key)
 
+    def value(self, key: str, col: Column, rows: Any, places: int, mode: str) -> Any:
+        """A metric value column as the readable reports show it (``View.value``), null for N/A.
+
+        Numbers correctly rounded to ``places`` decimals, the zeros rounding added dropped; bools
+        ``true``/``false``; text as is. Values too large for int64 once scaled are formatted in Python.
+        """
+        if isinstance(col, Num):
+            taken = _take(col, rows)
+            if _scaled_fits(taken, places):
+                q, na = _rounded(taken, places, mode)
+                return _canonical_text(self.fixed(key, q, places, na))
+            return self.text(key, [None if v is None else _shown(v, places, mode) for v in _cells(col, rows)])
+        return self.text(key, [None if v is None else exact_text(v) for v in _cells(col, rows)])
+
     def exact(self, key: str, col: Column, rows: Any, how: Callable[[Any], str]) -> Any:
         """Exact text of a value column (null for N/A); ``how`` formats the rare non-decimal cells in Python."""
         if isinstance(col, Num) and isinstance(col.den, int) and col.den in _POWERS:
@@ -233,6 +255,27 @@ class _Chunk:
                 # canonical: no trailing zeros ("12.50" → "12.5", "3.00" → "3", "0.00" → "0")
                 return text.str.strip_chars_end("0").str.strip_chars_end(".") if _POWERS[col.den] else text
         return self.text(key, [None if v is None else how(v) for v in (at_row(col, j) for j in rows.tolist())])
+
+
+def _cells(col: Column, rows: Any) -> Iterator[Any]:
+    return (at_row(col, j) for j in rows.tolist())
+
+
+def _shown(value: Any, places: int, mode: str) -> str:
+    return canonical(quantize(value, places, mode))
+
+
+def _canonical_text(text: Any) -> Any:
+    """Fixed-point text without the trailing zeros and point (``12.5000`` → ``12.5``, ``0.0000`` → ``0``)."""
+    return text.str.strip_chars_end("0").str.strip_chars_end(".")
+
+
+def _scaled_fits(col: Num, places: int) -> bool:
+    """Whether every value of ``col`` times ``10**places`` stays well inside int64 (then it is rounded in NumPy)."""
+    num, den = col.num, col.den
+    top = abs(num) if isinstance(num, int) else (max(int(np.max(num)), -int(np.min(num))) if len(num) else 0)
+    least = den if isinstance(den, int) else (int(np.min(den)) if len(den) else 1)
+    return bool(top * 10**places // max(least, 1) < 2**62)
 
 
 def _decimal_text(values: Any, places: int) -> Any:
@@ -393,7 +436,7 @@ def _csv(
             col = r.scored.kpis[kpi.id]
             score, score_na = f.scores[i]
             flag_code, flag_names = _flag_codes(r, kpi.id, rows)
-            value = c.exact(f"v{i}", col.value, rows, exact_text)
+            value = c.value(f"v{i}", col.value, rows, places + 2, figures.mode)
             if not isinstance(col.value, Num):
                 value = _safe(value)  # numbers are plain: never a formula, never quoted
             flags = _coded(flag_code * span + gate_code, functools.partial(_csv_flags, r, flag_names, span))
@@ -420,6 +463,88 @@ def _csv(
         text = frame.select(pl.concat_str(lines, separator="\n").str.join("\n").alias("t")).item()
         del frame, c
         yield text + "\n"
+
+
+def _csv_wide(
+    appraisal: Appraisal,
+    figures: _Figures,
+    msg: Messages,
+    scorecard: Scorecard | None,
+    names: Mapping[str, str],
+    *,
+    bom: bool,
+    ids: bool,
+) -> Iterator[str]:
+    """``report.csv.render_csv(layout="wide")`` from the columns: one line per subject."""
+    import polars as pl  # noqa: PLC0415
+
+    r = figures.results
+    card = r.card
+    places = figures.places
+    heads = []
+    for kpi in card.kpis:
+        title = next((k.title for k in scorecard.kpis if k.id == kpi.id and k.title), None) if scorecard else None
+        heads.append((kpi.id, title or kpi.title))
+    yield ("\ufeff" if bom else "") + ",".join(_safe_text(h) for h in wide_header(msg, heads, ids=ids)) + "\n"
+    titles = {g.grade: g.title for g in scorecard.grades} if scorecard is not None else {}
+    grade_cells: dict[tuple[str | None, Decimal | None], str] = {}
+
+    def grade_cell(grade: str | None, bonus: Decimal | None) -> str:  # grade, grade title, bonus
+        key = (grade, bonus)
+        if key not in grade_cells:
+            cells = (grade or "", titles.get(grade or "") or "", "" if bonus is None else format(bonus, "f"))
+            grade_cells[key] = ",".join(_safe_text(t) for t in cells)
+        return grade_cells[key]
+
+    span = 3 ** len(card.gates)
+    published = [name for name, _ in r.published]
+
+    def subject_flags(code: int) -> str:  # gate outcomes, then no_kpi_applies, then the published flags
+        gates, rest = code % span, code // span
+        return " ".join(_fired(r, gates) + (["no_kpi_applies"] if rest & 1 else []) + _names_of(rest >> 1, published))
+
+    def kpi_flags(kpi_id: str, names: list[str], code: int) -> str:
+        return " ".join(f"{kpi_id}:{name}" for name in _names_of(code, names))
+
+    subjects_all = np.array(r.subjects, dtype=object)
+    for part in _chunks(len(r)):
+        rows = r.order[part]
+        f = figures.at(rows)
+        subjects = subjects_all[rows].tolist()
+        c = _Chunk()
+        parents = [r.parent.get(s) or "" for s in subjects]
+        code = _gate_codes(r, rows) + span * f.total[1].astype(np.int64)
+        for i, (_, mask) in enumerate(r.published):
+            code += span * 2 * (np.asarray(mask, dtype=bool)[rows].astype(np.int64) << i)
+        pieces = [c.coded("flags:subject", code, subject_flags)]
+        for i, kpi in enumerate(card.kpis):
+            flag_code, flag_names = _flag_codes(r, kpi.id, rows)
+            pieces.append(c.coded(f"flags:{i}", flag_code, functools.partial(kpi_flags, kpi.id, flag_names)))
+        flags = pl.concat_list(pieces).list.eval(pl.element().filter(pl.element() != "")).list.join(" ")
+        cells = [
+            pl.lit(_safe_text(appraisal.period)),
+            _safe(c.text("subject", subjects)),
+            _safe(c.text("name", [names.get(s, "") for s in subjects])) if names else pl.lit(""),
+            _safe(c.text("parent", parents)) if any(parents) else pl.lit(""),
+            c.fixed("total", f.total[0], places, f.total[1]).fill_null(""),
+            c.fixed("before", f.before[0], places, f.before[1]).fill_null(""),
+            c.text("grade", list(map(grade_cell, r.grade[rows].tolist(), r.bonus[rows].tolist()))),
+            pl.when(c.ints("rank", r.rank[rows]) > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
+            pl.when(c.ints("rank_in", r.rank_in[rows]) > 0).then(pl.col("rank_in").cast(pl.Utf8)).otherwise(pl.lit("")),
+            _safe(flags),
+        ]
+        for i, kpi in enumerate(card.kpis):
+            col = r.scored.kpis[kpi.id]
+            score, score_na = f.scores[i]
+            value = c.value(f"v{i}", col.value, rows, places + 2, figures.mode)
+            if not isinstance(col.value, Num):
+                value = _safe(value)
+            cells += [value.fill_null(""), c.fixed(f"s{i}", score, places, score_na).fill_null("")]
+        frame = c.frame()
+        text = frame.select(pl.concat_str(cells, separator=",").str.join("\n").alias("t")).item()
+        del frame, c
+        if text:
+            yield text + "\n"
 
 
 # --------------------------------------------------------------------------------------------- JSON
