@@ -171,8 +171,14 @@ def spied(monkeypatch):
     return used
 
 
+def w1_flags() -> str:
+    """W1 style with published flags (subject flags the JSON and the wide CSV list)."""
+    return w1_style(2, "half_up").replace("report: [mix, region]", "report: [mix, region]\nflags:\n  high: m1 > 90%")
+
+
 CASES = [
     ("w1_half_up_2", lambda: w1_style(2, "half_up"), w1_records, ".csv", 40),
+    ("w1_flags", w1_flags, w1_records, ".csv", 30),
     ("w1_half_even_1", lambda: w1_style(1, "half_even"), w1_records, ".parquet", 30),
     ("w1_floor_0", lambda: w1_style(0, "floor"), w1_records, ".csv", 25),
     ("s1_without_growth", s1_without_growth, s1_records, ".csv", 60),
@@ -185,7 +191,16 @@ CASES = [
 @pytest.mark.parametrize(("name", "ruleset", "records", "suffix", "n"), CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize(
     "fmt",
-    [("csv",), ("csv", "--no-bom"), ("csv", "--lang=zh"), ("jsonl",), ("json",), ("json", "--compact")],
+    [
+        ("csv",),
+        ("csv", "--no-bom"),
+        ("csv", "--lang=zh"),
+        ("csv", "--layout=wide"),
+        ("csv", "--layout=wide", "--lang=zh"),
+        ("jsonl",),
+        ("json",),
+        ("json", "--compact"),
+    ],
     ids=" ".join,
 )
 def test_columnar_text_is_the_row_paths_bytes(tmp_path, spied, name, ruleset, records, suffix, n, fmt):

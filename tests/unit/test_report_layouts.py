@@ -179,3 +179,53 @@ class TestXlsx:
         xlsx.write_xlsx(view, io.BytesIO())
         assert options[0].get("constant_memory") is True
         assert options[1].get("in_memory") is True
+
+
+class TestCommand:
+    """`kpi evaluate --layout wide` for csv, xlsx and parquet; refused for the other formats."""
+
+    @pytest.fixture(autouse=True)
+    def at_root(self, root, monkeypatch):
+        monkeypatch.chdir(root)
+
+    def test_wide_csv_xlsx_and_parquet_files(self, tmp_path, capsys):
+        """Each format writes one row per subject; the xlsx has no detail sheet; the parquet a column per score."""
+        from kpi_engine.cli import main
+
+        base = ["evaluate", S1, "--records", RECORDS, "--layout", "wide"]
+        for fmt in ("csv", "xlsx", "parquet"):
+            if fmt == "xlsx":
+                pytest.importorskip("xlsxwriter")
+            if fmt == "parquet":
+                pytest.importorskip("pyarrow")
+            assert main([*base, "--format", fmt, "--out", str(tmp_path / f"out.{fmt}")]) == 0
+        rows = _rows((tmp_path / "out.csv").read_text(encoding="utf-8"))
+        assert len(rows) == 5
+        assert (tmp_path / "out.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # a BOM with --out
+        openpyxl = pytest.importorskip("openpyxl")
+        assert openpyxl.load_workbook(tmp_path / "out.xlsx").sheetnames == ["Results", "About"]
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(tmp_path / "out.parquet")
+        assert table.num_rows == 4
+        assert "calls_score" in table.column_names
+        assert capsys.readouterr().out == ""
+
+    def test_an_xlsx_file_replaces_the_old_one_whole(self, tmp_path):
+        """The workbook is written next to the target and renamed over it: no temporary file is left."""
+        pytest.importorskip("xlsxwriter")
+        from kpi_engine.cli import main
+
+        out = tmp_path / "report.xlsx"
+        out.write_bytes(b"old")
+        assert main(["evaluate", S1, "--records", RECORDS, "--format", "xlsx", "--out", str(out)]) == 0
+        assert out.read_bytes().startswith(b"PK")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["report.xlsx"]
+
+    @pytest.mark.parametrize("fmt", ["table", "json", "html"])
+    def test_wide_is_refused_where_it_means_nothing(self, capsys, fmt):
+        """--layout wide with a format that has one layout is an error naming the formats that take it."""
+        from kpi_engine.cli import main
+
+        assert main(["evaluate", S1, "--records", RECORDS, "--format", fmt, "--layout", "wide"]) == 1
+        assert "--layout wide applies to --format csv, xlsx and parquet" in capsys.readouterr().err

@@ -18,6 +18,24 @@ from kpi_engine.report.issues import render_issue, translate_issue
 FORMATS = ("table", "csv", "html", "xlsx")
 
 
+def view_of(
+    appraisal: Appraisal,
+    *,
+    ruleset: Ruleset | None = None,
+    names: Mapping[str, str] | None = None,
+    lang: Lang = "en",
+    ids: bool = False,
+) -> View:
+    """The ``View`` every renderer reads: the appraisal with titles, names and the language's catalogue."""
+    return View(
+        appraisal,
+        messages(lang),
+        ruleset.scorecard if ruleset is not None else None,
+        dict(names or {}),
+        ids=ids,
+    )
+
+
 def render(
     appraisal: Appraisal,
     fmt: str,
@@ -50,13 +68,7 @@ def render(
     Raises:
         ValueError: for an unknown format.
     """
-    view = View(
-        appraisal,
-        messages(lang),
-        ruleset.scorecard if ruleset is not None else None,
-        dict(names or {}),
-        ids=ids,
-    )
+    view = view_of(appraisal, ruleset=ruleset, names=names, lang=lang, ids=ids)
     if fmt == "table":
         from kpi_engine.report.table import render_table  # noqa: PLC0415
 
@@ -92,4 +104,5 @@ __all__ = [
     "spreadsheet_safe",
     "terminal_safe",
     "translate_issue",
+    "view_of",
 ]

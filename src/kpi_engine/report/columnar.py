@@ -624,6 +624,7 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
     subjects_all = np.array(r.subjects, dtype=object)
     level = json.dumps(card.subject, ensure_ascii=False)
     span = 3 ** len(card.gates)
+    published = [name for name, _ in r.published]
     done = 0
     for part in _chunks(len(r)):
         rows = r.order[part]
@@ -632,6 +633,9 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
         m = len(rows)
         gate_code = _gate_codes(r, rows)
         no_kpi = f.total[1].astype(np.int64)
+        flag_code = no_kpi * span + gate_code  # then the ruleset's published flags, a bit each
+        for i, (_, mask) in enumerate(r.published):
+            flag_code += span * 2 * (np.asarray(mask, dtype=bool)[rows].astype(np.int64) << i)
         adj_code = np.zeros(m, dtype=np.int64)
         for i, (_, present, holds) in enumerate(r.scored.adjustments):
             val = np.where(np.asarray(holds.val, dtype=bool)[rows], 2, 3)
@@ -661,9 +665,13 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
             "rank_in": _int_or_null(c.ints("rank_in", r.rank_in[rows])),
             "flags": c.coded(
                 "flags",
-                no_kpi * span + gate_code,
+                flag_code,
                 lambda code: _jdump(
-                    _fired(r, code % span) + (["no_kpi_applies"] if code // span else []), indent, d0 + 1
+                    _fired(r, code % span)
+                    + (["no_kpi_applies"] if code // span & 1 else [])
+                    + _names_of(code // span >> 1, published),
+                    indent,
+                    d0 + 1,
                 ),
             ),
             "gates": c.coded(

@@ -39,6 +39,8 @@ Progress = Callable[[int, int], None]
 
 def _fits(value: Decimal) -> bool:
     """Whether Excel keeps every digit of ``value`` (at most 15 significant digits, plain range)."""
+    if len(value.as_tuple().digits) <= EXCEL_DIGITS and value.adjusted() < EXCEL_DIGITS:
+        return True  # the common case, without normalising (a reported 110.00 has 5 digits)
     digits = value.normalize().as_tuple().digits
     return len(digits) <= EXCEL_DIGITS and abs(value) < Decimal("1e15")
 
