@@ -35,12 +35,14 @@ def used_msgids() -> set[tuple[str, str]]:
             elif name == "pt" and len(args) > 1 and args[0] is not None and args[1] is not None:
                 found.add((args[0], args[1]))
     sys.path.insert(0, str(ROOT / "src"))
-    from kpi_engine.report._view import KPI_FLAGS
+    from kpi_engine.report._view import KPI_FLAGS, LEVELS, ROUNDING_WORDS
     from kpi_engine.report.csv import COLUMNS, KPI_CELLS, WIDE_COLUMNS
     from kpi_engine.report.issues import SUGGESTIONS, TEMPLATES
 
     found |= {("csv", c) for c in (*COLUMNS, *WIDE_COLUMNS, *KPI_CELLS)}
     found |= {("flag", f) for f in KPI_FLAGS}
+    found |= {("level", level) for level in LEVELS}
+    found |= {("rounding", words) for words in ROUNDING_WORDS.values()}
     found |= {(f"issue:{code}", text) for code, texts in TEMPLATES.items() for text in texts}
     found |= {("suggestion", text) for text in SUGGESTIONS}
     return found

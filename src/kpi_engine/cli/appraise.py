@@ -8,6 +8,7 @@ row reader and the result objects. Both give the same bytes.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,6 +59,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     t = args.msg.t
     if args.layout != "long" and args.format not in {"csv", "xlsx", "parquet"}:
         raise KpiError(t("--layout wide applies to --format csv, xlsx and parquet"))
+    if (args.kpis or args.width is not None) and args.format != "table":
+        raise KpiError(t("--kpis and --width apply to --format table"))
     with stages() as run:
         run.stage(t("reading"))
         ruleset, text = load_version(args.ruleset, args.period, args)
@@ -124,8 +127,19 @@ def _write_appraisal(
         ids=args.ids,
         history=[h for h in history if h.period != appraisal.period],
         layout=args.layout,
+        width=_table_width(args),
+        kpis=[k.strip() for k in args.kpis.split(",") if k.strip()] if args.kpis else None,
     )
     write(output, args.out, args.msg)
+
+
+def _table_width(args: argparse.Namespace) -> int | None:
+    """The width the table fits: ``--width`` (0: none), else the terminal's when printing to one."""
+    if args.width is not None:
+        return args.width or None
+    if args.format == "table" and args.out is None and sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
 
 
 # --- kpi evaluate on the columnar kernel end to end: columns in, text out (issue 6 §3, issue 10) ---
@@ -252,6 +266,13 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
         help="row: reference evaluator; columnar: compiled kernel (extra 'columnar'); auto: kernel when large",
     )  # fmt: skip
     p.add_argument("--ids", action="store_true", help=t("show KPI ids instead of their titles"))
+    p.add_argument(
+        "--kpis", metavar="IDS", help=t("table: the KPI columns to show, by id, comma-separated (e.g. calls,visits)")
+    )
+    p.add_argument(
+        "--width", type=int, metavar="COLS",
+        help=t("table: fit this many columns (default: the terminal's width; 0: one line per row)"),
+    )  # fmt: skip
     p.add_argument(
         "--bom", action=argparse.BooleanOptionalAction, default=None,
         help=t("start CSV with a UTF-8 byte-order mark for Excel (default: on with --out)"),

@@ -47,6 +47,8 @@ def render(
     bom: bool = False,
     history: Sequence[Appraisal] = (),
     layout: str = "long",
+    width: int | None = None,
+    kpis: Sequence[str] | None = None,
 ) -> str | bytes:
     """Render an appraisal in one of ``FORMATS``.
 
@@ -61,6 +63,8 @@ def render(
         history: appraisals of earlier periods with the same ruleset (HTML trends).
         layout: ``long`` (CSV: a row per subject and KPI; xlsx: with the KPI detail sheet) or
             ``wide`` (a row per subject with a value and a score column per KPI).
+        width: table: fit this many terminal cells (titles wrap, columns fold into panels).
+        kpis: table: the ids of the KPI columns to show, in order.
 
     Returns:
         Text for ``table``, ``csv`` and ``html``; bytes for ``xlsx``.
@@ -72,7 +76,7 @@ def render(
     if fmt == "table":
         from kpi_engine.report.table import render_table  # noqa: PLC0415
 
-        return render_table(view)
+        return render_table(view, width=width, kpis=kpis)
     if fmt == "csv":
         from kpi_engine.report.csv import render_csv  # noqa: PLC0415
 

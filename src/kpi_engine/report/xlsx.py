@@ -334,8 +334,8 @@ class _Writer:
             ("sha256", a.sha256),
             (t("title"), a.title),
             (t("period"), a.period),
-            (t("level"), a.level),
-            (t("rounding"), f"{a.places} ({a.rounding})"),
+            (t("level"), self.v.level_name(a.level)),
+            (t("rounding"), self.v.rounding_text()),
             (t("strict run"), "true" if a.strict else "false"),
             (
                 t("numbers"),
