@@ -520,9 +520,10 @@ def test_html_shows_charts_traces_gates_adjustments_and_na():
     text = render(appraisal, "html", ruleset=RULESET, names=names, lang="zh", history=[earlier])
     assert isinstance(text, str)
     assert text.count('<svg class="chart"') == 3 + 1 + len(appraisal.results)  # ranking, grades, teams/sections, trend
-    assert text.count("<details>") == 2 * len(appraisal.results)
-    assert "门槛规则 low_renewal 已触发" in text
-    assert "调整规则 market" in text
+    assert text.count('<details class="audit">') == 2 * len(appraisal.results)
+    assert "门槛条件成立，但未改变结果（总分封顶 60）" in text  # ouyang's 54.00 is under the cap of 60
+    assert "low_renewal" not in text.split('<p class="audit">')[0]  # no gate id in the text people read
+    assert "调整规则将「销售达成率」的得分改为" in text
     assert "「续约率」不适用" in text
     assert "2026-02" in text
     assert "总分趋势" in text

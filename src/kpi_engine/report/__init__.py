@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import Ruleset
+from kpi_engine.language.spec import MetricSpec
 from kpi_engine.report._i18n import LANGS, Lang, Messages, language_from_env, messages
 from kpi_engine.report._view import View, names_from_tables, reported, spreadsheet_safe, terminal_safe
 from kpi_engine.report.issues import render_issue, translate_issue
@@ -27,12 +28,18 @@ def view_of(
     ids: bool = False,
 ) -> View:
     """The ``View`` every renderer reads: the appraisal with titles, names and the language's catalogue."""
+    titles: dict[str, str] = {}
+    if ruleset is not None:
+        spec = ruleset.spec
+        titles |= {name: i.title for name, i in spec.inputs.items() if i.title}
+        titles |= {name: m.title for name, m in spec.metrics.items() if isinstance(m, MetricSpec) and m.title}
     return View(
         appraisal,
         messages(lang),
         ruleset.scorecard if ruleset is not None else None,
         dict(names or {}),
         ids=ids,
+        titles=titles,
     )
 
 

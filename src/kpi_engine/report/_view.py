@@ -86,6 +86,7 @@ class View:
     scorecard: Scorecard | None = None
     names: Mapping[str, str] = attrs.field(factory=dict)
     ids: bool = False
+    titles: Mapping[str, str] = attrs.field(factory=dict)  # input and metric name → title from the ruleset
 
     def r(self, value: Number | None) -> Decimal | None:
         """Round a reported number (score, weight in %, contribution, total)."""
@@ -114,6 +115,10 @@ class View:
     def contribution(self, result: SubjectResult, kpi: KpiResult) -> str:
         """A KPI's reported contribution: the same part the JSON reports (rounded, or apportioned)."""
         return format(self.appraisal.reported_contributions(result)[0][kpi.id], "f")
+
+    def contribution_of(self, kpi: KpiResult) -> str:
+        """A KPI's reported contribution as text (``KpiResult.contribution``: rounded, or apportioned)."""
+        return format(kpi.contribution, "f")
 
     def residue(self, result: SubjectResult) -> Decimal:
         """Reported total before gates − Σ reported contributions (0 when they add up)."""
