@@ -23,6 +23,7 @@ from kpi_engine.io.loading import load_ruleset, read_table
 from kpi_engine.io.output import write_file
 from kpi_engine.language.build import Ruleset
 from kpi_engine.report import Messages, messages, render_issue, terminal_safe
+from kpi_engine.report.issues import translate_message
 
 MAX_SHOWN_ISSUES = 1000  # a log of a million bad rows must not flood the terminal
 
@@ -123,6 +124,25 @@ def event_tables(args: argparse.Namespace) -> Table | list[Table] | None:
     if not tables:
         return None
     return tables[0] if len(tables) == 1 else tables
+
+
+def yaml_files(paths: Iterable[str], msg: Messages) -> list[str]:
+    """The files named, a folder standing for its ``*.yaml`` and ``*.yml`` files (sorted by name).
+
+    Raises:
+        KpiError: for a folder that holds no YAML file.
+    """
+    files: list[str] = []
+    for path in paths:
+        folder = Path(path)
+        if not folder.is_dir():
+            files.append(path)
+            continue
+        found = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".yaml", ".yml"} and p.is_file())
+        if not found:
+            raise KpiError(msg.t("{path}: no ruleset files (*.yaml, *.yml) in this folder", path=path))
+        files.extend(str(p) for p in found)
+    return files
 
 
 def first_key_is(text: str, key: str) -> bool:
@@ -308,7 +328,7 @@ def version() -> str:
 def render_error(exc: KpiError, msg: Messages) -> str:
     """The error's located lines, at most ``MAX_SHOWN_ISSUES`` of them, then how many more there are."""
     if not exc.issues:
-        return str(exc)
+        return translate_message(str(exc), msg)
     shown = [render_issue(issue, msg) for issue in exc.issues[:MAX_SHOWN_ISSUES]]
     rest = len(exc.issues) - len(shown)
     if rest:
