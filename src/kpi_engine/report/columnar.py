@@ -516,11 +516,20 @@ def _csv_wide(
         code = _gate_codes(r, rows) + span * f.total[1].astype(np.int64)
         for i, (_, mask) in enumerate(r.published):
             code += span * 2 * (np.asarray(mask, dtype=bool)[rows].astype(np.int64) << i)
-        pieces = [c.coded("flags:subject", code, subject_flags)]
-        for i, kpi in enumerate(card.kpis):
+        # One code per part (the subject's flags, each KPI's); each distinct row of codes is written once.
+        parts = [code]
+        writers: list[Callable[[int], str]] = [subject_flags]
+        for kpi in card.kpis:
             flag_code, flag_names = _flag_codes(r, kpi.id, rows)
-            pieces.append(c.coded(f"flags:{i}", flag_code, functools.partial(kpi_flags, kpi.id, flag_names)))
-        flags = pl.concat_list(pieces).list.eval(pl.element().filter(pl.element() != "")).list.join(" ")
+            parts.append(flag_code)
+            writers.append(functools.partial(kpi_flags, kpi.id, flag_names))
+        combos, where = np.unique(np.stack(parts, axis=1), axis=0, return_inverse=True)
+        texts = [
+            _safe_text(" ".join(t for t in (w(int(x)) for w, x in zip(writers, combo, strict=True)) if t))
+            for combo in combos.tolist()
+        ]
+        c.data["flags"] = pl.Series(texts, dtype=pl.Utf8).gather(where.reshape(-1))
+        flags = pl.col("flags")
         cells = [
             pl.lit(_safe_text(appraisal.period)),
             _safe(c.text("subject", subjects)),
@@ -531,7 +540,7 @@ def _csv_wide(
             c.text("grade", list(map(grade_cell, r.grade[rows].tolist(), r.bonus[rows].tolist()))),
             pl.when(c.ints("rank", r.rank[rows]) > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
             pl.when(c.ints("rank_in", r.rank_in[rows]) > 0).then(pl.col("rank_in").cast(pl.Utf8)).otherwise(pl.lit("")),
-            _safe(flags),
+            flags,
         ]
         for i, kpi in enumerate(card.kpis):
             col = r.scored.kpis[kpi.id]
