@@ -229,3 +229,15 @@ class TestCommand:
 
         assert main(["evaluate", S1, "--records", RECORDS, "--format", fmt, "--layout", "wide"]) == 1
         assert "--layout wide applies to --format csv, xlsx and parquet" in capsys.readouterr().err
+
+
+def test_explain_shows_values_rounded_and_marked(root, capsys, monkeypatch):
+    """kpi explain shows a long value to the ruleset's places + 2, marked ≈ (the JSON trace keeps every digit)."""
+    from kpi_engine.cli import main
+
+    monkeypatch.chdir(root)
+    assert main(["explain", S1, "--records", RECORDS, "--subject", "zhang_wei", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "growth of sales_actual versus the previous period = ≈0.1359" in out
+    assert "0.13586956" not in out
+    assert "sales_actual / sales_target = 1.045\n" in out  # exact and short: shown as it is
