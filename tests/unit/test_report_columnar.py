@@ -389,3 +389,34 @@ def test_traces_of_a_file_read_as_columns_cite_the_row_readers_lines(tmp_path, s
     row = _run(tmp_path, path, data, "row", "json", "--traces")
     assert _run(tmp_path, path, data, "columnar", "json", "--traces") == row
     assert f"records{suffix}:" in row.decode()
+
+
+@pytest.mark.parametrize(("name", "ruleset", "records", "suffix", "n"), CASES[:4], ids=[c[0] for c in CASES[:4]])
+def test_wide_parquet_from_the_columns_is_the_objects_table(tmp_path, monkeypatch, name, ruleset, records, suffix, n):
+    """--format parquet --layout wide on the kernel streams batches from the columns: the row path's table."""
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(rc, "CHUNK", 7)
+    used: list[bool] = []
+    original = rc.columnar_wide_batches
+
+    def spy(appraisal):
+        streamed = original(appraisal)
+        used.append(streamed is not None)
+        return streamed
+
+    monkeypatch.setattr(rc, "columnar_wide_batches", spy)
+    path = tmp_path / "rules.yaml"
+    path.write_text(ruleset(), encoding="utf-8")
+    data = tmp_path / f"records{suffix}"
+    records(data, n, seed=len(name))
+    tables = {}
+    for engine in ("row", "columnar"):
+        out = tmp_path / f"{engine}.parquet"
+        argv = ["evaluate", str(path), "--records", str(data), "--engine", engine, "--period", "2026-03",
+                "--format", "parquet", "--layout", "wide", "--out", str(out)]  # fmt: skip
+        assert main(argv) == 0
+        tables[engine] = pq.read_table(out)
+    assert used == [False, True]
+    assert tables["columnar"].equals(tables["row"])
+    assert tables["row"].num_rows > 10

@@ -294,16 +294,20 @@ def appraisal_rows(
     return KPI_COLUMNS, rows
 
 
-def _weight_places(rows: list[tuple[object, ...]], index: int) -> int:
-    """Decimal places that hold every declared weight exactly (weights are short decimals from the YAML)."""
+def bonus_places(values: Iterable[object]) -> int:
+    """Decimal places that hold every value exactly (at least 6, at most 30): declared weights, bonus multipliers."""
     places = _WEIGHT_PLACES
-    for row in rows:
-        weight = row[index]
-        if isinstance(weight, Decimal):
-            exponent = weight.as_tuple().exponent
+    for value in values:
+        if isinstance(value, Decimal):
+            exponent = value.as_tuple().exponent
             if isinstance(exponent, int):
                 places = max(places, -exponent)
     return min(places, 30)
+
+
+def _weight_places(rows: list[tuple[object, ...]], index: int) -> int:
+    """Decimal places that hold every declared weight exactly (weights are short decimals from the YAML)."""
+    return bonus_places(row[index] for row in rows)
 
 
 def to_arrow(appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long") -> Any:

@@ -1,4 +1,4 @@
-"""CSV, JSON Lines and JSON of a columnar run, written straight from the kernel's columns.
+"""CSV, JSON Lines, JSON and wide Arrow batches of a columnar run, written straight from the kernel's columns.
 
 ``kpi evaluate --format csv|jsonl|json`` on a large input: the kernel's exact rational columns
 (``ColumnarResults``) are rounded with integer arithmetic (correctly, with the ruleset's places
@@ -828,3 +828,118 @@ def frame_names(frame: Any, period: str) -> dict[str, str]:
         )
     )
     return dict(zip(picked["subject"].to_list(), picked["name"].to_list(), strict=True))
+
+
+# ------------------------------------------------------------------------------------ Arrow, wide layout
+
+
+def columnar_wide_batches(appraisal: Appraisal) -> tuple[Any, Iterator[Any]] | None:
+    """The wide layout as Arrow record batches, from the kernel's columns: (schema, batches).
+
+    The same table as ``Appraisal.to_arrow(layout="wide")`` builds through the result objects
+    (a test compares them), a chunk of subjects at a time, so that a Parquet file is written with
+    flat memory. ``None`` when the appraisal must go through its result objects (as ``columnar_text``).
+    """
+    import pyarrow as pa  # noqa: PLC0415
+
+    from kpi_engine.evaluation.frames import WIDE_COLUMNS, WIDE_SUFFIXES, bonus_places  # noqa: PLC0415
+
+    results = appraisal.results
+    if not isinstance(results, ColumnarResults) or appraisal.contributions != "rounded":
+        return None
+    figures = _Figures(results, appraisal.places, appraisal.rounding)
+    if not figures.fits():
+        return None
+    r, card, places = results, results.card, appraisal.places
+    reported = pa.decimal128(38, places)
+    bonus_type = pa.decimal128(38, bonus_places(b for b in r.bonus.tolist() if b is not None))
+    types = {
+        "total": reported, "total_before_gates": reported, "bonus_multiplier": bonus_type,
+        "rank": pa.int64(), "rank_in_parent": pa.int64(),
+    }  # fmt: skip
+    fields = [pa.field(name, types.get(name, pa.string())) for name in WIDE_COLUMNS]
+    for kpi in card.kpis:
+        fields += [pa.field(f"{kpi.id}_{WIDE_SUFFIXES[0]}", pa.string()), pa.field(f"{kpi.id}_score", reported)]
+    schema = pa.schema(fields)
+    return schema, _wide_batches(appraisal, figures, schema)
+
+
+def _decimals(values: Any, places: int, na: Any) -> Any:
+    """A ``decimal128(38, places)`` Arrow array of signed scaled int64 values (null where ``na``)."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    values = np.asarray(values, dtype=np.int64)
+    words = np.empty(2 * len(values), dtype="<i8")
+    words[0::2] = values
+    words[1::2] = values >> 63
+    validity = None
+    if na is not None and np.asarray(na).any():
+        validity = pa.array(~np.asarray(na, dtype=bool)).buffers()[1]
+    return pa.Array.from_buffers(pa.decimal128(38, places), len(values), [validity, pa.py_buffer(words)])
+
+
+def _wide_batches(appraisal: Appraisal, figures: _Figures, schema: Any) -> Iterator[Any]:
+    import pyarrow as pa  # noqa: PLC0415
+
+    r, card, places = figures.results, figures.results.card, figures.places
+    span = 3 ** len(card.gates)
+    published = [name for name, _ in r.published]
+    subjects_all = np.array(r.subjects, dtype=object)
+
+    def subject_flags(code: int) -> list[str]:
+        gates, rest = code % span, code // span
+        return _fired(r, gates) + (["no_kpi_applies"] if rest & 1 else []) + _names_of(rest >> 1, published)
+
+    for part in _chunks(len(r)):
+        rows = r.order[part]
+        f = figures.at(rows)
+        subjects = subjects_all[rows].tolist()
+        code = _gate_codes(r, rows) + span * f.total[1].astype(np.int64)
+        for i, (_, mask) in enumerate(r.published):
+            code += span * 2 * (np.asarray(mask, dtype=bool)[rows].astype(np.int64) << i)
+        parts, writers = [code], [subject_flags]
+        for kpi in card.kpis:
+            flag_code, flag_names = _flag_codes(r, kpi.id, rows)
+            parts.append(flag_code)
+            writers.append(functools.partial(lambda kid, names, c: [f"{kid}:{n}" for n in _names_of(c, names)],
+                                             kpi.id, flag_names))  # fmt: skip
+        combos, where = np.unique(np.stack(parts, axis=1), axis=0, return_inverse=True)
+        texts = [
+            ";".join(t for w, x in zip(writers, combo, strict=True) for t in w(int(x))) for combo in combos.tolist()
+        ]
+        ranks = r.rank[rows]
+        ranks_in = r.rank_in[rows]
+        columns = [
+            pa.array([appraisal.period] * len(rows), pa.string()),
+            pa.array(subjects, pa.string()),
+            pa.array([card.subject] * len(rows), pa.string()),
+            pa.array([r.parent.get(s) for s in subjects], pa.string()),
+            _decimals(f.total[0], places, f.total[1]),
+            _decimals(f.before[0], places, f.before[1]),
+            pa.array(r.grade[rows].tolist(), pa.string()),
+            pa.array(r.bonus[rows].tolist(), schema.field("bonus_multiplier").type),
+            pa.array(np.asarray(ranks, dtype=np.int64), pa.int64(), mask=np.asarray(ranks) == 0),
+            pa.array(np.asarray(ranks_in, dtype=np.int64), pa.int64(), mask=np.asarray(ranks_in) == 0),
+            pa.array(texts, pa.string()).take(pa.array(where.reshape(-1))),
+        ]
+        c = _Chunk()
+        for i, kpi in enumerate(card.kpis):
+            col = r.scored.kpis[kpi.id].value
+            if isinstance(col, Num):
+                text = c.exact(f"v{i}", col, rows, canonical)
+                values = c.frame().select(text.alias("v"))["v"].to_arrow()
+            else:
+                values = pa.array([None if v is None else _exact_value(v) for v in _cells(col, rows)], pa.string())
+            score, score_na = f.scores[i]
+            columns += [values.cast(pa.string()), _decimals(score, places, score_na)]
+            c = _Chunk()
+        yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _exact_value(value: Any) -> str:
+    """A text or bool value as the frames write it (``true``/``false``, numbers canonical)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return canonical(value)
+    return str(value)
