@@ -391,21 +391,25 @@ def test_traces_of_a_file_read_as_columns_cite_the_row_readers_lines(tmp_path, s
     assert f"records{suffix}:" in row.decode()
 
 
+@pytest.mark.parametrize("layout", ["long", "wide"])
 @pytest.mark.parametrize(("name", "ruleset", "records", "suffix", "n"), CASES[:4], ids=[c[0] for c in CASES[:4]])
-def test_wide_parquet_from_the_columns_is_the_objects_table(tmp_path, monkeypatch, name, ruleset, records, suffix, n):
-    """--format parquet --layout wide on the kernel streams batches from the columns: the row path's table."""
+def test_parquet_from_the_columns_is_the_objects_table(
+    tmp_path, monkeypatch, name, ruleset, records, suffix, n, layout
+):
+    """--format parquet on the kernel streams batches from the columns (long or wide): the row path's table."""
     import pyarrow.parquet as pq
 
     monkeypatch.setattr(rc, "CHUNK", 7)
     used: list[bool] = []
-    original = rc.columnar_wide_batches
+    chosen = f"columnar_{layout}_batches"
+    original = getattr(rc, chosen)
 
     def spy(appraisal):
         streamed = original(appraisal)
         used.append(streamed is not None)
         return streamed
 
-    monkeypatch.setattr(rc, "columnar_wide_batches", spy)
+    monkeypatch.setattr(rc, chosen, spy)
     path = tmp_path / "rules.yaml"
     path.write_text(ruleset(), encoding="utf-8")
     data = tmp_path / f"records{suffix}"
@@ -414,7 +418,7 @@ def test_wide_parquet_from_the_columns_is_the_objects_table(tmp_path, monkeypatc
     for engine in ("row", "columnar"):
         out = tmp_path / f"{engine}.parquet"
         argv = ["evaluate", str(path), "--records", str(data), "--engine", engine, "--period", "2026-03",
-                "--format", "parquet", "--layout", "wide", "--out", str(out)]  # fmt: skip
+                "--format", "parquet", "--layout", layout, "--out", str(out)]  # fmt: skip
         assert main(argv) == 0
         tables[engine] = pq.read_table(out)
     assert used == [False, True]

@@ -83,9 +83,13 @@ def write_parquet(appraisal: Appraisal, path: str | Path, level: Level = "kpi", 
     Raises:
         KpiError: when pyarrow is missing or the file cannot be written.
     """
-    from kpi_engine.report.columnar import columnar_wide_batches  # noqa: PLC0415 - Polars, only when used
+    from kpi_engine.report.columnar import columnar_long_batches, columnar_wide_batches  # noqa: PLC0415
 
-    streamed = columnar_wide_batches(appraisal) if layout == "wide" else None
+    streamed = None
+    if layout == "wide":
+        streamed = columnar_wide_batches(appraisal)
+    elif level == "kpi":
+        streamed = columnar_long_batches(appraisal)
     if streamed is None:
         write_arrow_parquet(lambda: to_arrow(appraisal, level, layout), path)
     else:

@@ -833,6 +833,90 @@ def frame_names(frame: Any, period: str) -> dict[str, str]:
 # ------------------------------------------------------------------------------------ Arrow, wide layout
 
 
+def columnar_long_batches(appraisal: Appraisal) -> tuple[Any, Iterator[Any]] | None:
+    """The long layout (a row per subject and KPI) as Arrow record batches, from the kernel's columns.
+
+    The same table as ``Appraisal.to_arrow()`` builds through the result objects (a test compares
+    them). ``None`` when the appraisal must go through its result objects.
+    """
+    import pyarrow as pa  # noqa: PLC0415
+
+    from kpi_engine.evaluation.frames import KPI_COLUMNS, bonus_places  # noqa: PLC0415
+
+    results = appraisal.results
+    if not isinstance(results, ColumnarResults) or appraisal.contributions != "rounded":
+        return None
+    figures = _Figures(results, appraisal.places, appraisal.rounding)
+    if not figures.fits():
+        return None
+    reported = pa.decimal128(38, appraisal.places)
+    types = {
+        "total": reported, "score": reported, "effective_weight": reported, "contribution": reported,
+        "rank": pa.int64(), "weight": pa.decimal128(38, bonus_places(k.weight for k in results.card.kpis)),
+    }  # fmt: skip
+    schema = pa.schema([pa.field(name, types.get(name, pa.string())) for name in KPI_COLUMNS])
+    return schema, _long_batches(appraisal, figures, schema)
+
+
+def _long_batches(appraisal: Appraisal, figures: _Figures, schema: Any) -> Iterator[Any]:
+    import pyarrow as pa  # noqa: PLC0415
+
+    r, card, places = figures.results, figures.results.card, figures.places
+    subjects_all = np.array(r.subjects, dtype=object)
+    k = len(card.kpis)
+    for part in _chunks(len(r)):
+        rows = r.order[part]
+        n = len(rows)
+        if not k:
+            continue
+        f = figures.at(rows)
+        subjects = subjects_all[rows].tolist()
+        ranks = np.asarray(r.rank[rows], dtype=np.int64)
+        head = [
+            pa.array([appraisal.period] * n, pa.string()),
+            pa.array(subjects, pa.string()),
+            pa.array([r.parent.get(s) for s in subjects], pa.string()),
+            _decimals(f.total[0], places, f.total[1]),
+            pa.array(r.grade[rows].tolist(), pa.string()),
+            pa.array(ranks, pa.int64(), mask=ranks == 0),
+        ]
+        per_kpi: list[list[Any]] = []
+        for i, kpi in enumerate(card.kpis):
+            col = r.scored.kpis[kpi.id]
+            score, score_na = f.scores[i]
+            flag_code, flag_names = _flag_codes(r, kpi.id, rows)
+            distinct, where = np.unique(flag_code, return_inverse=True)
+            flags = pa.array([";".join(_names_of(int(c), flag_names)) for c in distinct.tolist()], pa.string())
+            per_kpi.append([
+                pa.array([kpi.id] * n, pa.string()),
+                pa.array([kpi.section] * n, pa.string()),
+                _value_array(col.value, rows),
+                pa.array(np.where(np.asarray(score_na, dtype=bool), "excluded", "scored").tolist(), pa.string()),
+                _decimals(score, places, score_na),
+                pa.array([kpi.weight] * n, schema.field("weight").type),
+                _decimals(f.shares[i], places, None),
+                _decimals(f.contributions[i], places, None),
+                flags.take(pa.array(where.reshape(-1))),
+            ])  # fmt: skip
+        # KPI-major pieces interleaved into subject-major rows (row j: subject j // k, KPI j % k).
+        order = pa.array((np.arange(n * k) % k) * n + np.arange(n * k) // k)
+        repeat = pa.array(np.repeat(np.arange(n), k))
+        columns = [c.take(repeat) for c in head]
+        columns += [pa.concat_arrays([piece[j] for piece in per_kpi]).take(order) for j in range(len(per_kpi[0]))]
+        yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _value_array(col: Column, rows: Any) -> Any:
+    """A value column as exact text (canonical numbers, ``true``/``false``), null for N/A."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    if isinstance(col, Num):
+        c = _Chunk()
+        text = c.exact("v", col, rows, canonical)
+        return c.frame().select(text.alias("v"))["v"].to_arrow().cast(pa.string())
+    return pa.array([None if v is None else _exact_value(v) for v in _cells(col, rows)], pa.string())
+
+
 def columnar_wide_batches(appraisal: Appraisal) -> tuple[Any, Iterator[Any]] | None:
     """The wide layout as Arrow record batches, from the kernel's columns: (schema, batches).
 
@@ -922,17 +1006,9 @@ def _wide_batches(appraisal: Appraisal, figures: _Figures, schema: Any) -> Itera
             pa.array(np.asarray(ranks_in, dtype=np.int64), pa.int64(), mask=np.asarray(ranks_in) == 0),
             pa.array(texts, pa.string()).take(pa.array(where.reshape(-1))),
         ]
-        c = _Chunk()
         for i, kpi in enumerate(card.kpis):
-            col = r.scored.kpis[kpi.id].value
-            if isinstance(col, Num):
-                text = c.exact(f"v{i}", col, rows, canonical)
-                values = c.frame().select(text.alias("v"))["v"].to_arrow()
-            else:
-                values = pa.array([None if v is None else _exact_value(v) for v in _cells(col, rows)], pa.string())
             score, score_na = f.scores[i]
-            columns += [values.cast(pa.string()), _decimals(score, places, score_na)]
-            c = _Chunk()
+            columns += [_value_array(r.scored.kpis[kpi.id].value, rows), _decimals(score, places, score_na)]
         yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
