@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from kpi_engine import load_ruleset
 from kpi_engine.cli import main
 
 S1 = "rulesets/sales_rep_monthly.yaml"
@@ -98,8 +99,9 @@ class TestChineseDataErrors:
         """An error without a location (the period is outside the ruleset's dates) is translated as a whole."""
         argv = ["evaluate", S1, "--records", "examples/sales_rep_monthly/records.csv", "--period", "2025-01"]
         assert main([*argv, "--lang", "zh"]) == 1
+        version = load_ruleset(S1).version
         assert (
-            "规则集 sales_rep_monthly 1.0.0 自 2026-01-01 起生效；期间 2025-01 不在生效范围内"
+            f"规则集 sales_rep_monthly {version} 自 2026-01-01 起生效；期间 2025-01 不在生效范围内"
             in capsys.readouterr().err
         )
 

@@ -22,7 +22,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
     t = args.msg.t
     with stages() as run:
         run.stage(t("reading"))
-        ruleset, _ = load_version(args.ruleset, args.period)
+        ruleset, _ = load_version(args.ruleset, args.period, args)
         given = inputs(args, ruleset)
         run.stage(t("appraising"))
         appraisal = warn(evaluate(ruleset, period=args.period, strict=args.strict, **given))

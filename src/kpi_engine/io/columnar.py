@@ -96,9 +96,7 @@ def write_parquet(appraisal: Appraisal, path: str | Path, level: Level = "kpi", 
         write_arrow_parquet(lambda: None, path, batches=streamed)
 
 
-def write_arrow_parquet(
-    build: Callable[[], Any], path: str | Path, *, batches: tuple[Any, Any] | None = None
-) -> None:
+def write_arrow_parquet(build: Callable[[], Any], path: str | Path, *, batches: tuple[Any, Any] | None = None) -> None:
     """Write the Arrow table ``build()`` returns to a Parquet file, atomically.
 
     ``batches``: (schema, record batches) written one after the other instead (flat memory).
