@@ -4,6 +4,7 @@ import html
 import re
 
 import pytest
+from tests.shipped import s2_inputs
 
 from kpi_engine import evaluate, load_ruleset, read_table
 from kpi_engine.report import names_from_tables, render, view_of
@@ -26,10 +27,8 @@ def s1(root):
 
 def s2(root):
     ruleset = load_ruleset(root / S2)
-    records = [read_table(root / S2_DATA / "reps.csv"), read_table(root / S2_DATA / "teams.csv")]
-    extra = {"members": read_table(root / S2_DATA / "members.csv"), "events": read_table(root / S2_DATA / "events.csv")}
-    appraisal = evaluate(ruleset, records, **extra)
-    earlier = evaluate(ruleset, records, period="2026-Q1", **extra)
+    appraisal = evaluate(ruleset, **s2_inputs())
+    earlier = evaluate(ruleset, period="2026-Q1", **s2_inputs())
     return ruleset, appraisal, [earlier], {}
 
 

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from tests.shipped import s2_inputs
 
 from kpi_engine import evaluate, load_ruleset, parse_ruleset, read_table
 from kpi_engine.errors import KpiError
@@ -27,12 +28,7 @@ def s1_view(root):
 @pytest.fixture
 def s2_view(root):
     ruleset = load_ruleset(root / S2)
-    appraisal = evaluate(
-        ruleset,
-        [read_table(root / S2_DATA / "reps.csv"), read_table(root / S2_DATA / "teams.csv")],
-        members=read_table(root / S2_DATA / "members.csv"),
-        events=read_table(root / S2_DATA / "events.csv"),
-    )
+    appraisal = evaluate(ruleset, **s2_inputs())
     return view_of(appraisal, ruleset=ruleset, lang="zh")
 
 
