@@ -35,14 +35,21 @@ def used_msgids() -> set[tuple[str, str]]:
             elif name == "pt" and len(args) > 1 and args[0] is not None and args[1] is not None:
                 found.add((args[0], args[1]))
     sys.path.insert(0, str(ROOT / "src"))
-    from kpi_engine.report._view import KPI_FLAGS
-    from kpi_engine.report.csv import COLUMNS
-    from kpi_engine.report.issues import SUGGESTIONS, TEMPLATES
+    from kpi_engine.report._trace import AGGREGATES, COMPARES, METHODS
+    from kpi_engine.report._view import KPI_FLAGS, LEVELS, ROUNDING_WORDS
+    from kpi_engine.report.csv import COLUMNS, KPI_CELLS, WIDE_COLUMNS
+    from kpi_engine.report.issues import DETAILS, MESSAGES, PERIOD_KINDS, SUGGESTIONS, TEMPLATES
 
-    found |= {("csv", c) for c in COLUMNS}
+    found |= {("csv", c) for c in (*COLUMNS, *WIDE_COLUMNS, *KPI_CELLS)}
     found |= {("flag", f) for f in KPI_FLAGS}
+    found |= {("level", level) for level in LEVELS}
+    found |= {("method", m) for m in METHODS} | {("compare", c) for c in COMPARES}
+    found |= {("aggregate", a) for a in AGGREGATES}
+    found |= {("rounding", words) for words in ROUNDING_WORDS.values()}
     found |= {(f"issue:{code}", text) for code, texts in TEMPLATES.items() for text in texts}
     found |= {("suggestion", text) for text in SUGGESTIONS}
+    found |= {("detail", text) for text in DETAILS} | {("message", text) for text in MESSAGES}
+    found |= {("period kind", kind) for kind in PERIOD_KINDS}
     return found
 
 

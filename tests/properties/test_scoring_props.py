@@ -75,12 +75,12 @@ def test_total_lies_between_smallest_and_largest_kpi_score(pair):
     """Before gates, the total is a weighted mean of the scores that apply; a gate only lowers it."""
     ruleset, records = pair
     for r in evaluate(ruleset, records).results:
-        scores = [k.score for k in r.kpis if k.score is not None]
-        if r.total is None:
+        scores = [k.score_exact for k in r.kpis if k.score_exact is not None]
+        if r.total_exact is None:
             assert not scores
             continue
-        assert min(scores) <= r.total_before_gates <= max(scores)
-        assert r.total <= r.total_before_gates
+        assert min(scores) <= r.total_before_gates_exact <= max(scores)
+        assert r.total_exact <= r.total_before_gates_exact
 
 
 @given(rulesets_with_records(max_kpis=4))
@@ -91,9 +91,9 @@ def test_excluding_a_kpi_renormalises_the_rest(pair):
         live = [k for k in r.kpis if k.status == "scored"]
         if not live:
             continue
-        assert sum(Fraction(k.effective_weight) for k in live) == 1
-        assert sum(Fraction(k.contribution) for k in live) == r.total_before_gates
-        assert all(k.effective_weight == 0 for k in r.kpis if k.status == "excluded")
+        assert sum(Fraction(k.effective_weight_exact) for k in live) == 1
+        assert sum(Fraction(k.contribution_exact) for k in live) == r.total_before_gates_exact
+        assert all(k.effective_weight_exact == 0 for k in r.kpis if k.status == "excluded")
 
 
 @given(rulesets_with_records(), st.randoms(use_true_random=False))
@@ -103,7 +103,12 @@ def test_shuffling_records_changes_nothing(pair, rnd):
     shuffled = list(records)
     rnd.shuffle(shuffled)
     a, b = evaluate(ruleset, records), evaluate(ruleset, shuffled)
-    key = lambda ap: [(r.subject, r.total, r.grade, r.rank, [(k.id, k.score) for k in r.kpis]) for r in ap.results]  # noqa: E731
+
+    def key(ap):
+        return [
+            (r.subject, r.total_exact, r.grade, r.rank, [(k.id, k.score_exact) for k in r.kpis]) for r in ap.results
+        ]
+
     assert key(a) == key(b)
 
 

@@ -8,10 +8,16 @@ from kpi_engine import Appraisal, KpiError, Ruleset, evaluate, load_ruleset, rea
 from kpi_engine.attribution import Attribution, attribute, load_policy, read_events
 
 
-def appraise(path: str, records_path: str) -> list[tuple[str, Decimal | Fraction | None, str | None]]:
+def appraise(path: str, records_path: str) -> list[tuple[str, Decimal | None, str | None]]:
     ruleset: Ruleset = load_ruleset(path)
     appraisal: Appraisal = evaluate(ruleset, read_table(records_path), period="2026-03", strict=False)
     return [(r.subject, r.total, r.grade) for r in appraisal.results]
+
+
+def exact_totals(appraisal: Appraisal) -> list[Decimal | Fraction | None]:
+    scores: list[Decimal | None] = [k.score for r in appraisal.results for k in r.kpis]
+    assert all(s is None or s.as_tuple().exponent == -appraisal.places for s in scores)
+    return [r.total_exact for r in appraisal.results]
 
 
 def credits_by_deal(policy_path: str, log_path: str) -> dict[str, str]:

@@ -243,3 +243,5 @@ def test_progress_bar_goes_to_stderr_and_leaves_stdout_untouched(monkeypatch):
     assert shown == plain
     assert shown.startswith("period,subject,")
     assert bar  # the bar was drawn on stderr
+    assert "appraising" in bar
+    assert "writing" in bar  # the display covers writing the results too

@@ -61,7 +61,13 @@ ROWS = [
 
 def _summary(appraisal):
     return [
-        (r.subject, r.total, r.grade, r.rank, [(k.id, k.score, k.contribution, k.flags) for k in r.kpis])
+        (
+            r.subject,
+            r.total_exact,
+            r.grade,
+            r.rank,
+            [(k.id, k.score_exact, k.contribution_exact, k.flags) for k in r.kpis],
+        )
         for r in appraisal.results
     ]
 
@@ -73,10 +79,10 @@ def test_renormalised_contribution_is_exact():
         ruleset, [{"subject": "r", "period": "2026-03", "x": "4.5", "a": "0", "b": "0"}], engine="columnar"
     )
     result = appraisal.results[0]
-    assert result.kpi("k1").contribution == Decimal("0.375")
+    assert result.kpi("k1").contribution_exact == Decimal("0.375")
     assert appraisal.to_dict()["results"][0]["kpis"][0]["contribution"] == "0.38"
     assert result.kpi("k4").flags == ("excluded_na",)
-    assert result.total == Decimal("4.5")
+    assert result.total_exact == Decimal("4.5")
 
 
 def test_frames_give_the_row_paths_appraisal():
@@ -165,8 +171,8 @@ def test_columnar_results_build_lazily():
     row = evaluate(ruleset, ROWS, engine="row")
     assert len(col.results) == 3
     assert [r.subject for r in col.results[1:]] == [r.subject for r in row.results[1:]]
-    assert col.result("b").total == Decimal(60)
-    assert col.results[0].kpis[0].score == row.results[0].kpis[0].score
+    assert col.result("b").total_exact == Decimal(60)
+    assert col.results[0].kpis[0].score_exact == row.results[0].kpis[0].score_exact
 
 
 def test_csv_table_matches_the_row_path_text(tmp_path):

@@ -77,16 +77,16 @@ kpis:
 def test_excluded_kpi_renormalises_the_remaining_weights():
     """With x N/A (excluded) the total is y's score alone, and kx is flagged."""
     r = evaluate(TWO, [{"subject": "a", "period": "2026-03", "y": 40}]).result("a")
-    assert r.total == 40
+    assert r.total_exact == 40
     assert r.kpi("kx").status == "excluded"
     assert "excluded_na" in r.kpi("kx").flags
-    assert r.kpi("ky").effective_weight == 1
+    assert r.kpi("ky").effective_weight_exact == 1
 
 
 def test_on_missing_zero_scores_zero_and_keeps_the_weight():
     """With y N/A and on_missing zero, y scores 0 at its full weight."""
     r = evaluate(TWO, [{"subject": "a", "period": "2026-03", "x": 100}]).result("a")
-    assert r.total == 75
+    assert r.total_exact == 75
     assert "missing_scored_zero" in r.kpi("ky").flags
 
 
@@ -122,7 +122,7 @@ def test_ties_share_a_rank():
 def test_rounding_happens_only_when_reported():
     """The exact total keeps every digit; to_dict rounds half-up to the declared places."""
     r = evaluate(TWO, [{"subject": "a", "period": "2026-03", "x": "33.335", "y": "33.335"}])
-    assert r.results[0].total == Decimal("33.335")
+    assert r.results[0].total_exact == Decimal("33.335")
     assert r.to_dict()["results"][0]["total"] == "33.34"
 
 
@@ -143,7 +143,7 @@ kpis: [{id: s, metric: satisfaction, method: threshold, target: 4.5, weight: 100
     events.append({"event_id": "x", "type": "call", "at": "2026-03-10T10:00:00", "rep": "a", "score": "1"})
     result = evaluate(rs, [{"subject": "a", "period": "2026-03"}], events=events).result("a")
     assert result.kpi("s").value == Decimal("4.5")
-    assert result.kpi("s").score == 100
+    assert result.kpi("s").score_exact == 100
 
 
 def test_events_fall_into_periods_in_the_ruleset_time_zone():
@@ -178,7 +178,7 @@ report: [growth]
     records = [{"subject": "a", "period": "2026-02", "cycle": 60}, {"subject": "a", "period": "2026-03", "cycle": 45}]
     result = evaluate(rs, records).result("a")
     assert result.kpi("r").value == Decimal("0.25")
-    assert result.kpi("r").score == 100
+    assert result.kpi("r").score_exact == 100
     assert result.metrics["growth"] == Decimal("-0.25")
 
 
@@ -196,7 +196,7 @@ kpis: [{id: s, metric: streak, method: threshold, target: 2, weight: 100%}]
     records = [{"subject": "a", "period": p, "att": v} for p, v in rows]
     result = evaluate(rs, records).result("a")
     assert result.kpi("s").value == 2
-    assert result.kpi("s").score == 100
+    assert result.kpi("s").score_exact == 100
 
 
 def test_zero_section_gate_and_force_grade():
@@ -215,10 +215,10 @@ grades: [{grade: A, min: 90}, {grade: B, min: 40}, {grade: C}]
 """
     )
     zeroed = evaluate(rs, [{"subject": "a", "period": "2026-03", "x": 100, "y": 5}]).result("a")
-    assert zeroed.total == Decimal("2.5")
+    assert zeroed.total_exact == Decimal("2.5")
     assert "section_zeroed" in zeroed.kpi("kx").flags
     forced = evaluate(rs, [{"subject": "a", "period": "2026-03", "x": 5, "y": 100}]).result("a")
-    assert forced.total == Decimal("52.5")
+    assert forced.total_exact == Decimal("52.5")
     assert forced.grade == "C"
 
 
@@ -233,7 +233,7 @@ adjustments:
 """
     )
     result = evaluate(rs, [{"subject": "r", "period": "2026-03", "att": "85%", "declining": "true"}]).result("r")
-    assert result.kpi("a").score == 100
+    assert result.kpi("a").score_exact == 100
     assert result.kpi("a").explanation["adjustment"]["from"] == 85
     assert "adjusted" in result.kpi("a").flags
 
@@ -411,7 +411,7 @@ kpis:
 def test_strict_run_refuses_a_score_expression_that_is_na():
     """A strict run does not silently exclude a KPI whose score expression is N/A (100 / 0)."""
     records = [{"subject": "a", "period": "2026-03", "x": 5, "y": 40}]
-    assert evaluate(SCORE_NA, records).result("a").total == 40  # lenient: excluded, renormalised
+    assert evaluate(SCORE_NA, records).result("a").total_exact == 40  # lenient: excluded, renormalised
     with pytest.raises(EvaluationError) as info:
         evaluate(SCORE_NA, records, strict=True)
     assert [i.path for i in info.value.issues] == ["kpis.k"]

@@ -135,11 +135,10 @@ TABLE_ZH = """\
    1  zhang_wei  张伟      102.70  A 优秀         1.2        100.00      104.50
    2  li         李        100.00  A 优秀         1.2  AN       N/A      100.00
    3  bob        Bob        60.00  C 待改进       0.8          0.00      100.00
-   4  ouyang     欧阳娜娜   54.00  C 待改进       0.8  G       0.00       90.00
+   4  ouyang     欧阳娜娜   54.00  C 待改进       0.8          0.00       90.00
 
 A 李 (li)：调整规则 market 改写了「销售达成率」的得分 — 市场下行
 N 李 (li)：不适用 (N/A)，已排除：续约率
-G 欧阳娜娜 (ouyang)：门槛规则 low_renewal 已触发（cap_total 60） — 续约过低
 """
 
 
@@ -458,10 +457,10 @@ def test_xlsx_reads_back_equal_to_the_json_reported_values(root):
     for values, (subject, kpi) in zip(detail_rows, flat, strict=True):
         assert values[0] == subject
         assert values[2] == kpi["id"]
-        assert Decimal(repr(values[7])) == Decimal(weights[kpi["id"]]) * 100
-        for got, key in ((values[8], "effective_weight"), (values[9], "contribution")):
-            assert f"{Decimal(repr(got)):.2f}" == kpi[key]
-            checked += 1
+        assert Decimal(repr(values[7])) == Decimal(weights[kpi["id"]])  # a share, shown as a percent
+        assert f"{Decimal(repr(values[8])).scaleb(2):.2f}" == kpi["effective_weight"]
+        assert f"{Decimal(repr(values[9])):.2f}" == kpi["contribution"]
+        checked += 2
     assert checked > 60
 
 
@@ -521,9 +520,10 @@ def test_html_shows_charts_traces_gates_adjustments_and_na():
     text = render(appraisal, "html", ruleset=RULESET, names=names, lang="zh", history=[earlier])
     assert isinstance(text, str)
     assert text.count('<svg class="chart"') == 3 + 1 + len(appraisal.results)  # ranking, grades, teams/sections, trend
-    assert text.count("<details>") == 2 * len(appraisal.results)
-    assert "门槛规则 low_renewal 已触发" in text
-    assert "调整规则 market" in text
+    assert text.count('<details class="audit">') == 2 * len(appraisal.results)
+    assert "门槛条件成立，但未改变结果（总分封顶 60）" in text  # ouyang's 54.00 is under the cap of 60
+    assert "low_renewal" not in text.split('<p class="audit">')[0]  # no gate id in the text people read
+    assert "调整规则将「销售达成率」的得分改为" in text
     assert "「续约率」不适用" in text
     assert "2026-02" in text
     assert "总分趋势" in text

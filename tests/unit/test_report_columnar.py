@@ -171,8 +171,14 @@ def spied(monkeypatch):
     return used
 
 
+def w1_flags() -> str:
+    """W1 style with published flags (subject flags the JSON and the wide CSV list)."""
+    return w1_style(2, "half_up").replace("report: [mix, region]", "report: [mix, region]\nflags:\n  high: m1 > 90%")
+
+
 CASES = [
     ("w1_half_up_2", lambda: w1_style(2, "half_up"), w1_records, ".csv", 40),
+    ("w1_flags", w1_flags, w1_records, ".csv", 30),
     ("w1_half_even_1", lambda: w1_style(1, "half_even"), w1_records, ".parquet", 30),
     ("w1_floor_0", lambda: w1_style(0, "floor"), w1_records, ".csv", 25),
     ("s1_without_growth", s1_without_growth, s1_records, ".csv", 60),
@@ -185,7 +191,16 @@ CASES = [
 @pytest.mark.parametrize(("name", "ruleset", "records", "suffix", "n"), CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize(
     "fmt",
-    [("csv",), ("csv", "--no-bom"), ("csv", "--lang=zh"), ("jsonl",), ("json",), ("json", "--compact")],
+    [
+        ("csv",),
+        ("csv", "--no-bom"),
+        ("csv", "--lang=zh"),
+        ("csv", "--layout=wide"),
+        ("csv", "--layout=wide", "--lang=zh"),
+        ("jsonl",),
+        ("json",),
+        ("json", "--compact"),
+    ],
     ids=" ".join,
 )
 def test_columnar_text_is_the_row_paths_bytes(tmp_path, spied, name, ruleset, records, suffix, n, fmt):
@@ -374,3 +389,38 @@ def test_traces_of_a_file_read_as_columns_cite_the_row_readers_lines(tmp_path, s
     row = _run(tmp_path, path, data, "row", "json", "--traces")
     assert _run(tmp_path, path, data, "columnar", "json", "--traces") == row
     assert f"records{suffix}:" in row.decode()
+
+
+@pytest.mark.parametrize("layout", ["long", "wide"])
+@pytest.mark.parametrize(("name", "ruleset", "records", "suffix", "n"), CASES[:4], ids=[c[0] for c in CASES[:4]])
+def test_parquet_from_the_columns_is_the_objects_table(
+    tmp_path, monkeypatch, name, ruleset, records, suffix, n, layout
+):
+    """--format parquet on the kernel streams batches from the columns (long or wide): the row path's table."""
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(rc, "CHUNK", 7)
+    used: list[bool] = []
+    chosen = f"columnar_{layout}_batches"
+    original = getattr(rc, chosen)
+
+    def spy(appraisal):
+        streamed = original(appraisal)
+        used.append(streamed is not None)
+        return streamed
+
+    monkeypatch.setattr(rc, chosen, spy)
+    path = tmp_path / "rules.yaml"
+    path.write_text(ruleset(), encoding="utf-8")
+    data = tmp_path / f"records{suffix}"
+    records(data, n, seed=len(name))
+    tables = {}
+    for engine in ("row", "columnar"):
+        out = tmp_path / f"{engine}.parquet"
+        argv = ["evaluate", str(path), "--records", str(data), "--engine", engine, "--period", "2026-03",
+                "--format", "parquet", "--layout", layout, "--out", str(out)]  # fmt: skip
+        assert main(argv) == 0
+        tables[engine] = pq.read_table(out)
+    assert used == [False, True]
+    assert tables["columnar"].equals(tables["row"])
+    assert tables["row"].num_rows > 10

@@ -36,10 +36,10 @@ def test_rounded_contributions_show_their_residue():
     """Each contribution is correctly rounded; the residue against the rounded total is reported."""
     appraisal = _thirds("rounded")
     r = appraisal.result("r")
-    assert r.total == Fraction("30.01") / 3
+    assert r.total_exact == Fraction("30.01") / 3
     parts, residue = appraisal.reported_contributions(r)
     assert parts == {"a": Decimal("3.33"), "b": Decimal("3.33"), "c": Decimal("3.34")}
-    assert appraisal.round(r.total) == Decimal("10.00")
+    assert appraisal.round(r.total_exact) == Decimal("10.00")
     assert residue == Decimal("0.00")
     data = appraisal.to_dict()["results"][0]
     assert data["contributions_residue"] == "0.00"
@@ -50,7 +50,7 @@ def test_residue_is_shown_when_parts_do_not_add_up():
     appraisal = evaluate(load_ruleset(S1), read_table(RECORDS))
     li_na = appraisal.result("li_na")
     parts, residue = appraisal.reported_contributions(li_na)
-    assert appraisal.reported(li_na.total) == "82.51"
+    assert appraisal.reported(li_na.total_exact) == "82.51"
     assert sum(parts.values()) + residue == Decimal("82.51")
     assert residue == Decimal("-0.01")
 
@@ -62,9 +62,9 @@ def test_largest_remainder_parts_add_up_to_the_shown_total():
     r = appraisal.result("r")
     parts, residue = appraisal.reported_contributions(r)
     assert residue == 0
-    assert sum(parts.values()) == appraisal.round(r.total) == Decimal("10.01")
+    assert sum(parts.values()) == appraisal.round(r.total_exact) == Decimal("10.01")
     for k in r.kpis:  # each part is within one unit of its exact value
-        assert abs(Fraction(parts[k.id]) - Fraction(k.contribution)) < Fraction(1, 100)
+        assert abs(Fraction(parts[k.id]) - Fraction(k.contribution_exact)) < Fraction(1, 100)
 
 
 def test_traces_are_built_on_demand_and_agree_with_the_numbers():
@@ -74,10 +74,10 @@ def test_traces_are_built_on_demand_and_agree_with_the_numbers():
         for k in r.kpis:
             assert k.trace is None  # nothing was built during evaluation
             ex = k.explanation
-            assert ex["weight"]["contribution"] == k.contribution
-            assert ex["weight"]["effective"] == k.effective_weight
+            assert ex["weight"]["contribution"] == k.contribution_exact
+            assert ex["weight"]["effective"] == k.effective_weight_exact
             if k.status == "scored" and "adjustment" not in ex:
-                assert ex["raw_score"] == k.score
+                assert ex["raw_score"] == k.score_exact
 
 
 def test_streamed_json_equals_the_whole_document():
@@ -149,7 +149,7 @@ def test_explain_shows_the_apportioned_contributions_the_json_reports():
     parts, _ = appraisal.reported_contributions(r)
     shown = [line.rsplit(" ", 1)[1] for line in explain_subject(appraisal, r).splitlines() if "contributes" in line]
     assert shown == [format(parts[k.id], "f") for k in r.kpis]
-    assert sum(Decimal(s) for s in shown) == appraisal.round(r.total)
+    assert sum(Decimal(s) for s in shown) == appraisal.round(r.total_exact)
 
 
 def test_no_callers_context_changes_any_shipped_appraisal():
@@ -235,3 +235,63 @@ def test_html_shows_exact_fraction_values_for_reading():
     assert isinstance(html, str)
     assert "101.17%" in html  # team_north's attainment, 607,000 / 600,000
     assert "1.011666666666666666666666666666667<" not in html  # the exact text stays in the trace only
+
+
+class TestReportedNumbers:
+    """The API's figures read as the ruleset reports them; the exact rationals are one attribute away."""
+
+    def test_total_is_the_reported_decimal_and_total_exact_the_rational(self):
+        """zhao_lei's total is Decimal('101.49'); total_exact is the Fraction it was rounded from."""
+        appraisal = evaluate(load_ruleset(S1), read_table(RECORDS), period="2026-03")
+        best = appraisal.results[0]
+        assert (best.subject, best.total, best.grade) == ("zhao_lei", Decimal("101.49"), "A")
+        assert repr(best.total) == "Decimal('101.49')"
+        assert best.total_exact == Fraction(172531, 1700)
+        assert f"{best.subject} {best.total} {best.grade}" == "zhao_lei 101.49 A"
+
+    def test_scores_print_with_the_ruleset_places(self):
+        """A score of exactly 110 prints 110.00, never 1.1E+2; the exact score stays exact."""
+        best = evaluate(load_ruleset(S1), read_table(RECORDS), period="2026-03").result("zhao_lei")
+        k = best.kpi("target_completion")
+        assert str(k.score) == "110.00"
+        assert k.score_exact == 110
+        assert str(best.kpi("calls").score) == "98.33"
+        assert best.kpi("calls").score_exact == Fraction(295, 3)
+        assert best.kpi("follow_up").score is None
+
+    def test_reported_figures_equal_the_json(self):
+        """Every reported figure of the objects is the string the canonical JSON writes."""
+        appraisal = evaluate(load_ruleset(S1), read_table(RECORDS), period="2026-03")
+        data = appraisal.to_dict()["results"]
+        for r, d in zip(appraisal.results, data, strict=True):
+            assert str(r.total) == d["total"]
+            assert str(r.total_before_gates) == d["total_before_gates"]
+            assert str(r.contributions_residue) == d["contributions_residue"]
+            for k, dk in zip(r.kpis, d["kpis"], strict=True):
+                assert (None if k.score is None else str(k.score)) == dk["score"]
+                assert str(k.contribution) == dk["contribution"]
+                assert str(k.effective_weight.scaleb(2)) == dk["effective_weight"]
+            for s, ds in zip(r.sections, d["sections"], strict=True):
+                assert (None if s.score is None else str(s.score)) == ds["score"]
+                assert str(s.effective_weight.scaleb(2)) == ds["effective_weight"]
+
+    def test_largest_remainder_contributions_are_the_apportioned_parts(self):
+        """Under largest_remainder each KPI's contribution is its apportioned part, as the JSON reports it."""
+        ruleset = parse_ruleset(THIRDS.replace("CONTRIBUTIONS", "largest_remainder").replace("10.01", "10.02"))
+        appraisal = evaluate(ruleset, [{"subject": "r", "period": "2026-03", "x": "10", "y": "10", "z": "10.02"}])
+        r = appraisal.result("r")
+        parts, _ = appraisal.reported_contributions(r)
+        assert {k.id: k.contribution for k in r.kpis} == parts
+        assert sum(k.contribution for k in r.kpis) == r.total == Decimal("10.01")
+        assert r.contributions_residue == 0
+
+    def test_the_columnar_kernel_reports_the_same_figures(self):
+        """Results built from the kernel's columns report the same Decimals and exact values as the row path."""
+        ruleset = load_ruleset(S1)
+        row = evaluate(ruleset, read_table(RECORDS), period="2026-03", engine="row")
+        col = evaluate(ruleset, read_table(RECORDS), period="2026-03", engine="columnar")
+        for a, b in zip(row.results, col.results, strict=True):
+            assert (a.total, a.total_exact) == (b.total, b.total_exact)
+            assert [(k.score, k.contribution, k.effective_weight) for k in a.kpis] == [
+                (k.score, k.contribution, k.effective_weight) for k in b.kpis
+            ]

@@ -101,4 +101,4 @@ def test_each_bound_moved_by_one_unit_changes_the_score(ruleset, change, kpi, sc
     if score is None:
         assert result.status == "excluded"
     else:
-        assert result.score == score
+        assert result.score_exact == score

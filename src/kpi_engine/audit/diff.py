@@ -56,10 +56,10 @@ def _reported(appraisal: Appraisal, r: SubjectResult) -> dict[str, Any]:
         return None if value is None else format(quantize(value, appraisal.places, appraisal.rounding), "f")
 
     return {
-        "total": rounded(r.total),
+        "total": rounded(r.total_exact),
         "grade": r.grade,
         "rank": r.rank,
-        "kpis": {k.id: {"score": rounded(k.score)} for k in r.kpis},
+        "kpis": {k.id: {"score": rounded(k.score_exact)} for k in r.kpis},
     }
 
 

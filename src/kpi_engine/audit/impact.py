@@ -112,7 +112,7 @@ def _contribution(r: SubjectResult | None, kpi: str) -> Number:
         return ZERO
     for k in r.kpis:
         if k.id == kpi:
-            return k.contribution
+            return k.contribution_exact
     return ZERO
 
 
@@ -148,7 +148,7 @@ def impact(before: Appraisal, after: Appraisal, old: Scorecard, new: Scorecard) 
     for subject in sorted(a.keys() | b.keys()):
         ra, rb = a.get(subject), b.get(subject)
         pair = (
-            (ra.total if ra else None, rb.total if rb else None),
+            (ra.total_exact if ra else None, rb.total_exact if rb else None),
             (ra.grade if ra else None, rb.grade if rb else None),
             (ra.rank if ra else None, rb.rank if rb else None),
             (ra.bonus_multiplier if ra else None, rb.bonus_multiplier if rb else None),

@@ -167,8 +167,8 @@ def appraisal_values(appraisal: Appraisal) -> dict[str, Any]:
     for r in appraisal.results:
         subjects[r.subject] = {
             "parent": r.parent,
-            "total": exact_text(r.total),
-            "total_before_gates": exact_text(r.total_before_gates),
+            "total": exact_text(r.total_exact),
+            "total_before_gates": exact_text(r.total_before_gates_exact),
             "grade": r.grade,
             "bonus_multiplier": exact_text(r.bonus_multiplier),
             "rank": r.rank,
@@ -178,16 +178,16 @@ def appraisal_values(appraisal: Appraisal) -> dict[str, Any]:
                 k.id: {
                     "value": exact_text(k.value),
                     "status": k.status,
-                    "score": exact_text(k.score),
+                    "score": exact_text(k.score_exact),
                     "weight": exact_text(k.weight),
-                    "effective_weight": exact_text(k.effective_weight),
-                    "contribution": exact_text(k.contribution),
+                    "effective_weight": exact_text(k.effective_weight_exact),
+                    "contribution": exact_text(k.contribution_exact),
                     "flags": list(k.flags),
                 }
                 for k in r.kpis
             },
             "sections": {
-                s.id: {"score": exact_text(s.score), "effective_weight": exact_text(s.effective_weight)}
+                s.id: {"score": exact_text(s.score_exact), "effective_weight": exact_text(s.effective_weight_exact)}
                 for s in r.sections
             },
             "gates": {g.id: g.outcome for g in r.gates},

@@ -1,10 +1,11 @@
 """The ``kpi`` command: the only package that prints or exits.
 
 One module per command group (``rulesets``: validate, schema, test, init; ``appraise``: evaluate,
-explain; ``audit``: diff, impact, replay; ``attribution``: attribute; ``rotation``: rotation;
-``time``: alerts, calendar (``calendars``: calendar import), plan; ``year``: track, risks,
-territories; ``pay``: pay); each has a ``register(sub, lang, t)`` that adds its commands. ``_common``
-holds what they share. A new command group is a new module added to ``GROUPS``.
+explain; ``statement``: statement; ``audit``: diff, impact, replay; ``attribution``: attribute;
+``rotation``: rotation; ``time``: alerts, calendar (``calendars``: calendar import), plan; ``year``:
+track, risks, territories; ``pay``: pay; ``completion``: completion); each has a
+``register(sub, lang, t)`` that adds its commands. ``_common`` holds what they share. A new command
+group is a new module added to ``GROUPS``.
 
 Exit codes: 0 success; 1 invalid ruleset, bad data or a failing case; 2 usage errors;
 70 an internal error (one line asking for a report; ``KPI_DEBUG=1`` shows the traceback);
@@ -20,13 +21,13 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from kpi_engine.cli import appraise, attribution, audit, pay, rotation, rulesets, time, year
+from kpi_engine.cli import appraise, attribution, audit, completion, pay, rotation, rulesets, statement, time, year
 from kpi_engine.cli._common import readable, render_error, version
 from kpi_engine.errors import KpiError
 from kpi_engine.report import LANGS, Lang, Messages, language_from_env, messages, render_issue
 from kpi_engine.time.calendar import watch_horizon
 
-GROUPS = (rulesets, appraise, audit, attribution, rotation, time, year, pay)
+GROUPS = (rulesets, appraise, statement, audit, attribution, rotation, time, year, pay, completion)
 
 
 def build_parser(msg: Messages | None = None) -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata
@@ -22,6 +23,7 @@ from kpi_engine.io.loading import load_ruleset, read_table
 from kpi_engine.io.output import write_file
 from kpi_engine.language.build import Ruleset
 from kpi_engine.report import Messages, messages, render_issue, terminal_safe
+from kpi_engine.report.issues import translate_message
 
 MAX_SHOWN_ISSUES = 1000  # a log of a million bad rows must not flood the terminal
 
@@ -134,6 +136,25 @@ def event_tables(args: argparse.Namespace) -> Table | list[Table] | None:
     return tables[0] if len(tables) == 1 else tables
 
 
+def yaml_files(paths: Iterable[str], msg: Messages) -> list[str]:
+    """The files named, a folder standing for its ``*.yaml`` and ``*.yml`` files (sorted by name).
+
+    Raises:
+        KpiError: for a folder that holds no YAML file.
+    """
+    files: list[str] = []
+    for path in paths:
+        folder = Path(path)
+        if not folder.is_dir():
+            files.append(path)
+            continue
+        found = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".yaml", ".yml"} and p.is_file())
+        if not found:
+            raise KpiError(msg.t("{path}: no ruleset files (*.yaml, *.yml) in this folder", path=path))
+        files.extend(str(p) for p in found)
+    return files
+
+
 def first_key_is(text: str, key: str) -> bool:
     """Whether the first top-level key of a YAML document is ``key`` (``policy``, ``plan``, …)."""
     for line in text.splitlines():
@@ -172,32 +193,93 @@ def load_version(path: str, period: str | None, args: argparse.Namespace | None 
 @contextlib.contextmanager
 def progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
     """A progress bar on stderr for runs longer than about a second; nothing when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    try:
-        from rich.console import Console  # noqa: PLC0415 - only a terminal run needs it
-        from rich.progress import Progress  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - rich is a dependency; a stripped install just shows no bar
-        yield None
-        return
-    started = time.monotonic()
-    bar = Progress(transient=True, console=Console(stderr=True))  # stdout carries the results
-    task: list[Any] = []
+    with stages() as run:
+        run.stage(label)
+        yield run.update if run.shown is not None else None
 
-    def update(done: int, total: int) -> None:
-        if not task:
-            if time.monotonic() - started < 1:
-                return
-            bar.start()
-            task.append(bar.add_task(label, total=total))
-        bar.update(task[0], completed=done)
 
+class Stages:
+    """The stages of a command (reading, appraising, writing) as one progress display on stderr.
+
+    Nothing is drawn for a run shorter than about a second, or when stderr is not a terminal
+    (``shown`` is then ``None`` and every call does nothing). The display appears after a second
+    even while a stage gives no counts (reading a file: an indeterminate bar), and is removed at
+    the end, leaving stdout untouched.
+    """
+
+    def __init__(self, bar: Any | None) -> None:
+        self.shown = bar
+        self.started = time.monotonic()
+        self.task: Any | None = None
+        self.lock = threading.Lock()
+        self.visible = False
+        self.timer: threading.Timer | None = None
+        if bar is not None:
+            self.timer = threading.Timer(1.0, self._show)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _show(self) -> None:
+        with self.lock:
+            if self.shown is not None and not self.visible:
+                self.shown.start()
+                self.visible = True
+
+    def stage(self, label: str, total: int | None = None) -> None:
+        """Start a stage (the previous one is complete); ``total`` when its count is known."""
+        bar = self.shown
+        if bar is None:
+            return
+        with self.lock:
+            if self.task is not None:
+                bar.update(self.task, visible=False)
+            self.task = bar.add_task(label, total=total)
+
+    def update(self, done: int, total: int) -> None:
+        """Counts of the current stage (``evaluate(progress=…)``, ``write_xlsx(progress=…)``)."""
+        bar = self.shown
+        if bar is None or self.task is None:
+            return
+        if not self.visible and time.monotonic() - self.started >= 1:
+            self._show()
+        bar.update(self.task, completed=done, total=total)
+
+    def track(self, pieces: Iterable[Any], label: str) -> Iterator[Any]:
+        """``pieces`` passed through as the stage ``label`` (pieces of text being written)."""
+        self.stage(label)
+        for i, piece in enumerate(pieces, start=1):
+            yield piece
+            if self.shown is not None and self.task is not None:
+                self.shown.update(self.task, completed=i)
+
+    def close(self) -> None:
+        """End the display (before results are printed to the terminal it shares)."""
+        if self.timer is not None:
+            self.timer.cancel()
+        with self.lock:
+            if self.shown is not None and self.visible:
+                self.shown.stop()
+            self.shown = None
+
+
+@contextlib.contextmanager
+def stages() -> Iterator[Stages]:
+    """A ``Stages`` display for the duration of a command (a silent one off a terminal)."""
+    bar = None
+    if sys.stderr.isatty():
+        try:
+            from rich.console import Console  # noqa: PLC0415 - only a terminal run needs it
+            from rich.progress import Progress  # noqa: PLC0415
+        except ImportError:  # pragma: no cover - rich is a dependency; a stripped install just shows no bar
+            bar = None
+        else:
+            # stdout carries the results, written while the bar may still show: never redirected into it
+            bar = Progress(transient=True, console=Console(stderr=True), redirect_stdout=False)
+    run = Stages(bar)
     try:
-        yield update
+        yield run
     finally:
-        if task:
-            bar.stop()
+        run.close()
 
 
 def add_input_arguments(p: argparse.ArgumentParser, t: Callable[..., str], *, records_required: bool = True) -> None:
@@ -268,7 +350,7 @@ def version() -> str:
 def render_error(exc: KpiError, msg: Messages) -> str:
     """The error's located lines, at most ``MAX_SHOWN_ISSUES`` of them, then how many more there are."""
     if not exc.issues:
-        return str(exc)
+        return translate_message(str(exc), msg)
     shown = [render_issue(issue, msg) for issue in exc.issues[:MAX_SHOWN_ISSUES]]
     rest = len(exc.issues) - len(shown)
     if rest:

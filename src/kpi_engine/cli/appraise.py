@@ -8,20 +8,22 @@ row reader and the result objects. Both give the same bytes.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from kpi_engine.cli._common import (
+    Stages,
     add_input_arguments,
     add_record_arguments,
     event_tables,
     inputs,
     load_version,
-    progress,
     readable,
     screening,
+    stages,
     warn,
     write,
 )
@@ -31,8 +33,9 @@ from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.explain import explain_subject
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.io.columnar import write_parquet
+from kpi_engine.io.output import replacing
 from kpi_engine.language.build import Ruleset
-from kpi_engine.report import names_from_tables, render
+from kpi_engine.report import names_from_tables, render, view_of
 
 
 def format_appraisal(
@@ -54,41 +57,90 @@ def stream_appraisal(appraisal: Appraisal, fmt: str, *, compact: bool = False, t
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    ruleset, text = load_version(args.ruleset, args.period, args)
-    given = _columnar_inputs(args, ruleset) or inputs(args, ruleset)
-    with progress("appraising") as update:
+    t = args.msg.t
+    if args.layout != "long" and args.format not in {"csv", "xlsx", "parquet"}:
+        raise KpiError(t("--layout wide applies to --format csv, xlsx and parquet"))
+    if (args.kpis or args.width is not None) and args.format != "table":
+        raise KpiError(t("--kpis and --width apply to --format table"))
+    with stages() as run:
+        run.stage(t("reading"))
+        ruleset, text = load_version(args.ruleset, args.period, args)
+        given = _columnar_inputs(args, ruleset) or inputs(args, ruleset)
+        run.stage(t("appraising"))
+        counts = run.update if run.shown is not None else None
         appraisal = evaluate(
-            ruleset, period=args.period, strict=args.strict, progress=update, engine=args.engine, **given
+            ruleset, period=args.period, strict=args.strict, progress=counts, engine=args.engine, **given
         )
-    warn(appraisal)
-    if args.record:
-        record_appraisal(args, ruleset, text, given, appraisal)
+        warn(appraisal)
+        if args.record:
+            record_appraisal(args, ruleset, text, given, appraisal)
+        _write_appraisal(args, ruleset, given, appraisal, run)
+    return 0
+
+
+def _write_appraisal(
+    args: argparse.Namespace, ruleset: Ruleset, given: dict[str, Any], appraisal: Appraisal, run: Stages
+) -> None:
+    """Write the appraisal in ``args.format`` (and ``args.layout``) to stdout or ``args.out``."""
+    t = args.msg.t
+    if args.out is None and sys.stdout.isatty():
+        run.close()  # the results go to the terminal the display is drawn on
     if args.format == "parquet":
         if args.out is None:
             raise KpiError("--format parquet writes a file: name it with --out FILE.parquet")
-        write_parquet(appraisal, args.out)
-        return 0
+        run.stage(t("writing"))
+        write_parquet(appraisal, args.out, layout=args.layout)
+        return
     pieces = _columnar_output(args, ruleset, given, appraisal)
     if pieces is not None:
-        write(pieces, args.out)
-        return 0
+        write(run.track(pieces, t("writing")), args.out)
+        return
     if args.format in {"json", "jsonl"}:
-        write(stream_appraisal(appraisal, args.format, compact=args.compact, traces=args.traces), args.out)
-        return 0
-    history = [evaluate(ruleset, period=p, strict=args.strict, **given) for p in args.history or ()]
-    bom = args.bom if args.bom is not None else (args.format == "csv" and args.out is not None)
+        streamed = stream_appraisal(appraisal, args.format, compact=args.compact, traces=args.traces)
+        write(run.track(streamed, t("writing")), args.out)
+        return
+    names = _record_names(given["records"], appraisal.period)
+    view = view_of(appraisal, ruleset=ruleset, names=names, lang=args.lang, ids=args.ids)
+    if args.format == "xlsx" and args.out is not None:  # constant memory, straight to the file
+        from kpi_engine.report.xlsx import write_xlsx  # noqa: PLC0415 - the xlsx extra
+
+        run.stage(t("writing"))
+        with replacing(args.out) as path:
+            write_xlsx(view, path, layout=args.layout, progress=run.update if run.shown is not None else None)
+        return
+    if args.format == "csv":
+        from kpi_engine.report.csv import iter_csv  # noqa: PLC0415
+
+        bom = args.bom if args.bom is not None else args.out is not None
+        write(run.track(iter_csv(view, bom=bom, layout=args.layout), t("writing")), args.out)
+        return
+    history = []
+    for period in args.history or ():
+        run.stage(t("appraising {period}", period=period))
+        history.append(evaluate(ruleset, period=period, strict=args.strict, **given))
+    run.stage(t("writing"))
     output = format_appraisal(
         appraisal,
         args.format,
         ruleset=ruleset,
-        names=_record_names(given["records"], appraisal.period),
+        names=names,
         lang=args.lang,
         ids=args.ids,
-        bom=bom,
         history=[h for h in history if h.period != appraisal.period],
+        layout=args.layout,
+        width=_table_width(args),
+        kpis=[k.strip() for k in args.kpis.split(",") if k.strip()] if args.kpis else None,
     )
     write(output, args.out, args.msg)
-    return 0
+
+
+def _table_width(args: argparse.Namespace) -> int | None:
+    """The width the table fits: ``--width`` (0: none), else the terminal's when printing to one."""
+    if args.width is not None:
+        return args.width or None
+    if args.format == "table" and args.out is None and sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
 
 
 # --- kpi evaluate on the columnar kernel end to end: columns in, text out (issue 6 §3, issue 10) ---
@@ -150,7 +202,15 @@ def _columnar_output(
     names = _record_names(given["records"], appraisal.period) if args.format == "csv" else None
     bom = args.bom if args.bom is not None else (args.format == "csv" and args.out is not None)
     return columnar_text(
-        appraisal, args.format, msg=args.msg, scorecard=ruleset.scorecard, names=names, bom=bom, compact=args.compact
+        appraisal,
+        args.format,
+        msg=args.msg,
+        scorecard=ruleset.scorecard,
+        names=names,
+        bom=bom,
+        compact=args.compact,
+        layout=args.layout,
+        ids=args.ids,
     )
 
 
@@ -198,6 +258,11 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
         "--format", choices=("table", "json", "jsonl", "csv", "html", "xlsx", "parquet"), default="table",
         help=t("output format (default: table)"),
     )  # fmt: skip
+    p.add_argument(
+        "--layout", choices=("long", "wide"), default="long",
+        help=t("csv, xlsx, parquet: long, a row per subject and KPI (default); wide, a row per subject with a "
+               "value and a score column per KPI"),
+    )  # fmt: skip
     p.add_argument("--compact", action="store_true", help=t("json on one line (much faster for big outputs)"))
     p.add_argument("--traces", action="store_true", help=t("json/jsonl: include every KPI's explanation"))
     p.add_argument(
@@ -205,6 +270,13 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
         help="row: reference evaluator; columnar: compiled kernel (extra 'columnar'); auto: kernel when large",
     )  # fmt: skip
     p.add_argument("--ids", action="store_true", help=t("show KPI ids instead of their titles"))
+    p.add_argument(
+        "--kpis", metavar="IDS", help=t("table: the KPI columns to show, by id, comma-separated (e.g. calls,visits)")
+    )
+    p.add_argument(
+        "--width", type=int, metavar="COLS",
+        help=t("table: fit this many columns (default: the terminal's width; 0: one line per row)"),
+    )  # fmt: skip
     p.add_argument(
         "--bom", action=argparse.BooleanOptionalAction, default=None,
         help=t("start CSV with a UTF-8 byte-order mark for Excel (default: on with --out)"),

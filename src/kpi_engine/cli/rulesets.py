@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kpi_engine.cli._common import first_key_is, write
+from kpi_engine.cli._common import first_key_is, write, yaml_files
 from kpi_engine.errors import Issue, KpiError, Location, RulesetError
 from kpi_engine.evaluation.cases import run_cases
 from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text, load_ruleset
@@ -54,7 +54,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return _validate_json(args)
     msg = args.msg
     failed = False
-    for path in args.rulesets:
+    for path in yaml_files(args.rulesets, args.msg):
         try:
             text = _read_text(Path(path), MAX_YAML_FILE_BYTES)  # the same size cap and messages as evaluate
         except KpiError as exc:
@@ -83,7 +83,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _validate_json(args: argparse.Namespace) -> int:
     """``kpi validate --format json``: one JSON document listing every file and its issues."""
     files: list[dict[str, Any]] = []
-    for path in args.rulesets:
+    for path in yaml_files(args.rulesets, args.msg):
         try:
             text = Path(path).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
@@ -197,7 +197,9 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
     p = sub.add_parser(
         "validate", parents=[lang], help=t("check rulesets and policies; report every problem with file:line:col")
     )
-    p.add_argument("rulesets", nargs="+", metavar="RULESET")
+    p.add_argument(
+        "rulesets", nargs="+", metavar="RULESET", help=t("ruleset, policy or plan files, or folders of them")
+    )
     p.add_argument("--format", choices=("text", "json"), default="text", help="json: every issue, for editors and CI")
     p.set_defaults(func=cmd_validate)
 

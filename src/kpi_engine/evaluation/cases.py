@@ -76,8 +76,8 @@ def run_cases(ruleset: Ruleset) -> list[CaseResult]:
                 mismatches.append(Mismatch(subject, "subject", "appraised", "not appraised"))
                 continue
             if expect.total is not None:
-                actual = _show(result.total, card.places, card.rounding)
-                if result.total is None or quantize(result.total, card.places, card.rounding) != expect.total:
+                actual = _show(result.total_exact, card.places, card.rounding)
+                if result.total is None or result.total != expect.total:
                     mismatches.append(Mismatch(subject, "total", format(expect.total, "f"), actual))
             if expect.grade is not None and expect.grade != result.grade:
                 mismatches.append(Mismatch(subject, "grade", expect.grade, str(result.grade)))
@@ -89,8 +89,12 @@ def run_cases(ruleset: Ruleset) -> list[CaseResult]:
                 except KeyError:
                     mismatches.append(Mismatch(subject, f"kpis.{kpi_id}", str(want), "no such KPI"))
                     continue
-                got = "excluded" if k.status == "excluded" else _show(k.score, card.places, card.rounding)
-                ok = str(want) == got if str(want) == "excluded" or k.score is None else _same(k.score, want, card)
+                got = "excluded" if k.status == "excluded" else _show(k.score_exact, card.places, card.rounding)
+                ok = (
+                    str(want) == got
+                    if str(want) == "excluded" or k.score_exact is None
+                    else _same(k.score_exact, want, card)
+                )
                 if not ok:
                     mismatches.append(Mismatch(subject, f"kpis.{kpi_id}.score", str(want), got))
         out.append(CaseResult(case.name, tuple(mismatches)))

@@ -38,6 +38,7 @@ from kpi_engine.evaluation.results import (
     AdjustmentResult,
     Appraisal,
     GateResult,
+    Rounding,
     SectionResult,
     SubjectResult,
     new_kpi_results,
@@ -369,6 +370,7 @@ class _Evaluator:
         self.leaves: dict[str, tuple[str, ...]] = {}  # per metric: static, so computed once
         self.na_issues: list[Issue] = []  # every N/A a strict run (or on_missing: error) refuses
         self.tracer = _Tracer(self)
+        self.rounding = Rounding.of(card)
         self.plan = _plan(card)
         self.gate_results = self.plan.gate_results
         self.current: tuple[str, str] = ("", "")  # (subject, path) being computed, to locate an ArithmeticError
@@ -804,7 +806,8 @@ class _Evaluator:
                 if trace:
                     weight = {"declared": kp.kpi.weight, "effective": shares[i], "contribution": contributions[i]}
                     explanation["weight"] = weight
-        kpi_results = new_kpi_results(plan.heads, scored, shares, contributions, subject, tracer, trace)
+        rounding = self.rounding
+        kpi_results = new_kpi_results(plan.heads, scored, shares, contributions, subject, tracer, trace, rounding)
         sections = tuple(
             SectionResult(
                 s.id,
@@ -813,6 +816,7 @@ class _Evaluator:
                 section_scores[s.id],
                 section_share.get(s.id, ZERO),
                 ("zeroed_by_gate",) if s.id in zeroed else (("excluded_na",) if section_scores[s.id] is None else ()),
+                rounding,
             )
             for s in card.sections
         )
@@ -820,7 +824,7 @@ class _Evaluator:
             subject=subject,
             level=card.subject,
             parent=self.m.data.parent.get((subject, self.period)),
-            total=total,
+            total_exact=total,
             grade=grade,
             bonus_multiplier=bonus,
             rank=None,
@@ -830,8 +834,9 @@ class _Evaluator:
             gates=tuple(gates),
             adjustments=tuple(adjustments),
             flags=tuple(subject_flags),
-            total_before_gates=before_gates,
+            total_before_gates_exact=before_gates,
             metrics={name: self.m.value(subject, self.period, name) for name in card.report} if card.report else {},
+            rounding=rounding,
         )
 
 
@@ -1101,7 +1106,9 @@ def _rows(
             raise EvaluationError(f"{count} value(s) are N/A where they may not be\n{lines}", ev.na_issues)
         by = card.rank_by
         try:
-            keys = {r.subject: r.total if by == "total" else metrics.value(r.subject, chosen, by) for r in appraised}
+            keys = {
+                r.subject: r.total_exact if by == "total" else metrics.value(r.subject, chosen, by) for r in appraised
+            }
         except ArithmeticError as exc:
             raise ev.out_of_range(exc) from None
         results = _rank(appraised, keys, lower_first=card.rank_lower_first)

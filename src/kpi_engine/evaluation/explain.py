@@ -1,5 +1,9 @@
 """Readable traces: why each number of a subject's appraisal is what it is.
 
+Reported figures (totals, scores, weights, contributions) are shown as the ruleset rounds them;
+metric values and inputs are shown to the ruleset's places + 2 decimals (``Rounding.value``),
+marked ``≈`` when that rounding changed them. The exact values are in ``--format json --traces``.
+
 The text is built from message templates passed through ``t`` (English by default); the CLI passes
 the catalogue's translation for ``--lang``, so this core module needs no catalogue of its own.
 """
@@ -37,7 +41,10 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult, t: Translate = 
     def v(value: object) -> str:
         if value is None:
             return na
-        return canonical(value) if is_number(value) else str(value)
+        if not is_number(value):
+            return str(value)
+        shown = quantize(value, appraisal.places + 2, appraisal.rounding)
+        return canonical(shown) if shown == value else "≈" + canonical(shown)
 
     def r(value: Number | None) -> str:
         return na if value is None else format(quantize(value, appraisal.places, appraisal.rounding), "f")
@@ -63,11 +70,11 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult, t: Translate = 
         t(", bonus multiplier {bonus}", bonus=v(result.bonus_multiplier)) if result.bonus_multiplier is not None else ""
     )
     out.append(
-        t("total {total} → grade {grade}{bonus}, {rank}", total=r(result.total), grade=result.grade or "-", bonus=bonus,
-          rank=rank)
+        t("total {total} → grade {grade}{bonus}, {rank}", total=r(result.total_exact), grade=result.grade or "-",
+          bonus=bonus, rank=rank)
     )  # fmt: skip
-    if result.total_before_gates != result.total:
-        out.append("  " + t("(total before gates {total})", total=r(result.total_before_gates)))
+    if result.total_before_gates_exact != result.total_exact:
+        out.append("  " + t("(total before gates {total})", total=r(result.total_before_gates_exact)))
     parts, residue = appraisal.reported_contributions(result)
     if residue:
         out.append(
@@ -84,8 +91,8 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult, t: Translate = 
         out.append("")
         out.append(
             t("section {id}{title}: weight {weight}%, effective {effective}% → score {score}", id=section.id,
-              title=title, weight=canonical(num.mul(section.weight, HUNDRED)), effective=pct(section.effective_weight),
-              score=r(section.score))
+              title=title, weight=canonical(num.mul(section.weight, HUNDRED)),
+              effective=pct(section.effective_weight_exact), score=r(section.score_exact))
             + (f" [{', '.join(section.flags)}]" if section.flags else "")
         )  # fmt: skip
         for k in result.kpis:
@@ -95,7 +102,7 @@ def explain_subject(appraisal: Appraisal, result: SubjectResult, t: Translate = 
             out.append(
                 "    "
                 + t("weight {weight}% → effective {effective}% → contributes {contribution}",
-                    weight=canonical(num.mul(k.weight, HUNDRED)), effective=pct(k.effective_weight),
+                    weight=canonical(num.mul(k.weight, HUNDRED)), effective=pct(k.effective_weight_exact),
                     contribution=format(parts[k.id], "f"))
             )  # fmt: skip
     if result.gates:
@@ -166,7 +173,7 @@ def _kpi_lines(
             "      " + t("previous period {period}: {name} = {value}", period=period, name=n, value=v(x))
             for n, x in prev.items()
         )
-    outcome = r(k.score) if k.status == "scored" else t("excluded")
+    outcome = r(k.score_exact) if k.status == "scored" else t("excluded")
     out.append("    " + t("method {method}: {rule} → {outcome}", method=ex["method"], rule=ex.get("rule", ""),
                            outcome=outcome))  # fmt: skip
     if "adjustment" in ex:

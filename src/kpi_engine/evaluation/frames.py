@@ -11,10 +11,11 @@ with its row and column), dates in ISO form, booleans as ``true``/``false``, mis
 pandas' NaN/NA/NaT) as empty. Rows are numbered as in a spreadsheet: the header is row 1, the first
 data row is row 2 — the line numbers of the same data as CSV.
 
-Outbound, ``appraisal_rows`` gives one row per subject × KPI (``level="kpi"``) or one per subject
-(``level="subject"``) with exact ``Decimal`` values; reported numbers (scores, totals, weights,
-contributions) are rounded to the ruleset's places and carried as Arrow ``decimal128``; metric
-values, which may have any number of digits, are exact text.
+Outbound, ``appraisal_rows`` gives one row per subject × KPI (``level="kpi"``), one per subject
+(``level="subject"``), or one per subject with a value and a score column per KPI
+(``layout="wide"``: ``<kpi>_value``, ``<kpi>_score``), with exact ``Decimal`` values; reported
+numbers (scores, totals, weights, contributions) are rounded to the ruleset's places and carried
+as Arrow ``decimal128``; metric values, which may have any number of digits, are exact text.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 FRAME_MODULES = frozenset({"pandas", "polars", "pyarrow", "duckdb"})
 Level = Literal["kpi", "subject"]
+Layout = Literal["long", "wide"]
 
 
 def is_frame(data: object) -> bool:
@@ -215,6 +217,11 @@ KPI_COLUMNS = (
 SUBJECT_COLUMNS = (
     "period", "subject", "level", "parent", "total", "total_before_gates", "grade", "rank", "rank_in_parent", "flags",
 )  # fmt: skip
+WIDE_COLUMNS = (
+    "period", "subject", "level", "parent", "total", "total_before_gates", "grade", "bonus_multiplier", "rank",
+    "rank_in_parent", "flags",
+)  # fmt: skip
+WIDE_SUFFIXES = ("value", "score")  # one column of each per KPI, in the scorecard's order: <kpi>_value, <kpi>_score
 _REPORTED = frozenset({"total", "score", "effective_weight", "contribution", "total_before_gates"})
 _INTS = frozenset({"rank", "rank_in_parent"})
 _WEIGHT_PLACES = 6  # at least; more when a declared weight has more decimals
@@ -228,11 +235,28 @@ def _value_text(value: object) -> str | None:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def appraisal_rows(appraisal: Appraisal, level: Level = "kpi") -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
+def kpi_ids(appraisal: Appraisal) -> tuple[str, ...]:
+    """The scorecard's KPI ids in order (from the results when the appraisal carries no scorecard)."""
+    if appraisal.scorecard is not None:
+        return tuple(k.id for k in appraisal.scorecard.kpis)
+    return tuple(k.id for k in appraisal.results[0].kpis) if len(appraisal.results) else ()
+
+
+def wide_flags(result: SubjectResult) -> str:
+    """A subject's flags in one cell: its own (``gate:<id>``, published flags) then ``<kpi>:<flag>`` per KPI."""
+    flags = [*result.flags, *(f"{k.id}:{f}" for k in result.kpis for f in k.flags)]
+    return ";".join(flags)
+
+
+def appraisal_rows(
+    appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long"
+) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
     """The columns and rows of an appraisal: one row per subject × KPI, or one per subject.
 
     Reported numbers are ``Decimal`` rounded to the ruleset's places (weights keep their exact
     declared value); KPI values are exact text (``None`` when N/A); flags are joined with ``;``.
+    ``layout="wide"`` (whatever ``level``): one row per subject, ``WIDE_COLUMNS`` then
+    ``<kpi>_value`` and ``<kpi>_score`` for each KPI; its ``flags`` add ``<kpi>:<flag>``.
     """
 
     def r(value: Number | None) -> Decimal | None:
@@ -241,18 +265,31 @@ def appraisal_rows(appraisal: Appraisal, level: Level = "kpi") -> tuple[tuple[st
     def contributions(s: SubjectResult) -> dict[str, Decimal]:
         return appraisal.reported_contributions(s)[0]  # as the JSON reports them
 
+    if layout == "wide":
+        ids = kpi_ids(appraisal)
+        columns = WIDE_COLUMNS + tuple(f"{kid}_{suffix}" for kid in ids for suffix in WIDE_SUFFIXES)
+        wide: list[tuple[object, ...]] = []
+        for s in appraisal.results:
+            row: list[object] = [
+                appraisal.period, s.subject, s.level, s.parent, r(s.total_exact), r(s.total_before_gates_exact),
+                s.grade, s.bonus_multiplier, s.rank, s.rank_in_parent, wide_flags(s),
+            ]  # fmt: skip
+            for k in s.kpis:
+                row += (_value_text(k.value), r(k.score_exact))
+            wide.append(tuple(row))
+        return columns, wide
     if level == "subject":
         return SUBJECT_COLUMNS, [
             (
-                appraisal.period, s.subject, s.level, s.parent, r(s.total), r(s.total_before_gates), s.grade,
-                s.rank, s.rank_in_parent, ";".join(s.flags),
+                appraisal.period, s.subject, s.level, s.parent, r(s.total_exact), r(s.total_before_gates_exact),
+                s.grade, s.rank, s.rank_in_parent, ";".join(s.flags),
             )
             for s in appraisal.results
         ]  # fmt: skip
     rows: list[tuple[object, ...]] = [
         (
-            appraisal.period, s.subject, s.parent, r(s.total), s.grade, s.rank, k.id, k.section,
-            _value_text(k.value), k.status, r(k.score), k.weight, r(mul(k.effective_weight, HUNDRED)),
+            appraisal.period, s.subject, s.parent, r(s.total_exact), s.grade, s.rank, k.id, k.section,
+            _value_text(k.value), k.status, r(k.score_exact), k.weight, r(mul(k.effective_weight_exact, HUNDRED)),
             parts[k.id], ";".join(k.flags),
         )
         for s in appraisal.results
@@ -262,19 +299,23 @@ def appraisal_rows(appraisal: Appraisal, level: Level = "kpi") -> tuple[tuple[st
     return KPI_COLUMNS, rows
 
 
-def _weight_places(rows: list[tuple[object, ...]], index: int) -> int:
-    """Decimal places that hold every declared weight exactly (weights are short decimals from the YAML)."""
+def bonus_places(values: Iterable[object]) -> int:
+    """Decimal places that hold every value exactly (at least 6, at most 30): declared weights, bonus multipliers."""
     places = _WEIGHT_PLACES
-    for row in rows:
-        weight = row[index]
-        if isinstance(weight, Decimal):
-            exponent = weight.as_tuple().exponent
+    for value in values:
+        if isinstance(value, Decimal):
+            exponent = value.as_tuple().exponent
             if isinstance(exponent, int):
                 places = max(places, -exponent)
     return min(places, 30)
 
 
-def to_arrow(appraisal: Appraisal, level: Level = "kpi") -> Any:
+def _weight_places(rows: list[tuple[object, ...]], index: int) -> int:
+    """Decimal places that hold every declared weight exactly (weights are short decimals from the YAML)."""
+    return bonus_places(row[index] for row in rows)
+
+
+def to_arrow(appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long") -> Any:
     """The appraisal as a ``pyarrow.Table`` (reported numbers as ``decimal128`` with the ruleset's places).
 
     Raises:
@@ -282,14 +323,15 @@ def to_arrow(appraisal: Appraisal, level: Level = "kpi") -> Any:
     """
     import pyarrow as pa  # noqa: PLC0415 - optional dependency, imported on demand
 
-    columns, rows = appraisal_rows(appraisal, level)
+    columns, rows = appraisal_rows(appraisal, level, layout)
     places = appraisal.places
+    scores = {f"{kid}_score" for kid in kpi_ids(appraisal)} if layout == "wide" else set()
     fields = []
-    for name in columns:
-        if name in _REPORTED:
+    for i, name in enumerate(columns):
+        if name in _REPORTED or name in scores:
             kind = pa.decimal128(38, places)
-        elif name == "weight":
-            kind = pa.decimal128(38, _weight_places(rows, columns.index(name)))
+        elif name in {"weight", "bonus_multiplier"}:
+            kind = pa.decimal128(38, _weight_places(rows, i))
         elif name in _INTS:
             kind = pa.int64()
         else:
@@ -299,7 +341,7 @@ def to_arrow(appraisal: Appraisal, level: Level = "kpi") -> Any:
     return pa.table(data, schema=pa.schema(fields))
 
 
-def to_polars(appraisal: Appraisal, level: Level = "kpi") -> Any:
+def to_polars(appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long") -> Any:
     """The appraisal as a ``polars.DataFrame`` (Decimal columns), through Arrow.
 
     Raises:
@@ -307,10 +349,10 @@ def to_polars(appraisal: Appraisal, level: Level = "kpi") -> Any:
     """
     import polars as pl  # noqa: PLC0415 - optional dependency, imported on demand
 
-    return pl.from_arrow(to_arrow(appraisal, level))
+    return pl.from_arrow(to_arrow(appraisal, level, layout))
 
 
-def to_pandas(appraisal: Appraisal, level: Level = "kpi") -> Any:
+def to_pandas(appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long") -> Any:
     """The appraisal as a ``pandas.DataFrame``; decimal columns hold ``decimal.Decimal`` objects.
 
     Raises:
@@ -318,7 +360,7 @@ def to_pandas(appraisal: Appraisal, level: Level = "kpi") -> Any:
     """
     import pandas as pd  # noqa: PLC0415 - optional dependency, imported on demand
 
-    columns, rows = appraisal_rows(appraisal, level)
+    columns, rows = appraisal_rows(appraisal, level, layout)
     frame = pd.DataFrame.from_records(rows, columns=list(columns))
     for name in _INTS & set(columns):
         frame[name] = frame[name].astype("Int64")

@@ -1,5 +1,11 @@
 """Appraisal results and their canonical serialisation.
 
+Every result holds its exact numbers (``Decimal`` or ``Fraction``) in the ``*_exact`` fields and
+reports them through properties of the same name without the suffix: ``SubjectResult.total`` is
+the total as the ruleset reports it (a ``Decimal`` with the ruleset's places, ``Decimal('101.49')``),
+``total_exact`` the exact rational it was rounded from (``Fraction(172531, 1700)``); likewise
+``score``, ``contribution``, ``effective_weight`` and ``total_before_gates``. The ``Rounding`` each
+result carries (the ruleset's ``rounding:``) does the rounding, correctly, in all seven modes.
 Values are kept exact (``Decimal`` or ``Fraction``). ``to_dict`` rounds scores, weights,
 contributions and totals to the ruleset's places and mode (only here, where they are reported);
 metric values are written exactly (a value without a finite decimal expansion to 34 significant
@@ -52,6 +58,66 @@ def _encode(value: object) -> str:
     raise TypeError(msg)
 
 
+@attrs.frozen
+class Rounding:
+    """How a run reports its exact numbers: the ruleset's ``rounding`` (places, mode, contributions).
+
+    .. versionadded:: 0.2.0
+    """
+
+    places: int = 2
+    mode: str = "half_up"  # one of ``_numbers.ROUNDING_MODES``
+    contributions: str = "rounded"  # or "largest_remainder"
+
+    @classmethod
+    def of(cls, card: Scorecard) -> Rounding:
+        """The rounding a scorecard declares."""
+        return cls(card.places, card.rounding, card.contributions)
+
+    def round(self, value: Number | None) -> Decimal | None:
+        """A reported figure: ``value`` correctly rounded to ``places`` (``None`` stays ``None``, N/A)."""
+        return None if value is None else quantize(value, self.places, self.mode)
+
+    def share(self, value: Number | None) -> Decimal | None:
+        """A share (``1/3``) rounded to ``places + 2``, so that ``100 ×`` it is the reported percent (33.33)."""
+        return None if value is None else quantize(value, self.places + 2, self.mode)
+
+    def value(self, value: Number) -> Decimal:
+        """A metric value as the readable reports show it: rounded to ``places + 2`` decimals.
+
+        ``canonical`` of the result drops the zeros rounding added (``99000``, ``0.9527``, ``1.1``);
+        the exact value stays in the result, the traces and the JSON.
+        """
+        return quantize(value, self.places + 2, self.mode)
+
+    def parts(self, contributions: Sequence[Number], before: Number | None) -> tuple[list[Decimal], Decimal]:
+        """The reported contributions and the residue against the reported total before gates.
+
+        With ``contributions: rounded`` each part is correctly rounded and the residue
+        (reported total − Σ reported parts) is what rounding left over, shown so that nobody is
+        puzzled when the parts do not add up. With ``largest_remainder`` the parts are apportioned
+        so that they add up to the reported total exactly (residue 0): each part is the exact value
+        cut down to the reported places, and the units still missing go to the parts with the
+        largest remainders (ties to the earlier KPI).
+        """
+        # Exact operations only: the caller's decimal context must not touch a reported digit.
+        places, mode = self.places, self.mode
+        whole = self.round(before) or Decimal(0)
+        if self.contributions != "largest_remainder":
+            parts = [quantize(c, places, mode) for c in contributions]
+            return parts, quantize(num.sub(whole, num.total(parts)), places, "down")
+        unit = Decimal(1).scaleb(-places)
+        floors = [quantize(c, places, "floor") for c in contributions]
+        missing = int(num.div(num.sub(whole, num.total(floors)), unit))
+        order = sorted(range(len(floors)), key=lambda i: (num.neg(num.sub(contributions[i], floors[i])), i))
+        for i in order[: max(missing, 0)]:
+            floors[i] = quantize(num.add(floors[i], unit), places, "down")
+        return floors, quantize(Decimal(0), places, "down")
+
+
+DEFAULT_ROUNDING = Rounding()
+
+
 class Tracer(Protocol):
     """Builds the explanation of one KPI of one subject on demand."""
 
@@ -60,7 +126,16 @@ class Tracer(Protocol):
 
 @attrs.frozen
 class KpiResult:
-    """One KPI of one subject: value → score → weighted contribution, with its explanation."""
+    """One KPI of one subject: value → score → weighted contribution, with its explanation.
+
+    ``score``, ``effective_weight`` and ``contribution`` are the reported figures (``Decimal``,
+    rounded by ``rounding``); ``score_exact``, ``effective_weight_exact`` and ``contribution_exact``
+    the exact values. ``value`` is the exact metric value.
+
+    .. versionchanged:: 0.2.0
+       ``score``, ``effective_weight`` and ``contribution`` report rounded ``Decimal`` values; the
+       exact ones moved to the ``*_exact`` fields.
+    """
 
     id: str
     title: str | None
@@ -68,14 +143,36 @@ class KpiResult:
     metric: str
     value: Value
     status: Literal["scored", "excluded"]
-    score: Number | None
+    score_exact: Number | None
     weight: Decimal
-    effective_weight: Number
-    contribution: Number
+    effective_weight_exact: Number
+    contribution_exact: Number
     flags: tuple[str, ...]
     trace: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
     subject: str = attrs.field(default="", eq=False, repr=False)
     tracer: Tracer | None = attrs.field(default=None, eq=False, repr=False)
+    rounding: Rounding = attrs.field(default=DEFAULT_ROUNDING, repr=False)
+    # The apportioned part under ``contributions: largest_remainder`` (set by the subject's result).
+    part: Decimal | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def score(self) -> Decimal | None:
+        """The reported score (``Decimal('110.00')``); ``None`` when the KPI is excluded (N/A)."""
+        return (
+            None if self.score_exact is None else quantize(self.score_exact, self.rounding.places, self.rounding.mode)
+        )
+
+    @property
+    def effective_weight(self) -> Decimal:
+        """The reported share after renormalisation: ``Decimal("0.3600")``, ``scaleb(2)`` gives the reported 36.00 %."""
+        return quantize(self.effective_weight_exact, self.rounding.places + 2, self.rounding.mode)
+
+    @property
+    def contribution(self) -> Decimal:
+        """The reported contribution to the total before gates (apportioned under ``largest_remainder``)."""
+        if self.part is not None:
+            return self.part
+        return quantize(self.contribution_exact, self.rounding.places, self.rounding.mode)
 
     @property
     def explanation(self) -> dict[str, Any]:
@@ -93,12 +190,14 @@ def _kpi_result_builder() -> Callable[..., KpiResult]:
     used.
     """
     names = tuple(a.name for a in attrs.fields(KpiResult))
-    expected: tuple[str, ...] = ("id", "title", "section", "metric", "value", "status", "score", "weight")
-    expected += ("effective_weight", "contribution", "flags", "trace", "subject", "tracer")
+    expected: tuple[str, ...] = ("id", "title", "section", "metric", "value", "status", "score_exact", "weight")
+    expected += ("effective_weight_exact", "contribution_exact", "flags", "trace", "subject", "tracer", "rounding")
+    expected += ("part",)
     plain = all(a.validator is None and a.converter is None for a in attrs.fields(KpiResult))
     if names != expected or not plain or hasattr(KpiResult, "__attrs_post_init__"):
         return KpiResult  # pragma: no cover - a changed class: its own constructor
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13 = (getattr(KpiResult, n).__set__ for n in names)
+    setters = tuple(getattr(KpiResult, n).__set__ for n in names)
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15 = setters
     new = object.__new__
 
     def build(
@@ -116,6 +215,7 @@ def _kpi_result_builder() -> Callable[..., KpiResult]:
         a11: dict[str, Any] | None,
         a12: str,
         a13: Tracer | None,
+        a14: Rounding = DEFAULT_ROUNDING,
     ) -> KpiResult:
         obj: KpiResult = new(KpiResult)
         s0(obj, a0)
@@ -132,6 +232,8 @@ def _kpi_result_builder() -> Callable[..., KpiResult]:
         s11(obj, a11)
         s12(obj, a12)
         s13(obj, a13)
+        s14(obj, a14)
+        s15(obj, None)
         return obj
 
     return build
@@ -159,6 +261,7 @@ def _kpi_results_builder() -> Callable[..., list[KpiResult]]:
             subject: str,
             tracer: Tracer | None,
             trace: bool,  # noqa: FBT001 - positional on a hot path
+            rounding: Rounding = DEFAULT_ROUNDING,
         ) -> list[KpiResult]:
             return [
                 KpiResult(
@@ -176,6 +279,7 @@ def _kpi_results_builder() -> Callable[..., list[KpiResult]]:
                     explanation if trace else None,
                     subject,
                     tracer,
+                    rounding,
                 )
                 for (kid, title, section, metric, weight), (
                     value,
@@ -187,7 +291,8 @@ def _kpi_results_builder() -> Callable[..., list[KpiResult]]:
 
         return build_with_class
     names = tuple(a.name for a in attrs.fields(KpiResult))
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13 = (getattr(KpiResult, n).__set__ for n in names)
+    setters = tuple(getattr(KpiResult, n).__set__ for n in names)
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15 = setters
     new = object.__new__
 
     def build_all(
@@ -198,6 +303,7 @@ def _kpi_results_builder() -> Callable[..., list[KpiResult]]:
         subject: str,
         tracer: Tracer | None,
         trace: bool,  # noqa: FBT001 - positional on a hot path
+        rounding: Rounding = DEFAULT_ROUNDING,
     ) -> list[KpiResult]:
         out: list[KpiResult] = []
         append = out.append
@@ -219,6 +325,8 @@ def _kpi_results_builder() -> Callable[..., list[KpiResult]]:
             s11(obj, explanation if trace else None)
             s12(obj, subject)
             s13(obj, tracer)
+            s14(obj, rounding)
+            s15(obj, None)
             append(obj)
         return out
 
@@ -230,12 +338,29 @@ new_kpi_results = _kpi_results_builder()
 
 @attrs.frozen
 class SectionResult:
+    """One section of one subject: ``score``/``effective_weight`` reported, ``*_exact`` exact.
+
+    .. versionchanged:: 0.2.0
+       ``score`` and ``effective_weight`` report rounded ``Decimal`` values.
+    """
+
     id: str
     title: str | None
     weight: Decimal
-    score: Number | None
-    effective_weight: Number
+    score_exact: Number | None
+    effective_weight_exact: Number
     flags: tuple[str, ...]
+    rounding: Rounding = attrs.field(default=DEFAULT_ROUNDING, repr=False)
+
+    @property
+    def score(self) -> Decimal | None:
+        """The reported section score; ``None`` when no KPI of the section applies."""
+        return self.rounding.round(self.score_exact)
+
+    @property
+    def effective_weight(self) -> Decimal:
+        """The reported share of the total (``Decimal('0.6000')`` is 60.00 %)."""
+        return quantize(self.effective_weight_exact, self.rounding.places + 2, self.rounding.mode)
 
 
 @attrs.frozen
@@ -259,12 +384,21 @@ class AdjustmentResult:
 
 @attrs.frozen
 class SubjectResult:
-    """The appraisal of one subject."""
+    """The appraisal of one subject.
+
+    ``total`` and ``total_before_gates`` are the reported figures (``Decimal('101.49')``, rounded
+    by ``rounding``, ``None`` when no KPI applies); ``total_exact`` and ``total_before_gates_exact``
+    the exact rationals they were rounded from. Ranks and grades are decided on the exact totals.
+
+    .. versionchanged:: 0.2.0
+       ``total`` and ``total_before_gates`` report rounded ``Decimal`` values; the exact ones
+       moved to ``total_exact`` and ``total_before_gates_exact``.
+    """
 
     subject: str
     level: str
     parent: str | None
-    total: Number | None
+    total_exact: Number | None
     grade: str | None
     bonus_multiplier: Decimal | None
     rank: int | None
@@ -274,8 +408,30 @@ class SubjectResult:
     gates: tuple[GateResult, ...]
     adjustments: tuple[AdjustmentResult, ...]
     flags: tuple[str, ...]
-    total_before_gates: Number | None
+    total_before_gates_exact: Number | None
     metrics: dict[str, Value] = attrs.field(factory=dict)
+    rounding: Rounding = attrs.field(default=DEFAULT_ROUNDING, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.rounding.contributions == "largest_remainder":  # each part depends on the others
+            parts, _ = self.rounding.parts([k.contribution_exact for k in self.kpis], self.total_before_gates_exact)
+            for k, part in zip(self.kpis, parts, strict=True):
+                object.__setattr__(k, "part", part)  # built for this result, not yet seen by anyone
+
+    @property
+    def total(self) -> Decimal | None:
+        """The reported total (``Decimal('101.49')``); ``None`` when no KPI applies."""
+        return self.rounding.round(self.total_exact)
+
+    @property
+    def total_before_gates(self) -> Decimal | None:
+        """The reported total before gates capped it (equal to ``total`` when no gate changed it)."""
+        return self.rounding.round(self.total_before_gates_exact)
+
+    @property
+    def contributions_residue(self) -> Decimal:
+        """Reported total before gates − Σ reported contributions (0 when the parts add up)."""
+        return self.rounding.parts([k.contribution_exact for k in self.kpis], self.total_before_gates_exact)[1]
 
     def kpi(self, kpi_id: str) -> KpiResult:
         """The result of one KPI.
@@ -360,31 +516,14 @@ class Appraisal:
         return None if value is None else format(quantize(value, self.places, self.rounding), "f")
 
     def reported_contributions(self, result: SubjectResult) -> tuple[dict[str, Decimal], Decimal]:
-        """The contributions as reported, and the residue against the reported total before gates.
+        """The contributions as reported (KPI id → part), and the residue against the reported total before gates.
 
-        With ``contributions: rounded`` each part is correctly rounded and the residue
-        (reported total − Σ reported parts) is what rounding left over, shown so that nobody is
-        puzzled when the parts do not add up. With ``largest_remainder`` the parts are apportioned
-        so that they add up to the reported total exactly (residue 0): each part is the exact value
-        cut down to the reported places, and the units still missing go to the parts with the
-        largest remainders (ties to the earlier KPI).
+        See ``Rounding.parts``: each part rounded (``contributions: rounded``), or apportioned so
+        that the parts add up to the reported total (``largest_remainder``).
         """
-        # Exact operations only: the caller's decimal context must not touch a reported digit.
-        unit = Decimal(1).scaleb(-self.places)
-        whole = self.round(result.total_before_gates) or Decimal(0)
-        if self.contributions != "largest_remainder":
-            parts = {k.id: quantize(k.contribution, self.places, self.rounding) for k in result.kpis}
-            return parts, quantize(num.sub(whole, num.total(list(parts.values()))), self.places, "down")
-        floors = {k.id: quantize(k.contribution, self.places, "floor") for k in result.kpis}
-        missing = int(num.div(num.sub(whole, num.total(list(floors.values()))), unit))
-        order = sorted(
-            range(len(result.kpis)),
-            key=lambda i: (num.neg(num.sub(result.kpis[i].contribution, floors[result.kpis[i].id])), i),
-        )
-        for i in order[: max(missing, 0)]:
-            kid = result.kpis[i].id
-            floors[kid] = quantize(num.add(floors[kid], unit), self.places, "down")
-        return floors, quantize(Decimal(0), self.places, "down")
+        rounding = Rounding(self.places, self.rounding, self.contributions)
+        parts, residue = rounding.parts([k.contribution_exact for k in result.kpis], result.total_before_gates_exact)
+        return {k.id: p for k, p in zip(result.kpis, parts, strict=True)}, residue
 
     def _header(self) -> dict[str, Any]:
         head: dict[str, Any] = {
@@ -454,8 +593,8 @@ class Appraisal:
                 "id": k.id,
                 "value": convert(k.value),
                 "status": k.status,
-                "score": self.reported(k.score),
-                "effective_weight": self.reported(num.mul(k.effective_weight, HUNDRED)),
+                "score": self.reported(k.score_exact),
+                "effective_weight": self.reported(num.mul(k.effective_weight_exact, HUNDRED)),
                 "contribution": format(parts[k.id], "f"),
                 "flags": list(k.flags),
             }
@@ -468,8 +607,8 @@ class Appraisal:
             "subject": r.subject,
             "level": r.level,
             "parent": r.parent,
-            "total": self.reported(r.total),
-            "total_before_gates": self.reported(r.total_before_gates),
+            "total": self.reported(r.total_exact),
+            "total_before_gates": self.reported(r.total_before_gates_exact),
             "contributions_residue": format(residue, "f"),
             "grade": r.grade,
             "bonus_multiplier": convert(r.bonus_multiplier),
@@ -480,8 +619,8 @@ class Appraisal:
             "sections": [
                 {
                     "id": s.id,
-                    "score": self.reported(s.score),
-                    "effective_weight": self.reported(num.mul(s.effective_weight, HUNDRED)),
+                    "score": self.reported(s.score_exact),
+                    "effective_weight": self.reported(num.mul(s.effective_weight_exact, HUNDRED)),
                     "flags": list(s.flags),
                 }
                 for s in r.sections
@@ -533,23 +672,28 @@ class Appraisal:
 
     # Frames (issue 7): the conversions live in ``evaluation.frames``; each library is imported on demand.
 
-    def to_arrow(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
-        """A ``pyarrow.Table``: one row per subject × KPI (``level="kpi"``) or per subject; decimal128 numbers."""
+    def to_arrow(self, level: Literal["kpi", "subject"] = "kpi", layout: Literal["long", "wide"] = "long") -> Any:
+        """A ``pyarrow.Table``: one row per subject × KPI (``level="kpi"``) or per subject; decimal128 numbers.
+
+        ``layout="wide"``: one row per subject with ``<kpi>_value`` and ``<kpi>_score`` columns.
+
+        .. versionchanged:: 0.2.0 ``layout``.
+        """
         from kpi_engine.evaluation.frames import to_arrow  # noqa: PLC0415 - frames imports optional libraries
 
-        return to_arrow(self, level)
+        return to_arrow(self, level, layout)
 
-    def to_polars(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
+    def to_polars(self, level: Literal["kpi", "subject"] = "kpi", layout: Literal["long", "wide"] = "long") -> Any:
         """A ``polars.DataFrame`` of ``to_arrow`` (Decimal columns)."""
         from kpi_engine.evaluation.frames import to_polars  # noqa: PLC0415 - frames imports optional libraries
 
-        return to_polars(self, level)
+        return to_polars(self, level, layout)
 
-    def to_pandas(self, level: Literal["kpi", "subject"] = "kpi") -> Any:
-        """A ``pandas.DataFrame`` with ``decimal.Decimal`` values in the number columns."""
+    def to_pandas(self, level: Literal["kpi", "subject"] = "kpi", layout: Literal["long", "wide"] = "long") -> Any:
+        """A ``pandas.DataFrame`` with ``decimal.Decimal`` values in the number columns (``layout`` as ``to_arrow``)."""
         from kpi_engine.evaluation.frames import to_pandas  # noqa: PLC0415 - frames imports optional libraries
 
-        return to_pandas(self, level)
+        return to_pandas(self, level, layout)
 
     @exactly
     def to_json(self, *, traces: bool = False, indent: int | None = None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kpi_engine.errors import KpiError
-from kpi_engine.evaluation.frames import Level, batches_table, duckdb_reader, to_arrow
+from kpi_engine.evaluation.frames import Layout, Level, batches_table, duckdb_reader, to_arrow
 from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
 
@@ -73,17 +73,33 @@ def read_sql(database: str | Path, query: str, name: str | None = None) -> Table
         raise KpiError(f"{database}: query failed: {exc}") from None
 
 
-def write_parquet(appraisal: Appraisal, path: str | Path, level: Level = "kpi") -> None:
-    """Write the appraisal's rows (``Appraisal.to_arrow``) to a Parquet file, atomically.
+def write_parquet(appraisal: Appraisal, path: str | Path, level: Level = "kpi", layout: Layout = "long") -> None:
+    """Write the appraisal's rows (``Appraisal.to_arrow``, long or wide) to a Parquet file, atomically.
+
+    A columnar run is written from the kernel's columns a chunk of subjects at a time
+    (``report.columnar.columnar_long_batches``, ``columnar_wide_batches``): the same table as the
+    result objects give, with flat memory.
 
     Raises:
         KpiError: when pyarrow is missing or the file cannot be written.
     """
-    write_arrow_parquet(lambda: to_arrow(appraisal, level), path)
+    from kpi_engine.report.columnar import columnar_long_batches, columnar_wide_batches  # noqa: PLC0415
+
+    streamed = None
+    if layout == "wide":
+        streamed = columnar_wide_batches(appraisal)
+    elif level == "kpi":
+        streamed = columnar_long_batches(appraisal)
+    if streamed is None:
+        write_arrow_parquet(lambda: to_arrow(appraisal, level, layout), path)
+    else:
+        write_arrow_parquet(lambda: None, path, batches=streamed)
 
 
-def write_arrow_parquet(build: Callable[[], Any], path: str | Path) -> None:
+def write_arrow_parquet(build: Callable[[], Any], path: str | Path, *, batches: tuple[Any, Any] | None = None) -> None:
     """Write the Arrow table ``build()`` returns to a Parquet file, atomically.
+
+    ``batches``: (schema, record batches) written one after the other instead (flat memory).
 
     Raises:
         KpiError: when pyarrow is missing or the file cannot be written.
@@ -95,7 +111,13 @@ def write_arrow_parquet(build: Callable[[], Any], path: str | Path) -> None:
     target = Path(path)
     tmp = target.with_name(f".{target.name}.tmp")
     try:
-        pq.write_table(build(), tmp)
+        if batches is None:
+            pq.write_table(build(), tmp)
+        else:
+            schema, pieces = batches
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for batch in pieces:
+                    writer.write_batch(batch)
         tmp.replace(target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -20,7 +20,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from kpi_engine.errors import KpiError
@@ -61,6 +61,61 @@ def write_file(path: str | os.PathLike[str], text: str | bytes | Iterable[str]) 
         if exc.errno == errno.ENOSPC:
             reason = "no space left on the device; the previous file (if any) is unchanged"
         raise KpiError(f"cannot write {shown}: {reason}") from None
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary file next to ``path`` for a writer that opens files by name (XlsxWriter's constant memory).
+
+    When the block ends without an error the file takes the place of ``path`` exactly as
+    ``write_file`` would put it there (atomically for a regular file, copied through to a device or
+    FIFO); on an error it is removed and ``path`` is untouched.
+
+    Raises:
+        KpiError: with a one-line reason when the file cannot be written or put in place.
+    """
+    shown = os.fspath(path)
+    try:
+        info: os.stat_result | None = Path(path).stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise KpiError(f"cannot write {shown}: {exc.strerror or exc}") from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise KpiError(f"cannot write {shown}: is a directory")
+    regular = info is None or stat.S_ISREG(info.st_mode)
+    target = Path(os.path.realpath(path)) if regular else Path(path)
+    folder = target.parent if regular else Path(tempfile.gettempdir())
+    try:
+        clean_stale_temporaries(target)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.{os.getpid()}.", suffix=_TMP_SUFFIX)
+        os.close(fd)
+    except OSError as exc:
+        raise KpiError(f"cannot write {shown}: {exc.strerror or exc}") from None
+    written = Path(tmp)
+    try:
+        yield written
+        if regular:
+            with written.open("rb+") as fh:
+                os.fsync(fh.fileno())
+            mode = None if info is None else stat.S_IMODE(info.st_mode)
+            if mode is None:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            written.chmod(mode)
+            written.replace(target)
+            _sync_directory(target.parent)
+        else:
+            with written.open("rb") as fh:
+                _write_through(target, iter(lambda: fh.read(1 << 20), b""))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.ENOSPC:
+            reason = "no space left on the device; the previous file (if any) is unchanged"
+        raise KpiError(f"cannot write {shown}: {reason}") from None
+    finally:
+        written.unlink(missing_ok=True)
 
 
 def _write_through(target: Path, data: Iterable[bytes]) -> None:

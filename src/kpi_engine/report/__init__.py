@@ -11,11 +11,36 @@ from collections.abc import Mapping, Sequence
 
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import Ruleset
+from kpi_engine.language.spec import MetricSpec
 from kpi_engine.report._i18n import LANGS, Lang, Messages, language_from_env, messages
 from kpi_engine.report._view import View, names_from_tables, reported, spreadsheet_safe, terminal_safe
 from kpi_engine.report.issues import render_issue, translate_issue
 
 FORMATS = ("table", "csv", "html", "xlsx")
+
+
+def view_of(
+    appraisal: Appraisal,
+    *,
+    ruleset: Ruleset | None = None,
+    names: Mapping[str, str] | None = None,
+    lang: Lang = "en",
+    ids: bool = False,
+) -> View:
+    """The ``View`` every renderer reads: the appraisal with titles, names and the language's catalogue."""
+    titles: dict[str, str] = {}
+    if ruleset is not None:
+        spec = ruleset.spec
+        titles |= {name: i.title for name, i in spec.inputs.items() if i.title}
+        titles |= {name: m.title for name, m in spec.metrics.items() if isinstance(m, MetricSpec) and m.title}
+    return View(
+        appraisal,
+        messages(lang),
+        ruleset.scorecard if ruleset is not None else None,
+        dict(names or {}),
+        ids=ids,
+        titles=titles,
+    )
 
 
 def render(
@@ -28,6 +53,9 @@ def render(
     ids: bool = False,
     bom: bool = False,
     history: Sequence[Appraisal] = (),
+    layout: str = "long",
+    width: int | None = None,
+    kpis: Sequence[str] | None = None,
 ) -> str | bytes:
     """Render an appraisal in one of ``FORMATS``.
 
@@ -40,6 +68,10 @@ def render(
         ids: show KPI ids instead of titles (table, HTML, xlsx).
         bom: start CSV with a UTF-8 byte-order mark.
         history: appraisals of earlier periods with the same ruleset (HTML trends).
+        layout: ``long`` (CSV: a row per subject and KPI; xlsx: with the KPI detail sheet) or
+            ``wide`` (a row per subject with a value and a score column per KPI).
+        width: table: fit this many terminal cells (titles wrap, columns fold into panels).
+        kpis: table: the ids of the KPI columns to show, in order.
 
     Returns:
         Text for ``table``, ``csv`` and ``html``; bytes for ``xlsx``.
@@ -47,21 +79,15 @@ def render(
     Raises:
         ValueError: for an unknown format.
     """
-    view = View(
-        appraisal,
-        messages(lang),
-        ruleset.scorecard if ruleset is not None else None,
-        dict(names or {}),
-        ids=ids,
-    )
+    view = view_of(appraisal, ruleset=ruleset, names=names, lang=lang, ids=ids)
     if fmt == "table":
         from kpi_engine.report.table import render_table  # noqa: PLC0415
 
-        return render_table(view)
+        return render_table(view, width=width, kpis=kpis)
     if fmt == "csv":
         from kpi_engine.report.csv import render_csv  # noqa: PLC0415
 
-        return render_csv(view, bom=bom)
+        return render_csv(view, bom=bom, layout=layout)
     if fmt == "html":
         from kpi_engine.report.html import render_html  # noqa: PLC0415
 
@@ -69,7 +95,7 @@ def render(
     if fmt == "xlsx":
         from kpi_engine.report.xlsx import render_xlsx  # noqa: PLC0415
 
-        return render_xlsx(view)
+        return render_xlsx(view, layout=layout)
     msg = f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}"
     raise ValueError(msg)
 
@@ -89,4 +115,5 @@ __all__ = [
     "spreadsheet_safe",
     "terminal_safe",
     "translate_issue",
+    "view_of",
 ]

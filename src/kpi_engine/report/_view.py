@@ -15,9 +15,9 @@ from fractions import Fraction
 import attrs
 from wcwidth import wcswidth
 
-from kpi_engine._numbers import CONTEXT, ROUNDING_MODES, quantize
+from kpi_engine._numbers import CONTEXT, ROUNDING_MODES, canonical, quantize
 from kpi_engine.evaluation.records import Table
-from kpi_engine.evaluation.results import Appraisal, KpiResult, SubjectResult
+from kpi_engine.evaluation.results import Appraisal, GateResult, KpiResult, SubjectResult
 from kpi_engine.language.model import Scorecard
 from kpi_engine.report._i18n import Messages
 
@@ -86,6 +86,7 @@ class View:
     scorecard: Scorecard | None = None
     names: Mapping[str, str] = attrs.field(factory=dict)
     ids: bool = False
+    titles: Mapping[str, str] = attrs.field(factory=dict)  # input and metric name → title from the ruleset
 
     def r(self, value: Number | None) -> Decimal | None:
         """Round a reported number (score, weight in %, contribution, total)."""
@@ -96,13 +97,40 @@ class View:
         rounded = self.r(value)
         return self.msg.t("N/A") if rounded is None else format(rounded, "f")
 
+    def value(self, value: object) -> str:
+        """A metric value as the readable reports show it: numbers to the ruleset's places + 2 decimals.
+
+        ``Rounding.value``: ``0.952674…`` → ``0.9527``, ``99000`` → ``99000``, ``1.1`` → ``1.1`` (zeros
+        that rounding adds are dropped); ``true``/``false``; text as is; ``""`` for N/A. The exact
+        value is in the traces and the JSON.
+        """
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, Decimal | Fraction):
+            return canonical(quantize(value, self.appraisal.places + 2, self.appraisal.rounding))
+        return str(value)
+
     def contribution(self, result: SubjectResult, kpi: KpiResult) -> str:
         """A KPI's reported contribution: the same part the JSON reports (rounded, or apportioned)."""
         return format(self.appraisal.reported_contributions(result)[0][kpi.id], "f")
 
+    def contribution_of(self, kpi: KpiResult) -> str:
+        """A KPI's reported contribution as text (``KpiResult.contribution``: rounded, or apportioned)."""
+        return format(kpi.contribution, "f")
+
     def residue(self, result: SubjectResult) -> Decimal:
         """Reported total before gates − Σ reported contributions (0 when they add up)."""
         return self.appraisal.reported_contributions(result)[1]
+
+    def scorecard_title(self, kpi_id: str) -> str | None:
+        """The KPI's title in the ruleset the view was given (``None`` when it has none)."""
+        if self.scorecard is not None:
+            for k in self.scorecard.kpis:
+                if k.id == kpi_id and k.title:
+                    return k.title
+        return None
 
     def kpi_title(self, kpi: KpiResult) -> str:
         """The KPI's title from the ruleset (its id with ``ids=True`` or when it has no title)."""
@@ -127,6 +155,28 @@ class View:
                 if g.grade == grade and g.title:
                     return f"{grade} {g.title}"
         return grade
+
+    def gate_effect(self, gate: GateResult) -> str:
+        """What a gate does, in words: ``total capped at 60`` (``总分封顶 60``), never the ruleset's key."""
+        t = self.msg.t
+        if gate.action == "cap_total":
+            return t("total capped at {value}", value=gate.value)
+        if gate.action == "zero_section":
+            titles = {s.id: s.title for s in self.scorecard.sections} if self.scorecard is not None else {}
+            return t("section {section} scored 0", section=self.section_title(gate.value, titles.get(gate.value)))
+        if gate.action == "force_grade":
+            return t("grade set to {grade}", grade=self.grade_title(gate.value))
+        return f"{gate.action} {gate.value}"  # pragma: no cover - every action is listed above
+
+    def level_name(self, level: str) -> str:
+        """``rep`` → 销售代表 in Chinese: the subject level in words."""
+        return self.msg.pt("level", level)
+
+    def rounding_text(self) -> str:
+        """``2 places, half up`` (``2 位小数，四舍五入``): the ruleset's rounding in words."""
+        a = self.appraisal
+        words = ROUNDING_WORDS.get(a.rounding, a.rounding)
+        return self.msg.t("{places} places, {mode}", places=a.places, mode=self.msg.pt("rounding", words))
 
     def _any_bonus(self) -> bool:
         if self.scorecard is not None and any(g.bonus_multiplier is not None for g in self.scorecard.grades):
@@ -159,8 +209,37 @@ class View:
 
 
 def fired_gates(result: SubjectResult) -> list[str]:
-    """Ids of the gates that applied to a subject."""
+    """Ids of the gates whose condition held for a subject (``applied`` in the JSON)."""
     return [g.id for g in result.gates if g.outcome == "applied"]
+
+
+def gate_changed(result: SubjectResult, gate: GateResult, card: Scorecard | None) -> bool:
+    """Whether an applied gate changed the subject's result, not only held.
+
+    A cap changes the total only when the total before gates is above it (王芳 at 33.53 under a
+    cap of 60 is not capped); a zeroed section changes it only when one of its KPIs scored above
+    0; a forced grade only when it differs from the grade the total earns (the first forced grade
+    decides).
+    """
+    if gate.outcome != "applied":
+        return False
+    if gate.action == "cap_total":
+        before = result.total_before_gates_exact
+        return before is not None and before > Decimal(gate.value)
+    if gate.action == "zero_section":
+        return any(k.score_exact for k in result.kpis if k.section == gate.value and k.score_exact is not None)
+    if gate.action == "force_grade":
+        first = next((g for g in result.gates if g.outcome == "applied" and g.action == "force_grade"), None)
+        if first is not gate or card is None or result.total_exact is None:
+            return first is gate
+        earned = next((g.grade for g in card.grades if g.min is None or result.total_exact >= g.min), None)
+        return earned != gate.value
+    return True  # pragma: no cover - every action is listed above
+
+
+def changed_gates(result: SubjectResult, card: Scorecard | None) -> list[GateResult]:
+    """The applied gates that changed the subject's total, a section or the grade."""
+    return [g for g in result.gates if gate_changed(result, g, card)]
 
 
 def applied_adjustments(result: SubjectResult) -> list[str]:
@@ -175,10 +254,10 @@ def adjustment_rule(appraisal: Appraisal, adjustment_id: str) -> tuple[str, str]
     return (rule.when.text, rule.reason) if rule is not None else ("", "")
 
 
-def markers(result: SubjectResult) -> str:
-    """``G`` when a gate fired, ``A`` when an adjustment changed a score, ``N`` when a KPI was N/A."""
+def markers(result: SubjectResult, card: Scorecard | None = None) -> str:
+    """``G`` when a gate changed the result, ``A`` when an adjustment changed a score, ``N`` when a KPI was N/A."""
     out = ""
-    if fired_gates(result):
+    if changed_gates(result, card):
         out += "G"
     if applied_adjustments(result):
         out += "A"
@@ -256,6 +335,18 @@ def display_width(text: str) -> int:
     # wcswidth is -1 when a control character is present; count it as its escape would show.
     return sum(max(wcswidth(c), 0) if wcswidth(c) >= 0 else 1 for c in text)
 
+
+# Subject levels and rounding modes in words (translated in the catalogue under contexts "level", "rounding").
+LEVELS = ("rep", "team", "department", "company")
+ROUNDING_WORDS = {
+    "half_up": "half up",
+    "half_even": "half even",
+    "half_down": "half down",
+    "up": "away from zero",
+    "down": "toward zero",
+    "ceiling": "up (ceiling)",
+    "floor": "down (floor)",
+}
 
 # The flags the engine sets on a KPI result (translated in the catalogue under context "flag").
 KPI_FLAGS = ("adjusted", "excluded_na", "missing_scored_zero", "no_band_matched", "section_zeroed")

@@ -1,4 +1,4 @@
-"""CSV, JSON Lines and JSON of a columnar run, written straight from the kernel's columns.
+"""CSV, JSON Lines, JSON and wide Arrow batches of a columnar run, written straight from the kernel's columns.
 
 ``kpi evaluate --format csv|jsonl|json`` on a large input: the kernel's exact rational columns
 (``ColumnarResults``) are rounded with integer arithmetic (correctly, with the ruleset's places
@@ -24,14 +24,14 @@ from typing import Any
 import attrs
 import numpy as np
 
-from kpi_engine._numbers import canonical
+from kpi_engine._numbers import canonical, quantize
 from kpi_engine.evaluation.columnar._columns import Bool, Column, Ctx, Num, Text
 from kpi_engine.evaluation.columnar._results import ColumnarResults, at_row
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.model import Scorecard
 from kpi_engine.report._i18n import Messages
 from kpi_engine.report._view import exact_text
-from kpi_engine.report.csv import COLUMNS
+from kpi_engine.report.csv import COLUMNS, wide_header
 
 CHUNK = 10_000  # subjects per piece of text: Polars holds about ten times the text of a chunk while it builds it
 _POWERS = {10**k: k for k in range(19)}
@@ -49,6 +49,8 @@ def columnar_text(
     names: Mapping[str, str] | None = None,
     bom: bool = False,
     compact: bool = False,
+    layout: str = "long",
+    ids: bool = False,
 ) -> Iterator[str] | None:
     """The text of ``fmt`` (``csv``, ``jsonl`` or ``json``) in pieces, from the kernel's columns.
 
@@ -60,6 +62,8 @@ def columnar_text(
         names: subject → name (CSV).
         bom: start CSV with a UTF-8 byte-order mark.
         compact: JSON on one line.
+        layout: CSV ``long`` (a row per subject and KPI) or ``wide`` (a row per subject).
+        ids: the wide CSV's Chinese header names KPIs by id.
 
     Returns:
         The pieces (a generator: the work happens as they are written), or ``None`` when the
@@ -75,7 +79,11 @@ def columnar_text(
         return None
     if fmt == "csv":
         assert msg is not None
+        if layout == "wide":
+            return _csv_wide(appraisal, figures, msg, scorecard, names or {}, bom=bom, ids=ids)
         return _csv(appraisal, figures, msg, scorecard, names or {}, bom=bom)
+    if layout == "wide":  # JSON has one layout
+        return None
     return _json(appraisal, figures, fmt, compact=compact)
 
 
@@ -223,6 +231,20 @@ class _Chunk:
         self.data[key] = text.alias(key)
         return pl.col(key)
 
+    def value(self, key: str, col: Column, rows: Any, places: int, mode: str) -> Any:
+        """A metric value column as the readable reports show it (``View.value``), null for N/A.
+
+        Numbers correctly rounded to ``places`` decimals, the zeros rounding added dropped; bools
+        ``true``/``false``; text as is. Values too large for int64 once scaled are formatted in Python.
+        """
+        if isinstance(col, Num):
+            taken = _take(col, rows)
+            if _scaled_fits(taken, places):
+                q, na = _rounded(taken, places, mode)
+                return _canonical_text(self.fixed(key, q, places, na))
+            return self.text(key, [None if v is None else _shown(v, places, mode) for v in _cells(col, rows)])
+        return self.text(key, [None if v is None else exact_text(v) for v in _cells(col, rows)])
+
     def exact(self, key: str, col: Column, rows: Any, how: Callable[[Any], str]) -> Any:
         """Exact text of a value column (null for N/A); ``how`` formats the rare non-decimal cells in Python."""
         if isinstance(col, Num) and isinstance(col.den, int) and col.den in _POWERS:
@@ -233,6 +255,27 @@ class _Chunk:
                 # canonical: no trailing zeros ("12.50" → "12.5", "3.00" → "3", "0.00" → "0")
                 return text.str.strip_chars_end("0").str.strip_chars_end(".") if _POWERS[col.den] else text
         return self.text(key, [None if v is None else how(v) for v in (at_row(col, j) for j in rows.tolist())])
+
+
+def _cells(col: Column, rows: Any) -> Iterator[Any]:
+    return (at_row(col, j) for j in rows.tolist())
+
+
+def _shown(value: Any, places: int, mode: str) -> str:
+    return canonical(quantize(value, places, mode))
+
+
+def _canonical_text(text: Any) -> Any:
+    """Fixed-point text without the trailing zeros and point (``12.5000`` → ``12.5``, ``0.0000`` → ``0``)."""
+    return text.str.strip_chars_end("0").str.strip_chars_end(".")
+
+
+def _scaled_fits(col: Num, places: int) -> bool:
+    """Whether every value of ``col`` times ``10**places`` stays well inside int64 (then it is rounded in NumPy)."""
+    num, den = col.num, col.den
+    top = abs(num) if isinstance(num, int) else (max(int(np.max(num)), -int(np.min(num))) if len(num) else 0)
+    least = den if isinstance(den, int) else (int(np.min(den)) if len(den) else 1)
+    return bool(top * 10**places // max(least, 1) < 2**62)
 
 
 def _decimal_text(values: Any, places: int) -> Any:
@@ -393,7 +436,7 @@ def _csv(
             col = r.scored.kpis[kpi.id]
             score, score_na = f.scores[i]
             flag_code, flag_names = _flag_codes(r, kpi.id, rows)
-            value = c.exact(f"v{i}", col.value, rows, exact_text)
+            value = c.value(f"v{i}", col.value, rows, places + 2, figures.mode)
             if not isinstance(col.value, Num):
                 value = _safe(value)  # numbers are plain: never a formula, never quoted
             flags = _coded(flag_code * span + gate_code, functools.partial(_csv_flags, r, flag_names, span))
@@ -420,6 +463,97 @@ def _csv(
         text = frame.select(pl.concat_str(lines, separator="\n").str.join("\n").alias("t")).item()
         del frame, c
         yield text + "\n"
+
+
+def _csv_wide(
+    appraisal: Appraisal,
+    figures: _Figures,
+    msg: Messages,
+    scorecard: Scorecard | None,
+    names: Mapping[str, str],
+    *,
+    bom: bool,
+    ids: bool,
+) -> Iterator[str]:
+    """``report.csv.render_csv(layout="wide")`` from the columns: one line per subject."""
+    import polars as pl  # noqa: PLC0415
+
+    r = figures.results
+    card = r.card
+    places = figures.places
+    heads = []
+    for kpi in card.kpis:
+        title = next((k.title for k in scorecard.kpis if k.id == kpi.id and k.title), None) if scorecard else None
+        heads.append((kpi.id, title or kpi.title))
+    yield ("\ufeff" if bom else "") + ",".join(_safe_text(h) for h in wide_header(msg, heads, ids=ids)) + "\n"
+    titles = {g.grade: g.title for g in scorecard.grades} if scorecard is not None else {}
+    grade_cells: dict[tuple[str | None, Decimal | None], str] = {}
+
+    def grade_cell(grade: str | None, bonus: Decimal | None) -> str:  # grade, grade title, bonus
+        key = (grade, bonus)
+        if key not in grade_cells:
+            cells = (grade or "", titles.get(grade or "") or "", "" if bonus is None else format(bonus, "f"))
+            grade_cells[key] = ",".join(_safe_text(t) for t in cells)
+        return grade_cells[key]
+
+    span = 3 ** len(card.gates)
+    published = [name for name, _ in r.published]
+
+    def subject_flags(code: int) -> str:  # gate outcomes, then no_kpi_applies, then the published flags
+        gates, rest = code % span, code // span
+        return " ".join(_fired(r, gates) + (["no_kpi_applies"] if rest & 1 else []) + _names_of(rest >> 1, published))
+
+    def kpi_flags(kpi_id: str, names: list[str], code: int) -> str:
+        return " ".join(f"{kpi_id}:{name}" for name in _names_of(code, names))
+
+    subjects_all = np.array(r.subjects, dtype=object)
+    for part in _chunks(len(r)):
+        rows = r.order[part]
+        f = figures.at(rows)
+        subjects = subjects_all[rows].tolist()
+        c = _Chunk()
+        parents = [r.parent.get(s) or "" for s in subjects]
+        code = _gate_codes(r, rows) + span * f.total[1].astype(np.int64)
+        for i, (_, mask) in enumerate(r.published):
+            code += span * 2 * (np.asarray(mask, dtype=bool)[rows].astype(np.int64) << i)
+        # One code per part (the subject's flags, each KPI's); each distinct row of codes is written once.
+        parts = [code]
+        writers: list[Callable[[int], str]] = [subject_flags]
+        for kpi in card.kpis:
+            flag_code, flag_names = _flag_codes(r, kpi.id, rows)
+            parts.append(flag_code)
+            writers.append(functools.partial(kpi_flags, kpi.id, flag_names))
+        combos, where = np.unique(np.stack(parts, axis=1), axis=0, return_inverse=True)
+        texts = [
+            _safe_text(" ".join(t for t in (w(int(x)) for w, x in zip(writers, combo, strict=True)) if t))
+            for combo in combos.tolist()
+        ]
+        c.data["flags"] = pl.Series(texts, dtype=pl.Utf8).gather(where.reshape(-1))
+        flags = pl.col("flags")
+        cells = [
+            pl.lit(_safe_text(appraisal.period)),
+            _safe(c.text("subject", subjects)),
+            _safe(c.text("name", [names.get(s, "") for s in subjects])) if names else pl.lit(""),
+            _safe(c.text("parent", parents)) if any(parents) else pl.lit(""),
+            c.fixed("total", f.total[0], places, f.total[1]).fill_null(""),
+            c.fixed("before", f.before[0], places, f.before[1]).fill_null(""),
+            c.text("grade", list(map(grade_cell, r.grade[rows].tolist(), r.bonus[rows].tolist()))),
+            pl.when(c.ints("rank", r.rank[rows]) > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
+            pl.when(c.ints("rank_in", r.rank_in[rows]) > 0).then(pl.col("rank_in").cast(pl.Utf8)).otherwise(pl.lit("")),
+            flags,
+        ]
+        for i, kpi in enumerate(card.kpis):
+            col = r.scored.kpis[kpi.id]
+            score, score_na = f.scores[i]
+            value = c.value(f"v{i}", col.value, rows, places + 2, figures.mode)
+            if not isinstance(col.value, Num):
+                value = _safe(value)
+            cells += [value.fill_null(""), c.fixed(f"s{i}", score, places, score_na).fill_null("")]
+        frame = c.frame()
+        text = frame.select(pl.concat_str(cells, separator=",").str.join("\n").alias("t")).item()
+        del frame, c
+        if text:
+            yield text + "\n"
 
 
 # --------------------------------------------------------------------------------------------- JSON
@@ -499,6 +633,7 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
     subjects_all = np.array(r.subjects, dtype=object)
     level = json.dumps(card.subject, ensure_ascii=False)
     span = 3 ** len(card.gates)
+    published = [name for name, _ in r.published]
     done = 0
     for part in _chunks(len(r)):
         rows = r.order[part]
@@ -507,6 +642,9 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
         m = len(rows)
         gate_code = _gate_codes(r, rows)
         no_kpi = f.total[1].astype(np.int64)
+        flag_code = no_kpi * span + gate_code  # then the ruleset's published flags, a bit each
+        for i, (_, mask) in enumerate(r.published):
+            flag_code += span * 2 * (np.asarray(mask, dtype=bool)[rows].astype(np.int64) << i)
         adj_code = np.zeros(m, dtype=np.int64)
         for i, (_, present, holds) in enumerate(r.scored.adjustments):
             val = np.where(np.asarray(holds.val, dtype=bool)[rows], 2, 3)
@@ -536,9 +674,13 @@ def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -
             "rank_in": _int_or_null(c.ints("rank_in", r.rank_in[rows])),
             "flags": c.coded(
                 "flags",
-                no_kpi * span + gate_code,
+                flag_code,
                 lambda code: _jdump(
-                    _fired(r, code % span) + (["no_kpi_applies"] if code // span else []), indent, d0 + 1
+                    _fired(r, code % span)
+                    + (["no_kpi_applies"] if code // span & 1 else [])
+                    + _names_of(code // span >> 1, published),
+                    indent,
+                    d0 + 1,
                 ),
             ),
             "gates": c.coded(
@@ -686,3 +828,194 @@ def frame_names(frame: Any, period: str) -> dict[str, str]:
         )
     )
     return dict(zip(picked["subject"].to_list(), picked["name"].to_list(), strict=True))
+
+
+# ------------------------------------------------------------------------------------ Arrow, wide layout
+
+
+def columnar_long_batches(appraisal: Appraisal) -> tuple[Any, Iterator[Any]] | None:
+    """The long layout (a row per subject and KPI) as Arrow record batches, from the kernel's columns.
+
+    The same table as ``Appraisal.to_arrow()`` builds through the result objects (a test compares
+    them). ``None`` when the appraisal must go through its result objects.
+    """
+    import pyarrow as pa  # noqa: PLC0415
+
+    from kpi_engine.evaluation.frames import KPI_COLUMNS, bonus_places  # noqa: PLC0415
+
+    results = appraisal.results
+    if not isinstance(results, ColumnarResults) or appraisal.contributions != "rounded":
+        return None
+    figures = _Figures(results, appraisal.places, appraisal.rounding)
+    if not figures.fits():
+        return None
+    reported = pa.decimal128(38, appraisal.places)
+    types = {
+        "total": reported, "score": reported, "effective_weight": reported, "contribution": reported,
+        "rank": pa.int64(), "weight": pa.decimal128(38, bonus_places(k.weight for k in results.card.kpis)),
+    }  # fmt: skip
+    schema = pa.schema([pa.field(name, types.get(name, pa.string())) for name in KPI_COLUMNS])
+    return schema, _long_batches(appraisal, figures, schema)
+
+
+def _long_batches(appraisal: Appraisal, figures: _Figures, schema: Any) -> Iterator[Any]:
+    import pyarrow as pa  # noqa: PLC0415
+
+    r, card, places = figures.results, figures.results.card, figures.places
+    subjects_all = np.array(r.subjects, dtype=object)
+    k = len(card.kpis)
+    for part in _chunks(len(r)):
+        rows = r.order[part]
+        n = len(rows)
+        if not k:
+            continue
+        f = figures.at(rows)
+        subjects = subjects_all[rows].tolist()
+        ranks = np.asarray(r.rank[rows], dtype=np.int64)
+        head = [
+            pa.array([appraisal.period] * n, pa.string()),
+            pa.array(subjects, pa.string()),
+            pa.array([r.parent.get(s) for s in subjects], pa.string()),
+            _decimals(f.total[0], places, f.total[1]),
+            pa.array(r.grade[rows].tolist(), pa.string()),
+            pa.array(ranks, pa.int64(), mask=ranks == 0),
+        ]
+        per_kpi: list[list[Any]] = []
+        for i, kpi in enumerate(card.kpis):
+            col = r.scored.kpis[kpi.id]
+            score, score_na = f.scores[i]
+            flag_code, flag_names = _flag_codes(r, kpi.id, rows)
+            distinct, where = np.unique(flag_code, return_inverse=True)
+            flags = pa.array([";".join(_names_of(int(c), flag_names)) for c in distinct.tolist()], pa.string())
+            per_kpi.append([
+                pa.array([kpi.id] * n, pa.string()),
+                pa.array([kpi.section] * n, pa.string()),
+                _value_array(col.value, rows),
+                pa.array(np.where(np.asarray(score_na, dtype=bool), "excluded", "scored").tolist(), pa.string()),
+                _decimals(score, places, score_na),
+                pa.array([kpi.weight] * n, schema.field("weight").type),
+                _decimals(f.shares[i], places, None),
+                _decimals(f.contributions[i], places, None),
+                flags.take(pa.array(where.reshape(-1))),
+            ])  # fmt: skip
+        # KPI-major pieces interleaved into subject-major rows (row j: subject j // k, KPI j % k).
+        order = pa.array((np.arange(n * k) % k) * n + np.arange(n * k) // k)
+        repeat = pa.array(np.repeat(np.arange(n), k))
+        columns = [c.take(repeat) for c in head]
+        columns += [pa.concat_arrays([piece[j] for piece in per_kpi]).take(order) for j in range(len(per_kpi[0]))]
+        yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _value_array(col: Column, rows: Any) -> Any:
+    """A value column as exact text (canonical numbers, ``true``/``false``), null for N/A."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    if isinstance(col, Num):
+        c = _Chunk()
+        text = c.exact("v", col, rows, canonical)
+        return c.frame().select(text.alias("v"))["v"].to_arrow().cast(pa.string())
+    return pa.array([None if v is None else _exact_value(v) for v in _cells(col, rows)], pa.string())
+
+
+def columnar_wide_batches(appraisal: Appraisal) -> tuple[Any, Iterator[Any]] | None:
+    """The wide layout as Arrow record batches, from the kernel's columns: (schema, batches).
+
+    The same table as ``Appraisal.to_arrow(layout="wide")`` builds through the result objects
+    (a test compares them), a chunk of subjects at a time, so that a Parquet file is written with
+    flat memory. ``None`` when the appraisal must go through its result objects (as ``columnar_text``).
+    """
+    import pyarrow as pa  # noqa: PLC0415
+
+    from kpi_engine.evaluation.frames import WIDE_COLUMNS, WIDE_SUFFIXES, bonus_places  # noqa: PLC0415
+
+    results = appraisal.results
+    if not isinstance(results, ColumnarResults) or appraisal.contributions != "rounded":
+        return None
+    figures = _Figures(results, appraisal.places, appraisal.rounding)
+    if not figures.fits():
+        return None
+    r, card, places = results, results.card, appraisal.places
+    reported = pa.decimal128(38, places)
+    bonus_type = pa.decimal128(38, bonus_places(b for b in r.bonus.tolist() if b is not None))
+    types = {
+        "total": reported, "total_before_gates": reported, "bonus_multiplier": bonus_type,
+        "rank": pa.int64(), "rank_in_parent": pa.int64(),
+    }  # fmt: skip
+    fields = [pa.field(name, types.get(name, pa.string())) for name in WIDE_COLUMNS]
+    for kpi in card.kpis:
+        fields += [pa.field(f"{kpi.id}_{WIDE_SUFFIXES[0]}", pa.string()), pa.field(f"{kpi.id}_score", reported)]
+    schema = pa.schema(fields)
+    return schema, _wide_batches(appraisal, figures, schema)
+
+
+def _decimals(values: Any, places: int, na: Any) -> Any:
+    """A ``decimal128(38, places)`` Arrow array of signed scaled int64 values (null where ``na``)."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    values = np.asarray(values, dtype=np.int64)
+    words = np.empty(2 * len(values), dtype="<i8")
+    words[0::2] = values
+    words[1::2] = values >> 63
+    validity = None
+    if na is not None and np.asarray(na).any():
+        validity = pa.array(~np.asarray(na, dtype=bool)).buffers()[1]
+    return pa.Array.from_buffers(pa.decimal128(38, places), len(values), [validity, pa.py_buffer(words)])
+
+
+def _wide_batches(appraisal: Appraisal, figures: _Figures, schema: Any) -> Iterator[Any]:
+    import pyarrow as pa  # noqa: PLC0415
+
+    r, card, places = figures.results, figures.results.card, figures.places
+    span = 3 ** len(card.gates)
+    published = [name for name, _ in r.published]
+    subjects_all = np.array(r.subjects, dtype=object)
+
+    def subject_flags(code: int) -> list[str]:
+        gates, rest = code % span, code // span
+        return _fired(r, gates) + (["no_kpi_applies"] if rest & 1 else []) + _names_of(rest >> 1, published)
+
+    for part in _chunks(len(r)):
+        rows = r.order[part]
+        f = figures.at(rows)
+        subjects = subjects_all[rows].tolist()
+        code = _gate_codes(r, rows) + span * f.total[1].astype(np.int64)
+        for i, (_, mask) in enumerate(r.published):
+            code += span * 2 * (np.asarray(mask, dtype=bool)[rows].astype(np.int64) << i)
+        parts, writers = [code], [subject_flags]
+        for kpi in card.kpis:
+            flag_code, flag_names = _flag_codes(r, kpi.id, rows)
+            parts.append(flag_code)
+            writers.append(functools.partial(lambda kid, names, c: [f"{kid}:{n}" for n in _names_of(c, names)],
+                                             kpi.id, flag_names))  # fmt: skip
+        combos, where = np.unique(np.stack(parts, axis=1), axis=0, return_inverse=True)
+        texts = [
+            ";".join(t for w, x in zip(writers, combo, strict=True) for t in w(int(x))) for combo in combos.tolist()
+        ]
+        ranks = r.rank[rows]
+        ranks_in = r.rank_in[rows]
+        columns = [
+            pa.array([appraisal.period] * len(rows), pa.string()),
+            pa.array(subjects, pa.string()),
+            pa.array([card.subject] * len(rows), pa.string()),
+            pa.array([r.parent.get(s) for s in subjects], pa.string()),
+            _decimals(f.total[0], places, f.total[1]),
+            _decimals(f.before[0], places, f.before[1]),
+            pa.array(r.grade[rows].tolist(), pa.string()),
+            pa.array(r.bonus[rows].tolist(), schema.field("bonus_multiplier").type),
+            pa.array(np.asarray(ranks, dtype=np.int64), pa.int64(), mask=np.asarray(ranks) == 0),
+            pa.array(np.asarray(ranks_in, dtype=np.int64), pa.int64(), mask=np.asarray(ranks_in) == 0),
+            pa.array(texts, pa.string()).take(pa.array(where.reshape(-1))),
+        ]
+        for i, kpi in enumerate(card.kpis):
+            score, score_na = f.scores[i]
+            columns += [_value_array(r.scored.kpis[kpi.id].value, rows), _decimals(score, places, score_na)]
+        yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _exact_value(value: Any) -> str:
+    """A text or bool value as the frames write it (``true``/``false``, numbers canonical)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return canonical(value)
+    return str(value)

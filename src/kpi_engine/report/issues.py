@@ -125,7 +125,41 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
             "notice is imported"
         ),
     ),
+    "bad_value": ("'{field}': {detail}",),
+    "bad_period": (
+        "{text} is not a {kind} period (like {example})",
+        "{text} is not a valid {kind} period: {detail}",
+        "period {text}: year {year} is out of range ({low}–{high})",
+    ),
 }
+# The detail of a bad value or period ({detail} above), translated in turn (context "detail").
+DETAILS: tuple[str, ...] = (
+    "{value} is not a number",
+    "a count must be a whole number, not {value}",
+    "a count cannot be negative ({value})",
+    "{value} is not an ISO date (YYYY-MM-DD)",
+    "{value} has a percent sign, but only ratio inputs take percents; a {kind} is written {bare}",
+    "{value} is not true or false",
+    "{value} is out of range",
+    "{value} is not a finite number",
+    "month must be in 1..12",
+    "day is out of range for month",
+)
+# Whole messages of errors that carry no located issue (``KpiError(message)``), context "message".
+MESSAGES: tuple[str, ...] = (
+    "{path}: no such file",
+    "{path}: is a directory, not a file",
+    "{path}: file is larger than {cap} bytes",
+    "ruleset {name} is effective from {start}; period {period} is outside",
+    "no {level} has data for period {period}",
+    (
+        "the records hold {count} periods ({shown}) and the ruleset reads no history; "
+        "choose the period to appraise (--period, or evaluate(..., period=...))"
+    ),
+    "{path}: no sheet named {sheet} (sheets: {shown}); name one with --sheet",
+)
+# The period kinds and levels that fill the messages above, translated under "period kind" and "level".
+PERIOD_KINDS = ("day", "week", "month", "quarter", "half", "year")
 SUGGESTIONS = (
     "kpi calendar import NOTICE --out {file}, then --calendar {again}",
     "give the year (kpi calendar import NOTICE --year {year})",
@@ -146,8 +180,22 @@ def _translate(text: str, context: str, templates: tuple[str, ...], msg: Message
     for template in templates:
         m = _pattern(template).fullmatch(text)
         if m and msg.has(context, template):
-            return msg.pt(context, template, **m.groupdict())
+            values = m.groupdict()
+            if "detail" in values:  # a nested message: its own templates
+                values["detail"] = _translate(values["detail"], "detail", DETAILS, msg)
+            if "kind" in values and values["kind"] in PERIOD_KINDS:
+                values["kind"] = msg.pt("period kind", values["kind"])
+            if "level" in values:
+                values["level"] = msg.pt("level", values["level"])
+            return msg.pt(context, template, **values)
     return text
+
+
+def translate_message(text: str, msg: Messages) -> str:
+    """A plain error message (one without located issues) in ``msg``'s language, where its shape is known."""
+    if msg.lang == "en":
+        return text
+    return _translate(text, "message", MESSAGES, msg)
 
 
 def translate_issue(issue: Issue, msg: Messages) -> Issue:

@@ -125,14 +125,14 @@ def long_table(appraisal: Appraisal) -> Any:
                     appraisal.period,
                     r.subject,
                     r.parent or "",
-                    reported(r.total),
+                    reported(r.total_exact),
                     r.grade or "",
                     str(r.rank or ""),
                     k.id,
                     value,
-                    reported(k.score),
+                    reported(k.score_exact),
                     canonical(k.weight),
-                    reported(k.contribution),
+                    reported(k.contribution_exact),
                     k.status,
                 )
             )

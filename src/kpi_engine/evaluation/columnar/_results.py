@@ -24,6 +24,7 @@ from kpi_engine.evaluation.results import (
     AdjustmentResult,
     GateResult,
     KpiResult,
+    Rounding,
     SectionResult,
     SubjectResult,
     Tracer,
@@ -102,6 +103,7 @@ class ColumnarResults(Sequence[SubjectResult]):
         self.rank = rank
         self.rank_in = rank_in
         self.tracer = tracer
+        self.rounding = Rounding.of(card)
         unranked = rank == 0
         n = len(subjects)
         if sorted_subjects:
@@ -153,7 +155,7 @@ class ColumnarResults(Sequence[SubjectResult]):
 
     def build(self, j: int) -> SubjectResult:
         """The result of the subject in row ``j`` (alphabetical position), as the row path makes it."""
-        card, sc = self.card, self.scored
+        card, sc, rounding = self.card, self.scored, self.rounding
         kpis = []
         for kpi in card.kpis:
             col = sc.kpis[kpi.id]
@@ -180,13 +182,15 @@ class ColumnarResults(Sequence[SubjectResult]):
                     None,
                     self.subjects[j],
                     self.tracer,
+                    rounding,
                 )
             )
         sections = []
         for s in card.sections:
             sscore, sshare, live, zeroed = sc.sections[s.id]
             flags = ("zeroed_by_gate",) if zeroed[j] else (("excluded_na",) if not live[j] else ())
-            sections.append(SectionResult(s.id, s.title, s.weight, _num_at(sscore, j), _z(_num_at(sshare, j)), flags))
+            score, share = _num_at(sscore, j), _z(_num_at(sshare, j))
+            sections.append(SectionResult(s.id, s.title, s.weight, score, share, flags, rounding))
         gates = []
         subject_flags = []
         for g in card.gates:
@@ -213,7 +217,7 @@ class ColumnarResults(Sequence[SubjectResult]):
             subject=subject,
             level=card.subject,
             parent=self.parent.get(subject),
-            total=total,
+            total_exact=total,
             grade=self.grade[j],
             bonus_multiplier=self.bonus[j],
             rank=int(self.rank[j]) or None,
@@ -223,8 +227,9 @@ class ColumnarResults(Sequence[SubjectResult]):
             gates=tuple(gates),
             adjustments=tuple(adjustments),
             flags=tuple(subject_flags),
-            total_before_gates=_num_at(sc.before, j),
+            total_before_gates_exact=_num_at(sc.before, j),
             metrics={name: _at(self.env[name], j) for name in card.report},
+            rounding=rounding,
         )
 
     def long_table(self, period: str) -> Any:

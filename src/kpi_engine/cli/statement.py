@@ -1,0 +1,65 @@
+"""``kpi statement``: one printable page per person (A4, Chinese or English), from an appraisal.
+
+The page layout is ``kpi_engine.report.statement``'s: the same ``Page`` model will carry pay
+statements. Options are those of ``kpi evaluate`` (records, members, events, period …), plus
+``--subject`` to print some people only and ``--history`` for the trend of each total.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from kpi_engine.cli._common import add_input_arguments, inputs, load_version, stages, warn, write
+from kpi_engine.errors import KpiError
+from kpi_engine.evaluation.engine import evaluate
+from kpi_engine.report import names_from_tables, view_of
+from kpi_engine.report.statement import appraisal_pages, render_statements
+
+
+def cmd_statement(args: argparse.Namespace) -> int:
+    t = args.msg.t
+    with stages() as run:
+        run.stage(t("reading"))
+        ruleset, _ = load_version(args.ruleset, args.period, args)
+        given = inputs(args, ruleset)
+        run.stage(t("appraising"))
+        appraisal = warn(evaluate(ruleset, period=args.period, strict=args.strict, **given))
+        history = [
+            evaluate(ruleset, period=period, strict=args.strict, **given)
+            for period in args.history or ()
+            if period != appraisal.period
+        ]
+        names = names_from_tables(given["records"], appraisal.period)
+        view = view_of(appraisal, ruleset=ruleset, names=names, lang=args.lang, ids=args.ids)
+        known = {r.subject for r in appraisal.results}
+        unknown = [s for s in args.subject or () if s not in known]
+        if unknown:
+            raise KpiError(
+                t("subject '{subject}' was not appraised in {period}; appraised: {known}", subject=", ".join(unknown),
+                  period=appraisal.period, known=", ".join(sorted(known)))
+            )  # fmt: skip
+        run.stage(t("writing"))
+        pages = appraisal_pages(view, history=history, subjects=args.subject or ())
+        title = t("Statements: {title} — {period}", title=appraisal.title, period=appraisal.period)
+        write(render_statements(pages, lang=args.lang, title=title), args.out, args.msg)
+    return 0
+
+
+def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> None:
+    """Add ``kpi statement`` to the ``kpi`` parser."""
+    p = sub.add_parser(
+        "statement", parents=[lang], help=t("one printable page per person: scores, contributions, trend and trace")
+    )
+    p.add_argument("ruleset", metavar="RULESET")
+    add_input_arguments(p, t)
+    p.add_argument(
+        "--subject", metavar="ID", nargs="+", action="extend", help=t("only these people (default: everyone)")
+    )
+    p.add_argument(
+        "--history", metavar="P", nargs="+", action="extend",
+        help=t("earlier periods to appraise from the same records, drawn as each person's trend"),
+    )  # fmt: skip
+    p.add_argument("--ids", action="store_true", help=t("show KPI ids instead of their titles"))
+    p.set_defaults(func=cmd_statement)
