@@ -7,7 +7,12 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "kpi_engine"
 IO_MODULES = {"argparse", "csv", "tempfile", "sys", "subprocess", "socket", "urllib", "pathlib", "shutil"}
 # The functional core: every module of these stage packages, plus the attribution engine and policy.
 CORE_PACKAGES = ("language", "expr", "evaluation", "time", "audit", "management", "payout")
-CORE_MODULES = ("attribution/_engine.py", "attribution/_policy.py", "attribution/rotation.py")
+CORE_MODULES = (
+    "attribution/_engine.py",
+    "attribution/_feed.py",
+    "attribution/_policy.py",
+    "attribution/rotation.py",
+)
 EDGE = ("kpi_engine.cli", "kpi_engine.io", "kpi_engine.report")
 
 

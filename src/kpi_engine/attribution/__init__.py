@@ -5,8 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from decimal import Decimal
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from kpi_engine.attribution._engine import (
     parse_events,
     vectorised_available,
 )
+from kpi_engine.attribution._feed import CREDIT_FIELDS, merge_credit_rows, merge_records
 from kpi_engine.attribution._policy import PolicySpec, parse_policy, policy_schema
 from kpi_engine.attribution._reading import stream_csv
 from kpi_engine.attribution.rotation import (
@@ -33,12 +33,13 @@ from kpi_engine.attribution.rotation import (
     parse_floor_events,
     rotate,
 )
-from kpi_engine.errors import DataError, Issue, KpiError
+from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.records import Table
 from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text, read_table
 from kpi_engine.io.text import open_text
 
 __all__ = [
+    "CREDIT_FIELDS",
     "EVENT_TYPES",
     "REASONS",
     "Attribution",
@@ -56,6 +57,7 @@ __all__ = [
     "format_rotation",
     "iter_attribution_json",
     "load_policy",
+    "merge_credit_rows",
     "merge_records",
     "parse_events",
     "parse_floor_events",
@@ -159,89 +161,6 @@ def read_log(
     if plain_csv and engine != "reference" and vectorised_available() and _columnar.available(size):
         return read_event_frame(path, policy)
     return read_events(path, policy, encoding=encoding)  # type: ignore[return-value]  # validated events
-
-
-def merge_records(
-    tables: list[Table],
-    attribution: Attribution,
-    fields: set[str],
-    period: Any,
-    sources: Mapping[str, str] | None = None,
-) -> list[Table]:
-    """Add attribution fields (only those in ``fields``) to the matching subject-period rows.
-
-    ``sources`` maps further inputs to the credit field they take (an input declared
-    ``from: {credits: credited_amount}``, such as S1's ``sales_actual``); a rep the log knows (a
-    closer, an owner or a credited rep) with no credit in a period the log covers gets 0 there, as
-    a rep with no sale sold nothing. Reps with credits but no record get a row of their own. A
-    field already filled in a record is a conflict, reported as an error rather than overwritten.
-
-    Raises:
-        DataError: on conflicts, or when the ruleset declares none of the attribution fields.
-    """
-    from kpi_engine.time.periods import Period  # noqa: PLC0415
-
-    extra = attribution.to_rows(period)
-    credit_fields = {"credited_deals", "credited_amount", "lead_registrations", "timely_follow_ups"}
-    taken = {f: f for f in sorted(fields & credit_fields)}
-    taken.update({name: field for name, field in (sources or {}).items() if field in credit_fields})
-    wanted = sorted(taken)
-    if not wanted:
-        msg = (
-            "the ruleset declares none of the attribution inputs: "
-            "credited_deals, credited_amount, lead_registrations, timely_follow_ups (or from: {credits: …})"
-        )
-        raise DataError(msg)
-    by_key = {(r["subject"], r["period"]): r for r in extra}
-    covered = {r["period"] for r in extra}
-    known = {c.closer for c in attribution.credits} | {c.credited_to for c in attribution.credits}
-    known |= {c.owner for c in attribution.credits if c.owner} | {f.owner for f in attribution.follow_ups}
-    known.discard(attribution.policy.house)
-    zero = {n: Decimal(0) if f == "credited_amount" else 0 for n, f in taken.items() if n not in credit_fields}
-    used: set[tuple[str, str]] = set()
-    issues: list[Issue] = []
-    out: list[Table] = []
-    for table in tables:
-        rows = []
-        for line, raw in table.rows:
-            try:
-                key = (str(raw.get("subject", "")).strip(), str(Period.parse(str(raw.get("period", "")), period)))
-            except ValueError:
-                rows.append((line, raw))
-                continue
-            add = by_key.get(key)
-            if add is None:
-                empty = [n for n in zero if not str(raw.get(n) or "").strip()]
-                if empty and key[0] in known and key[1] in covered:  # a rep of the log without a credit: 0
-                    rows.append((line, {**raw, **{n: zero[n] for n in empty}}))
-                else:
-                    rows.append((line, raw))
-                continue
-            used.add(key)
-            merged = dict(raw)
-            for f in wanted:
-                if str(merged.get(f) or "").strip():
-                    issues.append(
-                        Issue(
-                            "conflict",
-                            f"'{f}' is given in the record and also computed by attribution",
-                            f,
-                            table.where(line, f),
-                        )
-                    )
-                merged[f] = add[taken[f]]
-            rows.append((line, merged))
-        out.append(Table(table.name, tuple(rows), table.columns))
-    if issues:
-        raise DataError.from_issues(issues, "records")
-    rest = [
-        {"subject": r["subject"], "period": r["period"], **{f: r[taken[f]] for f in wanted}}
-        for k2, r in by_key.items()
-        if k2 not in used
-    ]
-    if rest:
-        out.append(Table.from_rows(rest, "attribution"))
-    return out
 
 
 def iter_attribution_json(result: Attribution) -> Iterator[str]:

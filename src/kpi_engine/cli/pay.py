@@ -56,7 +56,13 @@ def load_plan(path: str, period: str | None) -> PayPlan:
 
 
 def pay_inputs(args: argparse.Namespace, plan: PayPlan) -> dict[str, Any]:
-    """The ``pay`` keyword arguments of the command line's inputs (appraisals evaluated here)."""
+    """The ``pay`` keyword arguments of the command line's inputs (appraisals evaluated here).
+
+    The credits (``--credits FILE``, or the attribution of ``--policy`` and ``--lead-events``) are
+    read first and given both to the appraisal, where they fill the scorecard's inputs declared
+    ``from: {credits: …}`` (``appraise_periods(…, credits=…)``), and to pay, for commission: one
+    meaning whichever way they arrive.
+    """
     from kpi_engine.attribution import attribute, load_policy, read_events  # noqa: PLC0415
     from kpi_engine.cli._common import inputs  # noqa: PLC0415
     from kpi_engine.io.loading import load_ruleset  # noqa: PLC0415
@@ -67,6 +73,14 @@ def pay_inputs(args: argparse.Namespace, plan: PayPlan) -> dict[str, Any]:
         raise KpiError(t("--policy and --lead-events go together"))
     if args.credits and args.policy:
         raise KpiError(t("give the credits (--credits) or the lead log to credit (--policy, --lead-events), not both"))
+    if args.people is None:
+        raise KpiError(t("pay needs the people file: --people FILE"))
+    credited: Any = None
+    if args.credits:
+        credited = read(args, args.credits)
+    elif args.policy:
+        policy = load_policy(args.policy)
+        credited = attribute(policy, read_events(args.lead_events, policy, encoding=args.encoding))
     appraisals: Any = None
     if args.appraisals:
         if args.scorecard:
@@ -76,22 +90,14 @@ def pay_inputs(args: argparse.Namespace, plan: PayPlan) -> dict[str, Any]:
         if not args.records:
             raise KpiError(t("--ruleset needs --records"))
         ruleset = load_ruleset(args.scorecard)
-        given = inputs(args, ruleset)
+        given = inputs(argparse.Namespace(**{**vars(args), "policy": None, "lead_events": None}), ruleset)
         appraisals = appraise_periods(
-            ruleset, given["records"], members=given["members"], events=given["events"], through=args.period,
-            strict=args.strict, plan=plan,
+            ruleset, given["records"], members=given["members"], events=given["events"], credits=credited,
+            through=args.period, strict=args.strict, plan=plan,
         )  # fmt: skip
         for a in appraisals:
             for issue in a.warnings:
                 print(issue.render(), file=sys.stderr)
-    credited: Any = None
-    if args.credits:
-        credited = read(args, args.credits)
-    elif args.policy:
-        policy = load_policy(args.policy)
-        credited = attribute(policy, read_events(args.lead_events, policy, encoding=args.encoding))
-    if args.people is None:
-        raise KpiError(t("pay needs the people file: --people FILE"))
     return {
         "appraisals": appraisals,
         "people": read(args, args.people),
@@ -283,7 +289,12 @@ def add_pay_arguments(p: argparse.ArgumentParser, t: Callable[..., str], *, inpu
             "--allow-extra-columns", action="store_true", help=t("ignore data columns the ruleset does not use")
         )
         p.add_argument("--members", metavar="FILE", help=t("membership rows: member,parent,period"))
-        p.add_argument("--events", metavar="FILE", help=t("event rows for aggregate metrics"))
+        events = t(
+            "event rows for aggregate and window metrics (several allowed, e.g. the CRM log and kpi alerts' log)"
+        )
+        p.add_argument("--events", metavar="FILE", nargs="+", action="extend", default=[], help=events)
+        targets = t("a yearly plan (kpi plan): fills the target inputs it provides")
+        p.add_argument("--plan", metavar="PLAN", help=targets)
         p.add_argument("--period", metavar="P", help=t("the pay period (default: the latest appraised or credited)"))
         p.add_argument("--strict", action="store_true", help=t("every N/A is an error"))
         p.add_argument("--policy", metavar="POLICY", help=t("attribution policy: credit the deals of --lead-events"))

@@ -46,6 +46,7 @@ from kpi_engine.payout.inputs import (
     Scores,
     credits_from_attribution,
     facts_on_credits,
+    is_attribution,
     prepare_credits,
     prepare_deals,
     prepare_paid,
@@ -108,7 +109,7 @@ def prepare_inputs(
             raise DataError(f"'{s.subject}' is appraised twice in {s.period}")
         by_key[(s.subject, s.period)] = s
     credited = credits
-    if credited is not None and hasattr(credited, "credits") and hasattr(credited, "policy"):
+    if credited is not None and is_attribution(credited):
         credited = credits_from_attribution(credited)
     credit_table = as_table(credited, "credits") if credited is not None else None
     credit_lines = prepare_credits(credit_table, plan.places) if credit_table is not None else ()

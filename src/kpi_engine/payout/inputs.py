@@ -393,6 +393,14 @@ def prepare_credits(table: Table, places: int = 2) -> tuple[CreditLine, ...]:
     return tuple(sorted(out, key=lambda c: (c.date, c.deal_id, c.person)))
 
 
+HOUSE = "house"  # the house account as kpi attribute writes it (the policy's default): a company's, not a rep's
+
+
+def is_attribution(value: object) -> bool:
+    """Whether ``value`` is an ``Attribution`` (credits and the policy that decided them), not credit rows."""
+    return hasattr(value, "credits") and hasattr(value, "policy")
+
+
 def credits_from_attribution(result: Any) -> Table:
     """The credits of an ``Attribution`` as a credits table (one row per deal; the house account's left out)."""
     house = result.policy.house
