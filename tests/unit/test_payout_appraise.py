@@ -93,6 +93,7 @@ def test_pay_is_the_same_whichever_way_the_credits_come():
         runs.append(pay(plan, appraisals, people, credits=given, period="2026-03"))
     by_log, by_rows = ({p.person: {ln.id: ln.amount for ln in p.lines} for p in run.people} for run in runs)
     assert by_log == by_rows
+    assert runs[0].warnings == runs[1].warnings == ()  # the house account's D3 is nobody's, without a warning
     # r2: 1,000,000 at 0.2 % + 200,000 at 0.3 % = 2,600.00; D3 went to the house account.
     assert by_log["r2"]["commission"] == Decimal("2600.00")
 

@@ -29,6 +29,7 @@ import attrs
 
 from kpi_engine.expr._ir import BoolOp, Compare, Const, Name
 from kpi_engine.payout.engine import MONTHS_PER, pay, year_start
+from kpi_engine.payout.inputs import HOUSE
 from kpi_engine.payout.model import Component, Gate, PayPlan
 from kpi_engine.payout.ops import LazyModule, money, tiers
 from kpi_engine.payout.ops.proration import WorkingDays
@@ -891,6 +892,8 @@ def _columnar(
     year = _Year(plan, target)
     lines = _Lines(plan, names, year)
     apps, creds, facts = _lazy(appraisals, "appraisals"), _lazy(credited, "credits"), _lazy(deals, "deals")
+    if creds is not None:  # the house account's deals are the company's: nobody's pay (as the row executor)
+        creds = creds.filter(pl.col("credited_to").cast(pl.String) != HOUSE)
     reads = set(plan.reads()) | {"grade"}
     mover_set = set(movers)
     strangers = 0

@@ -38,6 +38,7 @@ from kpi_engine.errors import DataError, Issue, Location, RulesetError, did_you_
 from kpi_engine.evaluation.records import Table, as_table
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.payout.inputs import (
+    HOUSE,
     Assignment,
     CreditLine,
     Deal,
@@ -113,6 +114,7 @@ def prepare_inputs(
         credited = credits_from_attribution(credited)
     credit_table = as_table(credited, "credits") if credited is not None else None
     credit_lines = prepare_credits(credit_table, plan.places) if credit_table is not None else ()
+    credit_lines = tuple(c for c in credit_lines if c.person != HOUSE)  # the company's deals: nobody's pay
     on_rows = facts_on_credits(credit_table) if credit_table is not None else None
     if on_rows is not None and deals is not None:
         msg = "deal facts are given both on the credit rows and in a deals file: give them once"
