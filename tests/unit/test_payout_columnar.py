@@ -117,6 +117,26 @@ def test_amounts_beyond_int64_products_are_exact():
     assert line_amounts(table) == line_amounts(table_of(run))
 
 
+def test_a_measure_with_many_decimals_widens_every_month_exactly():
+    """Attainments of 10 decimals for two people and two months: products widen to Python integers, still exact."""
+    plan = parse_pay_plan(
+        'pay_plan: p\nversion: "1"\ntitle: t\nincentive_per: period\ncomponents:\n'
+        "  - {id: k, kind: curve, share: 100%, measure: attainment, curve: interpolate,"
+        " levels: [{at: 80%, pay: 50%}, {at: 100%, pay: 100%}, {at: 120%, pay: 150%}]}\n"
+    )
+    people = [{"person": p, "target_incentive": "900000000.00"} for p in ("r", "s")]
+    appraisals = [
+        {"subject": p, "period": m, "attainment": a}
+        for p, a in (("r", "1.0187503125"), ("s", "0.8312500001"))
+        for m in ("2026-03", "2026-04")
+    ]
+    run = pay(plan, appraisals, people, period="2026-04")
+    table = pay_table(plan, pl.DataFrame(appraisals), pl.DataFrame(people), period="2026-04")
+    assert table.executor == "columnar", table.reason
+    assert line_amounts(table) == line_amounts(table_of(run))
+    assert table.totals()["r"] == Decimal("942188203.13")  # 104.687578125 % × 900,000,000 = 942,188,203.125
+
+
 def test_what_the_columns_do_not_take_is_named():
     """An override plan runs on the row executor, with the reason."""
     plan = load_pay_plan("pay_plans/sales_supervisor_quarterly_pay.yaml")

@@ -70,8 +70,8 @@ def absmax(x: Arr | int) -> float:
         return float(abs(x))
     if x.size == 0:
         return 0.0
-    if x.dtype == object:
-        return float(max(abs(v) for v in x.tolist()))
+    if x.dtype == object:  # Python integers, in any shape (people × periods too)
+        return float(max(abs(v) for v in x.ravel().tolist()))
     return float(max(abs(int(x.max())), abs(int(x.min()))))
 
 
@@ -112,7 +112,7 @@ def _divmod(num: Arr, den: Arr | int) -> tuple[Arr, Arr]:
 
 
 def _fits_int64(x: Arr) -> bool:
-    values = x.tolist()
+    values = x.ravel().tolist()  # a 2-D array's tolist() is a list of rows, which max() cannot compare
     return not values or bool(max(values) < (1 << 63) and min(values) >= -(1 << 63))
 
 
