@@ -14,14 +14,14 @@ from kpi_engine.cli import main
 S1 = [
     "pay", "pay_plans/sales_rep_monthly_pay.yaml", "--ruleset", "rulesets/sales_rep_monthly.yaml",
     "--records", "examples/pay/records.csv", "--policy", "examples/attribution/policy.yaml",
-    "--lead-events", "examples/attribution/events.csv", "--deals", "examples/pay/deals.csv",
+    "--lead-events", "examples/pay/events.csv", "--deals", "examples/pay/deals.csv",
     "--people", "examples/pay/people.csv",
 ]  # fmt: skip
 D = "examples/sales_supervisor_quarterly"
 S2 = [
     "pay", "pay_plans/sales_supervisor_quarterly_pay.yaml", "--ruleset", "rulesets/sales_supervisor_quarterly.yaml",
-    "--records", f"{D}/reps.csv", f"{D}/teams.csv", "--members", f"{D}/members.csv", "--events", f"{D}/events.csv",
-    "--credits", "examples/pay/s2_credits.csv", "--deals", "examples/pay/s2_deals.csv",
+    "--records", f"{D}/reps.csv", f"{D}/teams.csv", "--members", f"{D}/members.csv", "--plan", f"{D}/plan.yaml",
+    "--events", f"{D}/events.csv", f"{D}/alerts.csv", "--credits", "examples/pay/s2_credits.csv", "--deals", "examples/pay/s2_deals.csv",
     "--people", "examples/pay/s2_people.csv",
 ]  # fmt: skip
 
@@ -47,33 +47,33 @@ class TestShippedExamples:
     def test_s1_march(self, capsys):
         """March: commission on the credited deals, zhao_lei's D103 held until paid (docs/pay.md)."""
         assert totals(capsys, S1, "2026-03") == {
-            "zhang_wei": Decimal("9708.75"),
-            "li_na": Decimal("6540.00"),
+            "zhang_wei": Decimal("9558.75"),
+            "li_na": Decimal("6746.25"),
             "wang_fang": Decimal("0.00"),
-            "zhao_lei": Decimal("5887.50"),
+            "zhao_lei": Decimal("3975.00"),
         }
 
     def test_s1_april(self, capsys):
         """April: the gate on zhang_wei, D105's clawback, D103 released, sun_yue hired mid-month with a draw."""
         assert totals(capsys, S1, "2026-04") == {
-            "zhang_wei": Decimal("4175.00"),
-            "li_na": Decimal("1820.00"),
-            "wang_fang": Decimal("2200.00"),
-            "zhao_lei": Decimal("5112.50"),
+            "zhang_wei": Decimal("13615.00"),
+            "li_na": Decimal("8170.00"),
+            "wang_fang": Decimal("4120.00"),
+            "zhao_lei": Decimal("12812.50"),
             "sun_yue": Decimal("857.14"),
         }
 
     def test_s2_quarters(self, capsys):
-        """Q1 and Q2 of the supervisors: the override follows the transfer, the clawback is carried as owed."""
-        assert totals(capsys, S2, "2026-Q1") == {"zhou_qiang": Decimal("31100.00"), "ma_li": Decimal("900.00")}
-        assert totals(capsys, S2, "2026-Q2") == {"zhou_qiang": Decimal("29700.00"), "ma_li": Decimal("0.00")}
+        """Q1 and Q2 of the supervisors on the S2 example's events: the override crosses a tier, d06 is clawed back."""
+        assert totals(capsys, S2, "2026-Q1") == {"zhou_qiang": Decimal("13425.00"), "lin_tao": Decimal("4050.00")}
+        assert totals(capsys, S2, "2026-Q2") == {"zhou_qiang": Decimal("38140.00"), "lin_tao": Decimal("15650.00")}
 
     def test_the_table_lists_components_and_the_total(self, capsys):
         """The default table has one column per component and the period's total cost."""
         code, out, _ = run(capsys, *S1, "--period", "2026-03")
         assert code == 0
         assert "grade_bonus" in out.splitlines()[1]
-        assert "22,136.25" in out.splitlines()[-1]
+        assert "20,280.00" in out.splitlines()[-1]
 
     def test_explain_shows_each_line_with_its_trace(self, capsys):
         """kpi explain PLAN … --subject: the lines and their traces, the total, what is held and owed."""
@@ -81,7 +81,7 @@ class TestShippedExamples:
         code, out, _ = run(capsys, *argv)
         assert code == 0
         assert "commission.clawback.D105" in out
-        assert "total 1,820.00" in out
+        assert "total 8,170.00" in out
 
 
 class TestFormats:
@@ -92,8 +92,8 @@ class TestFormats:
         text = target.read_text(encoding="utf-8")
         assert text.startswith("\ufeff")
         rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
-        assert sum(Decimal(r["amount"]) for r in rows) == Decimal("14164.64")
-        assert {r["kind"] for r in rows} >= {"component", "clawback", "released", "draw"}
+        assert sum(Decimal(r["amount"]) for r in rows) == Decimal("39574.64")
+        assert {r["kind"] for r in rows} >= {"component", "clawback", "held", "released", "draw"}
 
     def test_register_csv_guards_formulas(self):
         """A name that a spreadsheet would run as a formula is written as text."""
@@ -116,7 +116,7 @@ class TestFormats:
         assert main([*S1, "--period", "2026-04", "--format", "parquet", "--out", str(tmp_path / "r.parquet")]) == 0
         table = pq.read_table(tmp_path / "r.parquet")
         assert str(table.schema.field("amount").type) == "decimal128(38, 2)"
-        assert sum(table.column("amount").to_pylist()) == Decimal("14164.64")
+        assert sum(table.column("amount").to_pylist()) == Decimal("39574.64")
 
     def test_statements_are_one_page_per_person_in_chinese(self, capsys):
         """HTML statements: a page per person, labels in Chinese with --lang zh, names escaped."""
@@ -161,9 +161,10 @@ class TestAudits:
         assert code == 0
         data = json.loads(out)
         changed = {c["person"]: c for c in data["changes"]}
-        assert set(changed) == {"li_na"}  # zhang_wei's A is capped at target by the gate either way
-        assert changed["li_na"]["change"] == "800.00"
-        assert data["summary"]["cost"] == {"before": "14164.64", "after": "14964.64", "change": "800.00"}
+        assert set(changed) == {"li_na", "zhao_lei"}  # zhang_wei's A is capped at target by the gate either way
+        assert changed["li_na"]["change"] == "800.00"  # 50 % × 1,600
+        assert changed["zhao_lei"]["change"] == "900.00"  # 50 % × 1,800
+        assert data["summary"]["cost"] == {"before": "39574.64", "after": "41274.64", "change": "1700.00"}
 
     def test_true_up_from_an_earlier_register(self, capsys, tmp_path):
         """Paying April with March's register, after a corrected March deal, adds a true-up line."""
@@ -211,38 +212,102 @@ class TestValidate:
 
 
 def test_the_library_example_of_docs_pay_runs():
-    """docs/pay.md's Python example: April costs 14,164.64 and li_na's D105 is clawed back."""
+    """docs/pay.md's Python example: the same credits for the appraisal and pay; April costs 39,574.64."""
     from kpi_engine import load_pay_plan, load_ruleset, pay, read_table
+    from kpi_engine.attribution import attribute, load_policy, read_events
     from kpi_engine.payout.appraise import appraise_periods
 
     plan = load_pay_plan("pay_plans/sales_rep_monthly_pay.yaml")
+    policy = load_policy("examples/attribution/policy.yaml")
+    credits = attribute(policy, read_events("examples/pay/events.csv", policy))  # noqa: A001 - as in the docs
     appraisals = appraise_periods(
-        load_ruleset("rulesets/sales_rep_monthly.yaml"), read_table("examples/pay/records.csv"), through="2026-04",
-        plan=plan,
+        load_ruleset("rulesets/sales_rep_monthly.yaml"), read_table("examples/pay/records.csv"), credits=credits,
+        through="2026-04", plan=plan,
     )  # fmt: skip
     run = pay(
-        plan, appraisals, read_table("examples/pay/people.csv"), credits=read_table("examples/pay/credits.csv"),
+        plan, appraisals, read_table("examples/pay/people.csv"), credits=credits,
         deals=read_table("examples/pay/deals.csv"), period="2026-04",
     )  # fmt: skip
-    assert run.total == Decimal("14164.64")
+    assert run.total == Decimal("39574.64")
     assert run.person("li_na").line("commission.clawback.D105").amount == Decimal("-1930.00")
 
 
-def test_the_columnar_register_has_the_row_registers_amounts(capsys, tmp_path):
+@pytest.mark.parametrize("given", ["lead log", "credits file"])
+def test_the_columnar_register_has_the_row_registers_amounts(capsys, given):
     """kpi pay --engine columnar writes the same register lines and amounts as --engine row (without the words)."""
     pytest.importorskip("polars")
-    records = tmp_path / "records.csv"  # March and April only: February's 7/12 has no decimal form
-    lines = Path("examples/pay/records.csv").read_text(encoding="utf-8").splitlines()
-    records.write_text("\n".join(ln for ln in lines if ",2026-02," not in ln) + "\n", encoding="utf-8")
-    argv = [*S1[:4], "--records", str(records), *S1[6:], "--period", "2026-04", "--format", "csv"]
+    argv = [*S1, "--period", "2026-04", "--format", "csv"]
+    if given == "credits file":  # kpi attribute's CSV, with the house account's D106
+        argv = [*S1[:6], "--credits", "examples/pay/credits.csv", *S1[10:], "--period", "2026-04", "--format", "csv"]
 
     def register(engine):
         code, out, err = run(capsys, *argv, "--engine", engine)
         assert code == 0
         assert "row executor computed" not in err
+        assert "not in the people file" not in err  # the house account's deal is nobody's
         return {(r["person"], r["line"]): r["amount"] for r in csv.DictReader(io.StringIO(out))}
 
     assert register("columnar") == register("row")
+
+
+class TestOneMeaningOfCredits:
+    def test_the_credits_file_is_what_kpi_attribute_writes_of_the_lead_log(self, capsys):
+        """examples/pay/credits.csv is kpi attribute's CSV of examples/pay/events.csv, byte for byte."""
+        code, out, _ = run(
+            capsys, "attribute", "examples/attribution/policy.yaml", "--events", "examples/pay/events.csv",
+            "--format", "csv",
+        )  # fmt: skip
+        assert code == 0
+        assert out == Path("examples/pay/credits.csv").read_text(encoding="utf-8")
+
+    def test_the_pay_lead_log_is_the_attribution_examples_march_and_then_april(self):
+        """March of examples/pay/events.csv is the shipped attribution example's log, line for line."""
+        march = Path("examples/attribution/events.csv").read_text(encoding="utf-8").splitlines()
+        both = Path("examples/pay/events.csv").read_text(encoding="utf-8").splitlines()
+        assert both[: len(march)] == march
+        assert all(",2026-04-" in line for line in both[len(march) :])
+
+    def test_a_credits_file_and_the_lead_log_give_the_same_sales_and_commission(self, capsys):
+        """--credits FILE and --policy with --lead-events: the same attainment and commission lines, month by month."""
+        by_file = [*S1[:6], "--credits", "examples/pay/credits.csv", *S1[10:]]
+
+        def lines(argv, period):
+            code, out, _ = run(capsys, *argv, "--period", period, "--format", "json")
+            assert code == 0
+            return {
+                (p["person"], ln["id"]): ln["amount"]
+                for p in json.loads(out)["people"]
+                for ln in p["lines"]
+                if ln["id"].startswith(("attainment", "commission"))
+            }
+
+        for period in ("2026-03", "2026-04"):
+            from_log = lines(S1, period)
+            assert from_log == lines(by_file, period)
+        assert from_log[("zhang_wei", "commission")] == "9440.00"  # D111 + D114, 2,360,000 at 0.4 %
+        assert from_log[("zhao_lei", "commission.released")] == "2300.00"
+
+    def test_the_s2_override_pays_on_the_sales_the_team_is_appraised_on(self, capsys):
+        """S2: each quarter, the deals a supervisor's override counts add up to the led team's appraised sales."""
+        for period in ("2026-Q1", "2026-Q2"):
+            code, out, _ = run(capsys, *S2, "--period", period, "--format", "json")
+            assert code == 0
+            for person in json.loads(out)["people"]:
+                override = next(ln for ln in person["lines"] if ln["id"] == "team_override")
+                assert Decimal(override["details"]["after"]) == Decimal(person["appraisal"]["values"]["sales_actual"])
+
+    def test_typed_sales_for_a_rep_with_credits_is_a_located_conflict(self, capsys, tmp_path):
+        """A record typing sales_actual in a month the credits give it fails at the cell, with either input."""
+        text = Path("examples/pay/records.csv").read_text(encoding="utf-8")
+        records = tmp_path / "records.csv"
+        records.write_text(text.replace("li_na,2026-03,李娜,1600000,,", "li_na,2026-03,李娜,1600000,76000,"), "utf-8")
+        for given, by in (
+            (S1, "by attribution"),
+            ([*S1[:6], "--credits", "examples/pay/credits.csv", *S1[10:]], "from the credits"),
+        ):
+            code, _, err = run(capsys, *given[:4], "--records", str(records), *given[6:], "--period", "2026-03")
+            assert code == 1
+            assert f"records.csv:3:5: sales_actual: 'sales_actual' is given in the record and also computed {by}" in err
 
 
 def test_a_folder_of_plan_versions_pays_with_the_one_in_effect(capsys, tmp_path):
@@ -257,7 +322,7 @@ def test_a_folder_of_plan_versions_pays_with_the_one_in_effect(capsys, tmp_path)
     assert code == 0
     assert "version 1.1.0" in err
     li_na = next(p for p in json.loads(out)["people"] if p["person"] == "li_na")
-    assert li_na["total"] == "2620.00"  # 200 % × 1,600 + 1,350 − 1,930
+    assert li_na["total"] == "8970.00"  # 200 % × 1,600 + 1,350 + 6,350 − 1,930
 
 
 def test_validate_json_reports_a_pay_plan(capsys):

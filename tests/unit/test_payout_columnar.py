@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from kpi_engine import load_pay_plan, load_ruleset, parse_pay_plan, pay, read_table
+from kpi_engine.attribution import attribute, load_policy, read_events
 from kpi_engine.audit.record import scores_table
 from kpi_engine.payout.appraise import appraise_periods
 from kpi_engine.payout.columnar import column_support, line_amounts, pay_table, table_of
@@ -25,18 +26,21 @@ def rows_of(path):
 
 def s1_appraisal_rows():
     plan = load_pay_plan("pay_plans/sales_rep_monthly_pay.yaml")
+    policy = load_policy("examples/attribution/policy.yaml")
+    credited = attribute(policy, read_events("examples/pay/events.csv", policy))
     found = appraise_periods(load_ruleset("rulesets/sales_rep_monthly.yaml"), read_table("examples/pay/records.csv"),
-                             through="2026-04", plan=plan)  # fmt: skip
+                             credits=credited, through="2026-04", plan=plan)  # fmt: skip
     table = scores_table([s for a in found for s in scores_from_appraisal(a)])
     return plan, [dict(r) for _, r in table.rows]
 
 
 def test_the_shipped_s1_example_gives_the_row_executors_lines():
-    """S1, March and April (gate, hold, release, clawback, draw, mid-month hire): the same lines to the cent."""
+    """S1, March and April (gate, holds, release, clawback, draw, mid-month hire): the same lines to the cent."""
     plan, rows = s1_appraisal_rows()
-    rows = [r for r in rows if r["period"] != "2026-02"]  # February holds 7/12, which has no decimal form
-    people, credited, deals = (rows_of(f"examples/pay/{n}.csv") for n in ("people", "credits", "deals"))
+    people, every, deals = (rows_of(f"examples/pay/{n}.csv") for n in ("people", "credits", "deals"))
     for period in ("2026-03", "2026-04"):
+        # the columns take the credits of the plan year up to the pay period (March's run without April's deals)
+        credited = [c for c in every if c["date"][:7] <= period]
         run = pay(plan, rows, people, credits=credited, deals=deals, period=period)
         frames = [pl.DataFrame(x, infer_schema_length=None) for x in (rows, people, credited, deals)]
         table = pay_table(plan, frames[0], frames[1], credits=frames[2], deals=frames[3], period=period)
@@ -48,6 +52,8 @@ def test_the_shipped_s1_example_gives_the_row_executors_lines():
 def test_a_value_with_no_decimal_form_goes_to_the_row_executor():
     """An attainment of 7/12 cannot be held in decimal columns: the row executor computes, and says why."""
     plan, rows = s1_appraisal_rows()
+    march = next(r for r in rows if (r["subject"], r["period"]) == ("li_na", "2026-03"))
+    march["attainment"] = "7/12"  # how a run record writes a value with no decimal form
     people = rows_of("examples/pay/people.csv")
     table = pay_table(plan, pl.DataFrame(rows, infer_schema_length=None), pl.DataFrame(people), period="2026-03")
     assert table.executor == "row"
