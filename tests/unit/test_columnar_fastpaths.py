@@ -14,7 +14,7 @@ np = pytest.importorskip("numpy")
 pl = pytest.importorskip("polars")
 pytest.importorskip("pyarrow")
 
-from kpi_engine.evaluation.columnar._columns import (  # noqa: E402 - after the optional imports
+from kpi_engine._columns import (  # noqa: E402 - after the optional imports
     LIMIT,
     Ctx,
     Num,

@@ -24,8 +24,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from kpi_engine._columns import Bool, Column, Ctx, Num, Text
 from kpi_engine._numbers import canonical, quantize
-from kpi_engine.evaluation.columnar._columns import Bool, Column, Ctx, Num, Text
 from kpi_engine.evaluation.columnar._results import ColumnarResults, at_row
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.model import Scorecard

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from kpi_engine.evaluation.columnar._columns import LIMIT, Bool, Column, Ctx, Num, Text
-from kpi_engine.evaluation.columnar._exprs import evaluate
+from kpi_engine._columns import LIMIT, Bool, Column, Ctx, Num, Text, UnusualError
 from kpi_engine.evaluation.columnar._filters import Field, translate
-from kpi_engine.evaluation.columnar._ingest import _FALSE, _TRUE, UnusualError, text_number_columns, typed_column
+from kpi_engine.evaluation.columnar._ingest import _FALSE, _TRUE, text_number_columns, typed_column
+from kpi_engine.expr import evaluate_columns as evaluate
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS
 from kpi_engine.language.model import Metric, Scorecard
 from kpi_engine.language.spec import InputType

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from kpi_engine.evaluation.columnar._columns import Bool, Column, Num, Text
+from kpi_engine._columns import Bool, Column, Num, Text, UnusualError
 from kpi_engine.evaluation.columnar._plan import Frame
 from kpi_engine.evaluation.records import Table
 from kpi_engine.language.spec import InputType
@@ -28,10 +28,6 @@ _DATE = r"^\d{4}-\d{2}-\d{2}$"
 _TRUE = ["true", "yes", "1", "y"]
 _FALSE = ["false", "no", "0", "n"]
 _MAX_DIGITS = 17  # 10**17 < 2**62 / 40: room for a few additions before the checked path is needed
-
-
-class UnusualError(Exception):
-    """The data has something the vectorised path leaves to the row path."""
 
 
 def to_polars(data: Any) -> Any:

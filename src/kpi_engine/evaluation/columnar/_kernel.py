@@ -15,7 +15,7 @@ from math import lcm
 import attrs
 import numpy as np
 
-from kpi_engine.evaluation.columnar._columns import (
+from kpi_engine._columns import (
     LIMIT,
     Arr,
     Bool,
@@ -34,7 +34,7 @@ from kpi_engine.evaluation.columnar._columns import (
     n_where,
     na_or,
 )
-from kpi_engine.evaluation.columnar._exprs import evaluate
+from kpi_engine.expr import evaluate_columns as evaluate
 from kpi_engine.language.model import Kpi, Scorecard
 
 HUNDRED = Num.const(Fraction(100))

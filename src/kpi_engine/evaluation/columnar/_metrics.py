@@ -27,11 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from kpi_engine.evaluation.columnar._columns import LIMIT, Arr, Bool, Column, Ctx, Num, Text, n_add, n_div, n_where
+from kpi_engine._columns import LIMIT, Arr, Bool, Column, Ctx, Num, Text, UnusualError, n_add, n_div, n_where
 from kpi_engine.evaluation.columnar._events import aggregate
-from kpi_engine.evaluation.columnar._exprs import evaluate
-from kpi_engine.evaluation.columnar._ingest import UnusualError
 from kpi_engine.evaluation.columnar._teams import Hierarchy, reaches, subjects_at
+from kpi_engine.expr import evaluate_columns as evaluate
 from kpi_engine.language.model import Metric, Scorecard
 from kpi_engine.time.periods import Period
 

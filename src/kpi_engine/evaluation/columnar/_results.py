@@ -17,8 +17,8 @@ from typing import Any, overload
 
 import numpy as np
 
+from kpi_engine._columns import Arr, Bool, Column, Ctx, Num, mul
 from kpi_engine._numbers import ZERO, Number, canonical, is_number
-from kpi_engine.evaluation.columnar._columns import Arr, Bool, Column, Ctx, Num, mul
 from kpi_engine.evaluation.columnar._kernel import Scored
 from kpi_engine.evaluation.results import (
     AdjustmentResult,

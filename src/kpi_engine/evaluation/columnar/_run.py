@@ -6,19 +6,19 @@ from typing import Any
 
 import numpy as np
 
+from kpi_engine._columns import Bool, Column, Ctx, Num, Text, UnusualError
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import DataError
-from kpi_engine.evaluation.columnar._columns import Bool, Column, Ctx, Num, Text
 from kpi_engine.evaluation.columnar._decimals import decimal_number_columns
 from kpi_engine.evaluation.columnar._events import aggregate
-from kpi_engine.evaluation.columnar._exprs import evaluate
-from kpi_engine.evaluation.columnar._ingest import UnusualError, text_number_columns, to_polars, typed_column
+from kpi_engine.evaluation.columnar._ingest import text_number_columns, to_polars, typed_column
 from kpi_engine.evaluation.columnar._kernel import Scored, competition_ranks, grades, run
 from kpi_engine.evaluation.columnar._metrics import Data, WholeTracer, latest, needs_layers, prepare
 from kpi_engine.evaluation.columnar._plan import Frame
 from kpi_engine.evaluation.columnar._results import ColumnarResults
 from kpi_engine.evaluation.columnar._teams import Hierarchy, roster_warnings
 from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.expr import evaluate_columns as evaluate
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
 from kpi_engine.time.periods import Period

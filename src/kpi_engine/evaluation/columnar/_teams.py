@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from kpi_engine._columns import Arr, UnusualError
 from kpi_engine.errors import Issue
-from kpi_engine.evaluation.columnar._columns import Arr
-from kpi_engine.evaluation.columnar._ingest import UnusualError
 from kpi_engine.evaluation.records import MAX_HIERARCHY_DEPTH
 from kpi_engine.language.model import Scorecard
 from kpi_engine.time.periods import Period

@@ -26,6 +26,15 @@ Arr = Any  # a NumPy array (int64 or bool); typed loosely: NumPy's generics add 
 IntLike = int | Arr
 
 
+class UnusualError(Exception):
+    """Something the column kernels leave to the row executor (which reports it, or computes it).
+
+    Raised for data in a form the vectorised readers do not take (a bad cell, a float column …)
+    and for values beyond what the exact columns hold; the columnar executor then hands the
+    whole run to the row executor, so both give the same appraisal or the same located error.
+    """
+
+
 class Ctx:
     """Per-evaluation state: the row count and the rows whose int64 values might not be exact.
 
