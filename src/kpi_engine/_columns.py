@@ -46,6 +46,14 @@ class Ctx:
         self.n = n
         self.exact = exact
         self.bad = np.zeros(n, dtype=bool)
+        self._nothing: Arr | None = None
+
+    @property
+    def nothing(self) -> Arr:
+        """One shared all-false mask (never written): the N/A mask of a column without N/A."""
+        if self._nothing is None:
+            self._nothing = np.zeros(self.n, dtype=bool)
+        return self._nothing
 
 
 def _big(x: IntLike) -> IntLike:

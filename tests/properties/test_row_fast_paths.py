@@ -12,9 +12,9 @@ from kpi_engine import _numbers as num
 from kpi_engine import evaluate, parse_ruleset
 from kpi_engine._numbers import NumberFormatError, exact, own_context, parse_decimal
 from kpi_engine.evaluation.records import plain_decimal
-from kpi_engine.evaluation.scoring import compile_operators, compile_scorer, score
 from kpi_engine.language.build import build_scorecard
 from kpi_engine.language.spec import RulesetSpec
+from kpi_engine.plan.ops.scoring import compile_operators, compile_scorer, score
 
 # Digits a divisor may have: 2·5 only (terminating), or a factor 3 or 7 (Fractions); a divisor 1 (no division) or 1.00.
 bounds = st.sampled_from(["0", "1", "0.3", "-20%", "10%", "8", "20", "120", "0.5", "7", "1E+2", "2.50", "1000", "1.00"])

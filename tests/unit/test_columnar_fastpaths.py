@@ -23,8 +23,8 @@ from kpi_engine._columns import (  # noqa: E402 - after the optional imports
     n_weighted_sum,
 )
 from kpi_engine.evaluation.columnar._decimals import parse_plain  # noqa: E402
-from kpi_engine.evaluation.columnar._kernel import _packed_order, competition_ranks  # noqa: E402
 from kpi_engine.evaluation.columnar._run import run_columnar  # noqa: E402
+from kpi_engine.plan.ops.ranks import _packed_order, competition_ranks  # noqa: E402
 
 # Numerators from tiny to the edge of the range the kernel keeps in int64 (2**62).
 numerators = st.one_of(

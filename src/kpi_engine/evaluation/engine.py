@@ -20,16 +20,14 @@ import attrs
 
 from kpi_engine import _numbers as num
 from kpi_engine._numbers import ZERO, Number, canonical, exact, is_number
-from kpi_engine._perf import paused_gc
+from kpi_engine._perf import paused_gc, per_card
 from kpi_engine.errors import DataError, EvaluationError, Issue, Location
-from kpi_engine.evaluation import scoring
 from kpi_engine.evaluation.records import (
     Event,
     Inputs,
     Table,
     as_table,
     as_tables,
-    per_card,
     prepare_event_tables,
     prepare_members,
     prepare_records,
@@ -48,7 +46,11 @@ from kpi_engine.evaluation.sources import aggregate, fill_sources
 from kpi_engine.evaluation.windows import window_trace, window_value
 from kpi_engine.expr import Expression, Value
 from kpi_engine.language.build import Ruleset
-from kpi_engine.language.model import Kpi, Metric, Scorecard
+from kpi_engine.language.model import Metric, Scorecard
+from kpi_engine.plan import Plan, lower
+from kpi_engine.plan.ops.gates import OUTCOMES
+from kpi_engine.plan.ops.ranks import ranks_row
+from kpi_engine.plan.ops.scoring import KpiOp
 from kpi_engine.time.accumulate import accumulate, relabel
 from kpi_engine.time.periods import Period
 
@@ -275,71 +277,15 @@ def _leaf_inputs(card: Scorecard, name: str, seen: set[str] | None = None) -> li
     return out
 
 
-class _KpiPlan:
-    """One KPI as the hot loop reads it: the compiled scorer and the strings it needs, made once."""
+class _Shared:
+    """The row executor's result objects derived from the plan alone (lean results: shared by subjects).
 
-    __slots__ = ("kpi", "metric", "operators", "path", "score_names", "scorer")
-
-    def __init__(self, kpi: Kpi) -> None:
-        self.kpi = kpi
-        self.metric = kpi.metric
-        self.path = f"kpis.{kpi.id}"
-        self.scorer = scoring.compile_scorer(kpi)
-        self.operators = scoring.compile_operators(kpi) if self.scorer is not None else None
-        self.score_names = kpi.score_expr.names - {"value"} if kpi.score_expr is not None else frozenset()
-
-
-class _Pattern:
-    """Effective weights for one pattern of applicable KPIs (the same for every subject with it)."""
-
-    __slots__ = ("live", "members", "section_share", "share_list", "shares", "wsums")
-
-    def __init__(self, card: Scorecard, applies: tuple[bool, ...]) -> None:
-        live_kpis = [k for k, ok in zip(card.kpis, applies, strict=True) if ok]
-        wsums: dict[str, Number] = {}
-        for section in card.sections:
-            wsum = num.total([k.weight for k in live_kpis if k.section == section.id])
-            if wsum != 0:
-                wsums[section.id] = wsum
-        swsum = num.total([s.weight for s in card.sections if s.id in wsums])
-        section_share = {s.id: num.div(s.weight, swsum) for s in card.sections if s.id in wsums} if swsum else {}
-        self.shares: dict[str, Number] = {
-            k.id: num.mul(num.div(k.weight, wsums[k.section]), section_share.get(k.section, ZERO))
-            if ok and k.section in wsums
-            else ZERO
-            for k, ok in zip(card.kpis, applies, strict=True)
-        }
-        self.wsums = wsums
-        self.section_share = section_share
-        self.share_list = tuple(self.shares[k.id] for k in card.kpis)
-        self.live = tuple(i for i, ok in enumerate(applies) if ok)  # positions of the applicable KPIs
-        # Per section: the positions of its applicable KPIs, in KPI order.
-        self.members: dict[str, tuple[int, ...]] = {
-            s.id: tuple(i for i, (k, ok) in enumerate(zip(card.kpis, applies, strict=True)) if ok and k.section == s.id)
-            for s in card.sections
-        }
-
-
-class _Plan:
-    """What evaluating a scorecard derives from the scorecard alone, worked out once per card.
-
-    Compiled scorers and KPI paths, the three shared results of each gate, the required inputs,
-    and the effective weights of each pattern of applicable KPIs met so far.
+    A KpiResult's constants per KPI, and the three results of each gate.
     """
 
-    def __init__(self, card: Scorecard) -> None:
-        self.kpis = tuple(_KpiPlan(k) for k in card.kpis)
-        self.index = {k.id: i for i, k in enumerate(card.kpis)}
-        self.grades = tuple((g.min, g.grade, g.bonus_multiplier) for g in card.grades)
-        self.metrics = tuple(k.metric for k in card.kpis)
-        self.operators = tuple(kp.operators for kp in self.kpis)
-        self.all_operators = all(op is not None for op in self.operators)
-        self.heads = tuple((k.id, k.title, k.section, k.metric, k.weight) for k in card.kpis)  # a KpiResult's constants
-        self.weights = tuple(k.weight for k in card.kpis)
-        self.required = tuple(name for name, spec in card.inputs.items() if spec.required)
-        self.early = tuple(g for g in card.gates if g.action == "zero_section")
-        self.gate_names = {g.id: g.when.names - {"total"} for g in card.gates}
-        # A gate's result is one of three values shared by every subject (lean results).
+    def __init__(self, plan: Plan) -> None:
+        card = plan.card
+        self.heads = tuple((k.id, k.title, k.section, k.metric, k.weight) for k in card.kpis)
         self.gate_results = {
             g.id: {
                 outcome: GateResult(
@@ -350,15 +296,14 @@ class _Plan:
                     canonical(g.value) if isinstance(g.value, Decimal) else g.value,
                     g.reason,
                 )
-                for outcome in ("applied", "not_applied", "not_evaluated")
+                for outcome in OUTCOMES
             }
             for g in card.gates
         }
-        self.patterns: dict[tuple[bool, ...], _Pattern] = {}
 
 
-def _plan(card: Scorecard) -> _Plan:
-    return per_card(card, "row_plan", lambda: _Plan(card))
+def _shared(plan: Plan) -> _Shared:
+    return per_card(plan.card, "row_shared", lambda: _Shared(plan))
 
 
 class _Evaluator:
@@ -371,19 +316,20 @@ class _Evaluator:
         self.na_issues: list[Issue] = []  # every N/A a strict run (or on_missing: error) refuses
         self.tracer = _Tracer(self)
         self.rounding = Rounding.of(card)
-        self.plan = _plan(card)
-        self.gate_results = self.plan.gate_results
+        self.plan = lower(card)
+        self.shared = _shared(self.plan)
         self.current: tuple[str, str] = ("", "")  # (subject, path) being computed, to locate an ArithmeticError
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the plan (compiled closures); an unpickled evaluator compiles it again."""
+        """Pickled without the plan (compiled closures); an unpickled evaluator lowers it again."""
         state = dict(self.__dict__)
-        del state["plan"]
+        del state["plan"], state["shared"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.plan = _plan(self.card)
+        self.plan = lower(self.card)
+        self.shared = _shared(self.plan)
 
     def out_of_range(self, exc: ArithmeticError | RecursionError) -> EvaluationError:
         """A decimal signal (a value beyond 1e±999, or undefined) as a located error of the current step."""
@@ -510,8 +456,8 @@ class _Evaluator:
             trace["previous"] = {"period": str(prev), metric.of: self.m.value(subject, prev, metric.of)}
         return trace
 
-    def score_kpi(self, subject: str, kp: _KpiPlan, *, trace: bool) -> _Scored:
-        """Value → score of one KPI; the explanation dict is filled only when ``trace`` is set."""
+    def score_kpi(self, subject: str, kp: KpiOp, *, trace: bool) -> _Scored:
+        """Value → score of one KPI (``KpiOp.row``); the explanation dict is filled only when ``trace`` is set."""
         kpi = kp.kpi
         self.current = (subject, kp.path)
         value = self.m.value(subject, self.period, kpi.metric)
@@ -519,44 +465,12 @@ class _Evaluator:
         if trace:
             explanation = self.trace_metric(subject, kpi.metric)
             explanation.update(method=kpi.method, parameters=kpi.parameters())
-        flags: list[str] = []
-        if value is None:
-            if self.strict or kpi.on_missing == "error":
-                why = "strict run" if self.strict else "on_missing: error"
-                self.na(subject, kp.path, f"'{subject}': KPI '{kpi.id}' has no value (N/A) ({why})")
-            if kpi.on_missing == "zero":
-                flags.append("missing_scored_zero")
-                if trace:
-                    explanation["rule"] = "value is N/A; on_missing: zero"
-                return value, ZERO, flags, explanation
-            flags.append("excluded_na")
-            if trace:
-                explanation["rule"] = "value is N/A; on_missing: exclude — weight renormalised over the other KPIs"
-            return value, None, flags, explanation
-        assert is_number(value)
-        score: Number | None
-        if kp.scorer is not None:
-            score = kp.scorer(value)
-        elif kpi.method == "bands":
-            matched = scoring.band(kpi, value)
-            score = kpi.fail_score if matched is None else matched.score  # ``scoring.bands``
-            if matched is None:
-                flags.append("no_band_matched")
-            if trace:
-                explanation["band"] = f"kpis.{kpi.id}.bands.{matched.id}" if matched else None
-        else:
-            env: Mapping[str, Value] = {}
-            if kpi.score_expr is not None:
-                env = self.m.env(subject, self.period, kp.score_names)
-            score = scoring.score(kpi, value, env)
-        if score is None:
-            flags.append("excluded_na")
-            if self.strict or kpi.on_missing == "error":  # an N/A score may not pass silently either
-                why = "strict run" if self.strict else "on_missing: error"
-                self.na(subject, kp.path, f"'{subject}': KPI '{kpi.id}' has an N/A score ({why})")
-        if trace:
-            explanation["rule"] = scoring.rule(kpi, value, score)
-            explanation["raw_score"] = score
+        m, period = self.m, self.period
+        score, flags, refused = kp.row(
+            value, lambda names: m.env(subject, period, names), self.strict, explanation if trace else None
+        )
+        if refused is not None:
+            self.na(subject, kp.path, f"'{subject}': {refused}")
         return value, score, flags, explanation
 
     def score_all(self, subject: str, *, trace: bool) -> list[_Scored]:
@@ -580,7 +494,7 @@ class _Evaluator:
         kp = kpis[0] if kpis else None
         if fast and self.plan.all_operators:  # every KPI has an operator form: scored in one comprehension
             try:
-                values = [known[metric] for metric in self.plan.metrics]
+                values = [known[metric] for metric in self.plan.kpi_metrics]
             except KeyError:
                 values = None  # a metric not computed yet: the loop below computes it
             if values is not None and _DECIMAL_ONLY.issuperset(map(type, values)):
@@ -620,95 +534,6 @@ class _Evaluator:
             raise
         return out
 
-    def combine(
-        self, scores: list[Number | None], pattern: _Pattern, zeroed: set[str]
-    ) -> tuple[dict[str, Number | None], list[Number], Number | None]:
-        """Section scores, KPI contributions and their total (exact) of one subject's scores.
-
-        Decimal scores in the library's own context are combined with plain operators and kept
-        when its ``Inexact`` flag stayed unset (the same digits as the exact functions); any
-        other case, and any rounding, takes ``_numbers``' exact functions.
-        """
-        ctx = num.own_context()
-        if ctx is not None and not zeroed:
-            ctx.flags[Inexact] = False
-            try:
-                found = self._combine_operators(scores, pattern)
-            except (TypeError, ArithmeticError):  # a Fraction among the numbers, or a value out of range
-                found = None  # the exact functions below decide (and raise what they raise)
-            if found is not None and not ctx.flags[Inexact]:
-                return found
-            ctx.flags[Inexact] = False
-        return self._combine_exactly(scores, pattern, zeroed)
-
-    def _combine_operators(
-        self, scores: list[Number | None], pattern: _Pattern
-    ) -> tuple[dict[str, Number | None], list[Number], Number | None]:
-        weights = self.plan.weights
-        section_scores: dict[str, Number | None] = {}
-        for section in self.card.sections:
-            wsum = pattern.wsums.get(section.id)
-            if wsum is None:
-                section_scores[section.id] = None
-                continue
-            members = pattern.members[section.id]
-            if len(members) == len(scores):
-                weighted = sum(map(operator.mul, weights, scores), ZERO)
-            else:
-                weighted = sum(map(operator.mul, [weights[i] for i in members], [scores[i] for i in members]), ZERO)
-            section_scores[section.id] = weighted / wsum  # type: ignore[operator]  # TypeError: the exact path
-        counted = pattern.live
-        if len(counted) == len(scores):
-            contributions: list[Number] = list(map(operator.mul, pattern.share_list, scores))
-        else:
-            contributions = [ZERO] * len(scores)  # an excluded KPI contributes 0
-            shares = pattern.share_list
-            for i in counted:
-                contributions[i] = shares[i] * scores[i]  # type: ignore[operator]
-        total = sum(contributions, ZERO) if pattern.wsums else None  # ``num.total``: from 0, in order
-        return section_scores, contributions, total
-
-    def _combine_exactly(
-        self, scores: list[Number | None], pattern: _Pattern, zeroed: set[str]
-    ) -> tuple[dict[str, Number | None], list[Number], Number | None]:
-        plan = self.plan
-        section_scores: dict[str, Number | None] = {}
-        for section in self.card.sections:
-            wsum = pattern.wsums.get(section.id)
-            if wsum is None:
-                section_scores[section.id] = None
-                continue
-            members = pattern.members[section.id]
-            weighted = num.dot([plan.weights[i] for i in members], [scores[i] for i in members])  # type: ignore[misc]
-            section_scores[section.id] = ZERO if section.id in zeroed else num.div(weighted, wsum)
-        shares = pattern.share_list
-        counted = pattern.live
-        if zeroed:
-            counted = tuple(i for i in counted if plan.kpis[i].kpi.section not in zeroed)
-        contributions: list[Number] = [ZERO] * len(scores)  # an excluded or zeroed KPI contributes 0
-        parts = num.products([shares[i] for i in counted], [scores[i] for i in counted])  # type: ignore[misc]
-        for i, part in zip(counted, parts, strict=True):
-            contributions[i] = part
-        # A section with applicable KPIs has a score; with none, there is no total.
-        return section_scores, contributions, num.total(contributions) if pattern.wsums else None
-
-    def pattern(self, applies: tuple[bool, ...]) -> _Pattern:
-        """The effective weights for a pattern of applicable KPIs (computed once per pattern and card)."""
-        patterns = self.plan.patterns
-        found = patterns.get(applies)
-        if found is None:
-            found = patterns[applies] = _Pattern(self.card, applies)
-        return found
-
-    def shares(self, applies: tuple[bool, ...]) -> tuple[dict[str, Number], dict[str, Number]]:
-        """Each KPI's exact effective weight, and each live section's weight sum, for a pattern of applicable KPIs."""
-        found = self.pattern(applies)
-        return found.shares, found.wsums
-
-    def section_shares(self, applies: tuple[bool, ...]) -> dict[str, Number]:
-        """Each live section's exact share of the total for a pattern of applicable KPIs."""
-        return self.pattern(applies).section_share
-
     def condition(
         self,
         subject: str,
@@ -736,67 +561,34 @@ class _Evaluator:
         """The numbers of one subject; with ``trace``, also each KPI's explanation (same code path)."""
         card = self.card
         plan = self.plan
+        condition = self.condition
         # One entry per KPI, in the scorecard's order.
         scored = self.score_all(subject, trace=trace)
-        adjustments: list[AdjustmentResult] = []
-        for adj in card.adjustments:
-            at = plan.index[adj.kpi]
-            value, score, flags, explanation = scored[at]
-            if score is None:
-                continue
-            holds = self.condition(subject, adj.when)
-            adjustments.append(AdjustmentResult(adj.id, adj.kpi, holds))
-            if holds is True and "adjusted" not in flags:
-                if trace:
-                    explanation["adjustment"] = {"id": adj.id, "from": score, "to": adj.score, "reason": adj.reason}
-                scored[at] = (value, adj.score, [*flags, "adjusted"], explanation)
-        gates: list[GateResult] = []
+        adjustments = (
+            [AdjustmentResult(*a) for a in plan.adjustments.row(scored, condition, subject, trace=trace)]
+            if plan.adjustments.rules
+            else []
+        )
         # zero_section gates run first (the total depends on them) and never read the total.
-        early = {g.id: self.condition(subject, g.when) for g in plan.early} if plan.early else {}
-        zeroed = {str(g.value) for g in plan.early if early[g.id] is True} if early else set()
+        early, zeroed = plan.gates.early_row(condition, subject)
         # Every step below is exact (``_numbers``): shares such as 1/3 stay rational and nothing is
         # rounded before it is reported.
         self.current = (subject, "total")
         scores = [entry[1] for entry in scored]
         # The effective shares depend only on which KPIs apply: computed once per pattern.
-        pattern = self.pattern(tuple(map(operator.is_not, scores, _NONES)))  # which KPIs apply
+        pattern = plan.weights.pattern(tuple(map(operator.is_not, scores, _NONES)))  # which KPIs apply
         # The total is exactly the sum of the KPI contributions an auditor sees.
-        section_scores, contributions, total = self.combine(scores, pattern, zeroed)
+        section_scores, contributions, total = plan.weights.row(scores, pattern, zeroed)
         section_share = pattern.section_share
         shares = pattern.share_list
         before_gates = total
-        forced: str | None = None
-        subject_flags: list[str] = []
-        for gate in card.gates:
-            if gate.id in early:
-                holds = early[gate.id]
-            else:
-                holds = self.condition(subject, gate.when, {"total": before_gates}, plan.gate_names[gate.id])
-            outcome: Literal["applied", "not_applied", "not_evaluated"] = (
-                "not_evaluated" if holds is None else ("applied" if holds else "not_applied")
-            )
-            if holds is True:
-                if gate.action == "cap_total" and total is not None:
-                    assert isinstance(gate.value, Decimal)
-                    total = min(total, gate.value)
-                elif gate.action == "force_grade" and forced is None:
-                    forced = str(gate.value)
-                subject_flags.append(f"gate:{gate.id}")
-            gates.append(self.gate_results[gate.id][outcome])
-        grade, bonus = None, None
-        if total is not None:
-            for least, name, multiplier in plan.grades:
-                if least is None or total >= least:
-                    grade, bonus = name, multiplier
-                    break
-        if forced is not None:
-            grade = forced
-            bonus = next((g.bonus_multiplier for g in card.grades if g.grade == forced), None)
+        total, forced, subject_flags, gates = plan.gates.row(total, early, condition, subject, self.shared.gate_results)
+        grade, bonus = plan.grades.row(total, forced)
         if total is None:
             subject_flags.append("no_kpi_applies")
         # Published flags (e.g. eligible_for_promotion): the name, when the ruleset's condition holds.
-        if card.flags:
-            subject_flags.extend(name for name, when in card.flags if self.condition(subject, when) is True)
+        if plan.flags.flags:
+            subject_flags.extend(plan.flags.row(condition, subject))
         tracer = self.tracer
         if trace or zeroed:
             for i, kp in enumerate(plan.kpis):
@@ -807,7 +599,8 @@ class _Evaluator:
                     weight = {"declared": kp.kpi.weight, "effective": shares[i], "contribution": contributions[i]}
                     explanation["weight"] = weight
         rounding = self.rounding
-        kpi_results = new_kpi_results(plan.heads, scored, shares, contributions, subject, tracer, trace, rounding)
+        heads = self.shared.heads
+        kpi_results = new_kpi_results(heads, scored, shares, contributions, subject, tracer, trace, rounding)
         sections = tuple(
             SectionResult(
                 s.id,
@@ -870,31 +663,8 @@ class _Tracer:
 
 
 def _rank(results: list[SubjectResult], keys: dict[str, Value], *, lower_first: bool) -> list[SubjectResult]:
-    """Competition ranking (1, 1, 3) by exact key; subjects whose key is N/A get no rank."""
-
-    def ranks(group: list[SubjectResult]) -> dict[str, int]:
-        # Sorted by key, equal keys are neighbours: each takes the position of the first of them.
-        ranked = sorted(
-            [(k, r.subject) for r in group if is_number(k := keys[r.subject])],
-            key=operator.itemgetter(0),
-            reverse=not lower_first,
-        )
-        out: dict[str, int] = {}
-        rank, previous = 0, None
-        for i, (k, subject) in enumerate(ranked, start=1):
-            if i == 1 or k != previous:
-                rank, previous = i, k
-            out[subject] = rank
-        return out
-
-    overall = ranks(results)
-    by_parent: dict[str | None, list[SubjectResult]] = {}
-    for r in results:
-        by_parent.setdefault(r.parent, []).append(r)
-    within: dict[str, int] = {}
-    for parent, group in by_parent.items():
-        if parent is not None:
-            within.update(ranks(group))
+    """Competition ranking (1, 1, 3) by exact key (``ranks.ranks_row``); subjects whose key is N/A get no rank."""
+    overall, within = ranks_row(((r.subject, r.parent, keys[r.subject]) for r in results), lower_first=lower_first)
     for r in results:
         # The results were built by this run and nobody holds them yet: their ranks are filled in
         # place (as ``attrs.evolve`` would, without building every result a second time).

@@ -12,7 +12,7 @@ from kpi_engine.errors import DataError
 from kpi_engine.evaluation.columnar._decimals import decimal_number_columns
 from kpi_engine.evaluation.columnar._events import aggregate
 from kpi_engine.evaluation.columnar._ingest import text_number_columns, to_polars, typed_column
-from kpi_engine.evaluation.columnar._kernel import Scored, competition_ranks, grades, run
+from kpi_engine.evaluation.columnar._kernel import Scored, run
 from kpi_engine.evaluation.columnar._metrics import Data, WholeTracer, latest, needs_layers, prepare
 from kpi_engine.evaluation.columnar._plan import Frame
 from kpi_engine.evaluation.columnar._results import ColumnarResults
@@ -21,6 +21,8 @@ from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.expr import evaluate_columns as evaluate
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
+from kpi_engine.plan import lower
+from kpi_engine.plan.ops.ranks import competition_ranks
 from kpi_engine.time.periods import Period
 
 _KEYS = {"subject", "period", "name", "note"}
@@ -191,13 +193,13 @@ def _evaluate(
         raise FallbackError  # events nobody reads: the row path validates them and reports orphans
     base = dict(env)
     _formulas(card, ctx, env)
-    scored = run(card, ctx, env, strict=strict)
+    scored = run(lower(card), ctx, env, strict=strict)
     if ctx.bad.any():
         # Some row's exact value does not fit int64: the same kernel over Python integers.
         ctx = Ctx(n, exact=True)
         env = base
         _formulas(card, ctx, env)
-        scored = run(card, ctx, env, strict=strict)
+        scored = run(lower(card), ctx, env, strict=strict)
     if scored.strict_na or scored.na_error:
         raise FallbackError
     tracer = RowTracer(ruleset, df, _origins(records, df.height), ef, chosen, extra=extra)
@@ -228,12 +230,12 @@ def _layered(
     ctx = Ctx(len(subjects))
     env: dict[str, Column] = {}
     metrics.complete(ctx, env)
-    scored = run(card, ctx, env, strict=strict)
+    scored = run(lower(card), ctx, env, strict=strict)
     if ctx.bad.any():
         ctx = Ctx(len(subjects), exact=True)
         env = {}
         metrics.complete(ctx, env)
-        scored = run(card, ctx, env, strict=strict)
+        scored = run(lower(card), ctx, env, strict=strict)
     if scored.strict_na or scored.na_error:
         raise FallbackError
     tracer: Any
@@ -395,8 +397,9 @@ def _materialise(
     sorted_subjects: bool = False,  # subjects in code-point order (``_chosen_rows``): a faster display order
 ) -> Appraisal:
     card = ruleset.scorecard
+    plan = lower(card)
     n = len(subjects)
-    grade, bonus = grades(card, ctx, scored.total, scored.forced)
+    grade, bonus = plan.grades.column(ctx, scored.total, scored.forced)
     key_col = scored.total if card.rank_by == "total" else env[card.rank_by]
     if isinstance(key_col, Num):
         rank = competition_ranks(ctx, key_col, None, lower_first=card.rank_lower_first)
@@ -409,10 +412,8 @@ def _materialise(
     results = ColumnarResults(
         card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in, tracer, sorted_subjects=sorted_subjects
     )
-    for name, when in card.flags:  # published flags (e.g. eligible_for_promotion)
-        holds = evaluate(ctx, when.node, env)
-        assert isinstance(holds, Bool)
-        if strict and holds.na is not None and holds.na.any():
+    for name, rows, unknown in plan.flags.column(ctx, env):  # published flags (e.g. eligible_for_promotion)
+        if strict and unknown:
             raise FallbackError  # the row path reports the N/A condition
-        results.published.append((name, holds.val & ~holds.na if holds.na is not None else holds.val))
+        results.published.append((name, rows))
     return Appraisal.of_run(ruleset, card, str(chosen), results, strict=strict, warnings=tuple(warnings))

@@ -1,0 +1,11 @@
+"""The plan's operations: one module per kind, each with its row kernel and its column kernel.
+
+How an op is written (and how to add one): the row kernel takes one subject's exact values
+(``Number`` = ``Decimal | Fraction``, ``None`` for N/A) and the column kernel takes exact columns
+(``kpi_engine._columns``: ``Num`` = int64 ``num/den`` with an N/A mask, ``Bool``, ``Text``, and a
+``Ctx`` that marks rows whose int64 arithmetic might not be exact, so that the executor redoes
+them over Python integers). Write both in the same module, the column kernel right after the row
+kernel, with the rule stated once in the module docstring; import NumPy inside the column kernel
+(the row executor must run without the ``columnar`` extra). An op that has no column kernel is
+named by ``Plan.support("columnar")``.
+"""
