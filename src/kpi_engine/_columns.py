@@ -14,9 +14,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 from math import gcd, lcm
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from kpi_engine._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")  # imported when a column is first built: the row executor never needs NumPy
 
 LIMIT = 1 << 62
 _FLIMIT = float(LIMIT)

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from kpi_engine import evaluate, parse_ruleset
-from kpi_engine.evaluation.engine import spanned
+from kpi_engine.plan.ops.aggregates import spanned
 from kpi_engine.time.periods import Period
 
 RULESET = """\

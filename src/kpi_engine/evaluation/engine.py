@@ -19,7 +19,7 @@ from typing import Any, Literal
 import attrs
 
 from kpi_engine import _numbers as num
-from kpi_engine._numbers import ZERO, Number, canonical, exact, is_number
+from kpi_engine._numbers import ZERO, Number, canonical, exact
 from kpi_engine._perf import paused_gc, per_card
 from kpi_engine.errors import DataError, EvaluationError, Issue, Location
 from kpi_engine.evaluation.records import (
@@ -42,21 +42,19 @@ from kpi_engine.evaluation.results import (
     new_kpi_results,
 )
 from kpi_engine.evaluation.screening import Screened, screen
-from kpi_engine.evaluation.sources import aggregate, fill_sources
-from kpi_engine.evaluation.windows import window_trace, window_value
+from kpi_engine.evaluation.sources import fill_sources
 from kpi_engine.expr import Expression, Value
 from kpi_engine.language.build import Ruleset
-from kpi_engine.language.model import Metric, Scorecard
+from kpi_engine.language.model import Scorecard
 from kpi_engine.plan import Plan, lower
 from kpi_engine.plan.ops.gates import OUTCOMES
+from kpi_engine.plan.ops.inputs import InputOp
 from kpi_engine.plan.ops.ranks import ranks_row
 from kpi_engine.plan.ops.scoring import KpiOp
 from kpi_engine.time.accumulate import accumulate, relabel
 from kpi_engine.time.periods import Period
 
 LEVELS = ("rep", "team", "department", "company")
-TRACE_EVENTS = 100  # event ids listed in a trace; the count is always complete
-MAX_STREAK = 240
 
 _Scored = tuple[Value, "Number | None", Sequence[str], dict[str, Any]]  # value, score, flags, explanation
 # Flags and explanation of a KPI scored without a trace and without a flag: shared, never changed
@@ -70,17 +68,22 @@ RecordsLike = Table | Iterable[Table] | Iterable[Mapping[str, Any] | object]
 
 
 class _Metrics:
-    """Lazy, memoised metric values over the subject hierarchy."""
+    """Lazy, memoised metric values over the subject hierarchy: the row scope the metric ops read.
+
+    Each value is its op's row kernel (``plan.ops``), computed once per (subject, period, metric).
+    """
 
     def __init__(self, card: Scorecard, data: Inputs) -> None:
         self.card = card
         self.data = data
+        plan = lower(card)
+        self.ops = plan.metrics
         # (subject, period) → metric name → value. A subject without members starts from its
-        # record's values: an input's value is then the record's cell (``_input``), looked up once.
+        # record's values: an input's value is then the record's cell (``InputOp.row``), looked up once.
         self.memo: dict[tuple[str, Period], dict[str, Value]] = {}
-        self.seeded = per_card(card, "inputs_are_metrics", lambda: _inputs_are_metrics(card))
+        self.seeded = plan.inputs_are_metrics
         self.heights: dict[tuple[str, Period], int] = {}
-        self.windows: dict[Any, Any] = {}  # event-window pairings and pairs (evaluation/windows.py)
+        self.windows: dict[Any, Any] = {}  # event-window pairings and pairs (plan/ops/windows.py)
 
     def children(self, node: str, period: Period) -> tuple[str, ...]:
         return self.data.children.get((node, period), ())
@@ -104,6 +107,20 @@ class _Metrics:
             out.extend(self.leaves(k, period))
         return out
 
+    def own(self, node: str, period: Period, name: str) -> Value:
+        record = self.data.records.get((node, period))
+        return record.values.get(name) if record is not None else None
+
+    def events(self, node: str, period: Period, members: Period | None = None) -> list[Event]:
+        below = self.leaves(node, period if members is None else members)
+        return [e for leaf in below for e in self.data.events.get((leaf, period), ())]
+
+    def own_events(self, node: str, period: Period) -> tuple[Event, ...]:
+        return self.data.events.get((node, period), ())
+
+    def all_events(self) -> Iterable[Event]:
+        return (e for group in self.data.events.values() for e in group)
+
     def values(self, node: str, period: Period) -> dict[str, Value]:
         """The memo of one subject and period (metric name → value), seeded from its record."""
         key = (node, period)
@@ -120,7 +137,7 @@ class _Metrics:
             known = self.values(node, period)
         if name in known:
             return known[name]
-        result = known[name] = self._compute(node, period, self.card.metrics[name])
+        result = known[name] = self.ops[name].row(self, node, period)
         return result
 
     def env(self, node: str, period: Period, names: Iterable[str]) -> dict[str, Value]:
@@ -131,150 +148,9 @@ class _Metrics:
         if filled is not None:
             return f"from events: {filled}"
         record = self.data.records.get((node, period))
-        if record is not None and record.values.get(name) is not None:
-            return f"record {record.origin}"
-        kids = self.children(node, period)
-        if kids:
-            return f"{self.card.inputs[name].rollup} over {len(kids)} members ({', '.join(kids)})"
-        return "no record" if record is None else "empty in the record"
-
-    def _compute(self, node: str, period: Period, m: Metric) -> Value:
-        kids = self.children(node, period)
-        if m.kind == "input":
-            return self._input(node, period, m.name, kids)
-        if m.kind == "formula":
-            assert m.expr is not None
-            if kids and m.rollup == "mean":
-                return _mean([self.value(k, period, m.name) for k in kids])
-            return m.expr.evaluate(self.env(node, period, m.expr.names))
-        if m.kind == "aggregate":
-            return self._aggregate(node, period, m)
-        if m.kind == "previous":
-            return self._previous(node, period, m)
-        if m.kind == "window":
-            return window_value(self, node, period, m)
-        if m.kind == "streak":
-            assert m.expr is not None
-            count, p = 0, period
-            while count < MAX_STREAK and self.exists(node, p):
-                if m.expr.evaluate(self.env(node, p, m.expr.names)) is not True:
-                    break
-                count += 1
-                p = p.previous()
-            return Decimal(count)
-        return self._members(period, m, kids)
-
-    def _input(self, node: str, period: Period, name: str, kids: tuple[str, ...]) -> Value:
-        record = self.data.records.get((node, period))
-        own = record.values.get(name) if record is not None else None
-        if own is not None or not kids:
-            return own
-        how = self.card.inputs[name].rollup
-        if how == "none":
-            return None
-        values = [v for k in kids if is_number(v := self.value(k, period, name))]
-        if not values:
-            return None
-        if how == "sum":
-            return num.total(values)
-        if how == "mean":
-            return num.mean(values)
-        return min(values) if how == "min" else max(values)
-
-    def matching_events(self, node: str, period: Period, m: Metric) -> list[Event]:
-        """The events an aggregate metric reads: all reps below the subject, filtered.
-
-        ``over: year_to_date`` / ``rolling_year`` reads the periods from 1 January, or the twelve months
-        ending with the period; each period's members decide, the appraised period's where a period
-        has no membership rows for the subject.
-        """
-        if m.over != "period":
-            return [e for p in spanned(period, m.over) for e in self._matching(node, p, period, m)]
-        return self._matching(node, period, period, m)
-
-    def _matching(self, node: str, period: Period, appraised: Period, m: Metric) -> list[Event]:
-        members = period if period == appraised or self.children(node, period) else appraised
-        events = [e for leaf in self.leaves(node, members) for e in self.data.events.get((leaf, period), ())]
-        if m.where is not None:
-            where = m.where
-            events = [e for e in events if where.evaluate(e.fields) is True]
-        return events
-
-    def _aggregate(self, node: str, period: Period, m: Metric) -> Value:
-        return aggregate(m.fn or "count", m.field, self.matching_events(node, period, m))
-
-    def _previous(self, node: str, period: Period, m: Metric) -> Value:
-        assert m.of is not None
-        now = self.value(node, period, m.of)
-        before = self.value(node, period.previous(), m.of)
-        if m.compare == "value":
-            return before
-        if not is_number(now) or not is_number(before):
-            return None
-        if m.compare == "change":
-            return num.sub(now, before)
-        if before == 0:
-            return None
-        diff = num.sub(now, before) if m.compare == "growth" else num.sub(before, now)
-        return num.div(diff, before)
-
-    def _members(self, period: Period, m: Metric, kids: tuple[str, ...]) -> Value:
-        assert m.expr is not None
-        counted = met = 0
-        for k in kids:
-            if m.among is not None and m.among.evaluate(self.env(k, period, m.among.names)) is not True:
-                continue
-            counted += 1
-            if m.expr.evaluate(self.env(k, period, m.expr.names)) is True:
-                met += 1
-        if m.measure == "count":
-            return Decimal(met)
-        return None if counted == 0 else num.div(Decimal(met), Decimal(counted))
-
-
-def spanned(period: Period, over: str) -> list[Period]:
-    """The periods an aggregate ``over`` reads, oldest first: from 1 January, or the year ending with ``period``."""
-    if over == "year_to_date":
-        first = dt.date(period.start.year, 1, 1)
-    else:  # rolling_year: the periods that start within the year ending where ``period`` ends
-        end = period.next_start()
-        first = dt.date(end.year - 1, end.month, 1) if end.day == 1 else end - dt.timedelta(days=365)
-    out, p = [], period
-    while p.start >= first:
-        out.append(p)
-        p = p.previous()
-    return out[::-1]
-
-
-def _inputs_are_metrics(card: Scorecard) -> bool:
-    """Every input is the metric of its name (always, for a compiled scorecard; checked, not assumed)."""
-    return all((m := card.metrics.get(name)) is not None and m.kind == "input" for name in card.inputs)
-
-
-def _mean(values: Iterable[Value]) -> Number | None:
-    numbers = [v for v in values if is_number(v)]
-    return num.mean(numbers) if numbers else None
-
-
-def _leaf_inputs(card: Scorecard, name: str, seen: set[str] | None = None) -> list[str]:
-    """Inputs and event aggregates a metric reads, transitively, in first-use order."""
-    seen = set() if seen is None else seen
-    if name in seen:
-        return []
-    seen.add(name)
-    m = card.metrics[name]
-    if m.kind in {"input", "aggregate", "window"}:
-        return [name]
-    deps: list[str] = []
-    for e in (m.expr, m.among):
-        if e is not None:
-            deps.extend(sorted(e.names))
-    if m.of is not None:
-        deps.append(m.of)
-    out: list[str] = []
-    for d in deps:
-        out.extend(x for x in _leaf_inputs(card, d, seen) if x not in out)
-    return out
+        op = self.ops[name]
+        assert isinstance(op, InputOp)
+        return op.source(self, node, period, record.origin if record is not None else None)
 
 
 class _Shared:
@@ -427,7 +303,7 @@ class _Evaluator:
         inputs: dict[str, Any] = {}
         # A member share reads each member's own values (listed below), not the subject's rollup.
         if name not in self.leaves:
-            self.leaves[name] = () if metric.kind == "members" else tuple(_leaf_inputs(self.card, name))
+            self.leaves[name] = () if metric.kind == "members" else self.plan.leaf_inputs(name)
         leaves = self.leaves[name]
         for leaf in leaves:
             leaf_metric = self.card.metrics[leaf]
@@ -437,23 +313,7 @@ class _Evaluator:
                 source = leaf_metric.describe()
             inputs[leaf] = {"value": self.m.value(subject, self.period, leaf), "source": source}
         trace: dict[str, Any] = {"metric": name, "definition": metric.describe(), "inputs": inputs}
-        if metric.kind == "aggregate":
-            events = self.m.matching_events(subject, self.period, metric)
-            trace["events"] = {"matched": len(events), "ids": [e.event_id for e in events[:TRACE_EVENTS]]}
-        if metric.kind == "window":
-            trace["window"] = window_trace(self.m, subject, self.period, metric)
-        if metric.kind == "members" and metric.expr is not None:
-            detail = {}
-            for kid in self.m.children(subject, self.period):
-                counted = metric.among is None or metric.among.evaluate(
-                    self.m.env(kid, self.period, metric.among.names)
-                )
-                meets = metric.expr.evaluate(self.m.env(kid, self.period, metric.expr.names))
-                detail[kid] = {"counted": counted is True, "meets": meets}
-            trace["members"] = detail
-        if metric.kind == "previous" and metric.of:
-            prev = self.period.previous()
-            trace["previous"] = {"period": str(prev), metric.of: self.m.value(subject, prev, metric.of)}
+        trace.update(self.plan.metrics[name].explain(self.m, subject, self.period))
         return trace
 
     def score_kpi(self, subject: str, kp: KpiOp, *, trace: bool) -> _Scored:

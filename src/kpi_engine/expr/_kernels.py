@@ -16,7 +16,7 @@ Shared meaning:
   ``false and N/A`` is ``false``;
 - ``round`` is half away from zero; ``min``/``max`` of anything N/A is N/A.
 
-No NumPy at import: the column kernels import ``_columns`` when the columnar executor calls them.
+No NumPy at import: ``_columns`` (and this module's ``np``) import it when a column kernel first runs.
 """
 
 from __future__ import annotations
@@ -27,11 +27,33 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from kpi_engine import _numbers as num
+from kpi_engine._columns import (
+    Arr,
+    Bool,
+    Column,
+    Ctx,
+    Num,
+    Text,
+    UnusualError,
+    n_abs,
+    n_add,
+    n_cmp,
+    n_div,
+    n_mul,
+    n_neg,
+    n_round_half_up,
+    n_where,
+    na_or,
+)
+from kpi_engine._lazy import lazy_module
 from kpi_engine._numbers import Number, round_half_up
 from kpi_engine.expr._ir import BinOp, BoolOp, Call, Compare, Const, IfExp, Name, Neg, Node, Not, Value
 
 if TYPE_CHECKING:
-    from kpi_engine._columns import Arr, Bool, Column, Ctx, Num
+    import numpy as np
+else:
+    np = lazy_module("numpy")
+
 
 Env = Mapping[str, Value]
 Fn = Callable[[Env], Value]
@@ -65,19 +87,13 @@ def compile_ir(node: Node) -> Fn:
 
 def evaluate_columns(ctx: Ctx, node: Node, env: Columns) -> Column:
     """The column kernel: ``node`` over every row of ``env`` (name → column)."""
-    from kpi_engine._columns import Bool, Num, Text  # noqa: PLC0415 - NumPy only when columns are evaluated
-
     match node:
         case Const(value=v, type="number"):
             assert isinstance(v, Decimal)
             return Num.const(Fraction(v))
         case Const(value=v, type="bool"):
-            import numpy as np  # noqa: PLC0415
-
             return Bool(np.full(ctx.n, bool(v)), None)
         case Const(value=v):
-            import numpy as np  # noqa: PLC0415
-
             return Text(np.array(str(v), dtype=object), None)  # a 0-d array broadcasts against any column
         case Name(id=ident):
             return env[ident]
@@ -120,7 +136,6 @@ def _neg_row(fx: Fn) -> Fn:
 
 
 def _neg_column(value: Column) -> Num:
-    from kpi_engine._columns import Num, n_neg  # noqa: PLC0415
 
     assert isinstance(value, Num)
     return n_neg(value)
@@ -135,7 +150,6 @@ def _not_row(fx: Fn) -> Fn:
 
 
 def _not_column(value: Column) -> Bool:
-    from kpi_engine._columns import Bool  # noqa: PLC0415
 
     assert isinstance(value, Bool)
     return Bool(~value.val, value.na)
@@ -174,7 +188,6 @@ def _binop_row(fn: Callable[[Number, Number], Number | None], fa: Fn, fb: Fn) ->
 
 
 def _binop_column(ctx: Ctx, op: str, left: Column, right: Column, right_node: Node) -> Num:
-    from kpi_engine._columns import Num, n_add, n_div, n_mul  # noqa: PLC0415
 
     assert isinstance(left, Num)
     assert isinstance(right, Num)
@@ -195,7 +208,6 @@ _MAX_BITS = 3000  # below 1e±999 (3,318 bits): larger values are the row execut
 
 
 def _bits(x: object) -> int:
-    import numpy as np  # noqa: PLC0415
 
     if isinstance(x, int):
         return abs(x).bit_length()
@@ -212,8 +224,6 @@ def _power_column(ctx: Ctx, base: Num, exponent: int) -> Num:
     there, a value beyond the row executor's exact range (about 1e±999) raises ``UnusualError``:
     the row executor reports it (``out_of_range``) or computes it.
     """
-    from kpi_engine._columns import Num, UnusualError, n_div, n_mul  # noqa: PLC0415
-
     result = Num(1, 1, base.na)
     square = base
     k = abs(exponent)
@@ -271,9 +281,6 @@ def _compare_row(cmps: tuple[Callable[[Value, Value], bool], ...], fns: tuple[Fn
 
 
 def _compare_column(ctx: Ctx, op: str, a: Column, b: Column) -> Bool:
-    import numpy as np  # noqa: PLC0415
-
-    from kpi_engine._columns import Bool, Num, Text, n_cmp, na_or  # noqa: PLC0415
 
     if isinstance(a, Num) and isinstance(b, Num):
         val, na = n_cmp(ctx, a, b, op)
@@ -305,10 +312,6 @@ def _boolop_row(is_and: bool, fns: tuple[Fn, ...]) -> Fn:  # noqa: FBT001 - priv
 
 def _kleene_column(ctx: Ctx, parts: list[Bool], *, is_and: bool) -> Bool:
     """Three-valued and/or: a decisive known value wins; otherwise any N/A makes N/A."""
-    import numpy as np  # noqa: PLC0415
-
-    from kpi_engine._columns import Bool  # noqa: PLC0415
-
     decisive = np.zeros(ctx.n, dtype=bool)
     unknown = np.zeros(ctx.n, dtype=bool)
     for p in parts:
@@ -336,9 +339,6 @@ def _ifexp_row(ft: Fn, fb: Fn, fo: Fn) -> Fn:
 
 
 def _ifexp_column(ctx: Ctx, cond: Bool, body: Column, orelse: Column) -> Column:
-    import numpy as np  # noqa: PLC0415
-
-    from kpi_engine._columns import Bool, Num, Text, n_where, na_or  # noqa: PLC0415
 
     c = cond.val if cond.na is None else cond.val & ~cond.na
     if isinstance(body, Num) and isinstance(orelse, Num):
@@ -354,7 +354,6 @@ def _ifexp_column(ctx: Ctx, cond: Bool, body: Column, orelse: Column) -> Column:
 
 
 def _mask(ctx: Ctx, mask: Arr | None) -> Arr:
-    import numpy as np  # noqa: PLC0415
 
     return np.zeros(ctx.n, dtype=bool) if mask is None else mask
 
@@ -387,7 +386,6 @@ def _call_row(func: str, fns: tuple[Fn, ...]) -> Fn:
 
 
 def _call_column(ctx: Ctx, func: str, values: list[Column], args: tuple[Node, ...]) -> Column:
-    from kpi_engine._columns import Num, n_abs, n_cmp, n_round_half_up, n_where, na_or  # noqa: PLC0415
 
     nums = [v for v in values if isinstance(v, Num)]
     if func == "abs":

@@ -52,13 +52,20 @@ and a Spark executor can call them on a batch of subjects at a time:
 from __future__ import annotations
 
 from kpi_engine._perf import per_card
-from kpi_engine.language.model import Scorecard
+from kpi_engine.language.model import Input, Metric, Scorecard
 from kpi_engine.plan.ops.adjustments import Adjustments
+from kpi_engine.plan.ops.aggregates import AggregateOp
 from kpi_engine.plan.ops.flags import Flags
+from kpi_engine.plan.ops.formulas import FormulaOp
 from kpi_engine.plan.ops.gates import Gates
 from kpi_engine.plan.ops.grades import Grades
+from kpi_engine.plan.ops.history import PreviousOp, StreakOp
+from kpi_engine.plan.ops.inputs import InputOp
+from kpi_engine.plan.ops.members import MembersOp
+from kpi_engine.plan.ops.scopes import MetricOp
 from kpi_engine.plan.ops.scoring import KpiOp
 from kpi_engine.plan.ops.weights import Weights
+from kpi_engine.plan.ops.windows import WindowOp
 
 __all__ = ["EXECUTORS", "Plan", "lower"]
 
@@ -70,6 +77,7 @@ class Plan:
 
     Attributes:
         card: the compiled scorecard the plan was lowered from.
+        metrics: one op per metric (inputs included), by name: ``row`` and ``column`` kernels.
         kpis: one ``KpiOp`` per KPI, in the scorecard's order (the method compiled once).
         weights, adjustments, gates, grades, flags: the operations after scoring, in the order
             an executor applies them.
@@ -78,6 +86,12 @@ class Plan:
 
     def __init__(self, card: Scorecard) -> None:
         self.card = card
+        self.metrics: dict[str, MetricOp] = {name: _metric_op(card, m) for name, m in card.metrics.items()}
+        for name, spec in card.inputs.items():  # every input is a metric (a compiled card lists them all)
+            if name not in self.metrics:
+                self.metrics[name] = InputOp(Metric(name, "input"), spec)
+        # Every input is the metric of its name, so a subject's record seeds its metric values.
+        self.inputs_are_metrics = all(isinstance(self.metrics.get(name), InputOp) for name in card.inputs)
         self.kpis = tuple(KpiOp(k) for k in card.kpis)
         self.index = {k.id: i for i, k in enumerate(card.kpis)}
         self.kpi_metrics = tuple(k.metric for k in card.kpis)
@@ -91,7 +105,11 @@ class Plan:
         self.flags = Flags(card)
         self.rank_by = card.rank_by
         self.rank_lower_first = card.rank_lower_first
-        self._unsupported = {"row": (), "columnar": _without_column_kernels(card)}
+        self._unsupported = {
+            "row": (),
+            "columnar": tuple(op.without_column for op in self.metrics.values() if op.without_column is not None),
+        }
+        self._leaves: dict[str, tuple[str, ...]] = {}
 
     def support(self, executor: str) -> str | None:
         """``None`` when ``executor`` can run this plan, else the reason, as a sentence a user can read.
@@ -107,10 +125,49 @@ class Plan:
             return None
         return f"the {executor} engine cannot evaluate " + "; ".join(missing)
 
+    def leaf_inputs(self, name: str) -> tuple[str, ...]:
+        """Inputs, event aggregates and windows a metric reads, transitively, in first-use order (for traces)."""
+        found = self._leaves.get(name)
+        if found is None:
+            found = self._leaves[name] = tuple(_leaf_inputs(self.card, name, set()))
+        return found
 
-def _without_column_kernels(card: Scorecard) -> tuple[str, ...]:
-    """The operations of ``card`` that have no column kernel (event windows), named for a user."""
-    return tuple(f"metric '{m.name}' of kind '{m.kind}'" for m in card.metrics.values() if m.kind == "window")
+
+def _metric_op(card: Scorecard, m: Metric) -> MetricOp:
+    """The op of one metric, by its kind."""
+    if m.kind == "input":
+        spec = card.inputs.get(m.name) or Input(m.name, "number", None, None, required=False, rollup="none")
+        return InputOp(m, spec)
+    if m.kind == "formula":
+        return FormulaOp(m)
+    if m.kind == "aggregate":
+        return AggregateOp(m)
+    if m.kind == "previous":
+        return PreviousOp(m)
+    if m.kind == "streak":
+        return StreakOp(m)
+    if m.kind == "members":
+        return MembersOp(m)
+    return WindowOp(m)
+
+
+def _leaf_inputs(card: Scorecard, name: str, seen: set[str]) -> list[str]:
+    if name in seen:
+        return []
+    seen.add(name)
+    m = card.metrics[name]
+    if m.kind in {"input", "aggregate", "window"}:
+        return [name]
+    deps: list[str] = []
+    for e in (m.expr, m.among):
+        if e is not None:
+            deps.extend(sorted(e.names))
+    if m.of is not None:
+        deps.append(m.of)
+    out: list[str] = []
+    for d in deps:
+        out.extend(x for x in _leaf_inputs(card, d, seen) if x not in out)
+    return out
 
 
 def lower(card: Scorecard) -> Plan:

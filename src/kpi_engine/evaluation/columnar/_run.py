@@ -13,15 +13,15 @@ from kpi_engine.evaluation.columnar._decimals import decimal_number_columns
 from kpi_engine.evaluation.columnar._events import aggregate
 from kpi_engine.evaluation.columnar._ingest import text_number_columns, to_polars, typed_column
 from kpi_engine.evaluation.columnar._kernel import Scored, run
-from kpi_engine.evaluation.columnar._metrics import Data, WholeTracer, latest, needs_layers, prepare
+from kpi_engine.evaluation.columnar._layers import Data, FlatLayer, Metrics, WholeTracer, latest, needs_layers, prepare
 from kpi_engine.evaluation.columnar._plan import Frame
 from kpi_engine.evaluation.columnar._results import ColumnarResults
 from kpi_engine.evaluation.columnar._teams import Hierarchy, roster_warnings
 from kpi_engine.evaluation.results import Appraisal
-from kpi_engine.expr import evaluate_columns as evaluate
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
 from kpi_engine.plan import lower
+from kpi_engine.plan.ops.aggregates import AggregateOp
 from kpi_engine.plan.ops.ranks import competition_ranks
 from kpi_engine.time.periods import Period
 
@@ -154,7 +154,7 @@ def _evaluate(
             num, den = ratio_col.array(Ctx(len(df)))
             if (num > den)[~ratio_col.na if ratio_col.na is not None else slice(None)].any():
                 raise FallbackError
-    if needs_layers(card):  # other periods, members' values, team rollups: columnar/_metrics.py
+    if needs_layers(card):  # other periods, members' values, team rollups: columnar/_layers.py
         given = (records, members, events)
         # The layers keep the columns they read; the all-period columns are freed before scoring.
         box = [columns]
@@ -165,8 +165,7 @@ def _evaluate(
     n = len(subjects)
     if n == 0:
         raise FallbackError
-    ctx = Ctx(n)
-    env: dict[str, Column] = {}
+    own: dict[str, Column] = {}
     for name, spec in card.inputs.items():
         column: Column = _take(columns[name], idx) if name in columns else Num(0, 1, np.ones(n, dtype=bool))
         if spec.type in {"text", "date"} and name not in columns:
@@ -175,8 +174,9 @@ def _evaluate(
             column = Bool(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
         if spec.required and column.na is not None and column.na.any():
             raise FallbackError
-        env[name] = column
+        own[name] = column
     aggregates = [m for m in card.metrics.values() if m.kind == "aggregate"]
+    found: dict[str, Column] = {}
     ef: Any = None
     if aggregates:
         if events is None:
@@ -185,20 +185,21 @@ def _evaluate(
             events = Table("events", ())
         ef = to_polars(events)
         if ef.height == 0:
-            for m in aggregates:
-                env[m.name] = Num(0, 1, None) if m.fn in {"count", "count_distinct", "sum"} else _all_na(n)
+            found = {m.name: AggregateOp(m).empty_column(n) for m in aggregates}
         else:
-            env.update(aggregate(card, ef, chosen, subjects, aggregates))
+            found = aggregate(card, ef, chosen, subjects, aggregates)
     elif events is not None and to_polars(events).height:
         raise FallbackError  # events nobody reads: the row path validates them and reports orphans
-    base = dict(env)
-    _formulas(card, ctx, env)
+    metrics = Metrics(card, FlatLayer(n, own, found))
+    ctx = Ctx(n)
+    env: dict[str, Column] = {}
+    metrics.complete(ctx, env)
     scored = run(lower(card), ctx, env, strict=strict)
     if ctx.bad.any():
-        # Some row's exact value does not fit int64: the same kernel over Python integers.
+        # Some row's exact value does not fit int64: the same kernels over Python integers.
         ctx = Ctx(n, exact=True)
-        env = base
-        _formulas(card, ctx, env)
+        env = {}
+        metrics.complete(ctx, env)
         scored = run(lower(card), ctx, env, strict=strict)
     if scored.strict_na or scored.na_error:
         raise FallbackError
@@ -219,7 +220,7 @@ def _layered(
     extra: bool,  # noqa: FBT001
     warnings: list[Any],
 ) -> Appraisal:
-    """A run whose metrics read other periods, members or rollups (``_metrics``): the same scoring after."""
+    """A run whose metrics read other periods, members or rollups (``_layers``): the same scoring after."""
     card = ruleset.scorecard
     records, members, events = given
     ef = to_polars(events) if events is not None else None
@@ -326,10 +327,6 @@ class _FileLines:
         return self.lines[picked]
 
 
-def _all_na(n: int) -> Num:
-    return Num(0, 1, np.ones(n, dtype=bool))
-
-
 def _duplicated(subj: Any, key: Any, *, one_period: bool) -> bool:
     """True when a (subject, period) pair occurs twice; with one period, neighbours in sorted order."""
     import polars as pl  # noqa: PLC0415
@@ -366,20 +363,6 @@ def _take(col: Column, sel: Any) -> Column:
         den = col.den if isinstance(col.den, int) else col.den[sel]
         return Num(num, den, na if na is not None and na.any() else None)
     return type(col)(col.val[sel], na)
-
-
-def _formulas(card: Scorecard, ctx: Ctx, env: dict[str, Column]) -> None:
-    pending = [m for m in card.metrics.values() if m.kind == "formula"]
-    while pending:
-        progressed = False
-        for m in list(pending):
-            assert m.expr is not None
-            if m.expr.names <= env.keys():
-                env[m.name] = evaluate(ctx, m.expr.node, env)
-                pending.remove(m)
-                progressed = True
-        if not progressed:  # pragma: no cover - the checks refuse cycles
-            raise FallbackError
 
 
 def _materialise(

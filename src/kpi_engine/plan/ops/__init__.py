@@ -5,7 +5,8 @@ How an op is written (and how to add one): the row kernel takes one subject's ex
 (``kpi_engine._columns``: ``Num`` = int64 ``num/den`` with an N/A mask, ``Bool``, ``Text``, and a
 ``Ctx`` that marks rows whose int64 arithmetic might not be exact, so that the executor redoes
 them over Python integers). Write both in the same module, the column kernel right after the row
-kernel, with the rule stated once in the module docstring; import NumPy inside the column kernel
-(the row executor must run without the ``columnar`` extra). An op that has no column kernel is
-named by ``Plan.support("columnar")``.
+kernel, with the rule stated once in the module docstring. The row executor must run without the
+``columnar`` extra: ``_columns`` imports NumPy on first use, and a module that calls NumPy itself
+reads it through ``np = lazy_module("numpy")`` (``kpi_engine._lazy``), never ``import numpy``.
+An op that has no column kernel is named by ``Plan.support("columnar")``.
 """

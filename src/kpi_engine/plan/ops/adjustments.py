@@ -11,12 +11,17 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from kpi_engine._columns import Arr, Bool, Column, Ctx, Num, n_where
+from kpi_engine._lazy import lazy_module
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Scorecard
 from kpi_engine.plan.ops.gates import Condition
 
 if TYPE_CHECKING:
-    from kpi_engine._columns import Arr, Bool, Column, Ctx, Num
+    import numpy as np
+else:
+    np = lazy_module("numpy")
+
 
 Scored = list[Any]  # per KPI: (value, score, flags, explanation), as the row executor holds them
 
@@ -57,10 +62,6 @@ class Adjustments:
         Returns each adjustment's (id, rows where it is recorded, condition) and whether a strict
         run met an N/A condition on a scored KPI.
         """
-        import numpy as np  # noqa: PLC0415
-
-        from kpi_engine._columns import Bool, Num, n_where  # noqa: PLC0415
-
         n = ctx.n
         strict_na = False
         recorded: list[tuple[str, Arr, Bool]] = []

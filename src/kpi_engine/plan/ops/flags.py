@@ -6,13 +6,10 @@ A condition that is N/A does not publish the flag (a strict run refuses it).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
+from kpi_engine._columns import Arr, Bool, Column, Ctx
 from kpi_engine.language.model import Scorecard
 from kpi_engine.plan.ops.gates import Condition
-
-if TYPE_CHECKING:
-    from kpi_engine._columns import Arr, Column, Ctx
 
 
 class Flags:
@@ -27,8 +24,6 @@ class Flags:
 
     def column(self, ctx: Ctx, env: Mapping[str, Column]) -> list[tuple[str, Arr, bool]]:
         """Per flag: its name, the rows that carry it, and whether its condition is N/A on any row."""
-        from kpi_engine._columns import Bool  # noqa: PLC0415
-
         out = []
         for name, when in self.flags:
             holds = when.evaluate_columns(ctx, env)

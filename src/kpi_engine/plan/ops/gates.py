@@ -14,12 +14,17 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from kpi_engine._columns import Arr, Bool, Column, Ctx, Num, n_cmp, n_where
+from kpi_engine._lazy import lazy_module
 from kpi_engine._numbers import Number
 from kpi_engine.expr import Expression, Value
 from kpi_engine.language.model import Scorecard
 
 if TYPE_CHECKING:
-    from kpi_engine._columns import Arr, Bool, Column, Ctx, Num
+    import numpy as np
+else:
+    np = lazy_module("numpy")
+
 
 Outcome = Literal["applied", "not_applied", "not_evaluated"]
 OUTCOMES: tuple[Outcome, ...] = ("applied", "not_applied", "not_evaluated")
@@ -84,10 +89,6 @@ class Gates:
         self, ctx: Ctx, env: Mapping[str, Column], sections: list[str]
     ) -> tuple[dict[str, Bool], dict[str, Arr]]:
         """The ``zero_section`` gates over every row, and per section the rows they zero."""
-        import numpy as np  # noqa: PLC0415
-
-        from kpi_engine._columns import Bool  # noqa: PLC0415
-
         gates: dict[str, Bool] = {}
         zeroed_by: dict[str, Arr] = {s: np.zeros(ctx.n, dtype=bool) for s in sections}
         for g in self.early:
@@ -104,10 +105,6 @@ class Gates:
 
         Returns the total after gates and the forced grade per row (``None``: none).
         """
-        import numpy as np  # noqa: PLC0415
-
-        from kpi_engine._columns import Bool, Num, n_cmp, n_where  # noqa: PLC0415
-
         # No grade forced yet: a read-only view of one None (a gate that forces grades makes a real array).
         forced = np.broadcast_to(np.array(None, dtype=object), (ctx.n,))
         env_total = {**env, "total": total}
@@ -131,6 +128,4 @@ class Gates:
 
 def is_none(values: Arr) -> Arr:
     """Rows of an object array that hold ``None``."""
-    import numpy as np  # noqa: PLC0415
-
     return np.array([v is None for v in values.tolist()], dtype=bool)

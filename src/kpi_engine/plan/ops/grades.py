@@ -11,12 +11,16 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from kpi_engine._columns import Arr, Ctx, Num, n_cmp
+from kpi_engine._lazy import lazy_module
 from kpi_engine._numbers import Number
 from kpi_engine.language.model import Scorecard
 from kpi_engine.plan.ops.gates import is_none
 
 if TYPE_CHECKING:
-    from kpi_engine._columns import Arr, Ctx, Num
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 
 class Grades:
@@ -43,10 +47,6 @@ class Grades:
 
     def column(self, ctx: Ctx, total: Num, forced: Arr) -> tuple[Arr, Arr]:
         """Grade and bonus multiplier per row (object arrays), decided on the exact total."""
-        import numpy as np  # noqa: PLC0415
-
-        from kpi_engine._columns import Ctx, Num, n_cmp  # noqa: PLC0415
-
         n = ctx.n
         bands = self.bands
         # The first band (in the ruleset's order) whose bound the total reaches; len(bands): none.

@@ -15,12 +15,17 @@ from fractions import Fraction
 from math import lcm
 from typing import TYPE_CHECKING
 
+from kpi_engine._columns import LIMIT, Arr, Ctx, Num, mul
+from kpi_engine._lazy import lazy_module
 from kpi_engine._numbers import is_number
 from kpi_engine.expr import Value
 from kpi_engine.plan.ops.gates import is_none
 
 if TYPE_CHECKING:
-    from kpi_engine._columns import Arr, Ctx, Num
+    import numpy as np
+else:
+    np = lazy_module("numpy")
+
 
 _FEW_DENOMINATORS = 64
 
@@ -59,10 +64,6 @@ def ranks_row(
 
 def _common_den(ctx: Ctx, key: Num) -> Num:
     """The same values over one denominator when their few denominators have a small lcm."""
-    import numpy as np  # noqa: PLC0415
-
-    from kpi_engine._columns import LIMIT, Ctx, Num, mul  # noqa: PLC0415
-
     if isinstance(key.den, int) or key.den.dtype == object:
         return key
     dens = np.unique(key.den if key.na is None else key.den[~key.na])
@@ -83,8 +84,6 @@ def _packed_order(num: Arr, *, lower_first: bool) -> Arr | None:
     the low bits: the keys are distinct and in the wanted order, and sorting values is several
     times faster than ``argsort`` (NumPy sorts them with SIMD). Exact: integers only.
     """
-    import numpy as np  # noqa: PLC0415
-
     n = len(num)
     if n == 0:
         return None
@@ -106,8 +105,6 @@ def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bo
     Rows are ordered by a float64 approximation first; every run of neighbours whose
     approximations are close is then ordered and compared exactly, so float error never decides.
     """
-    import numpy as np  # noqa: PLC0415
-
     n = ctx.n
     key = _common_den(ctx, key)
     num, den = key.array(ctx)

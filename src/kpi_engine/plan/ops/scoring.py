@@ -17,12 +17,17 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from kpi_engine import _numbers as num
+from kpi_engine._columns import Arr, Column, Ctx, Num, n_add, n_affine, n_clip, n_cmp, n_div, n_mul, n_where, na_or
+from kpi_engine._lazy import lazy_module
 from kpi_engine._numbers import EXACT, HUNDRED, ZERO, Number, as_fraction, canonical, settle
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Band, Kpi
 
 if TYPE_CHECKING:
-    from kpi_engine._columns import Arr, Column, Ctx, Num
+    import numpy as np
+else:
+    np = lazy_module("numpy")
+
 
 Scorer = Callable[[Number], Number]
 ColumnFlags = list[tuple[str, "Arr"]]  # flag name and the rows it applies to, in the row path's order
@@ -111,15 +116,12 @@ def _terminating(d: Number) -> bool:
 
 
 def _const(value: Decimal | str | Fraction | int) -> Num:
-    from kpi_engine._columns import Num  # noqa: PLC0415 - NumPy only when columns are scored
 
     return Num.const(Fraction(value))
 
 
 def _ratio_column(ctx: Ctx, a: Num, b: Num) -> Num:
     """``100 × a / b`` over columns (the column form of ``_ratio``)."""
-    from kpi_engine._columns import n_div, n_mul  # noqa: PLC0415
-
     return n_mul(ctx, _const(100), n_div(ctx, a, b))
 
 
@@ -156,8 +158,6 @@ def _threshold_scorer(kpi: Kpi) -> Scorer:
 
 def threshold_column(ctx: Ctx, kpi: Kpi, v: Num) -> Num:
     """``threshold`` over a column: pass and fail scores by exact comparisons with the bound."""
-    from kpi_engine._columns import Num, n_cmp, n_where  # noqa: PLC0415
-
     t = [_const(x) for x in kpi.target]
     if kpi.direction == "range":
         lo, _ = n_cmp(ctx, t[0], v, "<" if kpi.strict else "<=")
@@ -298,8 +298,6 @@ def _operators(start: Decimal, d: Decimal, cap: Decimal, *, rising: bool) -> Cal
 
 def linear_column(ctx: Ctx, kpi: Kpi, v: Num) -> Num:
     """``linear`` over a column; one-sided, it is the affine map ``k·v + c`` with compile-time constants."""
-    from kpi_engine._columns import Num, n_add, n_affine, n_clip, n_cmp, n_where  # noqa: PLC0415
-
     cap = Fraction(kpi.cap)
     if kpi.direction in {"higher", "lower"} and kpi.target[0] != kpi.floor[0]:
         # 100·(v − floor)/(target − floor) is the affine map k·v + c with constants k and c
@@ -337,8 +335,6 @@ def attainment(kpi: Kpi, v: Number) -> Number:
 
 def attainment_column(ctx: Ctx, kpi: Kpi, v: Num) -> Num:
     """``attainment`` over a column; higher-is-better is the affine map ``(100 / target)·v``."""
-    from kpi_engine._columns import Num, n_affine, n_clip, n_cmp, n_where  # noqa: PLC0415
-
     cap = Fraction(kpi.cap)
     t = _const(kpi.target[0])
     if kpi.direction == "lower":
@@ -371,10 +367,6 @@ def bands(kpi: Kpi, v: Number) -> Number:
 
 def bands_column(ctx: Ctx, kpi: Kpi, v: Num) -> tuple[Num, ColumnFlags, list[str | None]]:
     """``bands`` over a column: the first matching band per row, its id, and ``no_band_matched``."""
-    import numpy as np  # noqa: PLC0415
-
-    from kpi_engine._columns import Num, n_cmp, n_where  # noqa: PLC0415
-
     out = _const(kpi.fail_score)
     matched = np.zeros(ctx.n, dtype=bool)
     band_ids = np.full(ctx.n, None, dtype=object)
@@ -406,10 +398,6 @@ def expression(kpi: Kpi, v: Number, env: Mapping[str, Value]) -> Number | None:
 
 def expression_column(ctx: Ctx, kpi: Kpi, v: Num, env: Mapping[str, Column]) -> tuple[Num, ColumnFlags]:
     """``expression`` over columns, clipped; a row whose expression is N/A is flagged ``excluded_na``."""
-    import numpy as np  # noqa: PLC0415
-
-    from kpi_engine._columns import Num, n_clip, na_or  # noqa: PLC0415
-
     assert kpi.score_expr is not None
     result = kpi.score_expr.evaluate_columns(ctx, {**env, "value": v})
     assert isinstance(result, Num)
@@ -618,10 +606,6 @@ class KpiOp:
         The last two say whether a strict run, or ``on_missing: error``, met an N/A (the row
         executor then reports it).
         """
-        import numpy as np  # noqa: PLC0415
-
-        from kpi_engine._columns import Num, n_where  # noqa: PLC0415
-
         kpi = self.kpi
         missing = ctx.nothing if value.na is None else value.na
         refused = bool(missing.any()) and (strict or kpi.on_missing == "error")

@@ -23,11 +23,16 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from kpi_engine import _numbers as num
+from kpi_engine._columns import Arr, Ctx, IntLike, Num, mul, n_add, n_div, n_mul, n_weighted_sum, n_where
+from kpi_engine._lazy import lazy_module
 from kpi_engine._numbers import ZERO, Number
 from kpi_engine.language.model import Scorecard
 
 if TYPE_CHECKING:
-    from kpi_engine._columns import Arr, Ctx, IntLike, Num
+    import numpy as np
+else:
+    np = lazy_module("numpy")
+
 
 RowCombination = tuple[dict[str, Number | None], list[Number], Number | None]  # section scores, contributions, total
 
@@ -171,10 +176,6 @@ class Weights:
         then shares are constants and every division is by a constant; any N/A falls back to the
         per-row renormalisation.
         """
-        import numpy as np  # noqa: PLC0415
-
-        from kpi_engine._columns import Num, mul, n_add, n_div, n_mul, n_weighted_sum, n_where  # noqa: PLC0415
-
         card, n = self.card, ctx.n
         zero = Num.const(Fraction(0))
         position = {k.id: i for i, k in enumerate(card.kpis)}
