@@ -50,10 +50,10 @@ def run(events, period="2026-03"):
     appraisal = evaluate(ruleset, records, events=events, period=period)
     result = appraisal.result("r1")
     names = ruleset.scorecard.metrics
-    from kpi_engine.evaluation.engine import _Metrics, prepare_inputs
+    from kpi_engine.evaluation.row import RowMetrics, prepare_inputs
     from kpi_engine.time.periods import Period
 
-    m = _Metrics(ruleset.scorecard, prepare_inputs(ruleset.scorecard, records, None, events))
+    m = RowMetrics(ruleset.scorecard, prepare_inputs(ruleset.scorecard, records, None, events))
     p = Period.parse(period, "month")
     return result, {n: m.value("r1", p, n) for n in names if m.card.metrics[n].kind == "window"}
 

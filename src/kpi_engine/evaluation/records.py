@@ -232,6 +232,10 @@ def coerce(value: object, kind: InputType) -> Value:
     return number
 
 
+RowsLike = Table | Iterable[Mapping[str, Any] | object]  # what ``evaluate`` takes as member or event rows
+RecordsLike = Table | Iterable[Table] | Iterable[Mapping[str, Any] | object]  # ... and as records
+
+
 _MIDNIGHT = ("T00:00:00", " 00:00:00", "T00:00", " 00:00")
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from kpi_engine._columns import Bool, Column, Num, Text, UnusualError
-from kpi_engine.evaluation.columnar._plan import Frame
+from kpi_engine.evaluation.frames import Frame
 from kpi_engine.evaluation.records import Table
 from kpi_engine.language.spec import InputType
 

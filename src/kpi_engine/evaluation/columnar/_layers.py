@@ -18,8 +18,11 @@ from typing import Any
 import numpy as np
 
 from kpi_engine._columns import Arr, Bool, Column, Ctx, Num, Text, UnusualError
+from kpi_engine.errors import DataError
+from kpi_engine.evaluation import checks
 from kpi_engine.evaluation.columnar._events import aggregate
 from kpi_engine.evaluation.columnar._teams import Hierarchy, reaches, subjects_at
+from kpi_engine.evaluation.row import run_rows
 from kpi_engine.language.model import Scorecard
 from kpi_engine.plan import Plan, lower
 from kpi_engine.plan.ops.aggregates import AggregateOp
@@ -116,7 +119,7 @@ class Layer:
         return self._earlier
 
     def exists(self) -> Arr:
-        """A record in the period, or members (``_Metrics.exists``)."""
+        """A record in the period, or members (``RowMetrics.exists``)."""
         return (self.row >= 0) | self.has_kids
 
     def leaves(self) -> tuple[Arr, Arr]:
@@ -290,23 +293,19 @@ def _with_record(subjects: Any, periods: Any, period: Period) -> list[str]:
 
 
 def latest(card: Scorecard, hierarchy: Hierarchy | None, subjects: Any, periods: Any, known: set[Period]) -> Period:
-    """The period a run without ``period`` appraises, or ``UnusualError`` where the row path refuses.
+    """The period a run without ``period`` appraises (``checks.latest_period``).
 
-    As ``engine._latest_period``: several periods need a ruleset that reads history, and the
-    latest period must keep every subject of the one before it.
+    Raises:
+        UnusualError: where the row executor refuses (it reports the located error).
     """
-    ordered = sorted(known)
-    if not ordered:
-        raise UnusualError("no period")
-    if len(ordered) == 1:
-        return ordered[0]
-    if not card.reads_history:
-        raise UnusualError("several periods and no history read")
-    now = subjects_at(card, hierarchy, ordered[-1], _with_record(subjects, periods, ordered[-1]))
-    before = subjects_at(card, hierarchy, ordered[-2], _with_record(subjects, periods, ordered[-2]))
-    if set(before) - set(now):
-        raise UnusualError("a subject of the period before has no data in the latest")
-    return ordered[-1]
+
+    def subjects_of(period: Period) -> list[str]:
+        return subjects_at(card, hierarchy, period, _with_record(subjects, periods, period))
+
+    try:
+        return checks.latest_period(card, known, subjects_of)
+    except DataError as exc:
+        raise UnusualError(str(exc)) from None
 
 
 def prepare(card: Scorecard, data: Data, period: Period) -> tuple[list[str], dict[str, str], Metrics]:
@@ -356,12 +355,11 @@ class WholeTracer:
         self.appraisal: Any = None
 
     def explanation(self, subject: str, kpi_id: str) -> dict[str, Any]:
-        from kpi_engine.evaluation.columnar import row_inputs  # noqa: PLC0415
-        from kpi_engine.evaluation.engine import _rows  # noqa: PLC0415 - the engine imports this package
+        from kpi_engine.evaluation.engine import row_inputs  # noqa: PLC0415 - the engine imports this package
 
         if self.appraisal is None:
             records, members, events = self.inputs
-            self.appraisal = _rows(
+            self.appraisal = run_rows(
                 self.ruleset,
                 row_inputs(records, "records"),
                 period=str(self.period),

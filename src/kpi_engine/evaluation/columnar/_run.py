@@ -9,15 +9,17 @@ import numpy as np
 from kpi_engine._columns import Bool, Column, Ctx, Num, Text, UnusualError
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import DataError
+from kpi_engine.evaluation import checks
 from kpi_engine.evaluation.columnar._decimals import decimal_number_columns
 from kpi_engine.evaluation.columnar._events import aggregate
 from kpi_engine.evaluation.columnar._ingest import text_number_columns, to_polars, typed_column
 from kpi_engine.evaluation.columnar._kernel import Scored, run
 from kpi_engine.evaluation.columnar._layers import Data, FlatLayer, Metrics, WholeTracer, latest, needs_layers, prepare
-from kpi_engine.evaluation.columnar._plan import Frame
 from kpi_engine.evaluation.columnar._results import ColumnarResults
 from kpi_engine.evaluation.columnar._teams import Hierarchy, roster_warnings
+from kpi_engine.evaluation.frames import Frame
 from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.evaluation.row import run_rows
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
 from kpi_engine.plan import lower
@@ -68,8 +70,6 @@ def _evaluate(
 ) -> Appraisal:
     import polars as pl  # noqa: PLC0415
 
-    from kpi_engine.evaluation.engine import _check_effective  # noqa: PLC0415 - engine imports this package
-
     card = ruleset.scorecard
     df = to_polars(records)
     if extra:  # columns the ruleset does not use are ignored, as the row path ignores them
@@ -115,7 +115,7 @@ def _evaluate(
             raise DataError(str(exc)) from None
     else:
         chosen = latest(card, hierarchy, subj, key, known_periods)
-    _check_effective(ruleset, chosen)
+    checks.check_effective(ruleset, chosen)
     # Without a roster there is nothing to warn about: no set of 100,000 subjects to build.
     with_record = set(subj.filter(key == str(chosen)).to_list()) if hierarchy is not None else set()
     warnings = roster_warnings(hierarchy, chosen, with_record)
@@ -268,7 +268,6 @@ class RowTracer:
     def explanation(self, subject: str, kpi_id: str) -> dict[str, Any]:
         import polars as pl  # noqa: PLC0415
 
-        from kpi_engine.evaluation.engine import _rows  # noqa: PLC0415 - the engine imports this package
         from kpi_engine.evaluation.records import Table  # noqa: PLC0415
 
         if subject not in self.cache:
@@ -282,7 +281,7 @@ class RowTracer:
                     self.events.filter(pl.col("rep").cast(pl.Utf8).str.strip_chars() == subject).iter_rows(named=True),
                     "events",
                 )
-            appraisal = _rows(
+            appraisal = run_rows(
                 self.ruleset,
                 mine,
                 period=str(self.period),
