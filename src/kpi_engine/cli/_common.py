@@ -86,9 +86,9 @@ def inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
         sources = {n: i.source.credits for n, i in card.inputs.items() if i.source and i.source.credits}
         records = merge_records(records, result, set(card.inputs), card.period, sources)
     if getattr(args, "plan", None):
-        from kpi_engine.io.plans import read_plan  # noqa: PLC0415
+        from kpi_engine.io.targets import read_plan  # noqa: PLC0415
         from kpi_engine.time.calendar import unwatched  # noqa: PLC0415
-        from kpi_engine.time.plan import decompose, merge_plan  # noqa: PLC0415
+        from kpi_engine.time.targets import decompose, merge_plan  # noqa: PLC0415
 
         card = ruleset.scorecard
         with unwatched():  # a plan reaches the last day of its year by design: not a sign of the calendar's end
