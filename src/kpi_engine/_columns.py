@@ -201,7 +201,9 @@ def n_add(ctx: Ctx, a: Num, b: Num, sign: int = 1) -> Num:
     """``a + b`` (or ``a - b`` with ``sign=-1``), exact."""
     if isinstance(a.den, int) and isinstance(b.den, int):
         common = lcm(a.den, b.den)
-        if common < LIMIT or (isinstance(a.num, int) and isinstance(b.num, int)):
+        # Python integers here; beyond int64 (a value with 30 decimals) NumPy's gcd below cannot take
+        # them: ``mul`` marks the rows for the exact pass instead (or computes them, in that pass).
+        if common < LIMIT or ctx.exact or common >> 63 or (isinstance(a.num, int) and isinstance(b.num, int)):
             fa, fb = common // a.den, common // b.den
             left = mul(ctx, a.num, fa, bound(a))
             right = mul(ctx, b.num, sign * fb, bound(b))
@@ -423,6 +425,34 @@ def n_round_half_up(ctx: Ctx, a: Num, places: int) -> Num:
     if places >= 0:
         return Num(r, unit_den, a.na).reduced()
     return Num(mul(ctx, r, 10**-places), 1, a.na)
+
+
+def round_parts(ctx: Ctx, col: Num, places: int, mode: str) -> tuple[Arr, Arr, Arr]:
+    """Magnitudes correctly rounded to ``places`` with ``mode``, signs and N/A masks.
+
+    The column form of ``_numbers.quantize`` (the seven modes of ``ROUNDING_MODES``), by integer
+    division with the remainder deciding the mode, as ``_numbers`` rounds a ``Fraction``.
+    """
+    num, den = col.array(ctx)
+    mag = mul(ctx, np.abs(num), 10**places)
+    q, r = mag // den, mag % den
+    negative = num < 0
+    twice = 2 * r
+    if mode == "half_up":
+        up = twice >= den
+    elif mode == "half_down":
+        up = twice > den
+    elif mode == "half_even":
+        up = (twice > den) | ((twice == den) & (q % 2 == 1))
+    elif mode == "up":
+        up = r > 0
+    elif mode == "down":
+        up = np.zeros(ctx.n, dtype=bool)
+    elif mode == "ceiling":
+        up = (r > 0) & ~negative
+    else:  # floor
+        up = (r > 0) & negative
+    return (q + up).astype(np.int64), negative, np.zeros(ctx.n, dtype=bool) if col.na is None else col.na
 
 
 def to_fraction(a: Num, i: int) -> Fraction | None:

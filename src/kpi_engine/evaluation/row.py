@@ -55,6 +55,7 @@ from kpi_engine.plan.ops.gates import OUTCOMES
 from kpi_engine.plan.ops.inputs import InputOp
 from kpi_engine.plan.ops.ranks import ranks_row
 from kpi_engine.plan.ops.scoring import KpiOp
+from kpi_engine.plan.ops.weights import section_flags
 from kpi_engine.time.periods import Period
 
 _Scored = tuple[Value, "Number | None", Sequence[str], dict[str, Any]]  # value, score, flags, explanation
@@ -469,7 +470,7 @@ class RowRun:
                 s.weight,
                 section_scores[s.id],
                 section_share.get(s.id, ZERO),
-                ("zeroed_by_gate",) if s.id in zeroed else (("excluded_na",) if section_scores[s.id] is None else ()),
+                section_flags(zeroed=s.id in zeroed, scored=section_scores[s.id] is not None),
                 rounding,
             )
             for s in card.sections

@@ -33,6 +33,11 @@ _T = TypeVar("_T")
 Condition = Callable[[str, Expression, "Mapping[str, Value] | None", "frozenset[str] | None"], Value]
 
 
+def outcome(holds: Value) -> Outcome:
+    """A gate's outcome for a condition that is true, false or N/A (``None``)."""
+    return "not_evaluated" if holds is None else ("applied" if holds else "not_applied")
+
+
 class Gates:
     """The scorecard's gates, in order, and their two kernels."""
 
@@ -72,7 +77,6 @@ class Gates:
                 holds = early[gate.id]
             else:
                 holds = condition(subject, gate.when, {"total": before}, self.names[gate.id])
-            outcome: Outcome = "not_evaluated" if holds is None else ("applied" if holds else "not_applied")
             if holds is True:
                 if gate.action == "cap_total" and total is not None:
                     assert isinstance(gate.value, Decimal)
@@ -80,7 +84,7 @@ class Gates:
                 elif gate.action == "force_grade" and forced is None:
                     forced = str(gate.value)
                 flags.append(f"gate:{gate.id}")
-            results.append(shared[gate.id][outcome])
+            results.append(shared[gate.id][outcome(holds)])
         return total, forced, flags, results
 
     # --- column ---------------------------------------------------------------------------------

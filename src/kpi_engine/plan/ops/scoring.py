@@ -616,6 +616,9 @@ class KpiOp:
         else:  # a KPI on a bool or text metric is refused by the checks; N/A everywhere keeps it honest
             out, more = Num(0, 1, np.ones(ctx.n, dtype=bool)), []
         flags.extend(more)
+        if out.na is not None and not refused and (strict or kpi.on_missing == "error"):
+            # An N/A score (an expression that is N/A for a known value) may not pass either (``row``).
+            refused = bool((out.na & ~missing).any())
         if kpi.on_missing == "zero" and missing.any():
             out = n_where(ctx, missing, _const(0), out)
             na = (ctx.nothing if out.na is None else out.na) & ~missing

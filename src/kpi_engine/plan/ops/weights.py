@@ -37,6 +37,13 @@ else:
 RowCombination = tuple[dict[str, Number | None], list[Number], Number | None]  # section scores, contributions, total
 
 
+def section_flags(*, zeroed: bool, scored: bool) -> tuple[str, ...]:
+    """A section's flags: ``zeroed_by_gate`` when a gate zeroed it, else ``excluded_na`` when no KPI of it applies."""
+    if zeroed:
+        return ("zeroed_by_gate",)
+    return () if scored else ("excluded_na",)
+
+
 class Pattern:
     """Effective weights for one pattern of applicable KPIs (the same for every subject with it)."""
 
