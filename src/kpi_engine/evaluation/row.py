@@ -64,6 +64,7 @@ _Scored = tuple[Value, "Number | None", Sequence[str], dict[str, Any]]  # value,
 _NO_FLAGS: tuple[str, ...] = ()  # immutable, so nothing can append to the shared value
 _NONES = itertools.repeat(None)
 _UNTRACED: dict[str, Any] = {}
+_NO_EARLY: dict[str, Value] = {}  # no zero_section gate: nothing evaluated before the total (never written)
 _DECIMAL_ONLY = frozenset({Decimal})  # ``issuperset(map(type, values))``: every value is exactly a Decimal
 
 
@@ -432,7 +433,7 @@ class RowRun:
             else []
         )
         # zero_section gates run first (the total depends on them) and never read the total.
-        early, zeroed = plan.gates.early_row(condition, subject)
+        early, zeroed = plan.gates.early_row(condition, subject) if plan.gates.early else (_NO_EARLY, set())
         # Every step below is exact (``_numbers``): shares such as 1/3 stay rational and nothing is
         # rounded before it is reported.
         self.current = (subject, "total")
