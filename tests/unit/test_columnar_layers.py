@@ -255,7 +255,6 @@ grades: [{grade: A, min: 50}, {grade: B}]
 def test_power_is_exact_on_the_kernel():
     """``**`` with a whole exponent is exact; 0 ** -3 is N/A and 0 ** 0 is 1, as on the row path."""
     ruleset = parse_ruleset(POWER)
-    assert lower(ruleset.scorecard).support("columnar") is None
     rows = [{"subject": s, "period": "2026-03", "x": x} for s, x in [("a", "0"), ("b", "1.5"), ("c", "-2"), ("d", "")]]
     _, col = _both(ruleset, rows)
     assert col.result("a").kpi("inverse").value is None
