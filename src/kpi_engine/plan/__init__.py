@@ -11,7 +11,7 @@ rule's meaning is one screen from its twin:
 ``ops.formulas``    formulas over metrics (a team's rate is a ratio of sums; ``rollup: mean``)
 ``ops.aggregates``  event aggregates: count, sum, mean, min, max, count_distinct with ``where``
 ``ops.history``     ``previous`` (growth, reduction, change, value) and ``streak``
-``ops.members``     the share of members meeting a condition
+``ops.members``     the share (or count) of members meeting a condition
 ``ops.windows``     event windows (row kernel only: the plan says so, see ``support``)
 ``ops.scoring``     threshold, linear, attainment, bands, expression; ``on_missing``
 ``ops.adjustments`` score overrides

@@ -8,5 +8,6 @@ them over Python integers). Write both in the same module, the column kernel rig
 kernel, with the rule stated once in the module docstring. The row executor must run without the
 ``columnar`` extra: ``_columns`` imports NumPy on first use, and a module that calls NumPy itself
 reads it through ``np = lazy_module("numpy")`` (``kpi_engine._lazy``), never ``import numpy``.
-An op that has no column kernel is named by ``Plan.support("columnar")``.
+An op that has no column kernel sets ``without_column`` to a sentence naming it, which
+``Plan.support("columnar")`` gives the user.
 """
