@@ -50,7 +50,7 @@ from kpi_engine.expr import Expression, Value
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Kpi, Metric, Scorecard
 from kpi_engine.time.accumulate import accumulate, relabel
-from kpi_engine.time.periods import Period
+from kpi_engine.time.periods import Period, spanned
 
 LEVELS = ("rep", "team", "department", "company")
 TRACE_EVENTS = 100  # event ids listed in a trace; the count is always complete
@@ -228,20 +228,6 @@ class _Metrics:
         if m.measure == "count":
             return Decimal(met)
         return None if counted == 0 else num.div(Decimal(met), Decimal(counted))
-
-
-def spanned(period: Period, over: str) -> list[Period]:
-    """The periods an aggregate ``over`` reads, oldest first: from 1 January, or the year ending with ``period``."""
-    if over == "year_to_date":
-        first = dt.date(period.start.year, 1, 1)
-    else:  # rolling_year: the periods that start within the year ending where ``period`` ends
-        end = period.next_start()
-        first = dt.date(end.year - 1, end.month, 1) if end.day == 1 else end - dt.timedelta(days=365)
-    out, p = [], period
-    while p.start >= first:
-        out.append(p)
-        p = p.previous()
-    return out[::-1]
 
 
 def _inputs_are_metrics(card: Scorecard) -> bool:

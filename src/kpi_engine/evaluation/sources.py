@@ -27,7 +27,7 @@ from kpi_engine.errors import DataError, Issue
 from kpi_engine.evaluation.records import Event, Record
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Scorecard, Source
-from kpi_engine.time.periods import Period
+from kpi_engine.time.periods import Period, spanned
 
 Key = tuple[str, Period]
 _WEEK = 7
@@ -70,8 +70,6 @@ def _value(
     source: Source, events: dict[Key, tuple[Event, ...]], subject: str, period: Period, own: list[Event]
 ) -> Value:
     """The source's value for one rep and period; ``own`` are the period's picked events (already filtered)."""
-    from kpi_engine.evaluation.engine import spanned  # noqa: PLC0415 - the engine imports this module
-
     picked = own
     if source.over != "period":
         picked = [

@@ -61,7 +61,7 @@ from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Input, Scorecard
 from kpi_engine.language.spec import PeriodKind
-from kpi_engine.time.periods import Period, period_kind_of
+from kpi_engine.time.periods import Period, add_months, period_kind_of, rolling_start, to_date_start
 from kpi_engine.time.zones import MAX_YEAR, MIN_YEAR, local_date, parse_instant, zone
 
 Rollup = Literal["sum", "mean", "min", "max", "last", "none"]
@@ -98,8 +98,10 @@ class Span:
 
     @property
     def first_day(self) -> dt.date:
-        """The first day of the span."""
-        return _month_start(self.end - self.length + 1)
+        """The first day of the span (as ``over: year_to_date`` / ``rolling_year`` reckon theirs)."""
+        if self.form == "to_date":
+            return to_date_start(self.last_day, self.carrier.kind)
+        return rolling_start(self.last_day + dt.timedelta(days=1), self.length)
 
     @property
     def last_day(self) -> dt.date:
@@ -116,10 +118,9 @@ class Span:
         """The carrier period of the span (this one or an earlier one) holding ``day``, or None."""
         kind = self.carrier.kind
         index = _month_index(day)
-        if self.form == "to_date":
-            carrier = Period.containing(day, kind)
-            offset = index - _month_index(carrier.start)
-            return carrier if offset < self.length else None
+        if self.form == "to_date":  # the same months of the year (half, quarter) holding ``day``
+            first = to_date_start(day, kind)
+            return Period(kind, first) if day < add_months(first, self.length) else None
         if index > self.end:
             return None
         back = (self.end - index) // self.length
