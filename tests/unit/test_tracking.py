@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from kpi_engine.errors import DataError
+from kpi_engine.errors import DataError, RulesetError
 from kpi_engine.time.plan import decompose, parse_plan
 from kpi_engine.time.tracking import track
 
@@ -130,3 +130,34 @@ class TestRefusals:
         with pytest.raises(DataError) as exc:
             track(plan, decompose(plan), [{"subject": "t", "period": "2026-01", "sales": Decimal(5)}])
         assert [i.code for i in exc.value.issues] == ["not_a_leaf"]
+
+
+class TestSettings:
+    def test_a_plain_number_above_one_is_a_percent_slip(self):
+        """at_risk: 90 would be 9000 % (every reps' forecast at risk); over_budget: 110 would never alert."""
+        text = PLAN.replace("{forecast: FORECAST}", "{at_risk: 90, over_budget: 110}")
+        with pytest.raises(RulesetError) as exc:
+            parse_plan(text, "plan.yaml")
+        found = [(i.code, i.path, i.location.line, i.suggestion) for i in exc.value.issues]
+        assert found == [
+            ("percent_slip", "tracking.at_risk", 11, "did you mean 90%?"),
+            ("percent_slip", "tracking.over_budget", 11, "did you mean 110%?"),
+        ]
+
+    def test_at_risk_above_the_plan_or_negative_shares_are_refused(self):
+        """A forecast at or above the plan is on track, so at_risk lies in 0–100 %; over_budget is not negative."""
+        text = PLAN.replace("{forecast: FORECAST}", "{at_risk: 120%, over_budget: -5%}")
+        with pytest.raises(RulesetError) as exc:
+            parse_plan(text, "plan.yaml")
+        assert [(i.code, i.path) for i in exc.value.issues] == [
+            ("bad_value", "tracking.at_risk"),
+            ("bad_value", "tracking.over_budget"),
+        ]
+
+    def test_shares_written_as_percents_or_fractions_of_one_are_read(self):
+        """at_risk: 0.85 and over_budget: 110% are taken as written; a plain 1.1 asks for 110%."""
+        spec = parse_plan(PLAN.replace("{forecast: FORECAST}", "{at_risk: 0.85, over_budget: 110%}")).spec.tracking
+        assert (spec.at_risk, spec.over_budget) == (Decimal("0.85"), Decimal("1.1"))
+        with pytest.raises(RulesetError) as exc:
+            parse_plan(PLAN.replace("{forecast: FORECAST}", "{over_budget: 1.1}"))
+        assert [i.suggestion for i in exc.value.issues] == ["did you mean 110%?"]
