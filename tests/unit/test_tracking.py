@@ -161,3 +161,19 @@ class TestSettings:
         with pytest.raises(RulesetError) as exc:
             parse_plan(PLAN.replace("{forecast: FORECAST}", "{over_budget: 1.1}"))
         assert [i.suggestion for i in exc.value.issues] == ["did you mean 110%?"]
+
+
+class TestExactness:
+    def test_the_callers_decimal_context_does_not_change_a_figure(self):
+        """Under a caller's 4-digit context the sums and plan to date are still exact."""
+        import decimal
+
+        expected = run(ACTUALS).line("sales", "co", "2026")
+        with decimal.localcontext() as ctx:
+            ctx.prec = 4
+            ctx.traps[decimal.Inexact] = True
+            line = run(ACTUALS).line("sales", "co", "2026")
+        assert (line.actual, line.plan_to_date, line.forecast) == (
+            expected.actual, expected.plan_to_date, expected.forecast,
+        )  # fmt: skip
+        assert line.actual == 770

@@ -40,7 +40,7 @@ from typing import Any, Literal
 import attrs
 
 from kpi_engine import _numbers as num
-from kpi_engine._numbers import Number, as_fraction, canonical, quantize
+from kpi_engine._numbers import Number, as_fraction, canonical, exactly, quantize
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.evaluation.records import Table, as_tables, coerce
 from kpi_engine.time.periods import Period, period_kind_of
@@ -77,9 +77,9 @@ class Line:
         return None if self.forecast is None else num.sub(self.forecast, self.plan)
 
     @property
-    def gap_to_date(self) -> Decimal | None:
-        """Actual − plan to date."""
-        return None if self.actual is None else self.actual - self.plan_to_date
+    def gap_to_date(self) -> Number | None:
+        """Actual − plan to date (exact, whatever the caller's decimal context)."""
+        return None if self.actual is None else num.sub(self.actual, self.plan_to_date)
 
     @property
     def to_date_ratio(self) -> Fraction | None:
@@ -433,6 +433,7 @@ def _periods(year: int, levels: Sequence[str], as_of: dt.date) -> list[Period]:
     return out
 
 
+@exactly
 def track(
     plan: Plan,
     result: PlanResult,
