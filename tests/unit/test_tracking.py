@@ -177,3 +177,20 @@ class TestExactness:
             expected.actual, expected.plan_to_date, expected.forecast,
         )  # fmt: skip
         assert line.actual == 770
+
+
+class TestMissingFigures:
+    def test_an_item_without_a_column_has_no_actual_and_opens_no_alert(self):
+        """No travel_spend column: the budget's lines have no actual (not 0), status no_data, no alert."""
+        report = run(ACTUALS)
+        line = report.line("travel", "a", "2026")
+        assert (line.actual, line.forecast, line.status) == (None, None, "no_data")
+        assert not [a for a in report.alerts if a.item == "travel"]
+
+    def test_a_year_end_run_without_alerts_needs_no_calendar_for_next_year(self):
+        """As of 31 December on the CN calendar, a year met everywhere opens no alert and needs no 2027."""
+        plan = parse_plan(PLAN.replace("calendar: weekdays", "calendar: CN").replace("FORECAST", "run_rate"))
+        rows = [{"subject": s, "period": f"2026-{m:02d}", "sales": 100} for s in "abc" for m in range(1, 13)]
+        report = track(plan, decompose(plan), rows, as_of=dt.date(2026, 12, 31))
+        assert report.line("sales", "co", "2026").status == "met"
+        assert report.alerts == ()

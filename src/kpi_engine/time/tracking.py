@@ -32,7 +32,8 @@ Every number is exact; rounding happens where a report shows it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
@@ -370,6 +371,12 @@ def read_actuals(
     return out, day, _gaps(plan, out, day, set(by_column) & _columns(tables))
 
 
+def _absent(plan: Plan, tables: Iterable[Table]) -> set[str]:
+    """The items whose actual column no table has: they have no actual (not an actual of 0)."""
+    columns = _columns(tables)
+    return {i.name for i in plan.items if i.actual not in columns}
+
+
 def _columns(tables: Iterable[Table]) -> set[str]:
     found: set[str] = set()
     for t in tables:
@@ -383,7 +390,7 @@ def _gaps(plan: Plan, rows: Mapping[tuple[str, str], list[_Row]], as_of: dt.date
     first = dt.date(plan.spec.year, 1, 1)
     for item in plan.items:
         if item.actual not in given:
-            message = f"no column '{item.actual}' in the actuals: {item.name} has no actual (counted as 0)"
+            message = f"no column '{item.actual}' in the actuals: {item.name} has no actual"
             out.append(Issue("no_actual", message, item.actual, Location("actuals"), "warning"))
             continue
         for leaf in sorted(n.id for n in _nodes(item.tree) if not n.children):
@@ -459,7 +466,9 @@ def track(
     if unknown:
         msg = f"unknown level {unknown[0]!r} (use {', '.join(LEVELS)})"
         raise DataError(msg)
-    rows, day, warnings = read_actuals(plan, as_tables(actuals, "actuals"), as_of)
+    tables = as_tables(actuals, "actuals")
+    rows, day, warnings = read_actuals(plan, tables, as_of)
+    absent = _absent(plan, tables)
     year = plan.spec.year
     if not dt.date(year, 1, 1) <= day <= dt.date(year, 12, 31):
         msg = f"the as-of day {day} is not in the plan year {year}"
@@ -469,7 +478,7 @@ def track(
     year_start, year_end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     periods = _periods(year, levels, day)
     opened = day + dt.timedelta(days=1)
-    due = cal.add_working_days(opened, spec.due_working_days)
+    due = functools.cache(lambda: cal.add_working_days(opened, spec.due_working_days))  # only once an alert opens
     lines: list[Line] = []
     alerts: list[TrackAlert] = []
     for item in plan.items:
@@ -491,7 +500,7 @@ def track(
                 to_date = planned if complete else sum(
                     (result.value(item.name, n.id, d) or Decimal(0) for d in days), Decimal(0)
                 )  # fmt: skip
-                actual = _actual(rows, item.name, below[n.id], start, elapsed_end)
+                actual = None if item.name in absent else _actual(rows, item.name, below[n.id], start, elapsed_end)
                 forecast = _forecast(spec.forecast, actual, planned, to_date, working, elapsed, complete=complete)
                 line = Line(
                     item.name, item.kind, item.unit, n.id, n.parent, depth[n.id], p, planned, to_date, actual,
@@ -556,7 +565,9 @@ def _status(line: Line, at_risk: Decimal, over_budget: Decimal) -> Status:
     return "at_risk" if forecast < Fraction(at_risk) * plan else "behind"
 
 
-def _alert(line: Line, item: Item, spec: Any, opened: dt.date, due: dt.date, places: int) -> TrackAlert | None:
+def _alert(
+    line: Line, item: Item, spec: Any, opened: dt.date, due: Callable[[], dt.date], places: int
+) -> TrackAlert | None:
     if line.forecast is None or line.actual is None:
         return None
     if line.kind == "budget":
@@ -564,7 +575,7 @@ def _alert(line: Line, item: Item, spec: Any, opened: dt.date, due: dt.date, pla
             return None
         return TrackAlert(
             line.subject, item.name, line.period, "over_budget", line.actual, line.plan_to_date, spec.over_budget,
-            opened, due, places,
+            opened, due(), places,
         )  # fmt: skip
     forecast, plan = as_fraction(line.forecast), Fraction(line.plan)
     below = forecast < (Fraction(spec.at_risk) * plan if spec.alert_on == "at_risk" else plan)
@@ -575,5 +586,5 @@ def _alert(line: Line, item: Item, spec: Any, opened: dt.date, due: dt.date, pla
     )
     threshold = spec.at_risk if spec.alert_on == "at_risk" else Decimal(1)
     return TrackAlert(
-        line.subject, item.name, line.period, reason, line.forecast, line.plan, threshold, opened, due, places
+        line.subject, item.name, line.period, reason, line.forecast, line.plan, threshold, opened, due(), places
     )
