@@ -336,9 +336,8 @@ def read_actuals(
     if day is None:
         issues.append(Issue("empty", "no actual rows", "", Location("actuals")))
         raise DataError.from_issues(issues, "actuals")
-    out: dict[tuple[str, str], list[_Row]] = {}
-    seen: dict[tuple[str, str], list[tuple[Period, Table, int]]] = {}
-    for table, line, subject, period, values in rows:
+    given: dict[tuple[str, str], list[tuple[Period, int, Table, int, Decimal]]] = {}
+    for order, (table, line, subject, period, values) in enumerate(rows):
         if _last_day(period) > day:
             issues.append(
                 Issue(
@@ -350,22 +349,27 @@ def read_actuals(
             )
             continue
         for name, value in values.items():
-            key = (name, subject)
-            for other, other_table, other_line in seen.get(key, []):
-                if other.start <= _last_day(period) and period.start <= _last_day(other):
-                    what = "repeats" if other == period else f"overlaps {other}"
-                    issues.append(
-                        Issue(
-                            "overlap",
-                            f"{subject}'s {name} for {period} {what} (first at {other_table.where(other_line)})",
-                            "period",
-                            table.where(line, "period"),
-                        )
+            given.setdefault((name, subject), []).append((period, order, table, line, value))
+    out: dict[tuple[str, str], list[_Row]] = {}
+    for (name, subject), found in given.items():
+        # One sweep in time order (the kept rows never overlap, so only the last kept one can reach a
+        # row that starts later): linear after the sort, however many rows repeat.
+        kept: list[tuple[Period, Table, int]] = []
+        for period, _order, table, line, value in sorted(found, key=lambda f: (f[0].start, f[1])):
+            if kept and period.start <= _last_day(kept[-1][0]):
+                other, other_table, other_line = kept[-1]
+                what = "repeats" if other == period else f"overlaps {other}"
+                issues.append(
+                    Issue(
+                        "overlap",
+                        f"{subject}'s {name} for {period} {what} (first at {other_table.where(other_line)})",
+                        "period",
+                        table.where(line, "period"),
                     )
-                    break
-            else:
-                seen.setdefault(key, []).append((period, table, line))
-                out.setdefault(key, []).append(_Row(period.start, _last_day(period), value))
+                )
+                continue
+            kept.append((period, table, line))
+            out.setdefault((name, subject), []).append(_Row(period.start, _last_day(period), value))
     if issues:
         raise DataError.from_issues(issues, "actuals")
     return out, day, _gaps(plan, out, day, set(by_column) & _columns(tables))
