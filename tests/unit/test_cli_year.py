@@ -126,3 +126,29 @@ def test_territories_solver_proves_the_example_optimal(capsys):
     assert code == 0
     assert data["method"] == "cp-sat optimal"
     assert data["after"]["spread"] == "0.3%"
+
+
+def test_track_at_year_end_takes_next_years_calendar(capsys, tmp_path):
+    """As of 31 December the alerts fall due in 2027: the imported notice (--calendar) gives their due day."""
+    cal = tmp_path / "cn_2027.yaml"
+    assert main(["calendar", "import", "tests/fixtures/notices/synthetic_2027.txt", "--out", str(cal)]) == 0
+    code, _, err = run(capsys, *TRACK, "--as-of", "2026-12-31")
+    assert code == 1
+    assert "2027-01-0" in err  # the CN calendar ends in 2026: an alert's due day is out of reach
+    code, out, _ = run(capsys, *TRACK, "--as-of", "2026-12-31", "--format", "json", "--calendar", str(cal))
+    assert code == 0
+    assert {a["due"] for a in json.loads(out)["alerts"]} == {"2027-01-05"}
+
+
+def test_plan_of_a_year_after_the_library_splits_with_an_imported_notice(capsys, tmp_path):
+    """A 2027 plan on the CN calendar needs the 2027 notice: kpi plan --calendar FILE splits it."""
+    cal = tmp_path / "cn_2027.yaml"
+    assert main(["calendar", "import", "tests/fixtures/notices/synthetic_2027.txt", "--out", str(cal)]) == 0
+    plan = tmp_path / "plan_2027.yaml"
+    plan.write_text("plan: p\nyear: 2027\ncompany: co\ntargets:\n  sales: {total: 1200.00}\n", encoding="utf-8")
+    code, _, err = run(capsys, "plan", str(plan))
+    assert code == 1
+    assert "kpi calendar import" in err
+    code, out, _ = run(capsys, "plan", str(plan), "--level", "month", "--calendar", str(cal))
+    assert code == 0
+    assert out.count("\n") == 13  # a header and twelve months

@@ -86,13 +86,12 @@ def inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
         sources = {n: i.source.credits for n, i in card.inputs.items() if i.source and i.source.credits}
         records = merge_records(records, result, set(card.inputs), card.period, sources)
     if getattr(args, "plan", None):
-        from kpi_engine.io.plans import read_plan  # noqa: PLC0415
         from kpi_engine.time.calendar import unwatched  # noqa: PLC0415
         from kpi_engine.time.plan import decompose, merge_plan  # noqa: PLC0415
 
         card = ruleset.scorecard
         with unwatched():  # a plan reaches the last day of its year by design: not a sign of the calendar's end
-            planned = decompose(read_plan(args.plan))
+            planned = decompose(read_plan_with_calendars(args, args.plan))
         records = merge_plan(records, planned, set(card.inputs), card.period)
     return {
         "records": records,
@@ -126,6 +125,32 @@ def with_calendars(ruleset: Ruleset, args: argparse.Namespace) -> Ruleset:
     for path in files:
         calendar = calendar.extended(read_calendar(path))
     return attrs.evolve(ruleset, scorecard=attrs.evolve(ruleset.scorecard, calendar=calendar))
+
+
+def read_plan_with_calendars(args: argparse.Namespace, path: str) -> Any:
+    """The plan at ``path`` with the company days of ``--calendar FILE…`` added to its calendar.
+
+    A plan's months reach the last day of its year, and a December alert falls due in January: the
+    year after the library's data needs the State Council's notice, imported (``kpi calendar import``).
+    """
+    import attrs  # noqa: PLC0415
+
+    from kpi_engine.io.calendars import read_calendar  # noqa: PLC0415
+    from kpi_engine.io.plans import read_plan  # noqa: PLC0415
+
+    plan = read_plan(path)
+    calendar = plan.calendar
+    for file in getattr(args, "calendar", None) or []:
+        calendar = calendar.extended(read_calendar(file))
+    return attrs.evolve(plan, calendar=calendar)
+
+
+def add_calendar_argument(p: argparse.ArgumentParser, t: Callable[..., str]) -> None:
+    """``--calendar FILE…`` for a command that reads a plan (kpi plan, kpi track)."""
+    p.add_argument(
+        "--calendar", metavar="FILE", nargs="+", action="extend", default=[],
+        help=t("company calendar files (kpi calendar import) added to the plan's calendar, e.g. next year's notice"),
+    )  # fmt: skip
 
 
 def event_tables(args: argparse.Namespace) -> Table | list[Table] | None:

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kpi_engine.cli._common import add_input_arguments, inputs, with_calendars, write
+from kpi_engine.cli._common import (
+    add_calendar_argument,
+    add_input_arguments,
+    inputs,
+    read_plan_with_calendars,
+    with_calendars,
+    write,
+)
 from kpi_engine.errors import KpiError
 from kpi_engine.io.loading import load_ruleset
 from kpi_engine.report.texts import format_alerts, format_month
@@ -57,12 +64,12 @@ def cmd_calendar(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from kpi_engine.io.plans import plan_csv, plan_json, read_plan, write_plan_xlsx  # noqa: PLC0415
+    from kpi_engine.io.plans import plan_csv, plan_json, write_plan_xlsx  # noqa: PLC0415
     from kpi_engine.time.calendar import unwatched  # noqa: PLC0415
     from kpi_engine.time.plan import LEVELS, decompose  # noqa: PLC0415
 
     with unwatched():  # a plan reaches the last day of its year by design: not a sign of the calendar's end
-        result = decompose(read_plan(args.plan))
+        result = decompose(read_plan_with_calendars(args, args.plan))
     levels = LEVELS if "all" in args.level else tuple(args.level)
     if args.format == "xlsx":
         if not args.out:
@@ -172,5 +179,6 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
         help="which period levels to output (default all)",
     )  # fmt: skip
     p.add_argument("--format", choices=("csv", "json", "xlsx"), default="csv")
+    add_calendar_argument(p, t)
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_plan)
