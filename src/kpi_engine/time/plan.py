@@ -139,9 +139,9 @@ class TrackingSpec(_Spec):
     """How the year is watched against the plan (``kpi track``): when a forecast is at risk, a budget over."""
 
     forecast: Literal["run_rate", "plan_pace"] = Field(
-        "run_rate",
-        description="run_rate: actual ÷ working days elapsed × working days in the period; "
-        "plan_pace: actual ÷ plan to date × the period's plan (keeps the seasonality)",
+        "plan_pace",
+        description="plan_pace (default): actual ÷ plan to date × the period's plan, the plan's own working-day "
+        "pace (keeps the seasonality); run_rate: actual ÷ working days elapsed × working days in the period",
     )
     at_risk: Number = Field(
         Decimal("0.9"), description="a forecast below this share of the plan is at risk (default 90%)"

@@ -9,9 +9,10 @@ for (year, half, quarter, month, week, day) that has started by ``as_of``:
 - **actual**: the sum of the actual rows (``subject, period, <item's column>``) of the subject's
   leaves that lie inside the period up to ``as_of`` (rows of any kind: days, weeks, months…);
 - **forecast** to the period's end: its actual once the period is over; before that,
-  ``run_rate`` (the default): actual ÷ working days elapsed × working days in the period, on the
-  plan's business calendar; or ``plan_pace``: actual ÷ plan to date × plan, which keeps the
-  plan's seasonality (a strong fourth quarter stays strong);
+  ``plan_pace`` (the default): actual ÷ plan to date × plan — the plan's own pace over the working
+  days of its calendar, so a seasonal plan's strong fourth quarter stays strong and a rep exactly on
+  plan to date is on track; or ``run_rate``: actual ÷ working days elapsed × working days in the
+  period, every working day alike (the same as plan pace for a plan split by working days alone);
 - **gap** = forecast − plan; **gap to date** = actual − plan to date;
 - a target's **status**: ``met`` or ``missed`` once the period is over, else ``on_track``
   (forecast ≥ plan), ``behind`` (below the plan) or ``at_risk`` (forecast below ``at_risk`` ×
