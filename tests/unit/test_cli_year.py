@@ -155,3 +155,11 @@ def test_plan_of_a_year_after_the_library_splits_with_an_imported_notice(capsys,
     code, out, _ = run(capsys, "plan", str(plan), "--level", "month", "--calendar", str(cal))
     assert code == 0
     assert out.count("\n") == 13  # a header and twelve months
+
+
+def test_territories_refuse_a_negative_move_limit(capsys):
+    """--moves -3 is refused (a design's max_moves must be 0 or more too), not read as 'no move helps'."""
+    code, out, err = run(capsys, "territories", Y + "accounts_2026.csv", "--by", "potential", "--moves", "-3")
+    assert code == 1
+    assert "--moves -3" in err
+    assert out == ""

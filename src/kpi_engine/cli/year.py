@@ -106,6 +106,8 @@ def cmd_territories(args: argparse.Namespace) -> int:
     if criterion is None:
         raise KpiError(args.msg.t("say what to balance: --by potential|workload, or a --design file with a criterion"))
     moves = args.moves if args.moves is not None else (spec.max_moves if spec else 10)
+    if moves < 0:
+        raise KpiError(args.msg.t("--moves {value} is negative: give 0 or more", value=moves))
     table = read(args, args.accounts)
     accounts = read_accounts(table, spec)
     names = dict(spec.names) if spec else {}
