@@ -24,6 +24,7 @@ Pure: text in, values out (``kpi_engine.io.calendars`` reads the file and writes
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -123,19 +124,8 @@ class _Text:
         self.starts = [0] + [i + 1 for i, c in enumerate(original) if c == "\n"]
 
     def at(self, offset: int) -> Location:
-        line = _bisect(self.starts, offset)
+        line = bisect.bisect_right(self.starts, offset)
         return Location(self.file, line, offset - self.starts[line - 1] + 1)
-
-
-def _bisect(starts: list[int], offset: int) -> int:
-    lo, hi = 0, len(starts)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if starts[mid] <= offset:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def parse_notice(text: str, file: str = "<notice>", year: int | None = None) -> Notice:
