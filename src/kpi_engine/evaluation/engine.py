@@ -984,10 +984,11 @@ def evaluate(
     records, members = screened.records, screened.members
     # Finer records (months for a half) and spans (2026-YTD-06) become records of the card's periods.
     span = None
-    rolled = accumulate(ruleset.scorecard, records, period=period, members=members, events=events)
+    gaps: tuple[Issue, ...] = ()  # a month missing from a half: a warning (an error when strict)
+    rolled = accumulate(ruleset.scorecard, records, period=period, members=members, events=events, strict=strict)
     if rolled is not None:
         records, members, events = rolled.records, rolled.members, rolled.events
-        period, span = rolled.period, rolled.span
+        period, span, gaps = rolled.period, rolled.span, rolled.warnings
     if engine != "row":
         from kpi_engine.evaluation.columnar import dispatch  # noqa: PLC0415 - optional kernel
 
@@ -1004,7 +1005,7 @@ def evaluate(
         )  # fmt: skip
     if screened.warnings:
         appraisal = attrs.evolve(appraisal, warnings=(*screened.warnings, *appraisal.warnings))
-    return relabel(appraisal, span)
+    return relabel(appraisal, span, gaps)
 
 
 def screen_inputs(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from kpi_engine.language.spec import PeriodKind
@@ -229,3 +230,26 @@ def spanned(period: Period, over: str) -> list[Period]:
         out.append(p)
         p = p.previous()
     return out[::-1]
+
+
+def uncovered(first: dt.date, last: dt.date, spans: Iterable[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, dt.date]]:
+    """The stretches of ``first``–``last`` (both included) that no ``(start, end)`` span covers, in order."""
+    out: list[tuple[dt.date, dt.date]] = []
+    cursor = first
+    for start, end in sorted(spans):
+        if start > cursor:
+            out.append((cursor, min(start - dt.timedelta(days=1), last)))
+        cursor = max(cursor, end + dt.timedelta(days=1))
+        if cursor > last:
+            return [(a, b) for a, b in out if a <= b]
+    if cursor <= last:
+        out.append((cursor, last))
+    return [(a, b) for a, b in out if a <= b]
+
+
+def stretch_text(start: dt.date, end: dt.date) -> str:
+    """``2026-06`` for a whole month, ``2026-04…2026-06`` for whole months, else the days."""
+    if start.day == 1 and (end + dt.timedelta(days=1)).day == 1:
+        a, b = f"{start.year}-{start.month:02d}", f"{end.year}-{end.month:02d}"
+        return a if a == b else f"{a}…{b}"
+    return start.isoformat() if start == end else f"{start.isoformat()}…{end.isoformat()}"

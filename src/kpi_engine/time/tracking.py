@@ -45,7 +45,7 @@ from kpi_engine import _numbers as num
 from kpi_engine._numbers import Number, as_fraction, canonical, exactly, quantize
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.evaluation.records import Table, as_tables, coerce
-from kpi_engine.time.periods import Period, period_kind_of
+from kpi_engine.time.periods import Period, period_kind_of, stretch_text, uncovered
 from kpi_engine.time.plan import LEVELS, Item, Node, Plan, PlanResult
 
 Status = Literal["met", "missed", "on_track", "behind", "at_risk", "over", "within", "no_data"]
@@ -399,27 +399,12 @@ def _gaps(plan: Plan, rows: Mapping[tuple[str, str], list[_Row]], as_of: dt.date
             out.append(Issue("no_actual", message, item.actual, Location("actuals"), "warning"))
             continue
         for leaf in sorted(n.id for n in _nodes(item.tree) if not n.children):
-            covered = sorted(rows.get((item.name, leaf), []), key=lambda r: r.start)
-            missing: list[str] = []
-            cursor = first
-            for r in [*covered, _Row(as_of + dt.timedelta(days=1), as_of, Decimal(0))]:
-                if r.start > cursor:
-                    missing.append(_span_text(cursor, min(r.start - dt.timedelta(days=1), as_of)))
-                cursor = max(cursor, r.end + dt.timedelta(days=1))
+            covered = [(r.start, r.end) for r in rows.get((item.name, leaf), [])]
+            missing = [stretch_text(a, b) for a, b in uncovered(first, as_of, covered)]
             if missing:
                 message = f"{leaf} has no {item.actual} for {', '.join(missing)} (counted as 0)"
                 out.append(Issue("no_actual", message, item.actual, Location("actuals"), "warning"))
     return out
-
-
-def _span_text(start: dt.date, end: dt.date) -> str:
-    """``2026-06`` for a whole month, ``2026-04…2026-06`` for whole months, else the days."""
-    whole_start = start.day == 1
-    whole_end = (end + dt.timedelta(days=1)).day == 1
-    if whole_start and whole_end:
-        a, b = f"{start.year}-{start.month:02d}", f"{end.year}-{end.month:02d}"
-        return a if a == b else f"{a}…{b}"
-    return start.isoformat() if start == end else f"{start.isoformat()}…{end.isoformat()}"
 
 
 # --- tracking ---------------------------------------------------------------------------------------
