@@ -80,6 +80,7 @@ _ROLLING = re.compile(r"(\d{4})-(\d{2})-R(\d{1,2})")
 _TO_DATE_KIND: dict[str, PeriodKind] = {"YTD": "year", "HTD": "half", "QTD": "quarter"}
 _ROLLING_KIND: dict[int, PeriodKind] = {3: "quarter", 6: "half", 12: "year"}
 _SHOWN_SOURCES = 12  # a trace lists up to a year of months; more sources are summarised
+_DAY = dt.timedelta(days=1)
 
 
 def _month_index(day: dt.date) -> int:
@@ -547,14 +548,13 @@ def _gap(subject: str, target: Period, span: Span | None, group: Sequence[Record
     without a record are ordinary (a weekend, a day without a sale), a month without one is not.
     """
     first, last = span.bounds(target) if span is not None else (target.start, _last_day(target))
-
-    def months(r: Record) -> tuple[dt.date, dt.date]:
-        start = r.period.start.replace(day=1)
-        return start, add_months(_last_day(r.period).replace(day=1), 1) - dt.timedelta(days=1)
-
-    missing = uncovered(first, last, [months(r) for r in group])
-    if not missing:
+    touched: set[int] = set()
+    for r in group:
+        touched.update(range(_month_index(r.period.start), _month_index(r.period.next_start() - _DAY) + 1))
+    needed = range(_month_index(first), _month_index(last) + 1)
+    if touched.issuperset(needed):
         return []
+    missing = uncovered(first, last, [(_month_start(i), _month_start(i + 1) - _DAY) for i in touched])
     label = span.label_of(target) if span is not None else str(target)
     shown = ", ".join(stretch_text(a, b) for a, b in missing)
     message = f"'{subject}' has no record for {shown}: its {label} is rolled up from the records given"
