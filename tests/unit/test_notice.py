@@ -73,6 +73,12 @@ class TestPublishedNotices:
         assert notice.holidays[0].days_off == (D(2015, 4, 5), D(2015, 4, 6))
         assert notice.notes == ()
 
+    def test_a_date_left_over_after_a_day_in_lieu_is_an_error(self):
+        """'10月1日放假，10月2日补休，10月3日。' names 3 October as nothing: refused at its place, not dropped."""
+        with pytest.raises(RulesetError) as exc:
+            parse_notice("2027年部分节假日安排\n三、国庆节：10月1日放假，10月2日补休，10月3日。\n", "n.txt")
+        assert [(i.code, i.location.line, i.location.col) for i in exc.value.issues] == [("notice_clause", 2, 23)]
+
     def test_a_worked_saturday_of_the_previous_year_is_kept(self):
         """2012: '2011年12月31日（星期六）上班' — the year and 31 Dec 2011 agree with chinese-calendar."""
         spec = read_notice(NOTICES / "cn_2012.txt").calendar_spec(CalendarSpec(country="weekdays"))

@@ -341,13 +341,15 @@ def _off(src: _Text, start: int, sentence: str, year: int, issues: list[Issue]) 
         return []
     ranged = [d for d in dates if d[1] < start + len(head)]
     lieu = [d for d in dates if d[1] >= start + len(head)]
-    if lieu and cut < 0:
+    stray = _DATE.search(sentence, cut + len("补休")) if cut >= 0 else None
+    if stray is not None or (lieu and cut < 0):
+        at = start + stray.start() if stray is not None else lieu[0][1]
         issues.append(
             Issue(
                 "notice_clause",
                 f"a date after 放假 is neither in lieu (补休) nor worked (上班): cannot read {sentence.strip()!r}",
                 "",
-                src.at(lieu[0][1]),
+                src.at(at),
             )
         )
         return []
