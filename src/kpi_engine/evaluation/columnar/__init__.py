@@ -42,6 +42,7 @@ __all__ = [
 
 Engine = Literal["auto", "row", "columnar"]
 AUTO_THRESHOLD = 2_000  # records; below it the row path is as fast and builds its traces anyway
+_BYTES_PER_RECORD = 100  # a record as CSV text, for the memory estimate under a cap
 _FRAME_MODULES = {"polars", "pyarrow", "pandas", "duckdb", "_duckdb"}
 
 
@@ -124,6 +125,13 @@ def _several(events: Any) -> bool:
     return False
 
 
+def _room(records: Any) -> bool:
+    """Under a memory cap, whether Polars may run on ``records`` without risking an abort (``kpi_engine._limits``)."""
+    from kpi_engine._limits import polars_allowed  # noqa: PLC0415
+
+    return polars_allowed(_size(records) * _BYTES_PER_RECORD, started=_is_frame(records))
+
+
 def row_inputs(data: Any, name: str) -> Any:  # noqa: ARG001 - the name is kept for the callers' symmetry
     """What the row path reads for ``data``: the kernel's own ``Frame`` becomes rows.
 
@@ -173,11 +181,16 @@ def dispatch(
     if engine == "columnar":
         if not available():
             raise KpiError("engine='columnar' needs the columnar extra: pip install 'kpi_engine[columnar]'")
+        if not _room(records):
+            raise KpiError(
+                "not enough memory for the columnar engine under this process's address-space limit "
+                "(Polars aborts the process when an allocation fails); use engine='row', or raise the limit"
+            )
         p = plan(ruleset.scorecard)
         if not p.supported:
             raise KpiError("the columnar engine cannot evaluate " + "; ".join(p.unsupported) + "; use engine='row'")
     elif engine == "auto":
-        use = _size(records) >= AUTO_THRESHOLD and available() and plan(ruleset.scorecard).supported
+        use = _size(records) >= AUTO_THRESHOLD and available() and _room(records) and plan(ruleset.scorecard).supported
     if use and events is not None and any(i.source is not None for i in ruleset.scorecard.inputs.values()):
         return on_rows()  # inputs filled from the events (``from:``, evaluation/sources.py): the row path
     if use and _several(events):  # a CRM log and an alert log: validated and merged by the row path
