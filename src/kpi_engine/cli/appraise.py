@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from kpi_engine._limits import NOT_ENOUGH_MEMORY, polars_allowed
 from kpi_engine.cli._common import (
     Stages,
     add_input_arguments,
@@ -168,6 +169,14 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
     paths = [args.records[0], *args.events]
     if not all(Path(p).suffix.lower() in COLUMNAR_SUFFIXES for p in paths) or not columnar.available():
         return None
+    size = sum(_file_size(p) for p in paths)
+    if not polars_allowed(size):  # under a memory cap: Polars aborts the process when an allocation fails
+        if args.engine == "columnar":
+            raise KpiError(
+                f"{NOT_ENOUGH_MEMORY.split(' (')[0]} on the columnar engine under this address-space limit "
+                f"({paths[0]}: {size:,} bytes); use --engine row, or raise the limit"
+            )
+        return None
     if args.engine == "auto" and not columnar.plan(ruleset.scorecard).supported:
         return None
     card = ruleset.scorecard
@@ -185,6 +194,14 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
         "records": records, "members": None, "events": events, "allow_extra_columns": args.allow_extra_columns,
         **screening(args),
     }  # fmt: skip
+
+
+def _file_size(path: str) -> int:
+    """The size of a file in bytes, 0 when it cannot be read (the reader then says why)."""
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
 
 
 def _columnar_output(
