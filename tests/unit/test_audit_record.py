@@ -219,7 +219,7 @@ def test_digest_mode_refers_to_files_and_replays_through_a_resolver(tmp_path):
 
 def test_digest_mode_refuses_an_absolute_path():
     """An absolute table name cannot go into a digest-mode record."""
-    with pytest.raises(KpiError, match="relative path"):
+    with pytest.raises(KpiError, match="relative to the record's folder"):
         record_appraisal(S1.read_text(encoding="utf-8"), read_table(RECORDS), inputs="digest")
 
 

@@ -98,14 +98,34 @@ def rows_digest(rows: list[dict[str, Any]]) -> str:
     return digest(rows)
 
 
+def input_path_problem(path: object) -> str | None:
+    """Why ``path`` cannot name an input kept by digest, or ``None`` when it can.
+
+    A digest entry names its file by a path below the record's folder, ``/``-separated: never
+    absolute, never with an empty, ``.`` or ``..`` part, a backslash or a control character.
+    Replay refuses any other path before touching the file system; recording refuses it too, so
+    no record is written that could not be replayed.
+    """
+    if not isinstance(path, str) or not path:
+        return "an input path must be non-empty text"
+    if _ABSOLUTE.match(path):
+        return "an input path must be relative to the record's folder, not absolute"
+    if "\\" in path or any(ord(c) < 32 or ord(c) == 127 for c in path):  # noqa: PLR2004 - control characters
+        return "an input path must use '/' separators and no control characters"
+    if any(part in {"", ".", ".."} for part in path.split("/")):
+        return "an input path must lead below the record's folder (no empty, '.' or '..' part)"
+    return None
+
+
 def _table_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], Table]:
     rows = canonical_rows(table)
     sha = rows_digest(rows)
     if mode == "digest":
-        if _ABSOLUTE.match(table.name) or table.name.startswith("<"):
-            msg = f"{table.name}: a record refers to input files by a relative path; this one is not"
-            raise DataError(msg)
         name = table.name.replace("\\", "/")
+        problem = "it is not a file" if table.name.startswith("<") else input_path_problem(name)
+        if problem is not None:
+            msg = f"{table.name}: cannot be kept by digest in a run record, which could then not be replayed: {problem}"
+            raise DataError(msg)
         entry: dict[str, Any] = {"mode": "digest", "path": name, "sha256": sha, "rows": len(rows)}
     else:
         name = _basename(table.name)
@@ -246,6 +266,7 @@ def record_appraisal(
     created: str | None = None,
     totals: Literal["refuse", "skip"] = "refuse",
     unlisted: Literal["error", "exclude"] = "error",
+    allow_extra_columns: bool = False,
 ) -> tuple[Appraisal, RunRecord]:
     """Evaluate a ruleset on inputs in canonical order and record the run.
 
@@ -262,6 +283,7 @@ def record_appraisal(
         created: a timestamp or label to store; nothing is read from a clock.
         totals: as in ``evaluate``; recorded (when not the default) so that replay leaves out the same rows.
         unlisted: as in ``evaluate``; recorded likewise.
+        allow_extra_columns: as in ``evaluate``; recorded likewise (replay evaluates the same way).
 
     Returns:
         The appraisal of the canonical inputs and its ``RunRecord``.
@@ -282,9 +304,16 @@ def record_appraisal(
     if events is not None:
         event_entry, event_table = _table_entry(as_table(events, "events"), inputs)
     appraisal = evaluate(
-        ruleset, record_tables, period=period, members=member_table, events=event_table, strict=strict,
-        totals=totals, unlisted=unlisted,
-    )  # fmt: skip
+        ruleset,
+        record_tables,
+        period=period,
+        members=member_table,
+        events=event_table,
+        strict=strict,
+        totals=totals,
+        unlisted=unlisted,
+        allow_extra_columns=allow_extra_columns,
+    )
     data = _meta("appraisal", created)
     data["ruleset"] = {
         "name": _basename(ruleset_name),
@@ -294,14 +323,44 @@ def record_appraisal(
         "text": ruleset_text,
     }
     data["inputs"] = {"records": record_entries, "members": member_entry, "events": event_entry}
-    data["options"] = {"period": appraisal.period, "strict": strict}
-    if totals != "refuse":  # written only when chosen: records of runs without it keep their bytes
-        data["options"]["totals"] = totals
-    if unlisted != "error":
-        data["options"]["unlisted"] = unlisted
+    data["options"] = appraisal_options(
+        appraisal.period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals, unlisted=unlisted
+    )
     data["results"] = {"appraisal": appraisal_tree(appraisal), "values": appraisal_values(appraisal)}
-    data["summary"] = {"subjects": len(appraisal.results), "kpis": sum(len(r.kpis) for r in appraisal.results)}
+    data["summary"] = appraisal_summary(appraisal)
     return appraisal, _seal(data)
+
+
+def appraisal_options(
+    period: str,
+    *,
+    strict: bool,
+    allow_extra_columns: bool = False,
+    totals: str = "refuse",
+    unlisted: str = "error",
+) -> dict[str, Any]:
+    """The ``options`` of an appraisal record; each option beyond period and strict only when not its default.
+
+    Records of runs without them keep their bytes.
+    """
+    options: dict[str, Any] = {"period": period, "strict": strict}
+    if totals != "refuse":
+        options["totals"] = totals
+    if unlisted != "error":
+        options["unlisted"] = unlisted
+    if allow_extra_columns:
+        options["allow_extra_columns"] = True
+    return options
+
+
+def appraisal_summary(appraisal: Appraisal) -> dict[str, Any]:
+    """The ``summary`` of an appraisal record: subjects and KPIs appraised."""
+    return {"subjects": len(appraisal.results), "kpis": sum(len(r.kpis) for r in appraisal.results)}
+
+
+def attribution_summary(result: Attribution) -> dict[str, Any]:
+    """The ``summary`` of an attribution record: deals credited and follow-up records."""
+    return {"deals": len(result.credits), "follow_ups": len(result.follow_ups)}
 
 
 def record_attribution(
@@ -341,11 +400,16 @@ def record_attribution(
     data["inputs"] = {"events": entry}
     data["options"] = {}
     data["results"] = {"attribution": result.to_dict(), "values": attribution_values(result)}
-    data["summary"] = {"deals": len(result.credits), "follow_ups": len(result.follow_ups)}
+    data["summary"] = attribution_summary(result)
     return result, _seal(data)
 
 
 # --- pay ----------------------------------------------------------------------------------------
+
+
+def pay_summary(run: PayRun) -> dict[str, Any]:
+    """The ``summary`` of a pay record: people paid and payout lines."""
+    return {"people": len(run.people), "lines": sum(len(p.lines) for p in run.people)}
 
 
 def pay_values(run: PayRun) -> dict[str, Any]:
@@ -445,5 +509,5 @@ def record_pay_run(
     data["inputs"] = entries
     data["options"] = {"period": run.period}
     data["results"] = {"pay": run.to_dict(), "values": pay_values(run)}
-    data["summary"] = {"people": len(run.people), "lines": sum(len(p.lines) for p in run.people)}
+    data["summary"] = pay_summary(run)
     return run, _seal(data)

@@ -355,12 +355,32 @@ def add_record_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--created", metavar="STAMP", help="a timestamp or label stored in the record (no clock is read)")
 
 
+def _is_utf8(encoding: str) -> bool:
+    import codecs  # noqa: PLC0415
+
+    try:
+        return codecs.lookup(encoding).name in {"utf-8", "utf-8-sig"}
+    except LookupError:
+        return False
+
+
 def record_table(table: Any, source: str, args: argparse.Namespace) -> Any:
-    """Name a table as the record will: by file name (inline) or by path relative to the record (digest)."""
+    """Name a table as the record will: by file name (inline) or by path relative to the record (digest).
+
+    Raises:
+        KpiError: for digest inputs replay could not read back as they were read here.
+    """
     if args.record_inputs != "digest":
         return table
     from kpi_engine.io.records import relative_to_record  # noqa: PLC0415
 
+    for option in ("encoding", "sheet"):
+        value = getattr(args, option, None)
+        if value is not None and not (option == "encoding" and _is_utf8(value)):
+            raise KpiError(
+                f"--record-inputs digest with --{option} {value}: replay reads an input kept by digest as UTF-8 "
+                "text or the first sheet, so the record could not be replayed; use --record-inputs inline"
+            )
     return relative_to_record(table, source, args.record)
 
 

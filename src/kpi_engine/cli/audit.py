@@ -26,8 +26,12 @@ def record_appraisal(
     from kpi_engine.audit.record import record_appraisal as record  # noqa: PLC0415
     from kpi_engine.io.records import read_text  # noqa: PLC0415
 
-    if args.policy and args.record_inputs == "digest":
-        raise KpiError("--record-inputs digest cannot refer to records merged with --policy; use inline")
+    if (args.policy or getattr(args, "plan", None)) and args.record_inputs == "digest":
+        option = "--policy" if args.policy else "--plan"
+        raise KpiError(
+            f"--record-inputs digest cannot refer to records merged with {option} (the files differ from the rows "
+            "appraised, so the record could not be replayed); use --record-inputs inline"
+        )
     records = given["records"]
     if not args.policy:
         records = [record_table(t, src, args) for t, src in zip(records, args.records, strict=True)]
@@ -47,6 +51,7 @@ def record_appraisal(
         created=args.created,
         totals=given.get("totals", "refuse"),
         unlisted=given.get("unlisted", "error"),
+        allow_extra_columns=args.allow_extra_columns,
     )
     if appraisal_values(recorded) != appraisal_values(appraisal):  # pragma: no cover - row order changed a result
         raise KpiError("internal error: the results depend on the order of the input rows; nothing was recorded")
@@ -101,7 +106,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from kpi_engine.audit.replay import replay  # noqa: PLC0415
     from kpi_engine.io.records import read_record, resolver  # noqa: PLC0415
 
-    report = replay(read_record(args.record), resolve=resolver(args.record))
+    report = replay(read_record(args.record), resolve=resolver(args.record, args.inputs))
     if args.format == "json":
         write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n", args.out)
     else:
@@ -128,6 +133,10 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
 
     p = sub.add_parser("replay", help="recompute a run record and say whether it is reproduced exactly")
     p.add_argument("record", metavar="RECORD")
+    p.add_argument(
+        "--inputs", metavar="DIR",
+        help="read inputs kept by digest from DIR instead of the record's folder (paths below it only)",
+    )  # fmt: skip
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_replay)
