@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kpi_engine.errors import KpiError
 from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text
+from kpi_engine.io.output import replacing
 from kpi_engine.time.plan import LEVELS, Plan, PlanResult, parse_plan
 
 COLUMNS = ("item", "kind", "field", "subject", "parent", "level", "period", "value")
@@ -59,6 +60,8 @@ def write_plan_xlsx(result: PlanResult, path: str | Path, levels: tuple[str, ...
     except ImportError:
         msg = "xlsx output needs openpyxl: pip install openpyxl"
         raise KpiError(msg) from None
+    from kpi_engine.report._view import spreadsheet_safe  # noqa: PLC0415 - names must not run as formulas
+
     book = Workbook()
     book.remove(book.active)
     for level in levels:
@@ -68,5 +71,6 @@ def write_plan_xlsx(result: PlanResult, path: str | Path, levels: tuple[str, ...
         sheet = book.create_sheet(level)
         sheet.append(list(COLUMNS))
         for row in rows:
-            sheet.append(["" if row[c] is None else str(row[c]) for c in COLUMNS])
-    book.save(str(path))
+            sheet.append(["" if row[c] is None else spreadsheet_safe(str(row[c])) for c in COLUMNS])
+    with replacing(path) as tmp:
+        book.save(str(tmp))
