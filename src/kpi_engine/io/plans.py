@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from pathlib import Path
@@ -27,13 +26,13 @@ def read_plan(path: str | Path) -> Plan:
 
 def plan_csv(result: PlanResult, levels: tuple[str, ...] = LEVELS) -> str:
     """The allocations as CSV: one row per item, subject and period (values as exact decimal text)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    from kpi_engine.report._view import spreadsheet_safe  # noqa: PLC0415 - subject names must not run as formulas
+    from kpi_engine.report._view import CsvWriter, spreadsheet_safe  # noqa: PLC0415 - names must not run as formulas
 
+    buf = io.StringIO()
+    writer = CsvWriter(buf)
+    writer.writerow(COLUMNS)
     for row in result.rows(levels):
-        writer.writerow({k: "" if v is None else spreadsheet_safe(str(v)) for k, v in row.items()})
+        writer.writerow(["" if row[k] is None else spreadsheet_safe(str(row[k])) for k in COLUMNS])
     return buf.getvalue()
 
 
