@@ -75,6 +75,16 @@ COMMANDS = {
                    "examples/sales_dashboard_monthly/records.csv", "--events",
                    "examples/sales_dashboard_monthly/events.csv", "--period", "2026-05", "--format", "csv"],
     "calendar.txt": ["calendar", "2026"],
+    "track.csv": ["track", "examples/year/plan_2026.yaml", "--actuals", "examples/year/actuals_2026.csv",
+                  "examples/year/company_spend_2026.csv", "--format", "csv"],
+    "year.html": ["track", "examples/year/plan_2026.yaml", "--actuals", "examples/year/actuals_2026.csv",
+                  "examples/year/company_spend_2026.csv", "--risks", "examples/year/risks_2026.yaml",
+                  "--format", "html"],
+    "risks.txt": ["risks", "examples/year/risks_2026.yaml", "--as-of", "2026-06-30"],
+    "territories.json": ["territories", "examples/year/accounts_2026.csv", "--design",
+                         "examples/year/territories_2026.yaml", "--format", "json"],
+    "record.json": ["evaluate", *S1, "--record"],
+    "schema.json": ["schema"],
 }  # fmt: skip
 
 
@@ -89,10 +99,11 @@ def test_a_writer_killed_half_way_leaves_the_old_file_intact(root, tmp_path, nam
     if name.endswith((".xlsx", ".parquet")):
         pytest.importorskip("openpyxl" if name == "plan.xlsx" else "pyarrow")
     target = tmp_path / name
-    assert main([*COMMANDS[name], "--out", str(target)]) == 0
+    argv = [*COMMANDS[name], str(target)] if name == "record.json" else [*COMMANDS[name], "--out", str(target)]
+    assert main(argv) == 0
     old = target.read_bytes()
     with subprocess.Popen(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", textwrap.dedent(SLOW_HALF), *COMMANDS[name], "--out", str(target)],
+        [sys.executable, "-c", textwrap.dedent(SLOW_HALF), *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -31,26 +31,33 @@ def live(text):
 
 
 class Names:
-    """A hostile text for every original id or title, each distinct and recognisable."""
+    """A hostile text for every original id or title, each distinct and recognisable.
 
-    def __init__(self):
+    Ids read from CSV lose leading white space there, so ``ids`` (shared by a YAML file and a
+    CSV file) carry none; titles keep a leading tab or carriage return.
+    """
+
+    counter = itertools.count()
+
+    def __init__(self, *, ids=False):
         self.made = {}
-        self.counter = itertools.count()
+        self.ids = ids
 
     def __call__(self, original):
         if original not in self.made:
             i = next(self.counter)
-            self.made[original] = f"{HOSTILE[i % len(HOSTILE)]}#{i}" if i % 5 else f"{INNER}#{i}"
+            text = f"{HOSTILE[i % len(HOSTILE)]}#{i}" if i % 5 else f"{INNER}#{i}"
+            self.made[original] = text.lstrip() if self.ids else text
         return self.made[original]
 
 
-def rewrite_csv(source, target, names, columns):
+def rewrite_csv(source, target, ids, columns):
     with source.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
         for c in columns:
             if row.get(c):
-                row[c] = names(row[c])
+                row[c] = ids(row[c])
     with target.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, list(rows[0]))
         writer.writeheader()
@@ -81,11 +88,16 @@ def hostile_ruleset(source, target, names):
     return target
 
 
-def hostile_plan(source, target, names):
+def hostile_plan(source, target, names, ids):
     data = yaml.safe_load(source.read_text(encoding="utf-8"))
     data["title"] = names("plan title")
+    data["company"] = ids(data["company"])
     data["shares"] = {
-        names(team): {**spec, "members": {names(m): w for m, w in spec.get("members", {}).items()}}
+        ids(team): {
+            **spec,
+            **({"title": names(f"share {spec['title']}")} if "title" in spec else {}),
+            "members": {ids(m): w for m, w in spec.get("members", {}).items()},
+        }
         for team, spec in data["shares"].items()
     }
     for group in ("targets", "budgets"):
@@ -117,20 +129,25 @@ def outputs(tmp_path_factory):
     pytest.importorskip("openpyxl")
     pytest.importorskip("xlsxwriter")
     work = tmp_path_factory.mktemp("hostile")
-    names = Names()
+    names, ids = Names(), Names(ids=True)
     ex = ROOT / "examples"
     s1 = hostile_ruleset(ROOT / "rulesets" / "sales_rep_monthly.yaml", work / "s1.yaml", names)
-    records = rewrite_csv(ex / "sales_rep_monthly" / "records.csv", work / "records.csv", names, ["subject", "name"])
-    members = rewrite_csv(ex / "sales_rep_monthly" / "members.csv", work / "members.csv", names, ["member", "parent"])
+    records = rewrite_csv(ex / "sales_rep_monthly" / "records.csv", work / "records.csv", ids, ["subject", "name"])
+    members = rewrite_csv(ex / "sales_rep_monthly" / "members.csv", work / "members.csv", ids, ["member", "parent"])
     dash = hostile_ruleset(ROOT / "rulesets" / "sales_dashboard_monthly.yaml", work / "dash.yaml", names)
     dash_records = rewrite_csv(
-        ex / "sales_dashboard_monthly" / "records.csv", work / "dash.csv", names, ["subject", "name"]
+        ex / "sales_dashboard_monthly" / "records.csv", work / "dash.csv", ids, ["subject", "name"]
     )
-    dash_events = rewrite_csv(ex / "sales_dashboard_monthly" / "events.csv", work / "dash_ev.csv", names, ["rep"])
+    dash_events = rewrite_csv(ex / "sales_dashboard_monthly" / "events.csv", work / "dash_ev.csv", ids, ["rep"])
     events = rewrite_csv(
-        ex / "attribution" / "events.csv", work / "events.csv", names, ["event_id", "rep", "customer", "deal_id"]
+        ex / "attribution" / "events.csv", work / "events.csv", ids, ["event_id", "rep", "customer", "deal_id"]
     )
-    plan = hostile_plan(ex / "plan" / "plan_2026.yaml", work / "plan.yaml", names)
+    plan = hostile_plan(ex / "plan" / "plan_2026.yaml", work / "plan.yaml", names, ids)
+    year = hostile_plan(ex / "year" / "plan_2026.yaml", work / "year.yaml", names, ids)
+    actuals = [
+        str(rewrite_csv(ex / "year" / f"{name}.csv", work / f"{name}.csv", ids, ["subject", "name"]))
+        for name in ("actuals_2026", "company_spend_2026")
+    ]
     s1_args = [str(s1), "--records", str(records)]
     runs = {
         "evaluate_row.csv": ["evaluate", *s1_args, "--members", str(members), "--format", "csv", "--engine", "row"],
@@ -146,13 +163,15 @@ def outputs(tmp_path_factory):
                               "--period", "2026-05", "--format", "events"],
         "plan.csv": ["plan", str(plan)],
         "plan.xlsx": ["plan", str(plan), "--format", "xlsx"],
+        "track.csv": ["track", str(year), "--actuals", *actuals, "--level", "year", "month", "--format", "csv"],
+        "track_events.csv": ["track", str(year), "--actuals", *actuals, "--format", "events"],
     }  # fmt: skip
     files = {}
     for name, argv in runs.items():
         out = work / name
         assert main([*argv, "--out", str(out)]) == 0, name
         files[name] = out
-    return files, names
+    return files, {**names.made, **ids.made}
 
 
 @pytest.mark.parametrize(
@@ -168,17 +187,19 @@ def outputs(tmp_path_factory):
         "alerts_events.csv",
         "plan.csv",
         "plan.xlsx",
+        "track.csv",
+        "track_events.csv",
     ],
 )
 def test_no_cell_reads_back_as_a_formula(outputs, name):
     """Every cell of the output is plain text or a number; the hostile ids and titles are there, guarded."""
-    files, names = outputs
+    files, made = outputs
     cells = cells_of(files[name])
     assert cells
     assert not [text for text, formula in cells if formula], "formula cells"
     assert not [text for text, _ in cells if live(text)], "cells a spreadsheet would run"
     guarded = {text for text, _ in cells if text.startswith("'") and live(text[1:])}
-    hostile = set(names.made.values())
+    hostile = set(made.values())
     assert any(text[1:].split("#")[0] in HOSTILE for text in guarded)
     shown = {text[1:] for text in guarded} & hostile
     assert shown, "the hostile text reached the output (guarded), or the test checked nothing"
