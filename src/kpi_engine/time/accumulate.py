@@ -218,7 +218,7 @@ def _period_texts(data: Any) -> Iterable[object] | None:
                 return ()
             i = data.header.index("period")
             return {cells[i] for _, cells in data.cells}
-        return {raw.get("period") for _, raw in data.dict_rows}
+        return _distinct(raw.get("period") for _, raw in data.dict_rows)
     module = type(data).__module__.split(".")[0]
     if module in {"polars", "pandas", "pyarrow", "duckdb", "_duckdb"} or (
         hasattr(data, "rows") and hasattr(data, "data")
@@ -228,12 +228,31 @@ def _period_texts(data: Any) -> Iterable[object] | None:
         return ()
     if isinstance(data, list | tuple):
         if all(isinstance(row, Mapping) for row in data):  # Python dicts: no need to build a table to look
-            return {row.get("period") for row in data}
+            return _distinct(row.get("period") for row in data)
         if all(isinstance(t, Table) for t in data):
             return {text for t in data for text in (_period_texts(t) or ())}
     if isinstance(data, Iterable):
         return None  # objects, frames among tables: read them (``as_tables``)
     return ()
+
+
+def _distinct(cells: Iterable[object]) -> list[object]:
+    """The distinct period cells.
+
+    A cell that cannot be hashed (a list, a signaling NaN) is kept as it is: it is no period, and
+    the reader refuses it at its cell (a set comprehension raised TypeError through ``evaluate``).
+    """
+    seen: set[object] = set()
+    out: list[object] = []
+    for cell in cells:
+        try:
+            if cell in seen:
+                continue
+            seen.add(cell)
+        except TypeError:
+            pass
+        out.append(cell)
+    return out
 
 
 def _frame_periods(data: Any) -> Iterable[object] | None:
