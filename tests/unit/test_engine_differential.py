@@ -217,3 +217,25 @@ def test_47_decimal_places_in_a_large_file_is_a_located_error_with_the_default_e
     assert code == 1
     expected = f"{path}:1502:6: weekly_orders: 'weekly_orders': a count must be a whole number, not 3.{'1' * 47}"
     assert err.getvalue().strip().splitlines() == [f"{expected} [bad_value]"]
+
+
+with (ROOT / "examples" / "sales_rep_monthly" / "members.csv").open(encoding="utf-8") as _fh:
+    MEMBERS = list(csv.DictReader(_fh))
+
+
+@pytest.mark.parametrize("column", ["member", "parent", "period"])
+def test_hostile_membership_cells_give_the_same_outcome(column):
+    """Each hostile cell and value in a membership row: the same appraisal or KpiError codes from both engines."""
+    for cell in [*CELLS.values(), *VALUES.values()]:
+        members = [dict(r) for r in MEMBERS]
+        members[1][column] = cell
+        row = outcome_with(BASE, members, "row")
+        assert row == outcome_with(BASE, members, "columnar"), cell
+
+
+def outcome_with(records, members, engine):
+    try:
+        appraisal = evaluate(RULESET, records, members=members, engine=engine)
+    except KpiError as exc:
+        return ("error", tuple(sorted({i.code for i in exc.issues})) or str(exc))
+    return ("ok", hashlib.sha256(repr(appraisal_values(appraisal)).encode()).hexdigest())
