@@ -19,7 +19,7 @@ from typing import Any
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
-from kpi_engine.io.loading import load_ruleset, read_table
+from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text, load_ruleset, read_table
 from kpi_engine.io.output import write_file
 from kpi_engine.language.build import Ruleset
 from kpi_engine.report import Messages, messages, render_issue, terminal_safe
@@ -197,22 +197,23 @@ def load_version(path: str, period: str | None, args: argparse.Namespace | None 
     """
     if not Path(path).is_dir():
         return with_calendars(load_ruleset(path), args) if args is not None else load_ruleset(path), None
-    from kpi_engine.audit.versions import choose_version  # noqa: PLC0415
+    from kpi_engine.audit.versions import VersionHeader, choose_header, confirm_header, version_header  # noqa: PLC0415
     from kpi_engine.io.records import ruleset_files  # noqa: PLC0415
     from kpi_engine.language.build import parse_ruleset  # noqa: PLC0415
 
     if period is None:
         raise KpiError(f"{path} is a folder of ruleset versions: give --period to pick the version in effect")
-    files = ruleset_files(path)
-    texts = {}
-    versions = []
-    for name, text in files:
-        ruleset = parse_ruleset(text, name)
-        texts[name] = text
-        versions.append(ruleset)
-    chosen = choose_version(versions, period)
+    # Each version's header only (a full parse where the header is not in its plain form); the
+    # chosen version alone is parsed in full, and must say what its header said.
+    headers = [version_header(t, name) or VersionHeader.of(parse_ruleset(t, name)) for name, t in ruleset_files(path)]
+    header = choose_header(headers, period)
+    text = _read_text(Path(header.file), MAX_YAML_FILE_BYTES)
+    chosen = header.ruleset
+    if chosen is None or chosen.text != text:  # read again: the file may have changed since
+        chosen = parse_ruleset(text, header.file)
+    confirm_header(header, chosen)
     print(f"{path}: version {chosen.version} ({chosen.file}) is in effect in {period}", file=sys.stderr)
-    return (with_calendars(chosen, args) if args is not None else chosen), texts[chosen.file]
+    return (with_calendars(chosen, args) if args is not None else chosen), text
 
 
 @contextlib.contextmanager

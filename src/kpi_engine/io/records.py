@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -147,14 +147,20 @@ def relative_to_record(table: Table, source: str | Path, record_path: str | Path
     return attrs.evolve(table, name=Path(os.path.relpath(real, folder)).as_posix())
 
 
-def ruleset_files(path: str | Path) -> list[tuple[str, str]]:
-    """The ``(file, text)`` of every ruleset in a folder (``*.yaml``, ``*.yml``), sorted by name.
+def ruleset_files(path: str | Path) -> Iterator[tuple[str, str]]:
+    """The ``(file, text)`` of every ruleset in a folder (``*.yaml``, ``*.yml``), sorted by name, one at a time.
 
     Raises:
         KpiError: if the folder holds no ruleset or a file cannot be read.
     """
     folder = Path(path)
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in RULESET_SUFFIXES and p.is_file())
-    if not files:
+    try:
+        entries = sorted(
+            (e.name, e.path) for e in os.scandir(folder) if e.name.lower().endswith(RULESET_SUFFIXES) and e.is_file()
+        )
+    except OSError as exc:
+        raise KpiError(f"{folder}: cannot read the folder: {exc.strerror or exc}") from None
+    if not entries:
         raise KpiError(f"{folder}: no ruleset files (*.yaml, *.yml) in this folder")
-    return [(str(p), _read_text(p, MAX_YAML_FILE_BYTES)) for p in files]
+    for _, file in entries:
+        yield file, _read_text(Path(file), MAX_YAML_FILE_BYTES)
