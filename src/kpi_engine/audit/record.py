@@ -13,19 +13,18 @@ records, and the row numbers in the recorded traces point into the record's own 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
-import attrs
-
 from kpi_engine._numbers import as_fraction, canonical, settle
 from kpi_engine._version import __version__
 from kpi_engine.attribution._engine import Attribution, attribute
 from kpi_engine.attribution._policy import parse_policy
-from kpi_engine.audit.canonical import canonical_bytes, digest, exact_text, file_bytes, text_digest
+from kpi_engine.audit.canonical import canonical_bytes, digest, exact_text, text_digest
 from kpi_engine.errors import DataError
 from kpi_engine.evaluation.engine import RecordsLike, RowsLike, evaluate
 from kpi_engine.evaluation.records import Table, as_table, as_tables
@@ -45,25 +44,40 @@ InputMode = Literal["inline", "digest"]
 _ABSOLUTE = re.compile(r"^(?:/|\\|[A-Za-z]:)")
 
 
-@attrs.frozen
 class RunRecord:
-    """A run record as a JSON-ready mapping (``data``) with its canonical bytes."""
+    """A run record: the canonical bytes of each top-level field, sealed by its digests.
 
-    data: dict[str, Any]
+    The fields are kept encoded (the full results with traces of a large run are tens of MB as
+    JSON and ten times that as Python objects); ``data`` parses them back when asked.
+    """
+
+    __slots__ = ("_data", "_parts")
+
+    def __init__(self, parts: Mapping[str, bytes]) -> None:
+        self._parts = dict(parts)
+        self._data: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The record as a JSON-ready mapping (parsed from the bytes on first use)."""
+        if self._data is None:
+            self._data = json.loads(self.canonical(), parse_float=Decimal)
+        return self._data
 
     @property
     def sha256(self) -> str:
         """The digest of the record's content (everything but this field)."""
-        value: str = self.data["sha256"]
+        value: str = json.loads(self._parts["sha256"])
         return value
 
     def to_bytes(self) -> bytes:
         """The file bytes: compact JSON, sorted keys, UTF-8, a final newline (deterministic)."""
-        return file_bytes(self.data)
+        return self.canonical() + b"\n"
 
     def canonical(self) -> bytes:
-        """The compact canonical bytes the digest covers."""
-        return canonical_bytes(self.data)
+        """The compact canonical bytes the digest covers (``canonical_bytes`` of ``data``)."""
+        fields = (canonical_bytes(key) + b":" + self._parts[key] for key in sorted(self._parts))
+        return b"{" + b",".join(fields) + b"}"
 
 
 def _cell(value: object, where: str) -> Any:
@@ -139,11 +153,26 @@ def table_from_entry(entry: Mapping[str, Any], rows: list[dict[str, Any]]) -> Ta
     return Table(str(name), tuple(enumerate(rows, start=1)))
 
 
-def _seal(data: dict[str, Any]) -> RunRecord:
-    """Add the per-part digests and the record digest."""
-    data["digests"] = {part: digest(part_tree(data, part)) for part in DIGESTED_PARTS}
-    data["sha256"] = record_digest(data)
-    return RunRecord(data)
+def _seal(data: dict[str, Any], encoded: Mapping[str, bytes] | None = None) -> RunRecord:
+    """Add the per-part digests and the record digest.
+
+    ``encoded`` holds top-level fields already in canonical bytes (the results, streamed); every
+    digest is taken over the same bytes ``canonical_bytes`` would give for them.
+    """
+    parts = {key: canonical_bytes(value) for key, value in data.items()}
+    parts.update(encoded or {})
+    digests = {}
+    for part in DIGESTED_PARTS:
+        if part == "meta":
+            digests[part] = digest(part_tree(data, part))
+            continue
+        key = "policy" if part == "ruleset" and data.get("kind") == "attribution" else part
+        digests[part] = hashlib.sha256(parts[key]).hexdigest() if key in parts else digest(None)
+    parts["digests"] = canonical_bytes(digests)
+    whole = digest({"digests": digests, "keys": sorted(parts)})
+    parts["sha256"] = canonical_bytes(whole)
+    data["digests"], data["sha256"] = digests, whole  # the caller's mapping is sealed too, as it always was
+    return RunRecord(parts)
 
 
 def record_digest(data: Mapping[str, Any]) -> str:
@@ -313,6 +342,7 @@ def record_appraisal(
         totals=totals,
         unlisted=unlisted,
         allow_extra_columns=allow_extra_columns,
+        engine="row",  # builds every trace as it goes; the kernel would build each one again on demand
     )
     data = _meta("appraisal", created)
     data["ruleset"] = {
@@ -326,9 +356,10 @@ def record_appraisal(
     data["options"] = appraisal_options(
         appraisal.period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals, unlisted=unlisted
     )
-    data["results"] = {"appraisal": appraisal_tree(appraisal), "values": appraisal_values(appraisal)}
     data["summary"] = appraisal_summary(appraisal)
-    return appraisal, _seal(data)
+    values = canonical_bytes(appraisal_values(appraisal))
+    traces = "".join(appraisal.iter_canonical_json(traces=True)).encode()  # a record keeps every trace
+    return appraisal, _seal(data, {"results": b'{"appraisal":' + traces + b',"values":' + values + b"}"})
 
 
 def appraisal_options(

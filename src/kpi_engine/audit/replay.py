@@ -28,7 +28,6 @@ from kpi_engine.audit.record import (
     READABLE_FORMATS,
     appraisal_options,
     appraisal_summary,
-    appraisal_tree,
     appraisal_values,
     attribution_summary,
     attribution_values,
@@ -352,11 +351,11 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
     tampered = check_digests(data, tables)
     try:
         if kind == "attribution":
-            recomputed_tree, recomputed_values, tree_key, expected = _attribution(data, tables)
+            recomputed, recomputed_values, tree_key, expected = _attribution(data, tables)
         elif kind == "pay":
-            recomputed_tree, recomputed_values, tree_key, expected = _pay(data, tables)
+            recomputed, recomputed_values, tree_key, expected = _pay(data, tables)
         else:
-            recomputed_tree, recomputed_values, tree_key, expected = _appraisal(data, tables)
+            recomputed, recomputed_values, tree_key, expected = _appraisal(data, tables)
     except KpiError as exc:
         return attrs.evolve(base, tampered=tuple(tampered), error=exc.render(), notes=tuple(notes))
     except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
@@ -371,7 +370,9 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
     ]
     recorded_tree = results.get(tree_key)
     traces: list[Difference] = []
-    if canonical_bytes(recorded_tree) == canonical_bytes(recomputed_tree):
+    # Compared as canonical bytes first: the recomputed tree is built only when they differ.
+    recomputed_tree = None if canonical_bytes(recorded_tree) == recomputed else json.loads(recomputed)
+    if recomputed_tree is None:
         pass
     elif shape(recorded_tree) == shape(recomputed_tree):
         traces = tree_diff(recorded_tree, recomputed_tree, f"results.{tree_key}")
@@ -455,7 +456,7 @@ def _expected_meta(data: Mapping[str, Any], rules_key: str, spec_id: str, versio
 
 def _appraisal(
     data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]
-) -> tuple[Any, Any, str, dict[str, Any]]:
+) -> tuple[bytes, Any, str, dict[str, Any]]:
     rules = data.get("ruleset") or {}
     ruleset = parse_ruleset(str(rules.get("text", "")), str(rules.get("name", "ruleset.yaml")))
     inputs = data["inputs"]
@@ -485,6 +486,7 @@ def _appraisal(
         totals=totals,
         unlisted=unlisted,
         allow_extra_columns=extra,
+        engine="row",  # builds every trace as it goes, as the record was written
     )
     expected = _expected_meta(data, "ruleset", ruleset.id, ruleset.version)
     expected["inputs"] = {
@@ -496,12 +498,13 @@ def _appraisal(
         appraisal.period, strict=strict, allow_extra_columns=extra, totals=totals, unlisted=unlisted
     )
     expected["summary"] = appraisal_summary(appraisal)
-    return appraisal_tree(appraisal), appraisal_values(appraisal), "appraisal", expected
+    traces = "".join(appraisal.iter_canonical_json(traces=True)).encode()
+    return traces, appraisal_values(appraisal), "appraisal", expected
 
 
 def _attribution(
     data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]
-) -> tuple[Any, Any, str, dict[str, Any]]:
+) -> tuple[bytes, Any, str, dict[str, Any]]:
     rules = data.get("policy") or {}
     policy = parse_policy(str(rules.get("text", "")), str(rules.get("name", "policy.yaml")))
     entry = data["inputs"]["events"]
@@ -511,10 +514,10 @@ def _attribution(
     expected["inputs"] = {"events": _expected_entry(entry, tables["inputs.events"])}
     expected["options"] = {}
     expected["summary"] = attribution_summary(result)
-    return result.to_dict(), attribution_values(result), "attribution", expected
+    return canonical_bytes(result.to_dict()), attribution_values(result), "attribution", expected
 
 
-def _pay(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) -> tuple[Any, Any, str, dict[str, Any]]:
+def _pay(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) -> tuple[bytes, Any, str, dict[str, Any]]:
     rules = data.get("pay_plan") or {}
     plan = parse_pay_plan(str(rules.get("text", "")), str(rules.get("name", "pay_plan.yaml")))
     inputs = data["inputs"]
@@ -540,7 +543,7 @@ def _pay(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) ->
     }
     expected["options"] = {"period": run.period}
     expected["summary"] = pay_summary(run)
-    return run.to_dict(), pay_values(run), "pay", expected
+    return canonical_bytes(run.to_dict()), pay_values(run), "pay", expected
 
 
 __all__ = ["ABSENT", "FORMAT", "Finding", "ReplayReport", "load_record", "replay"]
