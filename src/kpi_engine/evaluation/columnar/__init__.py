@@ -127,9 +127,10 @@ def _several(events: Any) -> bool:
 
 def _room(records: Any) -> bool:
     """Under a memory cap, whether Polars may run on ``records`` without risking an abort (``kpi_engine._limits``)."""
-    from kpi_engine._limits import polars_allowed  # noqa: PLC0415
+    from kpi_engine._limits import KERNEL_BYTES_PER_INPUT_BYTE, polars_allowed  # noqa: PLC0415
 
-    return polars_allowed(_size(records) * _BYTES_PER_RECORD, started=_is_frame(records))
+    size = _size(records) * _BYTES_PER_RECORD
+    return polars_allowed(size, started=_is_frame(records), per_byte=KERNEL_BYTES_PER_INPUT_BYTE)
 
 
 def row_inputs(data: Any, name: str) -> Any:  # noqa: ARG001 - the name is kept for the callers' symmetry
