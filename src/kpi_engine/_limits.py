@@ -15,8 +15,8 @@ Under an address-space limit (``ulimit -v``, ``RLIMIT_AS``) two things used to g
   (it boxes the frame's instruction offset) and, when that fails too, retries the unwinding
   endlessly (CPython gh-132508): a 2 GB CSV under 1 GiB sat at the cap at full CPU for 300 s.
   ``memory_guard()`` (the ``kpi`` command runs inside it) polls the address space in use and
-  raises ``MemoryError`` in the main thread while there is still room to unwind, so the run
-  ends at once with one line; if the process is still at the cap seconds later, it exits.
+  raises ``MemoryError`` in the main thread while there is still room to unwind (1/32 below the
+  limit), so the run ends at once with one line; if it is still at the cap seconds later, it exits.
 """
 
 from __future__ import annotations
@@ -29,10 +29,14 @@ import threading
 import time
 from collections.abc import Iterator
 
-POLARS_RESERVE = 640 << 20
-"""Bytes of address space Polars may take for itself once started under ``prepare()``'s settings, with a margin."""
+POLARS_RESERVE = 512 << 20
+"""Bytes of address space Polars (and NumPy) take for themselves once started under ``prepare()``'s
+settings: about 380 MB measured for a small read, with a margin."""
 POLARS_BYTES_PER_INPUT_BYTE = 24
-"""Measured peak address space of the column-wise paths per byte of CSV read, with a margin."""
+"""Peak address space of the lead-log column paths per byte of CSV read (attribution), with a margin."""
+KERNEL_BYTES_PER_INPUT_BYTE = 48
+"""Peak address space of ``kpi evaluate`` on the kernel per byte of CSV (about 45 measured: 200,000
+S1 records, 12 MB, peaked at 969 MB under a 1 GiB cap), with a margin."""
 NOT_ENOUGH_MEMORY = "not enough memory for this input (raise the memory limit, or split the input)"
 try:
     import resource
@@ -76,13 +80,12 @@ def prepare() -> None:
             ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 1)
 
 
-def polars_allowed(input_bytes: int = 0, *, started: bool = False) -> bool:
+def polars_allowed(input_bytes: int = 0, *, started: bool = False, per_byte: int = POLARS_BYTES_PER_INPUT_BYTE) -> bool:
     """True when Polars may process ``input_bytes`` of CSV in this process without risking an abort.
 
     Without a limit, always. Under one, when the room left (the limit less the address space in
     use now) holds Polars' own reservation (unless ``started``: the caller knows Polars has
-    already run in this process, e.g. it holds a Polars frame) and ``POLARS_BYTES_PER_INPUT_BYTE``
-    times the input.
+    already run in this process, e.g. it holds a Polars frame) and ``per_byte`` times the input.
     """
     limit = address_space_limit()
     if limit is None:
@@ -91,12 +94,16 @@ def polars_allowed(input_bytes: int = 0, *, started: bool = False) -> bool:
     if used is None:  # not Linux: no way to tell how much is left, so do not risk it
         return False
     reserve = 0 if started else POLARS_RESERVE
-    return limit - used >= reserve + input_bytes * POLARS_BYTES_PER_INPUT_BYTE
+    return limit - used >= reserve + input_bytes * per_byte
 
 
 def _margin(limit: int) -> int:
-    """Room kept free below the limit for unwinding, reporting and exiting (1/16 of it, at least 32 MiB)."""
-    return max(32 << 20, limit // 16)
+    """Room kept free below the limit for unwinding, reporting and exiting (1/32 of it, at least 32 MiB).
+
+    Python allocates far less than this in one poll interval; the address space counted includes
+    reservations never touched, so a wider margin would refuse runs that fit.
+    """
+    return max(32 << 20, limit // 32)
 
 
 class _Guard:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kpi_engine._limits import NOT_ENOUGH_MEMORY, polars_allowed
+from kpi_engine._limits import KERNEL_BYTES_PER_INPUT_BYTE, NOT_ENOUGH_MEMORY, polars_allowed
 from kpi_engine.cli._common import (
     Stages,
     add_input_arguments,
@@ -170,7 +170,7 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
     if not all(Path(p).suffix.lower() in COLUMNAR_SUFFIXES for p in paths) or not columnar.available():
         return None
     size = sum(_file_size(p) for p in paths)
-    if not polars_allowed(size):  # under a memory cap: Polars aborts the process when an allocation fails
+    if not polars_allowed(size, per_byte=KERNEL_BYTES_PER_INPUT_BYTE):  # under a cap Polars aborts when out of memory
         if args.engine == "columnar":
             raise KpiError(
                 f"{NOT_ENOUGH_MEMORY.split(' (')[0]} on the columnar engine under this address-space limit "
@@ -196,12 +196,16 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
     }  # fmt: skip
 
 
+PARQUET_EXPANSION = 10  # a Parquet file holds its columns compressed: about this many bytes of CSV per byte
+
+
 def _file_size(path: str) -> int:
-    """The size of a file in bytes, 0 when it cannot be read (the reader then says why)."""
+    """The size of a file as CSV text would be (bytes), 0 when it cannot be read (the reader then says why)."""
     try:
-        return Path(path).stat().st_size
+        size = Path(path).stat().st_size
     except OSError:
         return 0
+    return size * PARQUET_EXPANSION if Path(path).suffix.lower() in {".parquet", ".pq"} else size
 
 
 def _columnar_output(
