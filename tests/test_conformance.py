@@ -27,12 +27,6 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {
     ("scoring/expression::na_score_with_on_missing_error_is_an_error", "columnar"): (
         "the kernel excludes an N/A score expression with on_missing: error instead of raising not_applicable"
     ),
-    ("numbers/exact::tiny_values", "columnar"): (
-        "a value with 30 decimal places: OverflowError in the kernel's n_add (np.gcd of denominators beyond int64)"
-    ),
-    ("numbers/exact::thirty_decimal_places_in_a_linear_score", "columnar"): (
-        "a value with 30 decimal places: OverflowError in the kernel's linear scoring (n_affine → n_add)"
-    ),
 }
 
 
