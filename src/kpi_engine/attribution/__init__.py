@@ -255,7 +255,7 @@ def format_rotation(result: Rotation, fmt: str, queue: QueueState | None = None)
     more with the events that decided them, a summary per rep and, with ``queue``, the queue at
     that moment. Ids from the log are made safe as in ``format_attribution``.
     """
-    from kpi_engine.report._view import spreadsheet_safe, terminal_safe  # noqa: PLC0415 - only for these formats
+    from kpi_engine.report._view import CsvWriter, spreadsheet_safe, terminal_safe  # noqa: PLC0415 - these formats
 
     tz = result.policy.tz
     if fmt == "json":
@@ -274,7 +274,7 @@ def format_rotation(result: Rotation, fmt: str, queue: QueueState | None = None)
         )
     if fmt == "csv":
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        writer = CsvWriter(buf)
         writer.writerow(columns)
         writer.writerows([spreadsheet_safe(c) for c in row] for row in rows)
         return buf.getvalue()

@@ -251,7 +251,7 @@ def choose_header(versions: Sequence[Versioned | VersionHeader], period: str, ki
     if issues:
         raise RulesetError.from_issues(issues, "ruleset versions")
     try:
-        wanted = Period.parse(period, kind if kind is not None else headers[0].period_kind)
+        wanted = Period.parse(period, kind if kind is not None else headers[0].period_kind)  # type: ignore[arg-type]
     except ValueError as exc:
         raise DataError(str(exc)) from None
     start, end = wanted.start, wanted.next_start() - dt.timedelta(days=1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import io
 import sys
@@ -112,7 +111,7 @@ def append_alert_log(path: str, rows: list[dict[str, str]]) -> int:
     """
     from kpi_engine.io.loading import read_table  # noqa: PLC0415
     from kpi_engine.io.output import write_file  # noqa: PLC0415
-    from kpi_engine.report import spreadsheet_safe  # noqa: PLC0415
+    from kpi_engine.report import CsvWriter, spreadsheet_safe  # noqa: PLC0415
 
     kept: list[dict[str, str]] = []
     if Path(path).exists():
@@ -126,10 +125,10 @@ def append_alert_log(path: str, rows: list[dict[str, str]]) -> int:
     known = {row["event_id"] for row in kept}
     new = [row for row in rows if row["event_id"] not in known]
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, ALERT_LOG_COLUMNS, lineterminator="\n")
-    writer.writeheader()
+    writer = CsvWriter(buf)
+    writer.writerow(ALERT_LOG_COLUMNS)
     for row in [*kept, *new]:
-        writer.writerow({k: spreadsheet_safe(row[k]) for k in ALERT_LOG_COLUMNS})
+        writer.writerow([spreadsheet_safe(row[k]) for k in ALERT_LOG_COLUMNS])
     write_file(path, buf.getvalue())
     return len(new)
 
