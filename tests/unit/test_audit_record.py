@@ -329,26 +329,23 @@ def test_the_record_bytes_are_the_canonical_bytes_of_the_content(s1):
 
 
 @pytest.mark.parametrize(
-    ("ruleset", "records", "members", "events"),
+    ("ruleset", "records", "members", "events", "period"),
     [
-        ("sales_rep_monthly", ["sales_rep_monthly/records.csv"], "sales_rep_monthly/members.csv", None),
-        ("sales_department", ["sales_department/records.csv"], "sales_department/members.csv", None),
-        (
-            "sales_supervisor_quarterly",
-            ["sales_supervisor_quarterly/reps.csv", "sales_supervisor_quarterly/teams.csv"],
-            "sales_supervisor_quarterly/members.csv",
-            "sales_supervisor_quarterly/events.csv",
-        ),
+        ("sales_rep_monthly", ["sales_rep_monthly/records.csv"], "sales_rep_monthly/members.csv", None, None),
+        ("sales_department", ["sales_department/records.csv"], "sales_department/members.csv", None, None),
+        ("sales_dashboard_monthly", ["sales_dashboard_monthly/records.csv"], None, "sales_dashboard_monthly/events.csv",
+         "2026-05"),
     ],
-)
-def test_canonical_json_of_an_appraisal_is_its_dict_with_sorted_keys(ruleset, records, members, events):
+)  # fmt: skip
+def test_canonical_json_of_an_appraisal_is_its_dict_with_sorted_keys(ruleset, records, members, events, period):
     """iter_canonical_json, with and without traces, joins to the sorted compact JSON of to_dict."""
     ex = ROOT / "examples"
     appraisal = kpi_engine.evaluate(
         kpi_engine.load_ruleset(ROOT / "rulesets" / f"{ruleset}.yaml"),
         [read_table(ex / r) for r in records],
-        members=read_table(ex / members),
+        members=read_table(ex / members) if members else None,
         events=read_table(ex / events) if events else None,
+        period=period,
     )
     for traces in (True, False):
         expected = json.dumps(

@@ -24,7 +24,8 @@ S2 = [
     "rulesets/sales_supervisor_quarterly.yaml",
     "--records", "examples/sales_supervisor_quarterly/reps.csv", "examples/sales_supervisor_quarterly/teams.csv",
     "--members", "examples/sales_supervisor_quarterly/members.csv",
-    "--events", "examples/sales_supervisor_quarterly/events.csv",
+    "--plan", "examples/sales_supervisor_quarterly/plan.yaml",
+    "--events", "examples/sales_supervisor_quarterly/events.csv", "examples/sales_supervisor_quarterly/alerts.csv",
 ]  # fmt: skip
 VERSIONS = "examples/versions/sales_rep_monthly"
 
