@@ -142,6 +142,7 @@ def outputs(tmp_path_factory):
     events = rewrite_csv(
         ex / "attribution" / "events.csv", work / "events.csv", ids, ["event_id", "rep", "customer", "deal_id"]
     )
+    floor = rewrite_csv(ex / "attribution" / "floor.csv", work / "floor.csv", ids, ["event_id", "customer"])
     plan = hostile_plan(ex / "plan" / "plan_2026.yaml", work / "plan.yaml", names, ids)
     year = hostile_plan(ex / "year" / "plan_2026.yaml", work / "year.yaml", names, ids)
     actuals = [
@@ -161,6 +162,7 @@ def outputs(tmp_path_factory):
                        "--period", "2026-05", "--format", "csv"],
         "alerts_events.csv": ["alerts", str(dash), "--records", str(dash_records), "--events", str(dash_events),
                               "--period", "2026-05", "--format", "events"],
+        "rotation.csv": ["rotation", str(ex / "attribution" / "policy.yaml"), "--events", str(floor), "--format", "csv"],
         "plan.csv": ["plan", str(plan)],
         "plan.xlsx": ["plan", str(plan), "--format", "xlsx"],
         "track.csv": ["track", str(year), "--actuals", *actuals, "--level", "year", "month", "--format", "csv"],
@@ -185,6 +187,7 @@ def outputs(tmp_path_factory):
         "attribute.csv",
         "alerts.csv",
         "alerts_events.csv",
+        "rotation.csv",
         "plan.csv",
         "plan.xlsx",
         "track.csv",
