@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -474,8 +474,8 @@ def _appraisal(
     events = table_from_entry(inputs["events"], tables["inputs.events"]) if inputs.get("events") else None
     strict = options.get("strict", False) is True
     extra = options.get("allow_extra_columns", False) is True
-    totals = "skip" if options.get("totals") == "skip" else "refuse"
-    unlisted = "exclude" if options.get("unlisted") == "exclude" else "error"
+    totals: Literal["refuse", "skip"] = "skip" if options.get("totals") == "skip" else "refuse"
+    unlisted: Literal["error", "exclude"] = "exclude" if options.get("unlisted") == "exclude" else "error"
     appraisal = evaluate(
         ruleset,
         records,
