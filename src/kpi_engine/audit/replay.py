@@ -343,12 +343,18 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
     if writer != __version__:
         notes.append(f"recorded by kpi_engine {writer}, replayed by kpi_engine {__version__}")
     tables: dict[str, list[dict[str, Any]]] = {}
+    unread: list[str] = []  # inputs refused or unreadable: named, and the digests still checked
     try:
         for place, entry in _input_places(data):
-            tables[place] = _rows(entry, place, resolve)
+            try:
+                tables[place] = _rows(entry, place, resolve)
+            except KpiError as exc:
+                unread.append(exc.render())
     except KpiError as exc:
-        return attrs.evolve(base, error=exc.render(), notes=tuple(notes))
+        unread.append(exc.render())
     tampered = check_digests(data, tables)
+    if unread:
+        return attrs.evolve(base, tampered=tuple(tampered), error="\n".join(unread), notes=tuple(notes))
     try:
         if kind == "attribution":
             recomputed, recomputed_values, tree_key, expected = _attribution(data, tables)
