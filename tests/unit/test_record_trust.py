@@ -195,6 +195,25 @@ class TestNothingTakenOnTrust:
         report = replay(resealed(data))
         assert [d.path for d in report.mismatches] == ["summary.deals"]
 
+    def test_a_forged_pay_summary_is_named(self, capsys, tmp_path, monkeypatch):
+        """A pay record claiming one person more than were paid is NOT reproduced, naming summary.people."""
+        monkeypatch.chdir(ROOT)
+        record = tmp_path / "pay.json"
+        code = main([
+            "pay", "pay_plans/sales_rep_monthly_pay.yaml", "--ruleset", "rulesets/sales_rep_monthly.yaml",
+            "--records", "examples/pay/records.csv", "--policy", "examples/attribution/policy.yaml",
+            "--lead-events", "examples/pay/events.csv", "--deals", "examples/pay/deals.csv",
+            "--people", "examples/pay/people.csv", "--period", "2026-04", "--record", str(record),
+        ])  # fmt: skip
+        capsys.readouterr()
+        assert code == 0
+        assert replay(record.read_bytes()).reproduced
+        data = json.loads(record.read_bytes())
+        data["summary"]["people"] += 1
+        report = replay(resealed(data))
+        assert [d.path for d in report.mismatches] == ["summary.people"]
+        assert not report.tampered
+
     def test_an_untouched_record_still_reproduces_with_the_counts_computed_now(self, inline):
         """The honest record replays; the headline's counts are the recomputed ones."""
         report = replay(json.dumps(inline))

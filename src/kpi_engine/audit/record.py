@@ -166,7 +166,7 @@ def _seal(data: dict[str, Any], encoded: Mapping[str, bytes] | None = None) -> R
         if part == "meta":
             digests[part] = digest(part_tree(data, part))
             continue
-        key = "policy" if part == "ruleset" and data.get("kind") == "attribution" else part
+        key = rules_key(data.get("kind")) if part == "ruleset" else part
         digests[part] = hashlib.sha256(parts[key]).hexdigest() if key in parts else digest(None)
     parts["digests"] = canonical_bytes(digests)
     whole = digest({"digests": digests, "keys": sorted(parts)})
