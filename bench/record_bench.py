@@ -38,14 +38,16 @@ from kpi_engine.audit import record_appraisal, replay
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluate_bench import ROOT, records
 
+# Peak RSS from VmHWM: ru_maxrss of a child started by fork and exec keeps the parent's peak.
 CHILD = """
-import json, resource, sys, time
+import json, re, resource, sys, time
 t0 = time.perf_counter()
 from kpi_engine.cli import main
 code = main(sys.argv[1:])
 usage = resource.getrusage(resource.RUSAGE_SELF)
+hwm = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
 print(json.dumps({"code": code, "wall": time.perf_counter() - t0, "cpu": usage.ru_utime + usage.ru_stime,
-                  "rss_mb": usage.ru_maxrss / 1024}), file=sys.stderr)
+                  "rss_mb": hwm / 1024}), file=sys.stderr)
 """
 
 
