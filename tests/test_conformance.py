@@ -20,8 +20,7 @@ CASES = load_cases(SUITE)
 
 # (case id, executor) → why it fails today. "*" stands for every executor. Keep this list short and
 # exact: each entry is an engine disagreement reported on issue 16, removed when the engine is fixed.
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def known_failure(case_id: str, executor: str) -> str | None:

@@ -2,7 +2,8 @@
 
 The public API. Everything else is internal and may change.
 
-The names are imported on first use (PEP 562), so that ``import kpi_engine`` and the ``kpi``
+Importing the package first settles how Polars and NumPy start under a memory cap
+(``kpi_engine._limits``). The names are imported on first use (PEP 562), so that ``import kpi_engine`` and the ``kpi``
 command's entry point stay light: a Ctrl-C while the CLI is still importing its modules is
 then caught by the entry point (``kpi_engine._entry``) and reported in one line.
 """
@@ -12,6 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kpi_engine._lazy import lazy_names
+from kpi_engine._limits import prepare
+
+prepare()  # under a memory cap, before anything imports Polars or NumPy: one thread, one malloc arena
 
 if TYPE_CHECKING:
     from kpi_engine._version import __version__ as __version__

@@ -360,7 +360,7 @@ def _columnar(ruleset: Ruleset, inputs: CaseInputs) -> Execution:
     period = inputs.period
     members = screened.members
     # … and, as it does before it picks an engine, finer records and spans become the card's periods.
-    rolled = accumulate(ruleset.scorecard, records, period=period, members=members, events=events)
+    rolled = accumulate(ruleset.scorecard, records, period=period, members=members, events=events, strict=inputs.strict)
     if rolled is not None:
         records, members, events, period = rolled.records, rolled.members, rolled.events, rolled.period
     try:
@@ -373,7 +373,7 @@ def _columnar(ruleset: Ruleset, inputs: CaseInputs) -> Execution:
     if screened.warnings:
         appraisal = attrs.evolve(appraisal, warnings=(*screened.warnings, *appraisal.warnings))
     if rolled is not None:
-        appraisal = relabel(appraisal, rolled.span)
+        appraisal = relabel(appraisal, rolled.span, rolled.warnings)
     return Execution(appraisal, "handed to the row path" if handed else None)
 
 

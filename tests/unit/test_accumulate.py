@@ -99,6 +99,42 @@ class TestRollups:
         assert [(r.subject, r.total) for r in columnar.results] == [(r.subject, r.total) for r in row_path.results]
 
 
+class TestIncompletePeriods:
+    def test_a_month_missing_from_the_half_is_a_warning(self):
+        """Five of six months sum as given, and the appraisal warns that May is missing (not silent)."""
+        rows = [row(f"2026-{m:02d}") for m in (1, 2, 3, 4, 6)]
+        appraisal = evaluate(CARD, rows)
+        assert appraisal.result("r1").kpi("sales").value == Fraction(500, 500)
+        [warning] = appraisal.warnings
+        assert (warning.code, warning.severity) == ("incomplete_period", "warning")
+        assert "'r1' has no record for 2026-05" in warning.message
+
+    def test_a_missing_month_is_an_error_in_a_strict_run(self):
+        """Under strict, the missing month refuses the run instead of lowering the half's sum."""
+        with pytest.raises(DataError) as exc:
+            evaluate(CARD, [row(f"2026-{m:02d}") for m in (1, 2, 3, 4, 6)], strict=True)
+        assert codes(exc) == ["incomplete_period"]
+
+    def test_a_full_half_and_a_year_to_date_warn_of_nothing(self):
+        """Six months (or January–June for 2026-YTD-06) cover their span: no warning."""
+        assert evaluate(CARD, [row(f"2026-{m:02d}") for m in range(1, 7)]).warnings == ()
+        ytd = evaluate(YEAR, [row(f"2026-{m:02d}") for m in range(1, 7)], period="2026-YTD-06")
+        assert ytd.warnings == ()
+
+    def test_gaps_are_whole_months(self):
+        """Days 1–14 January cover January (days without a record are ordinary): February–June are missing."""
+        rows = [row(f"2026-01-{d:02d}", won=0, leads=1, sales=1, target=1) for d in range(1, 15)]
+        [warning] = evaluate(CARD, rows).warnings
+        assert "no record for 2026-02…2026-06:" in warning.message
+        month = parse_ruleset(HALF.replace("period: half", "period: month"))
+        assert evaluate(month, [row("2026-03-05"), row("2026-03-20")]).warnings == ()
+        rows = [row(f"2026-{m:02d}") for m in (1, 2, 4, 5, 6)] + [row(f"2026-{m:02d}", "r2") for m in (1, 2, 3)]
+        assert sorted(w.message.split(":")[0] for w in evaluate(CARD, rows).warnings) == [
+            "'r1' has no record for 2026-03",
+            "'r2' has no record for 2026-04…2026-06",
+        ]
+
+
 class TestRefusals:
     def test_overlapping_records_are_refused(self):
         """A day inside a month also given is an overlap."""

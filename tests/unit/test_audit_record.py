@@ -219,7 +219,7 @@ def test_digest_mode_refers_to_files_and_replays_through_a_resolver(tmp_path):
 
 def test_digest_mode_refuses_an_absolute_path():
     """An absolute table name cannot go into a digest-mode record."""
-    with pytest.raises(KpiError, match="relative path"):
+    with pytest.raises(KpiError, match="relative to the record's folder"):
         record_appraisal(S1.read_text(encoding="utf-8"), read_table(RECORDS), inputs="digest")
 
 
@@ -315,3 +315,40 @@ def test_a_record_with_traces_in_another_layout_replays_by_exact_values(s1):
     del data["digests"], data["sha256"]
     report = replay(_seal(data).to_bytes())
     assert [(d.path, d.recorded, d.computed) for d in report.mismatches] == [("subjects.li_na.grade", "A", "B")]
+
+
+def test_the_record_bytes_are_the_canonical_bytes_of_the_content(s1):
+    """Built from parts encoded once, the record is still exactly canonical JSON of its content, sealed."""
+    from kpi_engine.audit.canonical import file_bytes
+    from kpi_engine.audit.record import record_digest
+
+    raw = s1[1].to_bytes()
+    data = json.loads(raw)
+    assert file_bytes(data) == raw
+    assert record_digest(data) == data["sha256"] == s1[1].sha256
+
+
+@pytest.mark.parametrize(
+    ("ruleset", "records", "members", "events", "period"),
+    [
+        ("sales_rep_monthly", ["sales_rep_monthly/records.csv"], "sales_rep_monthly/members.csv", None, None),
+        ("sales_department", ["sales_department/records.csv"], "sales_department/members.csv", None, None),
+        ("sales_dashboard_monthly", ["sales_dashboard_monthly/records.csv"], None, "sales_dashboard_monthly/events.csv",
+         "2026-05"),
+    ],
+)  # fmt: skip
+def test_canonical_json_of_an_appraisal_is_its_dict_with_sorted_keys(ruleset, records, members, events, period):
+    """iter_canonical_json, with and without traces, joins to the sorted compact JSON of to_dict."""
+    ex = ROOT / "examples"
+    appraisal = kpi_engine.evaluate(
+        kpi_engine.load_ruleset(ROOT / "rulesets" / f"{ruleset}.yaml"),
+        [read_table(ex / r) for r in records],
+        members=read_table(ex / members) if members else None,
+        events=read_table(ex / events) if events else None,
+        period=period,
+    )
+    for traces in (True, False):
+        expected = json.dumps(
+            appraisal.to_dict(traces=traces), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        )
+        assert "".join(appraisal.iter_canonical_json(traces=traces)) == expected

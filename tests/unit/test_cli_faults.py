@@ -239,7 +239,7 @@ def test_the_entry_point_loads_nothing_heavy_before_it_can_catch_ctrl_c():
     """Importing the console script's module imports neither the CLI nor the evaluator (so Ctrl-C is caught early)."""
     script = "import sys, kpi_engine._entry; print(sorted(m for m in sys.modules if m.startswith('kpi_engine')))"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)  # noqa: S603
-    assert done.stdout.strip() == "['kpi_engine', 'kpi_engine._entry', 'kpi_engine._lazy']"
+    assert done.stdout.strip() == "['kpi_engine', 'kpi_engine._entry', 'kpi_engine._lazy', 'kpi_engine._limits']"
 
 
 def test_the_public_names_still_import_from_the_package():

@@ -25,14 +25,16 @@ def run(capsys, *argv):
 
 
 def test_track_table_names_who_is_at_risk(capsys):
-    """The mid-year table shows li_na's run-rate forecast 1,030,487.53 at risk and zhang_wei on track."""
+    """At the plan's pace li_na (93.3 % to date) forecasts 1,108,051.11, behind; zhao_lei at risk; team_east on track."""
     code, out, _ = run(capsys, *TRACK)
     assert code == 0
     assert "as of 2026-06-30" in out
-    li_na = next(line for line in out.splitlines() if "li_na" in line and "1,188,000.00" in line)
-    assert "1,030,487.53" in li_na
-    assert li_na.rstrip().endswith("at risk")
-    assert any("zhang_wei" in line and line.rstrip().endswith("on track") for line in out.splitlines())
+    lines = out.splitlines()
+    li_na = next(line for line in lines if "li_na" in line and "1,188,000.00" in line)
+    assert "1,108,051.11" in li_na
+    assert li_na.rstrip().endswith("behind")
+    assert any("zhao_lei" in line and "843,560.00" in line and line.rstrip().endswith("at risk") for line in lines)
+    assert any("team_east" in line and "2,640,000.00" in line and line.rstrip().endswith("on track") for line in lines)
 
 
 def test_track_json_holds_exact_lines_and_alerts(capsys):
@@ -43,7 +45,8 @@ def test_track_json_holds_exact_lines_and_alerts(capsys):
     marketing = next(ln for ln in data["lines"] if ln["item"] == "marketing" and ln["period"] == "2026")
     assert (marketing["actual"], marketing["plan_to_date"], marketing["status"]) == ("230156", "225000", "over")
     ids = {a["id"] for a in data["alerts"]}
-    assert {"li_na/sales/2026", "zhao_lei/sales/2026", "acme/marketing/2026"} <= ids
+    assert {"zhao_lei/sales/2026", "team_west/sales/2026", "acme/marketing/2026"} <= ids
+    assert "li_na/sales/2026" not in ids  # 93.3 % of plan to date: behind, not at risk
     assert {ln["level"] for ln in data["lines"]} == {"year", "quarter"}
 
 
@@ -66,7 +69,7 @@ def test_track_events_pair_with_a_window_metric(capsys):
     lines = out.splitlines()
     assert code == 0
     assert lines[0] == "event_id,type,at,rep,metric,alert_period"
-    assert "alert:li_na/sales/2026,alert,2026-07-01T00:00:00,li_na,sales,2026" in lines
+    assert "alert:zhao_lei/sales/2026,alert,2026-07-01T00:00:00,zhao_lei,sales,2026" in lines
 
 
 def test_track_refuses_bad_actuals_with_located_lines(capsys, tmp_path):
@@ -126,3 +129,37 @@ def test_territories_solver_proves_the_example_optimal(capsys):
     assert code == 0
     assert data["method"] == "cp-sat optimal"
     assert data["after"]["spread"] == "0.3%"
+
+
+def test_track_at_year_end_takes_next_years_calendar(capsys, tmp_path):
+    """As of 31 December the alerts fall due in 2027: the imported notice (--calendar) gives their due day."""
+    cal = tmp_path / "cn_2027.yaml"
+    assert main(["calendar", "import", "tests/fixtures/notices/synthetic_2027.txt", "--out", str(cal)]) == 0
+    code, _, err = run(capsys, *TRACK, "--as-of", "2026-12-31")
+    assert code == 1
+    assert "2027-01-0" in err  # the CN calendar ends in 2026: an alert's due day is out of reach
+    code, out, _ = run(capsys, *TRACK, "--as-of", "2026-12-31", "--format", "json", "--calendar", str(cal))
+    assert code == 0
+    assert {a["due"] for a in json.loads(out)["alerts"]} == {"2027-01-05"}
+
+
+def test_plan_of_a_year_after_the_library_splits_with_an_imported_notice(capsys, tmp_path):
+    """A 2027 plan on the CN calendar needs the 2027 notice: kpi plan --calendar FILE splits it."""
+    cal = tmp_path / "cn_2027.yaml"
+    assert main(["calendar", "import", "tests/fixtures/notices/synthetic_2027.txt", "--out", str(cal)]) == 0
+    plan = tmp_path / "plan_2027.yaml"
+    plan.write_text("plan: p\nyear: 2027\ncompany: co\ntargets:\n  sales: {total: 1200.00}\n", encoding="utf-8")
+    code, _, err = run(capsys, "plan", str(plan))
+    assert code == 1
+    assert "kpi calendar import" in err
+    code, out, _ = run(capsys, "plan", str(plan), "--level", "month", "--calendar", str(cal))
+    assert code == 0
+    assert out.count("\n") == 13  # a header and twelve months
+
+
+def test_territories_refuse_a_negative_move_limit(capsys):
+    """--moves -3 is refused (a design's max_moves must be 0 or more too), not read as 'no move helps'."""
+    code, out, err = run(capsys, "territories", Y + "accounts_2026.csv", "--by", "potential", "--moves", "-3")
+    assert code == 1
+    assert "--moves -3" in err
+    assert out == ""

@@ -60,6 +60,39 @@ class TestPublishedNotices:
         notice = read_notice(NOTICES / "cn_2023.txt")
         assert notice.holidays[0].days_off == (D(2022, 12, 31), D(2023, 1, 1), D(2023, 1, 2))
 
+    def test_a_day_in_lieu_is_a_day_off(self):
+        """2017: '1月1日放假，1月2日（星期一）补休' — Monday 2 January is off, and the year is chinese-calendar's."""
+        spec = read_notice(NOTICES / "cn_2017.txt").calendar_spec(CalendarSpec(country="weekdays"))
+        calendar = BusinessCalendar.from_spec(spec)
+        assert D(2017, 1, 2) in spec.days_off
+        assert all(calendar.is_working_day(d) == chinese_calendar.is_workday(d) for d in _days(2017))
+
+    def test_a_day_in_lieu_in_a_sentence_of_its_own_is_a_day_off(self):
+        """'4月5日放假。4月6日（星期一）补休。' (2015's 清明 in two sentences): 6 April is off, not a note."""
+        notice = parse_notice("2015年部分节假日安排\n三、清明节：4月5日放假。4月6日（星期一）补休。\n")
+        assert notice.holidays[0].days_off == (D(2015, 4, 5), D(2015, 4, 6))
+        assert notice.notes == ()
+
+    def test_a_date_left_over_after_a_day_in_lieu_is_an_error(self):
+        """'10月1日放假，10月2日补休，10月3日。' names 3 October as nothing: refused at its place, not dropped."""
+        with pytest.raises(RulesetError) as exc:
+            parse_notice("2027年部分节假日安排\n三、国庆节：10月1日放假，10月2日补休，10月3日。\n", "n.txt")
+        assert [(i.code, i.location.line, i.location.col) for i in exc.value.issues] == [("notice_clause", 2, 23)]
+
+    def test_a_worked_saturday_of_the_previous_year_is_kept(self):
+        """2012: '2011年12月31日（星期六）上班' — the year and 31 Dec 2011 agree with chinese-calendar."""
+        spec = read_notice(NOTICES / "cn_2012.txt").calendar_spec(CalendarSpec(country="weekdays"))
+        calendar = BusinessCalendar.from_spec(spec)
+        assert calendar.is_working_day(D(2011, 12, 31))
+        assert all(calendar.is_working_day(d) == chinese_calendar.is_workday(d) for d in _days(2012))
+
+    @pytest.mark.parametrize("weekdays", [("（星期六）", "（星期一）"), ("", "")])
+    def test_a_range_across_new_year_without_years_starts_in_the_previous_december(self, weekdays):
+        """In the 2023 notice '12月31日至1月2日' is 31 Dec 2022 – 2 Jan 2023 (a notice schedules its own 元旦)."""
+        first, last = weekdays
+        text = f"2023年部分节假日安排\n一、元旦：12月31日{first}至1月2日{last}放假调休，共3天。\n"
+        assert parse_notice(text).holidays[0].days_off == (D(2022, 12, 31), D(2023, 1, 1), D(2023, 1, 2))
+
     def test_an_encouragement_to_rest_is_a_note_not_a_day_off(self):
         """'安排职工在除夕（2月9日）休息' in 2024 is listed as a note; 9 February stays a working day."""
         notice = read_notice(NOTICES / "cn_2024.txt")

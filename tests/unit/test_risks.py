@@ -86,3 +86,16 @@ def test_the_example_register_matches_its_schema_and_rates_as_documented():
     report = assess(parse_register(text, str(EXAMPLE)), dt.date(2026, 6, 30))
     assert [(a.risk, a.days_overdue) for a in report.alerts] == [("R03", 51), ("R01", 76)]
     assert report.risks[0].level.id == "critical"
+
+
+def test_a_date_near_the_end_of_the_calendar_is_a_located_error():
+    """An assessment in 9999 is refused at its place (its review window would pass the last year a date holds)."""
+    text = SMALL.replace(
+        "assessed: 2026-01-31, next_review: 2026-04-30", "assessed: 9999-10-01, next_review: 9999-12-31"
+    )
+    with pytest.raises(RulesetError) as caught:
+        parse_register(text, "r.yaml")
+    assert [(i.code, i.path, i.location.line) for i in caught.value.issues] == [
+        ("bad_value", "risks[0].assessed", 8),
+        ("bad_value", "risks[0].next_review", 8),
+    ]

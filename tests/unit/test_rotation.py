@@ -275,6 +275,17 @@ class TestRules:
         result = rotate(POLICY, _log("r1 reception 09:00 a k1"))
         assert _verdicts(result)["r1"] == ("no_rotation", None, True)
 
+    def test_at_one_instant_sign_ins_come_before_a_reception(self):
+        """A visitor received at 09:00 by a rep who signed in at 09:00 is in turn, whatever the ids."""
+        result = rotate(POLICY, _log("s1 sign_in 09:00 a", "s2 sign_in 09:00 b", "a1 reception 09:00 a k1"))
+        assert _verdicts(result)["a1"] == ("rotation", "a", True)
+        assert result.queue_at(dt.datetime(2026, 3, 14, 9, 0, tzinfo=SHANGHAI)).next_rep == "b"
+
+    def test_simultaneous_sign_ins_follow_the_numbers_in_their_ids(self):
+        """e9 and e10 sign in at 09:00: e9 first (numbers compare as numbers), so e9's rep is next."""
+        result = rotate(POLICY, _log("e9 sign_in 09:00 a", "e10 sign_in 09:00 b", "e11 reception 09:30 a k1"))
+        assert _verdicts(result)["e11"] == ("rotation", "a", True)
+
     def test_the_order_of_rows_in_the_log_does_not_matter(self):
         """Shuffled rows give the same verdicts."""
         policy = load_policy(ROOT / "examples/attribution/policy.yaml")

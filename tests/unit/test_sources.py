@@ -176,3 +176,21 @@ class TestCredits:
         typed = read_table(ROOT / "examples/sales_rep_monthly/records.csv")
         with pytest.raises(DataError, match="'sales_actual' is given in the record and also computed by attribution"):
             merge_records([typed], credited, set(card.inputs), card.period, {"sales_actual": "credited_amount"})
+
+
+def test_a_weekly_rate_over_the_rolling_year_divides_by_the_year():
+    """52 orders in the twelve months ending March 2026 are 52 × 7 ÷ 365 a week, not ÷ March's 31 days."""
+    ruleset = RULESET.replace("where: type == 'order'}", "where: type == 'order', over: rolling_year}")
+    orders = [
+        {
+            "event_id": f"o{i}",
+            "type": "order",
+            "at": f"2025-{4 + i % 9:02d}-{1 + i // 9:02d}T10:00:00+08:00",
+            "rep": "r1",
+        }
+        for i in range(48)
+    ] + [ev(100 + i, "order", 2 + i) for i in range(4)]
+    events = [*orders, ev(9, "call", 2), ev(8, "discipline", 2, points=0)]
+    result = run([{"subject": "r1", "period": "2026-03"}], events, ruleset).result("r1")
+    assert Fraction(result.kpi("orders").value) == Fraction(52 * 7, 365)
+    assert result.kpi("orders").explanation["inputs"]["orders_per_week"]["source"].endswith(": 52 event(s)")

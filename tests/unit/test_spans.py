@@ -3,8 +3,7 @@
 import datetime as dt
 
 from kpi_engine import evaluate, parse_ruleset
-from kpi_engine.plan.ops.aggregates import spanned
-from kpi_engine.time.periods import Period
+from kpi_engine.time.periods import Period, spanned
 
 RULESET = """\
 ruleset: spans
@@ -111,3 +110,49 @@ def test_the_columnar_kernel_leaves_spans_to_the_row_path():
     assert reason is not None
     assert "metric 'experts_ytd' (an aggregate over: year_to_date)" in reason
     assert "metric 'headcount' (a members count)" in reason
+
+
+class TestSpannedAtTheEdges:
+    """The spans of ``over:`` at year ends, ISO weeks and leap years."""
+
+    def test_year_to_date_of_the_first_iso_week_is_that_week_alone(self):
+        """2026-W01 (29 Dec 2025 – 4 Jan 2026) is the first week of 2026: its year to date is itself."""
+        w01 = Period.parse("2026-W01", "week")
+        assert [str(p) for p in spanned(w01, "year_to_date")] == ["2026-W01"]
+
+    def test_year_to_date_weeks_follow_the_iso_year(self):
+        """2020 has 53 ISO weeks; 2021-W01 does not reach back into 2020-W53."""
+        assert len(spanned(Period.parse("2020-W53", "week"), "year_to_date")) == 53
+        assert [str(p) for p in spanned(Period.parse("2021-W02", "week"), "year_to_date")] == ["2021-W01", "2021-W02"]
+
+    def test_rolling_year_of_a_day_is_twelve_months_across_a_leap_day(self):
+        """The year ending 15 March 2024 starts 16 March 2023: 366 days, 29 February included."""
+        found = spanned(Period.parse("2024-03-15", "day"), "rolling_year")
+        assert (found[0].start, len(found)) == (dt.date(2023, 3, 16), 366)
+        assert len(spanned(Period.parse("2026-03-15", "day"), "rolling_year")) == 365
+
+    def test_rolling_year_of_a_week_is_52_weeks(self):
+        """Twelve months of ISO weeks are 52 weeks, whatever day the year starts on."""
+        for text in ("2026-W01", "2024-W10", "2020-W53", "2021-W01"):
+            assert len(spanned(Period.parse(text, "week"), "rolling_year")) == 52
+
+
+def test_a_weekly_year_to_date_does_not_count_last_year():
+    """A weekly scorecard's year to date for 2026-W01 counts none of 2025's promotions."""
+    weekly = RULESET.replace("period: quarter", "period: week")
+    ruleset = parse_ruleset(weekly)
+    events = [promotion(1, "2025-03-10T10:00:00+08:00"), promotion(2, "2025-12-30T10:00:00+08:00")]
+    rows = [{"subject": s, "period": "2026-W01"} for s in ("T", "a", "b", "c", "d", "e")]
+    member_rows = [{"member": r, "parent": "T", "period": "2026-W01"} for r in ("a", "b", "c", "d", "e")]
+    appraisal = evaluate(ruleset, rows, members=member_rows, events=events, period="2026-W01", engine="row")
+    assert appraisal.result("T").metrics["experts_ytd"] == 1  # 30 Dec 2025 lies in 2026-W01
+
+
+def test_a_span_period_and_an_aggregate_over_start_on_the_same_day():
+    """--period 2026-YTD-06 and over: year_to_date (and R12 and rolling_year) reckon the same first day."""
+    from kpi_engine.time.accumulate import parse_span
+
+    june = Period.parse("2026-06", "month")
+    assert parse_span("2026-YTD-06", "year").first_day == spanned(june, "year_to_date")[0].start == dt.date(2026, 1, 1)
+    assert parse_span("2026-06-R12", "year").first_day == spanned(june, "rolling_year")[0].start == dt.date(2025, 7, 1)
+    assert parse_span("2026-01-R3", "quarter").first_day == dt.date(2025, 11, 1)

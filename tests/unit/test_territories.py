@@ -138,3 +138,25 @@ def test_the_solver_answers_the_same_every_run():
     second = propose_optimal(items, "potential", max_moves=3)
     assert first.moves == second.moves
     assert first.after.spread == second.after.spread
+
+
+def test_a_swap_the_move_limit_forbids_is_not_called_a_local_optimum():
+    """With one move allowed, no single move helps but a swap would: the proposal says it stopped short."""
+    accounts = [acc("K0", "B", 10), acc("K1", "A", 14), acc("K2", "A", 6), acc("K3", "B", 4)]
+    assert propose(accounts, "potential", max_moves=2).after.spread < propose(accounts, "potential").before.spread
+    limited = propose(accounts, "potential", max_moves=1)
+    assert limited.moves == ()
+    assert limited.local_optimum is False
+
+
+def test_the_callers_decimal_context_does_not_change_the_figures():
+    """Under a 3-digit context the totals and the moves are those of the exact arithmetic."""
+    import decimal
+
+    accounts = [acc("A", "t1", "1234567.89"), acc("B", "t1", "0.01"), acc("C", "t2", "1000000")]
+    expected = propose(accounts, "potential")
+    with decimal.localcontext() as ctx:
+        ctx.prec = 3
+        found = propose(accounts, "potential")
+    assert found == expected
+    assert found.before.shares[0].potential == Decimal("1234567.90")

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from kpi_engine.errors import DataError
+from kpi_engine.errors import DataError, RulesetError
 from kpi_engine.time.targets import decompose, parse_plan
 from kpi_engine.time.tracking import track
 
@@ -130,3 +130,67 @@ class TestRefusals:
         with pytest.raises(DataError) as exc:
             track(plan, decompose(plan), [{"subject": "t", "period": "2026-01", "sales": Decimal(5)}])
         assert [i.code for i in exc.value.issues] == ["not_a_leaf"]
+
+
+class TestSettings:
+    def test_a_plain_number_above_one_is_a_percent_slip(self):
+        """at_risk: 90 would be 9000 % (every reps' forecast at risk); over_budget: 110 would never alert."""
+        text = PLAN.replace("{forecast: FORECAST}", "{at_risk: 90, over_budget: 110}")
+        with pytest.raises(RulesetError) as exc:
+            parse_plan(text, "plan.yaml")
+        found = [(i.code, i.path, i.location.line, i.suggestion) for i in exc.value.issues]
+        assert found == [
+            ("percent_slip", "tracking.at_risk", 11, "did you mean 90%?"),
+            ("percent_slip", "tracking.over_budget", 11, "did you mean 110%?"),
+        ]
+
+    def test_at_risk_above_the_plan_or_negative_shares_are_refused(self):
+        """A forecast at or above the plan is on track, so at_risk lies in 0–100 %; over_budget is not negative."""
+        text = PLAN.replace("{forecast: FORECAST}", "{at_risk: 120%, over_budget: -5%}")
+        with pytest.raises(RulesetError) as exc:
+            parse_plan(text, "plan.yaml")
+        assert [(i.code, i.path) for i in exc.value.issues] == [
+            ("bad_value", "tracking.at_risk"),
+            ("bad_value", "tracking.over_budget"),
+        ]
+
+    def test_shares_written_as_percents_or_fractions_of_one_are_read(self):
+        """at_risk: 0.85 and over_budget: 110% are taken as written; a plain 1.1 asks for 110%."""
+        spec = parse_plan(PLAN.replace("{forecast: FORECAST}", "{at_risk: 0.85, over_budget: 110%}")).spec.tracking
+        assert (spec.at_risk, spec.over_budget) == (Decimal("0.85"), Decimal("1.1"))
+        with pytest.raises(RulesetError) as exc:
+            parse_plan(PLAN.replace("{forecast: FORECAST}", "{over_budget: 1.1}"))
+        assert [i.suggestion for i in exc.value.issues] == ["did you mean 110%?"]
+
+
+class TestExactness:
+    def test_the_callers_decimal_context_does_not_change_a_figure(self):
+        """Under a caller's 4-digit context the sums and plan to date are still exact."""
+        import decimal
+
+        expected = run(ACTUALS).line("sales", "co", "2026")
+        with decimal.localcontext() as ctx:
+            ctx.prec = 4
+            ctx.traps[decimal.Inexact] = True
+            line = run(ACTUALS).line("sales", "co", "2026")
+        assert (line.actual, line.plan_to_date, line.forecast) == (
+            expected.actual, expected.plan_to_date, expected.forecast,
+        )  # fmt: skip
+        assert line.actual == 770
+
+
+class TestMissingFigures:
+    def test_an_item_without_a_column_has_no_actual_and_opens_no_alert(self):
+        """No travel_spend column: the budget's lines have no actual (not 0), status no_data, no alert."""
+        report = run(ACTUALS)
+        line = report.line("travel", "a", "2026")
+        assert (line.actual, line.forecast, line.status) == (None, None, "no_data")
+        assert not [a for a in report.alerts if a.item == "travel"]
+
+    def test_a_year_end_run_without_alerts_needs_no_calendar_for_next_year(self):
+        """As of 31 December on the CN calendar, a year met everywhere opens no alert and needs no 2027."""
+        plan = parse_plan(PLAN.replace("calendar: weekdays", "calendar: CN").replace("FORECAST", "run_rate"))
+        rows = [{"subject": s, "period": f"2026-{m:02d}", "sales": 100} for s in "abc" for m in range(1, 13)]
+        report = track(plan, decompose(plan), rows, as_of=dt.date(2026, 12, 31))
+        assert report.line("sales", "co", "2026").status == "met"
+        assert report.alerts == ()

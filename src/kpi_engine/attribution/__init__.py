@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
@@ -208,7 +207,7 @@ def format_attribution(result: Attribution, fmt: str) -> str:
     (``=HYPERLINK(…)``) is written as text (``spreadsheet_safe``); in a ``table`` control and escape
     characters are shown as visible escapes (``terminal_safe``). JSON carries them exactly.
     """
-    from kpi_engine.report._view import spreadsheet_safe, terminal_safe  # noqa: PLC0415 - only for these formats
+    from kpi_engine.report._view import CsvWriter, spreadsheet_safe, terminal_safe  # noqa: PLC0415 - these formats
 
     if fmt == "json":
         return "".join(iter_attribution_json(result))
@@ -216,7 +215,7 @@ def format_attribution(result: Attribution, fmt: str) -> str:
     columns = ["deal_id", "customer", "closer", "credited_to", "amount", "reason", "date", "owner", "decided_by"]
     if fmt == "csv":
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        writer = CsvWriter(buf)
         writer.writerow(columns)
         for c in data["credits"]:
             writer.writerow([spreadsheet_safe(" ".join(c[k]) if k == "decided_by" else (c[k] or "")) for k in columns])
@@ -257,7 +256,7 @@ def format_rotation(result: Rotation, fmt: str, queue: QueueState | None = None)
     more with the events that decided them, a summary per rep and, with ``queue``, the queue at
     that moment. Ids from the log are made safe as in ``format_attribution``.
     """
-    from kpi_engine.report._view import spreadsheet_safe, terminal_safe  # noqa: PLC0415 - only for these formats
+    from kpi_engine.report._view import CsvWriter, spreadsheet_safe, terminal_safe  # noqa: PLC0415 - these formats
 
     tz = result.policy.tz
     if fmt == "json":
@@ -276,7 +275,7 @@ def format_rotation(result: Rotation, fmt: str, queue: QueueState | None = None)
         )
     if fmt == "csv":
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        writer = CsvWriter(buf)
         writer.writerow(columns)
         writer.writerows([spreadsheet_safe(c) for c in row] for row in rows)
         return buf.getvalue()

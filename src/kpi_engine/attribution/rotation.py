@@ -26,6 +26,7 @@ a floor day is a local date.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
@@ -46,6 +47,8 @@ _NEEDS = {
     "reception_end": ("rep", "customer"),
     "registration": ("rep", "customer"),
 }
+# At one instant, who is on the floor changes first, then registrations, ends and receptions.
+_AT_ONE_INSTANT = {"sign_in": 0, "sign_out": 1, "registration": 2, "reception_end": 3, "reception": 4}
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n", ""}
 
@@ -293,7 +296,18 @@ def parse_floor_events(policy: PolicySpec, table: Table | Iterable[Mapping[str, 
         )  # fmt: skip
     if issues:
         raise DataError.from_issues(issues, table.name)
-    return sorted(events, key=lambda e: (e.at, e.event_id))
+    return sorted(events, key=floor_order)
+
+
+def floor_order(e: FloorEvent) -> tuple[Any, ...]:
+    """The order of the floor log: by instant, then by kind, then by ``event_id``.
+
+    At one instant sign-ins and sign-outs come first, then registrations, reception ends and
+    receptions; then ``event_id`` with the numbers in it compared as numbers (``f9`` before
+    ``f10``, as a sign-in sheet numbers its lines), its text last.
+    """
+    natural = tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", e.event_id) if t)
+    return e.at, _AT_ONE_INSTANT[e.type], natural, e.event_id
 
 
 @attrs.frozen
@@ -414,10 +428,8 @@ def rotate(policy: PolicySpec, events: Iterable[FloorEvent] | Table | Iterable[M
     else:
         items = list(events)
         given = [e for e in items if isinstance(e, FloorEvent)]
-        if len(given) == len(items):
-            floor = sorted(given, key=lambda e: (e.at, e.event_id))
-        else:
-            floor = parse_floor_events(policy, items)  # type: ignore[arg-type]  # rows to validate
+        validated = len(given) == len(items)
+        floor = sorted(given, key=floor_order) if validated else parse_floor_events(policy, items)  # type: ignore[arg-type]
     out = tuple(r for r, _day in _walk(policy, floor) if r is not None)
     return Rotation(policy, tuple(floor), out)
 

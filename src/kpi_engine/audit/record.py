@@ -13,19 +13,18 @@ records, and the row numbers in the recorded traces point into the record's own 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
-import attrs
-
 from kpi_engine._numbers import as_fraction, canonical, settle
 from kpi_engine._version import __version__
 from kpi_engine.attribution._engine import Attribution, attribute
 from kpi_engine.attribution._policy import parse_policy
-from kpi_engine.audit.canonical import canonical_bytes, digest, exact_text, file_bytes, text_digest
+from kpi_engine.audit.canonical import canonical_bytes, digest, exact_text, text_digest
 from kpi_engine.errors import DataError
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.records import RecordsLike, RowsLike, Table, as_table, as_tables
@@ -45,25 +44,40 @@ InputMode = Literal["inline", "digest"]
 _ABSOLUTE = re.compile(r"^(?:/|\\|[A-Za-z]:)")
 
 
-@attrs.frozen
 class RunRecord:
-    """A run record as a JSON-ready mapping (``data``) with its canonical bytes."""
+    """A run record: the canonical bytes of each top-level field, sealed by its digests.
 
-    data: dict[str, Any]
+    The fields are kept encoded (the full results with traces of a large run are tens of MB as
+    JSON and ten times that as Python objects); ``data`` parses them back when asked.
+    """
+
+    __slots__ = ("_data", "_parts")
+
+    def __init__(self, parts: Mapping[str, bytes]) -> None:
+        self._parts = dict(parts)
+        self._data: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The record as a JSON-ready mapping (parsed from the bytes on first use)."""
+        if self._data is None:
+            self._data = json.loads(self.canonical(), parse_float=Decimal)
+        return self._data
 
     @property
     def sha256(self) -> str:
         """The digest of the record's content (everything but this field)."""
-        value: str = self.data["sha256"]
+        value: str = json.loads(self._parts["sha256"])
         return value
 
     def to_bytes(self) -> bytes:
         """The file bytes: compact JSON, sorted keys, UTF-8, a final newline (deterministic)."""
-        return file_bytes(self.data)
+        return self.canonical() + b"\n"
 
     def canonical(self) -> bytes:
-        """The compact canonical bytes the digest covers."""
-        return canonical_bytes(self.data)
+        """The compact canonical bytes the digest covers (``canonical_bytes`` of ``data``)."""
+        fields = (canonical_bytes(key) + b":" + self._parts[key] for key in sorted(self._parts))
+        return b"{" + b",".join(fields) + b"}"
 
 
 def _cell(value: object, where: str) -> Any:
@@ -98,14 +112,34 @@ def rows_digest(rows: list[dict[str, Any]]) -> str:
     return digest(rows)
 
 
+def input_path_problem(path: object) -> str | None:
+    """Why ``path`` cannot name an input kept by digest, or ``None`` when it can.
+
+    A digest entry names its file by a path below the record's folder, ``/``-separated: never
+    absolute, never with an empty, ``.`` or ``..`` part, a backslash or a control character.
+    Replay refuses any other path before touching the file system; recording refuses it too, so
+    no record is written that could not be replayed.
+    """
+    if not isinstance(path, str) or not path:
+        return "an input path must be non-empty text"
+    if _ABSOLUTE.match(path):
+        return "an input path must be relative to the record's folder, not absolute"
+    if "\\" in path or any(ord(c) < 32 or ord(c) == 127 for c in path):  # noqa: PLR2004 - control characters
+        return "an input path must use '/' separators and no control characters"
+    if any(part in {"", ".", ".."} for part in path.split("/")):
+        return "an input path must lead below the record's folder (no empty, '.' or '..' part)"
+    return None
+
+
 def _table_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], Table]:
     rows = canonical_rows(table)
     sha = rows_digest(rows)
     if mode == "digest":
-        if _ABSOLUTE.match(table.name) or table.name.startswith("<"):
-            msg = f"{table.name}: a record refers to input files by a relative path; this one is not"
-            raise DataError(msg)
         name = table.name.replace("\\", "/")
+        problem = "it is not a file" if table.name.startswith("<") else input_path_problem(name)
+        if problem is not None:
+            msg = f"{table.name}: cannot be kept by digest in a run record, which could then not be replayed: {problem}"
+            raise DataError(msg)
         entry: dict[str, Any] = {"mode": "digest", "path": name, "sha256": sha, "rows": len(rows)}
     else:
         name = _basename(table.name)
@@ -119,11 +153,26 @@ def table_from_entry(entry: Mapping[str, Any], rows: list[dict[str, Any]]) -> Ta
     return Table(str(name), tuple(enumerate(rows, start=1)))
 
 
-def _seal(data: dict[str, Any]) -> RunRecord:
-    """Add the per-part digests and the record digest."""
-    data["digests"] = {part: digest(part_tree(data, part)) for part in DIGESTED_PARTS}
-    data["sha256"] = record_digest(data)
-    return RunRecord(data)
+def _seal(data: dict[str, Any], encoded: Mapping[str, bytes] | None = None) -> RunRecord:
+    """Add the per-part digests and the record digest.
+
+    ``encoded`` holds top-level fields already in canonical bytes (the results, streamed); every
+    digest is taken over the same bytes ``canonical_bytes`` would give for them.
+    """
+    parts = {key: canonical_bytes(value) for key, value in data.items()}
+    parts.update(encoded or {})
+    digests = {}
+    for part in DIGESTED_PARTS:
+        if part == "meta":
+            digests[part] = digest(part_tree(data, part))
+            continue
+        key = rules_key(data.get("kind")) if part == "ruleset" else part
+        digests[part] = hashlib.sha256(parts[key]).hexdigest() if key in parts else digest(None)
+    parts["digests"] = canonical_bytes(digests)
+    whole = digest({"digests": digests, "keys": sorted(parts)})
+    parts["sha256"] = canonical_bytes(whole)
+    data["digests"], data["sha256"] = digests, whole  # the caller's mapping is sealed too, as it always was
+    return RunRecord(parts)
 
 
 def record_digest(data: Mapping[str, Any]) -> str:
@@ -246,6 +295,7 @@ def record_appraisal(
     created: str | None = None,
     totals: Literal["refuse", "skip"] = "refuse",
     unlisted: Literal["error", "exclude"] = "error",
+    allow_extra_columns: bool = False,
 ) -> tuple[Appraisal, RunRecord]:
     """Evaluate a ruleset on inputs in canonical order and record the run.
 
@@ -262,6 +312,7 @@ def record_appraisal(
         created: a timestamp or label to store; nothing is read from a clock.
         totals: as in ``evaluate``; recorded (when not the default) so that replay leaves out the same rows.
         unlisted: as in ``evaluate``; recorded likewise.
+        allow_extra_columns: as in ``evaluate``; recorded likewise (replay evaluates the same way).
 
     Returns:
         The appraisal of the canonical inputs and its ``RunRecord``.
@@ -282,9 +333,17 @@ def record_appraisal(
     if events is not None:
         event_entry, event_table = _table_entry(as_table(events, "events"), inputs)
     appraisal = evaluate(
-        ruleset, record_tables, period=period, members=member_table, events=event_table, strict=strict,
-        totals=totals, unlisted=unlisted,
-    )  # fmt: skip
+        ruleset,
+        record_tables,
+        period=period,
+        members=member_table,
+        events=event_table,
+        strict=strict,
+        totals=totals,
+        unlisted=unlisted,
+        allow_extra_columns=allow_extra_columns,
+        engine="row",  # builds every trace as it goes; the kernel would build each one again on demand
+    )
     data = _meta("appraisal", created)
     data["ruleset"] = {
         "name": _basename(ruleset_name),
@@ -294,14 +353,45 @@ def record_appraisal(
         "text": ruleset_text,
     }
     data["inputs"] = {"records": record_entries, "members": member_entry, "events": event_entry}
-    data["options"] = {"period": appraisal.period, "strict": strict}
-    if totals != "refuse":  # written only when chosen: records of runs without it keep their bytes
-        data["options"]["totals"] = totals
+    data["options"] = appraisal_options(
+        appraisal.period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals, unlisted=unlisted
+    )
+    data["summary"] = appraisal_summary(appraisal)
+    values = canonical_bytes(appraisal_values(appraisal))
+    traces = "".join(appraisal.iter_canonical_json(traces=True)).encode()  # a record keeps every trace
+    return appraisal, _seal(data, {"results": b'{"appraisal":' + traces + b',"values":' + values + b"}"})
+
+
+def appraisal_options(
+    period: str,
+    *,
+    strict: bool,
+    allow_extra_columns: bool = False,
+    totals: str = "refuse",
+    unlisted: str = "error",
+) -> dict[str, Any]:
+    """The ``options`` of an appraisal record; each option beyond period and strict only when not its default.
+
+    Records of runs without them keep their bytes.
+    """
+    options: dict[str, Any] = {"period": period, "strict": strict}
+    if totals != "refuse":
+        options["totals"] = totals
     if unlisted != "error":
-        data["options"]["unlisted"] = unlisted
-    data["results"] = {"appraisal": appraisal_tree(appraisal), "values": appraisal_values(appraisal)}
-    data["summary"] = {"subjects": len(appraisal.results), "kpis": sum(len(r.kpis) for r in appraisal.results)}
-    return appraisal, _seal(data)
+        options["unlisted"] = unlisted
+    if allow_extra_columns:
+        options["allow_extra_columns"] = True
+    return options
+
+
+def appraisal_summary(appraisal: Appraisal) -> dict[str, Any]:
+    """The ``summary`` of an appraisal record: subjects and KPIs appraised."""
+    return {"subjects": len(appraisal.results), "kpis": sum(len(r.kpis) for r in appraisal.results)}
+
+
+def attribution_summary(result: Attribution) -> dict[str, Any]:
+    """The ``summary`` of an attribution record: deals credited and follow-up records."""
+    return {"deals": len(result.credits), "follow_ups": len(result.follow_ups)}
 
 
 def record_attribution(
@@ -341,11 +431,16 @@ def record_attribution(
     data["inputs"] = {"events": entry}
     data["options"] = {}
     data["results"] = {"attribution": result.to_dict(), "values": attribution_values(result)}
-    data["summary"] = {"deals": len(result.credits), "follow_ups": len(result.follow_ups)}
+    data["summary"] = attribution_summary(result)
     return result, _seal(data)
 
 
 # --- pay ----------------------------------------------------------------------------------------
+
+
+def pay_summary(run: PayRun) -> dict[str, Any]:
+    """The ``summary`` of a pay record: people paid and payout lines."""
+    return {"people": len(run.people), "lines": sum(len(p.lines) for p in run.people)}
 
 
 def pay_values(run: PayRun) -> dict[str, Any]:
@@ -445,5 +540,5 @@ def record_pay_run(
     data["inputs"] = entries
     data["options"] = {"period": run.period}
     data["results"] = {"pay": run.to_dict(), "values": pay_values(run)}
-    data["summary"] = {"people": len(run.people), "lines": sum(len(p.lines) for p in run.people)}
+    data["summary"] = pay_summary(run)
     return run, _seal(data)

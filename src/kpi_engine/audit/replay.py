@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -26,11 +26,15 @@ from kpi_engine.audit.record import (
     DIGESTED_PARTS,
     FORMAT,
     READABLE_FORMATS,
-    appraisal_tree,
+    appraisal_options,
+    appraisal_summary,
     appraisal_values,
+    attribution_summary,
     attribution_values,
     canonical_rows,
+    input_path_problem,
     part_tree,
+    pay_summary,
     pay_values,
     record_digest,
     rows_digest,
@@ -46,6 +50,7 @@ from kpi_engine.payout.engine import pay
 
 Resolver = Callable[[str], Table]
 MAX_SHOWN = 40  # subjects (or trace lines) in the readable report; the JSON report lists all
+MAX_DEPTH = 64  # levels of nesting in a record, as in a YAML document (a record is about 12 deep)
 
 
 @attrs.frozen
@@ -184,9 +189,12 @@ def load_record(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
         data = dict(raw)
     else:
         try:
-            data = json.loads(raw, parse_float=Decimal)
+            data = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
+        except RecursionError:  # the C scanner stops at the interpreter's recursion limit, cheaply
+            raise KpiError(f"not a run record: nested deeper than {MAX_DEPTH} levels") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise KpiError(f"not a run record: not valid JSON ({exc})") from None
+    _check_depth(data)
     if not isinstance(data, dict) or "format" not in data:
         raise KpiError("not a run record: no 'format' field")
     fmt = data["format"]
@@ -199,6 +207,24 @@ def load_record(raw: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     if data.get("kind") not in {"appraisal", "attribution", "pay"}:
         raise KpiError(f"run record of unknown kind {data.get('kind')!r}")
     return data
+
+
+def _no_constant(name: str) -> Any:
+    msg = f"{name} is not a number"
+    raise ValueError(msg)
+
+
+def _check_depth(data: object) -> None:
+    """Refuse a tree nested deeper than ``MAX_DEPTH`` (a record is about 12 deep), by a loop, not recursion."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise KpiError(f"not a run record: nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, Mapping | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, Mapping | list))
 
 
 def check_digests(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) -> list[Finding]:
@@ -274,10 +300,15 @@ def _input_places(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]
 
 def _rows(entry: Mapping[str, Any], place: str, resolve: Resolver | None) -> list[dict[str, Any]]:
     if entry.get("mode") == "digest":
-        path = str(entry.get("path"))
+        path = entry.get("path")
+        problem = input_path_problem(path)
+        if problem is not None:  # refused before any file is touched: the record is someone else's data
+            raise KpiError(f"{place}: input path {path!r} is refused: {problem}")
         if resolve is None:
             raise KpiError(f"{place} is kept by digest at '{path}'; give a resolver to read it")
-        return canonical_rows(resolve(path))
+        return canonical_rows(resolve(str(path)))
+    if entry.get("mode") != "inline":
+        raise KpiError(f"{place}: unknown input mode {entry.get('mode')!r} (inline or digest)")
     rows = entry.get("rows")
     if not isinstance(rows, list):
         raise KpiError(f"{place}: no rows")
@@ -312,19 +343,25 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
     if writer != __version__:
         notes.append(f"recorded by kpi_engine {writer}, replayed by kpi_engine {__version__}")
     tables: dict[str, list[dict[str, Any]]] = {}
+    unread: list[str] = []  # inputs refused or unreadable: named, and the digests still checked
     try:
         for place, entry in _input_places(data):
-            tables[place] = _rows(entry, place, resolve)
+            try:
+                tables[place] = _rows(entry, place, resolve)
+            except KpiError as exc:
+                unread.append(exc.render())
     except KpiError as exc:
-        return attrs.evolve(base, error=exc.render(), notes=tuple(notes))
+        unread.append(exc.render())
     tampered = check_digests(data, tables)
+    if unread:
+        return attrs.evolve(base, tampered=tuple(tampered), error="\n".join(unread), notes=tuple(notes))
     try:
         if kind == "attribution":
-            recomputed_tree, recomputed_values, tree_key = _attribution(data, tables)
+            recomputed, recomputed_values, tree_key, expected = _attribution(data, tables)
         elif kind == "pay":
-            recomputed_tree, recomputed_values, tree_key = _pay(data, tables)
+            recomputed, recomputed_values, tree_key, expected = _pay(data, tables)
         else:
-            recomputed_tree, recomputed_values, tree_key = _appraisal(data, tables)
+            recomputed, recomputed_values, tree_key, expected = _appraisal(data, tables)
     except KpiError as exc:
         return attrs.evolve(base, tampered=tuple(tampered), error=exc.render(), notes=tuple(notes))
     except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
@@ -333,9 +370,15 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
         return attrs.evolve(base, tampered=tuple(tampered), error=error, notes=tuple(notes))
     results: Mapping[str, Any] = data["results"] if isinstance(data.get("results"), Mapping) else {}
     mismatches = tree_diff(results.get("values"), recomputed_values, numeric=True)
+    seen = {(d.path, repr(d.recorded), repr(d.computed)) for d in mismatches}
+    mismatches += [
+        d for d in _part_differences(data, expected) if (d.path, repr(d.recorded), repr(d.computed)) not in seen
+    ]
     recorded_tree = results.get(tree_key)
     traces: list[Difference] = []
-    if canonical_bytes(recorded_tree) == canonical_bytes(recomputed_tree):
+    # Compared as canonical bytes first: the recomputed tree is built only when they differ.
+    recomputed_tree = None if canonical_bytes(recorded_tree) == recomputed else json.loads(recomputed)
+    if recomputed_tree is None:
         pass
     elif shape(recorded_tree) == shape(recomputed_tree):
         traces = tree_diff(recorded_tree, recomputed_tree, f"results.{tree_key}")
@@ -344,6 +387,9 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
             f"the recorded results with traces (kpi_engine {writer}) are laid out differently from what "
             f"kpi_engine {__version__} writes: the exact values are compared, the traces are not compared key by key"
         )
+    computed = [expected["summary"][n] for n in names]
+    if not mismatches:  # the counts shown are those computed now (equal to the recorded ones)
+        base = attrs.evolve(base, subjects=computed[0], kpis=computed[1])
     return attrs.evolve(
         base,
         tampered=tuple(tampered),
@@ -353,12 +399,75 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
     )
 
 
-def _appraisal(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) -> tuple[Any, Any, str]:
+def _part_differences(data: Mapping[str, Any], expected: Mapping[str, Any]) -> list[Difference]:
+    """Each part beside the results (summary, rules header, inputs, options, engine) against what it must be.
+
+    Nothing there is taken on trust: the summary is recounted, the rules' id and version are read
+    from their text, each input entry must have exactly the keys its mode gives it (a digest
+    entry's row count recounted), the options must be those the recomputation used. Digests and
+    the rows themselves are checked by ``check_digests``; inline rows are not compared twice.
+    """
+    out: list[Difference] = []
+    for part, tree in expected.items():
+        recorded = data.get(part, ABSENT) if isinstance(data, Mapping) else ABSENT
+        if part == "inputs":
+            out.extend(tree_diff(_without_rows(recorded), _without_rows(tree), part))
+        else:
+            out.extend(tree_diff(recorded, tree, part))
+    return out
+
+
+def _without_rows(inputs: Any) -> Any:
+    """The input entries with inline rows left out (they are the inputs themselves, digested apart)."""
+
+    def strip(entry: Any) -> Any:
+        if isinstance(entry, Mapping) and entry.get("mode") == "inline":
+            return {k: v for k, v in entry.items() if k != "rows"}
+        return entry
+
+    if not isinstance(inputs, Mapping):
+        return inputs
+    return {k: [strip(e) for e in v] if isinstance(v, list) else strip(v) for k, v in inputs.items()}
+
+
+def _expected_entry(entry: Mapping[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What an input entry must be, given its rows: the keys of its mode, the digest as recorded (checked apart)."""
+    if entry.get("mode") == "digest":
+        return {"mode": "digest", "path": entry.get("path"), "sha256": entry.get("sha256"), "rows": len(rows)}
+    name = entry.get("name")
+    return {"mode": "inline", "name": name if _is_base_name(name) else "<a file name>", "sha256": entry.get("sha256")}
+
+
+def _is_base_name(name: object) -> bool:
+    return isinstance(name, str) and bool(name) and "/" not in name and "\\" not in name
+
+
+def _expected_meta(data: Mapping[str, Any], rules_key: str, spec_id: str, version: str) -> dict[str, Any]:
+    rules = data.get(rules_key)
+    rules = rules if isinstance(rules, Mapping) else {}
+    created = data.get("created")
+    name = rules.get("name")
+    return {
+        "engine": {"name": "kpi_engine", "version": _writer(data)},  # the writer's version: noted, not checked
+        "created": created if created is None or isinstance(created, str) else "<text or null>",
+        rules_key: {
+            "name": name if _is_base_name(name) else "<a file name>",
+            "id": spec_id,
+            "version": version,
+            "sha256": rules.get("sha256"),  # checked against the text by check_digests
+            "text": rules.get("text"),
+        },
+    }
+
+
+def _appraisal(
+    data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]
+) -> tuple[bytes, Any, str, dict[str, Any]]:
     rules = data.get("ruleset") or {}
     ruleset = parse_ruleset(str(rules.get("text", "")), str(rules.get("name", "ruleset.yaml")))
     inputs = data["inputs"]
     options = dict(data.get("options") or {})
-    unknown = set(options) - {"period", "strict", "totals", "unlisted"}
+    unknown = set(options) - {"period", "strict", "totals", "unlisted", "allow_extra_columns"}
     if unknown:
         raise KpiError(
             f"the record uses options {', '.join(sorted(unknown))} that kpi_engine {__version__} does not know "
@@ -369,28 +478,52 @@ def _appraisal(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]
     ]
     members = table_from_entry(inputs["members"], tables["inputs.members"]) if inputs.get("members") else None
     events = table_from_entry(inputs["events"], tables["inputs.events"]) if inputs.get("events") else None
+    strict = options.get("strict", False) is True
+    extra = options.get("allow_extra_columns", False) is True
+    totals: Literal["refuse", "skip"] = "skip" if options.get("totals") == "skip" else "refuse"
+    unlisted: Literal["error", "exclude"] = "exclude" if options.get("unlisted") == "exclude" else "error"
     appraisal = evaluate(
         ruleset,
         records,
         period=options.get("period"),
         members=members,
         events=events,
-        strict=bool(options.get("strict", False)),
-        totals="skip" if options.get("totals") == "skip" else "refuse",
-        unlisted="exclude" if options.get("unlisted") == "exclude" else "error",
+        strict=strict,
+        totals=totals,
+        unlisted=unlisted,
+        allow_extra_columns=extra,
+        engine="row",  # builds every trace as it goes, as the record was written
     )
-    return appraisal_tree(appraisal), appraisal_values(appraisal), "appraisal"
+    expected = _expected_meta(data, "ruleset", ruleset.id, ruleset.version)
+    expected["inputs"] = {
+        "records": [_expected_entry(e, tables[f"inputs.records[{i}]"]) for i, e in enumerate(inputs.get("records"))],
+        "members": _expected_entry(inputs["members"], tables["inputs.members"]) if inputs.get("members") else None,
+        "events": _expected_entry(inputs["events"], tables["inputs.events"]) if inputs.get("events") else None,
+    }
+    expected["options"] = appraisal_options(
+        appraisal.period, strict=strict, allow_extra_columns=extra, totals=totals, unlisted=unlisted
+    )
+    expected["summary"] = appraisal_summary(appraisal)
+    traces = "".join(appraisal.iter_canonical_json(traces=True)).encode()
+    return traces, appraisal_values(appraisal), "appraisal", expected
 
 
-def _attribution(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) -> tuple[Any, Any, str]:
+def _attribution(
+    data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]
+) -> tuple[bytes, Any, str, dict[str, Any]]:
     rules = data.get("policy") or {}
     policy = parse_policy(str(rules.get("text", "")), str(rules.get("name", "policy.yaml")))
-    events = table_from_entry(data["inputs"]["events"], tables["inputs.events"])
+    entry = data["inputs"]["events"]
+    events = table_from_entry(entry, tables["inputs.events"])
     result = attribute(policy, events)
-    return result.to_dict(), attribution_values(result), "attribution"
+    expected = _expected_meta(data, "policy", policy.policy, policy.version)
+    expected["inputs"] = {"events": _expected_entry(entry, tables["inputs.events"])}
+    expected["options"] = {}
+    expected["summary"] = attribution_summary(result)
+    return canonical_bytes(result.to_dict()), attribution_values(result), "attribution", expected
 
 
-def _pay(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) -> tuple[Any, Any, str]:
+def _pay(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) -> tuple[bytes, Any, str, dict[str, Any]]:
     rules = data.get("pay_plan") or {}
     plan = parse_pay_plan(str(rules.get("text", "")), str(rules.get("name", "pay_plan.yaml")))
     inputs = data["inputs"]
@@ -409,7 +542,14 @@ def _pay(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) ->
         plan, given["appraisals"], given["people"] or (), credits=given["credits"], deals=given["deals"],
         paid=given["paid"], period=options.get("period"),
     )  # fmt: skip
-    return run.to_dict(), pay_values(run), "pay"
+    expected = _expected_meta(data, "pay_plan", plan.id, plan.version)
+    expected["inputs"] = {
+        key: _expected_entry(inputs[key], tables[f"inputs.{key}"]) if inputs.get(key) else None
+        for key in ("appraisals", "people", "credits", "deals", "paid")
+    }
+    expected["options"] = {"period": run.period}
+    expected["summary"] = pay_summary(run)
+    return canonical_bytes(run.to_dict()), pay_values(run), "pay", expected
 
 
 __all__ = ["ABSENT", "FORMAT", "Finding", "ReplayReport", "load_record", "replay"]

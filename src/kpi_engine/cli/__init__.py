@@ -21,6 +21,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from kpi_engine._limits import NOT_ENOUGH_MEMORY, memory_guard
 from kpi_engine.cli import appraise, attribution, audit, completion, pay, rotation, rulesets, statement, time, year
 from kpi_engine.cli._common import readable, render_error, version
 from kpi_engine.errors import KpiError
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(msg).parse_args(args_list)
     args.lang, args.msg = lang, msg
     try:
-        with watch_horizon() as near:  # a run near the end of a calendar's covered years is warned
+        with memory_guard(), watch_horizon() as near:  # memory guard: under a cap, a MemoryError with room to report it
             code: int = args.func(args)
         for issue in near:
             print(readable(render_issue(issue, msg)), file=sys.stderr)
@@ -87,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except KeyboardInterrupt:
                 continue
     except MemoryError:  # the environment too (ulimit -v, a small container): say so, not "internal error"
-        return _fail("kpi: not enough memory for this input (raise the memory limit, or split the input)", 1)
+        return _fail(f"kpi: {NOT_ENOUGH_MEMORY}", 1)
     except OSError as exc:  # the environment, not a bug: unreadable file, full disk, …
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"kpi: {where}{exc.strerror or exc}", 1)

@@ -19,7 +19,7 @@ from typing import Any
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
-from kpi_engine.io.loading import load_ruleset, read_table
+from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text, load_ruleset, read_table
 from kpi_engine.io.output import write_file
 from kpi_engine.language.build import Ruleset
 from kpi_engine.report import Messages, messages, render_issue, terminal_safe
@@ -86,13 +86,12 @@ def inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
         sources = {n: i.source.credits for n, i in card.inputs.items() if i.source and i.source.credits}
         records = merge_records(records, result, set(card.inputs), card.period, sources)
     if getattr(args, "plan", None):
-        from kpi_engine.io.targets import read_plan  # noqa: PLC0415
         from kpi_engine.time.calendar import unwatched  # noqa: PLC0415
         from kpi_engine.time.targets import decompose, merge_plan  # noqa: PLC0415
 
         card = ruleset.scorecard
         with unwatched():  # a plan reaches the last day of its year by design: not a sign of the calendar's end
-            planned = decompose(read_plan(args.plan))
+            planned = decompose(read_plan_with_calendars(args, args.plan))
         records = merge_plan(records, planned, set(card.inputs), card.period)
     return {
         "records": records,
@@ -126,6 +125,32 @@ def with_calendars(ruleset: Ruleset, args: argparse.Namespace) -> Ruleset:
     for path in files:
         calendar = calendar.extended(read_calendar(path))
     return attrs.evolve(ruleset, scorecard=attrs.evolve(ruleset.scorecard, calendar=calendar))
+
+
+def read_plan_with_calendars(args: argparse.Namespace, path: str) -> Any:
+    """The plan at ``path`` with the company days of ``--calendar FILE…`` added to its calendar.
+
+    A plan's months reach the last day of its year, and a December alert falls due in January: the
+    year after the library's data needs the State Council's notice, imported (``kpi calendar import``).
+    """
+    import attrs  # noqa: PLC0415
+
+    from kpi_engine.io.calendars import read_calendar  # noqa: PLC0415
+    from kpi_engine.io.targets import read_plan  # noqa: PLC0415
+
+    plan = read_plan(path)
+    calendar = plan.calendar
+    for file in getattr(args, "calendar", None) or []:
+        calendar = calendar.extended(read_calendar(file))
+    return attrs.evolve(plan, calendar=calendar)
+
+
+def add_calendar_argument(p: argparse.ArgumentParser, t: Callable[..., str]) -> None:
+    """``--calendar FILE…`` for a command that reads a plan (kpi plan, kpi track)."""
+    p.add_argument(
+        "--calendar", metavar="FILE", nargs="+", action="extend", default=[],
+        help=t("company calendar files (kpi calendar import) added to the plan's calendar, e.g. next year's notice"),
+    )  # fmt: skip
 
 
 def event_tables(args: argparse.Namespace) -> Table | list[Table] | None:
@@ -172,22 +197,23 @@ def load_version(path: str, period: str | None, args: argparse.Namespace | None 
     """
     if not Path(path).is_dir():
         return with_calendars(load_ruleset(path), args) if args is not None else load_ruleset(path), None
-    from kpi_engine.audit.versions import choose_version  # noqa: PLC0415
+    from kpi_engine.audit.versions import VersionHeader, choose_header, confirm_header, version_header  # noqa: PLC0415
     from kpi_engine.io.records import ruleset_files  # noqa: PLC0415
     from kpi_engine.language.build import parse_ruleset  # noqa: PLC0415
 
     if period is None:
         raise KpiError(f"{path} is a folder of ruleset versions: give --period to pick the version in effect")
-    files = ruleset_files(path)
-    texts = {}
-    versions = []
-    for name, text in files:
-        ruleset = parse_ruleset(text, name)
-        texts[name] = text
-        versions.append(ruleset)
-    chosen = choose_version(versions, period)
+    # Each version's header only (a full parse where the header is not in its plain form); the
+    # chosen version alone is parsed in full, and must say what its header said.
+    headers = [version_header(t, name) or VersionHeader.of(parse_ruleset(t, name)) for name, t in ruleset_files(path)]
+    header = choose_header(headers, period)
+    text = _read_text(Path(header.file), MAX_YAML_FILE_BYTES)
+    chosen = header.ruleset
+    if chosen is None or chosen.text != text:  # read again: the file may have changed since
+        chosen = parse_ruleset(text, header.file)
+    confirm_header(header, chosen)
     print(f"{path}: version {chosen.version} ({chosen.file}) is in effect in {period}", file=sys.stderr)
-    return (with_calendars(chosen, args) if args is not None else chosen), texts[chosen.file]
+    return (with_calendars(chosen, args) if args is not None else chosen), text
 
 
 @contextlib.contextmanager
@@ -330,12 +356,32 @@ def add_record_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--created", metavar="STAMP", help="a timestamp or label stored in the record (no clock is read)")
 
 
+def _is_utf8(encoding: str) -> bool:
+    import codecs  # noqa: PLC0415
+
+    try:
+        return codecs.lookup(encoding).name in {"utf-8", "utf-8-sig"}
+    except LookupError:
+        return False
+
+
 def record_table(table: Any, source: str, args: argparse.Namespace) -> Any:
-    """Name a table as the record will: by file name (inline) or by path relative to the record (digest)."""
+    """Name a table as the record will: by file name (inline) or by path relative to the record (digest).
+
+    Raises:
+        KpiError: for digest inputs replay could not read back as they were read here.
+    """
     if args.record_inputs != "digest":
         return table
     from kpi_engine.io.records import relative_to_record  # noqa: PLC0415
 
+    for option in ("encoding", "sheet"):
+        value = getattr(args, option, None)
+        if value is not None and not (option == "encoding" and _is_utf8(value)):
+            raise KpiError(
+                f"--record-inputs digest with --{option} {value}: replay reads an input kept by digest as UTF-8 "
+                "text or the first sheet, so the record could not be replayed; use --record-inputs inline"
+            )
     return relative_to_record(table, source, args.record)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from kpi_engine._limits import KERNEL_BYTES_PER_INPUT_BYTE, NOT_ENOUGH_MEMORY, polars_allowed
 from kpi_engine.cli._common import (
     Stages,
     add_input_arguments,
@@ -170,6 +171,14 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
     paths = [args.records[0], *args.events]
     if not all(Path(p).suffix.lower() in COLUMNAR_SUFFIXES for p in paths) or not columnar.available():
         return None
+    size = sum(_file_size(p) for p in paths)
+    if not polars_allowed(size, per_byte=KERNEL_BYTES_PER_INPUT_BYTE):  # under a cap Polars aborts when out of memory
+        if args.engine == "columnar":
+            raise KpiError(
+                f"{NOT_ENOUGH_MEMORY.split(' (')[0]} on the columnar engine under this address-space limit "
+                f"({paths[0]}: {size:,} bytes); use --engine row, or raise the limit"
+            )
+        return None
     if args.engine == "auto" and lower(ruleset.scorecard).support("columnar") is not None:
         return None
     card = ruleset.scorecard
@@ -187,6 +196,18 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
         "records": records, "members": None, "events": events, "allow_extra_columns": args.allow_extra_columns,
         **screening(args),
     }  # fmt: skip
+
+
+PARQUET_EXPANSION = 10  # a Parquet file holds its columns compressed: about this many bytes of CSV per byte
+
+
+def _file_size(path: str) -> int:
+    """The size of a file as CSV text would be (bytes), 0 when it cannot be read (the reader then says why)."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        return 0
+    return size * PARQUET_EXPANSION if Path(path).suffix.lower() in {".parquet", ".pq"} else size
 
 
 def _columnar_output(

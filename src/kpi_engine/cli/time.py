@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import io
 import sys
@@ -11,7 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kpi_engine.cli._common import add_input_arguments, inputs, with_calendars, write
+from kpi_engine.cli._common import (
+    add_calendar_argument,
+    add_input_arguments,
+    inputs,
+    read_plan_with_calendars,
+    with_calendars,
+    write,
+)
 from kpi_engine.errors import KpiError
 from kpi_engine.io.loading import load_ruleset
 from kpi_engine.report.texts import format_alerts, format_month
@@ -57,12 +63,12 @@ def cmd_calendar(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from kpi_engine.io.targets import plan_csv, plan_json, read_plan, write_plan_xlsx  # noqa: PLC0415
+    from kpi_engine.io.targets import plan_csv, plan_json, write_plan_xlsx  # noqa: PLC0415
     from kpi_engine.time.calendar import unwatched  # noqa: PLC0415
     from kpi_engine.time.targets import LEVELS, decompose  # noqa: PLC0415
 
     with unwatched():  # a plan reaches the last day of its year by design: not a sign of the calendar's end
-        result = decompose(read_plan(args.plan))
+        result = decompose(read_plan_with_calendars(args, args.plan))
     levels = LEVELS if "all" in args.level else tuple(args.level)
     if args.format == "xlsx":
         if not args.out:
@@ -105,7 +111,7 @@ def append_alert_log(path: str, rows: list[dict[str, str]]) -> int:
     """
     from kpi_engine.io.loading import read_table  # noqa: PLC0415
     from kpi_engine.io.output import write_file  # noqa: PLC0415
-    from kpi_engine.report import spreadsheet_safe  # noqa: PLC0415
+    from kpi_engine.report import CsvWriter, spreadsheet_safe  # noqa: PLC0415
 
     kept: list[dict[str, str]] = []
     if Path(path).exists():
@@ -119,10 +125,10 @@ def append_alert_log(path: str, rows: list[dict[str, str]]) -> int:
     known = {row["event_id"] for row in kept}
     new = [row for row in rows if row["event_id"] not in known]
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, ALERT_LOG_COLUMNS, lineterminator="\n")
-    writer.writeheader()
+    writer = CsvWriter(buf)
+    writer.writerow(ALERT_LOG_COLUMNS)
     for row in [*kept, *new]:
-        writer.writerow({k: spreadsheet_safe(row[k]) for k in ALERT_LOG_COLUMNS})
+        writer.writerow([spreadsheet_safe(row[k]) for k in ALERT_LOG_COLUMNS])
     write_file(path, buf.getvalue())
     return len(new)
 
@@ -172,5 +178,6 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
         help="which period levels to output (default all)",
     )  # fmt: skip
     p.add_argument("--format", choices=("csv", "json", "xlsx"), default="csv")
+    add_calendar_argument(p, t)
     p.add_argument("--out", metavar="FILE")
     p.set_defaults(func=cmd_plan)

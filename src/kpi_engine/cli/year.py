@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kpi_engine.cli._common import read, write
+from kpi_engine.cli._common import add_calendar_argument, read, read_plan_with_calendars, write
 from kpi_engine.errors import KpiError
 from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text
 
@@ -43,12 +43,11 @@ def _risk_report(path: str, as_of: dt.date) -> Any:
 
 
 def cmd_track(args: argparse.Namespace) -> int:
-    from kpi_engine.io.targets import read_plan  # noqa: PLC0415
     from kpi_engine.report.year import events_csv, track_csv, track_table, year_html  # noqa: PLC0415
     from kpi_engine.time.targets import decompose, subject_titles  # noqa: PLC0415
     from kpi_engine.time.tracking import track  # noqa: PLC0415
 
-    plan = read_plan(args.plan)
+    plan = read_plan_with_calendars(args, args.plan)
     tables = [read(args, path) for path in args.actuals]
     levels = tuple(args.level)
     html = args.format == "html"
@@ -107,6 +106,8 @@ def cmd_territories(args: argparse.Namespace) -> int:
     if criterion is None:
         raise KpiError(args.msg.t("say what to balance: --by potential|workload, or a --design file with a criterion"))
     moves = args.moves if args.moves is not None else (spec.max_moves if spec else 10)
+    if moves < 0:
+        raise KpiError(args.msg.t("--moves {value} is negative: give 0 or more", value=moves))
     table = read(args, args.accounts)
     accounts = read_accounts(table, spec)
     names = dict(spec.names) if spec else {}
@@ -136,6 +137,7 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
         help=t("period levels to report (default year; the html page adds quarters and months)"),
     )  # fmt: skip
     p.add_argument("--risks", metavar="REGISTER", help=t("a risk register to add (its matrix and overdue reviews)"))
+    add_calendar_argument(p, t)
     p.add_argument("--format", choices=("table", "json", "csv", "html", "events"), default="table")
     p.add_argument("--encoding", metavar="NAME", help=t("of text files (default UTF-8), e.g. gb18030"))
     p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first)"))

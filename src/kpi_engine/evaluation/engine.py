@@ -43,6 +43,7 @@ __all__ = [
 Engine = Literal["auto", "row", "columnar"]
 ENGINES: tuple[Engine, ...] = ("auto", "row", "columnar")
 AUTO_THRESHOLD = 2_000  # records; below it the row executor is as fast and builds its traces anyway
+_BYTES_PER_RECORD = 100  # a record as CSV text, for the memory estimate under a cap
 _FRAME_MODULES = {"polars", "pyarrow", "pandas", "duckdb", "_duckdb"}
 
 
@@ -94,10 +95,11 @@ def evaluate(
     records, members = screened.records, screened.members
     # Finer records (months for a half) and spans (2026-YTD-06) become records of the card's periods.
     span = None
-    rolled = accumulate(ruleset.scorecard, records, period=period, members=members, events=events)
+    gaps: tuple[Issue, ...] = ()  # a month missing from a half: a warning (an error when strict)
+    rolled = accumulate(ruleset.scorecard, records, period=period, members=members, events=events, strict=strict)
     if rolled is not None:
         records, members, events = rolled.records, rolled.members, rolled.events
-        period, span = rolled.period, rolled.span
+        period, span, gaps = rolled.period, rolled.span, rolled.warnings
     if engine != "row":
         rows = functools.partial(run_rows, allow_extra_columns=allow_extra_columns, progress=progress)
         extra = allow_extra_columns or ruleset.scorecard.allow_extra_columns
@@ -112,7 +114,7 @@ def evaluate(
         )  # fmt: skip
     if screened.warnings:
         appraisal = attrs.evolve(appraisal, warnings=(*screened.warnings, *appraisal.warnings))
-    return relabel(appraisal, span)
+    return relabel(appraisal, span, gaps)
 
 
 def screen_inputs(
@@ -179,6 +181,14 @@ def _several(events: Any) -> bool:
     return False
 
 
+def _room(records: Any) -> bool:
+    """Under a memory cap, whether Polars may run on ``records`` without risking an abort (``kpi_engine._limits``)."""
+    from kpi_engine._limits import KERNEL_BYTES_PER_INPUT_BYTE, polars_allowed  # noqa: PLC0415
+
+    size = _size(records) * _BYTES_PER_RECORD
+    return polars_allowed(size, started=_is_frame(records), per_byte=KERNEL_BYTES_PER_INPUT_BYTE)
+
+
 def row_inputs(data: Any, name: str) -> Any:  # noqa: ARG001 - the name is kept for the callers' symmetry
     """What the row path reads for ``data``: the kernel's own ``Frame`` becomes rows.
 
@@ -193,9 +203,13 @@ def row_inputs(data: Any, name: str) -> Any:  # noqa: ARG001 - the name is kept 
 def use_columnar(ruleset: Ruleset, records: Any, engine: str) -> bool:
     """Whether ``engine`` runs the columnar executor on these records (decided from the plan, once).
 
+    Under an address-space cap the columnar executor runs only when Polars has room for the
+    records (``auto`` then takes the row executor, ``columnar`` refuses).
+
     Raises:
-        KpiError: for an unknown engine; for ``columnar`` when the extra is missing or the plan
-            has an op without a column kernel (the message is the plan's reason).
+        KpiError: for an unknown engine; for ``columnar`` when the extra is missing, Polars has no
+            room under the cap, or the plan has an op without a column kernel (the message is the
+            plan's reason).
     """
     if engine not in ENGINES:
         msg = f"unknown engine {engine!r} (use 'auto', 'row' or 'columnar')"
@@ -206,10 +220,15 @@ def use_columnar(ruleset: Ruleset, records: Any, engine: str) -> bool:
     if engine == "columnar":
         if not columnar.available():
             raise KpiError("engine='columnar' needs the columnar extra: pip install 'kpi_engine[columnar]'")
+        if not _room(records):
+            raise KpiError(
+                "not enough memory for the columnar engine under this process's address-space limit "
+                "(Polars aborts the process when an allocation fails); use engine='row', or raise the limit"
+            )
         if reason is not None:
             raise KpiError(f"{reason}; use engine='row'")
         return True
-    return _size(records) >= AUTO_THRESHOLD and columnar.available() and reason is None
+    return _size(records) >= AUTO_THRESHOLD and columnar.available() and reason is None and _room(records)
 
 
 def dispatch(

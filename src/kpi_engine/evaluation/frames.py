@@ -34,6 +34,7 @@ from kpi_engine.evaluation.records import Table
 if TYPE_CHECKING:
     from kpi_engine.evaluation.results import Appraisal, SubjectResult
 
+
 @attrs.frozen
 class Frame:
     """A Polars frame read from a file for the columnar executor, and how to read the same file as rows.

@@ -662,6 +662,26 @@ class Appraisal:
                 yield ("," if i else "") + nl + pad * 2 + item
             yield (nl + pad if self.results else "") + "]" + nl + "}"
 
+    @exactly
+    def iter_canonical_json(self, *, traces: bool = False) -> Iterator[str]:
+        """``to_dict`` as canonical JSON (keys sorted, compact), yielded one subject at a time.
+
+        ``"".join`` gives exactly ``json.dumps(to_dict(), sort_keys=True, separators=(",", ":"),
+        ensure_ascii=False)``: the bytes a run record digests, without the whole tree in memory.
+        """
+
+        def dump(value: Any) -> str:  # numbers as to_dict writes them, by the C encoder's default hook
+            return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_encode)
+
+        head = self._header()
+        before = {k: v for k, v in head.items() if k < "results"}
+        after = {k: v for k, v in head.items() if k > "results"}
+        with paused_gc():
+            yield (dump(before)[:-1] + "," if before else "{") + '"results":['
+            for i, r in enumerate(self.results):
+                yield ("," if i else "") + dump(self._subject(r, traces=traces, convert=_same))
+            yield "]" + ("," + dump(after)[1:] if after else "}")
+
     def iter_jsonl(self, *, traces: bool = False) -> Iterator[str]:
         """JSON Lines: the header (``results`` left out) on the first line, then one line per subject."""
         with paused_gc():

@@ -429,6 +429,13 @@ def _items(data: Any, name: str) -> tuple[list[Any], bool]:
     return [Table.from_rows(items, name)], True
 
 
+def _unusual_columns(df: Any) -> bool:
+    """A column of lists, structs, bytes or objects: the vectorised passes cannot read it as text."""
+    import polars as pl  # noqa: PLC0415
+
+    return any(t.is_nested() or t in (pl.Binary, pl.Object) for t in df.schema.values())
+
+
 def _source(item: Any, card: Scorecard, name: str) -> _Source | None:
     from kpi_engine.evaluation.frames import frame_table, is_frame  # noqa: PLC0415
 
@@ -437,9 +444,9 @@ def _source(item: Any, card: Scorecard, name: str) -> _Source | None:
     if _is_kernel_frame(item):
         return _FrameSource(item.data, item.name, card)
     df = _polars(item)
-    if df is not None:
+    if df is not None and not _unusual_columns(df):
         return _FrameSource(df, name, card)
-    if is_frame(item):
+    if is_frame(item):  # and a frame with columns of lists or bytes: read cell by cell, as the row path does
         return _table_source(frame_table(item, name), card)
     return None
 

@@ -27,8 +27,8 @@ from kpi_engine.errors import DataError, Issue
 from kpi_engine.evaluation.records import Event, Record
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Scorecard, Source
-from kpi_engine.plan.ops.aggregates import aggregate, spanned
-from kpi_engine.time.periods import Period
+from kpi_engine.plan.ops.aggregates import aggregate
+from kpi_engine.time.periods import Period, spanned
 
 Key = tuple[str, Period]
 _WEEK = 7
@@ -47,26 +47,22 @@ def _records(source: Source, events: dict[Key, tuple[Event, ...]]) -> bool:
 
 def _value(
     source: Source, events: dict[Key, tuple[Event, ...]], subject: str, period: Period, own: list[Event]
-) -> Value:
-    """The source's value for one rep and period; ``own`` are the period's picked events (already filtered)."""
-    picked = own
-    if source.over != "period":
-        picked = [
-            e
-            for p in spanned(period, source.over)
-            if p != period
-            for e in _picked(source, events.get((subject, p), ()))
-        ]
-        picked += own
+) -> tuple[Value, int]:
+    """The source's value for one rep and period, and how many events it read.
+
+    ``own`` are the period's picked events (already filtered); ``over`` adds the span's earlier periods'.
+    """
+    periods = spanned(period, source.over)
+    picked = [e for p in periods if p != period for e in _picked(source, events.get((subject, p), ()))] + own
     value = aggregate(source.fn or "count", source.field, picked)
     if value is None or not is_number(value):
-        return value
-    if source.per is not None:
-        days = Decimal((period.next_start() - period.start).days)
+        return value, len(picked)
+    if source.per is not None:  # per day or week of the days read: the span's, not only the period's
+        days = Decimal((period.next_start() - periods[0].start).days)
         value = num.div(num.mul(value, Decimal(_WEEK)), days) if source.per == "week" else num.div(value, days)
     if source.deduct_from is not None:
         value = max(ZERO, num.sub(source.deduct_from, value))
-    return value
+    return value, len(picked)
 
 
 def fill_sources(
@@ -109,8 +105,8 @@ def fill_sources(
                 continue
             own = _picked(source, events.get(key, ()))
             values = dict(record.values) if values is None else values
-            values[name] = _value(source, events, key[0], key[1], own)
-            filled[(key[0], key[1], name)] = f"{source.describe()}: {len(own)} event(s)"
+            values[name], used = _value(source, events, key[0], key[1], own)
+            filled[(key[0], key[1], name)] = f"{source.describe()}: {used} event(s)"
         if values is not None:
             out[key] = attrs.evolve(record, values=values)
     if issues:

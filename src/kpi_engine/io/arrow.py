@@ -16,6 +16,7 @@ from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.frames import Layout, Level, batches_table, duckdb_reader, to_arrow
 from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.io.output import replacing
 
 DUCKDB_PREFIX = "duckdb:"
 
@@ -108,17 +109,14 @@ def write_arrow_parquet(build: Callable[[], Any], path: str | Path, *, batches: 
         import pyarrow.parquet as pq  # noqa: PLC0415 - optional dependency
     except ImportError:
         raise KpiError("writing Parquet needs pyarrow: pip install 'kpi_engine[arrow]'") from None
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
     try:
-        if batches is None:
-            pq.write_table(build(), tmp)
-        else:
-            schema, pieces = batches
-            with pq.ParquetWriter(tmp, schema) as writer:
-                for batch in pieces:
-                    writer.write_batch(batch)
-        tmp.replace(target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with replacing(path) as tmp:
+            if batches is None:
+                pq.write_table(build(), tmp)
+            else:
+                schema, pieces = batches
+                with pq.ParquetWriter(tmp, schema) as writer:
+                    for batch in pieces:
+                        writer.write_batch(batch)
+    except OSError as exc:  # pyarrow failing to write the temporary file
         raise KpiError(f"cannot write {path}: {exc.strerror or exc}") from None

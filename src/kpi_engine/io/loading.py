@@ -37,8 +37,7 @@ def _read_text(path: Path, limit: int | None = None) -> str:
         if path.stat().st_size > cap:
             msg = f"{path}: file is larger than {cap} bytes"
             raise KpiError(msg)
-        with path.open("rb") as fh:  # at most the cap, also from a device or pipe (/dev/zero has size 0)
-            data = fh.read(cap + 1)
+        data = read_capped(path, cap)
         if len(data) > cap:
             msg = f"{path}: file is larger than {cap} bytes"
             raise KpiError(msg)
@@ -59,6 +58,26 @@ def _read_text(path: Path, limit: int | None = None) -> str:
     except MemoryError:
         msg = f"{path}: not enough memory to read the file"
         raise KpiError(msg) from None
+
+
+def read_capped(path: Path, cap: int) -> bytes:
+    """At most ``cap + 1`` bytes of a file, also from a device or pipe (``/dev/zero`` has size 0).
+
+    Read in pieces: ``read(cap + 1)`` would set aside the whole cap (512 MiB) before the first byte.
+    """
+    pieces: list[bytes] = []
+    left = cap + 1
+    with path.open("rb") as fh:
+        while left > 0:
+            piece = fh.read(min(left, _PIECE))
+            if not piece:
+                break
+            pieces.append(piece)
+            left -= len(piece)
+    return b"".join(pieces)
+
+
+_PIECE = 1 << 20
 
 
 def load_ruleset(path_or_text: str | Path) -> Ruleset:

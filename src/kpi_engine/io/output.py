@@ -28,11 +28,11 @@ from kpi_engine.errors import KpiError
 _TMP_SUFFIX = ".tmp"
 
 
-def write_file(path: str | os.PathLike[str], text: str | bytes | Iterable[str]) -> None:
+def write_file(path: str | os.PathLike[str], text: str | bytes | Iterable[str] | Iterable[bytes]) -> None:
     """Write ``text`` (UTF-8) to ``path``: atomically for a regular file, through for a device or FIFO.
 
-    ``text`` may be an iterable of pieces (a streamed appraisal): they are written as they come,
-    so a large output is never held whole in memory.
+    ``text`` may be an iterable of pieces (a streamed appraisal; text or bytes): they are written
+    as they come, so a large output is never held whole in memory.
 
     Raises:
         KpiError: with a one-line reason (no space left, permission denied, a directory, …);
@@ -42,7 +42,8 @@ def write_file(path: str | os.PathLike[str], text: str | bytes | Iterable[str]) 
     if isinstance(text, bytes):
         data: Iterable[bytes] = [text]
     else:
-        data = (piece.encode("utf-8") for piece in ([text] if isinstance(text, str) else text))
+        pieces: Iterable[str | bytes] = [text] if isinstance(text, str) else text
+        data = (piece if isinstance(piece, bytes) else piece.encode("utf-8") for piece in pieces)
     try:
         try:
             info = Path(path).stat()  # through links: what would be written
@@ -65,7 +66,7 @@ def write_file(path: str | os.PathLike[str], text: str | bytes | Iterable[str]) 
 
 @contextlib.contextmanager
 def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary file next to ``path`` for a writer that opens files by name (XlsxWriter's constant memory).
+    """A temporary file next to ``path`` for a writer that opens files by name (XlsxWriter, openpyxl, pyarrow).
 
     When the block ends without an error the file takes the place of ``path`` exactly as
     ``write_file`` would put it there (atomically for a regular file, copied through to a device or

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from kpi_engine.errors import KpiError
+from kpi_engine.io.output import write_file
 
 TEMPLATES = {
     "s1": "S1 rep monthly appraisal table",
@@ -53,6 +54,6 @@ def scaffold(directory: str | Path, template: str = "s1") -> list[Path]:
                 f"# appraise the example data: `{RUN[template]}`.\n" + text
             )
         path = target / name
-        path.write_text(text, encoding="utf-8")
+        write_file(path, text)
         written.append(path)
     return written

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from pathlib import Path
 
 from kpi_engine.errors import KpiError
 from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text
+from kpi_engine.io.output import replacing
 from kpi_engine.time.targets import LEVELS, TargetPlan, TargetPlanResult, parse_plan
 
 COLUMNS = ("item", "kind", "field", "subject", "parent", "level", "period", "value")
@@ -26,13 +26,13 @@ def read_plan(path: str | Path) -> TargetPlan:
 
 def plan_csv(result: TargetPlanResult, levels: tuple[str, ...] = LEVELS) -> str:
     """The allocations as CSV: one row per item, subject and period (values as exact decimal text)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    from kpi_engine.report._view import spreadsheet_safe  # noqa: PLC0415 - subject names must not run as formulas
+    from kpi_engine.report._view import CsvWriter, spreadsheet_safe  # noqa: PLC0415 - names must not run as formulas
 
+    buf = io.StringIO()
+    writer = CsvWriter(buf)
+    writer.writerow(COLUMNS)
     for row in result.rows(levels):
-        writer.writerow({k: "" if v is None else spreadsheet_safe(str(v)) for k, v in row.items()})
+        writer.writerow(["" if row[k] is None else spreadsheet_safe(str(row[k])) for k in COLUMNS])
     return buf.getvalue()
 
 
@@ -59,6 +59,8 @@ def write_plan_xlsx(result: TargetPlanResult, path: str | Path, levels: tuple[st
     except ImportError:
         msg = "xlsx output needs openpyxl: pip install openpyxl"
         raise KpiError(msg) from None
+    from kpi_engine.report._view import spreadsheet_safe  # noqa: PLC0415 - names must not run as formulas
+
     book = Workbook()
     book.remove(book.active)
     for level in levels:
@@ -68,5 +70,6 @@ def write_plan_xlsx(result: TargetPlanResult, path: str | Path, levels: tuple[st
         sheet = book.create_sheet(level)
         sheet.append(list(COLUMNS))
         for row in rows:
-            sheet.append(["" if row[c] is None else str(row[c]) for c in COLUMNS])
-    book.save(str(path))
+            sheet.append(["" if row[c] is None else spreadsheet_safe(str(row[c])) for c in COLUMNS])
+    with replacing(path) as tmp:
+        book.save(str(tmp))

@@ -14,7 +14,6 @@ A register is validated like a ruleset: every mistake of the file at once, each 
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
@@ -26,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from kpi_engine.errors import Issue, RulesetError, did_you_mean
 from kpi_engine.language._validation import validate_model
 from kpi_engine.language._yaml import PathKey, SourceMap, format_path, load_yaml
+from kpi_engine.time.periods import add_months
+from kpi_engine.time.zones import MAX_YEAR, MIN_YEAR
 
 
 class _Spec(BaseModel):
@@ -191,13 +192,6 @@ class RiskReport:
         }
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` moved by whole calendar months, kept inside the month (31 Jan + 1 month = 28/29 Feb)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
 def _steps(raw: Sequence[StepSpec | str]) -> list[Step]:
     out = []
     for rank, s in enumerate(raw):
@@ -270,6 +264,11 @@ class _Checker:
                     self.add("unknown_name", f"'{value}' is not a {field} step", (*base, field),
                              hint=did_you_mean(value, list(scale)))  # fmt: skip
                     ok = False
+            outside = [f for f in ("assessed", "next_review") if not MIN_YEAR <= getattr(r, f).year <= MAX_YEAR]
+            for field in outside:
+                self.add("bad_value", f"{getattr(r, field)} is outside the years {MIN_YEAR}–{MAX_YEAR}", (*base, field))
+            if outside:
+                continue
             earliest, latest = add_months(r.assessed, window.min_months), add_months(r.assessed, window.max_months)
             if not earliest <= r.next_review <= latest:
                 self.add(

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import attrs
 from pydantic import BaseModel, ConfigDict, Field
 
-from kpi_engine._numbers import NumberFormatError, canonical, quantize, to_decimal
+from kpi_engine._numbers import NumberFormatError, canonical, exactly, quantize, to_decimal
 from kpi_engine.errors import DataError, Issue, KpiError, RulesetError, did_you_mean
 from kpi_engine.evaluation.records import Table, as_tables
 from kpi_engine.language._validation import validate_model
@@ -274,6 +274,7 @@ def read_accounts(data: Any, spec: TerritoriesSpec | None = None) -> list[Accoun
     return accounts
 
 
+@exactly
 def balance(accounts: Iterable[Account], criterion: Criterion, territories: Iterable[str] = ()) -> Balance:
     """Each territory's share of the criterion against equal (territories without accounts count as empty).
 
@@ -306,32 +307,35 @@ def _scale(values: Iterable[Decimal]) -> int:
     return max((max(0, -int(v.as_tuple().exponent)) for v in values), default=0)
 
 
-def propose(
-    accounts: Sequence[Account], criterion: Criterion, *, territories: Iterable[str] = (), max_moves: int = 10
-) -> Proposal:
-    """Moves that improve the balance of ``criterion``, best change first (see the module's guarantee)."""
-    names = sorted({*territories, *(a.territory for a in accounts)})
-    before = balance(accounts, criterion, names)
-    places = _scale(a.value(criterion) for a in accounts)
-    units = {a.id: int(a.value(criterion).scaleb(places)) for a in accounts}
-    where = {a.id: a.territory for a in accounts}
-    totals = dict.fromkeys(names, 0)
-    for a in accounts:
-        totals[a.territory] += units[a.id]
-    grand, k = sum(totals.values()), len(names)
+def _units(value: Decimal, places: int) -> int:
+    """``value`` × 10**places as an integer, exactly (no decimal context rounds it)."""
+    scaled = Fraction(value) * 10**places
+    assert scaled.denominator == 1
+    return int(scaled.numerator)
 
-    def objective(t: Mapping[str, int]) -> tuple[int, int]:
+
+class _Search:
+    """The totals of a proposal in progress and the changes that would lower its objective."""
+
+    def __init__(
+        self, units: Mapping[str, int], where: dict[str, str], movable: Sequence[str], names: Sequence[str]
+    ) -> None:
+        self.units, self.where, self.movable, self.names = units, where, movable, names
+        self.totals = dict.fromkeys(names, 0)
+        for acc, t in where.items():
+            self.totals[t] += units[acc]
+        self.grand, self.k = sum(self.totals.values()), len(names)
+
+    def objective(self, t: Mapping[str, int]) -> tuple[int, int]:
         values = list(t.values())
-        return max(values) - min(values), sum((k * v - grand) ** 2 for v in values)
+        return max(values) - min(values), sum((self.k * v - self.grand) ** 2 for v in values)
 
-    movable = sorted(a.id for a in accounts if not a.locked)
-    moves: list[Move] = []
-    value_of = {a.id: a.value(criterion) for a in accounts}
-    step = 0
-    current = objective(totals)
-    while len(moves) < max_moves:
+    def best(self, *, singles: bool, swaps: bool) -> _Candidate | None:
+        """The change that lowers the objective most (ties: a single move, then ids), or None."""
+        current = self.objective(self.totals)
+        units, where, names, totals = self.units, self.where, self.names, self.totals
         best: _Candidate | None = None
-        for acc in movable:
+        for acc in self.movable if singles else ():
             src = where[acc]
             for dst in names:
                 if dst == src:
@@ -339,15 +343,15 @@ def propose(
                 trial = dict(totals)
                 trial[src] -= units[acc]
                 trial[dst] += units[acc]
-                cand: _Candidate = (objective(trial), 1, (acc,), (dst,))
+                cand: _Candidate = (self.objective(trial), 1, (acc,), (dst,))
                 if cand[0] < current and (best is None or cand < best):
                     best = cand
-        if len(moves) + 2 <= max_moves:
+        if swaps:
             ends = {max(names, key=lambda t: (totals[t], t)), min(names, key=lambda t: (totals[t], t))}
-            for x in movable:
+            for x in self.movable:
                 if where[x] not in ends:
                     continue
-                for y in movable:
+                for y in self.movable:
                     if where[y] == where[x] or (where[y] in ends and y < x):
                         continue
                     trial = dict(totals)
@@ -355,50 +359,60 @@ def propose(
                     trial[where[x]] -= delta
                     trial[where[y]] += delta
                     first, second = (x, y) if x < y else (y, x)
-                    cand = (objective(trial), 2, (first, second), (where[second], where[first]))
+                    cand = (self.objective(trial), 2, (first, second), (where[second], where[first]))
                     if cand[0] < current and (best is None or cand < best):
                         best = cand
-        if best is None:
+        return best
+
+    def apply(self, change: _Candidate) -> list[tuple[str, str, str]]:
+        """Make the change; the (account, from, to) moves it makes."""
+        _, kind, accs, dsts = change
+        made = []
+        for acc, dst in zip(accs[:kind], dsts[:kind], strict=True):
+            src = self.where[acc]
+            self.totals[src] -= self.units[acc]
+            self.totals[dst] += self.units[acc]
+            self.where[acc] = dst
+            made.append((acc, src, dst))
+        return made
+
+
+@exactly
+def propose(
+    accounts: Sequence[Account], criterion: Criterion, *, territories: Iterable[str] = (), max_moves: int = 10
+) -> Proposal:
+    """Moves that improve the balance of ``criterion``, best change first (see the module's guarantee).
+
+    ``local_optimum`` is False when a single move or a swap would still improve the balance but
+    ``max_moves`` left no room for it.
+    """
+    names = sorted({*territories, *(a.territory for a in accounts)})
+    before = balance(accounts, criterion, names)
+    places = _scale(a.value(criterion) for a in accounts)
+    search = _Search(
+        {a.id: _units(a.value(criterion), places) for a in accounts},
+        {a.id: a.territory for a in accounts},
+        sorted(a.id for a in accounts if not a.locked),
+        names,
+    )
+    value_of = {a.id: a.value(criterion) for a in accounts}
+    moves: list[Move] = []
+    step = 0
+    while len(moves) < max_moves:
+        change = search.best(singles=True, swaps=len(moves) + 2 <= max_moves)
+        if change is None:
             break
         step += 1
-        current, kind, accs, dsts = best
-        changes = [(accs[0], dsts[0])] if kind == 1 else [(accs[0], dsts[0]), (accs[1], dsts[1])]
-        for acc, dst in changes:
-            src = where[acc]
-            totals[src] -= units[acc]
-            totals[dst] += units[acc]
-            where[acc] = dst
-            moves.append(Move(step, acc, src, dst, value_of[acc]))
-    after_accounts = [attrs.evolve(a, territory=where[a.id]) for a in accounts]
-    stopped = len(moves) >= max_moves and _improvable(totals, units, where, movable, names, objective, current)
+        moves.extend(Move(step, acc, src, dst, value_of[acc]) for acc, src, dst in search.apply(change))
+    after_accounts = [attrs.evolve(a, territory=search.where[a.id]) for a in accounts]
+    stopped = search.best(singles=True, swaps=True) is not None  # an improvement the move limit left out
     return Proposal(before, balance(after_accounts, criterion, names), tuple(moves), local_optimum=not stopped)
-
-
-def _improvable(
-    totals: Mapping[str, int],
-    units: Mapping[str, int],
-    where: Mapping[str, str],
-    movable: Sequence[str],
-    names: Sequence[str],
-    objective: Any,
-    current: tuple[int, int],
-) -> bool:
-    """Whether one more single move would still lower the objective."""
-    for acc in movable:
-        for dst in names:
-            if dst == where[acc]:
-                continue
-            trial = dict(totals)
-            trial[where[acc]] -= units[acc]
-            trial[dst] += units[acc]
-            if objective(trial) < current:
-                return True
-    return False
 
 
 SOLVER_WORK_LIMIT = 60.0  # CP-SAT deterministic time units (about seconds of one worker): a bound, not a clock
 
 
+@exactly
 def propose_optimal(
     accounts: Sequence[Account],
     criterion: Criterion,
@@ -423,7 +437,7 @@ def propose_optimal(
     names = sorted({*territories, *(a.territory for a in accounts)})
     before = balance(accounts, criterion, names)
     places = _scale(a.value(criterion) for a in accounts)
-    units = [int(a.value(criterion).scaleb(places)) for a in accounts]
+    units = [_units(a.value(criterion), places) for a in accounts]
     grand = sum(units)
     if grand * (len(accounts) + 1) >= 2**62:
         raise KpiError("the figures are too large for the solver's 64-bit integers; use the local search")

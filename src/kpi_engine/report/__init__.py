@@ -13,7 +13,7 @@ from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.spec import MetricSpec
 from kpi_engine.report._i18n import LANGS, Lang, Messages, language_from_env, messages
-from kpi_engine.report._view import View, names_from_tables, reported, spreadsheet_safe, terminal_safe
+from kpi_engine.report._view import CsvWriter, View, names_from_tables, reported, spreadsheet_safe, terminal_safe
 from kpi_engine.report.issues import render_issue, translate_issue
 
 FORMATS = ("table", "csv", "html", "xlsx")
@@ -103,6 +103,7 @@ def render(
 __all__ = [
     "FORMATS",
     "LANGS",
+    "CsvWriter",
     "Lang",
     "Messages",
     "View",

@@ -7,10 +7,13 @@ ruleset's places and mode (a ``Fraction`` as well as a ``Decimal``).
 
 from __future__ import annotations
 
+import csv
+import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
+from typing import IO
 
 import attrs
 from wcwidth import wcswidth
@@ -325,6 +328,34 @@ def spreadsheet_safe(text: str) -> str:
     if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
+
+
+class CsvWriter:
+    r"""``csv.writer`` with ``\n`` line ends that also quotes a cell holding a carriage return.
+
+    Python's writer quotes a cell only for the characters of its line terminator, so with ``\n``
+    a bare ``\r`` went out unquoted: a spreadsheet reads it as a line break, and the rest of the
+    cell (``=cmd…``) as the first cell of a new row, a live formula. A row holding ``\r`` is
+    written with a ``\r\n`` writer (which quotes it) and ends in ``\n`` like every other row.
+    """
+
+    def __init__(self, buf: IO[str]) -> None:
+        self.buf = buf
+        self.writer = csv.writer(buf, lineterminator="\n")
+
+    def writerow(self, row: Sequence[object]) -> None:
+        """Write one row (cells as ``csv.writer`` takes them)."""
+        if any(isinstance(cell, str) and "\r" in cell for cell in row):
+            one = io.StringIO()
+            csv.writer(one, lineterminator="\r\n").writerow(row)
+            self.buf.write(one.getvalue()[:-2] + "\n")
+        else:
+            self.writer.writerow(row)
+
+    def writerows(self, rows: Iterable[Sequence[object]]) -> None:
+        """Write rows in order."""
+        for row in rows:
+            self.writerow(row)
 
 
 def display_width(text: str) -> int:

@@ -355,20 +355,20 @@ def _chunks(n: int) -> Iterator[slice]:
 
 
 def _safe(expr: Any) -> Any:
-    """``spreadsheet_safe`` then CSV quoting (``csv.writer``: quote when , " or a line feed is in the cell)."""
+    """``spreadsheet_safe`` then CSV quoting (``CsvWriter``: quote when , " or a line break is in the cell)."""
     import polars as pl  # noqa: PLC0415
 
     risky = expr.str.contains(_FORMULA)
     safe = pl.when(risky & ~expr.str.contains(_PLAIN)).then(pl.lit("'") + expr).otherwise(expr)
     quoted = pl.lit('"') + safe.str.replace_all('"', '""', literal=True) + pl.lit('"')
-    return pl.when(safe.str.contains('[,"\n]')).then(quoted).otherwise(safe)
+    return pl.when(safe.str.contains('[,"\n\r]')).then(quoted).otherwise(safe)
 
 
 def _safe_text(text: str) -> str:
     from kpi_engine.report._view import spreadsheet_safe  # noqa: PLC0415
 
     cell = spreadsheet_safe(text)
-    return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\n') else cell
+    return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\n\r') else cell
 
 
 def _csv(

@@ -14,14 +14,13 @@ the shape HR opens in Excel; ``layout="long"`` (the default) one row per subject
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator, Sequence
 
 import attrs
 
 from kpi_engine.report._i18n import Messages
-from kpi_engine.report._view import View, exact_text, fired_gates, spreadsheet_safe
+from kpi_engine.report._view import CsvWriter, View, exact_text, fired_gates, spreadsheet_safe
 
 COLUMNS = (
     "period",
@@ -101,7 +100,7 @@ def render_csv(view: View, *, bom: bool = False, layout: str = "long") -> str:
 def iter_csv(view: View, *, bom: bool = False, layout: str = "long") -> Iterator[str]:
     """``render_csv`` in pieces: the header, then one piece per subject (large appraisals stream)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = CsvWriter(buf)
 
     def flush() -> str:
         text = buf.getvalue()

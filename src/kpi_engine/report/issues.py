@@ -103,6 +103,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
             "{period}; keep one of the two"
         ),
     ),
+    "incomplete_period": ("'{subject}' has no record for {missing}: its {period} is rolled up from the records given",),
     # the State Council's holiday notice (kpi calendar import) and the calendar's covered end
     "notice_weekday": (
         "{date} is a 周{actual} ({weekday}), but the notice says {said}",

@@ -15,7 +15,6 @@ pages print through its renderer.
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 from decimal import Decimal
@@ -26,7 +25,7 @@ import attrs
 from kpi_engine.payout.results import REGISTER_COLUMNS, PayLine, PayRun, PersonPay
 from kpi_engine.payout.text import money, number
 from kpi_engine.report._i18n import Messages
-from kpi_engine.report._view import spreadsheet_safe, terminal_safe
+from kpi_engine.report._view import CsvWriter, spreadsheet_safe, terminal_safe
 from kpi_engine.report.table import aligned
 
 EXCEL_DIGITS = 15
@@ -128,7 +127,7 @@ def render_register_csv(run: PayRun, *, bom: bool = False) -> str:
 def register_csv_rows(rows: Any, *, bom: bool = False) -> str:
     """Register rows (mappings of ``REGISTER_COLUMNS`` to text) as CSV, text cells guarded against formulas."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = CsvWriter(buf)
     writer.writerow(REGISTER_COLUMNS)
     for row in rows:
         writer.writerow([spreadsheet_safe(row[c]) if c != "amount" else row[c] for c in REGISTER_COLUMNS])

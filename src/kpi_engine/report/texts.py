@@ -6,7 +6,6 @@ Pure functions from a result to text; the CLI writes it. (Appraisals render thro
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -15,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from kpi_engine._numbers import HUNDRED, canonical, mul, quantize
-from kpi_engine.report._view import spreadsheet_safe, terminal_safe
+from kpi_engine.report._view import CsvWriter, spreadsheet_safe, terminal_safe
 from kpi_engine.report.table import aligned
 
 
@@ -90,14 +89,12 @@ def format_alerts(report: Any, fmt: str, tz_name: str) -> str:
         rows = report.event_rows(tz_name) if fmt == "events" else [a.to_dict() for a in report.alerts]
         buf = io.StringIO()
         columns = list(rows[0]) if rows else ["id"]
-        writer = csv.DictWriter(buf, columns, lineterminator="\n")
-        writer.writeheader()
+        writer = CsvWriter(buf)
+        writer.writerow(columns)
         for row in rows:  # names and ids from the data must not run as spreadsheet formulas
+            cells = (row.get(k) for k in columns)
             writer.writerow(
-                {
-                    k: spreadsheet_safe(";".join(v) if isinstance(v, list) else ("" if v is None else str(v)))
-                    for k, v in row.items()
-                }
+                [spreadsheet_safe(";".join(v) if isinstance(v, list) else ("" if v is None else str(v))) for v in cells]
             )
         return buf.getvalue()
     d = report.to_dict()

@@ -8,7 +8,6 @@ matrix. Numbers are rounded only here, half-up, from the exact values the core c
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 from collections.abc import Mapping, Sequence
@@ -19,7 +18,7 @@ from kpi_engine._numbers import Number, canonical, quantize
 from kpi_engine.management.risks import RiskReport
 from kpi_engine.management.territories import Balance, Proposal
 from kpi_engine.report._i18n import Messages
-from kpi_engine.report._view import spreadsheet_safe, terminal_safe
+from kpi_engine.report._view import CsvWriter, spreadsheet_safe, terminal_safe
 from kpi_engine.report.html import _CSS
 from kpi_engine.report.table import aligned
 from kpi_engine.time.tracking import Line, TrackReport
@@ -150,7 +149,7 @@ def _reason(msg: Messages, reason: str) -> str:
 def track_csv(report: TrackReport, levels: Sequence[str]) -> str:
     """``kpi track --format csv``: one row per item, subject and period (numbers as in JSON)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = CsvWriter(buf)
     writer.writerow(CSV_COLUMNS)
     places = report.plan.spec.money_places
     for ln in _ordered(report, levels):
@@ -449,7 +448,7 @@ def year_html(report: TrackReport, msg: Messages, names: Mapping[str, str], risk
 def events_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     """Alert events as CSV (``event_id, type, at, rep, metric, alert_period``) for a window metric."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = CsvWriter(buf)
     columns = ("event_id", "type", "at", "rep", "metric", "alert_period")
     writer.writerow(columns)
     for r in rows:

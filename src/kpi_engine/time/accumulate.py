@@ -61,7 +61,15 @@ from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Input, Scorecard
 from kpi_engine.language.spec import PeriodKind
-from kpi_engine.time.periods import Period, period_kind_of
+from kpi_engine.time.periods import (
+    Period,
+    add_months,
+    period_kind_of,
+    rolling_start,
+    stretch_text,
+    to_date_start,
+    uncovered,
+)
 from kpi_engine.time.zones import MAX_YEAR, MIN_YEAR, local_date, parse_instant, zone
 
 Rollup = Literal["sum", "mean", "min", "max", "last", "none"]
@@ -72,6 +80,7 @@ _ROLLING = re.compile(r"(\d{4})-(\d{2})-R(\d{1,2})")
 _TO_DATE_KIND: dict[str, PeriodKind] = {"YTD": "year", "HTD": "half", "QTD": "quarter"}
 _ROLLING_KIND: dict[int, PeriodKind] = {3: "quarter", 6: "half", 12: "year"}
 _SHOWN_SOURCES = 12  # a trace lists up to a year of months; more sources are summarised
+_DAY = dt.timedelta(days=1)
 
 
 def _month_index(day: dt.date) -> int:
@@ -98,8 +107,10 @@ class Span:
 
     @property
     def first_day(self) -> dt.date:
-        """The first day of the span."""
-        return _month_start(self.end - self.length + 1)
+        """The first day of the span (as ``over: year_to_date`` / ``rolling_year`` reckon theirs)."""
+        if self.form == "to_date":
+            return to_date_start(self.last_day, self.carrier.kind)
+        return rolling_start(self.last_day + dt.timedelta(days=1), self.length)
 
     @property
     def last_day(self) -> dt.date:
@@ -116,14 +127,21 @@ class Span:
         """The carrier period of the span (this one or an earlier one) holding ``day``, or None."""
         kind = self.carrier.kind
         index = _month_index(day)
-        if self.form == "to_date":
-            carrier = Period.containing(day, kind)
-            offset = index - _month_index(carrier.start)
-            return carrier if offset < self.length else None
+        if self.form == "to_date":  # the same months of the year (half, quarter) holding ``day``
+            first = to_date_start(day, kind)
+            return Period(kind, first) if day < add_months(first, self.length) else None
         if index > self.end:
             return None
         back = (self.end - index) // self.length
         return Period(kind, _month_start(_month_index(self.carrier.start) - back * _MONTHS[kind]))
+
+    def bounds(self, carrier: Period) -> tuple[dt.date, dt.date]:
+        """The first and last day of the span carried by ``carrier`` (this span or an earlier one)."""
+        if self.form == "to_date":
+            return carrier.start, add_months(carrier.start, self.length) - dt.timedelta(days=1)
+        back = (_month_index(self.carrier.start) - _month_index(carrier.start)) // _MONTHS[carrier.kind]
+        after = _month_start(self.end - back * self.length + 1)
+        return rolling_start(after, self.length), after - dt.timedelta(days=1)
 
     def label_of(self, carrier: Period) -> str:
         """How the span carried by ``carrier`` is written (``2025-YTD-06`` for 2025)."""
@@ -200,7 +218,7 @@ def _period_texts(data: Any) -> Iterable[object] | None:
                 return ()
             i = data.header.index("period")
             return {cells[i] for _, cells in data.cells}
-        return {raw.get("period") for _, raw in data.dict_rows}
+        return _distinct(raw.get("period") for _, raw in data.dict_rows)
     module = type(data).__module__.split(".")[0]
     if module in {"polars", "pandas", "pyarrow", "duckdb", "_duckdb"} or (
         hasattr(data, "rows") and hasattr(data, "data")
@@ -210,12 +228,31 @@ def _period_texts(data: Any) -> Iterable[object] | None:
         return ()
     if isinstance(data, list | tuple):
         if all(isinstance(row, Mapping) for row in data):  # Python dicts: no need to build a table to look
-            return {row.get("period") for row in data}
+            return _distinct(row.get("period") for row in data)
         if all(isinstance(t, Table) for t in data):
             return {text for t in data for text in (_period_texts(t) or ())}
     if isinstance(data, Iterable):
         return None  # objects, frames among tables: read them (``as_tables``)
     return ()
+
+
+def _distinct(cells: Iterable[object]) -> list[object]:
+    """The distinct period cells.
+
+    A cell that cannot be hashed (a list, a signaling NaN) is kept as it is: it is no period, and
+    the reader refuses it at its cell (a set comprehension raised TypeError through ``evaluate``).
+    """
+    seen: set[object] = set()
+    out: list[object] = []
+    for cell in cells:
+        try:
+            if cell in seen:
+                continue
+            seen.add(cell)
+        except TypeError:
+            pass
+        out.append(cell)
+    return out
 
 
 def _frame_periods(data: Any) -> Iterable[object] | None:
@@ -269,6 +306,7 @@ class Accumulated:
     events: Any
     period: str | None  # the carrier period to appraise (a span's carrier), or the period as given
     span: Span | None
+    warnings: tuple[Issue, ...] = ()  # subjects whose finer records leave part of a period uncovered
 
 
 def _describe(subject: str, target: Period, sources: Sequence[Record], coarse: Record | None) -> str:
@@ -333,11 +371,14 @@ def accumulate(
     members: Any = None,
     events: Any = None,
     history: bool | None = None,
+    strict: bool = False,
 ) -> Accumulated | None:
     """Roll finer records up into the scorecard's periods (or into a to-date or rolling span).
 
     ``history`` (default: whether the scorecard reads earlier periods) keeps the rolled-up records
-    of every period; without it only the appraised period's are handed on.
+    of every period; without it only the appraised period's are handed on. A subject whose finer
+    records leave part of a period uncovered (May missing from a half) is a warning
+    (``Accumulated.warnings``; ``relabel`` adds them to the appraisal), an error when ``strict``.
 
     Returns None when there is nothing to do: every record is of the scorecard's period kind and
     ``period`` is not a span (records given as an iterator come back read into a list, with no
@@ -422,6 +463,8 @@ def accumulate(
 
     out_rows: list[tuple[int, dict[str, Any]]] = []
     sources: dict[int, str] = {}
+    gaps: list[tuple[str, Issue]] = []  # (period, warning)
+    summed = [n for n, spec in card.inputs.items() if spec.over_time in {"sum", "mean", "min", "max"}]
     merged_coarse: set[tuple[str, Period]] = set()
     for (subject, target), group in sorted(fine.items(), key=lambda kv: (kv[0][1].start, kv[0][0])):
         group.sort(key=lambda r: (r.period.start, r.period.kind != "day"))
@@ -488,6 +531,8 @@ def accumulate(
         line = len(out_rows) + 1
         out_rows.append((line, row))
         sources[line] = _describe(subject, target, group, _coarse_record(coarse, target))
+        if any(r.values.get(n) is not None for n in summed for r in group):  # a last value needs no full cover
+            gaps.extend((str(target), g) for g in _gap(subject, target, span, group))
     if issues:
         raise DataError.from_issues(issues, "records")
     if not (card.reads_history if history is None else history):  # one period read: hand on its rows alone
@@ -495,6 +540,9 @@ def accumulate(
         if chosen_period is not None:
             wanted = str(chosen_period)
             out_rows = [(line, row) for line, row in out_rows if row["period"] == wanted]
+            gaps = [(p, g) for p, g in gaps if p == wanted]
+    if gaps and strict:
+        raise DataError.from_issues([attrs.evolve(g, severity="error") for _, g in gaps], "records")
     if merged_coarse:
         kept = [_without(t, merged_coarse, card.period) for t in kept]
     out: list[Table] = [t for t in kept if t.cells or t.dict_rows]
@@ -507,7 +555,29 @@ def accumulate(
         events=_events(card, events, span),
         period=chosen,
         span=span,
+        warnings=tuple(g for _, g in gaps),
     )
+
+
+def _gap(subject: str, target: Period, span: Span | None, group: Sequence[Record]) -> list[Issue]:
+    """A warning when a month of the period (or span) has none of ``subject``'s finer records.
+
+    The rolled-up row sums (or means) the records given, as a team sums the members with a value;
+    a month left out lowers a half's sales without an error, so it is said. Months, not days: days
+    without a record are ordinary (a weekend, a day without a sale), a month without one is not.
+    """
+    first, last = span.bounds(target) if span is not None else (target.start, _last_day(target))
+    touched: set[int] = set()
+    for r in group:
+        touched.update(range(_month_index(r.period.start), _month_index(r.period.next_start() - _DAY) + 1))
+    needed = range(_month_index(first), _month_index(last) + 1)
+    if touched.issuperset(needed):
+        return []
+    missing = uncovered(first, last, [(_month_start(i), _month_start(i + 1) - _DAY) for i in touched])
+    label = span.label_of(target) if span is not None else str(target)
+    shown = ", ".join(stretch_text(a, b) for a, b in missing)
+    message = f"'{subject}' has no record for {shown}: its {label} is rolled up from the records given"
+    return [Issue("incomplete_period", message, "period", Location("records"), "warning")]
 
 
 def _parsed(text: str | None, kind: PeriodKind) -> Period | None:
@@ -662,8 +732,14 @@ def _events(card: Scorecard, events: Any, span: Span | None) -> Any:
     return _subset(table, keep)
 
 
-def relabel(appraisal: Appraisal, span: Span | None) -> Appraisal:
-    """The appraisal of a span's carrier, labelled as the span (``2026`` → ``2026-YTD-06``)."""
+def relabel(appraisal: Appraisal, span: Span | None, warnings: Sequence[Issue] = ()) -> Appraisal:
+    """The appraisal of a span's carrier, labelled as the span (``2026`` → ``2026-YTD-06``).
+
+    ``warnings`` (the accumulation's: records that leave part of a period uncovered) join the
+    appraisal's own.
+    """
+    if warnings:
+        appraisal = attrs.evolve(appraisal, warnings=(*appraisal.warnings, *warnings))
     if span is None:
         return appraisal
     return attrs.evolve(appraisal, period=span.label)

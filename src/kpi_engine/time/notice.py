@@ -24,6 +24,7 @@ Pure: text in, values out (``kpi_engine.io.calendars`` reads the file and writes
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -123,19 +124,8 @@ class _Text:
         self.starts = [0] + [i + 1 for i, c in enumerate(original) if c == "\n"]
 
     def at(self, offset: int) -> Location:
-        line = _bisect(self.starts, offset)
+        line = bisect.bisect_right(self.starts, offset)
         return Location(self.file, line, offset - self.starts[line - 1] + 1)
-
-
-def _bisect(starts: list[int], offset: int) -> int:
-    lo, hi = 0, len(starts)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if starts[mid] <= offset:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def parse_notice(text: str, file: str = "<notice>", year: int | None = None) -> Notice:
@@ -226,7 +216,7 @@ def _holiday(
     for start, sentence in _sentences(src.text, item.end(), end):
         if "上班" in sentence:
             on.extend(_worked(src, start, sentence, year, issues, warnings))
-        elif "放假" in sentence:
+        elif "放假" in sentence or "补休" in sentence:
             off.extend(_off(src, start, sentence, year, issues))
         elif sentence.strip():
             skipped = len(sentence) - len(sentence.lstrip())
@@ -254,8 +244,14 @@ def _sentences(text: str, start: int, end: int) -> Iterator[tuple[int, str]]:
 def _dates(
     src: _Text, start: int, sentence: str, year: int, issues: list[Issue]
 ) -> list[tuple[dt.date, int, re.Match[str]]]:
-    """Every date of a sentence with its offset; a missing year or month is the one written before it."""
-    out: list[tuple[dt.date, int, re.Match[str]]] = []
+    """Every date of a sentence with its offset; a missing year or month is the one written before it.
+
+    A range that goes back in the calendar without a year written (``12月31日至1月2日``) crosses New
+    Year. The notice of year Y schedules Y's holidays, so when the December dates took Y only by
+    default they are Y−1's (31 Dec 2022 – 2 Jan 2023 in the 2023 notice); after a December written
+    with its year, the January is the next year's (``2022年12月31日至1月2日``).
+    """
+    found: list[tuple[dt.date, int, re.Match[str], bool]] = []  # date, offset, match, year written
     current_year, month = year, None
     for m in _DATE.finditer(sentence):
         offset = start + m.start()
@@ -273,14 +269,30 @@ def _dates(
                 Issue("notice_date", f"{current_year}年{month}月{m.group(3)}日 is not a date", "", src.at(offset))
             )
             continue
-        if out and day < out[-1][0] and not m.group(1):
-            later = _next_year(day, src, offset, issues)  # 12月31日至1月2日: the end is in the next year
-            if later is None:
-                continue
-            day = later
+        if found and day < found[-1][0] and not m.group(1):
+            if not any(written for *_, written in found) and all(d.year == year for d, *_ in found):
+                shifted = [(p, o, fm, w) for d, o, fm, w in found if (p := _previous_year(d, src, o, issues))]
+                if len(shifted) < len(found):
+                    continue
+                found = shifted
+            else:
+                later = _next_year(day, src, offset, issues)
+                if later is None:
+                    continue
+                day = later
+        found.append((day, offset, m, bool(m.group(1))))
+    for day, offset, m, _ in found:
         _check_weekday(day, m, src, offset, issues)
-        out.append((day, offset, m))
-    return out
+    return [(day, offset, m) for day, offset, m, _ in found]
+
+
+def _previous_year(day: dt.date, src: _Text, offset: int, issues: list[Issue]) -> dt.date | None:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        text = f"{day.year - 1}年{day.month}月{day.day}日 is not a date"
+        issues.append(Issue("notice_date", text, "", src.at(offset)))
+        return None
 
 
 def _next_year(day: dt.date, src: _Text, offset: int, issues: list[Issue]) -> dt.date | None:
@@ -314,13 +326,34 @@ def _check_weekday(day: dt.date, m: re.Match[str], src: _Text, offset: int, issu
 
 
 def _off(src: _Text, start: int, sentence: str, year: int, issues: list[Issue]) -> list[dt.date]:
-    """``A至B放假…，共N天`` or ``A放假…``: the days from A to B, checked against ``共N天`` / ``放假N天``."""
-    head = sentence.split("放假", 1)[0]
+    """``A至B放假…，共N天``, ``A放假…`` and days in lieu (``C（星期一）补休``): the days A to B, and each C.
+
+    The range is checked against ``共N天`` / ``放假N天``; a date after ``放假`` that is not followed by
+    ``补休`` is an error (it would otherwise be dropped without a word).
+    """
+    cut = sentence.rfind("补休")
+    read = sentence if cut < 0 else sentence[:cut]
+    split = read.find("放假")
+    head = read[:split] if split >= 0 else ""  # the range: the dates before 放假
     before = len(issues)
-    dates = _dates(src, start, head, year, issues)
+    dates = _dates(src, start, read, year, issues)
     if len(issues) > before:
         return []
-    if not dates or len(dates) > 2 or (len(dates) == 2 and "至" not in head):  # noqa: PLR2004 - a start and an end
+    ranged = [d for d in dates if d[1] < start + len(head)]
+    lieu = [d for d in dates if d[1] >= start + len(head)]
+    stray = _DATE.search(sentence, cut + len("补休")) if cut >= 0 else None
+    if stray is not None or (lieu and cut < 0):
+        at = start + stray.start() if stray is not None else lieu[0][1]
+        issues.append(
+            Issue(
+                "notice_clause",
+                f"a date after 放假 is neither in lieu (补休) nor worked (上班): cannot read {sentence.strip()!r}",
+                "",
+                src.at(at),
+            )
+        )
+        return []
+    if split >= 0 and (not ranged or len(ranged) > 2 or (len(ranged) == 2 and "至" not in head)):  # noqa: PLR2004
         issues.append(
             Issue(
                 "notice_clause",
@@ -331,24 +364,30 @@ def _off(src: _Text, start: int, sentence: str, year: int, issues: list[Issue]) 
             )
         )
         return []
-    first, last = dates[0][0], dates[-1][0]
-    if last < first:
-        text = f"the holiday ends ({last}) before it starts ({first})"
-        issues.append(Issue("notice_date", text, "", src.at(dates[-1][1])))
-        return []
-    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    count = re.search(r"(?:共|放假)\s*(\d+)\s*天", sentence)
-    if count is not None and int(count.group(1)) != len(days):
-        issues.append(
-            Issue(
-                "notice_count",
-                f"{first.isoformat()} to {last.isoformat()} is {len(days)} day(s), but the notice says {count.group()}",
-                "",
-                src.at(start + count.start()),
+    days: list[dt.date] = []
+    if ranged:
+        first, last = ranged[0][0], ranged[-1][0]
+        if last < first:
+            text = f"the holiday ends ({last}) before it starts ({first})"
+            issues.append(Issue("notice_date", text, "", src.at(ranged[-1][1])))
+            return []
+        days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+        count = re.search(r"(?:共|放假)\s*(\d+)\s*天", sentence)
+        if count is not None and int(count.group(1)) != len(days):
+            issues.append(
+                Issue(
+                    "notice_count",
+                    f"{first.isoformat()} to {last.isoformat()} is {len(days)} day(s), "
+                    f"but the notice says {count.group()}",
+                    "",
+                    src.at(start + count.start()),
+                )
             )
-        )
+            return []
+    if cut >= 0 and not lieu:
+        issues.append(Issue("notice_clause", f"no date before 补休 in {sentence.strip()!r}", "", src.at(start + cut)))
         return []
-    return days
+    return days + [d for d, _o, _m in lieu if d not in days]
 
 
 def _worked(

@@ -1,16 +1,26 @@
-"""Periods of every kind, each identified by its kind and first day.
+"""Periods of every kind, each identified by its kind and first day, and the spans that end with one.
 
 Day ``2026-03-05``, ISO week ``2026-W05``, month ``2026-03``, quarter ``2026-Q1``, half-year
 ``2026-H1`` and year ``2026``. ``day_named`` reads the day a spreadsheet's period cell names
 instead: a date (``2026-03-31``, ``2026/3/31``, ``2026年3月``), a date-time (``2026-03-01T00:00:00``,
 the text of a datetime cell) or an Excel date serial (``46082`` is 2026-03-01); the screening of
 records decides which period such a cell stands for.
+
+**Spans.** Two spans end with a period: *to date* (from the start of the year, half or quarter
+holding it) and *rolling* (the N months ending with it). An aggregate's ``over: year_to_date`` /
+``rolling_year`` reads the periods of such a span (``spanned``), and ``--period 2026-YTD-06`` /
+``2026-06-R12`` appraises one (``time.accumulate.Span``); both take their first day from
+``to_date_start`` and ``rolling_start`` here, so the two notations mean the same months. A period
+belongs to a span when its *anchor* lies in it: its first day, or an ISO week's Thursday (the day
+that gives a week its year, so 2026-W01, 29 Dec 2025 – 4 Jan 2026, is in 2026's year to date).
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from kpi_engine.language.spec import PeriodKind
@@ -172,3 +182,74 @@ def _named(text: str) -> tuple[PeriodKind, dt.date] | None:
     if m:
         return "day", _EXCEL_EPOCH + dt.timedelta(days=int(m.group(1)))
     return None
+
+
+def add_months(day: dt.date, n: int) -> dt.date:
+    """The same day ``n`` calendar months later (earlier if negative); the month's last day if it is shorter.
+
+    31 Jan + 1 month is 28 (or 29) Feb; 30 Nov + 3 months is 28 Feb.
+
+    Raises:
+        ValueError: if the result is outside the years ``datetime`` can hold.
+    """
+    year, month = divmod(day.year * 12 + day.month - 1 + n, 12)
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        msg = f"{day.isoformat()} moved by {n} month(s) is outside the years a date can hold"
+        raise ValueError(msg)
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def anchor(period: Period) -> dt.date:
+    """The day that places ``period`` in a span: an ISO week's Thursday (its year's day), else its first day."""
+    return period.start + dt.timedelta(days=3) if period.kind == "week" else period.start
+
+
+def to_date_start(day: dt.date, kind: PeriodKind) -> dt.date:
+    """The first day of a to-date span through ``day``: the start of the ``kind`` period holding it."""
+    return Period.containing(day, kind).start
+
+
+def rolling_start(end: dt.date, months: int) -> dt.date:
+    """The first day of a rolling span of ``months`` months that ends the day before ``end``."""
+    return add_months(end, -months)
+
+
+def spanned(period: Period, over: str) -> list[Period]:
+    """The periods of ``period``'s kind an aggregate ``over`` reads, oldest first, ``period`` last.
+
+    ``year_to_date``: those anchored from 1 January of ``period``'s year (an ISO week's year is its
+    Thursday's); ``rolling_year``: those anchored in the twelve months ending where ``period`` ends
+    (twelve months, four quarters, 52 ISO weeks, 365 or 366 days); ``period``: ``period`` alone.
+    """
+    if over == "period":
+        return [period]
+    to_date = over == "year_to_date"
+    first = to_date_start(anchor(period), "year") if to_date else rolling_start(period.next_start(), 12)
+    out, p = [], period
+    while anchor(p) >= first:
+        out.append(p)
+        p = p.previous()
+    return out[::-1]
+
+
+def uncovered(first: dt.date, last: dt.date, spans: Iterable[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, dt.date]]:
+    """The stretches of ``first``–``last`` (both included) that no ``(start, end)`` span covers, in order."""
+    out: list[tuple[dt.date, dt.date]] = []
+    cursor = first
+    for start, end in sorted(spans):
+        if start > cursor:
+            out.append((cursor, min(start - dt.timedelta(days=1), last)))
+        cursor = max(cursor, end + dt.timedelta(days=1))
+        if cursor > last:
+            return [(a, b) for a, b in out if a <= b]
+    if cursor <= last:
+        out.append((cursor, last))
+    return [(a, b) for a, b in out if a <= b]
+
+
+def stretch_text(start: dt.date, end: dt.date) -> str:
+    """``2026-06`` for a whole month, ``2026-04…2026-06`` for whole months, else the days."""
+    if start.day == 1 and (end + dt.timedelta(days=1)).day == 1:
+        a, b = f"{start.year}-{start.month:02d}", f"{end.year}-{end.month:02d}"
+        return a if a == b else f"{a}…{b}"
+    return start.isoformat() if start == end else f"{start.isoformat()}…{end.isoformat()}"

@@ -142,9 +142,9 @@ class TrackingSpec(_Spec):
     """How the year is watched against the plan (``kpi track``): when a forecast is at risk, a budget over."""
 
     forecast: Literal["run_rate", "plan_pace"] = Field(
-        "run_rate",
-        description="run_rate: actual ÷ working days elapsed × working days in the period; "
-        "plan_pace: actual ÷ plan to date × the period's plan (keeps the seasonality)",
+        "plan_pace",
+        description="plan_pace (default): actual ÷ plan to date × the period's plan, the plan's own working-day "
+        "pace (keeps the seasonality); run_rate: actual ÷ working days elapsed × working days in the period",
     )
     at_risk: Number = Field(
         Decimal("0.9"), description="a forecast below this share of the plan is at risk (default 90%)"
@@ -530,6 +530,29 @@ class _Checker:
             return "bad", Fraction(0)
         return "exact", weight
 
+    def tracking(self, raw: object) -> None:
+        """``at_risk`` lies in 0–100 % and ``over_budget`` is not negative; a plain number above 1 is a slip."""
+        t = self.spec.tracking
+        written = raw.get("tracking") if isinstance(raw, Mapping) else None
+        for key, value, top in (("at_risk", t.at_risk, Decimal(1)), ("over_budget", t.over_budget, None)):
+            path: PathKey = ("tracking", key)
+            text = written.get(key) if isinstance(written, Mapping) else None
+            if text is not None and "%" not in str(text) and value > 1:  # 90 meant 90 %, 1.1 perhaps 110 %
+                shown = format(value.normalize(), "f")
+                meant = f"{shown}%" if value >= 10 else _pct(value)  # noqa: PLR2004 - a whole percent
+                self.issues.append(
+                    Issue(
+                        "percent_slip",
+                        f"{key} {shown} without % is {_pct(value)} of the plan; write a share above 1 as a percent",
+                        format_path(path),
+                        self.smap.locate(path),
+                        suggestion=f"did you mean {meant}?",
+                    )
+                )
+            elif value < 0 or (top is not None and value > top):
+                limit = "between 0% and 100%" if top is not None else "0% or more"
+                self.add("bad_value", f"{key} must be {limit}, not {_pct(value)}", path)
+
     def items(self) -> list[Item]:
         spec = self.spec
         default = self.seasonality(spec.seasonality, ("seasonality",))
@@ -650,6 +673,7 @@ def parse_plan(text: str, file: str = "<string>") -> TargetPlan:
         with exact():  # the library's context, whatever the caller's (a total % step must not trap)
             checker = _Checker(spec, smap)
             items = checker.items()
+            checker.tracking(data)
         issues += checker.issues
     if spec is None or any(i.severity == "error" for i in issues):
         issues.sort(key=lambda i: (i.location.line, i.location.col) if i.location else (0, 0))

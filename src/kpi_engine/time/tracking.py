@@ -9,9 +9,10 @@ for (year, half, quarter, month, week, day) that has started by ``as_of``:
 - **actual**: the sum of the actual rows (``subject, period, <item's column>``) of the subject's
   leaves that lie inside the period up to ``as_of`` (rows of any kind: days, weeks, months…);
 - **forecast** to the period's end: its actual once the period is over; before that,
-  ``run_rate`` (the default): actual ÷ working days elapsed × working days in the period, on the
-  plan's business calendar; or ``plan_pace``: actual ÷ plan to date × plan, which keeps the
-  plan's seasonality (a strong fourth quarter stays strong);
+  ``plan_pace`` (the default): actual ÷ plan to date × plan — the plan's own pace over the working
+  days of its calendar, so a seasonal plan's strong fourth quarter stays strong and a rep exactly on
+  plan to date is on track; or ``run_rate``: actual ÷ working days elapsed × working days in the
+  period, every working day alike (the same as plan pace for a plan split by working days alone);
 - **gap** = forecast − plan; **gap to date** = actual − plan to date;
 - a target's **status**: ``met`` or ``missed`` once the period is over, else ``on_track``
   (forecast ≥ plan), ``behind`` (below the plan) or ``at_risk`` (forecast below ``at_risk`` ×
@@ -32,7 +33,8 @@ Every number is exact; rounding happens where a report shows it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
@@ -40,10 +42,10 @@ from typing import Any, Literal
 import attrs
 
 from kpi_engine import _numbers as num
-from kpi_engine._numbers import Number, as_fraction, canonical, quantize
+from kpi_engine._numbers import Number, as_fraction, canonical, exactly, quantize
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.evaluation.records import Table, as_tables, coerce
-from kpi_engine.time.periods import Period, period_kind_of
+from kpi_engine.time.periods import Period, period_kind_of, stretch_text, uncovered
 from kpi_engine.time.targets import LEVELS, Item, Node, TargetPlan, TargetPlanResult
 
 Status = Literal["met", "missed", "on_track", "behind", "at_risk", "over", "within", "no_data"]
@@ -77,9 +79,9 @@ class Line:
         return None if self.forecast is None else num.sub(self.forecast, self.plan)
 
     @property
-    def gap_to_date(self) -> Decimal | None:
-        """Actual − plan to date."""
-        return None if self.actual is None else self.actual - self.plan_to_date
+    def gap_to_date(self) -> Number | None:
+        """Actual − plan to date (exact, whatever the caller's decimal context)."""
+        return None if self.actual is None else num.sub(self.actual, self.plan_to_date)
 
     @property
     def to_date_ratio(self) -> Fraction | None:
@@ -335,9 +337,8 @@ def read_actuals(
     if day is None:
         issues.append(Issue("empty", "no actual rows", "", Location("actuals")))
         raise DataError.from_issues(issues, "actuals")
-    out: dict[tuple[str, str], list[_Row]] = {}
-    seen: dict[tuple[str, str], list[tuple[Period, Table, int]]] = {}
-    for table, line, subject, period, values in rows:
+    given: dict[tuple[str, str], list[tuple[Period, int, Table, int, Decimal]]] = {}
+    for order, (table, line, subject, period, values) in enumerate(rows):
         if _last_day(period) > day:
             issues.append(
                 Issue(
@@ -349,25 +350,36 @@ def read_actuals(
             )
             continue
         for name, value in values.items():
-            key = (name, subject)
-            for other, other_table, other_line in seen.get(key, []):
-                if other.start <= _last_day(period) and period.start <= _last_day(other):
-                    what = "repeats" if other == period else f"overlaps {other}"
-                    issues.append(
-                        Issue(
-                            "overlap",
-                            f"{subject}'s {name} for {period} {what} (first at {other_table.where(other_line)})",
-                            "period",
-                            table.where(line, "period"),
-                        )
+            given.setdefault((name, subject), []).append((period, order, table, line, value))
+    out: dict[tuple[str, str], list[_Row]] = {}
+    for (name, subject), found in given.items():
+        # One sweep in time order (the kept rows never overlap, so only the last kept one can reach a
+        # row that starts later): linear after the sort, however many rows repeat.
+        kept: list[tuple[Period, Table, int]] = []
+        for period, _order, table, line, value in sorted(found, key=lambda f: (f[0].start, f[1])):
+            if kept and period.start <= _last_day(kept[-1][0]):
+                other, other_table, other_line = kept[-1]
+                what = "repeats" if other == period else f"overlaps {other}"
+                issues.append(
+                    Issue(
+                        "overlap",
+                        f"{subject}'s {name} for {period} {what} (first at {other_table.where(other_line)})",
+                        "period",
+                        table.where(line, "period"),
                     )
-                    break
-            else:
-                seen.setdefault(key, []).append((period, table, line))
-                out.setdefault(key, []).append(_Row(period.start, _last_day(period), value))
+                )
+                continue
+            kept.append((period, table, line))
+            out.setdefault((name, subject), []).append(_Row(period.start, _last_day(period), value))
     if issues:
         raise DataError.from_issues(issues, "actuals")
     return out, day, _gaps(plan, out, day, set(by_column) & _columns(tables))
+
+
+def _absent(plan: TargetPlan, tables: Iterable[Table]) -> set[str]:
+    """The items whose actual column no table has: they have no actual (not an actual of 0)."""
+    columns = _columns(tables)
+    return {i.name for i in plan.items if i.actual not in columns}
 
 
 def _columns(tables: Iterable[Table]) -> set[str]:
@@ -383,31 +395,16 @@ def _gaps(plan: TargetPlan, rows: Mapping[tuple[str, str], list[_Row]], as_of: d
     first = dt.date(plan.spec.year, 1, 1)
     for item in plan.items:
         if item.actual not in given:
-            message = f"no column '{item.actual}' in the actuals: {item.name} has no actual (counted as 0)"
+            message = f"no column '{item.actual}' in the actuals: {item.name} has no actual"
             out.append(Issue("no_actual", message, item.actual, Location("actuals"), "warning"))
             continue
         for leaf in sorted(n.id for n in _nodes(item.tree) if not n.children):
-            covered = sorted(rows.get((item.name, leaf), []), key=lambda r: r.start)
-            missing: list[str] = []
-            cursor = first
-            for r in [*covered, _Row(as_of + dt.timedelta(days=1), as_of, Decimal(0))]:
-                if r.start > cursor:
-                    missing.append(_span_text(cursor, min(r.start - dt.timedelta(days=1), as_of)))
-                cursor = max(cursor, r.end + dt.timedelta(days=1))
+            covered = [(r.start, r.end) for r in rows.get((item.name, leaf), [])]
+            missing = [stretch_text(a, b) for a, b in uncovered(first, as_of, covered)]
             if missing:
                 message = f"{leaf} has no {item.actual} for {', '.join(missing)} (counted as 0)"
                 out.append(Issue("no_actual", message, item.actual, Location("actuals"), "warning"))
     return out
-
-
-def _span_text(start: dt.date, end: dt.date) -> str:
-    """``2026-06`` for a whole month, ``2026-04…2026-06`` for whole months, else the days."""
-    whole_start = start.day == 1
-    whole_end = (end + dt.timedelta(days=1)).day == 1
-    if whole_start and whole_end:
-        a, b = f"{start.year}-{start.month:02d}", f"{end.year}-{end.month:02d}"
-        return a if a == b else f"{a}…{b}"
-    return start.isoformat() if start == end else f"{start.isoformat()}…{end.isoformat()}"
 
 
 # --- tracking ---------------------------------------------------------------------------------------
@@ -433,6 +430,7 @@ def _periods(year: int, levels: Sequence[str], as_of: dt.date) -> list[Period]:
     return out
 
 
+@exactly
 def track(
     plan: TargetPlan,
     result: TargetPlanResult,
@@ -458,7 +456,9 @@ def track(
     if unknown:
         msg = f"unknown level {unknown[0]!r} (use {', '.join(LEVELS)})"
         raise DataError(msg)
-    rows, day, warnings = read_actuals(plan, as_tables(actuals, "actuals"), as_of)
+    tables = as_tables(actuals, "actuals")
+    rows, day, warnings = read_actuals(plan, tables, as_of)
+    absent = _absent(plan, tables)
     year = plan.spec.year
     if not dt.date(year, 1, 1) <= day <= dt.date(year, 12, 31):
         msg = f"the as-of day {day} is not in the plan year {year}"
@@ -468,7 +468,7 @@ def track(
     year_start, year_end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     periods = _periods(year, levels, day)
     opened = day + dt.timedelta(days=1)
-    due = cal.add_working_days(opened, spec.due_working_days)
+    due = functools.cache(lambda: cal.add_working_days(opened, spec.due_working_days))  # only once an alert opens
     lines: list[Line] = []
     alerts: list[TrackAlert] = []
     for item in plan.items:
@@ -490,7 +490,7 @@ def track(
                 to_date = planned if complete else sum(
                     (result.value(item.name, n.id, d) or Decimal(0) for d in days), Decimal(0)
                 )  # fmt: skip
-                actual = _actual(rows, item.name, below[n.id], start, elapsed_end)
+                actual = None if item.name in absent else _actual(rows, item.name, below[n.id], start, elapsed_end)
                 forecast = _forecast(spec.forecast, actual, planned, to_date, working, elapsed, complete=complete)
                 line = Line(
                     item.name, item.kind, item.unit, n.id, n.parent, depth[n.id], p, planned, to_date, actual,
@@ -555,7 +555,9 @@ def _status(line: Line, at_risk: Decimal, over_budget: Decimal) -> Status:
     return "at_risk" if forecast < Fraction(at_risk) * plan else "behind"
 
 
-def _alert(line: Line, item: Item, spec: Any, opened: dt.date, due: dt.date, places: int) -> TrackAlert | None:
+def _alert(
+    line: Line, item: Item, spec: Any, opened: dt.date, due: Callable[[], dt.date], places: int
+) -> TrackAlert | None:
     if line.forecast is None or line.actual is None:
         return None
     if line.kind == "budget":
@@ -563,7 +565,7 @@ def _alert(line: Line, item: Item, spec: Any, opened: dt.date, due: dt.date, pla
             return None
         return TrackAlert(
             line.subject, item.name, line.period, "over_budget", line.actual, line.plan_to_date, spec.over_budget,
-            opened, due, places,
+            opened, due(), places,
         )  # fmt: skip
     forecast, plan = as_fraction(line.forecast), Fraction(line.plan)
     below = forecast < (Fraction(spec.at_risk) * plan if spec.alert_on == "at_risk" else plan)
@@ -574,5 +576,5 @@ def _alert(line: Line, item: Item, spec: Any, opened: dt.date, due: dt.date, pla
     )
     threshold = spec.at_risk if spec.alert_on == "at_risk" else Decimal(1)
     return TrackAlert(
-        line.subject, item.name, line.period, reason, line.forecast, line.plan, threshold, opened, due, places
+        line.subject, item.name, line.period, reason, line.forecast, line.plan, threshold, opened, due(), places
     )

@@ -10,11 +10,12 @@ the located error or handles the rare form.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from math import ceil, floor
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -28,10 +29,49 @@ _DATE = r"^\d{4}-\d{2}-\d{2}$"
 _TRUE = ["true", "yes", "1", "y"]
 _FALSE = ["false", "no", "0", "n"]
 _MAX_DIGITS = 17  # 10**17 < 2**62 / 40: room for a few additions before the checked path is needed
+_MAX_SCALE = 18  # places: an int64 numerator holds no more; Polars' decimals stop at 38 (47 places raised)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
+def _boundary(fn: _F) -> _F:
+    """Make what Polars or a codec raises on a cell unusual data (``UnusualError``).
+
+    A decimal Polars cannot hold, a lone surrogate, an overflow: the row path then reports it at
+    its cell with its code, as for any other bad cell.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import polars as pl  # noqa: PLC0415
+
+        try:
+            return fn(*args, **kwargs)
+        except (pl.exceptions.PolarsError, OverflowError, UnicodeError) as exc:
+            raise UnusualError(f"{type(exc).__name__} while reading the columns") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@_boundary
 def to_polars(data: Any) -> Any:
-    """A Polars DataFrame for any accepted input; raises ``UnusualError`` for what it cannot take."""
+    """A Polars DataFrame for any accepted input; raises ``UnusualError`` for what it cannot take.
+
+    Columns of bytes or nested values (lists, structs, objects), and floats that are not finite,
+    are the row path's to refuse at their cells: the kernel would cast them to text ("NaN").
+    """
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    frame = _to_polars(data)
+    for name, dtype in frame.schema.items():
+        if dtype in (pl.Binary, pl.Object) or dtype.is_nested():
+            raise UnusualError(f"a {dtype} column '{name}'")
+        if dtype.is_float() and not frame[name].drop_nulls().is_finite().all():
+            raise UnusualError(f"a float that is not finite in '{name}'")
+    return frame
+
+
+def _to_polars(data: Any) -> Any:
     import polars as pl  # noqa: PLC0415 - optional dependency
 
     if isinstance(data, Frame):
@@ -65,7 +105,7 @@ def to_polars(data: Any) -> Any:
         if items and all(isinstance(t, Table) for t in items):
             if len(items) != 1:
                 raise UnusualError("several tables")
-            return to_polars(items[0])
+            return _to_polars(items[0])
         if not all(isinstance(r, Mapping) for r in items):
             raise UnusualError("rows that are not mappings")
         return _from_dicts(items)
@@ -104,6 +144,7 @@ def text_column(series: Any, *, strip: bool) -> tuple[Any, Any]:
     return values, blank
 
 
+@_boundary
 def number_column(series: Any, kind: InputType, bounds: tuple[Decimal | None, Decimal | None]) -> Num:
     """Exact scaled integers of a number column; raises ``UnusualError`` on anything the row path must see."""
     import polars as pl  # noqa: PLC0415
@@ -118,7 +159,7 @@ def number_column(series: Any, kind: InputType, bounds: tuple[Decimal | None, De
     elif isinstance(dtype, pl.Decimal):
         values, scale, na = _decimal_numerators(series)
     else:
-        if dtype.is_float() or dtype == pl.Boolean:
+        if dtype not in (pl.Utf8, pl.Categorical):  # floats, bools, bytes, dates, lists: the row path decides
             raise UnusualError(f"a {dtype} column")
         name = series.name or "v"
         values, scale, na = text_numbers(pl.DataFrame({name: series}), {name: kind})[name]
@@ -162,6 +203,7 @@ def _checked(values: Any, scale: int, na: Any, kind: InputType, bounds: tuple[De
 checked = _checked  # for _decimals (the same checks for decimal128 columns read in one batch)
 
 
+@_boundary
 def text_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any, int, Any]]:
     """Numerators, scale and blank mask of text number columns.
 
@@ -191,7 +233,8 @@ def text_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[Any
             )
         ]
     ).row(0)
-    plain = {name: _int(stats[2 * i + 1]) for i, name in enumerate(kinds) if stats[2 * i]}
+    scales = {name: _int(stats[2 * i + 1]) for i, name in enumerate(kinds) if stats[2 * i]}
+    plain = {name: scale for name, scale in scales.items() if scale <= _MAX_SCALE}
     if plain:
         decimals = frame.select(
             [stripped[name].replace("", None).str.to_decimal(scale=scale).alias(name) for name, scale in plain.items()]
@@ -271,6 +314,7 @@ def _split_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[A
     return {name: (values[name].to_numpy(), scales[name], table[f"{name}\0na"].to_numpy()) for name in kinds}
 
 
+@_boundary
 def text_number_columns(
     frame: Any, specs: dict[str, tuple[InputType, tuple[Decimal | None, Decimal | None]]]
 ) -> dict[str, Num]:
@@ -283,6 +327,7 @@ def _int(value: Any) -> int:
     return int(value or 0)
 
 
+@_boundary
 def bool_column(series: Any) -> Bool:
     import polars as pl  # noqa: PLC0415
 
@@ -299,6 +344,7 @@ def bool_column(series: Any) -> Bool:
     return Bool(yes, na_s if na_s.any() else None)
 
 
+@_boundary
 def typed_column(series: Any, kind: InputType, bounds: tuple[Decimal | None, Decimal | None]) -> Column:
     """The exact column of a record or event field of ``kind``."""
     if kind == "bool":

@@ -6,8 +6,9 @@ counted where the filter is true, not N/A). ``count`` counts them; the others re
 where it has a value: ``count_distinct`` counts its distinct values, ``sum`` adds the numbers (0
 for none), ``mean``, ``min`` and ``max`` are N/A for none (``aggregate``, which inputs filled from
 events, ``evaluation/sources.py``, use too). ``over: year_to_date`` / ``rolling_year`` reads the
-periods from 1 January, or the twelve months ending with the period (``spanned``); each period's
-members decide, the appraised period's where a period has no membership rows for the subject.
+periods from 1 January, or the twelve months ending with the period (``time.periods.spanned``, shared
+with ``--period`` spans); each period's members decide, the appraised period's where a period has no
+membership rows for the subject.
 
 Row kernel: ``AggregateOp.row`` over the subject's ``Event`` objects. Column kernel:
 ``reduce_column`` over the period's events of every owner at once (the columnar executor reads,
@@ -17,7 +18,6 @@ the period has none yet (``Plan.support("columnar")`` names it).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from kpi_engine._numbers import is_number
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Metric
 from kpi_engine.plan.ops.scopes import ColumnScope, Layer, RowScope
-from kpi_engine.time.periods import Period
+from kpi_engine.time.periods import Period, spanned
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,20 +61,6 @@ def aggregate(fn: str, field: str | None, events: Iterable[Any]) -> Value:
     if fn == "mean":
         return num.mean(numbers)
     return min(numbers) if fn == "min" else max(numbers)
-
-
-def spanned(period: Period, over: str) -> list[Period]:
-    """The periods an aggregate ``over`` reads, oldest first: from 1 January, or the year ending with ``period``."""
-    if over == "year_to_date":
-        first = dt.date(period.start.year, 1, 1)
-    else:  # rolling_year: the periods that start within the year ending where ``period`` ends
-        end = period.next_start()
-        first = dt.date(end.year - 1, end.month, 1) if end.day == 1 else end - dt.timedelta(days=365)
-    out, p = [], period
-    while p.start >= first:
-        out.append(p)
-        p = p.previous()
-    return out[::-1]
 
 
 class AggregateOp:
