@@ -198,6 +198,8 @@ class RowRun:
         self.plan = lower(card)
         self.shared = _shared(self.plan)
         self.current: tuple[str, str] = ("", "")  # (subject, path) being computed, to locate an ArithmeticError
+        # The last subject's scaled score integers (``score_all``), or ``None`` when it was scored otherwise.
+        self.ints: list[int | None] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the plan (compiled closures); an unpickled evaluator lowers it again."""
@@ -343,6 +345,7 @@ class RowRun:
         plain operators; if any of them rounded (the context's ``Inexact`` flag), those KPIs are
         scored again with the exact scorers.
         """
+        self.ints = None
         if trace:
             return [self.score_kpi(subject, kp, trace=True) for kp in self.plan.kpis]
         known = self.m.values(subject, self.period)
@@ -355,6 +358,20 @@ class RowRun:
             ctx.flags[Inexact] = False  # type: ignore[union-attr]  # our own context: its flag is ours to read
         out: list[_Scored] = []
         kp = kpis[0] if kpis else None
+        if fast and self.plan.scaled is not None:  # every KPI has a scaled-integer kernel
+            try:
+                values = [known[metric] for metric in self.plan.kpi_metrics]
+            except KeyError:
+                values = None  # a metric not computed yet: the loops below compute it
+            if values is not None and _DECIMAL_ONLY.issuperset(map(type, values)):
+                try:
+                    rows = [kernel(v) for kernel, v in zip(self.plan.scaled, values, strict=True)]  # type: ignore[arg-type]
+                except ArithmeticError:  # the exact loop below raises it again, at its KPI
+                    rows = [None]
+                if None not in rows and not ctx.flags[Inexact]:  # type: ignore[union-attr]
+                    self.ints = [r[0] for r in rows]  # type: ignore[index]
+                    return [(v, r[1], _NO_FLAGS, _UNTRACED) for v, r in zip(values, rows, strict=True)]  # type: ignore[index]
+                ctx.flags[Inexact] = False  # type: ignore[union-attr]
         if fast and self.plan.all_operators:  # every KPI has an operator form: scored in one comprehension
             try:
                 values = [known[metric] for metric in self.plan.kpi_metrics]
@@ -441,7 +458,12 @@ class RowRun:
         # The effective shares depend only on which KPIs apply: computed once per pattern.
         pattern = plan.weights.pattern(tuple(map(operator.is_not, scores, _NONES)))  # which KPIs apply
         # The total is exactly the sum of the KPI contributions an auditor sees.
-        section_scores, contributions, total = plan.weights.row(scores, pattern, zeroed)
+        ints = self.ints
+        if ints is not None and not zeroed and not _DECIMAL_ONLY.issuperset(map(type, scores)):
+            # Some score is a Fraction: combined on the scaled integers (same numbers, no Fraction arithmetic).
+            section_scores, contributions, total = plan.weights.row_scaled(scores, ints, pattern)
+        else:
+            section_scores, contributions, total = plan.weights.row(scores, pattern, zeroed)
         section_share = pattern.section_share
         shares = pattern.share_list
         before_gates = total

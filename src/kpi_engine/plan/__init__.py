@@ -79,6 +79,7 @@ class Plan:
         card: the compiled scorecard the plan was lowered from.
         metrics: one op per metric (inputs included), by name: ``row`` and ``column`` kernels.
         kpis: one ``KpiOp`` per KPI, in the scorecard's order (the method compiled once).
+        scaled: each KPI's scaled-integer row kernel (``ScaledScore.row``) when every KPI has one, else ``None``.
         weights, adjustments, gates, grades, flags: the operations after scoring, in the order
             an executor applies them.
         required: the required inputs (checked for the appraised subjects).
@@ -97,9 +98,12 @@ class Plan:
         self.kpi_metrics = tuple(k.metric for k in card.kpis)
         self.operators = tuple(op.operators for op in self.kpis)
         self.all_operators = all(op is not None for op in self.operators)
+        # Every KPI scored by a scaled-integer kernel: scores and their combination on integers.
+        scaled = [op.scaled for op in self.kpis]
+        self.scaled = tuple(sc.row for sc in scaled if sc is not None) if all(scaled) and scaled else None
         self.required = tuple(name for name, spec in card.inputs.items() if spec.required)
         self.adjustments = Adjustments(card)
-        self.weights = Weights(card)
+        self.weights = Weights(card, tuple(sc.gamma for sc in scaled if sc is not None) if self.scaled else None)
         self.gates = Gates(card)
         self.grades = Grades(card)
         self.flags = Flags(card)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal, Inexact
 from fractions import Fraction
+from math import gcd, lcm
 from typing import TYPE_CHECKING
 
 from kpi_engine import _numbers as num
@@ -299,11 +300,9 @@ def _operators(start: Decimal, d: Decimal, cap: Decimal, *, rising: bool) -> Cal
 def linear_column(ctx: Ctx, kpi: Kpi, v: Num) -> Num:
     """``linear`` over a column; one-sided, it is the affine map ``k·v + c`` with compile-time constants."""
     cap = Fraction(kpi.cap)
-    if kpi.direction in {"higher", "lower"} and kpi.target[0] != kpi.floor[0]:
-        # 100·(v − floor)/(target − floor) is the affine map k·v + c with constants k and c
-        # (lower-is-better is the same formula: both differences change sign).
-        k = 100 / (Fraction(kpi.target[0]) - Fraction(kpi.floor[0]))
-        out = n_affine(ctx, v, k, -k * Fraction(kpi.floor[0]), (Fraction(0), cap))
+    kc = affine(kpi)
+    if kc is not None:
+        out = n_affine(ctx, v, kc[0], kc[1], (Fraction(0), cap))
         return Num(out.num, out.den, v.na, out.hi)
     t = [_const(x) for x in kpi.target]
     f = [_const(x) for x in kpi.floor]
@@ -341,11 +340,131 @@ def attainment_column(ctx: Ctx, kpi: Kpi, v: Num) -> Num:
         nonpos, _ = n_cmp(ctx, v, _const(0), "<=")
         safe = n_where(ctx, nonpos, _const(1), v)
         out = n_where(ctx, nonpos, Num.const(cap), n_clip(ctx, _ratio_column(ctx, t, safe), Fraction(0), cap))
-    elif kpi.target[0] != 0:
-        out = n_affine(ctx, v, 100 / Fraction(kpi.target[0]), Fraction(0), (Fraction(0), cap))
+    elif (kc := affine(kpi)) is not None:
+        out = n_affine(ctx, v, kc[0], kc[1], (Fraction(0), cap))
     else:
         out = n_clip(ctx, _ratio_column(ctx, v, t), Fraction(0), cap)
     return Num(out.num, out.den, v.na, out.hi)
+
+
+# --- the affine methods on scaled integers: one form for the row and the column kernels --------
+
+
+def affine(kpi: Kpi) -> tuple[Fraction, Fraction] | None:
+    """The score before clipping as the affine map ``k·v + c`` of the value, when it is one.
+
+    One-sided linear: ``100·(v − floor)/(target − floor)`` (lower-is-better is the same formula:
+    both differences change sign); higher-is-better attainment: ``100·v/target``. ``None`` for
+    the other methods and directions (and a divisor of 0, which the checks refuse anyway).
+    """
+    if kpi.method == "linear" and kpi.direction in {"higher", "lower"} and kpi.target[0] != kpi.floor[0]:
+        k = 100 / (Fraction(kpi.target[0]) - Fraction(kpi.floor[0]))
+        return k, -k * Fraction(kpi.floor[0])
+    if kpi.method == "attainment" and kpi.direction == "higher" and kpi.target[0] != 0:
+        return 100 / Fraction(kpi.target[0]), Fraction(0)
+    return None
+
+
+SCALE = 6  # decimals a value may have for the scaled row kernel (values with more: the exact scorer)
+_VALUE_LIMIT = 10**100  # |value| below it: the exact scorer can neither overflow nor underflow (1e±999)
+
+
+def _denominators(scale: int) -> dict[int, int]:
+    """``{d: 10**scale // d}`` for each ``d = 2**i · 5**j`` dividing ``10**scale`` (a decimal's reduced denominator)."""
+    return {2**i * 5**j: 10**scale // (2**i * 5**j) for i in range(scale + 1) for j in range(scale + 1)}
+
+
+class ScaledScore:
+    """A KPI's row kernel on scaled integers: ``score = S / gamma`` with ``S`` a Python integer.
+
+    **Affine methods** (``affine``): a decimal value ``v`` with at most ``scale`` decimals is
+    ``N / 10**scale`` for an integer ``N``, so the unclipped score ``k·v + c`` is
+    ``(alpha·N + beta) / gamma`` with integers fixed once per KPI (the column kernel's
+    ``n_affine`` derives the same constants for a whole column), and clipping to ``[0, cap]`` is
+    two integer comparisons with ``0`` and ``cap·gamma``. Integers do not overflow; ``|v| < 1e100``
+    bounds the unclipped score far inside the exact range, so the exact scorer would not signal
+    ``Overflow`` either. The score itself is the number the exact scorer gives, built without its
+    ``Fraction`` arithmetic: ``ZERO`` below the clip, the KPI's ``cap`` above it, a ``Fraction`` in
+    lowest terms when ``S / gamma`` has no finite decimal expansion (the odd part of ``gamma`` does
+    not divide ``S``: what the scorer would ``settle`` to), and otherwise the decimal that the
+    operator form computes (the caller checks its context's ``Inexact`` flag, as for every
+    operator form, so the digits are the exact scorer's).
+
+    **Threshold**: the score is the pass or fail score (the compiled scorer's comparison), and
+    ``S`` the matching integer over ``gamma`` (the common denominator of the two scores).
+
+    ``row(v)`` gives ``(S, score)``, or ``None`` when the value is not for this kernel (not a
+    ``Decimal``, more decimals than ``scale``, ``|v| ≥ 1e100``): the caller then runs the exact path.
+    """
+
+    __slots__ = ("alpha", "beta", "cap", "decimal", "gamma", "high", "odd", "row", "units")
+
+    def __init__(self, kpi: Kpi, scorer: Scorer) -> None:
+        self.cap = kpi.cap
+        kc = affine(kpi)
+        if kc is None:  # threshold: the caller checked the method
+            passed, failed = kpi.pass_score, kpi.fail_score
+            self.gamma = lcm(Fraction(passed).denominator, Fraction(failed).denominator)
+            s_pass, s_fail = int(Fraction(passed) * self.gamma), int(Fraction(failed) * self.gamma)
+
+            def threshold_row(v: Number) -> tuple[int, Number] | None:
+                score = scorer(v)
+                return (s_pass if score is passed else s_fail), score
+
+            self.row = threshold_row
+            return
+        scale = max(SCALE, *(_places(x) for x in (*kpi.floor[:1], kpi.target[0])))
+        k, c = kc
+        kd = k / 10**scale
+        self.gamma = gamma = lcm(kd.denominator, c.denominator, Fraction(kpi.cap).denominator)
+        self.alpha = alpha = kd.numerator * (gamma // kd.denominator)
+        self.beta = beta = c.numerator * (gamma // c.denominator)
+        self.high = high = int(Fraction(kpi.cap) * gamma)
+        self.odd = odd = _odd_part(gamma)
+        self.units = units = _denominators(scale)
+        decimal = compile_operators(kpi, any_divisor=True)
+        assert decimal is not None  # an affine method always has an operator form
+        self.decimal = decimal
+        limit = _VALUE_LIMIT * 10**scale
+        cap = kpi.cap
+        coprime = num.coprime_fraction
+
+        def affine_row(v: Number) -> tuple[int, Number] | None:
+            if type(v) is not Decimal:
+                return None
+            n, d = v.as_integer_ratio()
+            m = units.get(d)
+            if m is None:
+                return None
+            n *= m
+            if not -limit < n < limit:
+                return None
+            s = alpha * n + beta
+            if s < 0:
+                return 0, ZERO
+            if s > high:
+                return high, cap
+            if s % odd:  # no finite decimal expansion: the Fraction the scorer settles to
+                g = gcd(s, gamma)
+                return s, coprime(s // g, gamma // g)
+            return s, decimal(v)  # a finite decimal: the operator form's digits (Inexact checked by the caller)
+
+        self.row = affine_row
+
+    @classmethod
+    def of(cls, kpi: Kpi, scorer: Scorer | None) -> ScaledScore | None:
+        """The kernel of ``kpi``, or ``None`` where it has none (bands, expression, range, attainment lower)."""
+        if scorer is None:
+            return None
+        if affine(kpi) is None and not (kpi.method == "threshold" and kpi.direction != "range"):
+            return None
+        return cls(kpi, scorer)
+
+
+def _places(x: Decimal) -> int:
+    """The decimals of ``x`` as written (``0`` for a whole number)."""
+    exponent = x.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 # --- bands: the first row with min ≤ v < max ------------------------------------------------------
@@ -411,7 +530,7 @@ def expression_column(ctx: Ctx, kpi: Kpi, v: Num, env: Mapping[str, Column]) -> 
 # --- a KPI's method: compiled row forms, dispatch, the trace's sentence ---------------------------
 
 
-def compile_operators(kpi: Kpi) -> Callable[[Decimal], Number] | None:
+def compile_operators(kpi: Kpi, *, any_divisor: bool = False) -> Callable[[Decimal], Number] | None:
     """The KPI's compiled scorer written with plain operators, for a decimal value, or ``None``.
 
     Only for the methods whose arithmetic is a subtraction, a product and a division by a
@@ -419,14 +538,16 @@ def compile_operators(kpi: Kpi) -> Callable[[Decimal], Number] | None:
     library's own context (``_numbers.own_context``) and takes its result only if that
     context's ``Inexact`` flag stayed unset: then every operation was exact and gave the digits
     the ``EXACT`` operations of ``compile_scorer`` give (same precision, range and rounding).
+    With ``any_divisor``, also for a divisor whose quotients may have no finite expansion: for
+    a caller that calls it only for values whose score has one (``ScaledScore``).
     """
     t, f = kpi.target, kpi.floor
     if kpi.method == "linear" and kpi.direction in {"higher", "lower"}:
         rising = kpi.direction == "higher"
         d = num.sub(t[0], f[0]) if rising else num.sub(f[0], t[0])
-        if _terminating(d):
-            return _operators(f[0], d, kpi.cap, rising=rising)  # type: ignore[arg-type]  # a Decimal: _terminating
-    if kpi.method == "attainment" and kpi.direction == "higher" and _terminating(t[0]):
+        if _terminating(d) or (any_divisor and type(d) is Decimal and d):
+            return _operators(f[0], d, kpi.cap, rising=rising)  # type: ignore[arg-type]  # a Decimal
+    if kpi.method == "attainment" and kpi.direction == "higher" and (_terminating(t[0]) or (any_divisor and t[0])):
         target, cap = t[0], kpi.cap
 
         def attained(v: Decimal) -> Number:
@@ -535,7 +656,7 @@ class KpiOp:
     ``compile_operators``). ``row`` and ``column`` apply ``on_missing`` and the method.
     """
 
-    __slots__ = ("kpi", "metric", "operators", "path", "score_names", "scorer")
+    __slots__ = ("kpi", "metric", "operators", "path", "scaled", "score_names", "scorer")
 
     def __init__(self, kpi: Kpi) -> None:
         self.kpi = kpi
@@ -543,6 +664,7 @@ class KpiOp:
         self.path = f"kpis.{kpi.id}"
         self.scorer = compile_scorer(kpi)
         self.operators = compile_operators(kpi) if self.scorer is not None else None
+        self.scaled = ScaledScore.of(kpi, self.scorer)
         self.score_names = kpi.score_expr.names - {"value"} if kpi.score_expr is not None else frozenset()
 
     def _refusal(self, strict: bool, what: str) -> str | None:  # noqa: FBT001 - private helper

@@ -15,9 +15,9 @@ KPIs (``Weights.pattern``, worked out once per pattern and card). Column kernel:
 from __future__ import annotations
 
 import operator
-from decimal import Inexact
+from decimal import Decimal, Inexact
 from fractions import Fraction
-from math import lcm
+from math import gcd, lcm
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -25,7 +25,7 @@ import attrs
 from kpi_engine import _numbers as num
 from kpi_engine._columns import Arr, Ctx, IntLike, Num, mul, n_add, n_div, n_mul, n_weighted_sum, n_where
 from kpi_engine._lazy import lazy_module
-from kpi_engine._numbers import ZERO, Number
+from kpi_engine._numbers import EXACT, ZERO, Number, as_fraction
 from kpi_engine.language.model import Scorecard
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def section_flags(*, zeroed: bool, scored: bool) -> tuple[str, ...]:
 class Pattern:
     """Effective weights for one pattern of applicable KPIs (the same for every subject with it)."""
 
-    __slots__ = ("live", "members", "section_share", "share_list", "shares", "wsums")
+    __slots__ = ("live", "members", "scaled", "section_share", "share_list", "shares", "wsums")
 
     def __init__(self, card: Scorecard, applies: tuple[bool, ...]) -> None:
         live_kpis = [k for k, ok in zip(card.kpis, applies, strict=True) if ok]
@@ -73,6 +73,58 @@ class Pattern:
             s.id: tuple(i for i, (k, ok) in enumerate(zip(card.kpis, applies, strict=True)) if ok and k.section == s.id)
             for s in card.sections
         }
+        self.scaled: ScaledPattern | None = None  # built on first use, when every KPI has a scaled kernel
+
+
+def _odd_part(n: int) -> int:
+    """``n`` without its factors 2 and 5: a quotient ``x / n`` has a finite decimal expansion iff it divides ``x``."""
+    n >>= (n & -n).bit_length() - 1
+    while n % 5 == 0:
+        n //= 5
+    return n
+
+
+class _Sum:
+    """``Σ x_i / d_i`` over some KPIs' scaled scores as one integer numerator over a common denominator.
+
+    ``multipliers[j]`` turns the ``j``-th score's integer (over its ``gamma``) into the common
+    ``den``; ``odd`` is ``den``'s odd part (see ``_odd_part``).
+    """
+
+    __slots__ = ("den", "multipliers", "odd", "positions")
+
+    def __init__(self, positions: tuple[int, ...], coefficients: list[Fraction]) -> None:
+        self.positions = positions
+        self.den = lcm(*(c.denominator for c in coefficients), 1)
+        self.multipliers = tuple(c.numerator * (self.den // c.denominator) for c in coefficients)
+        self.odd = _odd_part(self.den)
+
+
+class ScaledPattern:
+    """A pattern's effective weights as integers over the KPIs' scaled scores (``scoring.ScaledScore``).
+
+    With every score ``S_i / gamma_i``: the total ``Σ share_i·S_i/gamma_i`` and each section's
+    score ``Σ w_i·S_i/gamma_i ÷ Σ w_i`` are one integer numerator each over a denominator fixed per
+    pattern (no renormalising division per subject: a pattern with an N/A KPI has its own
+    constants), and each contribution ``share_i·S_i/gamma_i`` is ``S_i·a_i / b_i`` with integers.
+    """
+
+    __slots__ = ("parts", "sections", "total")
+
+    def __init__(self, card: Scorecard, pattern: Pattern, gammas: tuple[int, ...]) -> None:
+        live = pattern.live
+        shares = [as_fraction(pattern.share_list[i]) for i in live]
+        self.total = _Sum(live, [sh / gammas[i] for sh, i in zip(shares, live, strict=True)])
+        self.parts = tuple((sh.numerator, sh.denominator * gammas[i]) for sh, i in zip(shares, live, strict=True))
+        self.sections: dict[str, _Sum] = {}
+        for section in card.sections:
+            wsum = pattern.wsums.get(section.id)
+            if wsum is None:
+                continue
+            members = pattern.members[section.id]
+            self.sections[section.id] = _Sum(
+                members, [as_fraction(card.kpis[i].weight) / as_fraction(wsum) / gammas[i] for i in members]
+            )
 
 
 @attrs.define
@@ -92,13 +144,18 @@ class ColumnCombination:
 
 
 class Weights:
-    """The scorecard's sections and declared weights, and their two kernels."""
+    """The scorecard's sections and declared weights, and their two kernels.
 
-    def __init__(self, card: Scorecard) -> None:
+    ``gammas``: each KPI's scaled-score denominator (``scoring.ScaledScore.gamma``) when every KPI
+    has a scaled kernel, else ``None``; ``row_scaled`` combines such scores on integers.
+    """
+
+    def __init__(self, card: Scorecard, gammas: tuple[int, ...] | None = None) -> None:
         self.card = card
         self.weights = tuple(k.weight for k in card.kpis)  # declared
         self.sections_of = tuple(k.section for k in card.kpis)
         self.patterns: dict[tuple[bool, ...], Pattern] = {}
+        self.gammas = gammas
 
     # --- row ------------------------------------------------------------------------------------
 
@@ -127,6 +184,57 @@ class Weights:
                 return found
             ctx.flags[Inexact] = False
         return self._row_exactly(scores, pattern, zeroed)
+
+    def row_scaled(self, scores: list[Number | None], ints: list[int | None], pattern: Pattern) -> RowCombination:
+        """``row`` for scores that a scaled kernel gave with their integers (``ints[i]``: ``S_i``, over ``gamma_i``).
+
+        No ``zero_section`` gate applies (the caller checked). Every number is the one
+        ``_row_exactly`` gives, in the same form: a sum or quotient without a finite decimal
+        expansion is the ``Fraction`` in lowest terms of its integers; one with a finite expansion
+        (rare when a score is a ``Fraction``) is computed by ``_row_exactly``'s own operations, so
+        that its digits are theirs; a contribution is a product of two decimals (``EXACT``'s
+        digits) or the settled quotient of its integers (what ``mul`` settles to).
+        """
+        scaled = pattern.scaled
+        if scaled is None:
+            assert self.gammas is not None
+            scaled = pattern.scaled = ScaledPattern(self.card, pattern, self.gammas)
+        coprime, multiply = num.coprime_fraction, EXACT.multiply
+        section_scores: dict[str, Number | None] = {}
+        for section in self.card.sections:
+            part = scaled.sections.get(section.id)
+            if part is None:
+                section_scores[section.id] = None
+                continue
+            top = sum(map(operator.mul, part.multipliers, [ints[i] for i in part.positions]))
+            if top % part.odd:
+                g = gcd(top, part.den)
+                section_scores[section.id] = coprime(top // g, part.den // g)
+            else:
+                members = part.positions
+                weighted = num.dot([self.weights[i] for i in members], [scores[i] for i in members])  # type: ignore[misc]
+                section_scores[section.id] = num.div(weighted, pattern.wsums[section.id])
+        contributions: list[Number] = [ZERO] * len(scores)  # an excluded KPI contributes 0
+        shares = pattern.share_list
+        for i, (a, b) in zip(pattern.live, scaled.parts, strict=True):
+            share, score = shares[i], scores[i]
+            if type(share) is Decimal and type(score) is Decimal:
+                try:
+                    contributions[i] = multiply(share, score)
+                    continue
+                except Inexact:
+                    pass
+            contributions[i] = num.ratio(a * ints[i], b)  # type: ignore[operator]
+        total: Number | None = None
+        if pattern.wsums:
+            whole = scaled.total
+            top = sum(map(operator.mul, whole.multipliers, [ints[i] for i in whole.positions]))
+            if top % whole.odd:
+                g = gcd(top, whole.den)
+                total = coprime(top // g, whole.den // g)
+            else:
+                total = num.total(contributions)
+        return section_scores, contributions, total
 
     def _row_operators(self, scores: list[Number | None], pattern: Pattern) -> RowCombination:
         weights = self.weights
