@@ -251,3 +251,21 @@ def test_scaled_combination_is_the_exact_combination(found):
     assert all(same(got[0][s], expected[0][s]) or got[0][s] is expected[0][s] is None for s in got[0])
     assert all(same(a, b) for a, b in zip(got[1], expected[1], strict=True))
     assert got[2] is expected[2] is None or same(got[2], expected[2])
+
+
+@given(
+    st.lists(st.sampled_from(["90", "89.995", "75", "60.5", "33.333", "0", "-10", "1E+2"]), min_size=1, max_size=4),
+    st.fractions(min_value=-50, max_value=150, max_denominator=10**6),
+)
+def test_a_fraction_total_takes_the_grade_of_the_exact_comparison(mins, total):
+    """Grades.row compares a Fraction total on integers and finds the band that Fraction >= Decimal finds."""
+    bands = sorted({Decimal(m) for m in mins}, reverse=True)
+    grades = (
+        "\n".join(f"  - {{grade: G{i}, min: {m}}}" for i, m in enumerate(bands)) + f"\n  - {{grade: G{len(bands)}}}"
+    )
+    text = ('ruleset: g\nversion: "1"\ntitle: g\ninputs: {v: {type: number}}\n'
+            "kpis:\n  - {id: k, metric: v, method: linear, floor: 0, target: 1, weight: 100%}\n"
+            f"grades:\n{grades}\n")  # fmt: skip
+    plan = lower(parse_ruleset(text).scorecard)
+    expected = next((f"G{i}" for i, m in enumerate(bands) if total >= m), f"G{len(bands)}")
+    assert plan.grades.row(total, None)[0] == expected

@@ -31,11 +31,22 @@ class Grades:
         self.rows = tuple((g.min, g.grade, g.bonus_multiplier) for g in card.grades)
         self.bonus_of = {g.grade: g.bonus_multiplier for g in card.grades}
         self.forcing = any(g.action == "force_grade" for g in card.gates)
+        # The bounds as integer ratios: a Fraction total is compared on integers (``n·q ≥ p·d``).
+        self.ratios = tuple(
+            (None if g.min is None else Fraction(g.min).as_integer_ratio(), g.grade, g.bonus_multiplier)
+            for g in card.grades
+        )
 
     def row(self, total: Number | None, forced: str | None) -> tuple[str | None, Decimal | None]:
         """One subject's grade and bonus multiplier."""
         grade, bonus = None, None
-        if total is not None:
+        if type(total) is Fraction:  # the same comparisons as below, on the integers of both sides
+            n, d = total.numerator, total.denominator
+            for ratio, name, multiplier in self.ratios:
+                if ratio is None or n * ratio[1] >= ratio[0] * d:
+                    grade, bonus = name, multiplier
+                    break
+        elif total is not None:
             for least, name, multiplier in self.rows:
                 if least is None or total >= least:
                     grade, bonus = name, multiplier

@@ -84,11 +84,15 @@ def _odd_part(n: int) -> int:
     return n
 
 
+_MAX_BITS = 3319  # ``_numbers``' bound: a quotient over a denominator of at most this many bits cannot underflow
+
+
 class _Sum:
     """``Σ x_i / d_i`` over some KPIs' scaled scores as one integer numerator over a common denominator.
 
     ``multipliers[j]`` turns the ``j``-th score's integer (over its ``gamma``) into the common
-    ``den``; ``odd`` is ``den``'s odd part (see ``_odd_part``).
+    ``den``; ``odd`` is ``den``'s odd part (see ``_odd_part``), or 1 when ``den`` is so large that
+    only ``_numbers``' checks may decide (every quotient then counts as terminating: exact path).
     """
 
     __slots__ = ("den", "multipliers", "odd", "positions")
@@ -97,7 +101,19 @@ class _Sum:
         self.positions = positions
         self.den = lcm(*(c.denominator for c in coefficients), 1)
         self.multipliers = tuple(c.numerator * (self.den // c.denominator) for c in coefficients)
-        self.odd = _odd_part(self.den)
+        self.odd = _odd_part(self.den) if self.den.bit_length() <= _MAX_BITS else 1
+
+    def quotient(self, ints: list[int | None]) -> tuple[int, Fraction | None]:
+        """The numerator over ``den``, and the quotient as a ``Fraction`` in lowest terms when it does not terminate.
+
+        ``None`` when it terminates: the caller computes it by the exact operations (their digits).
+        Bounded: scores lie in ``[0, cap]`` and shares in ``[0, 1]``, so no quotient leaves 1e±999.
+        """
+        top = sum(map(operator.mul, self.multipliers, [ints[i] for i in self.positions]))
+        if top % self.odd:
+            g = gcd(top, self.den)
+            return top, num.coprime_fraction(top // g, self.den // g)
+        return top, None
 
 
 class ScaledPattern:
@@ -115,16 +131,24 @@ class ScaledPattern:
         live = pattern.live
         shares = [as_fraction(pattern.share_list[i]) for i in live]
         self.total = _Sum(live, [sh / gammas[i] for sh, i in zip(shares, live, strict=True)])
-        self.parts = tuple((sh.numerator, sh.denominator * gammas[i]) for sh, i in zip(shares, live, strict=True))
-        self.sections: dict[str, _Sum] = {}
+        # Per applicable KPI: its position, a_i and b_i, b_i's odd part (1: let ``ratio`` decide), and
+        # its share when that is a Decimal (a product of two decimals has EXACT's digits).
+        parts = []
+        for sh, i in zip(shares, live, strict=True):
+            b = sh.denominator * gammas[i]
+            share = pattern.share_list[i]
+            parts.append((i, sh.numerator, b, _odd_part(b) if b.bit_length() <= _MAX_BITS else 1,
+                          share if type(share) is Decimal else None))  # fmt: skip
+        self.parts = tuple(parts)
+        self.sections: list[tuple[str, _Sum | None]] = []
         for section in card.sections:
             wsum = pattern.wsums.get(section.id)
             if wsum is None:
+                self.sections.append((section.id, None))
                 continue
             members = pattern.members[section.id]
-            self.sections[section.id] = _Sum(
-                members, [as_fraction(card.kpis[i].weight) / as_fraction(wsum) / gammas[i] for i in members]
-            )
+            weights = [as_fraction(card.kpis[i].weight) / as_fraction(wsum) / gammas[i] for i in members]
+            self.sections.append((section.id, _Sum(members, weights)))
 
 
 @attrs.define
@@ -199,41 +223,38 @@ class Weights:
         if scaled is None:
             assert self.gammas is not None
             scaled = pattern.scaled = ScaledPattern(self.card, pattern, self.gammas)
-        coprime, multiply = num.coprime_fraction, EXACT.multiply
         section_scores: dict[str, Number | None] = {}
-        for section in self.card.sections:
-            part = scaled.sections.get(section.id)
+        for sid, part in scaled.sections:
             if part is None:
-                section_scores[section.id] = None
+                section_scores[sid] = None
                 continue
-            top = sum(map(operator.mul, part.multipliers, [ints[i] for i in part.positions]))
-            if top % part.odd:
-                g = gcd(top, part.den)
-                section_scores[section.id] = coprime(top // g, part.den // g)
-            else:
+            _, quotient = part.quotient(ints)
+            if quotient is None:  # a finite decimal: _row_exactly's operations, for their digits
                 members = part.positions
                 weighted = num.dot([self.weights[i] for i in members], [scores[i] for i in members])  # type: ignore[misc]
-                section_scores[section.id] = num.div(weighted, pattern.wsums[section.id])
+                section_scores[sid] = num.div(weighted, pattern.wsums[sid])
+            else:
+                section_scores[sid] = quotient
         contributions: list[Number] = [ZERO] * len(scores)  # an excluded KPI contributes 0
-        shares = pattern.share_list
-        for i, (a, b) in zip(pattern.live, scaled.parts, strict=True):
-            share, score = shares[i], scores[i]
-            if type(share) is Decimal and type(score) is Decimal:
+        multiply, coprime = EXACT.multiply, num.coprime_fraction
+        for i, a, b, odd, share in scaled.parts:
+            score = scores[i]
+            if share is not None and type(score) is Decimal:
                 try:
                     contributions[i] = multiply(share, score)
                     continue
                 except Inexact:
                     pass
-            contributions[i] = num.ratio(a * ints[i], b)  # type: ignore[operator]
+            top = a * ints[i]  # type: ignore[operator]
+            if top % odd:  # no finite decimal expansion: the Fraction ``mul`` settles to (bounded, see _Sum)
+                g = gcd(top, b)
+                contributions[i] = coprime(top // g, b // g)
+            else:
+                contributions[i] = num.ratio(top, b)
         total: Number | None = None
         if pattern.wsums:
-            whole = scaled.total
-            top = sum(map(operator.mul, whole.multipliers, [ints[i] for i in whole.positions]))
-            if top % whole.odd:
-                g = gcd(top, whole.den)
-                total = coprime(top // g, whole.den // g)
-            else:
-                total = num.total(contributions)
+            _, quotient = scaled.total.quotient(ints)
+            total = num.total(contributions) if quotient is None else quotient
         return section_scores, contributions, total
 
     def _row_operators(self, scores: list[Number | None], pattern: Pattern) -> RowCombination:
