@@ -6,9 +6,12 @@
 Workloads (issue 6 §4):
   W1  reps × 12 linear KPIs (clipped to [0, 120], weights 20/12/8/10/10/5/5/8/7/5/5/5 %, three
       lower-is-better), a gate `renewal < 90 %` capping the total at 60, grades A/B/C/D; inputs with
-      4 decimals. Contenders: kpi row path, kpi columnar (to an Appraisal, and to the CSV table),
-      hand-written Polars and DuckDB (Float64, so not exact: speed references), zen-engine per rep
-      against the kpi row path per rep on teams of 10 reps.
+      4 decimals, every floor 0 (1 for lower-is-better) and every target 1: a throughput workload
+      for the columnar kernel. Contenders: kpi row path, kpi columnar (to an Appraisal, and to the
+      CSV table), hand-written Polars and DuckDB (Float64, so not exact: speed references).
+  TEAMS  an app appraising one team of 10 at a time on a realistic 12-KPI scorecard (floors at
+      60-80 % of targets in the thousands): the kpi row executor on text and on Decimal cells
+      against zen-engine's three calls (bench/teams_bench.py, alternating rounds, its own processes).
   W2  events → per-rep metrics of one quarter (count, sum, mean, count_distinct with filters) and
       scores: kpi columnar against DuckDB SQL.
   W3  lead attribution: bench/w3_attribution.py when present (written with the vectorised walk).
@@ -35,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = [20, 12, 8, 10, 10, 5, 5, 8, 7, 5, 5, 5]
 LOWER = {4, 8, 11}  # lower-is-better KPIs (1-based)
 SCALES = {
-    "small": {"reps": 10_000, "row_reps": 2_000, "events": 500_000, "event_reps": 2_000, "per_rep": 1_000},
-    "full": {"reps": 100_000, "row_reps": 10_000, "events": 5_000_000, "event_reps": 10_000, "per_rep": 1_000},
+    "small": {"reps": 10_000, "row_reps": 2_000, "events": 500_000, "event_reps": 2_000},
+    "full": {"reps": 100_000, "row_reps": 10_000, "events": 5_000_000, "event_reps": 10_000},
 }
 
 
@@ -239,93 +242,6 @@ def w1_kpi_row(folder: Path) -> dict[str, object]:
     return {"seconds": time.perf_counter() - t0, "rows": len(appraisal.results)}
 
 
-def _team_batches(folder: Path, reps: int) -> list[list[dict[str, str]]]:
-    import polars as pl
-
-    rows = pl.read_csv(folder / "w1.csv", infer_schema=False, n_rows=reps).to_dicts()
-    return [rows[i : i + 10] for i in range(0, len(rows), 10)]
-
-
-def w1_kpi_per_rep(folder: Path, reps: int) -> dict[str, object]:
-    from kpi_engine import evaluate, load_ruleset
-
-    ruleset = load_ruleset(folder / "w1.yaml")
-    batches = _team_batches(folder, reps)
-    evaluate(ruleset, batches[0], engine="row")
-    t0, c0 = time.perf_counter(), time.process_time()
-    for batch in batches:
-        evaluate(ruleset, batch, engine="row")
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"seconds": seconds, "rows": reps, "ms_per_rep": seconds / reps * 1000, "cpu_ms_per_rep": cpu / reps * 1000}
-
-
-def w1_kpi_per_rep_typed(folder: Path, reps: int) -> dict[str, object]:
-    """As ``w1_kpi_per_rep``, but the app passes typed exact numbers (``Decimal``, as read from a typed
-    frame or database), as zen gets its numbers already parsed; converted before the clock starts."""
-    from decimal import Decimal
-
-    from kpi_engine import evaluate, load_ruleset
-
-    ruleset = load_ruleset(folder / "w1.yaml")
-    batches = [
-        [{k: (Decimal(v) if k.startswith("m") else v) for k, v in row.items()} for row in b]
-        for b in _team_batches(folder, reps)
-    ]
-    evaluate(ruleset, batches[0], engine="row")
-    t0, c0 = time.perf_counter(), time.process_time()
-    for batch in batches:
-        evaluate(ruleset, batch, engine="row")
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"seconds": seconds, "rows": reps, "ms_per_rep": seconds / reps * 1000, "cpu_ms_per_rep": cpu / reps * 1000}
-
-
-def zen_graph() -> str:
-    scores = []
-    for i in range(1, 13):
-        raw = f"(1 - m{i:02d}) * 100" if i in LOWER else f"m{i:02d} * 100"
-        scores.append({"id": f"s{i}", "key": f"s{i:02d}", "value": f"{raw} < 0 ? 0 : ({raw} > 120 ? 120 : {raw})"})
-    total = " + ".join(f"s{i:02d} * {WEIGHTS[i - 1] / 100}" for i in range(1, 13))
-    second = [
-        {"id": "raw", "key": "raw", "value": total},
-        {"id": "total", "key": "total", "value": "m03 < 0.9 and $.raw > 60 ? 60 : $.raw"},
-        {"id": "grade", "key": "grade",
-         "value": "$.total >= 90 ? 'A' : ($.total >= 75 ? 'B' : ($.total >= 60 ? 'C' : 'D'))"},
-    ]  # fmt: skip
-    pos = {"x": 0, "y": 0}
-    graph = {
-        "nodes": [
-            {"id": "in", "type": "inputNode", "name": "in", "position": pos},
-            {"id": "e1", "type": "expressionNode", "name": "scores", "position": pos,
-             "content": {"expressions": scores, "passThrough": True}},
-            {"id": "e2", "type": "expressionNode", "name": "total", "position": pos, "content": {"expressions": second}},
-            {"id": "out", "type": "outputNode", "name": "out", "position": pos},
-        ],
-        "edges": [
-            {"id": "a", "sourceId": "in", "targetId": "e1", "type": "edge"},
-            {"id": "b", "sourceId": "e1", "targetId": "e2", "type": "edge"},
-            {"id": "c", "sourceId": "e2", "targetId": "out", "type": "edge"},
-        ],
-    }  # fmt: skip
-    return json.dumps(graph)
-
-
-def w1_zen_per_rep(folder: Path, reps: int) -> dict[str, object]:
-    import zen
-
-    decision = zen.ZenEngine().create_decision(zen_graph())
-    contexts = [
-        {k: (float(v) if k.startswith("m") else v) for k, v in row.items()}
-        for b in _team_batches(folder, reps)
-        for row in b
-    ]
-    decision.evaluate(contexts[0])
-    t0, c0 = time.perf_counter(), time.process_time()
-    for ctx in contexts:
-        decision.evaluate(ctx)
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"seconds": seconds, "rows": reps, "ms_per_rep": seconds / reps * 1000, "cpu_ms_per_rep": cpu / reps * 1000}
-
-
 def w2_kpi_columnar(folder: Path) -> dict[str, object]:
     import polars as pl
 
@@ -436,15 +352,8 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(name: str, folder: Path, reps: int) -> None:
-    if name == "w1_kpi_per_rep":
-        result = w1_kpi_per_rep(folder, reps)
-    elif name == "w1_kpi_per_rep_typed":
-        result = w1_kpi_per_rep_typed(folder, reps)
-    elif name == "w1_zen_per_rep":
-        result = w1_zen_per_rep(folder, reps)
-    else:
-        result = CHILDREN[name](folder)
+def child(name: str, folder: Path) -> None:
+    result = CHILDREN[name](folder)
     result["peak_mb"] = peak_mb()
     print(json.dumps(result))
 
@@ -452,8 +361,8 @@ def child(name: str, folder: Path, reps: int) -> None:
 # ------------------------------------------------------------------------------------------ parent
 
 
-def run_child(name: str, folder: Path, reps: int = 0) -> dict[str, object] | None:
-    cmd = [sys.executable, __file__, "--child", name, "--dir", str(folder), "--reps", str(reps)]
+def run_child(name: str, folder: Path) -> dict[str, object] | None:
+    cmd = [sys.executable, __file__, "--child", name, "--dir", str(folder)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
@@ -472,13 +381,12 @@ def line(label: str, seconds: float, base: float, peak: float, note: str = "") -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
-    parser.add_argument("--only", default="w1,w2,w3,e2e", help="comma-separated workloads")
+    parser.add_argument("--only", default="w1,teams,w2,w3,e2e", help="comma-separated workloads")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
-    parser.add_argument("--reps", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, Path(args.dir), args.reps)
+        child(args.child, Path(args.dir))
         return
     s = SCALES[args.scale]
     only = set(args.only.split(","))
@@ -517,16 +425,12 @@ def main() -> None:
                 scaled = float(row["seconds"]) * s["reps"] / s["row_reps"]  # type: ignore[arg-type]
                 line(f"kpi row path (measured on {s['row_reps']:,}, scaled)", scaled, base, float(row["peak_mb"]),  # type: ignore[arg-type]
                      f"{float(row['seconds']) / s['row_reps'] * 1000:.3f} ms/rep")  # type: ignore[arg-type]  # fmt: skip
-            kpr = run_child("w1_kpi_per_rep", folder, s["per_rep"])
-            typed = run_child("w1_kpi_per_rep_typed", folder, s["per_rep"])
-            zen = run_child("w1_zen_per_rep", folder, s["per_rep"])
-            for label, kpi in (("text cells", kpr), ("typed Decimal cells", typed)):
-                if kpi and zen:  # wall clock, then CPU time (which a loaded machine distorts less)
-                    k, z = float(kpi["ms_per_rep"]), float(zen["ms_per_rep"])  # type: ignore[arg-type]
-                    kc, zc = float(kpi["cpu_ms_per_rep"]), float(zen["cpu_ms_per_rep"])  # type: ignore[arg-type]
-                    print(f"  per rep, teams of 10 ({s['per_rep']} reps), kpi row path on {label}: {k:.3f} ms "
-                          f"(CPU {kc:.3f}), zen-engine on parsed floats {z:.3f} ms (CPU {zc:.3f}) → kpi is "
-                          f"{z / k:.2f}× as fast as zen (CPU {zc / kc:.2f}×; target ≥ 3×)")  # fmt: skip
+        if "teams" in only:
+            print("TEAMS: small batches, teams of 10, the realistic T12 scorecard (bench/teams_bench.py)")
+            reps = "2000" if args.scale == "small" else "10000"
+            proc = subprocess.run([sys.executable, str(ROOT / "bench" / "teams_bench.py"), "--reps", reps, "--rounds", "3"],
+                                  capture_output=True, text=True, check=False)  # fmt: skip
+            print("  " + (proc.stdout.strip() or proc.stderr.strip()).replace("\n", "\n  "))
         if "w2" in only:
             print(f"W2: {s['events']:,} events, {s['event_reps']:,} reps, one quarter (ratio to DuckDB)")
             duck = run_child("w2_duckdb", folder)

@@ -56,7 +56,7 @@ def child(kind: str, path: str) -> dict[str, float]:
         screened = _best(lambda: screen(card, records), 3)
         whole = _best(lambda: evaluate(ruleset, records, period="2026-03", engine="row"), 1)
         return {"screen_s": screened, "evaluate_s": whole}
-    from kpi_engine.io.frames import read_frame
+    from kpi_engine.io.column_files import read_frame
 
     frame = read_frame(path, text={"subject", "period", "name", "note"})
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

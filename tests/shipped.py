@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from kpi_engine import read_table
-from kpi_engine.io.plans import read_plan
-from kpi_engine.time.plan import decompose, merge_plan
+from kpi_engine.io.targets import read_plan
+from kpi_engine.time.targets import decompose, merge_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 S2 = ROOT / "examples" / "sales_supervisor_quarterly"

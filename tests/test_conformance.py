@@ -20,14 +20,7 @@ CASES = load_cases(SUITE)
 
 # (case id, executor) → why it fails today. "*" stands for every executor. Keep this list short and
 # exact: each entry is an engine disagreement reported on issue 16, removed when the engine is fixed.
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("scoring/expression::na_score_in_a_strict_run_is_an_error", "columnar"): (
-        "the kernel excludes an N/A score expression in a strict run instead of raising not_applicable"
-    ),
-    ("scoring/expression::na_score_with_on_missing_error_is_an_error", "columnar"): (
-        "the kernel excludes an N/A score expression with on_missing: error instead of raising not_applicable"
-    ),
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def known_failure(case_id: str, executor: str) -> str | None:

@@ -29,3 +29,28 @@ def lazy_names(
         return sorted({*namespace, *public})
 
     return __getattr__, __dir__
+
+
+class _LazyModule:
+    """A module imported on the first attribute read, whose attributes are then plain instance lookups."""
+
+    def __init__(self, name: str) -> None:
+        self._lazy_name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        module = import_module(self._lazy_name)
+        self.__dict__.update(vars(module))  # later reads find the attributes without this hook
+        return getattr(module, attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._lazy_name!r}>"
+
+
+def lazy_module(name: str) -> Any:
+    """``name`` imported when an attribute of it is first read (not when this is called).
+
+    For modules that use an optional heavy library (NumPy) only inside functions that the row
+    executor never calls: ``np = lazy_module("numpy")`` keeps ``import`` of the module light.
+    Type checkers see the real module through an ``if TYPE_CHECKING: import numpy as np``.
+    """
+    return _LazyModule(name)

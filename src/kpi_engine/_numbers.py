@@ -306,20 +306,51 @@ def as_fraction(value: Number | int) -> Fraction:
     return value if isinstance(value, Fraction) else Fraction(value)
 
 
-def settle(value: Fraction) -> Number:
-    """A ``Fraction`` whose value has a short decimal expansion becomes a ``Decimal`` again.
+def _coprime_maker() -> Callable[[int, int], Fraction]:
+    """``Fraction(n, d)`` for ``n / d`` already in lowest terms with ``d > 0``, without normalising again.
+
+    ``Fraction`` normalises in Python (a ``gcd`` and several checks, about 0.8 µs); a caller that
+    has reduced its integers already builds the same object directly: ``Fraction._from_coprime_ints``
+    where it exists (Python 3.12+), else the two slots a ``Fraction`` is made of, after checking once
+    that such an object is the ``Fraction`` the constructor gives. Anything unexpected: the constructor.
+    """
+    maker = getattr(Fraction, "_from_coprime_ints", None)
+    if callable(maker):
+        return maker  # type: ignore[no-any-return]
+    try:
+        set_n = Fraction._numerator.__set__  # type: ignore[attr-defined]  # noqa: SLF001 - the slots, checked below
+        set_d = Fraction._denominator.__set__  # type: ignore[attr-defined]  # noqa: SLF001
+    except AttributeError:  # pragma: no cover - another Fraction layout: its own constructor
+        return Fraction
+    new = object.__new__
+
+    def coprime(n: int, d: int) -> Fraction:
+        f: Fraction = new(Fraction)
+        set_n(f, n)
+        set_d(f, d)
+        return f
+
+    probe, expected = coprime(-7, 12), Fraction(-7, 12)
+    same = (probe.numerator, probe.denominator, hash(probe), probe + 1) == (-7, 12, hash(expected), expected + 1)
+    return coprime if same and probe == expected else Fraction  # pragma: no branch
+
+
+coprime_fraction = _coprime_maker()
+
+
+def _settled(n: int, den: int) -> Decimal | None:
+    """``n / den`` (lowest terms, ``den > 0``) as the ``Decimal`` ``settle`` gives, or ``None``: it stays a Fraction.
 
     Raises:
         Overflow: beyond 1e999 in magnitude. Underflow: non-zero and below 1e-999 in magnitude.
     """
-    den = value.denominator
-    top = abs(value.numerator).bit_length()
+    top = abs(n).bit_length()
     if top - den.bit_length() > _MAX_BITS:
         raise Overflow
-    if value and den.bit_length() - top > _MAX_BITS:
+    if n and den.bit_length() - top > _MAX_BITS:
         raise Underflow
     if den == 1:
-        return Decimal(value.numerator)
+        return Decimal(n)
     twos = (den & -den).bit_length() - 1
     rest = den >> twos
     fives = 0
@@ -327,14 +358,41 @@ def settle(value: Fraction) -> Number:
         rest //= 5
         fives += 1
     if rest != 1:
-        return value
+        return None
     places = max(twos, fives)
     if places > CONTEXT.prec:  # keep giant expansions as fractions
-        return value
-    scaled = value.numerator * 10**places // den
+        return None
+    scaled = n * 10**places // den
     if abs(scaled) >= _MAX_SETTLED:  # more than 34 digits: stay exact as a Fraction
-        return value
+        return None
     return Decimal(scaled).scaleb(-places, EXACT)
+
+
+def settle(value: Fraction) -> Number:
+    """A ``Fraction`` whose value has a short decimal expansion becomes a ``Decimal`` again.
+
+    Raises:
+        Overflow: beyond 1e999 in magnitude. Underflow: non-zero and below 1e-999 in magnitude.
+    """
+    settled = _settled(value.numerator, value.denominator)
+    return value if settled is None else settled
+
+
+def ratio(n: int, d: int) -> Number:
+    """``settle(Fraction(n, d))`` for integers ``n`` and ``d > 0``: the exact quotient, built from integers.
+
+    The same number (and form) as the ``Fraction`` route, without its arithmetic in Python: the
+    scaled-integer kernels (``plan.ops.scoring``, ``plan.ops.weights``) build their results here.
+
+    Raises:
+        Overflow, Underflow: as ``settle``.
+    """
+    g = math.gcd(n, d)
+    if g != 1:
+        n //= g
+        d //= g
+    settled = _settled(n, d)
+    return coprime_fraction(n, d) if settled is None else settled
 
 
 def add(a: Number, b: Number) -> Number:
@@ -466,11 +524,18 @@ _UNITS = {places: Decimal(1).scaleb(-places) for places in range(13)}  # roundin
 
 
 def _round_fraction(value: Fraction, places: int, mode: str) -> Decimal:
-    scaled = value * 10**places
-    q, r = divmod(scaled.numerator, scaled.denominator)  # floor division: 0 ≤ r < den
-    den = scaled.denominator
+    return round_ratio(value.numerator, value.denominator, places, mode)
+
+
+def round_ratio(n: int, d: int, places: int, mode: str) -> Decimal:
+    """``n / d`` (``d > 0``, any common factor) correctly rounded to ``places`` decimals, on integers.
+
+    ``quantize``'s rounding of a ``Fraction``, every mode and every tie decided on the integer
+    remainder of ``n × 10**places`` divided by ``d``; zero keeps no sign here either (``quantize``).
+    """
+    q, r = divmod(n * 10**places, d)  # floor division: 0 ≤ r < d
     if r:
-        negative = scaled < 0
+        negative = n < 0
         twice = 2 * r
         if mode == "floor":
             up = False
@@ -480,8 +545,8 @@ def _round_fraction(value: Fraction, places: int, mode: str) -> Decimal:
             up = negative
         elif mode == "up":  # away from zero
             up = not negative
-        elif twice != den:
-            up = twice > den
+        elif twice != d:
+            up = twice > d
         elif mode == "half_even":
             up = q % 2 == 1
         elif mode == "half_up":  # ties away from zero

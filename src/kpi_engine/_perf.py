@@ -1,10 +1,20 @@
-"""Performance helpers for the loops that build millions of small objects."""
+"""Performance helpers: a paused collector, and a cache of what is derived from a scorecard alone.
+
+The collector is paused around the loops that build millions of small objects; ``per_card`` keeps
+what a compiled scorecard determines (its plan, checks at the door) while the card lives.
+"""
 
 from __future__ import annotations
 
+import functools
 import gc
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from kpi_engine.language.model import Scorecard
 
 
 @contextmanager
@@ -22,3 +32,30 @@ def paused_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+_T = TypeVar("_T")
+_PER_CARD: dict[tuple[int, str], tuple[weakref.ref[Any], Any]] = {}
+
+
+def per_card(card: Scorecard, what: str, build: Callable[[], _T]) -> _T:
+    """``build()`` once per compiled scorecard and ``what``, then the same object while the card lives.
+
+    A compiled scorecard is immutable, so what is derived from it alone (checks at the door,
+    scoring constants, gate results) is computed on the first evaluation and reused; the entry
+    goes when the card does.
+    """
+    key = (id(card), what)
+    entry = _PER_CARD.get(key)
+    if entry is not None and entry[0]() is card:
+        result: _T = entry[1]
+        return result
+    result = build()
+    # The dict is bound in the callback: at interpreter exit the module's globals may be gone first.
+    forget = functools.partial(_forget, _PER_CARD, key)
+    _PER_CARD[key] = (weakref.ref(card, forget), result)
+    return result
+
+
+def _forget(cache: dict[tuple[int, str], Any], key: tuple[int, str], _ref: object) -> None:
+    cache.pop(key, None)

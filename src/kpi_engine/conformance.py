@@ -54,9 +54,10 @@ import attrs
 import yaml
 
 from kpi_engine.errors import KpiError
-from kpi_engine.evaluation.engine import evaluate, screen_inputs
+from kpi_engine.evaluation.engine import dispatch, evaluate, screen_inputs
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import Ruleset, parse_ruleset
+from kpi_engine.plan import lower
 from kpi_engine.time.accumulate import accumulate, relabel
 
 __all__ = [
@@ -336,9 +337,9 @@ def _columnar(ruleset: Ruleset, inputs: CaseInputs) -> Execution:
         raise Unsupported(f"the columnar kernel cannot be imported ({exc})") from None
     if not columnar.available():
         raise Unsupported("the columnar extra (polars, numpy) is not installed")
-    plan = columnar.plan(ruleset.scorecard)
-    if not plan.supported:
-        raise Unsupported("the columnar engine cannot evaluate " + "; ".join(plan.unsupported))
+    reason = lower(ruleset.scorecard).support("columnar")
+    if reason is not None:
+        raise Unsupported(reason)
     handed: list[bool] = []
 
     def rows(rs: Ruleset, records: Any, **options: Any) -> Appraisal:
@@ -363,7 +364,7 @@ def _columnar(ruleset: Ruleset, inputs: CaseInputs) -> Execution:
     if rolled is not None:
         records, members, events, period = rolled.records, rolled.members, rolled.events, rolled.period
     try:
-        appraisal = columnar.dispatch(
+        appraisal = dispatch(
             ruleset, records, period=period, members=members, events=events,
             strict=inputs.strict, engine="columnar", rows=rows, allow_extra_columns=inputs.allow_extra_columns,
         )  # fmt: skip

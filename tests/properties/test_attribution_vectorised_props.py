@@ -20,7 +20,7 @@ from kpi_engine.attribution import (
     parse_policy,
     read_event_frame,
 )
-from kpi_engine.errors import DataError
+from kpi_engine.errors import DataError, KpiError
 from kpi_engine.evaluation.records import Table
 
 REPS = ["A", "B", "C"]
@@ -219,8 +219,6 @@ def test_the_cli_formats_agree_through_a_csv_file(tmp_path_factory, rows):
 
 def test_auto_takes_the_reference_walk_for_small_logs_and_unknown_engines_are_refused():
     """engine='auto' on a small log gives tuples (reference); an unknown engine is a KpiError."""
-    from kpi_engine.errors import KpiError
-
     policy = parse_policy("policy: p\n")
     rows = [{"event_id": "1", "type": "registration", "at": "2026-03-01T10:00", "rep": "A", "customer": "C"}]
     assert attribute(policy, rows).columns is None
@@ -276,3 +274,18 @@ def test_degenerate_logs_give_the_reference_result(rows):
     """Empty logs, logs without customer events, and logs whose every customer is rare agree too."""
     policy = parse_policy("policy: p\n")
     assert_same(policy, validated(policy, rows))
+
+
+def test_engine_names_are_those_of_evaluate_and_the_old_names_are_aliases():
+    """attribute(engine=...) takes row/columnar (as evaluate does) and the 0.2 names reference/vectorised."""
+    from kpi_engine.attribution._engine import engine_name
+
+    assert [engine_name(e) for e in ("auto", "row", "columnar", "reference", "vectorised")] == [
+        "auto",
+        "row",
+        "columnar",
+        "row",
+        "columnar",
+    ]
+    with pytest.raises(KpiError, match="unknown attribution engine 'fast'; use one of auto, row, columnar"):
+        engine_name("fast")

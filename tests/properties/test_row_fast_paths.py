@@ -12,9 +12,10 @@ from kpi_engine import _numbers as num
 from kpi_engine import evaluate, parse_ruleset
 from kpi_engine._numbers import NumberFormatError, exact, own_context, parse_decimal
 from kpi_engine.evaluation.records import plain_decimal
-from kpi_engine.evaluation.scoring import compile_operators, compile_scorer, score
 from kpi_engine.language.build import build_scorecard
 from kpi_engine.language.spec import RulesetSpec
+from kpi_engine.plan import lower
+from kpi_engine.plan.ops.scoring import ScaledScore, compile_operators, compile_scorer, score
 
 # Digits a divisor may have: 2·5 only (terminating), or a factor 3 or 7 (Fractions); a divisor 1 (no division) or 1.00.
 bounds = st.sampled_from(["0", "1", "0.3", "-20%", "10%", "8", "20", "120", "0.5", "7", "1E+2", "2.50", "1000", "1.00"])
@@ -164,3 +165,107 @@ def test_a_callback_that_widens_the_context_changes_no_result():
     finally:
         decimal.setcontext(saved)
     assert [same(a.total, b.total) for a, b in zip(got.results, expected.results, strict=True)] == [True] * 300
+
+
+# --- scaled integers (plan.ops.scoring.ScaledScore, plan.ops.weights.Weights.row_scaled) ----------
+
+scaled_values = st.one_of(
+    exact_decimals("-50", "250", 4),
+    exact_decimals("0", "80000", 2),
+    st.sampled_from(["0", "-0", "0.000", "1E+2", "35000", "50000.00", "0.0000001", "1E+120", "1E-100"]).map(Decimal),
+)
+
+
+@given(lo=bounds, hi=bounds, method=st.sampled_from(["linear", "attainment", "threshold"]),
+       direction=st.sampled_from(["higher", "lower"]), cap=st.sampled_from(["100", "120", "99.5"]), v=scaled_values)  # fmt: skip
+def test_scaled_scores_are_the_method_scores(lo, hi, method, direction, cap, v):
+    """A scaled kernel gives scoring.score's number, digits and form, and the integer S with S / gamma equal to it."""
+    assume(Decimal(lo.rstrip("%")) != Decimal(hi.rstrip("%")))
+    low, high = sorted([lo, hi], key=lambda t: Decimal(t.rstrip("%")) / (100 if t.endswith("%") else 1))
+    target, floor = (high, low) if direction == "higher" else (low, high)
+    if method == "linear":
+        k = kpi(method="linear", direction=direction, target=target, floor=floor, cap=cap)
+    elif method == "attainment":
+        assume(Decimal(high.rstrip("%")) > 0)
+        k = kpi(method="attainment", direction="higher", target=high, cap=cap)
+    else:
+        k = kpi(method="threshold", direction=direction, target=target, pass_score="100", fail_score="33.3")  # noqa: S106
+    kernel = ScaledScore.of(k, compile_scorer(k))
+    assert kernel is not None
+    with exact() as ctx:
+        expected = score(k, v, {})
+        ctx.flags[Inexact] = False
+        got = kernel.row(v)
+        if ctx.flags[Inexact]:
+            return  # the executor then scores this subject with the exact scorers
+    few_places = v.as_tuple().exponent >= -6 and abs(v) < Decimal("1E+100")  # type: ignore[operator]
+    assert (got is not None) == few_places or method == "threshold"
+    if got is not None:
+        s, found = got
+        assert same(found, expected)
+        assert Fraction(s, kernel.gamma) == expected
+
+
+@st.composite
+def cards_with_scores(draw):
+    """A scorecard of linear KPIs in sections (realistic floors), and a subject's values, some N/A."""
+    n = draw(st.integers(1, 6))
+    two = draw(st.booleans())
+    pairs = [("35000", "50000"), ("0", "1"), ("1.5", "2.2"), ("60", "100"), ("900", "1200"), ("0", "3"), ("10%", "25%")]
+    kpis = []
+    for i in range(n):
+        f, t = draw(st.sampled_from(pairs))
+        lower = draw(st.booleans())
+        weight = draw(st.sampled_from(["20%", "12%", "7%", "5%", "33%", "1%"]))
+        section = f", section: s{i % 2}" if two else ""
+        kpis.append(f"  - {{id: k{i}, metric: m{i}, method: linear, direction: {'lower' if lower else 'higher'}, "
+                    f"floor: {t if lower else f}, target: {f if lower else t}, cap: 120, weight: {weight}{section}}}")  # fmt: skip
+    sections = "sections: {s0: {weight: 70%}, s1: {weight: 30%}}\n" if two and n > 1 else ""
+    if two and n == 1:
+        kpis[0] = kpis[0].replace(", section: s0", "")
+    text = (f'ruleset: t\nversion: "1"\ntitle: t\nnormalize: true\n{sections}'
+            "inputs: {" + ", ".join(f"m{i}: {{type: number, required: false}}" for i in range(n)) + "}\nkpis:\n" + "\n".join(kpis) + "\n")  # fmt: skip
+    card = parse_ruleset(text).scorecard
+    values = [draw(st.one_of(st.none(), scaled_values.filter(lambda v: abs(v) < 10**6))) for _ in range(n)]
+    return card, values
+
+
+@given(cards_with_scores())
+def test_scaled_combination_is_the_exact_combination(found):
+    """Weights.row_scaled gives _row_exactly's section scores, contributions and total, digits and form."""
+    card, values = found
+    plan = lower(card)
+    assert plan.scaled is not None
+    with exact() as ctx:
+        ctx.flags[Inexact] = False
+        rows = [None if v is None else kernel(v) for kernel, v in zip(plan.scaled, values, strict=True)]
+        assume(
+            not ctx.flags[Inexact] and all(r is not None for r, v in zip(rows, values, strict=True) if v is not None)
+        )
+        scores = [None if r is None else r[1] for r in rows]
+        ints = [None if r is None else r[0] for r in rows]
+        pattern = plan.weights.pattern(tuple(s is not None for s in scores))
+        expected = plan.weights._row_exactly(scores, pattern, set())
+        got = plan.weights.row_scaled(scores, ints, pattern)
+    assert got[0].keys() == expected[0].keys()
+    assert all(same(got[0][s], expected[0][s]) or got[0][s] is expected[0][s] is None for s in got[0])
+    assert all(same(a, b) for a, b in zip(got[1], expected[1], strict=True))
+    assert got[2] is expected[2] is None or same(got[2], expected[2])
+
+
+@given(
+    st.lists(st.sampled_from(["90", "89.995", "75", "60.5", "33.333", "0", "-10", "1E+2"]), min_size=1, max_size=4),
+    st.fractions(min_value=-50, max_value=150, max_denominator=10**6),
+)
+def test_a_fraction_total_takes_the_grade_of_the_exact_comparison(mins, total):
+    """Grades.row compares a Fraction total on integers and finds the band that Fraction >= Decimal finds."""
+    bands = sorted({Decimal(m) for m in mins}, reverse=True)
+    grades = (
+        "\n".join(f"  - {{grade: G{i}, min: {m}}}" for i, m in enumerate(bands)) + f"\n  - {{grade: G{len(bands)}}}"
+    )
+    text = ('ruleset: g\nversion: "1"\ntitle: g\ninputs: {v: {type: number}}\n'
+            "kpis:\n  - {id: k, metric: v, method: linear, floor: 0, target: 1, weight: 100%}\n"
+            f"grades:\n{grades}\n")  # fmt: skip
+    plan = lower(parse_ruleset(text).scorecard)
+    expected = next((f"G{i}" for i, m in enumerate(bands) if total >= m), f"G{len(bands)}")
+    assert plan.grades.row(total, None)[0] == expected

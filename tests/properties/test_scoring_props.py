@@ -7,9 +7,9 @@ from tests.strategies import exact_decimals, rulesets_with_records
 
 from kpi_engine import evaluate
 from kpi_engine._numbers import CONTEXT
-from kpi_engine.evaluation.scoring import attainment, bands, linear, threshold
 from kpi_engine.language.build import build_scorecard
 from kpi_engine.language.spec import RulesetSpec
+from kpi_engine.plan.ops.scoring import attainment, bands, linear, threshold
 
 values = exact_decimals("-50", "250", 3)
 

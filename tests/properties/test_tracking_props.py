@@ -6,7 +6,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpi_engine.time.plan import decompose, parse_plan
+from kpi_engine.time.targets import decompose, parse_plan
 from kpi_engine.time.tracking import track
 
 PLAN = parse_plan(

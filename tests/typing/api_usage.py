@@ -76,9 +76,9 @@ def working_day_deadline(day: date, n: int) -> date:
 
 def sales_target(plan_text: str, subject: str, month: str) -> Decimal | None:
     from kpi_engine.time.periods import Period
-    from kpi_engine.time.plan import PlanResult, decompose, parse_plan
+    from kpi_engine.time.targets import TargetPlanResult, decompose, parse_plan
 
-    result: PlanResult = decompose(parse_plan(plan_text))
+    result: TargetPlanResult = decompose(parse_plan(plan_text))
     return result.value("sales", subject, Period.parse(month, "month"))
 
 

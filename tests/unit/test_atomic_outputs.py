@@ -54,8 +54,8 @@ def slow_file(path, text):
     real_write_file(path, pieces())
 
 output.replacing, output.write_file = slow_replacing, slow_file
-import kpi_engine.io.columnar, kpi_engine.io.plans, kpi_engine.cli._common, kpi_engine.cli.appraise
-kpi_engine.io.columnar.replacing = kpi_engine.io.plans.replacing = slow_replacing
+import kpi_engine.io.arrow, kpi_engine.io.targets, kpi_engine.cli._common, kpi_engine.cli.appraise
+kpi_engine.io.arrow.replacing = kpi_engine.io.targets.replacing = slow_replacing
 kpi_engine.cli.appraise.replacing = slow_replacing
 kpi_engine.cli._common.write_file = slow_file
 from kpi_engine.cli import main
@@ -152,7 +152,7 @@ def test_parquet_writers_at_once_leave_one_readable_file(tmp_path):
     """Eight threads writing the same Parquet file five times: each time one complete, readable file."""
     pq = pytest.importorskip("pyarrow.parquet")
     from kpi_engine import evaluate, load_ruleset, read_table
-    from kpi_engine.io.columnar import write_parquet
+    from kpi_engine.io.arrow import write_parquet
 
     appraisal = evaluate(load_ruleset(S1[0]), read_table(S1[2]))
     target = tmp_path / "same.parquet"

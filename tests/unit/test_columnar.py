@@ -6,7 +6,8 @@ from fractions import Fraction
 import pytest
 
 from kpi_engine import DataError, KpiError, Table, evaluate, parse_ruleset
-from kpi_engine.evaluation.columnar import Frame, plan
+from kpi_engine.evaluation.frames import Frame
+from kpi_engine.plan import lower
 
 pl = pytest.importorskip("polars")
 pytest.importorskip("numpy")
@@ -139,12 +140,14 @@ def test_float_column_is_left_to_the_row_path():
 
 
 def test_unsupported_feature_is_named():
-    """engine='columnar' on an event-window metric names the feature; auto runs the row path."""
+    """The plan names an event-window metric as what the columnar executor cannot run; auto runs the row path."""
     window = "{window: {trigger: type == 'complaint', answer: type == 'answer', within: {hours: 24}}}"
     text = W1ISH.replace("kpis:", f"metrics:\n  run: {window}\nkpis:")
     ruleset = parse_ruleset(text)
-    assert plan(ruleset.scorecard).unsupported == ("metric 'run' of kind 'window'",)
-    with pytest.raises(KpiError, match="window"):
+    plan = lower(ruleset.scorecard)
+    assert plan.support("columnar") == "the columnar engine cannot evaluate metric 'run' of kind 'window'"
+    assert plan.support("row") is None
+    with pytest.raises(KpiError, match=r"cannot evaluate metric 'run' of kind 'window'; use engine='row'"):
         evaluate(ruleset, ROWS, engine="columnar")
     assert _summary(evaluate(ruleset, pl.DataFrame(ROWS), engine="auto")) == _summary(evaluate(ruleset, ROWS))
 

@@ -14,17 +14,21 @@ np = pytest.importorskip("numpy")
 pl = pytest.importorskip("polars")
 pytest.importorskip("pyarrow")
 
-from kpi_engine.evaluation.columnar._columns import (  # noqa: E402 - after the optional imports
+from kpi_engine._columns import (  # noqa: E402 - after the optional imports
     LIMIT,
     Ctx,
     Num,
     bound,
+    n_add,
     n_affine,
+    n_div,
+    n_mul,
+    n_round_half_up,
     n_weighted_sum,
 )
 from kpi_engine.evaluation.columnar._decimals import parse_plain  # noqa: E402
-from kpi_engine.evaluation.columnar._kernel import _packed_order, competition_ranks  # noqa: E402
 from kpi_engine.evaluation.columnar._run import run_columnar  # noqa: E402
+from kpi_engine.plan.ops.ranks import _packed_order, competition_ranks  # noqa: E402
 
 # Numerators from tiny to the edge of the range the kernel keeps in int64 (2**62).
 numerators = st.one_of(
@@ -91,6 +95,19 @@ def test_affine_exactly_below_the_limit_stays_fast():
     out = n_affine(ctx, col, Fraction(3), Fraction((2**62 - 1) % 3))
     assert not ctx.bad.any()
     assert _rows(out, 0) == 2**62 - 1
+
+
+def test_a_denominator_past_int64_marks_its_row_and_the_next_operations_stay_quiet():
+    """A row whose denominators' product leaves int64 is marked bad; sums, quotients and rounding after it raise no warning."""
+    ctx = Ctx(2)
+    big = 3_000_000_007
+    a = Num(np.array([1, 1], dtype=np.int64), np.array([big, 3], dtype=np.int64), None)
+    b = Num(np.array([1, 1], dtype=np.int64), np.array([big + 2, 5], dtype=np.int64), None)
+    s = n_add(ctx, a, b)
+    assert ctx.bad.tolist() == [True, False]
+    out = n_round_half_up(ctx, n_div(ctx, n_add(ctx, s, s), n_mul(ctx, s, s)), -1)  # warnings are errors here
+    assert _rows(s, 1) == Fraction(8, 15)
+    assert isinstance(out, Num)
 
 
 @given(

@@ -236,7 +236,7 @@ def test_office_windows_output_matches_the_row_path(tmp_path, spied, capsys):
     for fmt in ("csv", "jsonl"):
         row = _run(tmp_path, ruleset, records, "row", fmt, "--events", str(events))
         assert _run(tmp_path, ruleset, records, "auto", fmt, "--events", str(events)) == row
-    assert spied == []  # the kernel does not evaluate event windows (plan() names them)
+    assert spied == []  # the kernel does not evaluate event windows (the plan names them: support('columnar'))
     argv = ["evaluate", str(ruleset), "--records", str(records), "--events", str(events), "--engine", "columnar"]
     assert main(argv) == 1
     assert "metric 'down_payment_rate' of kind 'window'" in capsys.readouterr().err
@@ -289,9 +289,9 @@ def test_bad_cells_are_located_as_on_the_row_path(tmp_path, capsys, suffix, colu
 @pytest.mark.parametrize(("threshold", "expected"), [(10, [True]), (10_000, [])])
 def test_auto_reads_columns_for_large_inputs(tmp_path, spied, monkeypatch, threshold, expected):
     """`--engine auto` reads and writes columns at or above the kernel's threshold, rows below it."""
-    from kpi_engine.evaluation import columnar
+    from kpi_engine.evaluation import engine
 
-    monkeypatch.setattr(columnar, "AUTO_THRESHOLD", threshold)
+    monkeypatch.setattr(engine, "AUTO_THRESHOLD", threshold)
     path = tmp_path / "rules.yaml"
     path.write_text(w1_style(2, "half_up"), encoding="utf-8")
     data = tmp_path / "records.csv"

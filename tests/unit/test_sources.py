@@ -126,9 +126,9 @@ kpis:
 def test_the_columnar_kernel_hands_filling_to_the_row_path():
     """engine='columnar' with events hands inputs filled from events to the row path: the same values."""
     pytest.importorskip("polars")
-    from kpi_engine.evaluation.columnar import plan
+    from kpi_engine.plan import lower
 
-    assert plan(parse_ruleset(RULESET).scorecard).supported  # without events the kernel evaluates it
+    assert lower(parse_ruleset(RULESET).scorecard).support("columnar") is None  # without events the kernel runs it
     events = [ev(1, "order", 3), ev(2, "call", 3), ev(3, "discipline", 3, points=1)]
     records = [{"subject": "r1", "period": "2026-03"}]
     col = evaluate(parse_ruleset(RULESET), records, events=events, period="2026-03", engine="columnar")

@@ -111,7 +111,7 @@ def test_a_plan_reads_and_splits_the_same_under_a_hostile_context():
     """A plan file parsed and decomposed under prec=2, ROUND_DOWN and a trapped Inexact gives the default's result."""
     from pathlib import Path
 
-    from kpi_engine.time.plan import decompose, parse_plan
+    from kpi_engine.time.targets import decompose, parse_plan
 
     text = Path("examples/year/plan_2026.yaml").read_text(encoding="utf-8")
     expected = decompose(parse_plan(text, "plan.yaml"))

@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 from kpi_engine.errors import DataError, RulesetError
-from kpi_engine.time.plan import decompose, parse_plan
+from kpi_engine.time.targets import decompose, parse_plan
 from kpi_engine.time.tracking import track
 
 PLAN = """\
@@ -49,7 +49,7 @@ class TestForecast:
         assert line.to_dict(2)["forecast"] == "1223.44"
 
     def test_plan_pace_keeps_the_seasonality(self):
-        """Plan pace: 200 against 300 planned to date is 200 ÷ 300 × 1200 = 800, at risk."""
+        """TargetPlan pace: 200 against 300 planned to date is 200 ÷ 300 × 1200 = 800, at risk."""
         line = run(ACTUALS, "plan_pace").line("sales", "b", "2026")
         assert line.plan_to_date == 300
         assert line.forecast == 800

@@ -50,10 +50,10 @@ def run(events, period="2026-03"):
     appraisal = evaluate(ruleset, records, events=events, period=period)
     result = appraisal.result("r1")
     names = ruleset.scorecard.metrics
-    from kpi_engine.evaluation.engine import _Metrics, prepare_inputs
+    from kpi_engine.evaluation.row import RowMetrics, prepare_inputs
     from kpi_engine.time.periods import Period
 
-    m = _Metrics(ruleset.scorecard, prepare_inputs(ruleset.scorecard, records, None, events))
+    m = RowMetrics(ruleset.scorecard, prepare_inputs(ruleset.scorecard, records, None, events))
     p = Period.parse(period, "month")
     return result, {n: m.value("r1", p, n) for n in names if m.card.metrics[n].kind == "window"}
 
@@ -229,7 +229,7 @@ def test_add_months_clamps_to_the_end_of_a_shorter_month():
     """31 January + 1 month is 28 February (29 in a leap year); 30 November + 3 months is 28 February."""
     import datetime as dt
 
-    from kpi_engine.evaluation.windows import add_months
+    from kpi_engine.plan.ops.windows import add_months
 
     assert add_months(dt.date(2026, 1, 31), 1) == dt.date(2026, 2, 28)
     assert add_months(dt.date(2028, 1, 31), 1) == dt.date(2028, 2, 29)

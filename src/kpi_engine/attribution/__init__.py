@@ -18,6 +18,7 @@ from kpi_engine.attribution._engine import (
     FrameLog,
     LeadEvent,
     attribute,
+    engine_name,
     parse_events,
     vectorised_available,
 )
@@ -147,7 +148,7 @@ def read_log(
 ) -> FrameLog | list[LeadEvent]:
     """Read and validate a lead log in the form the chosen engine works on best.
 
-    Column-wise (``read_event_frame``) unless the engine is ``reference`` or Polars may not be
+    Column-wise (``read_event_frame``) unless the engine is ``row`` (``reference``) or Polars may not be
     used here (not installed, or an address-space limit too small for it: see ``_limits``);
     otherwise validated events (``read_events``).
 
@@ -157,7 +158,7 @@ def read_log(
     path = Path(path)
     size = path.stat().st_size if path.is_file() else 0
     plain_csv = encoding is None and path.suffix.lower() == ".csv"
-    if plain_csv and engine != "reference" and vectorised_available() and _columnar.available(size):
+    if plain_csv and engine_name(engine) != "row" and vectorised_available() and _columnar.available(size):
         return read_event_frame(path, policy)
     return read_events(path, policy, encoding=encoding)  # type: ignore[return-value]  # validated events
 

@@ -351,7 +351,11 @@ class _State(NamedTuple):
     void: tuple[str, dt.date, tuple[str, ...]] | None
 
 
-ENGINES = ("auto", "reference", "vectorised")
+# The same choice as ``evaluate(engine=...)``: ``row`` walks each customer's events in Python (the
+# reference), ``columnar`` computes the same credits column-wise. The names of 0.2's first
+# releases, ``reference`` and ``vectorised``, are accepted as aliases.
+ENGINES = ("auto", "row", "columnar")
+ENGINE_ALIASES = {"reference": "row", "vectorised": "columnar"}
 AUTO_THRESHOLD = 50_000  # events: below this, building frames costs more than the walk saves
 
 
@@ -398,6 +402,19 @@ def vectorised_available() -> bool:
     return True
 
 
+def engine_name(engine: str) -> str:
+    """``auto``, ``row`` or ``columnar`` for an engine name or its alias.
+
+    Raises:
+        KpiError: for a name that is neither.
+    """
+    engine = ENGINE_ALIASES.get(engine, engine)
+    if engine not in ENGINES:
+        msg = f"unknown attribution engine '{engine}'; use one of {', '.join(ENGINES)}"
+        raise KpiError(msg)
+    return engine
+
+
 def attribute(
     policy: PolicySpec,
     events: Table | Iterable[Mapping[str, Any]] | list[LeadEvent] | FrameLog,
@@ -409,24 +426,26 @@ def attribute(
         policy: a loaded policy (``load_policy``).
         events: a lead log: a ``Table`` (``read_events``), Python dicts, validated events, or a
             column-wise log (``read_event_frame``).
-        engine: ``reference`` walks each customer's events in Python (the oracle); ``vectorised``
-            computes the same credits column-wise with Polars and NumPy (the ``columnar`` extra);
-            ``auto`` takes the vectorised engine from ``AUTO_THRESHOLD`` events when it is installed.
+        engine: ``row`` walks each customer's events in Python (the reference, the oracle);
+            ``columnar`` computes the same credits column-wise with Polars and NumPy (the
+            ``columnar`` extra); ``auto`` takes the columnar engine from ``AUTO_THRESHOLD`` events
+            when it is installed. ``reference`` and ``vectorised`` are accepted as aliases of
+            ``row`` and ``columnar`` (``evaluate`` names the same choice the same way).
 
     Returns:
         The ``Attribution``: one credit per deal and the R3 follow-up records.
 
     Raises:
         DataError: on any malformed event; nothing is credited from a half-read log.
-        KpiError: for an unknown engine, or ``vectorised`` without Polars.
+        KpiError: for an unknown engine, or ``columnar`` without Polars.
+
+    .. versionchanged:: 0.2 ``engine`` takes ``row``/``columnar`` (``reference``/``vectorised`` still work).
     """
-    if engine not in ENGINES:
-        msg = f"unknown attribution engine '{engine}'; use one of {', '.join(ENGINES)}"
-        raise KpiError(msg)
-    if engine == "vectorised" and not vectorised_available():
+    engine = engine_name(engine)
+    if engine == "columnar" and not vectorised_available():
         msg = (
-            "the vectorised attribution engine needs Polars and NumPy (pip install 'kpi_engine[columnar]') "
-            "and, under an address-space limit (ulimit -v), at least 4 GiB; use engine 'reference'"
+            "the columnar attribution engine needs Polars and NumPy (pip install 'kpi_engine[columnar]') "
+            "and, under an address-space limit (ulimit -v), at least 4 GiB; use engine 'row'"
         )
         raise KpiError(msg)
     try:
@@ -446,7 +465,7 @@ def _attribute(
             log = events
         else:
             log = parse_events(policy, as_table(events, "events"))
-        vectorised = engine == "vectorised" or (
+        vectorised = engine == "columnar" or (
             engine == "auto" and len(log) >= AUTO_THRESHOLD and vectorised_available()
         )
         if not vectorised:

@@ -26,8 +26,8 @@ from kpi_engine.attribution._engine import Attribution, attribute
 from kpi_engine.attribution._policy import parse_policy
 from kpi_engine.audit.canonical import canonical_bytes, digest, exact_text, text_digest
 from kpi_engine.errors import DataError
-from kpi_engine.evaluation.engine import RecordsLike, RowsLike, evaluate
-from kpi_engine.evaluation.records import Table, as_table, as_tables
+from kpi_engine.evaluation.engine import evaluate
+from kpi_engine.evaluation.records import RecordsLike, RowsLike, Table, as_table, as_tables
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import parse_ruleset
 from kpi_engine.payout.build import parse_pay_plan

@@ -87,7 +87,7 @@ def inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
         records = merge_records(records, result, set(card.inputs), card.period, sources)
     if getattr(args, "plan", None):
         from kpi_engine.time.calendar import unwatched  # noqa: PLC0415
-        from kpi_engine.time.plan import decompose, merge_plan  # noqa: PLC0415
+        from kpi_engine.time.targets import decompose, merge_plan  # noqa: PLC0415
 
         card = ruleset.scorecard
         with unwatched():  # a plan reaches the last day of its year by design: not a sign of the calendar's end
@@ -136,7 +136,7 @@ def read_plan_with_calendars(args: argparse.Namespace, path: str) -> Any:
     import attrs  # noqa: PLC0415
 
     from kpi_engine.io.calendars import read_calendar  # noqa: PLC0415
-    from kpi_engine.io.plans import read_plan  # noqa: PLC0415
+    from kpi_engine.io.targets import read_plan  # noqa: PLC0415
 
     plan = read_plan(path)
     calendar = plan.calendar

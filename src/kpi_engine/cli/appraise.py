@@ -33,7 +33,7 @@ from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.explain import explain_subject
 from kpi_engine.evaluation.results import Appraisal
-from kpi_engine.io.columnar import write_parquet
+from kpi_engine.io.arrow import write_parquet
 from kpi_engine.io.output import replacing
 from kpi_engine.language.build import Ruleset
 from kpi_engine.report import names_from_tables, render, view_of
@@ -157,6 +157,8 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
     reads the same file again with the row reader, whose messages name the file's lines.
     """
     from kpi_engine.evaluation import columnar  # noqa: PLC0415
+    from kpi_engine.evaluation.engine import AUTO_THRESHOLD  # noqa: PLC0415
+    from kpi_engine.plan import lower  # noqa: PLC0415
 
     if args.engine == "row" or len(args.records) != 1 or len(args.events) > 1 or args.members or args.policy:
         return None
@@ -164,7 +166,7 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
         return None
     if getattr(args, "plan", None) or getattr(args, "record", None) or (args.encoding or "utf-8") != "utf-8":
         return None
-    from kpi_engine.io.frames import COLUMNAR_SUFFIXES, read_frame  # noqa: PLC0415
+    from kpi_engine.io.column_files import COLUMNAR_SUFFIXES, read_frame  # noqa: PLC0415
 
     paths = [args.records[0], *args.events]
     if not all(Path(p).suffix.lower() in COLUMNAR_SUFFIXES for p in paths) or not columnar.available():
@@ -177,7 +179,7 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
                 f"({paths[0]}: {size:,} bytes); use --engine row, or raise the limit"
             )
         return None
-    if args.engine == "auto" and not columnar.plan(ruleset.scorecard).supported:
+    if args.engine == "auto" and lower(ruleset.scorecard).support("columnar") is not None:
         return None
     card = ruleset.scorecard
     text = {"subject", "period", "name", "note"} | {
@@ -187,7 +189,7 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
     if not isinstance(records, columnar.Frame):  # Polars could not read it: the row reader's table
         return {"records": [records], "members": None, "events": event_tables(args),
                 "allow_extra_columns": args.allow_extra_columns, **screening(args)}  # fmt: skip
-    if args.engine == "auto" and records.data.height < columnar.AUTO_THRESHOLD:
+    if args.engine == "auto" and records.data.height < AUTO_THRESHOLD:
         return None
     events = read_frame(args.events[0]) if args.events else None
     return {

@@ -43,7 +43,7 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
     p.add_argument("--out", metavar="FILE")
     add_record_arguments(p)
     p.add_argument(
-        "--engine", choices=("auto", "reference", "vectorised"), default="auto",
+        "--engine", choices=("auto", "row", "columnar", "reference", "vectorised"), default="auto",
         help=t("reference: the Python walk; vectorised: Polars (the columnar extra); auto: vectorised for large logs"),
     )  # fmt: skip
     p.set_defaults(func=cmd_attribute)

@@ -191,7 +191,7 @@ def _pay_columnar(args: argparse.Namespace, plan: PayPlan, given: dict[str, Any]
         pl.lit("").alias("description"),
     ).select("period", "person", "name", "line", "component", "kind", "amount", "currency", "description")
     if args.format == "parquet":
-        from kpi_engine.io.columnar import write_arrow_parquet  # noqa: PLC0415
+        from kpi_engine.io.arrow import write_arrow_parquet  # noqa: PLC0415
 
         if args.out is None:
             raise KpiError("--format parquet writes a file: name it with --out FILE.parquet")
@@ -220,7 +220,7 @@ def cmd_pay(args: argparse.Namespace) -> int:
     if args.record:
         record_pay(args, plan, run)
     if args.format == "parquet":
-        from kpi_engine.io.columnar import write_arrow_parquet  # noqa: PLC0415
+        from kpi_engine.io.arrow import write_arrow_parquet  # noqa: PLC0415
         from kpi_engine.report.pay import register_arrow  # noqa: PLC0415
 
         if args.out is None:

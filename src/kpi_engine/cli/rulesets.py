@@ -27,7 +27,7 @@ def _issues_of(text: str, path: str) -> list[Issue]:
 
         return check_policy_text(text, path)[1]
     if first_key_is(text, "plan"):
-        from kpi_engine.time.plan import check_plan_text  # noqa: PLC0415
+        from kpi_engine.time.targets import check_plan_text  # noqa: PLC0415
 
         return check_plan_text(text, path)
     if first_key_is(text, "register"):
@@ -107,7 +107,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
         schema = policy_schema()
     elif args.plan:
-        from kpi_engine.time.plan import plan_schema  # noqa: PLC0415
+        from kpi_engine.time.targets import plan_schema  # noqa: PLC0415
 
         schema = plan_schema()
     elif args.risks:

@@ -63,9 +63,9 @@ def cmd_calendar(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from kpi_engine.io.plans import plan_csv, plan_json, write_plan_xlsx  # noqa: PLC0415
+    from kpi_engine.io.targets import plan_csv, plan_json, write_plan_xlsx  # noqa: PLC0415
     from kpi_engine.time.calendar import unwatched  # noqa: PLC0415
-    from kpi_engine.time.plan import LEVELS, decompose  # noqa: PLC0415
+    from kpi_engine.time.targets import LEVELS, decompose  # noqa: PLC0415
 
     with unwatched():  # a plan reaches the last day of its year by design: not a sign of the calendar's end
         result = decompose(read_plan_with_calendars(args, args.plan))

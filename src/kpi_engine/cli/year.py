@@ -44,7 +44,7 @@ def _risk_report(path: str, as_of: dt.date) -> Any:
 
 def cmd_track(args: argparse.Namespace) -> int:
     from kpi_engine.report.year import events_csv, track_csv, track_table, year_html  # noqa: PLC0415
-    from kpi_engine.time.plan import decompose, subject_titles  # noqa: PLC0415
+    from kpi_engine.time.targets import decompose, subject_titles  # noqa: PLC0415
     from kpi_engine.time.tracking import track  # noqa: PLC0415
 
     plan = read_plan_with_calendars(args, args.plan)

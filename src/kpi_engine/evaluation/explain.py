@@ -145,7 +145,7 @@ def _kpi_lines(
         out.append(
             "      " + t("{count} event(s) matched", count=ex["events"]["matched"]) + (f": {listed}" if ids else "")
         )
-    if "window" in ex:  # event-window metric: its pairs (evaluation/windows.py)
+    if "window" in ex:  # event-window metric: its pairs (plan/ops/windows.py)
         w = ex["window"]
         counts = t("{in_time} in time, {late} late, {never} never", in_time=w["in_time"], late=w["late"],
                    never=w["never"])  # fmt: skip

@@ -21,9 +21,11 @@ as Arrow ``decimal128``; metric values, which may have any number of digits, are
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
 
 from kpi_engine._numbers import HUNDRED, Number, NumberFormatError, canonical, float_text, is_number, mul, quantize
 from kpi_engine.errors import DataError, Issue, Location
@@ -31,6 +33,20 @@ from kpi_engine.evaluation.records import Table
 
 if TYPE_CHECKING:
     from kpi_engine.evaluation.results import Appraisal, SubjectResult
+
+
+@attrs.frozen
+class Frame:
+    """A Polars frame read from a file for the columnar executor, and how to read the same file as rows.
+
+    The row executor reads ``rows()`` when the columnar executor hands a run over, so that its
+    errors name the file's lines.
+    """
+
+    data: Any  # a polars.DataFrame
+    name: str
+    rows: Callable[[], Table]
+
 
 FRAME_MODULES = frozenset({"pandas", "polars", "pyarrow", "duckdb"})
 Level = Literal["kpi", "subject"]

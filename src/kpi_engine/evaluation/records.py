@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
@@ -27,6 +26,7 @@ from kpi_engine._numbers import (
     own_context,
     to_decimal,
 )
+from kpi_engine._perf import per_card
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.evaluation.headers import guess, mapping_hint
 from kpi_engine.expr import Value
@@ -35,27 +35,6 @@ from kpi_engine.language.model import Scorecard
 from kpi_engine.language.spec import InputType
 from kpi_engine.time.periods import Period
 from kpi_engine.time.zones import local_date, parse_instant, zone
-
-_T = TypeVar("_T")
-_PER_CARD: dict[tuple[int, str], tuple[weakref.ref[Any], Any]] = {}
-
-
-def per_card(card: Scorecard, what: str, build: Callable[[], _T]) -> _T:
-    """``build()`` once per compiled scorecard and ``what``, then the same object while the card lives.
-
-    A compiled scorecard is immutable, so what is derived from it alone (checks at the door,
-    scoring constants, gate results) is computed on the first evaluation and reused; the entry
-    goes when the card does.
-    """
-    key = (id(card), what)
-    entry = _PER_CARD.get(key)
-    if entry is not None and entry[0]() is card:
-        result: _T = entry[1]
-        return result
-    result = build()
-    _PER_CARD[key] = (weakref.ref(card, lambda _ref, key=key: _PER_CARD.pop(key, None)), result)  # type: ignore[misc]
-    return result
-
 
 RECORD_KEYS = ("subject", "period")
 RECORD_META = frozenset({"name", "note"})
@@ -251,6 +230,10 @@ def coerce(value: object, kind: InputType) -> Value:
             msg = f"a count cannot be negative ({canonical(number)})"
             raise ValueError(msg)
     return number
+
+
+RowsLike = Table | Iterable[Mapping[str, Any] | object]  # what ``evaluate`` takes as member or event rows
+RecordsLike = Table | Iterable[Table] | Iterable[Mapping[str, Any] | object]  # ... and as records
 
 
 _MIDNIGHT = ("T00:00:00", " 00:00:00", "T00:00", " 00:00")

@@ -408,7 +408,9 @@ def _settled(data: Any) -> Any:
 
 
 def _is_kernel_frame(data: object) -> bool:
-    return type(data).__name__ == "Frame" and type(data).__module__.startswith("kpi_engine.evaluation.columnar")
+    from kpi_engine.evaluation.frames import Frame  # noqa: PLC0415 - frames imports the records module
+
+    return isinstance(data, Frame)
 
 
 def _items(data: Any, name: str) -> tuple[list[Any], bool]:

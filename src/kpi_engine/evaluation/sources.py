@@ -27,32 +27,11 @@ from kpi_engine.errors import DataError, Issue
 from kpi_engine.evaluation.records import Event, Record
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Scorecard, Source
+from kpi_engine.plan.ops.aggregates import aggregate
 from kpi_engine.time.periods import Period, spanned
 
 Key = tuple[str, Period]
 _WEEK = 7
-
-
-def aggregate(fn: str, field: str | None, events: Iterable[Event]) -> Value:
-    """``count``, ``sum``, ``mean``, ``min``, ``max`` or ``count_distinct`` of a field over events (exact).
-
-    ``sum`` of nothing is 0, ``mean``/``min``/``max`` of nothing N/A (``None``).
-    """
-    found = list(events)
-    if fn == "count":
-        return Decimal(len(found))
-    assert field is not None
-    values = [e.fields[field] for e in found if e.fields.get(field) is not None]
-    if fn == "count_distinct":
-        return Decimal(len(set(values)))
-    numbers = [v for v in values if is_number(v)]
-    if fn == "sum":
-        return num.total(numbers)
-    if not numbers:
-        return None
-    if fn == "mean":
-        return num.mean(numbers)
-    return min(numbers) if fn == "min" else max(numbers)
 
 
 def _picked(source: Source, events: Iterable[Event]) -> list[Event]:

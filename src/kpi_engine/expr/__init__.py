@@ -1,23 +1,36 @@
 """Safe expressions: parsed and type-checked once, evaluated exactly many times.
 
-``Expression.evaluate`` is the compiled fast path; ``Expression.evaluate_reference`` is the
-simpleeval oracle the tests compare it with. Both share the IR in ``node``.
+``Expression.evaluate`` is the compiled row kernel, ``Expression.evaluate_columns`` the column
+kernel over exact columns (``_kernels`` holds both, node by node); ``Expression.evaluate_reference``
+is the simpleeval oracle the tests compare them with. All share the IR in ``node``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from kpi_engine._numbers import exact, in_exact
-from kpi_engine.expr._compile import compile_ir
 from kpi_engine.expr._ir import Node, Type, Value, names_in
+from kpi_engine.expr._kernels import compile_ir, evaluate_columns
 from kpi_engine.expr._parse import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, parse_to_ir
 from kpi_engine.expr._reference import evaluate_reference
 
-__all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "Expression", "Type", "Value", "parse_expression"]
+if TYPE_CHECKING:
+    from kpi_engine._columns import Column, Ctx
+
+__all__ = [
+    "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "Expression",
+    "Type",
+    "Value",
+    "evaluate_columns",
+    "parse_expression",
+]
 
 
 @attrs.frozen
@@ -50,6 +63,14 @@ class Expression:
             return self._fn(env)
         with exact():
             return self._fn(env)
+
+    def evaluate_columns(self, ctx: Ctx, env: Mapping[str, Column]) -> Column:
+        """Evaluate over whole exact columns (the columnar executor's kernel); N/A rows are masked.
+
+        Raises:
+            UnusualError: a value beyond the exact range (the row executor reports it).
+        """
+        return evaluate_columns(ctx, self.node, env)
 
     def evaluate_reference(self, env: Mapping[str, Value]) -> Value:
         """Evaluate with the simpleeval reference evaluator (slow; for tests and audits)."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.records import Table
-from kpi_engine.io.columnar import DUCKDB_PREFIX, read_parquet, read_sql, split_duckdb
+from kpi_engine.io.arrow import DUCKDB_PREFIX, read_parquet, read_sql, split_duckdb
 from kpi_engine.io.delimited import read_csv_lines, read_json_text, read_jsonl_lines
 from kpi_engine.io.excel import EXCEL_SUFFIXES, read_excel
 from kpi_engine.io.text import encoding_hint, open_text

@@ -15,7 +15,7 @@ import attrs
 
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.records import Table
-from kpi_engine.io.columnar import DUCKDB_PREFIX
+from kpi_engine.io.arrow import DUCKDB_PREFIX
 from kpi_engine.io.loading import MAX_FILE_BYTES, MAX_YAML_FILE_BYTES, _read_text, read_capped, read_table
 
 RULESET_SUFFIXES = (".yaml", ".yml")

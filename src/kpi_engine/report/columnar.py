@@ -24,8 +24,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from kpi_engine._columns import Bool, Column, Ctx, Num, Text, round_parts
 from kpi_engine._numbers import canonical, quantize
-from kpi_engine.evaluation.columnar._columns import Bool, Column, Ctx, Num, Text
 from kpi_engine.evaluation.columnar._results import ColumnarResults, at_row
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.model import Scorecard
@@ -92,8 +92,6 @@ def columnar_text(
 
 def _rounded(col: Num, places: int, mode: str, *, exact: bool = False) -> tuple[Any, Any]:
     """Signed int64 of ``col`` correctly rounded to ``places`` (zero unsigned) and its N/A mask."""
-    from kpi_engine.evaluation.columnar._results import round_parts  # noqa: PLC0415
-
     n = len(col.na) if col.na is not None else _length(col)
     trial = Ctx(n, exact=exact)
     q, negative, na = round_parts(trial, col, places, mode)

@@ -1,7 +1,9 @@
 """Time: periods, explicit time zones and instants, business calendars; plans, alerts and event windows.
 
-No clock is ever read. Plans (``kpi_engine.time.plan``), alerts (``kpi_engine.time.alerts``) and
-event windows (``kpi_engine.time.windows``) are imported from their modules.
+No clock is ever read. Target plans (``kpi_engine.time.targets``; "plan" is the user's word, in
+``kpi plan`` and plan files, while ``kpi_engine.plan`` is the compiled evaluation plan), alerts
+(``kpi_engine.time.alerts``) and event windows (``kpi_engine.plan.ops.windows``) are imported from
+their modules.
 """
 
 from kpi_engine.time.calendar import (

@@ -31,8 +31,8 @@ import attrs
 from kpi_engine import _numbers as num
 from kpi_engine._numbers import Number, canonical, exact, is_number
 from kpi_engine.errors import DataError, Issue
-from kpi_engine.evaluation.engine import RecordsLike, RowsLike, _Evaluator, _Metrics, prepare_inputs
-from kpi_engine.evaluation.records import Event
+from kpi_engine.evaluation.records import Event, RecordsLike, RowsLike
+from kpi_engine.evaluation.row import RowMetrics, RowRun, prepare_inputs
 from kpi_engine.evaluation.screening import screen
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.spec import WatchSpec
@@ -217,8 +217,8 @@ def find_alerts(
                 msg = "no records to check for alerts"
                 raise DataError(msg)
             chosen = known[-1]
-        metrics = _Metrics(card, data)
-        subjects = _Evaluator(card, metrics, chosen, strict=False).subjects()
+        metrics = RowMetrics(card, data)
+        subjects = RowRun(card, metrics, chosen, strict=False).subjects()
         if not subjects:
             msg = f"no {card.subject} has data for period {chosen}"
             raise DataError(msg)

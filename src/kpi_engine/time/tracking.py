@@ -46,7 +46,7 @@ from kpi_engine._numbers import Number, as_fraction, canonical, exactly, quantiz
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.evaluation.records import Table, as_tables, coerce
 from kpi_engine.time.periods import Period, period_kind_of, stretch_text, uncovered
-from kpi_engine.time.plan import LEVELS, Item, Node, Plan, PlanResult
+from kpi_engine.time.targets import LEVELS, Item, Node, TargetPlan, TargetPlanResult
 
 Status = Literal["met", "missed", "on_track", "behind", "at_risk", "over", "within", "no_data"]
 DEFAULT_LEVELS = ("year", "half", "quarter", "month")
@@ -180,7 +180,7 @@ class TrackAlert:
 class TrackReport:
     """The year against its plan on ``as_of``: every line, the alerts and the warnings."""
 
-    plan: Plan
+    plan: TargetPlan
     as_of: dt.date
     lines: tuple[Line, ...]
     alerts: tuple[TrackAlert, ...]
@@ -235,7 +235,7 @@ def _last_day(p: Period) -> dt.date:
 
 
 def read_actuals(
-    plan: Plan, tables: Iterable[Table], as_of: dt.date | None
+    plan: TargetPlan, tables: Iterable[Table], as_of: dt.date | None
 ) -> tuple[dict[tuple[str, str], list[_Row]], dt.date, list[Issue]]:
     """Validated actual rows per (item, leaf subject), the as-of day, and warnings.
 
@@ -376,7 +376,7 @@ def read_actuals(
     return out, day, _gaps(plan, out, day, set(by_column) & _columns(tables))
 
 
-def _absent(plan: Plan, tables: Iterable[Table]) -> set[str]:
+def _absent(plan: TargetPlan, tables: Iterable[Table]) -> set[str]:
     """The items whose actual column no table has: they have no actual (not an actual of 0)."""
     columns = _columns(tables)
     return {i.name for i in plan.items if i.actual not in columns}
@@ -389,7 +389,7 @@ def _columns(tables: Iterable[Table]) -> set[str]:
     return found
 
 
-def _gaps(plan: Plan, rows: Mapping[tuple[str, str], list[_Row]], as_of: dt.date, given: set[str]) -> list[Issue]:
+def _gaps(plan: TargetPlan, rows: Mapping[tuple[str, str], list[_Row]], as_of: dt.date, given: set[str]) -> list[Issue]:
     """Warnings: items without a column, leaves whose actuals leave months uncovered (counted as 0)."""
     out: list[Issue] = []
     first = dt.date(plan.spec.year, 1, 1)
@@ -432,8 +432,8 @@ def _periods(year: int, levels: Sequence[str], as_of: dt.date) -> list[Period]:
 
 @exactly
 def track(
-    plan: Plan,
-    result: PlanResult,
+    plan: TargetPlan,
+    result: TargetPlanResult,
     actuals: Any,
     *,
     as_of: dt.date | None = None,

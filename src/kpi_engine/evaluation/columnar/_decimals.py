@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from kpi_engine.evaluation.columnar._columns import Num
+from kpi_engine._columns import Num
 from kpi_engine.language.spec import InputType
 
 _MAX_DIGITS = 17  # as in _ingest: 10**17 < 2**62 / 40
@@ -136,7 +136,8 @@ def decimal_number_columns(
     """
     import polars as pl  # noqa: PLC0415 - optional dependency
 
-    from kpi_engine.evaluation.columnar._ingest import UnusualError, checked  # noqa: PLC0415 - it imports us
+    from kpi_engine._columns import UnusualError  # noqa: PLC0415
+    from kpi_engine.evaluation.columnar._ingest import checked  # noqa: PLC0415 - it imports us
 
     cast = frame.select([pl.col(name).to_physical().cast(pl.Int64, strict=False).alias(name) for name in specs])
     out: dict[str, Num] = {}

@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from kpi_engine.evaluation.columnar._columns import LIMIT, Bool, Column, Ctx, Num, Text
-from kpi_engine.evaluation.columnar._exprs import evaluate
+from kpi_engine._columns import Bool, Column, Ctx, Num, Text, UnusualError
 from kpi_engine.evaluation.columnar._filters import Field, translate
-from kpi_engine.evaluation.columnar._ingest import _FALSE, _TRUE, UnusualError, text_number_columns, typed_column
+from kpi_engine.evaluation.columnar._ingest import _FALSE, _TRUE, text_number_columns, typed_column
+from kpi_engine.expr import evaluate_columns as evaluate
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS
 from kpi_engine.language.model import Metric, Scorecard
 from kpi_engine.language.spec import InputType
+from kpi_engine.plan.ops.aggregates import reduce_column
 from kpi_engine.time.periods import Period
 
 _REQUIRED = ("event_id", "type", "at", "rep")
@@ -157,7 +158,8 @@ def aggregate(
     )
     if work["\0g"].null_count():
         raise UnusualError("events of reps that are not appraised")
-    return _grouped(work, needed, fields, len(subjects))
+    kinds = {name: (field.kind, field.den) for name, field in fields.items()}
+    return reduce_column(work, needed, kinds, len(subjects))
 
 
 def _check(
@@ -322,67 +324,3 @@ def _exact_mask(m: Metric, columns: dict[str, Column], fields: dict[str, Field],
     if ctx.bad.any():
         raise UnusualError("a filter beyond the exact integer range")
     return cond.val & ~cond.na if cond.na is not None else np.asarray(cond.val, dtype=bool)
-
-
-def _grouped(work: Any, needed: list[Metric], fields: dict[str, Field], n: int) -> dict[str, Column]:
-    """Group the period's matching events by subject: one Polars aggregation, plus one per distinct count."""
-    import polars as pl  # noqa: PLC0415
-
-    aggs: list[Any] = []
-    distinct: dict[str, Any] = {}
-    for m in needed:
-        if m.fn == "count":
-            aggs.append((pl.len() if m.where is None else pl.col(f"\0c:{m.name}").sum()).cast(pl.Int64).alias(m.name))
-            continue
-        assert m.field is not None
-        v = pl.col(f"\0v:{m.name}")
-        if m.fn == "count_distinct":
-            distinct[m.name] = (
-                work.lazy().select("\0g", v).drop_nulls().unique().group_by("\0g").agg(pl.len().alias("c"))
-            )
-            continue
-        if fields[m.field].kind != "number":
-            raise UnusualError(f"{m.fn} of a field that is not a number")
-        aggs += [
-            v.sum().alias(f"{m.name}\0sum"),
-            v.count().cast(pl.Int64).alias(f"{m.name}\0count"),
-            v.min().alias(f"{m.name}\0min"),
-            v.max().alias(f"{m.name}\0max"),
-        ]
-    queries = [work.lazy().group_by("\0g").agg(aggs)] if aggs else []
-    frames = pl.collect_all([*queries, *distinct.values()])
-    out: dict[str, Column] = {}
-    for name, frame in zip(distinct, frames[len(queries) :], strict=True):
-        out[name] = Num(_spread(frame, "c", n), 1, None)
-    if not queries:
-        return out
-    agg = frames[0]
-    for m in needed:
-        if m.fn == "count":
-            out[m.name] = Num(_spread(agg, m.name, n), 1, None)
-        elif m.fn != "count_distinct":
-            out[m.name] = _number(m, agg, fields[m.field or ""].den, n)
-    return out
-
-
-def _number(m: Metric, agg: Any, den: int, n: int) -> Num:
-    counts = _spread(agg, f"{m.name}\0count", n)
-    peak = np.maximum(np.abs(_spread(agg, f"{m.name}\0min", n)), np.abs(_spread(agg, f"{m.name}\0max", n)))
-    # Each group's sum is below peak × count < 2**62, so Polars' int64 sum is exact.
-    if (peak > LIMIT // np.maximum(counts, 1)).any() or den * (int(counts.max()) if n else 0) >= LIMIT:
-        raise UnusualError("sums beyond the exact integer range")
-    empty = counts == 0
-    na = empty if empty.any() else None
-    if m.fn == "sum":
-        return Num(_spread(agg, f"{m.name}\0sum", n), den, None)
-    if m.fn == "mean":
-        return Num(_spread(agg, f"{m.name}\0sum", n), np.where(empty, 1, counts) * den, na).reduced()
-    return Num(_spread(agg, f"{m.name}\0{'min' if m.fn == 'min' else 'max'}", n), den, na)
-
-
-def _spread(frame: Any, column: str, n: int) -> Any:
-    """A per-group result as an int64 array over all subjects (0 where a subject has no group)."""
-    out = np.zeros(n, dtype=np.int64)
-    values = frame[column].fill_null(0).to_numpy()
-    out[frame["\0g"].to_numpy()] = values
-    return out

@@ -1,7 +1,7 @@
 """Event filters (``where``) translated into Polars expressions that decide exactly as the row path.
 
 A translated filter is a Boolean Polars expression whose null is N/A, combined with three-valued
-(Kleene) logic exactly as ``expr/_compile.py`` does row by row; an event is counted where it is
+(Kleene) logic exactly as the row kernels of ``expr/_kernels.py`` do; an event is counted where it is
 true. The translated subset is what event filters are made of:
 
 - an event field compared with a literal (either side), or with another field of its kind;

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from kpi_engine.evaluation.columnar._columns import Bool, Column, Num, Text
-from kpi_engine.evaluation.columnar._plan import Frame
+from kpi_engine._columns import Bool, Column, Num, Text, UnusualError
+from kpi_engine.evaluation.frames import Frame
 from kpi_engine.evaluation.records import Table
 from kpi_engine.language.spec import InputType
 
@@ -32,10 +32,6 @@ _MAX_DIGITS = 17  # 10**17 < 2**62 / 40: room for a few additions before the che
 _MAX_SCALE = 18  # places: an int64 numerator holds no more; Polars' decimals stop at 38 (47 places raised)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-
-class UnusualError(Exception):
-    """The data has something the vectorised path leaves to the row path."""
 
 
 def _boundary(fn: _F) -> _F:

@@ -17,8 +17,8 @@ from typing import Any, overload
 
 import numpy as np
 
+from kpi_engine._columns import Arr, Bool, Column, Ctx, Num, round_parts
 from kpi_engine._numbers import ZERO, Number, canonical, is_number
-from kpi_engine.evaluation.columnar._columns import Arr, Bool, Column, Ctx, Num, mul
 from kpi_engine.evaluation.columnar._kernel import Scored
 from kpi_engine.evaluation.results import (
     AdjustmentResult,
@@ -31,6 +31,8 @@ from kpi_engine.evaluation.results import (
 )
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Scorecard
+from kpi_engine.plan.ops.gates import outcome
+from kpi_engine.plan.ops.weights import section_flags
 
 
 def _num_at(col: Num, j: int) -> Number | None:
@@ -188,19 +190,19 @@ class ColumnarResults(Sequence[SubjectResult]):
         sections = []
         for s in card.sections:
             sscore, sshare, live, zeroed = sc.sections[s.id]
-            flags = ("zeroed_by_gate",) if zeroed[j] else (("excluded_na",) if not live[j] else ())
+            flags = section_flags(zeroed=bool(zeroed[j]), scored=bool(live[j]))
             score, share = _num_at(sscore, j), _z(_num_at(sshare, j))
             sections.append(SectionResult(s.id, s.title, s.weight, score, share, flags, rounding))
         gates = []
         subject_flags = []
         for g in card.gates:
             holds = sc.gates[g.id]
-            na = holds.na is not None and holds.na[j]
-            outcome = "not_evaluated" if na else ("applied" if holds.val[j] else "not_applied")
-            if outcome == "applied":
+            held = None if holds.na is not None and holds.na[j] else bool(holds.val[j])
+            result = outcome(held)
+            if result == "applied":
                 subject_flags.append(f"gate:{g.id}")
             value = canonical(g.value) if isinstance(g.value, Decimal) else g.value
-            gates.append(GateResult(g.id, g.when.text, outcome, g.action, value, g.reason))  # type: ignore[arg-type]
+            gates.append(GateResult(g.id, g.when.text, result, g.action, value, g.reason))
         total = _num_at(sc.total, j)
         if total is None:
             subject_flags.append("no_kpi_applies")
@@ -244,7 +246,7 @@ class ColumnarResults(Sequence[SubjectResult]):
         order = self.order
         n, k = len(order), len(card.kpis)
         places, mode = card.places, card.rounding
-        total = _round_parts(ctx, sc.total, places, mode)
+        total = round_parts(ctx, sc.total, places, mode)
         subjects = pl.DataFrame(
             {
                 "subject": np.array(self.subjects, dtype=object)[order].tolist(),
@@ -267,8 +269,8 @@ class ColumnarResults(Sequence[SubjectResult]):
         for kpi in card.kpis:
             col = sc.kpis[kpi.id]
             assert col.contribution is not None
-            sq, sneg, sna = _round_parts(ctx, col.score, places, mode)
-            cq, cneg, cna = _round_parts(ctx, col.contribution, places, mode)
+            sq, sneg, sna = round_parts(ctx, col.score, places, mode)
+            cq, cneg, cna = round_parts(ctx, col.contribution, places, mode)
             data: dict[str, Any] = {
                 "s_q": sq[order], "s_neg": sneg[order], "s_na": sna[order],
                 "c_q": cq[order], "c_neg": cneg[order], "c_na": cna[order],
@@ -332,30 +334,5 @@ def _fmt(prefix: str, places: int, *, canonical: bool = False) -> Any:
     return pl.when(pl.col(f"{prefix}_na")).then(pl.lit("")).otherwise(text)
 
 
-def _round_parts(ctx: Ctx, col: Num, places: int, mode: str) -> tuple[Arr, Arr, Arr]:
-    """Magnitudes correctly rounded to ``places`` with ``mode`` (``ROUNDING_MODES``), signs and N/A masks."""
-    num, den = col.array(ctx)
-    mag = mul(ctx, np.abs(num), 10**places)
-    q, r = mag // den, mag % den
-    negative = num < 0
-    twice = 2 * r
-    if mode == "half_up":
-        up = twice >= den
-    elif mode == "half_down":
-        up = twice > den
-    elif mode == "half_even":
-        up = (twice > den) | ((twice == den) & (q % 2 == 1))
-    elif mode == "up":
-        up = r > 0
-    elif mode == "down":
-        up = np.zeros(ctx.n, dtype=bool)
-    elif mode == "ceiling":
-        up = (r > 0) & ~negative
-    else:  # floor
-        up = (r > 0) & negative
-    return (q + up).astype(np.int64), negative, _mask(col.na, ctx.n)
-
-
 # For the renderers that write text straight from the columns (``kpi_engine.report.columnar``).
 at_row = _at
-round_parts = _round_parts

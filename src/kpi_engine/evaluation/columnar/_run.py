@@ -6,21 +6,25 @@ from typing import Any
 
 import numpy as np
 
+from kpi_engine._columns import Bool, Column, Ctx, Num, Text, UnusualError
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import DataError
-from kpi_engine.evaluation.columnar._columns import Bool, Column, Ctx, Num, Text
+from kpi_engine.evaluation import checks
 from kpi_engine.evaluation.columnar._decimals import decimal_number_columns
 from kpi_engine.evaluation.columnar._events import aggregate
-from kpi_engine.evaluation.columnar._exprs import evaluate
-from kpi_engine.evaluation.columnar._ingest import UnusualError, text_number_columns, to_polars, typed_column
-from kpi_engine.evaluation.columnar._kernel import Scored, competition_ranks, grades, run
-from kpi_engine.evaluation.columnar._metrics import Data, WholeTracer, latest, needs_layers, prepare
-from kpi_engine.evaluation.columnar._plan import Frame
+from kpi_engine.evaluation.columnar._ingest import text_number_columns, to_polars, typed_column
+from kpi_engine.evaluation.columnar._kernel import Scored, run
+from kpi_engine.evaluation.columnar._layers import Data, FlatLayer, Metrics, WholeTracer, latest, needs_layers, prepare
 from kpi_engine.evaluation.columnar._results import ColumnarResults
 from kpi_engine.evaluation.columnar._teams import Hierarchy, roster_warnings
+from kpi_engine.evaluation.frames import Frame
 from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.evaluation.row import run_rows
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
+from kpi_engine.plan import lower
+from kpi_engine.plan.ops.aggregates import AggregateOp
+from kpi_engine.plan.ops.ranks import competition_ranks
 from kpi_engine.time.periods import Period
 
 _KEYS = {"subject", "period", "name", "note"}
@@ -65,8 +69,6 @@ def _evaluate(
     ruleset: Ruleset, records: Any, period: str | None, members: Any, events: Any, *, strict: bool, extra: bool
 ) -> Appraisal:
     import polars as pl  # noqa: PLC0415
-
-    from kpi_engine.evaluation.engine import _check_effective  # noqa: PLC0415 - engine imports this package
 
     card = ruleset.scorecard
     df = to_polars(records)
@@ -113,7 +115,7 @@ def _evaluate(
             raise DataError(str(exc)) from None
     else:
         chosen = latest(card, hierarchy, subj, key, known_periods)
-    _check_effective(ruleset, chosen)
+    checks.check_effective(ruleset, chosen)
     # Without a roster there is nothing to warn about: no set of 100,000 subjects to build.
     with_record = set(subj.filter(key == str(chosen)).to_list()) if hierarchy is not None else set()
     warnings = roster_warnings(hierarchy, chosen, with_record)
@@ -152,7 +154,7 @@ def _evaluate(
             num, den = ratio_col.array(Ctx(len(df)))
             if (num > den)[~ratio_col.na if ratio_col.na is not None else slice(None)].any():
                 raise FallbackError
-    if needs_layers(card):  # other periods, members' values, team rollups: columnar/_metrics.py
+    if needs_layers(card):  # other periods, members' values, team rollups: columnar/_layers.py
         given = (records, members, events)
         # The layers keep the columns they read; the all-period columns are freed before scoring.
         box = [columns]
@@ -163,8 +165,7 @@ def _evaluate(
     n = len(subjects)
     if n == 0:
         raise FallbackError
-    ctx = Ctx(n)
-    env: dict[str, Column] = {}
+    own: dict[str, Column] = {}
     for name, spec in card.inputs.items():
         column: Column = _take(columns[name], idx) if name in columns else Num(0, 1, np.ones(n, dtype=bool))
         if spec.type in {"text", "date"} and name not in columns:
@@ -173,8 +174,9 @@ def _evaluate(
             column = Bool(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
         if spec.required and column.na is not None and column.na.any():
             raise FallbackError
-        env[name] = column
+        own[name] = column
     aggregates = [m for m in card.metrics.values() if m.kind == "aggregate"]
+    found: dict[str, Column] = {}
     ef: Any = None
     if aggregates:
         if events is None:
@@ -183,21 +185,22 @@ def _evaluate(
             events = Table("events", ())
         ef = to_polars(events)
         if ef.height == 0:
-            for m in aggregates:
-                env[m.name] = Num(0, 1, None) if m.fn in {"count", "count_distinct", "sum"} else _all_na(n)
+            found = {m.name: AggregateOp(m).empty_column(n) for m in aggregates}
         else:
-            env.update(aggregate(card, ef, chosen, subjects, aggregates))
+            found = aggregate(card, ef, chosen, subjects, aggregates)
     elif events is not None and to_polars(events).height:
         raise FallbackError  # events nobody reads: the row path validates them and reports orphans
-    base = dict(env)
-    _formulas(card, ctx, env)
-    scored = run(card, ctx, env, strict=strict)
+    metrics = Metrics(card, FlatLayer(n, own, found))
+    ctx = Ctx(n)
+    env: dict[str, Column] = {}
+    metrics.complete(ctx, env)
+    scored = run(lower(card), ctx, env, strict=strict)
     if ctx.bad.any():
-        # Some row's exact value does not fit int64: the same kernel over Python integers.
+        # Some row's exact value does not fit int64: the same kernels over Python integers.
         ctx = Ctx(n, exact=True)
-        env = base
-        _formulas(card, ctx, env)
-        scored = run(card, ctx, env, strict=strict)
+        env = {}
+        metrics.complete(ctx, env)
+        scored = run(lower(card), ctx, env, strict=strict)
     if scored.strict_na or scored.na_error:
         raise FallbackError
     tracer = RowTracer(ruleset, df, _origins(records, df.height), ef, chosen, extra=extra)
@@ -217,7 +220,7 @@ def _layered(
     extra: bool,  # noqa: FBT001
     warnings: list[Any],
 ) -> Appraisal:
-    """A run whose metrics read other periods, members or rollups (``_metrics``): the same scoring after."""
+    """A run whose metrics read other periods, members or rollups (``_layers``): the same scoring after."""
     card = ruleset.scorecard
     records, members, events = given
     ef = to_polars(events) if events is not None else None
@@ -228,12 +231,12 @@ def _layered(
     ctx = Ctx(len(subjects))
     env: dict[str, Column] = {}
     metrics.complete(ctx, env)
-    scored = run(card, ctx, env, strict=strict)
+    scored = run(lower(card), ctx, env, strict=strict)
     if ctx.bad.any():
         ctx = Ctx(len(subjects), exact=True)
         env = {}
         metrics.complete(ctx, env)
-        scored = run(card, ctx, env, strict=strict)
+        scored = run(lower(card), ctx, env, strict=strict)
     if scored.strict_na or scored.na_error:
         raise FallbackError
     tracer: Any
@@ -265,7 +268,6 @@ class RowTracer:
     def explanation(self, subject: str, kpi_id: str) -> dict[str, Any]:
         import polars as pl  # noqa: PLC0415
 
-        from kpi_engine.evaluation.engine import _rows  # noqa: PLC0415 - the engine imports this package
         from kpi_engine.evaluation.records import Table  # noqa: PLC0415
 
         if subject not in self.cache:
@@ -279,7 +281,7 @@ class RowTracer:
                     self.events.filter(pl.col("rep").cast(pl.Utf8).str.strip_chars() == subject).iter_rows(named=True),
                     "events",
                 )
-            appraisal = _rows(
+            appraisal = run_rows(
                 self.ruleset,
                 mine,
                 period=str(self.period),
@@ -324,10 +326,6 @@ class _FileLines:
         return self.lines[picked]
 
 
-def _all_na(n: int) -> Num:
-    return Num(0, 1, np.ones(n, dtype=bool))
-
-
 def _duplicated(subj: Any, key: Any, *, one_period: bool) -> bool:
     """True when a (subject, period) pair occurs twice; with one period, neighbours in sorted order."""
     import polars as pl  # noqa: PLC0415
@@ -366,20 +364,6 @@ def _take(col: Column, sel: Any) -> Column:
     return type(col)(col.val[sel], na)
 
 
-def _formulas(card: Scorecard, ctx: Ctx, env: dict[str, Column]) -> None:
-    pending = [m for m in card.metrics.values() if m.kind == "formula"]
-    while pending:
-        progressed = False
-        for m in list(pending):
-            assert m.expr is not None
-            if m.expr.names <= env.keys():
-                env[m.name] = evaluate(ctx, m.expr.node, env)
-                pending.remove(m)
-                progressed = True
-        if not progressed:  # pragma: no cover - the checks refuse cycles
-            raise FallbackError
-
-
 def _materialise(
     ruleset: Ruleset,
     chosen: Period,
@@ -395,8 +379,9 @@ def _materialise(
     sorted_subjects: bool = False,  # subjects in code-point order (``_chosen_rows``): a faster display order
 ) -> Appraisal:
     card = ruleset.scorecard
+    plan = lower(card)
     n = len(subjects)
-    grade, bonus = grades(card, ctx, scored.total, scored.forced)
+    grade, bonus = plan.grades.column(ctx, scored.total, scored.forced)
     key_col = scored.total if card.rank_by == "total" else env[card.rank_by]
     if isinstance(key_col, Num):
         rank = competition_ranks(ctx, key_col, None, lower_first=card.rank_lower_first)
@@ -409,10 +394,8 @@ def _materialise(
     results = ColumnarResults(
         card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in, tracer, sorted_subjects=sorted_subjects
     )
-    for name, when in card.flags:  # published flags (e.g. eligible_for_promotion)
-        holds = evaluate(ctx, when.node, env)
-        assert isinstance(holds, Bool)
-        if strict and holds.na is not None and holds.na.any():
+    for name, rows, unknown in plan.flags.column(ctx, env):  # published flags (e.g. eligible_for_promotion)
+        if strict and unknown:
             raise FallbackError  # the row path reports the N/A condition
-        results.published.append((name, holds.val & ~holds.na if holds.na is not None else holds.val))
+        results.published.append((name, rows))
     return Appraisal.of_run(ruleset, card, str(chosen), results, strict=strict, warnings=tuple(warnings))

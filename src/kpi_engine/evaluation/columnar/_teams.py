@@ -1,6 +1,6 @@
 """Membership rows for the kernel: validation, heights, the appraised subjects and their parents.
 
-The row path (``records.prepare_members``, ``engine._Evaluator``) is the reference. Membership
+The row executor (``records.prepare_members``, ``row.RowRun``) is the reference. Membership
 rows are checked here over whole columns; whatever the row path would report as an error (a
 cycle, a chain deeper than ``MAX_HIERARCHY_DEPTH``, an unknown member, an orphan record or event)
 raises ``UnusualError`` so that the row path reports it with its location. A node's height in a
@@ -14,14 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from kpi_engine._columns import Arr, UnusualError
 from kpi_engine.errors import Issue
-from kpi_engine.evaluation.columnar._columns import Arr
-from kpi_engine.evaluation.columnar._ingest import UnusualError
+from kpi_engine.evaluation import checks
 from kpi_engine.evaluation.records import MAX_HIERARCHY_DEPTH
 from kpi_engine.language.model import Scorecard
 from kpi_engine.time.periods import Period
-
-LEVELS = ("rep", "team", "department", "company")
 
 
 class Hierarchy:
@@ -103,8 +101,8 @@ class Hierarchy:
 
 
 def subjects_at(card: Scorecard, hierarchy: Hierarchy | None, period: Period, with_record: list[str]) -> list[str]:
-    """The subjects the row path appraises in ``period`` (``_Evaluator.subjects``), sorted."""
-    level = LEVELS.index(card.subject)
+    """The subjects the row path appraises in ``period`` (``RowRun.subjects``), sorted."""
+    level = checks.LEVELS.index(card.subject)
     if hierarchy is None:
         return sorted(with_record) if level == 0 else []
     rows = hierarchy.at(period)
@@ -116,7 +114,7 @@ def subjects_at(card: Scorecard, hierarchy: Hierarchy | None, period: Period, wi
 
 
 def reaches(hierarchy: Hierarchy | None, period: Period, nodes: list[str], appraised: set[str]) -> list[bool]:
-    """Whether each node is appraised or rolls up into an appraised subject (``_Evaluator._reaches``)."""
+    """Whether each node is appraised or rolls up into an appraised subject (``RowRun.check_orphans``)."""
     if hierarchy is None:
         return [node in appraised for node in nodes]
     names, up, cur = hierarchy.pointers(period, nodes)
@@ -131,16 +129,13 @@ def reaches(hierarchy: Hierarchy | None, period: Period, nodes: list[str], appra
 
 def roster_warnings(hierarchy: Hierarchy | None, period: Period, with_record: set[str]) -> list[Issue]:
     """The row path's ``no_record`` warnings: roster members with neither a record nor members."""
-    from kpi_engine.evaluation.engine import _roster_without_records  # noqa: PLC0415 - engine imports columnar
-    from kpi_engine.evaluation.records import Inputs  # noqa: PLC0415
-
     if hierarchy is None:
         return []
     rows = hierarchy.at(period)
     parents = set(rows["u"].to_list())
-    lonely = {
-        (m, period): u
+    lonely = [
+        (m, u)
         for m, u in zip(rows["m"].to_list(), rows["u"].to_list(), strict=True)
         if m not in with_record and m not in parents
-    }
-    return _roster_without_records(Inputs({}, lonely, {}, {}), period)
+    ]
+    return checks.roster_warnings(period, lonely)

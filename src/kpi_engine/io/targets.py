@@ -1,4 +1,4 @@
-"""Reading plan files (YAML) and writing plan results (CSV, JSON; xlsx when openpyxl is installed)."""
+"""Reading target plan files (YAML) and writing their results (CSV, JSON; xlsx when openpyxl is installed)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 from kpi_engine.errors import KpiError
 from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text
 from kpi_engine.io.output import replacing
-from kpi_engine.time.plan import LEVELS, Plan, PlanResult, parse_plan
+from kpi_engine.time.targets import LEVELS, TargetPlan, TargetPlanResult, parse_plan
 
 COLUMNS = ("item", "kind", "field", "subject", "parent", "level", "period", "value")
 
 
-def read_plan(path: str | Path) -> Plan:
+def read_plan(path: str | Path) -> TargetPlan:
     """Read and validate a plan file.
 
     Raises:
@@ -24,7 +24,7 @@ def read_plan(path: str | Path) -> Plan:
     return parse_plan(_read_text(p, MAX_YAML_FILE_BYTES), str(p))
 
 
-def plan_csv(result: PlanResult, levels: tuple[str, ...] = LEVELS) -> str:
+def plan_csv(result: TargetPlanResult, levels: tuple[str, ...] = LEVELS) -> str:
     """The allocations as CSV: one row per item, subject and period (values as exact decimal text)."""
     from kpi_engine.report._view import CsvWriter, spreadsheet_safe  # noqa: PLC0415 - names must not run as formulas
 
@@ -36,7 +36,7 @@ def plan_csv(result: PlanResult, levels: tuple[str, ...] = LEVELS) -> str:
     return buf.getvalue()
 
 
-def plan_json(result: PlanResult, levels: tuple[str, ...] = LEVELS) -> str:
+def plan_json(result: TargetPlanResult, levels: tuple[str, ...] = LEVELS) -> str:
     """The allocations as JSON with the plan's id, version, year and calendar."""
     spec = result.plan.spec
     doc = {
@@ -48,7 +48,7 @@ def plan_json(result: PlanResult, levels: tuple[str, ...] = LEVELS) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
-def write_plan_xlsx(result: PlanResult, path: str | Path, levels: tuple[str, ...] = LEVELS) -> None:
+def write_plan_xlsx(result: TargetPlanResult, path: str | Path, levels: tuple[str, ...] = LEVELS) -> None:
     """Write the allocations to an xlsx workbook, one sheet per level (needs openpyxl).
 
     Raises:

@@ -10,7 +10,7 @@ from kpi_engine._numbers import split_units
 from kpi_engine.errors import DataError, RulesetError
 from kpi_engine.evaluation.records import Table
 from kpi_engine.time.periods import Period
-from kpi_engine.time.plan import decompose, merge_plan, parse_plan
+from kpi_engine.time.targets import decompose, merge_plan, parse_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples/plan/plan_2026.yaml"
@@ -142,7 +142,7 @@ def test_plan_schema_is_fresh_and_accepts_the_example():
     import jsonschema
 
     from kpi_engine.language._yaml import load_yaml
-    from kpi_engine.time.plan import plan_schema
+    from kpi_engine.time.targets import plan_schema
 
     committed = json.loads((ROOT / "schema/plan.schema.json").read_text(encoding="utf-8"))
     assert committed == json.loads(json.dumps(plan_schema()))

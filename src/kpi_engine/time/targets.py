@@ -1,4 +1,7 @@
-"""Target and budget decomposition (DOMAIN S4, S6, §7): a yearly plan cut into exact parts.
+"""Target and budget decomposition (DOMAIN S4, S6, §7): a yearly target plan cut into exact parts.
+
+Users call it a *plan* (``kpi plan``, plan files); inside the library it is a ``TargetPlan``, so
+that the word ``plan`` alone names one thing: the compiled evaluation plan (``kpi_engine.plan``).
 
 A plan names a year, a business calendar, seasonality weights (per quarter or per month) and a
 tree of share weights (regions → teams → reps). Each yearly target (money or a count) and each
@@ -207,7 +210,7 @@ class Item:
 
 
 @attrs.frozen
-class Plan:
+class TargetPlan:
     """A validated plan, ready to decompose."""
 
     spec: PlanSpec
@@ -245,10 +248,10 @@ class Allocation:
 
 
 @attrs.frozen
-class PlanResult:
+class TargetPlanResult:
     """Every allocation of a plan, with a lookup by item, subject and period."""
 
-    plan: Plan
+    plan: TargetPlan
     allocations: tuple[Allocation, ...]
     _index: dict[tuple[str, str, Period], Decimal] = attrs.field(eq=False, repr=False)
 
@@ -329,7 +332,7 @@ def _quarter_key(period: Period) -> Period:
     return Period.containing(period.start, "quarter")
 
 
-def decompose(plan: Plan) -> PlanResult:
+def decompose(plan: TargetPlan) -> TargetPlanResult:
     """Cut every target and budget of ``plan`` into subjects and periods, exactly.
 
     Runs in the library's decimal context, whatever the caller's.
@@ -342,7 +345,7 @@ def decompose(plan: Plan) -> PlanResult:
         return _decompose(plan)
 
 
-def _decompose(plan: Plan) -> PlanResult:
+def _decompose(plan: TargetPlan) -> TargetPlanResult:
     year = plan.spec.year
     cal = plan.calendar
     allocations: list[Allocation] = []
@@ -402,7 +405,7 @@ def _decompose(plan: Plan) -> PlanResult:
             allocations.append(
                 Allocation(item.name, item.kind, item.field, subject, parents[subject], depth[subject], period, value)
             )
-    return PlanResult(plan, tuple(allocations), index)
+    return TargetPlanResult(plan, tuple(allocations), index)
 
 
 # --- loading and checks ---------------------------------------------------------------------------
@@ -598,7 +601,7 @@ class _Checker:
         return items
 
 
-def subject_titles(plan: Plan) -> dict[str, str]:
+def subject_titles(plan: TargetPlan) -> dict[str, str]:
     """Subject id → title from the share tree (``team_east: {title: 华东区, …}``), for reports."""
     out: dict[str, str] = {}
 
@@ -650,8 +653,8 @@ def check_plan_text(text: str, file: str = "<string>") -> list[Issue]:
     return []
 
 
-def parse_plan(text: str, file: str = "<string>") -> Plan:
-    """Parse plan YAML text into a validated ``Plan``.
+def parse_plan(text: str, file: str = "<string>") -> TargetPlan:
+    """Parse plan YAML text into a validated ``TargetPlan``.
 
     Raises:
         RulesetError: listing every problem (unknown keys, weights that do not add up to 100%,
@@ -676,7 +679,7 @@ def parse_plan(text: str, file: str = "<string>") -> Plan:
         issues.sort(key=lambda i: (i.location.line, i.location.col) if i.location else (0, 0))
         raise RulesetError.from_issues(issues, file)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Plan(spec, tuple(items), BusinessCalendar.from_spec(spec.calendar), file, digest)
+    return TargetPlan(spec, tuple(items), BusinessCalendar.from_spec(spec.calendar), file, digest)
 
 
 def plan_schema() -> dict[str, object]:
@@ -687,7 +690,7 @@ def plan_schema() -> dict[str, object]:
 # --- a plan as the target input of a scorecard ------------------------------------------------------
 
 
-def merge_plan(tables: Sequence[Any], result: PlanResult, fields: set[str], period_kind: str) -> list[Any]:
+def merge_plan(tables: Sequence[Any], result: TargetPlanResult, fields: set[str], period_kind: str) -> list[Any]:
     """Fill the ruleset inputs a plan provides (``sales_target``…) into the matching record rows.
 
     A row gets the planned value of each plan field the ruleset declares as an input, for its

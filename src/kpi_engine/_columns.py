@@ -14,9 +14,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 from math import gcd, lcm
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from kpi_engine._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")  # imported when a column is first built: the row executor never needs NumPy
 
 LIMIT = 1 << 62
 _FLIMIT = float(LIMIT)
@@ -24,6 +29,15 @@ _REDUCE_ABOVE = 1 << 31  # smaller denominators are left as they are: a gcd pass
 
 Arr = Any  # a NumPy array (int64 or bool); typed loosely: NumPy's generics add nothing here
 IntLike = int | Arr
+
+
+class UnusualError(Exception):
+    """Something the column kernels leave to the row executor (which reports it, or computes it).
+
+    Raised for data in a form the vectorised readers do not take (a bad cell, a float column …)
+    and for values beyond what the exact columns hold; the columnar executor then hands the
+    whole run to the row executor, so both give the same appraisal or the same located error.
+    """
 
 
 class Ctx:
@@ -37,6 +51,14 @@ class Ctx:
         self.n = n
         self.exact = exact
         self.bad = np.zeros(n, dtype=bool)
+        self._nothing: Arr | None = None
+
+    @property
+    def nothing(self) -> Arr:
+        """One shared all-false mask (never written): the N/A mask of a column without N/A."""
+        if self._nothing is None:
+            self._nothing = np.zeros(self.n, dtype=bool)
+        return self._nothing
 
 
 def _big(x: IntLike) -> IntLike:
@@ -53,11 +75,15 @@ def _absmax(x: IntLike) -> int:
     return max(int(x.max()), -int(x.min()))
 
 
-def mul(ctx: Ctx, a: IntLike, b: IntLike, amax: int | None = None, bmax: int | None = None) -> IntLike:
-    """``a * b`` exactly where it fits; rows where it might not are marked bad and give 0.
+def mul(
+    ctx: Ctx, a: IntLike, b: IntLike, amax: int | None = None, bmax: int | None = None, *, fill: int = 0
+) -> IntLike:
+    """``a * b`` exactly where it fits; rows where it might not are marked bad and give ``fill``.
 
     ``amax``/``bmax`` are proven bounds on ``|a|``/``|b|`` when the caller knows them (static
-    range analysis): with them no pass over the data is needed to prove the product fits.
+    range analysis): with them no pass over the data is needed to prove the product fits. A
+    product of denominators passes ``fill=1`` (``den_mul``): a bad row's value is never read, but a
+    denominator of 0 would make the next ``gcd`` 0 and the next floor division divide by zero.
     """
     if isinstance(a, int) and isinstance(b, int):
         return a * b  # Python ints: exact; range-checked when they meet a column
@@ -73,12 +99,17 @@ def mul(ctx: Ctx, a: IntLike, b: IntLike, amax: int | None = None, bmax: int | N
         return np.multiply(a, b, dtype=np.int64)
     if (isinstance(a, int) and abs(a) >= LIMIT) or (isinstance(b, int) and abs(b) >= LIMIT):
         ctx.bad[:] = True
-        return np.zeros(ctx.n, dtype=np.int64)
+        return np.full(ctx.n, fill, dtype=np.int64)
     risk = np.abs(np.multiply(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))) >= _FLIMIT / 2
     ctx.bad |= risk
-    a2 = np.where(risk, 0, a)
-    b2 = np.where(risk, 0, b)
+    a2 = np.where(risk, fill, a)
+    b2 = np.where(risk, 1, b)
     return np.multiply(a2, b2, dtype=np.int64)
+
+
+def den_mul(ctx: Ctx, a: IntLike, b: IntLike) -> IntLike:
+    """A product of positive denominators: as ``mul``, with 1 (never 0) in the rows marked bad."""
+    return mul(ctx, a, b, fill=1)
 
 
 def add(ctx: Ctx, a: IntLike, b: IntLike, amax: int | None = None, bmax: int | None = None) -> IntLike:
@@ -179,7 +210,9 @@ def n_add(ctx: Ctx, a: Num, b: Num, sign: int = 1) -> Num:
     """``a + b`` (or ``a - b`` with ``sign=-1``), exact."""
     if isinstance(a.den, int) and isinstance(b.den, int):
         common = lcm(a.den, b.den)
-        if common < LIMIT or (isinstance(a.num, int) and isinstance(b.num, int)):
+        # Python integers here; beyond int64 (a value with 30 decimals) NumPy's gcd below cannot take
+        # them: ``mul`` marks the rows for the exact pass instead (or computes them, in that pass).
+        if common < LIMIT or ctx.exact or common >> 63 or (isinstance(a.num, int) and isinstance(b.num, int)):
             fa, fb = common // a.den, common // b.den
             left = mul(ctx, a.num, fa, bound(a))
             right = mul(ctx, b.num, sign * fb, bound(b))
@@ -193,7 +226,7 @@ def n_add(ctx: Ctx, a: Num, b: Num, sign: int = 1) -> Num:
     right = mul(
         ctx, b.num, a_part if sign == 1 else -a_part if isinstance(a_part, int) else np.negative(a_part), bound(b)
     )
-    den = mul(ctx, a.den, b_part)
+    den = den_mul(ctx, a.den, b_part)
     return Num(add(ctx, left, right), den, na_or(a.na, b.na)).reduced()
 
 
@@ -203,7 +236,7 @@ def n_mul(ctx: Ctx, a: Num, b: Num) -> Num:
         # A column times a constant: the denominator stays one number and the bound is known.
         num = mul(ctx, a.num, b.num, bound(a), bound(b))
         return Num(num, a.den * b.den, na_or(a.na, b.na), bound(a) * bound(b)).reduced()
-    return Num(mul(ctx, a.num, b.num, bound(a), bound(b)), mul(ctx, a.den, b.den), na_or(a.na, b.na)).reduced()
+    return Num(mul(ctx, a.num, b.num, bound(a), bound(b)), den_mul(ctx, a.den, b.den), na_or(a.na, b.na)).reduced()
 
 
 def n_affine(ctx: Ctx, a: Num, k: Fraction, c: Fraction, clip: tuple[Fraction, Fraction] | None = None) -> Num:
@@ -292,12 +325,12 @@ def n_div(ctx: Ctx, a: Num, b: Num) -> Num:
         flip = -1 if bnum < 0 else 1
         num = mul(ctx, a.num, flip * b.den, bound(a))
         hi = bound(a) * b.den if isinstance(b.den, int) else None
-        return Num(num, mul(ctx, a.den, abs(bnum)), na_or(a.na, b.na), hi).reduced()
+        return Num(num, den_mul(ctx, a.den, abs(bnum)), na_or(a.na, b.na), hi).reduced()
     zero = bnum == 0
     safe = np.where(zero, 1, bnum)
     sign = np.where(safe < 0, -1, 1)
     num = mul(ctx, a.num, mul(ctx, sign, b.den))
-    den = mul(ctx, a.den, np.abs(safe))
+    den = den_mul(ctx, a.den, np.abs(safe))
     na = na_or(a.na, b.na, zero if zero.any() else None)
     return Num(num, den, na).reduced()
 
@@ -394,13 +427,41 @@ def n_round_half_up(ctx: Ctx, a: Num, places: int) -> Num:
     if places >= 0:
         scaled_num, scaled_den, unit_den = mul(ctx, num, 10**places), den, 10**places
     else:
-        scaled_num, scaled_den, unit_den = num, mul(ctx, den, 10**-places), 1
+        scaled_num, scaled_den, unit_den = num, den_mul(ctx, den, 10**-places), 1
     mag = np.abs(scaled_num)
-    q = (add(ctx, mul(ctx, mag, 2), scaled_den)) // mul(ctx, scaled_den, 2)
+    q = (add(ctx, mul(ctx, mag, 2), scaled_den)) // den_mul(ctx, scaled_den, 2)
     r = np.where(scaled_num < 0, -q, q)
     if places >= 0:
         return Num(r, unit_den, a.na).reduced()
     return Num(mul(ctx, r, 10**-places), 1, a.na)
+
+
+def round_parts(ctx: Ctx, col: Num, places: int, mode: str) -> tuple[Arr, Arr, Arr]:
+    """Magnitudes correctly rounded to ``places`` with ``mode``, signs and N/A masks.
+
+    The column form of ``_numbers.quantize`` (the seven modes of ``ROUNDING_MODES``), by integer
+    division with the remainder deciding the mode, as ``_numbers`` rounds a ``Fraction``.
+    """
+    num, den = col.array(ctx)
+    mag = mul(ctx, np.abs(num), 10**places)
+    q, r = mag // den, mag % den
+    negative = num < 0
+    twice = 2 * r
+    if mode == "half_up":
+        up = twice >= den
+    elif mode == "half_down":
+        up = twice > den
+    elif mode == "half_even":
+        up = (twice > den) | ((twice == den) & (q % 2 == 1))
+    elif mode == "up":
+        up = r > 0
+    elif mode == "down":
+        up = np.zeros(ctx.n, dtype=bool)
+    elif mode == "ceiling":
+        up = (r > 0) & ~negative
+    else:  # floor
+        up = (r > 0) & negative
+    return (q + up).astype(np.int64), negative, np.zeros(ctx.n, dtype=bool) if col.na is None else col.na
 
 
 def to_fraction(a: Num, i: int) -> Fraction | None:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpi_engine._numbers import split_units
-from kpi_engine.time.plan import decompose, parse_plan
+from kpi_engine.time.targets import decompose, parse_plan
 
 
 @st.composite

@@ -1,4 +1,4 @@
-"""Files read as columns for the columnar kernel (CSV, Parquet) and its table written as CSV text.
+"""Files read as columns for the columnar executor (CSV, Parquet) and its table written as CSV text.
 
 A CSV file is read by Polars with every cell as text (stripped; empty → missing), exactly as the
 row reader sees it; a Parquet file keeps its column types. Each ``Frame`` also knows how to read
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kpi_engine.errors import KpiError
-from kpi_engine.evaluation.columnar import Frame
+from kpi_engine.evaluation.frames import Frame
 from kpi_engine.evaluation.records import Table
 from kpi_engine.io.layout import SCAN_ROWS, find_header
 from kpi_engine.io.loading import read_table

@@ -18,6 +18,9 @@ the same day three months later (the month's last day when shorter); ``hours: 24
 Otherwise it is *late*; a trigger with no answer at all is *never* answered. The events counted
 are those of the subject's reps (and of the subject itself, e.g. a team's alerts) whose local
 date falls in the appraised period.
+
+Row kernel only (``WindowOp.row``): the pairing walks the whole event log in time order, which the
+column kernels do not do; ``Plan.support("columnar")`` names every window metric.
 """
 
 from __future__ import annotations
@@ -28,29 +31,35 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import attrs
 
 from kpi_engine import _numbers as num
+from kpi_engine._columns import UnusualError
 from kpi_engine._numbers import Number
 from kpi_engine.errors import DataError, Issue
-from kpi_engine.evaluation.records import Event
 from kpi_engine.expr import Value
 from kpi_engine.language.model import Metric, Scorecard, Window
 from kpi_engine.time.periods import Period
 from kpi_engine.time.zones import local_date, zone
+
+if TYPE_CHECKING:
+    from kpi_engine.evaluation.records import Event
 
 Status = Literal["in_time", "late", "never"]
 TRACE_PAIRS = 100
 
 
 class _MetricsLike(Protocol):
-    card: Scorecard
-    windows: dict[Any, Any]
+    """What the window kernel reads from the row scope (``RowScope``) besides values."""
 
-    @property
-    def data(self) -> Any: ...
+    card: Scorecard
+    windows: dict[Any, Any]  # pairings and pairs, kept for the run
+
+    def all_events(self) -> Iterable[Event]: ...
+
+    def own_events(self, node: str, period: Period) -> tuple[Event, ...]: ...
 
     def leaves(self, node: str, period: Period) -> list[str]: ...
 
@@ -193,13 +202,13 @@ def pairs(metrics: _MetricsLike, node: str, period: Period, metric: Metric) -> l
         return result
     pairing = metrics.windows.get(("pairing", metric.name))
     if pairing is None:
-        everything = [e for group in metrics.data.events.values() for e in group]
+        everything = list(metrics.all_events())
         pairing = _Pairing(metrics.card, window, everything)
         metrics.windows[("pairing", metric.name)] = pairing
     counted_is = window.answer if window.anchor == "answer" else window.trigger
     # The reps below the subject, and the subject itself when it is a team with events of its own.
     owners = dict.fromkeys([*metrics.leaves(node, period), node])
-    events = [e for owner in owners for e in metrics.data.events.get((owner, period), ())]
+    events = [e for owner in owners for e in metrics.own_events(owner, period)]
     result = [pairing.outcome(e) for e in sorted(events, key=_order) if counted_is.evaluate(e.fields) is True]
     metrics.windows[key] = result
     return result
@@ -249,3 +258,23 @@ def window_trace(metrics: _MetricsLike, node: str, period: Period, metric: Metri
             for p in found[:TRACE_PAIRS]
         ],
     }
+
+
+class WindowOp:
+    """An event-window metric (``metric.window``): row kernel only."""
+
+    def __init__(self, metric: Metric) -> None:
+        self.metric = metric
+        self.without_column: str | None = f"metric '{metric.name}' of kind 'window'"
+
+    def row(self, scope: Any, node: str, period: Period) -> Value:
+        """The window's measure for one node (``scope``: the row scope, see ``_MetricsLike``)."""
+        return window_value(scope, node, period, self.metric)
+
+    def column(self, scope: Any, layer: Any) -> Any:  # noqa: ARG002 - the protocol
+        """No column kernel: the plan does not let the columnar executor run a window metric."""
+        raise UnusualError(str(self.without_column))
+
+    def explain(self, scope: Any, node: str, period: Period) -> dict[str, Any]:
+        """The pairs behind the value."""
+        return {"window": window_trace(scope, node, period, self.metric)}
