@@ -315,7 +315,7 @@ def add_input_arguments(p: argparse.ArgumentParser, t: Callable[..., str], *, re
         help=t("records: CSV, JSON, JSONL, XLSX, Parquet or duckdb:DB::SQL (several allowed, e.g. reps and teams)"),
     )  # fmt: skip
     p.add_argument("--encoding", metavar="NAME", help=t("of text files (default UTF-8), e.g. gb18030"))
-    p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first)"))
+    p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first visible one)"))
     p.add_argument("--allow-extra-columns", action="store_true", help=t("ignore data columns the ruleset does not use"))
     p.add_argument(
         "--header-row", type=int, metavar="N",

@@ -284,7 +284,7 @@ def add_pay_arguments(p: argparse.ArgumentParser, t: Callable[..., str], *, inpu
             help=t("records of the scorecard (several allowed), appraised for every period up to the pay period"),
         )  # fmt: skip
         p.add_argument("--encoding", metavar="NAME", help=t("of text files (default UTF-8), e.g. gb18030"))
-        p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first)"))
+        p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first visible one)"))
         p.add_argument(
             "--allow-extra-columns", action="store_true", help=t("ignore data columns the ruleset does not use")
         )

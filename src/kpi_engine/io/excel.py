@@ -18,7 +18,7 @@ import re
 import zipfile
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from xml.etree import ElementTree as ET
 
 import attrs
@@ -33,7 +33,7 @@ EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"})
 
 
 def read_excel(path: Path, sheet: str | None = None, name: str | None = None, header_row: int | None = None) -> Table:
-    """Read one sheet (default: the first) of a workbook into a ``Table``.
+    """Read one sheet (default: the first visible one) of a workbook into a ``Table``.
 
     The header is row ``header_row`` (from 1), or, by default, the first row below any title rows
     (``io.layout``; the table's ``notes`` say which row was taken when it is not row 1).
@@ -53,7 +53,7 @@ def read_excel(path: Path, sheet: str | None = None, name: str | None = None, he
     except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for a damaged file
         raise KpiError(f"{path}: not a readable workbook ({exc})") from None
     names = list(book.sheet_names)
-    chosen = sheet if sheet is not None else (names[0] if names else None)
+    chosen = sheet if sheet is not None else _first_visible(book, names)
     if chosen is None or chosen not in names:
         shown = ", ".join(names) or "none"
         raise KpiError(f"{path}: no sheet named '{chosen}' (sheets: {shown}); name one with --sheet")
@@ -80,6 +80,20 @@ def read_excel(path: Path, sheet: str | None = None, name: str | None = None, he
     body = ((i, row[:width]) for i, row in enumerate(rows[start + 1 :], start=start + 2))
     table = rows_table(header, body, label, header_line=start + 1)
     return attrs.evolve(table, notes=notes) if notes else table
+
+
+def _first_visible(book: Any, names: list[str]) -> str | None:
+    """The sheet read when none is named: the first visible worksheet, else the first sheet.
+
+    A hidden first sheet often holds an HR system's drop-down lists; the analyst sees the sheet after it.
+    """
+    import python_calamine as calamine  # noqa: PLC0415 - optional dependency, imported by the caller already
+
+    visible, worksheet = calamine.SheetVisibleEnum.Visible, calamine.SheetTypeEnum.WorkSheet
+    for meta in book.sheets_metadata:
+        if meta.visible == visible and meta.typ == worksheet:
+            return str(meta.name)
+    return names[0] if names else None
 
 
 _M = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
