@@ -92,3 +92,68 @@ def test_kpi_evaluate_reads_the_visible_sheet(capsys, hidden_first):
     assert code == 0, err
     assert "zhao_lei" in out
     assert "101.49" in out
+
+
+# --- headers over two rows, merged cells ------------------------------------------------------------
+
+
+@pytest.fixture
+def two_row_header(tmp_path):
+    """A title, a date line, then a header over two rows: 工号-style keys merged down both rows, group
+    labels merged across their columns above the input names; the period merged down each month's rows."""
+    header, body = rows()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "考核"
+    sheet["A1"] = "2026年销售代表考核表"
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
+    sheet["A2"] = "制表日期：2026-04-02"
+    for col, name in enumerate(header[:3], start=1):
+        sheet.cell(3, col, name)
+        sheet.merge_cells(start_row=3, start_column=col, end_row=4, end_column=col)
+    for label, first, last in (("销售业绩", 4, 6), ("客户", 7, 12), ("行为", 13, len(header))):
+        sheet.cell(3, first, label)
+        sheet.merge_cells(start_row=3, start_column=first, end_row=3, end_column=last)
+    for col, name in enumerate(header[3:], start=4):
+        sheet.cell(4, col, name)
+    for i, r in enumerate(body):
+        line = 5 + i
+        for col, value in enumerate(r, start=1):
+            if not (col == 2 and i % 4):  # the period only on each month's first row
+                sheet.cell(line, col, value)
+    for top in (5, 9):
+        sheet.merge_cells(start_row=top, start_column=2, end_row=top + 3, end_column=2)
+    path = tmp_path / "two_rows.xlsx"
+    book.save(path)
+    return path
+
+
+def test_a_header_over_two_rows_with_merged_cells_is_read(s1, two_row_header):
+    """The keys merged down both header rows name their columns; the appraisal is the CSV's."""
+    table = read_table(two_row_header)
+    assert [(n.code, n.location.line) for n in table.notes] == [("header_row", 4)]
+    assert {r.subject: r.total for r in evaluate(s1, table).results} == totals(s1)
+
+
+def test_kpi_evaluate_reads_the_two_row_header(capsys, two_row_header):
+    """kpi evaluate appraises the workbook (it refused it: column 1 has no name, column 2 …)."""
+    code, out, err = run(capsys, "evaluate", S1, "--records", two_row_header, "--members", MEMBERS)
+    assert code == 0, err
+    assert "bad_header" not in err
+    assert "101.49" in out
+
+
+def test_a_merge_across_columns_is_not_copied(tmp_path):
+    """A note merged across number columns stays in its first cell: the other cells are empty, not the note."""
+    header, body = rows()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(header)
+    for r in body:
+        sheet.append(r)
+    sheet.cell(2, 4, "见备注")
+    sheet.merge_cells(start_row=2, start_column=4, end_row=2, end_column=6)
+    path = tmp_path / "across.xlsx"
+    book.save(path)
+    table = read_table(path)
+    assert [table.rows[0][1].get(c) for c in header[3:6]] == ["见备注", None, None]

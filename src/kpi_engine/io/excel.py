@@ -57,7 +57,8 @@ def read_excel(path: Path, sheet: str | None = None, name: str | None = None, he
     if chosen is None or chosen not in names:
         shown = ", ".join(names) or "none"
         raise KpiError(f"{path}: no sheet named '{chosen}' (sheets: {shown}); name one with --sheet")
-    rows: list[list[object]] = [list(r) for r in book.get_sheet_by_name(chosen).to_python(skip_empty_area=False)]
+    data = book.get_sheet_by_name(chosen)
+    rows: list[list[object]] = [list(r) for r in data.to_python(skip_empty_area=False)]
     label = name or f"{path}[{chosen}]"
     if not rows:
         return Table(label, ())
@@ -66,6 +67,7 @@ def read_excel(path: Path, sheet: str | None = None, name: str | None = None, he
         for line, col in percent:
             if line <= len(rows) and col <= len(rows[line - 1]):
                 rows[line - 1][col - 1] = _as_percent(rows[line - 1][col - 1])
+    _fill_down(rows, getattr(data, "merged_cell_ranges", None) or ())
     notes: tuple[Issue, ...] = ()
     if header_row is not None:
         start = check_header_row(header_row, len(rows), label)
@@ -80,6 +82,23 @@ def read_excel(path: Path, sheet: str | None = None, name: str | None = None, he
     body = ((i, row[:width]) for i, row in enumerate(rows[start + 1 :], start=start + 2))
     table = rows_table(header, body, label, header_line=start + 1)
     return attrs.evolve(table, notes=notes) if notes else table
+
+
+def _fill_down(rows: list[list[object]], merges: Any) -> None:
+    """Give each cell of a merge down one column the value the sheet shows in it: its top cell's.
+
+    A two-row header merges 工号 over both header rows (the second row has it empty) and a department
+    column merges its name down its members' rows; Excel shows the value in every cell of the merge,
+    the file holds it in the top one only. Merges across columns (a title, a group label over its
+    columns) are left as stored.
+    """
+    for (top, col), (bottom, last) in merges:
+        if col != last or bottom <= top or top >= len(rows) or col >= len(rows[top]):
+            continue
+        value = rows[top][col]
+        for line in range(top + 1, min(bottom, len(rows) - 1) + 1):
+            if col < len(rows[line]) and rows[line][col] in (None, ""):
+                rows[line][col] = value
 
 
 def _first_visible(book: Any, names: list[str]) -> str | None:
