@@ -7,6 +7,7 @@ the right appraisal or one located error with a hint.
 
 import csv
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,48 @@ def test_a_merge_across_columns_is_not_copied(tmp_path):
     book.save(path)
     table = read_table(path)
     assert [table.rows[0][1].get(c) for c in header[3:6]] == ["见备注", None, None]
+
+
+# --- formulas whose value was never saved -----------------------------------------------------------
+
+
+def test_a_formula_with_no_saved_value_is_located_with_what_to_do(tmp_path, capsys):
+    """A workbook a program wrote keeps =D7*1.1 without its value: refused at that cell, formula and hint given."""
+    header, body = rows()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(header)
+    for r in body:
+        sheet.append(r)
+    sheet["E7"] = "=D7*1.1"  # li_na's March sales, a formula openpyxl saves with no value
+    path = tmp_path / "formula.xlsx"
+    book.save(path)
+    code, out, err = run(capsys, "evaluate", S1, "--records", path)
+    assert code == 1
+    assert out == ""
+    assert f"{path}[Sheet]:7:5: sales_actual: the cell holds =D7*1.1 whose value was never saved" in err
+    assert "open the workbook in Excel or LibreOffice and save it" in err
+    assert "[formula_without_value]" in err
+    assert "has no value for required input" not in err
+
+
+def test_a_formula_with_a_saved_value_is_read(tmp_path, s1):
+    """The same formula with the value Excel saved beside it is read as that value."""
+    header, body = rows()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(header)
+    for r in body:
+        sheet.append(r)
+    book.save(tmp_path / "plain.xlsx")
+
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    sheet_xml = parts["xl/worksheets/sheet1.xml"].decode()
+    value = '<c r="E7" t="n"><v>76000</v></c>'
+    assert value in sheet_xml
+    parts["xl/worksheets/sheet1.xml"] = sheet_xml.replace(value, '<c r="E7"><f>D7*0.95</f><v>76000</v></c>').encode()
+    with zipfile.ZipFile(tmp_path / "saved.xlsx", "w") as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+    assert {r.subject: r.total for r in evaluate(s1, read_table(tmp_path / "saved.xlsx")).results} == totals(s1)

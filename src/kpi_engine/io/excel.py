@@ -10,6 +10,10 @@ A cell *formatted* as a percent shows ``95%`` but stores 0.95. In an ``.xlsx`` s
 found from the workbook's styles and read as the user sees them, ``95%``: the percent rule of the
 records then applies (exactly 0.95 in a ``ratio`` column, 95 points in a ``score`` column, an
 error elsewhere), where the number 0.95 would silently have been a score of 0.95.
+
+A formula cell whose value was never saved (a workbook written by a program, not yet opened and
+saved in Excel) is refused at its cell, where it would have read as an empty value. A cell merged
+down its column holds its value in every row of the merge, as Excel shows it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from xml.etree import ElementTree as ET
 import attrs
 
 from kpi_engine._numbers import NumberFormatError, canonical, float_text
-from kpi_engine.errors import Issue, KpiError
+from kpi_engine.errors import DataError, Issue, KpiError, Location
 from kpi_engine.evaluation.frames import rows_table
 from kpi_engine.evaluation.records import Table
 from kpi_engine.io.layout import check_header_row, find_header, header_note
@@ -62,11 +66,10 @@ def read_excel(path: Path, sheet: str | None = None, name: str | None = None, he
     label = name or f"{path}[{chosen}]"
     if not rows:
         return Table(label, ())
-    percent = _percent_cells(path, chosen)
-    if percent:
-        for line, col in percent:
-            if line <= len(rows) and col <= len(rows[line - 1]):
-                rows[line - 1][col - 1] = _as_percent(rows[line - 1][col - 1])
+    percent, unsaved = _styled_cells(path, chosen)
+    for line, col in percent:
+        if line <= len(rows) and col <= len(rows[line - 1]):
+            rows[line - 1][col - 1] = _as_percent(rows[line - 1][col - 1])
     _fill_down(rows, getattr(data, "merged_cell_ranges", None) or ())
     notes: tuple[Issue, ...] = ()
     if header_row is not None:
@@ -79,6 +82,7 @@ def read_excel(path: Path, sheet: str | None = None, name: str | None = None, he
     while header and (header[-1] is None or header[-1] == ""):
         header.pop()  # trailing empty columns of the sheet's used area
     width = len(header)
+    _refuse_unsaved(unsaved, rows, start, width, header, label)
     body = ((i, row[:width]) for i, row in enumerate(rows[start + 1 :], start=start + 2))
     table = rows_table(header, body, label, header_line=start + 1)
     return attrs.evolve(table, notes=notes) if notes else table
@@ -120,6 +124,7 @@ _R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PERCENT_BUILTIN = frozenset({9, 10})  # 0% and 0.00%
 _LITERAL = re.compile(r'"[^"]*"|\\.')  # quoted text and escaped characters in a number format
 _REF = re.compile(r"([A-Z]+)(\d+)")
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s/>]")
 
 
 def _as_percent(value: object) -> object:
@@ -133,24 +138,74 @@ def _as_percent(value: object) -> object:
     return canonical(number * 100) + "%"
 
 
-def _percent_cells(path: Path, sheet: str) -> set[tuple[int, int]]:
-    """(row, column) of the sheet's cells whose number format is a percent; empty when not an .xlsx."""
+def _refuse_unsaved(
+    unsaved: dict[tuple[int, int], str],
+    rows: list[list[object]],
+    start: int,
+    width: int,
+    header: list[object],
+    label: str,
+) -> None:
+    """Refuse the data cells that hold a formula whose value was never saved.
+
+    A workbook written by a program (a report generator, openpyxl, an HR system's export) keeps a
+    formula without its value until Excel or LibreOffice computes and saves it; read as it is, the
+    cell would be an empty value.
+
+    Raises:
+        DataError: naming each such cell of the table, with the formula and what to do.
+    """
+    issues = []
+    for (line, col), formula in sorted(unsaved.items()):
+        if line <= start + 1 or col > width or line > len(rows) or rows[line - 1][col - 1] not in (None, ""):
+            continue
+        shown = f"={formula}" if formula else "a formula"
+        issues.append(
+            Issue(
+                "formula_without_value",
+                f"the cell holds {shown} whose value was never saved in the workbook",
+                str(header[col - 1] or ""),
+                Location(label, line, col),
+                suggestion="open the workbook in Excel or LibreOffice and save it, so that the value is stored",
+            )
+        )
+    if issues:
+        raise DataError.from_issues(issues, label)
+
+
+def _styled_cells(path: Path, sheet: str) -> tuple[set[tuple[int, int]], dict[tuple[int, int], str]]:
+    """The sheet's percent-formatted cells and its formula cells with no saved value (row, column).
+
+    Each unsaved formula cell maps to its formula; both are empty when the file is not an .xlsx.
+    """
     try:
         book = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
-        return set()
+        return set(), {}
     with book:
         try:
             styles = _percent_styles(book.read("xl/styles.xml"))
-            if not styles:
-                return set()
             member = _sheet_member(book, sheet)
             if member is None:
-                return set()
+                return set(), {}
+            formulas = _may_hold_formulas(book, member)
+            if not styles and not formulas:
+                return set(), {}
             with book.open(member) as fh:
-                return _cells_with_style(fh, styles)
+                return _cells_with_style(fh, styles, formulas=formulas)
         except (KeyError, ET.ParseError, ValueError):
-            return set()  # not the usual layout: read values as they are
+            return set(), {}  # not the usual layout: read values as they are
+
+
+def _may_hold_formulas(book: zipfile.ZipFile, member: str) -> bool:
+    """Whether the worksheet's XML has a formula element (``<f>``, any prefix), read in chunks."""
+    tail = b""
+    with book.open(member) as fh:
+        while chunk := fh.read(1 << 20):
+            if _FORMULA_TAG.search(tail + chunk):
+                return True
+            tail = chunk[-16:]
+    return False
 
 
 def _percent_styles(xml: bytes) -> set[int]:
@@ -175,16 +230,25 @@ def _sheet_member(book: zipfile.ZipFile, sheet: str) -> str | None:
     return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
 
 
-def _cells_with_style(fh: IO[bytes], styles: set[int]) -> set[tuple[int, int]]:
+def _cells_with_style(
+    fh: IO[bytes], styles: set[int], *, formulas: bool = False
+) -> tuple[set[tuple[int, int]], dict[tuple[int, int], str]]:
     cells: set[tuple[int, int]] = set()
+    unsaved: dict[tuple[int, int], str] = {}
     for _, el in ET.iterparse(fh):  # noqa: S314 - streamed, element by element
         if el.tag == f"{_M}c":
             style, ref = el.get("s"), _REF.fullmatch(el.get("r", ""))
-            if style is not None and int(style) in styles and ref is not None:
-                col = 0
-                for ch in ref.group(1):
-                    col = col * 26 + ord(ch) - 64
+            if ref is None:
+                continue
+            col = 0
+            for ch in ref.group(1):
+                col = col * 26 + ord(ch) - 64
+            if style is not None and int(style) in styles:
                 cells.add((int(ref.group(2)), col))
+            if formulas and (f := el.find(f"{_M}f")) is not None:
+                v = el.find(f"{_M}v")  # a text result saved empty (t="str") is a value: an empty one
+                if v is None or (not (v.text or "") and el.get("t") not in {"str", "s", "inlineStr"}):
+                    unsaved[int(ref.group(2)), col] = (f.text or "").strip()
         elif el.tag == f"{_M}row":
             el.clear()  # memory stays flat over long sheets
-    return cells
+    return cells, unsaved
