@@ -7,6 +7,7 @@ the right appraisal or one located error with a hint.
 
 import csv
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -203,3 +204,98 @@ def test_a_formula_with_a_saved_value_is_read(tmp_path, s1):
         for n, data in parts.items():
             z.writestr(n, data)
     assert {r.subject: r.total for r in evaluate(s1, read_table(tmp_path / "saved.xlsx")).results} == totals(s1)
+
+
+# --- the messages under --lang zh ------------------------------------------------------------------
+
+
+def hr_book(path, *, title=True, extra=(), edits=None, formats=None):
+    """The S1 rows in a sheet 三月 as HR saves it: a merged title and a blank row above the header, then
+    ``extra`` rows; ``edits`` sets cells by reference, ``formats`` number formats by reference."""
+    header, body = rows()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "三月"
+    if title:
+        sheet.append(["2026年3月销售代表考核表"])
+        sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
+        sheet.append([])
+    sheet.append(header)
+    for r in [*body, *extra]:
+        sheet.append(r)
+    for ref, value in (edits or {}).items():
+        sheet[ref] = value
+    for ref, fmt in (formats or {}).items():
+        sheet[ref].number_format = fmt
+    book.save(path)
+    return path
+
+
+ENGLISH = re.compile(r"\b(is|are|not|the|row|rows|column|cell|value|leave|with|out|never|saved|number|lies)\b")
+
+
+def english_words(line):
+    """English words of a message line, once the location, the code, quoted data and options are set aside."""
+    body = re.sub(r"^\S+: (\w+: )?", "", line)  # FILE:LINE:COL: and the path
+    body = re.sub(r"\[\w+\]$|'[^']*'|“[^”]*”|--[\w-]+|\(API[^)]*\)|API：[^）]*", "", body)
+    return ENGLISH.findall(body)
+
+
+def test_data_errors_of_hr_workbooks_are_chinese_under_lang_zh(tmp_path, capsys):
+    """Each workbook's errors read in Chinese under --lang zh: no English sentence is left (they all were)."""
+    header, _ = rows()
+    total = ["合计", "2026-03", "合计", *[1] * (len(header) - 3)]
+    books = {
+        "totals": hr_book(tmp_path / "totals.xlsx", extra=[total]),
+        "separators": hr_book(tmp_path / "sep.xlsx", edits={"D8": "1,20", "E9": "1,2345"}),
+        "percent count": hr_book(tmp_path / "pct.xlsx", edits={"F8": 0.5}, formats={"F8": "0%"}),
+        "formula": hr_book(tmp_path / "formula.xlsx", edits={"E9": "=D9*1.1"}),
+        "fractions": hr_book(tmp_path / "fractions.xlsx", edits={f"K{r}": 0.9 for r in range(4, 12)}),
+    }
+    chinese = {
+        "totals": "“合计”不在人员名单（members）中（是合计行吗？）",
+        "separators": "不是数字：逗号只用作千位分隔符",
+        "percent count": "只有比率（ratio）和得分（score）输入可写百分数",
+        "formula": "该单元格是公式 =D9*1.1，工作簿中没有保存它的计算结果",
+        "fractions": "是 0–100 分的得分，但所有值都在 0 与 1 之间",
+    }
+    for what, path in books.items():
+        code, out, err = run(capsys, "--lang", "zh", "evaluate", S1, "--records", path, "--members", MEMBERS)
+        assert code == 1, what
+        assert chinese[what] in err, (what, err)
+        for line in err.splitlines():
+            assert english_words(line) == [], (what, line)
+
+
+def test_missing_keys_and_a_header_below_a_title_are_chinese_under_lang_zh(tmp_path, capsys):
+    """A Chinese header's missing_column (with its columns: hint) and the header_row warning read in Chinese."""
+    header, body = rows()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["工号", "月份", "姓名", *header[3:]])
+    for r in body:
+        sheet.append(r)
+    book.save(tmp_path / "zh.xlsx")
+    code, _, err = run(capsys, "--lang", "zh", "evaluate", S1, "--records", tmp_path / "zh.xlsx")
+    assert code == 1
+    assert "没有“subject”列（表头为：工号, 月份, 姓名" in err
+    assert "请在规则集中映射表头：columns: {工号: subject, 月份: period, 姓名: name" in err
+    code, out, err = run(capsys, "--lang", "zh", "evaluate", S1, "--records", hr_book(tmp_path / "t.xlsx"))
+    assert code == 0
+    assert "警告：以第 3 行为表头：其上方 2 行像是标题（“2026年3月销售代表考核表”）" in err
+    assert [english_words(line) for line in err.splitlines()] == [[]]
+
+
+def test_warnings_of_left_out_rows_are_chinese_and_terminal_safe(tmp_path, capsys):
+    """Rows left out are warned in the chosen language, with a bidi override from data shown, never sent."""
+    header, _ = rows()
+    total = ["合计", "2026-03", "合计", *[1] * (len(header) - 3)]
+    hostile = ["ev\u202eil", "2026-03", "x", *[1] * (len(header) - 3)]
+    path = hr_book(tmp_path / "left_out.xlsx", title=False, extra=[total, hostile])
+    code, _, err = run(
+        capsys, "--lang", "zh", "evaluate", S1, "--records", path, "--members", MEMBERS, "--exclude-unlisted"
+    )
+    assert code == 0, err
+    assert "警告：“合计”不在人员名单（members）中（是合计行吗？）；已略去 [unlisted_subject]" in err
+    assert "\u202e" not in err
+    assert "ev\\u202eil" in err
