@@ -260,7 +260,7 @@ def test_data_errors_of_hr_workbooks_are_chinese_under_lang_zh(tmp_path, capsys)
         "fractions": "是 0–100 分的得分，但所有值都在 0 与 1 之间",
     }
     for what, path in books.items():
-        code, out, err = run(capsys, "--lang", "zh", "evaluate", S1, "--records", path, "--members", MEMBERS)
+        code, _, err = run(capsys, "--lang", "zh", "evaluate", S1, "--records", path, "--members", MEMBERS)
         assert code == 1, what
         assert chinese[what] in err, (what, err)
         for line in err.splitlines():
@@ -280,7 +280,7 @@ def test_missing_keys_and_a_header_below_a_title_are_chinese_under_lang_zh(tmp_p
     assert code == 1
     assert "没有“subject”列（表头为：工号, 月份, 姓名" in err
     assert "请在规则集中映射表头：columns: {工号: subject, 月份: period, 姓名: name" in err
-    code, out, err = run(capsys, "--lang", "zh", "evaluate", S1, "--records", hr_book(tmp_path / "t.xlsx"))
+    code, _, err = run(capsys, "--lang", "zh", "evaluate", S1, "--records", hr_book(tmp_path / "t.xlsx"))
     assert code == 0
     assert "警告：以第 3 行为表头：其上方 2 行像是标题（“2026年3月销售代表考核表”）" in err
     assert [english_words(line) for line in err.splitlines()] == [[]]
