@@ -9,11 +9,12 @@ import csv
 import os
 import re
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from kpi_engine import evaluate, load_ruleset, read_table
+from kpi_engine import DataError, evaluate, load_ruleset, read_table
 from kpi_engine.cli import main
 
 openpyxl = pytest.importorskip("openpyxl")
@@ -299,3 +300,27 @@ def test_warnings_of_left_out_rows_are_chinese_and_terminal_safe(tmp_path, capsy
     assert "警告：“合计”不在人员名单（members）中（是合计行吗？）；已略去 [unlisted_subject]" in err
     assert "\u202e" not in err
     assert "ev\\u202eil" in err
+
+
+# --- Arrow batches are screened as frames are -------------------------------------------------------
+
+
+def test_evaluate_batches_skips_a_totals_row_as_its_message_says(s1, tmp_path):
+    """A 合计 row in Arrow batches is refused with the hint totals='skip', and totals='skip' is accepted."""
+    pa = pytest.importorskip("pyarrow")
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("polars")
+    from kpi_engine.evaluation.columnar import evaluate_batches
+
+    header, _ = rows()
+    total = ["合计", "2026-03", "合计", *[1] * (len(header) - 3)]
+    frame = pd.read_excel(hr_book(tmp_path / "t.xlsx", extra=[total]), header=2, engine="openpyxl")
+    batches = pa.Table.from_pandas(frame, preserve_index=False).to_batches(max_chunksize=3)
+    with pytest.raises(DataError) as info:
+        evaluate_batches(s1, batches, period="2026-03")
+    assert [(i.code, i.suggestion) for i in info.value.issues] == [
+        ("totals_row", "leave such rows out with --skip-totals (API: totals='skip')")
+    ]
+    table = evaluate_batches(s1, batches, period="2026-03", totals="skip")
+    got = {s: Decimal(t) for s, t in zip(table["subject"].to_pylist(), table["total"].to_pylist(), strict=True)}
+    assert got == totals(s1)
