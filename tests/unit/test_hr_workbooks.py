@@ -324,3 +324,29 @@ def test_evaluate_batches_skips_a_totals_row_as_its_message_says(s1, tmp_path):
     table = evaluate_batches(s1, batches, period="2026-03", totals="skip")
     got = {s: Decimal(t) for s, t in zip(table["subject"].to_pylist(), table["total"].to_pylist(), strict=True)}
     assert got == totals(s1)
+
+
+# --- columns HR sheets carry -------------------------------------------------------------------------
+
+
+def test_a_row_number_column_is_refused_with_the_option_that_ignores_it(tmp_path, capsys):
+    """A 序号 column (every HR sheet numbers its rows) names --allow-extra-columns; with it the reps are appraised."""
+    header, body = rows()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["序号", *header])
+    for i, r in enumerate(body, start=1):
+        sheet.append([i, *r])
+    for line in range(sheet.max_row + 1, sheet.max_row + 50):  # formatted rows left empty below the table
+        sheet.cell(line, 5).number_format = "#,##0.00"
+    path = tmp_path / "numbered.xlsx"
+    book.save(path)
+    code, _, err = run(capsys, "evaluate", S1, "--records", path)
+    assert code == 1
+    assert f"{path}[Sheet]:2:1: 序号: column '序号' is not an input of this ruleset; ignore columns" in err
+    assert "--allow-extra-columns" in err
+    code, out, err = run(capsys, "--lang", "zh", "evaluate", S1, "--records", path)
+    assert "可用 --allow-extra-columns 忽略规则集不使用的列" in err
+    code, out, err = run(capsys, "evaluate", S1, "--records", path, "--allow-extra-columns", "--format", "csv")
+    assert code == 0, err
+    assert "zhao_lei" in out

@@ -216,6 +216,7 @@ SUGGESTIONS = (
         "which read the percent format"
     ),
     "open the workbook in Excel or LibreOffice and save it, so that the value is stored",
+    "ignore columns the ruleset does not use with --allow-extra-columns (API: allow_extra_columns=True)",
 )
 
 
