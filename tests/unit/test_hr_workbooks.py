@@ -350,3 +350,64 @@ def test_a_row_number_column_is_refused_with_the_option_that_ignores_it(tmp_path
     code, out, err = run(capsys, "evaluate", S1, "--records", path, "--allow-extra-columns", "--format", "csv")
     assert code == 0, err
     assert "zhao_lei" in out
+
+
+# --- notes below the table ----------------------------------------------------------------------------
+
+
+def noted_rows():
+    """Two lines HR writes under a table: a note and the signatures (no period, no number)."""
+    header, _ = rows()
+    blank = [None] * (len(header) - 1)
+    return [
+        ["注：本表数据截至2026年3月31日，由人力资源部提供", *blank],
+        ["制表人：王小明", None, "审核人：李主管", *blank[2:]],
+    ]
+
+
+def test_notes_below_the_table_are_left_out_with_a_warning(tmp_path, s1, capsys):
+    """注：… and 制表人：… under the last record are left out with a warning each (they were 'period is required')."""
+    header, body = rows()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(header)
+    for r in body:
+        sheet.append(r)
+    sheet.append([])
+    for r in noted_rows():
+        sheet.append(r)
+    path = tmp_path / "notes.xlsx"
+    book.save(path)
+    appraisal = evaluate(s1, read_table(path))
+    assert {r.subject: r.total for r in appraisal.results} == totals(s1)
+    assert [(w.code, w.location.line) for w in appraisal.warnings] == [("note_row", 11), ("note_row", 12)]
+    code, _, err = run(capsys, "evaluate", S1, "--records", path, "--members", MEMBERS)
+    assert code == 0, err
+    assert (
+        f"{path}[Sheet]:11:1: subject: warning: row 11 holds no period and no input below the last record: "
+        "a note ('注：本表数据截至2026年3月31日，由人力资源部提供'); left out [note_row]"
+    ) in err
+    _, _, err = run(capsys, "--lang", "zh", "evaluate", S1, "--records", path, "--members", MEMBERS)
+    assert "警告：第 12 行在最后一条记录之下，没有期间也没有输入值：是备注（“制表人：王小明”）；已略去" in err
+
+
+def test_notes_below_a_frame_are_left_out_as_in_the_file(s1):
+    """The same notes in a pandas frame (as pandas.read_excel gives them) are left out the same way, on both engines."""
+    pd = pytest.importorskip("pandas")
+    header, body = rows()
+    frame = pd.DataFrame([*body, *noted_rows()], columns=header)
+    for engine in ("row", "columnar"):
+        if engine == "columnar":
+            pytest.importorskip("polars")
+        appraisal = evaluate(s1, frame, engine=engine)
+        assert {r.subject: r.total for r in appraisal.results} == totals(s1)
+        assert [w.code for w in appraisal.warnings] == ["note_row", "note_row"]
+
+
+def test_a_row_without_period_among_the_records_is_still_an_error(s1):
+    """A row with no period and no number between two records is not a note: 'period' is required, as before."""
+    header, body = rows()
+    middle = [["zhao_lei", None, "赵磊", *[None] * (len(header) - 3)]]
+    with pytest.raises(DataError) as info:
+        evaluate(s1, [dict(zip(header, r, strict=True)) for r in [*body[:4], *middle, *body[4:]]])
+    assert [i.code for i in info.value.issues] == ["missing_field"]

@@ -154,6 +154,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         ),
         "'{name}' is a 0–100 score, but {value} (row(s) {rows}) lies between 0 and 1 while other values go above 1",
     ),
+    "note_row": ("row {line} holds no period and no input below the last record: a note ('{note}'); left out",),
     "formula_without_value": ("the cell holds {formula} whose value was never saved in the workbook",),
     "bad_period": (
         "{text} is not a {kind} period (like {example})",
