@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from kpi_engine.errors import KpiError
+from kpi_engine.errors import Issue, KpiError
 from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text, load_ruleset, read_table
@@ -65,11 +65,16 @@ def screening(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def warn(appraisal: Appraisal) -> Appraisal:
+def warn(appraisal: Appraisal, msg: Messages | None = None) -> Appraisal:
     """Print the appraisal's warnings (e.g. roster members without a record) on stderr."""
-    for issue in appraisal.warnings:
-        print(issue.render(), file=sys.stderr)
+    print_warnings(appraisal.warnings, msg)
     return appraisal
+
+
+def print_warnings(issues: Iterable[Issue], msg: Messages | None = None) -> None:
+    """Print warnings on stderr in ``msg``'s language, data shown terminal-safe as errors are."""
+    for issue in issues:
+        print(readable(render_issue(issue, msg or messages("en"))), file=sys.stderr)
 
 
 def inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any]:
@@ -315,7 +320,7 @@ def add_input_arguments(p: argparse.ArgumentParser, t: Callable[..., str], *, re
         help=t("records: CSV, JSON, JSONL, XLSX, Parquet or duckdb:DB::SQL (several allowed, e.g. reps and teams)"),
     )  # fmt: skip
     p.add_argument("--encoding", metavar="NAME", help=t("of text files (default UTF-8), e.g. gb18030"))
-    p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first)"))
+    p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first visible one)"))
     p.add_argument("--allow-extra-columns", action="store_true", help=t("ignore data columns the ruleset does not use"))
     p.add_argument(
         "--header-row", type=int, metavar="N",

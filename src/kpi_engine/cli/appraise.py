@@ -72,7 +72,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         appraisal = evaluate(
             ruleset, period=args.period, strict=args.strict, progress=counts, engine=args.engine, **given
         )
-        warn(appraisal)
+        warn(appraisal, args.msg)
         if args.record:
             record_appraisal(args, ruleset, text, given, appraisal)
         _write_appraisal(args, ruleset, given, appraisal, run)
@@ -255,7 +255,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if not args.records:
         raise KpiError(t("--records is required"))
     ruleset, _ = load_version(args.ruleset, args.period, args)
-    appraisal = warn(evaluate(ruleset, period=args.period, strict=args.strict, **inputs(args, ruleset)))
+    appraisal = warn(evaluate(ruleset, period=args.period, strict=args.strict, **inputs(args, ruleset)), args.msg)
     try:
         result = appraisal.result(args.subject)
     except KeyError:

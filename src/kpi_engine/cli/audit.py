@@ -71,7 +71,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if args.records:
         from kpi_engine.audit.impact import undated  # noqa: PLC0415
 
-        a = warn(evaluate(undated(before), period=args.period, strict=args.strict, **inputs(args, before)))
+        a = warn(evaluate(undated(before), period=args.period, strict=args.strict, **inputs(args, before)), args.msg)
         b = evaluate(undated(after), period=a.period, strict=args.strict, **inputs(args, after))
         report.update(compare(a, b))
         count = len(report["changes"])

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kpi_engine.cli._common import add_record_arguments, read, readable, write
+from kpi_engine.cli._common import add_record_arguments, print_warnings, read, readable, write
 from kpi_engine.errors import KpiError
 from kpi_engine.payout.model import PayPlan
 from kpi_engine.payout.results import PayRun
@@ -96,8 +96,7 @@ def pay_inputs(args: argparse.Namespace, plan: PayPlan) -> dict[str, Any]:
             through=args.period, strict=args.strict, plan=plan,
         )  # fmt: skip
         for a in appraisals:
-            for issue in a.warnings:
-                print(issue.render(), file=sys.stderr)
+            print_warnings(a.warnings, args.msg)
     return {
         "appraisals": appraisals,
         "people": read(args, args.people),
@@ -114,8 +113,7 @@ def run_pay(args: argparse.Namespace, plan: PayPlan, given: dict[str, Any] | Non
 
     given = dict(given or pay_inputs(args, plan))
     run = pay(plan, given.pop("appraisals"), given.pop("people"), **given)
-    for issue in run.warnings:
-        print(issue.render(), file=sys.stderr)
+    print_warnings(run.warnings, args.msg)
     return run
 
 
@@ -162,8 +160,7 @@ def _pay_columnar(args: argparse.Namespace, plan: PayPlan, given: dict[str, Any]
 
     inputs = prepare_inputs(plan, given["appraisals"], given["people"], credits=given["credits"],
                             deals=given["deals"], paid=given["paid"])  # fmt: skip
-    for issue in inputs.warnings:
-        print(issue.render(), file=sys.stderr)
+    print_warnings(inputs.warnings, args.msg)
     period = args.period or str(latest_period(plan, inputs))
 
     def frame(table: Any) -> Any:
@@ -284,7 +281,7 @@ def add_pay_arguments(p: argparse.ArgumentParser, t: Callable[..., str], *, inpu
             help=t("records of the scorecard (several allowed), appraised for every period up to the pay period"),
         )  # fmt: skip
         p.add_argument("--encoding", metavar="NAME", help=t("of text files (default UTF-8), e.g. gb18030"))
-        p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first)"))
+        p.add_argument("--sheet", metavar="NAME", help=t("sheet of an Excel workbook (default: the first visible one)"))
         p.add_argument(
             "--allow-extra-columns", action="store_true", help=t("ignore data columns the ruleset does not use")
         )

@@ -25,7 +25,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
         ruleset, _ = load_version(args.ruleset, args.period, args)
         given = inputs(args, ruleset)
         run.stage(t("appraising"))
-        appraisal = warn(evaluate(ruleset, period=args.period, strict=args.strict, **given))
+        appraisal = warn(evaluate(ruleset, period=args.period, strict=args.strict, **given), args.msg)
         history = [
             evaluate(ruleset, period=period, strict=args.strict, **given)
             for period in args.history or ()

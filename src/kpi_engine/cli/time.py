@@ -14,6 +14,7 @@ from kpi_engine.cli._common import (
     add_calendar_argument,
     add_input_arguments,
     inputs,
+    print_warnings,
     read_plan_with_calendars,
     with_calendars,
     write,
@@ -88,8 +89,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     except ValueError:
         raise KpiError(f"--opened {args.opened!r} is not an ISO date (YYYY-MM-DD)") from None
     report = find_alerts(ruleset, period=args.period, opened=opened, **inputs(args, ruleset))
-    for issue in report.warnings:
-        print(issue.render(), file=sys.stderr)
+    print_warnings(report.warnings, args.msg)
     if args.log:
         added = append_alert_log(args.log, report.event_rows(ruleset.scorecard.timezone))
         print(f"{args.log}: {added} alert event(s) added, {len(report.alerts) - added} already there", file=sys.stderr)

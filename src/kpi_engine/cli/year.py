@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kpi_engine.cli._common import add_calendar_argument, read, read_plan_with_calendars, write
+from kpi_engine.cli._common import add_calendar_argument, print_warnings, read, read_plan_with_calendars, write
 from kpi_engine.errors import KpiError
 from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text
 
@@ -53,8 +52,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     html = args.format == "html"
     computed = tuple(dict.fromkeys(("year", "quarter", "month", *levels))) if html else levels
     report = track(plan, decompose(plan), tables, as_of=_as_of(args), levels=computed)
-    for issue in report.warnings:
-        print(issue.render(), file=sys.stderr)
+    print_warnings(report.warnings, args.msg)
     names = {**subject_titles(plan), **_names(tables)}
     risks = _risk_report(args.risks, report.as_of) if args.risks else None
     if args.format == "json":

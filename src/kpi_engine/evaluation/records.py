@@ -298,6 +298,9 @@ class Inputs:
     sourced: dict[tuple[str, Period, str], str] = attrs.field(factory=dict)
 
 
+_IGNORE_COLUMNS = "ignore columns the ruleset does not use with --allow-extra-columns (API: allow_extra_columns=True)"
+
+
 def _check_columns(
     table: Table,
     row: int,
@@ -312,6 +315,7 @@ def _check_columns(
             continue
         meant = guess(key, card, labels) if card is not None else None
         hint = mapping_hint([(key, meant)]) if meant is not None else did_you_mean(key, known)
+        hint = hint or _IGNORE_COLUMNS  # a 序号 (row number) or 部门 column of an HR sheet
         message = f"column '{key}' is not an input of this ruleset"
         issues.append(Issue("unknown_column", message, key, table.where(row, key), suggestion=hint))
 

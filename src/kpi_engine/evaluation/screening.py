@@ -23,6 +23,8 @@ the row evaluator and the columnar kernel see the same rows), and decides:
   values all lie between 0 and 1 (one strictly between) is refused (``suspect_score``): a frame
   cannot carry Excel's percent format, so 92 shown as ``92%`` arrives as 0.92. A cell strictly
   between 0 and 1 in a column whose other values go above 1 is refused the same way.
+- **Notes under the table**: rows below a table's last record that hold no period and no input
+  (注：本表数据截至…, 制表人：… 审核人：…) are left out, each with a warning (``note_row``).
 - **Key columns**: a records table without a ``subject`` or ``period`` column is one error at its
   header, naming the ``columns:`` entry that would map the table's own headers (工号, 月份 …).
 
@@ -839,8 +841,15 @@ def _check(
         found.issues.extend(missing)
         found.refused.update(src.lines)  # row by row, the records check would only repeat it
         return found
+    notes = _notes_below(src, card)
+    for i in notes:
+        line = src.lines[i]
+        shown = next((t for t in (_text(src.cell(c, i)) for c in ("subject", "name", "note")) if t), "")
+        message = f"row {line} holds no period and no input below the last record: a note ('{shown[:40]}'); left out"
+        found.drop.add(line)
+        found.warnings.append(Issue("note_row", message, "subject", src.where(line, "subject"), "warning"))
     label_columns = ["subject", *(["name"] if "name" in src.header else [])]
-    closed: set[int] = set()  # rows the roster speaks for: the totals rules do not apply
+    closed: set[int] = set(notes)  # rows the roster speaks for, and notes: the totals rules do not apply
     if roster.by_period:
         # Above the rep level, a record outside the roster is the engines' ``orphan_record``.
         reported = unlisted == "exclude" or card.subject == "rep"
@@ -874,6 +883,27 @@ def _check(
     gone = found.drop | found.refused
     found.issues.extend(_suspect_scores(src, card, lambda i: src.lines[i] not in gone))
     return found
+
+
+def _notes_below(src: _Source, card: Scorecard) -> list[int]:
+    """Rows (indexes) under a table's last record that hold no period and no input: notes, signatures.
+
+    HR writes 注：本表数据截至… and 制表人：… 审核人：… under the table. Such a row carries nothing to
+    appraise; a row without a period among the records (or a table with no period at all) is left
+    to the records check, which requires the period.
+    """
+    order = sorted(range(len(src.lines)), key=src.lines.__getitem__)
+    if not order or _text(src.cell("period", order[-1])):
+        return []  # the common case: the last row is a record (no input column is read)
+    inputs = [n for n in card.inputs if n in src.header]
+    notes: list[int] = []
+    for i in reversed(order):
+        if _text(src.cell("period", i)) or any(_text(src.cell(n, i)) for n in inputs):
+            break
+        notes.append(i)
+    else:
+        return []  # no record above them: not notes under a table
+    return sorted(notes, key=src.lines.__getitem__)
 
 
 def _unlisted(src: _Source, i: int, subject: str, listed: set[str], unlisted: UnlistedPolicy, found: _Found) -> None:

@@ -127,6 +127,35 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         ),
     ),
     "bad_value": ("'{field}': {detail}",),
+    # data as HR handles it (issue 19): rows that are not subjects, headers, scores read as fractions
+    "totals_row": (
+        "'{label}' is a totals row, not a subject",
+        "'{label}' is a totals row, not a subject; left out",
+        "'{label}' looks like a totals row: its {columns} are the sums of the other {n} rows of {period}",
+        "'{label}' looks like a totals row: its {columns} are the sums of the other {n} rows of {period}; left out",
+        "this row looks like a totals row: its {columns} are the sums of the other {n} rows of {period}",
+        "this row looks like a totals row: its {columns} are the sums of the other {n} rows of {period}; left out",
+    ),
+    "unlisted_subject": (
+        "'{subject}' is not on the roster (members)",
+        "'{subject}' is not on the roster (members); left out",
+        "'{subject}' is not on the roster (members) (a totals row?)",
+        "'{subject}' is not on the roster (members) (a totals row?); left out",
+    ),
+    "header_row": (
+        "took row {line} as the header: the {n} row(s) above it look like a title ('{title}')",
+        "took row {line} as the header: the {n} row(s) above it look like a title",
+    ),
+    "missing_column": ("no '{key}' column (the header is: {header})",),
+    "suspect_score": (
+        (
+            "'{name}' is a 0–100 score, but every value lies between 0 and 1 ({value} at row {line}): "
+            "percent-formatted cells read by a frame (pandas.read_excel) arrive as fractions"
+        ),
+        "'{name}' is a 0–100 score, but {value} (row(s) {rows}) lies between 0 and 1 while other values go above 1",
+    ),
+    "note_row": ("row {line} holds no period and no input below the last record: a note ('{note}'); left out",),
+    "formula_without_value": ("the cell holds {formula} whose value was never saved in the workbook",),
     "bad_period": (
         "{text} is not a {kind} period (like {example})",
         "{text} is not a valid {kind} period: {detail}",
@@ -139,7 +168,12 @@ DETAILS: tuple[str, ...] = (
     "a count must be a whole number, not {value}",
     "a count cannot be negative ({value})",
     "{value} is not an ISO date (YYYY-MM-DD)",
-    "{value} has a percent sign, but only ratio inputs take percents; a {kind} is written {bare}",
+    "{value} has a percent sign, but only ratio and score inputs take percents; a {kind} is written {bare}",
+    (
+        "{value} is not a number: a comma only separates thousands (1,200); "
+        "if it is a decimal comma, write a decimal point ({point})"
+    ),
+    "{value} is not a number: a thousands separator is followed by three digits (1,200 or 1,234,567.89)",
     "{value} is not true or false",
     "{value} is out of range",
     "{value} is not a finite number",
@@ -158,6 +192,7 @@ MESSAGES: tuple[str, ...] = (
         "choose the period to appraise (--period, or evaluate(..., period=...))"
     ),
     "{path}: no sheet named {sheet} (sheets: {shown}); name one with --sheet",
+    "no records to evaluate",
 )
 # The period kinds and levels that fill the messages above, translated under "period kind" and "level".
 PERIOD_KINDS = ("day", "week", "month", "quarter", "half", "year")
@@ -167,6 +202,22 @@ SUGGESTIONS = (
     "did you mean '{name}'?",
     "did you mean {value}%?",
     "write weights as percents (40%), or set normalize: true",
+    "leave such rows out with --skip-totals (API: totals='skip')",
+    (
+        "leave such rows out with --skip-totals (API: totals='skip'), "
+        "or, if it is a real subject, give the roster with --members"
+    ),
+    "leave subjects not on the roster out with --exclude-unlisted (API: unlisted='exclude')",
+    "did you mean '{name}'? or leave subjects not on the roster out with --exclude-unlisted (API: unlisted='exclude')",
+    "choose another with --header-row N (API: read_table(..., header_row=N))",
+    "map the headers in the ruleset: columns: {mapping}",
+    "name the columns subject and period, or map them with columns:",
+    (
+        "write the score in points ({points}), or read the workbook with read_table or kpi evaluate, "
+        "which read the percent format"
+    ),
+    "open the workbook in Excel or LibreOffice and save it, so that the value is stored",
+    "ignore columns the ruleset does not use with --allow-extra-columns (API: allow_extra_columns=True)",
 )
 
 

@@ -9,7 +9,7 @@ chosen period), and ranks are ranks within the call, not across partitions.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from kpi_engine._numbers import canonical, is_number, quantize
 from kpi_engine.errors import KpiError
@@ -40,6 +40,7 @@ def evaluate_batches(
     events: Any = None,
     strict: bool = False,
     allow_extra_columns: bool = False,
+    totals: Literal["refuse", "skip"] = "refuse",
 ) -> Any:
     """Appraise the records in Arrow record batches; return the long result table as an Arrow table.
 
@@ -62,6 +63,9 @@ def evaluate_batches(
         events: event rows for aggregate metrics (any input ``evaluate`` takes).
         strict: turn every N/A into an error.
         allow_extra_columns: ignore columns the ruleset does not use.
+        totals: a totals row (合计, Total, or the column sums of the others) is refused, as by
+            ``evaluate``; ``"skip"`` leaves it out with a warning (the table cannot carry warnings:
+            ``evaluate`` on the same table returns them).
 
     Returns:
         A ``pyarrow.Table`` of the columns above (``pa.string()``).
@@ -87,6 +91,7 @@ def evaluate_batches(
         events=events,
         strict=strict,
         allow_extra_columns=allow_extra_columns,
+        totals=totals,
         engine="columnar",
     )
     return long_table(appraisal).to_arrow()
