@@ -214,6 +214,38 @@ class TestDeals:
         march = pay(plan, None, [REP], credits=deals_credited, deals=deals, period="2026-03").person("r")
         assert march.line("c.clawback.a").amount == money("-2.50")
 
+    def test_a_partial_refund_of_a_split_deal_claws_back_each_part_by_the_deals_share(self):
+        """Half of a 60/40 split deal refunded takes back half of what each rep was paid on it."""
+        plan = plan_of(commission("{from: 0, rate: 10%}", ", clawback: {within_days: 90}"))
+        people = [REP, {**REP, "person": "s"}]
+        split = [credit("d", "300000", "2026-03-02", "r", "60%"), credit("d", "300000", "2026-03-02", "s", "40%")]
+        deals = [{"deal_id": "d", "paid": "2026-03-03", "cancelled": "2026-04-02", "refund": "150000"}]
+        run = pay(plan, None, people, credits=split, deals=deals, period="2026-04")
+        assert run.person("r").line("c.clawback.d").amount == money("-9000.00")  # paid 18,000.00
+        assert run.person("s").line("c.clawback.d").amount == money("-6000.00")  # paid 12,000.00
+
+    def test_an_override_on_a_split_deal_is_held_released_and_clawed_back_in_full(self):
+        """A lead's override on both parts of a split deal is held, released and taken back whole."""
+        people = [
+            {"person": "lead", "leads": "t", "target_incentive": "1000"},
+            {"person": "a", "team": "t", "plan": "reps"},
+            {"person": "b", "team": "t", "plan": "reps"},
+        ]
+        split = [credit("d", "300000", "2026-03-02", "a", "60%"), credit("d", "300000", "2026-03-02", "b", "40%")]
+        override = "  - {id: o, kind: override, share: 100%, curve: marginal, tiers: [{from: 0, rate: 10%}]"
+        held = plan_of(override + ", release: on_payment}\n")
+        facts = [{"deal_id": "d", "paid": "2026-04-03"}]
+        march = pay(held, None, people, credits=split, deals=facts, period="2026-03").person("lead")
+        april = pay(held, None, people, credits=split, deals=facts, period="2026-04").person("lead")
+        assert (march.line("o.held").amount, march.held) == (money("-30000.00"), money("30000.00"))
+        assert (april.line("o.released").amount, april.held) == (money("30000.00"), 0)
+        clawed = plan_of(override + ", clawback: {within_days: 90}}\n")
+        facts = [{"deal_id": "d", "paid": "2026-03-03", "cancelled": "2026-04-02"}]
+        april = pay(clawed, None, people, credits=split, deals=facts, period="2026-04").person("lead")
+        assert [(ln.id, ln.amount) for ln in april.lines if ln.kind == "clawback"] == [
+            ("o.clawback.d", money("-30000.00"))
+        ]
+
     def test_no_clawback_outside_the_window(self):
         """Cancelled 91 days after a 90-day window: nothing is taken back, and a note says why."""
         plan = plan_of(commission("{from: 0, rate: 1%}", ", clawback: {within_days: 90}"))

@@ -295,10 +295,21 @@ class _Held:
 
 
 @attrs.define
+class _Paid:
+    """What a component paid on one deal: its parts of the credits it counted (an override may count
+    both parts of a split deal), the period, the credited amount counted and the whole deal's amount."""
+
+    amount: Decimal
+    period: Period
+    credited: Fraction
+    deal_amount: Fraction
+
+
+@attrs.define
 class _State:
     """What carries from one period to the next for one person."""
 
-    paid: dict[tuple[str, str], tuple[Decimal, Period, Fraction]] = attrs.field(factory=dict)  # (comp, deal) →
+    paid: dict[tuple[str, str], _Paid] = attrs.field(factory=dict)  # (component, deal) →
     held: dict[tuple[str, str], _Held] = attrs.field(factory=dict)
     balance: Decimal = DZERO
     done: dict[Period, PersonPay] = attrs.field(factory=dict)
@@ -772,7 +783,12 @@ class _Run:
             held_now: list[tuple[CreditLine, Decimal]] = []
             for c, amount in allocation:
                 key = (comp.id, c.deal_id)
-                state.paid[key] = (amount, p, c.amount)
+                before = state.paid.get(key)
+                if before is not None and before.period == p:  # another part of a split deal (an override)
+                    before.amount += amount
+                    before.credited += c.amount
+                else:
+                    state.paid[key] = _Paid(amount, p, c.amount, c.deal_amount)
                 deal = self.inputs.deals.get(c.deal_id)
                 unpaid = deal is None or deal.paid is None or deal.paid > end
                 if comp.release == "on_payment" and unpaid and amount:
@@ -814,7 +830,11 @@ class _Run:
                     )
                 )
                 for c, a in held_now:
-                    state.held[(comp.id, c.deal_id)] = _Held(comp.id, c, a, p)
+                    key = (comp.id, c.deal_id)
+                    if key in state.held:  # another part of a split deal (an override): held together
+                        state.held[key].amount += a
+                    else:
+                        state.held[key] = _Held(comp.id, c, a, p)
         return out
 
     def deal(self, c: CreditLine) -> Deal:
@@ -834,7 +854,8 @@ class _Run:
         out: list[PayLine] = []
         notes: list[str] = []
         start, end = p.start, p.next_start()
-        for (cid, deal_id), (amount, paid_in, deal_amount) in sorted(state.paid.items()):
+        for (cid, deal_id), paid in sorted(state.paid.items()):
+            amount, paid_in, deal_amount = paid.amount, paid.period, paid.deal_amount
             deal = self.inputs.deals.get(deal_id)
             if deal is None or deal.cancelled is None or not start <= deal.cancelled < end:
                 continue
@@ -857,13 +878,18 @@ class _Run:
                         f"(window {comp.clawback_days} days): no clawback"
                     )
                 continue
+            # the refund is the whole deal's: each part gives back the same share of what was paid on it
             exact = -Fraction(amount) * refund / deal_amount if deal_amount else ZERO
             value = self.money.round(exact)
-            rate = Fraction(amount) / deal_amount if deal_amount else ZERO
+            rate = Fraction(amount) / paid.credited if paid.credited else ZERO
+            counted = number(paid.credited)
+            if paid.credited != deal_amount:
+                counted += f" of the deal's {number(deal_amount)}"
+            share = "" if refund == deal_amount else f" × {number(refund)}/{number(deal_amount)} refunded"
             trace = (
                 f"{deal_id} {what} on {deal.cancelled}, {days} days after the deal on {credit_day} (within "
                 f"{comp.clawback_days}): paid {self.money.show(amount)} in {paid_in} ({rate_text(rate)} of "
-                f"{number(deal_amount)}) → {self.money.show(value)}"
+                f"{counted}){share} → {self.money.show(value)}"
             )
             out.append(
                 PayLine(
