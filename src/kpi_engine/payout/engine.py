@@ -296,8 +296,10 @@ class _Held:
 
 @attrs.define
 class _Paid:
-    """What a component paid on one deal: its parts of the credits it counted (an override may count
-    both parts of a split deal), the period, the credited amount counted and the whole deal's amount."""
+    """What a component paid on one deal, in which period, on what credited amount, of what whole deal.
+
+    An override may count both parts of a split deal: they are added up here.
+    """
 
     amount: Decimal
     period: Period
