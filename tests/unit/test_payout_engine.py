@@ -246,6 +246,17 @@ class TestDeals:
             ("o.clawback.d", money("-30000.00"))
         ]
 
+    def test_a_partial_refund_while_held_forfeits_only_its_share(self):
+        """A quarter of a held deal refunded: a quarter is never paid, the rest is released when paid."""
+        plan = plan_of(commission("{from: 0, rate: 1%}", ", release: on_payment, clawback: {within_days: 90}"))
+        credited = [credit("a", "1000", "2026-03-01")]
+        deals = [{"deal_id": "a", "paid": "2026-05-04", "cancelled": "2026-04-20", "refund": "250"}]
+        april = pay(plan, None, [REP], credits=credited, deals=deals, period="2026-04").person("r")
+        may = pay(plan, None, [REP], credits=credited, deals=deals, period="2026-05").person("r")
+        assert (april.total, april.held) == (money("0.00"), money("7.50"))
+        assert "2.50 not paid, 7.50 still held" in april.notes[0]
+        assert (may.line("c.released").amount, may.held) == (money("7.50"), 0)
+
     def test_no_clawback_outside_the_window(self):
         """Cancelled 91 days after a 90-day window: nothing is taken back, and a note says why."""
         plan = plan_of(commission("{from: 0, rate: 1%}", ", clawback: {within_days: 90}"))

@@ -867,6 +867,16 @@ class _Run:
             refund = deal.refund if deal.refund is not None else deal_amount
             what = "cancelled" if deal.refund is None else f"refunded {number(refund)}"
             held = state.held.pop((cid, deal_id), None)
+            if held is not None and refund < deal_amount:  # a partial refund: the rest stays held until paid
+                forfeit = self.money.round(Fraction(held.amount) * refund / deal_amount)
+                notes.append(
+                    f"{deal_id} {what} of {number(deal_amount)} on {deal.cancelled} while its {cid} of "
+                    f"{self.money.show(held.amount)} was held: {self.money.show(forfeit)} not paid, "
+                    f"{self.money.show(held.amount - forfeit)} still held"
+                )
+                held.amount -= forfeit
+                state.held[(cid, deal_id)] = held
+                continue
             if held is not None:
                 notes.append(
                     f"{deal_id} {what} on {deal.cancelled} while its {cid} of {self.money.show(held.amount)} "
