@@ -365,6 +365,14 @@ class TestTrueUps:
         assert line.amount == money("200.00")
         assert line.trace == "2026-02 c: recorded 1,100.00, now 1,300.00"
 
+    def test_the_year_to_date_counts_a_true_up_once(self):
+        """February recorded 1,100.00, now 1,300.00: the year so far paid is 1,100 + (0 + 200) = 1,300.00."""
+        plan = plan_of(commission("{from: 0, rate: 1%}"))
+        deals_credited = [credit("a", "130000", "2026-02-10")]
+        paid = [{"person": "r", "period": "2026-02", "line": "c", "amount": "1100.00"}]
+        march = pay(plan, None, [REP], credits=deals_credited, paid=paid, period="2026-03").person("r")
+        assert (march.total, march.year_to_date) == (money("200.00"), money("1300.00"))
+
     def test_a_true_up_already_paid_is_not_paid_again(self):
         """Recorded lines plus the true-ups recorded for them equal what is due now: no new line."""
         plan = plan_of(commission("{from: 0, rate: 1%}"))

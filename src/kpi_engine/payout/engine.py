@@ -414,6 +414,9 @@ class _Run:
         total = sum((ln.amount for ln in lines), DZERO)
         ys = year_start(plan, p)
         ytd = total + sum((r.total for q, r in state.done.items() if q.start >= ys), DZERO)
+        # an earlier period of the year counts as recomputed, which already holds what its true-up pays now
+        trued = [ln for ln in lines if ln.kind == "true_up"]
+        ytd -= sum((ln.amount for ln in trued if Period.parse(ln.details["period"], plan.period).start >= ys), DZERO)
         name = next((a.name for a in reversed(rows) if a.name), None)
         return PersonPay(
             person=person,
