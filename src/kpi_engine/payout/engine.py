@@ -59,7 +59,7 @@ from kpi_engine.payout.model import Component, Gate, PayPlan
 from kpi_engine.payout.ops import tiers
 from kpi_engine.payout.ops.proration import working_days
 from kpi_engine.payout.results import PayLine, PayRun, PersonPay, Segment
-from kpi_engine.payout.text import Joined, Name, Words, money, number, percent, rate_text, w
+from kpi_engine.payout.text import Joined, Name, Words, money, number, percent, rate_text, render, w
 from kpi_engine.time.periods import Period
 
 MONTHS_PER = {"month": 1, "quarter": 3, "half": 6, "year": 12}
@@ -266,11 +266,11 @@ def _line(
     component: str | None,
     amount: Decimal,
     exact: Fraction,
-    words: Words,
+    words: Words | Joined,
     details: Mapping[str, Any],
 ) -> PayLine:
     """A payout line whose trace is ``words`` in English (the words kept to render in another language)."""
-    return PayLine(line_id, kind, component, amount, exact, words.render(), details, words)
+    return PayLine(line_id, kind, component, amount, exact, render(words), details, words)
 
 
 class _Money:
@@ -494,7 +494,9 @@ class _Run:
     ) -> tuple[Fraction, list[Words]]:
         words: list[Words] = []
         for gate, why in applied.get(comp.id, ()):
-            named = {"gate": Name("gate", gate.id), "why": why}
+            # ``about``: why in the plan's own words where it gives them (a translation may show only that)
+            about: Words | Name | str = gate.reason or why
+            named = {"gate": Name("gate", gate.id), "why": why, "about": about}
             if gate.zero:
                 if amount and gate.reason:
                     words.append(w("gate '{gate}': {why} ({reason}): nothing paid", **named, reason=gate.reason))
@@ -543,6 +545,7 @@ class _Run:
             target = full * weight
             target_total += target
             whole = self.money.show(period_target(plan, part.assignment))
+            shown_target: Words | str
             if weight != 1:
                 shown_target = w(
                     "{target} × {share} × {days}/{of} working days",
@@ -552,7 +555,7 @@ class _Run:
                     of=str(part.of),
                 )
             else:
-                shown_target = w("{target} × {share}", target=whole, share=percent(comp.share))
+                shown_target = f"{whole} × {percent(comp.share)}"
             factor, words, tier = self.factor(comp, person, part, p)
             reached.append(tier)
             exact += factor * target
@@ -605,7 +608,7 @@ class _Run:
             comp.id,
             rounded,
             amount,
-            w("{trace}", trace=trace),
+            trace,
             {
                 "target": canonical(target_total),
                 "parts": details,
@@ -787,9 +790,7 @@ class _Run:
             "slices": [_slice_dict(s) for s in ev.slices],
             "tier": "below threshold" if ev.below_threshold else (ev.slices[-1].tier if ev.slices else "-"),
         }
-        return _line(
-            comp.id, "component", comp.id, amount, exact, w("{trace}", trace=Joined("; ", tuple(words))), details
-        ), allocation
+        return _line(comp.id, "component", comp.id, amount, exact, Joined("; ", tuple(words)), details), allocation
 
     def ytd_target(self, comp: Component, person: str, p: Period) -> Fraction:
         plan = self.plan
@@ -1243,7 +1244,7 @@ def _measure_text(measure: str, value: Fraction) -> str:
     return rate_text(value)
 
 
-def _curve_words(comp: Component, ev: tiers.Evaluation) -> Words:
+def _curve_words(comp: Component, ev: tiers.Evaluation) -> Words | Joined:
     curve = comp.curve
     assert curve is not None
     measure = comp.measure or ""
@@ -1275,7 +1276,7 @@ def _curve_words(comp: Component, ev: tiers.Evaluation) -> Words:
             )
             for s in ev.slices
         )
-        return w("{slices}", slices=Joined("; ", pieces))
+        return Joined("; ", pieces)
     if not ev.slices:
         return w("no tier")
     s = ev.slices[0]

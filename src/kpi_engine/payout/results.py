@@ -18,7 +18,7 @@ from typing import Any, Literal
 import attrs
 
 from kpi_engine._numbers import canonical
-from kpi_engine.payout.text import Words
+from kpi_engine.payout.text import Joined, Words
 
 LineKind = Literal["component", "cap", "held", "released", "clawback", "true_up", "draw", "recovery", "carried"]
 LINE_KINDS: tuple[str, ...] = (
@@ -49,7 +49,7 @@ class PayLine:
     exact: Fraction
     trace: str
     details: Mapping[str, Any] = attrs.field(factory=dict)
-    words: Words | None = attrs.field(default=None, eq=False, repr=False)  # the trace, to render in a language
+    words: Words | Joined | None = attrs.field(default=None, eq=False, repr=False)  # the trace, in any language
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (money as text)."""

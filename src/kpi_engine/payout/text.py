@@ -61,7 +61,7 @@ class Name:
 
 @attrs.frozen
 class Joined:
-    """Phrases shown one after another with a separator (``"; "``, ``" + "``)."""
+    """Phrases shown one after another with a separator (``"; "``, ``" + "``), translated as a template is."""
 
     separator: str
     items: tuple[Words | Joined | str, ...]
@@ -85,10 +85,15 @@ class Words:
 
     def render(self, translate: Translate | None = None, names: Mapping[tuple[str, str], str] | None = None) -> str:
         """The phrase as text: each template through ``translate`` (default: English), ids through ``names``."""
-        return _render(self, translate or _english, names or {})
+        return render(self, translate, names)
 
     def __str__(self) -> str:
         return self.render()
+
+
+def render(part: Part, translate: Translate | None = None, names: Mapping[tuple[str, str], str] | None = None) -> str:
+    """Trace words as text: each template through ``translate`` (default: English), ids through ``names``."""
+    return _render(part, translate or _english, names or {})
 
 
 def _english(template: str) -> str:
@@ -101,7 +106,8 @@ def _render(part: Part, translate: Translate, names: Mapping[tuple[str, str], st
     if isinstance(part, Name):
         return names.get((part.kind, part.id), part.id)
     if isinstance(part, Joined):
-        return part.separator.join(text for x in part.items if (text := _render(x, translate, names)))
+        separator = translate(part.separator)
+        return separator.join(text for x in part.items if (text := _render(x, translate, names)))
     params = {k: _render(v, translate, names) for k, v in part.params.items()}
     return translate(part.template).format(**params)
 
