@@ -166,6 +166,14 @@ class TestFormats:
         assert code != 0
         assert "'nobody' is not paid in 2026-04" in err
 
+    def test_kpi_explain_of_a_pay_plan_speaks_chinese_with_lang_zh(self, capsys):
+        """kpi explain PLAN --lang zh: a person's lines with their traces in Chinese."""
+        argv = ["explain", *S1[1:], "--period", "2026-04", "--subject", "zhang_wei", "--lang", "zh"]
+        code, out, _ = run(capsys, *argv)
+        assert code == 0
+        assert "目标完成率 118 %（介于 100 % → 100 % 与 120 % → 150 % 之间）" in out
+        assert "reply_rate" not in out
+
     def test_english_statements_show_the_engines_traces(self, capsys):
         """In English a statement's trace is the register's description, word for word."""
         code, out, _ = run(capsys, *S1, "--period", "2026-04", "--format", "html")

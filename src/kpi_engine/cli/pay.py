@@ -304,7 +304,7 @@ def explain_pay(args: argparse.Namespace) -> int:
         known = ", ".join(p.person for p in run.people)
         print(f"'{args.subject}' is not paid in {run.period}; paid: {known}", file=sys.stderr)
         return 1
-    write(readable(explain_person(run, person, args.msg)), args.out)
+    write(readable(explain_person(run, person, args.msg, trace_names(args, plan))), args.out)
     return 0
 
 

@@ -78,8 +78,8 @@ def render_pay_table(run: PayRun, msg: Messages, components: list[str]) -> str:
     return heading + "\n" + aligned(rows, numbers)
 
 
-def explain_person(run: PayRun, p: PersonPay, msg: Messages) -> str:
-    """A person's pay in words: target and days, the appraisal read, every line with its trace."""
+def explain_person(run: PayRun, p: PersonPay, msg: Messages, names: Mapping[tuple[str, str], str] | None = None) -> str:
+    """A person's pay in words: target and days, the appraisal read, every line with its trace (``msg``'s language)."""
     t = msg.t
     lines = [f"{p.person}" + (f" ({p.name})" if p.name else "") + f", {p.period}, {run.plan_id} {run.version}"]
     for s in p.segments:
@@ -100,7 +100,11 @@ def explain_person(run: PayRun, p: PersonPay, msg: Messages) -> str:
         lines.append(t("appraisal of {subject}: grade {grade}, total {total}", subject=a["subject"],
                        grade=a.get("grade") or "-", total=a.get("total") or "-"))  # fmt: skip
     width = max((len(ln.id) for ln in p.lines), default=10)
-    lines.extend(f"  {ln.id.ljust(width)}  {_amount(run, ln.amount).rjust(14)}  {ln.trace}" for ln in p.lines)
+    lines.extend(
+        f"  {ln.id.ljust(width)}  {_amount(run, ln.amount).rjust(14)}  "
+        + (trace_text(ln.words, msg, names) if ln.words is not None else ln.trace)
+        for ln in p.lines
+    )
     lines.append(
         t(
             "total {total}; year to date {ytd}; held until deals are paid {held}; owed {owed}",
@@ -110,7 +114,8 @@ def explain_person(run: PayRun, p: PersonPay, msg: Messages) -> str:
             owed=_amount(run, p.balance),
         )
     )
-    lines.extend(t("note: {text}", text=n) for n in p.notes)
+    notes = [trace_text(n, msg, names) for n in p.note_words] if p.note_words else list(p.notes)
+    lines.extend(t("note: {text}", text=n) for n in notes)
     return "\n".join(lines) + "\n"
 
 
