@@ -481,3 +481,15 @@ class TestResults:
         forward = pay(plan, None, [REP], credits=deals_credited, period="2026-03").to_json()
         backward = pay(plan, None, [REP], credits=deals_credited[::-1], period="2026-03").to_json()
         assert forward == backward
+
+
+def test_payout_apportions_through_one_row_kernel(root):
+    """Only ops/money.py calls the largest-remainder routine of _numbers; the executors call its kernels."""
+    import ast
+
+    callers = set()
+    for path in sorted((root / "src" / "kpi_engine" / "payout").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in {"apportion", "split_units"}:
+                callers.add(path.relative_to(root / "src" / "kpi_engine" / "payout").as_posix())
+    assert callers == {"ops/money.py"}

@@ -33,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from kpi_engine._numbers import apportion, canonical, exactly, quantize
+from kpi_engine._numbers import canonical, exactly, quantize
 from kpi_engine.errors import DataError, Issue, Location, RulesetError, did_you_mean
 from kpi_engine.evaluation.records import Table, as_table
 from kpi_engine.evaluation.results import Appraisal
@@ -56,6 +56,7 @@ from kpi_engine.payout.inputs import (
     scores_from_appraisal,
 )
 from kpi_engine.payout.model import Component, Gate, PayPlan
+from kpi_engine.payout.ops import money as money_ops
 from kpi_engine.payout.ops import tiers
 from kpi_engine.payout.ops.proration import working_days
 from kpi_engine.payout.results import PayLine, PayRun, PersonPay, Segment
@@ -292,7 +293,8 @@ class _Money:
         return money(value, self.places, self.mode)
 
     def split(self, total: Decimal, weights: Sequence[tuple[Any, Fraction]]) -> dict[Any, Decimal]:
-        parts = apportion(self.units(total), [(k, max(w, ZERO)) for k, w in weights])
+        """``total`` apportioned by largest remainder (the row kernel ``ops.money.split``, in money)."""
+        parts = money_ops.split(self.units(total), weights)
         return {k: self.of_units(v) for k, v in parts.items()}
 
 
