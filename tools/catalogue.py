@@ -19,6 +19,7 @@ SOURCES = [
     *sorted((SRC / "cli").glob("*.py")),
     SRC / "evaluation" / "explain.py",
 ]
+PAY_TRACES = [SRC / "payout" / "engine.py", SRC / "payout" / "model.py"]  # w("…") templates, context "pay trace"
 
 
 def used_msgids() -> set[tuple[str, str]]:
@@ -34,6 +35,7 @@ def used_msgids() -> set[tuple[str, str]]:
                 found.add(("", args[0]))
             elif name == "pt" and len(args) > 1 and args[0] is not None and args[1] is not None:
                 found.add((args[0], args[1]))
+    found |= {("pay trace", template) for template in pay_trace_templates()}
     sys.path.insert(0, str(ROOT / "src"))
     from kpi_engine.report._trace import AGGREGATES, COMPARES, METHODS
     from kpi_engine.report._view import KPI_FLAGS, LEVELS, ROUNDING_WORDS
@@ -50,6 +52,19 @@ def used_msgids() -> set[tuple[str, str]]:
     found |= {("suggestion", text) for text in SUGGESTIONS}
     found |= {("detail", text) for text in DETAILS} | {("message", text) for text in MESSAGES}
     found |= {("period kind", kind) for kind in PERIOD_KINDS}
+    return found
+
+
+def pay_trace_templates() -> set[str]:
+    """The templates of pay traces: the literal first argument of every ``w("…")`` and ``Joined("…")`` call."""
+    found: set[str] = set()
+    for path in PAY_TRACES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in {"w", "Joined"} and node.args:
+                first = node.args[0]
+                # a template of mathematical signs only (the " + " between parts) reads the same in every language
+                if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value.strip(" +×→=/"):
+                    found.add(first.value)
     return found
 
 

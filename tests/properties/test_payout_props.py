@@ -145,9 +145,13 @@ def oracle(case: dict) -> dict[str, dict[str, Fraction]]:
             cancel = d.get("cancelled")
             if cancel is None or not month <= cancel <= end or d["id"] not in paid:
                 continue
-            if held.pop(d["id"], None) is not None:
-                continue  # cancelled while held: never paid, nothing to take back
             part, amount = paid[d["id"]]
+            if d["id"] in held:  # refunded while held: its share is never paid (nothing to take back)
+                if d["refund"] == amount:
+                    del held[d["id"]]
+                else:  # the rest stays held until the customer pays
+                    held[d["id"]] -= rnd(held[d["id"]] * d["refund"] / amount, p, mode)
+                continue
             if case["window"] is None or (cancel - d["date"]).days > case["window"] or not part:
                 continue
             lines[f"c.clawback.{d['id']}"] = rnd(-part * d["refund"] / amount, p, mode)

@@ -122,10 +122,66 @@ class TestFormats:
         """HTML statements: a page per person, labels in Chinese with --lang zh, names escaped."""
         code, out, _ = run(capsys, *S1, "--period", "2026-04", "--format", "html", "--lang", "zh")
         assert code == 0
-        assert out.count('<section class="page">') == 5
+        assert out.count('<section class="page"') == 5
         assert "计算过程" in out  # a label of the catalogue, not text from the plan
         assert "退单扣回" in out
         assert "<script" not in out
+
+    def test_pay_statements_print_through_the_statement_renderer(self, capsys):
+        """Pay statements are the statement model's pages: A4, a person never split across sheets."""
+        from kpi_engine.report.statement import render_statements
+
+        code, out, _ = run(capsys, *S1, "--period", "2026-04", "--format", "html")
+        assert code == 0
+        empty = render_statements([], title="x")
+        style = empty[empty.index("<style>") : empty.index("</style>")]
+        assert style in out  # the same page rules: size A4, break-inside: avoid, break-before: page
+        assert "break-inside: avoid" in style
+        assert [out.count(f'id="p{i}"') for i in range(6)] == [1, 1, 1, 1, 1, 0]
+
+    def test_chinese_statements_have_no_english_or_internal_words_in_traces(self, capsys):
+        """With --lang zh every trace and note is in Chinese: no engine English, no metric or gate ids."""
+        import html
+        import re
+
+        code, out, _ = run(capsys, *S1, "--period", "2026-04", "--format", "html", "--lang", "zh")
+        assert code == 0
+        traces = [html.unescape(t) for t in re.findall(r'<tr class="trace"><td[^>]*>(.*?)</td>', out)]
+        assert len(traces) == 19  # one per payout line
+        text = " ".join(re.sub(r"<[^>]+>", "", t) for t in traces)
+        # what is left once the data (deal ids, plan-given reasons) is taken out must have no Latin word
+        data = re.sub(r"D1\d\d|\(replies below 95% cap the grade bonus at target\)", "", text)
+        assert re.findall(r"[A-Za-z_]{2,}", data) == []
+        assert "目标完成率 105 %（介于 100 % → 100 % 与 120 % → 150 % 之间）" in text  # the metric's title
+        assert "需求资源客户回复率低于95%，等级奖金不超过目标" in text  # the gate's reason, not reply_rate < 95%
+
+    def test_kpi_statement_of_a_pay_plan_prints_pay_statements(self, capsys):
+        """kpi statement PLAN with the inputs of kpi pay: the pay statements, --subject picking people."""
+        code, out, _ = run(capsys, "statement", *S1[1:], "--period", "2026-04", "--subject", "li_na", "--lang", "zh")
+        assert code == 0
+        assert out.count('<section class="page"') == 1
+        assert "李娜 (li_na)" in out
+        assert "D105 于 2026-04-10 取消" in out
+        code, _, err = run(capsys, "statement", *S1[1:], "--period", "2026-04", "--subject", "nobody")
+        assert code != 0
+        assert "'nobody' is not paid in 2026-04" in err
+
+    def test_kpi_explain_of_a_pay_plan_speaks_chinese_with_lang_zh(self, capsys):
+        """kpi explain PLAN --lang zh: a person's lines with their traces in Chinese."""
+        argv = ["explain", *S1[1:], "--period", "2026-04", "--subject", "zhang_wei", "--lang", "zh"]
+        code, out, _ = run(capsys, *argv)
+        assert code == 0
+        assert "目标完成率 118 %（介于 100 % → 100 % 与 120 % → 150 % 之间）" in out
+        assert "reply_rate" not in out
+
+    def test_english_statements_show_the_engines_traces(self, capsys):
+        """In English a statement's trace is the register's description, word for word."""
+        code, out, _ = run(capsys, *S1, "--period", "2026-04", "--format", "html")
+        assert code == 0
+        assert (
+            "year to date 1,630,000.5 → 3,310,000.5 (2 deals this period): 1,630,000.5 → 2,000,000 at 0.3 % = "
+            "1,110.00; 2,000,000 → 3,310,000.5 at 0.4 % = 5,240.00; cap 20,000 not reached" in out
+        )
 
 
 class TestAudits:

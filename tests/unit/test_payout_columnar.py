@@ -24,6 +24,10 @@ def rows_of(path):
     return [dict(r) for _, r in read_table(path).rows]
 
 
+def rows_of_frame(frame):
+    return frame.to_dicts()
+
+
 def s1_appraisal_rows():
     plan = load_pay_plan("pay_plans/sales_rep_monthly_pay.yaml")
     policy = load_policy("examples/attribution/policy.yaml")
@@ -141,6 +145,26 @@ def test_a_measure_with_many_decimals_widens_every_month_exactly():
     assert table.executor == "columnar", table.reason
     assert line_amounts(table) == line_amounts(table_of(run))
     assert table.totals()["r"] == Decimal("942188203.13")  # 104.687578125 % × 900,000,000 = 942,188,203.125
+
+
+def test_a_partial_refund_while_held_forfeits_only_its_share():
+    """A held deal partly refunded before it is paid: the columns keep the rest held, as the row executor does."""
+    plan = parse_pay_plan(
+        'pay_plan: p\nversion: "1"\ntitle: t\nincentive_per: period\ncomponents:\n'
+        "  - {id: c, kind: commission, share: 100%, curve: marginal, release: on_payment,"
+        " clawback: {within_days: 90}, tiers: [{from: 0, rate: 1%}]}\n"
+    )
+    people = pl.DataFrame([{"person": "r", "start": "2025-01-01", "target_incentive": "1000"}])
+    credited = pl.DataFrame([{"deal_id": "a", "credited_to": "r", "amount": "1000", "date": "2026-03-01"}])
+    deals = pl.DataFrame([{"deal_id": "a", "paid": "2026-05-04", "cancelled": "2026-04-20", "refund": "250"}])
+    for period, total, held in (("2026-04", "0.00", "7.50"), ("2026-05", "7.50", "0.00")):
+        table = pay_table(plan, None, people, credits=credited, deals=deals, period=period)
+        run = pay(plan, None, rows_of_frame(people), credits=rows_of_frame(credited), deals=rows_of_frame(deals),
+                  period=period)  # fmt: skip
+        assert table.executor == "columnar", table.reason
+        assert line_amounts(table) == line_amounts(table_of(run))
+        assert table.totals() == {"r": Decimal(total)}
+        assert run.person("r").held == Decimal(held)
 
 
 def test_what_the_columns_do_not_take_is_named():

@@ -214,6 +214,49 @@ class TestDeals:
         march = pay(plan, None, [REP], credits=deals_credited, deals=deals, period="2026-03").person("r")
         assert march.line("c.clawback.a").amount == money("-2.50")
 
+    def test_a_partial_refund_of_a_split_deal_claws_back_each_part_by_the_deals_share(self):
+        """Half of a 60/40 split deal refunded takes back half of what each rep was paid on it."""
+        plan = plan_of(commission("{from: 0, rate: 10%}", ", clawback: {within_days: 90}"))
+        people = [REP, {**REP, "person": "s"}]
+        split = [credit("d", "300000", "2026-03-02", "r", "60%"), credit("d", "300000", "2026-03-02", "s", "40%")]
+        deals = [{"deal_id": "d", "paid": "2026-03-03", "cancelled": "2026-04-02", "refund": "150000"}]
+        run = pay(plan, None, people, credits=split, deals=deals, period="2026-04")
+        assert run.person("r").line("c.clawback.d").amount == money("-9000.00")  # paid 18,000.00
+        assert run.person("s").line("c.clawback.d").amount == money("-6000.00")  # paid 12,000.00
+
+    def test_an_override_on_a_split_deal_is_held_released_and_clawed_back_in_full(self):
+        """A lead's override on both parts of a split deal is held, released and taken back whole."""
+        people = [
+            {"person": "lead", "leads": "t", "target_incentive": "1000"},
+            {"person": "a", "team": "t", "plan": "reps"},
+            {"person": "b", "team": "t", "plan": "reps"},
+        ]
+        split = [credit("d", "300000", "2026-03-02", "a", "60%"), credit("d", "300000", "2026-03-02", "b", "40%")]
+        override = "  - {id: o, kind: override, share: 100%, curve: marginal, tiers: [{from: 0, rate: 10%}]"
+        held = plan_of(override + ", release: on_payment}\n")
+        facts = [{"deal_id": "d", "paid": "2026-04-03"}]
+        march = pay(held, None, people, credits=split, deals=facts, period="2026-03").person("lead")
+        april = pay(held, None, people, credits=split, deals=facts, period="2026-04").person("lead")
+        assert (march.line("o.held").amount, march.held) == (money("-30000.00"), money("30000.00"))
+        assert (april.line("o.released").amount, april.held) == (money("30000.00"), 0)
+        clawed = plan_of(override + ", clawback: {within_days: 90}}\n")
+        facts = [{"deal_id": "d", "paid": "2026-03-03", "cancelled": "2026-04-02"}]
+        april = pay(clawed, None, people, credits=split, deals=facts, period="2026-04").person("lead")
+        assert [(ln.id, ln.amount) for ln in april.lines if ln.kind == "clawback"] == [
+            ("o.clawback.d", money("-30000.00"))
+        ]
+
+    def test_a_partial_refund_while_held_forfeits_only_its_share(self):
+        """A quarter of a held deal refunded: a quarter is never paid, the rest is released when paid."""
+        plan = plan_of(commission("{from: 0, rate: 1%}", ", release: on_payment, clawback: {within_days: 90}"))
+        credited = [credit("a", "1000", "2026-03-01")]
+        deals = [{"deal_id": "a", "paid": "2026-05-04", "cancelled": "2026-04-20", "refund": "250"}]
+        april = pay(plan, None, [REP], credits=credited, deals=deals, period="2026-04").person("r")
+        may = pay(plan, None, [REP], credits=credited, deals=deals, period="2026-05").person("r")
+        assert (april.total, april.held) == (money("0.00"), money("7.50"))
+        assert "2.50 not paid, 7.50 still held" in april.notes[0]
+        assert (may.line("c.released").amount, may.held) == (money("7.50"), 0)
+
     def test_no_clawback_outside_the_window(self):
         """Cancelled 91 days after a 90-day window: nothing is taken back, and a note says why."""
         plan = plan_of(commission("{from: 0, rate: 1%}", ", clawback: {within_days: 90}"))
@@ -321,6 +364,14 @@ class TestTrueUps:
         line = march.line("true_up.2026-02.c")
         assert line.amount == money("200.00")
         assert line.trace == "2026-02 c: recorded 1,100.00, now 1,300.00"
+
+    def test_the_year_to_date_counts_a_true_up_once(self):
+        """February recorded 1,100.00, now 1,300.00: the year so far paid is 1,100 + (0 + 200) = 1,300.00."""
+        plan = plan_of(commission("{from: 0, rate: 1%}"))
+        deals_credited = [credit("a", "130000", "2026-02-10")]
+        paid = [{"person": "r", "period": "2026-02", "line": "c", "amount": "1100.00"}]
+        march = pay(plan, None, [REP], credits=deals_credited, paid=paid, period="2026-03").person("r")
+        assert (march.total, march.year_to_date) == (money("200.00"), money("1300.00"))
 
     def test_a_true_up_already_paid_is_not_paid_again(self):
         """Recorded lines plus the true-ups recorded for them equal what is due now: no new line."""
@@ -430,3 +481,15 @@ class TestResults:
         forward = pay(plan, None, [REP], credits=deals_credited, period="2026-03").to_json()
         backward = pay(plan, None, [REP], credits=deals_credited[::-1], period="2026-03").to_json()
         assert forward == backward
+
+
+def test_payout_apportions_through_one_row_kernel(root):
+    """Only ops/money.py calls the largest-remainder routine of _numbers; the executors call its kernels."""
+    import ast
+
+    callers = set()
+    for path in sorted((root / "src" / "kpi_engine" / "payout").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in {"apportion", "split_units"}:
+                callers.add(path.relative_to(root / "src" / "kpi_engine" / "payout").as_posix())
+    assert callers == {"ops/money.py"}

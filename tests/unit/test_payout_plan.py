@@ -93,12 +93,32 @@ class TestChecks:
         assert (issue.location.line, issue.location.col) == (6, 38)
 
     def test_gap_between_tiers(self):
-        """Values between two tiers that belong to neither are a gap."""
-        assert codes(plan_text(commission("{from: 0, to: 100, rate: 1%}, {from: 120, rate: 2%}"))) == ["tier_gap"]
+        """Values between two tiers that belong to neither are a gap, and the fix is suggested."""
+        (issue,) = issues_of(plan_text(commission("{from: 0, to: 100, rate: 1%}, {from: 120, rate: 2%}")))
+        assert issue.code == "tier_gap"
+        assert issue.suggestion == "write 'from: 100' in 'tier 2' or 'to: 120' in 'tier 1'"
 
     def test_overlapping_tiers(self):
-        """Tiers that overlap are an error."""
-        assert codes(plan_text(commission("{from: 0, to: 100, rate: 1%}, {from: 90, rate: 2%}"))) == ["tier_overlap"]
+        """Tiers that overlap are an error, and the fix is suggested."""
+        (issue,) = issues_of(plan_text(commission("{from: 0, up_to: 100, rate: 1%}, {from: 90, rate: 2%}")))
+        assert issue.code == "tier_overlap"
+        assert issue.suggestion == "write 'above: 100' in 'tier 2' or 'to: 90' in 'tier 1'"
+
+    def test_bounds_of_a_ratio_measure_are_shown_as_percents(self):
+        """A gap on an attainment curve names its bounds as written (90%, not 0.9) and the fix."""
+        text = plan_text(commission("{from: 0, to: 100, rate: 1%}, {from: 120, rate: 2%}"))
+        text = text.replace("kind: commission", "kind: curve, measure: attainment").replace(
+            "{from: 0, to: 100, rate: 1%}, {from: 120, rate: 2%}",
+            "{from: 0, to: 90%, rate: 1%}, {above: 95%, rate: 2%}",
+        )
+        (issue,) = issues_of(text)
+        assert "between 90% and 95%" in issue.message
+        assert issue.suggestion == "write 'from: 90%' in 'tier 2' or 'up_to: 95%' in 'tier 1'"
+
+    def test_a_boundary_claimed_by_no_tier_suggests_the_fix(self):
+        """to 100 then above 100: the fix claims 100 for one of the two tiers."""
+        (issue,) = issues_of(plan_text(commission("{from: 0, to: 100, rate: 1%}, {above: 100, rate: 2%}")))
+        assert issue.suggestion == "write 'up_to: 100' in 'tier 1' or 'from: 100' in 'tier 2'"
 
     def test_a_boundary_claimed_by_two_tiers(self):
         """up_to 100 then from 100: 100 is claimed twice, and the fix is suggested."""

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from kpi_engine.cli._common import add_record_arguments, print_warnings, read, readable, write
 from kpi_engine.errors import KpiError
@@ -117,7 +119,50 @@ def run_pay(args: argparse.Namespace, plan: PayPlan, given: dict[str, Any] | Non
     return run
 
 
-def format_run(run: PayRun, plan: PayPlan, fmt: str, msg: Messages, *, bom: bool = False) -> str | bytes:
+def component_titles(plan: PayPlan) -> dict[str, str]:
+    """Component id → title (the labels of pay lines)."""
+    return {c.id: c.title or c.id for c in plan.components}
+
+
+def trace_names(args: argparse.Namespace, plan: PayPlan) -> dict[tuple[str, str], str]:
+    """Titles for the ids a pay trace names, for statements in Chinese (none in English: the ids, as the register).
+
+    Lines by their component's title; ``total`` in the reader's words; with ``--ruleset``, the
+    scorecard's metrics and inputs by their titles, ``<kpi>.score`` by the KPI's title and its
+    gates by their reasons.
+    """
+    from kpi_engine.io.loading import load_ruleset  # noqa: PLC0415
+
+    msg = args.msg
+    if msg.lang == "en":
+        return {}
+    names: dict[tuple[str, str], str] = {("line", c.id): c.title or c.id for c in plan.components}
+    names["measure", "total"] = msg.t("total")
+    if getattr(args, "scorecard", None):
+        ruleset = load_ruleset(args.scorecard)
+        for specs in (ruleset.spec.inputs, ruleset.spec.metrics):
+            for name, spec in specs.items():
+                title = getattr(spec, "title", None)
+                if title:
+                    names["measure", name] = title
+        for k in ruleset.scorecard.kpis:
+            if k.title:
+                names["measure", f"{k.id}.score"] = msg.t("{kpi} score", kpi=k.title)
+        for g in ruleset.scorecard.gates:
+            if g.reason:
+                names["scorecard_gate", g.id] = g.reason
+    return names
+
+
+def format_run(
+    run: PayRun,
+    plan: PayPlan,
+    fmt: str,
+    msg: Messages,
+    *,
+    bom: bool = False,
+    names: Mapping[tuple[str, str], str] | None = None,
+) -> str | bytes:
     """Render a pay run: ``table``, ``json``, ``csv`` (register), ``xlsx`` (register), ``html`` (statements)."""
     from kpi_engine.report import pay as report  # noqa: PLC0415
 
@@ -128,7 +173,7 @@ def format_run(run: PayRun, plan: PayPlan, fmt: str, msg: Messages, *, bom: bool
     if fmt == "xlsx":
         return report.render_register_xlsx(run, msg)
     if fmt == "html":
-        return report.render_statements(run, msg, {c.id: c.title or c.id for c in plan.components})
+        return report.render_pay_statements(run, msg, component_titles(plan), names)
     return report.render_pay_table(run, msg, [c.id for c in plan.components])
 
 
@@ -225,7 +270,8 @@ def cmd_pay(args: argparse.Namespace) -> int:
         write_arrow_parquet(lambda: register_arrow(run), args.out)
         return 0
     bom = args.bom if args.bom is not None else (args.format == "csv" and args.out is not None)
-    output = format_run(run, plan, args.format, args.msg, bom=bom)
+    names = trace_names(args, plan) if args.format == "html" else None
+    output = format_run(run, plan, args.format, args.msg, bom=bom, names=names)
     write(readable(output) if args.format == "table" and isinstance(output, str) else output, args.out, args.msg)
     return 0
 
@@ -255,7 +301,27 @@ def explain_pay(args: argparse.Namespace) -> int:
         known = ", ".join(p.person for p in run.people)
         print(f"'{args.subject}' is not paid in {run.period}; paid: {known}", file=sys.stderr)
         return 1
-    write(readable(explain_person(run, person, args.msg)), args.out)
+    write(readable(explain_person(run, person, args.msg, trace_names(args, plan))), args.out)
+    return 0
+
+
+def statement_pay(args: argparse.Namespace) -> int:
+    """``kpi statement PLAN …``: a pay statement per person (``--subject``: some), as ``kpi pay --format html``."""
+    from kpi_engine.report.pay import render_pay_statements  # noqa: PLC0415
+
+    plan = load_plan(args.ruleset, args.period)
+    run = run_pay(args, plan)
+    if args.subject:
+        paid = {p.person for p in run.people}
+        unknown = [s for s in args.subject if s not in paid]
+        if unknown:
+            raise KpiError(
+                args.msg.t("'{person}' is not paid in {period}; paid: {known}", person=", ".join(unknown),
+                           period=run.period, known=", ".join(sorted(paid)))
+            )  # fmt: skip
+        run = attrs.evolve(run, people=tuple(p for p in run.people if p.person in args.subject))
+    names = trace_names(args, plan)
+    write(render_pay_statements(run, args.msg, component_titles(plan), names), args.out, args.msg)
     return 0
 
 

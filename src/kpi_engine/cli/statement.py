@@ -1,7 +1,8 @@
-"""``kpi statement``: one printable page per person (A4, Chinese or English), from an appraisal.
+"""``kpi statement``: one printable page per person (A4, Chinese or English), from an appraisal or a pay plan.
 
-The page layout is ``kpi_engine.report.statement``'s: the same ``Page`` model will carry pay
-statements. Options are those of ``kpi evaluate`` (records, members, events, period …), plus
+The page layout is ``kpi_engine.report.statement``'s; given a pay plan (``kpi statement PLAN
+--ruleset R --records … --people …``, the inputs of ``kpi pay``) the pages are pay statements,
+the same as ``kpi pay --format html``. Options are those of ``kpi evaluate`` (records, members, events, period …), plus
 ``--subject`` to print some people only and ``--history`` for the trend of each total.
 """
 
@@ -19,7 +20,13 @@ from kpi_engine.report.statement import appraisal_pages, render_statements
 
 
 def cmd_statement(args: argparse.Namespace) -> int:
+    from kpi_engine.cli.pay import is_pay_plan, statement_pay  # noqa: PLC0415
+
+    if is_pay_plan(args.ruleset):
+        return statement_pay(args)
     t = args.msg.t
+    if not args.records:
+        raise KpiError(t("--records is required"))
     with stages() as run:
         run.stage(t("reading"))
         ruleset, _ = load_version(args.ruleset, args.period, args)
@@ -52,8 +59,11 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
     p = sub.add_parser(
         "statement", parents=[lang], help=t("one printable page per person: scores, contributions, trend and trace")
     )
+    from kpi_engine.cli.pay import add_pay_arguments  # noqa: PLC0415
+
     p.add_argument("ruleset", metavar="RULESET")
-    add_input_arguments(p, t)
+    add_input_arguments(p, t, records_required=False)
+    add_pay_arguments(p, t)
     p.add_argument(
         "--subject", metavar="ID", nargs="+", action="extend", help=t("only these people (default: everyone)")
     )

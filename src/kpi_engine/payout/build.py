@@ -275,8 +275,10 @@ class _Checker:
                 tiers.append(tier)
         if not ok:
             return None
+        measure = c.measure or "total"
+        ratio = c.kind == "curve" and measure != "total" and not measure.endswith(".score")
         for a, b in itertools.pairwise(tiers):
-            ok = self.adjacent(a, b, (*path, "tiers", b.index)) and ok
+            ok = self.adjacent(a, b, (*path, "tiers", b.index), ratio=ratio) and ok
         if ok and c.curve == "step":
             ok = self.non_decreasing_steps(tiers, path)
         return tuple(tiers) if ok else None
@@ -338,27 +340,42 @@ class _Checker:
             pay=_f(t.pay) if t.pay is not None else None,
         )
 
-    def adjacent(self, a: Tier, b: Tier, path: PathKey) -> bool:
+    def adjacent(self, a: Tier, b: Tier, path: PathKey, *, ratio: bool = False) -> bool:
+        """Whether tier ``b`` starts where ``a`` ends, the bound claimed by one of them (else located, with a fix).
+
+        ``ratio``: the bounds are ratios of a measure (attainment), shown as percents as they are written.
+        """
         assert a.upper is not None
         assert b.lower is not None
         key = "above" if b.lower_open else "from"
+
+        def shown(x: Fraction) -> str:
+            return number(x * 100) + "%" if ratio else number(x)
+
+        upper, lower = shown(a.upper), shown(b.lower)
+        # either tier moved to meet the other, each bound claimed by exactly one of them
+        b_start = "above" if a.upper_closed else "from"
+        a_end = "up_to" if b.lower_open else "to"
+        meets = f"write '{b_start}: {upper}' in '{b.id}' or '{a_end}: {lower}' in '{a.id}'"
         if b.lower > a.upper:
             self.add(
                 "tier_gap",
-                f"values between {number(a.upper)} and {number(b.lower)} belong to no tier "
-                f"('{a.id}' ends at {number(a.upper)}, '{b.id}' starts at {number(b.lower)})",
+                f"values between {upper} and {lower} belong to no tier "
+                f"('{a.id}' ends at {upper}, '{b.id}' starts at {lower})",
                 (*path, key),
+                suggestion=meets,
             )
             return False
         if b.lower < a.upper:
             self.add(
                 "tier_overlap",
-                f"tiers '{a.id}' and '{b.id}' overlap between {number(b.lower)} and {number(a.upper)}",
+                f"tiers '{a.id}' and '{b.id}' overlap between {lower} and {upper}",
                 (*path, key),
+                suggestion=meets,
             )
             return False
         a_claims, b_claims = a.upper_closed, not b.lower_open
-        at = number(b.lower)
+        at = lower
         if a_claims and b_claims:
             self.add(
                 "boundary_twice",
@@ -373,6 +390,7 @@ class _Checker:
                 f"{at} belongs to no tier: '{a.id}' ends below it (to: {at}) and '{b.id}' starts above it "
                 f"(above: {at})",
                 (*path, key),
+                suggestion=f"write 'up_to: {at}' in '{a.id}' or 'from: {at}' in '{b.id}'",
             )
             return False
         return True

@@ -674,23 +674,33 @@ class _Columns:
             on_payment = comp.release == "on_payment"
             held = on_payment & (parts != 0) & ((paid < 0) | (paid > self.ends[month]))
             forfeited = held & (cancel_month <= m - 1) & (paid_month > cancel_month)  # cancelled while held
+            # a partial refund while held forfeits its share of the part; the rest stays held until paid
+            partial = forfeited & (self.d_refund[idx] != self.d_amount[idx])
+            forfeit = np.zeros(parts.shape, dtype=np.int64)
+            if partial.any():
+                share = money.mul(parts[partial], self.d_refund[idx][partial])
+                forfeit[partial] = money.round_div(share, self.d_amount[idx][partial], self.mode)
+            forfeited &= ~partial
+            kept = parts - forfeit
             released = held & ~forfeited & (paid_month <= m - 1)
             held_cell = _cells(person[held] * m + month[held], parts[held], self.n, m)
-            rel_cell = _cells(person[released] * m + paid_month[released], parts[released], self.n, m)
+            rel_cell = _cells(person[released] * m + paid_month[released], kept[released], self.n, m)
             has_rel = _cells(person[released] * m + paid_month[released], np.ones(int(released.sum()), np.int64),
                              self.n, m) > 0  # fmt: skip
             self.lines.add(rel_cell, has_rel, self.offset, f"{comp.id}.released", comp.id, "released")
             self.lines.add(-held_cell, held_cell != 0, self.offset, f"{comp.id}.held", comp.id, "held")
             total += rel_cell - held_cell
             # what is still held after each month: from the deal's month until it is released or forfeited
-            gone = np.minimum(np.minimum(paid_month, cancel_month), m)
+            gone = np.minimum(np.where(partial, paid_month, np.minimum(paid_month, cancel_month)), m)
             steps = _cells(person[held] * (m + 1) + month[held], parts[held], self.n, m + 1)
-            steps -= _cells(person[held] * (m + 1) + gone[held], parts[held], self.n, m + 1)
+            steps -= _cells(person[held] * (m + 1) + gone[held], kept[held], self.n, m + 1)
+            steps -= _cells(person[partial] * (m + 1) + cancel_month[partial], forfeit[partial], self.n, m + 1)
             self.held_after += np.cumsum(steps, axis=1)[:, :m]
             if comp.clawback_days is None:
                 continue
             days = cancel - self.d_date[idx]
-            claw = (cancel >= 0) & (cancel_month <= m - 1) & ~forfeited & (days <= comp.clawback_days) & (parts != 0)
+            kept_back = ~forfeited & ~partial  # nothing to take back of what was never paid
+            claw = (cancel >= 0) & (cancel_month <= m - 1) & kept_back & (days <= comp.clawback_days) & (parts != 0)
             if not claw.any():
                 continue
             amount = self.d_amount[idx][claw]

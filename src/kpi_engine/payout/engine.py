@@ -33,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from kpi_engine._numbers import apportion, canonical, exactly, quantize
+from kpi_engine._numbers import canonical, exactly, quantize
 from kpi_engine.errors import DataError, Issue, Location, RulesetError, did_you_mean
 from kpi_engine.evaluation.records import Table, as_table
 from kpi_engine.evaluation.results import Appraisal
@@ -56,10 +56,11 @@ from kpi_engine.payout.inputs import (
     scores_from_appraisal,
 )
 from kpi_engine.payout.model import Component, Gate, PayPlan
+from kpi_engine.payout.ops import money as money_ops
 from kpi_engine.payout.ops import tiers
 from kpi_engine.payout.ops.proration import working_days
 from kpi_engine.payout.results import PayLine, PayRun, PersonPay, Segment
-from kpi_engine.payout.text import money, number, percent, rate_text
+from kpi_engine.payout.text import Joined, Name, Words, money, number, percent, rate_text, render, w
 from kpi_engine.time.periods import Period
 
 MONTHS_PER = {"month": 1, "quarter": 3, "half": 6, "year": 12}
@@ -260,6 +261,19 @@ def stretches(plan: PayPlan, rows: Sequence[Assignment], period: Period) -> list
 # --- money --------------------------------------------------------------------------------------
 
 
+def _line(
+    line_id: str,
+    kind: Any,
+    component: str | None,
+    amount: Decimal,
+    exact: Fraction,
+    words: Words | Joined,
+    details: Mapping[str, Any],
+) -> PayLine:
+    """A payout line whose trace is ``words`` in English (the words kept to render in another language)."""
+    return PayLine(line_id, kind, component, amount, exact, render(words), details, words)
+
+
 class _Money:
     def __init__(self, plan: PayPlan) -> None:
         self.places = plan.places
@@ -279,7 +293,8 @@ class _Money:
         return money(value, self.places, self.mode)
 
     def split(self, total: Decimal, weights: Sequence[tuple[Any, Fraction]]) -> dict[Any, Decimal]:
-        parts = apportion(self.units(total), [(k, max(w, ZERO)) for k, w in weights])
+        """``total`` apportioned by largest remainder (the row kernel ``ops.money.split``, in money)."""
+        parts = money_ops.split(self.units(total), weights)
         return {k: self.of_units(v) for k, v in parts.items()}
 
 
@@ -295,10 +310,23 @@ class _Held:
 
 
 @attrs.define
+class _Paid:
+    """What a component paid on one deal, in which period, on what credited amount, of what whole deal.
+
+    An override may count both parts of a split deal: they are added up here.
+    """
+
+    amount: Decimal
+    period: Period
+    credited: Fraction
+    deal_amount: Fraction
+
+
+@attrs.define
 class _State:
     """What carries from one period to the next for one person."""
 
-    paid: dict[tuple[str, str], tuple[Decimal, Period, Fraction]] = attrs.field(factory=dict)  # (comp, deal) →
+    paid: dict[tuple[str, str], _Paid] = attrs.field(factory=dict)  # (component, deal) →
     held: dict[tuple[str, str], _Held] = attrs.field(factory=dict)
     balance: Decimal = DZERO
     done: dict[Period, PersonPay] = attrs.field(factory=dict)
@@ -372,7 +400,7 @@ class _Run:
         plan = self.plan
         parts = stretches(plan, rows, p)
         lines: list[PayLine] = []
-        notes: list[str] = []
+        notes: list[Words] = []
         primary = self.scores_for(person, parts[-1], p) if parts else None
         applied = self.gates(primary) if primary is not None else {}
         deal_lines: dict[str, list[tuple[CreditLine, Decimal]]] = {}
@@ -401,6 +429,9 @@ class _Run:
         total = sum((ln.amount for ln in lines), DZERO)
         ys = year_start(plan, p)
         ytd = total + sum((r.total for q, r in state.done.items() if q.start >= ys), DZERO)
+        # an earlier period of the year counts as recomputed, which already holds what its true-up pays now
+        trued = [ln for ln in lines if ln.kind == "true_up"]
+        ytd -= sum((ln.amount for ln in trued if Period.parse(ln.details["period"], plan.period).start >= ys), DZERO)
         name = next((a.name for a in reversed(rows) if a.name), None)
         return PersonPay(
             person=person,
@@ -425,7 +456,8 @@ class _Run:
                 for s in parts
             ),
             appraisal=_appraisal_summary(primary),
-            notes=tuple(notes),
+            notes=tuple(n.render() for n in notes),
+            note_words=tuple(notes),
         )
 
     def subject(self, person: str, part: _Stretch) -> str | None:
@@ -439,20 +471,21 @@ class _Run:
 
     # --- gates ----------------------------------------------------------------------------------
 
-    def gates(self, scores: Scores) -> dict[str, list[tuple[Gate, str]]]:
+    def gates(self, scores: Scores) -> dict[str, list[tuple[Gate, Words | Name]]]:
         """Applied gates by component id, each with the words of why."""
-        out: dict[str, list[tuple[Gate, str]]] = defaultdict(list)
+        out: dict[str, list[tuple[Gate, Words | Name]]] = defaultdict(list)
         for gate in self.plan.gates:
+            why: Words | Name
             if gate.scorecard_gate is not None:
                 holds = gate.scorecard_gate in scores.gates
-                why = f"the scorecard's gate '{gate.scorecard_gate}' applied"
+                why = w("the scorecard's gate '{gate}' applied", gate=Name("scorecard_gate", gate.scorecard_gate))
             else:
                 assert gate.when is not None
                 env: dict[str, Any] = {k: v for k, v in scores.values.items() if k.isidentifier()}
                 env["total"] = scores.total
                 env["grade"] = scores.grade
                 holds = gate.when.evaluate(env) is True
-                why = gate.when.text
+                why = Name("condition", gate.when.text)
             if holds:
                 for cid in gate.components:
                     out[cid].append((gate, why))
@@ -460,22 +493,39 @@ class _Run:
 
     def gated(
         self, comp: Component, amount: Fraction, target: Fraction, applied: Mapping[str, Any]
-    ) -> tuple[Fraction, list[str]]:
-        words: list[str] = []
+    ) -> tuple[Fraction, list[Words]]:
+        words: list[Words] = []
         for gate, why in applied.get(comp.id, ()):
-            reason = f" ({gate.reason})" if gate.reason else ""
+            # ``about``: why in the plan's own words where it gives them (a translation may show only that)
+            about: Words | Name | str = gate.reason or why
+            named = {"gate": Name("gate", gate.id), "why": why, "about": about}
             if gate.zero:
-                if amount:
-                    words.append(f"gate '{gate.id}': {why}{reason}: nothing paid")
+                if amount and gate.reason:
+                    words.append(w("gate '{gate}': {why} ({reason}): nothing paid", **named, reason=gate.reason))
+                elif amount:
+                    words.append(w("gate '{gate}': {why}: nothing paid", **named))
                 amount = ZERO
             else:
                 assert gate.cap is not None
                 limit = gate.cap.limit(target)
+                cap = gate.cap.describe()
                 if amount > limit:
-                    words.append(f"gate '{gate.id}': {why}{reason}: {gate.cap.describe()} → {self.money.show(limit)}")
+                    shown = self.money.show(limit)
+                    if gate.reason:
+                        words.append(
+                            w(
+                                "gate '{gate}': {why} ({reason}): {cap} → {limit}",
+                                **named,
+                                reason=gate.reason,
+                                cap=cap,
+                                limit=shown,
+                            )
+                        )
+                    else:
+                        words.append(w("gate '{gate}': {why}: {cap} → {limit}", **named, cap=cap, limit=shown))
                     amount = limit
                 else:
-                    words.append(f"gate '{gate.id}': {why}: {gate.cap.describe()} not reached")
+                    words.append(w("gate '{gate}': {why}: {cap} not reached", **named, cap=cap))
         return amount, words
 
     # --- grade and curve components -------------------------------------------------------------
@@ -488,7 +538,7 @@ class _Run:
         plan = self.plan
         exact = ZERO
         target_total = ZERO
-        pieces: list[str] = []
+        pieces: list[Words] = []
         details: list[dict[str, Any]] = []
         reached: list[str] = []
         for part in parts:
@@ -496,18 +546,36 @@ class _Run:
             weight = part.weight if comp.prorate else Fraction(1)
             target = full * weight
             target_total += target
-            shown_target = f"{self.money.show(period_target(plan, part.assignment))} × {percent(comp.share)}"
+            whole = self.money.show(period_target(plan, part.assignment))
+            shown_target: Words | str
             if weight != 1:
-                shown_target += f" × {part.working}/{part.of} working days"
+                shown_target = w(
+                    "{target} × {share} × {days}/{of} working days",
+                    target=whole,
+                    share=percent(comp.share),
+                    days=str(part.working),
+                    of=str(part.of),
+                )
+            else:
+                shown_target = f"{whole} × {percent(comp.share)}"
             factor, words, tier = self.factor(comp, person, part, p)
             reached.append(tier)
             exact += factor * target
-            if words.endswith("nothing paid"):
-                pieces.append(f"{words} (target {self.money.show(target)} = {shown_target})")
+            if words.render().endswith("nothing paid"):
+                pieces.append(
+                    w("{why} (target {target} = {how})", why=words, target=self.money.show(target), how=shown_target)
+                )
             else:
-                worth = self.money.show(factor * target)
-                shown = f"{percent(factor)} × target {self.money.show(target)} ({shown_target}) = {worth}"
-                pieces.append(f"{words}: {shown}")
+                pieces.append(
+                    w(
+                        "{why}: {factor} × target {target} ({how}) = {worth}",
+                        why=words,
+                        factor=percent(factor),
+                        target=self.money.show(target),
+                        how=shown_target,
+                        worth=self.money.show(factor * target),
+                    )
+                )
             details.append(
                 {
                     "from": str(part.first),
@@ -518,58 +586,79 @@ class _Run:
                     "of": part.of,
                 }
             )
-        notes: list[str] = []
+        notes: list[Words] = []
         amount = exact
         if comp.cap is not None:
             limit = comp.cap.limit(target_total)
             if amount > limit:
-                notes.append(f"{comp.cap.describe()} reached: {self.money.show(amount)} → {self.money.show(limit)}")
+                notes.append(
+                    w(
+                        "{cap} reached: {amount} → {limit}",
+                        cap=comp.cap.describe(),
+                        amount=self.money.show(amount),
+                        limit=self.money.show(limit),
+                    )
+                )
                 amount = limit
         amount, gate_words = self.gated(comp, amount, target_total, applied)
         notes.extend(gate_words)
         rounded = self.money.round(amount)
-        trace = " + ".join(pieces) + "".join(f"; {n}" for n in notes)
-        return PayLine(
+        trace = Joined("; ", (Joined(" + ", tuple(pieces)), *notes))
+        return _line(
             comp.id,
             "component",
             comp.id,
             rounded,
             amount,
             trace,
-            {"target": canonical(target_total), "parts": details, "notes": notes, "tier": " / ".join(reached)},
+            {
+                "target": canonical(target_total),
+                "parts": details,
+                "notes": [n.render() for n in notes],
+                "tier": " / ".join(reached),
+            },
         )
 
-    def factor(self, comp: Component, person: str, part: _Stretch, p: Period) -> tuple[Fraction, str, str]:
+    def factor(self, comp: Component, person: str, part: _Stretch, p: Period) -> tuple[Fraction, Words, str]:
         """The share of the target a grade or curve component pays, why in words, and the tier reached."""
         subject = self.subject(person, part)
         scores = self.inputs.scores.get((subject, p)) if subject is not None else None
         if subject is None:
-            return ZERO, f"{person} leads no team in {p}: nothing paid", "-"
+            return ZERO, w("{person} leads no team in {period}: nothing paid", person=person, period=str(p)), "-"
         if scores is None:
-            return ZERO, f"{subject} was not appraised in {p}: nothing paid", "-"
+            return ZERO, w("{subject} was not appraised in {period}: nothing paid", subject=subject, period=str(p)), "-"
         if comp.kind == "grade":
             return self.grade_factor(comp, scores)
         assert comp.curve is not None
         assert comp.measure is not None
         value = scores.total if comp.measure == "total" else scores.values.get(comp.measure)
+        measure = Name("measure", comp.measure)
         if value is None:
-            return ZERO, f"{comp.measure} is N/A: nothing paid", "-"
+            return ZERO, w("{measure} is N/A: nothing paid", measure=measure), "-"
         ev = tiers.evaluate(comp.curve, value)
         shown = _measure_text(comp.measure, value)
         if ev.below_threshold:
             bound = comp.curve.threshold if comp.curve.threshold is not None else comp.curve.levels[0].at
             return (
                 ZERO,
-                f"{comp.measure} {shown} is below the threshold {_measure_text(comp.measure, bound)}: nothing paid",
+                w(
+                    "{measure} {value} is below the threshold {bound}: nothing paid",
+                    measure=measure,
+                    value=shown,
+                    bound=_measure_text(comp.measure, bound),
+                ),
                 "below threshold",
             )
-        words = f"{comp.measure} {shown} ({_curve_words(comp, ev)})"
+        words = w("{measure} {value} ({curve})", measure=measure, value=shown, curve=_curve_words(comp, ev))
         return ev.value, words, _tier_name(comp, ev)
 
-    def grade_factor(self, comp: Component, scores: Scores) -> tuple[Fraction, str, str]:
+    def grade_factor(self, comp: Component, scores: Scores) -> tuple[Fraction, Words, str]:
         grade = scores.grade
         if grade is None:
-            return ZERO, f"{scores.subject} has no grade in {scores.period}: nothing paid", "-"
+            words = w(
+                "{subject} has no grade in {period}: nothing paid", subject=scores.subject, period=str(scores.period)
+            )
+            return ZERO, words, "-"
         if comp.multipliers is None:
             if scores.bonus_multiplier is None:
                 self.issues.append(
@@ -580,10 +669,10 @@ class _Run:
                         "multipliers",
                     )
                 )
-                return ZERO, "no multiplier", "-"
+                return ZERO, w("no multiplier"), "-"
             return (
                 scores.bonus_multiplier,
-                f"grade {grade} (the scorecard's multiplier)",
+                w("grade {grade} (the scorecard's multiplier)", grade=grade),
                 grade,
             )
         multiplier = comp.multipliers.get(grade)
@@ -596,8 +685,8 @@ class _Run:
                     f"no multiplier in component '{comp.id}' (it has {known})",
                 )
             )
-            return ZERO, "no multiplier", "-"
-        return multiplier, f"grade {grade}", grade
+            return ZERO, w("no multiplier"), "-"
+        return multiplier, w("grade {grade}", grade=grade), grade
 
     # --- commission and override ----------------------------------------------------------------
 
@@ -665,10 +754,16 @@ class _Run:
         words = [self.slice_words(comp, ev, before, after, uncapped, ytd=ytd, count=len({c.deal_id for c in now}))]
         if comp.cap is not None:
             if uncapped > line_amount:
-                shown = f"{self.money.show(uncapped)} → {self.money.show(line_amount)}"
-                words.append(f"{comp.cap.describe()} reached: {shown}")
+                words.append(
+                    w(
+                        "{cap} reached: {amount} → {limit}",
+                        cap=comp.cap.describe(),
+                        amount=self.money.show(uncapped),
+                        limit=self.money.show(line_amount),
+                    )
+                )
             elif line_amount:
-                words.append(f"{comp.cap.describe()} not reached")
+                words.append(w("{cap} not reached", cap=comp.cap.describe()))
         gated_value, gate_words = self.gated(comp, Fraction(line_amount), target, applied)
         words.extend(gate_words)
         amount = rnd(gated_value)
@@ -697,9 +792,7 @@ class _Run:
             "slices": [_slice_dict(s) for s in ev.slices],
             "tier": "below threshold" if ev.below_threshold else (ev.slices[-1].tier if ev.slices else "-"),
         }
-        return PayLine(
-            comp.id, "component", comp.id, amount, exact, "; ".join(w for w in words if w), details
-        ), allocation
+        return _line(comp.id, "component", comp.id, amount, exact, Joined("; ", tuple(words)), details), allocation
 
     def ytd_target(self, comp: Component, person: str, p: Period) -> Fraction:
         plan = self.plan
@@ -721,28 +814,58 @@ class _Run:
         *,
         ytd: bool,
         count: int,
-    ) -> str:
+    ) -> Words:
         curve = comp.curve
         assert curve is not None
-        base = f"year to date {number(before)} → {number(after)}" if ytd else f"credited {number(after)}"
-        base += f" ({count} deal{'s' if count != 1 else ''} this period)" if count else " (no deal this period)"
+        if ytd:
+            basis = w("year to date {before} → {after}", before=number(before), after=number(after))
+        else:
+            basis = w("credited {amount}", amount=number(after))
+        if count == 1:
+            base = w("{basis} (1 deal this period)", basis=basis)
+        elif count:
+            base = w("{basis} ({count} deals this period)", basis=basis, count=str(count))
+        else:
+            base = w("{basis} (no deal this period)", basis=basis)
         if ev.below_threshold:
-            return f"{base}: below the threshold {number(curve.threshold or 0)}: nothing paid"
+            return w(
+                "{base}: below the threshold {threshold}: nothing paid",
+                base=base,
+                threshold=number(curve.threshold or 0),
+            )
         if not ev.slices:
-            return f"{base}: nothing paid"
+            return w("{base}: nothing paid", base=base)
         if curve.kind == "marginal":
             shares = self.money.split(total, [(i, s.amount) for i, s in enumerate(ev.slices)])
-            pieces = [
-                f"{number(s.low)} → {number(s.high)} at {percent(s.rate or 0)} = {self.money.show(shares[i])}"
+            pieces = tuple(
+                w(
+                    "{low} → {high} at {rate} = {amount}",
+                    low=number(s.low),
+                    high=number(s.high),
+                    rate=percent(s.rate or 0),
+                    amount=self.money.show(shares[i]),
+                )
                 for i, s in enumerate(ev.slices)
-            ]
-            return f"{base}: " + "; ".join(pieces)
+            )
+            return w("{base}: {slices}", base=base, slices=Joined("; ", pieces))
         s = ev.slices[0]
-        text = f"{base}: {number(s.high)} at {percent(s.rate or 0)} ('{s.tier}') = {self.money.show(s.amount)}"
+        step = w(
+            "{base}: {amount} at {rate} ('{tier}') = {pay}",
+            base=base,
+            amount=number(s.high),
+            rate=percent(s.rate or 0),
+            tier=s.tier,
+            pay=self.money.show(s.amount),
+        )
         if ytd and before:
             earlier = tiers.evaluate(curve, before).value
-            text += f" minus {self.money.show(earlier)} for the year before = {self.money.show(total)}"
-        return text
+            return w(
+                "{step} minus {earlier} for the year before = {total}",
+                step=step,
+                earlier=self.money.show(earlier),
+                total=self.money.show(total),
+            )
+        return step
 
     # --- the person's cap -----------------------------------------------------------------------
 
@@ -755,8 +878,13 @@ class _Run:
         if earned <= limit:
             return None
         cut = limit - earned
-        trace = f"person {cap.describe()}: earned {self.money.show(earned)} → {self.money.show(limit)}"
-        return PayLine("cap.person", "cap", None, cut, Fraction(cut), trace, {"limit": format(limit, "f")})
+        trace = w(
+            "person {cap}: earned {earned} → {limit}",
+            cap=cap.describe(),
+            earned=self.money.show(earned),
+            limit=self.money.show(limit),
+        )
+        return _line("cap.person", "cap", None, cut, Fraction(cut), trace, {"limit": format(limit, "f")})
 
     # --- held until paid, released, clawed back -------------------------------------------------
 
@@ -772,7 +900,12 @@ class _Run:
             held_now: list[tuple[CreditLine, Decimal]] = []
             for c, amount in allocation:
                 key = (comp.id, c.deal_id)
-                state.paid[key] = (amount, p, c.amount)
+                before = state.paid.get(key)
+                if before is not None and before.period == p:  # another part of a split deal (an override)
+                    before.amount += amount
+                    before.credited += c.amount
+                else:
+                    state.paid[key] = _Paid(amount, p, c.amount, c.deal_amount)
                 deal = self.inputs.deals.get(c.deal_id)
                 unpaid = deal is None or deal.paid is None or deal.paid > end
                 if comp.release == "on_payment" and unpaid and amount:
@@ -782,18 +915,24 @@ class _Run:
             ]
             if released:
                 total = sum((h.amount for h in released), DZERO)
-                words = "; ".join(
-                    f"{h.deal.deal_id} paid {self.deal(h.deal).paid}: {self.money.show(h.amount)} held since {h.since}"
+                words = tuple(
+                    w(
+                        "{deal} paid {paid}: {amount} held since {since}",
+                        deal=h.deal.deal_id,
+                        paid=str(self.deal(h.deal).paid),
+                        amount=self.money.show(h.amount),
+                        since=str(h.since),
+                    )
                     for h in released
                 )
                 out.append(
-                    PayLine(
+                    _line(
                         f"{comp.id}.released",
                         "released",
                         comp.id,
                         total,
                         Fraction(total),
-                        f"released: {words}",
+                        w("released: {deals}", deals=Joined("; ", words)),
                         {"deals": [h.deal.deal_id for h in released]},
                     )
                 )
@@ -801,20 +940,27 @@ class _Run:
                     del state.held[(comp.id, h.deal.deal_id)]
             if held_now:
                 total = sum((a for _, a in held_now), DZERO)
-                words = "; ".join(f"{c.deal_id} {self.money.show(a)} ({self.unpaid_words(c)})" for c, a in held_now)
+                words = tuple(
+                    w("{deal} {amount} ({when})", deal=c.deal_id, amount=self.money.show(a), when=self.unpaid_words(c))
+                    for c, a in held_now
+                )
                 out.append(
-                    PayLine(
+                    _line(
                         f"{comp.id}.held",
                         "held",
                         comp.id,
                         -total,
                         Fraction(-total),
-                        f"held until the deal is paid: {words}",
+                        w("held until the deal is paid: {deals}", deals=Joined("; ", words)),
                         {"deals": [c.deal_id for c, _ in held_now]},
                     )
                 )
                 for c, a in held_now:
-                    state.held[(comp.id, c.deal_id)] = _Held(comp.id, c, a, p)
+                    key = (comp.id, c.deal_id)
+                    if key in state.held:  # another part of a split deal (an override): held together
+                        state.held[key].amount += a
+                    else:
+                        state.held[key] = _Held(comp.id, c, a, p)
         return out
 
     def deal(self, c: CreditLine) -> Deal:
@@ -824,17 +970,18 @@ class _Run:
         deal = self.inputs.deals.get(c.deal_id)
         return deal is not None and deal.paid is not None and deal.paid <= end
 
-    def unpaid_words(self, c: CreditLine) -> str:
+    def unpaid_words(self, c: CreditLine) -> Words:
         deal = self.inputs.deals.get(c.deal_id)
         if deal is None or deal.paid is None:
-            return "not paid yet"
-        return f"paid {deal.paid}"
+            return w("not paid yet")
+        return w("paid {date}", date=str(deal.paid))
 
-    def clawbacks(self, p: Period, state: _State) -> tuple[list[PayLine], list[str]]:
+    def clawbacks(self, p: Period, state: _State) -> tuple[list[PayLine], list[Words]]:
         out: list[PayLine] = []
-        notes: list[str] = []
+        notes: list[Words] = []
         start, end = p.start, p.next_start()
-        for (cid, deal_id), (amount, paid_in, deal_amount) in sorted(state.paid.items()):
+        for (cid, deal_id), paid in sorted(state.paid.items()):
+            amount, paid_in, deal_amount = paid.amount, paid.period, paid.deal_amount
             deal = self.inputs.deals.get(deal_id)
             if deal is None or deal.cancelled is None or not start <= deal.cancelled < end:
                 continue
@@ -842,31 +989,84 @@ class _Run:
             credit_day = self.credit_day(deal_id)
             days = (deal.cancelled - credit_day).days
             refund = deal.refund if deal.refund is not None else deal_amount
-            what = "cancelled" if deal.refund is None else f"refunded {number(refund)}"
+            what = w("cancelled") if deal.refund is None else w("refunded {amount}", amount=number(refund))
+            on = str(deal.cancelled)
             held = state.held.pop((cid, deal_id), None)
+            if held is not None and refund < deal_amount:  # a partial refund: the rest stays held until paid
+                forfeit = self.money.round(Fraction(held.amount) * refund / deal_amount)
+                notes.append(
+                    w(
+                        "{deal} {what} of {whole} on {date} while its {line} of {held} was held: {forfeit} not paid, "
+                        "{rest} still held",
+                        deal=deal_id,
+                        what=what,
+                        whole=number(deal_amount),
+                        date=on,
+                        line=Name("line", cid),
+                        held=self.money.show(held.amount),
+                        forfeit=self.money.show(forfeit),
+                        rest=self.money.show(held.amount - forfeit),
+                    )
+                )
+                held.amount -= forfeit
+                state.held[(cid, deal_id)] = held
+                continue
             if held is not None:
                 notes.append(
-                    f"{deal_id} {what} on {deal.cancelled} while its {cid} of {self.money.show(held.amount)} "
-                    "was held: not paid"
+                    w(
+                        "{deal} {what} on {date} while its {line} of {held} was held: not paid",
+                        deal=deal_id,
+                        what=what,
+                        date=on,
+                        line=Name("line", cid),
+                        held=self.money.show(held.amount),
+                    )
                 )
                 continue
             if comp.clawback_days is None or days > comp.clawback_days or not amount:
                 if comp.clawback_days is not None and amount:
                     notes.append(
-                        f"{deal_id} {what} on {deal.cancelled}, {days} days after the deal "
-                        f"(window {comp.clawback_days} days): no clawback"
+                        w(
+                            "{deal} {what} on {date}, {days} days after the deal (window {window} days): no clawback",
+                            deal=deal_id,
+                            what=what,
+                            date=on,
+                            days=str(days),
+                            window=str(comp.clawback_days),
+                        )
                     )
                 continue
+            # the refund is the whole deal's: each part gives back the same share of what was paid on it
             exact = -Fraction(amount) * refund / deal_amount if deal_amount else ZERO
             value = self.money.round(exact)
-            rate = Fraction(amount) / deal_amount if deal_amount else ZERO
-            trace = (
-                f"{deal_id} {what} on {deal.cancelled}, {days} days after the deal on {credit_day} (within "
-                f"{comp.clawback_days}): paid {self.money.show(amount)} in {paid_in} ({rate_text(rate)} of "
-                f"{number(deal_amount)}) → {self.money.show(value)}"
+            rate = Fraction(amount) / paid.credited if paid.credited else ZERO
+            counted: Words | str = number(paid.credited)
+            if paid.credited != deal_amount:
+                counted = w("{part} of the deal's {whole}", part=number(paid.credited), whole=number(deal_amount))
+            how = w(
+                "paid {amount} in {period} ({rate} of {counted})",
+                amount=self.money.show(amount),
+                period=str(paid_in),
+                rate=rate_text(rate),
+                counted=counted,
+            )
+            if refund != deal_amount:
+                how = w(
+                    "{paid} × {refund}/{whole} refunded", paid=how, refund=number(refund), whole=number(deal_amount)
+                )
+            trace = w(
+                "{deal} {what} on {date}, {days} days after the deal on {day} (within {window}): {how} → {value}",
+                deal=deal_id,
+                what=what,
+                date=on,
+                days=str(days),
+                day=str(credit_day),
+                window=str(comp.clawback_days),
+                how=how,
+                value=self.money.show(value),
             )
             out.append(
-                PayLine(
+                _line(
                     f"{cid}.clawback.{deal_id}",
                     "clawback",
                     cid,
@@ -917,9 +1117,15 @@ class _Run:
                 if was == is_:
                     continue
                 delta = is_ - was
-                trace = f"{q} {key}: recorded {self.money.show(was)}, now {self.money.show(is_)}"
+                trace = w(
+                    "{period} {line}: recorded {was}, now {now}",
+                    period=str(q),
+                    line=Name("line", key),
+                    was=self.money.show(was),
+                    now=self.money.show(is_),
+                )
                 out.append(
-                    PayLine(
+                    _line(
                         f"true_up.{q}.{key}",
                         "true_up",
                         None,
@@ -954,26 +1160,23 @@ class _Run:
                 )
                 exact += per * s.weight
             guaranteed = self.money.round(exact)
-            kind = "recoverable" if draw.recoverable else "non-recoverable"
             if earned < guaranteed:
                 top = guaranteed - earned
-                owed = (
-                    f"; owed back from later earnings: {self.money.show(state.balance + top)}"
-                    if draw.recoverable
-                    else ""
-                )
-                out.append(
-                    PayLine(
-                        "draw",
-                        "draw",
-                        None,
-                        top,
-                        Fraction(top),
-                        f"{kind} draw {self.money.show(guaranteed)}: earned {self.money.show(earned)}, "
-                        f"topped up {self.money.show(top)}{owed}",
-                        {"draw": format(guaranteed, "f")},
+                figures = {
+                    "draw": self.money.show(guaranteed),
+                    "earned": self.money.show(earned),
+                    "top": self.money.show(top),
+                }
+                if draw.recoverable:
+                    words = w(
+                        "recoverable draw {draw}: earned {earned}, topped up {top}; owed back from later "
+                        "earnings: {owed}",
+                        **figures,
+                        owed=self.money.show(state.balance + top),
                     )
-                )
+                else:
+                    words = w("non-recoverable draw {draw}: earned {earned}, topped up {top}", **figures)
+                out.append(_line("draw", "draw", None, top, Fraction(top), words, {"draw": format(guaranteed, "f")}))
                 if draw.recoverable:
                     state.balance += top
                 return out
@@ -983,10 +1186,13 @@ class _Run:
         if state.balance > 0 and room > 0:
             take = min(state.balance, room)
             state.balance -= take
-            owed = self.money.show(take + state.balance)
-            trace = f"recovered {self.money.show(take)} of {owed} owed (from earnings above the draw)"
+            trace = w(
+                "recovered {amount} of {owed} owed (from earnings above the draw)",
+                amount=self.money.show(take),
+                owed=self.money.show(take + state.balance),
+            )
             out.append(
-                PayLine(
+                _line(
                     "recovery",
                     "recovery",
                     None,
@@ -999,10 +1205,13 @@ class _Run:
             earned -= take
         if earned < 0:
             state.balance += -earned
-            owed = self.money.show(state.balance)
-            trace = f"the period nets {self.money.show(earned)}: carried forward as owed ({owed} in all)"
+            trace = w(
+                "the period nets {net}: carried forward as owed ({owed} in all)",
+                net=self.money.show(earned),
+                owed=self.money.show(state.balance),
+            )
             out.append(
-                PayLine(
+                _line(
                     "carried",
                     "carried",
                     None,
@@ -1037,35 +1246,45 @@ def _measure_text(measure: str, value: Fraction) -> str:
     return rate_text(value)
 
 
-def _curve_words(comp: Component, ev: tiers.Evaluation) -> str:
+def _curve_words(comp: Component, ev: tiers.Evaluation) -> Words | Joined:
     curve = comp.curve
     assert curve is not None
     measure = comp.measure or ""
     if curve.kind == "interpolate":
         low, high = ev.level_low, ev.level_high
         if low is not None and high is not None:
-            return (
-                f"between {_measure_text(measure, low.at)} → {percent(low.pay)} and "
-                f"{_measure_text(measure, high.at)} → {percent(high.pay)}"
+            return w(
+                "between {low} → {low_pay} and {high} → {high_pay}",
+                low=_measure_text(measure, low.at),
+                low_pay=percent(low.pay),
+                high=_measure_text(measure, high.at),
+                high_pay=percent(high.pay),
             )
         if low is not None:
-            return f"at or above the last level {_measure_text(measure, low.at)} → {percent(low.pay)}"
-        return "below the first level"
-    if curve.kind == "marginal":
-        return (
-            "; ".join(
-                f"{_measure_text(measure, s.low)} → {_measure_text(measure, s.high)} at {percent(s.rate or 0)} = "
-                f"{percent(s.amount)}"
-                for s in ev.slices
+            return w(
+                "at or above the last level {level} → {pay}", level=_measure_text(measure, low.at), pay=percent(low.pay)
             )
-            or "no tier"
+        return w("below the first level")
+    if curve.kind == "marginal":
+        if not ev.slices:
+            return w("no tier")
+        pieces = tuple(
+            w(
+                "{low} → {high} at {rate} = {amount}",
+                low=_measure_text(measure, s.low),
+                high=_measure_text(measure, s.high),
+                rate=percent(s.rate or 0),
+                amount=percent(s.amount),
+            )
+            for s in ev.slices
         )
+        return Joined("; ", pieces)
     if not ev.slices:
-        return "no tier"
+        return w("no tier")
     s = ev.slices[0]
     if s.pay is not None:
-        return f"tier '{s.tier}' pays {percent(s.pay)}"
-    return f"tier '{s.tier}' at {percent(s.rate or 0)}"
+        return w("tier '{tier}' pays {pay}", tier=s.tier, pay=percent(s.pay))
+    return w("tier '{tier}' at {rate}", tier=s.tier, rate=percent(s.rate or 0))
 
 
 def _tier_name(comp: Component, ev: tiers.Evaluation) -> str:

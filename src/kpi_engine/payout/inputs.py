@@ -29,11 +29,12 @@ from typing import Any
 
 import attrs
 
-from kpi_engine._numbers import NumberFormatError, apportion, as_fraction, is_number, to_decimal
+from kpi_engine._numbers import NumberFormatError, as_fraction, is_number, to_decimal
 from kpi_engine.errors import DataError, Issue, Location, did_you_mean
 from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.payout.model import PayPlan
+from kpi_engine.payout.ops.money import split
 from kpi_engine.time.periods import Period
 
 PEOPLE_COLUMNS = (
@@ -381,7 +382,7 @@ def prepare_credits(table: Table, places: int = 2) -> tuple[CreditLine, ...]:
         cents = int(amount * unit)
         exact_cents = amount * unit == cents
         weights = [(i, s) for i, s in enumerate(shares) if s is not None]
-        parts = apportion(cents, weights) if exact_cents else {i: None for i, _ in weights}
+        parts = split(cents, weights) if exact_cents else {i: None for i, _ in weights}
         for i, (line, person, _, _, _) in enumerate(rows):
             share = shares[i]
             assert share is not None

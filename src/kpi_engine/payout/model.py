@@ -11,7 +11,7 @@ from kpi_engine.expr import Expression
 from kpi_engine.language._yaml import SourceMap
 from kpi_engine.payout.ops.tiers import Curve
 from kpi_engine.payout.spec import ComponentKind, PayPeriodKind, PayPlanSpec
-from kpi_engine.payout.text import number, percent
+from kpi_engine.payout.text import Words, number, percent, w
 from kpi_engine.time.calendar import BusinessCalendar
 
 TARGETED: frozenset[str] = frozenset({"grade", "curve"})  # components whose amount is a share of a target
@@ -32,12 +32,12 @@ class Cap:
         assert self.target is not None
         return self.target * target
 
-    def describe(self) -> str:
+    def describe(self) -> Words:
         """``cap 10,000`` or ``cap 200 % of target`` (for traces)."""
         if self.amount is not None:
-            return f"cap {number(self.amount)}"
+            return w("cap {amount}", amount=number(self.amount))
         assert self.target is not None
-        return f"cap {percent(self.target)} of target"
+        return w("cap {share} of target", share=percent(self.target))
 
 
 @attrs.frozen

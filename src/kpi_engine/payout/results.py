@@ -3,7 +3,8 @@
 Every ``PayLine.amount`` is money rounded to the plan's places (the correctly rounded exact value,
 or a part apportioned by largest remainder so that parts add up to their whole); ``exact`` keeps
 the value it came from. A person's ``total`` is the sum of the lines, so the payout register adds
-up to the cent. ``trace`` is the line in words; ``details`` the same as data (JSON).
+up to the cent. ``trace`` is the line in words (``words`` the same, to render in another language);
+``details`` the same as data (JSON).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Literal
 import attrs
 
 from kpi_engine._numbers import canonical
+from kpi_engine.payout.text import Joined, Words
 
 LineKind = Literal["component", "cap", "held", "released", "clawback", "true_up", "draw", "recovery", "carried"]
 LINE_KINDS: tuple[str, ...] = (
@@ -47,6 +49,7 @@ class PayLine:
     exact: Fraction
     trace: str
     details: Mapping[str, Any] = attrs.field(factory=dict)
+    words: Words | Joined | None = attrs.field(default=None, eq=False, repr=False)  # the trace, in any language
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (money as text)."""
@@ -94,6 +97,7 @@ class PersonPay:
     segments: tuple[Segment, ...] = ()
     appraisal: Mapping[str, Any] = attrs.field(factory=dict)
     notes: tuple[str, ...] = ()
+    note_words: tuple[Words, ...] = attrs.field(default=(), eq=False, repr=False)  # the notes, to render
 
     def line(self, line_id: str) -> PayLine:
         """The line with this id.

@@ -7,25 +7,23 @@ Rendering only: pure functions from a ``PayRun`` and a message catalogue to text
 writes the files. Amounts are the run's lines as paid (rounded to the plan's places), never
 recomputed here. Labels are translated (``--lang zh|en``); a line's trace is the engine's words.
 
-A statement is built as data first (``statement_page``: heading, person, facts, sections of lines
-with their traces, notes, footer — the fields of the per-person statement model the appraisal
-reports are getting), then printed here (``render_statements``); when that model lands, the same
-pages print through its renderer.
+Pay statements are pages of the one statement model (``report.statement``: ``Page``, ``Section``,
+``Line``), printed by its renderer as appraisal statements are: one A4 page per person, never
+split, in Chinese or English — the traces too (``trace_text``: the engine's words translated).
 """
 
 from __future__ import annotations
 
-import html
 import io
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-import attrs
-
 from kpi_engine.payout.results import REGISTER_COLUMNS, PayLine, PayRun, PersonPay
-from kpi_engine.payout.text import money, number
+from kpi_engine.payout.text import money, number, render
 from kpi_engine.report._i18n import Messages
 from kpi_engine.report._view import CsvWriter, spreadsheet_safe, terminal_safe
+from kpi_engine.report.statement import Line, Page, Section, render_statements
 from kpi_engine.report.table import aligned
 
 EXCEL_DIGITS = 15
@@ -80,8 +78,8 @@ def render_pay_table(run: PayRun, msg: Messages, components: list[str]) -> str:
     return heading + "\n" + aligned(rows, numbers)
 
 
-def explain_person(run: PayRun, p: PersonPay, msg: Messages) -> str:
-    """A person's pay in words: target and days, the appraisal read, every line with its trace."""
+def explain_person(run: PayRun, p: PersonPay, msg: Messages, names: Mapping[tuple[str, str], str] | None = None) -> str:
+    """A person's pay in words: target and days, the appraisal read, every line with its trace (``msg``'s language)."""
     t = msg.t
     lines = [f"{p.person}" + (f" ({p.name})" if p.name else "") + f", {p.period}, {run.plan_id} {run.version}"]
     for s in p.segments:
@@ -102,7 +100,11 @@ def explain_person(run: PayRun, p: PersonPay, msg: Messages) -> str:
         lines.append(t("appraisal of {subject}: grade {grade}, total {total}", subject=a["subject"],
                        grade=a.get("grade") or "-", total=a.get("total") or "-"))  # fmt: skip
     width = max((len(ln.id) for ln in p.lines), default=10)
-    lines.extend(f"  {ln.id.ljust(width)}  {_amount(run, ln.amount).rjust(14)}  {ln.trace}" for ln in p.lines)
+    lines.extend(
+        f"  {ln.id.ljust(width)}  {_amount(run, ln.amount).rjust(14)}  "
+        + (trace_text(ln.words, msg, names) if ln.words is not None else ln.trace)
+        for ln in p.lines
+    )
     lines.append(
         t(
             "total {total}; year to date {ytd}; held until deals are paid {held}; owed {owed}",
@@ -112,7 +114,8 @@ def explain_person(run: PayRun, p: PersonPay, msg: Messages) -> str:
             owed=_amount(run, p.balance),
         )
     )
-    lines.extend(t("note: {text}", text=n) for n in p.notes)
+    notes = [trace_text(n, msg, names) for n in p.note_words] if p.note_words else list(p.notes)
+    lines.extend(t("note: {text}", text=n) for n in notes)
     return "\n".join(lines) + "\n"
 
 
@@ -208,35 +211,8 @@ def register_arrow(run: PayRun) -> Any:
 
 # --- statements ---------------------------------------------------------------------------------
 
-_CSS = """
-@page { size: A4 portrait; margin: 14mm; }
-* { box-sizing: border-box; }
-body { font-family: "Microsoft YaHei", "PingFang SC", "Hiragino Sans GB", "Noto Sans CJK SC", "Source Han Sans SC",
-  "WenQuanYi Micro Hei", "Segoe UI", Roboto, Arial, sans-serif; color: #1f2328; margin: 0; font-size: 12px;
-  line-height: 1.45; }
-.page { max-width: 190mm; margin: 0 auto; padding: 12px 0 24px; page-break-after: always; break-after: page; }
-.page:last-child { page-break-after: auto; break-after: auto; }
-header { display: flex; justify-content: space-between; border-bottom: 2px solid #1565c0; padding-bottom: 6px; }
-h1 { font-size: 20px; margin: 10px 0 4px; }
-.muted { color: #59636e; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 8px 0; }
-dt { color: #59636e; }
-dd { margin: 0; }
-table { width: 100%; border-collapse: collapse; margin-top: 10px; }
-th, td { border-bottom: 1px solid #d0d7de; padding: 4px 6px; vertical-align: top; text-align: left; }
-th { background: #f6f8fa; }
-td.amount, th.amount { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-tr.total td { font-weight: bold; border-top: 2px solid #1f2328; }
-td.trace { color: #3d444d; font-size: 11px; }
-.notes { margin-top: 10px; color: #59636e; font-size: 11px; }
-"""
 
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _label(msg: Messages, line: PayLine, titles: dict[str, str]) -> str:
+def _label(msg: Messages, line: PayLine, titles: Mapping[str, str]) -> str:
     if line.kind == "component" and line.component is not None:
         return titles.get(line.component) or line.component
     base = _kind(msg, line.kind)
@@ -245,135 +221,97 @@ def _label(msg: Messages, line: PayLine, titles: dict[str, str]) -> str:
     return base
 
 
-@attrs.frozen
-class StatementLine:
-    """A line of a pay statement: what it is, the amount, how it was computed (rows of label and text)."""
+def trace_text(words: Any, msg: Messages, names: Mapping[tuple[str, str], str] | None = None) -> str:
+    """Trace words (``PayLine.words``, ``PersonPay.note_words``) in the reader's language.
 
-    label: str
-    amount: str = ""
-    note: str = ""
-    trace: tuple[tuple[str, str], ...] = ()
-
-
-@attrs.frozen
-class StatementSection:
-    """A group of statement lines with an optional total (label, amount)."""
-
-    title: str
-    columns: tuple[str, ...] = ()
-    amount_title: str = ""
-    lines: tuple[StatementLine, ...] = ()
-    total: tuple[str, str] | None = None
-
-
-@attrs.frozen
-class StatementPage:
-    """One person's pay statement, printed on a page of its own.
-
-    The fields are those of the per-person statement model of the appraisal reports (``Page``,
-    ``Section``, ``Line``: heading, person, facts, sections, notes, footer), so that pay statements
-    can be printed by that renderer as they are by ``render_statements`` here.
+    Each template is translated in the catalogue's context ``pay trace``; ids (measures, gates,
+    lines) are shown by the titles in ``names`` (``("measure", "attainment") → 目标完成率``). In
+    English with no names this is the engine's trace, word for word.
     """
-
-    heading: str
-    person: str
-    facts: tuple[tuple[str, str], ...] = ()
-    sections: tuple[StatementSection, ...] = ()
-    notes: tuple[str, ...] = ()
-    footer: str = ""
+    return render(words, lambda template: msg.pt("pay trace", template), names)
 
 
-def statement_page(run: PayRun, p: PersonPay, msg: Messages, titles: dict[str, str]) -> StatementPage:
-    """A person's pay statement as data: facts, the lines with their traces, the balances, notes."""
+def pay_pages(
+    run: PayRun,
+    msg: Messages,
+    titles: Mapping[str, str] | None = None,
+    names: Mapping[tuple[str, str], str] | None = None,
+) -> list[Page]:
+    """A statement ``Page`` per person paid (``report.statement``'s model, printed by its renderer).
+
+    Each page has the total, the target and working days of each assignment, the appraisal read;
+    the pay lines with how each was computed (in the reader's language), the total; the year to
+    date, what is held until deals are paid and what is owed; the notes; the plan's id, version
+    and sha256 in small print.
+
+    Args:
+        run: the pay run.
+        msg: the reader's catalogue (``--lang``).
+        titles: component id → title (line labels).
+        names: (kind, id) → title for the ids a trace names (see ``trace_text``).
+    """
     t = msg.t
-    facts: list[tuple[str, str]] = [(msg.pt("pay", "total"), _amount(run, p.total))]
-    for s in p.segments:
-        days = t("{days}/{of} working days", days=s.working_days, of=s.period_working_days)
-        facts.append(
-            (t("target incentive"), f"{_amount(run, s.target)} ({s.team or '-'}, {s.start} – {s.end}, {days})")
+    titles = titles or {}
+    pages = []
+    for p in run.people:
+        facts: list[tuple[str, str]] = [(msg.pt("pay", "total"), _amount(run, p.total))]
+        for seg in p.segments:
+            days = t("{days}/{of} working days", days=seg.working_days, of=seg.period_working_days)
+            where = f"{seg.team or '-'}, {seg.start} – {seg.end}, {days}"
+            facts.append((t("target incentive"), f"{_amount(run, seg.target)} ({where})"))
+        a = p.appraisal
+        if a:
+            facts.append(
+                (t("appraisal"), f"{t('grade')} {a.get('grade') or '-'}, {t('total')} {a.get('total') or '-'}")
+            )
+        how = t("how it was computed")
+        lines = tuple(
+            Line(
+                _label(msg, line, titles),
+                amount=_amount(run, line.amount),
+                trace=((how, trace_text(line.words, msg, names) if line.words is not None else line.trace),),
+            )
+            for line in p.lines
         )
-    a = p.appraisal
-    if a:
-        facts.append((t("appraisal"), f"{t('grade')} {a.get('grade') or '-'}, {t('total')} {a.get('total') or '-'}"))
-    lines = tuple(
-        StatementLine(
-            _label(msg, line, titles), _amount(run, line.amount), trace=((t("how it was computed"), line.trace),)
-        )
-        for line in p.lines
-    )
-    pay_section = StatementSection(
-        t("pay"), (t("how it was computed"),), t("amount"), lines, (msg.pt("pay", "total"), _amount(run, p.total))
-    )
-    balances = StatementSection(
-        t("balances"),
-        (),
-        t("amount"),
-        tuple(
-            StatementLine(label, _amount(run, value))
+        balances = tuple(
+            Line(label, amount=_amount(run, value))
             for label, value in (
                 (t("year to date"), p.year_to_date),
                 (t("held until deals are paid"), p.held),
                 (t("owed, recovered from later pay"), p.balance),
             )
-        ),
-    )
-    return StatementPage(
-        heading=f"{run.title} — {t('pay period')} {run.period} · {run.currency}",
-        person=f"{p.name} ({p.person})" if p.name else p.person,
-        facts=tuple(facts),
-        sections=(pay_section, balances),
-        notes=p.notes,
-        footer=f"{run.plan_id} {run.version} sha256 {run.sha256}",
-    )
-
-
-def _statement(page: StatementPage) -> str:
-    parts = [
-        '<section class="page">',
-        f"<header><span>{_e(page.heading)}</span></header>",
-        f"<h1>{_e(page.person)}</h1>",
-        "<dl>",
-        *(f"<dt>{_e(label)}</dt><dd>{_e(value)}</dd>" for label, value in page.facts),
-        "</dl>",
-    ]
-    for section in page.sections:
-        parts.append(
-            f"<table><thead><tr><th>{_e(section.title)}</th><th>{_e(' '.join(section.columns))}</th>"
-            f"<th class='amount'>{_e(section.amount_title)}</th></tr></thead><tbody>"
         )
-        for line in section.lines:
-            how = "<br>".join(_e(text) for _, text in line.trace)
-            amount = _e(line.amount)
-            parts.append(
-                f"<tr><td>{_e(line.label)}</td><td class='trace'>{how}</td><td class='amount'>{amount}</td></tr>"
+        notes = tuple(trace_text(n, msg, names) for n in p.note_words) if p.note_words else p.notes
+        pages.append(
+            Page(
+                heading=f"{run.title} — {t('pay period')} {run.period} · {run.currency}",
+                person=f"{p.name} ({p.person})" if p.name else p.person,
+                facts=tuple(facts),
+                sections=(
+                    Section(
+                        t("pay"),
+                        amount_title=t("amount"),
+                        lines=lines,
+                        total=(msg.pt("pay", "total"), _amount(run, p.total)),
+                    ),
+                    Section(t("balances"), amount_title=t("amount"), lines=balances),
+                ),
+                notes=notes,
+                footer=f"{run.plan_id} {run.version} sha256 {run.sha256}",
             )
-        if section.total is not None:
-            label, amount = section.total
-            parts.append(f"<tr class='total'><td>{_e(label)}</td><td></td><td class='amount'>{_e(amount)}</td></tr>")
-        parts.append("</tbody></table>")
-    if page.notes:
-        parts.append("<div class='notes'>" + "<br>".join(_e(n) for n in page.notes) + "</div>")
-    parts.append(f"<footer class='notes'>{_e(page.footer)}</footer>")
-    parts.append("</section>")
-    return "\n".join(parts)
+        )
+    return pages
 
 
-def render_statements(run: PayRun, msg: Messages, titles: dict[str, str] | None = None) -> str:
-    """One self-contained HTML file: a printable A4 statement page per person (print to PDF).
-
-    No script, no external request (a Content-Security-Policy forbids them); every text from data
-    is escaped.
-    """
-    names = titles or {}
-    lang = "zh-CN" if msg.lang == "zh" else "en"
+def render_pay_statements(
+    run: PayRun,
+    msg: Messages,
+    titles: Mapping[str, str] | None = None,
+    names: Mapping[tuple[str, str], str] | None = None,
+) -> str:
+    """One self-contained HTML file, a printable A4 page per person (``report.statement.render_statements``)."""
     title = msg.t("Pay statements {period}", period=run.period)
-    head = (
-        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-    )
-    pages = [_statement(statement_page(run, p, msg, names)) for p in run.people]
-    return head + "\n".join(pages) + "\n</body></html>\n"
+    return render_statements(pay_pages(run, msg, titles, names), lang=msg.lang, title=title)
 
 
 # --- impact of a new plan -----------------------------------------------------------------------
