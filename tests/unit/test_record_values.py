@@ -182,3 +182,24 @@ def test_a_format_1_record_still_replays_and_explains():
     appraisal = replayed_appraisal(raw)
     recorded = json.loads(raw)["results"]["appraisal"]
     assert json.loads(appraisal.to_json(traces=True)) == recorded
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'subject,period,note,x\n"a,""b",2026-03,"line\nbreak",é😀\\\n c ,2026-03,,\x01tab\t\x7f\n',
+        "subject,period,x\nb,2026-03\na,2026-03,1\n",  # a short row: its mapping lacks a key
+    ],
+    ids=["hostile", "short_row"],
+)
+def test_rows_encoded_from_csv_cells_are_the_canonical_bytes_of_their_mappings(tmp_path, text):
+    """Rows of a CSV table encoded column by column give exactly the canonical JSON of each row's mapping."""
+    from kpi_engine.audit import record
+
+    path = tmp_path / "records.csv"
+    path.write_text(text, encoding="utf-8")
+    table = read_table(path)
+    texts, order = record._row_texts(table)
+    rows = [raw for _, raw in table.rows]
+    assert [canonical_bytes(rows[i]).decode() for i in order] == texts
+    assert texts == sorted(texts)

@@ -18,11 +18,12 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
 from kpi_engine._numbers import as_fraction, canonical, settle
+from kpi_engine._perf import paused_gc
 from kpi_engine._version import __version__
 from kpi_engine.attribution._engine import Attribution, attribute
 from kpi_engine.attribution._policy import parse_policy
@@ -110,17 +111,66 @@ _STR = frozenset({str})
 _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # made once, not per row
 
 
+def _record_rows(table: Table) -> list[Mapping[str, Any]]:
+    """The rows of a table as record values, in the table's order.
+
+    Raises:
+        DataError: for a value a record cannot hold (a binary float, a nested object).
+    """
+    return [
+        raw if _TEXT.issuperset(map(type, raw.values())) and _STR.issuperset(map(type, raw))  # text as read
+        else {str(k): _cell(v, table.name, line, k) for k, v in raw.items()}
+        for line, raw in table.rows
+    ]  # fmt: skip
+
+
+def _row_texts(table: Table) -> tuple[list[str], list[int]]:
+    """The canonical JSON of each row, in canonical order (sorted by that text), and each row's place in the table.
+
+    A CSV table's cells are text or empty already: its rows are encoded column by column from the
+    cells, without a mapping per row (the same text ``canonical_bytes`` gives the row's mapping).
+    """
+    texts = _csv_texts(table)
+    if texts is None:
+        texts = list(map(_ENCODER.encode, _record_rows(table)))
+    order = sorted(range(len(texts)), key=texts.__getitem__)
+    return [texts[i] for i in order], order
+
+
+def _csv_texts(table: Table) -> list[str] | None:
+    """Each row's canonical JSON from a CSV table's cells; ``None`` when the generic path must do it.
+
+    That is: no header (not a CSV table), a column name given twice, a row shorter than the header
+    (its mapping lacks keys), or a cell that is not text (never from the CSV reader).
+    """
+    header = table.header
+    if not header or len(set(header)) != len(header) or not _STR.issuperset(map(type, header)):
+        return None
+    width = len(header)
+    cells = [values for _, values in table.cells]
+    if any(len(values) < width for values in cells):
+        return None
+    if not cells:
+        return []
+    columns = list(zip(*cells, strict=False))
+    text = json.encoder.encode_basestring  # what the encoder writes a str with when ensure_ascii is off
+    pieces = []
+    for n, j in enumerate(sorted(range(width), key=header.__getitem__)):
+        column = columns[j]
+        if not _TEXT.issuperset(map(type, column)):
+            return None
+        prefix = ("{" if n == 0 else ",") + text(header[j]) + ":"
+        pieces.append([prefix + ("null" if v is None else text(v)) for v in column])
+    return [row + "}" for row in map("".join, zip(*pieces, strict=True))]
+
+
 def _encoded_rows(table: Table) -> list[tuple[str, Mapping[str, Any]]]:
     """Each row as record values with its canonical JSON, sorted by that JSON (the canonical order).
 
     Raises:
         DataError: for a value a record cannot hold (a binary float, a nested object).
     """
-    rows: list[Mapping[str, Any]] = [
-        raw if _TEXT.issuperset(map(type, raw.values())) and _STR.issuperset(map(type, raw))  # text as read
-        else {str(k): _cell(v, table.name, line, k) for k, v in raw.items()}
-        for line, raw in table.rows
-    ]  # fmt: skip
+    rows = _record_rows(table)
     texts = list(map(_ENCODER.encode, rows))
     return [(texts[i], rows[i]) for i in sorted(range(len(rows)), key=texts.__getitem__)]
 
@@ -159,20 +209,23 @@ def input_path_problem(path: object) -> str | None:
 
 
 def _table_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], Table]:
-    entry, encoded, canon = _encoded_entry(table, mode)
+    entry, _, canonical_table = _encoded_entry(table, mode)
+    canon = canonical_table()
     if mode == "inline":
         entry["rows"] = [row for _, row in canon.rows]
-    del encoded
     return entry, canon
 
 
-def _encoded_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], bytes, Table]:
-    """An input entry (inline rows left out of the mapping), its canonical bytes and the canonical table.
+def _encoded_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], bytes, Callable[[], Table]]:
+    """An input entry (inline rows left out of the mapping), its canonical bytes, and the canonical table on demand.
 
-    The rows are encoded once: the same text is sorted, digested and written.
+    The rows are encoded once: the same text is sorted, digested and written. The canonical table
+    (the rows as mappings in canonical order) is built only if asked for.
     """
-    pairs = _encoded_rows(table)
-    rows_json = ("[" + ",".join(text for text, _ in pairs) + "]").encode()
+    with paused_gc():  # a text per row, all acyclic: full collections would only rescan them
+        texts, order = _row_texts(table)
+    rows_json = ("[" + ",".join(texts) + "]").encode()
+    del texts
     sha = hashlib.sha256(rows_json).hexdigest()
     if mode == "digest":
         name = table.name.replace("\\", "/")
@@ -180,14 +233,19 @@ def _encoded_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], bytes
         if problem is not None:
             msg = f"{table.name}: cannot be kept by digest in a run record, which could then not be replayed: {problem}"
             raise DataError(msg)
-        entry: dict[str, Any] = {"mode": "digest", "path": name, "sha256": sha, "rows": len(pairs)}
+        entry: dict[str, Any] = {"mode": "digest", "path": name, "sha256": sha, "rows": len(order)}
         encoded = canonical_bytes(entry)
     else:
         name = _basename(table.name)
         entry = {"mode": "inline", "name": name, "sha256": sha}
         encoded = b'{"mode":"inline","name":' + canonical_bytes(name) + b',"rows":' + rows_json
         encoded += b',"sha256":' + canonical_bytes(sha) + b"}"
-    return entry, encoded, Table(name, tuple(enumerate((row for _, row in pairs), start=1)))
+
+    def canonical_table() -> Table:
+        rows = _record_rows(table)
+        return Table(name, tuple(enumerate((rows[i] for i in order), start=1)))
+
+    return entry, encoded, canonical_table
 
 
 def table_from_entry(entry: Mapping[str, Any], rows: list[dict[str, Any]]) -> Table:
@@ -333,16 +391,17 @@ def record_appraisal(
         record_entries.append(entry)
         record_bytes.append(encoded)
         record_tables.append(canon)
-    optional: dict[str, tuple[dict[str, Any] | None, bytes, Table | None]] = {}
+    optional: dict[str, tuple[dict[str, Any] | None, bytes, Callable[[], Table] | None]] = {}
     for key, rows in (("members", members), ("events", events)):
         optional[key] = (None, b"null", None) if rows is None else _encoded_entry(as_table(rows, key), inputs)
     if appraisal is None:
+        members_table, events_table = (optional[k][2] for k in ("members", "events"))
         appraisal = evaluate(
             ruleset,
-            record_tables,
+            [canonical() for canonical in record_tables],
             period=period,
-            members=optional["members"][2],
-            events=optional["events"][2],
+            members=None if members_table is None else members_table(),
+            events=None if events_table is None else events_table(),
             strict=strict,
             totals=totals,
             unlisted=unlisted,
@@ -367,9 +426,14 @@ def record_appraisal(
     parts = {
         "inputs": b'{"events":' + optional["events"][1] + b',"members":' + optional["members"][1]
         + b',"records":[' + b",".join(record_bytes) + b"]}",
-        "results": b'{"values":' + values_bytes(appraisal) + b"}",
+        "results": b'{"values":' + _values(appraisal) + b"}",
     }  # fmt: skip
     return appraisal, _seal(data, parts)
+
+
+def _values(appraisal: Appraisal) -> bytes:
+    with paused_gc():
+        return values_bytes(appraisal)
 
 
 def appraisal_options(
