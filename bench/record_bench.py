@@ -5,16 +5,19 @@ Three measurements, each a ratio against a baseline measured in the same run:
 1. Library: ``record_appraisal`` and ``replay`` of the S1 scorecard over N reps, against a plain
    ``evaluate`` of the same rows.
 2. Command line, each run in its own process (CPU seconds of the child, wall seconds, peak RSS):
-   ``kpi evaluate --format json --record R`` against the same command without ``--record``, and
-   against ``kpi evaluate --engine row --traces --format json`` (what the traces a record keeps
-   cost to produce without one).
+   ``kpi evaluate --format json --record R`` against the same command without ``--record``,
+   alternated ``--rounds`` times (the ratio of the medians, and of each pair), then
+   ``kpi evaluate --engine row --traces --format json`` (what every trace costs) and ``kpi replay``.
+   ``--baseline PYTHON`` also runs both commands with another installation (e.g. the previous
+   version's virtualenv) in the same alternation, for a before/after ratio measured in one run.
 3. ``kpi evaluate FOLDER --period P`` machinery on a folder of V versions: the header scan
    (``cli._common.load_version``) against parsing every version in full, as before (measured on a
    sample of the folder and scaled to V; the full parse is linear in the number of files).
 
 Ratios, not verdicts.
 
-    python bench/record_bench.py [--reps 2000] [--cli-reps 10000] [--versions 10000]
+    python bench/record_bench.py [--reps 2000] [--cli-reps 10000] [--versions 10000] [--rounds 3]
+        [--baseline OTHER_VENV/bin/python] [--only library|cli|versions]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 from kpi_engine import evaluate, load_ruleset
 from kpi_engine.audit import record_appraisal, replay
@@ -65,20 +69,20 @@ def library(reps: int) -> None:
     t3 = time.perf_counter()
     base = t1 - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"1. library, S1 scorecard, {reps:,} reps (2 months of records, inline inputs, full traces):")
+    print(f"1. library, S1 scorecard, {reps:,} reps (2 months of records, inline inputs, exact values):")
     print(f"   evaluate {base:.2f} s; record {t2 - t1:.2f} s ({(t2 - t1) / base:.1f}x), {len(data) / 1e6:.1f} MB; "
           f"replay {t3 - t2:.2f} s ({(t3 - t2) / base:.1f}x), reproduced={report.reproduced}; peak RSS {rss:.0f} MB")  # fmt: skip
 
 
-def child(argv: list[str]) -> dict[str, float]:
-    done = subprocess.run([sys.executable, "-c", CHILD, *argv], capture_output=True, text=True, check=False, cwd=ROOT)
+def child(argv: list[str], python: str = sys.executable, cwd: Path = ROOT) -> dict[str, float]:
+    done = subprocess.run([python, "-c", CHILD, *argv], capture_output=True, text=True, check=False, cwd=cwd)
     figures: dict[str, float] = json.loads(done.stderr.strip().splitlines()[-1])
     if figures["code"] != 0:
         raise SystemExit(done.stderr)
     return figures
 
 
-def command_line(reps: int) -> None:
+def command_line(reps: int, rounds: int = 3, baseline: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "records.csv"
         rows = records(reps)
@@ -88,16 +92,40 @@ def command_line(reps: int) -> None:
             writer.writerows(rows)
         base = ["evaluate", "rulesets/sales_rep_monthly.yaml", "--records", str(data), "--format", "json"]
         out = ["--out", str(Path(folder) / "out.json")]
-        plain = child([*base, *out])
+        record = str(Path(folder) / "run.json")
+        runs: dict[str, list[dict[str, float]]] = {"plain": [], "record": [], "plain (baseline)": [],
+                                                   "record (baseline)": []}  # fmt: skip
+        for _ in range(rounds):  # alternated, so that load on the shared machine falls on both alike
+            runs["plain"].append(child([*base, *out]))
+            runs["record"].append(child([*base, *out, "--record", record]))
+            if baseline:
+                runs["plain (baseline)"].append(child([*base, *out], baseline, Path(baseline).parents[2]))
+                runs["record (baseline)"].append(child([*base, *out, "--record", record], baseline,
+                                                       Path(baseline).parents[2]))  # fmt: skip
+        child([*base, *out, "--record", record])
+        size = (Path(record)).stat().st_size / 1e6
+        replayed = child(["replay", record])
         traced = child([*base, *out, "--engine", "row", "--traces"])
-        recorded = child([*base, *out, "--record", str(Path(folder) / "run.json")])
-        size = (Path(folder) / "run.json").stat().st_size / 1e6
-        replayed = child(["replay", str(Path(folder) / "run.json")])
-    print(f"2. kpi evaluate --format json, S1, {reps:,} reps ({2 * reps:,} rows), each in its own process:")
-    for label, f in (("without --record", plain), ("--engine row --traces", traced), ("--record", recorded),
-                     ("kpi replay", replayed)):  # fmt: skip
+    print(f"2. kpi evaluate --format json, S1, {reps:,} reps ({2 * reps:,} rows), each in its own process, "
+          f"{rounds} alternated rounds (medians):")  # fmt: skip
+    plain_cpu = median(f["cpu"] for f in runs["plain"])
+    for label, figures in runs.items():
+        if not figures:
+            continue
+        cpu, wall, rss = (median(f[k] for f in figures) for k in ("cpu", "wall", "rss_mb"))
+        print(f"   {label:22s} CPU {cpu:6.2f} s  wall {wall:6.2f} s  peak RSS {rss:6.0f} MB  CPU ratio "
+              f"{cpu / plain_cpu:5.2f}x")  # fmt: skip
+    pairs = [r["cpu"] / p["cpu"] for p, r in zip(runs["plain"], runs["record"], strict=True)]
+    print(f"   --record / without, CPU, each round: {', '.join(f'{x:.2f}x' for x in pairs)}")
+    rss = median(r["rss_mb"] for r in runs["record"]) / median(p["rss_mb"] for p in runs["plain"])
+    print(f"   --record / without, peak RSS: {rss:.2f}x")
+    if baseline:
+        before = [r["cpu"] / p["cpu"] for p, r in zip(runs["plain (baseline)"], runs["record (baseline)"],
+                                                         strict=True)]  # fmt: skip
+        print(f"   baseline --record / without, CPU, each round: {', '.join(f'{x:.2f}x' for x in before)}")
+    for label, f in (("kpi replay", replayed), ("--engine row --traces", traced)):
         print(f"   {label:22s} CPU {f['cpu']:6.2f} s  wall {f['wall']:6.2f} s  peak RSS {f['rss_mb']:6.0f} MB  "
-              f"CPU ratio {f['cpu'] / plain['cpu']:5.1f}x  (to --traces {f['cpu'] / traced['cpu']:4.1f}x)")  # fmt: skip
+              f"CPU ratio {f['cpu'] / plain_cpu:5.2f}x")  # fmt: skip
     print(f"   record {size:.1f} MB")
 
 
@@ -146,10 +174,18 @@ def main() -> None:
     parser.add_argument("--cli-reps", type=int, default=10_000, help="reps for the command-line measurement")
     parser.add_argument("--versions", type=int, default=10_000)
     parser.add_argument("--sample", type=int, default=300, help="versions parsed in full for the baseline")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternated runs of kpi evaluate with and without --record"
+    )
+    parser.add_argument("--baseline", metavar="PYTHON", help="another installation's python to run in the alternation")
+    parser.add_argument("--only", choices=("library", "cli", "versions"), help="run one measurement")
     args = parser.parse_args()
-    library(args.reps)
-    command_line(args.cli_reps)
-    versions(args.versions, args.sample)
+    if args.only in {None, "library"}:
+        library(args.reps)
+    if args.only in {None, "cli"}:
+        command_line(args.cli_reps, args.rounds, args.baseline)
+    if args.only in {None, "versions"}:
+        versions(args.versions, args.sample)
 
 
 if __name__ == "__main__":

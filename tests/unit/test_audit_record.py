@@ -8,6 +8,7 @@ from kpi_engine import KpiError, read_table
 from kpi_engine.audit.canonical import same_value, tree_diff
 from kpi_engine.audit.record import FORMAT, record_appraisal, record_attribution
 from kpi_engine.audit.replay import load_record, replay
+from kpi_engine.audit.values import appraisal_values, record_text
 from kpi_engine.io.records import resolver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +54,7 @@ def test_record_holds_rules_inputs_options_engine_and_results(s1):
     assert data["created"] is None
     assert data["summary"] == {"subjects": 4, "kpis": 44}
     assert data["results"]["values"]["subjects"]["li_na"]["grade"] == "B"
-    assert data["results"]["appraisal"] == appraisal.to_dict(traces=True)  # a record keeps every trace
+    assert data["results"] == {"values": appraisal_values(appraisal, record_text)}  # traces are built on demand
 
 
 def test_record_bytes_hold_no_absolute_path_and_are_sorted(s1):
@@ -113,6 +114,21 @@ def test_tampered_rule_is_named(s1):
     report = tampered(s1[1], edit)
     assert [f.part for f in report.tampered] == ["ruleset.text"]
     assert [d.path for d in report.mismatches] == ["ruleset.sha256"]  # every score is unchanged by this edit
+    assert not report.trace_differences  # format 2 keeps no trace to compare
+
+
+def format_1_record():
+    """A record of format 1 (every trace kept), as 0.2 wrote it before format 2."""
+    return json.loads((FIXTURES / "v0.2-s1.record.json").read_bytes())
+
+
+def test_tampered_rule_in_a_format_1_record_shows_in_its_traces():
+    """Changing the ruleset text of a format 1 record names it and the recorded trace header that moved."""
+    data = format_1_record()
+    assert data["format"] == "kpi_engine.run-record/1"
+    data["ruleset"]["text"] = data["ruleset"]["text"].replace("target: 95%", "target: 90%")
+    report = replay(json.dumps(data))
+    assert [f.part for f in report.tampered] == ["ruleset.text"]
     paths = {d.path for d in report.trace_differences}
     assert "results.appraisal.scorecard.kpis.replies.parameters.target" in paths  # written once, in the header
 
@@ -128,14 +144,12 @@ def test_tampered_exact_result_is_named(s1):
     assert [(d.path, d.recorded) for d in report.mismatches] == [("subjects.li_na.total", "99")]
 
 
-def test_tampered_trace_is_named_by_dotted_path(s1):
-    """Changing a grade in the recorded appraisal tree shows its dotted path."""
-
-    def edit(data):
-        subject = next(r for r in data["results"]["appraisal"]["results"] if r["subject"] == "li_na")
-        subject["grade"] = "A"
-
-    report = tampered(s1[1], edit)
+def test_tampered_trace_is_named_by_dotted_path():
+    """Changing a grade in the appraisal tree of a format 1 record shows its dotted path."""
+    data = format_1_record()
+    subject = next(r for r in data["results"]["appraisal"]["results"] if r["subject"] == "li_na")
+    subject["grade"] = "A"
+    report = replay(json.dumps(data))
     assert [f.part for f in report.tampered] == ["results"]
     assert [(d.path, d.recorded, d.computed) for d in report.trace_differences] == [
         ("results.appraisal.results.li_na.grade", "A", "B")
@@ -299,11 +313,11 @@ def test_long_reports_are_cut_to_a_screenful_with_a_count():
     assert "… and 5 more" in text
 
 
-def test_a_record_with_traces_in_another_layout_replays_by_exact_values(s1):
+def test_a_record_with_traces_in_another_layout_replays_by_exact_values():
     """Traces laid out as another version wrote them are not compared key by key; exact values still are."""
     from kpi_engine.audit.record import _seal
 
-    data = json.loads(s1[1].to_bytes())
+    data = format_1_record()
     for subject in data["results"]["appraisal"]["results"]:
         for kpi in subject["kpis"]:
             kpi["trace"] = kpi.pop("explanation")  # as if an older release named it differently

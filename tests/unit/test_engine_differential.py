@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from kpi_engine import KpiError, evaluate, load_ruleset
-from kpi_engine.audit.record import appraisal_values
+from kpi_engine.audit.values import appraisal_values
 from kpi_engine.cli import main
 
 pl = pytest.importorskip("polars")

@@ -1,13 +1,15 @@
 """Run records: one self-contained, canonical file per appraisal or attribution run.
 
 A record holds the ruleset (or policy) text and its SHA-256, the input rows as read (inline,
-or a SHA-256 and a relative path), the options, the engine version and the full results with
-their traces, plus a digest of each part and of the whole. It is built from values only: the
-caller reads the files (``kpi_engine.io``) and writes the bytes.
+or a SHA-256 and a relative path), the options, the engine version and the results, plus a
+digest of each part and of the whole. It is built from values only: the caller reads the files
+(``kpi_engine.io``) and writes the bytes.
 
-Input rows are put in a canonical order (sorted by their canonical JSON) and the results are
-computed from those canonical rows, so the same inputs in any row order give byte-identical
-records, and the row numbers in the recorded traces point into the record's own inputs.
+Input rows are put in a canonical order (sorted by their canonical JSON), so the same inputs in
+any row order give byte-identical records. An appraisal record (format 2) keeps the exact,
+unrounded values of every subject and KPI; the traces are a function of the ruleset and those
+rows and are built again on demand (``kpi explain RECORD``, ``replayed_appraisal``). Format 1
+records, which also kept the full results with every trace, are still read and replayed.
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
 from kpi_engine._numbers import as_fraction, canonical, settle
+from kpi_engine._perf import paused_gc
 from kpi_engine._version import __version__
 from kpi_engine.attribution._engine import Attribution, attribute
 from kpi_engine.attribution._policy import parse_policy
 from kpi_engine.audit.canonical import canonical_bytes, digest, exact_text, text_digest
+from kpi_engine.audit.values import kpi_count, values_bytes
 from kpi_engine.errors import DataError
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.records import RecordsLike, RowsLike, Table, as_table, as_tables
@@ -35,9 +39,12 @@ from kpi_engine.payout.engine import pay, prepare_inputs
 from kpi_engine.payout.inputs import Scores, credits_from_attribution
 from kpi_engine.payout.results import PayRun
 
-FORMAT = "kpi_engine.run-record/1"
-"""The format this version writes. A later version reads it or fails naming both versions."""
-READABLE_FORMATS = frozenset({FORMAT})
+FORMAT = "kpi_engine.run-record/2"
+"""The format of the appraisal records this version writes (exact values, traces built on demand)."""
+FORMAT_1 = "kpi_engine.run-record/1"
+"""Appraisal records with every trace (read and replayed), and attribution and pay records (still written)."""
+READABLE_FORMATS = frozenset({FORMAT_1, FORMAT})
+FORMATS = {"appraisal": FORMAT, "attribution": FORMAT_1, "pay": FORMAT_1}  # what each kind is written as
 DIGESTED_PARTS = ("meta", "ruleset", "inputs", "options", "results")
 
 InputMode = Literal["inline", "digest"]
@@ -80,7 +87,7 @@ class RunRecord:
         return b"{" + b",".join(fields) + b"}"
 
 
-def _cell(value: object, where: str) -> Any:
+def _cell(value: object, name: str, line: int, key: object) -> Any:
     """A raw cell as it goes into a record: text, booleans and null as is; numbers and dates as text."""
     if value is None or isinstance(value, bool | str):
         return value
@@ -88,12 +95,84 @@ def _cell(value: object, where: str) -> Any:
         return str(value)  # str keeps the digits as read ("1.50", "1E+2"), which a text input sees
     if isinstance(value, dt.date):  # datetime included
         return value.isoformat()
-    msg = f"{where}: a {type(value).__name__} cannot be written to a run record (give numbers as text or Decimal)"
+    msg = (
+        f"{name}:{line} '{key}': a {type(value).__name__} cannot be written to a run record "
+        "(give numbers as text or Decimal)"
+    )
     raise DataError(msg)
 
 
 def _basename(name: str) -> str:
     return re.split(r"[/\\]", name)[-1] or name
+
+
+_TEXT = frozenset({str, type(None)})
+_STR = frozenset({str})
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # made once, not per row
+
+
+def _record_rows(table: Table) -> list[Mapping[str, Any]]:
+    """The rows of a table as record values, in the table's order.
+
+    Raises:
+        DataError: for a value a record cannot hold (a binary float, a nested object).
+    """
+    return [
+        raw if _TEXT.issuperset(map(type, raw.values())) and _STR.issuperset(map(type, raw))  # text as read
+        else {str(k): _cell(v, table.name, line, k) for k, v in raw.items()}
+        for line, raw in table.rows
+    ]  # fmt: skip
+
+
+def _row_texts(table: Table) -> tuple[list[str], list[int]]:
+    """The canonical JSON of each row, in canonical order (sorted by that text), and each row's place in the table.
+
+    A CSV table's cells are text or empty already: its rows are encoded column by column from the
+    cells, without a mapping per row (the same text ``canonical_bytes`` gives the row's mapping).
+    """
+    texts = _csv_texts(table)
+    if texts is None:
+        texts = list(map(_ENCODER.encode, _record_rows(table)))
+    order = sorted(range(len(texts)), key=texts.__getitem__)
+    return [texts[i] for i in order], order
+
+
+def _csv_texts(table: Table) -> list[str] | None:
+    """Each row's canonical JSON from a CSV table's cells; ``None`` when the generic path must do it.
+
+    That is: no header (not a CSV table), a column name given twice, a row shorter than the header
+    (its mapping lacks keys), or a cell that is not text (never from the CSV reader).
+    """
+    header = table.header
+    if not header or len(set(header)) != len(header) or not _STR.issuperset(map(type, header)):
+        return None
+    width = len(header)
+    cells = [values for _, values in table.cells]
+    if any(len(values) < width for values in cells):
+        return None
+    if not cells:
+        return []
+    columns = list(zip(*cells, strict=False))
+    text = json.encoder.encode_basestring  # what the encoder writes a str with when ensure_ascii is off
+    pieces = []
+    for n, j in enumerate(sorted(range(width), key=header.__getitem__)):
+        column = columns[j]
+        if not _TEXT.issuperset(map(type, column)):
+            return None
+        prefix = ("{" if n == 0 else ",") + text(header[j]) + ":"
+        pieces.append([prefix + ("null" if v is None else text(v)) for v in column])
+    return [row + "}" for row in map("".join, zip(*pieces, strict=True))]
+
+
+def _encoded_rows(table: Table) -> list[tuple[str, Mapping[str, Any]]]:
+    """Each row as record values with its canonical JSON, sorted by that JSON (the canonical order).
+
+    Raises:
+        DataError: for a value a record cannot hold (a binary float, a nested object).
+    """
+    rows = _record_rows(table)
+    texts = list(map(_ENCODER.encode, rows))
+    return [(texts[i], rows[i]) for i in sorted(range(len(rows)), key=texts.__getitem__)]
 
 
 def canonical_rows(table: Table) -> list[dict[str, Any]]:
@@ -102,9 +181,7 @@ def canonical_rows(table: Table) -> list[dict[str, Any]]:
     Raises:
         DataError: for a value a record cannot hold (a binary float, a nested object).
     """
-    rows = [{str(k): _cell(v, f"{table.name}:{line} '{k}'") for k, v in raw.items()} for line, raw in table.rows]
-    keyed = sorted((canonical_bytes(r), i) for i, r in enumerate(rows))
-    return [rows[i] for _, i in keyed]
+    return [row if isinstance(row, dict) else dict(row) for _, row in _encoded_rows(table)]
 
 
 def rows_digest(rows: list[dict[str, Any]]) -> str:
@@ -132,19 +209,43 @@ def input_path_problem(path: object) -> str | None:
 
 
 def _table_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], Table]:
-    rows = canonical_rows(table)
-    sha = rows_digest(rows)
+    entry, _, canonical_table = _encoded_entry(table, mode)
+    canon = canonical_table()
+    if mode == "inline":
+        entry["rows"] = [row for _, row in canon.rows]
+    return entry, canon
+
+
+def _encoded_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], bytes, Callable[[], Table]]:
+    """An input entry (inline rows left out of the mapping), its canonical bytes, and the canonical table on demand.
+
+    The rows are encoded once: the same text is sorted, digested and written. The canonical table
+    (the rows as mappings in canonical order) is built only if asked for.
+    """
+    with paused_gc():  # a text per row, all acyclic: full collections would only rescan them
+        texts, order = _row_texts(table)
+    rows_json = ("[" + ",".join(texts) + "]").encode()
+    del texts
+    sha = hashlib.sha256(rows_json).hexdigest()
     if mode == "digest":
         name = table.name.replace("\\", "/")
         problem = "it is not a file" if table.name.startswith("<") else input_path_problem(name)
         if problem is not None:
             msg = f"{table.name}: cannot be kept by digest in a run record, which could then not be replayed: {problem}"
             raise DataError(msg)
-        entry: dict[str, Any] = {"mode": "digest", "path": name, "sha256": sha, "rows": len(rows)}
+        entry: dict[str, Any] = {"mode": "digest", "path": name, "sha256": sha, "rows": len(order)}
+        encoded = canonical_bytes(entry)
     else:
         name = _basename(table.name)
-        entry = {"mode": "inline", "name": name, "sha256": sha, "rows": rows}
-    return entry, Table(name, tuple(enumerate(rows, start=1)))
+        entry = {"mode": "inline", "name": name, "sha256": sha}
+        encoded = b'{"mode":"inline","name":' + canonical_bytes(name) + b',"rows":' + rows_json
+        encoded += b',"sha256":' + canonical_bytes(sha) + b"}"
+
+    def canonical_table() -> Table:
+        rows = _record_rows(table)
+        return Table(name, tuple(enumerate((rows[i] for i in order), start=1)))
+
+    return entry, encoded, canonical_table
 
 
 def table_from_entry(entry: Mapping[str, Any], rows: list[dict[str, Any]]) -> Table:
@@ -201,51 +302,6 @@ def part_tree(data: Mapping[str, Any], part: str) -> Any:
     return data.get(part)
 
 
-def appraisal_tree(appraisal: Appraisal) -> Any:
-    """The appraisal's canonical JSON mapping (as ``to_dict``), built through the fast C encoder."""
-    return json.loads(appraisal.to_json(traces=True))  # a record keeps every trace
-
-
-def appraisal_values(appraisal: Appraisal) -> dict[str, Any]:
-    """The exact results, read through the result objects (independent of the JSON layout).
-
-    Unrounded: totals, scores, weights and contributions as exact text, so replay compares to the
-    last digit whatever the reported precision.
-    """
-    subjects: dict[str, Any] = {}
-    for r in appraisal.results:
-        subjects[r.subject] = {
-            "parent": r.parent,
-            "total": exact_text(r.total_exact),
-            "total_before_gates": exact_text(r.total_before_gates_exact),
-            "grade": r.grade,
-            "bonus_multiplier": exact_text(r.bonus_multiplier),
-            "rank": r.rank,
-            "rank_in_parent": r.rank_in_parent,
-            "flags": list(r.flags),
-            "kpis": {
-                k.id: {
-                    "value": exact_text(k.value),
-                    "status": k.status,
-                    "score": exact_text(k.score_exact),
-                    "weight": exact_text(k.weight),
-                    "effective_weight": exact_text(k.effective_weight_exact),
-                    "contribution": exact_text(k.contribution_exact),
-                    "flags": list(k.flags),
-                }
-                for k in r.kpis
-            },
-            "sections": {
-                s.id: {"score": exact_text(s.score_exact), "effective_weight": exact_text(s.effective_weight_exact)}
-                for s in r.sections
-            },
-            "gates": {g.id: g.outcome for g in r.gates},
-            "metrics": {name: exact_text(v) for name, v in r.metrics.items()},
-        }
-    ruleset = {"id": appraisal.ruleset_id, "version": appraisal.version, "sha256": appraisal.sha256}
-    return {"ruleset": ruleset, "period": appraisal.period, "subjects": subjects}
-
-
 def attribution_values(result: Attribution) -> dict[str, Any]:
     """The exact credits (who, why, which events, amount) and follow-up records, by id."""
     return {
@@ -275,7 +331,7 @@ def attribution_values(result: Attribution) -> dict[str, Any]:
 
 def _meta(kind: str, created: str | None) -> dict[str, Any]:
     return {
-        "format": FORMAT,
+        "format": FORMATS[kind],
         "kind": kind,
         "engine": {"name": "kpi_engine", "version": __version__},
         "created": created,
@@ -296,6 +352,8 @@ def record_appraisal(
     totals: Literal["refuse", "skip"] = "refuse",
     unlisted: Literal["error", "exclude"] = "error",
     allow_extra_columns: bool = False,
+    engine: Literal["auto", "row", "columnar"] = "auto",
+    appraisal: Appraisal | None = None,
 ) -> tuple[Appraisal, RunRecord]:
     """Evaluate a ruleset on inputs in canonical order and record the run.
 
@@ -313,37 +371,46 @@ def record_appraisal(
         totals: as in ``evaluate``; recorded (when not the default) so that replay leaves out the same rows.
         unlisted: as in ``evaluate``; recorded likewise.
         allow_extra_columns: as in ``evaluate``; recorded likewise (replay evaluates the same way).
+        engine: as in ``evaluate``; the values are the same from either engine.
+        appraisal: the appraisal of these same inputs, already made (``kpi evaluate --record`` passes
+            its run, evaluated from the files in any row order): its values are recorded instead of
+            evaluating the canonical rows again. The results do not depend on the order of the rows
+            (a tested property); ``kpi replay`` checks the record either way.
 
     Returns:
-        The appraisal of the canonical inputs and its ``RunRecord``.
+        The appraisal (of the canonical inputs, or the one given) and its ``RunRecord``.
 
     Raises:
-        RulesetError, DataError, EvaluationError: as ``evaluate``; DataError for a value a record cannot hold.
+        RulesetError, DataError, EvaluationError: as ``evaluate``; DataError for a value a record
+            cannot hold, or an ``appraisal`` of another ruleset or period.
     """
     ruleset = parse_ruleset(ruleset_text, _basename(ruleset_name))
-    record_entries, record_tables = [], []
+    record_entries, record_bytes, record_tables = [], [], []
     for table in as_tables(records, "records"):
-        entry, canon = _table_entry(table, inputs)
+        entry, encoded, canon = _encoded_entry(table, inputs)
         record_entries.append(entry)
+        record_bytes.append(encoded)
         record_tables.append(canon)
-    member_entry = event_entry = None
-    member_table = event_table = None
-    if members is not None:
-        member_entry, member_table = _table_entry(as_table(members, "members"), inputs)
-    if events is not None:
-        event_entry, event_table = _table_entry(as_table(events, "events"), inputs)
-    appraisal = evaluate(
-        ruleset,
-        record_tables,
-        period=period,
-        members=member_table,
-        events=event_table,
-        strict=strict,
-        totals=totals,
-        unlisted=unlisted,
-        allow_extra_columns=allow_extra_columns,
-        engine="row",  # builds every trace as it goes; the kernel would build each one again on demand
-    )
+    optional: dict[str, tuple[dict[str, Any] | None, bytes, Callable[[], Table] | None]] = {}
+    for key, rows in (("members", members), ("events", events)):
+        optional[key] = (None, b"null", None) if rows is None else _encoded_entry(as_table(rows, key), inputs)
+    if appraisal is None:
+        members_table, events_table = (optional[k][2] for k in ("members", "events"))
+        appraisal = evaluate(
+            ruleset,
+            [canonical() for canonical in record_tables],
+            period=period,
+            members=None if members_table is None else members_table(),
+            events=None if events_table is None else events_table(),
+            strict=strict,
+            totals=totals,
+            unlisted=unlisted,
+            allow_extra_columns=allow_extra_columns,
+            engine=engine,
+        )
+    elif appraisal.sha256 != ruleset.sha256 or (period is not None and appraisal.period != period):
+        msg = f"the appraisal given ({appraisal.ruleset_id} {appraisal.period}) is not of this ruleset and period"
+        raise DataError(msg)
     data = _meta("appraisal", created)
     data["ruleset"] = {
         "name": _basename(ruleset_name),
@@ -352,14 +419,21 @@ def record_appraisal(
         "sha256": ruleset.sha256,
         "text": ruleset_text,
     }
-    data["inputs"] = {"records": record_entries, "members": member_entry, "events": event_entry}
     data["options"] = appraisal_options(
         appraisal.period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals, unlisted=unlisted
     )
     data["summary"] = appraisal_summary(appraisal)
-    values = canonical_bytes(appraisal_values(appraisal))
-    traces = "".join(appraisal.iter_canonical_json(traces=True)).encode()  # a record keeps every trace
-    return appraisal, _seal(data, {"results": b'{"appraisal":' + traces + b',"values":' + values + b"}"})
+    parts = {
+        "inputs": b'{"events":' + optional["events"][1] + b',"members":' + optional["members"][1]
+        + b',"records":[' + b",".join(record_bytes) + b"]}",
+        "results": b'{"values":' + _values(appraisal) + b"}",
+    }  # fmt: skip
+    return appraisal, _seal(data, parts)
+
+
+def _values(appraisal: Appraisal) -> bytes:
+    with paused_gc():
+        return values_bytes(appraisal)
 
 
 def appraisal_options(
@@ -386,7 +460,7 @@ def appraisal_options(
 
 def appraisal_summary(appraisal: Appraisal) -> dict[str, Any]:
     """The ``summary`` of an appraisal record: subjects and KPIs appraised."""
-    return {"subjects": len(appraisal.results), "kpis": sum(len(r.kpis) for r in appraisal.results)}
+    return {"subjects": len(appraisal.results), "kpis": kpi_count(appraisal)}
 
 
 def attribution_summary(result: Attribution) -> dict[str, Any]:

@@ -25,10 +25,10 @@ from kpi_engine.audit.canonical import ABSENT, Difference, canonical_bytes, dige
 from kpi_engine.audit.record import (
     DIGESTED_PARTS,
     FORMAT,
+    FORMAT_1,
     READABLE_FORMATS,
     appraisal_options,
     appraisal_summary,
-    appraisal_values,
     attribution_summary,
     attribution_values,
     canonical_rows,
@@ -41,14 +41,17 @@ from kpi_engine.audit.record import (
     rules_key,
     table_from_entry,
 )
+from kpi_engine.audit.values import appraisal_values, values_bytes
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.records import Table
+from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import parse_ruleset
 from kpi_engine.payout.build import parse_pay_plan
 from kpi_engine.payout.engine import pay
 
 Resolver = Callable[[str], Table]
+Engine = Literal["auto", "row", "columnar"]
 MAX_SHOWN = 40  # subjects (or trace lines) in the readable report; the JSON report lists all
 MAX_DEPTH = 64  # levels of nesting in a record, as in a YAML document (a record is about 12 deep)
 
@@ -318,13 +321,18 @@ def _rows(entry: Mapping[str, Any], place: str, resolve: Resolver | None) -> lis
     return rows
 
 
-def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None = None) -> ReplayReport:
+def replay(
+    record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None = None, engine: Engine = "auto"
+) -> ReplayReport:
     """Recompute a run record from its own content and compare with what it recorded.
 
     Args:
         record: the record's bytes or parsed mapping.
         resolve: reads an input kept by digest, given its relative path (``kpi replay`` reads it
             relative to the record's folder).
+        engine: the engine that recomputes an appraisal record of format 2 (as ``evaluate``: ``row``
+            is the reference evaluator, independent of the kernel that may have written the record).
+            A format 1 record, which holds every trace, is recomputed by the row engine.
 
     Returns:
         The ``ReplayReport``; ``reproduced`` tells the outcome.
@@ -355,13 +363,14 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
     tampered = check_digests(data, tables)
     if unread:
         return attrs.evolve(base, tampered=tuple(tampered), error="\n".join(unread), notes=tuple(notes))
+    recomputed: bytes | None
     try:
         if kind == "attribution":
             recomputed, recomputed_values, tree_key, expected = _attribution(data, tables)
         elif kind == "pay":
             recomputed, recomputed_values, tree_key, expected = _pay(data, tables)
         else:
-            recomputed, recomputed_values, tree_key, expected = _appraisal(data, tables)
+            recomputed, recomputed_values, tree_key, expected = _appraisal(data, tables, engine)
     except KpiError as exc:
         return attrs.evolve(base, tampered=tuple(tampered), error=exc.render(), notes=tuple(notes))
     except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
@@ -369,7 +378,12 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
         error = f"the record is malformed ({type(exc).__name__}: {exc})"
         return attrs.evolve(base, tampered=tuple(tampered), error=error, notes=tuple(notes))
     results: Mapping[str, Any] = data["results"] if isinstance(data.get("results"), Mapping) else {}
+    if isinstance(recomputed_values, bytes):  # format 2: the values' bytes, parsed only when they differ
+        same = canonical_bytes(results.get("values")) == recomputed_values
+        recomputed_values = results.get("values") if same else json.loads(recomputed_values)
     mismatches = tree_diff(results.get("values"), recomputed_values, numeric=True)
+    if recomputed is None:  # format 2 keeps the values only
+        mismatches += [Difference(f"results.{k}", results[k], ABSENT) for k in sorted(set(results) - {"values"})]
     seen = {(d.path, repr(d.recorded), repr(d.computed)) for d in mismatches}
     mismatches += [
         d for d in _part_differences(data, expected) if (d.path, repr(d.recorded), repr(d.computed)) not in seen
@@ -377,7 +391,8 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
     recorded_tree = results.get(tree_key)
     traces: list[Difference] = []
     # Compared as canonical bytes first: the recomputed tree is built only when they differ.
-    recomputed_tree = None if canonical_bytes(recorded_tree) == recomputed else json.loads(recomputed)
+    same = recomputed is None or canonical_bytes(recorded_tree) == recomputed
+    recomputed_tree = None if same else json.loads(recomputed or b"null")
     if recomputed_tree is None:
         pass
     elif shape(recorded_tree) == shape(recomputed_tree):
@@ -397,6 +412,29 @@ def replay(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None 
         trace_differences=tuple(traces),
         notes=tuple(notes),
     )
+
+
+def replayed_appraisal(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None = None) -> Appraisal:
+    """The appraisal of an intact appraisal record, recomputed from its own ruleset, inputs and options.
+
+    Built by the row engine, so each KPI's full trace is there when read (``explanation``,
+    ``to_json(traces=True)``, ``explain_subject``): a trace is a function of the ruleset and the
+    rows, so a record need not keep it. Row numbers in the traces count the record's own rows.
+
+    Raises:
+        KpiError: not an appraisal record; an input that cannot be read; or a record that does not
+            match its digests (naming the parts): a trace is given only for what the record sealed.
+    """
+    data = load_record(record)
+    if data["kind"] != "appraisal":
+        raise KpiError(f"a run record of kind {data['kind']!r} has no appraisal to explain (kpi replay checks it)")
+    tables = {place: _rows(entry, place, resolve) for place, entry in _input_places(data)}
+    tampered = check_digests(data, tables)
+    if tampered:
+        parts = ", ".join(f.part for f in tampered)
+        raise KpiError(f"the run record does not match its digests ({parts}); kpi replay RECORD shows what changed")
+    appraisal, _ = _appraise(data, tables, "row")
+    return appraisal
 
 
 def _part_differences(data: Mapping[str, Any], expected: Mapping[str, Any]) -> list[Difference]:
@@ -460,9 +498,10 @@ def _expected_meta(data: Mapping[str, Any], rules_key: str, spec_id: str, versio
     }
 
 
-def _appraisal(
-    data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]
-) -> tuple[bytes, Any, str, dict[str, Any]]:
+def _appraise(
+    data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]], engine: Engine
+) -> tuple[Appraisal, dict[str, Any]]:
+    """The appraisal recomputed from the record's own ruleset, inputs and options, and the parts it implies."""
     rules = data.get("ruleset") or {}
     ruleset = parse_ruleset(str(rules.get("text", "")), str(rules.get("name", "ruleset.yaml")))
     inputs = data["inputs"]
@@ -492,7 +531,7 @@ def _appraisal(
         totals=totals,
         unlisted=unlisted,
         allow_extra_columns=extra,
-        engine="row",  # builds every trace as it goes, as the record was written
+        engine=engine,
     )
     expected = _expected_meta(data, "ruleset", ruleset.id, ruleset.version)
     expected["inputs"] = {
@@ -504,8 +543,18 @@ def _appraisal(
         appraisal.period, strict=strict, allow_extra_columns=extra, totals=totals, unlisted=unlisted
     )
     expected["summary"] = appraisal_summary(appraisal)
-    traces = "".join(appraisal.iter_canonical_json(traces=True)).encode()
-    return traces, appraisal_values(appraisal), "appraisal", expected
+    return appraisal, expected
+
+
+def _appraisal(
+    data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]], engine: Engine
+) -> tuple[bytes | None, Any, str, dict[str, Any]]:
+    if data.get("format") == FORMAT_1:  # every trace was recorded: recomputed the way it was written
+        appraisal, expected = _appraise(data, tables, "row")
+        traces = "".join(appraisal.iter_canonical_json(traces=True)).encode()
+        return traces, appraisal_values(appraisal), "appraisal", expected
+    appraisal, expected = _appraise(data, tables, engine)
+    return None, values_bytes(appraisal), "appraisal", expected
 
 
 def _attribution(
@@ -552,4 +601,4 @@ def _pay(data: Mapping[str, Any], tables: Mapping[str, list[dict[str, Any]]]) ->
     return canonical_bytes(run.to_dict()), pay_values(run), "pay", expected
 
 
-__all__ = ["ABSENT", "FORMAT", "Finding", "ReplayReport", "load_record", "replay"]
+__all__ = ["ABSENT", "FORMAT", "Finding", "ReplayReport", "load_record", "replay", "replayed_appraisal"]

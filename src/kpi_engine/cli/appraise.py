@@ -150,8 +150,9 @@ def _table_width(args: argparse.Namespace) -> int | None:
 def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, Any] | None:
     """Records (and events) read straight into Polars columns when the kernel will evaluate them.
 
-    Only for one CSV or Parquet file in UTF-8, without members, a lead log, a plan or a run
-    record (those go through the row reader's tables); ``auto`` also needs the kernel installed,
+    Only for one CSV or Parquet file in UTF-8, without members, a lead log or a plan (those go
+    through the row reader's tables; a run record reads the rows again for itself); ``auto`` also
+    needs the kernel installed,
     able to evaluate the scorecard, and at least ``AUTO_THRESHOLD`` records. ``None``: read rows.
     Errors keep their locations: whenever the kernel hands a run to the row path, the row path
     reads the same file again with the row reader, whose messages name the file's lines.
@@ -164,7 +165,7 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
         return None
     if args.lead_events:
         return None
-    if getattr(args, "plan", None) or getattr(args, "record", None) or (args.encoding or "utf-8") != "utf-8":
+    if getattr(args, "plan", None) or (args.encoding or "utf-8") != "utf-8":
         return None
     from kpi_engine.io.column_files import COLUMNAR_SUFFIXES, read_frame  # noqa: PLC0415
 
@@ -248,14 +249,18 @@ def _record_names(records: Any, period: str) -> dict[str, str]:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from kpi_engine.cli.pay import explain_pay, is_pay_plan  # noqa: PLC0415
+    from kpi_engine.io.records import is_run_record  # noqa: PLC0415
 
     if is_pay_plan(args.ruleset):
         return explain_pay(args)
     t = args.msg.t
-    if not args.records:
-        raise KpiError(t("--records is required"))
-    ruleset, _ = load_version(args.ruleset, args.period, args)
-    appraisal = warn(evaluate(ruleset, period=args.period, strict=args.strict, **inputs(args, ruleset)), args.msg)
+    if is_run_record(args.ruleset):
+        appraisal = _recorded_appraisal(args)
+    else:
+        if not args.records:
+            raise KpiError(t("--records is required"))
+        ruleset, _ = load_version(args.ruleset, args.period, args)
+        appraisal = warn(evaluate(ruleset, period=args.period, strict=args.strict, **inputs(args, ruleset)), args.msg)
     try:
         result = appraisal.result(args.subject)
     except KeyError:
@@ -270,6 +275,21 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return 1
     write(readable(explain_subject(appraisal, result, t)), args.out)
     return 0
+
+
+def _recorded_appraisal(args: argparse.Namespace) -> Appraisal:
+    """``kpi explain RECORD``: the record's appraisal recomputed from its own inputs, with every trace."""
+    from kpi_engine.audit.replay import replayed_appraisal  # noqa: PLC0415
+    from kpi_engine.io.records import read_record, resolver  # noqa: PLC0415
+
+    given = [f"--{name.replace('_', '-')}" for name in ("records", "members", "events", "policy", "plan")
+             if getattr(args, name, None)]  # fmt: skip
+    if given:
+        raise KpiError(f"{args.ruleset}: a run record holds its own inputs; {', '.join(given)} cannot be added")
+    appraisal = replayed_appraisal(read_record(args.ruleset), resolve=resolver(args.ruleset))
+    if args.period is not None and args.period != appraisal.period:
+        raise KpiError(f"{args.ruleset}: the record appraised {appraisal.period}, not {args.period}")
+    return appraisal
 
 
 def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> None:

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from kpi_engine.audit.diff import compare
-from kpi_engine.cli._common import add_input_arguments, inputs, load_version, readable, record_table, warn, write
+from kpi_engine.cli._common import (
+    add_input_arguments,
+    event_tables,
+    inputs,
+    load_version,
+    read,
+    readable,
+    record_table,
+    warn,
+    write,
+)
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.engine import evaluate
+from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.build import Ruleset
 from kpi_engine.report.texts import format_impact
@@ -21,10 +33,12 @@ from kpi_engine.report.texts import format_impact
 def record_appraisal(
     args: argparse.Namespace, ruleset: Ruleset, text: str | None, given: dict[str, Any], appraisal: Appraisal
 ) -> None:
-    """Write the run record of ``kpi evaluate --record FILE`` (the inputs in canonical order, appraised again).
+    """Write the run record of ``kpi evaluate --record FILE``: the inputs in canonical order and the run's values.
 
-    The results do not depend on the order of the rows (a property the tests hold); comparing
-    the two appraisals' exact values here doubled the cost of a record, so it is not repeated.
+    The values are the run's own (``appraisal``, from whichever engine ran): the results do not
+    depend on the order of the rows (a property the tests hold), so the canonical rows are not
+    appraised again, and no trace is built (``kpi explain RECORD`` builds them when asked). Inputs
+    the kernel read as columns are read again as rows: a record keeps every cell as text, as read.
     """
     from kpi_engine.audit.record import record_appraisal as record  # noqa: PLC0415
     from kpi_engine.io.records import read_text  # noqa: PLC0415
@@ -36,6 +50,10 @@ def record_appraisal(
             "appraised, so the record could not be replayed); use --record-inputs inline"
         )
     records = given["records"]
+    if not isinstance(records, list | tuple):  # read as columns by the kernel: the rows as the row reader reads them
+        records = [read(args, path, records=True) for path in args.records]
+    if given["events"] is not None and not isinstance(given["events"], Table | list | tuple):
+        given = {**given, "events": event_tables(args)}
     if not args.policy:
         records = [record_table(t, src, args) for t, src in zip(records, args.records, strict=True)]
     members = record_table(given["members"], args.members, args) if args.members else None
@@ -55,6 +73,7 @@ def record_appraisal(
         totals=given.get("totals", "refuse"),
         unlisted=given.get("unlisted", "error"),
         allow_extra_columns=args.allow_extra_columns,
+        appraisal=appraisal,
     )
     write(written.to_bytes(), args.record)
 
@@ -107,12 +126,26 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from kpi_engine.audit.replay import replay  # noqa: PLC0415
     from kpi_engine.io.records import read_record, resolver  # noqa: PLC0415
 
-    report = replay(read_record(args.record), resolve=resolver(args.record, args.inputs))
+    raw = read_record(args.record)
+    resolve = resolver(args.record, args.inputs)
+    report = replay(raw, resolve=resolve, engine=args.engine)
     if args.format == "json":
         write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n", args.out)
     else:
         write(report.render(), args.out)
+    if args.traces and report.reproduced:
+        write_traces(raw, resolve, args.traces)
+    elif args.traces:
+        print(f"{args.traces}: not written: the record is not reproduced", file=sys.stderr)
     return 0 if report.reproduced else 1
+
+
+def write_traces(raw: bytes, resolve: Any, out: str) -> None:
+    """``kpi replay RECORD --traces FILE``: the results with every trace, as ``kpi evaluate --traces`` writes them."""
+    from kpi_engine.audit.replay import replayed_appraisal  # noqa: PLC0415
+    from kpi_engine.cli.appraise import stream_appraisal  # noqa: PLC0415
+
+    write(stream_appraisal(replayed_appraisal(raw, resolve=resolve), "json", traces=True), out)
 
 
 def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> None:
@@ -140,4 +173,13 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
     )  # fmt: skip
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--out", metavar="FILE")
+    p.add_argument(
+        "--engine", choices=("auto", "row", "columnar"), default="auto",
+        help="recompute an appraisal record with this engine (row: the reference evaluator, independent of the "
+        "kernel that may have written it)",
+    )  # fmt: skip
+    p.add_argument(
+        "--traces", metavar="FILE",
+        help="also write the record's results with every KPI's trace (JSON, as kpi evaluate --traces) when reproduced",
+    )  # fmt: skip
     p.set_defaults(func=cmd_replay)

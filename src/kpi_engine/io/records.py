@@ -50,6 +50,23 @@ def read_record(path: str | Path) -> bytes:
     return data
 
 
+def is_run_record(path: str | Path) -> bool:
+    """Whether ``path`` is a run record file: JSON naming a run record format near its start.
+
+    A record's keys are sorted, so ``format`` follows ``created``, ``digests`` and ``engine``
+    within its first kilobyte. Reads at most 4 KiB; a folder or an unreadable path is not a record.
+    """
+    p = Path(path)
+    if not p.is_file():
+        return False
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{") and b'"kpi_engine.run-record/' in head
+
+
 def resolver(record_path: str | Path, inputs: str | Path | None = None) -> Callable[[str], Table]:
     """Read an input kept by digest, by its path relative to ``inputs`` (default: the record's folder).
 
