@@ -97,7 +97,7 @@ def frame_events(df: Any) -> list[LeadEvent] | None:
 def checked_frame(policy: PolicySpec, df: Any) -> Any:
     """The validated, sorted frame of a lead log read with every cell as text, or ``None`` to defer.
 
-    ``df`` is the log as ``io.column_files.read_text_columns`` reads it; ``None`` sends the log to
+    ``df`` is the log as ``io.column_files`` reads it (every cell text); ``None`` sends the log to
     the row-by-row parser, which reports every problem with its line and column.
     """
     import polars as pl  # noqa: PLC0415 - optional dependency
