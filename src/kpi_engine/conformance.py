@@ -56,6 +56,7 @@ import yaml
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.engine import dispatch, evaluate, screen_inputs
 from kpi_engine.evaluation.results import Appraisal
+from kpi_engine.io.loading import read_yaml_text
 from kpi_engine.language.build import Ruleset, parse_ruleset
 from kpi_engine.plan import lower
 from kpi_engine.time.accumulate import accumulate, relabel
@@ -209,7 +210,7 @@ def load_case_file(path: str | Path, root: str | Path | None = None) -> list[Cas
     path = Path(path)
     base = Path(root) if root is not None else path.parent
     group = path.relative_to(base).with_suffix("").as_posix()
-    doc = _read_yaml(path.read_text(encoding="utf-8"))
+    doc = _read_yaml(read_yaml_text(path))
     if not isinstance(doc, dict) or set(doc) - {"rulesets", "cases"} or "cases" not in doc:
         raise CaseError(f"{path}: a case file has 'cases' (and optionally 'rulesets') at the top")
     shared = doc.get("rulesets") or {}
@@ -239,7 +240,7 @@ def load_case_file(path: str | Path, root: str | Path | None = None) -> list[Cas
             text, origin = str(raw["ruleset_text"]), f"{group}::{case_id}"
         else:
             file = (path.parent / str(raw["ruleset_file"])).resolve()
-            text, origin = file.read_text(encoding="utf-8"), str(raw["ruleset_file"])
+            text, origin = read_yaml_text(file), str(raw["ruleset_file"])
         expect, error = raw.get("expect"), raw.get("expect_error")
         if (expect is None) == (error is None):
             raise CaseError(f"{where}: give exactly one of expect and expect_error")

@@ -229,8 +229,8 @@ stamps = st.tuples(
 @example(["2026-03-08T02:30:00"], "America/New_York", [""] * 12)  # a local time that does not exist
 def test_columnar_ingest_gives_the_same_events_as_the_exact_parser(tmp_path_factory, times, zone, courtesy):
     """With Polars, the vectorised CSV ingest yields exactly the events of the row-by-row parser."""
-    from kpi_engine.attribution import _columnar
     from kpi_engine.attribution._reading import stream_csv
+    from kpi_engine.io.loading import read_lead_events_columnar
 
     policy = parse_policy(f"policy: p\ntimezone: {zone}\n")
     lines = ["event_id,type,at,rep,customer,courtesy"]
@@ -239,7 +239,7 @@ def test_columnar_ingest_gives_the_same_events_as_the_exact_parser(tmp_path_fact
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with path.open(encoding="utf-8") as fh:
         exact = stream_csv(policy, fh, str(path))
-    fast = _columnar.parse_csv_columnar(policy, path)
+    fast = read_lead_events_columnar(policy, path)
     if fast is not None:  # None means "deferred to the exact parser" (e.g. a DST gap)
         assert fast == exact
 
@@ -247,7 +247,7 @@ def test_columnar_ingest_gives_the_same_events_as_the_exact_parser(tmp_path_fact
 @given(logs())
 def test_columnar_ingest_credits_every_log_like_the_exact_parser(tmp_path_factory, events):
     """Whole generated logs: the Polars path (when it accepts the log) credits identically."""
-    from kpi_engine.attribution import _columnar
+    from kpi_engine.io.loading import read_lead_events_columnar
 
     folder = tmp_path_factory.mktemp("log")
     columns = ["event_id", "type", "at", "rep", "customer", "deal_id", "amount", "related_customer"]
@@ -256,7 +256,7 @@ def test_columnar_ingest_credits_every_log_like_the_exact_parser(tmp_path_factor
         "\n".join([",".join(columns)] + [",".join(str(e.get(c) or "") for c in columns) for e in events]) + "\n",
         encoding="utf-8",
     )
-    fast = _columnar.parse_csv_columnar(POLICY, path)
+    fast = read_lead_events_columnar(POLICY, path)
     assert fast is not None  # generated logs are always valid and ordinary
     assert attribute(POLICY, fast).to_dict() == attribute(POLICY, read_table(path)).to_dict()
 

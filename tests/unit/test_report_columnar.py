@@ -424,3 +424,15 @@ def test_parquet_from_the_columns_is_the_objects_table(
     assert used == [False, True]
     assert tables["columnar"].equals(tables["row"])
     assert tables["row"].num_rows > 10
+
+
+def test_each_format_has_one_writer_module():
+    """The columns' CSV writers live in report.csv and their JSON writer in report.json; report.columnar reuses them."""
+    from kpi_engine.report import csv as report_csv
+    from kpi_engine.report import json as report_json
+
+    assert rc._csv is report_csv.columnar_csv
+    assert rc._csv_wide is report_csv.columnar_csv_wide
+    assert rc._json is report_json.columnar_json
+    assert report_csv.columnar_csv.__module__ == "kpi_engine.report.csv"
+    assert report_json.columnar_json.__module__ == "kpi_engine.report.json"

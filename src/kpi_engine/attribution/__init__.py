@@ -5,10 +5,9 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kpi_engine.attribution import _columnar
+from kpi_engine._lazy import lazy_names
 from kpi_engine.attribution._engine import (
     EVENT_TYPES,
     REASONS,
@@ -18,13 +17,11 @@ from kpi_engine.attribution._engine import (
     FrameLog,
     LeadEvent,
     attribute,
-    engine_name,
     parse_events,
     vectorised_available,
 )
 from kpi_engine.attribution._feed import CREDIT_FIELDS, merge_credit_rows, merge_records
 from kpi_engine.attribution._policy import PolicySpec, parse_policy, policy_schema
-from kpi_engine.attribution._reading import stream_csv
 from kpi_engine.attribution.rotation import (
     FloorEvent,
     QueueState,
@@ -33,10 +30,9 @@ from kpi_engine.attribution.rotation import (
     parse_floor_events,
     rotate,
 )
-from kpi_engine.errors import KpiError
-from kpi_engine.evaluation.records import Table
-from kpi_engine.io.loading import MAX_YAML_FILE_BYTES, _read_text, read_table
-from kpi_engine.io.text import open_text
+
+if TYPE_CHECKING:
+    from kpi_engine.io.loading import load_policy, read_event_frame, read_events, read_floor_events, read_log
 
 __all__ = [
     "CREDIT_FIELDS",
@@ -71,96 +67,9 @@ __all__ = [
     "vectorised_available",
 ]
 
-
-def load_policy(path_or_text: str | Path) -> PolicySpec:
-    """Load a policy from a file, or from YAML text (a ``str`` containing a newline).
-
-    Raises:
-        RulesetError: listing every problem with ``file:line:col``.
-    """
-    if isinstance(path_or_text, str) and "\n" in path_or_text:
-        return parse_policy(path_or_text)
-    return parse_policy(_read_text(Path(path_or_text), MAX_YAML_FILE_BYTES), str(path_or_text))
-
-
-def read_events(
-    path: str | Path, policy: PolicySpec | None = None, *, encoding: str | None = None
-) -> Table | list[LeadEvent]:
-    """Read a lead log (CSV or JSONL); with a policy, validate it into sorted events at once.
-
-    With a policy, a CSV log is read column-wise by Polars when it is installed (the ``columnar``
-    extra), else streamed line by line; either way the whole table is never held as Python rows.
-    Any problem sends the log through the exact row-by-row parser, which reports every bad row.
-
-    Raises:
-        DataError: naming each bad row. KpiError: if the file cannot be read.
-    """
-    if isinstance(path, str) and path.startswith("duckdb:"):
-        table = read_table(path)
-        return parse_events(policy, table) if policy is not None else table
-    path = Path(path)
-    if policy is None or encoding is not None or path.suffix.lower() != ".csv":
-        table = read_table(path, encoding=encoding)
-        return parse_events(policy, table) if policy is not None else table
-    try:
-        if path.is_file() and _columnar.available(path.stat().st_size):
-            events = _columnar.parse_csv_columnar(policy, path)
-            if events is not None:
-                return events
-        with open_text(path, None, newline="") as fh:
-            return stream_csv(policy, fh, str(path))
-    except MemoryError:
-        raise KpiError(f"{path}: not enough memory to read this lead log (raise the memory limit)") from None
-
-
-def read_event_frame(path: str | Path, policy: PolicySpec) -> FrameLog:
-    """Read and validate a lead log into a column-wise log for the vectorised engine.
-
-    A CSV log goes through the Polars ingest; anything unusual (and JSONL) goes through the exact
-    parser, which reports every bad row, and its events are then held column-wise.
-
-    Raises:
-        DataError: naming each bad row. KpiError: if the file cannot be read, or without Polars.
-    """
-    path = Path(path)
-    size = path.stat().st_size if path.is_file() else 0
-    if not vectorised_available() or not _columnar.available(size):
-        msg = (
-            "reading a lead log column-wise needs Polars and NumPy (pip install 'kpi_engine[columnar]') "
-            "and, under an address-space limit (ulimit -v), room for it; use read_events"
-        )
-        raise KpiError(msg)
-    if path.suffix.lower() not in {".json", ".jsonl", ".ndjson"} and path.is_file():
-        try:
-            df = _columnar.read_frame(policy, path)
-        except MemoryError:
-            raise KpiError(f"{path}: not enough memory to read this lead log (raise the memory limit)") from None
-        if df is not None:
-            return _columnar.EventFrame(df)
-    events = read_events(path, policy)
-    from kpi_engine.attribution._vectorised import ListLog  # noqa: PLC0415 - imports Polars lazily
-
-    return ListLog(events)  # type: ignore[arg-type]  # with a policy, read_events gives events
-
-
-def read_log(
-    path: str | Path, policy: PolicySpec, engine: str = "auto", *, encoding: str | None = None
-) -> FrameLog | list[LeadEvent]:
-    """Read and validate a lead log in the form the chosen engine works on best.
-
-    Column-wise (``read_event_frame``) unless the engine is ``row`` (``reference``) or Polars may not be
-    used here (not installed, or an address-space limit too small for it: see ``_limits``);
-    otherwise validated events (``read_events``).
-
-    Raises:
-        DataError: naming each bad row. KpiError: if the file cannot be read.
-    """
-    path = Path(path)
-    size = path.stat().st_size if path.is_file() else 0
-    plain_csv = encoding is None and path.suffix.lower() == ".csv"
-    if plain_csv and engine_name(engine) != "row" and vectorised_available() and _columnar.available(size):
-        return read_event_frame(path, policy)
-    return read_events(path, policy, encoding=encoding)  # type: ignore[return-value]  # validated events
+# The readers of policies and logs live in io/ (the only place that reads files); their old names stay here.
+_READERS = ("load_policy", "read_event_frame", "read_events", "read_floor_events", "read_log")
+__getattr__, __dir__ = lazy_names(__name__, globals(), dict.fromkeys(_READERS, "kpi_engine.io.loading"), __all__)
 
 
 def iter_attribution_json(result: Attribution) -> Iterator[str]:
@@ -238,15 +147,6 @@ def format_attribution(result: Attribution, fmt: str) -> str:
         for v in data["violations"]
     )
     return "\n".join(lines) + "\n"
-
-
-def read_floor_events(path: str | Path, policy: PolicySpec, *, encoding: str | None = None) -> list[FloorEvent]:
-    """Read and validate a floor log (sign-ins and receptions; CSV, JSONL, Excel…) for ``rotate``.
-
-    Raises:
-        DataError: naming each bad row. KpiError: if the file cannot be read.
-    """
-    return parse_floor_events(policy, read_table(path, "floor log", encoding=encoding))
 
 
 def format_rotation(result: Rotation, fmt: str, queue: QueueState | None = None) -> str:

@@ -14,7 +14,6 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from kpi_engine._numbers import NumberFormatError, canonical, to_decimal
@@ -46,18 +45,11 @@ def available(log_bytes: int = 0) -> bool:
     return True
 
 
-def parse_csv_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None:
-    """Validated, sorted events from a CSV log, or ``None`` to defer to the row-by-row parser."""
-    with _limits.POLARS_LOCK:
-        df = read_frame(policy, path)
-        return None if df is None else _events(df)
-
-
 class EventFrame(FrameLog):
     """A validated lead log held column-wise by Polars, in log order (the vectorised engine's input)."""
 
     def __init__(self, df: Any) -> None:
-        """Wrap a frame made by ``read_frame``."""
+        """Wrap a frame made by ``checked_frame``."""
         self.df = df
 
     def __len__(self) -> int:
@@ -96,24 +88,30 @@ class EventFrame(FrameLog):
         return events
 
 
-def read_frame(policy: PolicySpec, path: Path) -> Any:
-    """The validated, sorted frame of a CSV log, or ``None`` to defer to the row-by-row parser."""
+def frame_events(df: Any) -> list[LeadEvent] | None:
+    """The events of a frame made by ``checked_frame``, or ``None`` if an amount is not a number."""
+    with _limits.POLARS_LOCK:
+        return _events(df)
+
+
+def checked_frame(policy: PolicySpec, df: Any) -> Any:
+    """The validated, sorted frame of a lead log read with every cell as text, or ``None`` to defer.
+
+    ``df`` is the log as ``io.column_files`` reads it (every cell text); ``None`` sends the log to
+    the row-by-row parser, which reports every problem with its line and column.
+    """
     import polars as pl  # noqa: PLC0415 - optional dependency
 
     with _limits.POLARS_LOCK:
         try:
-            return _read_frame(policy, path)
+            return _checked_frame(policy, df)
         except pl.exceptions.PolarsError:
             return None  # anything Polars cannot handle: the exact parser decides
 
 
-def _read_frame(policy: PolicySpec, path: Path) -> Any:
+def _checked_frame(policy: PolicySpec, df: Any) -> Any:
     import polars as pl  # noqa: PLC0415 - optional dependency
 
-    try:
-        df = pl.read_csv(path, infer_schema=False, encoding="utf8")
-    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError):
-        return None  # the exact parser reports what is wrong with the file
     if not set(df.columns) <= COLUMNS or len(set(df.columns)) != len(df.columns):
         return None
     if df.height and df.select(pl.max_horizontal(pl.col(c).str.len_bytes().max() for c in df.columns)).item() > (

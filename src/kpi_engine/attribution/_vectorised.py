@@ -74,7 +74,7 @@ def frame_from_events(events: Sequence[LeadEvent]) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "event_id": pl.Series(column(0), dtype=pl.Utf8),
-            "type": pl.Series(column(1), dtype=pl.Enum(KINDS)),  # one byte a row, as read_frame keeps it
+            "type": pl.Series(column(1), dtype=pl.Enum(KINDS)),  # one byte a row, as checked_frame keeps it
             "local": pl.Series(column(3), dtype=pl.Date),
             "rep": pl.Series(column(4), dtype=pl.Utf8),
             "customer": pl.Series(column(5), dtype=pl.Utf8),

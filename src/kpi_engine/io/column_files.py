@@ -50,9 +50,8 @@ def read_frame(
         # The row path reads the file again with the row reader: its messages name row and column.
         return Frame(df, label, lambda: read_table(path, name))
     typed = _typed_csv(path, text) if text is not None else None
-    try:
-        df = typed if typed is not None else pl.read_csv(path, infer_schema=False, encoding="utf8")
-    except (OSError, pl.exceptions.PolarsError, UnicodeDecodeError):
+    df = typed if typed is not None else read_text_columns(path)
+    if df is None:
         return read_table(path, name)  # the row reader reports what is wrong, with lines
     if len(set(df.columns)) != len(df.columns) or any(not c.strip() or c != c.strip() for c in df.columns):
         return read_table(path, name)
@@ -64,6 +63,19 @@ def read_frame(
     if columns:
         df = df.with_columns(pl.col(columns).str.strip_chars().replace("", None))
     return Frame(df, label, lambda: read_table(path, name))
+
+
+def read_text_columns(path: Path) -> Any:
+    """A CSV file as a Polars frame with every cell as text (not stripped), or ``None`` if Polars cannot read it.
+
+    ``None`` leaves the verdict to the row reader, which names the line of what is wrong.
+    """
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    try:
+        return pl.read_csv(path, infer_schema=False, encoding="utf8")
+    except (OSError, pl.exceptions.PolarsError, UnicodeDecodeError):
+        return None
 
 
 def _titled(path: Path) -> bool:

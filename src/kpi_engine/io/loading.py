@@ -1,4 +1,8 @@
-"""The I/O edge: the only module that reads files. Rulesets, CSV, JSON and JSONL tables.
+"""The I/O edge's entry points: rulesets, pay plans and policies, tables, lead and floor logs.
+
+Files are read only under ``io/`` (``tests/test_layering.py`` checks it); this module picks the
+reader of a file by its suffix (one module per format: ``delimited``, ``excel``, ``arrow``,
+``column_files``).
 
 Numbers in text are kept as text (CSV) or parsed straight to ``Decimal`` (JSON), never through
 a binary float. ``NaN`` and ``Infinity`` in JSON are refused.
@@ -8,7 +12,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kpi_engine._perf import paused_gc
 from kpi_engine.errors import KpiError
@@ -21,6 +25,9 @@ from kpi_engine.language._yaml import MAX_BYTES
 from kpi_engine.language.build import Ruleset, parse_ruleset
 
 if TYPE_CHECKING:
+    from kpi_engine.attribution._engine import FrameLog, LeadEvent
+    from kpi_engine.attribution._policy import PolicySpec
+    from kpi_engine.attribution.rotation import FloorEvent
     from kpi_engine.payout.model import PayPlan
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -58,6 +65,15 @@ def _read_text(path: Path, limit: int | None = None) -> str:
     except MemoryError:
         msg = f"{path}: not enough memory to read the file"
         raise KpiError(msg) from None
+
+
+def read_yaml_text(path: str | Path) -> str:
+    """A YAML document's text (ruleset, policy, case file…), refused above ``MAX_YAML_FILE_BYTES``.
+
+    Raises:
+        KpiError: if the file cannot be read, is too large or is not UTF-8.
+    """
+    return _read_text(Path(path), MAX_YAML_FILE_BYTES)
 
 
 def read_capped(path: Path, cap: int) -> bytes:
@@ -104,6 +120,19 @@ def load_pay_plan(path_or_text: str | Path) -> PayPlan:
         return parse_pay_plan(path_or_text, "<string>")
     path = Path(path_or_text)
     return parse_pay_plan(_read_text(path, MAX_YAML_FILE_BYTES), str(path))
+
+
+def load_policy(path_or_text: str | Path) -> PolicySpec:
+    """Load a lead-attribution policy from a file, or from YAML text (a ``str`` containing a newline).
+
+    Raises:
+        RulesetError: listing every problem with ``file:line:col``. KpiError: if the file cannot be read.
+    """
+    from kpi_engine.attribution._policy import parse_policy  # noqa: PLC0415 - only attribution runs need it
+
+    if isinstance(path_or_text, str) and "\n" in path_or_text:
+        return parse_policy(path_or_text)
+    return parse_policy(_read_text(Path(path_or_text), MAX_YAML_FILE_BYTES), str(path_or_text))
 
 
 def read_table(
@@ -170,3 +199,123 @@ def read_csv_text(text: str, label: str) -> Table:
         DataError: for duplicate or blank headers and rows with too many cells.
     """
     return read_csv_lines(io.StringIO(text, newline=""), label)
+
+
+def read_events(
+    path: str | Path, policy: PolicySpec | None = None, *, encoding: str | None = None
+) -> Table | list[LeadEvent]:
+    """Read a lead log (CSV or JSONL); with a policy, validate it into sorted events at once.
+
+    With a policy, a CSV log is read column-wise by Polars when it is installed (the ``columnar``
+    extra), else streamed line by line; either way the whole table is never held as Python rows.
+    Any problem sends the log through the exact row-by-row parser, which reports every bad row.
+
+    Raises:
+        DataError: naming each bad row. KpiError: if the file cannot be read.
+    """
+    from kpi_engine.attribution import _columnar  # noqa: PLC0415 - only attribution runs need it
+    from kpi_engine.attribution._engine import parse_events  # noqa: PLC0415
+    from kpi_engine.attribution._reading import stream_csv  # noqa: PLC0415
+
+    if isinstance(path, str) and path.startswith(DUCKDB_PREFIX):
+        table = read_table(path)
+        return parse_events(policy, table) if policy is not None else table
+    path = Path(path)
+    if policy is None or encoding is not None or path.suffix.lower() != ".csv":
+        table = read_table(path, encoding=encoding)
+        return parse_events(policy, table) if policy is not None else table
+    try:
+        if path.is_file() and _columnar.available(path.stat().st_size):
+            events = read_lead_events_columnar(policy, path)
+            if events is not None:
+                return events
+        with open_text(path, None, newline="") as fh:
+            return stream_csv(policy, fh, str(path))
+    except MemoryError:
+        raise KpiError(f"{path}: not enough memory to read this lead log (raise the memory limit)") from None
+
+
+def read_lead_events_columnar(policy: PolicySpec, path: Path) -> list[LeadEvent] | None:
+    """Validated, sorted events of a CSV lead log read by Polars, or ``None`` to defer to the row-by-row parser."""
+    from kpi_engine.attribution import _columnar, _limits  # noqa: PLC0415 - only attribution runs need it
+
+    with _limits.POLARS_LOCK:
+        df = _lead_frame(policy, path)
+        return None if df is None else _columnar.frame_events(df)
+
+
+def _lead_frame(policy: PolicySpec, path: Path) -> Any:
+    """The validated, sorted frame of a CSV lead log, or ``None`` to defer to the row-by-row parser."""
+    from kpi_engine.attribution import _columnar, _limits  # noqa: PLC0415 - only attribution runs need it
+    from kpi_engine.io.column_files import read_text_columns  # noqa: PLC0415 - needs the columnar extra
+
+    with _limits.POLARS_LOCK:
+        df = read_text_columns(path)
+        return None if df is None else _columnar.checked_frame(policy, df)
+
+
+def read_event_frame(path: str | Path, policy: PolicySpec) -> FrameLog:
+    """Read and validate a lead log into a column-wise log for the vectorised engine.
+
+    A CSV log goes through the Polars ingest; anything unusual (and JSONL) goes through the exact
+    parser, which reports every bad row, and its events are then held column-wise.
+
+    Raises:
+        DataError: naming each bad row. KpiError: if the file cannot be read, or without Polars.
+    """
+    from kpi_engine.attribution import _columnar  # noqa: PLC0415 - only attribution runs need it
+    from kpi_engine.attribution._engine import vectorised_available  # noqa: PLC0415
+
+    path = Path(path)
+    size = path.stat().st_size if path.is_file() else 0
+    if not vectorised_available() or not _columnar.available(size):
+        msg = (
+            "reading a lead log column-wise needs Polars and NumPy (pip install 'kpi_engine[columnar]') "
+            "and, under an address-space limit (ulimit -v), room for it; use read_events"
+        )
+        raise KpiError(msg)
+    if path.suffix.lower() not in {".json", ".jsonl", ".ndjson"} and path.is_file():
+        try:
+            df = _lead_frame(policy, path)
+        except MemoryError:
+            raise KpiError(f"{path}: not enough memory to read this lead log (raise the memory limit)") from None
+        if df is not None:
+            return _columnar.EventFrame(df)
+    events = read_events(path, policy)
+    from kpi_engine.attribution._vectorised import ListLog  # noqa: PLC0415 - imports Polars lazily
+
+    return ListLog(events)  # type: ignore[arg-type]  # with a policy, read_events gives events
+
+
+def read_log(
+    path: str | Path, policy: PolicySpec, engine: str = "auto", *, encoding: str | None = None
+) -> FrameLog | list[LeadEvent]:
+    """Read and validate a lead log in the form the chosen engine works on best.
+
+    Column-wise (``read_event_frame``) unless the engine is ``row`` (``reference``) or Polars may not be
+    used here (not installed, or an address-space limit too small for it: see ``_limits``);
+    otherwise validated events (``read_events``).
+
+    Raises:
+        DataError: naming each bad row. KpiError: if the file cannot be read.
+    """
+    from kpi_engine.attribution import _columnar  # noqa: PLC0415 - only attribution runs need it
+    from kpi_engine.attribution._engine import engine_name, vectorised_available  # noqa: PLC0415
+
+    path = Path(path)
+    size = path.stat().st_size if path.is_file() else 0
+    plain_csv = encoding is None and path.suffix.lower() == ".csv"
+    if plain_csv and engine_name(engine) != "row" and vectorised_available() and _columnar.available(size):
+        return read_event_frame(path, policy)
+    return read_events(path, policy, encoding=encoding)  # type: ignore[return-value]  # validated events
+
+
+def read_floor_events(path: str | Path, policy: PolicySpec, *, encoding: str | None = None) -> list[FloorEvent]:
+    """Read and validate a floor log (sign-ins and receptions; CSV, JSONL, Excel…) for ``rotate``.
+
+    Raises:
+        DataError: naming each bad row. KpiError: if the file cannot be read.
+    """
+    from kpi_engine.attribution.rotation import parse_floor_events  # noqa: PLC0415 - only rotation runs need it
+
+    return parse_floor_events(policy, read_table(path, "floor log", encoding=encoding))

@@ -1,12 +1,13 @@
-"""CSV, JSON Lines, JSON and wide Arrow batches of a columnar run, written straight from the kernel's columns.
+"""The columnar kernel's results prepared for writing; Arrow batches of them.
 
 ``kpi evaluate --format csv|jsonl|json`` on a large input: the kernel's exact rational columns
 (``ColumnarResults``) are rounded with integer arithmetic (correctly, with the ruleset's places
-and mode) and formatted with Polars string expressions, a chunk of subjects at a time, so that
-no ``SubjectResult`` or ``KpiResult`` is built and the text is never held whole. The bytes are
-the ones ``report.csv.render_csv`` and ``Appraisal.iter_jsonl``/``iter_json`` write for the same
-appraisal (a differential test checks it: ``tests/unit/test_report_columnar.py``): the same
-columns, titles, names, flags, residue, number text and spreadsheet-safe cells.
+and mode, ``_Figures``) and formatted with Polars string expressions (``_Chunk``), a chunk of
+subjects at a time, so that no ``SubjectResult`` or ``KpiResult`` is built and the text is never
+held whole. ``columnar_text`` picks the writer of the format: ``report.csv`` (``columnar_csv``,
+``columnar_csv_wide``) or ``report.json`` (``columnar_json``), the modules that also write the
+result objects' CSV and hold the JSON writing of the columns; the bytes are the same either way
+(a differential test checks it: ``tests/unit/test_report_columnar.py``).
 
 Anything this module does not format itself (contributions apportioned by largest remainder,
 traces, a value too large for int64 after rounding) makes ``columnar_text`` return ``None``, and
@@ -16,28 +17,27 @@ the caller renders through the result objects as before.
 from __future__ import annotations
 
 import functools
-import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 import attrs
 import numpy as np
 
-from kpi_engine._columns import Bool, Column, Ctx, Num, Text, round_parts
+from kpi_engine._columns import Column, Ctx, Num, round_parts
 from kpi_engine._numbers import canonical, quantize
 from kpi_engine.evaluation.columnar._results import ColumnarResults, at_row
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.model import Scorecard
 from kpi_engine.report._i18n import Messages
 from kpi_engine.report._view import exact_text
-from kpi_engine.report.csv import COLUMNS, wide_header
+from kpi_engine.report.csv import columnar_csv, columnar_csv_wide
+from kpi_engine.report.json import columnar_json
 
 CHUNK = 10_000  # subjects per piece of text: Polars holds about ten times the text of a chunk while it builds it
 _POWERS = {10**k: k for k in range(19)}
-_FORMULA = r"^[=+\-@\t\r]"
-_PLAIN = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?$"
-_CONTROL = r"[\x00-\x1f]"
+# The writers' names from before they moved to report/csv.py and report/json.py (same signatures).
+_csv, _csv_wide, _json = columnar_csv, columnar_csv_wide, columnar_json
 
 
 def columnar_text(
@@ -80,11 +80,11 @@ def columnar_text(
     if fmt == "csv":
         assert msg is not None
         if layout == "wide":
-            return _csv_wide(appraisal, figures, msg, scorecard, names or {}, bom=bom, ids=ids)
-        return _csv(appraisal, figures, msg, scorecard, names or {}, bom=bom)
+            return columnar_csv_wide(appraisal, figures, msg, scorecard, names or {}, bom=bom, ids=ids)
+        return columnar_csv(appraisal, figures, msg, scorecard, names or {}, bom=bom)
     if layout == "wide":  # JSON has one layout
         return None
-    return _json(appraisal, figures, fmt, compact=compact)
+    return columnar_json(appraisal, figures, fmt, compact=compact)
 
 
 # ------------------------------------------------------------------------------------------ numbers
@@ -334,461 +334,9 @@ def _names_of(code: int, names: list[str]) -> list[str]:
     return [name for i, name in enumerate(names) if code >> i & 1]
 
 
-def _csv_flags(results: ColumnarResults, names: list[str], span: int, code: int) -> str:
-    return _safe_text(" ".join(_names_of(code // span, names) + _fired(results, code % span)))
-
-
-def _kpi_flags(names: list[str], indent: int | None, depth: int, code: int) -> str:
-    return _jdump(_names_of(code, names), indent, depth)
-
-
-def _section_flags(indent: int | None, depth: int, code: int) -> str:
-    return _jdump(([], ["excluded_na"], ["zeroed_by_gate"])[code], indent, depth)
-
-
 def _chunks(n: int) -> Iterator[slice]:
     for start in range(0, n, CHUNK):
         yield slice(start, min(start + CHUNK, n))
-
-
-# ---------------------------------------------------------------------------------------------- CSV
-
-
-def _safe(expr: Any) -> Any:
-    """``spreadsheet_safe`` then CSV quoting (``CsvWriter``: quote when , " or a line break is in the cell)."""
-    import polars as pl  # noqa: PLC0415
-
-    risky = expr.str.contains(_FORMULA)
-    safe = pl.when(risky & ~expr.str.contains(_PLAIN)).then(pl.lit("'") + expr).otherwise(expr)
-    quoted = pl.lit('"') + safe.str.replace_all('"', '""', literal=True) + pl.lit('"')
-    return pl.when(safe.str.contains('[,"\n\r]')).then(quoted).otherwise(safe)
-
-
-def _safe_text(text: str) -> str:
-    from kpi_engine.report._view import spreadsheet_safe  # noqa: PLC0415
-
-    cell = spreadsheet_safe(text)
-    return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\n\r') else cell
-
-
-def _csv(
-    appraisal: Appraisal,
-    figures: _Figures,
-    msg: Messages,
-    scorecard: Scorecard | None,
-    names: Mapping[str, str],
-    *,
-    bom: bool,
-) -> Iterator[str]:
-    import polars as pl  # noqa: PLC0415
-
-    r = figures.results
-    card = r.card
-    places = figures.places
-    header = ",".join(_safe_text(msg.pt("csv", c)) for c in COLUMNS) + "\n"
-    yield ("\ufeff" if bom else "") + header
-    titles = {g.grade: g.title for g in scorecard.grades} if scorecard is not None else {}
-    kpi_titles = []
-    for kpi in card.kpis:
-        title = next((k.title for k in scorecard.kpis if k.id == kpi.id and k.title), None) if scorecard else None
-        kpi_titles.append(title or kpi.title or kpi.id)
-    grade_cells: dict[tuple[str | None, Decimal | None], str] = {}  # (grade, bonus) → safe cells: grade, title, bonus
-
-    def grade_cell(grade: str | None, bonus: Decimal | None) -> str:
-        key = (grade, bonus)
-        if key not in grade_cells:
-            cells = (grade or "", titles.get(grade or "") or "", "" if bonus is None else format(bonus, "f"))
-            grade_cells[key] = ",".join(_safe_text(t) for t in cells)
-        return grade_cells[key]
-
-    subjects_all = np.array(r.subjects, dtype=object)
-    span = 3 ** len(card.gates)
-    for part in _chunks(len(r)):
-        rows = r.order[part]
-        f = figures.at(rows)
-        subjects = subjects_all[rows].tolist()
-        c = _Chunk()
-        parents = [r.parent.get(s) or "" for s in subjects]
-        prefix = pl.concat_str(
-            [
-                pl.lit(_safe_text(appraisal.period)),
-                _safe(c.text("subject", subjects)),
-                _safe(c.text("name", [names.get(s, "") for s in subjects])) if names else pl.lit(""),
-                _safe(c.text("parent", parents)) if any(parents) else pl.lit(""),
-                c.fixed("total", f.total[0], places, f.total[1]).fill_null(""),
-                c.text("grade", list(map(grade_cell, r.grade[rows].tolist(), r.bonus[rows].tolist()))),
-                pl.when(c.ints("rank", r.rank[rows]) > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
-            ],
-            separator=",",
-        )
-        suffix = pl.concat_str(
-            [
-                c.fixed("before", f.before[0], places, f.before[1]).fill_null(""),
-                c.fixed("residue", f.residue, places),
-            ],
-            separator=",",
-        )
-        gate_code = _gate_codes(r, rows)
-        lines = []
-        for i, kpi in enumerate(card.kpis):
-            col = r.scored.kpis[kpi.id]
-            score, score_na = f.scores[i]
-            flag_code, flag_names = _flag_codes(r, kpi.id, rows)
-            value = c.value(f"v{i}", col.value, rows, places + 2, figures.mode)
-            if not isinstance(col.value, Num):
-                value = _safe(value)  # numbers are plain: never a formula, never quoted
-            flags = _coded(flag_code * span + gate_code, functools.partial(_csv_flags, r, flag_names, span))
-            c.data[f"f{i}"] = flags
-            lines.append(
-                pl.concat_str(
-                    [
-                        pl.col("prefix"),
-                        pl.lit(_safe_text(kpi.id) + "," + _safe_text(kpi_titles[i])),
-                        value.fill_null(""),
-                        c.fixed(f"s{i}", score, places, score_na).fill_null(""),
-                        pl.lit(_safe_text(exact_text(kpi.weight))),
-                        c.fixed(f"c{i}", f.contributions[i], places),
-                        pl.when(pl.col(f"s{i}").is_null()).then(pl.lit("excluded")).otherwise(pl.lit("scored")),
-                        pl.col(f"f{i}"),
-                        pl.col("suffix"),
-                    ],
-                    separator=",",
-                )
-            )
-        if not lines:
-            continue
-        frame = c.frame().with_columns(prefix.alias("prefix"), suffix.alias("suffix"))
-        text = frame.select(pl.concat_str(lines, separator="\n").str.join("\n").alias("t")).item()
-        del frame, c
-        yield text + "\n"
-
-
-def _csv_wide(
-    appraisal: Appraisal,
-    figures: _Figures,
-    msg: Messages,
-    scorecard: Scorecard | None,
-    names: Mapping[str, str],
-    *,
-    bom: bool,
-    ids: bool,
-) -> Iterator[str]:
-    """``report.csv.render_csv(layout="wide")`` from the columns: one line per subject."""
-    import polars as pl  # noqa: PLC0415
-
-    r = figures.results
-    card = r.card
-    places = figures.places
-    heads = []
-    for kpi in card.kpis:
-        title = next((k.title for k in scorecard.kpis if k.id == kpi.id and k.title), None) if scorecard else None
-        heads.append((kpi.id, title or kpi.title))
-    yield ("\ufeff" if bom else "") + ",".join(_safe_text(h) for h in wide_header(msg, heads, ids=ids)) + "\n"
-    titles = {g.grade: g.title for g in scorecard.grades} if scorecard is not None else {}
-    grade_cells: dict[tuple[str | None, Decimal | None], str] = {}
-
-    def grade_cell(grade: str | None, bonus: Decimal | None) -> str:  # grade, grade title, bonus
-        key = (grade, bonus)
-        if key not in grade_cells:
-            cells = (grade or "", titles.get(grade or "") or "", "" if bonus is None else format(bonus, "f"))
-            grade_cells[key] = ",".join(_safe_text(t) for t in cells)
-        return grade_cells[key]
-
-    span = 3 ** len(card.gates)
-    published = [name for name, _ in r.published]
-
-    def subject_flags(code: int) -> str:  # gate outcomes, then no_kpi_applies, then the published flags
-        gates, rest = code % span, code // span
-        return " ".join(_fired(r, gates) + (["no_kpi_applies"] if rest & 1 else []) + _names_of(rest >> 1, published))
-
-    def kpi_flags(kpi_id: str, names: list[str], code: int) -> str:
-        return " ".join(f"{kpi_id}:{name}" for name in _names_of(code, names))
-
-    subjects_all = np.array(r.subjects, dtype=object)
-    for part in _chunks(len(r)):
-        rows = r.order[part]
-        f = figures.at(rows)
-        subjects = subjects_all[rows].tolist()
-        c = _Chunk()
-        parents = [r.parent.get(s) or "" for s in subjects]
-        code = _gate_codes(r, rows) + span * f.total[1].astype(np.int64)
-        for i, (_, mask) in enumerate(r.published):
-            code += span * 2 * (np.asarray(mask, dtype=bool)[rows].astype(np.int64) << i)
-        # One code per part (the subject's flags, each KPI's); each distinct row of codes is written once.
-        parts = [code]
-        writers: list[Callable[[int], str]] = [subject_flags]
-        for kpi in card.kpis:
-            flag_code, flag_names = _flag_codes(r, kpi.id, rows)
-            parts.append(flag_code)
-            writers.append(functools.partial(kpi_flags, kpi.id, flag_names))
-        combos, where = np.unique(np.stack(parts, axis=1), axis=0, return_inverse=True)
-        texts = [
-            _safe_text(" ".join(t for t in (w(int(x)) for w, x in zip(writers, combo, strict=True)) if t))
-            for combo in combos.tolist()
-        ]
-        c.data["flags"] = pl.Series(texts, dtype=pl.Utf8).gather(where.reshape(-1))
-        flags = pl.col("flags")
-        cells = [
-            pl.lit(_safe_text(appraisal.period)),
-            _safe(c.text("subject", subjects)),
-            _safe(c.text("name", [names.get(s, "") for s in subjects])) if names else pl.lit(""),
-            _safe(c.text("parent", parents)) if any(parents) else pl.lit(""),
-            c.fixed("total", f.total[0], places, f.total[1]).fill_null(""),
-            c.fixed("before", f.before[0], places, f.before[1]).fill_null(""),
-            c.text("grade", list(map(grade_cell, r.grade[rows].tolist(), r.bonus[rows].tolist()))),
-            pl.when(c.ints("rank", r.rank[rows]) > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
-            pl.when(c.ints("rank_in", r.rank_in[rows]) > 0).then(pl.col("rank_in").cast(pl.Utf8)).otherwise(pl.lit("")),
-            flags,
-        ]
-        for i, kpi in enumerate(card.kpis):
-            col = r.scored.kpis[kpi.id]
-            score, score_na = f.scores[i]
-            value = c.value(f"v{i}", col.value, rows, places + 2, figures.mode)
-            if not isinstance(col.value, Num):
-                value = _safe(value)
-            cells += [value.fill_null(""), c.fixed(f"s{i}", score, places, score_na).fill_null("")]
-        frame = c.frame()
-        text = frame.select(pl.concat_str(cells, separator=",").str.join("\n").alias("t")).item()
-        del frame, c
-        if text:
-            yield text + "\n"
-
-
-# --------------------------------------------------------------------------------------------- JSON
-
-
-def _jstr(c: _Chunk, key: str, values: list[str | None]) -> Any:
-    """JSON text of a text column (``null`` for missing), as ``json.dumps(ensure_ascii=False)`` writes it."""
-    import polars as pl  # noqa: PLC0415
-
-    col = c.text(key, values)
-    if c.data[key].str.contains(_CONTROL).any():  # rare: control characters take json.dumps's escapes
-        return c.text(key, [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]).fill_null("null")
-    escaped = col.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
-    return (pl.lit('"') + escaped + pl.lit('"')).fill_null("null")
-
-
-def _jq(text: Any) -> Any:
-    """A number's text as a JSON string (``null`` for N/A): it needs no escape."""
-    import polars as pl  # noqa: PLC0415
-
-    return (pl.lit('"') + text + pl.lit('"')).fill_null("null")
-
-
-def _jdump(value: Any, indent: int | None, depth: int) -> str:
-    sep = (",", ":") if indent is None else (",", ": ")
-    text = json.dumps(value, ensure_ascii=False, indent=indent, separators=sep)
-    return text if indent is None else text.replace("\n", "\n" + " " * (indent * depth))
-
-
-class _Node:
-    """A JSON value template: leaves are Polars expressions of JSON text or constant JSON text."""
-
-    def __init__(self, kind: str, items: Sequence[tuple[str | None, Any]]) -> None:
-        self.kind = kind  # "dict" or "list"
-        self.items = items
-
-    def pieces(self, indent: int | None, depth: int) -> list[Any]:
-        """Expressions whose concatenation is ``json.dumps`` of the value at ``depth`` (``iter_json``'s shift)."""
-        import polars as pl  # noqa: PLC0415
-
-        open_, close = ("{", "}") if self.kind == "dict" else ("[", "]")
-        if not self.items:
-            return [pl.lit(open_ + close)]
-        if indent is None:
-            inner, end, colon = "", "", ":"
-        else:
-            inner, end, colon = "\n" + " " * (indent * (depth + 1)), "\n" + " " * (indent * depth), ": "
-        out: list[Any] = []
-        text = open_
-        for i, (key, value) in enumerate(self.items):
-            text += (
-                ("," if i else "") + inner + (json.dumps(key, ensure_ascii=False) + colon if key is not None else "")
-            )
-            if isinstance(value, str):  # constant JSON text
-                text += value
-                continue
-            out.append(pl.lit(text))
-            out.extend(value.pieces(indent, depth + 1) if isinstance(value, _Node) else [value])
-            text = ""
-        out.append(pl.lit(text + end + close))
-        return out
-
-
-def _json(appraisal: Appraisal, figures: _Figures, fmt: str, *, compact: bool) -> Iterator[str]:
-    import polars as pl  # noqa: PLC0415
-
-    r = figures.results
-    card = r.card
-    places = figures.places
-    empty = attrs.evolve(appraisal, results=())
-    indent = None if fmt == "jsonl" or compact else 2
-    if fmt == "jsonl":
-        yield next(iter(empty.iter_jsonl()))
-    else:
-        yield next(iter(empty.iter_json(indent=indent)))
-    d0 = 0 if indent is None else 2  # the depth of a subject in the document
-    subjects_all = np.array(r.subjects, dtype=object)
-    level = json.dumps(card.subject, ensure_ascii=False)
-    span = 3 ** len(card.gates)
-    published = [name for name, _ in r.published]
-    done = 0
-    for part in _chunks(len(r)):
-        rows = r.order[part]
-        f = figures.at(rows)
-        subjects = subjects_all[rows].tolist()
-        m = len(rows)
-        gate_code = _gate_codes(r, rows)
-        no_kpi = f.total[1].astype(np.int64)
-        flag_code = no_kpi * span + gate_code  # then the ruleset's published flags, a bit each
-        for i, (_, mask) in enumerate(r.published):
-            flag_code += span * 2 * (np.asarray(mask, dtype=bool)[rows].astype(np.int64) << i)
-        adj_code = np.zeros(m, dtype=np.int64)
-        for i, (_, present, holds) in enumerate(r.scored.adjustments):
-            val = np.where(np.asarray(holds.val, dtype=bool)[rows], 2, 3)
-            if holds.na is not None:
-                val = np.where(np.asarray(holds.na)[rows], 1, val)
-            adj_code += np.where(np.asarray(present, dtype=bool)[rows], val, 0) * 4**i
-
-        def adjustments(code: int) -> str:
-            out: dict[str, Any] = {}
-            for i, (adj_id, _, _) in enumerate(r.scored.adjustments):
-                v = (code // 4**i) % 4
-                if v:
-                    out[adj_id] = (None, True, False)[v - 1]
-            return _jdump(out, indent, d0 + 1)
-
-        c = _Chunk()
-        grades = r.grade[rows].tolist()
-        cols: dict[str, Any] = {
-            "subject": _jstr(c, "subject", subjects),
-            "parent": _jstr(c, "parent", [r.parent.get(s) for s in subjects]),
-            "total": _jq(c.fixed("total", f.total[0], places, f.total[1])),
-            "before": _jq(c.fixed("before", f.before[0], places, f.before[1])),
-            "residue": _jq(c.fixed("residue", f.residue, places)),
-            "grade": _jstr(c, "grade", grades),
-            "bonus": _jstr(c, "bonus", [None if b is None else canonical(b) for b in r.bonus[rows].tolist()]),
-            "rank": _int_or_null(c.ints("rank", r.rank[rows])),
-            "rank_in": _int_or_null(c.ints("rank_in", r.rank_in[rows])),
-            "flags": c.coded(
-                "flags",
-                flag_code,
-                lambda code: _jdump(
-                    _fired(r, code % span)
-                    + (["no_kpi_applies"] if code // span & 1 else [])
-                    + _names_of(code // span >> 1, published),
-                    indent,
-                    d0 + 1,
-                ),
-            ),
-            "gates": c.coded(
-                "gates",
-                gate_code,
-                lambda code: _jdump(
-                    {
-                        g.id: ("not_applied", "applied", "not_evaluated")[o]
-                        for g, o in zip(card.gates, _gate_outcomes(r, code), strict=True)
-                    },
-                    indent,
-                    d0 + 1,
-                ),
-            ),
-            "adjustments": c.coded("adjustments", adj_code, adjustments),
-        }
-        metrics: list[tuple[str | None, Any]] = [
-            (name, _value_json(c, f"metric:{name}", r.env[name], rows)) for name in card.report
-        ]
-        sections: list[tuple[str | None, Any]] = []
-        for i, s in enumerate(card.sections):
-            (score, score_na), share, code = f.sections[i]
-            node = _Node(
-                "dict",
-                [
-                    ("id", json.dumps(s.id, ensure_ascii=False)),
-                    ("score", _jq(c.fixed(f"s{i}:score", score, places, score_na))),
-                    ("effective_weight", _jq(c.fixed(f"s{i}:share", share, places))),
-                    ("flags", c.coded(f"s{i}:flags", code, functools.partial(_section_flags, indent, d0 + 3))),
-                ],
-            )
-            sections.append((None, node))
-        kpis: list[tuple[str | None, Any]] = []
-        for i, kpi in enumerate(card.kpis):
-            score, score_na = f.scores[i]
-            flag_code, flag_names = _flag_codes(r, kpi.id, rows)
-            score_text = c.fixed(f"k{i}:score", score, places, score_na)
-            node = _Node(
-                "dict",
-                [
-                    ("id", json.dumps(kpi.id, ensure_ascii=False)),
-                    ("value", _value_json(c, f"k{i}:value", r.scored.kpis[kpi.id].value, rows)),
-                    ("status", pl.when(score_text.is_null()).then(pl.lit('"excluded"')).otherwise(pl.lit('"scored"'))),
-                    ("score", _jq(score_text)),
-                    ("effective_weight", _jq(c.fixed(f"k{i}:share", f.shares[i], places))),
-                    ("contribution", _jq(c.fixed(f"k{i}:contribution", f.contributions[i], places))),
-                    (
-                        "flags",
-                        c.coded(f"k{i}:flags", flag_code, functools.partial(_kpi_flags, flag_names, indent, d0 + 3)),
-                    ),
-                ],
-            )
-            kpis.append((None, node))
-        subject = _Node(
-            "dict",
-            [
-                ("subject", cols["subject"]),
-                ("level", level),
-                ("parent", cols["parent"]),
-                ("total", cols["total"]),
-                ("total_before_gates", cols["before"]),
-                ("contributions_residue", cols["residue"]),
-                ("grade", cols["grade"]),
-                ("bonus_multiplier", cols["bonus"]),
-                ("rank", cols["rank"]),
-                ("rank_in_parent", cols["rank_in"]),
-                ("flags", cols["flags"]),
-                ("metrics", _Node("dict", metrics)),
-                ("sections", _Node("list", sections)),
-                ("kpis", _Node("list", kpis)),
-                ("gates", cols["gates"]),
-                ("adjustments", cols["adjustments"]),
-            ],
-        )
-        frame = c.frame()
-        del c, cols
-        text = frame.select(pl.concat_str(subject.pieces(indent, d0)).alias("t"))["t"].to_list()
-        del frame
-        if fmt == "jsonl":
-            yield "\n".join(text) + "\n"
-        else:
-            pad = "" if indent is None else "\n" + " " * (indent * 2)
-            yield ("," if done else "") + pad + ("," + pad).join(text)
-        done += m
-    if fmt == "json":
-        nl = "" if indent is None else "\n"
-        yield (nl + " " * (indent or 0) if done else "") + "]" + nl + "}\n"
-
-
-def _int_or_null(q: Any) -> Any:
-    import polars as pl  # noqa: PLC0415
-
-    return pl.when(q > 0).then(q.cast(pl.Utf8)).otherwise(pl.lit("null"))
-
-
-def _value_json(c: _Chunk, key: str, col: Column, rows: Any) -> Any:
-    """JSON text of a value column as ``json.dumps(default=canonical)`` writes it."""
-    if isinstance(col, Num):
-        return _jq(c.exact(key, col, rows, canonical))
-    cells = [at_row(col, j) for j in rows.tolist()]
-    if isinstance(col, Bool):
-        return c.text(key, ["null" if v is None else ("true" if v else "false") for v in cells])
-    assert isinstance(col, Text)
-    return c.text(key, [json.dumps(v, ensure_ascii=False, default=_default) for v in cells])
-
-
-def _default(value: object) -> str:
-    if isinstance(value, Decimal):
-        return canonical(value)
-    raise TypeError(type(value).__name__)
 
 
 def frame_names(frame: Any, period: str) -> dict[str, str]:
