@@ -22,6 +22,7 @@ from kpi_engine.cli._common import (
     event_tables,
     inputs,
     load_version,
+    noted,
     readable,
     screening,
     stages,
@@ -186,7 +187,7 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
     text = {"subject", "period", "name", "note"} | {
         n for n, spec in card.inputs.items() if spec.type in {"text", "date", "bool"}
     }
-    records = read_frame(args.records[0], text=text, header_row=args.header_row)
+    records = noted(args, read_frame(args.records[0], text=text, header_row=args.header_row))
     if not isinstance(records, columnar.Frame):  # Polars could not read it: the row reader's table
         return {"records": [records], "members": None, "events": event_tables(args),
                 "allow_extra_columns": args.allow_extra_columns, **screening(args)}  # fmt: skip
