@@ -91,7 +91,8 @@ def _write_appraisal(
         if args.out is None:
             raise KpiError("--format parquet writes a file: name it with --out FILE.parquet")
         run.stage(t("writing"))
-        write_parquet(appraisal, args.out, layout=args.layout)
+        names = _record_names(given["records"], appraisal.period) if args.layout == "wide" else None
+        write_parquet(appraisal, args.out, layout=args.layout, names=names)
         return
     pieces = _columnar_output(args, ruleset, given, appraisal)
     if pieces is not None:

@@ -27,6 +27,7 @@ import numpy as np
 from kpi_engine._columns import Bool, Column, Ctx, Num, Text, round_parts
 from kpi_engine._numbers import canonical, quantize
 from kpi_engine.evaluation.columnar._results import ColumnarResults, at_row
+from kpi_engine.evaluation.frames import MAX_DIGITS, WIDE_COLUMNS
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.model import Scorecard
 from kpi_engine.report._i18n import Messages
@@ -485,14 +486,18 @@ def _csv_wide(
         heads.append((kpi.id, title or kpi.title))
     yield ("\ufeff" if bom else "") + ",".join(_safe_text(h) for h in wide_header(msg, heads, ids=ids)) + "\n"
     titles = {g.grade: g.title for g in scorecard.grades} if scorecard is not None else {}
-    grade_cells: dict[tuple[str | None, Decimal | None], str] = {}
+    grade_cells: dict[str | None, tuple[str, str]] = {}
+    bonus_cells: dict[Decimal | None, str] = {}
 
-    def grade_cell(grade: str | None, bonus: Decimal | None) -> str:  # grade, grade title, bonus
-        key = (grade, bonus)
-        if key not in grade_cells:
-            cells = (grade or "", titles.get(grade or "") or "", "" if bonus is None else format(bonus, "f"))
-            grade_cells[key] = ",".join(_safe_text(t) for t in cells)
-        return grade_cells[key]
+    def grade_cell(grade: str | None) -> tuple[str, str]:  # grade, grade title
+        if grade not in grade_cells:
+            grade_cells[grade] = (_safe_text(grade or ""), _safe_text(titles.get(grade or "") or ""))
+        return grade_cells[grade]
+
+    def bonus_cell(bonus: Decimal | None) -> str:
+        if bonus not in bonus_cells:
+            bonus_cells[bonus] = "" if bonus is None else _safe_text(format(bonus, "f"))
+        return bonus_cells[bonus]
 
     span = 3 ** len(card.gates)
     published = [name for name, _ in r.published]
@@ -528,18 +533,24 @@ def _csv_wide(
         ]
         c.data["flags"] = pl.Series(texts, dtype=pl.Utf8).gather(where.reshape(-1))
         flags = pl.col("flags")
-        cells = [
-            pl.lit(_safe_text(appraisal.period)),
-            _safe(c.text("subject", subjects)),
-            _safe(c.text("name", [names.get(s, "") for s in subjects])) if names else pl.lit(""),
-            _safe(c.text("parent", parents)) if any(parents) else pl.lit(""),
-            c.fixed("total", f.total[0], places, f.total[1]).fill_null(""),
-            c.fixed("before", f.before[0], places, f.before[1]).fill_null(""),
-            c.text("grade", list(map(grade_cell, r.grade[rows].tolist(), r.bonus[rows].tolist()))),
-            pl.when(c.ints("rank", r.rank[rows]) > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
-            pl.when(c.ints("rank_in", r.rank_in[rows]) > 0).then(pl.col("rank_in").cast(pl.Utf8)).otherwise(pl.lit("")),
-            flags,
-        ]
+        graded = [grade_cell(g) for g in r.grade[rows].tolist()]
+        fixed = {
+            "period": pl.lit(_safe_text(appraisal.period)),
+            "subject": _safe(c.text("subject", subjects)),
+            "name": _safe(c.text("name", [names.get(s, "") for s in subjects])) if names else pl.lit(""),
+            "parent": _safe(c.text("parent", parents)) if any(parents) else pl.lit(""),
+            "total": c.fixed("total", f.total[0], places, f.total[1]).fill_null(""),
+            "total_before_gates": c.fixed("before", f.before[0], places, f.before[1]).fill_null(""),
+            "grade": c.text("grade", [g for g, _ in graded]),
+            "grade_title": c.text("grade_title", [t for _, t in graded]),
+            "bonus_multiplier": c.text("bonus", list(map(bonus_cell, r.bonus[rows].tolist()))),
+            "rank": pl.when(c.ints("rank", r.rank[rows]) > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
+            "rank_in_parent": pl.when(c.ints("rank_in", r.rank_in[rows]) > 0)
+            .then(pl.col("rank_in").cast(pl.Utf8))
+            .otherwise(pl.lit("")),
+            "flags": flags,
+        }
+        cells = [fixed[name] for name in WIDE_COLUMNS]
         for i, kpi in enumerate(card.kpis):
             col = r.scored.kpis[kpi.id]
             score, score_na = f.scores[i]
@@ -915,16 +926,18 @@ def _value_array(col: Column, rows: Any) -> Any:
     return pa.array([None if v is None else _exact_value(v) for v in _cells(col, rows)], pa.string())
 
 
-def columnar_wide_batches(appraisal: Appraisal) -> tuple[Any, Iterator[Any]] | None:
+def columnar_wide_batches(
+    appraisal: Appraisal, names: Mapping[str, str] | None = None
+) -> tuple[Any, Iterator[Any]] | None:
     """The wide layout as Arrow record batches, from the kernel's columns: (schema, batches).
 
-    The same table as ``Appraisal.to_arrow(layout="wide")`` builds through the result objects
-    (a test compares them), a chunk of subjects at a time, so that a Parquet file is written with
-    flat memory. ``None`` when the appraisal must go through its result objects (as ``columnar_text``).
+    The same table as ``Appraisal.to_arrow(layout="wide", names=names)`` builds through the result
+    objects (a test compares them), a chunk of subjects at a time, so that a Parquet file is written
+    with flat memory. ``None`` when the appraisal must go through its result objects (as ``columnar_text``).
     """
     import pyarrow as pa  # noqa: PLC0415
 
-    from kpi_engine.evaluation.frames import WIDE_COLUMNS, WIDE_SUFFIXES, bonus_places  # noqa: PLC0415
+    from kpi_engine.evaluation.frames import bonus_places  # noqa: PLC0415
 
     results = appraisal.results
     if not isinstance(results, ColumnarResults) or appraisal.contributions != "rounded":
@@ -933,17 +946,32 @@ def columnar_wide_batches(appraisal: Appraisal) -> tuple[Any, Iterator[Any]] | N
     if not figures.fits():
         return None
     r, card, places = results, results.card, appraisal.places
-    reported = pa.decimal128(38, places)
-    bonus_type = pa.decimal128(38, bonus_places(b for b in r.bonus.tolist() if b is not None))
+    reported = pa.decimal128(MAX_DIGITS, places)
+    bonus_type = pa.decimal128(MAX_DIGITS, bonus_places(b for b in r.bonus.tolist() if b is not None))
     types = {
         "total": reported, "total_before_gates": reported, "bonus_multiplier": bonus_type,
         "rank": pa.int64(), "rank_in_parent": pa.int64(),
     }  # fmt: skip
     fields = [pa.field(name, types.get(name, pa.string())) for name in WIDE_COLUMNS]
+    scales = {kpi.id: _value_scale(r.scored.kpis[kpi.id].value, len(r)) for kpi in card.kpis}
     for kpi in card.kpis:
-        fields += [pa.field(f"{kpi.id}_{WIDE_SUFFIXES[0]}", pa.string()), pa.field(f"{kpi.id}_score", reported)]
+        scale = scales[kpi.id]
+        value_type = pa.string() if scale is None else pa.decimal128(MAX_DIGITS, scale)
+        fields += [pa.field(f"{kpi.id}_value", value_type), pa.field(f"{kpi.id}_score", reported)]
     schema = pa.schema(fields)
-    return schema, _wide_batches(appraisal, figures, schema)
+    return schema, _wide_batches(appraisal, figures, schema, names or {}, scales)
+
+
+def _value_scale(col: Column, n: int) -> int | None:
+    """``frames.value_scale`` of a value column over all its rows (the wide value column's type)."""
+    from kpi_engine.evaluation.frames import text_scale, value_scale  # noqa: PLC0415
+
+    rows = np.arange(n)
+    if isinstance(col, Num):
+        c = _Chunk()
+        text = c.exact("v", col, rows, canonical)
+        return text_scale(c.frame().select(text.alias("v"))["v"].to_list())
+    return value_scale(_cells(col, rows))
 
 
 def _decimals(values: Any, places: int, na: Any) -> Any:
@@ -960,8 +988,15 @@ def _decimals(values: Any, places: int, na: Any) -> Any:
     return pa.Array.from_buffers(pa.decimal128(38, places), len(values), [validity, pa.py_buffer(words)])
 
 
-def _wide_batches(appraisal: Appraisal, figures: _Figures, schema: Any) -> Iterator[Any]:
+def _wide_batches(
+    appraisal: Appraisal, figures: _Figures, schema: Any, names: Mapping[str, str], scales: Mapping[str, int | None]
+) -> Iterator[Any]:
     import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    from kpi_engine.evaluation.frames import grade_titles, wide_value  # noqa: PLC0415
+
+    titles = grade_titles(appraisal)
 
     r, card, places = figures.results, figures.results.card, figures.places
     span = 3 ** len(card.gates)
@@ -991,22 +1026,35 @@ def _wide_batches(appraisal: Appraisal, figures: _Figures, schema: Any) -> Itera
         ]
         ranks = r.rank[rows]
         ranks_in = r.rank_in[rows]
-        columns = [
-            pa.array([appraisal.period] * len(rows), pa.string()),
-            pa.array(subjects, pa.string()),
-            pa.array([card.subject] * len(rows), pa.string()),
-            pa.array([r.parent.get(s) for s in subjects], pa.string()),
-            _decimals(f.total[0], places, f.total[1]),
-            _decimals(f.before[0], places, f.before[1]),
-            pa.array(r.grade[rows].tolist(), pa.string()),
-            pa.array(r.bonus[rows].tolist(), schema.field("bonus_multiplier").type),
-            pa.array(np.asarray(ranks, dtype=np.int64), pa.int64(), mask=np.asarray(ranks) == 0),
-            pa.array(np.asarray(ranks_in, dtype=np.int64), pa.int64(), mask=np.asarray(ranks_in) == 0),
-            pa.array(texts, pa.string()).take(pa.array(where.reshape(-1))),
-        ]
+        grades = r.grade[rows].tolist()
+        fixed = {
+            "period": pa.array([appraisal.period] * len(rows), pa.string()),
+            "subject": pa.array(subjects, pa.string()),
+            "name": pa.array([names.get(s) or None for s in subjects], pa.string()),
+            "parent": pa.array([r.parent.get(s) for s in subjects], pa.string()),
+            "total": _decimals(f.total[0], places, f.total[1]),
+            "total_before_gates": _decimals(f.before[0], places, f.before[1]),
+            "grade": pa.array(grades, pa.string()),
+            "grade_title": pa.array([titles.get(g or "") for g in grades], pa.string()),
+            "bonus_multiplier": pa.array(r.bonus[rows].tolist(), schema.field("bonus_multiplier").type),
+            "rank": pa.array(np.asarray(ranks, dtype=np.int64), pa.int64(), mask=np.asarray(ranks) == 0),
+            "rank_in_parent": pa.array(
+                np.asarray(ranks_in, dtype=np.int64), pa.int64(), mask=np.asarray(ranks_in) == 0
+            ),
+            "flags": pa.array(texts, pa.string()).take(pa.array(where.reshape(-1))),
+        }
+        columns = [fixed[name] for name in WIDE_COLUMNS]
         for i, kpi in enumerate(card.kpis):
             score, score_na = f.scores[i]
-            columns += [_value_array(r.scored.kpis[kpi.id].value, rows), _decimals(score, places, score_na)]
+            col, scale = r.scored.kpis[kpi.id].value, scales[kpi.id]
+            if scale is None:
+                value = _value_array(col, rows)
+            elif isinstance(col, Num):
+                value = pc.cast(_value_array(col, rows), pa.decimal128(MAX_DIGITS, scale))
+            else:
+                cells = [wide_value(v, scale) for v in _cells(col, rows)]
+                value = pa.array(cells, pa.decimal128(MAX_DIGITS, scale))
+            columns += [value, _decimals(score, places, score_na)]
         yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
 

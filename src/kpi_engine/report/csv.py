@@ -7,7 +7,7 @@ ruleset's places + 2 decimals (``View.value``: the exact values are in the JSON)
 that a spreadsheet could run as a formula is prefixed with ``'``. A UTF-8 byte-order mark
 (``bom=True``) makes Excel on Chinese Windows read UTF-8.
 
-``layout="wide"`` writes one row per subject (``WIDE_COLUMNS``, then a value and a score column
+``layout="wide"`` writes one row per subject (``evaluation.frames.WIDE_COLUMNS``, then a value and a score column
 per KPI: ``<kpi>_value``, ``<kpi>_score`` in English, ``<title> 数值``, ``<title> 得分`` in Chinese),
 the shape HR opens in Excel; ``layout="long"`` (the default) one row per subject and KPI.
 """
@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 
 import attrs
 
+from kpi_engine.evaluation.frames import WIDE_COLUMNS
 from kpi_engine.report._i18n import Messages
 from kpi_engine.report._view import CsvWriter, View, exact_text, fired_gates, spreadsheet_safe
 
@@ -42,20 +43,6 @@ COLUMNS = (
     "flags",
     "total_before_gates",
     "contributions_residue",
-)
-WIDE_COLUMNS = (
-    "period",
-    "subject",
-    "name",
-    "parent",
-    "total",
-    "total_before_gates",
-    "grade",
-    "grade_title",
-    "bonus_multiplier",
-    "rank",
-    "rank_in_parent",
-    "flags",
 )
 KPI_CELLS = ("{kpi}_value", "{kpi}_score")  # per KPI in the wide layout (csv context: "{kpi} 数值" in Chinese)
 LAYOUTS = ("long", "wide")
@@ -158,20 +145,21 @@ def wide_rows(view: View) -> Iterator[list[str]]:
     titles = {g.grade: g.title for g in view.scorecard.grades} if view.scorecard else {}
     for r in a.results:
         flags = [*r.flags, *(f"{k.id}:{f}" for k in r.kpis for f in k.flags)]
-        row = [
-            a.period,
-            r.subject,
-            view.name(r.subject),
-            r.parent or "",
-            "" if r.total_exact is None else view.rt(r.total_exact),
-            "" if r.total_before_gates_exact is None else view.rt(r.total_before_gates_exact),
-            r.grade or "",
-            titles.get(r.grade or "") or "",
-            "" if r.bonus_multiplier is None else format(r.bonus_multiplier, "f"),
-            str(r.rank or ""),
-            str(r.rank_in_parent or ""),
-            " ".join(flags),
-        ]
+        cells = {
+            "period": a.period,
+            "subject": r.subject,
+            "name": view.name(r.subject),
+            "parent": r.parent or "",
+            "total": "" if r.total_exact is None else view.rt(r.total_exact),
+            "total_before_gates": "" if r.total_before_gates_exact is None else view.rt(r.total_before_gates_exact),
+            "grade": r.grade or "",
+            "grade_title": titles.get(r.grade or "") or "",
+            "bonus_multiplier": "" if r.bonus_multiplier is None else format(r.bonus_multiplier, "f"),
+            "rank": str(r.rank or ""),
+            "rank_in_parent": str(r.rank_in_parent or ""),
+            "flags": " ".join(flags),
+        }
+        row = [cells[c] for c in WIDE_COLUMNS]
         for k in r.kpis:
             row += [view.value(k.value), "" if k.score_exact is None else view.rt(k.score_exact)]
         yield row
