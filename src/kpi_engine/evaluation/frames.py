@@ -13,9 +13,11 @@ data row is row 2 — the line numbers of the same data as CSV.
 
 Outbound, ``appraisal_rows`` gives one row per subject × KPI (``level="kpi"``), one per subject
 (``level="subject"``), or one per subject with a value and a score column per KPI
-(``layout="wide"``: ``<kpi>_value``, ``<kpi>_score``), with exact ``Decimal`` values; reported
-numbers (scores, totals, weights, contributions) are rounded to the ruleset's places and carried
-as Arrow ``decimal128``; metric values, which may have any number of digits, are exact text.
+(``layout="wide"``: ``WIDE_COLUMNS``, then ``<kpi>_value``, ``<kpi>_score``), with exact
+``Decimal`` values; reported numbers (scores, totals, weights, contributions) are rounded to the
+ruleset's places and carried as Arrow ``decimal128``; metric values are exact text in the long
+layout and, in the wide one, a decimal column per KPI when all its values are numbers that fit
+(``value_scale``). pandas frames mark a missing cell with ``pd.NA`` in every column.
 """
 
 from __future__ import annotations
