@@ -937,7 +937,7 @@ def columnar_wide_batches(
     """
     import pyarrow as pa  # noqa: PLC0415
 
-    from kpi_engine.evaluation.frames import bonus_places  # noqa: PLC0415
+    from kpi_engine.evaluation.frames import bonus_places, text_scale, value_scale  # noqa: PLC0415
 
     results = appraisal.results
     if not isinstance(results, ColumnarResults) or appraisal.contributions != "rounded":
@@ -953,25 +953,21 @@ def columnar_wide_batches(
         "rank": pa.int64(), "rank_in_parent": pa.int64(),
     }  # fmt: skip
     fields = [pa.field(name, types.get(name, pa.string())) for name in WIDE_COLUMNS]
-    scales = {kpi.id: _value_scale(r.scored.kpis[kpi.id].value, len(r)) for kpi in card.kpis}
+    texts: dict[str, Any] = {}  # a number column's exact text, made once: it decides the type, then is written
+    scales: dict[str, int | None] = {}
+    for kpi in card.kpis:
+        col = r.scored.kpis[kpi.id].value
+        if isinstance(col, Num):
+            texts[kpi.id] = _value_array(col, np.arange(len(r)))
+            scales[kpi.id] = text_scale(texts[kpi.id].to_pylist())
+        else:
+            scales[kpi.id] = value_scale(_cells(col, np.arange(len(r))))
     for kpi in card.kpis:
         scale = scales[kpi.id]
         value_type = pa.string() if scale is None else pa.decimal128(MAX_DIGITS, scale)
         fields += [pa.field(f"{kpi.id}_value", value_type), pa.field(f"{kpi.id}_score", reported)]
     schema = pa.schema(fields)
-    return schema, _wide_batches(appraisal, figures, schema, names or {}, scales)
-
-
-def _value_scale(col: Column, n: int) -> int | None:
-    """``frames.value_scale`` of a value column over all its rows (the wide value column's type)."""
-    from kpi_engine.evaluation.frames import text_scale, value_scale  # noqa: PLC0415
-
-    rows = np.arange(n)
-    if isinstance(col, Num):
-        c = _Chunk()
-        text = c.exact("v", col, rows, canonical)
-        return text_scale(c.frame().select(text.alias("v"))["v"].to_list())
-    return value_scale(_cells(col, rows))
+    return schema, _wide_batches(appraisal, figures, schema, names or {}, scales, texts)
 
 
 def _decimals(values: Any, places: int, na: Any) -> Any:
@@ -989,7 +985,12 @@ def _decimals(values: Any, places: int, na: Any) -> Any:
 
 
 def _wide_batches(
-    appraisal: Appraisal, figures: _Figures, schema: Any, names: Mapping[str, str], scales: Mapping[str, int | None]
+    appraisal: Appraisal,
+    figures: _Figures,
+    schema: Any,
+    names: Mapping[str, str],
+    scales: Mapping[str, int | None],
+    value_texts: Mapping[str, Any],
 ) -> Iterator[Any]:
     import pyarrow as pa  # noqa: PLC0415
     import pyarrow.compute as pc  # noqa: PLC0415
@@ -1047,10 +1048,12 @@ def _wide_batches(
         for i, kpi in enumerate(card.kpis):
             score, score_na = f.scores[i]
             col, scale = r.scored.kpis[kpi.id].value, scales[kpi.id]
-            if scale is None:
+            if kpi.id in value_texts:
+                value = value_texts[kpi.id].take(pa.array(rows))
+                if scale is not None:
+                    value = pc.cast(value, pa.decimal128(MAX_DIGITS, scale))
+            elif scale is None:
                 value = _value_array(col, rows)
-            elif isinstance(col, Num):
-                value = pc.cast(_value_array(col, rows), pa.decimal128(MAX_DIGITS, scale))
             else:
                 cells = [wide_value(v, scale) for v in _cells(col, rows)]
                 value = pa.array(cells, pa.decimal128(MAX_DIGITS, scale))
