@@ -88,6 +88,8 @@ class KpiError(Exception):
 
     def __init__(self, message: str, issues: Sequence[Issue] = ()) -> None:
         self.issues: tuple[Issue, ...] = tuple(issues)
+        # Warnings gathered before the error stopped the run (e.g. the header row taken); the CLI prints them first.
+        self.warnings: tuple[Issue, ...] = ()
         super().__init__(message)
 
     def render(self) -> str:

@@ -404,8 +404,8 @@ def test_parquet_from_the_columns_is_the_objects_table(
     chosen = f"columnar_{layout}_batches"
     original = getattr(rc, chosen)
 
-    def spy(appraisal):
-        streamed = original(appraisal)
+    def spy(appraisal, *names):
+        streamed = original(appraisal, *names)
         used.append(streamed is not None)
         return streamed
 

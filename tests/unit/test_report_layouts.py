@@ -73,8 +73,8 @@ class TestWideCsv:
 class TestWideFrames:
     """to_pandas / to_polars / to_arrow with layout="wide"."""
 
-    def test_pandas_wide_has_decimal_scores_and_exact_values(self, s1):
-        """One row per subject; scores are Decimals with the ruleset's places, values exact text."""
+    def test_pandas_wide_has_decimal_scores_and_values(self, s1):
+        """One row per subject; scores are Decimals with the ruleset's places, values Decimals as the JSON gives them."""
         pytest.importorskip("pandas")
         _, appraisal = s1
         frame = appraisal.to_pandas(layout="wide")
@@ -83,11 +83,13 @@ class TestWideFrames:
         assert first["subject"] == "zhao_lei"
         assert first["total"] == Decimal("101.49")
         assert str(first["target_completion_score"]) == "110.00"
-        assert first["growth_value"] == "0.1"
-        assert frame.loc[1, "growth_value"] == "0.1358695652173913043478260869565217"
+        assert str(first["target_completion_value"]) == "1.1"
+        assert str(first["growth_value"]) == "0.1"
+        assert str(frame.loc[1, "growth_value"]) == "0.1358695652173913043478260869565217"  # 25/184, as in the JSON
+        assert first["calls_value"] == Decimal(118)
 
     def test_arrow_and_polars_wide_types(self, s1):
-        """Scores and totals are decimal128 at the ruleset's places, ranks int64, values text."""
+        """Scores and totals are decimal128 at the ruleset's places, values at their smallest scale, ranks int64."""
         pa = pytest.importorskip("pyarrow")
         pytest.importorskip("polars")
         _, appraisal = s1
@@ -95,8 +97,13 @@ class TestWideFrames:
         assert table.num_rows == 4
         assert table.schema.field("calls_score").type == pa.decimal128(38, 2)
         assert table.schema.field("rank").type == pa.int64()
-        assert table.schema.field("calls_value").type == pa.string()
-        assert appraisal.to_polars(layout="wide")["calls_score"].to_list()[0] == Decimal("98.33")
+        assert table.schema.field("calls_value").type == pa.decimal128(38, 0)
+        assert table.schema.field("target_completion_value").type == pa.decimal128(38, 3)  # 1.045
+        assert table.schema.field("growth_value").type == pa.decimal128(38, 34)
+        assert table.schema.field("name").type == pa.string()
+        polars = appraisal.to_polars(layout="wide")
+        assert polars["calls_score"].to_list()[0] == Decimal("98.33")
+        assert polars["target_completion_value"].to_list()[:2] == [Decimal("1.1"), Decimal("1.045")]
 
 
 class TestXlsx:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from kpi_engine._limits import NOT_ENOUGH_MEMORY, memory_guard
 from kpi_engine.cli import appraise, attribution, audit, completion, pay, rotation, rulesets, statement, time, year
-from kpi_engine.cli._common import readable, render_error, version
+from kpi_engine.cli._common import print_warnings, readable, render_error, version, warnings_before
 from kpi_engine.errors import KpiError
 from kpi_engine.report import LANGS, Lang, Messages, language_from_env, messages, render_issue
 from kpi_engine.time.calendar import watch_horizon
@@ -69,12 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     msg = messages(lang)
     args = build_parser(msg).parse_args(args_list)
     args.lang, args.msg = lang, msg
+    args.gathered = []  # warnings of the tables read (cli._common.noted), shown before an error too
     try:
         with memory_guard(), watch_horizon() as near:  # memory guard: under a cap, a MemoryError with room to report it
             code: int = args.func(args)
         for issue in near:
             print(readable(render_issue(issue, msg)), file=sys.stderr)
     except KpiError as exc:
+        print_warnings(warnings_before(args, exc), msg)  # what was found before the error is not lost
         print(readable(render_error(exc, msg)), file=sys.stderr)  # a header or value may hold escape sequences
         return 1
     except BrokenPipeError:  # pragma: no cover - e.g. `kpi evaluate ... | head`

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kpi_engine.errors import Issue, KpiError
 from kpi_engine.evaluation.records import Table
@@ -24,6 +24,8 @@ from kpi_engine.io.output import write_file
 from kpi_engine.language.build import Ruleset
 from kpi_engine.report import Messages, messages, render_issue, terminal_safe
 from kpi_engine.report.issues import translate_message
+
+_T = TypeVar("_T")
 
 MAX_SHOWN_ISSUES = 1000  # a log of a million bad rows must not flood the terminal
 
@@ -54,7 +56,24 @@ def readable(text: str) -> str:
 def read(args: argparse.Namespace, path: str, *, records: bool = False) -> Table:
     """Read one table with the command's reading options (``--encoding``, ``--sheet``; ``--header-row``: records)."""
     header_row = getattr(args, "header_row", None) if records else None
-    return read_table(path, encoding=args.encoding, sheet=args.sheet, header_row=header_row)
+    return noted(args, read_table(path, encoding=args.encoding, sheet=args.sheet, header_row=header_row))
+
+
+def noted(args: argparse.Namespace, table: _T) -> _T:
+    """``table``; its warnings (``Table.notes``) are kept in ``args.gathered``, shown even if an error follows."""
+    notes = getattr(table, "notes", ())
+    if notes and isinstance(getattr(args, "gathered", None), list):
+        args.gathered.extend(notes)
+    return table
+
+
+def warnings_before(args: argparse.Namespace, error: KpiError) -> list[Issue]:
+    """The warnings gathered before ``error`` stopped the run: the tables' notes, then the error's own, each once."""
+    seen: list[Issue] = []
+    for issue in [*getattr(args, "gathered", ()), *error.warnings]:
+        if issue not in seen:
+            seen.append(issue)
+    return seen
 
 
 def screening(args: argparse.Namespace) -> dict[str, Any]:

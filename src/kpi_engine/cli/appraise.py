@@ -22,6 +22,7 @@ from kpi_engine.cli._common import (
     event_tables,
     inputs,
     load_version,
+    noted,
     readable,
     screening,
     stages,
@@ -90,7 +91,8 @@ def _write_appraisal(
         if args.out is None:
             raise KpiError("--format parquet writes a file: name it with --out FILE.parquet")
         run.stage(t("writing"))
-        write_parquet(appraisal, args.out, layout=args.layout)
+        names = _record_names(given["records"], appraisal.period) if args.layout == "wide" else None
+        write_parquet(appraisal, args.out, layout=args.layout, names=names)
         return
     pieces = _columnar_output(args, ruleset, given, appraisal)
     if pieces is not None:
@@ -186,7 +188,7 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
     text = {"subject", "period", "name", "note"} | {
         n for n, spec in card.inputs.items() if spec.type in {"text", "date", "bool"}
     }
-    records = read_frame(args.records[0], text=text, header_row=args.header_row)
+    records = noted(args, read_frame(args.records[0], text=text, header_row=args.header_row))
     if not isinstance(records, columnar.Frame):  # Polars could not read it: the row reader's table
         return {"records": [records], "members": None, "events": event_tables(args),
                 "allow_extra_columns": args.allow_extra_columns, **screening(args)}  # fmt: skip

@@ -13,21 +13,32 @@ data row is row 2 — the line numbers of the same data as CSV.
 
 Outbound, ``appraisal_rows`` gives one row per subject × KPI (``level="kpi"``), one per subject
 (``level="subject"``), or one per subject with a value and a score column per KPI
-(``layout="wide"``: ``<kpi>_value``, ``<kpi>_score``), with exact ``Decimal`` values; reported
-numbers (scores, totals, weights, contributions) are rounded to the ruleset's places and carried
-as Arrow ``decimal128``; metric values, which may have any number of digits, are exact text.
+(``layout="wide"``: ``WIDE_COLUMNS``, then ``<kpi>_value``, ``<kpi>_score``), with exact
+``Decimal`` values; reported numbers (scores, totals, weights, contributions) are rounded to the
+ruleset's places and carried as Arrow ``decimal128``; metric values are exact text in the long
+layout and, in the wide one, a decimal column per KPI when all its values are numbers that fit
+(``value_scale``). pandas frames mark a missing cell with ``pd.NA`` in every column.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 import attrs
 
-from kpi_engine._numbers import HUNDRED, Number, NumberFormatError, canonical, float_text, is_number, mul, quantize
+from kpi_engine._numbers import (
+    HUNDRED,
+    Number,
+    NumberFormatError,
+    canonical,
+    float_text,
+    is_number,
+    mul,
+    quantize,
+)
 from kpi_engine.errors import DataError, Issue, Location
 from kpi_engine.evaluation.records import Table
 
@@ -234,10 +245,12 @@ SUBJECT_COLUMNS = (
     "period", "subject", "level", "parent", "total", "total_before_gates", "grade", "rank", "rank_in_parent", "flags",
 )  # fmt: skip
 WIDE_COLUMNS = (
-    "period", "subject", "level", "parent", "total", "total_before_gates", "grade", "bonus_multiplier", "rank",
-    "rank_in_parent", "flags",
+    "period", "subject", "name", "parent", "total", "total_before_gates", "grade", "grade_title", "bonus_multiplier",
+    "rank", "rank_in_parent", "flags",
 )  # fmt: skip
+"""The fixed columns of the wide layout, in order, for every form of it: CSV, xlsx, Parquet and the frames."""
 WIDE_SUFFIXES = ("value", "score")  # one column of each per KPI, in the scorecard's order: <kpi>_value, <kpi>_score
+MAX_DIGITS = 38  # of an Arrow decimal128
 _REPORTED = frozenset({"total", "score", "effective_weight", "contribution", "total_before_gates"})
 _INTS = frozenset({"rank", "rank_in_parent"})
 _WEIGHT_PLACES = 6  # at least; more when a declared weight has more decimals
@@ -251,11 +264,58 @@ def _value_text(value: object) -> str | None:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def value_scale(values: Iterable[object]) -> int | None:
+    """The scale of a wide ``<kpi>_value`` column as a decimal, or ``None``: it must be text.
+
+    Each number is taken as the JSON gives it (``canonical``: every digit of a finite decimal; a
+    rational without a finite expansion, ``25/184``, to 34 significant digits). The scale is the
+    smallest number of decimal places that holds all of them, when every value that is not N/A is
+    a number and all fit in ``MAX_DIGITS`` digits at that scale; ``None`` (text) when a value is
+    text or a boolean, or when no common scale fits (a decimal column would have to round).
+    """
+    return text_scale(None if v is None else canonical(v) if _is_figure(v) else "" for v in values)
+
+
+def text_scale(texts: Iterable[str | None]) -> int | None:
+    """``value_scale`` of values given as ``canonical`` text (``""`` for a value that is not a number)."""
+    scale = whole = 0
+    for text in texts:
+        if text is None:
+            continue
+        head, _, tail = text.lstrip("-").partition(".")
+        if not head.isdigit() or (tail and not tail.isdigit()):
+            return None
+        scale, whole = max(scale, len(tail)), max(whole, len(head))
+    return scale if scale + whole <= MAX_DIGITS else None
+
+
+def _is_figure(value: object) -> TypeGuard[Number]:
+    return is_number(value) and not isinstance(value, bool)
+
+
+def wide_value(value: object, scale: int | None) -> Decimal | str | None:
+    """A cell of a wide ``<kpi>_value`` column: the ``Decimal`` of ``canonical``, or text when ``scale`` is None.
+
+    Arrow stores the ``Decimal`` at the column's ``scale``; pandas keeps it as it is (``Decimal('0.75')``).
+    """
+    if value is None:
+        return None
+    if scale is None or not _is_figure(value):
+        return _value_text(value)
+    return Decimal(canonical(value))
+
+
 def kpi_ids(appraisal: Appraisal) -> tuple[str, ...]:
     """The scorecard's KPI ids in order (from the results when the appraisal carries no scorecard)."""
     if appraisal.scorecard is not None:
         return tuple(k.id for k in appraisal.scorecard.kpis)
     return tuple(k.id for k in appraisal.results[0].kpis) if len(appraisal.results) else ()
+
+
+def grade_titles(appraisal: Appraisal) -> dict[str, str]:
+    """Grade → its title in the scorecard (empty when the appraisal carries no scorecard)."""
+    card = appraisal.scorecard
+    return {g.grade: g.title for g in card.grades if g.title} if card is not None else {}
 
 
 def wide_flags(result: SubjectResult) -> str:
@@ -264,15 +324,31 @@ def wide_flags(result: SubjectResult) -> str:
     return ";".join(flags)
 
 
+def wide_columns(ids: Sequence[str]) -> tuple[str, ...]:
+    """Every column of the wide layout: ``WIDE_COLUMNS``, then ``<kpi>_value`` and ``<kpi>_score`` per KPI."""
+    return WIDE_COLUMNS + tuple(f"{kid}_{suffix}" for kid in ids for suffix in WIDE_SUFFIXES)
+
+
+def value_scales(appraisal: Appraisal) -> dict[str, int | None]:
+    """``value_scale`` of each KPI's values over the appraisal's subjects, by KPI id."""
+    ids = kpi_ids(appraisal)
+    seen: dict[str, list[object]] = {kid: [] for kid in ids}
+    for s in appraisal.results:
+        for k in s.kpis:
+            seen[k.id].append(k.value)
+    return {kid: value_scale(values) for kid, values in seen.items()}
+
+
 def appraisal_rows(
-    appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long"
+    appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long", names: Mapping[str, str] | None = None
 ) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
     """The columns and rows of an appraisal: one row per subject × KPI, or one per subject.
 
     Reported numbers are ``Decimal`` rounded to the ruleset's places (weights keep their exact
     declared value); KPI values are exact text (``None`` when N/A); flags are joined with ``;``.
-    ``layout="wide"`` (whatever ``level``): one row per subject, ``WIDE_COLUMNS`` then
-    ``<kpi>_value`` and ``<kpi>_score`` for each KPI; its ``flags`` add ``<kpi>:<flag>``.
+    ``layout="wide"`` (whatever ``level``): one row per subject, ``wide_columns`` (``name`` from
+    ``names``, the records' names); a KPI's values are ``Decimal`` at ``value_scales`` places, or
+    exact text when that KPI's scale is ``None``; its ``flags`` add ``<kpi>:<flag>``.
     """
 
     def r(value: Number | None) -> Decimal | None:
@@ -283,17 +359,20 @@ def appraisal_rows(
 
     if layout == "wide":
         ids = kpi_ids(appraisal)
-        columns = WIDE_COLUMNS + tuple(f"{kid}_{suffix}" for kid in ids for suffix in WIDE_SUFFIXES)
+        scales = value_scales(appraisal)
+        titles = grade_titles(appraisal)
+        names = names or {}
         wide: list[tuple[object, ...]] = []
         for s in appraisal.results:
             row: list[object] = [
-                appraisal.period, s.subject, s.level, s.parent, r(s.total_exact), r(s.total_before_gates_exact),
-                s.grade, s.bonus_multiplier, s.rank, s.rank_in_parent, wide_flags(s),
+                appraisal.period, s.subject, names.get(s.subject) or None, s.parent, r(s.total_exact),
+                r(s.total_before_gates_exact), s.grade, titles.get(s.grade or ""), s.bonus_multiplier, s.rank,
+                s.rank_in_parent, wide_flags(s),
             ]  # fmt: skip
             for k in s.kpis:
-                row += (_value_text(k.value), r(k.score_exact))
+                row += (wide_value(k.value, scales.get(k.id)), r(k.score_exact))
             wide.append(tuple(row))
-        return columns, wide
+        return wide_columns(ids), wide
     if level == "subject":
         return SUBJECT_COLUMNS, [
             (
@@ -331,7 +410,38 @@ def _weight_places(rows: list[tuple[object, ...]], index: int) -> int:
     return bonus_places(row[index] for row in rows)
 
 
-def to_arrow(appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long") -> Any:
+def arrow_types(
+    appraisal: Appraisal, columns: Sequence[str], rows: list[tuple[object, ...]], layout: Layout = "long"
+) -> list[Any]:
+    """The Arrow type of each column of ``appraisal_rows``.
+
+    Reported numbers ``decimal128`` at the ruleset's places, wide values at their ``value_scales``
+    (text when ``None``), weights and bonus multipliers at the places that hold them.
+    """
+    import pyarrow as pa  # noqa: PLC0415 - optional dependency, imported on demand
+
+    ids = kpi_ids(appraisal) if layout == "wide" else ()
+    scores = {f"{kid}_score" for kid in ids}
+    values = {f"{kid}_value": kid for kid in ids}
+    scales = value_scales(appraisal) if ids else {}
+    types = []
+    for i, name in enumerate(columns):
+        if name in _REPORTED or name in scores:
+            types.append(pa.decimal128(MAX_DIGITS, appraisal.places))
+        elif name in values and scales[values[name]] is not None:
+            types.append(pa.decimal128(MAX_DIGITS, scales[values[name]]))
+        elif name in {"weight", "bonus_multiplier"}:
+            types.append(pa.decimal128(MAX_DIGITS, _weight_places(rows, i)))
+        elif name in _INTS:
+            types.append(pa.int64())
+        else:
+            types.append(pa.string())
+    return types
+
+
+def to_arrow(
+    appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long", names: Mapping[str, str] | None = None
+) -> Any:
     """The appraisal as a ``pyarrow.Table`` (reported numbers as ``decimal128`` with the ruleset's places).
 
     Raises:
@@ -339,25 +449,16 @@ def to_arrow(appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long"
     """
     import pyarrow as pa  # noqa: PLC0415 - optional dependency, imported on demand
 
-    columns, rows = appraisal_rows(appraisal, level, layout)
-    places = appraisal.places
-    scores = {f"{kid}_score" for kid in kpi_ids(appraisal)} if layout == "wide" else set()
-    fields = []
-    for i, name in enumerate(columns):
-        if name in _REPORTED or name in scores:
-            kind = pa.decimal128(38, places)
-        elif name in {"weight", "bonus_multiplier"}:
-            kind = pa.decimal128(38, _weight_places(rows, i))
-        elif name in _INTS:
-            kind = pa.int64()
-        else:
-            kind = pa.string()
-        fields.append(pa.field(name, kind))
+    columns, rows = appraisal_rows(appraisal, level, layout, names)
+    types = arrow_types(appraisal, columns, rows, layout)
+    fields = [pa.field(name, kind) for name, kind in zip(columns, types, strict=True)]
     data = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
     return pa.table(data, schema=pa.schema(fields))
 
 
-def to_polars(appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long") -> Any:
+def to_polars(
+    appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long", names: Mapping[str, str] | None = None
+) -> Any:
     """The appraisal as a ``polars.DataFrame`` (Decimal columns), through Arrow.
 
     Raises:
@@ -365,19 +466,28 @@ def to_polars(appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long
     """
     import polars as pl  # noqa: PLC0415 - optional dependency, imported on demand
 
-    return pl.from_arrow(to_arrow(appraisal, level, layout))
+    return pl.from_arrow(to_arrow(appraisal, level, layout, names))
 
 
-def to_pandas(appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long") -> Any:
+def to_pandas(
+    appraisal: Appraisal, level: Level = "kpi", layout: Layout = "long", names: Mapping[str, str] | None = None
+) -> Any:
     """The appraisal as a ``pandas.DataFrame``; decimal columns hold ``decimal.Decimal`` objects.
+
+    Every column but the ranks has dtype ``object`` (text as ``str``, numbers as ``Decimal``), the
+    ranks are ``Int64``; a missing cell (N/A) is ``pd.NA`` in every column.
 
     Raises:
         ImportError: when pandas is not installed.
     """
     import pandas as pd  # noqa: PLC0415 - optional dependency, imported on demand
 
-    columns, rows = appraisal_rows(appraisal, level, layout)
-    frame = pd.DataFrame.from_records(rows, columns=list(columns))
-    for name in _INTS & set(columns):
-        frame[name] = frame[name].astype("Int64")
-    return frame
+    columns, rows = appraisal_rows(appraisal, level, layout, names)
+    data: dict[str, Any] = {}
+    for i, name in enumerate(columns):
+        cells = [row[i] for row in rows]
+        if name in _INTS:
+            data[name] = pd.array(cells, dtype="Int64")
+        else:
+            data[name] = pd.Series([pd.NA if c is None else c for c in cells], dtype=object)
+    return pd.DataFrame(data, columns=list(columns))

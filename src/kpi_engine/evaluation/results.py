@@ -21,7 +21,7 @@ Large outputs stream: ``iter_json`` and ``iter_jsonl`` yield text subject by sub
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
@@ -692,28 +692,44 @@ class Appraisal:
 
     # Frames (issue 7): the conversions live in ``evaluation.frames``; each library is imported on demand.
 
-    def to_arrow(self, level: Literal["kpi", "subject"] = "kpi", layout: Literal["long", "wide"] = "long") -> Any:
+    def to_arrow(
+        self,
+        level: Literal["kpi", "subject"] = "kpi",
+        layout: Literal["long", "wide"] = "long",
+        names: Mapping[str, str] | None = None,
+    ) -> Any:
         """A ``pyarrow.Table``: one row per subject × KPI (``level="kpi"``) or per subject; decimal128 numbers.
 
-        ``layout="wide"``: one row per subject with ``<kpi>_value`` and ``<kpi>_score`` columns.
+        ``layout="wide"``: one row per subject, the columns of ``evaluation.frames.wide_columns``
+        (``name`` from ``names``, subject → name); a KPI's values are ``decimal128`` when all are numbers.
 
-        .. versionchanged:: 0.2.0 ``layout``.
+        .. versionchanged:: 0.2.0 ``layout``, ``names``.
         """
         from kpi_engine.evaluation.frames import to_arrow  # noqa: PLC0415 - frames imports optional libraries
 
-        return to_arrow(self, level, layout)
+        return to_arrow(self, level, layout, names)
 
-    def to_polars(self, level: Literal["kpi", "subject"] = "kpi", layout: Literal["long", "wide"] = "long") -> Any:
+    def to_polars(
+        self,
+        level: Literal["kpi", "subject"] = "kpi",
+        layout: Literal["long", "wide"] = "long",
+        names: Mapping[str, str] | None = None,
+    ) -> Any:
         """A ``polars.DataFrame`` of ``to_arrow`` (Decimal columns)."""
         from kpi_engine.evaluation.frames import to_polars  # noqa: PLC0415 - frames imports optional libraries
 
-        return to_polars(self, level, layout)
+        return to_polars(self, level, layout, names)
 
-    def to_pandas(self, level: Literal["kpi", "subject"] = "kpi", layout: Literal["long", "wide"] = "long") -> Any:
-        """A ``pandas.DataFrame`` with ``decimal.Decimal`` values in the number columns (``layout`` as ``to_arrow``)."""
+    def to_pandas(
+        self,
+        level: Literal["kpi", "subject"] = "kpi",
+        layout: Literal["long", "wide"] = "long",
+        names: Mapping[str, str] | None = None,
+    ) -> Any:
+        """A ``pandas.DataFrame`` of ``to_arrow``'s columns: ``decimal.Decimal`` numbers, ``pd.NA`` for N/A."""
         from kpi_engine.evaluation.frames import to_pandas  # noqa: PLC0415 - frames imports optional libraries
 
-        return to_pandas(self, level, layout)
+        return to_pandas(self, level, layout, names)
 
     @exactly
     def to_json(self, *, traces: bool = False, indent: int | None = None) -> str:

@@ -1010,5 +1010,7 @@ def screen(
                 for item, src, found in checked
             ]
             issues.extend(also(rest[0] if single and len(rest) == 1 else rest, settled_members))
-        raise DataError.from_issues(issues, "records")
+        error = DataError.from_issues(issues, "records")
+        error.warnings = tuple(warnings)  # rows left out, the header row taken: shown before the error
+        raise error
     return Screened(out[0] if single and len(out) == 1 else out, settled_members, tuple(warnings))

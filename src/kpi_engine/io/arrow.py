@@ -8,7 +8,7 @@ numbered as in a spreadsheet (header row 1, first data row 2). The CLI names a q
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +74,16 @@ def read_sql(database: str | Path, query: str, name: str | None = None) -> Table
         raise KpiError(f"{database}: query failed: {exc}") from None
 
 
-def write_parquet(appraisal: Appraisal, path: str | Path, level: Level = "kpi", layout: Layout = "long") -> None:
+def write_parquet(
+    appraisal: Appraisal,
+    path: str | Path,
+    level: Level = "kpi",
+    layout: Layout = "long",
+    names: Mapping[str, str] | None = None,
+) -> None:
     """Write the appraisal's rows (``Appraisal.to_arrow``, long or wide) to a Parquet file, atomically.
+
+    ``names``: subject → name from the records, for the wide layout's ``name`` column.
 
     A columnar run is written from the kernel's columns a chunk of subjects at a time
     (``report.columnar.columnar_long_batches``, ``columnar_wide_batches``): the same table as the
@@ -88,11 +96,11 @@ def write_parquet(appraisal: Appraisal, path: str | Path, level: Level = "kpi", 
 
     streamed = None
     if layout == "wide":
-        streamed = columnar_wide_batches(appraisal)
+        streamed = columnar_wide_batches(appraisal, names)
     elif level == "kpi":
         streamed = columnar_long_batches(appraisal)
     if streamed is None:
-        write_arrow_parquet(lambda: to_arrow(appraisal, level, layout), path)
+        write_arrow_parquet(lambda: to_arrow(appraisal, level, layout, names), path)
     else:
         write_arrow_parquet(lambda: None, path, batches=streamed)
 

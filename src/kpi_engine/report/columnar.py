@@ -27,6 +27,7 @@ import numpy as np
 from kpi_engine._columns import Column, Ctx, Num, round_parts
 from kpi_engine._numbers import canonical, quantize
 from kpi_engine.evaluation.columnar._results import ColumnarResults, at_row
+from kpi_engine.evaluation.frames import MAX_DIGITS, WIDE_COLUMNS
 from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.language.model import Scorecard
 from kpi_engine.report._i18n import Messages
@@ -463,16 +464,18 @@ def _value_array(col: Column, rows: Any) -> Any:
     return pa.array([None if v is None else _exact_value(v) for v in _cells(col, rows)], pa.string())
 
 
-def columnar_wide_batches(appraisal: Appraisal) -> tuple[Any, Iterator[Any]] | None:
+def columnar_wide_batches(
+    appraisal: Appraisal, names: Mapping[str, str] | None = None
+) -> tuple[Any, Iterator[Any]] | None:
     """The wide layout as Arrow record batches, from the kernel's columns: (schema, batches).
 
-    The same table as ``Appraisal.to_arrow(layout="wide")`` builds through the result objects
-    (a test compares them), a chunk of subjects at a time, so that a Parquet file is written with
-    flat memory. ``None`` when the appraisal must go through its result objects (as ``columnar_text``).
+    The same table as ``Appraisal.to_arrow(layout="wide", names=names)`` builds through the result
+    objects (a test compares them), a chunk of subjects at a time, so that a Parquet file is written
+    with flat memory. ``None`` when the appraisal must go through its result objects (as ``columnar_text``).
     """
     import pyarrow as pa  # noqa: PLC0415
 
-    from kpi_engine.evaluation.frames import WIDE_COLUMNS, WIDE_SUFFIXES, bonus_places  # noqa: PLC0415
+    from kpi_engine.evaluation.frames import bonus_places, text_scale, value_scale  # noqa: PLC0415
 
     results = appraisal.results
     if not isinstance(results, ColumnarResults) or appraisal.contributions != "rounded":
@@ -481,17 +484,28 @@ def columnar_wide_batches(appraisal: Appraisal) -> tuple[Any, Iterator[Any]] | N
     if not figures.fits():
         return None
     r, card, places = results, results.card, appraisal.places
-    reported = pa.decimal128(38, places)
-    bonus_type = pa.decimal128(38, bonus_places(b for b in r.bonus.tolist() if b is not None))
+    reported = pa.decimal128(MAX_DIGITS, places)
+    bonus_type = pa.decimal128(MAX_DIGITS, bonus_places(b for b in r.bonus.tolist() if b is not None))
     types = {
         "total": reported, "total_before_gates": reported, "bonus_multiplier": bonus_type,
         "rank": pa.int64(), "rank_in_parent": pa.int64(),
     }  # fmt: skip
     fields = [pa.field(name, types.get(name, pa.string())) for name in WIDE_COLUMNS]
+    texts: dict[str, Any] = {}  # a number column's exact text, made once: it decides the type, then is written
+    scales: dict[str, int | None] = {}
     for kpi in card.kpis:
-        fields += [pa.field(f"{kpi.id}_{WIDE_SUFFIXES[0]}", pa.string()), pa.field(f"{kpi.id}_score", reported)]
+        col = r.scored.kpis[kpi.id].value
+        if isinstance(col, Num):
+            texts[kpi.id] = _value_array(col, np.arange(len(r)))
+            scales[kpi.id] = text_scale(texts[kpi.id].to_pylist())
+        else:
+            scales[kpi.id] = value_scale(_cells(col, np.arange(len(r))))
+    for kpi in card.kpis:
+        scale = scales[kpi.id]
+        value_type = pa.string() if scale is None else pa.decimal128(MAX_DIGITS, scale)
+        fields += [pa.field(f"{kpi.id}_value", value_type), pa.field(f"{kpi.id}_score", reported)]
     schema = pa.schema(fields)
-    return schema, _wide_batches(appraisal, figures, schema)
+    return schema, _wide_batches(appraisal, figures, schema, names or {}, scales, texts)
 
 
 def _decimals(values: Any, places: int, na: Any) -> Any:
@@ -508,8 +522,20 @@ def _decimals(values: Any, places: int, na: Any) -> Any:
     return pa.Array.from_buffers(pa.decimal128(38, places), len(values), [validity, pa.py_buffer(words)])
 
 
-def _wide_batches(appraisal: Appraisal, figures: _Figures, schema: Any) -> Iterator[Any]:
+def _wide_batches(
+    appraisal: Appraisal,
+    figures: _Figures,
+    schema: Any,
+    names: Mapping[str, str],
+    scales: Mapping[str, int | None],
+    value_texts: Mapping[str, Any],
+) -> Iterator[Any]:
     import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    from kpi_engine.evaluation.frames import grade_titles, wide_value  # noqa: PLC0415
+
+    titles = grade_titles(appraisal)
 
     r, card, places = figures.results, figures.results.card, figures.places
     span = 3 ** len(card.gates)
@@ -539,22 +565,37 @@ def _wide_batches(appraisal: Appraisal, figures: _Figures, schema: Any) -> Itera
         ]
         ranks = r.rank[rows]
         ranks_in = r.rank_in[rows]
-        columns = [
-            pa.array([appraisal.period] * len(rows), pa.string()),
-            pa.array(subjects, pa.string()),
-            pa.array([card.subject] * len(rows), pa.string()),
-            pa.array([r.parent.get(s) for s in subjects], pa.string()),
-            _decimals(f.total[0], places, f.total[1]),
-            _decimals(f.before[0], places, f.before[1]),
-            pa.array(r.grade[rows].tolist(), pa.string()),
-            pa.array(r.bonus[rows].tolist(), schema.field("bonus_multiplier").type),
-            pa.array(np.asarray(ranks, dtype=np.int64), pa.int64(), mask=np.asarray(ranks) == 0),
-            pa.array(np.asarray(ranks_in, dtype=np.int64), pa.int64(), mask=np.asarray(ranks_in) == 0),
-            pa.array(texts, pa.string()).take(pa.array(where.reshape(-1))),
-        ]
+        grades = r.grade[rows].tolist()
+        fixed = {
+            "period": pa.array([appraisal.period] * len(rows), pa.string()),
+            "subject": pa.array(subjects, pa.string()),
+            "name": pa.array([names.get(s) or None for s in subjects], pa.string()),
+            "parent": pa.array([r.parent.get(s) for s in subjects], pa.string()),
+            "total": _decimals(f.total[0], places, f.total[1]),
+            "total_before_gates": _decimals(f.before[0], places, f.before[1]),
+            "grade": pa.array(grades, pa.string()),
+            "grade_title": pa.array([titles.get(g or "") for g in grades], pa.string()),
+            "bonus_multiplier": pa.array(r.bonus[rows].tolist(), schema.field("bonus_multiplier").type),
+            "rank": pa.array(np.asarray(ranks, dtype=np.int64), pa.int64(), mask=np.asarray(ranks) == 0),
+            "rank_in_parent": pa.array(
+                np.asarray(ranks_in, dtype=np.int64), pa.int64(), mask=np.asarray(ranks_in) == 0
+            ),
+            "flags": pa.array(texts, pa.string()).take(pa.array(where.reshape(-1))),
+        }
+        columns = [fixed[name] for name in WIDE_COLUMNS]
         for i, kpi in enumerate(card.kpis):
             score, score_na = f.scores[i]
-            columns += [_value_array(r.scored.kpis[kpi.id].value, rows), _decimals(score, places, score_na)]
+            col, scale = r.scored.kpis[kpi.id].value, scales[kpi.id]
+            if kpi.id in value_texts:
+                value = value_texts[kpi.id].take(pa.array(rows))
+                if scale is not None:
+                    value = pc.cast(value, pa.decimal128(MAX_DIGITS, scale))
+            elif scale is None:
+                value = _value_array(col, rows)
+            else:
+                cells = [wide_value(v, scale) for v in _cells(col, rows)]
+                value = pa.array(cells, pa.decimal128(MAX_DIGITS, scale))
+            columns += [value, _decimals(score, places, score_na)]
         yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
 

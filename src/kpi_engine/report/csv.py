@@ -7,7 +7,7 @@ ruleset's places + 2 decimals (``View.value``: the exact values are in the JSON)
 that a spreadsheet could run as a formula is prefixed with ``'``. A UTF-8 byte-order mark
 (``bom=True``) makes Excel on Chinese Windows read UTF-8.
 
-``layout="wide"`` writes one row per subject (``WIDE_COLUMNS``, then a value and a score column
+``layout="wide"`` writes one row per subject (``evaluation.frames.WIDE_COLUMNS``, then a value and a score column
 per KPI: ``<kpi>_value``, ``<kpi>_score`` in English, ``<title> 数值``, ``<title> 得分`` in Chinese),
 the shape HR opens in Excel; ``layout="long"`` (the default) one row per subject and KPI.
 
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from kpi_engine.evaluation.frames import WIDE_COLUMNS
 from kpi_engine.report._i18n import Messages
 from kpi_engine.report._view import CsvWriter, View, exact_text, fired_gates, spreadsheet_safe
 
@@ -56,20 +57,6 @@ COLUMNS = (
     "flags",
     "total_before_gates",
     "contributions_residue",
-)
-WIDE_COLUMNS = (
-    "period",
-    "subject",
-    "name",
-    "parent",
-    "total",
-    "total_before_gates",
-    "grade",
-    "grade_title",
-    "bonus_multiplier",
-    "rank",
-    "rank_in_parent",
-    "flags",
 )
 KPI_CELLS = ("{kpi}_value", "{kpi}_score")  # per KPI in the wide layout (csv context: "{kpi} 数值" in Chinese)
 LAYOUTS = ("long", "wide")
@@ -174,20 +161,21 @@ def wide_rows(view: View) -> Iterator[list[str]]:
     titles = {g.grade: g.title for g in view.scorecard.grades} if view.scorecard else {}
     for r in a.results:
         flags = [*r.flags, *(f"{k.id}:{f}" for k in r.kpis for f in k.flags)]
-        row = [
-            a.period,
-            r.subject,
-            view.name(r.subject),
-            r.parent or "",
-            "" if r.total_exact is None else view.rt(r.total_exact),
-            "" if r.total_before_gates_exact is None else view.rt(r.total_before_gates_exact),
-            r.grade or "",
-            titles.get(r.grade or "") or "",
-            "" if r.bonus_multiplier is None else format(r.bonus_multiplier, "f"),
-            str(r.rank or ""),
-            str(r.rank_in_parent or ""),
-            " ".join(flags),
-        ]
+        cells = {
+            "period": a.period,
+            "subject": r.subject,
+            "name": view.name(r.subject),
+            "parent": r.parent or "",
+            "total": "" if r.total_exact is None else view.rt(r.total_exact),
+            "total_before_gates": "" if r.total_before_gates_exact is None else view.rt(r.total_before_gates_exact),
+            "grade": r.grade or "",
+            "grade_title": titles.get(r.grade or "") or "",
+            "bonus_multiplier": "" if r.bonus_multiplier is None else format(r.bonus_multiplier, "f"),
+            "rank": str(r.rank or ""),
+            "rank_in_parent": str(r.rank_in_parent or ""),
+            "flags": " ".join(flags),
+        }
+        row = [cells[c] for c in WIDE_COLUMNS]
         for k in r.kpis:
             row += [view.value(k.value), "" if k.score_exact is None else view.rt(k.score_exact)]
         yield row
@@ -341,14 +329,18 @@ def columnar_csv_wide(
         heads.append((kpi.id, title or kpi.title))
     yield ("\ufeff" if bom else "") + ",".join(_safe_text(h) for h in wide_header(msg, heads, ids=ids)) + "\n"
     titles = {g.grade: g.title for g in scorecard.grades} if scorecard is not None else {}
-    grade_cells: dict[tuple[str | None, Decimal | None], str] = {}
+    grade_cells: dict[str | None, tuple[str, str]] = {}
+    bonus_cells: dict[Decimal | None, str] = {}
 
-    def grade_cell(grade: str | None, bonus: Decimal | None) -> str:  # grade, grade title, bonus
-        key = (grade, bonus)
-        if key not in grade_cells:
-            cells = (grade or "", titles.get(grade or "") or "", "" if bonus is None else format(bonus, "f"))
-            grade_cells[key] = ",".join(_safe_text(t) for t in cells)
-        return grade_cells[key]
+    def grade_cell(grade: str | None) -> tuple[str, str]:  # grade, grade title
+        if grade not in grade_cells:
+            grade_cells[grade] = (_safe_text(grade or ""), _safe_text(titles.get(grade or "") or ""))
+        return grade_cells[grade]
+
+    def bonus_cell(bonus: Decimal | None) -> str:
+        if bonus not in bonus_cells:
+            bonus_cells[bonus] = "" if bonus is None else _safe_text(format(bonus, "f"))
+        return bonus_cells[bonus]
 
     span = 3 ** len(card.gates)
     published = [name for name, _ in r.published]
@@ -384,18 +376,24 @@ def columnar_csv_wide(
         ]
         c.data["flags"] = pl.Series(texts, dtype=pl.Utf8).gather(where.reshape(-1))
         flags = pl.col("flags")
-        cells = [
-            pl.lit(_safe_text(appraisal.period)),
-            _safe(c.text("subject", subjects)),
-            _safe(c.text("name", [names.get(s, "") for s in subjects])) if names else pl.lit(""),
-            _safe(c.text("parent", parents)) if any(parents) else pl.lit(""),
-            c.fixed("total", f.total[0], places, f.total[1]).fill_null(""),
-            c.fixed("before", f.before[0], places, f.before[1]).fill_null(""),
-            c.text("grade", list(map(grade_cell, r.grade[rows].tolist(), r.bonus[rows].tolist()))),
-            pl.when(c.ints("rank", r.rank[rows]) > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
-            pl.when(c.ints("rank_in", r.rank_in[rows]) > 0).then(pl.col("rank_in").cast(pl.Utf8)).otherwise(pl.lit("")),
-            flags,
-        ]
+        graded = [grade_cell(g) for g in r.grade[rows].tolist()]
+        fixed = {
+            "period": pl.lit(_safe_text(appraisal.period)),
+            "subject": _safe(c.text("subject", subjects)),
+            "name": _safe(c.text("name", [names.get(s, "") for s in subjects])) if names else pl.lit(""),
+            "parent": _safe(c.text("parent", parents)) if any(parents) else pl.lit(""),
+            "total": c.fixed("total", f.total[0], places, f.total[1]).fill_null(""),
+            "total_before_gates": c.fixed("before", f.before[0], places, f.before[1]).fill_null(""),
+            "grade": c.text("grade", [g for g, _ in graded]),
+            "grade_title": c.text("grade_title", [t for _, t in graded]),
+            "bonus_multiplier": c.text("bonus", list(map(bonus_cell, r.bonus[rows].tolist()))),
+            "rank": pl.when(c.ints("rank", r.rank[rows]) > 0).then(pl.col("rank").cast(pl.Utf8)).otherwise(pl.lit("")),
+            "rank_in_parent": pl.when(c.ints("rank_in", r.rank_in[rows]) > 0)
+            .then(pl.col("rank_in").cast(pl.Utf8))
+            .otherwise(pl.lit("")),
+            "flags": flags,
+        }
+        cells = [fixed[name] for name in WIDE_COLUMNS]
         for i, kpi in enumerate(card.kpis):
             col = r.scored.kpis[kpi.id]
             score, score_na = f.scores[i]

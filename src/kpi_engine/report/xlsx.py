@@ -28,7 +28,14 @@ from fractions import Fraction
 from typing import IO, Any
 
 from kpi_engine._numbers import quantize
+from kpi_engine.evaluation.frames import WIDE_COLUMNS
 from kpi_engine.report._view import View, applied_adjustments, exact_text, fired_gates, spreadsheet_safe
+
+_WIDE_HEADS = {
+    "period": "period", "subject": "subject", "name": "name", "parent": "parent", "total": "total",
+    "total_before_gates": "total before gates", "grade": "grade", "grade_title": "grade title",
+    "bonus_multiplier": "bonus", "rank": "rank", "rank_in_parent": "rank in parent", "flags": "flags",
+}  # fmt: skip
 
 EXCEL_DIGITS = 15
 EXCEL_ROWS = 1_048_576  # rows of a worksheet in Excel 2007 and later
@@ -212,19 +219,19 @@ class _Writer:
 
     def results(self) -> list[str]:
         a, t, v = self.a, self.t, self.v
-        fixed = [t("rank"), t("subject"), t("name"), t("parent"), t("total"), t("grade"), t("grade title"), t("bonus")]
-        if self.layout == "wide":
-            fixed[5:5] = [t("total before gates")]
-            fixed += [t("rank in parent")]
-        fixed += [t("gates applied"), t("adjusted"), t("N/A KPIs")]
         wide = self.layout == "wide"
+        if wide:  # the columns of every wide form (evaluation.frames.WIDE_COLUMNS), headed in the language
+            fixed = [t(_WIDE_HEADS[c]) for c in WIDE_COLUMNS]
+        else:
+            fixed = [t("rank"), t("subject"), t("name"), t("parent"), t("total"), t("grade"), t("grade title")]
+            fixed += [t("bonus"), t("gates applied"), t("adjusted"), t("N/A KPIs")]
         per_kpi = 2 if wide else 1
         width = len(fixed) + per_kpi * len(self.kpis)
         title = spreadsheet_safe(f"{a.title} — {a.period}")
 
         def head(ws: Any) -> int:
             ws.set_row(1, 30 if wide else 36)
-            ws.set_column(0, 0, 6)
+            ws.set_column(0, 0, 10 if wide else 6)
             ws.set_column(1, 3, 14)
             ws.set_column(4, len(fixed) - 1, 10)
             ws.set_column(len(fixed), max(len(fixed), width - 1), 12 if wide else 14)
@@ -246,36 +253,47 @@ class _Writer:
             ws.autofilter(top, 0, max(top, last), width - 1)
 
         sheet = _Sheet(self, t("Results"), head, setup)
+        put = self.put
         for r in a.results:
             ws, i = sheet.next()
-            put = self.put
+            if wide:
+                cells: dict[str, tuple[object, Any]] = {
+                    "period": (a.period, None),
+                    "subject": (r.subject, None),
+                    "name": (v.name(r.subject) or None, None),
+                    "parent": (r.parent, None),
+                    "total": (r.total, self.reported),
+                    "total_before_gates": (r.total_before_gates, self.reported),
+                    "grade": (r.grade, None),
+                    "grade_title": (self.grade_titles.get(r.grade or "") or None, None),
+                    "bonus_multiplier": (r.bonus_multiplier, None),
+                    "rank": (r.rank, None),
+                    "rank_in_parent": (r.rank_in_parent, None),
+                    "flags": (" ".join([*r.flags, *(f"{k.id}:{f}" for k in r.kpis for f in k.flags)]) or None, None),
+                }
+                for col, name in enumerate(WIDE_COLUMNS):
+                    value, fmt = cells[name]
+                    put(ws, i, col, value, fmt)
+                col = len(WIDE_COLUMNS)
+                for k in r.kpis:
+                    shown, fmt = self.value(k.metric, k.value)
+                    put(ws, i, col, shown if k.value is not None else t("N/A"), fmt)
+                    put(ws, i, col + 1, k.score if k.status == "scored" else t("N/A"), self.reported)
+                    col += 2
+                continue
             put(ws, i, 0, r.rank)
             put(ws, i, 1, r.subject)
             put(ws, i, 2, v.name(r.subject) or None)
             put(ws, i, 3, r.parent)
             put(ws, i, 4, r.total, self.reported)
-            col = 5
-            if wide:
-                put(ws, i, 5, r.total_before_gates, self.reported)
-                col = 6
-            put(ws, i, col, r.grade)
-            put(ws, i, col + 1, self.grade_titles.get(r.grade or "") or None)
-            put(ws, i, col + 2, r.bonus_multiplier)
-            col += 3
-            if wide:
-                put(ws, i, col, r.rank_in_parent)
-                col += 1
-            put(ws, i, col, ", ".join(fired_gates(r)) or None)
-            put(ws, i, col + 1, ", ".join(applied_adjustments(r)) or None)
-            put(ws, i, col + 2, ", ".join(k.id for k in r.kpis if k.status == "excluded") or None)
-            col += 3
-            for k in r.kpis:
-                if wide:
-                    shown, fmt = self.value(k.metric, k.value)
-                    put(ws, i, col, shown if k.value is not None else t("N/A"), fmt)
-                    col += 1
+            put(ws, i, 5, r.grade)
+            put(ws, i, 6, self.grade_titles.get(r.grade or "") or None)
+            put(ws, i, 7, r.bonus_multiplier)
+            put(ws, i, 8, ", ".join(fired_gates(r)) or None)
+            put(ws, i, 9, ", ".join(applied_adjustments(r)) or None)
+            put(ws, i, 10, ", ".join(k.id for k in r.kpis if k.status == "excluded") or None)
+            for col, k in enumerate(r.kpis, start=11):
                 put(ws, i, col, k.score if k.status == "scored" else t("N/A"), self.reported)
-                col += 1
         return sheet.close()
 
     def detail(self) -> list[str]:
