@@ -102,14 +102,11 @@ def test_the_trace_lists_the_events_of_the_span():
     assert explanation["definition"] == "count(events) where type == 'promotion', rolling year"
 
 
-def test_the_columnar_kernel_leaves_spans_to_the_row_path():
-    """engine='columnar' names the span and the members count it does not evaluate."""
+def test_spans_and_members_counts_have_column_kernels():
+    """The plan lets the columnar executor run aggregates over spans and members counts."""
     from kpi_engine.plan import lower
 
-    reason = lower(parse_ruleset(RULESET).scorecard).support("columnar")
-    assert reason is not None
-    assert "metric 'experts_ytd' (an aggregate over: year_to_date)" in reason
-    assert "metric 'headcount' (a members count)" in reason
+    assert lower(parse_ruleset(RULESET).scorecard).support("columnar") is None
 
 
 class TestSpannedAtTheEdges:

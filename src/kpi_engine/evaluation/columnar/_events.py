@@ -81,9 +81,19 @@ def _local_dates(at: Any, timezone: str) -> Any:
 
 
 def aggregate(
-    card: Scorecard, events: Any, period: Period, subjects: list[str], needed: list[Metric]
+    card: Scorecard,
+    events: Any,
+    period: Period,
+    subjects: list[str],
+    needed: list[Metric],
+    first: Period | None = None,
 ) -> dict[str, Column]:
-    """The aggregate metrics in ``needed`` per subject (in ``subjects`` order), over the period's events."""
+    """The aggregate metrics in ``needed`` per subject (in ``subjects`` order), over the period's events.
+
+    ``first``: the events from its start to the end of ``period`` are read (an aggregate ``over``
+    several periods, ``time.periods.spanned``); the caller has labelled each event's ``rep`` with
+    its owner in the event's own period.
+    """
     import polars as pl  # noqa: PLC0415
 
     types: dict[str, InputType] = {**BUILTIN_EVENT_FIELDS, **card.event_fields}
@@ -120,7 +130,7 @@ def aggregate(
         if name in events.columns and name not in numbers and name not in parsed and kind != "text":
             columns[name] = typed_column(events[name], kind, (None, None))
     dates = _local_dates(events["at"], card.timezone)
-    in_period = (dates >= period.start) & (dates < period.next_start())
+    in_period = (dates >= (first or period).start) & (dates < period.next_start())
 
     fields, extra = _fields(types, read, columns, values, events.height)
     fields.update({name: field for name, field in parsed.items() if name in read})

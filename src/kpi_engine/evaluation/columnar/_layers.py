@@ -26,14 +26,20 @@ from kpi_engine.evaluation.row import run_rows
 from kpi_engine.language.model import Scorecard
 from kpi_engine.plan import Plan, lower
 from kpi_engine.plan.ops.aggregates import AggregateOp
-from kpi_engine.time.periods import Period
+from kpi_engine.time.periods import Period, spanned
 
 _OTHER = "\x00"  # events of reps below no node of a layer
 
 
 def needs_layers(card: Scorecard) -> bool:
-    """True when the scorecard reads other periods, members' values, or rolls records up to teams."""
-    return card.subject != "rep" or any(m.kind in {"previous", "streak", "members"} for m in card.metrics.values())
+    """True when the scorecard reads other periods, members' values or the whole event log, or rolls up to teams.
+
+    Other periods: ``previous``, ``streak`` and aggregates ``over`` a span; the whole event log: windows.
+    """
+    return card.subject != "rep" or any(
+        m.kind in {"previous", "streak", "members", "window"} or (m.kind == "aggregate" and m.over != "period")
+        for m in card.metrics.values()
+    )
 
 
 class Data:
@@ -149,16 +155,61 @@ class Layer:
             return {m.name: AggregateOp(m).empty_column(self.n) for m in needed}
         if "rep" not in events.columns:
             raise UnusualError("no rep column")
-        names, owner = self.leaves()
         labels = [str(i) for i in range(self.n)]
         rep = pl.col("rep").cast(pl.Utf8).str.strip_chars()
-        relabel = rep.replace_strict(
-            pl.Series(names, dtype=pl.Utf8), pl.Series([labels[i] for i in owner], dtype=pl.Utf8), default=_OTHER
-        )
         blank = rep.is_null() | (rep == "")
-        relabelled = events.with_columns(pl.when(blank).then(rep).otherwise(relabel).alias("rep"))
-        found = aggregate(card, relabelled, self.period, [*labels, _OTHER], needed)
-        return {name: _head(col, self.n) for name, col in found.items()}
+        out: dict[str, Column] = {}
+        for over in dict.fromkeys(m.over for m in needed):
+            metrics = [m for m in needed if m.over == over]
+            if over == "period":
+                relabel = self._relabel(rep, *self.leaves())
+                first = None
+            else:
+                relabel = self._span_labels(rep, events, spanned(self.period, over))
+                first = spanned(self.period, over)[0]
+            relabelled = events.with_columns(pl.when(blank).then(rep).otherwise(relabel).alias("rep"))
+            found = aggregate(card, relabelled, self.period, [*labels, _OTHER], metrics, first)
+            out.update({name: _head(col, self.n) for name, col in found.items()})
+        return out
+
+    def _relabel(self, rep: Any, names: Arr, owner: Arr) -> Any:
+        """The expression giving each event's owner: the position (as text) of the node its rep is below."""
+        import polars as pl  # noqa: PLC0415
+
+        if len(set(names.tolist())) != len(names):  # a rep below two nodes: the row path counts it twice
+            raise UnusualError("a rep below two nodes")
+        return rep.replace_strict(
+            pl.Series(names, dtype=pl.Utf8), pl.Series([str(i) for i in owner], dtype=pl.Utf8), default=_OTHER
+        )
+
+    def _span_labels(self, rep: Any, events: Any, periods: list[Period]) -> Any:
+        """Each event's owner in its own period of a span (the rule of ``ops.aggregates``).
+
+        That period's members decide for a node with members then, the appraised period's otherwise.
+        """
+        import polars as pl  # noqa: PLC0415
+
+        from kpi_engine.evaluation.columnar._events import _local_dates  # noqa: PLC0415
+
+        dates = _local_dates(events["at"], self.data.card.timezone)
+        now_names, now_owner = self.leaves()
+        label = pl.Series([_OTHER] * events.height, dtype=pl.Utf8)
+        for p in periods:
+            inside = (dates >= p.start) & (dates < p.next_start())
+            if not inside.any():
+                continue
+            if p == self.period:
+                names, owner = now_names, now_owner
+            else:
+                then = Layer(self.data, p, self.nodes)
+                then_names, then_owner = then.leaves()
+                keep_then = then.has_kids[then_owner]
+                keep_now = ~then.has_kids[now_owner]
+                names = np.concatenate([then_names[keep_then], now_names[keep_now]])
+                owner = np.concatenate([then_owner[keep_then], now_owner[keep_now]])
+            found = events.select(self._relabel(rep, names, owner).alias("l"))["l"]
+            label = found.zip_with(inside, label)
+        return pl.lit(label)
 
 
 class FlatLayer:

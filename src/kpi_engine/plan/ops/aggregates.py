@@ -11,9 +11,11 @@ with ``--period`` spans); each period's members decide, the appraised period's w
 membership rows for the subject.
 
 Row kernel: ``AggregateOp.row`` over the subject's ``Event`` objects. Column kernel:
-``reduce_column`` over the period's events of every owner at once (the columnar executor reads,
-validates and filters the events, ``evaluation/columnar/_events.py``); an aggregate over more than
-the period has none yet (``Plan.support("columnar")`` names it).
+``reduce_column`` over the events of every owner at once (the columnar executor reads, validates
+and filters the events, ``evaluation/columnar/_events.py``). Over several periods, the executor
+labels each event with its owner in the event's own period by the rule above (that period's members
+for a node with members then, the appraised period's otherwise) and reduces the span's events once;
+a rep below two nodes that way (counted twice by the row kernel) is left to the row executor.
 """
 
 from __future__ import annotations
@@ -73,10 +75,7 @@ class AggregateOp:
         self.field = metric.field
         self.where = metric.where
         self.over = metric.over
-        # No column kernel for the events of earlier periods yet: the plan names it.
-        self.without_column = (
-            None if self.over == "period" else f"metric '{self.name}' (an aggregate over: {self.over})"
-        )
+        self.without_column: str | None = None  # it has a column kernel, over one period or several
 
     def matching(self, scope: RowScope, node: str, period: Period) -> list[Any]:
         """The events the aggregate reads: all reps below the subject, filtered (over its periods)."""

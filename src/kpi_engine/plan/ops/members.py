@@ -2,7 +2,7 @@
 
 Members' attainment rate = members meeting ``where`` ÷ members counted, where ``among`` decides
 who is counted (all members by default); N/A when no member counts. ``measure: count`` gives the
-number of members meeting ``where`` instead (row kernel only, yet: the plan names it). Each member's own values
+number of members meeting ``where`` instead (0 for a subject without members). Each member's own values
 decide (a member's own rollup for a department's teams), not the subject's.
 
 Row kernel: each member through the row scope. Column kernel: the members' layer, counted per
@@ -38,7 +38,7 @@ class MembersOp:
         self.expr: Expression = metric.expr
         self.among = metric.among
         self.count = metric.measure == "count"
-        self.without_column: str | None = f"metric '{metric.name}' (a members count)" if self.count else None
+        self.without_column: str | None = None  # both measures have a column kernel
 
     def row(self, scope: RowScope, node: str, period: Period) -> Value:
         """The node's share (``None`` when no member counts)."""
@@ -54,9 +54,9 @@ class MembersOp:
         return None if counted == 0 else num.div(Decimal(met), Decimal(counted))
 
     def column(self, scope: ColumnScope, layer: Layer) -> Column:
-        """Every node's share, counted over the members' layer."""
+        """Every node's share (or count), counted over the members' layer."""
         if not layer.has_kids.any():
-            return Num(0, 1, np.ones(layer.n, dtype=bool))
+            return Num(0, 1, None) if self.count else Num(0, 1, np.ones(layer.n, dtype=bool))
         kids = layer.kids()
         kctx = scope.ctx(kids)
         counted = np.ones(kids.n, dtype=bool)
@@ -65,6 +65,8 @@ class MembersOp:
         meets = counted & true_rows(self.expr.evaluate_columns(kctx, scope.env(kids, self.expr.names)))
         total = np.bincount(layer.owner[counted], minlength=layer.n).astype(np.int64)
         met = np.bincount(layer.owner[meets], minlength=layer.n).astype(np.int64)
+        if self.count:
+            return Num(met, 1, None)
         none = total == 0
         return Num(met, np.where(none, 1, total), none if none.any() else None)
 
