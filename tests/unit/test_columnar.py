@@ -139,10 +139,24 @@ def test_float_column_is_left_to_the_row_path():
     assert got == expected
 
 
-def test_unsupported_feature_is_named():
-    """The plan names an event-window metric as what the columnar executor cannot run; auto runs the row path."""
+def test_unsupported_feature_is_named(monkeypatch):
+    """An op without a column kernel is named by the plan; engine='columnar' refuses it, auto runs the row path.
+
+    Every op has a column kernel today (windows were the last): the refusal is shown with a window
+    op made to lack its kernel.
+    """
+    from kpi_engine.plan.ops.windows import WindowOp
+
     window = "{window: {trigger: type == 'complaint', answer: type == 'answer', within: {hours: 24}}}"
     text = W1ISH.replace("kpis:", f"metrics:\n  run: {window}\nkpis:")
+    assert lower(parse_ruleset(text).scorecard).support("columnar") is None
+    built = WindowOp.__init__
+
+    def without_kernel(self, metric):
+        built(self, metric)
+        self.without_column = f"metric '{metric.name}' of kind 'window'"
+
+    monkeypatch.setattr(WindowOp, "__init__", without_kernel)
     ruleset = parse_ruleset(text)
     plan = lower(ruleset.scorecard)
     assert plan.support("columnar") == "the columnar engine cannot evaluate metric 'run' of kind 'window'"

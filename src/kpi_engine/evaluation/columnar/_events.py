@@ -20,11 +20,13 @@ import numpy as np
 from kpi_engine._columns import Bool, Column, Ctx, Num, Text, UnusualError
 from kpi_engine.evaluation.columnar._filters import Field, translate
 from kpi_engine.evaluation.columnar._ingest import _FALSE, _TRUE, text_number_columns, typed_column
+from kpi_engine.expr import Expression
 from kpi_engine.expr import evaluate_columns as evaluate
 from kpi_engine.language.checks import BUILTIN_EVENT_FIELDS
 from kpi_engine.language.model import Metric, Scorecard
 from kpi_engine.language.spec import InputType
 from kpi_engine.plan.ops.aggregates import reduce_column
+from kpi_engine.plan.ops.windows import LogColumns
 from kpi_engine.time.periods import Period
 
 _REQUIRED = ("event_id", "type", "at", "rep")
@@ -96,54 +98,16 @@ def aggregate(
     """
     import polars as pl  # noqa: PLC0415
 
-    types: dict[str, InputType] = {**BUILTIN_EVENT_FIELDS, **card.event_fields}
-    known = set(types) | {"at"}
-    if not set(events.columns) <= known or len(set(events.columns)) != len(events.columns):
-        raise UnusualError("unknown event columns")
-    for col in _REQUIRED:
-        if col not in events.columns:
-            raise UnusualError(f"no {col} column")
-    texts = [name for name, kind in types.items() if kind == "text" and name in events.columns]
-    # Plain decimal text in number fields is read in Polars; other forms take the exact ingest below.
-    plain = [
-        name
-        for name, kind in card.event_fields.items()
-        if name in events.columns and kind in _PLAIN_KINDS and events[name].dtype == pl.Utf8
-    ]
     read: set[str] = set().union(*(m.where.names for m in needed if m.where is not None))
     read |= {m.field for m in needed if m.field is not None}
-    rep_key, values, parsed = _check(events, texts, plain, read)
-    for name, kind in card.event_fields.items():
-        if kind == "bool" and name in events.columns:
-            parsed[name] = _bool_field(events, name)
-    # Every field is validated over all rows (the row path refuses a bad cell in any period).
-    numbers: dict[str, tuple[InputType, tuple[Decimal | None, Decimal | None]]] = {
-        name: (kind, (None, None))
-        for name, kind in card.event_fields.items()
-        if name in events.columns
-        and name not in parsed
-        and kind not in {"bool", "text", "date"}
-        and events[name].dtype == pl.Utf8
-    }
-    columns: dict[str, Column] = dict(text_number_columns(events, numbers)) if numbers else {}
-    for name, kind in card.event_fields.items():
-        if name in events.columns and name not in numbers and name not in parsed and kind != "text":
-            columns[name] = typed_column(events[name], kind, (None, None))
+    fields, extra, columns, keys = _read(card, events, read)
+    rep_key = keys["rep"]
     dates = _local_dates(events["at"], card.timezone)
     in_period = (dates >= (first or period).start) & (dates < period.next_start())
-
-    fields, extra = _fields(types, read, columns, values, events.height)
-    fields.update({name: field for name, field in parsed.items() if name in read})
     conditions: dict[str, Any] = {}
     for m in needed:
-        if m.where is None:
-            continue
-        expr = translate(m.where.node, fields)
-        if expr is None:  # outside the translated subset: the exact kernel decides each event
-            mask = _exact_mask(m, columns, fields, events)
-            extra.append(pl.Series(f"\0where:{m.name}", mask))
-            expr = pl.col(f"\0where:{m.name}")
-        conditions[m.name] = expr.fill_null(value=False)
+        if m.where is not None:
+            conditions[m.name] = _condition(f"where:{m.name}", m.where, fields, columns, events, extra)
 
     index = pl.DataFrame({"\0rep": subjects, "\0g": np.arange(len(subjects), dtype=np.int64)})
     # Per metric, the value it reads where its filter holds (null elsewhere): plain column aggregations.
@@ -172,13 +136,82 @@ def aggregate(
     return reduce_column(work, needed, kinds, len(subjects))
 
 
+def _read(
+    card: Scorecard, events: Any, read: set[str]
+) -> tuple[dict[str, Field], list[Any], dict[str, Column], dict[str, Any]]:
+    """Validate every event row as the row path does, and give the fields in ``read`` as Polars expressions.
+
+    Returns:
+        The fields (``Field``), the Series they are built on (to add to the frame), the typed
+        columns of the declared fields, and the expressions of the stripped ``rep`` and ``event_id``.
+
+    Raises:
+        UnusualError: for anything the row path reports or reads in its own way.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    types: dict[str, InputType] = {**BUILTIN_EVENT_FIELDS, **card.event_fields}
+    known = set(types) | {"at"}
+    if not set(events.columns) <= known or len(set(events.columns)) != len(events.columns):
+        raise UnusualError("unknown event columns")
+    for col in _REQUIRED:
+        if col not in events.columns:
+            raise UnusualError(f"no {col} column")
+    texts = [name for name, kind in types.items() if kind == "text" and name in events.columns]
+    # Plain decimal text in number fields is read in Polars; other forms take the exact ingest below.
+    plain = [
+        name
+        for name, kind in card.event_fields.items()
+        if name in events.columns and kind in _PLAIN_KINDS and events[name].dtype == pl.Utf8
+    ]
+    keys, values, parsed = _check(events, texts, plain, read)
+    for name, kind in card.event_fields.items():
+        if kind == "bool" and name in events.columns:
+            parsed[name] = _bool_field(events, name)
+    # Every field is validated over all rows (the row path refuses a bad cell in any period).
+    numbers: dict[str, tuple[InputType, tuple[Decimal | None, Decimal | None]]] = {
+        name: (kind, (None, None))
+        for name, kind in card.event_fields.items()
+        if name in events.columns
+        and name not in parsed
+        and kind not in {"bool", "text", "date"}
+        and events[name].dtype == pl.Utf8
+    }
+    columns: dict[str, Column] = dict(text_number_columns(events, numbers)) if numbers else {}
+    for name, kind in card.event_fields.items():
+        if name in events.columns and name not in numbers and name not in parsed and kind != "text":
+            columns[name] = typed_column(events[name], kind, (None, None))
+    fields, extra = _fields(types, read, columns, values, events.height)
+    fields.update({name: field for name, field in parsed.items() if name in read})
+    return fields, extra, columns, keys
+
+
+def _condition(
+    label: str,
+    expression: Expression,
+    fields: dict[str, Field],
+    columns: dict[str, Column],
+    events: Any,
+    extra: list[Any],
+) -> Any:
+    """A filter or window condition as a Polars expression, true where it holds (N/A is false)."""
+    import polars as pl  # noqa: PLC0415
+
+    expr = translate(expression.node, fields)
+    if expr is None:  # outside the translated subset: the exact kernel decides each event
+        mask = _exact_mask(expression, columns, fields, events)
+        extra.append(pl.Series(f"\0{label}", mask))
+        expr = pl.col(f"\0{label}")
+    return expr.fill_null(value=False)
+
+
 def _check(
     events: Any, texts: list[str], plain: list[str], read: set[str]
-) -> tuple[Any, dict[str, Any], dict[str, Field]]:
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Field]]:
     """Validate the required text fields (not blank), ``event_id`` (unique) and plain number text, in one pass.
 
     Returns:
-        The expression of the stripped rep (the grouping key); per text field, the expression of
+        The expressions of the stripped rep (the grouping key) and event id; per text field, the expression of
         its value as the row path reads it (the cell as written, null where blank); per number
         field of ``plain`` whose every cell is a plain decimal, its exact scaled integers.
     """
@@ -246,7 +279,7 @@ def _check(
             # Polars reads every plain form (5., .5, +5, -0) exactly at the column's largest scale.
             number = pl.when(s != "").then(s).str.to_decimal(scale=scale).to_physical().cast(pl.Int64)
             parsed[name] = Field(number, "number", 10**scale)
-    return keys["rep"], values, parsed
+    return {"rep": keys["rep"], "event_id": keys["event_id"]}, values, parsed
 
 
 def _fields(
@@ -307,15 +340,14 @@ def _bool_field(events: Any, name: str) -> Field:
     )
 
 
-def _exact_mask(m: Metric, columns: dict[str, Column], fields: dict[str, Field], events: Any) -> Any:
-    """Where a filter the translation leaves aside is true, decided by the exact NumPy kernel on every event."""
+def _exact_mask(expression: Expression, columns: dict[str, Column], fields: dict[str, Field], events: Any) -> Any:
+    """Where a condition the translation leaves aside is true, decided by the exact NumPy kernel on every event."""
     import polars as pl  # noqa: PLC0415
 
-    assert m.where is not None
     rows = events.height
     ctx = Ctx(rows)
     env: dict[str, Column] = {}
-    for name in m.where.names:
+    for name in expression.names:
         if name in columns:
             env[name] = columns[name]
             continue
@@ -329,8 +361,104 @@ def _exact_mask(m: Metric, columns: dict[str, Column], fields: dict[str, Field],
             env[name] = Bool(s.fill_null(value=False).to_numpy(), mask)
         else:
             env[name] = Text(s.to_numpy().astype(object), mask)
-    cond = evaluate(ctx, m.where.node, env)
+    cond = evaluate(ctx, expression.node, env)
     assert isinstance(cond, Bool)
     if ctx.bad.any():
         raise UnusualError("a filter beyond the exact integer range")
     return cond.val & ~cond.na if cond.na is not None else np.asarray(cond.val, dtype=bool)
+
+
+def _instants(at: Any, timezone: str) -> Any:
+    """UTC microseconds of ISO timestamps (``time.zones.parse_instant``): a naive one is taken in ``timezone``.
+
+    A naive time the zone skips (a spring-forward gap) is left to the row path, which resolves it
+    by its own rule; a repeated one (clocks falling back) is its first occurrence, as there.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    if at.dtype == pl.Date or isinstance(at.dtype, pl.Datetime):
+        if at.dtype == pl.Date or at.dtype.time_zone is None:
+            at = at.cast(pl.Datetime("us")).dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+        found = at.dt.epoch("us")
+        if found.is_null().any():
+            raise UnusualError("a missing timestamp, or one the row path resolves")
+        return found
+    s = at.cast(pl.Utf8).str.strip_chars()
+    if not (s.str.contains(_NAIVE) | s.str.contains(_OFFSET)).all():
+        raise UnusualError("a timestamp in an unusual form")
+    frame = pl.DataFrame({"s": s})
+    norm = (
+        pl.col("s")
+        .str.replace(r"Z$", "+00:00")
+        .str.replace(" ", "T")
+        .str.replace(r"^(\d{4}-\d{2}-\d{2})$", "${1}T00:00")
+        .str.replace(r"T(\d{2}:\d{2})([+-]|$)", "T${1}:00${2}")
+    )
+    fraction = pl.col("s").str.extract(r"\.(\d{1,6})", 1).str.pad_end(6, "0").cast(pl.Int64).fill_null(0)
+    whole = norm.str.replace(r"\.\d+", "")
+    offset = whole.str.contains(r"[+-]\d{2}:\d{2}$")
+    local = (
+        whole.str.slice(0, 19)
+        .str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us")
+        .dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+        .dt.epoch("us")
+    )
+    stamped = whole.str.to_datetime("%Y-%m-%dT%H:%M:%S%:z", strict=False, time_unit="us").dt.epoch("us")
+    out = frame.select(pl.when(offset).then(stamped).otherwise(local) + fraction).to_series()
+    if out.is_null().any():
+        raise UnusualError("a timestamp the row path resolves")
+    return out
+
+
+def window_log(card: Scorecard, events: Any, windows: list[Metric]) -> LogColumns:
+    """The whole event log as the window kernel reads it (``plan.ops.windows.LogColumns``), validated.
+
+    Raises:
+        UnusualError: for anything the row path reports (a bad cell, a trigger or answer without
+            its match field …) or reads in its own way.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    read: set[str] = set()
+    for m in windows:
+        assert m.window is not None
+        read |= m.window.trigger.names | m.window.answer.names | set(m.window.match)
+    fields, extra, columns, keys = _read(card, events, read)
+    chosen: dict[str, Any] = {"\0id": keys["event_id"], "\0rep": keys["rep"]}
+    for i, m in enumerate(windows):
+        assert m.window is not None
+        chosen[f"\0t{i}"] = _condition(f"trigger:{m.name}", m.window.trigger, fields, columns, events, extra)
+        chosen[f"\0a{i}"] = _condition(f"answer:{m.name}", m.window.answer, fields, columns, events, extra)
+        for j, name in enumerate(m.window.match):
+            chosen[f"\0k{i}.{j}"] = fields[name].expr
+    frame = events.with_columns(*extra).select(*[e.alias(name) for name, e in chosen.items()])
+    frame = frame.with_columns(
+        pl.Series("\0us", _instants(events["at"], card.timezone)),
+        pl.Series("\0day", _local_dates(events["at"], card.timezone)).cast(pl.Int64),
+    ).with_row_index("\0row")
+    order = np.empty(frame.height, dtype=np.int64)
+    order[frame.sort(["\0us", "\0id"])["\0row"].to_numpy()] = np.arange(frame.height, dtype=np.int64)
+    trigger: dict[str, Any] = {}
+    answer: dict[str, Any] = {}
+    key: dict[str, Any] = {}
+    for i, m in enumerate(windows):
+        assert m.window is not None
+        parts = [f"\0k{i}.{j}" for j in range(len(m.window.match))]
+        picked = pl.col(f"\0t{i}") | pl.col(f"\0a{i}")
+        if frame.select((picked & pl.any_horizontal(*[pl.col(c).is_null() for c in parts])).any()).item():
+            raise UnusualError("a trigger or answer without its match field")  # the row path locates it
+        groups = frame.filter(picked).select(parts).unique().with_row_index("\0g")
+        gid = frame.select("\0row", *parts).join(groups, on=parts, how="left").sort("\0row")["\0g"]
+        trigger[m.name] = frame[f"\0t{i}"].to_numpy()
+        answer[m.name] = frame[f"\0a{i}"].to_numpy()
+        key[m.name] = gid.fill_null(-1).cast(pl.Int64).to_numpy()
+    return LogColumns(
+        us=frame["\0us"].to_numpy(),
+        order=order,
+        day=frame["\0day"].to_numpy(),
+        trigger=trigger,
+        answer=answer,
+        key=key,
+        calendar=card.calendar,
+        rep=frame["\0rep"],
+    )

@@ -13,6 +13,7 @@ Python integers.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -20,15 +21,17 @@ import numpy as np
 from kpi_engine._columns import Arr, Bool, Column, Ctx, Num, Text, UnusualError
 from kpi_engine.errors import DataError
 from kpi_engine.evaluation import checks
-from kpi_engine.evaluation.columnar._events import aggregate
+from kpi_engine.evaluation.columnar._events import aggregate, window_log
 from kpi_engine.evaluation.columnar._teams import Hierarchy, reaches, subjects_at
 from kpi_engine.evaluation.row import run_rows
 from kpi_engine.language.model import Scorecard
 from kpi_engine.plan import Plan, lower
 from kpi_engine.plan.ops.aggregates import AggregateOp
+from kpi_engine.plan.ops.windows import LogColumns
 from kpi_engine.time.periods import Period, spanned
 
 _OTHER = "\x00"  # events of reps below no node of a layer
+_EPOCH = dt.date(1970, 1, 1)
 
 
 def needs_layers(card: Scorecard) -> bool:
@@ -62,6 +65,23 @@ class Data:
         self.events = events
         self.hierarchy = hierarchy
         self._rows: dict[str, Any] = {}
+        self._log: LogColumns | None = None
+
+    def window_log(self) -> LogColumns:
+        """The whole event log for the scorecard's window metrics, validated once per run."""
+        if self._log is None:
+            windows = [m for m in self.card.metrics.values() if m.kind == "window"]
+            if self.events is None or self.events.height == 0:
+                empty = np.zeros(0, dtype=np.int64)
+                nothing = np.zeros(0, dtype=bool)
+                self._log = LogColumns(
+                    us=empty, order=empty, day=empty, trigger={m.name: nothing for m in windows},
+                    answer={m.name: nothing for m in windows}, key={m.name: empty for m in windows},
+                    calendar=self.card.calendar, rep=None,
+                )  # fmt: skip
+            else:
+                self._log = window_log(self.card, self.events, windows)
+        return self._log
 
     def align(self, period: Period, nodes: Arr) -> Arr:
         """The record row of each node in ``period`` (-1 where it has none)."""
@@ -138,6 +158,26 @@ class Layer:
             np.concatenate([self.nodes[mine], names]),
             np.concatenate([np.flatnonzero(mine), self.owner[owner]]),
         )
+
+    def counted_by(self) -> Arr:
+        """Per event of the log: the node whose window metrics count it (its rep's, or its own), -1 for none."""
+        import polars as pl  # noqa: PLC0415
+
+        log = self.data.window_log()
+        if log.rep is None:
+            return np.zeros(0, dtype=np.int64)
+        names, owner = self.leaves()
+        teams = np.flatnonzero(self.has_kids)  # a team's own events (its alerts) count for it too
+        names = np.concatenate([names, self.nodes[teams]])
+        owner = np.concatenate([owner, teams])
+        if len(set(names.tolist())) != len(names):
+            raise UnusualError("a rep below two nodes")
+        found = log.rep.replace_strict(
+            pl.Series(names, dtype=pl.Utf8), pl.Series(owner, dtype=pl.Int64), default=-1, return_dtype=pl.Int64
+        ).to_numpy()
+        start = (self.period.start - _EPOCH).days
+        end = (self.period.next_start() - _EPOCH).days
+        return np.where((log.day >= start) & (log.day < end), found, -1)
 
     def aggregates(self) -> dict[str, Column]:
         """Every event aggregate of the scorecard for these nodes in this period (exact, from ``_events``)."""
@@ -308,6 +348,14 @@ class Resolver:
     def aggregates(self, layer: Any) -> dict[str, Column]:
         found: dict[str, Column] = layer.aggregates()
         return found
+
+    def window_log(self) -> LogColumns:
+        if isinstance(self.top, FlatLayer):  # pragma: no cover - a scorecard with windows runs in layers
+            raise UnusualError("windows in a flat run")
+        return self.top.data.window_log()
+
+    def counted_by(self, layer: Any) -> Arr:
+        return layer.counted_by()
 
 
 class Metrics:

@@ -224,7 +224,7 @@ def _layered(
     card = ruleset.scorecard
     records, members, events = given
     ef = to_polars(events) if events is not None else None
-    if ef is not None and ef.height and not any(m.kind == "aggregate" for m in card.metrics.values()):
+    if ef is not None and ef.height and not any(m.kind in {"aggregate", "window"} for m in card.metrics.values()):
         raise FallbackError  # events nobody reads: the row path validates them and reports orphans
     subj, key, box = read
     subjects, parent, metrics = prepare(card, Data(card, subj, key, box.pop(), ef, hierarchy), chosen)
@@ -240,7 +240,8 @@ def _layered(
     if scored.strict_na or scored.na_error:
         raise FallbackError
     tracer: Any
-    if card.subject == "rep" and not any(m.kind == "members" for m in card.metrics.values()):
+    # A window pairs events across the whole log (an answer by a colleague): its trace is the whole run's.
+    if card.subject == "rep" and not any(m.kind in {"members", "window"} for m in card.metrics.values()):
         tracer = RowTracer(ruleset, df, _origins(records, df.height), ef, chosen, extra=extra)
     else:
         tracer = WholeTracer(ruleset, chosen, records, members, events, extra=extra)
