@@ -12,7 +12,7 @@ rule's meaning is one screen from its twin:
 ``ops.aggregates``  event aggregates: count, sum, mean, min, max, count_distinct with ``where``
 ``ops.history``     ``previous`` (growth, reduction, change, value) and ``streak``
 ``ops.members``     the share (or count) of members meeting a condition
-``ops.windows``     event windows (row kernel only: the plan says so, see ``support``)
+``ops.windows``     event windows: triggers paired with answers (a queue or a stack per key), measures
 ``ops.scoring``     threshold, linear, attainment, bands, expression; ``on_missing``
 ``ops.adjustments`` score overrides
 ``ops.weights``     sections, renormalisation, contributions, the total
@@ -43,7 +43,12 @@ and a Spark executor can call them on a batch of subjects at a time:
   partial aggregates a two-phase combine needs (``rollup`` and the event reductions are the
   per-batch step; a combine adds the partials per node);
 - ``previous``/``streak`` read the same subjects in earlier periods: a batch must carry those
-  periods' rows of its subjects (partition by subject);
+  periods' rows of its subjects (partition by subject); an aggregate ``over`` a span reads the
+  span's events, each labelled with its owner in its own period, then reduces as above;
+- windows pair triggers and answers across the whole event log (an answer by a colleague, in
+  another period): ``windows.pair_column`` runs once over the log, partitioned by match key (the
+  pairing of one key never reads another's); the per-owner counts, sums and maxima after it are
+  per-batch partials like the aggregates';
 - ranks are global: ``ranks.competition_ranks`` orders exact keys; an executor that runs per
   batch keeps each subject's exact key (the total is a rational ``num/den``) and ranks in a
   second pass over the keys (``ranks`` documents the order and ties).

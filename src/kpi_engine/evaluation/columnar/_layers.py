@@ -119,6 +119,7 @@ class Layer:
         self._kids: Layer | None = None
         self._earlier: Layer | None = None
         self._aggregates: dict[str, Column] | None = None
+        self._counted: Arr | None = None
         self.own: dict[str, Column] = {}  # inputs from the nodes' own records (the same in every pass)
 
     def own_column(self, name: str, kind: str) -> Column:
@@ -163,6 +164,8 @@ class Layer:
         """Per event of the log: the node whose window metrics count it (its rep's, or its own), -1 for none."""
         import polars as pl  # noqa: PLC0415
 
+        if self._counted is not None:
+            return self._counted
         log = self.data.window_log()
         if log.rep is None:
             return np.zeros(0, dtype=np.int64)
@@ -177,7 +180,8 @@ class Layer:
         ).to_numpy()
         start = (self.period.start - _EPOCH).days
         end = (self.period.next_start() - _EPOCH).days
-        return np.where((log.day >= start) & (log.day < end), found, -1)
+        self._counted = np.where((log.day >= start) & (log.day < end), found, -1)
+        return self._counted
 
     def aggregates(self) -> dict[str, Column]:
         """Every event aggregate of the scorecard for these nodes in this period (exact, from ``_events``)."""
