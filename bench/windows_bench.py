@@ -75,7 +75,9 @@ def main() -> None:
         out[engine] = (time.perf_counter() - wall, time.process_time() - cpu, totals)
         print(f"{engine:9s} wall {out[engine][0]:8.2f} s   cpu {out[engine][1]:8.2f} s")
     assert sorted(out["row"][2]) == sorted(out["columnar"][2]), "the executors disagree"
-    print(f"row / columnar: wall {out['row'][0] / out['columnar'][0]:.1f}x, cpu {out['row'][1] / out['columnar'][1]:.1f}x")
+    print(
+        f"row / columnar: wall {out['row'][0] / out['columnar'][0]:.1f}x, cpu {out['row'][1] / out['columnar'][1]:.1f}x"
+    )
 
 
 if __name__ == "__main__":

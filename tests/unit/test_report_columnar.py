@@ -216,8 +216,8 @@ def test_columnar_text_is_the_row_paths_bytes(tmp_path, spied, name, ruleset, re
     assert len(row) > 200
 
 
-def test_office_windows_output_matches_the_row_path(tmp_path, spied, capsys):
-    """Event windows are the row path's: --engine columnar refuses them by name, auto gives the row path's bytes."""
+def test_office_windows_output_matches_the_row_path(tmp_path, spied):
+    """Event windows run on the kernel: --engine columnar writes the row path's bytes from its own columns."""
     records = tmp_path / "records.csv"
     pl.DataFrame(
         {"subject": ["a", "b", "c"], "period": ["2026-03"] * 3, "conduct_score": ["100", "80", "90"]}
@@ -235,11 +235,8 @@ def test_office_windows_output_matches_the_row_path(tmp_path, spied, capsys):
     ruleset = ROOT / "rulesets/sales_office_windows.yaml"
     for fmt in ("csv", "jsonl"):
         row = _run(tmp_path, ruleset, records, "row", fmt, "--events", str(events))
-        assert _run(tmp_path, ruleset, records, "auto", fmt, "--events", str(events)) == row
-    assert spied == []  # the kernel does not evaluate event windows (the plan names them: support('columnar'))
-    argv = ["evaluate", str(ruleset), "--records", str(records), "--events", str(events), "--engine", "columnar"]
-    assert main(argv) == 1
-    assert "metric 'down_payment_rate' of kind 'window'" in capsys.readouterr().err
+        assert _run(tmp_path, ruleset, records, "columnar", fmt, "--events", str(events)) == row
+    assert spied == [True, True], "the columnar runs did not write from the kernel's columns"
 
 
 def test_names_from_columns_follow_the_row_rules():
