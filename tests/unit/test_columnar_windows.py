@@ -212,3 +212,37 @@ def test_dates_of_the_window_kernel_are_days_since_1970():
     from kpi_engine.plan.ops.windows import _EPOCH
 
     assert _EPOCH + dt.timedelta(days=20522) == dt.date(2026, 3, 10)
+
+
+DEPARTMENT = """\
+ruleset: win_department
+version: "1"
+title: windows of a department, its teams and their own events
+subject: department
+metrics:
+  w_count: {window: {trigger: type == 'complaint', answer: type == 'answer', within: {hours: 24}, measure: count}}
+  w_rate: {window: {trigger: type == 'complaint', answer: type == 'answer', within: {hours: 24}}}
+  w_late: {window: {trigger: type == 'complaint', answer: type == 'answer', within: {hours: 24}, measure: late}}
+  busy_teams: {members: {where: "w_count > 0", measure: count}}
+  timely_teams: {members: {where: "w_rate >= 1/2"}}
+kpis:
+  - {id: k, metric: w_count, method: linear, floor: 0, target: 10, weight: 100%}
+report: [w_count, w_rate, w_late, busy_teams, timely_teams]
+"""
+HIERARCHY = [("r1", "T1"), ("r2", "T1"), ("r3", "T2"), ("r4", "T3"), ("T1", "D1"), ("T2", "D1"), ("T3", "D2")]
+
+
+@given(logs())
+@settings(max_examples=60, deadline=None)
+def test_windows_of_departments_and_their_teams_on_the_kernel(events):
+    """Departments count their reps' and their own events (not their teams'); teams theirs, read by members metrics."""
+    owners = ["r1", "r2", "r3", "r4", "T1", "T2", "D1", "D2"]
+    for i, e in enumerate(events):
+        e["rep"] = owners[(i * 5 + len(e["event_id"])) % len(owners)] if e["rep"] == "T" else e["rep"]
+        e["type"] = {"both": "answer", "other": "complaint"}.get(e["type"], e["type"])
+    records = [{"subject": s, "period": "2026-03"} for s in ("r1", "r2", "r3", "r4")]
+    members = [{"member": m, "parent": p, "period": "2026-03"} for m, p in HIERARCHY]
+    card = parse_ruleset(DEPARTMENT)
+    row = evaluate(card, records, period="2026-03", members=members, events=events, engine="row")
+    col = run_columnar(card, records, "2026-03", members, events, strict=False)
+    assert_same(row, col)
