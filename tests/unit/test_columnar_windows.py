@@ -246,3 +246,16 @@ def test_windows_of_departments_and_their_teams_on_the_kernel(events):
     row = evaluate(card, records, period="2026-03", members=members, events=events, engine="row")
     col = run_columnar(card, records, "2026-03", members, events, strict=False)
     assert_same(row, col)
+
+
+@pytest.mark.parametrize("events", [None, []])
+def test_windows_without_events_on_the_kernel(events):
+    """No event log: counts are 0, the rate and the durations N/A, on both executors."""
+    _, col = both(ruleset(within="hours: 24"), [{"subject": "r1", "period": "2026-03"}], events)
+    metrics = col.result("r1").metrics
+    assert (metrics["w_count"], metrics["w_never"], metrics["w_rate"], metrics["w_total_duration"]) == (
+        0,
+        0,
+        None,
+        None,
+    )
