@@ -207,13 +207,23 @@ class Layer:
             metrics = [m for m in needed if m.over == over]
             if over == "period":
                 relabel = self._relabel(rep, *self.leaves())
-                first = None
-            else:
-                relabel = self._span_labels(rep, events, spanned(self.period, over))
-                first = spanned(self.period, over)[0]
-            relabelled = events.with_columns(pl.when(blank).then(rep).otherwise(relabel).alias("rep"))
-            found = aggregate(card, relabelled, self.period, [*labels, _OTHER], metrics, first)
-            out.update({name: _head(col, self.n) for name, col in found.items()})
+                relabelled = events.with_columns(pl.when(blank).then(rep).otherwise(relabel).alias("rep"))
+                found = aggregate(card, relabelled, self.period, [*labels, _OTHER], metrics)
+                out.update({name: _head(col, self.n) for name, col in found.items()})
+                continue
+            periods = spanned(self.period, over)
+            owners = self._span_owners(periods)
+            colour = _colours(owners, self.n)
+            # One pass per colour: within a colour, every rep has one owner in each period.
+            for c in range(int(colour.max()) + 1 if self.n else 1):
+                picked = [(p, names[colour[owner] == c], owner[colour[owner] == c]) for p, names, owner in owners]
+                relabel = self._span_labels(rep, events, picked)
+                relabelled = events.with_columns(pl.when(blank).then(rep).otherwise(relabel).alias("rep"))
+                found = aggregate(card, relabelled, self.period, [*labels, _OTHER], metrics, periods[0])
+                mine = colour == c
+                for name, col in found.items():
+                    head = _head(col, self.n)
+                    out[name] = head if c == 0 else _merge(out[name], head, mine)
         return out
 
     def _relabel(self, rep: Any, names: Arr, owner: Arr) -> Any:
@@ -226,34 +236,76 @@ class Layer:
             pl.Series(names, dtype=pl.Utf8), pl.Series([str(i) for i in owner], dtype=pl.Utf8), default=_OTHER
         )
 
-    def _span_labels(self, rep: Any, events: Any, periods: list[Period]) -> Any:
-        """Each event's owner in its own period of a span (the rule of ``ops.aggregates``).
+    def _span_owners(self, periods: list[Period]) -> list[tuple[Period, Arr, Arr]]:
+        """Per period of a span, its reps and their owners' positions (the rule of ``ops.aggregates``).
 
-        That period's members decide for a node with members then, the appraised period's otherwise.
+        That period's members decide for a node with members then, the appraised period's otherwise;
+        so a rep may be below two nodes in one period (the row kernel counts its events for both).
         """
+        now_names, now_owner = self.leaves()
+        out = []
+        for p in periods:
+            if p == self.period:
+                out.append((p, now_names, now_owner))
+                continue
+            then = Layer(self.data, p, self.nodes)
+            then_names, then_owner = then.leaves()
+            keep_then = then.has_kids[then_owner]
+            keep_now = ~then.has_kids[now_owner]
+            names = np.concatenate([then_names[keep_then], now_names[keep_now]])
+            owner = np.concatenate([then_owner[keep_then], now_owner[keep_now]])
+            out.append((p, names, owner))
+        return out
+
+    def _span_labels(self, rep: Any, events: Any, owners: list[tuple[Period, Arr, Arr]]) -> Any:
+        """Each event's owner in its own period of a span (one owner per rep in each period)."""
         import polars as pl  # noqa: PLC0415
 
         from kpi_engine.evaluation.columnar._events import _local_dates  # noqa: PLC0415
 
         dates = _local_dates(events["at"], self.data.card.timezone)
-        now_names, now_owner = self.leaves()
         label = pl.Series([_OTHER] * events.height, dtype=pl.Utf8)
-        for p in periods:
+        for p, names, owner in owners:
             inside = (dates >= p.start) & (dates < p.next_start())
             if not inside.any():
                 continue
-            if p == self.period:
-                names, owner = now_names, now_owner
-            else:
-                then = Layer(self.data, p, self.nodes)
-                then_names, then_owner = then.leaves()
-                keep_then = then.has_kids[then_owner]
-                keep_now = ~then.has_kids[now_owner]
-                names = np.concatenate([then_names[keep_then], now_names[keep_now]])
-                owner = np.concatenate([then_owner[keep_then], now_owner[keep_now]])
             found = events.select(self._relabel(rep, names, owner).alias("l"))["l"]
             label = found.zip_with(inside, label)
         return pl.lit(label)
+
+
+def _colours(owners: list[tuple[Period, Arr, Arr]], n: int) -> Arr:
+    """A colour per node such that no two nodes of one colour share a rep in any period (greedy; usually one)."""
+    colour = np.zeros(n, dtype=np.int64)
+    shared: dict[int, set[int]] = {}
+    for _, names, owner in owners:
+        if len(set(names.tolist())) == len(names):
+            continue
+        below: dict[str, list[int]] = {}
+        for name, o in zip(names.tolist(), owner.tolist(), strict=True):
+            below.setdefault(name, []).append(o)
+        for found in below.values():
+            for a in found:
+                shared.setdefault(a, set()).update(b for b in found if b != a)
+    for node in sorted(shared):
+        taken = {int(colour[other]) for other in shared[node] if other < node}
+        colour[node] = next(c for c in range(len(taken) + 1) if c not in taken)
+    return colour
+
+
+def _merge(a: Column, b: Column, take_b: Arr) -> Column:
+    """``b`` where ``take_b``, else ``a`` (two aggregate columns of the same nodes)."""
+    assert isinstance(a, Num)
+    assert isinstance(b, Num)
+    n = len(take_b)
+    na_a = a.na if a.na is not None else np.zeros(n, dtype=bool)
+    na_b = b.na if b.na is not None else np.zeros(n, dtype=bool)
+    na = np.where(take_b, na_b, na_a)
+    return Num(
+        np.where(take_b, b.num, a.num).astype(np.int64),
+        np.where(take_b, b.den, a.den).astype(np.int64),
+        na if na.any() else None,
+    )
 
 
 class FlatLayer:

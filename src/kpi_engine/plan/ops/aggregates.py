@@ -15,7 +15,8 @@ Row kernel: ``AggregateOp.row`` over the subject's ``Event`` objects. Column ker
 and filters the events, ``evaluation/columnar/_events.py``). Over several periods, the executor
 labels each event with its owner in the event's own period by the rule above (that period's members
 for a node with members then, the appraised period's otherwise) and reduces the span's events once;
-a rep below two nodes that way (counted twice by the row kernel) is left to the row executor.
+where that rule puts a rep below two nodes in one period (the row kernel counts its events for
+both), the nodes are split into groups that share no rep and each group is reduced on its own.
 """
 
 from __future__ import annotations
