@@ -259,3 +259,21 @@ def test_windows_without_events_on_the_kernel(events):
         None,
         None,
     )
+
+
+def test_working_day_durations_beyond_the_calendar_are_the_row_paths_error():
+    """Durations in working days reaching an uncovered year: handed over, the row path's error."""
+    text = ruleset(within=None, unit="working_days")
+    events = [
+        {"event_id": "k1", "type": "complaint", "at": "2099-03-10T10:00:00+08:00", "rep": "r1", "customer": "c"},
+        {"event_id": "a1", "type": "answer", "at": "2099-03-12T10:00:00+08:00", "rep": "r1", "customer": "c"},
+    ]
+    card = parse_ruleset(text)
+    records = [{"subject": "r1", "period": "2099-03"}]
+    with pytest.raises(Exception) as row:  # noqa: PT011 - whichever error the row path raises
+        evaluate(card, records, period="2099-03", events=events, engine="row")
+    with pytest.raises(type(row.value)) as col:
+        evaluate(card, records, period="2099-03", events=events, engine="columnar")
+    assert str(col.value) == str(row.value)
+    with pytest.raises(FallbackError):
+        run_columnar(card, records, "2099-03", None, events, strict=False)

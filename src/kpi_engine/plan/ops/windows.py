@@ -512,13 +512,18 @@ def _durations(log: LogColumns, window: Window, t_rows: Arr, a_rows: Arr) -> tup
     if unit == "days":
         return last - first, 1
     spans, back = np.unique(np.stack([first, last]), axis=1, return_inverse=True)
-    counts = np.array(
-        [
-            log.calendar.working_days_between(_EPOCH + dt.timedelta(days=int(a)), _EPOCH + dt.timedelta(days=int(b)))
-            for a, b in spans.T
-        ],
-        dtype=np.int64,
-    )
+    try:
+        counts = np.array(
+            [
+                log.calendar.working_days_between(
+                    _EPOCH + dt.timedelta(days=int(a)), _EPOCH + dt.timedelta(days=int(b))
+                )
+                for a, b in spans.T
+            ],
+            dtype=np.int64,
+        )
+    except CalendarError as exc:  # the row kernel raises it at the pair: it reports it, located
+        raise UnusualError(str(exc)) from None
     return (counts[np.ravel(back)] if len(first) else np.zeros(0, dtype=np.int64)), 1
 
 
