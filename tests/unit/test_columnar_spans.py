@@ -141,3 +141,34 @@ def test_spans_on_the_kernel_equal_the_row_path(data):
     row = evaluate(card, records_, members=rows, events=events, period="2026-Q2", engine="row")
     col = run_columnar(card, records_, "2026-Q2", rows, events, strict=False)
     assert_same(row, col)
+
+
+@st.composite
+def department_data(draw):
+    """Two departments over three teams; earlier quarters' rows for some reps and teams only."""
+    events, _ = draw(span_data())
+    now = {"a": "T1", "b": "T1", "c": "T2", "d": "T3", "e": draw(st.sampled_from(["T1", "T2", "T3"]))}
+    rows = [{"member": r, "parent": t, "period": "2026-Q2"} for r, t in now.items()]
+    rows += [{"member": t, "parent": d, "period": "2026-Q2"} for t, d in (("T1", "D1"), ("T2", "D1"), ("T3", "D2"))]
+    for q in draw(st.lists(st.sampled_from(QUARTERS[:-1]), unique=True)):
+        for r in "abcde":
+            team = draw(st.sampled_from(["T1", "T2", "T3", None]))
+            if team is not None:
+                rows.append({"member": r, "parent": team, "period": q})
+        for t in ("T1", "T2", "T3"):
+            dept = draw(st.sampled_from(["D1", "D2", None]))
+            if dept is not None:
+                rows.append({"member": t, "parent": dept, "period": q})
+    return events, rows
+
+
+@given(department_data())
+@settings(max_examples=40, deadline=None)
+def test_spans_of_departments_on_the_kernel_equal_the_row_path(data):
+    """Two levels: each quarter's departments, teams and reps decide, else today's; the kernel's own result."""
+    events, rows = data
+    records_ = [{"subject": s, "period": "2026-Q2"} for s in "abcde"]
+    card = parse_ruleset(SPANS_EVERY_FN.replace("subject: team", "subject: department"))
+    row = evaluate(card, records_, members=rows, events=events, period="2026-Q2", engine="row")
+    col = run_columnar(card, records_, "2026-Q2", rows, events, strict=False)
+    assert_same(row, col)

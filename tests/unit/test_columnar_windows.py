@@ -71,9 +71,13 @@ def test_one_answer_closes_one_trigger_on_the_kernel():
         {"event_id": "a1", "type": "answer", "at": "2026-03-10T12:00:00+08:00", "rep": "r2", "customer": "c"},
     ]
     records = [{"subject": "r1", "period": "2026-03"}, {"subject": "r2", "period": "2026-03"}]
-    _, col = both(ruleset(within="hours: 24"), records, events)
+    row, col = both(ruleset(within="hours: 24"), records, events)
     metrics = col.result("r1").metrics
     assert (metrics["w_count"], metrics["w_in_time"], metrics["w_never"], metrics["w_max_duration"]) == (2, 1, 1, 2)
+    # r2's answer pairs with r1's complaint: the trace is the whole run's, as the row path gives it.
+    explanation = col.result("r1").kpi("k").explanation
+    assert explanation == row.result("r1").kpi("k").explanation
+    assert explanation["window"]["pairs"][0] == {"event": "k1", "partner": "a1", "status": "in_time", "duration": 2}
 
 
 def test_a_teams_own_events_count_for_it_on_the_kernel():
