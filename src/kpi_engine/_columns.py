@@ -37,7 +37,15 @@ class UnusualError(Exception):
     Raised for data in a form the vectorised readers do not take (a bad cell, a float column …)
     and for values beyond what the exact columns hold; the columnar executor then hands the
     whole run to the row executor, so both give the same appraisal or the same located error.
+
+    ``form`` marks data that is valid but in a form the kernel does not hold (a float of more
+    than 15 significant digits, a decimal beyond int64 …): the row executor would compute it,
+    only slowly, so ``engine="columnar"`` refuses it at once with this reason.
     """
+
+    def __init__(self, reason: str = "", *, form: bool = False) -> None:
+        super().__init__(reason)
+        self.form = form
 
 
 class Ctx:

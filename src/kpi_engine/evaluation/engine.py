@@ -263,15 +263,39 @@ def dispatch(
             strict=strict,
         )
 
+    def fallen_back(reason: str, *, form: bool) -> Appraisal:
+        """The row executor's run, noted with ``reason``; for ``engine='columnar'`` a refusal instead.
+
+        A ``form`` reason is valid data the kernel does not hold: refused at once. Any other
+        reason may be an error in the data: the row executor runs first so that its located
+        error is the one raised; if it finds none, the columnar engine still refuses.
+        """
+        if engine == "columnar" and form:
+            raise KpiError(refusal(reason))
+        appraisal = on_rows()
+        if engine == "columnar":
+            raise KpiError(refusal(reason))
+        return attrs.evolve(appraisal, fallback=reason)
+
     if not use_columnar(ruleset, records, engine):
-        return on_rows()
+        appraisal = on_rows()
+        unable = lower(ruleset.scorecard).support("columnar") if engine == "auto" else None
+        if unable is not None and columnar.available() and _size(records) >= AUTO_THRESHOLD:
+            return attrs.evolve(appraisal, fallback=unable)  # large enough for the kernel, which cannot run it
+        return appraisal
     if events is not None and any(i.source is not None for i in ruleset.scorecard.inputs.values()):
-        return on_rows()  # inputs filled from the events (``from:``, evaluation/sources.py): the row executor
+        # inputs filled from the events (``from:``, evaluation/sources.py): the row executor
+        return fallen_back("inputs filled from the events (from:)", form=True)
     if _several(events):  # a CRM log and an alert log: validated and merged by the row executor
-        return on_rows()
+        return fallen_back("several event logs", form=True)
     from kpi_engine.evaluation.columnar._run import FallbackError, run_columnar  # noqa: PLC0415
 
     try:
         return run_columnar(ruleset, records, period, members, events, strict=strict, extra=allow_extra_columns)
-    except FallbackError:
-        return on_rows()
+    except FallbackError as exc:
+        return fallen_back(exc.reason, form=exc.form)
+
+
+def refusal(reason: str) -> str:
+    """The message of ``engine='columnar'`` refusing a run it would hand to the row engine."""
+    return f"the columnar engine cannot run this input ({reason}); use engine='row' (--engine row)"
