@@ -147,9 +147,31 @@ def decimal_number_columns(
         if ints.null_count() != nulls:  # a wide decimal (decimal128(38,18)): its trailing zeros dropped
             ints, scale = narrowed(source)
         na = source.is_null().to_numpy() if nulls else np.zeros(len(source), dtype=bool)
-        values = (ints.fill_null(0) if nulls else ints).to_numpy()
+        values, scale = trimmed((ints.fill_null(0) if nulls else ints).to_numpy(), scale)
         out[name] = checked(values, scale, na, kind, bounds)
     return out
+
+
+_TRIM_ABOVE = 6  # places: a column declared with more (decimal128(38,18)) is read at the scale its values need
+
+
+def trimmed(values: Any, scale: int) -> tuple[Any, int]:
+    """Int64 numerators at ``scale`` with the common trailing zeros dropped, when the scale is wide.
+
+    ``decimal128(38,18)`` holds 105.77 as 105770000000000000000 over 10**18; a denominator that large
+    leaves the kernel no room for products, so the largest power of ten dividing every value is
+    found (bisection, one NumPy pass a step) and divided out. No value changes.
+    """
+    if scale <= _TRIM_ABOVE or not len(values):
+        return values, scale
+    low, high = 0, min(scale, 18)  # 10**18 is the largest power of ten in int64
+    while low < high:
+        mid = (low + high + 1) // 2
+        if not np.any(values % np.int64(10**mid)):
+            low = mid
+        else:
+            high = mid - 1
+    return (values // np.int64(10**low) if low else values), scale - low
 
 
 def narrowed(series: Any) -> tuple[Any, int]:

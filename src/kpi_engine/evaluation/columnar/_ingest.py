@@ -183,7 +183,10 @@ def _decimal_numerators(series: Any) -> tuple[Any, int, Any]:
         from kpi_engine.evaluation.columnar._decimals import narrowed  # noqa: PLC0415 - it imports us
 
         ints, scale = narrowed(series)
-    return (ints.fill_null(0) if nulls else ints).to_numpy(), scale, na
+    from kpi_engine.evaluation.columnar._decimals import trimmed  # noqa: PLC0415 - it imports us
+
+    values, scale = trimmed((ints.fill_null(0) if nulls else ints).to_numpy(), scale)
+    return values, scale, na
 
 
 def _checked(values: Any, scale: int, na: Any, kind: InputType, bounds: tuple[Decimal | None, Decimal | None]) -> Num:
