@@ -253,7 +253,10 @@ def float_numerators(series: Any) -> tuple[Any, int, Any]:
     up = k >= 0
     p = np.array([10.0**i for i in range(23)])[np.abs(k)]  # exact powers of ten
     m = np.rint(np.where(up, x * p, x / p))
-    if not (np.where(up, m / p, m * p) == x).all():
+    back = np.where(up, m / p, m * p) == x
+    if not back.all():
+        if (k[~back] < _FLOAT_DIGITS - 1 - e[~back]).any():  # 10**k capped at 22: too small to tell here
+            raise UnusualError("a float beyond the kernel's 17 digits", form=True)
         raise UnusualError("a float that is not a short decimal (more than 15 significant digits)")
     ints = m.astype(np.int64)
     k[zero] = 0
