@@ -242,11 +242,14 @@ def dispatch(
     engine: str,
     rows: Callable[..., Appraisal],
     allow_extra_columns: bool = False,
+    hand_over: bool = False,
 ) -> Appraisal:
     """Run ``engine`` (``auto`` picks the kernel for large inputs when it is installed and able).
 
     ``rows`` is the row executor (``run_rows`` with the caller's options); it takes over whenever
-    the data needs it (errors, rare forms).
+    the data needs it (errors, rare forms): under ``auto`` noted in ``Appraisal.fallback``; under
+    ``columnar`` refused with the reason (a ``KpiError``), unless ``hand_over`` (the conformance
+    runner, which labels such cases itself).
 
     Raises:
         KpiError: for ``engine='columnar'`` when the extra is missing or the scorecard has a
@@ -270,10 +273,11 @@ def dispatch(
         reason may be an error in the data: the row executor runs first so that its located
         error is the one raised; if it finds none, the columnar engine still refuses.
         """
-        if engine == "columnar" and form:
+        refuse = engine == "columnar" and not hand_over
+        if refuse and form:
             raise KpiError(refusal(reason))
         appraisal = on_rows()
-        if engine == "columnar":
+        if refuse:
             raise KpiError(refusal(reason))
         return attrs.evolve(appraisal, fallback=reason)
 
