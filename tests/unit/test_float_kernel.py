@@ -221,6 +221,9 @@ def test_kpi_evaluate_says_when_the_row_engine_runs(tmp_path, monkeypatch):
     code, err = _cli(tmp_path, "--engine", "columnar")
     assert code == 1
     assert "the columnar engine cannot run this input (a float beyond the kernel's 17 digits in column 'x'" in err
+    code, err = _cli(tmp_path, "--engine", "columnar", "--lang", "zh")
+    assert code == 1
+    assert "列式引擎无法运行此输入（浮点数超出内核的 17 位数字（记录的列 'x'））" in err
 
 
 def test_kpi_evaluate_is_silent_when_the_kernel_runs_floats(tmp_path, monkeypatch):

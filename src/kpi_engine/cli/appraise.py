@@ -37,7 +37,8 @@ from kpi_engine.evaluation.results import Appraisal
 from kpi_engine.io.arrow import write_parquet
 from kpi_engine.io.output import replacing
 from kpi_engine.language.build import Ruleset
-from kpi_engine.report import Messages, names_from_tables, render, view_of
+from kpi_engine.report import names_from_tables, render, view_of
+from kpi_engine.report.issues import translate_reason
 
 
 def format_appraisal(
@@ -79,7 +80,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 readable(
                     t(
                         "note: the row engine ran this evaluation, not the columnar engine ({reason}); it is slower",
-                        reason=fallback_reason(appraisal.fallback, args.msg),
+                        reason=translate_reason(appraisal.fallback, args.msg),
                     )
                 ),
                 file=sys.stderr,
@@ -88,16 +89,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             record_appraisal(args, ruleset, text, given, appraisal)
         _write_appraisal(args, ruleset, given, appraisal, run)
     return 0
-
-
-def fallback_reason(reason: str, msg: Messages) -> str:
-    """``reason`` in ``msg``'s language: the kernel's fixed reasons are in the catalogue, a column name is kept."""
-    import re  # noqa: PLC0415
-
-    located = re.fullmatch(r"(.*) in columns? (.*) of the records", reason)
-    if located is None:
-        return msg.t(reason)
-    return msg.t("{reason} in column {where} of the records", reason=msg.t(located[1]), where=located[2])
 
 
 def _write_appraisal(
