@@ -6,7 +6,8 @@ without a column kernel (``lower(card).support("columnar")``); ``engine="auto"``
 columnar executor for inputs of at least ``AUTO_THRESHOLD`` records when the extra is installed
 and the plan allows it. Whatever the columnar executor leaves aside (an unusual cell, a strict
 N/A, a located error) it hands to the row executor, so both give the same appraisal or the same
-error.
+error; never silently: ``auto`` names the reason in ``Appraisal.fallback`` (``kpi evaluate``
+prints it), ``columnar`` refuses with it (or raises the row executor's located error).
 """
 
 from __future__ import annotations
@@ -89,7 +90,10 @@ def evaluate(
     Raises:
         DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
         KpiError: for ``engine="columnar"`` when the plan has an op without a column kernel (the
-            message names it, from ``lower(card).support("columnar")``) or the extra is missing.
+            message names it, from ``lower(card).support("columnar")``) or the extra is missing, and
+            for input the kernel would hand to the row executor (``the columnar engine cannot run
+            this input (REASON)``; the row executor's located error instead when the data has one).
+            With ``engine="auto"``, such a hand-over is named in the result's ``fallback``.
     """
     screened = screen_inputs(ruleset, records, members, events, period, allow_extra_columns, totals, unlisted)
     records, members = screened.records, screened.members
