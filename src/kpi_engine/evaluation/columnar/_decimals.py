@@ -216,6 +216,52 @@ def _pow10(exponents: Any) -> Any:
     return _POW10[exponents + _MAX_DIGITS + 1]
 
 
+_EXACT10 = [10.0**i for i in range(23)]  # exact doubles
+_SAMPLE = 4096
+
+
+def _one_scale(x: Any, largest: float) -> tuple[Any, int] | None:
+    """Numerators of ``x`` at the smallest common scale ``S`` every cell round-trips at, when small.
+
+    While ``max|x|·10^S < 10^15``, ``rint(x·10^S)`` is within 0.25 of ``D·10^S`` for the short
+    decimal ``D`` of a cell with at most ``S`` places (the same bound as below), and an integer
+    below 10^15 that divides back to ``x`` is a decimal of at most 15 digits reading as ``x``: by
+    uniqueness it is ``D``. A cell with more places than ``S`` cannot divide back, so passing is
+    monotone in ``S`` and the smallest passing scale is found by bisection (a few passes over the
+    column, instead of one per trailing zero). ``None``: no such scale (the general reading).
+    """
+    high = 0
+    while high < _MAX_DIGITS and largest * _EXACT10[high + 1] < 1e15:
+        high += 1
+    if largest * _EXACT10[high] >= 1e15:
+        return None
+
+    def at(cells: Any, scale: int) -> Any:
+        ints = np.rint(cells * _EXACT10[scale])
+        return ints if (ints / _EXACT10[scale] == cells).all() else None
+
+    def smallest(cells: Any, low: int, high: int) -> tuple[Any, int] | None:
+        found = at(cells, high)
+        if found is None:
+            return None
+        while low < high:  # the smallest passing scale is in [low, high]
+            mid = (low + high) // 2
+            ints = at(cells, mid)
+            if ints is None:
+                low = mid + 1
+            else:
+                high, found = mid, ints
+        return found, high
+
+    # The scale a sample needs is a lower bound for the column's: usually the column's own, so one
+    # pass over the whole column confirms it.
+    sample = smallest(x[:_SAMPLE], 0, high)
+    if sample is not None and (whole := at(x, sample[1])) is not None:
+        return whole.astype(np.int64), sample[1]
+    result = smallest(x, sample[1] if sample is not None else 0, high)
+    return None if result is None else (result[0].astype(np.int64), result[1])
+
+
 def float_numerators(series: Any) -> tuple[Any, int, Any]:
     """Numerators, scale and null mask of a float column, each cell read as its shortest repr.
 
@@ -241,6 +287,9 @@ def float_numerators(series: Any) -> tuple[Any, int, Any]:
     if not np.isfinite(x).all():
         raise UnusualError("a float that is not finite")
     ax = np.abs(x)
+    quick = _one_scale(x, float(ax.max()) if len(ax) else 0.0)
+    if quick is not None:
+        return quick[0], quick[1], na
     zero = ax == 0
     if ((ax >= 10.0**_MAX_DIGITS) | ((ax < _POW10[0] * 10) & ~zero)).any():
         raise UnusualError("a float beyond the kernel's 17 digits", form=True)
