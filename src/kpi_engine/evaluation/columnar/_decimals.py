@@ -218,6 +218,7 @@ def _pow10(exponents: Any) -> Any:
 
 _EXACT10 = [10.0**i for i in range(23)]  # exact doubles
 _SAMPLE = 4096
+_SHORT = 1e15  # numerators below it have at most 15 digits (and rint(x·10^S) is exact to 0.25)
 
 
 def _one_scale(x: Any, largest: float) -> tuple[Any, int] | None:
@@ -231,9 +232,9 @@ def _one_scale(x: Any, largest: float) -> tuple[Any, int] | None:
     column, instead of one per trailing zero). ``None``: no such scale (the general reading).
     """
     high = 0
-    while high < _MAX_DIGITS and largest * _EXACT10[high + 1] < 1e15:
+    while high < _MAX_DIGITS and largest * _EXACT10[high + 1] < _SHORT:
         high += 1
-    if largest * _EXACT10[high] >= 1e15:
+    if largest * _EXACT10[high] >= _SHORT:
         return None
 
     def at(cells: Any, scale: int) -> Any:
