@@ -135,6 +135,27 @@ def test_float_numerators_read_the_shortest_repr(value):
     assert list(na) == [False, True]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(short_floats(), st.floats(-1e9, 1e9)), min_size=1, max_size=40))
+def test_a_float_column_reads_every_cell_as_its_shortest_repr(values):
+    """Whole columns (one common scale, or mixed magnitudes): each cell is ``float_text``'s decimal."""
+    expected = []
+    for value in values:
+        try:
+            expected.append(Decimal(float_text(value)))
+        except NumberFormatError:
+            expected.append(None)
+    left: UnusualError | None = None
+    try:
+        nums, scale, _ = float_numerators(pl.Series(values, dtype=pl.Float64))
+    except UnusualError as exc:
+        left = exc
+    if left is not None:
+        assert None in expected or left.form, (values, left)
+        return
+    assert [Decimal(int(n)).scaleb(-scale) for n in nums] == expected
+
+
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
