@@ -95,6 +95,29 @@ def test_float64_columns_run_on_the_kernel_with_the_row_engines_values(pairs):
     kernel_agrees(frame(halves, halves, pl.Float32))
 
 
+WIDE = [1e16, -1e16, 123456789012345.0, 1.23456789012345, -9.87654321098765e-3, 1e-7, 0.1]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.one_of(st.sampled_from(WIDE), short_floats()), short_floats()), min_size=1, max_size=8))
+def test_many_digit_floats_agree_or_are_refused_as_beyond_the_kernel(pairs):
+    """1e16, 15 significant digits: the kernel agrees with the row engine, or leaves a column beyond its 17 digits."""
+    df = frame([p[0] for p in pairs], [p[1] for p in pairs], pl.Float64)
+    row = evaluate(RULESET, df, engine="row")
+    left: FallbackError | None = None
+    try:
+        col = run_columnar(RULESET, df, None, None, None, strict=False)
+    except FallbackError as exc:
+        left = exc
+    if left is None:
+        assert digest(col) == digest(row)
+        return
+    assert left.form, left.reason
+    assert "17 digits" in left.reason
+    with pytest.raises(KpiError, match="cannot run this input"):
+        evaluate(RULESET, df, engine="columnar")
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.decimals(min_value=-(10**6), max_value=10**6, places=4, allow_nan=False), min_size=1, max_size=12))
 def test_wide_decimal_columns_run_on_the_kernel(values):
