@@ -25,6 +25,7 @@ else:
 
 LIMIT = 1 << 62
 _FLIMIT = float(LIMIT)
+_I64_MAX = 2**63 - 1
 _REDUCE_ABOVE = 1 << 31  # smaller denominators are left as they are: a gcd pass costs more than it saves
 
 Arr = Any  # a NumPy array (int64 or bool); typed loosely: NumPy's generics add nothing here
@@ -37,7 +38,15 @@ class UnusualError(Exception):
     Raised for data in a form the vectorised readers do not take (a bad cell, a float column …)
     and for values beyond what the exact columns hold; the columnar executor then hands the
     whole run to the row executor, so both give the same appraisal or the same located error.
+
+    ``form`` marks data that is valid but in a form the kernel does not hold (a float of more
+    than 15 significant digits, a decimal beyond int64 …): the row executor would compute it,
+    only slowly, so ``engine="columnar"`` refuses it at once with this reason.
     """
+
+    def __init__(self, reason: str = "", *, form: bool = False) -> None:
+        super().__init__(reason)
+        self.form = form
 
 
 class Ctx:
@@ -179,6 +188,8 @@ class Num:
                 g = gcd(self.num, self.den)
                 return Num(self.num // g, self.den // g, self.na)
             g = gcd(self.den, int(np.gcd.reduce(self.num))) if self.num.size else 1
+            if g > _I64_MAX and self.num.dtype != object:  # every numerator is 0 (gcd 0): g is the denominator
+                return Num(np.zeros_like(self.num), self.den // g, self.na)
             return self if g <= 1 else Num(self.num // g, self.den // g, self.na)
         common = np.gcd(self.num, self.den)
         common = np.where(common == 0, 1, common)

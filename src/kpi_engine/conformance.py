@@ -368,6 +368,7 @@ def _columnar(ruleset: Ruleset, inputs: CaseInputs) -> Execution:
         appraisal = dispatch(
             ruleset, records, period=period, members=members, events=events,
             strict=inputs.strict, engine="columnar", rows=rows, allow_extra_columns=inputs.allow_extra_columns,
+            hand_over=True,
         )  # fmt: skip
     except _HandedOver as exc:
         raise _NotedError(exc.error, "handed to the row path") from None

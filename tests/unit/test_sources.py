@@ -123,17 +123,23 @@ kpis:
     assert appraisal.result("T").kpi("calls").value == 3
 
 
-def test_the_columnar_kernel_hands_filling_to_the_row_path():
-    """engine='columnar' with events hands inputs filled from events to the row path: the same values."""
+def test_the_columnar_kernel_hands_filling_to_the_row_path(monkeypatch):
+    """Inputs filled from events are the row path's: auto runs it and says why; engine='columnar' refuses."""
     pytest.importorskip("polars")
+    from kpi_engine import KpiError
+    from kpi_engine.evaluation import engine
     from kpi_engine.plan import lower
 
     assert lower(parse_ruleset(RULESET).scorecard).support("columnar") is None  # without events the kernel runs it
     events = [ev(1, "order", 3), ev(2, "call", 3), ev(3, "discipline", 3, points=1)]
     records = [{"subject": "r1", "period": "2026-03"}]
-    col = evaluate(parse_ruleset(RULESET), records, events=events, period="2026-03", engine="columnar")
-    assert col.result("r1").kpi("calls").value == 1
-    assert col.result("r1").kpi("conduct").value == 99
+    monkeypatch.setattr(engine, "AUTO_THRESHOLD", 0)
+    auto = evaluate(parse_ruleset(RULESET), records, events=events, period="2026-03", engine="auto")
+    assert auto.result("r1").kpi("calls").value == 1
+    assert auto.result("r1").kpi("conduct").value == 99
+    assert auto.fallback == "inputs filled from the events (from:)"
+    with pytest.raises(KpiError, match=r"cannot run this input \(inputs filled from the events \(from:\)\)"):
+        evaluate(parse_ruleset(RULESET), records, events=events, period="2026-03", engine="columnar")
 
 
 def read_table_from(text):

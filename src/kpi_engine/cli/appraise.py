@@ -38,6 +38,7 @@ from kpi_engine.io.arrow import write_parquet
 from kpi_engine.io.output import replacing
 from kpi_engine.language.build import Ruleset
 from kpi_engine.report import names_from_tables, render, view_of
+from kpi_engine.report.issues import translate_reason
 
 
 def format_appraisal(
@@ -74,6 +75,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             ruleset, period=args.period, strict=args.strict, progress=counts, engine=args.engine, **given
         )
         warn(appraisal, args.msg)
+        if appraisal.fallback is not None:  # never silent: the row engine can be 30 times slower
+            print(
+                readable(
+                    t(
+                        "note: the row engine ran this evaluation, not the columnar engine ({reason}); it is slower",
+                        reason=translate_reason(appraisal.fallback, args.msg),
+                    )
+                ),
+                file=sys.stderr,
+            )
         if args.record:
             record_appraisal(args, ruleset, text, given, appraisal)
         _write_appraisal(args, ruleset, given, appraisal, run)

@@ -6,7 +6,8 @@ without a column kernel (``lower(card).support("columnar")``); ``engine="auto"``
 columnar executor for inputs of at least ``AUTO_THRESHOLD`` records when the extra is installed
 and the plan allows it. Whatever the columnar executor leaves aside (an unusual cell, a strict
 N/A, a located error) it hands to the row executor, so both give the same appraisal or the same
-error.
+error; never silently: ``auto`` names the reason in ``Appraisal.fallback`` (``kpi evaluate``
+prints it), ``columnar`` refuses with it (or raises the row executor's located error).
 """
 
 from __future__ import annotations
@@ -89,7 +90,10 @@ def evaluate(
     Raises:
         DataError: on any bad input row. EvaluationError: on N/A in a strict run or ``on_missing: error``.
         KpiError: for ``engine="columnar"`` when the plan has an op without a column kernel (the
-            message names it, from ``lower(card).support("columnar")``) or the extra is missing.
+            message names it, from ``lower(card).support("columnar")``) or the extra is missing, and
+            for input the kernel would hand to the row executor (``the columnar engine cannot run
+            this input (REASON)``; the row executor's located error instead when the data has one).
+            With ``engine="auto"``, such a hand-over is named in the result's ``fallback``.
     """
     screened = screen_inputs(ruleset, records, members, events, period, allow_extra_columns, totals, unlisted)
     records, members = screened.records, screened.members
@@ -242,11 +246,14 @@ def dispatch(
     engine: str,
     rows: Callable[..., Appraisal],
     allow_extra_columns: bool = False,
+    hand_over: bool = False,
 ) -> Appraisal:
     """Run ``engine`` (``auto`` picks the kernel for large inputs when it is installed and able).
 
     ``rows`` is the row executor (``run_rows`` with the caller's options); it takes over whenever
-    the data needs it (errors, rare forms).
+    the data needs it (errors, rare forms): under ``auto`` noted in ``Appraisal.fallback``; under
+    ``columnar`` refused with the reason (a ``KpiError``), unless ``hand_over`` (the conformance
+    runner, which labels such cases itself).
 
     Raises:
         KpiError: for ``engine='columnar'`` when the extra is missing or the scorecard has a
@@ -263,15 +270,40 @@ def dispatch(
             strict=strict,
         )
 
+    def fallen_back(reason: str, *, form: bool) -> Appraisal:
+        """The row executor's run, noted with ``reason``; for ``engine='columnar'`` a refusal instead.
+
+        A ``form`` reason is valid data the kernel does not hold: refused at once. Any other
+        reason may be an error in the data: the row executor runs first so that its located
+        error is the one raised; if it finds none, the columnar engine still refuses.
+        """
+        refuse = engine == "columnar" and not hand_over
+        if refuse and form:
+            raise KpiError(refusal(reason))
+        appraisal = on_rows()
+        if refuse:
+            raise KpiError(refusal(reason))
+        return attrs.evolve(appraisal, fallback=reason)
+
     if not use_columnar(ruleset, records, engine):
-        return on_rows()
+        appraisal = on_rows()
+        unable = lower(ruleset.scorecard).support("columnar") if engine == "auto" else None
+        if unable is not None and columnar.available() and _size(records) >= AUTO_THRESHOLD:
+            return attrs.evolve(appraisal, fallback=unable)  # large enough for the kernel, which cannot run it
+        return appraisal
     if events is not None and any(i.source is not None for i in ruleset.scorecard.inputs.values()):
-        return on_rows()  # inputs filled from the events (``from:``, evaluation/sources.py): the row executor
+        # inputs filled from the events (``from:``, evaluation/sources.py): the row executor
+        return fallen_back("inputs filled from the events (from:)", form=True)
     if _several(events):  # a CRM log and an alert log: validated and merged by the row executor
-        return on_rows()
+        return fallen_back("several event logs", form=True)
     from kpi_engine.evaluation.columnar._run import FallbackError, run_columnar  # noqa: PLC0415
 
     try:
         return run_columnar(ruleset, records, period, members, events, strict=strict, extra=allow_extra_columns)
-    except FallbackError:
-        return on_rows()
+    except FallbackError as exc:
+        return fallen_back(exc.reason, form=exc.form)
+
+
+def refusal(reason: str) -> str:
+    """The message of ``engine='columnar'`` refusing a run it would hand to the row engine."""
+    return f"the columnar engine cannot run this input ({reason}); use engine='row' (--engine row)"

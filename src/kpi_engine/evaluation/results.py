@@ -467,6 +467,9 @@ class Appraisal:
     contributions: str = "rounded"
     scorecard: Scorecard | None = attrs.field(default=None, eq=False, repr=False)
     warnings: tuple[Issue, ...] = ()  # e.g. roster members without a record; printed on stderr by the CLI
+    # Why the columnar executor handed this run to the row executor (``engine="auto"``), else None;
+    # ``kpi evaluate`` prints it on stderr. Not part of the appraisal's value.
+    fallback: str | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
     def of_run(

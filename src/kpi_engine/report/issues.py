@@ -193,6 +193,7 @@ MESSAGES: tuple[str, ...] = (
     ),
     "{path}: no sheet named {sheet} (sheets: {shown}); name one with --sheet",
     "no records to evaluate",
+    "the columnar engine cannot run this input ({reason}); use engine='row' (--engine row)",
 )
 # The period kinds and levels that fill the messages above, translated under "period kind" and "level".
 PERIOD_KINDS = ("day", "week", "month", "quarter", "half", "year")
@@ -239,8 +240,18 @@ def _translate(text: str, context: str, templates: tuple[str, ...], msg: Message
                 values["kind"] = msg.pt("period kind", values["kind"])
             if "level" in values:
                 values["level"] = msg.pt("level", values["level"])
+            if "reason" in values:  # why the columnar engine would hand a run over
+                values["reason"] = translate_reason(values["reason"], msg)
             return msg.pt(context, template, **values)
     return text
+
+
+def translate_reason(reason: str, msg: Messages) -> str:
+    """Why the columnar engine hands a run to the row engine, in ``msg``'s language (the column name kept)."""
+    located = re.fullmatch(r"(.*) in columns? (.*) of the records", reason)
+    if located is None:
+        return msg.t(reason)
+    return msg.t("{reason} in column {where} of the records", reason=msg.t(located[1]), where=located[2])
 
 
 def translate_message(text: str, msg: Messages) -> str:

@@ -136,7 +136,6 @@ def decimal_number_columns(
     """
     import polars as pl  # noqa: PLC0415 - optional dependency
 
-    from kpi_engine._columns import UnusualError  # noqa: PLC0415
     from kpi_engine.evaluation.columnar._ingest import checked  # noqa: PLC0415 - it imports us
 
     cast = frame.select([pl.col(name).to_physical().cast(pl.Int64, strict=False).alias(name) for name in specs])
@@ -144,9 +143,183 @@ def decimal_number_columns(
     for name, (kind, bounds) in specs.items():
         source, ints = frame[name], cast[name]
         nulls = source.null_count()
-        if ints.null_count() != nulls:
-            raise UnusualError("a decimal beyond the int64 range")
+        scale = int(source.dtype.scale or 0)
+        if ints.null_count() != nulls:  # a wide decimal (decimal128(38,18)): its trailing zeros dropped
+            ints, scale = narrowed(source)
         na = source.is_null().to_numpy() if nulls else np.zeros(len(source), dtype=bool)
-        values = (ints.fill_null(0) if nulls else ints).to_numpy()
-        out[name] = checked(values, int(source.dtype.scale or 0), na, kind, bounds)
+        values, scale = trimmed((ints.fill_null(0) if nulls else ints).to_numpy(), scale)
+        out[name] = checked(values, scale, na, kind, bounds)
     return out
+
+
+_TRIM_ABOVE = 6  # places: a column declared with more (decimal128(38,18)) is read at the scale its values need
+
+
+def trimmed(values: Any, scale: int) -> tuple[Any, int]:
+    """Int64 numerators at ``scale`` with the common trailing zeros dropped, when the scale is wide.
+
+    ``decimal128(38,18)`` holds 105.77 as 105770000000000000000 over 10**18; a denominator that large
+    leaves the kernel no room for products, so the largest power of ten dividing every value is
+    found (bisection, one NumPy pass a step) and divided out. No value changes.
+    """
+    if scale <= _TRIM_ABOVE or not len(values):
+        return values, scale
+    low, high = 0, min(scale, 18)  # 10**18 is the largest power of ten in int64
+    while low < high:
+        mid = (low + high + 1) // 2
+        if not np.any(values % np.int64(10**mid)):
+            low = mid
+        else:
+            high = mid - 1
+    return (values // np.int64(10**low) if low else values), scale - low
+
+
+def narrowed(series: Any) -> tuple[Any, int]:
+    """The int64 numerators and scale of a decimal column whose physical integers exceed int64.
+
+    A ``decimal128(38,18)`` column holds ``105.77`` as ``105770000000000000000``: the column's
+    scale is lowered by the largest power of ten dividing every value (found by bisection, each
+    step one exact Int128 pass in Polars), which changes no value. Raises ``UnusualError`` when
+    the values still do not fit in int64 (the row path takes them, exactly).
+    """
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    from kpi_engine._columns import UnusualError  # noqa: PLC0415
+
+    scale = int(series.dtype.scale or 0)
+    phys = series.to_physical()
+    frame = pl.DataFrame({"v": phys})
+
+    def divisible(places: int) -> bool:
+        unit = pl.lit(10**places, dtype=pl.Int128)
+        return bool(frame.select((pl.col("v") % unit == 0).all()).item())
+
+    low, high = 0, scale  # divisible by 10**low; the largest such power is searched in [low, high]
+    while low < high:
+        mid = (low + high + 1) // 2
+        if divisible(mid):
+            low = mid
+        else:
+            high = mid - 1
+    ints = frame.select((pl.col("v") // pl.lit(10**low, dtype=pl.Int128)).cast(pl.Int64, strict=False))["v"]
+    if ints.null_count() != phys.null_count():
+        raise UnusualError("a decimal beyond the int64 range", form=True)
+    return ints, scale - low
+
+
+_FLOAT_DIGITS = 15  # as _numbers.FLOAT_DIGITS: a float stands for a decimal of at most 15 significant digits
+_POW10 = np.array([float(f"1e{e}") for e in range(-_MAX_DIGITS - 1, _MAX_DIGITS + 2)])  # correctly rounded
+_INT10 = np.array([10**e for e in range(_MAX_DIGITS + 1)], dtype=np.int64)
+
+
+def _pow10(exponents: Any) -> Any:
+    return _POW10[exponents + _MAX_DIGITS + 1]
+
+
+_EXACT10 = [10.0**i for i in range(23)]  # exact doubles
+_SAMPLE = 4096
+_SHORT = 1e15  # numerators below it have at most 15 digits (and rint(x·10^S) is exact to 0.25)
+
+
+def _one_scale(x: Any, largest: float) -> tuple[Any, int] | None:
+    """Numerators of ``x`` at the smallest common scale ``S`` every cell round-trips at, when small.
+
+    While ``max|x|·10^S < 10^15``, ``rint(x·10^S)`` is within 0.25 of ``D·10^S`` for the short
+    decimal ``D`` of a cell with at most ``S`` places (the same bound as below), and an integer
+    below 10^15 that divides back to ``x`` is a decimal of at most 15 digits reading as ``x``: by
+    uniqueness it is ``D``. A cell with more places than ``S`` cannot divide back, so passing is
+    monotone in ``S`` and the smallest passing scale is found by bisection (a few passes over the
+    column, instead of one per trailing zero). ``None``: no such scale (the general reading).
+    """
+    high = 0
+    while high < _MAX_DIGITS and largest * _EXACT10[high + 1] < _SHORT:
+        high += 1
+    if largest * _EXACT10[high] >= _SHORT:
+        return None
+
+    def at(cells: Any, scale: int) -> Any:
+        ints = np.rint(cells * _EXACT10[scale])
+        return ints if (ints / _EXACT10[scale] == cells).all() else None
+
+    def smallest(cells: Any, low: int, high: int) -> tuple[Any, int] | None:
+        found = at(cells, high)
+        if found is None:
+            return None
+        while low < high:  # the smallest passing scale is in [low, high]
+            mid = (low + high) // 2
+            ints = at(cells, mid)
+            if ints is None:
+                low = mid + 1
+            else:
+                high, found = mid, ints
+        return found, high
+
+    # The scale a sample needs is a lower bound for the column's: usually the column's own, so one
+    # pass over the whole column confirms it.
+    sample = smallest(x[:_SAMPLE], 0, high)
+    if sample is not None and (whole := at(x, sample[1])) is not None:
+        return whole.astype(np.int64), sample[1]
+    result = smallest(x, sample[1] if sample is not None else 0, high)
+    return None if result is None else (result[0].astype(np.int64), result[1])
+
+
+def float_numerators(series: Any) -> tuple[Any, int, Any]:
+    """Numerators, scale and null mask of a float column, each cell read as its shortest repr.
+
+    The row path reads a float ``x`` as the decimal of ``repr(x)`` when it has at most 15
+    significant digits (``_numbers.float_text``). Such a decimal ``D`` is the only one of at most
+    15 digits whose nearest double is ``x`` (DBL_DIG), so it is found without text: with ``k``
+    places giving ``x`` 15 significant digits, ``m = rint(x·10^k)`` is ``D·10^k`` (both
+    operations are correctly rounded and ``10^k`` is exact for ``k ≤ 22``, so the error stays
+    under 0.25) and ``D`` is accepted only if ``m / 10^k`` (again correctly rounded) gives ``x``
+    back. Trailing zeros are then dropped and the column takes its largest scale. Float32 cells
+    are widened to doubles first, as the row path's Python floats are.
+
+    Raises:
+        UnusualError: for a value that is not finite, not a short decimal, or beyond the
+            kernel's 17 digits: the row path decides (its located error or its exact reading).
+    """
+    import polars as pl  # noqa: PLC0415 - optional dependency
+
+    from kpi_engine._columns import UnusualError  # noqa: PLC0415
+
+    na = series.is_null().to_numpy()
+    x = series.cast(pl.Float64).fill_null(0.0).to_numpy()
+    if not np.isfinite(x).all():
+        raise UnusualError("a float that is not finite")
+    ax = np.abs(x)
+    quick = _one_scale(x, float(ax.max()) if len(ax) else 0.0)
+    if quick is not None:
+        return quick[0], quick[1], na
+    zero = ax == 0
+    if ((ax >= 10.0**_MAX_DIGITS) | ((ax < _POW10[0] * 10) & ~zero)).any():
+        raise UnusualError("a float beyond the kernel's 17 digits", form=True)
+    with np.errstate(divide="ignore"):
+        e = np.floor(np.log10(np.where(zero, 1.0, ax))).astype(np.int64)
+    e -= ax < _pow10(e)  # log10 rounded: the exact decade (comparisons of doubles, no rounding)
+    e += ax >= _pow10(e + 1)
+    e[zero] = 0
+    k = np.minimum(_FLOAT_DIGITS - 1 - e, 22)
+    up = k >= 0
+    p = np.array([10.0**i for i in range(23)])[np.abs(k)]  # exact powers of ten
+    m = np.rint(np.where(up, x * p, x / p))
+    back = np.where(up, m / p, m * p) == x
+    if not back.all():
+        if (k[~back] < _FLOAT_DIGITS - 1 - e[~back]).any():  # 10**k capped at 22: too small to tell here
+            raise UnusualError("a float beyond the kernel's 17 digits", form=True)
+        raise UnusualError("a float that is not a short decimal (more than 15 significant digits)")
+    ints = m.astype(np.int64)
+    k[zero] = 0
+    for _ in range(_FLOAT_DIGITS + _MAX_DIGITS + 1):  # trailing zeros dropped, one place per round
+        z = (ints % 10 == 0) & (ints != 0)
+        if not z.any():
+            break
+        np.floor_divide(ints, 10, out=ints, where=z)
+        k -= z
+    scale = max(int(k.max()), 0) if len(k) else 0
+    shift = scale - k
+    if (shift > _MAX_DIGITS).any():
+        raise UnusualError("a float column beyond the kernel's 17 digits", form=True)
+    if (np.abs(ints) >= _INT10[_MAX_DIGITS - shift]).any():
+        raise UnusualError("a float column beyond the kernel's 17 digits", form=True)
+    return ints * _INT10[shift], scale, na

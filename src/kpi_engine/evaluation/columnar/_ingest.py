@@ -3,7 +3,8 @@
 Accepted: Polars frames (eager or lazy), Arrow tables and record batches, pandas frames, DuckDB
 relations, ``Frame`` (a file read by ``kpi_engine.io``), a row-path ``Table`` and Python rows.
 Decimal text becomes an int64 numerator over one power of ten per column. Only the common
-forms are vectorised; anything unusual (a bad number, a float column, a value that might not
+forms are vectorised (floats by their shortest repr, wide decimals by their common trailing
+zeros, in ``_decimals``); anything unusual (a bad number, a float that is not a short decimal, a value that might not
 fit, a blank subject …) raises ``UnusualError`` and the caller runs the row path, which reports
 the located error or handles the rare form.
 """
@@ -158,8 +159,12 @@ def number_column(series: Any, kind: InputType, bounds: tuple[Decimal | None, De
         return Num(0, 1, np.ones(len(series), dtype=bool))
     elif isinstance(dtype, pl.Decimal):
         values, scale, na = _decimal_numerators(series)
+    elif dtype.is_float():  # each cell the decimal of its shortest repr, as on the row path
+        from kpi_engine.evaluation.columnar._decimals import float_numerators  # noqa: PLC0415 - it imports us
+
+        values, scale, na = float_numerators(series)
     else:
-        if dtype not in (pl.Utf8, pl.Categorical):  # floats, bools, bytes, dates, lists: the row path decides
+        if dtype not in (pl.Utf8, pl.Categorical):  # bools, bytes, dates, lists: the row path decides
             raise UnusualError(f"a {dtype} column")
         name = series.name or "v"
         values, scale, na = text_numbers(pl.DataFrame({name: series}), {name: kind})[name]
@@ -174,9 +179,14 @@ def _decimal_numerators(series: Any) -> tuple[Any, int, Any]:
     nulls = series.null_count()
     na = series.is_null().to_numpy() if nulls else np.zeros(len(series), dtype=bool)
     ints = series.to_physical().cast(pl.Int64, strict=False)
-    if ints.null_count() != nulls:
-        raise UnusualError("a decimal beyond the int64 range")
-    return (ints.fill_null(0) if nulls else ints).to_numpy(), scale, na
+    if ints.null_count() != nulls:  # a wide decimal: its common trailing zeros dropped (``_decimals``)
+        from kpi_engine.evaluation.columnar._decimals import narrowed  # noqa: PLC0415 - it imports us
+
+        ints, scale = narrowed(series)
+    from kpi_engine.evaluation.columnar._decimals import trimmed  # noqa: PLC0415 - it imports us
+
+    values, scale = trimmed((ints.fill_null(0) if nulls else ints).to_numpy(), scale)
+    return values, scale, na
 
 
 def _checked(values: Any, scale: int, na: Any, kind: InputType, bounds: tuple[Decimal | None, Decimal | None]) -> Num:
@@ -299,7 +309,7 @@ def _split_numbers(frame: Any, kinds: dict[str, InputType]) -> dict[str, tuple[A
         if not ok:
             raise UnusualError("a number in an unusual form")
         if width + scale + (2 if has_pct else 0) > _MAX_DIGITS:
-            raise UnusualError("a number too long for the vectorised path")
+            raise UnusualError("a number of more than 17 digits")
         digits = pl.col(f"{name}\0whole") + pl.col(f"{name}\0frac").str.pad_end(scale, "0")
         number = pl.when(digits == "").then(pl.lit("0")).otherwise(digits).cast(pl.Int64, strict=False)
         number = pl.when(pl.col(f"{name}\0neg")).then(-number).otherwise(number)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -31,7 +33,16 @@ _KEYS = {"subject", "period", "name", "note"}
 
 
 class FallbackError(Exception):
-    """Hand the whole evaluation to the row path."""
+    """Hand the whole evaluation to the row path, with the reason a user can read.
+
+    ``form`` (see ``UnusualError``): the data is valid and the row path would only be slower, so
+    ``engine="columnar"`` refuses at once; otherwise the row path runs to report the located error.
+    """
+
+    def __init__(self, reason: str = "", *, form: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason or "a form of input the columnar engine leaves to the row engine"
+        self.form = form
 
 
 def run_columnar(
@@ -42,7 +53,21 @@ def run_columnar(
         with paused_gc():
             return _evaluate(ruleset, records, period, members, events, strict=strict, extra=extra)
     except UnusualError as exc:
-        raise FallbackError(str(exc)) from None
+        raise FallbackError(str(exc), form=exc.form) from None
+
+
+@contextlib.contextmanager
+def _located(names: Iterable[str]) -> Iterator[None]:
+    """Name the record columns being read in an ``UnusualError`` that does not name one."""
+    try:
+        yield
+    except UnusualError as exc:
+        listed = list(names)
+        reason = str(exc)
+        if not any(f"'{name}'" in reason for name in listed):
+            where = ", ".join(f"'{name}'" for name in listed)
+            reason = f"{reason} in column{'s' if len(listed) > 1 else ''} {where} of the records"
+        raise UnusualError(reason, form=exc.form) from None
 
 
 def _periods(values: Any, card: Scorecard) -> tuple[Any, dict[str, Period]]:
@@ -54,14 +79,14 @@ def _periods(values: Any, card: Scorecard) -> tuple[Any, dict[str, Period]]:
     else:
         s = values.cast(pl.Utf8).str.strip_chars()
         if (s.is_null() | (s == "")).any():
-            raise FallbackError
+            raise FallbackError("a blank period")
         distinct = s.unique().to_list()
     parsed: dict[str, Period] = {}
     for text in distinct:
         try:
             parsed[text] = Period.parse(text, card.period)
         except ValueError:
-            raise FallbackError from None
+            raise FallbackError(f"a period that does not parse ({text!r})") from None
     return s, parsed
 
 
@@ -75,16 +100,16 @@ def _evaluate(
     if extra:  # columns the ruleset does not use are ignored, as the row path ignores them
         df = df.select([c for c in df.columns if c in set(card.inputs) | _KEYS])
     if not set(df.columns) <= set(card.inputs) | _KEYS or "subject" not in df.columns or "period" not in df.columns:
-        raise FallbackError
+        raise FallbackError("columns other than subject, period and the inputs, or no subject or period column")
     subj = df["subject"].cast(pl.Utf8).str.strip_chars()
     if (subj.is_null() | (subj == "")).any():
-        raise FallbackError
+        raise FallbackError("a blank subject")
     period_text, parsed = _periods(df["period"], card)
     canon = {t: str(p) for t, p in parsed.items()}
     renamed = any(text != name for text, name in canon.items())
     key = period_text.replace_strict(canon, return_dtype=pl.Utf8) if renamed else period_text
     if _duplicated(subj, key, one_period=len(set(canon.values())) <= 1):
-        raise FallbackError
+        raise FallbackError("a subject repeated in one period")
     parent: dict[str, str] = {}
     has_kids: set[str] = set()
     known_periods = set(parsed.values())
@@ -93,18 +118,18 @@ def _evaluate(
     if members is not None:
         mf = to_polars(members)
         if not set(mf.columns) <= {"member", "parent", "period"} or "period" not in mf.columns:
-            raise FallbackError
+            raise FallbackError("members columns other than member, parent and period")
         for col in ("member", "parent"):
             if col not in mf.columns:
-                raise FallbackError
+                raise FallbackError(f"no {col} column in the members")
         m_sub = mf["member"].cast(pl.Utf8).str.strip_chars()
         m_up = mf["parent"].cast(pl.Utf8).str.strip_chars()
         if (m_sub.is_null() | (m_sub == "") | m_up.is_null() | (m_up == "") | (m_sub == m_up)).any():
-            raise FallbackError
+            raise FallbackError("a blank or self-parented member")
         m_text, m_parsed = _periods(mf["period"], card)
         m_key = m_text.replace_strict({t: str(p) for t, p in m_parsed.items()}, return_dtype=pl.Utf8)
         if pl.DataFrame({"s": m_sub, "p": m_key}).is_duplicated().any():
-            raise FallbackError
+            raise FallbackError("a member repeated in one period")
         known_periods |= set(m_parsed.values())
         chosen_members = (m_sub, m_up, m_key)
         hierarchy = Hierarchy(m_sub, m_up, m_key, subj)  # cycles, depth, unknown members: the row path reports
@@ -120,7 +145,7 @@ def _evaluate(
     with_record = set(subj.filter(key == str(chosen)).to_list()) if hierarchy is not None else set()
     warnings = roster_warnings(hierarchy, chosen, with_record)
     if warnings and strict:
-        raise FallbackError
+        raise FallbackError("roster warnings in a strict run")
     if chosen_members is not None:
         m_sub, m_up, m_key = chosen_members
         sel = (m_key == str(chosen)).to_numpy()
@@ -135,17 +160,20 @@ def _evaluate(
         if name in df.columns and spec.type not in {"bool", "text", "date"} and df[name].dtype == pl.Utf8
     }
     if batch:
-        columns.update(text_number_columns(df, batch))
+        with _located(batch):
+            columns.update(text_number_columns(df, batch))
     typed = {  # decimal128 columns: their integers cast in one parallel Polars select
         name: (spec.type, (spec.min, spec.max))
         for name, spec in card.inputs.items()
         if name in df.columns and spec.type not in {"bool", "text", "date"} and isinstance(df[name].dtype, pl.Decimal)
     }
     if typed:
-        columns.update(decimal_number_columns(df, typed))
+        with _located(typed):
+            columns.update(decimal_number_columns(df, typed))
     for name, spec in card.inputs.items():
         if name in df.columns and name not in batch and name not in typed:
-            columns[name] = typed_column(df[name], spec.type, (spec.min, spec.max))
+            with _located([name]):
+                columns[name] = typed_column(df[name], spec.type, (spec.min, spec.max))
     for name, spec in card.inputs.items():
         ratio_col = columns.get(name)
         # A ratio above 1 without a declared max is a suspected percent slip (unless written "150%"):
@@ -153,7 +181,7 @@ def _evaluate(
         if spec.type == "ratio" and spec.max is None and isinstance(ratio_col, Num):
             num, den = ratio_col.array(Ctx(len(df)))
             if (num > den)[~ratio_col.na if ratio_col.na is not None else slice(None)].any():
-                raise FallbackError
+                raise FallbackError(f"a ratio above 1 without a declared max in '{name}'")
     if needs_layers(card):  # other periods, members' values, team rollups: columnar/_layers.py
         given = (records, members, events)
         # The layers keep the columns they read; the all-period columns are freed before scoring.
@@ -164,7 +192,7 @@ def _evaluate(
     idx, subjects = _chosen_rows(subj, key == str(chosen), has_kids)
     n = len(subjects)
     if n == 0:
-        raise FallbackError
+        raise FallbackError("no subject in the period")
     own: dict[str, Column] = {}
     for name, spec in card.inputs.items():
         column: Column = _take(columns[name], idx) if name in columns else Num(0, 1, np.ones(n, dtype=bool))
@@ -173,7 +201,7 @@ def _evaluate(
         if spec.type == "bool" and name not in columns:
             column = Bool(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
         if spec.required and column.na is not None and column.na.any():
-            raise FallbackError
+            raise FallbackError(f"a required input without a value in '{name}'")
         own[name] = column
     aggregates = [m for m in card.metrics.values() if m.kind == "aggregate"]
     found: dict[str, Column] = {}
@@ -189,7 +217,7 @@ def _evaluate(
         else:
             found = aggregate(card, ef, chosen, subjects, aggregates)
     elif events is not None and to_polars(events).height:
-        raise FallbackError  # events nobody reads: the row path validates them and reports orphans
+        raise FallbackError("events that no metric reads")  # the row path validates them, reports orphans
     metrics = Metrics(card, FlatLayer(n, own, found))
     ctx = Ctx(n)
     env: dict[str, Column] = {}
@@ -202,7 +230,7 @@ def _evaluate(
         metrics.complete(ctx, env)
         scored = run(lower(card), ctx, env, strict=strict)
     if scored.strict_na or scored.na_error:
-        raise FallbackError
+        raise FallbackError("N/A in a strict run")
     tracer = RowTracer(ruleset, df, _origins(records, df.height), ef, chosen, extra=extra)
     return _materialise(
         ruleset, chosen, strict, subjects, parent, env, scored, ctx, tracer, warnings, sorted_subjects=True
@@ -225,7 +253,7 @@ def _layered(
     records, members, events = given
     ef = to_polars(events) if events is not None else None
     if ef is not None and ef.height and not any(m.kind in {"aggregate", "window"} for m in card.metrics.values()):
-        raise FallbackError  # events nobody reads: the row path validates them and reports orphans
+        raise FallbackError("events that no metric reads")  # the row path validates them, reports orphans
     subj, key, box = read
     subjects, parent, metrics = prepare(card, Data(card, subj, key, box.pop(), ef, hierarchy), chosen)
     ctx = Ctx(len(subjects))
@@ -238,7 +266,7 @@ def _layered(
         metrics.complete(ctx, env)
         scored = run(lower(card), ctx, env, strict=strict)
     if scored.strict_na or scored.na_error:
-        raise FallbackError
+        raise FallbackError("N/A in a strict run")
     tracer: Any
     # A window pairs events across the whole log (an answer by a colleague): its trace is the whole run's.
     if card.subject == "rep" and not any(m.kind in {"members", "window"} for m in card.metrics.values()):
@@ -397,6 +425,6 @@ def _materialise(
     )
     for name, rows, unknown in plan.flags.column(ctx, env):  # published flags (e.g. eligible_for_promotion)
         if strict and unknown:
-            raise FallbackError  # the row path reports the N/A condition
+            raise FallbackError("an N/A condition")  # the row path reports the N/A condition
         results.published.append((name, rows))
     return Appraisal.of_run(ruleset, card, str(chosen), results, strict=strict, warnings=tuple(warnings))
