@@ -40,8 +40,8 @@ __all__ = [
     "row_inputs",
 ]
 
-Engine = Literal["auto", "row", "columnar"]
-ENGINES: tuple[Engine, ...] = ("auto", "row", "columnar")
+Engine = Literal["auto", "row", "columnar", "streaming"]
+ENGINES: tuple[Engine, ...] = ("auto", "row", "columnar", "streaming")
 AUTO_THRESHOLD = 2_000  # records; below it the row executor is as fast and builds its traces anyway
 _BYTES_PER_RECORD = 100  # a record as CSV text, for the memory estimate under a cap
 _FRAME_MODULES = {"polars", "pyarrow", "pandas", "duckdb", "_duckdb"}
@@ -57,7 +57,7 @@ def evaluate(
     strict: bool = False,
     allow_extra_columns: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    engine: Literal["auto", "row", "columnar"] = "auto",
+    engine: Literal["auto", "row", "columnar", "streaming"] = "auto",
     totals: Literal["refuse", "skip"] = "refuse",
     unlisted: Literal["error", "exclude"] = "error",
 ) -> Appraisal:
@@ -78,6 +78,9 @@ def evaluate(
             relations), or ``auto`` (``columnar`` for large inputs when it is installed and the
             plan allows it, else ``row``). Both walk the same plan and give the same appraisal;
             the columnar executor's traces are built by the row executor when read.
+            ``streaming`` runs the streaming executor (``evaluation.streaming``) over the records
+            partitioned by subject: the same appraisal, computed batch by batch (refused with the
+            plan's reason for team scorecards, members and events).
         totals: a record that is a totals row (合计, Total …, or the column sums of its period's other
             rows) is refused (``refuse``) or left out with a warning (``skip``); see ``screening``.
         unlisted: with ``members``, a record whose subject is not on the roster for its period is an
@@ -91,6 +94,8 @@ def evaluate(
         KpiError: for ``engine="columnar"`` when the plan has an op without a column kernel (the
             message names it, from ``lower(card).support("columnar")``) or the extra is missing.
     """
+    if engine == "streaming":
+        return _streaming(ruleset, records, period, members, events, strict, allow_extra_columns, totals)
     screened = screen_inputs(ruleset, records, members, events, period, allow_extra_columns, totals, unlisted)
     records, members = screened.records, screened.members
     # Finer records (months for a half) and spans (2026-YTD-06) become records of the card's periods.
@@ -115,6 +120,51 @@ def evaluate(
     if screened.warnings:
         appraisal = attrs.evolve(appraisal, warnings=(*screened.warnings, *appraisal.warnings))
     return relabel(appraisal, span, gaps)
+
+
+def _streaming(
+    ruleset: Ruleset,
+    records: Any,
+    period: str | None,
+    members: Any,
+    events: Any,
+    strict: bool,  # noqa: FBT001
+    allow_extra_columns: bool,  # noqa: FBT001
+    totals: Literal["refuse", "skip"],
+) -> Appraisal:
+    """``evaluate(..., engine="streaming")``: the records partitioned by subject, streamed, held as one appraisal."""
+    from kpi_engine.evaluation import streaming  # noqa: PLC0415
+
+    reason = streaming.refusal(ruleset, members=members, events=events)
+    if reason is not None:
+        raise KpiError(f"{reason}; use engine='columnar' or 'row'")
+    frame = _text_frame(records) if not _is_frame(records) else records
+    if frame is None:  # a cell no table holds exactly: the columnar run reports it where it is
+        return evaluate(ruleset, records, period=period, strict=strict, allow_extra_columns=allow_extra_columns,
+                        engine="columnar", totals=totals)  # fmt: skip
+    run = streaming.stream(
+        ruleset, streaming.partition_by_subject(frame), period=period, strict=strict,
+        allow_extra_columns=allow_extra_columns, totals=totals,
+    )  # fmt: skip
+    return streaming.streamed_appraisal(run)
+
+
+def _text_frame(records: Any) -> Any:
+    """Python rows or row tables as a Polars frame of cell text (as a CSV holds them); ``None``: a cell has no text."""
+    import polars as pl  # noqa: PLC0415
+
+    from kpi_engine.evaluation.frames import cell_text  # noqa: PLC0415
+
+    tables = records if isinstance(records, list | tuple) and records and isinstance(records[0], Table) else None
+    rows = [r for t in tables for _, r in t.rows] if tables else [r for _, r in Table.from_rows(records).rows]
+    columns: dict[str, None] = {}
+    for r in rows:
+        columns.update(dict.fromkeys(r))
+    try:
+        data = {c: [cell_text(r.get(c)) for r in rows] for c in columns}
+    except ValueError:
+        return None
+    return pl.DataFrame(data, schema=dict.fromkeys(columns, pl.Utf8))
 
 
 def screen_inputs(
@@ -212,7 +262,7 @@ def use_columnar(ruleset: Ruleset, records: Any, engine: str) -> bool:
             plan's reason).
     """
     if engine not in ENGINES:
-        msg = f"unknown engine {engine!r} (use 'auto', 'row' or 'columnar')"
+        msg = f"unknown engine {engine!r} (use 'auto', 'row', 'columnar' or 'streaming')"
         raise KpiError(msg)
     if engine == "row":
         return False

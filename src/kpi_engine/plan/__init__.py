@@ -69,7 +69,7 @@ from kpi_engine.plan.ops.windows import WindowOp
 
 __all__ = ["EXECUTORS", "Plan", "lower"]
 
-EXECUTORS = ("row", "columnar")
+EXECUTORS = ("row", "columnar", "streaming")
 
 
 class Plan:
@@ -109,10 +109,8 @@ class Plan:
         self.flags = Flags(card)
         self.rank_by = card.rank_by
         self.rank_lower_first = card.rank_lower_first
-        self._unsupported = {
-            "row": (),
-            "columnar": tuple(op.without_column for op in self.metrics.values() if op.without_column is not None),
-        }
+        columnar = tuple(op.without_column for op in self.metrics.values() if op.without_column is not None)
+        self._unsupported = {"row": (), "columnar": columnar, "streaming": (*columnar, *_not_streamed(card))}
         self._leaves: dict[str, tuple[str, ...]] = {}
 
     def support(self, executor: str) -> str | None:
@@ -153,6 +151,16 @@ def _metric_op(card: Scorecard, m: Metric) -> MetricOp:
     if m.kind == "members":
         return MembersOp(m)
     return WindowOp(m)
+
+
+def _not_streamed(card: Scorecard) -> list[str]:
+    """What the streaming executor leaves to the others: whole membership trees and event logs."""
+    gaps = []
+    if card.subject != "rep":
+        gaps.append(f"a {card.subject} scorecard (team rollups need every member's records)")
+    events = [m for m in card.metrics.values() if m.kind in {"aggregate", "window"}]
+    gaps.extend(f"metric '{m.name}' of kind '{m.kind}' (events)" for m in events)
+    return gaps
 
 
 def _leaf_inputs(card: Scorecard, name: str, seen: set[str]) -> list[str]:
