@@ -29,8 +29,9 @@ Expressions (formulas, conditions, filters) are the expression package's own pai
 **Executors** walk the same plan (``kpi_engine.evaluation``): the row executor calls the row
 kernels subject by subject and builds traces by the same code (so a number and its explanation
 agree by construction); the columnar executor calls the column kernels over every appraised
-subject at once. Which executor can run a plan is decided here, once, from the plan:
-``plan.support("columnar")`` is ``None`` or a sentence a user can read.
+subject at once; the streaming executor (``evaluation.streaming``) runs them batch by batch and
+ranks in a second pass. Which executor can run a plan is decided here, once, from the plan:
+``plan.support("columnar")`` (or ``"streaming"``) is ``None`` or a sentence a user can read.
 
 **Seams for the next executors.** The column kernels are written so that a streaming executor
 and a Spark executor can call them on a batch of subjects at a time:
