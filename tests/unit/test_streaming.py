@@ -180,3 +180,48 @@ def test_team_plans_members_and_events_are_refused(w1):
         evaluate(team, [], engine="streaming")
     with pytest.raises(KpiError, match="no members or events"):
         evaluate(w1, w1_frame(3), members=[{"member": "r0000", "parent": "t", "period": "2026-03"}], engine="streaming")
+
+
+# --- kpi evaluate --engine streaming -----------------------------------------------------------------
+
+
+def _cli(tmp_path, argv, name):
+    from kpi_engine.cli import main
+
+    out = tmp_path / name
+    assert main([*argv, "--out", str(out)]) == 0
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize(("fmt", "layout"), [("csv", "long"), ("csv", "wide"), ("jsonl", "long")])
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_kpi_evaluate_streams_the_same_bytes(tmp_path, monkeypatch, fmt, layout, suffix):
+    """Several batches and rank ranges: the same file as the columnar engine writes."""
+    import kpi_engine.io.batches as batches
+    from kpi_engine.evaluation import streaming as st
+
+    monkeypatch.setattr(st, "DEFAULT_BATCH_ROWS", 16)
+    monkeypatch.setattr(batches, "CSV_BLOCK_BYTES", 400)
+    frame = w1_frame(70).with_columns(pl.format("Name {}", pl.col("subject")).alias("name"))
+    data = tmp_path / f"records.{suffix}"
+    if suffix == "csv":
+        frame.write_csv(data)
+    else:
+        frame.write_parquet(data, row_group_size=9)
+    rules = tmp_path / "w1.yaml"
+    rules.write_text(W1, encoding="utf-8")
+    argv = ["evaluate", str(rules), "--records", str(data), "--format", fmt, "--layout", layout]
+    expected = _cli(tmp_path, [*argv, "--engine", "columnar"], "columnar.out")
+    got = _cli(tmp_path, [*argv, "--engine", "streaming"], "streaming.out")
+    assert got == expected
+
+
+def test_kpi_evaluate_refuses_to_stream_what_it_cannot(tmp_path, capsys):
+    from kpi_engine.cli import main
+
+    data = tmp_path / "records.csv"
+    w1_frame(5).write_csv(data)
+    rules = tmp_path / "w1.yaml"
+    rules.write_text(W1, encoding="utf-8")
+    assert main(["evaluate", str(rules), "--records", str(data), "--format", "json", "--engine", "streaming"]) != 0
+    assert "--engine streaming: it writes --format csv or jsonl" in capsys.readouterr().err

@@ -330,7 +330,7 @@ def stream(
     strict: bool = False,
     allow_extra_columns: bool = False,
     totals: Literal["refuse", "skip"] = "refuse",
-    batch_rows: int = DEFAULT_BATCH_ROWS,
+    batch_rows: int | None = None,
     spill: Spill | None = None,
 ) -> Streamed:
     """Run passes 1–3 over ``batches`` (consumed once, lazily); the parts come from ``parts()``.
@@ -344,7 +344,8 @@ def stream(
         strict: as ``evaluate``.
         allow_extra_columns: as ``evaluate``.
         totals: as ``evaluate`` (the column-sum evidence is looked for within each batch).
-        batch_rows: records per batch evaluated at once, and subjects per output part.
+        batch_rows: records per batch evaluated at once, and subjects per output part
+            (default ``DEFAULT_BATCH_ROWS``).
         spill: where batches wait between the passes (``Spill``): default ``MemorySpill`` (compressed
             Arrow IPC in memory, a few dozen bytes a record); ``kpi_engine.io.spill.DirectorySpill``
             keeps them in a temporary directory, so that memory does not grow with the input.
@@ -356,6 +357,7 @@ def stream(
     reason = refusal(ruleset)
     if reason is not None:
         raise KpiError(reason)
+    batch_rows = DEFAULT_BATCH_ROWS if batch_rows is None else batch_rows
     if batch_rows < 1:
         raise KpiError(f"batch_rows must be at least 1, not {batch_rows}")
     options: dict[str, Any] = {"strict": strict, "allow_extra_columns": allow_extra_columns, "totals": totals}
@@ -534,10 +536,10 @@ def _check_split(kept: Sequence[_Batch], hashes: list[Any], spill: Spill, *, who
     raise KpiError(msg)
 
 
-def partition_by_subject(records: Any, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[Any]:
+def partition_by_subject(records: Any, batch_rows: int | None = None) -> Iterator[Any]:
     """A whole table as batches of about ``batch_rows`` records, every subject's rows in one batch."""
     df = _frame(records)
-    parts = max(1, -(-df.height // batch_rows))
+    parts = max(1, -(-df.height // (batch_rows or DEFAULT_BATCH_ROWS)))
     if parts == 1:
         yield df
         return

@@ -105,7 +105,7 @@ def evaluate_batches(
     if events is None and streaming.refusal(ruleset) is None:
         run = streaming.stream(
             ruleset, batches, period=period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals,
-            batch_rows=batch_rows or streaming.DEFAULT_BATCH_ROWS, spill=spill,
+            batch_rows=batch_rows, spill=spill,
         )  # fmt: skip
 
         def parts() -> Iterator[Any]:
