@@ -197,10 +197,9 @@ def _cli(tmp_path, argv, name):
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
 def test_kpi_evaluate_streams_the_same_bytes(tmp_path, monkeypatch, fmt, layout, suffix):
     """Several batches and rank ranges: the same file as the columnar engine writes."""
-    import kpi_engine.io.batches as batches
-    from kpi_engine.evaluation import streaming as st
+    from kpi_engine.io import batches
 
-    monkeypatch.setattr(st, "DEFAULT_BATCH_ROWS", 16)
+    monkeypatch.setattr(streaming, "DEFAULT_BATCH_ROWS", 16)
     monkeypatch.setattr(batches, "CSV_BLOCK_BYTES", 400)
     frame = w1_frame(70).with_columns(pl.format("Name {}", pl.col("subject")).alias("name"))
     data = tmp_path / f"records.{suffix}"
