@@ -138,33 +138,9 @@ def _streaming(
     reason = streaming.refusal(ruleset, members=members, events=events)
     if reason is not None:
         raise KpiError(f"{reason}; use engine='columnar' or 'row'")
-    frame = _text_frame(records) if not _is_frame(records) else records
-    if frame is None:  # a cell no table holds exactly: the columnar run reports it where it is
-        return evaluate(ruleset, records, period=period, strict=strict, allow_extra_columns=allow_extra_columns,
-                        engine="columnar", totals=totals)  # fmt: skip
-    run = streaming.stream(
-        ruleset, streaming.partition_by_subject(frame), period=period, strict=strict,
-        allow_extra_columns=allow_extra_columns, totals=totals,
-    )  # fmt: skip
-    return streaming.streamed_appraisal(run)
-
-
-def _text_frame(records: Any) -> Any:
-    """Python rows or row tables as a Polars frame of cell text (as a CSV holds them); ``None``: a cell has no text."""
-    import polars as pl  # noqa: PLC0415
-
-    from kpi_engine.evaluation.frames import cell_text  # noqa: PLC0415
-
-    tables = records if isinstance(records, list | tuple) and records and isinstance(records[0], Table) else None
-    rows = [r for t in tables for _, r in t.rows] if tables else [r for _, r in Table.from_rows(records).rows]
-    columns: dict[str, None] = {}
-    for r in rows:
-        columns.update(dict.fromkeys(r))
-    try:
-        data = {c: [cell_text(r.get(c)) for r in rows] for c in columns}
-    except ValueError:
-        return None
-    return pl.DataFrame(data, schema=dict.fromkeys(columns, pl.Utf8))
+    return streaming.appraise(
+        ruleset, records, period=period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals
+    )
 
 
 def screen_inputs(

@@ -51,6 +51,8 @@ from typing import Any, Literal, Protocol
 import attrs
 
 from kpi_engine.errors import DataError, Issue, KpiError
+from kpi_engine.evaluation.frames import is_frame
+from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal, SubjectResult
 from kpi_engine.language.build import Ruleset
 from kpi_engine.plan import lower
@@ -60,6 +62,7 @@ __all__ = [
     "MemorySpill",
     "Spill",
     "Streamed",
+    "appraise",
     "partition_by_subject",
     "stream",
     "streamed_appraisal",
@@ -111,26 +114,37 @@ def _coalesced(batches: Iterable[Any], rows: int) -> Iterator[Any]:
 
     held: list[Any] = []
     count = 0
+    yielded = False
+    empty = None  # the first empty item: when every item is empty, the engine says what is wrong with it
     for item in batches:
         df = _frame(item)
         if not df.height:
+            empty = df if empty is None else empty
             continue
         held.append(df)
         count += df.height
         if count >= rows:
             yield held[0] if len(held) == 1 else pl.concat(held, how="diagonal_relaxed")
-            held, count = [], 0
+            held, count, yielded = [], 0, True
     if held:
         yield held[0] if len(held) == 1 else pl.concat(held, how="diagonal_relaxed")
+    elif empty is not None and not yielded:
+        yield empty
 
 
-def _subject_keys(df: Any) -> Any:
+def _column(card: Any, name: str) -> str:
+    """The data column of a record field (the scorecard's ``columns`` map data headers to fields)."""
+    return next((header for header, field in card.columns.items() if field == name), name)
+
+
+def _subject_keys(df: Any, card: Any) -> Any:
     """The subject column as the engines read it (text, stripped), for joins."""
     import polars as pl  # noqa: PLC0415
 
-    if "subject" not in df.columns:
+    column = _column(card, "subject")
+    if column not in df.columns:
         return pl.Series(_KEY, [None] * df.height, dtype=pl.Utf8)
-    return df["subject"].cast(pl.Utf8).str.strip_chars().alias(_KEY)
+    return df[column].cast(pl.Utf8).str.strip_chars().alias(_KEY)
 
 
 class Spill(Protocol):
@@ -175,6 +189,10 @@ class MemorySpill:
 
     def close(self) -> None:
         self.kept.clear()
+
+
+class _NoMap:
+    columns: dict[str, str] = {}  # noqa: RUF012 - read only: no column map
 
 
 @attrs.define
@@ -385,6 +403,7 @@ def _passes(
     chosen: dict[str, int] = {}  # period → first batch that chose it
     warnings: list[Issue] = []
     seen_warnings: set[tuple[str, str]] = set()
+    nothing: DataError | None = None  # a batch's "no subject to appraise": an error only if no batch has one
     first_row = 1
     for index, df in enumerate(_coalesced(batches, batch_rows)):
         rows = f"in_{index}"
@@ -397,25 +416,36 @@ def _passes(
         else:
             try:
                 appraisal = _appraise(ruleset, df, period, options)
+            except DataError as exc:
+                if not _nothing_to_appraise(exc, card):
+                    raise _in_batch(exc, index, first_row, df.height) from None
+                # Every row of the batch was left out (a totals row skipped …): its warnings, no subject.
+                nothing = nothing or exc
+                new = _screening_warnings(ruleset, df, period, options)
+                subjects, num, den, na = [], np.zeros(0, np.int64), np.ones(0, np.int64), np.zeros(0, bool)
             except KpiError as exc:
                 raise _in_batch(exc, index, first_row, df.height) from None
-            chosen.setdefault(appraisal.period, index)
-            for w in appraisal.warnings:
+            else:
+                chosen.setdefault(appraisal.period, index)
+                new = list(appraisal.warnings)
+                subjects, num, den, na = _keys(appraisal)
+                del appraisal
+            for w in new:
                 if (w.code, w.message) not in seen_warnings:
                     seen_warnings.add((w.code, w.message))
                     warnings.append(w)
-            subjects, num, den, na = _keys(appraisal)
-            del appraisal
         subject_file = f"subjects_{index}"
         spill.put(subject_file, pl.DataFrame({_KEY: subjects}, schema={_KEY: pl.Utf8}))
-        who = _subject_keys(df).drop_nulls().unique() if card.reads_history else pl.Series(subjects)
+        who = _subject_keys(df, card).drop_nulls().unique() if card.reads_history else pl.Series(subjects)
         hashes.append(who.hash(seed=0).to_numpy())
         kept.append(_Batch(index, rows, subject_file, num, den, na, first_row, len(subjects)))
         first_row += df.height
         del df, subjects, who
     if not kept:
         raise KpiError("evaluate_batches: no record batch was given")
-    if not chosen:  # every batch held other periods only: the run's own error
+    if not chosen:  # no batch had a subject to appraise: the run's own error
+        if nothing is not None:
+            raise nothing
         _appraise(ruleset, spill.get(kept[0].rows), period, options)
     if len(chosen) > 1:
         shown = ", ".join(f"{p} (batch {i + 1})" for p, i in sorted(chosen.items()))
@@ -425,11 +455,11 @@ def _passes(
         )
         raise DataError(msg)
     the_period = next(iter(chosen))
-    _check_split(kept, hashes, spill, whole=card.reads_history)
+    _check_split(kept, hashes, spill, card, whole=card.reads_history)
     del hashes
 
     # Pass 2: global ranks over every exact key.
-    big = any(object in {b.num.dtype, b.den.dtype} for b in kept)
+    big = any(b.num.dtype.kind == "O" or b.den.dtype.kind == "O" for b in kept)
     dtype = object if big else np.int64
     num = np.concatenate([b.num.astype(dtype) for b in kept])
     den = np.concatenate([b.den.astype(dtype) for b in kept])
@@ -467,7 +497,9 @@ def _passes(
             pl.Series(_RANK, rank[start : start + count]), pl.Series(_BUCKET, bucket[start : start + count])
         )
         records = spill.get(b.rows)
-        records = records.with_columns(_subject_keys(records)).join(table, on=_KEY, how="inner", maintain_order="left")
+        records = records.with_columns(_subject_keys(records, card)).join(
+            table, on=_KEY, how="inner", maintain_order="left"
+        )
         for (k,), part in records.partition_by(_BUCKET, as_dict=True, maintain_order=True).items():
             name = f"range_{int(k)}_{b.index}"
             spill.put(name, part.drop(_BUCKET))
@@ -478,17 +510,37 @@ def _passes(
     return Streamed(ruleset, the_period, tuple(warnings), n, {**options}, buckets, spill)
 
 
+def _nothing_to_appraise(exc: DataError, card: Any) -> bool:
+    """Whether a batch's error only says that it holds no subject to appraise (the run may hold some)."""
+    text = str(exc.args[0]) if exc.args else ""
+    return text.startswith(("no records to evaluate", f"no {card.subject} has data for period"))
+
+
+def _screening_warnings(ruleset: Ruleset, df: Any, period: str | None, options: dict[str, Any]) -> list[Issue]:
+    """The warnings screening gives a batch (rows left out), as its run would have given them."""
+    from kpi_engine.evaluation.engine import screen_inputs  # noqa: PLC0415 - the engine imports this module
+
+    try:
+        screened = screen_inputs(
+            ruleset, df, None, None, period, options["allow_extra_columns"], options["totals"], "error"
+        )
+    except KpiError:
+        return []
+    return list(screened.warnings)
+
+
 def _holds(df: Any, period: str, card: Any) -> bool:
     """Whether a batch may hold records of ``period`` (``False`` only when every period cell reads as another)."""
     import polars as pl  # noqa: PLC0415
 
     from kpi_engine.time.periods import Period  # noqa: PLC0415
 
-    if "period" not in df.columns:
+    column = _column(card, "period")
+    if column not in df.columns:
         return True
     try:
         wanted = Period.parse(period, card.period)
-        texts = df["period"].cast(pl.Utf8).str.strip_chars().unique().to_list()
+        texts = df[column].cast(pl.Utf8).str.strip_chars().unique().to_list()
         return any(t is None or t == "" or Period.parse(t, card.period) == wanted for t in texts)
     except (ValueError, pl.exceptions.PolarsError):
         return True  # a cell the engine will report
@@ -504,7 +556,7 @@ def _in_batch(exc: KpiError, index: int, first_row: int, rows: int) -> KpiError:
     return exc
 
 
-def _check_split(kept: Sequence[_Batch], hashes: list[Any], spill: Spill, *, whole: bool) -> None:
+def _check_split(kept: Sequence[_Batch], hashes: list[Any], spill: Spill, card: Any, *, whole: bool) -> None:
     """A subject in two batches is refused (``whole``: any record; else an appraised subject)."""
     import numpy as np  # noqa: PLC0415
 
@@ -519,7 +571,7 @@ def _check_split(kept: Sequence[_Batch], hashes: list[Any], spill: Spill, *, who
     found: dict[str, list[int]] = {}
     for b in kept:  # a hash collision is not a split: confirm by name
         source = spill.get(b.rows) if whole else spill.get(b.subjects)
-        names = (_subject_keys(source) if whole else source[_KEY]).drop_nulls().unique()
+        names = (_subject_keys(source, card) if whole else source[_KEY]).drop_nulls().unique()
         hit = names.filter(names.hash(seed=0).is_in(list(suspects)))
         for s in hit.to_list():
             found.setdefault(s, []).append(b.index + 1)
@@ -536,14 +588,14 @@ def _check_split(kept: Sequence[_Batch], hashes: list[Any], spill: Spill, *, who
     raise KpiError(msg)
 
 
-def partition_by_subject(records: Any, batch_rows: int | None = None) -> Iterator[Any]:
+def partition_by_subject(records: Any, batch_rows: int | None = None, card: Any = None) -> Iterator[Any]:
     """A whole table as batches of about ``batch_rows`` records, every subject's rows in one batch."""
     df = _frame(records)
     parts = max(1, -(-df.height // (batch_rows or DEFAULT_BATCH_ROWS)))
     if parts == 1:
         yield df
         return
-    keys = _subject_keys(df).fill_null("")
+    keys = _subject_keys(df, card).fill_null("") if card is not None else _subject_keys(df, _NoMap).fill_null("")
     group = (keys.hash(seed=0) % parts).alias(_BUCKET)
     for part in df.with_columns(group).partition_by(_BUCKET, maintain_order=True):
         yield part.drop(_BUCKET)
@@ -583,6 +635,51 @@ class _Chained(Sequence[SubjectResult]):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def appraise(
+    ruleset: Ruleset,
+    records: Any,
+    *,
+    period: str | None = None,
+    strict: bool = False,
+    allow_extra_columns: bool = False,
+    totals: Literal["refuse", "skip"] = "refuse",
+    batch_rows: int | None = None,
+) -> Appraisal:
+    """A whole table (a frame, Python rows, row tables) partitioned by subject, streamed, held as one appraisal.
+
+    What ``evaluate(..., engine="streaming")`` runs; ``batch_rows`` as ``stream``.
+    """
+    frame = records if is_frame(records) and not isinstance(records, list | tuple) else _text_frame(records)
+    if frame is None:  # a cell no table holds exactly: the columnar run reports it where it is
+        return _appraise(ruleset, records, period, {"strict": strict, "allow_extra_columns": allow_extra_columns,
+                                                    "totals": totals})  # fmt: skip
+    run = stream(
+        ruleset, partition_by_subject(frame, batch_rows, ruleset.scorecard), period=period, strict=strict,
+        allow_extra_columns=allow_extra_columns, totals=totals, batch_rows=batch_rows,
+    )  # fmt: skip
+    return streamed_appraisal(run)
+
+
+def _text_frame(records: Any) -> Any:
+    """Python rows or row tables as a Polars frame of cell text (as a CSV holds them); ``None``: a cell has no text."""
+    import polars as pl  # noqa: PLC0415
+
+    from kpi_engine.evaluation.frames import Frame, cell_text  # noqa: PLC0415
+
+    if isinstance(records, Frame):
+        return records.data
+    tables = records if isinstance(records, list | tuple) and records and isinstance(records[0], Table) else None
+    rows = [r for t in tables for _, r in t.rows] if tables else [r for _, r in Table.from_rows(records).rows]
+    columns: dict[str, None] = {}
+    for r in rows:
+        columns.update(dict.fromkeys(r))
+    try:
+        data = {c: [cell_text(r.get(c)) for r in rows] for c in columns}
+    except ValueError:
+        return None
+    return pl.DataFrame(data, schema=dict.fromkeys(columns, pl.Utf8))
 
 
 def streamed_appraisal(streamed: Streamed) -> Appraisal:
