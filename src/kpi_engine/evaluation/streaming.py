@@ -2,7 +2,7 @@
 
 ``stream(ruleset, batches)`` consumes record batches (Arrow record batches or tables, Polars or
 pandas frames, a ``RecordBatchReader``) lazily and gives the appraisal in parts, in the ranked
-order of the whole run, each part an ordinary ``Appraisal`` of at most about ``batch_rows``
+order of the whole run, each part an ordinary ``Appraisal`` of at most about ``batch_rows / 2``
 subjects. It walks the same plan as the columnar executor (each batch *is* a columnar run: the
 row-local kernels, inputs to gates, grades and flags, run per batch unchanged) and adds what a
 batch cannot decide alone:
@@ -68,7 +68,7 @@ __all__ = [
     "streamed_appraisal",
 ]
 
-DEFAULT_BATCH_ROWS = 250_000  # records per batch (and subjects per output part)
+DEFAULT_BATCH_ROWS = 100_000  # records per batch (and twice the subjects of an output part)
 _KEY = "__kpi_stream_key"
 _RANK = "__kpi_stream_rank"
 _BUCKET = "__kpi_stream_bucket"
@@ -362,7 +362,7 @@ def stream(
         strict: as ``evaluate``.
         allow_extra_columns: as ``evaluate``.
         totals: as ``evaluate`` (the column-sum evidence is looked for within each batch).
-        batch_rows: records per batch evaluated at once, and subjects per output part
+        batch_rows: records per batch evaluated at once (and twice the subjects of an output part)
             (default ``DEFAULT_BATCH_ROWS``).
         spill: where batches wait between the passes (``Spill``): default ``MemorySpill`` (compressed
             Arrow IPC in memory, a few dozen bytes a record); ``kpi_engine.io.spill.DirectorySpill``
@@ -471,24 +471,9 @@ def _passes(
     key = Num(num, den, na if na.any() else None)
     rank = competition_ranks(ctx, key, None, lower_first=card.rank_lower_first) if n else np.zeros(0, np.int64)
     del num, den, key
-    ranked = int(rank.max()) if n else 0
-    ranged = (ranked + batch_rows - 1) // batch_rows if ranked else 0
-    bucket = np.where(rank > 0, (rank - 1) // batch_rows, -1)
     offsets = np.cumsum([0, *(b.count for b in kept)])
-    unranked_buckets = 0
-    if (rank == 0).any():  # the unranked, by subject, in ranges after the ranked ones
-        names: list[tuple[str, int]] = []
-        for b, start in zip(kept, offsets[:-1], strict=False):
-            mine = rank[start : start + b.count] == 0
-            if mine.any():
-                subjects_b = spill.get(b.subjects)[_KEY].to_list()
-                names.extend((subjects_b[j], int(start) + j) for j in np.flatnonzero(mine).tolist())
-        names.sort()
-        for pos, (_, at) in enumerate(names):
-            bucket[at] = ranged + pos // batch_rows
-        unranked_buckets = (len(names) + batch_rows - 1) // batch_rows
-        del names
-    buckets: list[list[str]] = [[] for _ in range(ranged + unranked_buckets)]
+    bucket = _ranges(rank, max(1, batch_rows // 2), kept, offsets, spill)
+    buckets: list[list[str]] = [[] for _ in range(int(bucket.max()) + 1 if n else 0)]
 
     # Pass 3: each batch's rows to the rank range of their subject.
     for b, start in zip(kept, offsets[:-1], strict=False):
@@ -508,6 +493,37 @@ def _passes(
         spill.drop(b.rows)
         spill.drop(b.subjects)
     return Streamed(ruleset, the_period, tuple(warnings), n, {**options}, buckets, spill)
+
+
+def _ranges(rank: Any, part: int, kept: Sequence[_Batch], offsets: Any, spill: Spill) -> Any:
+    """Each subject's output range (nondecreasing in the run's order: rank, then subject; unranked last).
+
+    A run of equal ranks longer than ``part`` subjects (a tie, the unranked) is cut by subject, read
+    from the spill for those subjects only; any other run stays whole in the range where it starts.
+    """
+    import numpy as np  # noqa: PLC0415
+    import polars as pl  # noqa: PLC0415
+
+    n = len(rank)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    group = np.where(rank > 0, rank, int(rank.max()) + 1)  # the unranked come last
+    counts = np.bincount(group)
+    first = np.cumsum(counts) - counts  # each group's first position in the run's order
+    bucket = first[group] // part
+    long = counts[group] > part
+    if long.any():  # positions within the long groups, by subject
+        pieces = []
+        for b, start in zip(kept, offsets[:-1], strict=False):
+            mine = np.flatnonzero(long[start : start + b.count])
+            if len(mine):
+                names = spill.get(b.subjects)[_KEY].gather(mine)
+                pieces.append(pl.DataFrame({"g": group[start + mine], "s": names, "at": start + mine}))
+        tied = pl.concat(pieces).sort("g", "s")
+        g, at = tied["g"].to_numpy(), tied["at"].to_numpy()
+        within = np.arange(len(g)) - np.searchsorted(g, g)  # position within its group
+        bucket[at] = (first[g] + within) // part
+    return bucket
 
 
 def _nothing_to_appraise(exc: DataError, card: Any) -> bool:

@@ -16,10 +16,10 @@ from kpi_engine.errors import KpiError
 
 __all__ = ["CSV_BLOCK_BYTES", "read_batches"]
 
-CSV_BLOCK_BYTES = 16 << 20  # about 150,000 records of a dozen numbers per CSV block
+CSV_BLOCK_BYTES = 8 << 20  # about 100,000 records of a dozen numbers per CSV block
 
 
-def read_batches(path: str | Path, *, batch_rows: int = 250_000, name: str | None = None) -> Iterator[Any]:
+def read_batches(path: str | Path, *, batch_rows: int = 100_000, name: str | None = None) -> Iterator[Any]:
     """The records of ``path`` as Polars frames, in file order.
 
     Raises:

@@ -56,7 +56,7 @@ def evaluate_batches(
 
     **Streaming.** When the plan allows it (``lower(card).support("streaming")``, no ``events``),
     the batches are consumed lazily by the streaming executor (``evaluation.streaming``): memory
-    holds about two batches (``batch_rows`` records, default 250,000) plus ~50 bytes per subject
+    holds about two batches (``batch_rows`` records, default 100,000) plus ~50 bytes per subject
     for the global ranks, and the spilled records between the passes: compressed in memory by
     default, or in a temporary directory deleted at the end with
     ``spill=kpi_engine.io.spill.DirectorySpill()`` (then memory does not grow with the input).
