@@ -224,3 +224,35 @@ def test_kpi_evaluate_refuses_to_stream_what_it_cannot(tmp_path, capsys):
     rules.write_text(W1, encoding="utf-8")
     assert main(["evaluate", str(rules), "--records", str(data), "--format", "json", "--engine", "streaming"]) != 0
     assert "--engine streaming: it writes --format csv or jsonl" in capsys.readouterr().err
+
+
+def test_unranked_subjects_come_last_by_subject_across_ranges():
+    """Subjects with no KPI applying have no total and no rank: last, by subject, even over several ranges."""
+    card = load_ruleset(
+        W1.replace("m1: {type: ratio, min: 0, max: 2}", "m1: {type: ratio, min: 0, max: 2, required: false}")
+    )
+    frame = w1_frame(40, seed=8).with_columns(
+        pl.when(pl.int_range(pl.len()) % 3 == 0).then(None).otherwise(pl.col(c)).alias(c) for c in ("m1", "m2")
+    )
+    expected = long_table(evaluate(card, frame, engine="columnar"))
+    assert (expected["rank"] == "").sum() == 2 * 14  # 14 unranked subjects (every third), 2 KPIs each
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=2)
+    assert streamed_table(card, [shuffled], batch_rows=6).equals(expected)
+
+
+def test_kpi_evaluate_auto_streams_a_large_file(tmp_path, monkeypatch):
+    """``--engine auto`` streams a file from ``STREAM_BYTES``: the same bytes."""
+    from kpi_engine.cli import appraise
+
+    data = tmp_path / "records.csv"
+    w1_frame(30).write_csv(data)
+    rules = tmp_path / "w1.yaml"
+    rules.write_text(W1, encoding="utf-8")
+    argv = ["evaluate", str(rules), "--records", str(data), "--format", "csv"]
+    expected = _cli(tmp_path, [*argv, "--engine", "columnar"], "columnar.csv")
+    streamed = []
+    real = appraise._stream_evaluate
+    monkeypatch.setattr(appraise, "STREAM_BYTES", 10)
+    monkeypatch.setattr(appraise, "_stream_evaluate", lambda *a: streamed.append(1) or real(*a))
+    assert _cli(tmp_path, argv, "auto.csv") == expected
+    assert streamed == [1]
