@@ -391,7 +391,7 @@ STREAMING_BATCH_ROWS = 2  # records per batch: every case of several subjects ru
 
 
 def _streaming(ruleset: Ruleset, inputs: CaseInputs) -> Appraisal:
-    """The streaming executor, in batches of two records (subjects grouped), ranked in its second pass."""
+    """The streaming executor, in batches of two records (subjects, or membership trees, grouped), ranked after."""
     try:
         from kpi_engine.evaluation import streaming  # noqa: PLC0415 - the optional kernel
     except ImportError as exc:  # pragma: no cover - the package moved
@@ -402,6 +402,7 @@ def _streaming(ruleset: Ruleset, inputs: CaseInputs) -> Appraisal:
     return streaming.appraise(
         ruleset, list(inputs.records), period=inputs.period, strict=inputs.strict,
         allow_extra_columns=inputs.allow_extra_columns, totals=inputs.totals, batch_rows=STREAMING_BATCH_ROWS,
+        members=None if inputs.members is None else list(inputs.members), unlisted=inputs.unlisted,
     )  # fmt: skip
 
 

@@ -61,15 +61,19 @@ def streamed_table(ruleset, batches, **options):
     return pl.concat([long_table(a) for a, _ in run.parts()])
 
 
+EVENTS = W1.replace(
+    "kpis:", "event_fields: {amount: money}\nmetrics:\n  visits: {aggregate: {fn: count}}\nkpis:"
+).replace("metric: m2,", "metric: visits,")
+
+
 def test_streaming_is_an_executor_of_the_plan(w1):
-    """``streaming`` is in ``EXECUTORS``; a rep plan runs on it, a team plan is refused with a reason."""
+    """``streaming`` is in ``EXECUTORS``; rep and team plans run on it, event metrics are refused with a reason."""
     assert "streaming" in EXECUTORS
     assert lower(w1.scorecard).support("streaming") is None
     team = load_ruleset(ROOT / "rulesets" / "sales_department.yaml")
-    reason = lower(team.scorecard).support("streaming")
-    assert reason is not None
-    assert reason.startswith("the streaming engine cannot evaluate")
-    assert "team rollups" in reason
+    assert lower(team.scorecard).support("streaming") is None
+    reason = lower(load_ruleset(EVENTS).scorecard).support("streaming")
+    assert reason == "the streaming engine cannot evaluate metric 'visits' of kind 'aggregate' (events)"
 
 
 @pytest.mark.parametrize("batch_rows", [1, 4, 33, 10_000])
@@ -174,12 +178,24 @@ def test_a_bad_cell_names_its_batch(w1):
     assert ":6:" in str(info.value)  # row 5 of its batch, after the header
 
 
-def test_team_plans_members_and_events_are_refused(w1):
-    team = load_ruleset(ROOT / "rulesets" / "sales_department.yaml")
-    with pytest.raises(KpiError, match="team rollups"):
-        evaluate(team, [], engine="streaming")
-    with pytest.raises(KpiError, match="no members or events"):
-        evaluate(w1, w1_frame(3), members=[{"member": "r0000", "parent": "t", "period": "2026-03"}], engine="streaming")
+def test_events_are_refused(w1):
+    with pytest.raises(KpiError, match=r"takes no events.*use engine='columnar'"):
+        evaluate(w1, w1_frame(3), events=[{"event_id": "e", "type": "visit", "at": "2026-03-02", "rep": "r0000"}],
+                 engine="streaming")  # fmt: skip
+
+
+def test_a_department_card_streams_by_membership_tree():
+    """S4 as shipped: reps' records in any batches, the department appraisal of one run."""
+    from kpi_engine.conformance import load_cases
+
+    case = next(c for c in load_cases(ROOT / "tests" / "conformance") if c.full_id.startswith("shipped/s4_department"))
+    s4 = load_ruleset(ROOT / "rulesets" / "sales_department.yaml")
+    records = pl.DataFrame(list(case.inputs.records), infer_schema_length=None)
+    members = list(case.inputs.members)
+    whole = evaluate(s4, records.to_dicts(), members=members, period=case.inputs.period, engine="columnar")
+    batches = records.reverse().to_arrow().to_batches(max_chunksize=2)
+    got = evaluate_batches(s4, batches, members=members, period=case.inputs.period, batch_rows=2)
+    assert pl.from_arrow(got.read_all()).equals(long_table(whole))
 
 
 # --- kpi evaluate --engine streaming -----------------------------------------------------------------

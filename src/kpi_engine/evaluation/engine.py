@@ -95,7 +95,7 @@ def evaluate(
             message names it, from ``lower(card).support("columnar")``) or the extra is missing.
     """
     if engine == "streaming":
-        return _streaming(ruleset, records, period, members, events, strict, allow_extra_columns, totals)
+        return _streaming(ruleset, records, period, members, events, strict, allow_extra_columns, totals, unlisted)
     screened = screen_inputs(ruleset, records, members, events, period, allow_extra_columns, totals, unlisted)
     records, members = screened.records, screened.members
     # Finer records (months for a half) and spans (2026-YTD-06) become records of the card's periods.
@@ -131,6 +131,7 @@ def _streaming(
     strict: bool,  # noqa: FBT001
     allow_extra_columns: bool,  # noqa: FBT001
     totals: Literal["refuse", "skip"],
+    unlisted: Literal["error", "exclude"],
 ) -> Appraisal:
     """``evaluate(..., engine="streaming")``: the records partitioned by subject, streamed, held as one appraisal."""
     from kpi_engine.evaluation import streaming  # noqa: PLC0415
@@ -139,8 +140,9 @@ def _streaming(
     if reason is not None:
         raise KpiError(f"{reason}; use engine='columnar' or 'row'")
     return streaming.appraise(
-        ruleset, records, period=period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals
-    )
+        ruleset, records, period=period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals,
+        members=members, unlisted=unlisted,
+    )  # fmt: skip
 
 
 def screen_inputs(

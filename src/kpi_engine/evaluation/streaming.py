@@ -37,9 +37,13 @@ and ranks); time is about twice a columnar run (each subject is appraised twice)
 
 **Differences**, documented: the totals-row evidence by column sums (``screening``) is looked for
 within each batch (a labelled totals row, 合计/Total, is found wherever it is); a located data error
-names the row within its batch, and the message says which batch. Team scorecards, members and
-events are not streamed (``lower(card).support("streaming")`` says so): they need the whole
-membership tree and event log.
+names the row within its batch, and the message says which batch. Events are not streamed
+(``lower(card).support("streaming")`` names event metrics; ``refusal`` an event log).
+
+**Membership rows** (team, department and company scorecards, reps ranked within their team):
+``appraise(..., members=...)`` and ``evaluate_batches(..., members=...)`` hold the membership rows
+in memory and regroup the records by membership tree (``_stream_trees``): each tree is appraised
+whole, so rollups, member shares and ranks within the parent are one run's; ranks are global.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ __all__ = [
     "Streamed",
     "appraise",
     "partition_by_subject",
+    "roster_frame",
     "stream",
     "streamed_appraisal",
 ]
@@ -75,8 +80,8 @@ _BUCKET = "__kpi_stream_bucket"
 _INT64_MAX = 2**63 - 1
 
 
-def refusal(ruleset: Ruleset, *, members: Any = None, events: Any = None) -> str | None:
-    """Why the streaming executor cannot run this evaluation (a sentence), or ``None``."""
+def refusal(ruleset: Ruleset, *, members: Any = None, events: Any = None) -> str | None:  # noqa: ARG001
+    """Why the streaming executor cannot run this evaluation (a sentence), or ``None`` (members: streamed by tree)."""
     from kpi_engine.evaluation import columnar  # noqa: PLC0415
 
     if not columnar.available():
@@ -84,8 +89,8 @@ def refusal(ruleset: Ruleset, *, members: Any = None, events: Any = None) -> str
     reason = lower(ruleset.scorecard).support("streaming")
     if reason is not None:
         return reason
-    if members is not None or events is not None:
-        return "the streaming engine takes no members or events (team rollups and event logs need the whole tree)"
+    if events is not None:
+        return "the streaming engine takes no events (an event log is not streamed)"
     return None
 
 
@@ -495,7 +500,7 @@ def _passes(
     return Streamed(ruleset, the_period, tuple(warnings), n, {**options}, buckets, spill)
 
 
-def _ranges(rank: Any, part: int, kept: Sequence[_Batch], offsets: Any, spill: Spill) -> Any:
+def _ranges(rank: Any, part: int, kept: Sequence[Any], offsets: Any, spill: Spill) -> Any:
     """Each subject's output range (nondecreasing in the run's order: rank, then subject; unranked last).
 
     A run of equal ranks longer than ``part`` subjects (a tie, the unranked) is cut by subject, read
@@ -662,12 +667,38 @@ def appraise(
     allow_extra_columns: bool = False,
     totals: Literal["refuse", "skip"] = "refuse",
     batch_rows: int | None = None,
+    members: Any = None,
+    unlisted: Literal["error", "exclude"] = "error",
 ) -> Appraisal:
     """A whole table (a frame, Python rows, row tables) partitioned by subject, streamed, held as one appraisal.
 
-    What ``evaluate(..., engine="streaming")`` runs; ``batch_rows`` as ``stream``.
+    What ``evaluate(..., engine="streaming")`` runs; ``batch_rows`` as ``stream``. With ``members``,
+    the records are grouped by membership tree (``_stream_trees``).
     """
     frame = records if is_frame(records) and not isinstance(records, list | tuple) else _text_frame(records)
+    if members is not None:
+        from kpi_engine.evaluation._stream_trees import stream_trees  # noqa: PLC0415
+
+        roster = roster_frame(members)
+        if frame is None or roster is None:
+            given: dict[str, Any] = {"strict": strict, "allow_extra_columns": allow_extra_columns, "totals": totals}
+            return _appraise(ruleset, records, period, {**given, "members": members, "unlisted": unlisted})
+        rows = DEFAULT_BATCH_ROWS if batch_rows is None else batch_rows
+        options: dict[str, Any] = {
+            "strict": strict,
+            "allow_extra_columns": allow_extra_columns,
+            "totals": totals,
+            "unlisted": unlisted,
+        }
+        spill = MemorySpill()
+        try:
+            _, _, appraisal = stream_trees(
+                ruleset, [frame], roster, period=period, options=options, batch_rows=rows, spill=spill, keep=True
+            )
+        finally:
+            spill.close()
+        result: Appraisal = appraisal
+        return result
     if frame is None:  # a cell no table holds exactly: the columnar run reports it where it is
         return _appraise(ruleset, records, period, {"strict": strict, "allow_extra_columns": allow_extra_columns,
                                                     "totals": totals})  # fmt: skip
@@ -678,6 +709,11 @@ def appraise(
     return streamed_appraisal(run)
 
 
+def roster_frame(members: Any) -> Any:
+    """Membership rows (a frame, Python rows, a row table) as a Polars frame; ``None``: a cell has no text."""
+    return _frame(members) if is_frame(members) and not isinstance(members, list | tuple) else _text_frame(members)
+
+
 def _text_frame(records: Any) -> Any:
     """Python rows or row tables as a Polars frame of cell text (as a CSV holds them); ``None``: a cell has no text."""
     import polars as pl  # noqa: PLC0415
@@ -686,6 +722,8 @@ def _text_frame(records: Any) -> Any:
 
     if isinstance(records, Frame):
         return records.data
+    if isinstance(records, Table):
+        records = [records]
     tables = records if isinstance(records, list | tuple) and records and isinstance(records[0], Table) else None
     rows = [r for t in tables for _, r in t.rows] if tables else [r for _, r in Table.from_rows(records).rows]
     columns: dict[str, None] = {}

@@ -156,10 +156,8 @@ def _metric_op(card: Scorecard, m: Metric) -> MetricOp:
 
 
 def _not_streamed(card: Scorecard) -> list[str]:
-    """What the streaming executor leaves to the others: whole membership trees and event logs."""
-    gaps = []
-    if card.subject != "rep":
-        gaps.append(f"a {card.subject} scorecard (team rollups need every member's records)")
+    """What the streaming executor leaves to the others: event logs (membership trees are streamed by tree)."""
+    gaps: list[str] = []
     events = [m for m in card.metrics.values() if m.kind in {"aggregate", "window"}]
     gaps.extend(f"metric '{m.name}' of kind '{m.kind}' (events)" for m in events)  # windows: columnar says so
     return gaps

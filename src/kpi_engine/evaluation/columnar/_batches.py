@@ -44,6 +44,8 @@ def evaluate_batches(
     totals: Literal["refuse", "skip"] = "refuse",
     batch_rows: int | None = None,
     spill: Any = None,
+    members: Any = None,
+    unlisted: Literal["error", "exclude"] = "error",
 ) -> Any:
     """Appraise the records in Arrow record batches; the long result table comes back as record batches.
 
@@ -63,7 +65,8 @@ def evaluate_batches(
     The records are read, ranked and redistributed when this function returns; the reader then
     yields the output part by part. Every record of a subject must be in one batch when the
     scorecard reads history (``previous``/``streak``); an appraised subject in two batches is an
-    error. Otherwise (team scorecards, events) the batches are collected and appraised at once.
+    error. With ``members`` the records are regrouped by membership tree instead (any order will
+    do). With ``events`` the batches are collected and appraised at once.
 
     Ranks are over every batch of the call: give one call every subject that must be ranked
     together. Records the kernel leaves to the row path (an unusual cell, a strict N/A) are
@@ -77,6 +80,10 @@ def evaluate_batches(
             frames) with ``subject``, ``period`` and the ruleset's inputs.
         period: the period to appraise (default: the latest in the records).
         events: event rows for aggregate metrics (any input ``evaluate`` takes; not streamed).
+        members: membership rows ``member, parent, period`` (a frame or rows, held in memory): the
+            records are regrouped by membership tree and each tree appraised whole (team rollups,
+            ranks within the parent); ranks stay global.
+        unlisted: with ``members``, as ``evaluate``.
         strict: turn every N/A into an error.
         allow_extra_columns: ignore columns the ruleset does not use.
         totals: a totals row (合计, Total, or the column sums of the others) is refused, as by
@@ -102,7 +109,24 @@ def evaluate_batches(
     from kpi_engine.evaluation.engine import evaluate  # noqa: PLC0415 - the engine imports this package
 
     schema = pa.schema([(c, pa.large_string()) for c in LONG_COLUMNS])
-    if events is None and streaming.refusal(ruleset) is None:
+    roster = streaming.roster_frame(members) if members is not None and events is None else None
+    if roster is not None and streaming.refusal(ruleset) is None:
+        from kpi_engine.evaluation._stream_trees import stream_trees  # noqa: PLC0415
+
+        store = spill if spill is not None else streaming.MemorySpill()
+        options = {"strict": strict, "allow_extra_columns": allow_extra_columns, "totals": totals, "unlisted": unlisted}
+        try:
+            _, _, parts = stream_trees(
+                ruleset, batches, roster, period=period, options=options,
+                batch_rows=batch_rows or streaming.DEFAULT_BATCH_ROWS, spill=store, keep=False,
+            )  # fmt: skip
+        except BaseException:
+            store.close()
+            raise
+        return pa.RecordBatchReader.from_batches(
+            schema, (b for part in parts for b in part.select(LONG_COLUMNS).to_arrow().cast(schema).to_batches())
+        )
+    if events is None and members is None and streaming.refusal(ruleset) is None:
         run = streaming.stream(
             ruleset, batches, period=period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals,
             batch_rows=batch_rows, spill=spill,
@@ -121,6 +145,8 @@ def evaluate_batches(
         ruleset,
         table,
         period=period,
+        members=members,
+        unlisted=unlisted,
         events=events,
         strict=strict,
         allow_extra_columns=allow_extra_columns,
