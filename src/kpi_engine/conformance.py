@@ -28,7 +28,7 @@ contribution, effective weight, section score, total) are compared as the report
 places and the rounding are part of the expectation; KPI values and reported metrics are compared
 as exact numbers (``2/3`` may be written as a fraction).
 
-Executors are a small registry (``EXECUTORS``): ``row`` and ``columnar`` today; another engine is
+Executors are a small registry (``EXECUTORS``): ``row``, ``columnar`` and ``streaming`` today; another engine is
 one ``register_executor`` call. An executor may refuse a case with ``Unsupported`` and a reason.
 
 Use it for your own engine checks::
@@ -388,7 +388,26 @@ class _NotedError(Exception):
         super().__init__(str(error))
 
 
-EXECUTORS: dict[str, Executor] = {"row": _row, "columnar": _columnar}
+STREAMING_BATCH_ROWS = 2  # records per batch: every case of several subjects runs in several batches and ranges
+
+
+def _streaming(ruleset: Ruleset, inputs: CaseInputs) -> Appraisal:
+    """The streaming executor, in batches of two records (subjects, or membership trees, grouped), ranked after."""
+    try:
+        from kpi_engine.evaluation import streaming  # noqa: PLC0415 - the optional kernel
+    except ImportError as exc:  # pragma: no cover - the package moved
+        raise Unsupported(f"the streaming executor cannot be imported ({exc})") from None
+    reason = streaming.refusal(ruleset, members=inputs.members, events=inputs.events)
+    if reason is not None:
+        raise Unsupported(reason)
+    return streaming.appraise(
+        ruleset, list(inputs.records), period=inputs.period, strict=inputs.strict,
+        allow_extra_columns=inputs.allow_extra_columns, totals=inputs.totals, batch_rows=STREAMING_BATCH_ROWS,
+        members=None if inputs.members is None else list(inputs.members), unlisted=inputs.unlisted,
+    )  # fmt: skip
+
+
+EXECUTORS: dict[str, Executor] = {"row": _row, "columnar": _columnar, "streaming": _streaming}
 
 
 def register_executor(name: str, executor: Executor) -> None:

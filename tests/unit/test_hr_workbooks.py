@@ -321,7 +321,7 @@ def test_evaluate_batches_skips_a_totals_row_as_its_message_says(s1, tmp_path):
     assert [(i.code, i.suggestion) for i in info.value.issues] == [
         ("totals_row", "leave such rows out with --skip-totals (API: totals='skip')")
     ]
-    table = evaluate_batches(s1, batches, period="2026-03", totals="skip")
+    table = evaluate_batches(s1, batches, period="2026-03", totals="skip").read_all()
     got = {s: Decimal(t) for s, t in zip(table["subject"].to_pylist(), table["total"].to_pylist(), strict=True)}
     assert got == totals(s1)
 

@@ -317,8 +317,9 @@ def test_batches_give_the_row_paths_figures(w1_ruleset, w1_frame):
     """Three record batches give, row for row, the long table of the row path's appraisal."""
     batches = w1_frame.to_arrow().to_batches(max_chunksize=15)
     assert len(batches) == 3
-    got = evaluate_batches(w1_ruleset, batches, period="2026-03")
-    assert isinstance(got, pa.Table)
+    reader = evaluate_batches(w1_ruleset, batches, period="2026-03", batch_rows=15)
+    assert isinstance(reader, pa.RecordBatchReader)
+    got = reader.read_all()
     assert tuple(got.column_names) == LONG_COLUMNS
     expected = long_table(evaluate(w1_ruleset, w1_frame.to_dicts(), period="2026-03", engine="row"))
     assert pl.from_arrow(got).equals(expected)
@@ -328,9 +329,9 @@ def test_batches_give_the_row_paths_figures(w1_ruleset, w1_frame):
 def test_rows_left_to_the_row_path_give_the_same_table(w1_ruleset, w1_frame):
     """A float column (left to the row path) gives the same table as decimal text does."""
     floats = w1_frame.with_columns(pl.col("m1").cast(pl.Float64))
-    got = evaluate_batches(w1_ruleset, floats.to_arrow().to_batches(), period="2026-03")
+    got = evaluate_batches(w1_ruleset, floats.to_arrow().to_batches(), period="2026-03").read_all()
     assert pl.from_arrow(got).equals(
-        pl.from_arrow(evaluate_batches(w1_ruleset, w1_frame.to_arrow().to_batches(), period="2026-03"))
+        pl.from_arrow(evaluate_batches(w1_ruleset, w1_frame.to_arrow().to_batches(), period="2026-03").read_all())
     )
 
 
@@ -339,7 +340,7 @@ def test_ranks_are_per_call(w1_ruleset, w1_frame):
     top = w1_frame.head(20).to_arrow().to_batches()
     rest = w1_frame.tail(20).to_arrow().to_batches()
     for part in (top, rest):
-        ranks = pl.from_arrow(evaluate_batches(w1_ruleset, part, period="2026-03"))["rank"]
+        ranks = pl.from_arrow(evaluate_batches(w1_ruleset, part, period="2026-03").read_all())["rank"]
         assert ranks[0] == "1"
 
 

@@ -68,6 +68,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     with stages() as run:
         run.stage(t("reading"))
         ruleset, text = load_version(args.ruleset, args.period, args)
+        if _streams(args, ruleset):
+            _stream_evaluate(args, ruleset, run)
+            return 0
         given = _columnar_inputs(args, ruleset) or inputs(args, ruleset)
         run.stage(t("appraising"))
         counts = run.update if run.shown is not None else None
@@ -212,6 +215,116 @@ def _columnar_inputs(args: argparse.Namespace, ruleset: Ruleset) -> dict[str, An
     }  # fmt: skip
 
 
+# --- kpi evaluate on the streaming executor: batches in, parts out, memory bounded (issue 16 §2) ---
+
+STREAM_BYTES = 256 << 20  # CSV bytes (Parquet × PARQUET_EXPANSION) from which ``auto`` streams: ~2.5 M W1 records
+
+
+def _stream_refusal(args: argparse.Namespace, ruleset: Ruleset) -> str | None:
+    """Why this ``kpi evaluate`` cannot stream (a sentence), or ``None``."""
+    from kpi_engine.evaluation import streaming  # noqa: PLC0415
+    from kpi_engine.io.column_files import _titled  # noqa: PLC0415
+
+    if len(args.records) != 1:
+        return "it reads one --records file"
+    if args.members or args.events or args.policy or args.lead_events or getattr(args, "plan", None):
+        return "it takes no members, events, lead log or plan"
+    path = Path(args.records[0])
+    if path.suffix.lower() not in {".csv", ".parquet", ".pq"}:
+        return "it reads a CSV or Parquet records file"
+    if (args.encoding or "utf-8") != "utf-8" or args.header_row not in {None, 1}:
+        return "it reads UTF-8 CSV with the header on the first row"
+    if path.suffix.lower() == ".csv" and _titled(path):
+        return "it reads UTF-8 CSV with the header on the first row"
+    if args.format not in {"csv", "jsonl"}:
+        return "it writes --format csv or jsonl"
+    if args.traces or args.history or args.record:
+        return "it writes no traces, history or run record"
+    return streaming.refusal(ruleset)
+
+
+def _streams(args: argparse.Namespace, ruleset: Ruleset) -> bool:
+    """Whether ``kpi evaluate`` runs on the streaming executor: asked for, or ``auto`` on a very large file.
+
+    Raises:
+        KpiError: ``--engine streaming`` on a run it cannot stream (the reason).
+    """
+    if args.engine not in {"streaming", "auto"}:
+        return False
+    reason = _stream_refusal(args, ruleset)
+    if args.engine == "streaming":
+        if reason is not None:
+            raise KpiError(f"--engine streaming: {reason}; use --engine columnar or row")
+        return True
+    return reason is None and _file_size(args.records[0]) >= STREAM_BYTES
+
+
+def _stream_evaluate(args: argparse.Namespace, ruleset: Ruleset, run: Stages) -> None:
+    """Appraise the records file batch by batch (spilled to a temporary directory) and write the parts in order."""
+    from kpi_engine.cli._common import print_warnings  # noqa: PLC0415
+    from kpi_engine.evaluation import streaming  # noqa: PLC0415
+    from kpi_engine.io.batches import read_batches  # noqa: PLC0415
+    from kpi_engine.io.spill import DirectorySpill  # noqa: PLC0415
+
+    t = args.msg.t
+    run.stage(t("appraising"))
+    streamed = streaming.stream(
+        ruleset, read_batches(args.records[0]), period=args.period, strict=args.strict,
+        allow_extra_columns=args.allow_extra_columns, totals=screening(args)["totals"], spill=DirectorySpill(),
+    )  # fmt: skip
+    try:
+        print_warnings(streamed.warnings, args.msg)
+        if args.out is None and sys.stdout.isatty():
+            run.close()
+        run.stage(t("writing"))
+        write(_streamed_text(args, ruleset, streamed), args.out)
+    finally:
+        streamed.close()
+
+
+def _streamed_text(args: argparse.Namespace, ruleset: Ruleset, streamed: Any) -> Iterator[str]:
+    """The text of every part, the header (CSV header, JSON Lines head) once."""
+    for i, (appraisal, records) in enumerate(streamed.parts()):
+        pieces = _part_text(args, ruleset, appraisal, records, first=i == 0)
+        yield from pieces if i == 0 else _after_first_line(pieces)
+
+
+def _part_text(
+    args: argparse.Namespace, ruleset: Ruleset, appraisal: Appraisal, records: Any, *, first: bool
+) -> Iterator[str]:
+    from kpi_engine.report.columnar import columnar_text, frame_names  # noqa: PLC0415
+
+    if args.format == "jsonl":
+        pieces = columnar_text(appraisal, "jsonl", compact=True)
+        return pieces if pieces is not None else stream_appraisal(appraisal, "jsonl")
+    names = frame_names(records, appraisal.period)
+    bom = first and (args.bom if args.bom is not None else args.out is not None)
+    pieces = columnar_text(
+        appraisal, "csv", msg=args.msg, scorecard=ruleset.scorecard, names=names, bom=bom, layout=args.layout,
+        ids=args.ids,
+    )  # fmt: skip
+    if pieces is not None:
+        return pieces
+    from kpi_engine.report.csv import iter_csv  # noqa: PLC0415
+
+    view = view_of(appraisal, ruleset=ruleset, names=names, lang=args.lang, ids=args.ids)
+    return iter_csv(view, bom=bom, layout=args.layout)
+
+
+def _after_first_line(pieces: Iterator[str]) -> Iterator[str]:
+    """The text after its first line."""
+    head = True
+    for piece in pieces:
+        if head:
+            cut = piece.find("\n")
+            if cut < 0:
+                continue
+            head = False
+            piece = piece[cut + 1 :]  # noqa: PLW2901 - the rest of the piece
+        if piece:
+            yield piece
+
+
 PARQUET_EXPANSION = 10  # a Parquet file holds its columns compressed: about this many bytes of CSV per byte
 
 
@@ -322,8 +435,10 @@ def register(sub: Any, lang: argparse.ArgumentParser, t: Callable[..., str]) -> 
     p.add_argument("--compact", action="store_true", help=t("json on one line (much faster for big outputs)"))
     p.add_argument("--traces", action="store_true", help=t("json/jsonl: include every KPI's explanation"))
     p.add_argument(
-        "--engine", choices=("auto", "row", "columnar"), default="auto",
-        help="row: reference evaluator; columnar: compiled kernel (extra 'columnar'); auto: kernel when large",
+        "--engine", choices=("auto", "row", "columnar", "streaming"), default="auto",
+        help="row: reference evaluator; columnar: compiled kernel (extra 'columnar'); streaming: the kernel batch by "
+             "batch in bounded memory (one CSV/Parquet file, --format csv or jsonl); auto: kernel when large, "
+             "streaming when very large",
     )  # fmt: skip
     p.add_argument("--ids", action="store_true", help=t("show KPI ids instead of their titles"))
     p.add_argument(

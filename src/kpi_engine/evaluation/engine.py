@@ -41,8 +41,8 @@ __all__ = [
     "row_inputs",
 ]
 
-Engine = Literal["auto", "row", "columnar"]
-ENGINES: tuple[Engine, ...] = ("auto", "row", "columnar")
+Engine = Literal["auto", "row", "columnar", "streaming"]
+ENGINES: tuple[Engine, ...] = ("auto", "row", "columnar", "streaming")
 AUTO_THRESHOLD = 2_000  # records; below it the row executor is as fast and builds its traces anyway
 _BYTES_PER_RECORD = 100  # a record as CSV text, for the memory estimate under a cap
 _FRAME_MODULES = {"polars", "pyarrow", "pandas", "duckdb", "_duckdb"}
@@ -58,7 +58,7 @@ def evaluate(
     strict: bool = False,
     allow_extra_columns: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    engine: Literal["auto", "row", "columnar"] = "auto",
+    engine: Literal["auto", "row", "columnar", "streaming"] = "auto",
     totals: Literal["refuse", "skip"] = "refuse",
     unlisted: Literal["error", "exclude"] = "error",
 ) -> Appraisal:
@@ -79,6 +79,9 @@ def evaluate(
             relations), or ``auto`` (``columnar`` for large inputs when it is installed and the
             plan allows it, else ``row``). Both walk the same plan and give the same appraisal;
             the columnar executor's traces are built by the row executor when read.
+            ``streaming`` runs the streaming executor (``evaluation.streaming``) over the records
+            partitioned by subject: the same appraisal, computed batch by batch (refused with the
+            plan's reason for team scorecards, members and events).
         totals: a record that is a totals row (合计, Total …, or the column sums of its period's other
             rows) is refused (``refuse``) or left out with a warning (``skip``); see ``screening``.
         unlisted: with ``members``, a record whose subject is not on the roster for its period is an
@@ -95,6 +98,8 @@ def evaluate(
             this input (REASON)``; the row executor's located error instead when the data has one).
             With ``engine="auto"``, such a hand-over is named in the result's ``fallback``.
     """
+    if engine == "streaming":
+        return _streaming(ruleset, records, period, members, events, strict, allow_extra_columns, totals, unlisted)
     screened = screen_inputs(ruleset, records, members, events, period, allow_extra_columns, totals, unlisted)
     records, members = screened.records, screened.members
     # Finer records (months for a half) and spans (2026-YTD-06) become records of the card's periods.
@@ -119,6 +124,29 @@ def evaluate(
     if screened.warnings:
         appraisal = attrs.evolve(appraisal, warnings=(*screened.warnings, *appraisal.warnings))
     return relabel(appraisal, span, gaps)
+
+
+def _streaming(
+    ruleset: Ruleset,
+    records: Any,
+    period: str | None,
+    members: Any,
+    events: Any,
+    strict: bool,  # noqa: FBT001
+    allow_extra_columns: bool,  # noqa: FBT001
+    totals: Literal["refuse", "skip"],
+    unlisted: Literal["error", "exclude"],
+) -> Appraisal:
+    """``evaluate(..., engine="streaming")``: the records partitioned by subject, streamed, held as one appraisal."""
+    from kpi_engine.evaluation import streaming  # noqa: PLC0415
+
+    reason = streaming.refusal(ruleset, members=members, events=events)
+    if reason is not None:
+        raise KpiError(f"{reason}; use engine='columnar' or 'row'")
+    return streaming.appraise(
+        ruleset, records, period=period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals,
+        members=members, unlisted=unlisted,
+    )  # fmt: skip
 
 
 def screen_inputs(
@@ -216,7 +244,7 @@ def use_columnar(ruleset: Ruleset, records: Any, engine: str) -> bool:
             plan's reason).
     """
     if engine not in ENGINES:
-        msg = f"unknown engine {engine!r} (use 'auto', 'row' or 'columnar')"
+        msg = f"unknown engine {engine!r} (use 'auto', 'row', 'columnar' or 'streaming')"
         raise KpiError(msg)
     if engine == "row":
         return False

@@ -29,8 +29,9 @@ Expressions (formulas, conditions, filters) are the expression package's own pai
 **Executors** walk the same plan (``kpi_engine.evaluation``): the row executor calls the row
 kernels subject by subject and builds traces by the same code (so a number and its explanation
 agree by construction); the columnar executor calls the column kernels over every appraised
-subject at once. Which executor can run a plan is decided here, once, from the plan:
-``plan.support("columnar")`` is ``None`` or a sentence a user can read.
+subject at once; the streaming executor (``evaluation.streaming``) runs them batch by batch and
+ranks in a second pass. Which executor can run a plan is decided here, once, from the plan:
+``plan.support("columnar")`` (or ``"streaming"``) is ``None`` or a sentence a user can read.
 
 **Seams for the next executors.** The column kernels are written so that a streaming executor
 and a Spark executor can call them on a batch of subjects at a time:
@@ -74,7 +75,7 @@ from kpi_engine.plan.ops.windows import WindowOp
 
 __all__ = ["EXECUTORS", "Plan", "lower"]
 
-EXECUTORS = ("row", "columnar")
+EXECUTORS = ("row", "columnar", "streaming")
 
 
 class Plan:
@@ -114,10 +115,9 @@ class Plan:
         self.flags = Flags(card)
         self.rank_by = card.rank_by
         self.rank_lower_first = card.rank_lower_first
-        self._unsupported = {
-            "row": (),
-            "columnar": tuple(op.without_column for op in self.metrics.values() if op.without_column is not None),
-        }
+        columnar = tuple(op.without_column for op in self.metrics.values() if op.without_column is not None)
+        streamed = [gap for gap in _not_streamed(card) if not any(gap.split(" of kind")[0] in c for c in columnar)]
+        self._unsupported = {"row": (), "columnar": columnar, "streaming": (*columnar, *streamed)}
         self._leaves: dict[str, tuple[str, ...]] = {}
 
     def support(self, executor: str) -> str | None:
@@ -158,6 +158,14 @@ def _metric_op(card: Scorecard, m: Metric) -> MetricOp:
     if m.kind == "members":
         return MembersOp(m)
     return WindowOp(m)
+
+
+def _not_streamed(card: Scorecard) -> list[str]:
+    """What the streaming executor leaves to the others: event logs (membership trees are streamed by tree)."""
+    gaps: list[str] = []
+    events = [m for m in card.metrics.values() if m.kind in {"aggregate", "window"}]
+    gaps.extend(f"metric '{m.name}' of kind '{m.kind}' (events)" for m in events)  # windows: columnar says so
+    return gaps
 
 
 def _leaf_inputs(card: Scorecard, name: str, seen: set[str]) -> list[str]:
