@@ -138,6 +138,14 @@ SMALL_POOL = 2_000  # candidates compared one by one (difflib), as always
 NEIGHBOURS = 16  # in a larger pool: the candidates next to the name, each side, in two sorted orders
 
 
+class EngineRefusal(KpiError):
+    """``engine="columnar"`` refused valid input its kernel does not hold (the message names why).
+
+    Not an error in the data: ``engine="row"`` (or ``auto``) evaluates the same input. The
+    streaming executor catches it to hand that one batch to the row executor.
+    """
+
+
 class Suggestions:
     """``did you mean`` over one pool of candidates (names, columns, a roster), with bounded work per name.
 

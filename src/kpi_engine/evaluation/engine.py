@@ -19,7 +19,7 @@ from typing import Any, Literal
 import attrs
 
 from kpi_engine._numbers import exact
-from kpi_engine.errors import DataError, Issue, KpiError
+from kpi_engine.errors import DataError, EngineRefusal, Issue, KpiError
 from kpi_engine.evaluation import columnar
 from kpi_engine.evaluation.frames import Frame
 from kpi_engine.evaluation.records import RecordsLike, RowsLike, Table
@@ -307,10 +307,10 @@ def dispatch(
         """
         refuse = engine == "columnar" and not hand_over
         if refuse and form:
-            raise KpiError(refusal(reason))
+            raise EngineRefusal(refusal(reason))
         appraisal = on_rows()
         if refuse:
-            raise KpiError(refusal(reason))
+            raise EngineRefusal(refusal(reason))
         return attrs.evolve(appraisal, fallback=reason)
 
     if not use_columnar(ruleset, records, engine):

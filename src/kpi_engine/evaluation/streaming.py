@@ -317,7 +317,14 @@ class Streamed:
 def _appraise(ruleset: Ruleset, records: Any, period: str | None, options: dict[str, Any]) -> Appraisal:
     from kpi_engine.evaluation.engine import evaluate  # noqa: PLC0415 - the engine imports this module
 
-    return evaluate(ruleset, records, period=period, engine="columnar", **options)
+    from kpi_engine.errors import EngineRefusal  # noqa: PLC0415
+
+    try:
+        return evaluate(ruleset, records, period=period, engine="columnar", **options)
+    except EngineRefusal:
+        # Valid input the kernel does not hold (a ratio above 1, a cell beyond its digits): that one
+        # batch goes to the row executor, still bounded, instead of refusing the whole stream.
+        return evaluate(ruleset, records, period=period, engine="row", **options)
 
 
 def _with_ranks(appraisal: Appraisal, ranks: Any) -> Appraisal:
