@@ -46,7 +46,7 @@ __all__ = ["evaluate", "result_schema"]
 _GROUP = "_kpi_group"
 
 
-def evaluate(  # noqa: PLR0913
+def evaluate(
     records: Any,
     ruleset: Ruleset,
     members: Any = None,
@@ -66,7 +66,10 @@ def evaluate(  # noqa: PLR0913
         members: membership rows ``member, parent, period`` (a Spark DataFrame, or anything
             ``kpi_engine.evaluate`` takes for ``members``: a list of dicts, a ``Table`` …).
         period: the period to appraise; default: chosen once from every record, as ``evaluate`` does.
-        strict, allow_extra_columns, totals, unlisted: as ``kpi_engine.evaluate``.
+        strict: turn every N/A into an error, as ``kpi_engine.evaluate``.
+        allow_extra_columns: ignore columns the ruleset does not use, as ``kpi_engine.evaluate``.
+        totals: a totals row is refused or skipped, as ``kpi_engine.evaluate``.
+        unlisted: a record not on the roster is an error or left out, as ``kpi_engine.evaluate``.
         partitions: tasks to evaluate in (default: the session's ``spark.sql.shuffle.partitions``).
 
     Raises:
@@ -176,7 +179,9 @@ def _names(table: Any, chosen: Any, card: Any) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     for s, p, name in zip(
-        table.column("subject").to_pylist(), table.column("period").to_pylist(), table.column("name").to_pylist(),
+        table.column("subject").to_pylist(),
+        table.column("period").to_pylist(),
+        table.column("name").to_pylist(),
         strict=True,
     ):
         if s is not None and name and _same_period(str(p or ""), chosen, card):

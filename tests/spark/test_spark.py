@@ -47,7 +47,7 @@ def _on_spark(df, ruleset, members=None, **options):
 
 def _reps(n=240, teams=12, seed=7):
     """Two months of rep records for sales_rep_monthly, with many ties (coarse values)."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data
     records, members = [], []
     for i in range(n):
         rep, team = f"rep{i:04d}", f"team{i % teams:02d}"
@@ -74,7 +74,7 @@ def _reps(n=240, teams=12, seed=7):
 
 def _departments(depts=6, teams=3, reps=4, seed=11):
     """Two quarters of a department tree for sales_department: departments → teams → reps."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data
     records, members = [], []
     for period in ("2026-Q1", "2026-Q2"):
         for d in range(depts):
@@ -156,7 +156,7 @@ def test_the_result_has_the_schema_of_result_schema(rep_case):
     assert out.schema == _parse_datatype_string(result_schema(ruleset).ddl)
 
 
-def test_a_membership_cycle_is_a_located_error(spark, dept_case):
+def test_a_membership_cycle_is_a_located_error(dept_case):
     ruleset, _, members, df, _ = dept_case
     cyclic = [*members, {"member": "dept0", "parent": "dept0_t0", "period": "2026-Q2"}]
     with pytest.raises(DataError, match="cycle") as info:
@@ -194,7 +194,9 @@ def _conformance_cases():
     ]
     if os.environ.get("KPI_SPARK_CONFORMANCE") == "all":
         return cases
-    return random.Random(16).sample(cases, min(15, len(cases)))
+    return random.Random(16).sample(  # noqa: S311 - a reproducible sample
+        cases, min(15, len(cases))
+    )
 
 
 @pytest.mark.parametrize("case", _conformance_cases(), ids=lambda c: c.full_id)

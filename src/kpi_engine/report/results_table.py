@@ -38,7 +38,11 @@ from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
 from kpi_engine.report.csv import COLUMNS as CSV_COLUMNS
 
-RESULT_COLUMNS = (*CSV_COLUMNS[: CSV_COLUMNS.index("rank") + 1], "rank_in_parent", *CSV_COLUMNS[CSV_COLUMNS.index("kpi") :])
+RESULT_COLUMNS = (
+    *CSV_COLUMNS[: CSV_COLUMNS.index("rank") + 1],
+    "rank_in_parent",
+    *CSV_COLUMNS[CSV_COLUMNS.index("kpi") :],
+)
 """The long CSV's columns, with ``rank_in_parent`` after ``rank``."""
 _REPORTED = frozenset({"total", "score", "contribution", "total_before_gates", "contributions_residue"})
 _INTS = frozenset({"rank", "rank_in_parent"})
@@ -112,9 +116,7 @@ def value_text(value: object) -> str | None:
     return canonical(value) if is_number(value) else str(value)
 
 
-def result_rows(
-    appraisal: Appraisal, names: Mapping[str, str] | None = None
-) -> list[tuple[object, ...]]:
+def result_rows(appraisal: Appraisal, names: Mapping[str, str] | None = None) -> list[tuple[object, ...]]:
     """The rows of ``result_table`` (Python values: ``Decimal``, ``int``, text, lists), in result order."""
     card = appraisal.scorecard
     places, mode = appraisal.places, appraisal.rounding
@@ -134,17 +136,28 @@ def result_rows(
             titles.get(s.grade or "") or None, s.bonus_multiplier, s.rank, s.rank_in_parent,
         )  # fmt: skip
         before = r(s.total_before_gates_exact)
-        for k in s.kpis:
-            rows.append(
-                (
-                    *head, k.id, kpi_titles.get(k.id) or k.title or k.id, value_text(k.value), r(k.score_exact),
-                    k.weight, parts[k.id], k.status, [*k.flags, *gates], before, residue,
-                )  # fmt: skip
+        rows.extend(
+            (
+                *head,
+                k.id,
+                kpi_titles.get(k.id) or k.title or k.id,
+                value_text(k.value),
+                r(k.score_exact),
+                k.weight,
+                parts[k.id],
+                k.status,
+                [*k.flags, *gates],
+                before,
+                residue,
             )
+            for k in s.kpis
+        )
     return rows
 
 
-def result_table(appraisal: Appraisal, names: Mapping[str, str] | None = None, *, keys: Sequence[str | None] = ()) -> Any:
+def result_table(
+    appraisal: Appraisal, names: Mapping[str, str] | None = None, *, keys: Sequence[str | None] = ()
+) -> Any:
     """The appraisal as the typed long table (``result_schema``), subjects in the appraisal's order.
 
     Args:
@@ -191,10 +204,7 @@ def subject_rank_keys(appraisal: Appraisal) -> list[str | None]:
         by_row = rank_keys(results.ctx, column)
         return [by_row[j] for j in results.order.tolist()]
     by = card.rank_by
-    out: list[str | None] = []
-    for s in results:
-        out.append(rank_key(_key_of(s, by)))
-    return out
+    return [rank_key(_key_of(s, by)) for s in results]
 
 
 def _key_of(s: SubjectResult, by: str) -> Any:

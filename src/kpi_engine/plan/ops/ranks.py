@@ -213,7 +213,7 @@ def rank_key(value: Value) -> str | None:
     """
     if value is None:
         return None
-    if not is_number(value) or isinstance(value, bool):
+    if isinstance(value, bool) or not (is_number(value) or isinstance(value, int)):
         msg = f"a rank key needs a number, not {value!r}"
         raise ValueError(msg)
     f = Fraction(value)
