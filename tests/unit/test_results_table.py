@@ -107,3 +107,50 @@ def test_rank_keys_come_with_the_table(ruleset, records):
         assert table.column_names[-1] == "rank_key"
         by_rank = sorted(zip(keys, (s.rank for s in appraisal.results), strict=True), reverse=True)
         assert [rank for _, rank in by_rank] == sorted(rank for _, rank in by_rank)
+
+
+def test_the_columnar_fast_path_gives_the_result_objects_table(ruleset, records):
+    """result_table from the kernel's columns equals the table built through the row executor's results."""
+    from kpi_engine.evaluation.columnar._results import ColumnarResults
+
+    names = {"li_na": "李娜"}
+    fast = kpi_engine.evaluate(ruleset, records, period="2026-03", engine="columnar")
+    slow = kpi_engine.evaluate(ruleset, records, period="2026-03", engine="row")
+    assert isinstance(fast.results, ColumnarResults)
+    keys = subject_rank_keys(fast)
+    assert keys == subject_rank_keys(slow)
+    assert result_table(fast, names, keys=keys).to_pylist() == result_table(slow, names, keys=keys).to_pylist()
+
+
+def _cases():
+    import random
+
+    from kpi_engine.conformance import load_cases
+
+    cases = [c for c in load_cases(ROOT / "tests" / "conformance") if c.expect is not None and c.inputs.records]
+    return random.Random(5).sample(cases, 40)  # noqa: S311 - a reproducible sample
+
+
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: c.full_id)
+def test_the_fast_path_agrees_on_conformance_cases(case):
+    from kpi_engine.conformance import _load
+    from kpi_engine.errors import KpiError
+
+    ruleset = _load(case)
+    if isinstance(ruleset, KpiError):
+        pytest.skip("the ruleset does not load")
+    i = case.inputs
+    args = {
+        "members": None if i.members is None else list(i.members),
+        "events": None if i.events is None else list(i.events),
+        "period": i.period, "strict": i.strict, "allow_extra_columns": i.allow_extra_columns,
+        "totals": i.totals, "unlisted": i.unlisted,
+    }  # fmt: skip
+    try:
+        fast = kpi_engine.evaluate(ruleset, list(i.records), engine="columnar", **args)
+    except KpiError:
+        pytest.skip("the columnar executor does not take this case")
+    slow = kpi_engine.evaluate(ruleset, list(i.records), engine="row", **args)
+    keys = subject_rank_keys(slow)
+    assert subject_rank_keys(fast) == keys
+    assert result_table(fast, keys=keys).to_pylist() == result_table(slow, keys=keys).to_pylist()

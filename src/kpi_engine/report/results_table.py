@@ -171,6 +171,9 @@ def result_table(
     if card is None:
         raise KpiError("result_table needs an appraisal that carries its scorecard")
     schema = result_schema(card).arrow
+    fast = _columnar_batches(appraisal, schema, names or {}, keys)
+    if fast is not None:
+        return fast
     rows = result_rows(appraisal, names)
     data = {name: [row[i] for row in rows] for i, name in enumerate(RESULT_COLUMNS)}
     if keys:
@@ -215,3 +218,91 @@ def _key_of(s: SubjectResult, by: str) -> Any:
         raise KpiError(msg)
     value = s.metrics[by]
     return value if is_number(value) and not isinstance(value, bool) else None
+
+
+def _columnar_batches(appraisal: Appraisal, schema: Any, names: Mapping[str, str], keys: Sequence[str | None]) -> Any:
+    """``result_table`` straight from the columnar kernel's columns (no result object built), or ``None``.
+
+    The same table as through the result objects (a test compares them); ``None`` when the
+    appraisal must go through them (the row executor's results, apportioned contributions, a
+    figure beyond int64 after rounding).
+    """
+    import numpy as np  # noqa: PLC0415
+    import pyarrow as pa  # noqa: PLC0415
+
+    from kpi_engine.evaluation.columnar._results import ColumnarResults  # noqa: PLC0415
+    from kpi_engine.report.columnar import (  # noqa: PLC0415 - the column writers' helpers
+        _chunks,
+        _decimals,
+        _Figures,
+        _fired,
+        _flag_codes,
+        _gate_codes,
+        _names_of,
+        _value_array,
+    )
+
+    r = appraisal.results
+    card = appraisal.scorecard
+    if not isinstance(r, ColumnarResults) or appraisal.contributions != "rounded" or card is None:
+        return None
+    figures = _Figures(r, appraisal.places, appraisal.rounding)
+    if not figures.fits():
+        return None
+    if keys:
+        schema = schema.append(pa.field("rank_key", pa.string()))
+    places, k = appraisal.places, len(card.kpis)
+    titles = {g.grade: g.title for g in card.grades}
+    subjects_all = np.array(r.subjects, dtype=object)
+    key_all = pa.array(list(keys), pa.string()) if keys else None
+    batches = []
+    for part in _chunks(len(r)):
+        rows = r.order[part]
+        n = len(rows)
+        if not k or not n:
+            continue
+        f = figures.at(rows)
+        subjects = subjects_all[rows].tolist()
+        grades = r.grade[rows].tolist()
+        ranks, ranks_in = np.asarray(r.rank[rows], dtype=np.int64), np.asarray(r.rank_in[rows], dtype=np.int64)
+        head = [
+            pa.array([appraisal.period] * n, pa.string()),
+            pa.array(subjects, pa.string()),
+            pa.array([names.get(s) or None for s in subjects], pa.string()),
+            pa.array([r.parent.get(s) for s in subjects], pa.string()),
+            _decimals(f.total[0], places, f.total[1]),
+            pa.array(grades, pa.string()),
+            pa.array([titles.get(g or "") or None for g in grades], pa.string()),
+            pa.array(r.bonus[rows].tolist(), schema.field("bonus_multiplier").type),
+            pa.array(ranks, pa.int64(), mask=ranks == 0),
+            pa.array(ranks_in, pa.int64(), mask=ranks_in == 0),
+        ]
+        gate_code = _gate_codes(r, rows)
+        tail = [_decimals(f.before[0], places, f.before[1]), _decimals(f.residue, places, None)]
+        per_kpi: list[list[Any]] = []
+        for i, kpi in enumerate(card.kpis):
+            score, score_na = f.scores[i]
+            flag_code, flag_names = _flag_codes(r, kpi.id, rows)
+            span = 3 ** len(card.gates)
+            distinct, where = np.unique(flag_code * span + gate_code, return_inverse=True)
+            lists = [_names_of(c // span, flag_names) + _fired(r, c % span) for c in distinct.tolist()]
+            per_kpi.append([
+                pa.array([kpi.id] * n, pa.string()),
+                pa.array([kpi.title or kpi.id] * n, pa.string()),
+                _value_array(r.scored.kpis[kpi.id].value, rows),
+                _decimals(score, places, score_na),
+                pa.array([kpi.weight] * n, schema.field("weight").type),
+                _decimals(f.contributions[i], places, None),
+                pa.array(np.where(np.asarray(score_na, dtype=bool), "excluded", "scored").tolist(), pa.string()),
+                pa.array(lists, pa.list_(pa.string())).take(pa.array(where.reshape(-1))),
+            ])  # fmt: skip
+        # KPI-major pieces interleaved into subject-major rows (row j: subject j // k, KPI j % k).
+        order = pa.array((np.arange(n * k) % k) * n + np.arange(n * k) // k)
+        repeat = pa.array(np.repeat(np.arange(n), k))
+        columns = [c.take(repeat) for c in head]
+        columns += [pa.concat_arrays([piece[j] for piece in per_kpi]).take(order) for j in range(len(per_kpi[0]))]
+        columns += [c.take(repeat) for c in tail]
+        if key_all is not None:
+            columns.append(key_all[part].take(repeat))
+        batches.append(pa.RecordBatch.from_arrays(columns, schema=schema))
+    return pa.Table.from_batches(batches, schema=schema)
