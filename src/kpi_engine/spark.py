@@ -89,12 +89,12 @@ def evaluate(
     member_rows = _member_rows(members)
     roots = _roots(member_rows)
     chosen = period if period is not None else _latest(ruleset, records, member_rows)
-    keyed = records.withColumn(_GROUP, F.col("subject").cast("string"))
+    keyed = records.withColumn(_GROUP, F.trim(F.col("subject").cast("string")))  # as the engine reads it
     if roots:
         mapping = spark.createDataFrame(sorted(roots.items()), f"_kpi_node STRING, {_GROUP}_root STRING")
         keyed = (
-            keyed.join(F.broadcast(mapping), F.trim(keyed[_GROUP]) == mapping["_kpi_node"], "left")
-            .withColumn(_GROUP, F.coalesce(F.col(f"{_GROUP}_root"), F.trim(F.col(_GROUP))))
+            keyed.join(F.broadcast(mapping), keyed[_GROUP] == mapping["_kpi_node"], "left")
+            .withColumn(_GROUP, F.coalesce(F.col(f"{_GROUP}_root"), F.col(_GROUP)))
             .drop("_kpi_node", f"{_GROUP}_root")
         )
     n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions"))
