@@ -83,8 +83,7 @@ def evaluate(
     except ImportError:
         raise KpiError("kpi_engine.spark needs pyspark: pip install 'kpi_engine[spark]'") from None
     card = ruleset.scorecard
-    if any(m.kind in {"aggregate", "window"} for m in card.metrics.values()):
-        raise KpiError(f"kpi_engine.spark does not evaluate event metrics yet (ruleset {ruleset.id!r})")
+    _check_supported(ruleset, records, period)
     spark = records.sparkSession
     member_rows = _member_rows(members)
     roots = _roots(member_rows)
@@ -118,6 +117,40 @@ def evaluate(
         "rank_in_parent", F.when(F.col("parent").isNull(), F.lit(None).cast("bigint")).otherwise(subject_rank(within))
     )
     return rows.select(*schema.columns)
+
+
+_FINER = (
+    "kpi_engine.spark appraises records of the ruleset's own periods; records of finer periods "
+    "(days or months for a quarter) and spans (2026-YTD-06) are rolled up by kpi_engine.evaluate only"
+)
+
+
+def _check_supported(ruleset: Ruleset, records: Any, period: str | None) -> None:
+    """Refuse, before any job runs, what the Spark executor does not evaluate (with the reason)."""
+    from kpi_engine.time.periods import Period  # noqa: PLC0415
+
+    card = ruleset.scorecard
+    if any(m.kind in {"aggregate", "window"} for m in card.metrics.values()):
+        raise KpiError(f"kpi_engine.spark does not evaluate event metrics yet (ruleset {ruleset.id!r})")
+    missing = [c for c in ("subject", "period") if c not in records.columns]
+    if missing:
+        msg = (
+            f"kpi_engine.spark needs the records' columns named {', '.join(missing)} "
+            f"(found {', '.join(records.columns)}); rename them first: the ruleset's columns: "
+            "mapping and header guessing are applied by kpi_engine.evaluate only"
+        )
+        raise KpiError(msg)
+    if card.rank_by != "total" and card.rank_by not in card.report:
+        msg = (
+            f"kpi_engine.spark ranks by {card.rank_by!r} across tasks and needs that metric in the "
+            "ruleset's report: list (the tasks return only reported metrics)"
+        )
+        raise KpiError(msg)
+    if period is not None:
+        try:
+            Period.parse(period, card.period)
+        except ValueError as exc:
+            raise KpiError(f"period {period!r}: {exc}; {_FINER}") from None
 
 
 class _Task:
@@ -261,7 +294,7 @@ def _latest(ruleset: Ruleset, records: Any, member_rows: list[dict[str, str]] | 
         try:
             parsed.setdefault(Period.parse(text, card.period), text)
         except ValueError as exc:
-            raise DataError(f"records: period {text!r}: {exc}") from None
+            raise KpiError(f"records: period {text!r}: {exc}; {_FINER}") from None
 
     def subjects_of(p: Any) -> list[str]:
         wanted = [t for t in texts if t and Period.parse(t, card.period) == p]

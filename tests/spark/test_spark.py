@@ -216,5 +216,14 @@ def test_conformance_case_on_spark_equals_one_process(spark, case):
     appraisal = kpi_engine.evaluate(ruleset, records, members=members, period=i.period, **options)
     expected = _sorted(result_table(appraisal, _names(records, appraisal.period)).to_pylist())
     df = _frame(spark, records).repartition(3)
-    got = _on_spark(df, ruleset, members, period=i.period, partitions=2, **options)
+    try:
+        got = _on_spark(df, ruleset, members, period=i.period, partitions=2, **options)
+    except KpiError as exc:
+        if any(limit in str(exc) for limit in LIMITS):
+            pytest.skip(f"a documented limit of kpi_engine.spark: {exc}")
+        raise
     assert got == expected
+
+
+# The documented limits (docs/spark.md), refused before any job runs: a case meeting one is skipped.
+LIMITS = ("rolled up by kpi_engine.evaluate only", "mapping and header guessing", "needs that metric in the")
