@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import w1_ruleset  # noqa: E402 - the W1 ruleset of bench/run.py
+from run import w1_ruleset
 
 
 def generate(reps: int, folder: Path) -> Path:
@@ -72,7 +72,9 @@ def main() -> None:
         del appraisal
         print(f"W1 {args.reps:,} reps × 12 KPIs = {rows:,} rows; 2 cores")
         print(f"  one process, evaluate + result_table : {one:7.1f} s   (baseline)")
-        print(f"  one process, evaluate_batches (text) : {batches:7.1f} s   {batches / one:5.2f}×  ({text_rows:,} rows)")
+        print(
+            f"  one process, evaluate_batches (text) : {batches:7.1f} s   {batches / one:5.2f}×  ({text_rows:,} rows)"
+        )
         spark = (
             SparkSession.builder.master("local[2]")
             .config("spark.driver.memory", "6g")
