@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from kpi_engine.payout.engine import pay
     from kpi_engine.payout.model import PayPlan
     from kpi_engine.payout.results import PayRun
+    from kpi_engine.report.results_table import ResultSchema, result_schema
 
 _HOMES = {
     "__version__": "kpi_engine._version",
@@ -61,6 +62,8 @@ _HOMES = {
     "PayRun": "kpi_engine.payout.results",
     "Ruleset": "kpi_engine.language.build",
     "parse_ruleset": "kpi_engine.language.build",
+    "ResultSchema": "kpi_engine.report.results_table",
+    "result_schema": "kpi_engine.report.results_table",
 }
 
 __all__ = [
@@ -74,6 +77,7 @@ __all__ = [
     "Location",
     "PayPlan",
     "PayRun",
+    "ResultSchema",
     "Ruleset",
     "RulesetError",
     "SubjectResult",
@@ -85,6 +89,7 @@ __all__ = [
     "parse_ruleset",
     "pay",
     "read_table",
+    "result_schema",
 ]
 
 

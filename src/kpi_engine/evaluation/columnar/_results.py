@@ -122,6 +122,9 @@ class ColumnarResults(Sequence[SubjectResult]):
         self._params = {k.id: k.parameters() for k in card.kpis}
         self._built: list[SubjectResult | None] = [None] * len(subjects)  # each built once, when first read
         self.published: list[tuple[str, Arr]] = []  # the ruleset's flags: name, rows where the condition holds
+        # The exact rank key column (the total, or the ``ranking: by`` metric), by row: for an executor
+        # that ranks in a second pass over every partition (``plan.ops.ranks.rank_key``).
+        self.rank_key: Column | None = None
 
     def __len__(self) -> int:
         return len(self.subjects)

@@ -423,6 +423,7 @@ def _materialise(
     results = ColumnarResults(
         card, ctx, subjects, parent, env, scored, grade, bonus, rank, rank_in, tracer, sorted_subjects=sorted_subjects
     )
+    results.rank_key = key_col
     for name, rows, unknown in plan.flags.column(ctx, env):  # published flags (e.g. eligible_for_promotion)
         if strict and unknown:
             raise FallbackError("an N/A condition")  # the row path reports the N/A condition

@@ -188,3 +188,60 @@ def competition_ranks(ctx: Ctx, key: Num, groups: Arr | None, *, lower_first: bo
         out[i] = rank
         prev = value
     return out
+
+
+# Rank keys for an executor that ranks in a second pass (Spark, streaming): exact, sortable text.
+
+_FLIP = str.maketrans("0123456789", "9876543210")
+_KEY_DIGITS = 3  # a term's digit count is written in 3 digits: terms up to 999 digits
+
+
+def rank_key(value: Value) -> str | None:
+    """An exact rank key: text whose byte order is the order of the values; ``None`` for N/A.
+
+    Equal values (``Decimal("0.50")``, ``Fraction(1, 2)``) give the same text and distinct values
+    distinct texts, whatever their denominators, so a second pass ranks by comparing texts (a Spark
+    ``Window`` ordered by the key, ``ranks_row``'s order and ties). The text is the value's
+    continued fraction ``[a0; a1, a2, ...]`` (canonical: last term at least 2), each term written
+    as its digit count and digits; terms at odd positions are written with flipped digits (a
+    larger term there is a smaller value), and the end of the fraction is marked by ``~`` after an
+    odd position's term and ``!`` after an even one (an ended fraction is the limit of a term
+    growing without bound). Only ASCII: ``!`` < digits < ``~``.
+
+    Raises:
+        ValueError: for a non-numeric value, or a term of more than 999 digits.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not (is_number(value) or isinstance(value, int)):
+        msg = f"a rank key needs a number, not {value!r}"
+        raise ValueError(msg)
+    f = Fraction(value)
+    p, q = f.numerator, f.denominator
+    a, r = divmod(p, q)
+    parts = [_term(a) if a >= 0 else "0" + _term(-a)[1:].translate(_FLIP)]
+    i = 0
+    while r:
+        p, q = q, r
+        a, r = divmod(p, q)
+        i += 1
+        text = _term(a)[1:]
+        parts.append(text.translate(_FLIP) if i % 2 else text)
+    parts.append("~" if (i + 1) % 2 == 0 else "!")
+    return "".join(parts)
+
+
+def _term(n: int) -> str:
+    digits = str(n)
+    if len(digits) >= 10**_KEY_DIGITS:
+        msg = f"a rank key term has {len(digits)} digits (at most 999)"
+        raise ValueError(msg)
+    return "1" + str(len(digits)).zfill(_KEY_DIGITS) + digits
+
+
+def rank_keys(ctx: Ctx, key: Num) -> list[str | None]:
+    """``rank_key`` of every row of an exact column (``None`` where the key is N/A)."""
+    num, den = key.array(ctx)
+    nums, dens = num.tolist(), den.tolist()
+    na = key.na.tolist() if key.na is not None else None
+    return [None if na is not None and na[i] else rank_key(Fraction(nums[i], dens[i])) for i in range(ctx.n)]

@@ -1,0 +1,304 @@
+"""Appraisals on Apache Spark, identical to one process: values, grades, flags and ranks.
+
+``evaluate(records, ruleset, members=None)`` takes a Spark DataFrame of records (the columns
+``kpi_engine.evaluate`` reads: ``subject``, ``period``, the ruleset's inputs) and returns a Spark
+DataFrame of ``result_schema(ruleset).ddl``: one row per subject and KPI, every value, grade,
+flag and rank equal to ``kpi_engine.evaluate`` on the same rows in one process, whatever the
+input's partitioning. It is lazy, like any Spark transformation.
+
+How (issue 16 §3; ``plan`` documents the seams):
+
+1. **Whole groups per task.** Each record gets a group: its subject, or, with ``members``, the
+   root of its membership tree (the connected component of every member/parent edge of every
+   period, so a team and all its reps, a department and all its teams, sit together). The
+   records are repartitioned by group (``repartition``, hash), so a task always holds every
+   record of its subjects (duplicates and history seen as one process sees them) and every
+   member of its trees: a user cannot produce partial team totals by partitioning badly. The
+   membership rows are collected on the driver (a roster is small next to the records), checked
+   (a cycle is a located ``DataError``) and shipped to the tasks with their roots.
+2. **Evaluate per task without global ranks.** ``mapInArrow`` runs ``kpi_engine.evaluate`` on
+   each task's records with the period chosen once on the driver, and emits the typed rows
+   (``report.results_table``) plus each subject's exact rank key (``plan.ops.ranks.rank_key``:
+   text whose byte order is the order of the exact totals, equal exactly when they are equal).
+3. **Global ranks.** Competition ranks (1, 1, 3) by the key over every subject, and within the
+   parent (``Window.partitionBy("parent")``), highest first unless the ruleset ranks
+   ``lower_first``; subjects with an N/A key are unranked. Every subject has one row per KPI,
+   so the rank of a row among rows, ``r``, gives the subject's rank ``(r - 1) / k + 1``.
+
+The overall rank window has no partition key: Spark ranks in one task (fine for millions of
+subjects; the rows are small). Event aggregates (``events``) are not supported here yet.
+Warnings (roster members without a record) are not returned: a DataFrame has no place for
+them; run ``kpi_engine.evaluate`` on the data for them. Errors raised in a task (a bad cell)
+carry the row numbers of that task's records, not of the whole input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from kpi_engine.errors import DataError, Issue, KpiError, Location
+from kpi_engine.language.build import Ruleset
+from kpi_engine.report.results_table import result_schema
+
+__all__ = ["evaluate", "result_schema"]
+
+_GROUP = "_kpi_group"
+
+
+def evaluate(
+    records: Any,
+    ruleset: Ruleset,
+    members: Any = None,
+    *,
+    period: str | None = None,
+    strict: bool = False,
+    allow_extra_columns: bool = False,
+    totals: Literal["refuse", "skip"] = "refuse",
+    unlisted: Literal["error", "exclude"] = "error",
+    partitions: int | None = None,
+) -> Any:
+    """Appraise a Spark DataFrame of records; a Spark DataFrame of ``result_schema(ruleset).ddl``.
+
+    Args:
+        records: a ``pyspark.sql.DataFrame`` of records (``subject``, ``period``, inputs; ``name``).
+        ruleset: a loaded ruleset.
+        members: membership rows ``member, parent, period`` (a Spark DataFrame, or anything
+            ``kpi_engine.evaluate`` takes for ``members``: a list of dicts, a ``Table`` …).
+        period: the period to appraise; default: chosen once from every record, as ``evaluate`` does.
+        strict: turn every N/A into an error, as ``kpi_engine.evaluate``.
+        allow_extra_columns: ignore columns the ruleset does not use, as ``kpi_engine.evaluate``.
+        totals: a totals row is refused or skipped, as ``kpi_engine.evaluate``.
+        unlisted: a record not on the roster is an error or left out, as ``kpi_engine.evaluate``.
+        partitions: tasks to evaluate in (default: the session's ``spark.sql.shuffle.partitions``).
+
+    Raises:
+        KpiError: pyspark missing; a ruleset with event aggregates. DataError: a membership cycle,
+            no record, several periods without history (as ``evaluate``). Errors of a task
+            (bad cells, N/A in a strict run) surface when the result is computed.
+    """
+    try:
+        from pyspark.sql import Window  # noqa: PLC0415 - the spark extra
+        from pyspark.sql import functions as F  # noqa: N812, PLC0415
+    except ImportError:
+        raise KpiError("kpi_engine.spark needs pyspark: pip install 'kpi_engine[spark]'") from None
+    card = ruleset.scorecard
+    _check_supported(ruleset, records, period)
+    spark = records.sparkSession
+    member_rows = _member_rows(members)
+    roots = _roots(member_rows)
+    chosen = period if period is not None else _latest(ruleset, records, member_rows)
+    keyed = records.withColumn(_GROUP, F.trim(F.col("subject").cast("string")))  # as the engine reads it
+    if roots:
+        mapping = spark.createDataFrame(sorted(roots.items()), f"_kpi_node STRING, {_GROUP}_root STRING")
+        keyed = (
+            keyed.join(F.broadcast(mapping), keyed[_GROUP] == mapping["_kpi_node"], "left")
+            .withColumn(_GROUP, F.coalesce(F.col(f"{_GROUP}_root"), F.col(_GROUP)))
+            .drop("_kpi_node", f"{_GROUP}_root")
+        )
+    n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions"))
+    grouped = keyed.repartition(n, _GROUP)
+    schema = result_schema(ruleset)
+    out_ddl = schema.ddl + ", rank_key STRING"
+    options = {"strict": strict, "allow_extra_columns": allow_extra_columns, "totals": totals, "unlisted": unlisted}
+    task = _Task(ruleset, chosen, member_rows, roots, options)
+    rows = grouped.mapInArrow(task, out_ddl)
+    k = len(card.kpis)
+    key = F.col("rank_key")
+    order = key.asc_nulls_last() if card.rank_lower_first else key.desc_nulls_last()
+    overall = F.rank().over(Window.orderBy(order))
+    within = F.rank().over(Window.partitionBy("parent").orderBy(order))
+
+    def subject_rank(r: Any) -> Any:
+        return F.when(key.isNull(), F.lit(None).cast("bigint")).otherwise(((r - 1) / k).cast("bigint") + 1)
+
+    rows = rows.withColumn("rank", subject_rank(overall))
+    rows = rows.withColumn(
+        "rank_in_parent", F.when(F.col("parent").isNull(), F.lit(None).cast("bigint")).otherwise(subject_rank(within))
+    )
+    return rows.select(*schema.columns)
+
+
+_FINER = (
+    "kpi_engine.spark appraises records of the ruleset's own periods; records of finer periods "
+    "(days or months for a quarter) and spans (2026-YTD-06) are rolled up by kpi_engine.evaluate only"
+)
+
+
+def _check_supported(ruleset: Ruleset, records: Any, period: str | None) -> None:
+    """Refuse, before any job runs, what the Spark executor does not evaluate (with the reason)."""
+    from kpi_engine.time.periods import Period  # noqa: PLC0415
+
+    card = ruleset.scorecard
+    if any(m.kind in {"aggregate", "window"} for m in card.metrics.values()):
+        raise KpiError(f"kpi_engine.spark does not evaluate event metrics yet (ruleset {ruleset.id!r})")
+    missing = [c for c in ("subject", "period") if c not in records.columns]
+    if missing:
+        msg = (
+            f"kpi_engine.spark needs the records' columns named {', '.join(missing)} "
+            f"(found {', '.join(records.columns)}); rename them first: the ruleset's columns: "
+            "mapping and header guessing are applied by kpi_engine.evaluate only"
+        )
+        raise KpiError(msg)
+    if card.rank_by != "total" and card.rank_by not in card.report:
+        msg = (
+            f"kpi_engine.spark ranks by {card.rank_by!r} across tasks and needs that metric in the "
+            "ruleset's report: list (the tasks return only reported metrics)"
+        )
+        raise KpiError(msg)
+    if period is not None:
+        try:
+            Period.parse(period, card.period)
+        except ValueError as exc:
+            raise KpiError(f"period {period!r}: {exc}; {_FINER}") from None
+
+
+class _Task:
+    """The function ``mapInArrow`` runs on each task: its records evaluated in one process."""
+
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        period: str,
+        member_rows: list[dict[str, str]] | None,
+        roots: dict[str, str],
+        options: dict[str, Any],
+    ) -> None:
+        self.ruleset = ruleset
+        self.period = period
+        self.member_rows = member_rows
+        self.roots = roots
+        self.options = options
+
+    def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa  # noqa: PLC0415
+
+        from kpi_engine.evaluation.engine import evaluate as evaluate_one  # noqa: PLC0415
+        from kpi_engine.report.results_table import result_table, subject_rank_keys  # noqa: PLC0415
+        from kpi_engine.time.periods import Period  # noqa: PLC0415
+
+        items = [b for b in batches if b.num_rows]
+        if not items:
+            return
+        table = pa.Table.from_batches(items)
+        groups = set(table.column(_GROUP).to_pylist())
+        table = table.drop_columns([_GROUP])
+        card = self.ruleset.scorecard
+        chosen = Period.parse(self.period, card.period)
+        texts = {t for t in table.column("period").cast(pa.string()).to_pylist() if t}
+        if not any(_same_period(t, chosen, card) for t in texts):
+            return  # this task's subjects have no record in the appraised period (history only)
+        members = None
+        if self.member_rows is not None:
+            members = [m for m in self.member_rows if self.roots.get(m["member"], m["member"]) in groups]
+        appraisal = evaluate_one(self.ruleset, table, period=self.period, members=members, **self.options)
+        names = _names(table, chosen, card)
+        out = result_table(appraisal, names, keys=subject_rank_keys(appraisal))
+        yield from out.to_batches()
+
+
+def _same_period(text: str, chosen: Any, card: Any) -> bool:
+    from kpi_engine.time.periods import Period  # noqa: PLC0415
+
+    try:
+        return bool(Period.parse(text.strip(), card.period) == chosen)
+    except ValueError:
+        return True  # a bad period cell: the evaluation reports it
+
+
+def _names(table: Any, chosen: Any, card: Any) -> dict[str, str]:
+    """Subject → name from the records' ``name`` column in the appraised period (as the CLI shows them)."""
+    if "name" not in table.column_names:
+        return {}
+    out: dict[str, str] = {}
+    for s, p, name in zip(
+        table.column("subject").to_pylist(),
+        table.column("period").to_pylist(),
+        table.column("name").to_pylist(),
+        strict=True,
+    ):
+        if s is not None and name and _same_period(str(p or ""), chosen, card):
+            out[str(s).strip()] = str(name)
+    return out
+
+
+def _member_rows(members: Any) -> list[dict[str, str]] | None:
+    """Membership rows as text dicts, collected from a Spark DataFrame (or read as ``evaluate`` reads them)."""
+    if members is None:
+        return None
+    if type(members).__module__.startswith("pyspark"):
+        members = [row.asDict() for row in members.collect()]
+    from kpi_engine.evaluation.frames import cell_text  # noqa: PLC0415
+    from kpi_engine.evaluation.records import as_table  # noqa: PLC0415
+
+    table = as_table(members, "members")
+    rows = []
+    for _, row in table.rows:
+        rows.append({k: (cell_text(v) or "").strip() for k, v in row.items()})
+    return rows
+
+
+def _roots(member_rows: list[dict[str, str]] | None) -> dict[str, str]:
+    """Every member and parent → the root of its connected component (all periods' edges).
+
+    Raises:
+        DataError: a membership cycle in a period (located at the member's row).
+    """
+    if not member_rows:
+        return {}
+    by_period: dict[str, dict[str, tuple[str, int]]] = {}
+    for line, m in enumerate(member_rows, start=2):
+        by_period.setdefault(m.get("period", ""), {})[m.get("member", "")] = (m.get("parent", ""), line)
+    for period, parent in by_period.items():
+        for start in parent:
+            seen = [start]
+            node = start
+            while node in parent:
+                node = parent[node][0]
+                if node in seen:
+                    line = parent[start][1]
+                    msg = f"membership cycle in period {period}: {' → '.join([*seen, node])}"
+                    issue = Issue("member_cycle", msg, "parent", Location("members", line))
+                    raise DataError.from_issues([issue], "members")
+                seen.append(node)
+    found: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        found.setdefault(x, x)
+        while found[x] != x:
+            found[x] = found[found[x]]
+            x = found[x]
+        return x
+
+    for m in member_rows:
+        a, b = find(m.get("member", "")), find(m.get("parent", ""))
+        if a != b:
+            found[max(a, b)] = min(a, b)
+    return {x: find(x) for x in list(found)}
+
+
+def _latest(ruleset: Ruleset, records: Any, member_rows: list[dict[str, str]] | None) -> str:
+    """The period ``evaluate`` would choose, from the distinct periods of every record (on the driver)."""
+    from pyspark.sql import functions as F  # noqa: N812, PLC0415
+
+    from kpi_engine.evaluation.checks import latest_period  # noqa: PLC0415
+    from kpi_engine.time.periods import Period  # noqa: PLC0415
+
+    card = ruleset.scorecard
+    texts = [r[0] for r in records.select(F.trim(F.col("period").cast("string"))).distinct().collect()]
+    texts += [m["period"] for m in member_rows or ()]
+    parsed: dict[Any, str] = {}
+    for text in texts:
+        if not text:
+            continue
+        try:
+            parsed.setdefault(Period.parse(text, card.period), text)
+        except ValueError as exc:
+            raise KpiError(f"records: period {text!r}: {exc}; {_FINER}") from None
+
+    def subjects_of(p: Any) -> list[str]:
+        wanted = [t for t in texts if t and Period.parse(t, card.period) == p]
+        picked = records.where(F.trim(F.col("period").cast("string")).isin(wanted))
+        return sorted(r[0] for r in picked.select(F.trim(F.col("subject").cast("string"))).distinct().collect())
+
+    return str(latest_period(card, set(parsed), subjects_of))
