@@ -67,7 +67,7 @@ def main() -> None:
         rows = result_table(appraisal).num_rows
         one = time.perf_counter() - t0
         t0 = time.perf_counter()
-        text_rows = evaluate_batches(ruleset, table.to_batches()).num_rows
+        text_rows = evaluate_batches(ruleset, table.to_batches()).read_all().num_rows
         batches = time.perf_counter() - t0
         del appraisal
         print(f"W1 {args.reps:,} reps × 12 KPIs = {rows:,} rows; 2 cores")

@@ -54,7 +54,7 @@ def test_types_reported_figures_as_decimals_with_the_rulesets_places_and_value_a
 
 def test_the_table_agrees_with_evaluate_batches_cell_for_cell(ruleset, records):
     """Every column evaluate_batches returns (as text) is the same figure in the typed table."""
-    text = evaluate_batches(ruleset, records.to_batches(), period="2026-03").to_pylist()
+    text = evaluate_batches(ruleset, records.to_batches(), period="2026-03").read_all().to_pylist()
     typed = result_table(kpi_engine.evaluate(ruleset, records, period="2026-03")).to_pylist()
     assert result_table(kpi_engine.evaluate(ruleset, records, period="2026-03")).schema == result_schema(ruleset).arrow
     assert len(text) == len(typed)
