@@ -203,3 +203,16 @@ def test_rows_encoded_from_csv_cells_are_the_canonical_bytes_of_their_mappings(t
     rows = [raw for _, raw in table.rows]
     assert [canonical_bytes(rows[i]).decode() for i in order] == texts
     assert texts == sorted(texts)
+
+
+def test_a_format_2_record_still_replays():
+    """The committed format 2 record (exact values, one object per subject) replays on either engine."""
+    raw = (FIXTURES / "v0.2-s1-format2.record.json").read_bytes()
+    data = json.loads(raw)
+    assert data["format"] == "kpi_engine.run-record/2"
+    assert "li_na" in data["results"]["values"]["subjects"]
+    for engine in ("row", "columnar", "auto"):
+        report = replay(raw, engine=engine)
+        assert report.reproduced, report.render()
+        assert report.headline() == "reproduced: 4 subjects, 44 KPIs"
+    assert replayed_appraisal(raw).period == "2026-03"
