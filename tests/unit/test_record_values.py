@@ -269,3 +269,66 @@ def test_the_record_is_written_in_pieces_that_join_to_its_bytes(tmp_path):
     pieces = list(record.pieces())
     assert len(pieces) > 10
     assert b"".join(pieces) == record.to_bytes() == canonical_bytes(json.loads(record.to_bytes())) + b"\n"
+
+
+FRAME_CASES = {
+    "plain": ("subject,period,x,y\nb,2026-03,1,2\na,2026-03,3,4\n", True),
+    "padded_blank_short_bom_crlf": (
+        (
+            "\ufeffsubject,period,x,y,name\r\n a ,2026-03, 007 ,+5,  \r\nb,2026-03\r\n,,,,\r\n\r\n"
+            'c,2026-03,,,\u00e9\U0001f600\u2028 \u3000\r\nd, 2026-03 ,-0,10,"x,y"\r\n'
+        ),
+        True,
+    ),
+    "quoted_newline_and_empty": ('subject,period,x,note\na,2026-03,1,"two\nlines"\nb,2026-03,"",\t\n', True),
+    "int_columns": ("subject,period,x,y\n" + "".join(f"r{i},2026-03,{i:03d},{-i}\n" for i in range(50)), True),
+    "quote_in_a_cell": ('subject,period,x\na,2026-03,"say ""hi"""\n', False),
+    "carriage_return": ('subject,period,x\na,2026-03,"a\rb"\n', False),
+    "separator_character": ("subject,period,x\na,2026-03,\x1cz\x1c\n", False),
+}
+
+
+@pytest.mark.parametrize("case", list(FRAME_CASES), ids=list(FRAME_CASES))
+def test_rows_encoded_from_polars_columns_are_the_row_readers_bytes(tmp_path, case):
+    """frame_rows gives the bytes the row reader's table gives, or declines (and the row reader reads the file)."""
+    from kpi_engine.audit import record
+    from kpi_engine.io.column_files import read_frame
+
+    text, fast = FRAME_CASES[case]
+    path = tmp_path / "records.csv"
+    path.write_bytes(text.encode())
+    texts, _ = record._row_texts(read_table(path))
+    for columns in ({"subject", "period", "note", "name"}, None):  # whole numbers as Int64, or every column text
+        frame = read_frame(path, text=columns)
+        assert not isinstance(frame, type(read_table(path)))
+        encoded = record.frame_rows(frame.data, path, "records.csv")
+        if not fast:
+            assert encoded is None
+            continue
+        assert encoded is not None
+        assert encoded.rows_json == ("[" + ",".join(texts) + "]").encode()
+        assert encoded.count == len(texts)
+
+
+@pytest.mark.parametrize("mode", ["inline", "digest"])
+def test_kpi_evaluate_record_from_columns_is_the_record_from_rows(tmp_path, monkeypatch, mode):
+    """The record of a run on the kernel (rows encoded from its columns) is byte for byte the row engine's record."""
+    import kpi_engine.cli.audit as cli_audit
+
+    reads = []
+    monkeypatch.setattr(cli_audit, "read", lambda *a, **_: reads.append(a) or pytest.fail("read again as rows"))
+    path = tmp_path / "records.csv"
+    s1_records(path, 300, 13)
+    text = path.read_text(encoding="utf-8").replace("rep0007,", " rep0007 ,").replace(",8,", ",008,")
+    path.write_text(text + "\n,,,,,,,,,,,,,,,\n", encoding="utf-8")
+    base = ["evaluate", str(S1), "--records", str(path), "--format", "json", "--out", str(tmp_path / "out.json"),
+            "--record-inputs", mode]  # fmt: skip
+    records = {}
+    for engine in ("columnar", "row"):
+        records[engine] = tmp_path / f"{engine}.record.json"
+        assert main([*base, "--engine", engine, "--record", str(records[engine])]) == 0
+        monkeypatch.undo()  # the row engine's run reads its rows (not through this module)
+    assert not reads
+    assert records["columnar"].read_bytes() == records["row"].read_bytes()
+    assert json.loads(records["columnar"].read_bytes())["format"] == FORMAT
+    assert main(["replay", str(records["columnar"])]) == 0

@@ -16,11 +16,13 @@ records (which also kept the full results with every trace) are still read and r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 from kpi_engine._numbers import as_fraction, canonical, settle
@@ -274,6 +276,75 @@ def encoded_input(source: str, rows_json: bytes, count: int, mode: InputMode) ->
     return entry, [head, rows_json, b',"sha256":' + canonical_bytes(sha) + b"}"]
 
 
+class EncodedRows:
+    """An input's rows already encoded for a record: the canonical JSON array, rows in canonical order.
+
+    ``frame_rows`` makes one from the columns a run read (``kpi evaluate --record`` on the kernel);
+    ``record_appraisal`` takes it among its records when it is given the run's ``appraisal``.
+    """
+
+    __slots__ = ("count", "name", "rows_json")
+
+    def __init__(self, name: str, rows_json: bytes, count: int) -> None:
+        self.name, self.rows_json, self.count = name, rows_json, count
+
+
+# Cells the two CSV readers may take apart differently: a quote left in a cell (the row reader is
+# strict about quotes), a carriage return (line ends), NUL, and \x1c-\x1f (str.strip removes them,
+# Polars' strip does not). A file with any of them is read again by the row reader.
+_UNSURE = r'[\x00\r"\x1c-\x1f]'
+
+
+def frame_rows(data: Any, path: str | Path, name: str) -> EncodedRows | None:
+    """The rows of a CSV file read as Polars columns (``io.column_files.read_frame``), encoded for a record.
+
+    Byte for byte the text the row reader's table gives (``_row_texts``): cells as read, stripped,
+    empty as ``null``, blank rows left out, each row's canonical JSON sorted; encoded, sorted and
+    joined by Polars, without a Python object per row or cell. Whole-number columns the run read
+    as ``Int64`` are read again as text (their digits as written: ``007``, ``+5``). ``None`` when
+    that cannot be promised (another column type, a column name Polars made up, a cell with
+    ``_UNSURE`` characters, or a Polars whose JSON differs from Python's): the caller then reads
+    the file as rows.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    if not _same_json(pl):
+        return None
+    names = list(data.columns)
+    if not names or any("_duplicated_" in n for n in names) or len(set(names)) != len(names):
+        return None
+    ints = [c for c, t in data.schema.items() if t == pl.Int64]
+    if any(t not in {pl.Int64, pl.Utf8} for t in data.schema.values()):
+        return None
+    frame = data
+    if ints:
+        try:
+            raw = pl.read_csv(path, columns=ints, infer_schema=False, encoding="utf8")
+        except (OSError, pl.exceptions.PolarsError, UnicodeDecodeError):
+            return None
+        if raw.height != data.height or raw.columns != ints:
+            return None
+        frame = data.with_columns(raw.select(pl.col(ints).str.strip_chars()))
+    frame = frame.select(pl.col(names).replace("", None))
+    if frame.select(pl.any_horizontal(pl.all().str.contains(_UNSURE).any())).item():
+        return None
+    frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))  # blank lines and rows of empty cells
+    rows = frame.select(pl.struct(sorted(names)).struct.json_encode().alias("j")).sort("j")
+    joined = rows.select(pl.col("j").str.join(",")).item()
+    return EncodedRows(name, ("[" + joined + "]").encode(), rows.height)
+
+
+_JSON_PROBE = ['a"\\\x01\x1f\x7f\u2028\u00e9\U0001f600/\t\n\b\f', None, ""]
+
+
+@functools.cache
+def _same_json(pl: Any) -> bool:
+    """Whether this Polars writes a struct of text as the record's canonical JSON (its escapes, null, no spaces)."""
+    frame = pl.DataFrame({'k"é': _JSON_PROBE, "b": ["1", "2", "3"]})
+    encoded: list[str] = frame.select(pl.struct(["b", 'k"é']).struct.json_encode()).to_series().to_list()
+    return encoded == [_ENCODER.encode({"b": b, 'k"é': v}) for b, v in zip(["1", "2", "3"], _JSON_PROBE, strict=True)]
+
+
 def table_from_entry(entry: Mapping[str, Any], rows: list[dict[str, Any]]) -> Table:
     """The table an entry stands for, rows in canonical order (row numbers count from 1)."""
     name = entry["path"] if entry.get("mode") == "digest" else entry["name"]
@@ -374,7 +445,7 @@ def _meta(kind: str, created: str | None) -> dict[str, Any]:
 
 def record_appraisal(
     ruleset_text: str,
-    records: RecordsLike,
+    records: RecordsLike | Sequence[Table | EncodedRows],
     *,
     ruleset_name: str = "ruleset.yaml",
     period: str | None = None,
@@ -393,7 +464,8 @@ def record_appraisal(
 
     Args:
         ruleset_text: the ruleset YAML as read (its SHA-256 is the ruleset's digest).
-        records: record rows, a ``Table`` or several tables (their names become the names in the record).
+        records: record rows, a ``Table`` or several tables (their names become the names in the record);
+            with ``appraisal``, tables may be given as ``EncodedRows`` (``frame_rows``).
         ruleset_name: the ruleset's file name (directories are dropped).
         period: the period to appraise (default: the latest in the records; the chosen one is recorded).
         members: membership rows.
@@ -419,10 +491,16 @@ def record_appraisal(
             cannot hold, or an ``appraisal`` of another ruleset or period.
     """
     ruleset = parse_ruleset(ruleset_text, _basename(ruleset_name))
-    record_entries, record_bytes, record_tables = [], [], []
-    for table in as_tables(records, "records"):
-        entry, encoded, canon = _encoded_entry(table, inputs)
-        record_entries.append(entry)
+    record_bytes: list[list[bytes]] = []
+    record_tables: list[Callable[[], Table]] = []
+    given: list[Any] = list(records) if _encoded(records) else list(as_tables(records, "records"))  # type: ignore[arg-type]
+    for table in given:
+        if isinstance(table, EncodedRows):
+            if appraisal is None:
+                raise DataError(f"{table.name}: rows given encoded are recorded with the appraisal of them")
+            record_bytes.append(encoded_input(table.name, table.rows_json, table.count, inputs)[1])
+            continue
+        _, encoded, canon = _encoded_entry(table, inputs)
         record_bytes.append(encoded)
         record_tables.append(canon)
     optional: dict[str, tuple[dict[str, Any] | None, list[bytes], Callable[[], Table] | None]] = {}
@@ -464,6 +542,10 @@ def record_appraisal(
         "results": [b'{"values":', *_values(appraisal), b"}"],
     }  # fmt: skip
     return appraisal, _seal(data, parts)
+
+
+def _encoded(records: object) -> bool:
+    return isinstance(records, list | tuple) and any(isinstance(r, EncodedRows) for r in records)
 
 
 def _values(appraisal: Appraisal) -> list[bytes]:
