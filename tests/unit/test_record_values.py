@@ -332,3 +332,18 @@ def test_kpi_evaluate_record_from_columns_is_the_record_from_rows(tmp_path, monk
     assert records["columnar"].read_bytes() == records["row"].read_bytes()
     assert json.loads(records["columnar"].read_bytes())["format"] == FORMAT
     assert main(["replay", str(records["columnar"])]) == 0
+
+
+def test_denominators_are_taken_apart_in_numpy_as_one_by_one():
+    """_splits (NumPy, every distinct denominator of a column at once) agrees with _split on each."""
+    import numpy as np
+
+    from kpi_engine.audit.values import _split, _splits
+
+    rnd = random.Random(1)  # noqa: S311 - reproducible test data
+    dens = [1, 2, 5, 10, 3, 7 * 2**40, 5**26, 2**62, 5**18 * 3, 2**18 * 5**3, 2**19, 10**18, 2**63 - 1]
+    dens += [rnd.randrange(1, 2**62) for _ in range(500)]
+    dens += [2 ** rnd.randrange(0, 40) * 5 ** rnd.randrange(0, 17) * rnd.choice([1, 3, 7]) for _ in range(500)]
+    dens = [d for d in dens if d < 2**63]
+    rest, places, mult = _splits(np.array(dens, dtype=np.int64))
+    assert [(int(a), int(b), int(c)) for a, b, c in zip(rest, places, mult, strict=True)] == list(map(_split, dens))

@@ -378,8 +378,7 @@ def _number_tokens(col: Any, rows: Any, zero: str | None) -> list[str] | Any:
     den = np.where(na, 1, den)
     dens, where = np.unique(den, return_inverse=True)
     where = where.reshape(-1)
-    parts = np.array([_split(d) for d in dens.tolist()], dtype=np.int64).reshape(-1, 3)
-    rest, places, mult = (parts[:, i][where] for i in range(3))
+    rest, places, mult = (part[where] for part in _splits(dens))
     finite = num % rest == 0  # the value has a finite decimal expansion
     whole = num // rest
     fits = finite & (places <= _MAX_PLACES) & (np.abs(whole) <= _LIMIT // mult)
@@ -406,6 +405,26 @@ def _number_tokens(col: Any, rows: Any, zero: str | None) -> list[str] | Any:
 
 _LIMIT = 2**62
 _MAX_PLACES = 18  # 10**18 < 2**63
+
+
+def _splits(dens: Any) -> tuple[Any, Any, Any]:
+    """``_split`` of each of an array of positive int64 denominators, in NumPy (a loop per factor, not per value)."""
+    import numpy as np  # noqa: PLC0415
+
+    rest = np.array(dens, dtype=np.int64)
+    counts = []
+    for prime in (2, 5):
+        count = np.zeros(len(rest), dtype=np.int64)
+        while (divisible := rest % prime == 0).any():
+            rest = np.where(divisible, rest // prime, rest)
+            count += divisible
+        counts.append(count)
+    twos, fives = counts
+    places = np.maximum(twos, fives)
+    fits = places <= _MAX_PLACES
+    low = np.where(fits, places, 0)  # 2**k * 5**j with k, j <= 18 fits int64
+    mult = np.where(fits, np.power(2, low - np.minimum(twos, low)) * np.power(5, low - np.minimum(fives, low)), 1)
+    return rest, places, mult
 
 
 def _split(den: int) -> tuple[int, int, int]:
