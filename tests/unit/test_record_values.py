@@ -292,7 +292,7 @@ FRAME_CASES = {
 def test_rows_encoded_from_polars_columns_are_the_row_readers_bytes(tmp_path, case):
     """frame_rows gives the bytes the row reader's table gives, or declines (and the row reader reads the file)."""
     from kpi_engine.audit import record
-    from kpi_engine.io.column_files import read_frame
+    from kpi_engine.io.column_files import read_frame, read_text_columns
 
     text, fast = FRAME_CASES[case]
     path = tmp_path / "records.csv"
@@ -301,7 +301,7 @@ def test_rows_encoded_from_polars_columns_are_the_row_readers_bytes(tmp_path, ca
     for columns in ({"subject", "period", "note", "name"}, None):  # whole numbers as Int64, or every column text
         frame = read_frame(path, text=columns)
         assert not isinstance(frame, type(read_table(path)))
-        encoded = record.frame_rows(frame.data, path, "records.csv")
+        encoded = record.frame_rows(frame.data, "records.csv", lambda names: read_text_columns(path, names))
         if not fast:
             assert encoded is None
             continue

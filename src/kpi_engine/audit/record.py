@@ -22,7 +22,6 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
 from kpi_engine._numbers import as_fraction, canonical, settle
@@ -295,13 +294,15 @@ class EncodedRows:
 _UNSURE = r'[\x00\r"\x1c-\x1f]'
 
 
-def frame_rows(data: Any, path: str | Path, name: str) -> EncodedRows | None:
+def frame_rows(data: Any, name: str, text_columns: Callable[[list[str]], Any]) -> EncodedRows | None:
     """The rows of a CSV file read as Polars columns (``io.column_files.read_frame``), encoded for a record.
 
     Byte for byte the text the row reader's table gives (``_row_texts``): cells as read, stripped,
     empty as ``null``, blank rows left out, each row's canonical JSON sorted; encoded, sorted and
     joined by Polars, without a Python object per row or cell. Whole-number columns the run read
-    as ``Int64`` are read again as text (their digits as written: ``007``, ``+5``). ``None`` when
+    as ``Int64`` are read again as text (their digits as written: ``007``, ``+5``) by
+    ``text_columns`` (the caller's: ``io.column_files.read_text_columns`` of the file, those
+    columns only; ``None`` if it cannot). ``None`` when
     that cannot be promised (another column type, a column name Polars made up, a cell with
     ``_UNSURE`` characters, or a Polars whose JSON differs from Python's): the caller then reads
     the file as rows.
@@ -318,11 +319,8 @@ def frame_rows(data: Any, path: str | Path, name: str) -> EncodedRows | None:
         return None
     frame = data
     if ints:
-        try:
-            raw = pl.read_csv(path, columns=ints, infer_schema=False, encoding="utf8")
-        except (OSError, pl.exceptions.PolarsError, UnicodeDecodeError):
-            return None
-        if raw.height != data.height or raw.columns != ints:
+        raw = text_columns(ints)
+        if raw is None or raw.height != data.height or raw.columns != ints:
             return None
         frame = data.with_columns(raw.select(pl.col(ints).str.strip_chars()))
     frame = frame.select(pl.col(names).replace("", None))

@@ -86,10 +86,11 @@ def record_appraisal(
 def _frame_rows(args: argparse.Namespace, frame: Any, path: str) -> Any:
     """The records the kernel read as columns, encoded for the record (``EncodedRows``), or read again as rows."""
     from kpi_engine.audit.record import frame_rows  # noqa: PLC0415
+    from kpi_engine.io.column_files import read_text_columns  # noqa: PLC0415
 
     if Path(path).suffix.lower() == ".csv":
         name = record_table(Table(path, ()), path, args).name  # by file name, or by path below the record (digest)
-        encoded = frame_rows(frame.data, path, name)
+        encoded = frame_rows(frame.data, name, lambda columns: read_text_columns(Path(path), columns))
         if encoded is not None:
             return encoded
     return read(args, path, records=True)
