@@ -27,7 +27,6 @@ from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.records import Table
 from kpi_engine.evaluation.results import Appraisal
-from kpi_engine.io.output import write_file
 from kpi_engine.language.build import Ruleset
 from kpi_engine.report.texts import format_impact
 
@@ -80,7 +79,7 @@ def record_appraisal(
         allow_extra_columns=args.allow_extra_columns,
         appraisal=appraisal,
     )
-    write_file(args.record, written.pieces())  # streamed to a temporary file, then renamed: never joined whole
+    write(written.pieces(), args.record)  # streamed to a temporary file, then renamed: never joined whole
 
 
 def _frame_rows(args: argparse.Namespace, frame: Any, path: str) -> Any:
