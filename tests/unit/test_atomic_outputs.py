@@ -46,7 +46,8 @@ def slow_replacing(path):
         stall(tmp)
 
 def slow_file(path, text):
-    data = text if isinstance(text, (str, bytes)) else "".join(text)
+    given = [text] if isinstance(text, (str, bytes)) else list(text)  # pieces of text or of bytes
+    data = given[0][:0].join(given) if given else ""
     def pieces():
         yield data[: len(data) // 2]
         stall()

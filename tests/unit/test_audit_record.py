@@ -8,7 +8,7 @@ from kpi_engine import KpiError, read_table
 from kpi_engine.audit.canonical import same_value, tree_diff
 from kpi_engine.audit.record import FORMAT, record_appraisal, record_attribution
 from kpi_engine.audit.replay import load_record, replay
-from kpi_engine.audit.values import appraisal_values, record_text
+from kpi_engine.audit.values import appraisal_values, record_text, to_columns
 from kpi_engine.io.records import resolver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +53,9 @@ def test_record_holds_rules_inputs_options_engine_and_results(s1):
     assert data["options"] == {"period": "2026-03", "strict": False}
     assert data["created"] is None
     assert data["summary"] == {"subjects": 4, "kpis": 44}
-    assert data["results"]["values"]["subjects"]["li_na"]["grade"] == "B"
-    assert data["results"] == {"values": appraisal_values(appraisal, record_text)}  # traces are built on demand
+    values = data["results"]["values"]
+    assert values["columns"]["grade"][values["subjects"].index("li_na")] == "B"
+    assert data["results"] == {"values": to_columns(appraisal_values(appraisal, record_text))}  # no trace
 
 
 def test_record_bytes_hold_no_absolute_path_and_are_sorted(s1):
@@ -137,7 +138,8 @@ def test_tampered_exact_result_is_named(s1):
     """Changing a recorded exact value names the results part and the value recorded against computed."""
 
     def edit(data):
-        data["results"]["values"]["subjects"]["li_na"]["total"] = "99"
+        values = data["results"]["values"]
+        values["columns"]["total"][values["subjects"].index("li_na")] = "99"
 
     report = tampered(s1[1], edit)
     assert [f.part for f in report.tampered] == ["results"]

@@ -1,4 +1,4 @@
-"""Run records of format 2: exact values written from the kernel's columns, traces built on demand."""
+"""Run records of format 3: exact values in columns, written from the kernel's columns, traces built on demand."""
 
 import json
 import random
@@ -16,7 +16,7 @@ from kpi_engine import evaluate, load_ruleset, read_table
 from kpi_engine.audit.canonical import canonical_bytes
 from kpi_engine.audit.record import FORMAT, FORMAT_1, record_appraisal
 from kpi_engine.audit.replay import replay, replayed_appraisal
-from kpi_engine.audit.values import appraisal_values, record_text, values_bytes
+from kpi_engine.audit.values import appraisal_values, from_columns, record_text, to_columns, values_bytes
 from kpi_engine.cli import main
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.columnar._results import ColumnarResults
@@ -54,7 +54,7 @@ def test_values_from_the_columns_are_the_objects_bytes(tmp_path, name, ruleset, 
     card = parse_ruleset(ruleset(), "r.yaml")
     appraisal = evaluate(card, read_table(path), period="2026-03", engine="columnar")
     assert isinstance(appraisal.results, ColumnarResults)
-    assert values_bytes(appraisal) == canonical_bytes(appraisal_values(appraisal, record_text))
+    assert values_bytes(appraisal) == canonical_bytes(to_columns(appraisal_values(appraisal, record_text)))
 
 
 def test_values_from_the_columns_cover_the_shipped_scorecard(tmp_path):
@@ -64,7 +64,8 @@ def test_values_from_the_columns_cover_the_shipped_scorecard(tmp_path):
     appraisal = evaluate(load_ruleset(S1), read_table(path), engine="columnar")
     assert isinstance(appraisal.results, ColumnarResults)
     values = values_bytes(appraisal)
-    assert values == canonical_bytes(appraisal_values(appraisal, record_text))
+    assert values == canonical_bytes(to_columns(appraisal_values(appraisal, record_text)))
+    assert from_columns(json.loads(values)) == appraisal_values(appraisal, record_text)  # nothing lost
     assert values == values_bytes(evaluate(load_ruleset(S1), read_table(path), engine="row"))  # either engine
 
 
@@ -78,7 +79,7 @@ def test_record_text_keeps_every_digit_of_a_finite_decimal():
     assert record_text(None) is None
 
 
-def test_a_format_2_record_holds_values_only_and_replays(tmp_path):
+def test_a_format_3_record_holds_values_only_and_replays(tmp_path):
     """A new record keeps the exact values and no trace, and replays on either engine."""
     path = tmp_path / "records.csv"
     s1_records(path, 60, 5)
@@ -93,7 +94,7 @@ def test_a_format_2_record_holds_values_only_and_replays(tmp_path):
     assert replayed_appraisal(record.to_bytes()).to_dict() == appraisal.to_dict()
 
 
-def test_a_value_changed_in_a_format_2_record_is_named_by_subject_and_kpi(tmp_path):
+def test_a_value_changed_in_a_format_3_record_is_named_by_subject_and_kpi(tmp_path):
     """Editing one recorded score (and resealing) is a mismatch at that subject and KPI, found by either engine."""
     from kpi_engine.audit.record import _seal
 
@@ -101,8 +102,8 @@ def test_a_value_changed_in_a_format_2_record_is_named_by_subject_and_kpi(tmp_pa
     s1_records(path, 60, 5)
     _, record = record_appraisal(S1.read_text(encoding="utf-8"), read_table(path))
     data = json.loads(record.to_bytes())
-    kpi = data["results"]["values"]["subjects"]["rep0001"]["kpis"]["plans"]
-    kpi["score"] = "12.5"
+    values = data["results"]["values"]
+    values["columns"]["kpis"]["plans"]["score"][values["subjects"].index("rep0001")] = "12.5"
     del data["digests"], data["sha256"]
     resealed = _seal(data).to_bytes()
     for engine in ("row", "columnar"):
@@ -111,8 +112,8 @@ def test_a_value_changed_in_a_format_2_record_is_named_by_subject_and_kpi(tmp_pa
         assert [(d.path, d.recorded) for d in report.mismatches] == [("subjects.rep0001.kpis.plans.score", "12.5")]
 
 
-def test_a_part_added_to_the_results_of_a_format_2_record_is_named(tmp_path):
-    """Format 2 results hold the values only: traces added (and resealed) are not taken on trust."""
+def test_a_part_added_to_the_results_of_a_format_3_record_is_named(tmp_path):
+    """Format 3 results hold the values only: traces added (and resealed) are not taken on trust."""
     from kpi_engine.audit.record import _seal
 
     path = tmp_path / "records.csv"
@@ -203,3 +204,146 @@ def test_rows_encoded_from_csv_cells_are_the_canonical_bytes_of_their_mappings(t
     rows = [raw for _, raw in table.rows]
     assert [canonical_bytes(rows[i]).decode() for i in order] == texts
     assert texts == sorted(texts)
+
+
+def test_a_format_2_record_still_replays():
+    """The committed format 2 record (exact values, one object per subject) replays on either engine."""
+    raw = (FIXTURES / "v0.2-s1-format2.record.json").read_bytes()
+    data = json.loads(raw)
+    assert data["format"] == "kpi_engine.run-record/2"
+    assert "li_na" in data["results"]["values"]["subjects"]
+    for engine in ("row", "columnar", "auto"):
+        report = replay(raw, engine=engine)
+        assert report.reproduced, report.render()
+        assert report.headline() == "reproduced: 4 subjects, 44 KPIs"
+    assert replayed_appraisal(raw).period == "2026-03"
+
+
+def test_a_value_forged_in_a_format_2_record_is_still_refused():
+    """Format 2 values are compared as before: one score edited (and resealed) is a mismatch at its subject and KPI."""
+    from kpi_engine.audit.record import _seal
+
+    data = json.loads((FIXTURES / "v0.2-s1-format2.record.json").read_bytes())
+    data["results"]["values"]["subjects"]["li_na"]["kpis"]["growth"]["score"] = "50"
+    data["summary"]["kpis"] = 45
+    del data["digests"], data["sha256"]
+    report = replay(_seal(data).to_bytes())
+    assert not report.tampered
+    assert not report.reproduced
+    paths = [(d.path, d.recorded) for d in report.mismatches]
+    assert ("subjects.li_na.kpis.growth.score", "50") in paths
+    assert ("summary.kpis", 45) in paths
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda v: v["columns"]["total"].pop(),  # a column one short of the subjects
+        lambda v: v["subjects"].__setitem__(1, v["subjects"][0]),  # a subject twice
+        lambda v: v["columns"]["kpis"].pop("plans"),  # a KPI left out
+        lambda v: v["subjects"].reverse(),  # the values moved to other subjects
+    ],
+    ids=["short_column", "duplicate_subject", "missing_kpi", "reordered"],
+)
+def test_malformed_columns_in_a_format_3_record_are_refused(tmp_path, edit):
+    """Columns that do not fit their subjects (resealed) are never reproduced."""
+    from kpi_engine.audit.record import _seal
+
+    path = tmp_path / "records.csv"
+    s1_records(path, 5, 5)
+    _, record = record_appraisal(S1.read_text(encoding="utf-8"), read_table(path))
+    data = json.loads(record.to_bytes())
+    edit(data["results"]["values"])
+    del data["digests"], data["sha256"]
+    report = replay(_seal(data).to_bytes())
+    assert not report.tampered
+    assert not report.reproduced
+    assert report.mismatches
+
+
+def test_the_record_is_written_in_pieces_that_join_to_its_bytes(tmp_path):
+    """``pieces`` (what kpi evaluate --record streams to the file) are the record's bytes, never joined there."""
+    path = tmp_path / "records.csv"
+    s1_records(path, 30, 2)
+    _, record = record_appraisal(S1.read_text(encoding="utf-8"), read_table(path))
+    pieces = list(record.pieces())
+    assert len(pieces) > 10
+    assert b"".join(pieces) == record.to_bytes() == canonical_bytes(json.loads(record.to_bytes())) + b"\n"
+
+
+FRAME_CASES = {
+    "plain": ("subject,period,x,y\nb,2026-03,1,2\na,2026-03,3,4\n", True),
+    "padded_blank_short_bom_crlf": (
+        (
+            "\ufeffsubject,period,x,y,name\r\n a ,2026-03, 007 ,+5,  \r\nb,2026-03\r\n,,,,\r\n\r\n"
+            'c,2026-03,,,\u00e9\U0001f600\u2028 \u3000\r\nd, 2026-03 ,-0,10,"x,y"\r\n'
+        ),
+        True,
+    ),
+    "quoted_newline_and_empty": ('subject,period,x,note\na,2026-03,1,"two\nlines"\nb,2026-03,"",\t\n', True),
+    "int_columns": ("subject,period,x,y\n" + "".join(f"r{i},2026-03,{i:03d},{-i}\n" for i in range(50)), True),
+    "quote_in_a_cell": ('subject,period,x\na,2026-03,"say ""hi"""\n', False),
+    "carriage_return": ('subject,period,x\na,2026-03,"a\rb"\n', False),
+    "separator_character": ("subject,period,x\na,2026-03,\x1cz\x1c\n", False),
+}
+
+
+@pytest.mark.parametrize("case", list(FRAME_CASES), ids=list(FRAME_CASES))
+def test_rows_encoded_from_polars_columns_are_the_row_readers_bytes(tmp_path, case):
+    """frame_rows gives the bytes the row reader's table gives, or declines (and the row reader reads the file)."""
+    from kpi_engine.audit import record
+    from kpi_engine.io.column_files import read_frame, read_text_columns
+
+    text, fast = FRAME_CASES[case]
+    path = tmp_path / "records.csv"
+    path.write_bytes(text.encode())
+    texts, _ = record._row_texts(read_table(path))
+    for columns in ({"subject", "period", "note", "name"}, None):  # whole numbers as Int64, or every column text
+        frame = read_frame(path, text=columns)
+        assert not isinstance(frame, type(read_table(path)))
+        encoded = record.frame_rows(frame.data, "records.csv", lambda names: read_text_columns(path, names))
+        if not fast:
+            assert encoded is None
+            continue
+        assert encoded is not None
+        assert encoded.rows_json == ("[" + ",".join(texts) + "]").encode()
+        assert encoded.count == len(texts)
+
+
+@pytest.mark.parametrize("mode", ["inline", "digest"])
+def test_kpi_evaluate_record_from_columns_is_the_record_from_rows(tmp_path, monkeypatch, mode):
+    """The record of a run on the kernel (rows encoded from its columns) is byte for byte the row engine's record."""
+    import kpi_engine.cli.audit as cli_audit
+
+    reads = []
+    monkeypatch.setattr(cli_audit, "read", lambda *a, **_: reads.append(a) or pytest.fail("read again as rows"))
+    path = tmp_path / "records.csv"
+    s1_records(path, 300, 13)
+    text = path.read_text(encoding="utf-8").replace("rep0007,", " rep0007 ,").replace(",8,", ",008,")
+    path.write_text(text + "\n,,,,,,,,,,,,,,,\n", encoding="utf-8")
+    base = ["evaluate", str(S1), "--records", str(path), "--format", "json", "--out", str(tmp_path / "out.json"),
+            "--record-inputs", mode]  # fmt: skip
+    records = {}
+    for engine in ("columnar", "row"):
+        records[engine] = tmp_path / f"{engine}.record.json"
+        assert main([*base, "--engine", engine, "--record", str(records[engine])]) == 0
+        monkeypatch.undo()  # the row engine's run reads its rows (not through this module)
+    assert not reads
+    assert records["columnar"].read_bytes() == records["row"].read_bytes()
+    assert json.loads(records["columnar"].read_bytes())["format"] == FORMAT
+    assert main(["replay", str(records["columnar"])]) == 0
+
+
+def test_denominators_are_taken_apart_in_numpy_as_one_by_one():
+    """_splits (NumPy, every distinct denominator of a column at once) agrees with _split on each."""
+    import numpy as np
+
+    from kpi_engine.audit.values import _split, _splits
+
+    rnd = random.Random(1)  # noqa: S311 - reproducible test data
+    dens = [1, 2, 5, 10, 3, 7 * 2**40, 5**26, 2**62, 5**18 * 3, 2**18 * 5**3, 2**19, 10**18, 2**63 - 1]
+    dens += [rnd.randrange(1, 2**62) for _ in range(500)]
+    dens += [2 ** rnd.randrange(0, 40) * 5 ** rnd.randrange(0, 17) * rnd.choice([1, 3, 7]) for _ in range(500)]
+    dens = [d for d in dens if d < 2**63]
+    rest, places, mult = _splits(np.array(dens, dtype=np.int64))
+    assert [(int(a), int(b), int(c)) for a, b, c in zip(rest, places, mult, strict=True)] == list(map(_split, dens))

@@ -6,19 +6,21 @@ digest of each part and of the whole. It is built from values only: the caller r
 (``kpi_engine.io``) and writes the bytes.
 
 Input rows are put in a canonical order (sorted by their canonical JSON), so the same inputs in
-any row order give byte-identical records. An appraisal record (format 2) keeps the exact,
-unrounded values of every subject and KPI; the traces are a function of the ruleset and those
-rows and are built again on demand (``kpi explain RECORD``, ``replayed_appraisal``). Format 1
-records, which also kept the full results with every trace, are still read and replayed.
+any row order give byte-identical records. An appraisal record (format 3) keeps the exact,
+unrounded values of every subject and KPI, in columns (``audit.values``); the traces are a
+function of the ruleset and those rows and are built again on demand (``kpi explain RECORD``,
+``replayed_appraisal``). Format 2 records (the same values, one object per subject) and format 1
+records (which also kept the full results with every trace) are still read and replayed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -28,7 +30,7 @@ from kpi_engine._version import __version__
 from kpi_engine.attribution._engine import Attribution, attribute
 from kpi_engine.attribution._policy import parse_policy
 from kpi_engine.audit.canonical import canonical_bytes, digest, exact_text, text_digest
-from kpi_engine.audit.values import kpi_count, values_bytes
+from kpi_engine.audit.values import kpi_count, values_pieces
 from kpi_engine.errors import DataError
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.records import RecordsLike, RowsLike, Table, as_table, as_tables
@@ -39,11 +41,13 @@ from kpi_engine.payout.engine import pay, prepare_inputs
 from kpi_engine.payout.inputs import Scores, credits_from_attribution
 from kpi_engine.payout.results import PayRun
 
-FORMAT = "kpi_engine.run-record/2"
-"""The format of the appraisal records this version writes (exact values, traces built on demand)."""
+FORMAT = "kpi_engine.run-record/3"
+"""The format of the appraisal records this version writes (exact values in columns, traces built on demand)."""
+FORMAT_2 = "kpi_engine.run-record/2"
+"""Appraisal records of exact values, one object per subject (read and replayed)."""
 FORMAT_1 = "kpi_engine.run-record/1"
 """Appraisal records with every trace (read and replayed), and attribution and pay records (still written)."""
-READABLE_FORMATS = frozenset({FORMAT_1, FORMAT})
+READABLE_FORMATS = frozenset({FORMAT_1, FORMAT_2, FORMAT})
 FORMATS = {"appraisal": FORMAT, "attribution": FORMAT_1, "pay": FORMAT_1}  # what each kind is written as
 DIGESTED_PARTS = ("meta", "ruleset", "inputs", "options", "results")
 
@@ -54,14 +58,16 @@ _ABSOLUTE = re.compile(r"^(?:/|\\|[A-Za-z]:)")
 class RunRecord:
     """A run record: the canonical bytes of each top-level field, sealed by its digests.
 
-    The fields are kept encoded (the full results with traces of a large run are tens of MB as
-    JSON and ten times that as Python objects); ``data`` parses them back when asked.
+    The fields are kept encoded, each as a sequence of byte pieces (the values of a large run are
+    tens of MB as JSON and ten times that as Python objects); ``data`` parses them back when
+    asked, and ``pieces`` gives the file's bytes without joining them (``kpi evaluate --record``
+    streams them to the file).
     """
 
     __slots__ = ("_data", "_parts")
 
-    def __init__(self, parts: Mapping[str, bytes]) -> None:
-        self._parts = dict(parts)
+    def __init__(self, parts: Mapping[str, bytes | Sequence[bytes]]) -> None:
+        self._parts = {key: (value,) if isinstance(value, bytes) else tuple(value) for key, value in parts.items()}
         self._data: dict[str, Any] | None = None
 
     @property
@@ -74,17 +80,27 @@ class RunRecord:
     @property
     def sha256(self) -> str:
         """The digest of the record's content (everything but this field)."""
-        value: str = json.loads(self._parts["sha256"])
+        value: str = json.loads(b"".join(self._parts["sha256"]))
         return value
 
     def to_bytes(self) -> bytes:
         """The file bytes: compact JSON, sorted keys, UTF-8, a final newline (deterministic)."""
-        return self.canonical() + b"\n"
+        return b"".join(self.pieces())
 
     def canonical(self) -> bytes:
         """The compact canonical bytes the digest covers (``canonical_bytes`` of ``data``)."""
-        fields = (canonical_bytes(key) + b":" + self._parts[key] for key in sorted(self._parts))
-        return b"{" + b",".join(fields) + b"}"
+        return b"".join(self._canonical_pieces())
+
+    def pieces(self) -> Iterator[bytes]:
+        """The file bytes in pieces, as kept (``to_bytes`` joined): written one after the other, never held twice."""
+        yield from self._canonical_pieces()
+        yield b"\n"
+
+    def _canonical_pieces(self) -> Iterator[bytes]:
+        for i, key in enumerate(sorted(self._parts)):
+            yield (b"{" if i == 0 else b",") + canonical_bytes(key) + b":"
+            yield from self._parts[key]
+        yield b"}" if self._parts else b"{}"
 
 
 def _cell(value: object, name: str, line: int, key: object) -> Any:
@@ -216,8 +232,8 @@ def _table_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], Table]:
     return entry, canon
 
 
-def _encoded_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], bytes, Callable[[], Table]]:
-    """An input entry (inline rows left out of the mapping), its canonical bytes, and the canonical table on demand.
+def _encoded_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], list[bytes], Callable[[], Table]]:
+    """An input entry (inline rows left out), its canonical bytes in pieces, and the canonical table on demand.
 
     The rows are encoded once: the same text is sorted, digested and written. The canonical table
     (the rows as mappings in canonical order) is built only if asked for.
@@ -226,26 +242,105 @@ def _encoded_entry(table: Table, mode: InputMode) -> tuple[dict[str, Any], bytes
         texts, order = _row_texts(table)
     rows_json = ("[" + ",".join(texts) + "]").encode()
     del texts
-    sha = hashlib.sha256(rows_json).hexdigest()
-    if mode == "digest":
-        name = table.name.replace("\\", "/")
-        problem = "it is not a file" if table.name.startswith("<") else input_path_problem(name)
-        if problem is not None:
-            msg = f"{table.name}: cannot be kept by digest in a run record, which could then not be replayed: {problem}"
-            raise DataError(msg)
-        entry: dict[str, Any] = {"mode": "digest", "path": name, "sha256": sha, "rows": len(order)}
-        encoded = canonical_bytes(entry)
-    else:
-        name = _basename(table.name)
-        entry = {"mode": "inline", "name": name, "sha256": sha}
-        encoded = b'{"mode":"inline","name":' + canonical_bytes(name) + b',"rows":' + rows_json
-        encoded += b',"sha256":' + canonical_bytes(sha) + b"}"
+    entry, encoded = encoded_input(table.name, rows_json, len(order), mode)
 
     def canonical_table() -> Table:
         rows = _record_rows(table)
-        return Table(name, tuple(enumerate((rows[i] for i in order), start=1)))
+        return Table(str(entry.get("name", entry.get("path"))), tuple(enumerate((rows[i] for i in order), start=1)))
 
     return entry, encoded, canonical_table
+
+
+def encoded_input(source: str, rows_json: bytes, count: int, mode: InputMode) -> tuple[dict[str, Any], list[bytes]]:
+    """An input entry (inline rows left out of the mapping) and its canonical bytes in pieces, from its rows' JSON.
+
+    ``rows_json`` is the canonical JSON array of the input's rows in canonical order (``count`` of
+    them); ``source`` names the input (a path below the record's folder, for ``digest``).
+
+    Raises:
+        DataError: for an input kept by ``digest`` whose name replay could not read back.
+    """
+    sha = hashlib.sha256(rows_json).hexdigest()
+    if mode == "digest":
+        name = source.replace("\\", "/")
+        problem = "it is not a file" if source.startswith("<") else input_path_problem(name)
+        if problem is not None:
+            msg = f"{source}: cannot be kept by digest in a run record, which could then not be replayed: {problem}"
+            raise DataError(msg)
+        entry: dict[str, Any] = {"mode": "digest", "path": name, "sha256": sha, "rows": count}
+        return entry, [canonical_bytes(entry)]
+    name = _basename(source)
+    entry = {"mode": "inline", "name": name, "sha256": sha}
+    head = b'{"mode":"inline","name":' + canonical_bytes(name) + b',"rows":'
+    return entry, [head, rows_json, b',"sha256":' + canonical_bytes(sha) + b"}"]
+
+
+class EncodedRows:
+    """An input's rows already encoded for a record: the canonical JSON array, rows in canonical order.
+
+    ``frame_rows`` makes one from the columns a run read (``kpi evaluate --record`` on the kernel);
+    ``record_appraisal`` takes it among its records when it is given the run's ``appraisal``.
+    """
+
+    __slots__ = ("count", "name", "rows_json")
+
+    def __init__(self, name: str, rows_json: bytes, count: int) -> None:
+        self.name, self.rows_json, self.count = name, rows_json, count
+
+
+# Cells the two CSV readers may take apart differently: a quote left in a cell (the row reader is
+# strict about quotes), a carriage return (line ends), NUL, and \x1c-\x1f (str.strip removes them,
+# Polars' strip does not). A file with any of them is read again by the row reader.
+_UNSURE = r'[\x00\r"\x1c-\x1f]'
+
+
+def frame_rows(data: Any, name: str, text_columns: Callable[[list[str]], Any]) -> EncodedRows | None:
+    """The rows of a CSV file read as Polars columns (``io.column_files.read_frame``), encoded for a record.
+
+    Byte for byte the text the row reader's table gives (``_row_texts``): cells as read, stripped,
+    empty as ``null``, blank rows left out, each row's canonical JSON sorted; encoded, sorted and
+    joined by Polars, without a Python object per row or cell. Whole-number columns the run read
+    as ``Int64`` are read again as text (their digits as written: ``007``, ``+5``) by
+    ``text_columns`` (the caller's: ``io.column_files.read_text_columns`` of the file, those
+    columns only; ``None`` if it cannot). ``None`` when
+    that cannot be promised (another column type, a column name Polars made up, a cell with
+    ``_UNSURE`` characters, or a Polars whose JSON differs from Python's): the caller then reads
+    the file as rows.
+    """
+    import polars as pl  # noqa: PLC0415
+
+    if not _same_json(pl):
+        return None
+    names = list(data.columns)
+    if not names or any("_duplicated_" in n for n in names) or len(set(names)) != len(names):
+        return None
+    ints = [c for c, t in data.schema.items() if t == pl.Int64]
+    if any(t not in {pl.Int64, pl.Utf8} for t in data.schema.values()):
+        return None
+    frame = data
+    if ints:
+        raw = text_columns(ints)
+        if raw is None or raw.height != data.height or raw.columns != ints:
+            return None
+        frame = data.with_columns(raw.select(pl.col(ints).str.strip_chars()))
+    frame = frame.select(pl.col(names).replace("", None))
+    if frame.select(pl.any_horizontal(pl.all().str.contains(_UNSURE).any())).item():
+        return None
+    frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))  # blank lines and rows of empty cells
+    rows = frame.select(pl.struct(sorted(names)).struct.json_encode().alias("j")).sort("j")
+    joined = rows.select(pl.col("j").str.join(",")).item()
+    return EncodedRows(name, ("[" + joined + "]").encode(), rows.height)
+
+
+_JSON_PROBE = ['a"\\\x01\x1f\x7f\u2028\u00e9\U0001f600/\t\n\b\f', None, ""]
+
+
+@functools.cache
+def _same_json(pl: Any) -> bool:
+    """Whether this Polars writes a struct of text as the record's canonical JSON (its escapes, null, no spaces)."""
+    frame = pl.DataFrame({'k"é': _JSON_PROBE, "b": ["1", "2", "3"]})
+    encoded: list[str] = frame.select(pl.struct(["b", 'k"é']).struct.json_encode()).to_series().to_list()
+    return encoded == [_ENCODER.encode({"b": b, 'k"é': v}) for b, v in zip(["1", "2", "3"], _JSON_PROBE, strict=True)]
 
 
 def table_from_entry(entry: Mapping[str, Any], rows: list[dict[str, Any]]) -> Table:
@@ -254,13 +349,14 @@ def table_from_entry(entry: Mapping[str, Any], rows: list[dict[str, Any]]) -> Ta
     return Table(str(name), tuple(enumerate(rows, start=1)))
 
 
-def _seal(data: dict[str, Any], encoded: Mapping[str, bytes] | None = None) -> RunRecord:
+def _seal(data: dict[str, Any], encoded: Mapping[str, Sequence[bytes]] | None = None) -> RunRecord:
     """Add the per-part digests and the record digest.
 
-    ``encoded`` holds top-level fields already in canonical bytes (the results, streamed); every
-    digest is taken over the same bytes ``canonical_bytes`` would give for them.
+    ``encoded`` holds top-level fields already in canonical bytes, in pieces (the inputs and the
+    values, never joined); every digest is taken over the same bytes ``canonical_bytes`` would
+    give for them.
     """
-    parts = {key: canonical_bytes(value) for key, value in data.items()}
+    parts: dict[str, Sequence[bytes]] = {key: (canonical_bytes(value),) for key, value in data.items()}
     parts.update(encoded or {})
     digests = {}
     for part in DIGESTED_PARTS:
@@ -268,12 +364,19 @@ def _seal(data: dict[str, Any], encoded: Mapping[str, bytes] | None = None) -> R
             digests[part] = digest(part_tree(data, part))
             continue
         key = rules_key(data.get("kind")) if part == "ruleset" else part
-        digests[part] = hashlib.sha256(parts[key]).hexdigest() if key in parts else digest(None)
-    parts["digests"] = canonical_bytes(digests)
+        digests[part] = _pieces_digest(parts[key]) if key in parts else digest(None)
+    parts["digests"] = (canonical_bytes(digests),)
     whole = digest({"digests": digests, "keys": sorted(parts)})
-    parts["sha256"] = canonical_bytes(whole)
+    parts["sha256"] = (canonical_bytes(whole),)
     data["digests"], data["sha256"] = digests, whole  # the caller's mapping is sealed too, as it always was
     return RunRecord(parts)
+
+
+def _pieces_digest(pieces: Iterable[bytes]) -> str:
+    sha = hashlib.sha256()
+    for piece in pieces:
+        sha.update(piece)
+    return sha.hexdigest()
 
 
 def record_digest(data: Mapping[str, Any]) -> str:
@@ -340,7 +443,7 @@ def _meta(kind: str, created: str | None) -> dict[str, Any]:
 
 def record_appraisal(
     ruleset_text: str,
-    records: RecordsLike,
+    records: RecordsLike | Sequence[Table | EncodedRows],
     *,
     ruleset_name: str = "ruleset.yaml",
     period: str | None = None,
@@ -359,7 +462,8 @@ def record_appraisal(
 
     Args:
         ruleset_text: the ruleset YAML as read (its SHA-256 is the ruleset's digest).
-        records: record rows, a ``Table`` or several tables (their names become the names in the record).
+        records: record rows, a ``Table`` or several tables (their names become the names in the record);
+            with ``appraisal``, tables may be given as ``EncodedRows`` (``frame_rows``).
         ruleset_name: the ruleset's file name (directories are dropped).
         period: the period to appraise (default: the latest in the records; the chosen one is recorded).
         members: membership rows.
@@ -385,15 +489,21 @@ def record_appraisal(
             cannot hold, or an ``appraisal`` of another ruleset or period.
     """
     ruleset = parse_ruleset(ruleset_text, _basename(ruleset_name))
-    record_entries, record_bytes, record_tables = [], [], []
-    for table in as_tables(records, "records"):
-        entry, encoded, canon = _encoded_entry(table, inputs)
-        record_entries.append(entry)
+    record_bytes: list[list[bytes]] = []
+    record_tables: list[Callable[[], Table]] = []
+    given: list[Any] = list(records) if _encoded(records) else list(as_tables(records, "records"))  # type: ignore[arg-type]
+    for table in given:
+        if isinstance(table, EncodedRows):
+            if appraisal is None:
+                raise DataError(f"{table.name}: rows given encoded are recorded with the appraisal of them")
+            record_bytes.append(encoded_input(table.name, table.rows_json, table.count, inputs)[1])
+            continue
+        _, encoded, canon = _encoded_entry(table, inputs)
         record_bytes.append(encoded)
         record_tables.append(canon)
-    optional: dict[str, tuple[dict[str, Any] | None, bytes, Callable[[], Table] | None]] = {}
+    optional: dict[str, tuple[dict[str, Any] | None, list[bytes], Callable[[], Table] | None]] = {}
     for key, rows in (("members", members), ("events", events)):
-        optional[key] = (None, b"null", None) if rows is None else _encoded_entry(as_table(rows, key), inputs)
+        optional[key] = (None, [b"null"], None) if rows is None else _encoded_entry(as_table(rows, key), inputs)
     if appraisal is None:
         members_table, events_table = (optional[k][2] for k in ("members", "events"))
         appraisal = evaluate(
@@ -423,17 +533,22 @@ def record_appraisal(
         appraisal.period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals, unlisted=unlisted
     )
     data["summary"] = appraisal_summary(appraisal)
+    records_pieces = [piece for i, encoded in enumerate(record_bytes) for piece in ([b","] if i else []) + encoded]
     parts = {
-        "inputs": b'{"events":' + optional["events"][1] + b',"members":' + optional["members"][1]
-        + b',"records":[' + b",".join(record_bytes) + b"]}",
-        "results": b'{"values":' + _values(appraisal) + b"}",
+        "inputs": [b'{"events":', *optional["events"][1], b',"members":', *optional["members"][1], b',"records":[',
+                   *records_pieces, b"]}"],
+        "results": [b'{"values":', *_values(appraisal), b"}"],
     }  # fmt: skip
     return appraisal, _seal(data, parts)
 
 
-def _values(appraisal: Appraisal) -> bytes:
+def _encoded(records: object) -> bool:
+    return isinstance(records, list | tuple) and any(isinstance(r, EncodedRows) for r in records)
+
+
+def _values(appraisal: Appraisal) -> list[bytes]:
     with paused_gc():
-        return values_bytes(appraisal)
+        return values_pieces(appraisal)
 
 
 def appraisal_options(

@@ -26,6 +26,7 @@ from kpi_engine.audit.record import (
     DIGESTED_PARTS,
     FORMAT,
     FORMAT_1,
+    FORMAT_2,
     READABLE_FORMATS,
     appraisal_options,
     appraisal_summary,
@@ -41,7 +42,7 @@ from kpi_engine.audit.record import (
     rules_key,
     table_from_entry,
 )
-from kpi_engine.audit.values import appraisal_values, values_bytes
+from kpi_engine.audit.values import appraisal_values, from_columns, to_columns, values_bytes
 from kpi_engine.errors import KpiError
 from kpi_engine.evaluation.engine import evaluate
 from kpi_engine.evaluation.records import Table
@@ -330,7 +331,7 @@ def replay(
         record: the record's bytes or parsed mapping.
         resolve: reads an input kept by digest, given its relative path (``kpi replay`` reads it
             relative to the record's folder).
-        engine: the engine that recomputes an appraisal record of format 2 (as ``evaluate``: ``row``
+        engine: the engine that recomputes an appraisal record of format 2 or 3 (as ``evaluate``: ``row``
             is the reference evaluator, independent of the kernel that may have written the record).
             A format 1 record, which holds every trace, is recomputed by the row engine.
 
@@ -378,11 +379,11 @@ def replay(
         error = f"the record is malformed ({type(exc).__name__}: {exc})"
         return attrs.evolve(base, tampered=tuple(tampered), error=error, notes=tuple(notes))
     results: Mapping[str, Any] = data["results"] if isinstance(data.get("results"), Mapping) else {}
-    if isinstance(recomputed_values, bytes):  # format 2: the values' bytes, parsed only when they differ
-        same = canonical_bytes(results.get("values")) == recomputed_values
-        recomputed_values = results.get("values") if same else json.loads(recomputed_values)
-    mismatches = tree_diff(results.get("values"), recomputed_values, numeric=True)
-    if recomputed is None:  # format 2 keeps the values only
+    if isinstance(recomputed_values, bytes):  # format 2 or 3: the values' bytes, parsed only when they differ
+        mismatches = _values_differences(results.get("values"), recomputed_values, data.get("format"))
+    else:
+        mismatches = tree_diff(results.get("values"), recomputed_values, numeric=True)
+    if recomputed is None:  # formats 2 and 3 keep the values only
         mismatches += [Difference(f"results.{k}", results[k], ABSENT) for k in sorted(set(results) - {"values"})]
     seen = {(d.path, repr(d.recorded), repr(d.computed)) for d in mismatches}
     mismatches += [
@@ -412,6 +413,26 @@ def replay(
         trace_differences=tuple(traces),
         notes=tuple(notes),
     )
+
+
+def _values_differences(recorded: Any, computed: bytes, fmt: object) -> list[Difference]:
+    """The recorded exact values (format 2 or 3) against the format 3 bytes computed now.
+
+    Equal canonical bytes settle it (a format 2 record's values are put in columns first). Otherwise
+    both sides are compared one object per subject, so that each difference is named by subject
+    and KPI in either format, numbers by exact value; format 3 values whose columns do not fit
+    their subjects are compared as they are (and differ).
+    """
+    try:
+        columns = to_columns(recorded) if fmt == FORMAT_2 else recorded
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError):  # not the layout of a format 2 record
+        columns = None
+    if columns is not None and canonical_bytes(columns) == computed:
+        return []
+    now = from_columns(json.loads(computed))
+    if fmt != FORMAT_2:
+        recorded = from_columns(recorded) or recorded
+    return tree_diff(recorded, now, numeric=True)
 
 
 def replayed_appraisal(record: bytes | str | Mapping[str, Any], *, resolve: Resolver | None = None) -> Appraisal:

@@ -1,9 +1,14 @@
 """The exact values a run record keeps: per subject and KPI, unrounded, as canonical JSON bytes.
 
-Two builders give the same bytes. ``appraisal_values`` reads the result objects (any engine);
-``values_bytes`` writes the columns of a kernel run (``ColumnarResults``) straight to text with
-NumPy and Polars, so that recording 10,000 subjects does not build 110,000 ``KpiResult``
-objects and 770,000 number texts one at a time. A test checks the two byte for byte.
+``appraisal_values`` reads the result objects (any engine) into one object per subject (the
+layout of format 1 and 2 records). Format 3 keeps the same values in columns (``to_columns``):
+the sorted subjects once, then per field a list over them in that order, so that no key is
+written once per subject; ``from_columns`` turns them back into one object per subject (replay
+reports differences that way). ``values_pieces`` writes format 3 from the columns of a kernel
+run (``ColumnarResults``) straight to text with NumPy and Polars, so that recording 10,000
+subjects does not build 110,000 ``KpiResult`` objects and 770,000 number texts one at a time;
+it gives, byte for byte, ``canonical_bytes(to_columns(appraisal_values(…, record_text)))``
+(a test checks the two).
 
 Numbers are written by ``record_text``: a value with a finite decimal expansion as that decimal,
 every digit (``0.0625``), any other as the reduced fraction ``p/q`` (``46/3``).
@@ -92,15 +97,85 @@ def appraisal_values(appraisal: Appraisal, text: Callable[[object], Any] = exact
     return {"ruleset": ruleset, "period": appraisal.period, "subjects": subjects}
 
 
-def values_bytes(appraisal: Appraisal) -> bytes:
-    """``canonical_bytes(appraisal_values(appraisal, record_text))``, from the kernel's columns when it ran.
+def to_columns(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Format 3 values from the per-subject layout: ``subjects`` (sorted) and, per field, a list over them.
 
-    The bytes are the same either way; the columns are only a faster way to them.
+    ``{"period", "ruleset", "subjects": {id: {...}}}`` becomes ``{"columns": {...}, "period",
+    "ruleset", "subjects": [ids]}``, where ``columns`` has the shape of one subject's object and
+    each leaf (a text, a number, a flag list …) is the list of that leaf over the subjects.
+
+    Raises:
+        ValueError: when the subjects' objects do not all have the same keys (every appraisal's do).
+    """
+    subjects = values["subjects"]
+    ids = sorted(subjects)
+    columns = _columns([subjects[i] for i in ids]) if ids else {}
+    return {"columns": columns, "period": values["period"], "ruleset": values["ruleset"], "subjects": ids}
+
+
+def _columns(objects: list[Any]) -> dict[str, Any]:
+    first = objects[0]
+    if not all(isinstance(o, dict) and o.keys() == first.keys() for o in objects):
+        msg = "the subjects' values do not have the same fields"
+        raise ValueError(msg)
+    out: dict[str, Any] = {}
+    for key, value in first.items():
+        leaves = [o[key] for o in objects]
+        out[key] = _columns(leaves) if isinstance(value, dict) else leaves
+    return out
+
+
+def from_columns(values: object) -> dict[str, Any] | None:
+    """The per-subject layout of format 3 values (``to_columns`` undone), or ``None`` if they are malformed.
+
+    Malformed: not a mapping of ``columns``, ``period``, ``ruleset`` and ``subjects``, subjects
+    not distinct texts, or a leaf that is not a list with one entry per subject.
+    """
+    if not isinstance(values, Mapping) or set(values) != {"columns", "period", "ruleset", "subjects"}:
+        return None
+    ids, columns = values["subjects"], values["columns"]
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(set(ids)) != len(ids):
+        return None
+    if not isinstance(columns, Mapping):
+        return None
+    objects: list[dict[str, Any]] = [{} for _ in ids]
+
+    def fill(tree: Mapping[str, Any], targets: list[dict[str, Any]]) -> bool:
+        for key, leaf in tree.items():
+            if isinstance(leaf, Mapping):
+                inner: list[dict[str, Any]] = [{} for _ in targets]
+                for target, obj in zip(targets, inner, strict=True):
+                    target[key] = obj
+                if not fill(leaf, inner):
+                    return False
+            elif isinstance(leaf, list) and len(leaf) == len(targets):
+                for target, item in zip(targets, leaf, strict=True):
+                    target[key] = item
+            else:
+                return False
+        return True
+
+    if not fill(columns, objects):
+        return None
+    subjects = dict(zip(ids, objects, strict=True))
+    return {"period": values["period"], "ruleset": values["ruleset"], "subjects": subjects}
+
+
+def values_pieces(appraisal: Appraisal) -> list[bytes]:
+    """The format 3 values of an appraisal as canonical JSON, in pieces (joined, ``values_bytes``).
+
+    From the kernel's columns when it ran, else from the result objects: the bytes are the same
+    either way; the columns are only a faster way to them.
     """
     results = appraisal.results
     if _columnar_results(results) and len(results):
         return _columnar(appraisal, results)
-    return canonical_bytes(appraisal_values(appraisal, record_text))
+    return [canonical_bytes(to_columns(appraisal_values(appraisal, record_text)))]
+
+
+def values_bytes(appraisal: Appraisal) -> bytes:
+    """``canonical_bytes(to_columns(appraisal_values(appraisal, record_text)))``: the values of a format 3 record."""
+    return b"".join(values_pieces(appraisal))
 
 
 def _columnar_results(results: object) -> bool:
@@ -120,8 +195,8 @@ def _token(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _columnar(appraisal: Appraisal, results: Any) -> bytes:
-    """The values of a kernel run: one JSON object per subject, assembled by Polars from token columns."""
+def _columnar(appraisal: Appraisal, results: Any) -> list[bytes]:
+    """The format 3 values of a kernel run, in pieces: each leaf's list joined by Polars from a token column."""
     import numpy as np  # noqa: PLC0415
     import polars as pl  # noqa: PLC0415
 
@@ -164,7 +239,7 @@ def _columnar(appraisal: Appraisal, results: Any) -> bytes:
             "score": score,
             "status": pl.when(score == "null").then(pl.lit('"excluded"')).otherwise(pl.lit('"scored"')),
             "value": column(_value_tokens(col.value, rows)),
-            "weight": pl.lit(_token(record_text(kpi.weight))),
+            "weight": pl.repeat(_token(record_text(kpi.weight)), len(rows), dtype=pl.Utf8),
         }
     sections = {}
     for s in card.sections:
@@ -209,12 +284,27 @@ def _columnar(appraisal: Appraisal, results: Any) -> bytes:
         "total": number(sc.total),
         "total_before_gates": number(sc.before),
     }
-    keys = column([_token(subjects[j]) + ":" for j in order])
-    parts = _merged([keys, *_object(subject)])
-    lines: str = pl.DataFrame(columns).select(pl.concat_str(parts).str.join(",").alias("v")).item()
+    frame = pl.DataFrame(columns)
+    columns.clear()
+    leaves: list[Any] = []  # each leaf expression, in the order ``_object`` writes them
+    pieces = _object(subject, leaves)
+    joined = frame.select([expr.str.join(",").alias(f"j{i}") for i, expr in enumerate(leaves)])
+    del frame
     ruleset = {"id": appraisal.ruleset_id, "version": appraisal.version, "sha256": appraisal.sha256}
-    head = '{"period":' + _token(appraisal.period) + ',"ruleset":' + _token(ruleset) + ',"subjects":{'
-    return (head + lines + "}}").encode()
+    out = [b'{"columns":']
+    text = ""
+    for piece in pieces:
+        if isinstance(piece, str):
+            text += piece
+            continue
+        out.append((text + "[").encode())
+        text = "]"
+        out.append(joined.get_column(f"j{piece}").item().encode())
+    tail = ',"period":' + _token(appraisal.period) + ',"ruleset":' + _token(ruleset) + ',"subjects":['
+    out.append((text + tail).encode())
+    out.append(",".join(_token(subjects[j]) for j in order).encode())
+    out.append(b"]}")
+    return out
 
 
 def _named(names: list[str], code: int) -> str:
@@ -222,34 +312,19 @@ def _named(names: list[str], code: int) -> str:
     return _token([n for i, n in enumerate(names) if code >> i & 1])
 
 
-def _object(items: Mapping[str, Any]) -> list[Any]:
-    """The pieces of one JSON object per row: literal keys (sorted) and token expressions."""
-    parts: list[Any] = []
+def _object(items: Mapping[str, Any], leaves: list[Any]) -> list[str | int]:
+    """The pieces of the columns' JSON object: literal text (keys sorted) and the index of each leaf in ``leaves``."""
+    parts: list[str | int] = []
     for i, key in enumerate(sorted(items)):
         parts.append(("{" if i == 0 else ",") + _token(key) + ":")
         value = items[key]
-        parts.extend(_object(value) if isinstance(value, Mapping) else [value])
+        if isinstance(value, Mapping):
+            parts.extend(_object(value, leaves))
+        else:
+            parts.append(len(leaves))
+            leaves.append(value)
     parts.append("}" if items else "{}")
     return parts
-
-
-def _merged(parts: list[Any]) -> list[Any]:
-    """Adjacent literal pieces joined into one ``pl.lit``."""
-    import polars as pl  # noqa: PLC0415
-
-    out: list[Any] = []
-    text = ""
-    for part in parts:
-        if isinstance(part, str):
-            text += part
-            continue
-        if text:
-            out.append(pl.lit(text))
-            text = ""
-        out.append(part)
-    if text:
-        out.append(pl.lit(text))
-    return out
 
 
 def _na(col: Any, n: int) -> Any:
@@ -303,8 +378,7 @@ def _number_tokens(col: Any, rows: Any, zero: str | None) -> list[str] | Any:
     den = np.where(na, 1, den)
     dens, where = np.unique(den, return_inverse=True)
     where = where.reshape(-1)
-    parts = np.array([_split(d) for d in dens.tolist()], dtype=np.int64).reshape(-1, 3)
-    rest, places, mult = (parts[:, i][where] for i in range(3))
+    rest, places, mult = (part[where] for part in _splits(dens))
     finite = num % rest == 0  # the value has a finite decimal expansion
     whole = num // rest
     fits = finite & (places <= _MAX_PLACES) & (np.abs(whole) <= _LIMIT // mult)
@@ -331,6 +405,26 @@ def _number_tokens(col: Any, rows: Any, zero: str | None) -> list[str] | Any:
 
 _LIMIT = 2**62
 _MAX_PLACES = 18  # 10**18 < 2**63
+
+
+def _splits(dens: Any) -> tuple[Any, Any, Any]:
+    """``_split`` of each of an array of positive int64 denominators, in NumPy (a loop per factor, not per value)."""
+    import numpy as np  # noqa: PLC0415
+
+    rest = np.array(dens, dtype=np.int64)
+    counts = []
+    for prime in (2, 5):
+        count = np.zeros(len(rest), dtype=np.int64)
+        while (divisible := rest % prime == 0).any():
+            rest = np.where(divisible, rest // prime, rest)
+            count += divisible
+        counts.append(count)
+    twos, fives = counts
+    places = np.maximum(twos, fives)
+    fits = places <= _MAX_PLACES
+    low = np.where(fits, places, 0)  # 2**k * 5**j with k, j <= 18 fits int64
+    mult = np.where(fits, np.power(2, low - np.minimum(twos, low)) * np.power(5, low - np.minimum(fives, low)), 1)
+    return rest, places, mult
 
 
 def _split(den: int) -> tuple[int, int, int]:

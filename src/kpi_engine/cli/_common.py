@@ -30,8 +30,8 @@ _T = TypeVar("_T")
 MAX_SHOWN_ISSUES = 1000  # a log of a million bad rows must not flood the terminal
 
 
-def write(text: str | bytes | Iterable[str], out: str | None, msg: Messages | None = None) -> None:
-    """Write text (or pieces of it, streamed; or bytes) to stdout, or to ``out`` through ``write_file``.
+def write(text: str | bytes | Iterable[str] | Iterable[bytes], out: str | None, msg: Messages | None = None) -> None:
+    """Write text or bytes (whole, or in pieces, streamed) to stdout, or to ``out`` through ``write_file``.
 
     ``write_file`` replaces a regular file atomically, keeps its mode and writes through to devices.
     """
@@ -43,7 +43,11 @@ def write(text: str | bytes | Iterable[str], out: str | None, msg: Messages | No
             sys.stdout.buffer.write(text)
             return
         for piece in [text] if isinstance(text, str) else text:
-            sys.stdout.write(piece)
+            if isinstance(piece, bytes):
+                sys.stdout.flush()
+                sys.stdout.buffer.write(piece)
+            else:
+                sys.stdout.write(piece)
         return
     write_file(out, text)
 

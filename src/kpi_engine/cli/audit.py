@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -38,8 +39,10 @@ def record_appraisal(
     The values are the run's own (``appraisal``, from whichever engine ran): the results do not
     depend on the order of the rows (a property the tests hold), so the canonical rows are not
     appraised again, and no trace is built (``kpi explain RECORD`` builds them when asked). Inputs
-    the kernel read as columns are read again as rows: a record keeps every cell as text, as read.
+    the kernel read as columns are encoded from those columns (``audit.record.frame_rows``: the
+    same bytes as the row reader's table), or read again as rows when that cannot be promised.
     """
+    from kpi_engine.audit.record import EncodedRows  # noqa: PLC0415
     from kpi_engine.audit.record import record_appraisal as record  # noqa: PLC0415
     from kpi_engine.io.records import read_text  # noqa: PLC0415
 
@@ -49,13 +52,14 @@ def record_appraisal(
             f"--record-inputs digest cannot refer to records merged with {option} (the files differ from the rows "
             "appraised, so the record could not be replayed); use --record-inputs inline"
         )
-    records = given["records"]
-    if not isinstance(records, list | tuple):  # read as columns by the kernel: the rows as the row reader reads them
-        records = [read(args, path, records=True) for path in args.records]
+    records: list[Any] = given["records"]
+    if not isinstance(records, list | tuple):  # read as columns by the kernel: encoded from those columns
+        records = [_frame_rows(args, records, path) for path in args.records]
     if given["events"] is not None and not isinstance(given["events"], Table | list | tuple):
         given = {**given, "events": event_tables(args)}
     if not args.policy:
-        records = [record_table(t, src, args) for t, src in zip(records, args.records, strict=True)]
+        records = [t if isinstance(t, EncodedRows) else record_table(t, src, args)
+                   for t, src in zip(records, args.records, strict=True)]  # fmt: skip
     members = record_table(given["members"], args.members, args) if args.members else None
     if len(args.events) > 1:
         raise KpiError("a run record holds one event table: --record takes a single --events file")
@@ -75,7 +79,20 @@ def record_appraisal(
         allow_extra_columns=args.allow_extra_columns,
         appraisal=appraisal,
     )
-    write(written.to_bytes(), args.record)
+    write(written.pieces(), args.record)  # streamed to a temporary file, then renamed: never joined whole
+
+
+def _frame_rows(args: argparse.Namespace, frame: Any, path: str) -> Any:
+    """The records the kernel read as columns, encoded for the record (``EncodedRows``), or read again as rows."""
+    from kpi_engine.audit.record import frame_rows  # noqa: PLC0415
+    from kpi_engine.io.column_files import read_text_columns  # noqa: PLC0415
+
+    if Path(path).suffix.lower() == ".csv":
+        name = record_table(Table(path, ()), path, args).name  # by file name, or by path below the record (digest)
+        encoded = frame_rows(frame.data, name, lambda columns: read_text_columns(Path(path), columns))
+        if encoded is not None:
+            return encoded
+    return read(args, path, records=True)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

@@ -65,15 +65,15 @@ def read_frame(
     return Frame(df, label, lambda: read_table(path, name))
 
 
-def read_text_columns(path: Path) -> Any:
-    """A CSV file as a Polars frame with every cell as text (not stripped), or ``None`` if Polars cannot read it.
+def read_text_columns(path: Path, columns: list[str] | None = None) -> Any:
+    """A CSV file (or those ``columns``) as Polars text columns (not stripped), or ``None`` if Polars cannot read it.
 
     ``None`` leaves the verdict to the row reader, which names the line of what is wrong.
     """
     import polars as pl  # noqa: PLC0415 - optional dependency
 
     try:
-        return pl.read_csv(path, infer_schema=False, encoding="utf8")
+        return pl.read_csv(path, columns=columns, infer_schema=False, encoding="utf8")
     except (OSError, pl.exceptions.PolarsError, UnicodeDecodeError):
         return None
 
