@@ -358,6 +358,7 @@ class _Run:
         self.issues: list[Issue] = []
         self.pools: dict[tuple[str, str, Period], dict[str, PayLine]] = {}  # (component, team, period) →
         self.teams: dict[Period, dict[str, list[tuple[str, _Stretch]]]] = {}
+        self.reported: set[tuple[str, Location]] = set()  # missing pool weights, reported once
 
     def first_period(self) -> Period:
         """The first period computed: the plan year's first, or an earlier one the inputs reach back to."""
@@ -846,6 +847,9 @@ class _Run:
             )
         weight = part.assignment.pool_weight
         if weight is None:
+            if (comp.id, part.assignment.where) in self.reported:
+                return ZERO
+            self.reported.add((comp.id, part.assignment.where))
             self.issues.append(
                 Issue(
                     "missing_value",
