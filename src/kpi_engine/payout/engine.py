@@ -359,6 +359,16 @@ class _Run:
         self.pools: dict[tuple[str, str, Period], dict[str, PayLine]] = {}  # (component, team, period) →
         self.teams: dict[Period, dict[str, list[tuple[str, _Stretch]]]] = {}
         self.reported: set[tuple[str, Location]] = set()  # missing pool weights, reported once
+        self.plan_has_pools = any(c.kind == "pool" for c in plan.components)
+        self.stretched: dict[tuple[str, Period], list[_Stretch]] = {}  # pools read everyone's; computed once
+
+    def stretches_of(self, person: str, rows: Sequence[Assignment], p: Period) -> list[_Stretch]:
+        """``stretches`` of this plan's rows of ``person`` in ``p``, computed once (pools read every member's)."""
+        key = (person, p)
+        found = self.stretched.get(key)
+        if found is None:
+            found = self.stretched[key] = stretches(self.plan, rows, p)
+        return found
 
     def first_period(self) -> Period:
         """The first period computed: the plan year's first, or an earlier one the inputs reach back to."""
@@ -403,7 +413,7 @@ class _Run:
 
     def person_period(self, person: str, rows: Sequence[Assignment], p: Period, state: _State) -> PersonPay | None:
         plan = self.plan
-        parts = stretches(plan, rows, p)
+        parts = self.stretches_of(person, rows, p) if self.plan_has_pools else stretches(plan, rows, p)
         lines: list[PayLine] = []
         notes: list[Words] = []
         primary = self.scores_for(person, parts[-1], p) if parts else None
@@ -706,7 +716,7 @@ class _Run:
         if found is None:
             found = defaultdict(list)
             for person in self.inputs.people:
-                parts = stretches(self.plan, self.own_rows(person), p)
+                parts = self.stretches_of(person, self.own_rows(person), p)
                 if parts and parts[-1].assignment.team is not None:
                     found[parts[-1].assignment.team].append((person, parts[-1]))
             self.teams[p] = found
