@@ -785,7 +785,8 @@ class _Run:
         for member, part in members:
             weights.append((member, self.pool_weight(comp, member, part, p)))
         whole = sum((wt for _, wt in weights), ZERO)
-        what = {"equal": "equal", "score": "score", "credited": "credited", "weight": "weight"}[comp.split or "equal"]
+        what = comp.split or "equal"
+        split_name = {"equal": w("equal"), "score": w("score"), "credited": w("credited"), "weight": w("weight")}[what]
         details = {"team": team, "pool": format(pool, "f"), "split": what, "weights": canonical(whole)}
         out: dict[str, PayLine] = {}
         if whole == 0:
@@ -793,7 +794,7 @@ class _Run:
                 "{pool} {amount}: every member's {split} is 0, so nobody's part can be worked out: not paid",
                 pool=head,
                 amount=self.money.show(pool),
-                split=what,
+                split=split_name,
             )
             for member, _ in weights:
                 out[member] = _line(comp.id, "component", comp.id, DZERO, ZERO, words, {**details, "weight": "0"})
@@ -816,7 +817,7 @@ class _Run:
                 split_words = w(
                     "{pool} × {split} {weight}/{whole} = {amount}",
                     pool=shown,
-                    split=what,
+                    split=split_name,
                     weight=number(wt),
                     whole=number(whole),
                     amount=self.money.show(amount),
