@@ -85,6 +85,9 @@ class TestPoolChecks:
         missing = [i.message for i in issues if i.path == "components[2]"]
         assert any("'amount'" in m for m in missing)
         assert any("'split'" in m for m in missing)
+        share = next(i for i in issues if i.path == "components[1].share")
+        assert share.suggestion == "remove 'share': a pool is sized by 'amount' and shared by 'split'"
+        assert next(i for i in issues if i.path == "components[4].amount").suggestion == "'amount' is for kind: pool"
         draw = next(i for i in issues if i.path == "draw.recover")
         assert draw.suggestion == "write 'recoverable: true', or remove 'recover'"
 

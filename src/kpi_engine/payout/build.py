@@ -112,7 +112,18 @@ class _Checker:
         for key in _NOT_FOR[c.kind]:
             if getattr(c, key) is not None:
                 why = " (a pool is an amount per team, not a share of a person's target)" if key == "share" else ""
-                self.add("not_for_kind", f"'{key}' is not a key of a {c.kind} component{why}", (*path, key), key=True)
+                hint = None
+                if c.kind == "pool":
+                    hint = f"remove '{key}': a pool is sized by 'amount' and shared by 'split'"
+                elif key in _POOL_KEYS:
+                    hint = f"'{key}' is for kind: pool"
+                self.add(
+                    "not_for_kind",
+                    f"'{key}' is not a key of a {c.kind} component{why}",
+                    (*path, key),
+                    key=True,
+                    suggestion=hint,
+                )
                 ok = False
         if c.kind != "pool" and c.share is None:
             self.add("missing_key", f"a {c.kind} component needs 'share' (its share of the target incentive)", path)
@@ -260,7 +271,12 @@ class _Checker:
         formula: Expression | None = None
         if isinstance(c.amount, Decimal):
             if c.amount < 0:
-                self.add("bad_pool", f"the pool {number(c.amount)} is negative", (*path, "amount"))
+                self.add(
+                    "bad_pool",
+                    f"the pool {number(c.amount)} is negative",
+                    (*path, "amount"),
+                    suggestion="give 0 or more",
+                )
                 ok = False
             amount = _f(c.amount)
         elif isinstance(c.amount, str):
