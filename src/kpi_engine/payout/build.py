@@ -20,7 +20,7 @@ from kpi_engine.errors import ExpressionError, Issue, RulesetError, did_you_mean
 from kpi_engine.expr import Expression, Type, parse_expression
 from kpi_engine.language._validation import validate_model
 from kpi_engine.language._yaml import PathKey, SourceMap, format_path, load_yaml
-from kpi_engine.payout.model import DEALS, TARGETED, Cap, Component, Draw, Gate, PayPlan
+from kpi_engine.payout.model import DEALS, POOL_NAMES, TARGETED, Cap, Component, Draw, Gate, PayPlan
 from kpi_engine.payout.ops.tiers import Curve, Level, Tier, evaluate
 from kpi_engine.payout.spec import CapSpec, ComponentSpec, PayGateSpec, PayPlanSpec, TierSpec, known_keys
 from kpi_engine.payout.text import number, percent
@@ -28,12 +28,16 @@ from kpi_engine.time.calendar import BusinessCalendar
 
 _MONTHS_PER = {"month": 1, "quarter": 3, "half": 6, "year": 12}
 MEASURE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*)(?:\.score)?$")
+_POOL_KEYS = ("amount", "split")
+_TARGET_KEYS = ("share", "multipliers", "measure")
 _NOT_FOR: dict[str, tuple[str, ...]] = {  # keys that a kind of component does not take
-    "grade": ("measure", "curve", "tiers", "levels", "threshold", "measure_cap", "deals", "clawback"),
-    "curve": ("multipliers", "deals", "clawback"),
-    "commission": ("multipliers", "measure", "levels", "measure_cap"),
-    "override": ("multipliers", "measure", "levels", "measure_cap"),
+    "grade": ("measure", "curve", "tiers", "levels", "threshold", "measure_cap", "deals", "clawback", *_POOL_KEYS),
+    "curve": ("multipliers", "deals", "clawback", *_POOL_KEYS),
+    "commission": ("multipliers", "measure", "levels", "measure_cap", *_POOL_KEYS),
+    "override": ("multipliers", "measure", "levels", "measure_cap", *_POOL_KEYS),
+    "pool": (*_TARGET_KEYS, "curve", "tiers", "levels", "threshold", "measure_cap", "cap", "deals", "clawback"),
 }
+_POOL_TYPES: dict[str, Type] = dict.fromkeys(POOL_NAMES, "number")
 
 
 class _AnyValue(Mapping[str, Type]):
@@ -88,17 +92,18 @@ class _Checker:
         if not spec.components:
             self.add("no_components", "a pay plan needs at least one component", ("components",))
             return ()
-        shares = [c.share for c in spec.components]
-        for i, s in enumerate(shares):
-            if s < 0:
-                self.add("bad_share", f"share {percent(s)} is negative", ("components", i, "share"))
-        total = sum(shares, Decimal(0))
-        if total != 1:
-            listing = " + ".join(f"{c.id} {percent(c.share)}" for c in spec.components)
+        shared = [(i, c) for i, c in enumerate(spec.components) if c.kind != "pool" and c.share is not None]
+        for i, c in shared:
+            assert c.share is not None
+            if c.share < 0:
+                self.add("bad_share", f"share {percent(c.share)} is negative", ("components", i, "share"))
+        total = sum((c.share or Decimal(0) for _, c in shared), Decimal(0))
+        if shared and total != 1:
+            listing = " + ".join(f"{c.id} {percent(c.share or 0)}" for _, c in shared)
             self.add(
                 "shares_sum",
                 f"component shares add up to {percent(total)}, not 100 % ({listing})",
-                ("components", len(shares) - 1, "share"),
+                ("components", shared[-1][0], "share"),
             )
         return tuple(out)
 
@@ -106,8 +111,25 @@ class _Checker:
         ok = True
         for key in _NOT_FOR[c.kind]:
             if getattr(c, key) is not None:
-                self.add("not_for_kind", f"'{key}' is not a key of a {c.kind} component", (*path, key), key=True)
+                why = " (a pool is an amount per team, not a share of a person's target)" if key == "share" else ""
+                hint = None
+                if c.kind == "pool":
+                    hint = f"remove '{key}': a pool is sized by 'amount' and shared by 'split'"
+                elif key in _POOL_KEYS:
+                    hint = f"'{key}' is for kind: pool"
+                self.add(
+                    "not_for_kind",
+                    f"'{key}' is not a key of a {c.kind} component{why}",
+                    (*path, key),
+                    key=True,
+                    suggestion=hint,
+                )
                 ok = False
+        if c.kind != "pool" and c.share is None:
+            self.add("missing_key", f"a {c.kind} component needs 'share' (its share of the target incentive)", path)
+            ok = False
+        if c.kind == "pool":
+            return self.pool(c, path, ok=ok)
         if c.kind in TARGETED:
             for key, default in (("basis", "period"), ("release", "on_credit")):
                 if getattr(c, key) != default:
@@ -158,7 +180,7 @@ class _Checker:
             id=c.id,
             title=c.title,
             kind=c.kind,
-            share=_f(c.share),
+            share=_f(c.share or 0),
             multipliers=multipliers,
             measure=c.measure,
             curve=curve,
@@ -223,6 +245,57 @@ class _Checker:
         if tiers is None:
             return None
         return Curve(c.curve, tiers=tiers, threshold=threshold, measure_cap=measure_cap)
+
+    def pool(self, c: ComponentSpec, path: PathKey, *, ok: bool) -> Component | None:
+        """A pool: an amount (or a formula over team results) per team, split among its members."""
+        for key, default in (("basis", "period"), ("release", "on_credit")):
+            if getattr(c, key) != default:
+                self.add("not_for_kind", f"'{key}' is for commission and override components", (*path, key), key=True)
+                ok = False
+        if c.prorate is not None:
+            self.add(
+                "not_for_kind",
+                "a pool is not prorated: it is split among the members of the team in the period",
+                (*path, "prorate"),
+                key=True,
+            )
+            ok = False
+        for key, what in (
+            ("amount", "the team's pool per period: a sum of money or a formula such as '1% * team_credited'"),
+            ("split", "how the pool is shared: equal, score, credited or weight"),
+        ):
+            if getattr(c, key) is None:
+                self.add("missing_key", f"a pool component needs '{key}' ({what})", path)
+                ok = False
+        amount: Fraction | None = None
+        formula: Expression | None = None
+        if isinstance(c.amount, Decimal):
+            if c.amount < 0:
+                self.add(
+                    "bad_pool",
+                    f"the pool {number(c.amount)} is negative",
+                    (*path, "amount"),
+                    suggestion="give 0 or more",
+                )
+                ok = False
+            amount = _f(c.amount)
+        elif isinstance(c.amount, str):
+            try:
+                formula = parse_expression(c.amount, _POOL_TYPES, "number")
+            except ExpressionError as exc:
+                self.add(
+                    "bad_pool",
+                    f"the pool's formula does not work: {exc} (it may read {', '.join(POOL_NAMES)})",
+                    (*path, "amount"),
+                    suggestion=exc.suggestion,
+                )
+                ok = False
+        if not ok or c.split is None:
+            return None
+        return Component(
+            id=c.id, title=c.title, kind="pool", share=Fraction(0), prorate=False, amount=amount, formula=formula,
+            split=c.split,
+        )  # fmt: skip
 
     def levels(self, c: ComponentSpec, path: PathKey) -> tuple[Level, ...] | None:
         specs = c.levels or []
@@ -460,6 +533,16 @@ class _Checker:
                     suggestion=did_you_mean(cid, ids),
                 )
                 ok = False
+        pools = {c.id for c in self.spec.components if c.kind == "pool"}
+        for j, cid in enumerate(g.components):
+            if cid in pools:
+                self.add(
+                    "bad_pool",
+                    f"a gate cannot limit pool '{cid}': its parts must add up to the pool "
+                    "(give the member a zero weight instead)",
+                    (*path, "components", j),
+                )
+                ok = False
         if not g.components:
             self.add("bad_gate", "a gate needs at least one component", (*path, "components"))
             ok = False
@@ -483,14 +566,35 @@ class _Checker:
         if d is None:
             return None
         value = d.amount if d.amount is not None else d.target
+        ok = True
         if value is not None and value < 0:
             self.add("bad_draw", f"the draw {number(value)} is negative", ("draw",))
+            ok = False
+        instalments = d.recover.instalments if d.recover is not None else None
+        if d.recover is not None and not d.recoverable:
+            self.add(
+                "bad_draw",
+                "'recover' is for a recoverable draw; this one is a guarantee (recoverable: false)",
+                ("draw", "recover"),
+                key=True,
+                suggestion="write 'recoverable: true', or remove 'recover'",
+            )
+            ok = False
+        if instalments is not None and not 1 <= instalments <= 120:  # noqa: PLR2004 - ten years of months
+            self.add(
+                "bad_draw",
+                f"{instalments} instalments: give 1 to 120 periods",
+                ("draw", "recover", "instalments"),
+            )
+            ok = False
+        if not ok:
             return None
         return Draw(
             amount=_f(d.amount) if d.amount is not None else None,
             target=_f(d.target) if d.target is not None else None,
             recoverable=d.recoverable,
             periods=d.periods,
+            instalments=instalments,
         )
 
     def period(self) -> None:

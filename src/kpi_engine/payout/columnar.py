@@ -110,12 +110,16 @@ def column_support(plan: PayPlan) -> str | None:
     for c in plan.components:
         if c.kind == "override":
             return f"component '{c.id}' is an override on a team's deals"
+        if c.kind == "pool":
+            return f"component '{c.id}' is a team's pool, split among its members"
         if c.kind == "grade" and c.multipliers is None:
             return f"component '{c.id}' reads the scorecard's bonus multipliers"
         if c.kind == "commission" and c.cap is not None and c.cap.target is not None:
             return f"component '{c.id}' caps deals at a share of the target"
         if c.kind == "curve" and c.measure is not None and c.measure.endswith(".score"):
             return f"component '{c.id}' reads a KPI score"
+    if plan.draw is not None and plan.draw.instalments is not None:
+        return "the draw is recovered in instalments"
     for g in plan.gates:
         if g.when is not None and not _simple_condition(g.when.node):
             return f"gate '{g.id}' has a condition beyond comparisons of one value with a constant"

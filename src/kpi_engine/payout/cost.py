@@ -8,7 +8,9 @@ money where a cap is a sum of money; a component without a ceiling is *unbounded
 - curve: the curve at a measure of 0, at 1 (100 %; 100 for ``total`` and ``<kpi>.score``) and its
   ceiling (the last level, the measure cap or the last bounded tier; else the cap);
 - commission and override: nothing at 0; their share at 100 % (the plan declares that a person on
-  target earns the component's share); the cap at the top, else unbounded.
+  target earns the component's share); the cap at the top, else unbounded;
+- pool: per team, not per person (its parts depend on the team): a fixed amount, or a formula
+  (unbounded); not in the person's total.
 
 The person's cap limits the total at the top when it is a share of the target.
 """
@@ -45,6 +47,7 @@ class CostRow:
     at_zero: Cost
     on_target: Cost
     at_cap: Cost
+    pool: bool = False  # a team's pool: its cost is per team (``at_cap``: a fixed amount, or unbounded)
 
 
 def _limited(value: Fraction | None, share: Fraction, cap: Cap | None) -> Cost:
@@ -62,6 +65,9 @@ def _limited(value: Fraction | None, share: Fraction, cap: Cap | None) -> Cost:
 
 def component_cost(c: Component) -> CostRow:
     """The cost of one component at 0 %, on target and at its ceiling."""
+    if c.kind == "pool":
+        per_team = Cost(money=c.amount) if c.amount is not None else Cost(unbounded=True)
+        return CostRow(c.id, per_team, per_team, per_team, pool=True)
     if c.kind == "grade":
         if c.multipliers:
             low, high = min(c.multipliers.values()), max(c.multipliers.values())
@@ -91,6 +97,8 @@ def plan_cost(plan: PayPlan) -> list[CostRow]:
     rows = [component_cost(c) for c in plan.components]
     total = CostRow("total", Cost(), Cost(), Cost())
     for r in rows:
+        if r.pool:
+            continue  # per team, not per person
         total = CostRow("total", total.at_zero + r.at_zero, total.on_target + r.on_target, total.at_cap + r.at_cap)
     rows.append(total)
     cap = plan.person_cap

@@ -55,7 +55,7 @@ from kpi_engine.payout.inputs import (
     prepare_scores,
     scores_from_appraisal,
 )
-from kpi_engine.payout.model import Component, Gate, PayPlan
+from kpi_engine.payout.model import DEALS, Component, Gate, PayPlan
 from kpi_engine.payout.ops import money as money_ops
 from kpi_engine.payout.ops import tiers
 from kpi_engine.payout.ops.proration import working_days
@@ -330,6 +330,8 @@ class _State:
     held: dict[tuple[str, str], _Held] = attrs.field(factory=dict)
     balance: Decimal = DZERO
     done: dict[Period, PersonPay] = attrs.field(factory=dict)
+    schedule: list[Decimal] = attrs.field(factory=list)  # instalments still to recover (they add up to balance)
+    instalment: int = 0  # the number of the last instalment due
 
 
 class _Run:
@@ -354,6 +356,19 @@ class _Run:
         first = self.first_period()
         self.periods = periods_between(first, period) if first <= period else [period]
         self.issues: list[Issue] = []
+        self.pools: dict[tuple[str, str, Period], dict[str, PayLine]] = {}  # (component, team, period) →
+        self.teams: dict[Period, dict[str, list[tuple[str, _Stretch]]]] = {}
+        self.reported: set[tuple[str, Location]] = set()  # missing pool weights, reported once
+        self.plan_has_pools = any(c.kind == "pool" for c in plan.components)
+        self.stretched: dict[tuple[str, Period], list[_Stretch]] = {}  # pools read everyone's; computed once
+
+    def stretches_of(self, person: str, rows: Sequence[Assignment], p: Period) -> list[_Stretch]:
+        """``stretches`` of this plan's rows of ``person`` in ``p``, computed once (pools read every member's)."""
+        key = (person, p)
+        found = self.stretched.get(key)
+        if found is None:
+            found = self.stretched[key] = stretches(self.plan, rows, p)
+        return found
 
     def first_period(self) -> Period:
         """The first period computed: the plan year's first, or an earlier one the inputs reach back to."""
@@ -398,14 +413,16 @@ class _Run:
 
     def person_period(self, person: str, rows: Sequence[Assignment], p: Period, state: _State) -> PersonPay | None:
         plan = self.plan
-        parts = stretches(plan, rows, p)
+        parts = self.stretches_of(person, rows, p) if self.plan_has_pools else stretches(plan, rows, p)
         lines: list[PayLine] = []
         notes: list[Words] = []
         primary = self.scores_for(person, parts[-1], p) if parts else None
         applied = self.gates(primary) if primary is not None else {}
         deal_lines: dict[str, list[tuple[CreditLine, Decimal]]] = {}
         for comp in plan.components:
-            if comp.targeted:
+            if comp.kind == "pool":
+                line = self.pooled(comp, person, parts, p)
+            elif comp.targeted:
                 line = self.targeted(comp, person, parts, p, applied)
             else:
                 line, allocation = self.dealt(comp, person, parts, p, applied)
@@ -688,6 +705,174 @@ class _Run:
             return ZERO, w("no multiplier"), "-"
         return multiplier, w("grade {grade}", grade=grade), grade
 
+    # --- pools ----------------------------------------------------------------------------------
+
+    def members(self, p: Period) -> dict[str, list[tuple[str, _Stretch]]]:
+        """Each team's members paid by this plan in ``p``, in person order (largest-remainder ties: the earlier).
+
+        A person counts in the team of their last assignment of the period.
+        """
+        found = self.teams.get(p)
+        if found is None:
+            found = defaultdict(list)
+            for person in self.inputs.people:
+                parts = self.stretches_of(person, self.own_rows(person), p)
+                if parts and parts[-1].assignment.team is not None:
+                    found[parts[-1].assignment.team].append((person, parts[-1]))
+            self.teams[p] = found
+        return found
+
+    def pooled(self, comp: Component, person: str, parts: Sequence[_Stretch], p: Period) -> PayLine | None:
+        """The person's part of their team's pool (computed once per team and period)."""
+        if not parts:
+            return None
+        team = parts[-1].assignment.team
+        if team is None:
+            words = w("{person} is in no team in {period}: no part of a pool", person=person, period=str(p))
+            return _line(comp.id, "component", comp.id, DZERO, ZERO, words, {"team": None})
+        key = (comp.id, team, p)
+        if key not in self.pools:
+            self.pools[key] = self.pool_lines(comp, team, p)
+        return self.pools[key][person]
+
+    def pool_amount(self, comp: Component, team: str, p: Period, size: int) -> tuple[Fraction | None, Words | None]:
+        """The team's pool in ``p`` (exact; ``None``: N/A) and, for a formula, how it was worked out."""
+        if comp.formula is None:
+            return comp.amount, None
+        start, end = p.start, p.next_start()
+        credited = sum((c.amount for c in self.team_credits.get(team, ()) if start <= c.date < end), ZERO)
+        scores = self.inputs.scores.get((team, p))
+        values: dict[str, Fraction | None] = {
+            "team_credited": credited,
+            "team_total": scores.total if scores is not None else None,
+            "members": Fraction(size),
+        }
+        result = comp.formula.evaluate(values)
+        read = ", ".join(
+            f"{k} {number(v) if v is not None else 'N/A'}" for k, v in values.items() if k in comp.formula.names
+        )
+        pool = None if result is None else Fraction(result)
+        shown = self.money.show(pool) if pool is not None else "N/A"
+        return pool, w("{formula} = {pool} ({read})", formula=Name("formula", comp.formula.text), pool=shown, read=read)
+
+    def pool_lines(self, comp: Component, team: str, p: Period) -> dict[str, PayLine]:
+        """Every member's line of one team's pool: the rounded pool split by largest remainder."""
+        members = self.members(p).get(team, [])
+        exact, how = self.pool_amount(comp, team, p, len(members))
+        head: Words = w("pool of {team}", team=team)
+        if how is not None:
+            head = w("pool of {team}: {how}", team=team, how=how)
+        if exact is None:
+            words = w("{pool}: N/A, nothing paid", pool=head)
+            return {m: _line(comp.id, "component", comp.id, DZERO, ZERO, words, {"team": team}) for m, _ in members}
+        if exact < 0:
+            index = next(i for i, c in enumerate(self.plan.spec.components) if c.id == comp.id)
+            path = ("components", index, "amount")
+            smap = self.plan.source_map
+            self.issues.append(
+                Issue(
+                    "bad_pool",
+                    f"the pool '{comp.id}' of team '{team}' in {p} is {number(exact)}: a pool is never negative",
+                    f"components[{index}].amount",
+                    smap.locate(path) if smap is not None else Location(self.plan.file),
+                    "error",
+                    "write the formula so that it cannot go below 0, e.g. max(0, …)",
+                )
+            )
+            exact = ZERO
+        pool = self.money.round(exact)
+        weights: list[tuple[str, Fraction]] = []
+        for member, part in members:
+            weights.append((member, self.pool_weight(comp, member, part, p)))
+        whole = sum((wt for _, wt in weights), ZERO)
+        what = comp.split or "equal"
+        split_name = {"equal": w("equal"), "score": w("score"), "credited": w("credited"), "weight": w("weight")}[what]
+        details = {"team": team, "pool": format(pool, "f"), "split": what, "weights": canonical(whole)}
+        out: dict[str, PayLine] = {}
+        if whole == 0:
+            words = w(
+                "{pool} {amount}: every member's {split} is 0, so nobody's part can be worked out: not paid",
+                pool=head,
+                amount=self.money.show(pool),
+                split=split_name,
+            )
+            for member, _ in weights:
+                out[member] = _line(comp.id, "component", comp.id, DZERO, ZERO, words, {**details, "weight": "0"})
+            return out
+        parts = self.money.split(pool, [(m, wt) for m, wt in weights])
+        for member, wt in weights:
+            share = Fraction(pool) * wt / whole
+            amount = parts[member]
+            shown: Words | str = self.money.show(pool)
+            if how is None:
+                shown = w("pool of {team} {pool}", team=team, pool=shown)
+            if comp.split == "equal":
+                split_words = w(
+                    "{pool} × 1/{n} (equal parts) = {amount}",
+                    pool=shown,
+                    n=str(len(weights)),
+                    amount=self.money.show(amount),
+                )
+            else:
+                split_words = w(
+                    "{pool} × {split} {weight}/{whole} = {amount}",
+                    pool=shown,
+                    split=split_name,
+                    weight=number(wt),
+                    whole=number(whole),
+                    amount=self.money.show(amount),
+                )
+            pieces: list[Words] = [head, split_words] if how is not None else [split_words]
+            if amount != self.money.round(share):
+                exact_part = number(quantize(share, self.money.places + 4, "half_even"))
+                pieces.append(w("a cent by largest remainder (exact part ≈ {exact})", exact=exact_part))
+            out[member] = _line(
+                comp.id,
+                "component",
+                comp.id,
+                amount,
+                share,
+                Joined("; ", tuple(pieces)),
+                {**details, "weight": canonical(wt)},
+            )
+        return out
+
+    def pool_weight(self, comp: Component, person: str, part: _Stretch, p: Period) -> Fraction:
+        """A member's weight in the split (negative scores count as 0)."""
+        if comp.split == "equal":
+            return Fraction(1)
+        if comp.split == "score":
+            scores = self.scores_for(person, part, p)
+            total = scores.total if scores is not None else None
+            return max(total, ZERO) if total is not None else ZERO
+        if comp.split == "credited":
+            rows = self.own_rows(person)
+            start, end = p.start, p.next_start()
+            return sum(
+                (
+                    c.amount
+                    for c in self.credits_of.get(person, ())
+                    if start <= c.date < end and any(a.covers(c.date) for a in rows)
+                ),
+                ZERO,
+            )
+        weight = part.assignment.pool_weight
+        if weight is None:
+            if (comp.id, part.assignment.where) in self.reported:
+                return ZERO
+            self.reported.add((comp.id, part.assignment.where))
+            self.issues.append(
+                Issue(
+                    "missing_value",
+                    f"'pool_weight' is required: pool '{comp.id}' is split by weight and '{person}' is in "
+                    f"team '{part.assignment.team}' in {p}",
+                    "pool_weight",
+                    part.assignment.where,
+                )
+            )
+            return ZERO
+        return weight
+
     # --- commission and override ----------------------------------------------------------------
 
     def deals_of(self, comp: Component, person: str, rows: Sequence[Assignment]) -> list[CreditLine]:
@@ -894,7 +1079,7 @@ class _Run:
         out: list[PayLine] = []
         end = p.next_start() - dt.timedelta(days=1)
         for comp in self.plan.components:
-            if comp.targeted:
+            if comp.kind not in DEALS:
                 continue
             allocation = deal_lines.get(comp.id, ())
             held_now: list[tuple[CreditLine, Decimal]] = []
@@ -1176,14 +1361,22 @@ class _Run:
                     )
                 else:
                     words = w("non-recoverable draw {draw}: earned {earned}, topped up {top}", **figures)
-                out.append(_line("draw", "draw", None, top, Fraction(top), words, {"draw": format(guaranteed, "f")}))
+                trace: Words | Joined = words
                 if draw.recoverable:
                     state.balance += top
+                    schedule = self.plan_instalments(state)
+                    if schedule is not None:
+                        trace = Joined("; ", (words, schedule))
+                out.append(_line("draw", "draw", None, top, Fraction(top), trace, {"draw": format(guaranteed, "f")}))
                 return out
             room = earned - guaranteed
         else:
             room = earned
-        if state.balance > 0 and room > 0:
+        if draw is not None and draw.instalments is not None and state.balance > 0:
+            line = self.instalment(room, state)
+            out.append(line)
+            earned += line.amount
+        elif state.balance > 0 and room > 0:
             take = min(state.balance, room)
             state.balance -= take
             trace = w(
@@ -1205,11 +1398,14 @@ class _Run:
             earned -= take
         if earned < 0:
             state.balance += -earned
-            trace = w(
+            carried: Words | Joined = w(
                 "the period nets {net}: carried forward as owed ({owed} in all)",
                 net=self.money.show(earned),
                 owed=self.money.show(state.balance),
             )
+            schedule = self.plan_instalments(state)
+            if schedule is not None:
+                carried = Joined("; ", (carried, schedule))
             out.append(
                 _line(
                     "carried",
@@ -1217,11 +1413,88 @@ class _Run:
                     None,
                     -earned,
                     Fraction(-earned),
-                    trace,
+                    carried,
                     {"owed_after": format(state.balance, "f")},
                 )
             )
         return out
+
+    def plan_instalments(self, state: _State) -> Words | None:
+        """With ``recover: {instalments: N}``: split the balance owed, newly grown, into N instalments.
+
+        Cents by largest remainder (the larger first), due in the next N periods; the words say so.
+        """
+        draw = self.plan.draw
+        if draw is None or draw.instalments is None or state.balance <= 0:
+            return None
+        n = draw.instalments
+        parts = self.money.split(state.balance, [(i, Fraction(1)) for i in range(n)])
+        state.schedule = [parts[i] for i in range(n)]
+        state.instalment = 0
+        shown = " + ".join(self.money.show(x) for x in state.schedule)
+        return w("{owed} to recover in {n} instalments: {schedule}", owed=self.money.show(state.balance), n=str(n),
+                 schedule=shown)  # fmt: skip
+
+    def instalment(self, room: Decimal, state: _State) -> PayLine:
+        """This period's instalment of the balance owed, taken from the earnings above the draw (``room``).
+
+        Never more than they allow: the rest is carried to the next instalment.
+        """
+        draw = self.plan.draw
+        assert draw is not None
+        assert draw.instalments is not None
+        if not state.schedule:  # defensive: the schedule always adds up to the balance
+            state.schedule = [state.balance]
+        due = state.schedule.pop(0)
+        state.instalment += 1
+        take = max(min(due, room), DZERO)
+        short = due - take
+        state.balance -= take
+        if short:
+            if state.schedule:
+                state.schedule[0] += short
+            else:
+                state.schedule.append(short)
+        n = draw.instalments
+        k = state.instalment
+        label = w("instalment {k} of {n}", k=str(k), n=str(n))
+        if k > n:
+            label = w("arrears after {n} instalments", n=str(n))
+        figures: dict[str, Words | str] = {
+            "label": label,
+            "due": self.money.show(due),
+            "take": self.money.show(take),
+            "owed": self.money.show(state.balance),
+        }
+        if not short:
+            words = w("{label}: recovered {due} (from earnings above the draw); {owed} still owed", **figures)
+        elif take:
+            words = w(
+                "{label}: {due} due, the earnings above the draw allow {take}; {short} carried to the next "
+                "instalment; {owed} still owed",
+                **figures,
+                short=self.money.show(short),
+            )
+        else:
+            words = w(
+                "{label}: {due} due, no earnings above the draw: carried to the next instalment; {owed} still owed",
+                **figures,
+            )
+        return _line(
+            "recovery",
+            "recovery",
+            None,
+            -take,
+            Fraction(-take),
+            words,
+            {
+                "instalment": k,
+                "of": n,
+                "due": format(due, "f"),
+                "owed_after": format(state.balance, "f"),
+                "schedule": [format(x, "f") for x in state.schedule],
+            },
+        )
 
     def in_draw_window(self, rows: Sequence[Assignment], p: Period) -> bool:
         draw = self.plan.draw

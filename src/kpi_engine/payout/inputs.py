@@ -6,7 +6,8 @@ collects every bad row into one ``DataError`` with ``file:row:col``; nothing is 
 - **people**: one row per assignment — ``person``, ``start``/``end`` (inclusive dates; blank:
   open), ``team``, ``leads`` (the team the person leads, for overrides and team appraisals),
   ``target_incentive`` (money, or a percent of ``base_salary``), ``base_salary``, ``currency``,
-  ``name``, ``plan`` (rows naming another plan are not this plan's). A hire is the first row's
+  ``name``, ``plan`` (rows naming another plan are not this plan's), ``pool_weight`` (a member's
+  weight in a team's pool split by weight). A hire is the first row's
   ``start``; a leaver the last row's ``end``; a transfer one row ending and the next starting.
 - **credits**: ``deal_id``, ``credited_to``, ``amount``, ``date``, optional ``share`` (a split:
   several rows of one deal whose shares add up to 100 %); the CSV of ``kpi attribute`` is read as is.
@@ -48,6 +49,7 @@ PEOPLE_COLUMNS = (
     "base_salary",
     "currency",
     "plan",
+    "pool_weight",
     "note",
 )
 CREDIT_COLUMNS = ("deal_id", "credited_to", "amount", "date", "share")
@@ -83,6 +85,7 @@ class Assignment:
     name: str | None
     where: Location
     plan: str | None = None  # the pay plan paying this assignment (None: the one run)
+    pool_weight: Fraction | None = None  # the share of a team's pool (``split: weight``), relative to the others
 
     def covers(self, day: dt.date) -> bool:
         """Whether the person holds this assignment on ``day``."""
@@ -277,6 +280,10 @@ def prepare_people(plan: PayPlan, table: Table) -> dict[str, tuple[Assignment, .
                 f"pay in {currency}, but plan '{plan.id}' pays in {plan.currency} (no conversion is made)",
             )
         base = reader.cell(line, raw, "base_salary", _money)
+        pool_weight = reader.cell(line, raw, "pool_weight", _ratio)
+        if pool_weight is not None and pool_weight < 0:
+            reader.add(line, "pool_weight", "bad_value", "'pool_weight' cannot be negative")
+            continue
         given = _text(raw.get("target_incentive"))
         target: Fraction | None = None
         if given is None and not ours:
@@ -308,6 +315,7 @@ def prepare_people(plan: PayPlan, table: Table) -> dict[str, tuple[Assignment, .
                 _text(raw.get("name")),
                 table.where(line),
                 plan_id,
+                pool_weight,
             )
         )
     for person, rows in out.items():

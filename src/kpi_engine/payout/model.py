@@ -16,6 +16,7 @@ from kpi_engine.time.calendar import BusinessCalendar
 
 TARGETED: frozenset[str] = frozenset({"grade", "curve"})  # components whose amount is a share of a target
 DEALS: frozenset[str] = frozenset({"commission", "override"})  # components on credited deals
+POOL_NAMES: tuple[str, ...] = ("team_credited", "team_total", "members")  # what a pool's formula reads
 
 
 @attrs.frozen
@@ -58,6 +59,9 @@ class Component:
     release: Literal["on_credit", "on_payment"] = "on_credit"
     clawback_days: int | None = None
     prorate: bool = True
+    amount: Fraction | None = None  # pool: a fixed amount per team and period
+    formula: Expression | None = None  # pool: or a formula over team results (POOL_NAMES)
+    split: Literal["equal", "score", "credited", "weight"] | None = None  # pool: how it is shared
 
     @property
     def targeted(self) -> bool:
@@ -86,6 +90,7 @@ class Draw:
     target: Fraction | None
     recoverable: bool
     periods: int | None
+    instalments: int | None = None  # a recoverable balance taken back over N periods (None: at once)
 
 
 @attrs.frozen

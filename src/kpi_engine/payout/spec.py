@@ -8,11 +8,14 @@ checks (tiers, shares, caps) are in ``checks``; the compiled plan in ``model``.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
+from kpi_engine._numbers import NumberFormatError, to_decimal
 from kpi_engine.language.spec import (
+    _NUMBER_SCHEMA,
     EffectiveSpec,
     Identifier,
     Number,
@@ -22,7 +25,28 @@ from kpi_engine.language.spec import (
 )
 from kpi_engine.time.calendar import CalendarRef, CalendarSpec
 
-ComponentKind = Literal["grade", "curve", "commission", "override"]
+ComponentKind = Literal["grade", "curve", "commission", "override", "pool"]
+PoolSplit = Literal["equal", "score", "credited", "weight"]
+
+
+def _pool_amount(value: object) -> object:
+    """A pool's amount: a number (``10000``, ``2.5%``) or the text of a formula over team results."""
+    if isinstance(value, str):
+        try:
+            return to_decimal(value, allow_percent=True)
+        except NumberFormatError:
+            return value.strip()
+    try:
+        return to_decimal(value)
+    except NumberFormatError as exc:
+        raise ValueError(str(exc)) from None
+
+
+PoolAmount = Annotated[
+    Decimal | str,
+    BeforeValidator(_pool_amount),
+    WithJsonSchema({"anyOf": [_NUMBER_SCHEMA, {"type": "string", "description": "a formula over team results"}]}),
+]
 CurveKind = Literal["step", "marginal", "interpolate"]
 PayPeriodKind = Literal["month", "quarter", "half", "year"]
 
@@ -90,9 +114,25 @@ class ComponentSpec(_Spec):
     title: str | None = None
     kind: ComponentKind = Field(
         description="grade: multiplier of the grade × target; curve: a curve on a scorecard value × target; "
-        "commission: tiers on the person's credited deals; override: tiers on the led team's credited deals"
+        "commission: tiers on the person's credited deals; override: tiers on the led team's credited deals; "
+        "pool: a team's bonus pool split among its members"
     )
-    share: Number = Field(description="share of the person's target incentive; the shares add up to 100%")
+    share: Number | None = Field(
+        None,
+        description="share of the person's target incentive; the shares add up to 100% "
+        "(every kind but pool, which is an amount per team)",
+    )
+    amount: PoolAmount | None = Field(
+        None,
+        description="pool: the team's pool per period, a sum of money or a formula over team results: "
+        "team_credited (the team's credited sales in the period), team_total (the team's appraisal total), "
+        "members (how many share it), e.g. '1% * team_credited'",
+    )
+    split: PoolSplit | None = Field(
+        None,
+        description="pool: how the pool is shared: equal; score (the member's appraisal total); credited (the "
+        "member's credited sales in the period); weight (the people file's pool_weight column)",
+    )
     multipliers: dict[Text, Number] | None = Field(
         None, description="grade: grade → multiplier of the target (default: the scorecard's bonus_multiplier)"
     )
@@ -149,6 +189,16 @@ class PayGateSpec(_Spec):
         return self
 
 
+class RecoverSpec(_Spec):
+    """How a recoverable draw's balance is taken back."""
+
+    instalments: int = Field(
+        description="the balance owed is recovered in N equal instalments over the next N periods "
+        "(cents by largest remainder), never more than the period's earnings above the draw allow "
+        "(the rest carries to the next instalment)"
+    )
+
+
 class DrawSpec(_Spec):
     """A guaranteed minimum paid in a period while incentive earnings are below it."""
 
@@ -161,6 +211,11 @@ class DrawSpec(_Spec):
     )
     periods: int | None = Field(
         None, ge=1, le=120, description="the draw is paid in a person's first N pay periods (default: every period)"
+    )
+    recover: RecoverSpec | None = Field(
+        None,
+        description="recoverable draws: how the balance is taken back (default: all of it from the first "
+        "earnings above the draw)",
     )
 
     @model_validator(mode="after")
@@ -239,7 +294,7 @@ def known_keys() -> frozenset[str]:
     """Every key of the pay plan language, for "did you mean" on unknown keys."""
     keys: set[str] = set()
     for model in (
-        CapSpec, TierSpec, LevelSpec, DealFilterSpec, ClawbackSpec, ComponentSpec, PayGateSpec, DrawSpec,
+        CapSpec, TierSpec, LevelSpec, DealFilterSpec, ClawbackSpec, ComponentSpec, PayGateSpec, DrawSpec, RecoverSpec,
         PayRoundingSpec, PayExpectSpec, PayCaseSpec, PayPlanSpec, EffectiveSpec,
     ):  # fmt: skip
         for name, field in model.model_fields.items():

@@ -385,6 +385,10 @@ def render_cost(plan: Any, msg: Messages) -> str:
         figures = [_cost_text(c, plan.currency) for c in (r.at_zero, r.on_target, r.at_cap)]
         if r.id == "person cap":
             figures = ["", "", t("at most {limit}", limit=figures[2])]
+        elif r.pool:
+            component = plan.component(r.id)
+            per_team = figures[2] if component.amount is not None else component.formula.text
+            figures = ["", "", t("pool per team: {amount}, split by {split}", amount=per_team, split=component.split)]
         elif r.id == "draw":
             window = t(" in the first {n} periods", n=plan.draw.periods) if plan.draw.periods else ""
             figures = [t("at least {floor}", floor=figures[0]) + window, "", ""]
