@@ -19,7 +19,7 @@ import attrs
 
 from kpi_engine._numbers import exact
 from kpi_engine.errors import DataError, Issue, KpiError
-from kpi_engine.evaluation import columnar
+from kpi_engine.evaluation import columnar, fastrow
 from kpi_engine.evaluation.frames import Frame
 from kpi_engine.evaluation.records import RecordsLike, RowsLike, Table
 from kpi_engine.evaluation.results import Appraisal
@@ -91,6 +91,18 @@ def evaluate(
         KpiError: for ``engine="columnar"`` when the plan has an op without a column kernel (the
             message names it, from ``lower(card).support("columnar")``) or the extra is missing.
     """
+    if (
+        engine in {"row", "auto"}
+        and members is None
+        and events is None
+        and progress is None
+        and not allow_extra_columns
+        and totals in {"refuse", "skip"}
+        and unlisted in {"error", "exclude"}
+    ):  # a small batch of plain rows: the scorecard's generated function, or None (``fastrow``)
+        fast = fastrow.appraise(ruleset, records, period=period, strict=strict, auto=engine == "auto")
+        if fast is not None:
+            return fast
     screened = screen_inputs(ruleset, records, members, events, period, allow_extra_columns, totals, unlisted)
     records, members = screened.records, screened.members
     # Finer records (months for a half) and spans (2026-YTD-06) become records of the card's periods.
