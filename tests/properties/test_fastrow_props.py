@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from kpi_engine import KpiError, evaluate
+from kpi_engine._numbers import exact
 from kpi_engine.evaluation import fastrow
+from kpi_engine.evaluation.row import prepare_inputs
 from kpi_engine.language.build import parse_ruleset
 
 _SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -143,6 +145,8 @@ def test_fast_lane_is_the_general_path(data):
         assert got.results.total_key(j) == Fraction(r.total_exact)
         assert got.results.grade(j) == r.grade
     assert got == ref
+    with exact():
+        assert got.results.inputs() == prepare_inputs(ruleset.scorecard, rows)  # the records check's values
     assert got.to_json(traces=True) == ref.to_json(traces=True)
     pytest.importorskip("polars")
     col = evaluate(ruleset, rows, engine="columnar")

@@ -45,8 +45,9 @@ from typing import Any, overload
 from kpi_engine._numbers import MAX_EXPONENT, exact
 from kpi_engine._perf import paused_gc, per_card
 from kpi_engine.evaluation import checks
+from kpi_engine.evaluation.records import Inputs, Record, Table
 from kpi_engine.evaluation.results import Appraisal, SubjectResult
-from kpi_engine.expr import _ir
+from kpi_engine.expr import Value, _ir
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
 from kpi_engine.plan import lower
@@ -488,13 +489,33 @@ class FastResults(Sequence[SubjectResult]):
         return grades[code].grade if code < len(grades) else self.fast.forced[code - len(grades) - 1]
 
     def _evaluator(self) -> Any:
+        """The row executor over the same rows (built on the first read)."""
         if self._run is None:
-            from kpi_engine.evaluation.row import RowMetrics, RowRun, prepare_inputs  # noqa: PLC0415 - row imports this module's callers
+            from kpi_engine.evaluation.row import RowMetrics, RowRun  # noqa: PLC0415 - row imports this module's callers
 
             with exact(), paused_gc():
-                data = prepare_inputs(self.card, self.rows)
+                data = self.inputs()
             self._run = RowRun(self.card, RowMetrics(self.card, data), self.period, strict=self.strict)
         return self._run
+
+    def inputs(self) -> Inputs:
+        """What ``prepare_inputs`` gives for these rows, without checking them again (the generated code did).
+
+        Each value is the records check's: ``Decimal(cell)`` of a text cell, a ``Decimal`` cell as
+        it is, ``Decimal(n)`` of an ``int`` (``tests/properties/test_fastrow_props.py`` compares).
+        """
+        table = Table("records", tuple(enumerate(self.rows, start=1)))
+        names = tuple(self.card.inputs)
+        period = self.period
+        records = {}
+        for line, row in table.dict_rows:
+            values: dict[str, Value] = {}
+            for name in names:
+                cell = row[name]
+                values[name] = cell if type(cell) is Decimal else Decimal(cell)
+            subject = row["subject"]
+            records[subject, period] = Record(subject, period, values, line, table)
+        return Inputs(records, {}, {}, {}, {})
 
     def _get(self, j: int) -> SubjectResult:
         built = self._built[j]
