@@ -22,6 +22,8 @@ Contenders, each in its own fresh process, alternating round by round:
 - ``kpi_text_read``: ``kpi_text`` and then reading what zen's call returns (each rep's total,
   grade, rank and the twelve KPI scores): kpi builds its result objects when they are read
   (``evaluation.fastrow``), so the call alone does not pay for them;
+- ``kpi_text_board``: ``kpi_text`` and a leaderboard (subject, reported total, grade, rank) read
+  through ``FastResults``' accessors, which need no result object (the objects on the baseline);
 - ``zen_decision``: zen-engine's ``ZenDecision.evaluate(context)`` per rep on a decision from
   ``ZenEngine().create_decision(content)``;
 - ``zen_engine``: ``ZenEngine.evaluate(key, context)`` per rep, the engine's loader returning a
@@ -184,6 +186,26 @@ def kpi_text_read(folder: Path) -> dict[str, float]:
     return _timed(lambda team: _read_all(evaluate(ruleset, team, engine="row")), teams)
 
 
+def _read_board(appraisal: Any) -> None:
+    """A leaderboard: each rep's subject, reported total, grade and rank, read without building result objects."""
+    results = appraisal.results
+    board = getattr(results, "total", None)
+    for j in range(len(results)):
+        if board is None:  # the general path's results (or the baseline's sources): the objects
+            r = results[j]
+            _ = (r.subject, r.total, r.grade, r.rank)
+        else:
+            _ = (results.subject(j), results.total(j), results.grade(j), results.rank(j))
+
+
+def kpi_text_board(folder: Path) -> dict[str, float]:
+    from kpi_engine import evaluate, load_ruleset
+
+    ruleset = load_ruleset(folder / "t12.yaml")
+    teams = _teams(json.loads((folder / "rows.json").read_text(encoding="utf-8")))
+    return _timed(lambda team: _read_board(evaluate(ruleset, team, engine="row")), teams)
+
+
 def kpi_decimal(folder: Path) -> dict[str, float]:
     from kpi_engine import evaluate, load_ruleset
 
@@ -227,6 +249,7 @@ CONTENDERS = {
     "kpi_text": ("kpi row executor, text cells", kpi_text),
     "kpi_decimal": ("kpi row executor, Decimal cells", kpi_decimal),
     "kpi_text_read": ("kpi text cells, every result read", kpi_text_read),
+    "kpi_text_board": ("kpi text cells, leaderboard read", kpi_text_board),
     "zen_decision": ("zen ZenDecision.evaluate, per rep", zen_decision),
     "zen_engine": ("zen ZenEngine.evaluate (loaded), per rep", zen_engine),
     "zen_batch": ("zen ZenEngine.evaluate_batch, per team", zen_batch),
@@ -285,7 +308,7 @@ def report(best: dict[str, dict[str, float]], reps: int) -> None:
         print(f"  {label:<42} {cpu:>11.1f} {wall:>12.1f}  {ratio:>18}")
     if fastest:
         z = per[fastest]
-        for name in ("kpi_text", "kpi_decimal", "kpi_text_read"):
+        for name in ("kpi_text", "kpi_decimal", "kpi_text_read", "kpi_text_board"):
             if name in per:
                 k = per[name]
                 print(f"  {CONTENDERS[name][0]}: {z['cpu'] / k['cpu']:.2f}× the speed of zen's fastest call "

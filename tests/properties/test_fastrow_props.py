@@ -144,6 +144,8 @@ def test_fast_lane_is_the_general_path(data):
         assert got.results.rank(j) == r.rank
         assert got.results.total_key(j) == Fraction(r.total_exact)
         assert got.results.grade(j) == r.grade
+        assert got.results.total(j) == r.total
+        assert str(got.results.total(j)) == str(r.total)  # the same digits as reported
     assert got == ref
     with exact():
         assert got.results.inputs() == prepare_inputs(ruleset.scorecard, rows)  # the records check's values

@@ -77,7 +77,9 @@ def evaluate(
             columns, extra ``columnar``; also takes Polars/Arrow/pandas frames and DuckDB
             relations), or ``auto`` (``columnar`` for large inputs when it is installed and the
             plan allows it, else ``row``). Both walk the same plan and give the same appraisal;
-            the columnar executor's traces are built by the row executor when read.
+            the columnar executor's traces are built by the row executor when read. Plain dict
+            rows of a qualifying scorecard take the row executor's generated fast lane
+            (``evaluation.fastrow``; the same appraisal, its results built when read).
         totals: a record that is a totals row (合计, Total …, or the column sums of its period's other
             rows) is refused (``refuse``) or left out with a warning (``skip``); see ``screening``.
         unlisted: with ``members``, a record whose subject is not on the roster for its period is an

@@ -46,7 +46,7 @@ from kpi_engine._numbers import MAX_EXPONENT, exact
 from kpi_engine._perf import paused_gc, per_card
 from kpi_engine.evaluation import checks
 from kpi_engine.evaluation.records import Inputs, Record, Table
-from kpi_engine.evaluation.results import Appraisal, SubjectResult
+from kpi_engine.evaluation.results import Appraisal, Rounding, SubjectResult
 from kpi_engine.expr import Value, _ir
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
@@ -439,6 +439,7 @@ class FastResults(Sequence[SubjectResult]):
             self.ranks.append(rank)
         self.entries = ordered
         self._built: list[SubjectResult | None] = [None] * len(ordered)
+        self.rounding = Rounding.of(card)
         self._run: Any = None
 
     def __len__(self) -> int:
@@ -479,6 +480,10 @@ class FastResults(Sequence[SubjectResult]):
     def total_key(self, j: int) -> Fraction:
         """The exact total after gates of position ``j`` (``Fraction``), without building its result."""
         return Fraction(self.entries[j][1], self.fast.den)
+
+    def total(self, j: int) -> Decimal | None:
+        """The reported total of position ``j`` (``SubjectResult.total``), without building its result."""
+        return self.rounding.round(self.total_key(j))
 
     def grade(self, j: int) -> str | None:
         """The grade of position ``j``, without building its result."""
