@@ -249,3 +249,17 @@ def test_period_strict_and_results_access():
     assert got.results[1:3] == ref.results[1:3]
     assert got.results[0].kpis[0].explanation == ref.results[0].kpis[0].explanation
     assert got.result("s1").total == Decimal("60.00") or got.result("s1").total <= 60  # the gate capped it
+
+
+def test_a_fast_appraisal_pickles_with_its_traces():
+    """Like the general path's appraisal, it crosses a process boundary: same numbers, same traced JSON."""
+    import pickle  # noqa: PLC0415
+
+    rows = _rows(("1000", "90"), ("650", "300"), ("850.50", "120"))
+    got = evaluate(_T12, rows, engine="row")
+    assert isinstance(got.results, fastrow.FastResults)
+    copy = pickle.loads(pickle.dumps(got))  # noqa: S301 - our own bytes, round-tripped
+    assert copy == got == general(_T12, rows)
+    assert copy.to_json(traces=True) == general(_T12, rows).to_json(traces=True)
+    read = pickle.loads(pickle.dumps(got))  # noqa: S301 - after its results were built and read
+    assert read.to_json(traces=True) == got.to_json(traces=True)

@@ -427,7 +427,8 @@ class FastResults(Sequence[SubjectResult]):
         self.rows = rows
         self.period = period
         self.strict = strict
-        self.fast = fast
+        self.den = fast.den  # plain values only: the results pickle (the generated function does not)
+        self.forced = fast.forced
         lower_first = card.rank_lower_first
         ordered = sorted(entries, key=lambda e: (e[2], e[0]) if lower_first else (-e[2], e[0]))
         # Competition ranks (1, 1, 3) on the exact keys; no parent: no rank within one.
@@ -479,7 +480,7 @@ class FastResults(Sequence[SubjectResult]):
 
     def total_key(self, j: int) -> Fraction:
         """The exact total after gates of position ``j`` (``Fraction``), without building its result."""
-        return Fraction(self.entries[j][1], self.fast.den)
+        return Fraction(self.entries[j][1], self.den)
 
     def total(self, j: int) -> Decimal | None:
         """The reported total of position ``j`` (``SubjectResult.total``), without building its result."""
@@ -491,7 +492,7 @@ class FastResults(Sequence[SubjectResult]):
         if code is None:
             return None
         grades = self.card.grades
-        return grades[code].grade if code < len(grades) else self.fast.forced[code - len(grades) - 1]
+        return grades[code].grade if code < len(grades) else self.forced[code - len(grades) - 1]
 
     def _evaluator(self) -> Any:
         """The row executor over the same rows (built on the first read)."""
