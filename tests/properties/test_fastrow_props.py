@@ -253,7 +253,7 @@ def test_period_strict_and_results_access():
 
 def test_a_fast_appraisal_pickles_with_its_traces():
     """Like the general path's appraisal, it crosses a process boundary: same numbers, same traced JSON."""
-    import pickle  # noqa: PLC0415
+    import pickle
 
     rows = _rows(("1000", "90"), ("650", "300"), ("850.50", "120"))
     got = evaluate(_T12, rows, engine="row")
