@@ -226,7 +226,16 @@ class FastCard:
                 f"            if not ab.isdigit() or not ab.isascii() or len(b) > {0 if count else p!r}:",
                 "                return None",
                 f"            v{j} = int(ab) * POW[{p!r} - len(b)]",
-                "        elif t is Decimal or t is int:",
+                "        elif t is Decimal:",  # a typed exact cell: its integer ratio
+                "            if not c.is_finite():",
+                "                return None",
+                "            n, d = c.as_integer_ratio()",
+                f"            m = UNITS[{p!r}].get(d)",
+                f"            if m is None or not {-(10 ** (_MAX_CELL + p))!r} < n < {10 ** (_MAX_CELL + p)!r}"
+                + (" or d != 1 or n < 0:" if count else ":"),
+                "                return None",
+                f"            v{j} = n * m",
+                "        elif t is int:",
                 f"            v{j} = scaled(c, {p!r}, {count!r})",
                 f"            if v{j} is None:",
                 "                return None",
@@ -272,6 +281,7 @@ class FastCard:
             "POW": tuple(10**e for e in range(max(places.values()) + 1)),
             "Decimal": Decimal,
             "scaled": _scaled,
+            "UNITS": {q: _units(q) for q in set(places.values())},
         }
         exec(compile(source, f"<kpi_engine.fastrow {card.id}>", "exec"), namespace)  # noqa: S102 - our own source
         self.source = source
@@ -281,8 +291,13 @@ class FastCard:
         self.checks_totals = len(additive) >= 2  # noqa: PLR2004
 
 
+def _units(p: int) -> dict[int, int]:
+    """``{d: 10**p // d}`` for each ``d`` dividing ``10**p`` (a reduced denominator of at most ``p`` places)."""
+    return {2**i * 5**k: 10**p // (2**i * 5**k) for i in range(p + 1) for k in range(p + 1)}
+
+
 def _scaled(cell: Decimal | int, p: int, count: bool) -> int | None:  # noqa: FBT001 - positional in generated code
-    """A ``Decimal`` or ``int`` cell as an integer at scale ``p``, or ``None`` when the general path must read it."""
+    """An ``int`` (or ``Decimal``) cell as an integer at scale ``p``, or ``None`` when the general path must read it."""
     if not isinstance(cell, Decimal):  # an int (the generated code passes only ints and Decimals)
         if -(10**_MAX_CELL) < cell < 10**_MAX_CELL and not (count and cell < 0):
             whole: int = cell * 10**p
