@@ -192,7 +192,7 @@ def _rows(*cells):
         (_rows((800.5, "10")), "a float"),
         (_rows((Decimal("NaN"), "10")), "a NaN"),
         (_rows((Decimal("800.0000001"), "10")), "more places than the lane's scale"),
-        (_rows((Decimal("800"), Decimal("1.5"))), "a Decimal count with decimals"),
+        (_rows((Decimal(800), Decimal("1.5"))), "a Decimal count with decimals"),
         (_rows(("800", "10"), ("900", "20"), ("1700", "30")), "a totals row"),
         ([{"subject": "Total", "period": "2026-03", "m1": "1", "m2": "2"}], "a totals label"),
         ([*_rows(("800", "10")), *_rows(("900", "20"))], "a duplicate subject"),
@@ -271,7 +271,7 @@ def test_a_fast_appraisal_pickles_with_its_traces():
 @pytest.mark.parametrize("cell", [Decimal("1E+3"), Decimal("850.5000000000"), Decimal("0E-7"), Decimal("-0"), 10**3])
 def test_typed_cells_in_any_form(cell):
     """Exponents, trailing zeros, a negative zero, an int: taken by the lane, the general path's appraisal."""
-    rows = _rows((cell, "10"), ("900", Decimal("20")))
+    rows = _rows((cell, "10"), ("900", Decimal(20)))
     got = evaluate(_T12, rows, engine="row")
     assert isinstance(got.results, fastrow.FastResults)
     assert got == general(_T12, rows)
