@@ -276,3 +276,12 @@ def test_typed_cells_in_any_form(cell):
     assert isinstance(got.results, fastrow.FastResults)
     assert got == general(_T12, rows)
     assert got.to_json(traces=True) == general(_T12, rows).to_json(traces=True)
+
+
+def test_results_read_later_do_not_see_the_callers_later_edits():
+    rows = _rows(("1000", "90"), ("650", "300"))
+    expected = general(_T12, [dict(r) for r in rows])
+    got = evaluate(_T12, rows, engine="row")
+    rows[0]["m1"] = "1"  # an app reusing its buffers before it reads the results
+    rows.append({"subject": "late", "period": "2026-03", "m1": "5", "m2": "5"})
+    assert got == expected

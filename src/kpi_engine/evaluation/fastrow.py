@@ -402,7 +402,9 @@ def appraise(
     if any(is_summary_label(e[0]) for e in entries):
         return None
     checks.check_effective(ruleset, chosen)  # raises what the general path raises, at the same point
-    results = FastResults(card, records, chosen, entries, fast, strict=strict)
+    # The rows as they are now (their cells are immutable): results built later must not see a caller's later edits.
+    rows = [row.copy() for row in records]
+    results = FastResults(card, rows, chosen, entries, fast, strict=strict)
     return Appraisal.of_run(ruleset, card, str(chosen), results, strict=strict)
 
 
