@@ -10,7 +10,9 @@ Workloads (issue 6 §4):
       for the columnar kernel. Contenders: kpi row path, kpi columnar (to an Appraisal, and to the
       CSV table), hand-written Polars and DuckDB (Float64, so not exact: speed references).
   TEAMS  an app appraising one team of 10 at a time on a realistic 12-KPI scorecard (floors at
-      60-80 % of targets in the thousands): the kpi row executor on text and on Decimal cells
+      60-80 % of targets in the thousands): the kpi row executor on text and on Decimal cells (the
+      call, which takes the generated fast lane of evaluation/fastrow.py and builds result objects
+      only when read; and the call plus reading every rep's total, grade, rank and KPI scores)
       against zen-engine's three calls (bench/teams_bench.py, alternating rounds, its own processes).
   W2  events → per-rep metrics of one quarter (count, sum, mean, count_distinct with filters) and
       scores: kpi columnar against DuckDB SQL.

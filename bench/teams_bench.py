@@ -2,6 +2,7 @@
 
     python bench/teams_bench.py                       # 2,000 reps, 3 alternating rounds
     python bench/teams_bench.py --reps 5000 --rounds 5
+    python bench/teams_bench.py --rounds 5 --baseline /tmp/main   # also kpi on main's sources (git archive main)
 
 An app that appraises one team at a time calls the engine on ten reps. The scorecard (``T12``) is
 the shape of a real rep scorecard: 12 linear KPIs with targets in the hundreds to tens of
@@ -18,6 +19,11 @@ Contenders, each in its own fresh process, alternating round by round:
   cells (``{"m01": "41235.50", ...}``: what a CSV reader or a JSON body gives);
 - ``kpi_decimal``: the same with ``Decimal`` cells (what a typed frame or a database driver gives;
   converted before the clock starts);
+- ``kpi_text_read``: ``kpi_text`` and then reading what zen's call returns (each rep's total,
+  grade, rank and the twelve KPI scores): kpi builds its result objects when they are read
+  (``evaluation.fastrow``), so the call alone does not pay for them;
+- ``kpi_text_board``: ``kpi_text`` and a leaderboard (subject, reported total, grade, rank) read
+  through ``FastResults``' accessors, which need no result object (the objects on the baseline);
 - ``zen_decision``: zen-engine's ``ZenDecision.evaluate(context)`` per rep on a decision from
   ``ZenEngine().create_decision(content)``;
 - ``zen_engine``: ``ZenEngine.evaluate(key, context)`` per rep, the engine's loader returning a
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -165,6 +172,40 @@ def kpi_text(folder: Path) -> dict[str, float]:
     return _timed(lambda team: evaluate(ruleset, team, engine="row"), teams)
 
 
+def _read_all(appraisal: Any) -> None:
+    """What zen's call returns, read from kpi's results: each rep's total, grade, rank and KPI scores."""
+    for r in appraisal.results:
+        _ = (r.subject, r.total, r.grade, r.rank, [k.score for k in r.kpis])
+
+
+def kpi_text_read(folder: Path) -> dict[str, float]:
+    from kpi_engine import evaluate, load_ruleset
+
+    ruleset = load_ruleset(folder / "t12.yaml")
+    teams = _teams(json.loads((folder / "rows.json").read_text(encoding="utf-8")))
+    return _timed(lambda team: _read_all(evaluate(ruleset, team, engine="row")), teams)
+
+
+def _read_board(appraisal: Any) -> None:
+    """A leaderboard: each rep's subject, reported total, grade and rank, read without building result objects."""
+    results = appraisal.results
+    board = getattr(results, "total", None)
+    for j in range(len(results)):
+        if board is None:  # the general path's results (or the baseline's sources): the objects
+            r = results[j]
+            _ = (r.subject, r.total, r.grade, r.rank)
+        else:
+            _ = (results.subject(j), results.total(j), results.grade(j), results.rank(j))
+
+
+def kpi_text_board(folder: Path) -> dict[str, float]:
+    from kpi_engine import evaluate, load_ruleset
+
+    ruleset = load_ruleset(folder / "t12.yaml")
+    teams = _teams(json.loads((folder / "rows.json").read_text(encoding="utf-8")))
+    return _timed(lambda team: _read_board(evaluate(ruleset, team, engine="row")), teams)
+
+
 def kpi_decimal(folder: Path) -> dict[str, float]:
     from kpi_engine import evaluate, load_ruleset
 
@@ -207,6 +248,8 @@ def zen_batch(folder: Path) -> dict[str, float]:
 CONTENDERS = {
     "kpi_text": ("kpi row executor, text cells", kpi_text),
     "kpi_decimal": ("kpi row executor, Decimal cells", kpi_decimal),
+    "kpi_text_read": ("kpi text cells, every result read", kpi_text_read),
+    "kpi_text_board": ("kpi text cells, leaderboard read", kpi_text_board),
     "zen_decision": ("zen ZenDecision.evaluate, per rep", zen_decision),
     "zen_engine": ("zen ZenEngine.evaluate (loaded), per rep", zen_engine),
     "zen_batch": ("zen ZenEngine.evaluate_batch, per team", zen_batch),
@@ -233,9 +276,15 @@ def generate(folder: Path, reps: int) -> None:
     (folder / "rows.json").write_text(json.dumps(rows(reps)), encoding="utf-8")
 
 
-def run_child(name: str, folder: Path) -> dict[str, float] | None:
+def run_child(name: str, folder: Path, baseline: str | None = None) -> dict[str, float] | None:
+    """One contender in a fresh process; ``base:<name>`` runs it on the kpi_engine sources under ``baseline``."""
+    env = None
+    if name.startswith("base:"):
+        assert baseline is not None
+        env = {**os.environ, "PYTHONPATH": str(Path(baseline) / "src")}  # ahead of the installed package
+        name = name.removeprefix("base:")
     cmd = [sys.executable, __file__, "--child", name, "--dir", str(folder)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         print(f"  {name}: failed ({(proc.stderr.strip().splitlines() or [proc.returncode])[-1]})")
         return None
@@ -249,19 +298,24 @@ def report(best: dict[str, dict[str, float]], reps: int) -> None:
     zen = [n for n in per if n.startswith("zen")]
     fastest = min(zen, key=lambda n: per[n]["cpu"]) if zen else None
     print(f"  {'contender':<42} {'CPU µs/rep':>11} {'wall µs/rep':>12}  {'CPU ÷ zen fastest':>18}")
-    for name, (label, _) in CONTENDERS.items():
+    for name in [*CONTENDERS, *(f"base:{n}" for n in CONTENDERS)]:
         if name not in per:
             continue
+        label = CONTENDERS[name.removeprefix("base:")][0]
+        label = f"baseline: {label}" if name.startswith("base:") else label
         cpu, wall = per[name]["cpu"], per[name]["wall"]
         ratio = f"{cpu / per[fastest]['cpu']:.2f}×" if fastest else ""
         print(f"  {label:<42} {cpu:>11.1f} {wall:>12.1f}  {ratio:>18}")
     if fastest:
         z = per[fastest]
-        for name in ("kpi_text", "kpi_decimal"):
+        for name in ("kpi_text", "kpi_decimal", "kpi_text_read", "kpi_text_board"):
             if name in per:
                 k = per[name]
                 print(f"  {CONTENDERS[name][0]}: {z['cpu'] / k['cpu']:.2f}× the speed of zen's fastest call "
                       f"({CONTENDERS[fastest][0]}) in CPU time, {z['wall'] / k['wall']:.2f}× in wall time")  # fmt: skip
+            if f"base:{name}" in per:
+                b = per[f"base:{name}"]
+                print(f"    against the baseline sources: {b['cpu'] / k['cpu']:.2f}× faster in CPU time")
 
 
 def main() -> None:
@@ -269,6 +323,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=2_000, help="reps per contender and round (teams of 10)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each is reported")
     parser.add_argument("--only", default=",".join(CONTENDERS), help="comma-separated contenders")
+    parser.add_argument("--baseline", help="a checkout of kpi_engine (its src/) to run the kpi contenders on as well")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -276,6 +331,8 @@ def main() -> None:
         print(json.dumps(CONTENDERS[args.child][1](Path(args.dir))))
         return
     names = [n for n in args.only.split(",") if n]
+    if args.baseline:  # the kpi contenders again, on another checkout's sources (e.g. ``git archive main``)
+        names += [f"base:{n}" for n in names if n.startswith("kpi")]
     with tempfile.TemporaryDirectory(prefix="kpi-teams-") as tmp:
         folder = Path(tmp)
         generate(folder, args.reps)
@@ -284,7 +341,7 @@ def main() -> None:
         best: dict[str, dict[str, float]] = {}
         for r in range(args.rounds):
             for name in names if r % 2 == 0 else reversed(names):
-                got = run_child(name, folder)
+                got = run_child(name, folder, args.baseline)
                 if got is not None and (name not in best or got["cpu"] < best[name]["cpu"]):
                     best[name] = got
         report(best, args.reps)

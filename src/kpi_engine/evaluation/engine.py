@@ -20,7 +20,7 @@ import attrs
 
 from kpi_engine._numbers import exact
 from kpi_engine.errors import DataError, EngineRefusal, Issue, KpiError
-from kpi_engine.evaluation import columnar
+from kpi_engine.evaluation import columnar, fastrow
 from kpi_engine.evaluation.frames import Frame
 from kpi_engine.evaluation.records import RecordsLike, RowsLike, Table
 from kpi_engine.evaluation.results import Appraisal
@@ -78,10 +78,12 @@ def evaluate(
             columns, extra ``columnar``; also takes Polars/Arrow/pandas frames and DuckDB
             relations), or ``auto`` (``columnar`` for large inputs when it is installed and the
             plan allows it, else ``row``). Both walk the same plan and give the same appraisal;
-            the columnar executor's traces are built by the row executor when read.
+            the columnar executor's traces are built by the row executor when read. Plain dict
+            rows of a qualifying scorecard take the row executor's generated fast lane
+            (``evaluation.fastrow``; the same appraisal, its results built when read).
             ``streaming`` runs the streaming executor (``evaluation.streaming``) over the records
-            partitioned by subject: the same appraisal, computed batch by batch (refused with the
-            plan's reason for team scorecards, members and events).
+            partitioned by subject (by membership tree with ``members``): the same appraisal,
+            computed batch by batch (refused with the plan's reason for event metrics and events).
         totals: a record that is a totals row (合计, Total …, or the column sums of its period's other
             rows) is refused (``refuse``) or left out with a warning (``skip``); see ``screening``.
         unlisted: with ``members``, a record whose subject is not on the roster for its period is an
@@ -100,6 +102,18 @@ def evaluate(
     """
     if engine == "streaming":
         return _streaming(ruleset, records, period, members, events, strict, allow_extra_columns, totals, unlisted)
+    if (
+        engine in {"row", "auto"}
+        and members is None
+        and events is None
+        and progress is None
+        and not allow_extra_columns
+        and totals in {"refuse", "skip"}
+        and unlisted in {"error", "exclude"}
+    ):  # a small batch of plain rows: the scorecard's generated function, or None (``fastrow``)
+        fast = fastrow.appraise(ruleset, records, period=period, strict=strict, auto=engine == "auto")
+        if fast is not None:
+            return fast
     screened = screen_inputs(ruleset, records, members, events, period, allow_extra_columns, totals, unlisted)
     records, members = screened.records, screened.members
     # Finer records (months for a half) and spans (2026-YTD-06) become records of the card's periods.

@@ -1,0 +1,553 @@
+"""The row path's fast lane: a small batch of plain rows through code generated for the scorecard.
+
+An app that appraises one team at a time calls ``evaluate`` on ten rows. For a scorecard of the
+common shape (every KPI on an input, scored by a one-sided linear rule, higher-is-better
+attainment or a threshold; gates that cap the total or force a grade on conditions over inputs;
+grades; ranks) the whole run — reading each cell, checking it, the KPI scores, the weighted
+total, gates, grade and ranks — is integer arithmetic once the constants are worked out. This
+module works them out once per scorecard and **generates a Python function specialised to it**
+(``FastCard.source``, compiled with ``compile``/``exec``; kept on the card's cache while the card
+lives), then runs it on the rows.
+
+**Exact.** A decimal cell with at most ``P`` decimals is ``N / 10**P`` for an integer ``N``; an
+affine score ``k·v + c`` is then ``(alpha·N + beta) / gamma`` with integers fixed per KPI, clipped
+by two integer comparisons; the total ``Σ share_i·S_i/gamma_i`` is one integer over a denominator
+fixed per card (every KPI applies: the only pattern the fast lane takes); caps, grade bounds and
+gate literals are integers over the same denominators. Ranks compare those integers, so ties are
+exact ties. Nothing is rounded and no float is involved.
+
+**What it takes, and the fall-back.** ``FastCard.of`` says whether a scorecard qualifies (and why
+not, ``FastCard.reason``). ``appraise`` takes a ``list`` or ``tuple`` of plain ``dict`` rows, each
+with exactly ``subject``, ``period`` and every input, the same period text in every row (a period
+of the scorecard's kind), text cells of ASCII digits with at most one point (or ``Decimal`` / ``int``
+cells) within the inputs' bounds, distinct subjects that are not totals labels and no row holding
+the sum of the others in the first additive column (the screening's quick test). Anything else —
+a blank, a float, a sign, a percent, an unknown column, a roster, events, a progress callback —
+returns ``None`` *before anything is reported*, and ``evaluate`` runs the general path, which then
+gives its result or its located error as it always did. The generated code therefore never has to
+reproduce an error message: it only recognises the rows whose outcome is certain.
+
+**Results.** The appraisal's ``results`` is a ``FastResults`` sequence in ranked order: ranks,
+subjects and the order are known from the integers; each ``SubjectResult`` (with its
+``KpiResult`` objects and traces) is built when it is read, by the row executor's own code on the
+same rows (``RowRun.appraise``), so every object equals the general path's by construction.
+``FastResults.total_key`` gives a subject's exact total without building its result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from math import lcm
+from typing import Any, overload
+
+from kpi_engine._numbers import MAX_EXPONENT, exact
+from kpi_engine._perf import paused_gc, per_card
+from kpi_engine.evaluation import checks
+from kpi_engine.evaluation.records import Inputs, Record, Table
+from kpi_engine.evaluation.results import Appraisal, Rounding, SubjectResult
+from kpi_engine.expr import Value, _ir
+from kpi_engine.language.build import Ruleset
+from kpi_engine.language.model import Scorecard
+from kpi_engine.plan import lower
+from kpi_engine.plan.ops.inputs import InputOp
+from kpi_engine.plan.ops.scoring import SCALE, affine
+from kpi_engine.time.periods import Period, period_kind_of
+
+__all__ = ["FastCard", "FastResults", "appraise"]
+
+_FAST_TYPES = frozenset({"count", "money", "number"})  # ratio and score cells have screening rules of their own
+_MAX_CELL = 30  # characters of a text cell the fast lane reads (the general path reads up to 60)
+_MAX_ROWS = 2_000  # ``engine="auto"``: at and above ``AUTO_THRESHOLD`` the dispatcher decides
+_CMP = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "!=": "!="}
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+def _places(x: Decimal) -> int:
+    exponent = x.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+class _UnfitError(Exception):
+    """A scorecard the fast lane does not take (the message says why)."""
+
+
+class FastCard:
+    """A scorecard's generated team function and the constants it was built from.
+
+    Attributes:
+        source: the generated Python source (inspect it: names appear only as ``repr`` string
+            literals, numbers only as ``repr`` of integers).
+        run: the compiled function ``run(rows) -> (entries, firsts) | None``; each entry is
+            ``(subject, key, rank_key, grade_index)``.
+        den: the total's denominator (``key / den`` is the total after gates, exactly).
+        reason: ``None``; a scorecard that does not qualify has no ``FastCard`` (see ``of``).
+    """
+
+    def __init__(self, card: Scorecard) -> None:
+        self.card = card
+        self.plan = lower(card)
+        self._build()
+
+    @classmethod
+    def of(cls, card: Scorecard) -> FastCard | str:
+        """The card's fast lane (built once per card), or the sentence saying why it has none."""
+        return per_card(card, "fastrow", lambda: cls._make(card))
+
+    @classmethod
+    def _make(cls, card: Scorecard) -> FastCard | str:
+        try:
+            return cls(card)
+        except _UnfitError as exc:
+            return str(exc)
+
+    # --- the constants and the source -------------------------------------------------------------
+
+    def _build(self) -> None:
+        card, plan = self.card, self.plan
+        if card.subject != "rep":
+            raise _UnfitError("a team scorecard (members roll up)")
+        if card.reads_history or card.report or card.flags or card.adjustments or card.columns:
+            raise _UnfitError("history, reported metrics, flags, adjustments or a columns mapping")
+        if not card.kpis or any(spec.type not in _FAST_TYPES for spec in card.inputs.values()):
+            raise _UnfitError("an input that is not a count, money or number")
+        if any(spec.source is not None for spec in card.inputs.values()):
+            raise _UnfitError("an input filled from events")
+        if not plan.inputs_are_metrics or any(not isinstance(plan.metrics.get(k.metric), InputOp) for k in card.kpis):
+            raise _UnfitError("a KPI on a metric that is not an input")
+        if any(g.action == "zero_section" for g in card.gates):
+            raise _UnfitError("a zero_section gate")
+        pattern = plan.weights.pattern((True,) * len(card.kpis))
+        if not pattern.wsums:
+            raise _UnfitError("no KPI carries weight")
+        names = list(card.inputs)
+        index = {n: i for i, n in enumerate(names)}
+        # Each input's scale P: enough decimals for every constant it meets (bounds, KPI constants, gate literals).
+        places = dict.fromkeys(names, SCALE)
+        for n, spec in card.inputs.items():
+            for bound in (spec.min, spec.max):
+                if bound is not None:
+                    places[n] = max(places[n], _places(bound))
+        for k in card.kpis:
+            for x in (*k.target, *k.floor):
+                places[k.metric] = max(places[k.metric], _places(x))
+        literals: list[tuple[str, Decimal]] = []
+        for g in card.gates:
+            literals.extend(_literals(g.when.node, set(names)))
+        for n, lit in literals:
+            places[n] = max(places[n], _places(lit))
+        if card.rank_by != "total" and card.rank_by not in index:
+            raise _UnfitError("ranks by a metric that is not an input")
+
+        shares = [Fraction(s) for s in pattern.share_list]
+        terms: list[tuple[str, Fraction]] = []  # per KPI: the integer expression of S_i and 1 / gamma_i
+        lines: list[str] = []
+        gammas: list[int] = []
+        for i, k in enumerate(card.kpis):
+            p = places[k.metric]
+            v = f"v{index[k.metric]}"
+            kc = affine(k)
+            if kc is not None:
+                kk, cc = kc
+                kd = kk / 10**p
+                gamma = lcm(kd.denominator, cc.denominator, Fraction(k.cap).denominator)
+                alpha = kd.numerator * (gamma // kd.denominator)
+                beta = cc.numerator * (gamma // cc.denominator)
+                high = int(Fraction(k.cap) * gamma)
+                lines += [
+                    f"        s{i} = {alpha!r} * {v} + {beta!r}",
+                    f"        if s{i} < 0:",
+                    f"            s{i} = 0",
+                    f"        elif s{i} > {high!r}:",
+                    f"            s{i} = {high!r}",
+                ]
+            elif k.method == "threshold" and k.direction in {"higher", "lower"}:
+                passed, failed = Fraction(k.pass_score), Fraction(k.fail_score)
+                gamma = lcm(passed.denominator, failed.denominator)
+                bound = Fraction(k.target[0]) * 10**p
+                op = (">" if k.strict else ">=") if k.direction == "higher" else ("<" if k.strict else "<=")
+                lines.append(
+                    f"        s{i} = {int(passed * gamma)!r} if {v} * {bound.denominator!r} {op} {bound.numerator!r} "
+                    f"else {int(failed * gamma)!r}"
+                )
+            else:
+                raise _UnfitError(f"KPI '{k.id}' is scored by {k.method} ({k.direction})")
+            gammas.append(gamma)
+            terms.append((f"s{i}", shares[i] / gamma))
+        den = lcm(*(t.denominator for _, t in terms))
+        top = " + ".join(f"{int(t * den)!r} * {s}" for s, t in terms if t) or "0"
+        lines.append(f"        top = {top}")
+        # Gates after the total: caps and forced grades, on conditions over inputs (integers at each input's scale).
+        caps = [Fraction(g.value) for g in card.gates if g.action == "cap_total"]
+        unit = lcm(*(c.denominator for c in caps), 1)  # key = total × den × unit: caps are integers too
+        lines.append(f"        key = top * {unit!r}" if unit != 1 else "        key = top")
+        forced_names: list[str] = []
+        if any(g.action == "force_grade" for g in card.gates):
+            lines.append("        forced = None")
+        for g in card.gates:
+            cond = _condition(g.when.node, index, places)
+            if g.action == "cap_total":
+                cap_key = Fraction(g.value) * den * unit
+                assert cap_key.denominator == 1
+                lines += [f"        if ({cond}) and key > {int(cap_key)!r}:", f"            key = {int(cap_key)!r}"]
+            else:  # force_grade: the first that holds wins
+                forced_names.append(str(g.value))
+                code = len(card.grades) + len(forced_names)  # grade codes past the bands name a forced grade
+                lines += [f"        if forced is None and ({cond}):", f"            forced = {code!r}"]
+        # Grades: the first band whose min the total reaches (key ≥ ceil(min × den × unit)).
+        grade_lines: list[str] = []
+        for j, band in enumerate(card.grades):
+            if band.min is None:
+                grade_lines += ["        else:" if grade_lines else "        if True:", f"            grade = {j!r}"]
+                break
+            least = Fraction(band.min) * den * unit
+            ceil = -(-least.numerator // least.denominator)
+            grade_lines += [f"        {'elif' if grade_lines else 'if'} key >= {ceil!r}:", f"            grade = {j!r}"]
+        else:
+            grade_lines += ["        else:", "            grade = None"] if grade_lines else ["        grade = None"]
+        if forced_names:
+            grade_lines += ["        if forced is not None:", "            grade = forced"]
+        rank_key = "key" if card.rank_by == "total" else f"v{index[card.rank_by]}"
+
+        # Cell reading, one block per input: text of ASCII digits with at most one point, a Decimal, an int.
+        reads: list[str] = []
+        for n, spec in card.inputs.items():
+            j, p = index[n], places[n]
+            count = spec.type == "count"
+            reads += [
+                f"        c = row[{n!r}]",
+                "        t = type(c)",
+                "        if t is str:",
+                f"            if len(c) > {_MAX_CELL!r}:",
+                "                return None",
+                "            a, _, b = c.partition('.')",
+                "            ab = a + b",
+                f"            if not ab.isdigit() or not ab.isascii() or len(b) > {0 if count else p!r}:",
+                "                return None",
+                f"            v{j} = int(ab) * POW[{p!r} - len(b)]",
+                "        elif t is Decimal:",  # a typed exact cell: its integer ratio
+                "            if not c.is_finite():",
+                "                return None",
+                "            n, d = c.as_integer_ratio()",
+                f"            m = UNITS[{p!r}].get(d)",
+                f"            if m is None or not {-(10 ** (_MAX_CELL + p))!r} < n < {10 ** (_MAX_CELL + p)!r}"
+                + (" or d != 1 or n < 0:" if count else ":"),
+                "                return None",
+                f"            v{j} = n * m",
+                "        elif t is int:",
+                f"            v{j} = scaled(c, {p!r}, {count!r})",
+                f"            if v{j} is None:",
+                "                return None",
+                "        else:",
+                "            return None",
+            ]
+            low: Fraction | None = None if spec.min is None else Fraction(spec.min) * 10**p
+            most: Fraction | None = None if spec.max is None else Fraction(spec.max) * 10**p
+            if low is not None:
+                assert low.denominator == 1
+                reads += [f"        if v{j} < {int(low)!r}:", "            return None"]
+            if most is not None:
+                assert most.denominator == 1
+                reads += [f"        if v{j} > {int(most)!r}:", "            return None"]
+        additive = sorted(
+            (n for n in names if card.inputs[n].type in {"count", "money"}), key=lambda n: not card.inputs[n].required
+        )
+        first = f"v{index[additive[0]]}" if len(additive) >= 2 else "0"  # noqa: PLR2004 - screening's two columns
+        allowed = frozenset({*names, "subject", "period"})
+        source = f'''def run(rows, period):
+    """Generated for scorecard {card.id!r} version {card.version!r} (kpi_engine.evaluation.fastrow)."""
+    entries = []
+    firsts = []
+    seen = set()
+    for row in rows:
+        if type(row) is not dict or len(row) != {len(allowed)!r} or not ALLOWED.issuperset(row):
+            return None
+        subject = row['subject']
+        if type(subject) is not str or subject in seen or row['period'] != period or subject != subject.strip():
+            return None
+        if not subject:
+            return None
+        seen.add(subject)
+{chr(10).join(reads)}
+{chr(10).join(lines)}
+{chr(10).join(grade_lines)}
+        entries.append((subject, key, {rank_key}, grade))
+        firsts.append({first})
+    return entries, firsts
+'''
+        namespace: dict[str, Any] = {
+            "ALLOWED": allowed,
+            "POW": tuple(10**e for e in range(max(places.values()) + 1)),
+            "Decimal": Decimal,
+            "scaled": _scaled,
+            "UNITS": {q: _units(q) for q in set(places.values())},
+        }
+        exec(compile(source, f"<kpi_engine.fastrow {card.id}>", "exec"), namespace)  # noqa: S102 - our own source
+        self.source = source
+        self.run = namespace["run"]
+        self.den = den * unit
+        self.forced = tuple(forced_names)
+        self.checks_totals = len(additive) >= 2  # noqa: PLR2004
+
+
+def _units(p: int) -> dict[int, int]:
+    """``{d: 10**p // d}`` for each ``d`` dividing ``10**p`` (a reduced denominator of at most ``p`` places)."""
+    return {2**i * 5**k: 10**p // (2**i * 5**k) for i in range(p + 1) for k in range(p + 1)}
+
+
+def _scaled(cell: Decimal | int, p: int, count: bool) -> int | None:  # noqa: FBT001 - positional in generated code
+    """An ``int`` (or ``Decimal``) cell as an integer at scale ``p``, or ``None`` when the general path must read it."""
+    if not isinstance(cell, Decimal):  # an int (the generated code passes only ints and Decimals)
+        if -(10**_MAX_CELL) < cell < 10**_MAX_CELL and not (count and cell < 0):
+            whole: int = cell * 10**p
+            return whole
+        return None
+    if not cell.is_finite() or not (-MAX_EXPONENT <= cell.adjusted() <= MAX_EXPONENT or not cell):
+        return None
+    n, d = cell.as_integer_ratio()
+    if count and (d != 1 or n < 0):
+        return None
+    scaled: int = n * 10**p
+    if scaled % d or not -(10 ** (_MAX_CELL + p)) < n < 10 ** (_MAX_CELL + p):
+        return None
+    return scaled // d
+
+
+def _literals(node: _ir.Node, inputs: set[str]) -> list[tuple[str, Decimal]]:
+    """(input, literal) pairs compared in a condition (to choose each input's scale)."""
+    out: list[tuple[str, Decimal]] = []
+    if isinstance(node, _ir.Compare) and len(node.operands) == 2:  # noqa: PLR2004
+        a, b = node.operands
+        if isinstance(a, _ir.Name) and isinstance(b, _ir.Const) and isinstance(b.value, Decimal):
+            out.append((a.id, b.value))
+        if isinstance(b, _ir.Name) and isinstance(a, _ir.Const) and isinstance(a.value, Decimal):
+            out.append((b.id, a.value))
+    elif isinstance(node, _ir.BoolOp):
+        for v in node.values:
+            out.extend(_literals(v, inputs))
+    elif isinstance(node, _ir.Not):
+        out.extend(_literals(node.operand, inputs))
+    return [(n, lit) for n, lit in out if n in inputs]
+
+
+def _condition(node: _ir.Node, index: dict[str, int], places: dict[str, int]) -> str:
+    """A gate condition over inputs as Python source on the scaled integers (no N/A: every input has a value).
+
+    Comparisons of an input with a number (``m03 < 2400``), ``and``, ``or``, ``not``, and
+    ``true``/``false``; anything else (the total, arithmetic, text) leaves the card to the general path.
+    """
+    if isinstance(node, _ir.Const) and isinstance(node.value, bool):
+        return repr(node.value)
+    if isinstance(node, _ir.Not):
+        return f"not ({_condition(node.operand, index, places)})"
+    if isinstance(node, _ir.BoolOp):
+        return f" {node.op} ".join(f"({_condition(v, index, places)})" for v in node.values)
+    if isinstance(node, _ir.Compare) and len(node.operands) == 2:  # noqa: PLR2004
+        a, b = node.operands
+        op: str = node.ops[0]
+        if isinstance(b, _ir.Name) and isinstance(a, _ir.Const):
+            a, b, op = b, a, _FLIP[op]
+        if (
+            isinstance(a, _ir.Name)
+            and a.id in index
+            and isinstance(b, _ir.Const)
+            and isinstance(b.value, Decimal)
+            and not isinstance(b.value, bool)
+        ):
+            lit = Fraction(b.value) * 10 ** places[a.id]
+            return f"v{index[a.id]} * {lit.denominator!r} {_CMP[op]} {lit.numerator!r}"
+    raise _UnfitError("a gate condition that is not a comparison of an input with a number")
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def appraise(
+    ruleset: Ruleset,
+    records: Any,
+    *,
+    period: str | None,
+    strict: bool,
+    auto: bool,
+) -> Appraisal | None:
+    """The appraisal of ``records`` through the card's generated function, or ``None`` (the general path decides).
+
+    The caller has already checked that there is no roster, no event, no progress callback, no
+    extra-columns switch and valid ``totals``/``unlisted`` policies.
+    """
+    card = ruleset.scorecard
+    if type(records) not in (list, tuple) or not records or (auto and len(records) >= _MAX_ROWS):
+        return None
+    fast = FastCard.of(card)
+    if isinstance(fast, str):
+        return None
+    head = records[0]
+    text = head.get("period") if type(head) is dict else None
+    if type(text) is not str or (period is not None and period != text):
+        return None
+    chosen = _period(text, card)
+    if chosen is None:
+        return None
+    found = fast.run(records, text)
+    if found is None:
+        return None
+    entries, firsts = found
+    if fast.checks_totals and len(entries) > 2:  # noqa: PLR2004 - screening's quick test: no row is the sum
+        whole = sum(firsts)
+        if any(v and v + v == whole for v in firsts):
+            return None
+    from kpi_engine.evaluation.screening import is_summary_label  # noqa: PLC0415 - screening imports the records module
+
+    if any(is_summary_label(e[0]) for e in entries):
+        return None
+    checks.check_effective(ruleset, chosen)  # raises what the general path raises, at the same point
+    # The rows as they are now (their cells are immutable): results built later must not see a caller's later edits.
+    rows = [row.copy() for row in records]
+    results = FastResults(card, rows, chosen, entries, fast, strict=strict)
+    return Appraisal.of_run(ruleset, card, str(chosen), results, strict=strict)
+
+
+_PERIODS: dict[tuple[str, str], Period | None] = {}
+
+
+def _period(text: str, card: Scorecard) -> Period | None:
+    """The period a text names when it is of the card's kind exactly (else ``None``: the general path)."""
+    key = (text, card.period)
+    if key not in _PERIODS:
+        if len(_PERIODS) > 4096:  # noqa: PLR2004
+            _PERIODS.clear()
+        found: Period | None = None
+        if text == text.strip() and period_kind_of(text) == card.period:
+            try:
+                found = Period.parse(text, card.period)
+            except ValueError:
+                found = None
+        _PERIODS[key] = found
+    return _PERIODS[key]
+
+
+class FastResults(Sequence[SubjectResult]):
+    """The subjects' results in ranked order; each ``SubjectResult`` is built by the row executor when read."""
+
+    def __init__(
+        self,
+        card: Scorecard,
+        rows: Sequence[dict[str, Any]],
+        period: Period,
+        entries: list[tuple[str, int, int, int | None]],
+        fast: FastCard,
+        *,
+        strict: bool,
+    ) -> None:
+        self.card = card
+        self.rows = rows
+        self.period = period
+        self.strict = strict
+        self.den = fast.den  # plain values only: the results pickle (the generated function does not)
+        self.forced = fast.forced
+        lower_first = card.rank_lower_first
+        ordered = sorted(entries, key=lambda e: (e[2], e[0]) if lower_first else (-e[2], e[0]))
+        # Competition ranks (1, 1, 3) on the exact keys; no parent: no rank within one.
+        self.ranks: list[int] = []
+        rank, previous = 0, None
+        for i, e in enumerate(ordered, start=1):
+            if i == 1 or e[2] != previous:
+                rank, previous = i, e[2]
+            self.ranks.append(rank)
+        self.entries = ordered
+        self._built: list[SubjectResult | None] = [None] * len(ordered)
+        self.rounding = Rounding.of(card)
+        self._run: Any = None
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @overload
+    def __getitem__(self, i: int) -> SubjectResult: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[SubjectResult]: ...
+    def __getitem__(self, i: int | slice) -> SubjectResult | Sequence[SubjectResult]:
+        if isinstance(i, slice):
+            return tuple(self._get(j) for j in range(len(self.entries))[i])
+        j = range(len(self.entries))[i]  # negative indexes, IndexError
+        return self._get(j)
+
+    def __iter__(self) -> Iterator[SubjectResult]:
+        for j in range(len(self.entries)):
+            yield self._get(j)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a list-like sequence
+
+    def __repr__(self) -> str:
+        return f"FastResults({len(self)} subjects)"
+
+    def subject(self, j: int) -> str:
+        """The subject in ranked position ``j``, without building its result."""
+        return self.entries[j][0]
+
+    def rank(self, j: int) -> int:
+        """The rank of the subject in ranked position ``j``, without building its result."""
+        return self.ranks[j]
+
+    def total_key(self, j: int) -> Fraction:
+        """The exact total after gates of position ``j`` (``Fraction``), without building its result."""
+        return Fraction(self.entries[j][1], self.den)
+
+    def total(self, j: int) -> Decimal | None:
+        """The reported total of position ``j`` (``SubjectResult.total``), without building its result."""
+        return self.rounding.round(self.total_key(j))
+
+    def grade(self, j: int) -> str | None:
+        """The grade of position ``j``, without building its result."""
+        code = self.entries[j][3]
+        if code is None:
+            return None
+        grades = self.card.grades
+        return grades[code].grade if code < len(grades) else self.forced[code - len(grades) - 1]
+
+    def _evaluator(self) -> Any:
+        """The row executor over the same rows (built on the first read)."""
+        if self._run is None:
+            from kpi_engine.evaluation.row import RowMetrics, RowRun  # noqa: PLC0415 - row imports this module's callers
+
+            with exact(), paused_gc():
+                data = self.inputs()
+            self._run = RowRun(self.card, RowMetrics(self.card, data), self.period, strict=self.strict)
+        return self._run
+
+    def inputs(self) -> Inputs:
+        """What ``prepare_inputs`` gives for these rows, without checking them again (the generated code did).
+
+        Each value is the records check's: ``Decimal(cell)`` of a text cell, a ``Decimal`` cell as
+        it is, ``Decimal(n)`` of an ``int`` (``tests/properties/test_fastrow_props.py`` compares).
+        """
+        table = Table("records", tuple(enumerate(self.rows, start=1)))
+        names = tuple(self.card.inputs)
+        period = self.period
+        records = {}
+        for line, row in table.dict_rows:
+            values: dict[str, Value] = {}
+            for name in names:
+                cell = row[name]
+                values[name] = cell if type(cell) is Decimal else Decimal(cell)
+            subject = row["subject"]
+            records[subject, period] = Record(subject, period, values, line, table)
+        return Inputs(records, {}, {}, {}, {})
+
+    def _get(self, j: int) -> SubjectResult:
+        built = self._built[j]
+        if built is None:
+            ev = self._evaluator()
+            with exact(), paused_gc():
+                built = ev.appraise(self.entries[j][0])
+            object.__setattr__(built, "rank", self.ranks[j])
+            object.__setattr__(built, "rank_in_parent", None)
+            ev.m.memo.pop((self.entries[j][0], self.period), None)  # a trace recomputes its own subject's values
+            self._built[j] = built
+        return built
