@@ -138,7 +138,7 @@ SMALL_POOL = 2_000  # candidates compared one by one (difflib), as always
 NEIGHBOURS = 16  # in a larger pool: the candidates next to the name, each side, in two sorted orders
 
 
-class EngineRefusal(KpiError):
+class EngineRefusalError(KpiError):
     """``engine="columnar"`` refused valid input its kernel does not hold (the message names why).
 
     Not an error in the data: ``engine="row"`` (or ``auto``) evaluates the same input. The

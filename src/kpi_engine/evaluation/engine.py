@@ -19,7 +19,7 @@ from typing import Any, Literal
 import attrs
 
 from kpi_engine._numbers import exact
-from kpi_engine.errors import DataError, EngineRefusal, Issue, KpiError
+from kpi_engine.errors import DataError, EngineRefusalError, Issue, KpiError
 from kpi_engine.evaluation import columnar, fastrow
 from kpi_engine.evaluation.frames import Frame
 from kpi_engine.evaluation.records import RecordsLike, RowsLike, Table
@@ -321,10 +321,10 @@ def dispatch(
         """
         refuse = engine == "columnar" and not hand_over
         if refuse and form:
-            raise EngineRefusal(refusal(reason))
+            raise EngineRefusalError(refusal(reason))
         appraisal = on_rows()
         if refuse:
-            raise EngineRefusal(refusal(reason))
+            raise EngineRefusalError(refusal(reason))
         return attrs.evolve(appraisal, fallback=reason)
 
     if not use_columnar(ruleset, records, engine):

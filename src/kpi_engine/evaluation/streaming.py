@@ -315,13 +315,12 @@ class Streamed:
 
 
 def _appraise(ruleset: Ruleset, records: Any, period: str | None, options: dict[str, Any]) -> Appraisal:
+    from kpi_engine.errors import EngineRefusalError  # noqa: PLC0415
     from kpi_engine.evaluation.engine import evaluate  # noqa: PLC0415 - the engine imports this module
-
-    from kpi_engine.errors import EngineRefusal  # noqa: PLC0415
 
     try:
         return evaluate(ruleset, records, period=period, engine="columnar", **options)
-    except EngineRefusal:
+    except EngineRefusalError:
         # Valid input the kernel does not hold (a ratio above 1, a cell beyond its digits): that one
         # batch goes to the row executor, still bounded, instead of refusing the whole stream.
         return evaluate(ruleset, records, period=period, engine="row", **options)
