@@ -147,6 +147,8 @@ def test_fast_lane_is_the_general_path(data):
         assert got.results.total(j) == r.total
         assert str(got.results.total(j)) == str(r.total)  # the same digits as reported
     assert got == ref
+    for a, b in zip(got.results, ref.results, strict=True):  # built from the rows directly: the same forms
+        assert _forms(a) == _forms(b)
     with exact():
         assert got.results.inputs() == prepare_inputs(ruleset.scorecard, rows)  # the records check's values
     assert got.to_json(traces=True) == ref.to_json(traces=True)
@@ -157,7 +159,44 @@ def test_fast_lane_is_the_general_path(data):
     ]
 
 
-_T12 = parse_ruleset("""ruleset: t
+def _forms(r):
+    """Every exact number of a result as type and digits (``==`` alone would take 1.0 for 1 or 1/2 for 0.5)."""
+
+    def form(x):
+        return None if x is None else (type(x).__name__, str(x))
+
+    return (
+        r.subject,
+        r.rank,
+        r.rank_in_parent,
+        r.parent,
+        r.grade,
+        form(r.bonus_multiplier),
+        form(r.total_exact),
+        form(r.total_before_gates_exact),
+        r.flags,
+        r.gates,
+        r.metrics,
+        [
+            (
+                k.id,
+                form(k.value),
+                k.status,
+                form(k.score_exact),
+                form(k.weight),
+                form(k.effective_weight_exact),
+                form(k.contribution_exact),
+                k.flags,
+                k.trace,
+                k.subject,
+            )
+            for k in r.kpis
+        ],
+        [(s.id, form(s.score_exact), form(s.effective_weight_exact), s.flags) for s in r.sections],
+    )
+
+
+_T12_TEXT = """ruleset: t
 version: "1"
 title: t
 subject: rep
@@ -173,7 +212,8 @@ gates:
 grades:
   - {grade: A, min: 90}
   - {grade: B}
-""")
+"""
+_T12 = parse_ruleset(_T12_TEXT)
 
 
 def _rows(*cells):
@@ -285,3 +325,29 @@ def test_results_read_later_do_not_see_the_callers_later_edits():
     rows[0]["m1"] = "1"  # an app reusing its buffers before it reads the results
     rows.append({"subject": "late", "period": "2026-03", "m1": "5", "m2": "5"})
     assert got == expected
+
+
+def test_results_are_built_without_the_general_path():
+    """Reading every result builds no row executor; the traces (read later) build it, and agree."""
+    rows = _rows(("1000", "90"), ("650", "300"), ("850.50", "120"), (Decimal("700.25"), 45))
+    got = evaluate(_T12, rows, engine="row")
+    ref = general(_T12, rows)
+    assert [_forms(r) for r in got.results] == [_forms(r) for r in ref.results]
+    assert got.results._run is None  # no re-appraisal by the row executor
+    assert got.to_json() == ref.to_json()
+    assert got.results._run is None
+    assert got.to_json(traces=True) == ref.to_json(traces=True)
+
+
+def test_a_result_the_kernels_decline_is_built_by_the_general_path():
+    """A value with more decimals than a KPI's kernel reads (6): the row executor builds that result."""
+    text = _T12_TEXT.replace("m1 < 700,", "m1 < 700.0000001,")  # the lane reads m1 at 7 places
+    ruleset = parse_ruleset(text)
+    rows = _rows(("1000", "90"), ("850.1234567", "120"))
+    got = evaluate(ruleset, rows, engine="row")
+    ref = general(ruleset, rows)
+    assert isinstance(got.results, fastrow.FastResults)
+    assert got.results._run is None  # nothing built yet
+    assert [_forms(r) for r in got.results] == [_forms(r) for r in ref.results]
+    assert got.results._run is not None  # the second result came from the row executor
+    assert got.to_json(traces=True) == ref.to_json(traces=True)

@@ -36,26 +36,29 @@ same rows (``RowRun.appraise``), so every object equals the general path's by co
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from decimal import Decimal
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal, Inexact
 from fractions import Fraction
 from math import lcm
 from typing import Any, overload
 
-from kpi_engine._numbers import MAX_EXPONENT, exact
+from kpi_engine._numbers import MAX_EXPONENT, ZERO, Number, exact, own_context
 from kpi_engine._perf import paused_gc, per_card
 from kpi_engine.evaluation import checks
 from kpi_engine.evaluation.records import Inputs, Record, Table
-from kpi_engine.evaluation.results import Appraisal, Rounding, SubjectResult
-from kpi_engine.expr import Value, _ir
+from kpi_engine.evaluation.results import Appraisal, Rounding, SectionResult, SubjectResult, new_kpi_results
+from kpi_engine.expr import Expression, Value, _ir
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
 from kpi_engine.plan import lower
 from kpi_engine.plan.ops.inputs import InputOp
 from kpi_engine.plan.ops.scoring import SCALE, affine
+from kpi_engine.plan.ops.weights import section_flags
 from kpi_engine.time.periods import Period, period_kind_of
 
 __all__ = ["FastCard", "FastResults", "appraise"]
+
+_Names = frozenset[str] | None  # the metrics a gate condition reads, when known
 
 _FAST_TYPES = frozenset({"count", "money", "number"})  # ratio and score cells have screening rules of their own
 _MAX_CELL = 30  # characters of a text cell the fast lane reads (the general path reads up to 60)
@@ -409,6 +412,7 @@ def appraise(
 
 
 _PERIODS: dict[tuple[str, str], Period | None] = {}
+_CHUNK = 64  # results an iteration builds at a time
 
 
 def _period(text: str, card: Scorecard) -> Period | None:
@@ -459,6 +463,8 @@ class FastResults(Sequence[SubjectResult]):
         self._built: list[SubjectResult | None] = [None] * len(ordered)
         self.rounding = Rounding.of(card)
         self._run: Any = None
+        self._row_of: dict[str, dict[str, Any]] | None = None
+        self._tracer: _LazyTracer | None = None  # the directly built results' explanations
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -474,8 +480,13 @@ class FastResults(Sequence[SubjectResult]):
         return self._get(j)
 
     def __iter__(self) -> Iterator[SubjectResult]:
-        for j in range(len(self.entries)):
-            yield self._get(j)
+        built = self._built
+        for j in range(len(built)):
+            if built[j] is None:  # the next few together: one exact context for them
+                self._build(j, j + _CHUNK)
+            result = built[j]
+            assert result is not None
+            yield result
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
@@ -517,7 +528,7 @@ class FastResults(Sequence[SubjectResult]):
             from kpi_engine.evaluation.row import RowMetrics, RowRun  # noqa: PLC0415 - row imports this module's callers
 
             with exact(), paused_gc():
-                data = self.inputs()
+                data = _inputs(self.card, self.rows, self.period)
             self._run = RowRun(self.card, RowMetrics(self.card, data), self.period, strict=self.strict)
         return self._run
 
@@ -527,27 +538,190 @@ class FastResults(Sequence[SubjectResult]):
         Each value is the records check's: ``Decimal(cell)`` of a text cell, a ``Decimal`` cell as
         it is, ``Decimal(n)`` of an ``int`` (``tests/properties/test_fastrow_props.py`` compares).
         """
-        table = Table("records", tuple(enumerate(self.rows, start=1)))
-        names = tuple(self.card.inputs)
-        period = self.period
-        records = {}
-        for line, row in table.dict_rows:
-            values: dict[str, Value] = {}
-            for name in names:
-                cell = row[name]
-                values[name] = cell if type(cell) is Decimal else Decimal(cell)
-            subject = row["subject"]
-            records[subject, period] = Record(subject, period, values, line, table)
-        return Inputs(records, {}, {}, {}, {})
+        return _inputs(self.card, self.rows, self.period)
 
     def _get(self, j: int) -> SubjectResult:
         built = self._built[j]
         if built is None:
-            ev = self._evaluator()
-            with exact(), paused_gc():
-                built = ev.appraise(self.entries[j][0])
-            object.__setattr__(built, "rank", self.ranks[j])
-            object.__setattr__(built, "rank_in_parent", None)
-            ev.m.memo.pop((self.entries[j][0], self.period), None)  # a trace recomputes its own subject's values
-            self._built[j] = built
+            self._build(j, j + 1)
+            built = self._built[j]
+            assert built is not None
         return built
+
+    def _build(self, start: int, stop: int) -> None:
+        """Build the results of positions ``start`` to ``stop`` not built yet, in one exact context."""
+        built = self._built
+        with exact(), paused_gc():
+            for j in range(start, min(stop, len(built))):
+                if built[j] is not None:
+                    continue
+                result = self._direct(j)
+                if result is None:  # the row executor's own appraisal (a kernel declined, or a strict N/A)
+                    ev = self._evaluator()
+                    subject = self.entries[j][0]
+                    result = ev.appraise(subject)
+                    object.__setattr__(result, "rank", self.ranks[j])
+                    object.__setattr__(result, "rank_in_parent", None)
+                    ev.m.memo.pop((subject, self.period), None)  # a trace recomputes its own subject's values
+                built[j] = result
+
+    def _direct(self, j: int) -> SubjectResult | None:
+        """Position ``j``'s result from its row's cells by the plan's own kernels, or ``None`` (``RowRun.appraise``).
+
+        ``RowRun.appraise`` without its run: no metric table, no memo, no ``RowRun``. The same
+        calls in the same order on the same values (the scaled-integer kernels ``score_all``
+        takes, ``Weights.row_scaled``/``row``, ``Gates.row``, ``Grades.row``, ``new_kpi_results``),
+        so every number has the general path's form (``Decimal`` digits, ``Fraction`` in lowest
+        terms); whatever would take another branch there (a kernel declining, a rounded operation,
+        a strict N/A) returns ``None`` and the general path builds the result. Traces are built by
+        the row executor when read (``_LazyTracer``).
+        """
+        kit = _Kit.of(self.card)
+        ctx = own_context()
+        if kit is None or ctx is None:
+            return None
+        if self._row_of is None:
+            self._row_of = {row["subject"]: row for row in self.rows}
+            self._tracer = _LazyTracer(self.card, self.rows, self.period, strict=self.strict)
+        subject = self.entries[j][0]
+        row = self._row_of[subject]
+        values = {n: c if type(c) is Decimal else Decimal(c) for n in kit.names for c in (row[n],)}  # ``inputs``
+        metrics = [values[m] for m in kit.metrics]
+        ctx.flags[Inexact] = False
+        try:
+            found = list(map(_call, kit.kernels, metrics))
+        except ArithmeticError:
+            found = [None]
+        if None in found or ctx.flags[Inexact]:
+            ctx.flags[Inexact] = False
+            return None
+        ints: list[int | None] = [f[0] for f in found]
+        scores: list[Number | None] = [f[1] for f in found]
+        plan = kit.plan
+        pattern = plan.weights.pattern(kit.live)  # a kernel's score is never N/A: every KPI applies
+        if not _DECIMALS.issuperset(map(type, scores)):
+            section_scores, contributions, total = plan.weights.row_scaled(scores, ints, pattern)
+        else:
+            section_scores, contributions, total = plan.weights.row(scores, pattern, set())
+        refused = False
+
+        def condition(_: str, expr: Expression, extra: Mapping[str, Value] | None, names: _Names) -> Value:
+            nonlocal refused
+            env: dict[str, Value] = {n: values[n] for n in (expr.names - set(extra or {}) if names is None else names)}
+            if extra:
+                env.update(extra)
+            holds: Value = expr.evaluate(env)
+            if holds is None and self.strict:
+                refused = True  # the general path records the N/A
+            return holds
+
+        before = total
+        total, forced, subject_flags, gates = plan.gates.row(total, {}, condition, subject, kit.gate_results)
+        if refused:
+            return None
+        grade, bonus = plan.grades.row(total, forced)
+        rounding = self.rounding
+        scored = [(v, s, (), _UNTRACED) for v, s in zip(metrics, scores, strict=True)]
+        tracer = self._tracer
+        kpis = new_kpi_results(kit.heads, scored, pattern.share_list, contributions, subject, tracer, False, rounding)  # noqa: FBT003
+        section_share = pattern.section_share
+        sections = tuple(
+            SectionResult(
+                sid,
+                title,
+                weight,
+                section_scores[sid],
+                section_share.get(sid, ZERO),
+                section_flags(zeroed=False, scored=section_scores[sid] is not None),
+                rounding,
+            )
+            for sid, title, weight in kit.sections
+        )
+        return SubjectResult(
+            subject,
+            kit.level,
+            None,
+            total,
+            grade,
+            bonus,
+            self.ranks[j],
+            None,
+            tuple(kpis),
+            sections,
+            tuple(gates),
+            (),
+            tuple(subject_flags),
+            before,
+            {},
+            rounding,
+        )
+
+
+def _inputs(card: Scorecard, rows: Sequence[dict[str, Any]], period: Period) -> Inputs:
+    """``FastResults.inputs``: the rows' values as the records check gives them."""
+    table = Table("records", tuple(enumerate(rows, start=1)))
+    names = tuple(card.inputs)
+    records = {}
+    for line, row in table.dict_rows:
+        values: dict[str, Value] = {}
+        for name in names:
+            cell = row[name]
+            values[name] = cell if type(cell) is Decimal else Decimal(cell)
+        subject = row["subject"]
+        records[subject, period] = Record(subject, period, values, line, table)
+    return Inputs(records, {}, {}, {}, {})
+
+
+def _call(kernel: Any, value: Value) -> Any:
+    return kernel(value)
+
+
+class _Kit:
+    """What ``FastResults._direct`` needs from a card's plan, gathered once per card."""
+
+    def __init__(self, card: Scorecard) -> None:
+        from kpi_engine.evaluation.row import shared_of  # noqa: PLC0415 - row imports this module's callers
+
+        plan = lower(card)
+        assert plan.scaled is not None
+        shared = shared_of(plan)
+        self.plan = plan
+        self.kernels = plan.scaled
+        self.names = tuple(card.inputs)
+        self.metrics = plan.kpi_metrics
+        self.live = (True,) * len(card.kpis)
+        self.heads = shared.heads
+        self.gate_results = shared.gate_results
+        self.sections = tuple((s.id, s.title, s.weight) for s in card.sections)
+        self.level = card.subject
+
+    @classmethod
+    def of(cls, card: Scorecard) -> _Kit | None:
+        """The card's kit, or ``None`` when some KPI has no scaled-integer kernel (the general path builds)."""
+        return per_card(card, "fastrow_kit", lambda: cls(card) if lower(card).scaled is not None else None)
+
+
+_DECIMALS = frozenset({Decimal})
+_UNTRACED: dict[str, Any] = {}
+
+
+class _LazyTracer:
+    """A directly built result's explanations: the row executor's tracer over the same rows, built on the first read.
+
+    It holds the rows, not the ``FastResults`` (no reference cycle: a dropped appraisal is freed
+    without the cyclic collector).
+    """
+
+    def __init__(self, card: Scorecard, rows: Sequence[dict[str, Any]], period: Period, *, strict: bool) -> None:
+        self.card, self.rows, self.period, self.strict = card, rows, period, strict
+        self._run: Any = None
+
+    def explanation(self, subject: str, kpi_id: str) -> dict[str, Any]:
+        if self._run is None:
+            from kpi_engine.evaluation.row import RowMetrics, RowRun  # noqa: PLC0415 - row imports this module's callers
+
+            with exact(), paused_gc():
+                data = _inputs(self.card, self.rows, self.period)
+            self._run = RowRun(self.card, RowMetrics(self.card, data), self.period, strict=self.strict)
+        found: dict[str, Any] = self._run.tracer.explanation(subject, kpi_id)
+        return found

@@ -179,8 +179,12 @@ class _Shared:
         }
 
 
-def _shared(plan: Plan) -> _Shared:
+def shared_of(plan: Plan) -> _Shared:
+    """The plan's shared result parts (KPI heads, gate results), built once per card."""
     return per_card(plan.card, "row_shared", lambda: _Shared(plan))
+
+
+_shared = shared_of
 
 
 class RowRun:
