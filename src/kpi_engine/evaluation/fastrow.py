@@ -589,7 +589,7 @@ class FastResults(Sequence[SubjectResult]):
         metrics = [values[m] for m in kit.metrics]
         ctx.flags[Inexact] = False
         try:
-            found = list(map(_call, kit.kernels, metrics))
+            found = [kernel(v) for kernel, v in zip(kit.kernels, metrics, strict=True)]
         except ArithmeticError:
             found = [None]
         if None in found or ctx.flags[Inexact]:
@@ -670,10 +670,6 @@ def _inputs(card: Scorecard, rows: Sequence[dict[str, Any]], period: Period) -> 
         subject = row["subject"]
         records[subject, period] = Record(subject, period, values, line, table)
     return Inputs(records, {}, {}, {}, {})
-
-
-def _call(kernel: Any, value: Value) -> Any:
-    return kernel(value)
 
 
 class _Kit:
