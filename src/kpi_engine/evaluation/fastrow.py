@@ -595,8 +595,8 @@ class FastResults(Sequence[SubjectResult]):
         if None in found or ctx.flags[Inexact]:
             ctx.flags[Inexact] = False
             return None
-        ints: list[int | None] = [f[0] for f in found]
-        scores: list[Number | None] = [f[1] for f in found]
+        ints: list[int | None] = [f[0] for f in found]  # type: ignore[index]  # no None: checked above
+        scores: list[Number | None] = [f[1] for f in found]  # type: ignore[index]
         plan = kit.plan
         pattern = plan.weights.pattern(kit.live)  # a kernel's score is never N/A: every KPI applies
         if not _DECIMALS.issuperset(map(type, scores)):
