@@ -29,8 +29,11 @@ reproduce an error message: it only recognises the rows whose outcome is certain
 
 **Results.** The appraisal's ``results`` is a ``FastResults`` sequence in ranked order: ranks,
 subjects and the order are known from the integers; each ``SubjectResult`` (with its
-``KpiResult`` objects and traces) is built when it is read, by the row executor's own code on the
-same rows (``RowRun.appraise``), so every object equals the general path's by construction.
+``KpiResult`` objects) is built when it is read, straight from its row by the calls
+``RowRun.appraise`` makes (the plan's scaled-integer kernels, weights, gates, grades), without a
+``RowRun``; a value a kernel declines sends that subject to ``RowRun.appraise`` itself, and traces
+are the row executor's, built on the first explanation read. Every number has the general path's
+type and digits (the property tests compare them).
 ``FastResults.total_key`` gives a subject's exact total without building its result.
 """
 
@@ -432,7 +435,7 @@ def _period(text: str, card: Scorecard) -> Period | None:
 
 
 class FastResults(Sequence[SubjectResult]):
-    """The subjects' results in ranked order; each ``SubjectResult`` is built by the row executor when read."""
+    """The subjects' results in ranked order; each ``SubjectResult`` is built when read (``_direct``)."""
 
     def __init__(
         self,
