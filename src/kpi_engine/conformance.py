@@ -404,6 +404,7 @@ def _streaming(ruleset: Ruleset, inputs: CaseInputs) -> Appraisal:
         ruleset, list(inputs.records), period=inputs.period, strict=inputs.strict,
         allow_extra_columns=inputs.allow_extra_columns, totals=inputs.totals, batch_rows=STREAMING_BATCH_ROWS,
         members=None if inputs.members is None else list(inputs.members), unlisted=inputs.unlisted,
+        events=None if inputs.events is None else list(inputs.events),
     )  # fmt: skip
 
 

@@ -67,13 +67,12 @@ EVENTS = W1.replace(
 
 
 def test_streaming_is_an_executor_of_the_plan(w1):
-    """``streaming`` is in ``EXECUTORS``; rep and team plans run on it, event metrics are refused with a reason."""
+    """``streaming`` is in ``EXECUTORS``; rep and team plans and event metrics run on it."""
     assert "streaming" in EXECUTORS
     assert lower(w1.scorecard).support("streaming") is None
     team = load_ruleset(ROOT / "rulesets" / "sales_department.yaml")
     assert lower(team.scorecard).support("streaming") is None
-    reason = lower(load_ruleset(EVENTS).scorecard).support("streaming")
-    assert reason == "the streaming engine cannot evaluate metric 'visits' of kind 'aggregate' (events)"
+    assert lower(load_ruleset(EVENTS).scorecard).support("streaming") is None
 
 
 @pytest.mark.parametrize("batch_rows", [1, 4, 33, 10_000])
@@ -178,10 +177,37 @@ def test_a_bad_cell_names_its_batch(w1):
     assert ":6:" in str(info.value)  # row 5 of its batch, after the header
 
 
-def test_events_are_refused(w1):
-    with pytest.raises(KpiError, match=r"takes no events.*use engine='columnar'"):
-        evaluate(w1, w1_frame(3), events=[{"event_id": "e", "type": "visit", "at": "2026-03-02", "rep": "r0000"}],
-                 engine="streaming")  # fmt: skip
+def _visits(reps):
+    return [
+        {"event_id": f"e{i}", "type": "visit", "at": "2026-03-02T10:00:00+08:00", "rep": r} for i, r in enumerate(reps)
+    ]
+
+
+def test_events_stream_with_their_batches_subjects():
+    """The log is given to every batch: each rep counts its own visits, none is an orphan elsewhere."""
+    card = load_ruleset(EVENTS)
+    frame = w1_frame(30)
+    reps = frame["subject"].unique().sort().to_list()
+    events = _visits([*reps[:10], *reps[:3], reps[-1]])
+    expected = long_table(evaluate(card, frame, events=events, period="2026-03", engine="columnar"))
+    assert streamed_table(card, frame.to_arrow().to_batches(max_chunksize=4), batch_rows=4, events=events).equals(
+        expected
+    )
+    got = evaluate(card, frame, events=events, engine="streaming")
+    assert list(got.results) == list(evaluate(card, frame.to_dicts(), events=events, engine="row").results)
+
+
+def test_an_event_of_a_rep_in_no_batch_is_one_orphan_error():
+    """The owners are checked against every batch's subjects once: the one run's orphan_event error."""
+    card = load_ruleset(EVENTS)
+    frame = w1_frame(12)
+    events = _visits([frame["subject"][0], "nobody"])
+    with pytest.raises(DataError) as one:
+        evaluate(card, frame, events=events, period="2026-03", engine="columnar")
+    with pytest.raises(DataError) as streamed:
+        streamed_table(card, frame.to_arrow().to_batches(max_chunksize=3), batch_rows=3, events=events)
+    assert [i.code for i in streamed.value.issues] == [i.code for i in one.value.issues] == ["orphan_event"]
+    assert str(streamed.value) == str(one.value)
 
 
 def test_a_department_card_streams_by_membership_tree():

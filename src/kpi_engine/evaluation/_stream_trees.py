@@ -18,7 +18,11 @@ rows are held in memory (one row per member and period); records are streamed:
 4. Pass 2: the global ranks (``competition_ranks`` over every key), then the output in the run's
    order: the long tables' rows are redistributed by range of that order and each range sorted.
 
-Memory: the membership rows plus one group; a component larger than a group (a company tree) is
+An event log is held whole and given to every group (windows pair across the whole log); the
+events of reps of other groups' trees are not orphans in a group, and those of reps on no
+membership row are judged with the first group, as their records are.
+
+Memory: the membership rows (and the event log) plus one group; a component larger than a group (a company tree) is
 one group, so bounded by the largest tree.
 """
 
@@ -106,6 +110,9 @@ def stream_trees(
             st._appraise(ruleset, [], period, {**options, "members": members})  # noqa: SLF001
             raise KpiError(f"membership rows need a '{column}' column")
     comp = components(roster)
+    owners = st.event_owners(options.get("events"))
+    # Events of a rep on no membership row are judged with the first tree, as its records are.
+    listed = set(comp[_KEY].to_list()) if owners else set()
     groups_n = max(1, -(-comp.height // batch_rows))
     comp = comp.with_columns((pl.col("c") % groups_n).alias(_PART)).drop("c")
     member_part = (
@@ -149,9 +156,15 @@ def stream_trees(
         records = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
         for name in g.pieces:
             spill.drop(name)
+        own = st._subject_set(records, card) | set(pl.concat([  # noqa: SLF001
+            g.members["member"].cast(pl.Utf8), g.members["parent"].cast(pl.Utf8)
+        ]).str.strip_chars().drop_nulls().to_list()) if owners else set()  # fmt: skip
+        if g is live_first(groups):
+            own |= owners - listed
+        elsewhere = frozenset(owners - own)
         try:
             roster_rows = g.members.to_dicts()  # membership rows as the engines take them
-            appraisal = st._appraise(ruleset, records, period, {**options, "members": roster_rows})  # noqa: SLF001
+            appraisal = st._appraise(ruleset, records, period, {**options, "members": roster_rows}, elsewhere)  # noqa: SLF001
         except DataError as exc:
             if not st._nothing_to_appraise(exc, card):  # noqa: SLF001
                 raise
@@ -220,6 +233,11 @@ def stream_trees(
         spill.drop(g.output)
         spill.drop(g.subjects)
     return the_period, tuple(warnings), _parts(ranges, spill)
+
+
+def live_first(groups: Sequence[_Group]) -> _Group | None:
+    """The first group holding records (where records and events of reps on no membership row go)."""
+    return next((g for g in groups if g.pieces), None)
 
 
 def _parts(ranges: list[list[str]], spill: Any) -> Iterator[Any]:

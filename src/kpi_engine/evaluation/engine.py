@@ -159,7 +159,7 @@ def _streaming(
         raise KpiError(f"{reason}; use engine='columnar' or 'row'")
     return streaming.appraise(
         ruleset, records, period=period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals,
-        members=members, unlisted=unlisted,
+        members=members, unlisted=unlisted, events=events,
     )  # fmt: skip
 
 

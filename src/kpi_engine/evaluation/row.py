@@ -248,10 +248,13 @@ class RowRun:
 
     def check_orphans(self, subjects: list[str]) -> None:
         """Every record and event of the period belongs to an appraised subject or rolls up into one."""
+        from kpi_engine.evaluation._foreign import FOREIGN  # noqa: PLC0415
+
         appraised = set(subjects)
+        elsewhere = FOREIGN.get()  # reps another streamed batch appraises
         issues: list[Issue] = []
         for (rep, period), events in sorted(self.m.data.events.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
-            if period == self.period and not self._reaches(rep, appraised):
+            if period == self.period and rep not in elsewhere and not self._reaches(rep, appraised):
                 issues.append(
                     Issue(
                         "orphan_event",

@@ -37,8 +37,17 @@ and ranks); time is about twice a columnar run (each subject is appraised twice)
 
 **Differences**, documented: the totals-row evidence by column sums (``screening``) is looked for
 within each batch (a labelled totals row, 合计/Total, is found wherever it is); a located data error
-names the row within its batch, and the message says which batch. Events are not streamed
-(``lower(card).support("streaming")`` names event metrics; ``refusal`` an event log).
+names the row within its batch, and the message says which batch.
+
+**Events** (``stream(..., events=...)``, ``evaluate_batches``, ``evaluate(..., engine="streaming")``):
+the event log is held in memory whole (bounded by the number of events, not by the subjects) and
+given to every batch's columnar run, so that windows pair triggers and answers across the whole
+log (an answer by a colleague in another batch closes a complaint, as in one run), while
+aggregates count the events of the batch's subjects. The events of reps that are no subject of a
+batch are not orphans there (``_foreign``); once every batch is read, an owner that no batch holds
+is judged by the first batch again, with the one run's ``orphan_event`` error. Each batch reads
+the whole log: time grows with batches × events. Event validation errors (a bad timestamp …) are
+the one run's, raised by the first batch (the message names it).
 
 **Membership rows** (team, department and company scorecards, reps ranked within their team):
 ``appraise(..., members=...)`` and ``evaluate_batches(..., members=...)`` hold the membership rows
@@ -81,17 +90,36 @@ _INT64_MAX = 2**63 - 1
 
 
 def refusal(ruleset: Ruleset, *, members: Any = None, events: Any = None) -> str | None:  # noqa: ARG001
-    """Why the streaming executor cannot run this evaluation (a sentence), or ``None`` (members: streamed by tree)."""
+    """Why the streaming executor cannot run this evaluation (a sentence), or ``None``.
+
+    Membership rows are streamed by tree and an event log is held whole (the module's docstring).
+    """
     from kpi_engine.evaluation import columnar  # noqa: PLC0415
 
     if not columnar.available():
         return "the streaming engine needs the columnar extra: pip install 'kpi_engine[columnar]'"
-    reason = lower(ruleset.scorecard).support("streaming")
-    if reason is not None:
-        return reason
-    if events is not None:
-        return "the streaming engine takes no events (an event log is not streamed)"
-    return None
+    return lower(ruleset.scorecard).support("streaming")
+
+
+def event_owners(events: Any) -> frozenset[str]:
+    """The reps (stripped text) that own the events of a log (a frame, Python rows, row tables, several)."""
+    import polars as pl  # noqa: PLC0415
+
+    if events is None:
+        return frozenset()
+    several = isinstance(events, list | tuple) and events and all(is_frame(t) or isinstance(t, Table) for t in events)
+    owners: set[str] = set()
+    for item in events if several else [events]:
+        df = roster_frame(item)
+        if df is None:  # a cell with no text: read the rows as the row executor does
+            table = item if isinstance(item, Table) else Table.from_rows(item)
+            rows = [r for _, r in table.rows]
+            owners.update(str(r.get("rep")).strip() for r in rows if r.get("rep") is not None)
+            continue
+        if "rep" in df.columns:
+            owners.update(df["rep"].cast(pl.Utf8).str.strip_chars().drop_nulls().unique().to_list())
+    owners.discard("")
+    return frozenset(owners)
 
 
 def _frame(item: Any) -> Any:
@@ -285,6 +313,7 @@ class Streamed:
     options: dict[str, Any]
     _buckets: list[list[str]]  # per rank range, the spilled pieces
     _spill: Spill | None
+    owners: frozenset[str] = frozenset()  # the event log's owners (``options["events"]``)
 
     def parts(self) -> Iterator[tuple[Appraisal, Any]]:
         """The appraisal in parts, in the ranked order of the whole run."""
@@ -302,7 +331,8 @@ class Streamed:
                 ranks = df.select(_KEY, _RANK).unique(_KEY)
                 records = df.drop(_KEY, _RANK)
                 del df
-                appraisal = _appraise(self.ruleset, records, self.period, self.options)
+                elsewhere = _elsewhere(self.owners, records, self.ruleset.scorecard)
+                appraisal = _appraise(self.ruleset, records, self.period, self.options, elsewhere)
                 yield _with_ranks(appraisal, ranks), records
         finally:
             self.close()
@@ -314,16 +344,34 @@ class Streamed:
             self._spill = None
 
 
-def _appraise(ruleset: Ruleset, records: Any, period: str | None, options: dict[str, Any]) -> Appraisal:
+def _appraise(
+    ruleset: Ruleset, records: Any, period: str | None, options: dict[str, Any], elsewhere: frozenset[str] = frozenset()
+) -> Appraisal:
+    """A batch appraised by the columnar executor (the row executor when the kernel refuses its input).
+
+    ``elsewhere``: owners of events in ``options["events"]`` appraised by other batches (``_foreign``).
+    """
     from kpi_engine.errors import EngineRefusalError  # noqa: PLC0415
+    from kpi_engine.evaluation._foreign import foreign  # noqa: PLC0415
     from kpi_engine.evaluation.engine import evaluate  # noqa: PLC0415 - the engine imports this module
 
-    try:
-        return evaluate(ruleset, records, period=period, engine="columnar", **options)
-    except EngineRefusalError:
-        # Valid input the kernel does not hold (a ratio above 1, a cell beyond its digits): that one
-        # batch goes to the row executor, still bounded, instead of refusing the whole stream.
-        return evaluate(ruleset, records, period=period, engine="row", **options)
+    with foreign(elsewhere):
+        try:
+            return evaluate(ruleset, records, period=period, engine="columnar", **options)
+        except EngineRefusalError:
+            # Valid input the kernel does not hold (a ratio above 1, a cell beyond its digits): that one
+            # batch goes to the row executor, still bounded, instead of refusing the whole stream.
+            return evaluate(ruleset, records, period=period, engine="row", **options)
+
+
+def _subject_set(df: Any, card: Any) -> set[str]:
+    """The subjects of ``df``'s records (stripped text)."""
+    return set(_subject_keys(df, card).drop_nulls().unique().to_list())
+
+
+def _elsewhere(owners: frozenset[str], df: Any, card: Any) -> frozenset[str]:
+    """The event owners that are not subjects of ``df``'s records (appraised by another batch)."""
+    return owners - _subject_set(df, card) if owners else owners
 
 
 def _with_ranks(appraisal: Appraisal, ranks: Any) -> Appraisal:
@@ -361,6 +409,7 @@ def stream(
     totals: Literal["refuse", "skip"] = "refuse",
     batch_rows: int | None = None,
     spill: Spill | None = None,
+    events: Any = None,
 ) -> Streamed:
     """Run passes 1–3 over ``batches`` (consumed once, lazily); the parts come from ``parts()``.
 
@@ -378,6 +427,9 @@ def stream(
         spill: where batches wait between the passes (``Spill``): default ``MemorySpill`` (compressed
             Arrow IPC in memory, a few dozen bytes a record); ``kpi_engine.io.spill.DirectorySpill``
             keeps them in a temporary directory, so that memory does not grow with the input.
+        events: the event log (as ``evaluate``), held in memory whole and given to every batch:
+            windows pair triggers and answers across the whole log, aggregates count the events of
+            the batch's subjects; an owner appraised by no batch is reported once, as one run does.
 
     Raises:
         KpiError: the plan is not streamed (the reason), a subject in two batches, no record.
@@ -390,6 +442,8 @@ def stream(
     if batch_rows < 1:
         raise KpiError(f"batch_rows must be at least 1, not {batch_rows}")
     options: dict[str, Any] = {"strict": strict, "allow_extra_columns": allow_extra_columns, "totals": totals}
+    if events is not None:
+        options["events"] = events
     store = spill if spill is not None else MemorySpill()
     try:
         return _passes(ruleset, batches, period, options, batch_rows, store)
@@ -415,10 +469,14 @@ def _passes(
     warnings: list[Issue] = []
     seen_warnings: set[tuple[str, str]] = set()
     nothing: DataError | None = None  # a batch's "no subject to appraise": an error only if no batch has one
+    owners = event_owners(options.get("events"))
+    unseen = set(owners)  # event owners with no record in the batches so far
     first_row = 1
     for index, df in enumerate(_coalesced(batches, batch_rows)):
         rows = f"in_{index}"
         spill.put(rows, df)
+        elsewhere = _elsewhere(owners, df, card)
+        unseen &= elsewhere
         if period is not None and not _holds(df, period, card):
             # Only other periods' records (history of nobody here, or later rows): nothing to appraise,
             # as in one run; kept for the check that no subject is split.
@@ -426,7 +484,7 @@ def _passes(
             num, den, na = np.zeros(0, np.int64), np.ones(0, np.int64), np.zeros(0, bool)
         else:
             try:
-                appraisal = _appraise(ruleset, df, period, options)
+                appraisal = _appraise(ruleset, df, period, options, elsewhere)
             except DataError as exc:
                 if not _nothing_to_appraise(exc, card):
                     raise _in_batch(exc, index, first_row, df.height) from None
@@ -467,6 +525,9 @@ def _passes(
         raise DataError(msg)
     the_period = next(iter(chosen))
     _check_split(kept, hashes, spill, card, whole=card.reads_history)
+    if unseen:  # events of reps no batch holds: the first batch, with them as its own, says what one run says
+        first = spill.get(kept[0].rows)
+        _appraise(ruleset, first, the_period, options, owners - unseen - _subject_set(first, card))
     del hashes
 
     # Pass 2: global ranks over every exact key.
@@ -503,7 +564,7 @@ def _passes(
         del records, table
         spill.drop(b.rows)
         spill.drop(b.subjects)
-    return Streamed(ruleset, the_period, tuple(warnings), n, {**options}, buckets, spill)
+    return Streamed(ruleset, the_period, tuple(warnings), n, {**options}, buckets, spill, owners)
 
 
 def _ranges(rank: Any, part: int, kept: Sequence[Any], offsets: Any, spill: Spill) -> Any:
@@ -675,6 +736,7 @@ def appraise(
     batch_rows: int | None = None,
     members: Any = None,
     unlisted: Literal["error", "exclude"] = "error",
+    events: Any = None,
 ) -> Appraisal:
     """A whole table (a frame, Python rows, row tables) partitioned by subject, streamed, held as one appraisal.
 
@@ -688,7 +750,9 @@ def appraise(
         roster = roster_frame(members)
         if frame is None or roster is None:
             given: dict[str, Any] = {"strict": strict, "allow_extra_columns": allow_extra_columns, "totals": totals}
-            return _appraise(ruleset, records, period, {**given, "members": members, "unlisted": unlisted})
+            return _appraise(
+                ruleset, records, period, {**given, "members": members, "unlisted": unlisted, "events": events}
+            )
         rows = DEFAULT_BATCH_ROWS if batch_rows is None else batch_rows
         options: dict[str, Any] = {
             "strict": strict,
@@ -696,6 +760,8 @@ def appraise(
             "totals": totals,
             "unlisted": unlisted,
         }
+        if events is not None:
+            options["events"] = events
         spill = MemorySpill()
         try:
             _, _, appraisal = stream_trees(
@@ -707,10 +773,10 @@ def appraise(
         return result
     if frame is None:  # a cell no table holds exactly: the columnar run reports it where it is
         return _appraise(ruleset, records, period, {"strict": strict, "allow_extra_columns": allow_extra_columns,
-                                                    "totals": totals})  # fmt: skip
+                                                    "totals": totals, "events": events})  # fmt: skip
     run = stream(
         ruleset, partition_by_subject(frame, batch_rows, ruleset.scorecard), period=period, strict=strict,
-        allow_extra_columns=allow_extra_columns, totals=totals, batch_rows=batch_rows,
+        allow_extra_columns=allow_extra_columns, totals=totals, batch_rows=batch_rows, events=events,
     )  # fmt: skip
     return streamed_appraisal(run)
 

@@ -116,8 +116,9 @@ class Plan:
         self.rank_by = card.rank_by
         self.rank_lower_first = card.rank_lower_first
         columnar = tuple(op.without_column for op in self.metrics.values() if op.without_column is not None)
-        streamed = [gap for gap in _not_streamed(card) if not any(gap.split(" of kind")[0] in c for c in columnar)]
-        self._unsupported = {"row": (), "columnar": columnar, "streaming": (*columnar, *streamed)}
+        # Streaming runs the column kernels batch by batch (membership trees by tree; the event log
+        # held whole and given to every batch): it leaves aside what the columnar executor does.
+        self._unsupported = {"row": (), "columnar": columnar, "streaming": columnar}
         self._leaves: dict[str, tuple[str, ...]] = {}
 
     def support(self, executor: str) -> str | None:
@@ -158,14 +159,6 @@ def _metric_op(card: Scorecard, m: Metric) -> MetricOp:
     if m.kind == "members":
         return MembersOp(m)
     return WindowOp(m)
-
-
-def _not_streamed(card: Scorecard) -> list[str]:
-    """What the streaming executor leaves to the others: event logs (membership trees are streamed by tree)."""
-    gaps: list[str] = []
-    events = [m for m in card.metrics.values() if m.kind in {"aggregate", "window"}]
-    gaps.extend(f"metric '{m.name}' of kind '{m.kind}' (events)" for m in events)  # windows: columnar says so
-    return gaps
 
 
 def _leaf_inputs(card: Scorecard, name: str, seen: set[str]) -> list[str]:

@@ -56,7 +56,7 @@ def evaluate_batches(
     ``pyarrow.RecordBatchReader``: iterate it for record batches (e.g. for ``mapInArrow``), or
     ``read_all()`` for one table.
 
-    **Streaming.** When the plan allows it (``lower(card).support("streaming")``, no ``events``),
+    **Streaming.** When the plan allows it (``lower(card).support("streaming")``),
     the batches are consumed lazily by the streaming executor (``evaluation.streaming``): memory
     holds about two batches (``batch_rows`` records, default 100,000) plus ~50 bytes per subject
     for the global ranks, and the spilled records between the passes: compressed in memory by
@@ -66,7 +66,8 @@ def evaluate_batches(
     yields the output part by part. Every record of a subject must be in one batch when the
     scorecard reads history (``previous``/``streak``); an appraised subject in two batches is an
     error. With ``members`` the records are regrouped by membership tree instead (any order will
-    do). With ``events`` the batches are collected and appraised at once.
+    do). ``events`` are held in memory whole (bounded by the events, not the subjects) and given
+    to every batch: windows pair across the whole log, aggregates count the batch's subjects' events.
 
     Ranks are over every batch of the call: give one call every subject that must be ranked
     together. Records the kernel leaves to the row path (an unusual cell, a strict N/A) are
@@ -79,7 +80,7 @@ def evaluate_batches(
         batches: ``pyarrow.RecordBatch`` objects (or a ``RecordBatchReader``, Arrow tables, Polars
             frames) with ``subject``, ``period`` and the ruleset's inputs.
         period: the period to appraise (default: the latest in the records).
-        events: event rows for aggregate metrics (any input ``evaluate`` takes; not streamed).
+        events: event rows for aggregate and window metrics (any input ``evaluate`` takes; held in memory).
         members: membership rows ``member, parent, period`` (a frame or rows, held in memory): the
             records are regrouped by membership tree and each tree appraised whole (team rollups,
             ranks within the parent); ranks stay global.
@@ -109,12 +110,14 @@ def evaluate_batches(
     from kpi_engine.evaluation.engine import evaluate  # noqa: PLC0415 - the engine imports this package
 
     schema = pa.schema([(c, pa.large_string()) for c in LONG_COLUMNS])
-    roster = streaming.roster_frame(members) if members is not None and events is None else None
+    roster = streaming.roster_frame(members) if members is not None else None
     if roster is not None and streaming.refusal(ruleset) is None:
         from kpi_engine.evaluation._stream_trees import stream_trees  # noqa: PLC0415
 
         store = spill if spill is not None else streaming.MemorySpill()
         options = {"strict": strict, "allow_extra_columns": allow_extra_columns, "totals": totals, "unlisted": unlisted}
+        if events is not None:
+            options["events"] = events
         try:
             _, _, parts = stream_trees(
                 ruleset, batches, roster, period=period, options=options,
@@ -126,10 +129,10 @@ def evaluate_batches(
         return pa.RecordBatchReader.from_batches(
             schema, (b for part in parts for b in part.select(LONG_COLUMNS).to_arrow().cast(schema).to_batches())
         )
-    if events is None and members is None and streaming.refusal(ruleset) is None:
+    if members is None and streaming.refusal(ruleset) is None:
         run = streaming.stream(
             ruleset, batches, period=period, strict=strict, allow_extra_columns=allow_extra_columns, totals=totals,
-            batch_rows=batch_rows, spill=spill,
+            batch_rows=batch_rows, spill=spill, events=events,
         )  # fmt: skip
 
         def parts() -> Iterator[Any]:

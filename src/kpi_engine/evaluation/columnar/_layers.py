@@ -488,6 +488,10 @@ def prepare(card: Scorecard, data: Data, period: Period) -> tuple[list[str], dic
         reps = events.filter(dates.is_in(mine))["rep"].cast(pl.Utf8).str.strip_chars().unique().to_list()
         if any(r is None or r == "" for r in reps):
             raise UnusualError("an event without a rep")
+        from kpi_engine.evaluation._foreign import FOREIGN  # noqa: PLC0415
+
+        elsewhere = FOREIGN.get()  # reps another streamed batch appraises
+        reps = [r for r in reps if r not in elsewhere]
         if not all(reaches(data.hierarchy, period, reps, appraised)):
             raise UnusualError("an event that belongs to no appraised subject")
     parents = data.hierarchy.parents(period) if data.hierarchy is not None else {}
