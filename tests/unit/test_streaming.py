@@ -298,3 +298,23 @@ def test_kpi_evaluate_auto_streams_a_large_file(tmp_path, monkeypatch):
     monkeypatch.setattr(appraise, "_stream_evaluate", lambda *a: streamed.append(1) or real(*a))
     assert _cli(tmp_path, argv, "auto.csv") == expected
     assert streamed == [1]
+
+
+def test_team_events_stream_by_membership_tree():
+    """evaluate_batches with membership rows and events: each team counts its reps' visits, as one run."""
+    from kpi_engine.evaluation.columnar import evaluate_batches
+
+    card = load_ruleset(
+        'ruleset: tev\nversion: "1"\ntitle: team visits\nsubject: team\nmetrics:\n'
+        "  visits: {aggregate: {fn: count, where: \"type == 'visit'\"}}\n"
+        "kpis:\n  - {id: k, metric: visits, method: linear, floor: 0, target: 4, weight: 100%}\n"
+    )
+    reps = [f"r{i}" for i in range(12)]
+    members = [{"member": r, "parent": f"t{i % 4}", "period": "2026-03"} for i, r in enumerate(reps)]
+    records = pl.DataFrame({"subject": reps, "period": ["2026-03"] * 12})
+    events = _visits([r for i, r in enumerate(reps) for _ in range(i % 3)])
+    expected = long_table(evaluate(card, records, members=members, events=events, engine="columnar"))
+    assert expected.height == 4
+    reader = evaluate_batches(card, records.to_arrow().to_batches(max_chunksize=2), members=members, events=events,
+                              batch_rows=2)  # fmt: skip
+    assert pl.from_arrow(reader.read_all()).equals(expected.select(reader.schema.names))
