@@ -17,17 +17,27 @@ Under an address-space limit (``ulimit -v``, ``RLIMIT_AS``) two things used to g
   ``memory_guard()`` (the ``kpi`` command runs inside it) polls the address space in use and
   raises ``MemoryError`` in the main thread while there is still room to unwind (1/32 below the
   limit), so the run ends at once with one line; if it is still at the cap seconds later, it exits.
+  Loops that pile up rows look themselves (``watched``), so the fastest-growing work never
+  outruns the watcher; and should the main thread reach the cap anyway and spin there holding the
+  interpreter lock (no Python thread can then run), faulthandler's watchdog, a C thread that
+  needs no lock, ends the process after ``_BACKSTOP`` seconds without a poll.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes  # a light module; its C library is opened only under a limit
+import faulthandler
+import itertools
+import mmap
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 POLARS_RESERVE = 512 << 20
 """Bytes of address space Polars (and NumPy) take for themselves once started under ``prepare()``'s
@@ -38,13 +48,19 @@ KERNEL_BYTES_PER_INPUT_BYTE = 48
 """Peak address space of ``kpi evaluate`` on the kernel per byte of CSV (about 45 measured: 200,000
 S1 records, 12 MB, peaked at 969 MB under a 1 GiB cap), with a margin."""
 NOT_ENOUGH_MEMORY = "not enough memory for this input (raise the memory limit, or split the input)"
+_EXIT_LINE = f"kpi: {NOT_ENOUGH_MEMORY}\n".encode()
 try:
     import resource
 except ImportError:  # pragma: no cover - Windows: no address-space limits to read
     resource = None  # type: ignore[assignment]
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
-_GUARD_INTERVAL = 0.05  # seconds between two looks at the address space
-_GUARD_GRACE = 3.0  # seconds at the cap after the MemoryError before the process gives up
+_GUARD_INTERVAL = 0.01  # seconds between two looks at the address space
+_GRACE_POLLS = 250  # polls (2.5 s) at the cap after the MemoryError before the process gives up; <= 256,
+# so that counting them uses CPython's cached small integers and allocates nothing
+_BALLAST = 4 << 20  # address space the guard holds back and lets go of at the cap
+_BACKSTOP = 30  # seconds without a poll (the interpreter lock held at the cap) before faulthandler ends the run
+_REARM_POLLS = 100  # the backstop's timer is re-armed every this many polls below the cap (1 s)
+_WATCH_EVERY = 4096  # items between two looks of ``watched`` (4,096 CSV rows: a few MB)
 
 
 def address_space_limit() -> int | None:
@@ -107,13 +123,30 @@ def _margin(limit: int) -> int:
 
 
 class _Guard:
-    """A daemon thread that raises ``MemoryError`` in one thread when the address space nears the limit."""
+    """A daemon thread that raises ``MemoryError`` in one thread when the address space nears the limit.
+
+    The watcher lives at the cap it watches for, so its loop is written to need no memory there:
+    a look at the address space that itself fails with ``MemoryError`` counts as being at the cap
+    (CI once saw the watcher die of one, printing a traceback before the run's one line); the
+    polls at the cap are counted in small integers, which CPython never allocates; the exit line
+    is encoded in advance. On reaching the cap the watcher first lets go of a small ballast of
+    address space held since it started, so that raising the ``MemoryError`` and the run's
+    one-line answer have room.
+    """
 
     def __init__(self, limit: int, thread_id: int) -> None:
-        self.limit = limit
-        self.thread_id = thread_id
-        self.stop = threading.Event()
-        self.fired_at: float | None = None
+        self.threshold = limit - _margin(limit)
+        self.stopped = False  # a plain flag: setting it allocates nothing, unlike an Event
+        self.polls = 0  # polls at the cap so far (0 below it)
+        self.fired = False
+        self.ballast: mmap.mmap | None = None
+        with contextlib.suppress(OSError):  # already at the cap: no ballast to hold
+            self.ballast = mmap.mmap(-1, _BALLAST)  # untouched pages: address space only
+        self.target = ctypes.c_ulong(thread_id)
+        self.exception = ctypes.py_object(MemoryError)
+        self.raise_in = ctypes.pythonapi.PyThreadState_SetAsyncExc
+        self.since_arm = 0  # polls below the cap since the backstop was last armed
+        _arm_backstop()
         size = threading.stack_size(256 << 10)  # the watcher needs next to no stack
         try:
             self.thread = threading.Thread(target=self._watch, name="kpi-memory-guard", daemon=True)
@@ -122,20 +155,75 @@ class _Guard:
             threading.stack_size(size)
 
     def _watch(self) -> None:
-        threshold = self.limit - _margin(self.limit)
-        while not self.stop.wait(_GUARD_INTERVAL):
-            used = address_space_used()
-            if used is None or used < threshold:
-                self.fired_at = None
-                continue
-            now = time.monotonic()
-            if self.fired_at is None:
-                self.fired_at = now
-                exc = ctypes.py_object(MemoryError)
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread_id), exc)
-            elif now - self.fired_at > _GUARD_GRACE:  # the MemoryError did not free anything: stuck at the cap
-                os.write(2, f"kpi: {NOT_ENOUGH_MEMORY}\n".encode())
-                os._exit(1)
+        while not self.stopped:
+            try:
+                at_cap = self._near_cap()
+            except MemoryError:  # no memory even to look: that is the cap
+                at_cap = True
+            try:  # noqa: SIM105 - suppress() would build an object, at the cap
+                self._step(at_cap=at_cap)
+            except MemoryError:  # firing needed memory there was none of: the next poll tries again
+                pass
+            time.sleep(_GUARD_INTERVAL)
+
+    def _near_cap(self) -> bool:
+        used = address_space_used()
+        return used is not None and used >= self.threshold
+
+    def _step(self, *, at_cap: bool) -> None:
+        if not at_cap:
+            self.polls = 0
+            self.fired = False
+            self.since_arm += 1
+            if self.since_arm >= _REARM_POLLS:  # the watcher is alive: push the backstop back
+                self.since_arm = 0
+                _arm_backstop()
+            return
+        if self.polls > _GRACE_POLLS:  # the MemoryError did not free anything: stuck at the cap
+            os.write(2, _EXIT_LINE)
+            os._exit(1)
+        self.polls += 1
+        if not self.fired:
+            self.ballast = None  # unmapped at once: room for what follows
+            self.raise_in(self.target, self.exception)
+            self.fired = True
+
+
+def _arm_backstop() -> None:
+    """(Re)start faulthandler's watchdog: unless re-armed within ``_BACKSTOP`` s, it ends the process.
+
+    Its report (the threads' stacks, on standard error) is the one multi-line answer a capped run
+    can give, and only when the interpreter itself is stuck at the cap; re-arming only below the
+    cap means a failed re-arm (a new thread needs address space) never happens where it matters.
+    """
+    with contextlib.suppress(RuntimeError, OSError, ValueError, MemoryError):
+        faulthandler.dump_traceback_later(_BACKSTOP, exit=True, file=2)
+
+
+def watched(items: Iterable[_T], every: int = _WATCH_EVERY) -> Iterable[_T]:
+    """``items``, with a look at the address space after every ``every`` of them under a limit.
+
+    Near the limit (within the guard's margin) the loop gets ``MemoryError`` from the look, in its
+    own thread and in time to unwind: loops that pile up rows use it so that their growth never
+    outruns ``memory_guard``'s watcher. Without a limit, or where the address space in use cannot
+    be read, ``items`` is returned as it is, at no cost.
+    """
+    limit = address_space_limit()
+    if limit is None or address_space_used() is None:
+        return items
+    return _watching(iter(items), limit - _margin(limit), every)
+
+
+def _watching(items: Iterator[_T], threshold: int, every: int) -> Iterator[_T]:
+    while True:
+        taken = 0
+        for taken, item in enumerate(itertools.islice(items, every), start=1):  # noqa: B007 - counted
+            yield item
+        if taken < every:
+            return
+        used = address_space_used()
+        if used is not None and used >= threshold:
+            raise MemoryError
 
 
 @contextlib.contextmanager
@@ -155,7 +243,8 @@ def memory_guard() -> Iterator[None]:
     try:
         yield
     finally:
-        guard.stop.set()
+        guard.stopped = True
         guard.thread.join()
+        faulthandler.cancel_dump_traceback_later()
         # A MemoryError raised as the block ended must not surface after it: clear it (NULL clears).
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)

@@ -5,11 +5,13 @@ when the heap is exhausted, so each capped run happens in a subprocess, with a t
 stops a hang (no timing is asserted).
 """
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -157,6 +159,10 @@ def test_an_endless_input_under_a_cap_ends_with_one_line_about_memory(root):
     with subprocess.Popen(  # noqa: S603 - our own interpreter and code
         [*argv, "--engine", "row"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=root
     ) as child:
+        # A child stuck at the cap stops reading, and a blocked write would then wait for ever (CI once
+        # timed out so): past 600 s it is killed, which ends the writes and fails the test instead.
+        stopper = threading.Timer(600, child.kill)
+        stopper.start()
         try:
             child.stdin.write(header.encode())
             while child.poll() is None:
@@ -164,7 +170,9 @@ def test_an_endless_input_under_a_cap_ends_with_one_line_about_memory(root):
         except BrokenPipeError:
             pass
         finally:
-            child.stdin.close()
+            stopper.cancel()
+            with contextlib.suppress(BrokenPipeError):
+                child.stdin.close()
         err = child.stderr.read().decode()
         assert child.wait(timeout=600) == 1
     assert err.strip().splitlines() == [
@@ -199,6 +207,114 @@ def test_the_memory_guard_turns_heap_exhaustion_in_a_with_block_into_a_memory_er
         limit=256 << 20,
     )
     assert proc.stdout.split() == ["MemoryError"], proc.stderr[-2000:]
+
+
+def test_a_guard_that_cannot_even_look_fires_and_then_exits_with_one_line():
+    """At the cap the watcher's own look at the address space can fail with MemoryError (seen in CI).
+
+    That counts as the cap: the watcher raises MemoryError in the watched thread, prints no
+    traceback of its own, and when the thread stays stuck it ends the process with the one line.
+    """
+    code = """
+        import threading, time
+        from kpi_engine import _limits
+
+        def no_memory():
+            raise MemoryError
+
+        _limits.address_space_used = no_memory  # every look fails, as at the cap
+        try:  # entered first: the watcher's first look comes at once
+            guard = _limits._Guard(1 << 40, threading.get_ident())
+            while True:
+                time.sleep(0.01)
+        except MemoryError:
+            print("fired", flush=True)
+        while True:  # stuck at the cap: the guard must end the process
+            time.sleep(0.01)
+        """
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert proc.returncode == 1
+    assert proc.stdout.split() == ["fired"]
+    assert proc.stderr.strip().splitlines() == [
+        "kpi: not enough memory for this input (raise the memory limit, or split the input)"
+    ]
+
+
+def test_a_guard_below_the_cap_fires_nothing_and_stops_when_asked():
+    """Below the threshold the watcher only looks; after `stopped` it ends within a poll."""
+    import threading
+
+    from kpi_engine import _limits
+
+    guard = _limits._Guard(1 << 50, threading.get_ident())
+    guard.stopped = True
+    guard.thread.join(timeout=600)
+    assert not guard.thread.is_alive()
+    assert (guard.polls, guard.fired) == (0, False)
+    assert guard.ballast is not None  # held until the cap, which never came
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_an_endless_input_under_a_cap_ends_with_one_line_about_memory_every_time(root, attempt):  # noqa: ARG001
+    """The endless-input run again: the guard's race with the main thread at the cap must hold every time."""
+    test_an_endless_input_under_a_cap_ends_with_one_line_about_memory(root)
+
+
+def test_a_watched_loop_gets_a_memory_error_near_the_cap_in_its_own_thread():
+    """Rows piled up through `watched` raise MemoryError from the loop itself, before the cap, with no guard."""
+    proc = capped(
+        """
+        from kpi_engine._limits import watched
+        import itertools
+        rows = []
+        try:
+            for i in watched(itertools.count()):
+                rows.append(("row", i, str(i) * 20))
+        except MemoryError:
+            rows = None
+            print("MemoryError")
+        """,
+        limit=256 << 20,
+    )
+    assert proc.stdout.split() == ["MemoryError"], proc.stderr[-2000:]
+
+
+def test_watched_is_the_iterable_itself_without_a_limit_and_yields_every_item_under_one():
+    """No limit: `watched` returns its argument untouched; under a roomy cap it yields each item, in order."""
+    from kpi_engine import _limits
+
+    items = [1, 2, 3]
+    if _limits.address_space_limit() is None:
+        assert _limits.watched(items) is items
+    proc = capped(
+        "from kpi_engine._limits import watched\nprint(sum(watched(range(10_001), every=7)), flush=True)",
+        limit=8 * GIB,
+    )
+    assert proc.stdout.split() == [str(sum(range(10_001)))], proc.stderr[-2000:]
+
+
+def test_a_run_stuck_holding_the_interpreter_lock_is_ended_by_the_backstop():
+    """When no Python thread can run (the lock held for ever at the cap), faulthandler ends the run: exit 1.
+
+    A C call made through ``ctypes.PyDLL`` keeps the lock, as CPython's spin at the cap does; the
+    backstop is shortened to 2 s here so that the 60 s call outlasts it (it would print "survived").
+    """
+    proc = capped(
+        """
+        import ctypes
+        from kpi_engine import _limits
+        _limits._BACKSTOP = 2
+        with _limits.memory_guard():
+            ctypes.PyDLL(None).sleep(60)  # libc's sleep, the interpreter lock held throughout
+        print("survived")
+        """,
+        limit=8 * GIB,
+    )
+    assert proc.returncode == 1
+    assert "survived" not in proc.stdout
+    assert proc.stderr.strip()  # faulthandler's report: the stacks of the stuck run, never silence
 
 
 def test_the_api_refuses_the_columnar_engine_when_the_cap_leaves_too_little_room(root):

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from kpi_engine._limits import watched
 from kpi_engine.errors import DataError, Issue, Location
 from kpi_engine.evaluation.records import Table
 from kpi_engine.io.layout import SCAN_ROWS, check_header_row, find_header, header_note
@@ -123,7 +124,7 @@ def read_csv_lines(lines: Iterable[str], label: str, header_row: int | None = No
     try:
         for line, cells in head[start + 1 :]:  # rows read while looking for the header
             take(line, cells)
-        for cells in reader:
+        for cells in watched(reader):  # under a memory cap: MemoryError near it, never a spin at it
             take(reader.line_num, cells)
     except csv.Error as exc:
         issues.append(Issue("bad_csv", str(exc), "", Location(label, reader.line_num)))
@@ -148,7 +149,7 @@ def read_jsonl_lines(lines: Iterable[str], label: str) -> Table:
     """
     rows: list[tuple[int, dict[str, Any]]] = []
     issues: list[Issue] = []
-    for line, raw in enumerate(lines, start=1):
+    for line, raw in enumerate(watched(lines), start=1):
         if not raw.strip():
             continue
         try:
