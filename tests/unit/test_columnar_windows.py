@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from tests.properties.test_columnar_props import assert_same
 
 from kpi_engine import evaluate, parse_ruleset
+from kpi_engine.errors import EngineRefusalError
 from kpi_engine.evaluation.columnar._run import FallbackError, run_columnar
 from kpi_engine.plan import lower
 
@@ -175,9 +176,11 @@ def test_hours_across_daylight_saving_on_the_kernel(within, events):
         col = run_columnar(card, records, "2026-03", None, events, strict=False)
     except FallbackError as exc:  # a naive time in the skipped hour: the row path's rule decides
         reason = str(exc)
-        col = evaluate(card, records, period="2026-03", events=events, engine="columnar")
         assert reason == "a timestamp the row path resolves"
         assert any(e["at"].startswith("2026-03-08T02:") for e in events)
+        with pytest.raises(EngineRefusalError, match="a timestamp the row path resolves"):  # refused, not slow
+            evaluate(card, records, period="2026-03", events=events, engine="columnar")
+        col = evaluate(card, records, period="2026-03", events=events)  # auto: the row path decides
     assert_same(row, col)
 
 
