@@ -87,6 +87,8 @@ _KEY = "__kpi_stream_key"
 _RANK = "__kpi_stream_rank"
 _BUCKET = "__kpi_stream_bucket"
 _INT64_MAX = 2**63 - 1
+_SUMS = "__kpi_stream_sums"  # options: the whole input's column sums (``_stream_totals``), not an evaluate option
+WHOLE_INPUT_TOTALS = True  # find a totals row by the whole input's column sums (False: each batch's; benchmarks)
 
 
 def refusal(ruleset: Ruleset, *, members: Any = None, events: Any = None) -> str | None:  # noqa: ARG001
@@ -354,14 +356,21 @@ def _appraise(
     from kpi_engine.errors import EngineRefusalError  # noqa: PLC0415
     from kpi_engine.evaluation._foreign import foreign  # noqa: PLC0415
     from kpi_engine.evaluation.engine import evaluate  # noqa: PLC0415 - the engine imports this module
+    from kpi_engine.evaluation.screening import WHOLE_INPUT  # noqa: PLC0415
 
-    with foreign(elsewhere):
-        try:
-            return evaluate(ruleset, records, period=period, engine="columnar", **options)
-        except EngineRefusalError:
-            # Valid input the kernel does not hold (a ratio above 1, a cell beyond its digits): that one
-            # batch goes to the row executor, still bounded, instead of refusing the whole stream.
-            return evaluate(ruleset, records, period=period, engine="row", **options)
+    given = {k: v for k, v in options.items() if k != _SUMS}
+    sums = options.get(_SUMS)
+    token = WHOLE_INPUT.set(None if sums is None else sums.decide)  # a totals row by the whole input's sums
+    try:
+        with foreign(elsewhere):
+            try:
+                return evaluate(ruleset, records, period=period, engine="columnar", **given)
+            except EngineRefusalError:
+                # Valid input the kernel does not hold (a ratio above 1, a cell beyond its digits): that one
+                # batch goes to the row executor, still bounded, instead of refusing the whole stream.
+                return evaluate(ruleset, records, period=period, engine="row", **given)
+    finally:
+        WHOLE_INPUT.reset(token)
 
 
 def _subject_set(df: Any, card: Any) -> set[str]:
@@ -472,9 +481,8 @@ def _passes(
     owners = event_owners(options.get("events"))
     unseen = set(owners)  # event owners with no record in the batches so far
     first_row = 1
-    for index, df in enumerate(_coalesced(batches, batch_rows)):
+    for index, df in _batches(ruleset, batches, options, batch_rows, spill):
         rows = f"in_{index}"
-        spill.put(rows, df)
         elsewhere = _elsewhere(owners, df, card)
         unseen &= elsewhere
         if period is not None and not _holds(df, period, card):
@@ -567,6 +575,35 @@ def _passes(
     return Streamed(ruleset, the_period, tuple(warnings), n, {**options}, buckets, spill, owners)
 
 
+def _batches(
+    ruleset: Ruleset, batches: Iterable[Any], options: dict[str, Any], batch_rows: int, spill: Spill
+) -> Iterator[tuple[int, Any]]:
+    """The coalesced batches, each spilled as ``in_<index>``; with column sums to judge, read twice.
+
+    A scorecard with two additive inputs can have a totals row by column sums: every batch is read
+    and spilled first, its sums added up (``_stream_totals``), then the batches are read back from
+    the spill, with the whole input's sums in ``options`` for every batch's screening.
+    """
+    from kpi_engine.evaluation._stream_totals import ColumnSums, checks_totals  # noqa: PLC0415
+
+    if not (WHOLE_INPUT_TOTALS and checks_totals(ruleset.scorecard)):
+        for index, df in enumerate(_coalesced(batches, batch_rows)):
+            spill.put(f"in_{index}", df)
+            yield index, df
+        return
+    sums = ColumnSums(ruleset.scorecard)
+    count = 0
+    for index, df in enumerate(_coalesced(batches, batch_rows)):
+        spill.put(f"in_{index}", df)
+        sums.add(df)
+        count = index + 1
+        del df
+    sums.finish()
+    options[_SUMS] = sums
+    for index in range(count):
+        yield index, spill.get(f"in_{index}")
+
+
 def _ranges(rank: Any, part: int, kept: Sequence[Any], offsets: Any, spill: Spill) -> Any:
     """Each subject's output range (nondecreasing in the run's order: rank, then subject; unranked last).
 
@@ -607,13 +644,18 @@ def _nothing_to_appraise(exc: DataError, card: Any) -> bool:
 def _screening_warnings(ruleset: Ruleset, df: Any, period: str | None, options: dict[str, Any]) -> list[Issue]:
     """The warnings screening gives a batch (rows left out), as its run would have given them."""
     from kpi_engine.evaluation.engine import screen_inputs  # noqa: PLC0415 - the engine imports this module
+    from kpi_engine.evaluation.screening import WHOLE_INPUT  # noqa: PLC0415
 
+    sums = options.get(_SUMS)
+    token = WHOLE_INPUT.set(None if sums is None else sums.decide)
     try:
         screened = screen_inputs(
             ruleset, df, None, None, period, options["allow_extra_columns"], options["totals"], "error"
         )
     except KpiError:
         return []
+    finally:
+        WHOLE_INPUT.reset(token)
     return list(screened.warnings)
 
 
