@@ -25,6 +25,7 @@ such notes only below the table's last record; elsewhere the records check refus
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -174,7 +175,7 @@ class ColumnSums:
                 if not (isinstance(v, Decimal) and v and v + v == head[0]):
                     continue
                 try:
-                    matched = sc._sum_columns(i, present, additive, values, lambda n, g=group: _stat(g, n))  # type: ignore[misc]  # noqa: SLF001
+                    matched = sc._sum_columns(i, present, additive, values, functools.partial(_stat, group))  # noqa: SLF001
                 except ArithmeticError:
                     continue
                 if matched is not None and len(matched) >= sc._MIN_SUMS:  # noqa: SLF001

@@ -773,7 +773,7 @@ def _sum_columns(
     present: list[str],
     additive: list[str],
     values: Callable[[str], list[Decimal | object | None]],
-    sums: _Sums,
+    sums: Callable[[str], tuple[Decimal, int] | None],
 ) -> list[str] | None:
     """The additive columns where row ``i`` holds the sum of the others; ``None`` if a cell is neither sum nor mean."""
     matched: list[str] = []
