@@ -89,6 +89,70 @@ _BUCKET = "__kpi_stream_bucket"
 _INT64_MAX = 2**63 - 1
 _SUMS = "__kpi_stream_sums"  # options: the whole input's column sums (``_stream_totals``), not an evaluate option
 WHOLE_INPUT_TOTALS = True  # find a totals row by the whole input's column sums (False: each batch's; benchmarks)
+_INDEX = "__kpi_stream_events"  # options: the event log's ``EventIndex`` (not an evaluate option)
+INDEX_EVENTS = True  # give a batch its subjects' events from an index (False: the whole log each time; benchmarks)
+
+
+class EventIndex:
+    """An event log indexed once by owner (the ``rep`` cell, stripped): a batch's subjects' events, in log order.
+
+    Built only for a scorecard whose every event reader is per rep (aggregates, inputs from events,
+    no ``window``: a window pairs a rep's trigger with anyone's answer) and a log given as one frame.
+    The first batch a run appraises still reads the whole log, so that every error and warning the
+    log holds (a bad timestamp, an unknown rep) is reported once, as one run reports it; the other
+    batches, and the output ranges, read their subjects' events only: time grows with the events,
+    not with batches × events.
+    """
+
+    def __init__(self, log: Any, frame: Any) -> None:
+        import numpy as np  # noqa: PLC0415
+        import polars as pl  # noqa: PLC0415
+
+        self.log = log  # as given (a ``Frame`` keeps its file name and row reader)
+        self.frame = frame
+        keys = frame["rep"].cast(pl.Utf8).str.strip_chars().fill_null("")
+        codes = keys.cast(pl.Categorical).to_physical().to_numpy() if len(keys) else np.zeros(0, np.int64)
+        self.order = np.argsort(codes, kind="stable")  # the log's rows grouped by owner, in log order
+        sorted_keys = keys.gather(self.order)
+        runs = sorted_keys.rle()  # owner → (start, length) in ``order``
+        lengths = runs.struct.field("len").to_numpy()
+        starts = np.cumsum(lengths) - lengths
+        self.where = dict(
+            zip(runs.struct.field("value").to_list(), zip(starts.tolist(), lengths.tolist(), strict=True), strict=True)
+        )
+
+    @staticmethod
+    def build(ruleset: Ruleset, events: Any) -> EventIndex | None:
+        """The index of ``events`` for ``ruleset``, or ``None`` when each batch must read the whole log."""
+        from kpi_engine.evaluation.frames import Frame  # noqa: PLC0415
+
+        card = ruleset.scorecard
+        if not INDEX_EVENTS or events is None or any(m.kind == "window" for m in card.metrics.values()):
+            return None
+        if isinstance(events, list | tuple) or not (isinstance(events, Frame) or is_frame(events)):
+            return None
+        try:
+            frame = _frame(events)
+        except KpiError:
+            return None
+        if "rep" not in frame.columns:
+            return None
+        return EventIndex(events, frame)
+
+    def of(self, records: Any, card: Any) -> Any:
+        """The events of ``records``' subjects (a frame like the log given), in log order."""
+        import attrs as _attrs  # noqa: PLC0415
+        import numpy as np  # noqa: PLC0415
+
+        from kpi_engine.evaluation.frames import Frame  # noqa: PLC0415
+
+        pieces = [self.where[s] for s in _subject_set(records, card) if s in self.where]
+        if pieces:
+            rows = np.sort(np.concatenate([self.order[a : a + n] for a, n in pieces]))
+        else:
+            rows = np.zeros(0, dtype=np.int64)
+        part = self.frame[rows]
+        return _attrs.evolve(self.log, data=part) if isinstance(self.log, Frame) else part
 
 
 def refusal(ruleset: Ruleset, *, members: Any = None, events: Any = None) -> str | None:  # noqa: ARG001
@@ -334,7 +398,7 @@ class Streamed:
                 records = df.drop(_KEY, _RANK)
                 del df
                 elsewhere = _elsewhere(self.owners, records, self.ruleset.scorecard)
-                appraisal = _appraise(self.ruleset, records, self.period, self.options, elsewhere)
+                appraisal = _appraise(self.ruleset, records, self.period, self.options, elsewhere, sliced=True)
                 yield _with_ranks(appraisal, ranks), records
         finally:
             self.close()
@@ -347,18 +411,29 @@ class Streamed:
 
 
 def _appraise(
-    ruleset: Ruleset, records: Any, period: str | None, options: dict[str, Any], elsewhere: frozenset[str] = frozenset()
+    ruleset: Ruleset,
+    records: Any,
+    period: str | None,
+    options: dict[str, Any],
+    elsewhere: frozenset[str] = frozenset(),
+    *,
+    sliced: bool = False,
 ) -> Appraisal:
     """A batch appraised by the columnar executor (the row executor when the kernel refuses its input).
 
     ``elsewhere``: owners of events in ``options["events"]`` appraised by other batches (``_foreign``).
+    ``sliced``: the log was read whole by an earlier batch; with an ``EventIndex`` this batch reads
+    its subjects' events only.
     """
     from kpi_engine.errors import EngineRefusalError  # noqa: PLC0415
     from kpi_engine.evaluation._foreign import foreign  # noqa: PLC0415
     from kpi_engine.evaluation.engine import evaluate  # noqa: PLC0415 - the engine imports this module
     from kpi_engine.evaluation.screening import WHOLE_INPUT  # noqa: PLC0415
 
-    given = {k: v for k, v in options.items() if k != _SUMS}
+    given = {k: v for k, v in options.items() if k not in {_SUMS, _INDEX}}
+    index = options.get(_INDEX)
+    if sliced and index is not None:
+        given["events"] = index.of(records, ruleset.scorecard)
     sums = options.get(_SUMS)
     token = WHOLE_INPUT.set(None if sums is None else sums.decide)  # a totals row by the whole input's sums
     try:
@@ -453,6 +528,9 @@ def stream(
     options: dict[str, Any] = {"strict": strict, "allow_extra_columns": allow_extra_columns, "totals": totals}
     if events is not None:
         options["events"] = events
+        index = EventIndex.build(ruleset, events)
+        if index is not None:
+            options[_INDEX] = index
     store = spill if spill is not None else MemorySpill()
     try:
         return _passes(ruleset, batches, period, options, batch_rows, store)
@@ -492,7 +570,7 @@ def _passes(
             num, den, na = np.zeros(0, np.int64), np.ones(0, np.int64), np.zeros(0, bool)
         else:
             try:
-                appraisal = _appraise(ruleset, df, period, options, elsewhere)
+                appraisal = _appraise(ruleset, df, period, options, elsewhere, sliced=bool(chosen))
             except DataError as exc:
                 if not _nothing_to_appraise(exc, card):
                     raise _in_batch(exc, index, first_row, df.height) from None
