@@ -35,19 +35,25 @@ and ranks); time is about twice a columnar run (each subject is appraised twice)
 - without ``period``, every batch must choose the same period (the latest of the records); a batch
   that holds only earlier periods makes the run ambiguous and is refused with the periods found.
 
-**Differences**, documented: the totals-row evidence by column sums (``screening``) is looked for
-within each batch (a labelled totals row, 合计/Total, is found wherever it is); a located data error
-names the row within its batch, and the message says which batch.
+**Totals rows** (``_stream_totals``): a scorecard with two additive inputs can have a totals row by
+column sums (``screening``), which only the whole input shows. Then every batch is read and spilled
+first, its per-period column sums added up (exact, a few numbers per period and column), and each
+batch's screening judges its rows against the whole input's sums: the one run's refusal or skip,
+code and message (a labelled totals row, 合计/Total, is found in its batch as before).
+
+**Differences**, documented: a located data error names the row within its batch, and the message
+says which batch; a batch's error is raised alone (one run lists every refused row at once).
 
 **Events** (``stream(..., events=...)``, ``evaluate_batches``, ``evaluate(..., engine="streaming")``):
 the event log is held in memory whole (bounded by the number of events, not by the subjects) and
-given to every batch's columnar run, so that windows pair triggers and answers across the whole
-log (an answer by a colleague in another batch closes a complaint, as in one run), while
-aggregates count the events of the batch's subjects. The events of reps that are no subject of a
-batch are not orphans there (``_foreign``); once every batch is read, an owner that no batch holds
-is judged by the first batch again, with the one run's ``orphan_event`` error. Each batch reads
-the whole log: time grows with batches × events. Event validation errors (a bad timestamp …) are
-the one run's, raised by the first batch (the message names it).
+given to the first batch's columnar run, so that every error in it (a bad timestamp, an unknown
+rep) is the one run's, raised once by the first batch (the message names it). The events of reps
+that are no subject of a batch are not orphans there, nor a reason to leave the kernel
+(``_foreign``); once every batch is read, an owner that no batch holds is judged by the first batch
+again, with the one run's ``orphan_event`` error. The log is indexed by rep once (``EventIndex``):
+the other batches and the output ranges read their subjects' events only, so time grows with the
+events, not with batches × events. A scorecard with a ``window`` metric gives every batch the whole
+log instead (a rep's complaint is closed by anyone's answer, as in one run).
 
 **Membership rows** (team, department and company scorecards, reps ranked within their team):
 ``appraise(..., members=...)`` and ``evaluate_batches(..., members=...)`` hold the membership rows
@@ -505,15 +511,16 @@ def stream(
         period: the period to appraise (default: the latest, which every batch must agree on).
         strict: as ``evaluate``.
         allow_extra_columns: as ``evaluate``.
-        totals: as ``evaluate`` (the column-sum evidence is looked for within each batch).
+        totals: as ``evaluate`` (the column-sum evidence is the whole input's: ``_stream_totals``).
         batch_rows: records per batch evaluated at once (and twice the subjects of an output part)
             (default ``DEFAULT_BATCH_ROWS``).
         spill: where batches wait between the passes (``Spill``): default ``MemorySpill`` (compressed
             Arrow IPC in memory, a few dozen bytes a record); ``kpi_engine.io.spill.DirectorySpill``
             keeps them in a temporary directory, so that memory does not grow with the input.
-        events: the event log (as ``evaluate``), held in memory whole and given to every batch:
-            windows pair triggers and answers across the whole log, aggregates count the events of
-            the batch's subjects; an owner appraised by no batch is reported once, as one run does.
+        events: the event log (as ``evaluate``), held in memory whole, indexed by rep (``EventIndex``):
+            the first batch reads all of it, the others their subjects' events (every batch all of
+            it when a window pairs answers across reps); an owner appraised by no batch is reported
+            once, as one run does.
 
     Raises:
         KpiError: the plan is not streamed (the reason), a subject in two batches, no record.
