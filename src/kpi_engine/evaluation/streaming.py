@@ -111,11 +111,16 @@ class EventIndex:
     """
 
     def __init__(self, log: Any, frame: Any) -> None:
+        self.log = log  # as given (a ``Frame`` keeps its file name and row reader)
+        self.frame = frame
+        self.order: Any = None  # built at the first ``of`` (a run of one batch and one range needs none)
+        self.where: dict[str, tuple[int, int]] = {}
+
+    def _build(self) -> None:
         import numpy as np  # noqa: PLC0415
         import polars as pl  # noqa: PLC0415
 
-        self.log = log  # as given (a ``Frame`` keeps its file name and row reader)
-        self.frame = frame
+        frame = self.frame
         keys = frame["rep"].cast(pl.Utf8).str.strip_chars().fill_null("")
         codes = keys.cast(pl.Categorical).to_physical().to_numpy() if len(keys) else np.zeros(0, np.int64)
         self.order = np.argsort(codes, kind="stable")  # the log's rows grouped by owner, in log order
@@ -152,6 +157,8 @@ class EventIndex:
 
         from kpi_engine.evaluation.frames import Frame  # noqa: PLC0415
 
+        if self.order is None:
+            self._build()
         pieces = [self.where[s] for s in _subject_set(records, card) if s in self.where]
         if pieces:
             rows = np.sort(np.concatenate([self.order[a : a + n] for a, n in pieces]))
@@ -391,6 +398,7 @@ class Streamed:
         """The appraisal in parts, in the ranked order of the whole run."""
         import polars as pl  # noqa: PLC0415
 
+        sliced = sum(1 for names in self._buckets if names) > 1  # one range: the whole log, no index needed
         try:
             for names in self._buckets:
                 if not names or self._spill is None:
@@ -404,7 +412,7 @@ class Streamed:
                 records = df.drop(_KEY, _RANK)
                 del df
                 elsewhere = _elsewhere(self.owners, records, self.ruleset.scorecard)
-                appraisal = _appraise(self.ruleset, records, self.period, self.options, elsewhere, sliced=True)
+                appraisal = _appraise(self.ruleset, records, self.period, self.options, elsewhere, sliced=sliced)
                 yield _with_ranks(appraisal, ranks), records
         finally:
             self.close()
