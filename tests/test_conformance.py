@@ -20,12 +20,7 @@ CASES = load_cases(SUITE)
 
 # (case id, executor) → why it fails today. "*" stands for every executor. Keep this list short and
 # exact: each entry is an engine disagreement reported on issue 16, removed when the engine is fixed.
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("records/hr_exports::a_row_of_column_sums_is_refused", "streaming"): (
-        "the streaming executor looks for a totals row by column sums within each batch (of two records here), "
-        "not over the whole input; a labelled totals row (合计, Total) is found in any batch"
-    ),
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def known_failure(case_id: str, executor: str) -> str | None:

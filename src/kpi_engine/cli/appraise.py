@@ -227,11 +227,15 @@ def _stream_refusal(args: argparse.Namespace, ruleset: Ruleset) -> str | None:
 
     if len(args.records) != 1:
         return "it reads one --records file"
-    if args.members or args.events or args.policy or args.lead_events or getattr(args, "plan", None):
-        return "it takes no members, events, lead log or plan"
+    if args.members or args.policy or args.lead_events or getattr(args, "plan", None):
+        return "it takes no members, lead log or plan"
+    if len(args.events) > 1:
+        return "it reads one --events file"
     path = Path(args.records[0])
     if path.suffix.lower() not in {".csv", ".parquet", ".pq"}:
         return "it reads a CSV or Parquet records file"
+    if args.events and Path(args.events[0]).suffix.lower() not in {".csv", ".parquet", ".pq"}:
+        return "it reads a CSV or Parquet events file"
     if (args.encoding or "utf-8") != "utf-8" or args.header_row not in {None, 1}:
         return "it reads UTF-8 CSV with the header on the first row"
     if path.suffix.lower() == ".csv" and _titled(path):
@@ -268,9 +272,18 @@ def _stream_evaluate(args: argparse.Namespace, ruleset: Ruleset, run: Stages) ->
 
     t = args.msg.t
     run.stage(t("appraising"))
+    events: Any = None
+    if args.events:  # the log is held whole (``streaming``): read as the columnar run reads it
+        from kpi_engine.evaluation import columnar  # noqa: PLC0415
+        from kpi_engine.io.column_files import read_frame  # noqa: PLC0415
+
+        events = read_frame(args.events[0])
+        if not isinstance(events, columnar.Frame):  # Polars could not read it: the row reader's table
+            events = event_tables(args)
     streamed = streaming.stream(
         ruleset, read_batches(args.records[0]), period=args.period, strict=args.strict,
         allow_extra_columns=args.allow_extra_columns, totals=screening(args)["totals"], spill=DirectorySpill(),
+        events=events,
     )  # fmt: skip
     try:
         print_warnings(streamed.warnings, args.msg)

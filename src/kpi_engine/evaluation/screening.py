@@ -44,6 +44,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from decimal import Decimal, localcontext
 from typing import Any, Literal
 
@@ -92,6 +93,12 @@ _HUNDRED = Decimal(100)
 _SHOWN = 5  # cells named in one message
 _MIN_ADDENDS = 2  # a total adds up at least two rows
 _MIN_SUMS = 2  # columns whose cells are sums: the evidence for a totals row
+
+# The column sums of a whole streamed input (``_stream_totals``): when set, a batch's rows are
+# judged against the sums of every row of their period in every batch, not of the batch alone.
+WHOLE_INPUT: ContextVar[Callable[[_Source, Scorecard, set[int], _Periods], dict[int, str]] | None] = ContextVar(
+    "kpi_engine_whole_input_sums", default=None
+)
 
 
 def is_summary_label(text: object) -> bool:
@@ -707,8 +714,12 @@ def _period_keys(src: _Source, periods: _Periods) -> list[Period | None]:
 def _summary_rows(src: _Source, card: Scorecard, excluded: set[int], periods: _Periods) -> dict[int, str]:
     """Rows (indexes) whose numbers are the column sums (or means) of the other rows of their period.
 
-    Rows in ``excluded`` (decided already) are neither candidates nor addends.
+    Rows in ``excluded`` (decided already) are neither candidates nor addends. Within a streamed
+    batch (``WHOLE_INPUT`` set) the sums are those of the whole input (``_stream_totals``).
     """
+    whole = WHOLE_INPUT.get()
+    if whole is not None:
+        return whole(src, card, excluded, periods)
     present = [n for n in card.inputs if n in src.header and card.inputs[n].type in _NUMERIC]
     additive = sorted(  # a totals row fills the required columns: look there first
         (n for n in present if card.inputs[n].type in _ADDITIVE), key=lambda n: not card.inputs[n].required
@@ -762,7 +773,7 @@ def _sum_columns(
     present: list[str],
     additive: list[str],
     values: Callable[[str], list[Decimal | object | None]],
-    sums: _Sums,
+    sums: Callable[[str], tuple[Decimal, int] | None],
 ) -> list[str] | None:
     """The additive columns where row ``i`` holds the sum of the others; ``None`` if a cell is neither sum nor mean."""
     matched: list[str] = []

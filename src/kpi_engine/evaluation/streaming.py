@@ -35,19 +35,25 @@ and ranks); time is about twice a columnar run (each subject is appraised twice)
 - without ``period``, every batch must choose the same period (the latest of the records); a batch
   that holds only earlier periods makes the run ambiguous and is refused with the periods found.
 
-**Differences**, documented: the totals-row evidence by column sums (``screening``) is looked for
-within each batch (a labelled totals row, 合计/Total, is found wherever it is); a located data error
-names the row within its batch, and the message says which batch.
+**Totals rows** (``_stream_totals``): a scorecard with two additive inputs can have a totals row by
+column sums (``screening``), which only the whole input shows. Then every batch is read and spilled
+first, its per-period column sums added up (exact, a few numbers per period and column), and each
+batch's screening judges its rows against the whole input's sums: the one run's refusal or skip,
+code and message (a labelled totals row, 合计/Total, is found in its batch as before).
+
+**Differences**, documented: a located data error names the row within its batch, and the message
+says which batch; a batch's error is raised alone (one run lists every refused row at once).
 
 **Events** (``stream(..., events=...)``, ``evaluate_batches``, ``evaluate(..., engine="streaming")``):
 the event log is held in memory whole (bounded by the number of events, not by the subjects) and
-given to every batch's columnar run, so that windows pair triggers and answers across the whole
-log (an answer by a colleague in another batch closes a complaint, as in one run), while
-aggregates count the events of the batch's subjects. The events of reps that are no subject of a
-batch are not orphans there (``_foreign``); once every batch is read, an owner that no batch holds
-is judged by the first batch again, with the one run's ``orphan_event`` error. Each batch reads
-the whole log: time grows with batches × events. Event validation errors (a bad timestamp …) are
-the one run's, raised by the first batch (the message names it).
+given to the first batch's columnar run, so that every error in it (a bad timestamp, an unknown
+rep) is the one run's, raised once by the first batch (the message names it). The events of reps
+that are no subject of a batch are not orphans there, nor a reason to leave the kernel
+(``_foreign``); once every batch is read, an owner that no batch holds is judged by the first batch
+again, with the one run's ``orphan_event`` error. The log is indexed by rep once (``EventIndex``):
+the other batches and the output ranges read their subjects' events only, so time grows with the
+events, not with batches × events. A scorecard with a ``window`` metric gives every batch the whole
+log instead (a rep's complaint is closed by anyone's answer, as in one run).
 
 **Membership rows** (team, department and company scorecards, reps ranked within their team):
 ``appraise(..., members=...)`` and ``evaluate_batches(..., members=...)`` hold the membership rows
@@ -87,6 +93,79 @@ _KEY = "__kpi_stream_key"
 _RANK = "__kpi_stream_rank"
 _BUCKET = "__kpi_stream_bucket"
 _INT64_MAX = 2**63 - 1
+_SUMS = "__kpi_stream_sums"  # options: the whole input's column sums (``_stream_totals``), not an evaluate option
+WHOLE_INPUT_TOTALS = True  # find a totals row by the whole input's column sums (False: each batch's; benchmarks)
+_INDEX = "__kpi_stream_events"  # options: the event log's ``EventIndex`` (not an evaluate option)
+INDEX_EVENTS = True  # give a batch its subjects' events from an index (False: the whole log each time; benchmarks)
+
+
+class EventIndex:
+    """An event log indexed once by owner (the ``rep`` cell, stripped): a batch's subjects' events, in log order.
+
+    Built only for a scorecard whose every event reader is per rep (aggregates, inputs from events,
+    no ``window``: a window pairs a rep's trigger with anyone's answer) and a log given as one frame.
+    The first batch a run appraises still reads the whole log, so that every error and warning the
+    log holds (a bad timestamp, an unknown rep) is reported once, as one run reports it; the other
+    batches, and the output ranges, read their subjects' events only: time grows with the events,
+    not with batches × events.
+    """
+
+    def __init__(self, log: Any, frame: Any) -> None:
+        self.log = log  # as given (a ``Frame`` keeps its file name and row reader)
+        self.frame = frame
+        self.order: Any = None  # built at the first ``of`` (a run of one batch and one range needs none)
+        self.where: dict[str, tuple[int, int]] = {}
+
+    def _build(self) -> None:
+        import numpy as np  # noqa: PLC0415
+        import polars as pl  # noqa: PLC0415
+
+        frame = self.frame
+        keys = frame["rep"].cast(pl.Utf8).str.strip_chars().fill_null("")
+        codes = keys.cast(pl.Categorical).to_physical().to_numpy() if len(keys) else np.zeros(0, np.int64)
+        self.order = np.argsort(codes, kind="stable")  # the log's rows grouped by owner, in log order
+        sorted_keys = keys.gather(self.order)
+        runs = sorted_keys.rle()  # owner → (start, length) in ``order``
+        lengths = runs.struct.field("len").to_numpy()
+        starts = np.cumsum(lengths) - lengths
+        self.where = dict(
+            zip(runs.struct.field("value").to_list(), zip(starts.tolist(), lengths.tolist(), strict=True), strict=True)
+        )
+
+    @staticmethod
+    def build(ruleset: Ruleset, events: Any) -> EventIndex | None:
+        """The index of ``events`` for ``ruleset``, or ``None`` when each batch must read the whole log."""
+        from kpi_engine.evaluation.frames import Frame  # noqa: PLC0415
+
+        card = ruleset.scorecard
+        if not INDEX_EVENTS or events is None or any(m.kind == "window" for m in card.metrics.values()):
+            return None
+        if isinstance(events, list | tuple) or not (isinstance(events, Frame) or is_frame(events)):
+            return None
+        try:
+            frame = _frame(events)
+        except KpiError:
+            return None
+        if "rep" not in frame.columns:
+            return None
+        return EventIndex(events, frame)
+
+    def of(self, records: Any, card: Any) -> Any:
+        """The events of ``records``' subjects (a frame like the log given), in log order."""
+        import attrs as _attrs  # noqa: PLC0415
+        import numpy as np  # noqa: PLC0415
+
+        from kpi_engine.evaluation.frames import Frame  # noqa: PLC0415
+
+        if self.order is None:
+            self._build()
+        pieces = [self.where[s] for s in _subject_set(records, card) if s in self.where]
+        if pieces:
+            rows = np.sort(np.concatenate([self.order[a : a + n] for a, n in pieces]))
+        else:
+            rows = np.zeros(0, dtype=np.int64)
+        part = self.frame[rows]
+        return _attrs.evolve(self.log, data=part) if isinstance(self.log, Frame) else part
 
 
 def refusal(ruleset: Ruleset, *, members: Any = None, events: Any = None) -> str | None:  # noqa: ARG001
@@ -319,6 +398,7 @@ class Streamed:
         """The appraisal in parts, in the ranked order of the whole run."""
         import polars as pl  # noqa: PLC0415
 
+        sliced = sum(1 for names in self._buckets if names) > 1  # one range: the whole log, no index needed
         try:
             for names in self._buckets:
                 if not names or self._spill is None:
@@ -332,7 +412,7 @@ class Streamed:
                 records = df.drop(_KEY, _RANK)
                 del df
                 elsewhere = _elsewhere(self.owners, records, self.ruleset.scorecard)
-                appraisal = _appraise(self.ruleset, records, self.period, self.options, elsewhere)
+                appraisal = _appraise(self.ruleset, records, self.period, self.options, elsewhere, sliced=sliced)
                 yield _with_ranks(appraisal, ranks), records
         finally:
             self.close()
@@ -345,23 +425,41 @@ class Streamed:
 
 
 def _appraise(
-    ruleset: Ruleset, records: Any, period: str | None, options: dict[str, Any], elsewhere: frozenset[str] = frozenset()
+    ruleset: Ruleset,
+    records: Any,
+    period: str | None,
+    options: dict[str, Any],
+    elsewhere: frozenset[str] = frozenset(),
+    *,
+    sliced: bool = False,
 ) -> Appraisal:
     """A batch appraised by the columnar executor (the row executor when the kernel refuses its input).
 
     ``elsewhere``: owners of events in ``options["events"]`` appraised by other batches (``_foreign``).
+    ``sliced``: the log was read whole by an earlier batch; with an ``EventIndex`` this batch reads
+    its subjects' events only.
     """
     from kpi_engine.errors import EngineRefusalError  # noqa: PLC0415
     from kpi_engine.evaluation._foreign import foreign  # noqa: PLC0415
     from kpi_engine.evaluation.engine import evaluate  # noqa: PLC0415 - the engine imports this module
+    from kpi_engine.evaluation.screening import WHOLE_INPUT  # noqa: PLC0415
 
-    with foreign(elsewhere):
-        try:
-            return evaluate(ruleset, records, period=period, engine="columnar", **options)
-        except EngineRefusalError:
-            # Valid input the kernel does not hold (a ratio above 1, a cell beyond its digits): that one
-            # batch goes to the row executor, still bounded, instead of refusing the whole stream.
-            return evaluate(ruleset, records, period=period, engine="row", **options)
+    given = {k: v for k, v in options.items() if k not in {_SUMS, _INDEX}}
+    index = options.get(_INDEX)
+    if sliced and index is not None:
+        given["events"] = index.of(records, ruleset.scorecard)
+    sums = options.get(_SUMS)
+    token = WHOLE_INPUT.set(None if sums is None else sums.decide)  # a totals row by the whole input's sums
+    try:
+        with foreign(elsewhere):
+            try:
+                return evaluate(ruleset, records, period=period, engine="columnar", **given)
+            except EngineRefusalError:
+                # Valid input the kernel does not hold (a ratio above 1, a cell beyond its digits): that one
+                # batch goes to the row executor, still bounded, instead of refusing the whole stream.
+                return evaluate(ruleset, records, period=period, engine="row", **given)
+    finally:
+        WHOLE_INPUT.reset(token)
 
 
 def _subject_set(df: Any, card: Any) -> set[str]:
@@ -421,15 +519,16 @@ def stream(
         period: the period to appraise (default: the latest, which every batch must agree on).
         strict: as ``evaluate``.
         allow_extra_columns: as ``evaluate``.
-        totals: as ``evaluate`` (the column-sum evidence is looked for within each batch).
+        totals: as ``evaluate`` (the column-sum evidence is the whole input's: ``_stream_totals``).
         batch_rows: records per batch evaluated at once (and twice the subjects of an output part)
             (default ``DEFAULT_BATCH_ROWS``).
         spill: where batches wait between the passes (``Spill``): default ``MemorySpill`` (compressed
             Arrow IPC in memory, a few dozen bytes a record); ``kpi_engine.io.spill.DirectorySpill``
             keeps them in a temporary directory, so that memory does not grow with the input.
-        events: the event log (as ``evaluate``), held in memory whole and given to every batch:
-            windows pair triggers and answers across the whole log, aggregates count the events of
-            the batch's subjects; an owner appraised by no batch is reported once, as one run does.
+        events: the event log (as ``evaluate``), held in memory whole, indexed by rep (``EventIndex``):
+            the first batch reads all of it, the others their subjects' events (every batch all of
+            it when a window pairs answers across reps); an owner appraised by no batch is reported
+            once, as one run does.
 
     Raises:
         KpiError: the plan is not streamed (the reason), a subject in two batches, no record.
@@ -444,6 +543,9 @@ def stream(
     options: dict[str, Any] = {"strict": strict, "allow_extra_columns": allow_extra_columns, "totals": totals}
     if events is not None:
         options["events"] = events
+        index = EventIndex.build(ruleset, events)
+        if index is not None:
+            options[_INDEX] = index
     store = spill if spill is not None else MemorySpill()
     try:
         return _passes(ruleset, batches, period, options, batch_rows, store)
@@ -472,9 +574,8 @@ def _passes(
     owners = event_owners(options.get("events"))
     unseen = set(owners)  # event owners with no record in the batches so far
     first_row = 1
-    for index, df in enumerate(_coalesced(batches, batch_rows)):
+    for index, df in _batches(ruleset, batches, options, batch_rows, spill):
         rows = f"in_{index}"
-        spill.put(rows, df)
         elsewhere = _elsewhere(owners, df, card)
         unseen &= elsewhere
         if period is not None and not _holds(df, period, card):
@@ -484,7 +585,7 @@ def _passes(
             num, den, na = np.zeros(0, np.int64), np.ones(0, np.int64), np.zeros(0, bool)
         else:
             try:
-                appraisal = _appraise(ruleset, df, period, options, elsewhere)
+                appraisal = _appraise(ruleset, df, period, options, elsewhere, sliced=bool(chosen))
             except DataError as exc:
                 if not _nothing_to_appraise(exc, card):
                     raise _in_batch(exc, index, first_row, df.height) from None
@@ -567,6 +668,35 @@ def _passes(
     return Streamed(ruleset, the_period, tuple(warnings), n, {**options}, buckets, spill, owners)
 
 
+def _batches(
+    ruleset: Ruleset, batches: Iterable[Any], options: dict[str, Any], batch_rows: int, spill: Spill
+) -> Iterator[tuple[int, Any]]:
+    """The coalesced batches, each spilled as ``in_<index>``; with column sums to judge, read twice.
+
+    A scorecard with two additive inputs can have a totals row by column sums: every batch is read
+    and spilled first, its sums added up (``_stream_totals``), then the batches are read back from
+    the spill, with the whole input's sums in ``options`` for every batch's screening.
+    """
+    from kpi_engine.evaluation._stream_totals import ColumnSums, checks_totals  # noqa: PLC0415
+
+    if not (WHOLE_INPUT_TOTALS and checks_totals(ruleset.scorecard)):
+        for index, df in enumerate(_coalesced(batches, batch_rows)):
+            spill.put(f"in_{index}", df)
+            yield index, df
+        return
+    sums = ColumnSums(ruleset.scorecard)
+    count = 0
+    for index, df in enumerate(_coalesced(batches, batch_rows)):
+        spill.put(f"in_{index}", df)
+        sums.add(df)
+        count = index + 1
+        del df
+    sums.finish()
+    options[_SUMS] = sums
+    for index in range(count):
+        yield index, spill.get(f"in_{index}")
+
+
 def _ranges(rank: Any, part: int, kept: Sequence[Any], offsets: Any, spill: Spill) -> Any:
     """Each subject's output range (nondecreasing in the run's order: rank, then subject; unranked last).
 
@@ -607,13 +737,18 @@ def _nothing_to_appraise(exc: DataError, card: Any) -> bool:
 def _screening_warnings(ruleset: Ruleset, df: Any, period: str | None, options: dict[str, Any]) -> list[Issue]:
     """The warnings screening gives a batch (rows left out), as its run would have given them."""
     from kpi_engine.evaluation.engine import screen_inputs  # noqa: PLC0415 - the engine imports this module
+    from kpi_engine.evaluation.screening import WHOLE_INPUT  # noqa: PLC0415
 
+    sums = options.get(_SUMS)
+    token = WHOLE_INPUT.set(None if sums is None else sums.decide)
     try:
         screened = screen_inputs(
             ruleset, df, None, None, period, options["allow_extra_columns"], options["totals"], "error"
         )
     except KpiError:
         return []
+    finally:
+        WHOLE_INPUT.reset(token)
     return list(screened.warnings)
 
 

@@ -127,11 +127,19 @@ def aggregate(
             *[e.alias(name) for name, e in wanted.items()],
         )
         .join(index.lazy(), on="\0rep", how="left")
-        .drop("\0rep")
         .collect()
     )
     if work["\0g"].null_count():
-        raise UnusualError("events of reps that are not appraised")
+        from kpi_engine.evaluation._foreign import FOREIGN  # noqa: PLC0415
+
+        # Events of reps another streamed batch appraises are simply not this batch's (their owners
+        # are checked once by the streaming executor); any other owner is the row path's to report.
+        elsewhere = FOREIGN.get()
+        strays = work.filter(pl.col("\0g").is_null())["\0rep"]
+        if not elsewhere or not strays.is_in(list(elsewhere)).all():
+            raise UnusualError("events of reps that are not appraised")
+        work = work.filter(pl.col("\0g").is_not_null())
+    work = work.drop("\0rep")
     kinds = {name: (field.kind, field.den) for name, field in fields.items()}
     return reduce_column(work, needed, kinds, len(subjects))
 
