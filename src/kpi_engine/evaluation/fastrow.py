@@ -43,13 +43,23 @@ from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal, Inexact
 from fractions import Fraction
 from math import lcm
+from operator import attrgetter
 from typing import Any, overload
 
-from kpi_engine._numbers import MAX_EXPONENT, ZERO, Number, exact, own_context
+import attrs
+
+from kpi_engine._numbers import MAX_EXPONENT, ZERO, Number, exact, own_context, round_ratio
 from kpi_engine._perf import paused_gc, per_card
 from kpi_engine.evaluation import checks
 from kpi_engine.evaluation.records import Inputs, Record, Table
-from kpi_engine.evaluation.results import Appraisal, Rounding, SectionResult, SubjectResult, new_kpi_results
+from kpi_engine.evaluation.results import (
+    Appraisal,
+    KpiResult,
+    Rounding,
+    SectionResult,
+    SubjectResult,
+    new_kpi_results,
+)
 from kpi_engine.expr import Expression, Value, _ir
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
@@ -86,7 +96,7 @@ class FastCard:
         source: the generated Python source (inspect it: names appear only as ``repr`` string
             literals, numbers only as ``repr`` of integers).
         run: the compiled function ``run(rows) -> (entries, firsts) | None``; each entry is
-            ``(subject, key, rank_key, grade_index)``.
+            ``(subject, key, rank_key, grade_index, (s_0, …))``: ``s_i / gammas[i]`` is KPI i's exact score.
         den: the total's denominator (``key / den`` is the total after gates, exactly).
         reason: ``None``; a scorecard that does not qualify has no ``FastCard`` (see ``of``).
     """
@@ -278,7 +288,7 @@ class FastCard:
 {chr(10).join(reads)}
 {chr(10).join(lines)}
 {chr(10).join(grade_lines)}
-        entries.append((subject, key, {rank_key}, grade))
+        entries.append((subject, key, {rank_key}, grade, ({"".join(f"s{i}, " for i in range(len(card.kpis)))})))
         firsts.append({first})
     return entries, firsts
 '''
@@ -294,6 +304,7 @@ class FastCard:
         self.run = namespace["run"]
         self.den = den * unit
         self.forced = tuple(forced_names)
+        self.gammas = tuple(gammas)  # KPI i's exact score is ``s_i / gammas[i]`` (the entries' last item)
         self.checks_totals = len(additive) >= 2  # noqa: PLR2004
 
 
@@ -442,7 +453,7 @@ class FastResults(Sequence[SubjectResult]):
         card: Scorecard,
         rows: Sequence[dict[str, Any]],
         period: Period,
-        entries: list[tuple[str, int, int, int | None]],
+        entries: list[tuple[str, int, int, int | None, tuple[int, ...]]],
         fast: FastCard,
         *,
         strict: bool,
@@ -453,6 +464,7 @@ class FastResults(Sequence[SubjectResult]):
         self.strict = strict
         self.den = fast.den  # plain values only: the results pickle (the generated function does not)
         self.forced = fast.forced
+        self.gammas = fast.gammas
         lower_first = card.rank_lower_first
         ordered = sorted(entries, key=lambda e: (e[2], e[0]) if lower_first else (-e[2], e[0]))
         # Competition ranks (1, 1, 3) on the exact keys; no parent: no rank within one.
@@ -463,8 +475,12 @@ class FastResults(Sequence[SubjectResult]):
                 rank, previous = i, e[2]
             self.ranks.append(rank)
         self.entries = ordered
-        self._built: list[SubjectResult | None] = [None] * len(ordered)
+        self._built: list[SubjectResult | None] = [None] * len(ordered)  # the complete results
+        self._views: list[_SubjectView | None] = [None] * len(ordered)  # what callers are handed
         self.rounding = Rounding.of(card)
+        self.heads: tuple[tuple[str, str | None, str, str, Decimal], ...] = tuple(
+            (k.id, k.title, k.section, k.metric, k.weight) for k in card.kpis
+        )
         self._run: Any = None
         self._row_of: dict[str, dict[str, Any]] | None = None
         self._tracer: _LazyTracer | None = None  # the directly built results' explanations
@@ -483,13 +499,9 @@ class FastResults(Sequence[SubjectResult]):
         return self._get(j)
 
     def __iter__(self) -> Iterator[SubjectResult]:
-        built = self._built
-        for j in range(len(built)):
-            if built[j] is None:  # the next few together: one exact context for them
-                self._build(j, j + _CHUNK)
-            result = built[j]
-            assert result is not None
-            yield result
+        views = self._views
+        for j in range(len(views)):
+            yield views[j] or self._view(j)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
@@ -515,7 +527,8 @@ class FastResults(Sequence[SubjectResult]):
 
     def total(self, j: int) -> Decimal | None:
         """The reported total of position ``j`` (``SubjectResult.total``), without building its result."""
-        return self.rounding.round(self.total_key(j))
+        rounding = self.rounding
+        return round_ratio(self.entries[j][1], self.den, rounding.places, rounding.mode)
 
     def grade(self, j: int) -> str | None:
         """The grade of position ``j``, without building its result."""
@@ -544,12 +557,31 @@ class FastResults(Sequence[SubjectResult]):
         return _inputs(self.card, self.rows, self.period)
 
     def _get(self, j: int) -> SubjectResult:
+        return self._views[j] or self._view(j)
+
+    def _view(self, j: int) -> _SubjectView:
+        """Position ``j``'s lazy view (made once: the same object on every read)."""
+        view: _SubjectView = _new(_SubjectView)
+        _SET_RES(view, self)
+        _SET_J(view, j)
+        _SET_FULL(view, None)
+        _SET_KPIS(view, None)
+        self._views[j] = view
+        return view
+
+    def complete(self, j: int) -> SubjectResult:
+        """Position ``j``'s complete ``SubjectResult`` (built with the next few, in one exact context)."""
         built = self._built[j]
         if built is None:
-            self._build(j, j + 1)
+            self._build(j, j + _CHUNK)
             built = self._built[j]
             assert built is not None
         return built
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_views"] = [None] * len(self._views)  # views are made again on reading (they pickle as their results)
+        return state
 
     def _build(self, start: int, stop: int) -> None:
         """Build the results of positions ``start`` to ``stop`` not built yet, in one exact context."""
@@ -724,3 +756,168 @@ class _LazyTracer:
             self._run = RowRun(self.card, RowMetrics(self.card, data), self.period, strict=self.strict)
         found: dict[str, Any] = self._run.tracer.explanation(subject, kpi_id)
         return found
+
+
+# --- lazy views -----------------------------------------------------------------------------------
+#
+# What ``FastResults`` hands out: a ``SubjectResult`` (and, in its ``kpis``, ``KpiResult``s) that
+# holds the fast lane's exact integers and computes what is read when it is read. The subject,
+# rank, grade, reported total, KPI ids and reported KPI scores come straight from the integers
+# (``round_ratio``: the reported digits of the exact rational, no ``Fraction`` made); any other
+# field is read from the complete result (``complete()``, built once by ``FastResults._direct``
+# or the row executor, exactly as before). A view equals its complete result, hashes like it,
+# pickles and copies as it, and ``attrs.evolve`` of a view gives a plain result.
+
+
+def _plain(result: Any) -> Any:
+    """Unpickling a view: its complete result (a plain ``SubjectResult`` / ``KpiResult``)."""
+    return result
+
+
+def _delegate(name: str) -> property:
+    get = attrgetter(name)
+
+    def read(self: Any) -> Any:
+        return get(self.complete())
+
+    read.__name__ = name
+    read.__doc__ = f"The complete result's ``{name}``."
+    return property(read)
+
+
+class _SubjectView(SubjectResult):
+    """A ``SubjectResult`` of the fast lane, computed on access (see above); ``complete()`` builds it."""
+
+    __slots__ = ("_full", "_j", "_kpis_view", "_res")
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - ``attrs.evolve`` and friends: a plain result
+        return SubjectResult(*args, **kwargs)
+
+    def complete(self) -> SubjectResult:
+        full: SubjectResult | None = self._full
+        if full is None:
+            full = self._res.complete(self._j)
+            _SET_FULL(self, full)
+        return full
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SubjectResult):
+            return self.complete() == other.complete()
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, SubjectResult):
+            return self.complete() != other.complete()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.complete())
+
+    def __repr__(self) -> str:
+        return repr(self.complete())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _plain, (self.complete(),)
+
+    @property
+    def total(self) -> Decimal | None:
+        return self._res.total(self._j)
+
+
+def _subject_subject(self: _SubjectView) -> str:
+    return self._res.entries[self._j][0]
+
+
+def _subject_rank(self: _SubjectView) -> int:
+    return self._res.ranks[self._j]
+
+
+def _subject_grade(self: _SubjectView) -> str | None:
+    return self._res.grade(self._j)
+
+
+def _subject_kpis(self: _SubjectView) -> tuple[KpiResult, ...]:
+    kpis: tuple[KpiResult, ...] | None = self._kpis_view
+    if kpis is None:
+        res = self._res
+        ints = res.entries[self._j][4]
+        made = []
+        for i, head in enumerate(res.heads):
+            view: _KpiView = _new(_KpiView)
+            _SET_OWNER(view, self)
+            _SET_I(view, i)
+            _SET_HEAD(view, head)
+            _SET_S(view, ints[i])
+            made.append(view)
+        kpis = tuple(made)
+        _SET_KPIS(self, kpis)
+    return kpis
+
+
+_SUBJECT_FAST = {"subject": _subject_subject, "rank": _subject_rank, "grade": _subject_grade, "kpis": _subject_kpis}
+
+
+class _KpiView(KpiResult):
+    """A ``KpiResult`` of the fast lane: id, title, section, metric, weight, subject and reported score at once."""
+
+    __slots__ = ("_head", "_i", "_owner", "_s")
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - ``attrs.evolve`` and friends: a plain result
+        return KpiResult(*args, **kwargs)
+
+    def complete(self) -> KpiResult:
+        return self._owner.complete().kpis[self._i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, KpiResult):
+            return self.complete() == other.complete()
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, KpiResult):
+            return self.complete() != other.complete()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.complete())
+
+    def __repr__(self) -> str:
+        return repr(self.complete())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _plain, (self.complete(),)
+
+    @property
+    def score(self) -> Decimal | None:
+        res = self._owner._res  # noqa: SLF001 - the view's own sequence
+        rounding = res.rounding
+        return round_ratio(self._s, res.gammas[self._i], rounding.places, rounding.mode)
+
+
+_KPI_FAST = {
+    "id": lambda self: self._head[0],
+    "title": lambda self: self._head[1],
+    "section": lambda self: self._head[2],
+    "metric": lambda self: self._head[3],
+    "weight": lambda self: self._head[4],
+    "subject": lambda self: self._owner._res.entries[self._owner._j][0],
+    "rounding": lambda self: self._owner._res.rounding,
+}
+
+for _field in attrs.fields(SubjectResult):
+    _fast = _SUBJECT_FAST.get(_field.name)
+    setattr(_SubjectView, _field.name, property(_fast) if _fast else _delegate(_field.name))
+for _field in attrs.fields(KpiResult):
+    _fast = _KPI_FAST.get(_field.name)
+    setattr(_KpiView, _field.name, property(_fast) if _fast else _delegate(_field.name))
+del _field, _fast
+
+_new = object.__new__
+_SET_RES = _SubjectView._res.__set__  # type: ignore[attr-defined]  # slot descriptors: a frozen class's own slots
+_SET_J = _SubjectView._j.__set__  # type: ignore[attr-defined]
+_SET_FULL = _SubjectView._full.__set__  # type: ignore[attr-defined]
+_SET_KPIS = _SubjectView._kpis_view.__set__  # type: ignore[attr-defined]
+_SET_OWNER = _KpiView._owner.__set__  # type: ignore[attr-defined]
+_SET_I = _KpiView._i.__set__  # type: ignore[attr-defined]
+_SET_HEAD = _KpiView._head.__set__  # type: ignore[attr-defined]
+_SET_S = _KpiView._s.__set__  # type: ignore[attr-defined]
