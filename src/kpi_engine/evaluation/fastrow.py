@@ -39,7 +39,7 @@ type and digits (the property tests compare them).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal, Inexact
 from fractions import Fraction
 from math import lcm
@@ -48,7 +48,7 @@ from typing import Any, overload
 
 import attrs
 
-from kpi_engine._numbers import MAX_EXPONENT, ZERO, Number, exact, own_context, round_ratio
+from kpi_engine._numbers import _WIDE, MAX_EXPONENT, ZERO, Number, exact, own_context, round_ratio
 from kpi_engine._perf import paused_gc, per_card
 from kpi_engine.evaluation import checks
 from kpi_engine.evaluation.records import Inputs, Record, Table
@@ -476,8 +476,9 @@ class FastResults(Sequence[SubjectResult]):
             self.ranks.append(rank)
         self.entries = ordered
         self._built: list[SubjectResult | None] = [None] * len(ordered)  # the complete results
-        self._views: list[_SubjectView | None] = [None] * len(ordered)  # what callers are handed
         self.rounding = Rounding.of(card)
+        # ``round_ratio`` with the card's rounding
+        self.report: Callable[[int, int], Decimal] = _reporter(self.rounding.places, self.rounding.mode)
         self.heads: tuple[tuple[str, str | None, str, str, Decimal], ...] = tuple(
             (k.id, k.title, k.section, k.metric, k.weight) for k in card.kpis
         )
@@ -499,9 +500,9 @@ class FastResults(Sequence[SubjectResult]):
         return self._get(j)
 
     def __iter__(self) -> Iterator[SubjectResult]:
-        views = self._views
-        for j in range(len(views)):
-            yield views[j] or self._view(j)
+        view = self._view
+        for j in range(len(self.entries)):
+            yield view(j)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
@@ -527,8 +528,7 @@ class FastResults(Sequence[SubjectResult]):
 
     def total(self, j: int) -> Decimal | None:
         """The reported total of position ``j`` (``SubjectResult.total``), without building its result."""
-        rounding = self.rounding
-        return round_ratio(self.entries[j][1], self.den, rounding.places, rounding.mode)
+        return self.report(self.entries[j][1], self.den)
 
     def grade(self, j: int) -> str | None:
         """The grade of position ``j``, without building its result."""
@@ -557,16 +557,15 @@ class FastResults(Sequence[SubjectResult]):
         return _inputs(self.card, self.rows, self.period)
 
     def _get(self, j: int) -> SubjectResult:
-        return self._views[j] or self._view(j)
+        return self._view(j)
 
     def _view(self, j: int) -> _SubjectView:
-        """Position ``j``'s lazy view (made once: the same object on every read)."""
+        """Position ``j``'s lazy view: made on each read (views refer to this sequence, never it to them: no cycle)."""
         view: _SubjectView = _new(_SubjectView)
         _SET_RES(view, self)
         _SET_J(view, j)
         _SET_FULL(view, None)
         _SET_KPIS(view, None)
-        self._views[j] = view
         return view
 
     def complete(self, j: int) -> SubjectResult:
@@ -580,8 +579,12 @@ class FastResults(Sequence[SubjectResult]):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_views"] = [None] * len(self._views)  # views are made again on reading (they pickle as their results)
+        del state["report"]  # a closure: made again from the rounding
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.report = _reporter(self.rounding.places, self.rounding.mode)
 
     def _build(self, start: int, stop: int) -> None:
         """Build the results of positions ``start`` to ``stop`` not built yet, in one exact context."""
@@ -733,6 +736,7 @@ class _Kit:
 
 
 _DECIMALS = frozenset({Decimal})
+_Decimal = Decimal
 _UNTRACED: dict[str, Any] = {}
 
 
@@ -789,8 +793,12 @@ class _SubjectView(SubjectResult):
     """A ``SubjectResult`` of the fast lane, computed on access (see above); ``complete()`` builds it."""
 
     __slots__ = ("_full", "_j", "_kpis_view", "_res")
+    _full: SubjectResult | None
+    _j: int
+    _kpis_view: tuple[KpiResult, ...] | None
+    _res: FastResults
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - ``attrs.evolve`` and friends: a plain result
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # ``attrs.evolve`` and friends: a plain result
         return SubjectResult(*args, **kwargs)
 
     def complete(self) -> SubjectResult:
@@ -840,15 +848,13 @@ def _subject_kpis(self: _SubjectView) -> tuple[KpiResult, ...]:
     kpis: tuple[KpiResult, ...] | None = self._kpis_view
     if kpis is None:
         res = self._res
-        ints = res.entries[self._j][4]
-        made = []
-        for i, head in enumerate(res.heads):
+        made: list[KpiResult] = []
+        append = made.append
+        j = self._j
+        for i, (head, s, g) in enumerate(zip(res.heads, res.entries[j][4], res.gammas, strict=True)):
             view: _KpiView = _new(_KpiView)
-            _SET_OWNER(view, self)
-            _SET_I(view, i)
-            _SET_HEAD(view, head)
-            _SET_S(view, ints[i])
-            made.append(view)
+            _SET_D(view, (res, j, i, head, s, g))  # one slot: the fewest stores; the sequence, not this view: no cycle
+            append(view)
         kpis = tuple(made)
         _SET_KPIS(self, kpis)
     return kpis
@@ -860,13 +866,15 @@ _SUBJECT_FAST = {"subject": _subject_subject, "rank": _subject_rank, "grade": _s
 class _KpiView(KpiResult):
     """A ``KpiResult`` of the fast lane: id, title, section, metric, weight, subject and reported score at once."""
 
-    __slots__ = ("_head", "_i", "_owner", "_s")
+    __slots__ = ("_d",)
+    _d: tuple[FastResults, int, int, tuple[str, str | None, str, str, Decimal], int, int]  # (results, j, i, head, s, g)
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - ``attrs.evolve`` and friends: a plain result
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # ``attrs.evolve`` and friends: a plain result
         return KpiResult(*args, **kwargs)
 
     def complete(self) -> KpiResult:
-        return self._owner.complete().kpis[self._i]
+        d = self._d
+        return d[0].complete(d[1]).kpis[d[2]]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, KpiResult):
@@ -889,19 +897,18 @@ class _KpiView(KpiResult):
 
     @property
     def score(self) -> Decimal | None:
-        res = self._owner._res  # noqa: SLF001 - the view's own sequence
-        rounding = res.rounding
-        return round_ratio(self._s, res.gammas[self._i], rounding.places, rounding.mode)
+        d = self._d
+        return d[0].report(d[4], d[5])
 
 
 _KPI_FAST = {
-    "id": lambda self: self._head[0],
-    "title": lambda self: self._head[1],
-    "section": lambda self: self._head[2],
-    "metric": lambda self: self._head[3],
-    "weight": lambda self: self._head[4],
-    "subject": lambda self: self._owner._res.entries[self._owner._j][0],
-    "rounding": lambda self: self._owner._res.rounding,
+    "id": lambda self: self._d[3][0],
+    "title": lambda self: self._d[3][1],
+    "section": lambda self: self._d[3][2],
+    "metric": lambda self: self._d[3][3],
+    "weight": lambda self: self._d[3][4],
+    "subject": lambda self: self._d[0].entries[self._d[1]][0],
+    "rounding": lambda self: self._d[0].rounding,
 }
 
 for _field in attrs.fields(SubjectResult):
@@ -913,11 +920,22 @@ for _field in attrs.fields(KpiResult):
 del _field, _fast
 
 _new = object.__new__
-_SET_RES = _SubjectView._res.__set__  # type: ignore[attr-defined]  # slot descriptors: a frozen class's own slots
-_SET_J = _SubjectView._j.__set__  # type: ignore[attr-defined]
-_SET_FULL = _SubjectView._full.__set__  # type: ignore[attr-defined]
-_SET_KPIS = _SubjectView._kpis_view.__set__  # type: ignore[attr-defined]
-_SET_OWNER = _KpiView._owner.__set__  # type: ignore[attr-defined]
-_SET_I = _KpiView._i.__set__  # type: ignore[attr-defined]
-_SET_HEAD = _KpiView._head.__set__  # type: ignore[attr-defined]
-_SET_S = _KpiView._s.__set__  # type: ignore[attr-defined]
+_SET_RES = _SubjectView.__dict__["_res"].__set__
+_SET_J = _SubjectView.__dict__["_j"].__set__
+_SET_FULL = _SubjectView.__dict__["_full"].__set__
+_SET_KPIS = _SubjectView.__dict__["_kpis_view"].__set__
+_SET_D = _KpiView.__dict__["_d"].__set__
+
+
+def _reporter(places: int, mode: str) -> Callable[[int, int], Decimal]:
+    """``report(n, d)``: ``round_ratio(n, d, places, mode)``, with half-up on a non-negative ``n`` in one step."""
+    if mode != "half_up":
+        return lambda n, d: round_ratio(n, d, places, mode)
+    twice, exponent = 2 * 10**places, -places
+
+    def report(n: int, d: int) -> Decimal:
+        if n < 0:
+            return round_ratio(n, d, places, mode)
+        return _Decimal((n * twice + d) // (d + d)).scaleb(exponent, _WIDE)  # ⌊n/d·10^p + ½⌋: ties away from 0
+
+    return report
