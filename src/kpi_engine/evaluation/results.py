@@ -423,7 +423,7 @@ class SubjectResult:
         if self.rounding.contributions == "largest_remainder":  # each part depends on the others
             parts, _ = self.rounding.parts([k.contribution_exact for k in self.kpis], self.total_before_gates_exact)
             for k, part in zip(self.kpis, parts, strict=True):
-                object.__setattr__(k, "part", part)  # built for this result, not yet seen by anyone
+                object.__setattr__(k.complete(), "part", part)  # built for this result (a view: its result)
 
     @property
     def total(self) -> Decimal | None:
