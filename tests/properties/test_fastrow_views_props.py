@@ -131,6 +131,10 @@ def test_a_view_stands_for_its_result_wherever_it_goes():
     assert view.total_exact == ref.results[0].total_exact  # an exact number: the complete result, built now
     assert got.results._built[0] is view.complete()
     assert got.result("s2") == ref.result("s2")
+    later = got.results[1]  # complete before its KPIs are read: the complete result's own KPI objects
+    assert later.total_exact == ref.results[1].total_exact
+    assert all(type(k) is KpiResult for k in later.kpis)
+    assert later.kpis == ref.results[1].kpis
     assert pickle.loads(pickle.dumps(got)) == ref  # noqa: S301 - own bytes
 
 

@@ -779,10 +779,25 @@ def _plain(result: Any) -> Any:
 
 
 def _delegate(name: str) -> property:
+    """A subject view's field (or property) read from its complete result."""
     get = attrgetter(name)
 
-    def read(self: Any) -> Any:
-        return get(self.complete())
+    def read(self: _SubjectView) -> Any:
+        return get(self._full or self.complete())
+
+    read.__name__ = name
+    read.__doc__ = f"The complete result's ``{name}``."
+    return property(read)
+
+
+def _kpi_delegate(name: str) -> property:
+    """A KPI view's field (or property) read from its complete result (the complete subject's KPI)."""
+    get = attrgetter(name)
+
+    def read(self: _KpiView) -> Any:
+        res, j, i = self._d[:3]
+        full = res._built[j] or res.complete(j)  # noqa: SLF001 - the view's own sequence
+        return get(full.kpis[i])
 
     read.__name__ = name
     read.__doc__ = f"The complete result's ``{name}``."
@@ -807,6 +822,7 @@ class _SubjectView(SubjectResult):
             full = self._res.complete(self._j)
             _SET_FULL(self, full)
         return full
+
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SubjectResult):
@@ -846,7 +862,10 @@ def _subject_grade(self: _SubjectView) -> str | None:
 
 def _subject_kpis(self: _SubjectView) -> tuple[KpiResult, ...]:
     kpis: tuple[KpiResult, ...] | None = self._kpis_view
-    if kpis is None:
+    if kpis is None and self._full is not None:  # complete already (an exact number was read): its own objects
+        kpis = self._full.kpis
+        _SET_KPIS(self, kpis)
+    elif kpis is None:
         res = self._res
         made: list[KpiResult] = []
         append = made.append
@@ -873,8 +892,8 @@ class _KpiView(KpiResult):
         return KpiResult(*args, **kwargs)
 
     def complete(self) -> KpiResult:
-        d = self._d
-        return d[0].complete(d[1]).kpis[d[2]]
+        res, j, i = self._d[:3]
+        return (res._built[j] or res.complete(j)).kpis[i]  # noqa: SLF001 - the view's own sequence
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, KpiResult):
@@ -916,8 +935,13 @@ for _field in attrs.fields(SubjectResult):
     setattr(_SubjectView, _field.name, property(_fast) if _fast else _delegate(_field.name))
 for _field in attrs.fields(KpiResult):
     _fast = _KPI_FAST.get(_field.name)
-    setattr(_KpiView, _field.name, property(_fast) if _fast else _delegate(_field.name))
-del _field, _fast
+    setattr(_KpiView, _field.name, property(_fast) if _fast else _kpi_delegate(_field.name))
+# The reported figures computed from several fields: the complete result's, in one read.
+for _name in ("total_before_gates", "contributions_residue"):
+    setattr(_SubjectView, _name, _delegate(_name))
+for _name in ("effective_weight", "contribution", "explanation"):
+    setattr(_KpiView, _name, _kpi_delegate(_name))
+del _field, _fast, _name
 
 _new = object.__new__
 _SET_RES = _SubjectView.__dict__["_res"].__set__
