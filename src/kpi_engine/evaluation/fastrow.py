@@ -823,7 +823,6 @@ class _SubjectView(SubjectResult):
             _SET_FULL(self, full)
         return full
 
-
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SubjectResult):
             return self.complete() == other.complete()
