@@ -28,8 +28,13 @@ gives its result or its located error as it always did. The generated code there
 reproduce an error message: it only recognises the rows whose outcome is certain.
 
 **Results.** The appraisal's ``results`` is a ``FastResults`` sequence in ranked order: ranks,
-subjects and the order are known from the integers; each ``SubjectResult`` (with its
-``KpiResult`` objects) is built when it is read, straight from its row by the calls
+subjects and the order are known from the integers. What it hands out are *views*
+(``_SubjectView``/``_KpiView``, subclasses of ``SubjectResult``/``KpiResult``): the subject, rank,
+grade, reported total, KPI ids and reported KPI scores come from the integers (``round_ratio``
+digits, no ``Fraction``); any other field is read from the complete result (``complete()``),
+which equals the view, and which pickling, copying and ``attrs.evolve`` give. The complete
+``SubjectResult`` (with its ``KpiResult`` objects) is built on the first such read, straight
+from its row by the calls
 ``RowRun.appraise`` makes (the plan's scaled-integer kernels, weights, gates, grades), without a
 ``RowRun``; a value a kernel declines sends that subject to ``RowRun.appraise`` itself, and traces
 are the row executor's, built on the first explanation read. Every number has the general path's
