@@ -310,6 +310,9 @@ class FastCard:
         self.den = den * unit
         self.forced = tuple(forced_names)
         self.gammas = tuple(gammas)  # KPI i's exact score is ``s_i / gammas[i]`` (the entries' last item)
+        self.heads: tuple[tuple[str, str | None, str, str, Decimal], ...] = tuple(
+            (k.id, k.title, k.section, k.metric, k.weight) for k in card.kpis
+        )  # what a KPI view reports without its complete result
         self.checks_totals = len(additive) >= 2  # noqa: PLR2004
 
 
@@ -484,9 +487,7 @@ class FastResults(Sequence[SubjectResult]):
         self.rounding = Rounding.of(card)
         # ``round_ratio`` with the card's rounding
         self.report: Callable[[int, int], Decimal] = _reporter(self.rounding.places, self.rounding.mode)
-        self.heads: tuple[tuple[str, str | None, str, str, Decimal], ...] = tuple(
-            (k.id, k.title, k.section, k.metric, k.weight) for k in card.kpis
-        )
+        self.heads = fast.heads
         self._run: Any = None
         self._row_of: dict[str, dict[str, Any]] | None = None
         self._tracer: _LazyTracer | None = None  # the directly built results' explanations
