@@ -24,6 +24,13 @@ Contenders, each in its own fresh process, alternating round by round:
   (``evaluation.fastrow``), so the call alone does not pay for them;
 - ``kpi_text_board``: ``kpi_text`` and a leaderboard (subject, reported total, grade, rank) read
   through ``FastResults``' accessors, which need no result object (the objects on the baseline);
+- ``kpi_text_every``: ``kpi_text`` and every field an app might show of every result object
+  (subject: reported totals, grade, bonus, rank, flags; each KPI: value, status, reported score,
+  share and contribution, flags): the views compute the integers' answers and build the complete
+  result for the rest;
+- ``kpi_text_exact``: ``kpi_text`` and the exact numbers (``total_exact``, each KPI's
+  ``score_exact`` and ``contribution_exact``): what a view reads from its complete result;
+- ``kpi_text_json``: ``kpi_text`` and ``Appraisal.to_json()`` of each team;
 - ``zen_decision``: zen-engine's ``ZenDecision.evaluate(context)`` per rep on a decision from
   ``ZenEngine().create_decision(content)``;
 - ``zen_engine``: ``ZenEngine.evaluate(key, context)`` per rep, the engine's loader returning a
@@ -186,6 +193,44 @@ def kpi_text_read(folder: Path) -> dict[str, float]:
     return _timed(lambda team: _read_all(evaluate(ruleset, team, engine="row")), teams)
 
 
+def _read_every(appraisal: Any) -> None:
+    """Every result object read: each field an app might show (reported figures, flags, ranks) of the subject and its KPIs."""
+    for r in appraisal.results:
+        _ = (r.subject, r.total, r.total_before_gates, r.grade, r.bonus_multiplier, r.rank, r.flags, r.level, r.parent)
+        for k in r.kpis:
+            _ = (k.id, k.value, k.status, k.score, k.effective_weight, k.contribution, k.flags)
+
+
+def kpi_text_every(folder: Path) -> dict[str, float]:
+    from kpi_engine import evaluate, load_ruleset
+
+    ruleset = load_ruleset(folder / "t12.yaml")
+    teams = _teams(json.loads((folder / "rows.json").read_text(encoding="utf-8")))
+    return _timed(lambda team: _read_every(evaluate(ruleset, team, engine="row")), teams)
+
+
+def _read_exact(appraisal: Any) -> None:
+    """The exact numbers: each rep's exact total and each KPI's exact score and contribution."""
+    for r in appraisal.results:
+        _ = (r.total_exact, [(k.score_exact, k.contribution_exact) for k in r.kpis])
+
+
+def kpi_text_exact(folder: Path) -> dict[str, float]:
+    from kpi_engine import evaluate, load_ruleset
+
+    ruleset = load_ruleset(folder / "t12.yaml")
+    teams = _teams(json.loads((folder / "rows.json").read_text(encoding="utf-8")))
+    return _timed(lambda team: _read_exact(evaluate(ruleset, team, engine="row")), teams)
+
+
+def kpi_text_json(folder: Path) -> dict[str, float]:
+    from kpi_engine import evaluate, load_ruleset
+
+    ruleset = load_ruleset(folder / "t12.yaml")
+    teams = _teams(json.loads((folder / "rows.json").read_text(encoding="utf-8")))
+    return _timed(lambda team: evaluate(ruleset, team, engine="row").to_json(), teams)
+
+
 def _read_board(appraisal: Any) -> None:
     """A leaderboard: each rep's subject, reported total, grade and rank, read without building result objects."""
     results = appraisal.results
@@ -250,6 +295,9 @@ CONTENDERS = {
     "kpi_decimal": ("kpi row executor, Decimal cells", kpi_decimal),
     "kpi_text_read": ("kpi text cells, every result read", kpi_text_read),
     "kpi_text_board": ("kpi text cells, leaderboard read", kpi_text_board),
+    "kpi_text_every": ("kpi text cells, every field of every result", kpi_text_every),
+    "kpi_text_exact": ("kpi text cells, exact numbers read", kpi_text_exact),
+    "kpi_text_json": ("kpi text cells, to_json", kpi_text_json),
     "zen_decision": ("zen ZenDecision.evaluate, per rep", zen_decision),
     "zen_engine": ("zen ZenEngine.evaluate (loaded), per rep", zen_engine),
     "zen_batch": ("zen ZenEngine.evaluate_batch, per team", zen_batch),
@@ -308,7 +356,7 @@ def report(best: dict[str, dict[str, float]], reps: int) -> None:
         print(f"  {label:<42} {cpu:>11.1f} {wall:>12.1f}  {ratio:>18}")
     if fastest:
         z = per[fastest]
-        for name in ("kpi_text", "kpi_decimal", "kpi_text_read", "kpi_text_board"):
+        for name in [n for n in CONTENDERS if n.startswith("kpi")]:
             if name in per:
                 k = per[name]
                 print(f"  {CONTENDERS[name][0]}: {z['cpu'] / k['cpu']:.2f}× the speed of zen's fastest call "

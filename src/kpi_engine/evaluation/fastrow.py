@@ -28,8 +28,13 @@ gives its result or its located error as it always did. The generated code there
 reproduce an error message: it only recognises the rows whose outcome is certain.
 
 **Results.** The appraisal's ``results`` is a ``FastResults`` sequence in ranked order: ranks,
-subjects and the order are known from the integers; each ``SubjectResult`` (with its
-``KpiResult`` objects) is built when it is read, straight from its row by the calls
+subjects and the order are known from the integers. What it hands out are *views*
+(``_SubjectView``/``_KpiView``, subclasses of ``SubjectResult``/``KpiResult``): the subject, rank,
+grade, reported total, KPI ids and reported KPI scores come from the integers (``round_ratio``
+digits, no ``Fraction``); any other field is read from the complete result (``complete()``),
+which equals the view, and which pickling, copying and ``attrs.evolve`` give. The complete
+``SubjectResult`` (with its ``KpiResult`` objects) is built on the first such read, straight
+from its row by the calls
 ``RowRun.appraise`` makes (the plan's scaled-integer kernels, weights, gates, grades), without a
 ``RowRun``; a value a kernel declines sends that subject to ``RowRun.appraise`` itself, and traces
 are the row executor's, built on the first explanation read. Every number has the general path's
@@ -39,17 +44,27 @@ type and digits (the property tests compare them).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal, Inexact
 from fractions import Fraction
 from math import lcm
+from operator import attrgetter
 from typing import Any, overload
 
-from kpi_engine._numbers import MAX_EXPONENT, ZERO, Number, exact, own_context
+import attrs
+
+from kpi_engine._numbers import _WIDE, MAX_EXPONENT, ZERO, Number, exact, own_context, round_ratio
 from kpi_engine._perf import paused_gc, per_card
 from kpi_engine.evaluation import checks
 from kpi_engine.evaluation.records import Inputs, Record, Table
-from kpi_engine.evaluation.results import Appraisal, Rounding, SectionResult, SubjectResult, new_kpi_results
+from kpi_engine.evaluation.results import (
+    Appraisal,
+    KpiResult,
+    Rounding,
+    SectionResult,
+    SubjectResult,
+    new_kpi_results,
+)
 from kpi_engine.expr import Expression, Value, _ir
 from kpi_engine.language.build import Ruleset
 from kpi_engine.language.model import Scorecard
@@ -86,7 +101,7 @@ class FastCard:
         source: the generated Python source (inspect it: names appear only as ``repr`` string
             literals, numbers only as ``repr`` of integers).
         run: the compiled function ``run(rows) -> (entries, firsts) | None``; each entry is
-            ``(subject, key, rank_key, grade_index)``.
+            ``(subject, key, rank_key, grade_index, (s_0, …))``: ``s_i / gammas[i]`` is KPI i's exact score.
         den: the total's denominator (``key / den`` is the total after gates, exactly).
         reason: ``None``; a scorecard that does not qualify has no ``FastCard`` (see ``of``).
     """
@@ -278,7 +293,7 @@ class FastCard:
 {chr(10).join(reads)}
 {chr(10).join(lines)}
 {chr(10).join(grade_lines)}
-        entries.append((subject, key, {rank_key}, grade))
+        entries.append((subject, key, {rank_key}, grade, ({"".join(f"s{i}, " for i in range(len(card.kpis)))})))
         firsts.append({first})
     return entries, firsts
 '''
@@ -294,6 +309,10 @@ class FastCard:
         self.run = namespace["run"]
         self.den = den * unit
         self.forced = tuple(forced_names)
+        self.gammas = tuple(gammas)  # KPI i's exact score is ``s_i / gammas[i]`` (the entries' last item)
+        self.heads: tuple[tuple[str, str | None, str, str, Decimal], ...] = tuple(
+            (k.id, k.title, k.section, k.metric, k.weight) for k in card.kpis
+        )  # what a KPI view reports without its complete result
         self.checks_totals = len(additive) >= 2  # noqa: PLR2004
 
 
@@ -442,7 +461,7 @@ class FastResults(Sequence[SubjectResult]):
         card: Scorecard,
         rows: Sequence[dict[str, Any]],
         period: Period,
-        entries: list[tuple[str, int, int, int | None]],
+        entries: list[tuple[str, int, int, int | None, tuple[int, ...]]],
         fast: FastCard,
         *,
         strict: bool,
@@ -453,6 +472,7 @@ class FastResults(Sequence[SubjectResult]):
         self.strict = strict
         self.den = fast.den  # plain values only: the results pickle (the generated function does not)
         self.forced = fast.forced
+        self.gammas = fast.gammas
         lower_first = card.rank_lower_first
         ordered = sorted(entries, key=lambda e: (e[2], e[0]) if lower_first else (-e[2], e[0]))
         # Competition ranks (1, 1, 3) on the exact keys; no parent: no rank within one.
@@ -463,8 +483,11 @@ class FastResults(Sequence[SubjectResult]):
                 rank, previous = i, e[2]
             self.ranks.append(rank)
         self.entries = ordered
-        self._built: list[SubjectResult | None] = [None] * len(ordered)
+        self._built: list[SubjectResult | None] = [None] * len(ordered)  # the complete results
         self.rounding = Rounding.of(card)
+        # ``round_ratio`` with the card's rounding
+        self.report: Callable[[int, int], Decimal] = _reporter(self.rounding.places, self.rounding.mode)
+        self.heads = fast.heads
         self._run: Any = None
         self._row_of: dict[str, dict[str, Any]] | None = None
         self._tracer: _LazyTracer | None = None  # the directly built results' explanations
@@ -483,13 +506,9 @@ class FastResults(Sequence[SubjectResult]):
         return self._get(j)
 
     def __iter__(self) -> Iterator[SubjectResult]:
-        built = self._built
-        for j in range(len(built)):
-            if built[j] is None:  # the next few together: one exact context for them
-                self._build(j, j + _CHUNK)
-            result = built[j]
-            assert result is not None
-            yield result
+        view = self._view
+        for j in range(len(self.entries)):
+            yield view(j)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):
@@ -515,7 +534,7 @@ class FastResults(Sequence[SubjectResult]):
 
     def total(self, j: int) -> Decimal | None:
         """The reported total of position ``j`` (``SubjectResult.total``), without building its result."""
-        return self.rounding.round(self.total_key(j))
+        return self.report(self.entries[j][1], self.den)
 
     def grade(self, j: int) -> str | None:
         """The grade of position ``j``, without building its result."""
@@ -544,12 +563,34 @@ class FastResults(Sequence[SubjectResult]):
         return _inputs(self.card, self.rows, self.period)
 
     def _get(self, j: int) -> SubjectResult:
+        return self._view(j)
+
+    def _view(self, j: int) -> _SubjectView:
+        """Position ``j``'s lazy view: made on each read (views refer to this sequence, never it to them: no cycle)."""
+        view: _SubjectView = _new(_SubjectView)
+        _SET_RES(view, self)
+        _SET_J(view, j)
+        _SET_FULL(view, None)
+        _SET_KPIS(view, None)
+        return view
+
+    def complete(self, j: int) -> SubjectResult:
+        """Position ``j``'s complete ``SubjectResult`` (built with the next few, in one exact context)."""
         built = self._built[j]
         if built is None:
-            self._build(j, j + 1)
+            self._build(j, j + _CHUNK)
             built = self._built[j]
             assert built is not None
         return built
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["report"]  # a closure: made again from the rounding
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.report = _reporter(self.rounding.places, self.rounding.mode)
 
     def _build(self, start: int, stop: int) -> None:
         """Build the results of positions ``start`` to ``stop`` not built yet, in one exact context."""
@@ -701,6 +742,7 @@ class _Kit:
 
 
 _DECIMALS = frozenset({Decimal})
+_Decimal = Decimal
 _UNTRACED: dict[str, Any] = {}
 
 
@@ -724,3 +766,205 @@ class _LazyTracer:
             self._run = RowRun(self.card, RowMetrics(self.card, data), self.period, strict=self.strict)
         found: dict[str, Any] = self._run.tracer.explanation(subject, kpi_id)
         return found
+
+
+# --- lazy views -----------------------------------------------------------------------------------
+#
+# What ``FastResults`` hands out: a ``SubjectResult`` (and, in its ``kpis``, ``KpiResult``s) that
+# holds the fast lane's exact integers and computes what is read when it is read. The subject,
+# rank, grade, reported total, KPI ids and reported KPI scores come straight from the integers
+# (``round_ratio``: the reported digits of the exact rational, no ``Fraction`` made); any other
+# field is read from the complete result (``complete()``, built once by ``FastResults._direct``
+# or the row executor, exactly as before). A view equals its complete result, hashes like it,
+# pickles and copies as it, and ``attrs.evolve`` of a view gives a plain result.
+
+
+def _plain(result: Any) -> Any:
+    """Unpickling a view: its complete result (a plain ``SubjectResult`` / ``KpiResult``)."""
+    return result
+
+
+def _delegate(name: str) -> property:
+    """A subject view's field (or property) read from its complete result."""
+    get = attrgetter(name)
+
+    def read(self: _SubjectView) -> Any:
+        return get(self._full or self.complete())
+
+    read.__name__ = name
+    read.__doc__ = f"The complete result's ``{name}``."
+    return property(read)
+
+
+def _kpi_delegate(name: str) -> property:
+    """A KPI view's field (or property) read from its complete result (the complete subject's KPI)."""
+    get = attrgetter(name)
+
+    def read(self: _KpiView) -> Any:
+        res, j, i = self._d[:3]
+        full = res._built[j] or res.complete(j)  # noqa: SLF001 - the view's own sequence
+        return get(full.kpis[i])
+
+    read.__name__ = name
+    read.__doc__ = f"The complete result's ``{name}``."
+    return property(read)
+
+
+class _SubjectView(SubjectResult):
+    """A ``SubjectResult`` of the fast lane, computed on access (see above); ``complete()`` builds it."""
+
+    __slots__ = ("_full", "_j", "_kpis_view", "_res")
+    _full: SubjectResult | None
+    _j: int
+    _kpis_view: tuple[KpiResult, ...] | None
+    _res: FastResults
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # ``attrs.evolve`` and friends: a plain result
+        return SubjectResult(*args, **kwargs)
+
+    def complete(self) -> SubjectResult:
+        full: SubjectResult | None = self._full
+        if full is None:
+            full = self._res.complete(self._j)
+            _SET_FULL(self, full)
+        return full
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SubjectResult):
+            return self.complete() == other.complete()
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, SubjectResult):
+            return self.complete() != other.complete()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.complete())
+
+    def __repr__(self) -> str:
+        return repr(self.complete())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _plain, (self.complete(),)
+
+    @property
+    def total(self) -> Decimal | None:
+        return self._res.total(self._j)
+
+
+def _subject_subject(self: _SubjectView) -> str:
+    return self._res.entries[self._j][0]
+
+
+def _subject_rank(self: _SubjectView) -> int:
+    return self._res.ranks[self._j]
+
+
+def _subject_grade(self: _SubjectView) -> str | None:
+    return self._res.grade(self._j)
+
+
+def _subject_kpis(self: _SubjectView) -> tuple[KpiResult, ...]:
+    kpis: tuple[KpiResult, ...] | None = self._kpis_view
+    if kpis is None and self._full is not None:  # complete already (an exact number was read): its own objects
+        kpis = self._full.kpis
+        _SET_KPIS(self, kpis)
+    elif kpis is None:
+        res = self._res
+        made: list[KpiResult] = []
+        append = made.append
+        j = self._j
+        for i, (head, s, g) in enumerate(zip(res.heads, res.entries[j][4], res.gammas, strict=True)):
+            view: _KpiView = _new(_KpiView)
+            _SET_D(view, (res, j, i, head, s, g))  # one slot: the fewest stores; the sequence, not this view: no cycle
+            append(view)
+        kpis = tuple(made)
+        _SET_KPIS(self, kpis)
+    return kpis
+
+
+_SUBJECT_FAST = {"subject": _subject_subject, "rank": _subject_rank, "grade": _subject_grade, "kpis": _subject_kpis}
+
+
+class _KpiView(KpiResult):
+    """A ``KpiResult`` of the fast lane: id, title, section, metric, weight, subject and reported score at once."""
+
+    __slots__ = ("_d",)
+    _d: tuple[FastResults, int, int, tuple[str, str | None, str, str, Decimal], int, int]  # (results, j, i, head, s, g)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # ``attrs.evolve`` and friends: a plain result
+        return KpiResult(*args, **kwargs)
+
+    def complete(self) -> KpiResult:
+        res, j, i = self._d[:3]
+        return (res._built[j] or res.complete(j)).kpis[i]  # noqa: SLF001 - the view's own sequence
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, KpiResult):
+            return self.complete() == other.complete()
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, KpiResult):
+            return self.complete() != other.complete()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.complete())
+
+    def __repr__(self) -> str:
+        return repr(self.complete())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _plain, (self.complete(),)
+
+    @property
+    def score(self) -> Decimal | None:
+        d = self._d
+        return d[0].report(d[4], d[5])
+
+
+_KPI_FAST = {
+    "id": lambda self: self._d[3][0],
+    "title": lambda self: self._d[3][1],
+    "section": lambda self: self._d[3][2],
+    "metric": lambda self: self._d[3][3],
+    "weight": lambda self: self._d[3][4],
+    "subject": lambda self: self._d[0].entries[self._d[1]][0],
+    "rounding": lambda self: self._d[0].rounding,
+}
+
+for _field in attrs.fields(SubjectResult):
+    _fast = _SUBJECT_FAST.get(_field.name)
+    setattr(_SubjectView, _field.name, property(_fast) if _fast else _delegate(_field.name))
+for _field in attrs.fields(KpiResult):
+    _fast = _KPI_FAST.get(_field.name)
+    setattr(_KpiView, _field.name, property(_fast) if _fast else _kpi_delegate(_field.name))
+# The reported figures computed from several fields: the complete result's, in one read.
+for _name in ("total_before_gates", "contributions_residue"):
+    setattr(_SubjectView, _name, _delegate(_name))
+for _name in ("effective_weight", "contribution", "explanation"):
+    setattr(_KpiView, _name, _kpi_delegate(_name))
+del _field, _fast, _name
+
+_new = object.__new__
+_SET_RES = _SubjectView.__dict__["_res"].__set__
+_SET_J = _SubjectView.__dict__["_j"].__set__
+_SET_FULL = _SubjectView.__dict__["_full"].__set__
+_SET_KPIS = _SubjectView.__dict__["_kpis_view"].__set__
+_SET_D = _KpiView.__dict__["_d"].__set__
+
+
+def _reporter(places: int, mode: str) -> Callable[[int, int], Decimal]:
+    """``report(n, d)``: ``round_ratio(n, d, places, mode)``, with half-up on a non-negative ``n`` in one step."""
+    if mode != "half_up":
+        return lambda n, d: round_ratio(n, d, places, mode)
+    twice, exponent = 2 * 10**places, -places
+
+    def report(n: int, d: int) -> Decimal:
+        if n < 0:
+            return round_ratio(n, d, places, mode)
+        return _Decimal((n * twice + d) // (d + d)).scaleb(exponent, _WIDE)  # ⌊n/d·10^p + ½⌋: ties away from 0
+
+    return report

@@ -181,6 +181,13 @@ class KpiResult:
             return self.trace
         return {} if self.tracer is None else self.tracer.explanation(self.subject, self.id)
 
+    def complete(self) -> KpiResult:
+        """This result with every field set (itself; a lazy view of the row path's fast lane gives its built result).
+
+        .. versionadded:: 0.2.0
+        """
+        return self
+
 
 def _kpi_result_builder() -> Callable[..., KpiResult]:
     """``KpiResult(*fields)`` with each slot set directly: what attrs' ``__init__`` does, a fifth faster.
@@ -416,7 +423,7 @@ class SubjectResult:
         if self.rounding.contributions == "largest_remainder":  # each part depends on the others
             parts, _ = self.rounding.parts([k.contribution_exact for k in self.kpis], self.total_before_gates_exact)
             for k, part in zip(self.kpis, parts, strict=True):
-                object.__setattr__(k, "part", part)  # built for this result, not yet seen by anyone
+                object.__setattr__(k.complete(), "part", part)  # built for this result (a view: its result)
 
     @property
     def total(self) -> Decimal | None:
@@ -432,6 +439,16 @@ class SubjectResult:
     def contributions_residue(self) -> Decimal:
         """Reported total before gates − Σ reported contributions (0 when the parts add up)."""
         return self.rounding.parts([k.contribution_exact for k in self.kpis], self.total_before_gates_exact)[1]
+
+    def complete(self) -> SubjectResult:
+        """This result with every field set: itself, or the built result behind a lazy view.
+
+        The row path's fast lane hands back views (subclasses) that compute what is read on
+        access; ``complete()`` gives the plain ``SubjectResult`` they stand for (equal to them).
+
+        .. versionadded:: 0.2.0
+        """
+        return self
 
     def kpi(self, kpi_id: str) -> KpiResult:
         """The result of one KPI.
@@ -589,6 +606,7 @@ class Appraisal:
         return head
 
     def _subject(self, r: SubjectResult, *, traces: bool, convert: Callable[[Any], Any]) -> dict[str, Any]:
+        r = r.complete()  # a lazy view's built result: every field is read here
         parts, residue = self.reported_contributions(r)
         kpis = []
         for k in r.kpis:
