@@ -185,19 +185,19 @@ def test_event_metrics_are_refused_clearly(spark):
         ks.evaluate(_frame(spark, [{"subject": "a", "period": "2026-03"}]), ruleset)
 
 
-# The conformance suite through Spark: all of it in CI (CI set) or with KPI_SPARK_CONFORMANCE=all,
-# else a sample of 15 (about 3 minutes against 15 s on two cores).
+# The conformance suite through Spark: every case whose ruleset loads (events and expected errors
+# included) in CI (CI set) or with KPI_SPARK_CONFORMANCE=all, else a sample of 15.
 def _conformance_cases():
-    cases = [
-        c
-        for c in load_cases(ROOT / "tests" / "conformance")
-        if c.expect is not None and c.inputs.events is None and c.inputs.records
-    ]
+    cases = [c for c in load_cases(ROOT / "tests" / "conformance") if c.inputs.records]
     if os.environ.get("KPI_SPARK_CONFORMANCE") == "all" or os.environ.get("CI"):
         return cases
     return random.Random(16).sample(  # noqa: S311 - a reproducible sample
         cases, min(15, len(cases))
     )
+
+
+def _codes(error):
+    return sorted({i.code for i in error.issues if i.severity == "error"})
 
 
 @pytest.mark.parametrize("case", _conformance_cases(), ids=lambda c: c.full_id)
@@ -206,24 +206,39 @@ def test_conformance_case_on_spark_equals_one_process(spark, case):
 
     ruleset = _load(case)
     if isinstance(ruleset, Exception):
-        pytest.skip("the ruleset does not load")
-    if any(m.kind in {"aggregate", "window"} for m in ruleset.scorecard.metrics.values()):
-        pytest.skip("event metrics are not evaluated on Spark")
+        pytest.skip("the ruleset does not load (nothing reaches an executor)")
     i = case.inputs
     records = [dict(r) for r in i.records]
     members = None if i.members is None else [dict(m) for m in i.members]
+    events = None if i.events is None else [dict(e) for e in i.events]
     options = {"strict": i.strict, "allow_extra_columns": i.allow_extra_columns, "totals": i.totals,
-               "unlisted": i.unlisted}  # fmt: skip
-    appraisal = kpi_engine.evaluate(ruleset, records, members=members, period=i.period, **options)
-    expected = _sorted(result_table(appraisal, _names(records, appraisal.period)).to_pylist())
+               "unlisted": i.unlisted, "events": events}  # fmt: skip
+    try:
+        appraisal = kpi_engine.evaluate(ruleset, records, members=members, period=i.period, **options)
+    except KpiError as exc:
+        single = exc
+    else:
+        single = None
     df = _frame(spark, records).repartition(3)
+    if single is not None:
+        with pytest.raises(KpiError) as raised:
+            _on_spark(df, ruleset, members, period=i.period, partitions=2, **options)
+        _skip_a_limit(raised.value)
+        assert type(raised.value) is type(single), raised.value.render()
+        assert _codes(raised.value) == _codes(single), raised.value.render()
+        return
     try:
         got = _on_spark(df, ruleset, members, period=i.period, partitions=2, **options)
     except KpiError as exc:
-        if any(limit in str(exc) for limit in LIMITS):
-            pytest.skip(f"a documented limit of kpi_engine.spark: {exc}")
+        _skip_a_limit(exc)
         raise
+    expected = _sorted(result_table(appraisal, _names(records, appraisal.period)).to_pylist())
     assert got == expected
+
+
+def _skip_a_limit(error):
+    if any(limit in str(error) for limit in LIMITS):
+        pytest.skip(f"a documented limit of kpi_engine.spark: {error}")
 
 
 # The documented limits (docs/spark.md), refused before any job runs: a case meeting one is skipped.
