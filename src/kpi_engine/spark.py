@@ -114,6 +114,9 @@ def evaluate(
     task = _Task(ruleset, chosen, member_rows, roots, options, event_rows, unowned)
     rows = grouped.mapInArrow(task, out_ddl).persist()
     _raise_task_errors(rows)
+    if rows.limit(1).count() == 0:  # no task held a record of the period: as ``evaluate`` says it
+        rows.unpersist()
+        raise DataError(f"no {card.subject} has data for period {chosen}")
     k = len(card.kpis)
     key = F.col("rank_key")
     order = key.asc_nulls_last() if card.rank_lower_first else key.desc_nulls_last()
@@ -282,7 +285,8 @@ def _roots(member_rows: list[dict[str, str]] | None) -> dict[str, str]:
         return {}
     by_period: dict[str, dict[str, tuple[str, int]]] = {}
     for line, m in enumerate(member_rows, start=2):
-        by_period.setdefault(m.get("period", ""), {})[m.get("member", "")] = (m.get("parent", ""), line)
+        if m.get("member", "") != m.get("parent", ""):  # its own parent: the tasks report it (bad_member)
+            by_period.setdefault(m.get("period", ""), {})[m.get("member", "")] = (m.get("parent", ""), line)
     for period, parent in by_period.items():
         for start in parent:
             seen = [start]
@@ -335,7 +339,13 @@ def _latest(ruleset: Ruleset, records: Any, member_rows: list[dict[str, str]] | 
         picked = records.where(F.trim(F.col("period").cast("string")).isin(wanted))
         return sorted(r[0] for r in picked.select(F.trim(F.col("subject").cast("string"))).distinct().collect())
 
-    return str(latest_period(card, set(parsed), subjects_of))
+    from kpi_engine.evaluation.checks import StrayPeriodError  # noqa: PLC0415
+
+    try:
+        return str(latest_period(card, set(parsed), subjects_of))
+    except StrayPeriodError as exc:  # as one process raises it, located at the records (not at a row: Spark's)
+        issue = Issue("stray_period", str(exc), "period", Location("records"))
+        raise DataError.from_issues([issue], "records") from None
 
 
 def _event_rows(events: Any) -> list[dict[str, str | None]] | None:

@@ -165,24 +165,54 @@ def test_a_membership_cycle_is_a_located_error(dept_case):
 
 
 def test_an_unknown_member_is_an_error_never_a_partial_total(spark, dept_case):
-    """A rep record whose team has no parent row: the one-process error, never a department total without it."""
+    """A rep record whose team has no parent row: the one-process error (class and codes), never a partial total."""
     ruleset, records, members, _, _ = dept_case
     broken = [m for m in members if not (m["member"] == "dept1_t2" and m["period"] == "2026-Q2")]
     with pytest.raises(KpiError) as single:
         kpi_engine.evaluate(ruleset, records, members=broken)
     df = _frame(spark, records).repartition(3)
-    with pytest.raises(Exception) as distributed:  # noqa: PT011 - Spark wraps the task's error
-        ks.evaluate(df, ruleset, broken).collect()
-    assert type(single.value).__name__ in str(distributed.value)
+    with pytest.raises(KpiError) as distributed:  # raised on the driver, rebuilt from the tasks' status rows
+        ks.evaluate(df, ruleset, broken, partitions=3)
+    assert type(distributed.value) is type(single.value)
+    assert _codes(distributed.value) == _codes(single.value) == ["orphan_record"]
+    assert len(distributed.value.issues) == len(single.value.issues)  # every task's issues, gathered
 
 
-def test_event_metrics_are_refused_clearly(spark):
-    text = (ROOT / "rulesets" / "sales_office_windows.yaml").read_text(encoding="utf-8")
-    ruleset = kpi_engine.parse_ruleset(text)
-    if not any(m.kind in {"aggregate", "window"} for m in ruleset.scorecard.metrics.values()):
-        pytest.skip("this ruleset has no event metric")
-    with pytest.raises(KpiError, match="event metrics"):
-        ks.evaluate(_frame(spark, [{"subject": "a", "period": "2026-03"}]), ruleset)
+def _event_case():
+    case = next(c for c in load_cases(ROOT / "tests" / "conformance") if c.id == "every_aggregate_fills_its_input")
+    from kpi_engine.conformance import _load
+
+    return _load(case), [dict(r) for r in case.inputs.records], [dict(e) for e in case.inputs.events], case
+
+
+def test_events_as_a_spark_frame_give_the_one_process_appraisal(spark):
+    ruleset, records, events, case = _event_case()
+    extra = [{**r, "subject": f"{r['subject']}_{i}"} for i in range(5) for r in records]
+    extra_events = [
+        {**e, "event_id": f"{e['event_id']}_{i}", "rep": f"{e['rep']}_{i}"} for i in range(5) for e in events
+    ]
+    records, events = records + extra, events + extra_events
+    expected = _one_process_events(ruleset, records, events, case.inputs.period)
+    got = _on_spark(_frame(spark, records).repartition(4), ruleset, None, events=_frame(spark, events),
+                    period=case.inputs.period, partitions=3)  # fmt: skip
+    assert got == expected
+    assert len({r["subject"] for r in got}) == 6
+
+
+def _one_process_events(ruleset, records, events, period):
+    appraisal = kpi_engine.evaluate(ruleset, records, events=events, period=period)
+    return _sorted(result_table(appraisal, _names(records, appraisal.period)).to_pylist())
+
+
+def test_an_orphan_event_is_the_one_process_error(spark):
+    ruleset, records, events, case = _event_case()
+    orphan = {**events[1], "event_id": "lost", "rep": "nobody"}
+    with pytest.raises(KpiError) as single:
+        kpi_engine.evaluate(ruleset, records, events=[*events, orphan], period=case.inputs.period)
+    with pytest.raises(KpiError) as distributed:
+        ks.evaluate(_frame(spark, records), ruleset, events=[*events, orphan], period=case.inputs.period)
+    assert type(distributed.value) is type(single.value) is DataError
+    assert _codes(distributed.value) == _codes(single.value) == ["orphan_event"]
 
 
 # The conformance suite through Spark: every case whose ruleset loads (events and expected errors
