@@ -4,7 +4,8 @@
 ``kpi_engine.evaluate`` reads: ``subject``, ``period``, the ruleset's inputs) and returns a Spark
 DataFrame of ``result_schema(ruleset).ddl``: one row per subject and KPI, every value, grade,
 flag and rank equal to ``kpi_engine.evaluate`` on the same rows in one process, whatever the
-input's partitioning. It is lazy, like any Spark transformation.
+input's partitioning. It runs the tasks' job once (to raise a task's error on the driver);
+the ranks stay lazy.
 
 How (issue 16 §3; ``plan`` documents the seams):
 
@@ -26,7 +27,7 @@ How (issue 16 §3; ``plan`` documents the seams):
    so the rank of a row among rows, ``r``, gives the subject's rank ``(r - 1) / k + 1``.
 
 The overall rank window has no partition key: Spark ranks in one task (fine for millions of
-subjects; the rows are small). Event aggregates (``events``) are not supported here yet.
+subjects; the rows are small). The event log (``events``) is shipped whole to every task.
 Warnings (roster members without a record) are not returned: a DataFrame has no place for
 them; run ``kpi_engine.evaluate`` on the data for them. Errors raised in a task (a bad cell)
 carry the row numbers of that task's records, not of the whole input.
@@ -69,7 +70,7 @@ def evaluate(
             ``kpi_engine.evaluate`` takes for ``members``: a list of dicts, a ``Table`` …).
         events: the event log (a Spark DataFrame, or anything ``kpi_engine.evaluate`` takes for
             ``events``): collected on the driver and shipped whole to the tasks (an event log is
-            small next to the records); each task reads the events of its own subjects' trees.
+            small next to the records); events of reps other tasks appraise are not orphans there.
         period: the period to appraise; default: chosen once from every record, as ``evaluate`` does.
         strict: turn every N/A into an error, as ``kpi_engine.evaluate``.
         allow_extra_columns: ignore columns the ruleset does not use, as ``kpi_engine.evaluate``.
