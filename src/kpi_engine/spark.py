@@ -4,7 +4,8 @@
 ``kpi_engine.evaluate`` reads: ``subject``, ``period``, the ruleset's inputs) and returns a Spark
 DataFrame of ``result_schema(ruleset).ddl``: one row per subject and KPI, every value, grade,
 flag and rank equal to ``kpi_engine.evaluate`` on the same rows in one process, whatever the
-input's partitioning. It is lazy, like any Spark transformation.
+input's partitioning. It runs the tasks' job once (to raise a task's error on the driver);
+the ranks stay lazy.
 
 How (issue 16 §3; ``plan`` documents the seams):
 
@@ -26,7 +27,7 @@ How (issue 16 §3; ``plan`` documents the seams):
    so the rank of a row among rows, ``r``, gives the subject's rank ``(r - 1) / k + 1``.
 
 The overall rank window has no partition key: Spark ranks in one task (fine for millions of
-subjects; the rows are small). Event aggregates (``events``) are not supported here yet.
+subjects; the rows are small). The event log (``events``) is shipped whole to every task.
 Warnings (roster members without a record) are not returned: a DataFrame has no place for
 them; run ``kpi_engine.evaluate`` on the data for them. Errors raised in a task (a bad cell)
 carry the row numbers of that task's records, not of the whole input.
@@ -44,6 +45,7 @@ from kpi_engine.report.results_table import result_schema
 __all__ = ["evaluate", "result_schema"]
 
 _GROUP = "_kpi_group"
+_ERROR = "_kpi_error"  # a task's KpiError as JSON, on a status row of its own (every other column null)
 
 
 def evaluate(
@@ -51,6 +53,7 @@ def evaluate(
     ruleset: Ruleset,
     members: Any = None,
     *,
+    events: Any = None,
     period: str | None = None,
     strict: bool = False,
     allow_extra_columns: bool = False,
@@ -65,6 +68,9 @@ def evaluate(
         ruleset: a loaded ruleset.
         members: membership rows ``member, parent, period`` (a Spark DataFrame, or anything
             ``kpi_engine.evaluate`` takes for ``members``: a list of dicts, a ``Table`` …).
+        events: the event log (a Spark DataFrame, or anything ``kpi_engine.evaluate`` takes for
+            ``events``): collected on the driver and shipped whole to the tasks (an event log is
+            small next to the records); events of reps other tasks appraise are not orphans there.
         period: the period to appraise; default: chosen once from every record, as ``evaluate`` does.
         strict: turn every N/A into an error, as ``kpi_engine.evaluate``.
         allow_extra_columns: ignore columns the ruleset does not use, as ``kpi_engine.evaluate``.
@@ -73,9 +79,12 @@ def evaluate(
         partitions: tasks to evaluate in (default: the session's ``spark.sql.shuffle.partitions``).
 
     Raises:
-        KpiError: pyspark missing; a ruleset with event aggregates. DataError: a membership cycle,
-            no record, several periods without history (as ``evaluate``). Errors of a task
-            (bad cells, N/A in a strict run) surface when the result is computed.
+        KpiError: pyspark missing, or a documented limit (docs/spark.md). DataError: a membership
+            cycle, no record, several periods without history (as ``evaluate``). An error of a
+            task (bad cells, N/A in a strict run, orphan events) is returned by the task as a
+            status row and raised here, on the driver, as the ``KpiError`` subclass with the
+            issue codes one process raises: this runs the tasks' job once (its rows are
+            persisted), the ranks stay lazy.
     """
     try:
         from pyspark.sql import Window  # noqa: PLC0415 - the spark extra
@@ -87,6 +96,7 @@ def evaluate(
     spark = records.sparkSession
     member_rows = _member_rows(members)
     roots = _roots(member_rows)
+    event_rows = _event_rows(events)
     chosen = period if period is not None else _latest(ruleset, records, member_rows)
     keyed = records.withColumn(_GROUP, F.trim(F.col("subject").cast("string")))  # as the engine reads it
     if roots:
@@ -99,10 +109,15 @@ def evaluate(
     n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions"))
     grouped = keyed.repartition(n, _GROUP)
     schema = result_schema(ruleset)
-    out_ddl = schema.ddl + ", rank_key STRING"
+    out_ddl = schema.ddl + f", rank_key STRING, {_ERROR} STRING"
     options = {"strict": strict, "allow_extra_columns": allow_extra_columns, "totals": totals, "unlisted": unlisted}
-    task = _Task(ruleset, chosen, member_rows, roots, options)
-    rows = grouped.mapInArrow(task, out_ddl)
+    unowned = _unowned_groups(keyed, event_rows, roots)
+    task = _Task(ruleset, chosen, member_rows, roots, options, event_rows, unowned)
+    rows = grouped.mapInArrow(task, out_ddl).persist()
+    _raise_task_errors(rows)
+    if rows.limit(1).count() == 0:  # no task held a record of the period: as ``evaluate`` says it
+        rows.unpersist()
+        raise DataError(f"no {card.subject} has data for period {chosen}")
     k = len(card.kpis)
     key = F.col("rank_key")
     order = key.asc_nulls_last() if card.rank_lower_first else key.desc_nulls_last()
@@ -130,8 +145,6 @@ def _check_supported(ruleset: Ruleset, records: Any, period: str | None) -> None
     from kpi_engine.time.periods import Period  # noqa: PLC0415
 
     card = ruleset.scorecard
-    if any(m.kind in {"aggregate", "window"} for m in card.metrics.values()):
-        raise KpiError(f"kpi_engine.spark does not evaluate event metrics yet (ruleset {ruleset.id!r})")
     missing = [c for c in ("subject", "period") if c not in records.columns]
     if missing:
         msg = (
@@ -163,12 +176,25 @@ class _Task:
         member_rows: list[dict[str, str]] | None,
         roots: dict[str, str],
         options: dict[str, Any],
+        event_rows: list[dict[str, str | None]] | None = None,
+        unowned: frozenset[str] = frozenset(),
     ) -> None:
         self.ruleset = ruleset
         self.period = period
         self.member_rows = member_rows
         self.roots = roots
         self.options = options
+        self.event_rows = event_rows
+        self.unowned = unowned  # groups of events that hold no record: orphans, reported by every task
+
+    def _foreign(self, groups: set[str]) -> set[str]:
+        """Owners of events whose group another task holds: not orphans here (``evaluation._foreign``)."""
+        out: set[str] = set()
+        for e in self.event_rows or ():
+            group = _event_group(e, self.roots)
+            if group is not None and group not in groups and group not in self.unowned:
+                out.add((e.get("rep") or "").strip())
+        return out
 
     def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa  # noqa: PLC0415
@@ -191,10 +217,22 @@ class _Task:
         members = None
         if self.member_rows is not None:
             members = [m for m in self.member_rows if self.roots.get(m["member"], m["member"]) in groups]
-        appraisal = evaluate_one(self.ruleset, table, period=self.period, members=members, **self.options)
-        names = _names(table, chosen, card)
-        out = result_table(appraisal, names, keys=subject_rank_keys(appraisal))
-        yield from out.to_batches()
+        from kpi_engine.evaluation._foreign import foreign  # noqa: PLC0415
+
+        try:
+            with foreign(self._foreign(groups)):  # every task reads the whole log (windows pair across reps)
+                appraisal = evaluate_one(
+                    self.ruleset, table, period=self.period, members=members, events=self.event_rows, **self.options
+                )
+            names = _names(table, chosen, card)
+            out = result_table(appraisal, names, keys=subject_rank_keys(appraisal))
+        except KpiError as exc:  # a status row: the driver raises it as one process would
+            schema = result_schema(self.ruleset).arrow.append(pa.field("rank_key", pa.string()))
+            empty = {f.name: pa.nulls(1, f.type) for f in schema}
+            status = pa.table({**empty, _ERROR: pa.array([_error_json(exc, groups)], pa.string())})
+            yield from status.to_batches()
+            return
+        yield from out.append_column(_ERROR, pa.nulls(out.num_rows, pa.string())).to_batches()
 
 
 def _same_period(text: str, chosen: Any, card: Any) -> bool:
@@ -248,7 +286,8 @@ def _roots(member_rows: list[dict[str, str]] | None) -> dict[str, str]:
         return {}
     by_period: dict[str, dict[str, tuple[str, int]]] = {}
     for line, m in enumerate(member_rows, start=2):
-        by_period.setdefault(m.get("period", ""), {})[m.get("member", "")] = (m.get("parent", ""), line)
+        if m.get("member", "") != m.get("parent", ""):  # its own parent: the tasks report it (bad_member)
+            by_period.setdefault(m.get("period", ""), {})[m.get("member", "")] = (m.get("parent", ""), line)
     for period, parent in by_period.items():
         for start in parent:
             seen = [start]
@@ -282,23 +321,165 @@ def _latest(ruleset: Ruleset, records: Any, member_rows: list[dict[str, str]] | 
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
     from kpi_engine.evaluation.checks import latest_period  # noqa: PLC0415
-    from kpi_engine.time.periods import Period  # noqa: PLC0415
+    from kpi_engine.time.periods import _PATTERNS, Period  # noqa: PLC0415
 
     card = ruleset.scorecard
     texts = [r[0] for r in records.select(F.trim(F.col("period").cast("string"))).distinct().collect()]
     texts += [m["period"] for m in member_rows or ()]
     parsed: dict[Any, str] = {}
+    bad: list[str] = []
     for text in texts:
         if not text:
             continue
         try:
             parsed.setdefault(Period.parse(text, card.period), text)
         except ValueError as exc:
+            if _PATTERNS[card.period].fullmatch(text.strip()):
+                bad.append(text)  # a bad cell of the ruleset's own form (2026-13): its task reports it, as one process
+                continue
             raise KpiError(f"records: period {text!r}: {exc}; {_FINER}") from None
 
     def subjects_of(p: Any) -> list[str]:
-        wanted = [t for t in texts if t and Period.parse(t, card.period) == p]
+        wanted = [t for t in texts if t and parsed.get(p) is not None and _parses_as(t, p, card)]
         picked = records.where(F.trim(F.col("period").cast("string")).isin(wanted))
         return sorted(r[0] for r in picked.select(F.trim(F.col("subject").cast("string"))).distinct().collect())
 
-    return str(latest_period(card, set(parsed), subjects_of))
+    from kpi_engine.evaluation.checks import StrayPeriodError  # noqa: PLC0415
+    from kpi_engine.evaluation.engine import evaluate as evaluate_one  # noqa: PLC0415
+
+    if not parsed and bad:  # only bad period cells: one process's error, from a few of those rows
+        picked = records.where(F.trim(F.col("period").cast("string")).isin(bad)).limit(100).collect()
+        evaluate_one(ruleset, [r.asDict() for r in picked], allow_extra_columns=True)  # raises the located error
+
+    try:
+        return str(latest_period(card, set(parsed), subjects_of))
+    except StrayPeriodError as exc:  # as one process raises it, located at the records (not at a row: Spark's)
+        issue = Issue("stray_period", str(exc), "period", Location("records"))
+        raise DataError.from_issues([issue], "records") from None
+
+
+def _event_rows(events: Any) -> list[dict[str, str | None]] | None:
+    """The event log as rows of text (collected from a Spark DataFrame), in the input's order."""
+    if events is None:
+        return None
+    if type(events).__module__.startswith("pyspark"):
+        events = [row.asDict() for row in events.collect()]
+    from kpi_engine.evaluation.frames import cell_text  # noqa: PLC0415
+    from kpi_engine.evaluation.records import as_table  # noqa: PLC0415
+
+    table = as_table(events, "events")
+    return [{k: cell_text(v) for k, v in row.items()} for _, row in table.rows]
+
+
+def _event_group(event: dict[str, str | None], roots: dict[str, str]) -> str | None:
+    """The group (membership root, or the rep) an event belongs to; None without a ``rep`` cell."""
+    rep = (event.get("rep") or "").strip()
+    if not rep:
+        return None  # the evaluation reports it, in every task that reads it
+    return roots.get(rep, rep)
+
+
+def _unowned_groups(
+    keyed: Any, event_rows: list[dict[str, str | None]] | None, roots: dict[str, str]
+) -> frozenset[str]:
+    """The events' groups that hold no record: their events go to every task (one process calls them orphans).
+
+    One small job: the distinct groups among the events' groups (``isin`` over the events' groups).
+    """
+    if not event_rows:
+        return frozenset()
+    from pyspark.sql import functions as F  # noqa: N812, PLC0415
+
+    wanted = sorted({g for e in event_rows if (g := _event_group(e, roots)) is not None})
+    if not wanted:
+        return frozenset()
+    held = {r[0] for r in keyed.where(F.col(_GROUP).isin(wanted)).select(_GROUP).distinct().collect()}
+    return frozenset(wanted) - held
+
+
+def _error_json(exc: KpiError, groups: set[str]) -> str:
+    """A task's error as JSON: its class, message, issues and simple attributes (rebuilt on the driver)."""
+    import json  # noqa: PLC0415
+
+    extra = {k: v for k, v in vars(exc).items() if k not in {"issues", "warnings"} and isinstance(v, str | int | None)}
+    return json.dumps(
+        {
+            "module": type(exc).__module__,
+            "type": type(exc).__qualname__,
+            "message": str(exc),
+            "issues": [_issue_dict(i) for i in exc.issues],
+            "warnings": [_issue_dict(i) for i in exc.warnings],
+            "extra": extra,
+            "group": min(groups, default=""),
+        }
+    )
+
+
+def _issue_dict(issue: Issue) -> dict[str, Any]:
+    loc = issue.location
+    return {
+        "code": issue.code, "message": issue.message, "path": issue.path, "severity": issue.severity,
+        "suggestion": issue.suggestion, "location": None if loc is None else [loc.file, loc.line, loc.col],
+    }  # fmt: skip
+
+
+def _issue(d: dict[str, Any]) -> Issue:
+    loc = d["location"]
+    where = None if loc is None else Location(loc[0], loc[1], loc[2])
+    return Issue(d["code"], d["message"], d["path"], where, d["severity"], d["suggestion"])
+
+
+def _rebuilt(data: dict[str, Any]) -> KpiError:
+    """The task's ``KpiError``, of its own class, with its message, issues and attributes."""
+    import importlib  # noqa: PLC0415
+
+    cls: Any = KpiError
+    try:
+        found = importlib.import_module(data["module"])
+        for part in data["type"].split("."):
+            found = getattr(found, part)
+        if isinstance(found, type) and issubclass(found, KpiError):
+            cls = found
+    except (ImportError, AttributeError):
+        pass
+    error: KpiError = cls.__new__(cls)
+    KpiError.__init__(error, data["message"], [_issue(i) for i in data["issues"]])
+    error.warnings = tuple(_issue(i) for i in data["warnings"])
+    for k, v in data["extra"].items():
+        setattr(error, k, v)
+    return error
+
+
+def _raise_task_errors(rows: Any) -> None:
+    """Raise, on the driver, the error a task returned as a status row (nothing when every task succeeded).
+
+    Several tasks failing (bad cells in several subjects' groups): the error of the first group, of
+    its class, with the issues of every task that failed with the same class (one process collects
+    them all in one error too).
+
+    Raises:
+        KpiError: the task's error, of its class and codes.
+    """
+    import json  # noqa: PLC0415
+
+    from pyspark.sql import functions as F  # noqa: N812, PLC0415
+
+    found = [json.loads(r[0]) for r in rows.where(F.col(_ERROR).isNotNull()).select(_ERROR).collect()]
+    if not found:
+        return
+    rows.unpersist()
+    found.sort(key=lambda d: d["group"])
+    first = _rebuilt(found[0])
+    same = [_rebuilt(d) for d in found[1:] if (d["module"], d["type"]) == (found[0]["module"], found[0]["type"])]
+    if same and first.issues:
+        first.issues = (*first.issues, *(i for e in same for i in e.issues))
+    raise first
+
+
+def _parses_as(text: str, period: Any, card: Any) -> bool:
+    from kpi_engine.time.periods import Period  # noqa: PLC0415
+
+    try:
+        return bool(Period.parse(text, card.period) == period)
+    except ValueError:
+        return False
