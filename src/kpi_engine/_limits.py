@@ -154,6 +154,12 @@ class _Guard:
         finally:
             threading.stack_size(size)
 
+    def stop(self) -> None:
+        """End the watcher and disarm the backstop it armed (left armed, it would end the process later)."""
+        self.stopped = True
+        self.thread.join()
+        faulthandler.cancel_dump_traceback_later()
+
     def _watch(self) -> None:
         while not self.stopped:
             try:
@@ -243,8 +249,6 @@ def memory_guard() -> Iterator[None]:
     try:
         yield
     finally:
-        guard.stopped = True
-        guard.thread.join()
-        faulthandler.cancel_dump_traceback_later()
+        guard.stop()
         # A MemoryError raised as the block ended must not surface after it: clear it (NULL clears).
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)

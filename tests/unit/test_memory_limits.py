@@ -249,8 +249,7 @@ def test_a_guard_below_the_cap_fires_nothing_and_stops_when_asked():
     from kpi_engine import _limits
 
     guard = _limits._Guard(1 << 50, threading.get_ident())
-    guard.stopped = True
-    guard.thread.join(timeout=600)
+    guard.stop()
     assert not guard.thread.is_alive()
     assert (guard.polls, guard.fired) == (0, False)
     assert guard.ballast is not None  # held until the cap, which never came
@@ -315,6 +314,28 @@ def test_a_run_stuck_holding_the_interpreter_lock_is_ended_by_the_backstop():
     assert proc.returncode == 1
     assert "survived" not in proc.stdout
     assert proc.stderr.strip()  # faulthandler's report: the stacks of the stuck run, never silence
+
+
+def test_a_stopped_guard_leaves_no_backstop_armed_to_end_the_process_later():
+    """The backstop belongs to the guard: once a guard stops, nothing ends the process afterwards.
+
+    CI once lost a whole test run this way: a test stopped a guard by hand, the backstop it had
+    armed stayed armed, and 30 s later faulthandler ended pytest with exit 1 and no summary.
+    """
+    proc = capped(
+        """
+        import threading, time
+        from kpi_engine import _limits
+        _limits._BACKSTOP = 1
+        with _limits.memory_guard():
+            pass
+        _limits._Guard(1 << 50, threading.get_ident()).stop()
+        time.sleep(3)  # three backstops' worth
+        print("survived")
+        """,
+        limit=8 * GIB,
+    )
+    assert (proc.returncode, proc.stdout.split()) == (0, ["survived"]), proc.stderr[-2000:]
 
 
 def test_the_api_refuses_the_columnar_engine_when_the_cap_leaves_too_little_room(root):
