@@ -11,7 +11,8 @@ How (issue 16 §3; ``plan`` documents the seams):
 
 1. **Whole groups per task.** Each record gets a group: its subject, or, with ``members``, the
    root of its membership tree (the connected component of every member/parent edge of every
-   period, so a team and all its reps, a department and all its teams, sit together). The
+   period, so a team and all its reps, a department and all its teams, sit together; a subject
+   on no membership row joins the first tree, whose roster judges it as one process would). The
    records are repartitioned by group (``repartition``, hash), so a task always holds every
    record of its subjects (duplicates and history seen as one process sees them) and every
    member of its trees: a user cannot produce partial team totals by partitioning badly. The
@@ -25,6 +26,10 @@ How (issue 16 §3; ``plan`` documents the seams):
    parent (``Window.partitionBy("parent")``), highest first unless the ruleset ranks
    ``lower_first``; subjects with an N/A key are unranked. Every subject has one row per KPI,
    so the rank of a row among rows, ``r``, gives the subject's rank ``(r - 1) / k + 1``.
+
+A totals row without its label (the column sums of the other rows of its period) needs every
+row: without a roster, a small job first adds up each task's records per period and column
+(``_column_sums``), and the tasks judge their rows by the merged sums, as one process does.
 
 The overall rank window has no partition key: Spark ranks in one task (fine for millions of
 subjects; the rows are small). The event log (``events``) is shipped whole to every task.
@@ -103,7 +108,9 @@ def evaluate(
         mapping = spark.createDataFrame(sorted(roots.items()), f"_kpi_node STRING, {_GROUP}_root STRING")
         keyed = (
             keyed.join(F.broadcast(mapping), keyed[_GROUP] == mapping["_kpi_node"], "left")
-            .withColumn(_GROUP, F.coalesce(F.col(f"{_GROUP}_root"), F.col(_GROUP)))
+            # A subject on no membership row goes with the first tree (as streaming does): the roster
+            # there judges it as one process would (unlisted_subject, a totals row, orphan_record).
+            .withColumn(_GROUP, F.coalesce(F.col(f"{_GROUP}_root"), F.lit(min(roots.values()))))
             .drop("_kpi_node", f"{_GROUP}_root")
         )
     n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions"))
@@ -112,7 +119,8 @@ def evaluate(
     out_ddl = schema.ddl + f", rank_key STRING, {_ERROR} STRING"
     options = {"strict": strict, "allow_extra_columns": allow_extra_columns, "totals": totals, "unlisted": unlisted}
     unowned = _unowned_groups(keyed, event_rows, roots)
-    task = _Task(ruleset, chosen, member_rows, roots, options, event_rows, unowned)
+    sums = _column_sums(records, ruleset) if member_rows is None else None
+    task = _Task(ruleset, chosen, member_rows, roots, options, event_rows, unowned, sums)
     rows = grouped.mapInArrow(task, out_ddl).persist()
     _raise_task_errors(rows)
     if rows.limit(1).count() == 0:  # no task held a record of the period: as ``evaluate`` says it
@@ -178,6 +186,7 @@ class _Task:
         options: dict[str, Any],
         event_rows: list[dict[str, str | None]] | None = None,
         unowned: frozenset[str] = frozenset(),
+        sums: Any = None,
     ) -> None:
         self.ruleset = ruleset
         self.period = period
@@ -186,6 +195,7 @@ class _Task:
         self.options = options
         self.event_rows = event_rows
         self.unowned = unowned  # groups of events that hold no record: orphans, reported by every task
+        self.sums = sums  # the whole input's column sums (``_column_sums``): a totals row is judged by them
 
     def _foreign(self, groups: set[str]) -> set[str]:
         """Owners of events whose group another task holds: not orphans here (``evaluation._foreign``)."""
@@ -218,7 +228,9 @@ class _Task:
         if self.member_rows is not None:
             members = [m for m in self.member_rows if self.roots.get(m["member"], m["member"]) in groups]
         from kpi_engine.evaluation._foreign import foreign  # noqa: PLC0415
+        from kpi_engine.evaluation.screening import WHOLE_INPUT  # noqa: PLC0415
 
+        token = WHOLE_INPUT.set(None if self.sums is None else self.sums.decide)
         try:
             with foreign(self._foreign(groups)):  # every task reads the whole log (windows pair across reps)
                 appraisal = evaluate_one(
@@ -232,7 +244,58 @@ class _Task:
             status = pa.table({**empty, _ERROR: pa.array([_error_json(exc, groups)], pa.string())})
             yield from status.to_batches()
             return
+        finally:
+            WHOLE_INPUT.reset(token)
         yield from out.append_column(_ERROR, pa.nulls(out.num_rows, pa.string())).to_batches()
+
+
+def _column_sums(records: Any, ruleset: Ruleset) -> Any:
+    """The whole input's per-period column sums (``_stream_totals.ColumnSums``), or None where none are needed.
+
+    A totals row without its label is found by the column sums of the other rows of its period; a
+    task holds a few subjects, so one small job first adds up every task's records (a few numbers per
+    period and column each), the driver merges the parts and every task judges its rows by them, as
+    one process would. Not run with a roster (its rows are judged by the roster) or for a scorecard
+    with fewer than two additive inputs (no totals row by sums).
+    """
+    import pickle  # noqa: PLC0415
+
+    from kpi_engine.evaluation._stream_totals import ColumnSums, checks_totals  # noqa: PLC0415
+
+    if not checks_totals(ruleset.scorecard):
+        return None
+    sums = ColumnSums(ruleset.scorecard)
+    for (part,) in records.mapInArrow(_SumsTask(ruleset), "part BINARY").collect():
+        if part is None:  # a task's rows could not be read: the evaluation job reports why
+            return None
+        sums.merge(pickle.loads(part))  # noqa: S301 - written by _SumsTask in this job
+    sums.finish()
+    return sums
+
+
+class _SumsTask:
+    """The function ``mapInArrow`` runs on each task for ``_column_sums``: one row, the task's sums pickled."""
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+
+    def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
+        import pickle  # noqa: PLC0415
+
+        import pyarrow as pa  # noqa: PLC0415
+
+        from kpi_engine.evaluation._stream_totals import ColumnSums  # noqa: PLC0415
+
+        sums = ColumnSums(self.ruleset.scorecard)
+        part: bytes | None
+        try:
+            for batch in batches:
+                if batch.num_rows:
+                    sums.add(pa.Table.from_batches([batch]))
+            part = pickle.dumps(sums.part())
+        except KpiError:
+            part = None
+        yield pa.RecordBatch.from_pydict({"part": [part]}, schema=pa.schema([("part", pa.binary())]))
 
 
 def _same_period(text: str, chosen: Any, card: Any) -> bool:

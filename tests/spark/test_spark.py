@@ -178,6 +178,56 @@ def test_an_unknown_member_is_an_error_never_a_partial_total(spark, dept_case):
     assert len(distributed.value.issues) == len(single.value.issues)  # every task's issues, gathered
 
 
+_SALES = """
+ruleset: hr_sales
+version: "1"
+title: sales and conduct
+inputs:
+  sales: {type: money}
+  target: {type: money}
+  conduct: {type: score, min: 0, max: 100, required: false}
+metrics: {attainment: {formula: sales / target, unit: ratio}}
+kpis:
+  - {id: a, metric: attainment, method: attainment, target: 100%, cap: 120, weight: 50%}
+  - {id: c, metric: conduct, method: expression, score: value, weight: 50%}
+"""
+
+
+def _with_a_sums_row(n=60):
+    """``n`` reps and, in the middle, an unlabelled row holding the column sums (the conduct mean)."""
+    rng = random.Random(5)  # noqa: S311 - reproducible test data
+    rows = [
+        {"subject": f"r{i:03d}", "period": "2026-03", "sales": str(rng.randrange(50, 150)), "target": "100",
+         "conduct": str(rng.choice([70, 80, 90]))}
+        for i in range(n)
+    ]  # fmt: skip
+    sales = sum(int(r["sales"]) for r in rows)
+    conduct = sum(int(r["conduct"]) for r in rows)
+    mean = str(conduct // n) if conduct % n == 0 else ""  # the mean where exact, else left blank (as HR does)
+    rows.insert(n // 2, {"subject": "east", "period": "2026-03", "sales": str(sales), "target": str(100 * n),
+                         "conduct": mean})  # fmt: skip
+    return rows
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 7])
+def test_a_row_of_column_sums_split_from_its_addends_is_found_as_in_one_process(spark, partitions):
+    """A totals row without its label is judged by the whole input's sums, whichever task holds it."""
+    ruleset = kpi_engine.parse_ruleset(_SALES)
+    rows = _with_a_sums_row()
+    df = _frame(spark, rows).repartition(partitions)
+    with pytest.raises(DataError) as single:
+        kpi_engine.evaluate(ruleset, rows)
+    with pytest.raises(DataError) as distributed:
+        ks.evaluate(df, ruleset, partitions=partitions)
+    assert _codes(distributed.value) == _codes(single.value) == ["totals_row"]
+    skipped = kpi_engine.evaluate(ruleset, rows, totals="skip")
+    expected = _sorted(result_table(skipped, {}).to_pylist())
+    got = _on_spark(df, ruleset, totals="skip", partitions=partitions)
+    assert got == expected
+    assert "east" not in {r["subject"] for r in got}
+    assert len({r["subject"] for r in got}) == 60
+
+
 def _event_case():
     case = next(c for c in load_cases(ROOT / "tests" / "conformance") if c.id == "every_aggregate_fills_its_input")
     from kpi_engine.conformance import _load
@@ -273,16 +323,9 @@ def _skip_a_limit(error):
         pytest.skip(f"a documented limit of kpi_engine.spark: {error}")
 
 
-# Cases whose one-process check needs rows of other tasks (docs/spark.md, "Limits"): Spark does not
-# raise their error; the tasks appraise the rows they hold (the totals row, the unlisted rep) instead.
-CASE_LIMITS = {
-    "records/hr_exports::a_row_of_column_sums_is_refused": (
-        "a totals row is recognised as the column sums of the other records; a task holds one group's records"
-    ),
-    "records/hr_exports::a_subject_off_the_roster_is_refused": (
-        "a record off the roster (unlisted_subject) is found against the whole roster; a task holds its own trees'"
-    ),
-}
+# Cases whose one-process check needs rows of other tasks that Spark does not make (docs/spark.md,
+# "Limits"), by case id: none today (a totals row by sums and a record off the roster are found).
+CASE_LIMITS: dict[str, str] = {}
 
 # The documented limits (docs/spark.md), refused before any job runs: a case meeting one is skipped.
 LIMITS = ("rolled up by kpi_engine.evaluate only", "mapping and header guessing", "needs that metric in the")

@@ -120,6 +120,20 @@ class ColumnSums:
             col.total += v  # an int: exact (Decimal + int is exact below the context's digits)
             col.count += 1
 
+    def part(self) -> tuple[Any, ...]:
+        """The sums so far without the scorecard (small, picklable): what a Spark task sends to the driver."""
+        return (self.groups, self.sizes, self.distinct, self.open)
+
+    def merge(self, part: tuple[Any, ...]) -> None:
+        """Add another part's sums (``part()`` of the sums of other rows), before ``finish``."""
+        groups, sizes, distinct, opened = part
+        for key, columns in groups.items():
+            _absorb(self.groups.setdefault(key, {}), columns)
+        for key, n in sizes.items():
+            self.sizes[key] = self.sizes.get(key, 0) + n
+        self.distinct |= distinct
+        self.open += opened
+
     def finish(self) -> None:
         """After the last batch: a blank period belongs to the input's only period (``_period_keys``)."""
         if len(self.distinct) != 1:
@@ -127,16 +141,7 @@ class ColumnSums:
         self.sole = next(iter(self.distinct))
         blank = self.groups.pop(None, {})
         self.sizes[self.sole] = self.sizes.get(self.sole, 0) + self.sizes.pop(None, 0)
-        into = self.groups.setdefault(self.sole, {})
-        with localcontext(EXACT):
-            for name, col in blank.items():
-                mine = into.setdefault(name, _Column())
-                try:
-                    mine.total += col.total
-                except ArithmeticError:
-                    mine.bad = True
-                mine.count += col.count
-                mine.bad = mine.bad or col.bad
+        _absorb(self.groups.setdefault(self.sole, {}), blank)
 
     # --- pass 2: the decision, per batch -----------------------------------------------------------
 
@@ -182,6 +187,19 @@ class ColumnSums:
                     shown = ", ".join(matched[:4]) + (" …" if len(matched) > 4 else "")  # noqa: PLR2004
                     found[i] = f": its {shown} are the sums of the other {size - 1} rows of {key}"
         return found
+
+
+def _absorb(into: dict[str, _Column], columns: dict[str, _Column]) -> None:
+    """Add ``columns``' sums and counts to ``into``'s (a sum beyond the exact context marks the column bad)."""
+    with localcontext(EXACT):
+        for name, col in columns.items():
+            mine = into.setdefault(name, _Column())
+            try:
+                mine.total += col.total
+            except ArithmeticError:
+                mine.bad = True
+            mine.count += col.count
+            mine.bad = mine.bad or col.bad
 
 
 def _stat(group: dict[str, _Column], name: str) -> tuple[Decimal, int] | None:
