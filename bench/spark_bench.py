@@ -2,6 +2,11 @@
 
     python bench/spark_bench.py                 # 1,000,000 reps (a few minutes on 2 cores)
     python bench/spark_bench.py --reps 100000   # a quick look
+    python bench/spark_bench.py --money --partitions 4   # money inputs: the totals-row sums job, with and without
+
+With ``--money`` the twelve inputs are money (a scorecard with additive inputs can have a totals row
+by column sums), so ``kpi_engine.spark.evaluate`` first runs its sums job (``_column_sums``); each
+partitioning is then also run with that job switched off, and the ratio of the two is printed.
 
 The baseline is measured in the same run: one process evaluates the same Parquet file
 (``kpi_engine.evaluate`` on the columnar executor, then ``result_table``, the typed rows Spark
@@ -46,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=1_000_000)
     parser.add_argument("--partitions", default="2,4,8")
+    parser.add_argument("--money", action="store_true", help="money inputs: measure the totals-row sums job")
     args = parser.parse_args()
     os.environ["PYSPARK_PYTHON"] = sys.executable
     import pyarrow.parquet as pq
@@ -59,6 +65,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         path = generate(args.reps, folder)
+        if args.money:
+            text = (folder / "w1.yaml").read_text(encoding="utf-8")
+            (folder / "w1.yaml").write_text(text.replace("type: ratio, min: 0, max: 2", "type: money, min: 0"))
         ruleset = load_ruleset(folder / "w1.yaml")
         table = pq.read_table(path)
         evaluate(ruleset, table.slice(0, 100), engine="columnar")  # warm the imports
@@ -85,11 +94,25 @@ def main() -> None:
         spark.sparkContext.setLogLevel("ERROR")
         df = spark.read.parquet(str(path))
         ks.evaluate(df.limit(1000), ruleset, partitions=2).write.format("noop").mode("overwrite").save()  # warm up
+
+        def timed(n: int, *, sums: bool = True) -> float:
+            ks.WHOLE_INPUT_TOTALS = sums  # False: the sums job switched off
+            try:
+                t0 = time.perf_counter()
+                ks.evaluate(df, ruleset, partitions=n).write.format("noop").mode("overwrite").save()
+                return time.perf_counter() - t0
+            finally:
+                ks.WHOLE_INPUT_TOTALS = True
+
         for n in [int(p) for p in args.partitions.split(",")]:
-            t0 = time.perf_counter()
-            ks.evaluate(df, ruleset, partitions=n).write.format("noop").mode("overwrite").save()
-            seconds = time.perf_counter() - t0
+            seconds = timed(n)  # first: any warming favours the run without the sums job
+            bare = timed(n, sums=False) if args.money else None
             print(f"  Spark local[2], {n} partitions        : {seconds:7.1f} s   {seconds / one:5.2f}×")
+            if bare is not None:
+                print(
+                    f"    same without the sums job          : {bare:7.1f} s   {bare / one:5.2f}×"
+                    f"   (the sums job costs {seconds / bare:4.2f}×)"
+                )
         spark.stop()
 
 

@@ -50,6 +50,7 @@ from kpi_engine.report.results_table import result_schema
 __all__ = ["evaluate", "result_schema"]
 
 _GROUP = "_kpi_group"
+WHOLE_INPUT_TOTALS = True  # find a totals row by the whole input's column sums (False: each task's; benchmarks)
 _ERROR = "_kpi_error"  # a task's KpiError as JSON, on a status row of its own (every other column null)
 
 
@@ -262,7 +263,7 @@ def _column_sums(records: Any, ruleset: Ruleset) -> Any:
 
     from kpi_engine.evaluation._stream_totals import ColumnSums, checks_totals  # noqa: PLC0415
 
-    if not checks_totals(ruleset.scorecard):
+    if not (WHOLE_INPUT_TOTALS and checks_totals(ruleset.scorecard)):
         return None
     sums = ColumnSums(ruleset.scorecard)
     for (part,) in records.mapInArrow(_SumsTask(ruleset), "part BINARY").collect():
