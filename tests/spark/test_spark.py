@@ -178,19 +178,12 @@ def test_an_unknown_member_is_an_error_never_a_partial_total(spark, dept_case):
     assert len(distributed.value.issues) == len(single.value.issues)  # every task's issues, gathered
 
 
-_SALES = """
-ruleset: hr_sales
-version: "1"
-title: sales and conduct
-inputs:
-  sales: {type: money}
-  target: {type: money}
-  conduct: {type: score, min: 0, max: 100, required: false}
-metrics: {attainment: {formula: sales / target, unit: ratio}}
-kpis:
-  - {id: a, metric: attainment, method: attainment, target: 100%, cap: 120, weight: 50%}
-  - {id: c, metric: conduct, method: expression, score: value, weight: 50%}
-"""
+def _sales_ruleset():
+    """The conformance suite's ``hr_exports`` ruleset (sales and conduct), as its cases load it."""
+    import yaml
+
+    text = (ROOT / "tests" / "conformance" / "records" / "hr_exports.yaml").read_text(encoding="utf-8")
+    return kpi_engine.parse_ruleset(yaml.safe_load(text)["rulesets"]["sales"])
 
 
 def _with_a_sums_row(n=60):
@@ -212,7 +205,7 @@ def _with_a_sums_row(n=60):
 @pytest.mark.parametrize("partitions", [1, 4, 7])
 def test_a_row_of_column_sums_split_from_its_addends_is_found_as_in_one_process(spark, partitions):
     """A totals row without its label is judged by the whole input's sums, whichever task holds it."""
-    ruleset = kpi_engine.parse_ruleset(_SALES)
+    ruleset = _sales_ruleset()
     rows = _with_a_sums_row()
     df = _frame(spark, rows).repartition(partitions)
     with pytest.raises(DataError) as single:

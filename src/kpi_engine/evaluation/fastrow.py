@@ -49,7 +49,7 @@ from decimal import Decimal, Inexact
 from fractions import Fraction
 from math import lcm
 from operator import attrgetter
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
 import attrs
 
@@ -810,10 +810,44 @@ def _kpi_delegate(name: str) -> property:
     return property(read)
 
 
-class _SubjectView(SubjectResult):
+class _View:
+    """What both views share: they compare, hash, print and pickle as their complete result.
+
+    ``_PLAIN`` is the result class a view stands for (a view equals a plain result with the same
+    fields, in either order of comparison).
+    """
+
+    __slots__ = ()
+    _PLAIN: ClassVar[type[SubjectResult | KpiResult]]
+
+    def complete(self) -> Any:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, self._PLAIN):
+            return bool(self.complete() == other.complete())
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, self._PLAIN):
+            return bool(self.complete() != other.complete())
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.complete())
+
+    def __repr__(self) -> str:
+        return repr(self.complete())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _plain, (self.complete(),)
+
+
+class _SubjectView(_View, SubjectResult):
     """A ``SubjectResult`` of the fast lane, computed on access (see above); ``complete()`` builds it."""
 
     __slots__ = ("_full", "_j", "_kpis_view", "_res")
+    _PLAIN = SubjectResult
     _full: SubjectResult | None
     _j: int
     _kpis_view: tuple[KpiResult, ...] | None
@@ -828,25 +862,6 @@ class _SubjectView(SubjectResult):
             full = self._res.complete(self._j)
             _SET_FULL(self, full)
         return full
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, SubjectResult):
-            return self.complete() == other.complete()
-        return NotImplemented
-
-    def __ne__(self, other: object) -> bool:
-        if isinstance(other, SubjectResult):
-            return self.complete() != other.complete()
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self.complete())
-
-    def __repr__(self) -> str:
-        return repr(self.complete())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _plain, (self.complete(),)
 
     @property
     def total(self) -> Decimal | None:
@@ -887,10 +902,11 @@ def _subject_kpis(self: _SubjectView) -> tuple[KpiResult, ...]:
 _SUBJECT_FAST = {"subject": _subject_subject, "rank": _subject_rank, "grade": _subject_grade, "kpis": _subject_kpis}
 
 
-class _KpiView(KpiResult):
+class _KpiView(_View, KpiResult):
     """A ``KpiResult`` of the fast lane: id, title, section, metric, weight, subject and reported score at once."""
 
     __slots__ = ("_d",)
+    _PLAIN = KpiResult
     _d: tuple[FastResults, int, int, tuple[str, str | None, str, str, Decimal], int, int]  # (results, j, i, head, s, g)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # ``attrs.evolve`` and friends: a plain result
@@ -899,25 +915,6 @@ class _KpiView(KpiResult):
     def complete(self) -> KpiResult:
         res, j, i = self._d[:3]
         return (res._built[j] or res.complete(j)).kpis[i]  # noqa: SLF001 - the view's own sequence
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, KpiResult):
-            return self.complete() == other.complete()
-        return NotImplemented
-
-    def __ne__(self, other: object) -> bool:
-        if isinstance(other, KpiResult):
-            return self.complete() != other.complete()
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self.complete())
-
-    def __repr__(self) -> str:
-        return repr(self.complete())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _plain, (self.complete(),)
 
     @property
     def score(self) -> Decimal | None:
