@@ -265,10 +265,12 @@ def _column_sums(records: Any, ruleset: Ruleset) -> Any:
 
     if not (WHOLE_INPUT_TOTALS and checks_totals(ruleset.scorecard)):
         return None
+    import json  # noqa: PLC0415
+
     sums = ColumnSums(ruleset.scorecard)
-    for (part,) in records.mapInArrow(_SumsTask(ruleset), "part BINARY").collect():
-        if part is None:  # a task's rows could not be read: the evaluation job reports why
-            return None
+    for part, error in records.mapInArrow(_SumsTask(ruleset), f"part BINARY, {_ERROR} STRING").collect():
+        if error is not None:  # a task's rows could not be read: the error one process raises, never skipped
+            raise _rebuilt(json.loads(error))
         sums.merge(pickle.loads(part))  # noqa: S301 - written by _SumsTask in this job
     sums.finish()
     return sums
@@ -288,15 +290,17 @@ class _SumsTask:
         from kpi_engine.evaluation._stream_totals import ColumnSums  # noqa: PLC0415
 
         sums = ColumnSums(self.ruleset.scorecard)
-        part: bytes | None
+        part: bytes | None = None
+        error: str | None = None
         try:
             for batch in batches:
                 if batch.num_rows:
                     sums.add(pa.Table.from_batches([batch]))
             part = pickle.dumps(sums.part())
-        except KpiError:
-            part = None
-        yield pa.RecordBatch.from_pydict({"part": [part]}, schema=pa.schema([("part", pa.binary())]))
+        except KpiError as exc:  # raised on the driver (``_column_sums``), as a task's evaluation error is
+            error = _error_json(exc, set())
+        schema = pa.schema([("part", pa.binary()), (_ERROR, pa.string())])
+        yield pa.RecordBatch.from_pydict({"part": [part], _ERROR: [error]}, schema=schema)
 
 
 def _same_period(text: str, chosen: Any, card: Any) -> bool:

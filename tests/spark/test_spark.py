@@ -322,3 +322,25 @@ CASE_LIMITS: dict[str, str] = {}
 
 # The documented limits (docs/spark.md), refused before any job runs: a case meeting one is skipped.
 LIMITS = ("rolled up by kpi_engine.evaluate only", "mapping and header guessing", "needs that metric in the")
+
+
+def test_a_sums_task_that_cannot_read_its_rows_returns_the_error_for_the_driver(monkeypatch):
+    """The sums job never skips a task's rows: their error comes back and is raised as one process's."""
+    import json
+
+    import pyarrow as pa
+
+    from kpi_engine.errors import Issue
+    from kpi_engine.evaluation._stream_totals import ColumnSums
+
+    def refuse(self, df):  # noqa: ARG001 - ColumnSums.add's signature
+        raise DataError.from_issues([Issue("bad_cell", "cannot read", "sales")], "records")
+
+    monkeypatch.setattr(ColumnSums, "add", refuse)
+    batch = pa.RecordBatch.from_pydict({"subject": ["r1"], "period": ["2026-03"], "sales": ["1"], "target": ["1"]})
+    (out,) = ks._SumsTask(_sales_ruleset())(iter([batch]))
+    row = out.to_pylist()[0]
+    assert row["part"] is None
+    rebuilt = ks._rebuilt(json.loads(row[ks._ERROR]))
+    assert type(rebuilt) is DataError
+    assert _codes(rebuilt) == ["bad_cell"]
